@@ -1,0 +1,118 @@
+# vmmu - the only build entry.
+#   make            build build/vmmu and build/libvmmu.a (installs deps first)
+#   make test       unit tests (one cmocka binary per module) and end-to-end tests
+#   make compare    run every workload under every mode -> results/
+#   make bench      simulated accesses per second vs a no-translation baseline
+#   make deps       install the Debian packages the build needs (apt-get)
+#   make install    PREFIX=/usr/local: binary, static library, public header
+#   make perf       cpu-clock profile of one run (perf record)
+#   make SANITIZE=1 test   the same suite under ASan and UBSan (build-san/)
+
+CC      ?= gcc
+PREFIX  ?= /usr/local
+SANITIZE ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD   := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# ASan replaces malloc; jemalloc would fight it, so the sanitizer build uses
+# the system allocator and reports heap statistics as 0.
+ALLOC_DEFS := -DVMMU_NO_JEMALLOC
+ALLOC_LIBS :=
+OPT     := -O1
+else
+BUILD   := build
+SANFLAGS :=
+ALLOC_DEFS :=
+ALLOC_LIBS := -ljemalloc
+OPT     := -O2
+endif
+
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(SANFLAGS) $(ALLOC_DEFS) -Iinclude
+LDFLAGS += $(SANFLAGS)
+LDLIBS  := $(ALLOC_LIBS) -lnuma -lm
+
+LIB_SRC := $(sort $(filter-out src/core/main.c,$(wildcard src/*/*.c)) $(wildcard workloads/*.c))
+LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+MAIN_OBJ := $(BUILD)/obj/src/core/main.o
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TEST_SUPPORT := $(wildcard tests/support/*.c)
+TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
+
+DEPS_PKGS := libjemalloc-dev libnuma-dev libcmocka-dev gnuplot-nox libxml2-utils
+
+.PHONY: all deps test test-unit test-e2e compare bench install perf clean format traces
+
+all: deps $(BUILD)/vmmu $(BUILD)/libvmmu.a
+
+deps:
+	@missing=""; \
+	for p in $(DEPS_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing"; \
+		SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libvmmu.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vmmu: $(MAIN_OBJ) $(BUILD)/libvmmu.a
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libvmmu.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libvmmu.a $(TEST_SUPPORT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/libvmmu.a $(LDLIBS) -lcmocka
+
+test: deps
+	@$(MAKE) --no-print-directory test-unit test-e2e
+
+test-unit: $(TEST_BIN) $(BUILD)/vmmu
+	@fail=0; n=0; \
+	for t in $(TEST_BIN); do \
+		n=$$((n+1)); echo "== $$t"; \
+		if ! $$t; then fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
+	done; \
+	echo "unit test binaries: $$((n-fail)) passed, $$fail failed"; \
+	[ $$fail -eq 0 ]
+
+test-e2e: $(BUILD)/vmmu
+	@VMMU=$(BUILD)/vmmu bash tests/e2e.sh
+
+compare: deps $(BUILD)/vmmu
+	$(BUILD)/vmmu compare --out results
+
+bench: deps $(BUILD)/vmmu
+	$(BUILD)/vmmu bench --out results/bench.csv
+
+traces: deps $(BUILD)/vmmu
+	bash workloads/make-traces.sh workloads/traces
+
+perf: deps $(BUILD)/vmmu
+	perf record -e cpu-clock -g -o $(BUILD)/perf.data -- $(BUILD)/vmmu run --mode nested --workload random
+	perf report -i $(BUILD)/perf.data --stdio | head -60
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BUILD)/vmmu $(DESTDIR)$(PREFIX)/bin/vmmu
+	install -m 644 $(BUILD)/libvmmu.a $(DESTDIR)$(PREFIX)/lib/libvmmu.a
+	install -m 644 include/vmmu.h $(DESTDIR)$(PREFIX)/include/vmmu.h
+
+format:
+	clang-format -i $(LIB_SRC) src/core/main.c $(wildcard src/*/*.h) $(TEST_SRC) include/*.h
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

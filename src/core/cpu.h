@@ -1,0 +1,127 @@
+/*
+ * cpu.h - the vCPU execution engine: loads, stores, fetches and the
+ * privileged instructions the guest kernel uses.
+ *
+ * cpu_load/cpu_store/cpu_fetch look up the TLB. A hit whose permissions allow
+ * the access goes straight to host memory: no allocation, no printing and no
+ * indirect call on that path. A miss calls the mode's translate(); a guest
+ * fault goes to guest-mm and the access is retried.
+ *
+ * Caller's duty: an access never crosses a page (cpu_*_any split it), and
+ * size is 1, 2, 4 or 8.
+ */
+#ifndef VMMU_CPU_H
+#define VMMU_CPU_H
+
+#include "vm.h"
+
+uint64_t cpu_access_slow(struct vcpu *v, struct mem_access *a);
+
+/* Hot path: TLB hit with sufficient rights. */
+static inline bool cpu_tlb_ok(const struct tlb_entry *e, enum access_kind k, bool user)
+{
+	if (unlikely(e == NULL))
+		return false;
+	if (k == ACC_WRITE && (e->flags & (TLBF_W | TLBF_D)) != (TLBF_W | TLBF_D))
+		return false;
+	if (user && !(e->flags & TLBF_U))
+		return false;
+	if (k == ACC_FETCH && (e->flags & TLBF_NX))
+		return false;
+	return true;
+}
+
+static inline uint8_t *cpu_hit_ptr(struct vcpu *v, const struct tlb_entry *e, gva_t gva)
+{
+	return v->vm->hm.base + e->hpa + (gva & (page_bytes((enum page_size)e->size) - 1));
+}
+
+static inline uint64_t cpu_load_sized(uint8_t *p, unsigned size)
+{
+	switch (size) {
+	case 1: return *p;
+	case 2: { uint16_t x; __builtin_memcpy(&x, p, 2); return x; }
+	case 4: { uint32_t x; __builtin_memcpy(&x, p, 4); return x; }
+	default: { uint64_t x; __builtin_memcpy(&x, p, 8); return x; }
+	}
+}
+static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
+{
+	switch (size) {
+	case 1: *p = (uint8_t)val; break;
+	case 2: { uint16_t x = (uint16_t)val; __builtin_memcpy(p, &x, 2); break; }
+	case 4: { uint32_t x = (uint32_t)val; __builtin_memcpy(p, &x, 4); break; }
+	default: __builtin_memcpy(p, &val, 8); break;
+	}
+}
+
+static inline uint64_t cpu_load(struct vcpu *v, gva_t gva, unsigned size)
+{
+	struct vm *vm = v->vm;
+	vm->st.accesses++;
+	vm->st.user_accesses += v->user;
+	vm->st.cyc_access += vm->cost.access;
+	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_READ);
+	if (likely(cpu_tlb_ok(e, ACC_READ, v->user)))
+		return cpu_load_sized(cpu_hit_ptr(v, e, gva), size);
+	struct mem_access a = { .gva = gva, .kind = ACC_READ, .size = (uint8_t)size, .user = v->user };
+	return cpu_access_slow(v, &a);
+}
+
+static inline void cpu_store(struct vcpu *v, gva_t gva, unsigned size, uint64_t val)
+{
+	struct vm *vm = v->vm;
+	vm->st.accesses++;
+	vm->st.user_accesses += v->user;
+	vm->st.cyc_access += vm->cost.access;
+	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_WRITE);
+	if (likely(cpu_tlb_ok(e, ACC_WRITE, v->user))) {
+		cpu_store_sized(cpu_hit_ptr(v, e, gva), size, val);
+		return;
+	}
+	struct mem_access a = { .gva = gva, .kind = ACC_WRITE, .size = (uint8_t)size,
+				.user = v->user, .value = val };
+	cpu_access_slow(v, &a);
+}
+
+/* Instruction fetch of 'size' bytes (value discarded). */
+static inline void cpu_fetch(struct vcpu *v, gva_t gva, unsigned size)
+{
+	struct vm *vm = v->vm;
+	vm->st.accesses++;
+	vm->st.user_accesses += v->user;
+	vm->st.cyc_access += vm->cost.access;
+	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_FETCH);
+	if (likely(cpu_tlb_ok(e, ACC_FETCH, v->user)))
+		return;
+	struct mem_access a = { .gva = gva, .kind = ACC_FETCH, .size = (uint8_t)size, .user = v->user };
+	cpu_access_slow(v, &a);
+}
+
+/* Accesses of any size that may straddle a page: split into two. */
+uint64_t cpu_load_any(struct vcpu *v, gva_t gva, unsigned size);
+void cpu_store_any(struct vcpu *v, gva_t gva, unsigned size, uint64_t val);
+
+/* Privilege. */
+static inline void cpu_set_user(struct vcpu *v, bool user)
+{
+	v->user = user;
+}
+
+/* MOV to CR3. Bits 11:0 are the PCID when cfg.pcid; bit 63 asks not to
+ * flush that PCID. Applies the architectural flush, then mmu->on_cr3_load. */
+void cpu_write_cr3(struct vcpu *v, uint64_t cr3);
+/* INVLPG: drops the TLB and walk-cache entries for gva, then mmu->on_invlpg. */
+void cpu_invlpg(struct vcpu *v, gva_t gva);
+/* Guest TLB flush: all = every entry incl. globals (INVPCID all-context);
+ * otherwise the non-global entries of the current PCID. */
+void cpu_flush_tlb(struct vcpu *v, bool all);
+
+/* Kernel bulk operations on whole 4 KiB pages through their kernel
+ * addresses: one translated store (or load+store) per page, then the copy;
+ * charged cost.page_zero / page_copy. A destination the VMM write-protects
+ * is written with emulated 8-byte stores until the VMM lets it go. */
+void cpu_zero_page(struct vcpu *v, gva_t kva);
+void cpu_copy_page(struct vcpu *v, gva_t dst_kva, gva_t src_kva);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * mmu.h - struct mmu_ops, the only seam between core and an MMU mode.
+ *
+ * Core calls a mode through these hooks and nothing else; core never includes
+ * a mode's private header and never switches on a mode's name. native,
+ * shadow and nested each export one const instance.
+ *
+ * Contract of translate(): core calls it after a TLB miss (or a TLB hit whose
+ * permissions or dirty state do not allow the access). The mode walks its
+ * tables, charges walk references through walk_ref_cost(), and returns
+ *   XLATE_OK     with out->fill describing the TLB entry to insert; core
+ *                inserts it and completes the access at out->fill.hpa;
+ *   XLATE_FAULT  with out->fault: a guest #PF that the guest kernel must
+ *                handle (native and nested: directly; shadow: injected);
+ *                core delivers it to guest-mm and retries the access;
+ *   XLATE_RETRY  the mode fixed something behind the guest's back (a hidden
+ *                fault, an EPT violation, a dirty-bit exit): core retries;
+ *   XLATE_DONE   the mode performed the access itself (shadow emulation of a
+ *                store to a write-protected guest table); for a load the
+ *                value is in a->value. Core does not touch memory.
+ * Every hook runs with the vCPU's architectural state already updated by core
+ * (e.g. on_cr3_load sees the new CR3 in v->cr3).
+ */
+#ifndef VMMU_MMU_H
+#define VMMU_MMU_H
+
+#include "types.h"
+
+struct vm;
+struct vcpu;
+struct stats;
+
+/* One memory access as the vCPU issues it. */
+struct mem_access {
+	gva_t gva;
+	enum access_kind kind;
+	uint8_t size;  /* 1, 2, 4 or 8; never crosses a page */
+	bool user;     /* CPL 3 */
+	uint64_t value; /* store: value to write; load: filled by XLATE_DONE */
+};
+
+/* TLB entry flags (also used in walk results). */
+#define TLBF_VALID 0x01
+#define TLBF_W 0x02  /* writable */
+#define TLBF_U 0x04  /* user accessible */
+#define TLBF_NX 0x08 /* not executable */
+#define TLBF_G 0x10  /* global */
+#define TLBF_D 0x20  /* dirty already set: a store needs no walk */
+
+/* What a successful translation inserts into the TLB. */
+struct tlb_fill {
+	gva_t va;           /* any address within the page */
+	hpa_t hpa;          /* host physical base of the page */
+	enum page_size size; /* the smaller of guest and host page sizes */
+	uint8_t flags;      /* TLBF_* */
+};
+
+/* A guest page fault, as data. */
+struct guest_fault {
+	gva_t gva;
+	uint32_t error_code; /* PFEC_* */
+	int level;           /* table level where the walk stopped */
+};
+
+enum xlate_result { XLATE_OK, XLATE_FAULT, XLATE_RETRY, XLATE_DONE };
+
+struct xlate {
+	struct tlb_fill fill;
+	struct guest_fault fault;
+};
+
+struct mmu_ops {
+	const char *name;
+	const char *desc; /* one line for `vmmu list` */
+	/* Allocate mode state into vm->mode_state. Returns 0, or -1 with vm->err set. */
+	int (*init)(struct vm *vm);
+	void (*destroy)(struct vm *vm);
+	/* See the contract above. Called only on a TLB miss: never on a hit. */
+	enum xlate_result (*translate)(struct vcpu *v, struct mem_access *a, struct xlate *out);
+	/* The guest loaded CR3 (core already applied the architectural TLB flush). */
+	void (*on_cr3_load)(struct vcpu *v, uint64_t old_cr3);
+	/* The guest executed INVLPG gva (core already flushed the TLB entry). */
+	void (*on_invlpg)(struct vcpu *v, gva_t gva);
+	/* The guest flushed its TLB: all = true for everything, false for the current PCID. */
+	void (*on_tlb_flush)(struct vcpu *v, bool all);
+	/* A VM exit and re-entry happened (core already applied the VPID-off flush). */
+	void (*on_world_switch)(struct vcpu *v);
+	/* Check the mode's invariants. Returns NULL or the violated invariant's name;
+	 * 'detail' gets a human explanation. May be NULL (nothing to audit). */
+	const char *(*audit)(struct vm *vm, char *detail, size_t len);
+	/* Copy mode-specific peaks and counters into *s at the end of a run. */
+	void (*stats)(struct vm *vm, struct stats *s);
+};
+
+extern const struct mmu_ops native_mmu_ops;
+extern const struct mmu_ops shadow_mmu_ops;
+extern const struct mmu_ops nested_mmu_ops;
+
+/* All modes, for `vmmu list` and lookup by name. NULL-terminated. */
+extern const struct mmu_ops *const mmu_modes[];
+const struct mmu_ops *mmu_find(const char *name);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * run.h - run one workload on one freshly built VM and collect its results.
+ *
+ * run_workload() creates the VM, boots the guest kernel, resets the
+ * statistics (boot is not measured), runs the workload under a guard that
+ * turns a vm_abort() into an error result, computes the guest-memory digest,
+ * asks the mode for its final statistics, and destroys the VM. It never
+ * prints.
+ */
+#ifndef VMMU_RUN_H
+#define VMMU_RUN_H
+
+#include "config.h"
+#include "stats.h"
+#include "trace.h"
+#include "../../workloads/workload.h"
+
+struct run_result {
+	bool ok;
+	char err[256];        /* when !ok */
+	struct stats st;
+	uint64_t checksum;
+	uint64_t guest_digest;
+	uint64_t est_cycles;
+	double wall_s;        /* wall time of the workload itself */
+	struct wl_params params; /* with the workload's defaults applied */
+};
+
+/* Optional observer: trace hook and a callback with the live VM after boot
+ * (used by explain and tests). Both may be NULL. */
+struct run_hooks {
+	trace_fn_t trace_fn;
+	void *trace_ctx;
+	void (*after_boot)(struct vm *vm, void *ctx);
+	void (*after_run)(struct vm *vm, void *ctx);
+	void *ctx;
+};
+
+/* Returns 0 when the run completed; -1 with r->err otherwise (bad config,
+ * guest error). */
+int run_workload(const struct vm_config *cfg, const struct workload *w,
+		 const struct wl_params *p, const struct run_hooks *hooks, struct run_result *r);
+
+/* Apply the workload's defaults to zero fields of p. */
+struct wl_params run_params(const struct workload *w, const struct wl_params *p);
+
+#endif

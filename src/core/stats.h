@@ -1,0 +1,89 @@
+/*
+ * stats.h - every counter a run produces, in one list.
+ *
+ * STATS_COUNTERS is an X-macro: X(name, description). The struct, the CSV
+ * header, the CSV row and the human summary are all generated from it, so a
+ * new counter is one line here. Counters are exact event counts; the cyc_*
+ * entries are estimated cycles, summed per cost part (docs/cost-model.md).
+ *
+ * Invariants (checked by stats_check()):
+ *   - tlb_hits + tlb_misses == lookups that reached the TLB;
+ *   - walks_user <= walks, walk_refs_user <= walk_refs;
+ *   - vm_exits == exits_hidden_fault + exits_pt_write + exits_cr3 +
+ *                 exits_invlpg + exits_dirty + exits_ept_violation +
+ *                 exits_ept_misconfig;
+ *   - walk_refs == walk_refs_guest + walk_refs_host in nested mode.
+ */
+#ifndef VMMU_STATS_H
+#define VMMU_STATS_H
+
+#include "types.h"
+
+#define STATS_COUNTERS(X)                                                                  \
+	X(accesses, "memory accesses issued by guest code (user and kernel)")               \
+	X(user_accesses, "accesses issued in user mode")                                     \
+	X(tlb_hits, "TLB lookups that hit (L1 or L2)")                                       \
+	X(tlb_misses, "TLB lookups that missed both levels")                                 \
+	X(l2_tlb_hits, "TLB lookups that missed L1 and hit L2")                              \
+	X(walks, "hardware walks that ended in a TLB fill")                                  \
+	X(walk_refs, "memory references of those walks")                                     \
+	X(walks_user, "walks for user-mode accesses")                                        \
+	X(walk_refs_user, "references of walks for user-mode accesses")                      \
+	X(fault_walk_refs, "references of walks that ended in a fault or an exit")           \
+	X(psc_hits, "1D paging-structure cache hits (references skipped)")                   \
+	X(guest_faults, "page faults delivered to the guest kernel")                         \
+	X(demand_faults, "guest faults resolved by demand-zero allocation")                  \
+	X(cow_faults, "guest faults resolved by copy-on-write")                              \
+	X(pages_zeroed, "guest pages zeroed by the guest kernel")                            \
+	X(pages_copied, "guest pages copied by the guest kernel")                            \
+	X(cr3_loads, "MOV to CR3 by the guest")                                              \
+	X(invlpgs, "INVLPG by the guest")                                                    \
+	X(guest_tlb_flushes, "full or per-PCID TLB flushes requested by the guest")         \
+	X(tlb_flushes, "flush operations applied to the TLB (any kind)")                     \
+	X(tlb_entries_flushed, "TLB entries dropped by flushes")                             \
+	X(vm_exits, "VM exits, all reasons")                                                 \
+	X(exits_hidden_fault, "shadow: exits that installed an spte (hidden fault)")         \
+	X(exits_pt_write, "shadow: exits on a store to a write-protected guest table")      \
+	X(exits_cr3, "shadow: exits on MOV to CR3")                                          \
+	X(exits_invlpg, "shadow: exits on INVLPG")                                           \
+	X(exits_dirty, "shadow: exits on the first write to a clean page (A/D emulation)") \
+	X(exits_fault_inject, "shadow: exits that injected a #PF into the guest")           \
+	X(injected_faults, "shadow: #PF injected into the guest")                            \
+	X(shadow_pages_peak, "shadow: peak number of shadow pages")                          \
+	X(shadow_bytes_peak, "shadow: peak bytes of shadow pages")                           \
+	X(resyncs, "shadow: unsync pages brought back in sync")                              \
+	X(unshadows, "shadow: guest tables unshadowed by write-flood detection")             \
+	X(shadow_zaps, "shadow: shadow pages zapped")                                        \
+	X(shadow_evictions, "shadow: shadow pages evicted by the cap")                       \
+	X(shadow_prefetches, "shadow: sptes installed by prefetch")                          \
+	X(root_cache_hits, "shadow: CR3 loads served by the previous-root cache")            \
+	X(vmm_walk_refs, "references of the VMM's software walks of guest tables")          \
+	X(exits_ept_violation, "nested: EPT violation exits")                                \
+	X(exits_ept_misconfig, "nested: EPT misconfiguration exits")                         \
+	X(ept_pages_peak, "nested: peak number of EPT table pages")                          \
+	X(ept_bytes_peak, "nested: peak bytes of EPT table pages")                           \
+	X(pwc_hits, "nested: 2D page-walk cache hits (references skipped)")                  \
+	X(ntlb_hits, "nested: nested TLB hits")                                              \
+	X(walk_refs_guest, "nested: walk references to guest table entries")                 \
+	X(walk_refs_host, "nested: walk references to EPT entries")                          \
+	X(host_frames_peak, "host frames in use at peak, guest and VMM")                     \
+	X(vmm_heap_bytes, "simulator heap in use at the end (jemalloc stats.allocated)")     \
+	X(cyc_access, "cycles: the data accesses themselves")                                \
+	X(cyc_walk, "cycles: hardware page-walk references")                                 \
+	X(cyc_exit, "cycles: VM exit and entry round trips")                                 \
+	X(cyc_vmm, "cycles: VMM handler work, software walks included")                      \
+	X(cyc_guest, "cycles: guest kernel fault handling, zeroing and copying")             \
+	X(cyc_flush, "cycles: TLB flush instructions and world-switch flushes")
+
+struct stats {
+#define X(n, d) uint64_t n;
+	STATS_COUNTERS(X)
+#undef X
+};
+
+/* Sum of the cyc_* parts. */
+uint64_t stats_est_cycles(const struct stats *s);
+/* Returns NULL when the invariants above hold, else the violated one's name. */
+const char *stats_check(const struct stats *s, bool nested);
+
+#endif

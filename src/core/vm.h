@@ -1,0 +1,157 @@
+/*
+ * vm.h - one simulated machine: host memory, the p2m, the vCPU, the MMU
+ * mode, the guest kernel, statistics and the cost model.
+ *
+ * All state of a run lives here and is passed explicitly; there are no
+ * mutable globals, so one process can run several VMs side by side.
+ *
+ * Host memory is one MAP_NORESERVE reservation: touched frames alone cost
+ * RAM. It has two regions:
+ *   [0, guest_frames)          frames that back guest memory, handed out by
+ *                              the p2m policy (identity in native mode,
+ *                              on first touch in chunks of the host page
+ *                              size in VMM modes);
+ *   [guest_frames, nframes)    frames for VMM structures (shadow pages, EPT
+ *                              tables), from hostmem_alloc_frame().
+ * Host frame 0 and guest frame 0 are never handed out, so a zero frame
+ * number is always a bug.
+ *
+ * Invariants:
+ *   - p2m.map[gfn] is INVALID_HFN or a frame inside the guest region;
+ *   - in native mode p2m.map[gfn] == gfn for every gfn;
+ *   - a host-page-size chunk of guest frames maps to one aligned, contiguous
+ *     chunk of host frames (this is what lets EPT use large leaves).
+ */
+#ifndef VMMU_VM_H
+#define VMMU_VM_H
+
+#include <setjmp.h>
+
+#include "config.h"
+#include "cost.h"
+#include "mmu.h"
+#include "stats.h"
+#include "trace.h"
+#include "../tlb/psc.h"
+#include "../tlb/tlb.h"
+
+struct gmm;
+
+struct hostmem {
+	uint8_t *base;
+	uint64_t size;          /* bytes reserved */
+	uint64_t nframes;
+	uint64_t guest_frames;  /* size of the guest region, in frames */
+	uint64_t guest_next;    /* next free chunk in the guest region (VMM modes) */
+	uint64_t vmm_next;      /* next never-used frame in the VMM region */
+	hfn_t *free;            /* freed VMM frames, reused first */
+	uint64_t nfree, free_cap;
+	uint64_t in_use, peak;  /* frames, both regions */
+	const char *numa_note;  /* what NUMA placement did, for -v */
+};
+
+struct p2m {
+	hfn_t *map;       /* gfn -> hfn, INVALID_HFN when not backed yet */
+	uint64_t nframes; /* guest frames */
+	bool identity;    /* native: guest-physical is host-physical */
+};
+
+struct vcpu {
+	struct vm *vm;
+	uint64_t cr3;     /* guest CR3 as the guest last wrote it (PCID, no-flush cleared) */
+	uint16_t vpid;    /* TLB tag: 1 with VPID on, 0 (shared with the host) off */
+	bool user;        /* current privilege: true = CPL 3 */
+	struct tlb tlb;
+	struct psc psc;   /* 1D paging-structure caches */
+};
+
+static inline uint16_t vcpu_pcid(const struct vcpu *v)
+{
+	return (uint16_t)(v->cr3 & CR3_PCID_MASK);
+}
+
+struct vm {
+	struct vm_config cfg;
+	const struct mmu_ops *mmu;
+	void *mode_state;
+	struct hostmem hm;
+	struct p2m p2m;
+	struct vcpu vcpu;
+	struct gmm *gmm;
+	struct stats st;
+	struct cost_model cost;
+	struct ptcache ptc;
+	trace_fn_t trace_fn;
+	void *trace_ctx;
+	jmp_buf *abort_jmp; /* where vm_abort() lands; NULL = exit(3) */
+	char err[256];
+};
+
+/* Create a VM for cfg (mode looked up by name). Returns NULL with *err set. */
+struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen);
+void vm_destroy(struct vm *vm);
+
+/* A guest-level failure (guest out of memory, segfault in a workload, audit
+ * failure): record the message and longjmp to vm->abort_jmp. */
+_Noreturn void vm_abort(struct vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* An impossible state: print the invariant's name and abort(). */
+_Noreturn void vmmu_bug(const char *invariant, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Host memory. */
+static inline void *hpa_ptr(struct vm *vm, hpa_t hpa)
+{
+	return vm->hm.base + hpa.v;
+}
+static inline uint64_t hpa_read64(struct vm *vm, hpa_t hpa)
+{
+	return *(uint64_t *)(vm->hm.base + hpa.v);
+}
+static inline void hpa_write64(struct vm *vm, hpa_t hpa, uint64_t v)
+{
+	*(uint64_t *)(vm->hm.base + hpa.v) = v;
+}
+/* A zeroed frame for VMM structures; vm_abort()s when host memory is full. */
+hfn_t hostmem_alloc_frame(struct vm *vm);
+void hostmem_free_frame(struct vm *vm, hfn_t hfn);
+
+/* The shared p2m policy. p2m_lookup() never allocates; p2m_ensure() backs the
+ * gfn (and its whole host-page chunk) on first use. Both return INVALID_HFN
+ * for a gfn outside guest memory. */
+static inline hfn_t p2m_lookup(const struct vm *vm, gfn_t gfn)
+{
+	return gfn < vm->p2m.nframes ? vm->p2m.map[gfn] : INVALID_HFN;
+}
+hfn_t p2m_ensure(struct vm *vm, gfn_t gfn);
+/* Host page size that backs gfn contiguously (<= cfg.host_page). */
+enum page_size p2m_chunk_size(const struct vm *vm);
+
+/* Guest-physical memory, as the VMM sees it (no trap, no TLB). */
+uint64_t gpa_read64(struct vm *vm, gpa_t gpa);
+void gpa_write64(struct vm *vm, gpa_t gpa, uint64_t v);
+
+/* Hash of the whole guest-physical image (unbacked frames read as zero). */
+uint64_t vm_guest_digest(struct vm *vm);
+
+/*
+ * Charge one walk reference to the entry at hpa: looks up the page-table
+ * line cache, adds the latency to cyc_walk and returns it; *level gets the
+ * cache level (1..4). Walkers call this for every reference that goes to
+ * memory; a reference served by a walk cache is charged cost.ref_pwc.
+ */
+uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level);
+
+/*
+ * A VM exit for 'reason', counted in *counter (one of the exits_* fields)
+ * and in vm_exits. Charges cost.vmexit to cyc_exit and handler_cycles to
+ * cyc_vmm. With VPID off it flushes the TLB and the walk caches of VPID 0
+ * (VM exit and VM entry both do). Calls the mode's on_world_switch, and the
+ * audit when cfg.audit is set.
+ */
+void vm_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter,
+	     uint32_t handler_cycles);
+/* Run the mode's audit now; vm_abort()s with the invariant's name on failure. */
+void vm_audit(struct vm *vm);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * tlb.h - the software TLB: tagged, set-associative, several page sizes,
+ * a split L1 and a unified L2.
+ *
+ * The TLB is mechanism only. It never walks a table: on a miss the caller
+ * (core's cpu_access) asks the MMU mode to translate, then inserts the
+ * result with tlb_insert().
+ *
+ * Organisation (defaults in config.c, after Intel Skylake):
+ *   l1d        4K data entries
+ *   l1d_large  2M and 1G data entries
+ *   l1i        4K instruction entries (fetches only)
+ *   l2         unified, all sizes; a hit there refills the L1 array
+ * Entries carry the VPID and PCID they were filled under. A global entry
+ * (TLBF_G) matches any PCID of its VPID. Replacement is LRU by a per-TLB
+ * clock stamped on every hit and fill.
+ *
+ * Invariants:
+ *   - a valid entry equals what a fresh walk would have returned when it was
+ *     filled; keeping it coherent after table changes is the guest's (or the
+ *     VMM's) job, through the flush calls below;
+ *   - an address is present at most once per array for a given
+ *     (vpid, pcid, size);
+ *   - sets is a power of two.
+ */
+#ifndef VMMU_TLB_H
+#define VMMU_TLB_H
+
+#include "../core/types.h"
+#include "../core/config.h"
+#include "../core/mmu.h"
+
+struct tlb_entry {
+	uint64_t vpn;   /* va >> page_shift(size), canonical bits only */
+	uint64_t hpa;   /* host physical base of the page */
+	uint32_t stamp; /* LRU clock value at last use */
+	uint16_t vpid;
+	uint16_t pcid;
+	uint8_t size;   /* enum page_size */
+	uint8_t flags;  /* TLBF_* ; TLBF_VALID clear = empty way */
+};
+
+struct tlb_array {
+	struct tlb_entry *e; /* sets * ways entries, set-major */
+	uint32_t sets, ways, set_mask;
+};
+
+struct tlb_counters {
+	uint64_t lookups, hits, l1_hits, l2_hits, misses, fills, evictions;
+	uint64_t flush_all, flush_vpid, flush_pcid, flush_addr, flush_nonglobal;
+	uint64_t entries_flushed;
+};
+
+struct tlb {
+	struct tlb_array l1d, l1d_large, l1i, l2;
+	uint32_t clock;
+	struct tlb_counters c;
+};
+
+/* Allocate the arrays. Returns 0, or -1 on a bad geometry or no memory. */
+int tlb_init(struct tlb *t, const struct vm_config *cfg);
+void tlb_destroy(struct tlb *t);
+
+/*
+ * Look va up for (vpid, pcid). Fetches search l1i then l2, data searches
+ * l1d, l1d_large then l2. Returns the entry, or NULL on a miss. Counts the
+ * lookup. Does not check permissions: the caller does.
+ */
+struct tlb_entry *tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid,
+			     enum access_kind kind);
+
+/* Insert a translation; replaces a stale entry for the same page. */
+void tlb_insert(struct tlb *t, const struct tlb_fill *f, uint16_t vpid, uint16_t pcid,
+		enum access_kind kind);
+
+/* Flushes. Each returns the number of valid entries it dropped. */
+uint64_t tlb_flush_all(struct tlb *t);
+/* Everything of one VPID, global entries included (INVVPID type 1). */
+uint64_t tlb_flush_vpid(struct tlb *t, uint16_t vpid);
+/* Non-global entries of (vpid, pcid): MOV to CR3 without the no-flush bit. */
+uint64_t tlb_flush_pcid(struct tlb *t, uint16_t vpid, uint16_t pcid);
+/* Entries that map va for (vpid, pcid), and global entries that map va
+ * for vpid: INVLPG, INVVPID type 0. */
+uint64_t tlb_flush_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, gva_t va);
+/* Every non-global entry of vpid, all PCIDs: INVPCID type 3 / INVVPID type 3. */
+uint64_t tlb_flush_nonglobal(struct tlb *t, uint16_t vpid);
+/* Every VPID except 0 (INVVPID type 2). */
+uint64_t tlb_flush_all_guests(struct tlb *t);
+
+/* Number of valid entries (tests, explain). */
+uint64_t tlb_count_valid(const struct tlb *t);
+
+#endif
