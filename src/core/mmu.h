@@ -67,6 +67,11 @@ enum xlate_result { XLATE_OK, XLATE_FAULT, XLATE_RETRY, XLATE_DONE };
 struct xlate {
 	struct tlb_fill fill;
 	struct guest_fault fault;
+	/* Hardware walk references this call made (shadow: of the shadow tables;
+	 * nested: guest + host). Core adds them to walk_refs and walks on
+	 * XLATE_OK, to fault_walk_refs otherwise. The VMM's software walks are
+	 * not hardware references: count those in vmm_walk_refs. */
+	uint32_t refs;
 };
 
 struct mmu_ops {

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "cost.h"
 #include "mmu.h"
+#include "pte.h"
 #include "stats.h"
 #include "trace.h"
 #include "../tlb/psc.h"
@@ -59,6 +60,7 @@ struct p2m {
 struct vcpu {
 	struct vm *vm;
 	uint64_t cr3;     /* guest CR3 as the guest last wrote it (PCID, no-flush cleared) */
+	bool cr3_noflush; /* the last MOV to CR3 had bit 63 set (and PCIDs are on) */
 	uint16_t vpid;    /* TLB tag: 1 with VPID on, 0 (shared with the host) off */
 	bool user;        /* current privilege: true = CPL 3 */
 	struct tlb tlb;
@@ -143,11 +145,13 @@ uint64_t vm_guest_digest(struct vm *vm);
 uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level);
 
 /*
- * A VM exit for 'reason', counted in *counter (one of the exits_* fields)
- * and in vm_exits. Charges cost.vmexit to cyc_exit and handler_cycles to
- * cyc_vmm. With VPID off it flushes the TLB and the walk caches of VPID 0
- * (VM exit and VM entry both do). Calls the mode's on_world_switch, and the
- * audit when cfg.audit is set.
+ * Account one VM exit for 'reason', counted in *counter (one of the exits_*
+ * fields) and in vm_exits. Charges cost.vmexit to cyc_exit and
+ * handler_cycles to cyc_vmm. With VPID off it flushes the TLB and the walk
+ * caches of VPID 0 (VM exit and VM entry both do). Then it calls the mode's
+ * on_world_switch, and the mode's audit when cfg.audit is set.
+ * Caller's duty: call it when the handler's work is done (the VM is about
+ * to re-enter), so that the audit sees a consistent state.
  */
 void vm_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter,
 	     uint32_t handler_cycles);

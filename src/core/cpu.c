@@ -1,0 +1,262 @@
+/*
+ * cpu.c - the slow path of the vCPU engine and the privileged operations.
+ *
+ * cpu_access_slow() runs when the inline TLB-hit path in cpu.h could not
+ * complete an access. It asks the MMU mode to translate, inserts the fill,
+ * delivers guest faults to guest-mm and retries, until the access is done.
+ *
+ * Accounting rules (each access is counted once):
+ *   - accesses: counted by the inline path;
+ *   - tlb_misses: accesses that did not complete on their first lookup
+ *     (a miss, or a hit without the rights or the dirty state needed);
+ *     tlb_hits is derived as accesses - tlb_misses when a run ends;
+ *   - walks / walk_refs: translations that ended in a TLB fill, with the
+ *     hardware references they made; the _user variants for CPL 3;
+ *   - fault_walk_refs: references of translations that ended otherwise.
+ */
+#include <string.h>
+
+#include "cpu.h"
+#include "../guest-mm/gmm.h"
+
+/* Bound on translate attempts for one access: each attempt makes progress
+ * (a fault handled, an spte installed, a frame mapped); more than this means
+ * the mode and the guest disagree forever. */
+#define CPU_MAX_RETRIES 64
+
+static uint64_t cpu_complete(struct vcpu *v, hpa_t page, enum page_size ps, struct mem_access *a)
+{
+	uint8_t *p = v->vm->hm.base + page.v + (a->gva & (page_bytes(ps) - 1));
+	if (a->kind == ACC_WRITE) {
+		cpu_store_sized(p, a->size, a->value);
+		return a->value;
+	}
+	if (a->kind == ACC_FETCH)
+		return 0;
+	return cpu_load_sized(p, a->size);
+}
+
+static void cpu_deliver_fault(struct vcpu *v, const struct guest_fault *f)
+{
+	struct vm *vm = v->vm;
+	vm->st.guest_faults++;
+	vm->st.cyc_guest += vm->cost.pf_delivery + vm->cost.pf_handler;
+	TRACE(vm, .kind = TR_GUEST_FAULT, .gva = f->gva, .level = f->level,
+	      .result = f->error_code, .cycles = vm->cost.pf_delivery + vm->cost.pf_handler,
+	      .what = "page fault delivered to the guest kernel");
+	bool user = v->user;
+	v->user = false;
+	gmm_handle_fault(vm, f);
+	v->user = user;
+}
+
+uint64_t cpu_access_slow(struct vcpu *v, struct mem_access *a)
+{
+	struct vm *vm = v->vm;
+	vm->st.tlb_misses++;
+	TRACE(vm, .kind = TR_TLB_MISS, .gva = a->gva, .access = a->kind, .user = a->user,
+	      .what = "TLB miss");
+	for (int tries = 0; tries < CPU_MAX_RETRIES; tries++) {
+		if (tries > 0) {
+			struct tlb_entry *e =
+				tlb_lookup(&v->tlb, a->gva, v->vpid, vcpu_pcid(v), a->kind);
+			if (cpu_tlb_ok(e, a->kind, a->user))
+				return cpu_complete(v, HPA(e->hpa), (enum page_size)e->size, a);
+		}
+		struct xlate x;
+		memset(&x, 0, sizeof(x));
+		enum xlate_result r = vm->mmu->translate(v, a, &x);
+		switch (r) {
+		case XLATE_OK:
+			vm->st.walks++;
+			vm->st.walk_refs += x.refs;
+			if (a->user) {
+				vm->st.walks_user++;
+				vm->st.walk_refs_user += x.refs;
+			}
+			if (!cpu_tlb_ok(&(struct tlb_entry){ .flags = x.fill.flags }, a->kind, a->user))
+				vmmu_bug("fill-grants-access",
+					 "%s filled gva %#" PRIx64 " with flags %#x for access kind %d",
+					 vm->mmu->name, a->gva, x.fill.flags, (int)a->kind);
+			tlb_insert(&v->tlb, &x.fill, v->vpid, vcpu_pcid(v), a->kind);
+			TRACE(vm, .kind = TR_TLB_FILL, .gva = a->gva, .addr = x.fill.hpa.v,
+			      .level = (int)x.fill.size + 1, .result = x.fill.flags, .what = "TLB fill");
+			return cpu_complete(v, x.fill.hpa, x.fill.size, a);
+		case XLATE_FAULT:
+			vm->st.fault_walk_refs += x.refs;
+			cpu_deliver_fault(v, &x.fault);
+			break;
+		case XLATE_RETRY:
+			vm->st.fault_walk_refs += x.refs;
+			break;
+		case XLATE_DONE:
+			vm->st.fault_walk_refs += x.refs;
+			return a->value;
+		}
+	}
+	vmmu_bug("access-progress", "%s: access to gva %#" PRIx64 " made no progress in %d tries",
+		 vm->mmu->name, a->gva, CPU_MAX_RETRIES);
+}
+
+uint64_t cpu_load_any(struct vcpu *v, gva_t gva, unsigned size)
+{
+	uint64_t room = PAGE_SIZE - (gva & (PAGE_SIZE - 1));
+	if (size <= room && (size == 1 || size == 2 || size == 4 || size == 8))
+		return cpu_load(v, gva, size);
+	uint64_t val = 0;
+	for (unsigned i = 0; i < size;) {
+		gva_t a = gva + i;
+		unsigned left = (unsigned)(PAGE_SIZE - (a & (PAGE_SIZE - 1)));
+		unsigned n = size - i < left ? size - i : left;
+		unsigned chunk = n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
+		val |= cpu_load(v, a, chunk) << (8 * i);
+		i += chunk;
+	}
+	return val;
+}
+
+void cpu_store_any(struct vcpu *v, gva_t gva, unsigned size, uint64_t val)
+{
+	uint64_t room = PAGE_SIZE - (gva & (PAGE_SIZE - 1));
+	if (size <= room && (size == 1 || size == 2 || size == 4 || size == 8)) {
+		cpu_store(v, gva, size, val);
+		return;
+	}
+	for (unsigned i = 0; i < size;) {
+		gva_t a = gva + i;
+		unsigned left = (unsigned)(PAGE_SIZE - (a & (PAGE_SIZE - 1)));
+		unsigned n = size - i < left ? size - i : left;
+		unsigned chunk = n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
+		cpu_store(v, a, chunk, i < 8 ? val >> (8 * i) : 0);
+		i += chunk;
+	}
+}
+
+static void cpu_count_flush(struct vm *vm, uint64_t dropped)
+{
+	vm->st.tlb_flushes++;
+	vm->st.tlb_entries_flushed += dropped;
+}
+
+void cpu_write_cr3(struct vcpu *v, uint64_t cr3)
+{
+	struct vm *vm = v->vm;
+	uint64_t old = v->cr3;
+	bool pcide = vm->cfg.pcid;
+	uint16_t pcid = pcide ? (uint16_t)(cr3 & CR3_PCID_MASK) : 0;
+	bool noflush = pcide && (cr3 & CR3_NOFLUSH);
+	vm->st.cr3_loads++;
+	vm->st.cyc_flush += vm->cost.cr3_load;
+	v->cr3 = (cr3 & PTE_FRAME_MASK) | pcid;
+	v->cr3_noflush = noflush;
+	uint64_t n = 0;
+	if (!noflush) {
+		n = tlb_flush_pcid(&v->tlb, v->vpid, pcid);
+		psc_flush_pcid(&v->psc, v->vpid, pcid);
+		cpu_count_flush(vm, n);
+	}
+	TRACE(vm, .kind = TR_GUEST_OP, .addr = v->cr3, .result = n, .cycles = vm->cost.cr3_load,
+	      .what = noflush ? "mov cr3 (no flush)" : "mov cr3");
+	if (vm->mmu->on_cr3_load)
+		vm->mmu->on_cr3_load(v, old);
+}
+
+void cpu_invlpg(struct vcpu *v, gva_t gva)
+{
+	struct vm *vm = v->vm;
+	vm->st.invlpgs++;
+	vm->st.cyc_flush += vm->cost.invlpg;
+	uint64_t n = tlb_flush_addr(&v->tlb, v->vpid, vcpu_pcid(v), gva);
+	psc_flush_addr(&v->psc, v->vpid, gva);
+	cpu_count_flush(vm, n);
+	TRACE(vm, .kind = TR_GUEST_OP, .gva = gva, .result = n, .cycles = vm->cost.invlpg,
+	      .what = "invlpg");
+	if (vm->mmu->on_invlpg)
+		vm->mmu->on_invlpg(v, gva);
+}
+
+void cpu_flush_tlb(struct vcpu *v, bool all)
+{
+	struct vm *vm = v->vm;
+	vm->st.guest_tlb_flushes++;
+	vm->st.cyc_flush += vm->cost.tlb_flush;
+	uint64_t n;
+	if (all) {
+		n = tlb_flush_vpid(&v->tlb, v->vpid);
+		psc_flush_vpid(&v->psc, v->vpid);
+	} else {
+		n = tlb_flush_pcid(&v->tlb, v->vpid, vcpu_pcid(v));
+		psc_flush_pcid(&v->psc, v->vpid, vcpu_pcid(v));
+	}
+	cpu_count_flush(vm, n);
+	TRACE(vm, .kind = TR_GUEST_OP, .result = n, .cycles = vm->cost.tlb_flush,
+	      .what = all ? "tlb flush (all)" : "tlb flush (pcid)");
+	if (vm->mmu->on_tlb_flush)
+		vm->mmu->on_tlb_flush(v, all);
+}
+
+/* Host pointer of a page whose translation allows 'kind', resolving faults
+ * and exits with ordinary accesses first. For a write the probe stores
+ * 'probe_val' words at increasing offsets while the mode emulates them
+ * (a write-protected guest table); *done gets the bytes already written. */
+static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
+			     const uint8_t *src, uint64_t *done)
+{
+	struct vm *vm = v->vm;
+	int reads = 0;
+	*done = 0;
+	for (uint64_t off = 0; off < PAGE_SIZE; off += 8) {
+		struct tlb_entry *e = tlb_lookup(&v->tlb, kva, v->vpid, vcpu_pcid(v), kind);
+		if (cpu_tlb_ok(e, kind, v->user)) {
+			vm->st.accesses++;
+			vm->st.user_accesses += v->user;
+			vm->st.cyc_access += vm->cost.access;
+			*done = off;
+			return cpu_hit_ptr(v, e, kva);
+		}
+		if (kind == ACC_READ) {
+			if (++reads > 4)
+				vmmu_bug("read-progress", "page %#" PRIx64 " stays unreadable", kva);
+			(void)cpu_load(v, kva, 8);
+			off = (uint64_t)-8; /* the load mapped it: look it up again */
+			continue;
+		}
+		uint64_t w;
+		memcpy(&w, src ? src + off : (const uint8_t *)"\0\0\0\0\0\0\0\0", 8);
+		cpu_store(v, kva + off, 8, w);
+	}
+	*done = PAGE_SIZE;
+	return NULL;
+}
+
+void cpu_zero_page(struct vcpu *v, gva_t kva)
+{
+	struct vm *vm = v->vm;
+	kva &= PAGE_MASK;
+	vm->st.pages_zeroed++;
+	vm->st.cyc_guest += vm->cost.page_zero;
+	uint64_t done;
+	uint8_t *p = cpu_page_ptr(v, kva, ACC_WRITE, NULL, &done);
+	if (p)
+		memset(p + done, 0, PAGE_SIZE - done);
+	TRACE(vm, .kind = TR_GUEST_OP, .gva = kva, .cycles = vm->cost.page_zero,
+	      .what = "zero page");
+}
+
+void cpu_copy_page(struct vcpu *v, gva_t dst_kva, gva_t src_kva)
+{
+	struct vm *vm = v->vm;
+	dst_kva &= PAGE_MASK;
+	src_kva &= PAGE_MASK;
+	vm->st.pages_copied++;
+	vm->st.cyc_guest += vm->cost.page_copy;
+	uint64_t done;
+	const uint8_t *s = cpu_page_ptr(v, src_kva, ACC_READ, NULL, &done);
+	if (!s)
+		vmmu_bug("copy-source", "source page %#" PRIx64 " could not be read", src_kva);
+	uint8_t *d = cpu_page_ptr(v, dst_kva, ACC_WRITE, s, &done);
+	if (d)
+		memcpy(d + done, s + done, PAGE_SIZE - done);
+	TRACE(vm, .kind = TR_GUEST_OP, .gva = dst_kva, .addr = src_kva,
+	      .cycles = vm->cost.page_copy, .what = "copy page");
+}

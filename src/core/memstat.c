@@ -1,0 +1,41 @@
+/*
+ * memstat.c - the simulator's own heap use, from jemalloc's statistics.
+ *
+ * vmmu links jemalloc as its allocator; stats.allocated is the number of
+ * bytes the program holds in live allocations. The sanitizer build runs on
+ * the system allocator (ASan replaces malloc) and reports 0.
+ */
+#include "memstat.h"
+
+#ifndef VMMU_NO_JEMALLOC
+#include <jemalloc/jemalloc.h>
+
+uint64_t memstat_heap_bytes(void)
+{
+	uint64_t epoch = 1;
+	size_t sz = sizeof(epoch);
+	/* Statistics are snapshots: advance the epoch to refresh them. */
+	if (mallctl("epoch", &epoch, &sz, &epoch, sz) != 0)
+		return 0;
+	size_t allocated = 0;
+	sz = sizeof(allocated);
+	if (mallctl("stats.allocated", &allocated, &sz, NULL, 0) != 0)
+		return 0;
+	return allocated;
+}
+
+bool memstat_available(void)
+{
+	return true;
+}
+#else
+uint64_t memstat_heap_bytes(void)
+{
+	return 0;
+}
+
+bool memstat_available(void)
+{
+	return false;
+}
+#endif

@@ -1,0 +1,92 @@
+/*
+ * run.c - one workload on one fresh VM, from boot to digest.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "memstat.h"
+#include "run.h"
+#include "vm.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+struct wl_params run_params(const struct workload *w, const struct wl_params *p)
+{
+	struct wl_params r = p ? *p : (struct wl_params){ 0 };
+	if (!r.pages)
+		r.pages = w->def_pages;
+	if (!r.ops)
+		r.ops = w->def_ops;
+	if (!r.procs)
+		r.procs = w->def_procs;
+	if (!r.switch_every)
+		r.switch_every = w->def_switch_every;
+	return r;
+}
+
+/* Fill the derived counters and the mode's own ones. */
+static void run_finish_stats(struct vm *vm)
+{
+	struct stats *s = &vm->st;
+	s->tlb_hits = s->accesses - s->tlb_misses;
+	s->l2_tlb_hits = vm->vcpu.tlb.c.l2_hits;
+	if (vm->mmu->stats)
+		vm->mmu->stats(vm, s);
+	if (!vm->p2m.identity)
+		s->host_frames_peak = vm->hm.peak;
+	s->vmm_heap_bytes = memstat_heap_bytes();
+}
+
+int run_workload(const struct vm_config *cfg, const struct workload *w, const struct wl_params *p,
+		 const struct run_hooks *hooks, struct run_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->params = run_params(w, p);
+	struct vm *vm = vm_create(cfg, r->err, sizeof(r->err));
+	if (!vm)
+		return -1;
+	jmp_buf jb;
+	vm->abort_jmp = &jb;
+	if (setjmp(jb) != 0) {
+		snprintf(r->err, sizeof(r->err), "%s", vm->err);
+		vm_destroy(vm);
+		return -1;
+	}
+	if (gmm_boot(vm) != 0) {
+		snprintf(r->err, sizeof(r->err), "guest boot failed: %s", vm->err);
+		vm_destroy(vm);
+		return -1;
+	}
+	memset(&vm->st, 0, sizeof(vm->st));
+	memset(&vm->vcpu.tlb.c, 0, sizeof(vm->vcpu.tlb.c));
+	if (hooks) {
+		vm->trace_fn = hooks->trace_fn;
+		vm->trace_ctx = hooks->trace_ctx;
+		if (hooks->after_boot)
+			hooks->after_boot(vm, hooks->ctx);
+	}
+	struct wl_ctx c = { .vm = vm, .p = r->params, .checksum = 0, .rng = r->params.seed };
+	double t0 = now_s();
+	w->run(&c);
+	double t1 = now_s();
+	if (vm->cfg.audit)
+		vm_audit(vm);
+	vm->trace_fn = NULL;
+	run_finish_stats(vm);
+	r->ok = true;
+	r->st = vm->st;
+	r->checksum = c.checksum;
+	r->guest_digest = vm_guest_digest(vm);
+	r->est_cycles = stats_est_cycles(&vm->st);
+	r->wall_s = t1 - t0;
+	if (hooks && hooks->after_run)
+		hooks->after_run(vm, hooks->ctx);
+	vm_destroy(vm);
+	return 0;
+}

@@ -1,0 +1,165 @@
+/*
+ * walk.c - the hardware 1D page walker (native tables, shadow tables).
+ *
+ * Reference order and counts: with walk caches off a walk of an n-level
+ * table reads one entry per level until it meets a leaf, so a 4K page costs
+ * n references, a 2M page n-1 and a 1G page n-2. With walk caches on, the
+ * lowest cached non-leaf level is looked up first and the walk resumes
+ * below it; each skipped level counts as one psc_hits.
+ *
+ * Accessed/dirty semantics (the rule every mode follows, so that the guest
+ * image is the same under all of them): A is set on every entry of a walk
+ * that completes with the access permitted, D on its leaf when the access
+ * is a write. A walk that faults sets nothing. Paging-structure cache
+ * entries are filled only from completed walks, so a cached entry always
+ * has A set. Real processors may set A on the upper entries of a walk that
+ * faults lower down; docs/cost-model.md lists this departure.
+ */
+#include "walk.h"
+
+uint32_t walk_access_pfec(const struct mem_access *a)
+{
+	uint32_t ec = 0;
+	if (a->kind == ACC_WRITE)
+		ec |= PFEC_W;
+	if (a->user)
+		ec |= PFEC_U;
+	if (a->kind == ACC_FETCH)
+		ec |= PFEC_I;
+	return ec;
+}
+
+uint32_t walk_check_perms(uint8_t perms, const struct mem_access *a)
+{
+	bool bad = false;
+	if (a->user && !(perms & TLBF_U))
+		bad = true;
+	/* CR0.WP = 1: supervisor writes honour RW too. */
+	if (a->kind == ACC_WRITE && !(perms & TLBF_W))
+		bad = true;
+	if (a->kind == ACC_FETCH && (perms & TLBF_NX))
+		bad = true;
+	return bad ? (PFEC_P | walk_access_pfec(a)) : 0;
+}
+
+static uint8_t entry_perms(uint64_t e)
+{
+	uint8_t p = 0;
+	if (e & GPTE_RW)
+		p |= TLBF_W;
+	if (e & GPTE_US)
+		p |= TLBF_U;
+	if (e & GPTE_NX)
+		p |= TLBF_NX;
+	return p;
+}
+
+/* Combine an upper level's rights with the next entry's: W and U must be
+ * granted at every level, NX at any level forbids fetches. */
+static uint8_t perms_combine(uint8_t acc, uint8_t e)
+{
+	return (uint8_t)((acc & e & (TLBF_W | TLBF_U)) | ((acc | e) & TLBF_NX));
+}
+
+bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trace_dim dim,
+	    bool set_ad, struct walk1d *w)
+{
+	struct vm *vm = v->vm;
+	const int top = vm->cfg.levels;
+	const uint16_t pcid = vcpu_pcid(v);
+	const bool caches = vm->cfg.walk_caches;
+	uint64_t table = root & PTE_FRAME_MASK;
+	uint8_t perms = TLBF_W | TLBF_U;
+	uint8_t start_perms = perms; /* rights above the first level read */
+	int level = top;
+
+	w->nsteps = 0;
+	w->refs = 0;
+	w->ok = false;
+	if (!va_canonical(a->gva, top)) {
+		w->fault = (struct guest_fault){ .gva = a->gva,
+						 .error_code = walk_access_pfec(a) | PFEC_RSVD,
+						 .level = top };
+		return false;
+	}
+	if (caches) {
+		uint64_t t;
+		uint8_t p;
+		int hit = psc_lookup(&v->psc, a->gva, top, v->vpid, pcid, &t, &p);
+		vm->st.cyc_walk += vm->cost.ref_pwc;
+		if (hit) {
+			vm->st.psc_hits += (uint64_t)(top - hit + 1);
+			TRACE(vm, .kind = TR_WALK_REF, .dim = dim, .served = SERVED_PSC, .level = hit,
+			      .user = a->user, .access = a->kind, .gva = a->gva, .table_addr = t,
+			      .cycles = vm->cost.ref_pwc, .what = "paging-structure cache hit");
+			table = t;
+			perms = start_perms = p;
+			level = hit - 1;
+		}
+	}
+	for (;; level--) {
+		unsigned idx = pt_index(a->gva, level);
+		uint64_t ea = table + 8u * idx;
+		uint64_t e = hpa_read64(vm, HPA(ea));
+		int cl;
+		uint32_t cyc = vm_walk_ref(vm, HPA(ea), &cl);
+		struct walk_step *s = &w->step[w->nsteps++];
+		*s = (struct walk_step){ .level = level, .table = table, .index = idx,
+					 .entry_addr = ea, .entry = e };
+		w->refs++;
+		TRACE(vm, .kind = TR_WALK_REF, .dim = dim, .served = SERVED_MEMORY, .level = level,
+		      .cache_level = cl, .step = (int)w->refs, .user = a->user, .access = a->kind,
+		      .gva = a->gva, .table_addr = table, .index = idx, .entry_addr = ea, .entry = e,
+		      .cycles = cyc);
+		if (!gpte_present(e)) {
+			w->fault = (struct guest_fault){ .gva = a->gva,
+							 .error_code = walk_access_pfec(a),
+							 .level = level };
+			return false;
+		}
+		perms = perms_combine(perms, entry_perms(e));
+		if (level == LVL_PT || gpte_large(e, level))
+			break;
+		table = pte_frame(e);
+	}
+
+	uint32_t ec = walk_check_perms(perms, a);
+	if (ec) {
+		w->fault = (struct guest_fault){ .gva = a->gva, .error_code = ec, .level = level };
+		return false;
+	}
+
+	/* Completed and permitted: set A (and D on a write's leaf), fill the walk caches. */
+	struct walk_step *leaf = &w->step[w->nsteps - 1];
+	if (set_ad) {
+		for (int i = 0; i < w->nsteps; i++) {
+			struct walk_step *s = &w->step[i];
+			uint64_t n = s->entry | GPTE_A;
+			if (s == leaf && a->kind == ACC_WRITE)
+				n |= GPTE_D;
+			if (n != s->entry)
+				hpa_write64(vm, HPA(s->entry_addr), n);
+		}
+	}
+	uint64_t leaf_e = hpa_read64(vm, HPA(leaf->entry_addr));
+	if (caches) {
+		uint8_t acc = start_perms;
+		for (int i = 0; i < w->nsteps - 1; i++) {
+			struct walk_step *s = &w->step[i];
+			acc = perms_combine(acc, entry_perms(s->entry));
+			psc_insert(&v->psc, a->gva, s->level, v->vpid, pcid, pte_frame(s->entry), acc);
+		}
+	}
+	enum page_size ps = level_page_size(level);
+	w->fill = (struct tlb_fill){
+		.va = a->gva,
+		.hpa = HPA(gpte_leaf_frame(leaf_e, level)),
+		.size = ps,
+		.flags = (uint8_t)(TLBF_VALID | perms | ((leaf_e & GPTE_G) ? TLBF_G : 0) |
+				   ((leaf_e & GPTE_D) ? TLBF_D : 0)),
+	};
+	w->ok = true;
+	TRACE(vm, .kind = TR_WALK_DONE, .dim = dim, .level = level, .user = a->user,
+	      .access = a->kind, .gva = a->gva, .result = w->fill.hpa.v, .what = "walk complete");
+	return true;
+}
