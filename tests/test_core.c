@@ -1,0 +1,351 @@
+/*
+ * test_core.c - the engine core on hand-built page tables: the 1D walker's
+ * exact reference counts, A/D updates, fault error codes, the paging-
+ * structure caches, CR3/INVLPG/flush semantics, the VPID-off world-switch
+ * flush, the p2m policy and the guest-memory digest.
+ *
+ * Guest-physical layout built by build_tables() (native: gPA == hPA):
+ *
+ *   gfn 0x10  PML5 (5-level only)      gfn 0x11  PML4
+ *   gfn 0x12  PDPT                      gfn 0x13  PD
+ *   gfn 0x14  PT
+ *   VA_4K   = 0x00007f0000001000 -> gfn 0x100  (4K, P|RW|US)
+ *   VA_4K+1 page                 -> gfn 0x101  (4K, P|US, read-only)
+ *   VA_4K+2 pages                -> gfn 0x102  (4K, P|RW, supervisor)
+ *   VA_4K+3 pages                -> gfn 0x103  (4K, P|RW|US|NX)
+ *   VA_2M   = 0x00007f0000200000 -> gfn 0x200  (2M leaf in the PD)
+ *   VA_1G   = 0x00007f0040000000 -> gfn 0x40000 (1G leaf in the PDPT)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../src/core/cpu.h"
+#include "../src/core/walk.h"
+
+#define VA_4K UINT64_C(0x00007f0000001000)
+#define VA_2M UINT64_C(0x00007f0000200000)
+#define VA_1G UINT64_C(0x00007f0040000000)
+#define TBL(g) ((uint64_t)(g) << PAGE_SHIFT)
+#define UP (GPTE_P | GPTE_RW | GPTE_US)
+
+static struct vm *make_vm(int levels, bool caches, bool vpid)
+{
+	struct vm_config c;
+	config_defaults(&c);
+	c.mode = "native";
+	c.guest_mem = UINT64_C(2) << 30;
+	c.levels = levels;
+	c.walk_caches = caches;
+	c.vpid = vpid;
+	char err[256];
+	struct vm *vm = vm_create(&c, err, sizeof(err));
+	assert_non_null(vm);
+	return vm;
+}
+
+static void build_tables(struct vm *vm)
+{
+	int levels = vm->cfg.levels;
+	uint64_t top = levels == 5 ? TBL(0x10) : TBL(0x11);
+	if (levels == 5)
+		gpa_write64(vm, GPA(TBL(0x10) + 8 * pt_index(VA_4K, 5)), TBL(0x11) | UP);
+	gpa_write64(vm, GPA(TBL(0x11) + 8 * pt_index(VA_4K, 4)), TBL(0x12) | UP);
+	gpa_write64(vm, GPA(TBL(0x12) + 8 * pt_index(VA_4K, 3)), TBL(0x13) | UP);
+	gpa_write64(vm, GPA(TBL(0x13) + 8 * pt_index(VA_4K, 2)), TBL(0x14) | UP);
+	gpa_write64(vm, GPA(TBL(0x14) + 8 * pt_index(VA_4K, 1)), TBL(0x100) | UP);
+	gpa_write64(vm, GPA(TBL(0x14) + 8 * pt_index(VA_4K + 0x1000, 1)),
+		    TBL(0x101) | GPTE_P | GPTE_US);
+	gpa_write64(vm, GPA(TBL(0x14) + 8 * pt_index(VA_4K + 0x2000, 1)),
+		    TBL(0x102) | GPTE_P | GPTE_RW);
+	gpa_write64(vm, GPA(TBL(0x14) + 8 * pt_index(VA_4K + 0x3000, 1)),
+		    TBL(0x103) | UP | GPTE_NX);
+	gpa_write64(vm, GPA(TBL(0x13) + 8 * pt_index(VA_2M, 2)), TBL(0x200) | UP | GPTE_PS);
+	gpa_write64(vm, GPA(TBL(0x12) + 8 * pt_index(VA_1G, 3)), TBL(0x40000) | UP | GPTE_PS);
+	cpu_write_cr3(&vm->vcpu, top);
+	memset(&vm->st, 0, sizeof(vm->st));
+	cpu_set_user(&vm->vcpu, true);
+}
+
+/* A completed 4K walk with caches off makes exactly 'levels' references,
+ * sets A on every entry and D on the leaf of a write. */
+static void test_walk_4k_refs(void **state)
+{
+	(void)state;
+	for (int levels = 4; levels <= 5; levels++) {
+		struct vm *vm = make_vm(levels, false, true);
+		build_tables(vm);
+		cpu_store(&vm->vcpu, VA_4K + 8, 8, UINT64_C(0xfeedface5a5a5a5a));
+		assert_int_equal(vm->st.walks, 1);
+		assert_int_equal(vm->st.walk_refs, (uint64_t)levels);
+		assert_int_equal(vm->st.walks_user, 1);
+		assert_int_equal(vm->st.walk_refs_user, (uint64_t)levels);
+		assert_int_equal(gpa_read64(vm, GPA(TBL(0x100) + 8)), UINT64_C(0xfeedface5a5a5a5a));
+		uint64_t pte = gpa_read64(vm, GPA(TBL(0x14) + 8 * pt_index(VA_4K, 1)));
+		assert_true(pte & GPTE_A);
+		assert_true(pte & GPTE_D);
+		uint64_t pde = gpa_read64(vm, GPA(TBL(0x13) + 8 * pt_index(VA_4K, 2)));
+		assert_true(pde & GPTE_A);
+		assert_false(pde & GPTE_D);
+		/* A second access to the same page hits the TLB. */
+		assert_int_equal(cpu_load(&vm->vcpu, VA_4K + 8, 8), UINT64_C(0xfeedface5a5a5a5a));
+		assert_int_equal(vm->st.walks, 1);
+		assert_int_equal(vm->st.accesses, 2);
+		assert_int_equal(vm->st.tlb_misses, 1);
+		vm_destroy(vm);
+	}
+}
+
+/* A read leaves D clear and fills a clean entry; the first write re-walks
+ * to set D (one more walk, same reference count). */
+static void test_dirty_rewalk(void **state)
+{
+	(void)state;
+	struct vm *vm = make_vm(4, false, true);
+	build_tables(vm);
+	(void)cpu_load(&vm->vcpu, VA_4K, 8);
+	uint64_t pte = gpa_read64(vm, GPA(TBL(0x14) + 8 * pt_index(VA_4K, 1)));
+	assert_true(pte & GPTE_A);
+	assert_false(pte & GPTE_D);
+	cpu_store(&vm->vcpu, VA_4K, 8, 7);
+	assert_int_equal(vm->st.walks, 2);
+	assert_int_equal(vm->st.walk_refs, 8);
+	pte = gpa_read64(vm, GPA(TBL(0x14) + 8 * pt_index(VA_4K, 1)));
+	assert_true(pte & GPTE_D);
+	cpu_store(&vm->vcpu, VA_4K, 8, 8);
+	assert_int_equal(vm->st.walks, 2);
+	vm_destroy(vm);
+}
+
+/* 2M pages take levels-1 references, 1G pages levels-2. */
+static void test_walk_large_refs(void **state)
+{
+	(void)state;
+	struct vm *vm = make_vm(4, false, true);
+	build_tables(vm);
+	cpu_store(&vm->vcpu, VA_2M + 0x12345 * 8, 8, 1);
+	assert_int_equal(vm->st.walk_refs, 3);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x200) + 0x12345 * 8)), 1);
+	cpu_store(&vm->vcpu, VA_1G + 0x3456789, 1, 0xab);
+	assert_int_equal(vm->st.walks, 2);
+	assert_int_equal(vm->st.walk_refs, 3 + 2);
+	/* Every address of the 2M page hits the same TLB entry. */
+	(void)cpu_load(&vm->vcpu, VA_2M + 0x1ff000, 8);
+	assert_int_equal(vm->st.walks, 2);
+	vm_destroy(vm);
+}
+
+static struct walk1d walk_of(struct vm *vm, gva_t va, enum access_kind k, bool user)
+{
+	struct mem_access a = { .gva = va, .kind = k, .size = 8, .user = user };
+	struct walk1d w;
+	walk1d(&vm->vcpu, vm->vcpu.cr3 & PTE_FRAME_MASK, &a, DIM_NATIVE, true, &w);
+	return w;
+}
+
+/* Error codes of each kind of fault, and no A bit set by a faulting walk. */
+static void test_fault_codes(void **state)
+{
+	(void)state;
+	struct vm *vm = make_vm(4, false, true);
+	build_tables(vm);
+	struct walk1d w = walk_of(vm, VA_4K + 0x10000, ACC_WRITE, true); /* not present */
+	assert_false(w.ok);
+	assert_int_equal(w.fault.error_code, PFEC_W | PFEC_U);
+	assert_int_equal(w.fault.level, 1);
+	assert_int_equal(w.refs, 4);
+	w = walk_of(vm, VA_4K + 0x1000, ACC_WRITE, true); /* read-only */
+	assert_int_equal(w.fault.error_code, PFEC_P | PFEC_W | PFEC_U);
+	w = walk_of(vm, VA_4K + 0x1000, ACC_WRITE, false); /* CR0.WP: kernel too */
+	assert_int_equal(w.fault.error_code, PFEC_P | PFEC_W);
+	w = walk_of(vm, VA_4K + 0x2000, ACC_READ, true); /* supervisor page */
+	assert_int_equal(w.fault.error_code, PFEC_P | PFEC_U);
+	w = walk_of(vm, VA_4K + 0x3000, ACC_FETCH, true); /* NX */
+	assert_int_equal(w.fault.error_code, PFEC_P | PFEC_I | PFEC_U);
+	w = walk_of(vm, UINT64_C(0x0000800000000000), ACC_READ, true); /* non-canonical */
+	assert_false(w.ok);
+	assert_true(w.fault.error_code & PFEC_RSVD);
+	assert_int_equal(w.refs, 0);
+	uint64_t pml4e = gpa_read64(vm, GPA(TBL(0x11) + 8 * pt_index(VA_4K, 4)));
+	assert_false(pml4e & GPTE_A);
+	w = walk_of(vm, VA_4K + 0x2000, ACC_READ, false); /* permitted for the kernel */
+	assert_true(w.ok);
+	pml4e = gpa_read64(vm, GPA(TBL(0x11) + 8 * pt_index(VA_4K, 4)));
+	assert_true(pml4e & GPTE_A);
+	vm_destroy(vm);
+}
+
+/* With walk caches on, a neighbour in the same PT needs one reference: the
+ * PDE cache supplies the PT, and the three skipped levels count as hits. */
+static void test_psc_shortens(void **state)
+{
+	(void)state;
+	struct vm *vm = make_vm(4, true, true);
+	build_tables(vm);
+	(void)cpu_load(&vm->vcpu, VA_4K, 8);
+	assert_int_equal(vm->st.walk_refs, 4);
+	(void)cpu_load(&vm->vcpu, VA_4K + 0x1000, 8);
+	assert_int_equal(vm->st.walks, 2);
+	assert_int_equal(vm->st.walk_refs, 5);
+	assert_int_equal(vm->st.psc_hits, 3);
+	/* The 2M leaf sits in the cached PD: the PDPTE cache leaves one reference. */
+	(void)cpu_load(&vm->vcpu, VA_2M, 8);
+	assert_int_equal(vm->st.walk_refs, 6);
+	assert_int_equal(vm->st.psc_hits, 5);
+	/* INVLPG drops the TLB entry and the walk-cache entries covering it. */
+	cpu_invlpg(&vm->vcpu, VA_4K);
+	(void)cpu_load(&vm->vcpu, VA_4K, 8);
+	assert_int_equal(vm->st.walk_refs, 10);
+	vm_destroy(vm);
+}
+
+/* MOV to CR3: without the no-flush bit the PCID's non-global entries go;
+ * with it they stay. */
+static void test_cr3_flush(void **state)
+{
+	(void)state;
+	struct vm *vm = make_vm(4, false, true);
+	build_tables(vm);
+	uint64_t cr3 = vm->vcpu.cr3;
+	(void)cpu_load(&vm->vcpu, VA_4K, 8);
+	assert_int_equal(vm->st.walks, 1);
+	cpu_write_cr3(&vm->vcpu, cr3 | CR3_NOFLUSH);
+	assert_true(vm->vcpu.cr3_noflush);
+	(void)cpu_load(&vm->vcpu, VA_4K, 8);
+	assert_int_equal(vm->st.walks, 1);
+	cpu_write_cr3(&vm->vcpu, cr3);
+	assert_int_equal(vm->st.cr3_loads, 2);
+	(void)cpu_load(&vm->vcpu, VA_4K, 8);
+	assert_int_equal(vm->st.walks, 2);
+	/* A different PCID's entries are untouched by this PCID's flush. */
+	cpu_write_cr3(&vm->vcpu, cr3 | 7);
+	(void)cpu_load(&vm->vcpu, VA_4K, 8);
+	assert_int_equal(vm->st.walks, 3);
+	cpu_write_cr3(&vm->vcpu, cr3 | CR3_NOFLUSH);
+	(void)cpu_load(&vm->vcpu, VA_4K, 8);
+	assert_int_equal(vm->st.walks, 3);
+	vm_destroy(vm);
+}
+
+static uint64_t dummy_counter;
+
+/* VPID off: every VM exit flushes the TLB. VPID on: entries survive. */
+static void test_world_switch_flush(void **state)
+{
+	(void)state;
+	for (int vpid = 0; vpid <= 1; vpid++) {
+		struct vm *vm = make_vm(4, false, vpid);
+		build_tables(vm);
+		(void)cpu_load(&vm->vcpu, VA_4K, 8);
+		assert_int_equal(tlb_count_valid(&vm->vcpu.tlb) > 0, 1);
+		uint64_t before = tlb_count_valid(&vm->vcpu.tlb);
+		vm_exit(&vm->vcpu, EXIT_CR_ACCESS, &dummy_counter, 100);
+		assert_int_equal(vm->st.vm_exits, 1);
+		assert_int_equal(vm->st.cyc_exit, vm->cost.vmexit);
+		assert_int_equal(vm->st.cyc_vmm, 100);
+		assert_int_equal(tlb_count_valid(&vm->vcpu.tlb), vpid ? before : 0);
+		(void)cpu_load(&vm->vcpu, VA_4K, 8);
+		assert_int_equal(vm->st.walks, vpid ? 1 : 2);
+		vm_destroy(vm);
+	}
+}
+
+/* VMM modes back guest frames lazily in host-page-size chunks that are
+ * contiguous and aligned, and never hand out chunk 0. */
+static void test_p2m_chunks(void **state)
+{
+	(void)state;
+	struct vm_config c;
+	config_defaults(&c);
+	c.mode = "native";
+	c.guest_mem = UINT64_C(64) << 20;
+	char err[256];
+	struct vm *vm = vm_create(&c, err, sizeof(err));
+	assert_non_null(vm);
+	assert_int_equal(p2m_lookup(vm, 0x1234), 0x1234); /* identity */
+	/* Emulate a VMM-mode p2m on the same VM. */
+	vm->p2m.identity = false;
+	for (uint64_t g = 0; g < vm->p2m.nframes; g++)
+		vm->p2m.map[g] = INVALID_HFN;
+	vm->cfg.host_page = PG_2M;
+	vm->hm.guest_next = 512;
+	hfn_t h = p2m_ensure(vm, 0x605);
+	assert_int_equal(h % 512, 0x605 % 512);
+	assert_int_equal(h, 512 + 5);
+	assert_int_equal(p2m_lookup(vm, 0x600), 512);
+	assert_int_equal(p2m_lookup(vm, 0x7ff), 512 + 511);
+	assert_int_equal(p2m_lookup(vm, 0x800), INVALID_HFN);
+	assert_int_equal(p2m_ensure(vm, 0x800), 1024);
+	assert_int_equal(p2m_ensure(vm, vm->p2m.nframes), INVALID_HFN);
+	vm_destroy(vm);
+}
+
+/* The digest sees every byte of guest memory, and an all-zero frame reads
+ * the same as an unbacked one. */
+static void test_digest(void **state)
+{
+	(void)state;
+	struct vm *a = make_vm(4, false, true), *b = make_vm(4, false, true);
+	assert_int_equal(vm_guest_digest(a), vm_guest_digest(b));
+	gpa_write64(a, GPA(0x5000), 0x5a);
+	assert_int_not_equal(vm_guest_digest(a), vm_guest_digest(b));
+	gpa_write64(b, GPA(0x5000), 0x5a);
+	assert_int_equal(vm_guest_digest(a), vm_guest_digest(b));
+	gpa_write64(b, GPA(0x5000), 0);
+	gpa_write64(a, GPA(0x5000), 0);
+	assert_int_equal(vm_guest_digest(a), vm_guest_digest(b));
+	vm_destroy(a);
+	vm_destroy(b);
+}
+
+static void test_bad_config(void **state)
+{
+	(void)state;
+	struct vm_config c;
+	char err[256];
+	config_defaults(&c);
+	c.levels = 3;
+	assert_null(vm_create(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "levels"));
+	config_defaults(&c);
+	c.mode = "bogus";
+	assert_null(vm_create(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "bogus"));
+	config_defaults(&c);
+	c.guest_mem = UINT64_C(3) << 20;
+	assert_null(vm_create(&c, err, sizeof(err)));
+	config_defaults(&c);
+	c.host_mem = UINT64_C(1) << 20;
+	assert_null(vm_create(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "--host-mem"));
+}
+
+/* Accesses that straddle a page are split into two. */
+static void test_straddle(void **state)
+{
+	(void)state;
+	struct vm *vm = make_vm(4, false, true);
+	build_tables(vm);
+	gpa_write64(vm, GPA(TBL(0x101)), 0); /* the next page is read-only: read only */
+	cpu_store_any(&vm->vcpu, VA_4K + 0xffc, 4, 0x11223344);
+	assert_int_equal(cpu_load_any(&vm->vcpu, VA_4K + 0xffc, 4), 0x11223344);
+	uint64_t v = cpu_load_any(&vm->vcpu, VA_4K + 0xffe, 4);
+	assert_int_equal(v, 0x1122);
+	assert_int_equal(vm->st.walks, 2);
+	vm_destroy(vm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_walk_4k_refs),   cmocka_unit_test(test_dirty_rewalk),
+		cmocka_unit_test(test_walk_large_refs), cmocka_unit_test(test_fault_codes),
+		cmocka_unit_test(test_psc_shortens),   cmocka_unit_test(test_cr3_flush),
+		cmocka_unit_test(test_world_switch_flush), cmocka_unit_test(test_p2m_chunks),
+		cmocka_unit_test(test_digest),         cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_straddle),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
