@@ -1,0 +1,99 @@
+/*
+ * vmmu.h - the public C API of libvmmu.
+ *
+ * Two ways to use the engine from your own code:
+ *
+ *   1. Run a built-in workload and read its counters:
+ *
+ *        vmmu_config *c = vmmu_config_new();
+ *        vmmu_config_set(c, "mode", "nested", err, sizeof err);
+ *        vmmu_config_set(c, "host-page", "2m", err, sizeof err);
+ *        vmmu_result *r = vmmu_run(c, "random", err, sizeof err);
+ *        printf("%llu walk refs\n", (unsigned long long)vmmu_result_stat(r, "walk_refs"));
+ *        vmmu_result_free(r);
+ *
+ *   2. Drive a guest yourself: create a machine (the guest kernel boots),
+ *      create processes, map memory, load and store, fork, switch, and read
+ *      the counters at any time.
+ *
+ * Every setting is named as its `vmmu run` flag without the dashes
+ * ("mode", "levels", "guest-mem", "walk-caches", "seed", "pages", ...);
+ * values are spelled as on the command line. Counter names are the CSV
+ * column names (docs/csv.md).
+ *
+ * Errors: functions that can fail return -1 (or NULL) and describe the
+ * failure in the caller's err buffer or through vmmu_error(). A guest-level
+ * failure inside a machine (a segfault, guest out of memory) makes that
+ * machine unusable: every later call on it fails; free it.
+ *
+ * Link with: -lvmmu -ljemalloc -lnuma -lm
+ */
+#ifndef VMMU_PUBLIC_H
+#define VMMU_PUBLIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vmmu_config vmmu_config;
+typedef struct vmmu_result vmmu_result;
+typedef struct vmmu_machine vmmu_machine;
+
+/* Configuration with every default of `vmmu run`. */
+vmmu_config *vmmu_config_new(void);
+void vmmu_config_free(vmmu_config *c);
+/* Set one flag by name. Returns 0, or -1 with err naming the flag or value. */
+int vmmu_config_set(vmmu_config *c, const char *name, const char *value, char *err,
+		    size_t errlen);
+
+/* Counters: how many there are and their names (the CSV columns). */
+size_t vmmu_stat_count(void);
+const char *vmmu_stat_name(size_t i);
+
+/* Run a built-in workload (`vmmu list` names them) on a fresh machine.
+ * Returns NULL with err set when the configuration or the run fails. */
+vmmu_result *vmmu_run(const vmmu_config *c, const char *workload, char *err, size_t errlen);
+/* A counter by name; UINT64_MAX for an unknown name. */
+uint64_t vmmu_result_stat(const vmmu_result *r, const char *name);
+uint64_t vmmu_result_checksum(const vmmu_result *r);
+uint64_t vmmu_result_digest(const vmmu_result *r);
+uint64_t vmmu_result_est_cycles(const vmmu_result *r);
+void vmmu_result_free(vmmu_result *r);
+
+/* A machine under your control. The guest kernel is booted and counters
+ * start at zero; there is no process yet. */
+vmmu_machine *vmmu_machine_new(const vmmu_config *c, char *err, size_t errlen);
+void vmmu_machine_free(vmmu_machine *m);
+const char *vmmu_error(const vmmu_machine *m);
+
+/* Processes, named by pid. The first one created becomes current. */
+int vmmu_proc_new(vmmu_machine *m);
+int vmmu_fork(vmmu_machine *m);                  /* of the current process */
+int vmmu_switch(vmmu_machine *m, int pid);
+int vmmu_exit(vmmu_machine *m, int pid, int next_pid); /* next_pid runs if pid was current */
+
+#define VMMU_PROT_READ 1
+#define VMMU_PROT_WRITE 2
+#define VMMU_PROT_EXEC 4
+#define VMMU_MAP_HUGE 1
+
+/* Memory of the current process. vmmu_mmap returns the address, or 0. */
+uint64_t vmmu_mmap(vmmu_machine *m, uint64_t len, int prot, int flags);
+int vmmu_munmap(vmmu_machine *m, uint64_t addr, uint64_t len);
+int vmmu_mprotect(vmmu_machine *m, uint64_t addr, uint64_t len, int prot);
+/* User-mode accesses of 1 to 8 bytes (may straddle a page). */
+int vmmu_load(vmmu_machine *m, uint64_t addr, unsigned size, uint64_t *value);
+int vmmu_store(vmmu_machine *m, uint64_t addr, unsigned size, uint64_t value);
+
+uint64_t vmmu_stat(const vmmu_machine *m, const char *name);
+uint64_t vmmu_est_cycles(const vmmu_machine *m);
+uint64_t vmmu_guest_digest(vmmu_machine *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
