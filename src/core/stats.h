@@ -10,8 +10,8 @@
  *   - tlb_hits + tlb_misses == lookups that reached the TLB;
  *   - walks_user <= walks, walk_refs_user <= walk_refs;
  *   - vm_exits == exits_hidden_fault + exits_pt_write + exits_cr3 +
- *                 exits_invlpg + exits_dirty + exits_ept_violation +
- *                 exits_ept_misconfig;
+ *                 exits_invlpg + exits_dirty + exits_fault_inject +
+ *                 exits_ept_violation + exits_ept_misconfig;
  *   - walk_refs == walk_refs_guest + walk_refs_host in nested mode.
  */
 #ifndef VMMU_STATS_H
@@ -73,7 +73,7 @@
 	X(cyc_exit, "cycles: VM exit and entry round trips")                                 \
 	X(cyc_vmm, "cycles: VMM handler work, software walks included")                      \
 	X(cyc_guest, "cycles: guest kernel fault handling, zeroing and copying")             \
-	X(cyc_flush, "cycles: TLB flush instructions and world-switch flushes")
+	X(cyc_flush, "cycles: guest MOV CR3, INVLPG and TLB-flush instructions")
 
 struct stats {
 #define X(n, d) uint64_t n;

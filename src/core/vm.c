@@ -271,6 +271,17 @@ uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 	return c;
 }
 
+uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level)
+{
+	int l = ptcache_access(&vm->ptc, entry.v);
+	uint32_t c = cost_ref_latency(&vm->cost, l);
+	vm->st.vmm_walk_refs++;
+	vm->st.cyc_vmm += c;
+	if (level)
+		*level = l;
+	return c;
+}
+
 void vm_audit(struct vm *vm)
 {
 	if (!vm->mmu->audit)

@@ -143,6 +143,12 @@ uint64_t vm_guest_digest(struct vm *vm);
  * memory; a reference served by a walk cache is charged cost.ref_pwc.
  */
 uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level);
+/*
+ * The same for a reference of the VMM's software walk (shadow mode reading
+ * guest tables): same cache model, but counted in vmm_walk_refs and charged
+ * to cyc_vmm, because it is handler work, not a hardware walk.
+ */
+uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level);
 
 /*
  * Account one VM exit for 'reason', counted in *counter (one of the exits_*
