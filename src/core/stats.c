@@ -18,10 +18,8 @@
  *     over different sets of lookups;
  *   - user_accesses <= accesses (the two are counted together), and, from
  *     stats.h, walks_user <= walks and walk_refs_user <= walk_refs;
- *   - vm_exits equals the sum of every per-reason exit counter. The list in
- *     stats.h omits exits_fault_inject, but that counter counts exits too
- *     ("exits that injected a #PF"), and every exit is counted in exactly
- *     one exits_* counter, so it is part of the sum;
+ *   - vm_exits equals the sum of every per-reason exit counter, since every
+ *     exit is counted in exactly one exits_* counter;
  *   - in nested mode, walk_refs == walk_refs_guest + walk_refs_host.
  */
 #include <stddef.h>
