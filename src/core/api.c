@@ -166,7 +166,7 @@ vmmu_machine *vmmu_machine_new(const vmmu_config *c, char *err, size_t errlen)
 		return NULL;
 	}
 	if (GUARDED(m, if (gmm_boot(m->vm) != 0) vm_abort(m->vm, "%s", m->vm->err)) != 0) {
-		snprintf(err, errlen, "guest boot failed: %s", m->err);
+		snprintf(err, errlen, "guest boot failed: %.200s", m->err);
 		vmmu_machine_free(m);
 		return NULL;
 	}

@@ -167,7 +167,9 @@ void cpu_invlpg(struct vcpu *v, gva_t gva)
 	vm->st.invlpgs++;
 	vm->st.cyc_flush += vm->cost.invlpg;
 	uint64_t n = tlb_flush_addr(&v->tlb, v->vpid, vcpu_pcid(v), gva);
-	psc_flush_addr(&v->psc, v->vpid, gva);
+	/* SDM Vol. 3A §4.10.4.1: INVLPG also drops every paging-structure-cache
+	 * entry of the current PCID, whatever linear address it covers. */
+	psc_flush_pcid(&v->psc, v->vpid, vcpu_pcid(v));
 	cpu_count_flush(vm, n);
 	TRACE(vm, .kind = TR_GUEST_OP, .gva = gva, .result = n, .cycles = vm->cost.invlpg,
 	      .what = "invlpg");

@@ -111,7 +111,8 @@ static inline void cpu_set_user(struct vcpu *v, bool user)
 /* MOV to CR3. Bits 11:0 are the PCID when cfg.pcid; bit 63 asks not to
  * flush that PCID. Applies the architectural flush, then mmu->on_cr3_load. */
 void cpu_write_cr3(struct vcpu *v, uint64_t cr3);
-/* INVLPG: drops the TLB and walk-cache entries for gva, then mmu->on_invlpg. */
+/* INVLPG: drops the TLB entries for gva and the walk-cache entries of the
+ * current PCID, then mmu->on_invlpg. */
 void cpu_invlpg(struct vcpu *v, gva_t gva);
 /* Guest TLB flush: all = every entry incl. globals (INVPCID all-context);
  * otherwise the non-global entries of the current PCID. */

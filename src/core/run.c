@@ -59,7 +59,7 @@ int run_workload(const struct vm_config *cfg, const struct workload *w, const st
 		return -1;
 	}
 	if (gmm_boot(vm) != 0) {
-		snprintf(r->err, sizeof(r->err), "guest boot failed: %s", vm->err);
+		snprintf(r->err, sizeof(r->err), "guest boot failed: %.200s", vm->err);
 		vm_destroy(vm);
 		return -1;
 	}

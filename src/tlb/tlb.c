@@ -1,0 +1,479 @@
+/*
+ * tlb.c - the software TLB: four set-associative arrays (L1 data 4K, L1 data
+ * 2M/1G, L1 instruction, unified L2), tagged with (VPID, PCID), LRU by a
+ * per-TLB clock.
+ *
+ * The TLB is mechanism only: it stores what tlb_insert() gives it and drops
+ * what the flush calls name. It never walks a table.
+ *
+ * Where an entry lives:
+ *   l1d        data translations of 4K pages;
+ *   l1d_large  data translations of 2M and 1G pages;
+ *   l1i        fetch translations of every size (4K is probed first, so a
+ *              code stream in 4K pages costs one set probe);
+ *   l2         every translation, every size; an L2 hit copies the entry
+ *              into the L1 array the lookup would have used.
+ *
+ * Set index. An entry of size s sits in set (vpn & set_mask) of its array,
+ * where vpn = canonical va >> page_shift(s). The low VPN bits are the ones
+ * that change between neighbouring pages, so a sequential or strided stream
+ * spreads over every set, which is what the L1 DTLBs of current x86 cores
+ * do. A hash would spread pathological strides (a multiple of sets pages)
+ * better, but it would make the set of an address harder to predict in the
+ * tests and in the explainer, and the workloads do not rely on such strides.
+ * Because an entry can only be in the set of its own (vpn, size), a lookup
+ * or an address flush probes one set per candidate size, never a whole
+ * array.
+ *
+ * LRU. t->clock advances on every hit and fill and the entry touched takes
+ * its value as stamp; the victim of a full set is the way with the smallest
+ * stamp. An L1 hit does not touch the L2 copy (the L2 does not see L1 hits,
+ * as in hardware). When the 32-bit clock is about to wrap, every set is
+ * renumbered to 1..ways in LRU order, so the order stays exact however long
+ * the run.
+ *
+ * Invariants:
+ *   - an entry with TLBF_VALID clear matches nothing and is counted nowhere;
+ *   - a valid entry of size s sits in set (vpn & set_mask) of its array, and
+ *     l1d holds only 4K entries, l1d_large only 2M and 1G entries;
+ *   - within one set, at most one valid entry can match a lookup for a given
+ *     (vpn, size, vpid, pcid), global entries included: tlb_insert() drops
+ *     every entry that the new one would shadow or be shadowed by;
+ *   - within one set, the stamps of valid entries are distinct and smaller
+ *     than or equal to t->clock.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tlb.h"
+
+/* ---- private helpers ---- */
+
+/* Linear addresses have at most 57 significant bits (LA57); the sign bits
+ * above carry no information and are not part of the tag. */
+#define TLB_VA_BITS 57
+#define TLB_VA_MASK ((UINT64_C(1) << TLB_VA_BITS) - 1)
+
+/* Scratch flag used only while the clock is renumbered; never visible. */
+#define TLB_MARK 0x80
+static_assert((TLB_MARK & (TLBF_VALID | TLBF_W | TLBF_U | TLBF_NX | TLBF_G | TLBF_D)) == 0,
+	      "TLB_MARK must not collide with a TLBF_* flag");
+
+static inline uint64_t va_vpn(gva_t va, unsigned size)
+{
+	return (va & TLB_VA_MASK) >> page_shift((enum page_size)size);
+}
+
+static inline struct tlb_entry *set_base(const struct tlb_array *a, uint64_t vpn)
+{
+	return a->e + (size_t)(vpn & a->set_mask) * a->ways;
+}
+
+static inline size_t array_len(const struct tlb_array *a)
+{
+	return (size_t)a->sets * a->ways;
+}
+
+/* True when a lookup for (vpn, size, vpid, pcid) may use e. */
+static inline bool entry_match(const struct tlb_entry *e, uint64_t vpn, unsigned size,
+			       uint16_t vpid, uint16_t pcid)
+{
+	return e->vpn == vpn && e->size == size && e->vpid == vpid && (e->flags & TLBF_VALID) &&
+	       (e->pcid == pcid || (e->flags & TLBF_G));
+}
+
+/* Probe the one set that can hold (vpn, size). */
+static inline struct tlb_entry *array_find(const struct tlb_array *a, uint64_t vpn, unsigned size,
+					   uint16_t vpid, uint16_t pcid)
+{
+	struct tlb_entry *e = set_base(a, vpn);
+
+	for (uint32_t w = 0; w < a->ways; w++, e++)
+		if (entry_match(e, vpn, size, vpid, pcid))
+			return e;
+	return NULL;
+}
+
+/* Probe every page size, smallest first (arrays that hold several sizes). */
+static inline struct tlb_entry *array_find_any(const struct tlb_array *a, gva_t va, uint16_t vpid,
+					       uint16_t pcid, unsigned first)
+{
+	for (unsigned s = first; s < PG_NR; s++) {
+		struct tlb_entry *e = array_find(a, va_vpn(va, s), s, vpid, pcid);
+
+		if (e)
+			return e;
+	}
+	return NULL;
+}
+
+static inline void entry_clear(struct tlb_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+/*
+ * Renumber the stamps of every set to 1..n in LRU order, then set the clock
+ * to the largest stamp given out. Runs once every ~4e9 hits and fills.
+ * Selection by (stamp, way) so that even equal stamps get distinct ranks;
+ * TLB_MARK tells the entries already ranked.
+ */
+static void array_renumber(struct tlb_array *a, uint32_t *top)
+{
+	for (uint32_t s = 0; s < a->sets; s++) {
+		struct tlb_entry *set = a->e + (size_t)s * a->ways;
+
+		for (uint32_t rank = 1;; rank++) {
+			struct tlb_entry *min = NULL;
+
+			for (uint32_t w = 0; w < a->ways; w++) {
+				struct tlb_entry *e = &set[w];
+
+				if (!(e->flags & TLBF_VALID) || (e->flags & TLB_MARK))
+					continue;
+				if (!min || e->stamp < min->stamp)
+					min = e;
+			}
+			if (!min)
+				break;
+			min->stamp = rank;
+			min->flags |= TLB_MARK;
+			if (rank > *top)
+				*top = rank;
+		}
+		for (uint32_t w = 0; w < a->ways; w++)
+			set[w].flags &= (uint8_t)~TLB_MARK;
+	}
+}
+
+static void tlb_renumber(struct tlb *t)
+{
+	uint32_t top = 0;
+
+	array_renumber(&t->l1d, &top);
+	array_renumber(&t->l1d_large, &top);
+	array_renumber(&t->l1i, &top);
+	array_renumber(&t->l2, &top);
+	t->clock = top;
+}
+
+/* The next LRU clock value: strictly greater than every stamp in use. */
+static inline uint32_t tlb_tick(struct tlb *t)
+{
+	if (unlikely(t->clock == UINT32_MAX))
+		tlb_renumber(t);
+	return ++t->clock;
+}
+
+/* Would e and the new entry n both match some lookup? (Same page, same
+ * VPID, and the same PCID unless one of them is global.) */
+static inline bool entry_conflicts(const struct tlb_entry *e, const struct tlb_entry *n)
+{
+	return (e->flags & TLBF_VALID) && e->vpn == n->vpn && e->size == n->size &&
+	       e->vpid == n->vpid && (e->pcid == n->pcid || ((e->flags | n->flags) & TLBF_G));
+}
+
+/*
+ * Put *n (stamp included) into its set of a: over the entry it conflicts
+ * with, else into an empty way, else over the least recently used way
+ * (counted as an eviction). Further conflicting entries are dropped so that
+ * a lookup can match at most one entry. Returns the slot written.
+ */
+static struct tlb_entry *array_fill(struct tlb *t, struct tlb_array *a, const struct tlb_entry *n)
+{
+	struct tlb_entry *set = set_base(a, n->vpn);
+	struct tlb_entry *slot = NULL, *empty = NULL, *lru = NULL;
+
+	for (uint32_t w = 0; w < a->ways; w++) {
+		struct tlb_entry *e = &set[w];
+
+		if (entry_conflicts(e, n)) {
+			if (slot)
+				entry_clear(e);
+			else
+				slot = e;
+		} else if (!(e->flags & TLBF_VALID)) {
+			if (!empty)
+				empty = e;
+		} else if (!lru || e->stamp < lru->stamp) {
+			lru = e;
+		}
+	}
+	if (!slot)
+		slot = empty;
+	if (!slot) {
+		slot = lru;
+		t->c.evictions++;
+	}
+	*slot = *n;
+	return slot;
+}
+
+/* The L1 array that holds an entry of this size for this kind of access. */
+static inline struct tlb_array *l1_for(struct tlb *t, enum access_kind kind, unsigned size)
+{
+	if (kind == ACC_FETCH)
+		return &t->l1i;
+	return size == PG_4K ? &t->l1d : &t->l1d_large;
+}
+
+/* Second half of tlb_lookup(): the L1 missed. */
+static struct tlb_entry *tlb_lookup_l2(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid,
+				       enum access_kind kind)
+{
+	struct tlb_entry *e = array_find_any(&t->l2, va, vpid, pcid, PG_4K);
+
+	if (!e) {
+		t->c.misses++;
+		return NULL;
+	}
+	t->c.hits++;
+	t->c.l2_hits++;
+	e->stamp = tlb_tick(t);
+	return array_fill(t, l1_for(t, kind, e->size), e);
+}
+
+static int array_init(struct tlb_array *a, const struct tlb_geom *g)
+{
+	if (g->sets == 0 || (g->sets & (g->sets - 1)) != 0 || g->ways == 0)
+		return -1;
+	if ((uint64_t)g->sets * g->ways > SIZE_MAX / sizeof(struct tlb_entry))
+		return -1;
+	a->e = calloc((size_t)g->sets * g->ways, sizeof(struct tlb_entry));
+	if (!a->e)
+		return -1;
+	a->sets = g->sets;
+	a->ways = g->ways;
+	a->set_mask = g->sets - 1;
+	return 0;
+}
+
+static void array_destroy(struct tlb_array *a)
+{
+	free(a->e);
+	memset(a, 0, sizeof(*a));
+}
+
+static uint64_t array_count_valid(const struct tlb_array *a)
+{
+	uint64_t n = 0;
+	size_t len = array_len(a);
+
+	for (size_t i = 0; i < len; i++)
+		n += (a->e[i].flags & TLBF_VALID) != 0;
+	return n;
+}
+
+/* Which entries a whole-array flush drops. */
+struct flush_filter {
+	bool all_vpids;	  /* ignore vpid */
+	bool keep_vpid0;  /* all_vpids, except VPID 0 (the host) */
+	bool match_pcid;  /* only entries of pcid */
+	bool keep_global; /* spare TLBF_G entries */
+	uint16_t vpid, pcid;
+};
+
+static inline bool filter_drops(const struct flush_filter *f, const struct tlb_entry *e)
+{
+	if (!(e->flags & TLBF_VALID))
+		return false;
+	if (f->all_vpids) {
+		if (f->keep_vpid0 && e->vpid == 0)
+			return false;
+	} else if (e->vpid != f->vpid) {
+		return false;
+	}
+	if (f->match_pcid && e->pcid != f->pcid)
+		return false;
+	if (f->keep_global && (e->flags & TLBF_G))
+		return false;
+	return true;
+}
+
+static uint64_t array_flush(struct tlb_array *a, const struct flush_filter *f)
+{
+	uint64_t n = 0;
+	size_t len = array_len(a);
+
+	for (size_t i = 0; i < len; i++) {
+		if (filter_drops(f, &a->e[i])) {
+			entry_clear(&a->e[i]);
+			n++;
+		}
+	}
+	return n;
+}
+
+static uint64_t tlb_flush_filter(struct tlb *t, const struct flush_filter *f)
+{
+	uint64_t n = array_flush(&t->l1d, f) + array_flush(&t->l1d_large, f) +
+		     array_flush(&t->l1i, f) + array_flush(&t->l2, f);
+
+	t->c.entries_flushed += n;
+	return n;
+}
+
+/* Drop the entries of sizes [first, last] in a that map va for (vpid, pcid). */
+static uint64_t array_flush_addr(struct tlb_array *a, gva_t va, uint16_t vpid, uint16_t pcid,
+				 unsigned first, unsigned last)
+{
+	uint64_t n = 0;
+
+	for (unsigned s = first; s <= last; s++) {
+		uint64_t vpn = va_vpn(va, s);
+		struct tlb_entry *e = set_base(a, vpn);
+
+		for (uint32_t w = 0; w < a->ways; w++, e++) {
+			if (entry_match(e, vpn, s, vpid, pcid)) {
+				entry_clear(e);
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+/* ---- API ---- */
+
+/*
+ * Allocate the four arrays from cfg->l1d, l1d_large, l1i and l2. Each
+ * geometry needs sets a non-zero power of two and ways >= 1. On failure
+ * nothing stays allocated and *t is zeroed (tlb_destroy() is still safe).
+ */
+int tlb_init(struct tlb *t, const struct vm_config *cfg)
+{
+	memset(t, 0, sizeof(*t));
+	if (array_init(&t->l1d, &cfg->l1d) || array_init(&t->l1d_large, &cfg->l1d_large) ||
+	    array_init(&t->l1i, &cfg->l1i) || array_init(&t->l2, &cfg->l2)) {
+		tlb_destroy(t);
+		return -1;
+	}
+	return 0;
+}
+
+void tlb_destroy(struct tlb *t)
+{
+	array_destroy(&t->l1d);
+	array_destroy(&t->l1d_large);
+	array_destroy(&t->l1i);
+	array_destroy(&t->l2);
+	memset(t, 0, sizeof(*t));
+}
+
+/*
+ * Hot path: one set probe for a 4K data or fetch hit, no allocation, no
+ * indirect call. The returned entry stays valid until the next insert,
+ * lookup or flush on t. Permissions are the caller's to check.
+ */
+struct tlb_entry *tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid,
+			     enum access_kind kind)
+{
+	struct tlb_entry *e;
+
+	t->c.lookups++;
+	if (kind == ACC_FETCH) {
+		e = array_find_any(&t->l1i, va, vpid, pcid, PG_4K);
+	} else {
+		e = array_find(&t->l1d, va_vpn(va, PG_4K), PG_4K, vpid, pcid);
+		if (!e)
+			e = array_find_any(&t->l1d_large, va, vpid, pcid, PG_2M);
+	}
+	if (likely(e != NULL)) {
+		t->c.hits++;
+		t->c.l1_hits++;
+		e->stamp = tlb_tick(t);
+		return e;
+	}
+	return tlb_lookup_l2(t, va, vpid, pcid, kind);
+}
+
+/*
+ * Fill the L1 array of (kind, f->size) and the L2 with f, tagged (vpid,
+ * pcid). f->va may be any address in the page; the vpn and the page base of
+ * f->hpa are derived from f->size. An existing entry for the same page (or
+ * one a lookup could confuse with it, through TLBF_G) is replaced in place.
+ */
+void tlb_insert(struct tlb *t, const struct tlb_fill *f, uint16_t vpid, uint16_t pcid,
+		enum access_kind kind)
+{
+	assert((unsigned)f->size < PG_NR);
+	unsigned size = (unsigned)f->size;
+	struct tlb_entry n = {
+	    .vpn = va_vpn(f->va, size),
+	    .hpa = f->hpa.v & ~(page_bytes(f->size) - 1),
+	    .stamp = tlb_tick(t),
+	    .vpid = vpid,
+	    .pcid = pcid,
+	    .size = (uint8_t)size,
+	    .flags = (uint8_t)((f->flags & (uint8_t)~TLB_MARK) | TLBF_VALID),
+	};
+
+	t->c.fills++;
+	array_fill(t, l1_for(t, kind, size), &n);
+	array_fill(t, &t->l2, &n);
+}
+
+uint64_t tlb_flush_all(struct tlb *t)
+{
+	const struct flush_filter f = {.all_vpids = true};
+
+	t->c.flush_all++;
+	return tlb_flush_filter(t, &f);
+}
+
+uint64_t tlb_flush_vpid(struct tlb *t, uint16_t vpid)
+{
+	const struct flush_filter f = {.vpid = vpid};
+
+	t->c.flush_vpid++;
+	return tlb_flush_filter(t, &f);
+}
+
+uint64_t tlb_flush_pcid(struct tlb *t, uint16_t vpid, uint16_t pcid)
+{
+	const struct flush_filter f = {
+	    .vpid = vpid, .pcid = pcid, .match_pcid = true, .keep_global = true};
+
+	t->c.flush_pcid++;
+	return tlb_flush_filter(t, &f);
+}
+
+/*
+ * Every size is probed in the arrays that can hold it, so an INVLPG of any
+ * address inside a 2M or 1G page drops that page's entries.
+ */
+uint64_t tlb_flush_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, gva_t va)
+{
+	uint64_t n = array_flush_addr(&t->l1d, va, vpid, pcid, PG_4K, PG_4K) +
+		     array_flush_addr(&t->l1d_large, va, vpid, pcid, PG_2M, PG_1G) +
+		     array_flush_addr(&t->l1i, va, vpid, pcid, PG_4K, PG_1G) +
+		     array_flush_addr(&t->l2, va, vpid, pcid, PG_4K, PG_1G);
+
+	t->c.flush_addr++;
+	t->c.entries_flushed += n;
+	return n;
+}
+
+uint64_t tlb_flush_nonglobal(struct tlb *t, uint16_t vpid)
+{
+	const struct flush_filter f = {.vpid = vpid, .keep_global = true};
+
+	t->c.flush_nonglobal++;
+	return tlb_flush_filter(t, &f);
+}
+
+/* Counted with flush_vpid: it is the INVVPID all-contexts form. */
+uint64_t tlb_flush_all_guests(struct tlb *t)
+{
+	const struct flush_filter f = {.all_vpids = true, .keep_vpid0 = true};
+
+	t->c.flush_vpid++;
+	return tlb_flush_filter(t, &f);
+}
+
+uint64_t tlb_count_valid(const struct tlb *t)
+{
+	return array_count_valid(&t->l1d) + array_count_valid(&t->l1d_large) +
+	       array_count_valid(&t->l1i) + array_count_valid(&t->l2);
+}

@@ -1,0 +1,947 @@
+/*
+ * test_tlb.c - unit tests of the software TLB (src/tlb/tlb.c).
+ *
+ * Every test runs on a real struct tlb built by tlb_init() from a small
+ * geometry chosen so that the set and the victim of each entry are known,
+ * and asserts exact counter values and exact array contents. The teardown of
+ * every test checks the TLB invariants (tlb_check() below), so a test that
+ * leaves a duplicate or a misplaced entry fails even if its own assertions
+ * pass. The last test runs a random op program against a flat reference
+ * page table and injects one stale translation to prove that the comparison
+ * catches it.
+ *
+ * Fixture values are non-zero sentinels (hpa 0x5a5a...): a zeroed entry can
+ * never pass for a real one.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../src/tlb/tlb.h"
+
+#define VA_MASK57 ((UINT64_C(1) << 57) - 1)
+
+/* ---- fixtures ---- */
+
+struct geom4 {
+	struct tlb_geom l1d, l1d_large, l1i, l2;
+};
+
+/* Roomy enough that the flush scenario below never evicts. */
+static const struct geom4 geom_roomy = {
+    .l1d = {.sets = 4, .ways = 4},
+    .l1d_large = {.sets = 2, .ways = 2},
+    .l1i = {.sets = 4, .ways = 2},
+    .l2 = {.sets = 16, .ways = 4},
+};
+/* One set of two ways everywhere: every fill after the second evicts. */
+static const struct geom4 geom_tiny = {
+    .l1d = {.sets = 1, .ways = 2},
+    .l1d_large = {.sets = 1, .ways = 2},
+    .l1i = {.sets = 1, .ways = 2},
+    .l2 = {.sets = 1, .ways = 2},
+};
+/* One-entry L1 arrays in front of a roomy L2: shows L2 refills. */
+static const struct geom4 geom_refill = {
+    .l1d = {.sets = 1, .ways = 1},
+    .l1d_large = {.sets = 1, .ways = 1},
+    .l1i = {.sets = 1, .ways = 1},
+    .l2 = {.sets = 4, .ways = 4},
+};
+/* Small and busy, for the random program. */
+static const struct geom4 geom_busy = {
+    .l1d = {.sets = 2, .ways = 2},
+    .l1d_large = {.sets = 1, .ways = 2},
+    .l1i = {.sets = 2, .ways = 2},
+    .l2 = {.sets = 4, .ways = 4},
+};
+
+static struct vm_config config_from(const struct geom4 *g)
+{
+	struct vm_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.l1d = g->l1d;
+	c.l1d_large = g->l1d_large;
+	c.l1i = g->l1i;
+	c.l2 = g->l2;
+	return c;
+}
+
+static int setup_geom(void **state, const struct geom4 *g)
+{
+	struct tlb *t = calloc(1, sizeof(*t));
+	struct vm_config c = config_from(g);
+
+	if (!t || tlb_init(t, &c) != 0) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static int setup_roomy(void **state)
+{
+	return setup_geom(state, &geom_roomy);
+}
+static int setup_tiny(void **state)
+{
+	return setup_geom(state, &geom_tiny);
+}
+static int setup_refill(void **state)
+{
+	return setup_geom(state, &geom_refill);
+}
+static int setup_busy(void **state)
+{
+	return setup_geom(state, &geom_busy);
+}
+
+/* ---- helpers ---- */
+
+static uint64_t vpn_of(gva_t va, enum page_size s)
+{
+	return (va & VA_MASK57) >> page_shift(s);
+}
+
+static void fill(struct tlb *t, gva_t va, uint64_t hpa, enum page_size size, uint8_t flags,
+		 uint16_t vpid, uint16_t pcid, enum access_kind kind)
+{
+	const struct tlb_fill f = {.va = va, .hpa = HPA(hpa), .size = size, .flags = flags};
+
+	tlb_insert(t, &f, vpid, pcid, kind);
+}
+
+/* Valid entries of exactly (page of va, size, vpid, pcid) in one array. */
+static unsigned in_array(const struct tlb_array *a, gva_t va, enum page_size size, uint16_t vpid,
+			 uint16_t pcid)
+{
+	uint64_t vpn = vpn_of(va, size);
+	unsigned n = 0;
+
+	for (size_t i = 0; i < (size_t)a->sets * a->ways; i++) {
+		const struct tlb_entry *e = &a->e[i];
+
+		n += (e->flags & TLBF_VALID) && e->vpn == vpn && e->size == size &&
+		     e->vpid == vpid && e->pcid == pcid;
+	}
+	return n;
+}
+
+static bool entry_in(const struct tlb_array *a, const struct tlb_entry *e)
+{
+	return e >= a->e && e < a->e + (size_t)a->sets * a->ways;
+}
+
+/*
+ * The invariants of tlb.h and tlb.c, checked by brute force. Returns NULL
+ * or the name of the first one violated.
+ */
+static const char *array_check(const struct tlb_array *a, uint32_t clock, unsigned min_size,
+			       unsigned max_size)
+{
+	for (uint32_t s = 0; s < a->sets; s++) {
+		const struct tlb_entry *set = a->e + (size_t)s * a->ways;
+
+		for (uint32_t i = 0; i < a->ways; i++) {
+			const struct tlb_entry *x = &set[i];
+
+			if (!(x->flags & TLBF_VALID))
+				continue;
+			if ((x->vpn & a->set_mask) != s)
+				return "entry in the set of its vpn";
+			if (x->size < min_size || x->size > max_size)
+				return "page size allowed in this array";
+			if (x->hpa & (page_bytes((enum page_size)x->size) - 1))
+				return "hpa is the page base";
+			if (x->stamp == 0 || x->stamp > clock)
+				return "stamp within the clock";
+			for (uint32_t j = i + 1; j < a->ways; j++) {
+				const struct tlb_entry *y = &set[j];
+
+				if (!(y->flags & TLBF_VALID))
+					continue;
+				if (x->stamp == y->stamp)
+					return "stamps distinct in a set";
+				if (x->vpn == y->vpn && x->size == y->size && x->vpid == y->vpid &&
+				    (x->pcid == y->pcid || ((x->flags | y->flags) & TLBF_G)))
+					return "one match per lookup";
+			}
+		}
+	}
+	return NULL;
+}
+
+static const char *tlb_check(const struct tlb *t)
+{
+	const char *why;
+
+	if ((why = array_check(&t->l1d, t->clock, PG_4K, PG_4K)) ||
+	    (why = array_check(&t->l1d_large, t->clock, PG_2M, PG_1G)) ||
+	    (why = array_check(&t->l1i, t->clock, PG_4K, PG_1G)) ||
+	    (why = array_check(&t->l2, t->clock, PG_4K, PG_1G)))
+		return why;
+	if (t->c.lookups != t->c.hits + t->c.misses)
+		return "lookups == hits + misses";
+	if (t->c.hits != t->c.l1_hits + t->c.l2_hits)
+		return "hits == l1_hits + l2_hits";
+	return NULL;
+}
+
+static int teardown(void **state)
+{
+	struct tlb *t = *state;
+	const char *why = tlb_check(t);
+
+	tlb_destroy(t);
+	free(t);
+	if (why)
+		fail_msg("invariant violated at teardown: %s", why);
+	return 0;
+}
+
+/* ---- geometry ---- */
+
+/* Each array in turn gets each bad geometry; the others stay valid. */
+static void test_bad_geometry_rejected(void **state)
+{
+	(void)state;
+	const struct tlb_geom bad[] = {
+	    {.sets = 0, .ways = 4},
+	    {.sets = 3, .ways = 4},
+	    {.sets = 6, .ways = 4},
+	    {.sets = 4, .ways = 0},
+	    {.sets = 0x80000000u, .ways = 0xffffffffu},
+	};
+
+	for (unsigned arr = 0; arr < 4; arr++) {
+		for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+			struct geom4 g = geom_roomy;
+			struct tlb t;
+
+			memset(&t, 0x5a, sizeof(t));
+			struct tlb_geom *slot[] = {&g.l1d, &g.l1d_large, &g.l1i, &g.l2};
+			*slot[arr] = bad[b];
+			struct vm_config c = config_from(&g);
+
+			assert_int_equal(tlb_init(&t, &c), -1);
+			/* Rolled back: nothing allocated, safe to destroy. */
+			assert_null(t.l1d.e);
+			assert_null(t.l1d_large.e);
+			assert_null(t.l1i.e);
+			assert_null(t.l2.e);
+			tlb_destroy(&t);
+		}
+	}
+
+	struct vm_config c = config_from(&geom_tiny);
+	struct tlb t;
+
+	c.l1d = (struct tlb_geom){.sets = 1, .ways = 1};
+	assert_int_equal(tlb_init(&t, &c), 0);
+	assert_int_equal(t.l1d.set_mask, 0);
+	assert_int_equal(t.l2.set_mask, 0);
+	assert_int_equal(tlb_count_valid(&t), 0);
+	tlb_destroy(&t);
+	assert_null(t.l2.e);
+}
+
+/* ---- lookups ---- */
+
+/* One 4K data page at 0x00400000 -> 0x5a5a1000, VPID 1, PCID 1. */
+static void test_miss_fill_hit_counts(void **state)
+{
+	struct tlb *t = *state;
+
+	assert_null(tlb_lookup(t, 0x400123, 1, 1, ACC_READ));
+	fill(t, 0x400123, 0x5a5a1000, PG_4K, TLBF_W | TLBF_U, 1, 1, ACC_READ);
+
+	struct tlb_entry *e = tlb_lookup(t, 0x400fff, 1, 1, ACC_WRITE);
+
+	assert_non_null(e);
+	assert_true(entry_in(&t->l1d, e));
+	assert_int_equal(e->vpn, 0x400);
+	assert_int_equal(e->hpa, 0x5a5a1000);
+	assert_int_equal(e->size, PG_4K);
+	assert_int_equal(e->flags, TLBF_VALID | TLBF_W | TLBF_U);
+	assert_int_equal(e->vpid, 1);
+	assert_int_equal(e->pcid, 1);
+	assert_non_null(tlb_lookup(t, 0x400000, 1, 1, ACC_READ));
+	assert_null(tlb_lookup(t, 0x401000, 1, 1, ACC_READ));
+	assert_null(tlb_lookup(t, 0x3ff000, 1, 1, ACC_READ));
+	/* A data entry is not an instruction entry in L1, but the L2 is unified. */
+	e = tlb_lookup(t, 0x400010, 1, 1, ACC_FETCH);
+	assert_non_null(e);
+	assert_true(entry_in(&t->l1i, e));
+
+	assert_int_equal(t->c.lookups, 6);
+	assert_int_equal(t->c.hits, 3);
+	assert_int_equal(t->c.l1_hits, 2);
+	assert_int_equal(t->c.l2_hits, 1);
+	assert_int_equal(t->c.misses, 3);
+	assert_int_equal(t->c.fills, 1);
+	assert_int_equal(t->c.evictions, 0);
+	/* l1d + l2 + the l1i refill */
+	assert_int_equal(tlb_count_valid(t), 3);
+}
+
+/*
+ * Geometry: L1 arrays of one entry, L2 of 4 sets x 4 ways.
+ *   A  0x00001000 -> 0x5a5a1000  4K data
+ *   B  0x00002000 -> 0x5a5a2000  4K data   (evicts A from l1d)
+ *   X  0x00005000 -> 0x5a5a5000  4K fetch
+ *   Y  0x00006000 -> 0x5a5a6000  4K fetch  (evicts X from l1i)
+ *   P  0x40200000 -> 0x5a600000  2M data
+ *   Q  0x80000000 -> 0x1c0000000 1G data   (evicts P from l1d_large)
+ */
+static void test_l2_hit_refills_l1(void **state)
+{
+	struct tlb *t = *state;
+	struct tlb_entry *e;
+
+	fill(t, 0x1000, 0x5a5a1000, PG_4K, TLBF_W, 1, 1, ACC_WRITE);
+	fill(t, 0x2000, 0x5a5a2000, PG_4K, TLBF_W, 1, 1, ACC_READ);
+	assert_int_equal(t->c.evictions, 1);
+	assert_int_equal(in_array(&t->l1d, 0x1000, PG_4K, 1, 1), 0);
+	assert_int_equal(in_array(&t->l2, 0x1000, PG_4K, 1, 1), 1);
+
+	e = tlb_lookup(t, 0x1abc, 1, 1, ACC_READ);
+	assert_non_null(e);
+	assert_true(entry_in(&t->l1d, e));
+	assert_int_equal(e->hpa, 0x5a5a1000);
+	assert_int_equal(t->c.l2_hits, 1);
+	assert_int_equal(t->c.l1_hits, 0);
+	assert_int_equal(t->c.evictions, 2); /* the refill pushed B out of l1d */
+	assert_int_equal(in_array(&t->l1d, 0x2000, PG_4K, 1, 1), 0);
+
+	e = tlb_lookup(t, 0x1000, 1, 1, ACC_READ);
+	assert_true(entry_in(&t->l1d, e));
+	assert_int_equal(t->c.l1_hits, 1);
+	assert_int_equal(t->c.l2_hits, 1);
+
+	/* Fetch translations refill l1i, never l1d. */
+	fill(t, 0x5000, 0x5a5a5000, PG_4K, 0, 1, 1, ACC_FETCH);
+	fill(t, 0x6000, 0x5a5a6000, PG_4K, 0, 1, 1, ACC_FETCH);
+	assert_int_equal(t->c.evictions, 3);
+	e = tlb_lookup(t, 0x5000, 1, 1, ACC_FETCH);
+	assert_true(entry_in(&t->l1i, e));
+	assert_int_equal(e->hpa, 0x5a5a5000);
+	assert_int_equal(in_array(&t->l1d, 0x1000, PG_4K, 1, 1), 1);
+	assert_int_equal(t->c.l2_hits, 2);
+
+	/* Large pages refill l1d_large. */
+	fill(t, 0x40200000, 0x5a600000, PG_2M, TLBF_W, 1, 1, ACC_READ);
+	fill(t, 0x80000000, 0x1c0000000, PG_1G, TLBF_W, 1, 1, ACC_READ);
+	e = tlb_lookup(t, 0x40200000, 1, 1, ACC_READ);
+	assert_true(entry_in(&t->l1d_large, e));
+	assert_int_equal(e->size, PG_2M);
+	assert_int_equal(in_array(&t->l1d_large, 0x80000000, PG_1G, 1, 1), 0);
+	assert_int_equal(in_array(&t->l1d, 0x1000, PG_4K, 1, 1), 1);
+
+	assert_int_equal(t->c.lookups, 4);
+	assert_int_equal(t->c.l2_hits, 3);
+	assert_int_equal(t->c.misses, 0);
+	assert_int_equal(t->c.fills, 6);
+	assert_int_equal(t->c.evictions, 6);
+}
+
+/*
+ * One set of two ways in every array.
+ *   A 0x1000, B 0x2000, C 0x3000: 4K data pages, hpa 0x5a5a1000.. 0x5a5a3000.
+ * After "fill A, fill B, hit A, fill C" the l1d evicts B (A was used last)
+ * but the L2, which does not see L1 hits, evicts A.
+ */
+static void lru_scenario(struct tlb *t)
+{
+	fill(t, 0x1000, 0x5a5a1000, PG_4K, 0, 1, 1, ACC_READ);
+	fill(t, 0x2000, 0x5a5a2000, PG_4K, 0, 1, 1, ACC_READ);
+	assert_true(entry_in(&t->l1d, tlb_lookup(t, 0x1000, 1, 1, ACC_READ)));
+	fill(t, 0x3000, 0x5a5a3000, PG_4K, 0, 1, 1, ACC_READ);
+
+	assert_int_equal(t->c.evictions, 2);
+	assert_int_equal(in_array(&t->l1d, 0x1000, PG_4K, 1, 1), 1);
+	assert_int_equal(in_array(&t->l1d, 0x2000, PG_4K, 1, 1), 0);
+	assert_int_equal(in_array(&t->l1d, 0x3000, PG_4K, 1, 1), 1);
+	assert_int_equal(in_array(&t->l2, 0x1000, PG_4K, 1, 1), 0);
+	assert_int_equal(in_array(&t->l2, 0x2000, PG_4K, 1, 1), 1);
+	assert_int_equal(in_array(&t->l2, 0x3000, PG_4K, 1, 1), 1);
+
+	/* B from L2 refills l1d over A, the l1d's LRU now. */
+	struct tlb_entry *e = tlb_lookup(t, 0x2000, 1, 1, ACC_READ);
+
+	assert_true(entry_in(&t->l1d, e));
+	assert_int_equal(e->hpa, 0x5a5a2000);
+	assert_int_equal(t->c.evictions, 3);
+	assert_null(tlb_lookup(t, 0x1000, 1, 1, ACC_READ));
+	assert_int_equal(t->c.l1_hits, 1);
+	assert_int_equal(t->c.l2_hits, 1);
+	assert_int_equal(t->c.misses, 1);
+	assert_int_equal(tlb_count_valid(t), 4);
+}
+
+static void test_lru_eviction_order(void **state)
+{
+	struct tlb *t = *state;
+
+	lru_scenario(t);
+	assert_int_equal(t->clock, 5);
+}
+
+/* The same scenario with the 32-bit clock wrapping after the first fill:
+ * the stamps are renumbered and the LRU order does not change. */
+static void test_lru_survives_clock_wrap(void **state)
+{
+	struct tlb *t = *state;
+
+	t->clock = UINT32_MAX - 1;
+	lru_scenario(t);
+	/* A and its L2 copy were renumbered to 1; B, hit A, C, refill B follow. */
+	assert_int_equal(t->clock, 5);
+}
+
+/*
+ * 2M page 0x40200000..0x403fffff -> 0x5a400000 (filled from an inner
+ * address, with an unaligned hpa that the TLB rounds down), 1G page
+ * 0x80000000..0xbfffffff -> 0x1c0000000.
+ */
+static void test_large_pages_cover_their_range(void **state)
+{
+	struct tlb *t = *state;
+	const gva_t in2m[] = {0x40200000, 0x40200001, 0x40300000, 0x403ff000, 0x403fffff};
+	const gva_t out2m[] = {0x401fffff, 0x40400000, 0x40000000};
+	const gva_t in1g[] = {0x80000000, 0x9234a678, 0xbfffffff};
+	const gva_t out1g[] = {0x7fffffff, 0xc0000000};
+
+	fill(t, 0x40312345, 0x5a400777, PG_2M, TLBF_W, 1, 1, ACC_READ);
+	fill(t, 0xa0000000, 0x1c0000000, PG_1G, TLBF_W | TLBF_G, 1, 1, ACC_READ);
+
+	for (size_t i = 0; i < sizeof(in2m) / sizeof(in2m[0]); i++) {
+		struct tlb_entry *e = tlb_lookup(t, in2m[i], 1, 1, ACC_READ);
+
+		assert_non_null(e);
+		assert_true(entry_in(&t->l1d_large, e));
+		assert_int_equal(e->size, PG_2M);
+		assert_int_equal(e->hpa, 0x5a400000);
+		assert_int_equal(e->vpn, 0x201);
+	}
+	for (size_t i = 0; i < sizeof(out2m) / sizeof(out2m[0]); i++)
+		assert_null(tlb_lookup(t, out2m[i], 1, 1, ACC_READ));
+	for (size_t i = 0; i < sizeof(in1g) / sizeof(in1g[0]); i++) {
+		struct tlb_entry *e = tlb_lookup(t, in1g[i], 1, 1, ACC_WRITE);
+
+		assert_non_null(e);
+		assert_int_equal(e->size, PG_1G);
+		assert_int_equal(e->hpa, 0x1c0000000);
+		assert_int_equal(e->vpn, 2);
+	}
+	for (size_t i = 0; i < sizeof(out1g) / sizeof(out1g[0]); i++)
+		assert_null(tlb_lookup(t, out1g[i], 1, 1, ACC_READ));
+
+	/* A 2M code page lives in l1i and covers its range for fetches. */
+	fill(t, 0x00600000, 0x5a800000, PG_2M, 0, 1, 1, ACC_FETCH);
+	struct tlb_entry *e = tlb_lookup(t, 0x007fffff, 1, 1, ACC_FETCH);
+
+	assert_true(entry_in(&t->l1i, e));
+	assert_int_equal(e->size, PG_2M);
+	assert_int_equal(e->hpa, 0x5a800000);
+
+	assert_int_equal(t->c.hits, 9);
+	assert_int_equal(t->c.l1_hits, 9);
+	assert_int_equal(t->c.misses, 5);
+	assert_int_equal(tlb_count_valid(t), 6);
+}
+
+/* A kernel address: the sign bits are not part of the tag. */
+static void test_vpn_is_canonical_bits(void **state)
+{
+	struct tlb *t = *state;
+	const gva_t k = UINT64_C(0xffff888000123456);
+
+	fill(t, k, 0x5a5a3000, PG_4K, TLBF_G, 0, 0, ACC_READ);
+	struct tlb_entry *e = tlb_lookup(t, k | 0xfff, 0, 0, ACC_READ);
+
+	assert_non_null(e);
+	assert_int_equal(e->vpn, UINT64_C(0x01ff888000123));
+	assert_null(tlb_lookup(t, UINT64_C(0xffff888000124000), 0, 0, ACC_READ));
+}
+
+/* 0x00400000 mapped differently in (vpid 1, pcid 1), (1, 2) and (2, 1). */
+static void test_vpid_pcid_isolation(void **state)
+{
+	struct tlb *t = *state;
+
+	fill(t, 0x400000, 0x5a5a1000, PG_4K, TLBF_W, 1, 1, ACC_READ);
+	assert_null(tlb_lookup(t, 0x400000, 2, 1, ACC_READ));
+	assert_null(tlb_lookup(t, 0x400000, 1, 2, ACC_READ));
+	assert_null(tlb_lookup(t, 0x400000, 0, 0, ACC_READ));
+
+	fill(t, 0x400000, 0x5a5a2000, PG_4K, TLBF_W, 1, 2, ACC_READ);
+	fill(t, 0x400000, 0x5a5a3000, PG_4K, TLBF_W, 2, 1, ACC_READ);
+	assert_int_equal(tlb_lookup(t, 0x400000, 1, 1, ACC_READ)->hpa, 0x5a5a1000);
+	assert_int_equal(tlb_lookup(t, 0x400000, 1, 2, ACC_READ)->hpa, 0x5a5a2000);
+	assert_int_equal(tlb_lookup(t, 0x400000, 2, 1, ACC_READ)->hpa, 0x5a5a3000);
+	assert_int_equal(tlb_count_valid(t), 6);
+	assert_int_equal(t->c.hits, 3);
+	assert_int_equal(t->c.misses, 3);
+}
+
+/* A global kernel page 0xffff800000002000 -> 0x5a5a3000 filled under
+ * (vpid 1, pcid 1): any PCID of VPID 1 hits it, VPID 2 does not. */
+static void test_global_matches_any_pcid(void **state)
+{
+	struct tlb *t = *state;
+	const gva_t k = UINT64_C(0xffff800000002000);
+
+	fill(t, k, 0x5a5a3000, PG_4K, TLBF_G | TLBF_W, 1, 1, ACC_READ);
+	for (uint16_t pcid = 0; pcid < 4; pcid++) {
+		struct tlb_entry *e = tlb_lookup(t, k + 8, 1, pcid, ACC_READ);
+
+		assert_non_null(e);
+		assert_int_equal(e->hpa, 0x5a5a3000);
+		assert_int_equal(e->pcid, 1);
+	}
+	assert_null(tlb_lookup(t, k, 2, 1, ACC_READ));
+	assert_int_equal(t->c.hits, 4);
+	assert_int_equal(t->c.misses, 1);
+}
+
+/*
+ * Re-filling a page replaces its entry in place: a store that found a clean
+ * entry refills it with TLBF_D, a remap refills it with a new hpa. Pages:
+ *   0x00400000            4K, (1, 1), hpa 0x5a5a1000 then 0x5a5a9000
+ *   0xffff800000002000    4K, global under (1, 1), then non-global (1, 2)
+ *   0x00500000            4K, (1, 1) and (1, 2), then global under (1, 3)
+ * A fill under one PCID replaces a global entry of the same page and a
+ * global fill replaces the per-PCID entries, since a lookup could otherwise
+ * match two entries.
+ */
+static void test_insert_replaces_same_page(void **state)
+{
+	struct tlb *t = *state;
+
+	fill(t, 0x400000, 0x5a5a1000, PG_4K, TLBF_W, 1, 1, ACC_READ);
+	fill(t, 0x400000, 0x5a5a1000, PG_4K, TLBF_W | TLBF_D, 1, 1, ACC_WRITE);
+	assert_int_equal(tlb_count_valid(t), 2);
+	assert_int_equal(tlb_lookup(t, 0x400000, 1, 1, ACC_WRITE)->flags,
+			 TLBF_VALID | TLBF_W | TLBF_D);
+	fill(t, 0x400000, 0x5a5a9000, PG_4K, TLBF_W, 1, 1, ACC_READ);
+	assert_int_equal(tlb_lookup(t, 0x400000, 1, 1, ACC_READ)->hpa, 0x5a5a9000);
+	assert_int_equal(tlb_count_valid(t), 2);
+
+	const gva_t k = UINT64_C(0xffff800000002000);
+
+	fill(t, k, 0x5a5a3000, PG_4K, TLBF_G, 1, 1, ACC_READ);
+	fill(t, k, 0x5a5a4000, PG_4K, 0, 1, 2, ACC_READ);
+	assert_int_equal(tlb_count_valid(t), 4);
+	assert_int_equal(tlb_lookup(t, k, 1, 2, ACC_READ)->hpa, 0x5a5a4000);
+	assert_null(tlb_lookup(t, k, 1, 1, ACC_READ));
+
+	/* A global fill over two per-PCID entries of 0x00500000 keeps one slot
+	 * per array and drops the other entry. */
+	fill(t, 0x500000, 0x5a5a5000, PG_4K, 0, 1, 1, ACC_READ);
+	fill(t, 0x500000, 0x5a5a6000, PG_4K, 0, 1, 2, ACC_READ);
+	assert_int_equal(tlb_count_valid(t), 8);
+	fill(t, 0x500000, 0x5a5a7000, PG_4K, TLBF_G, 1, 3, ACC_READ);
+	assert_int_equal(tlb_count_valid(t), 6);
+	for (uint16_t pcid = 1; pcid <= 3; pcid++)
+		assert_int_equal(tlb_lookup(t, 0x500000, 1, pcid, ACC_READ)->hpa, 0x5a5a7000);
+
+	assert_int_equal(t->c.fills, 8);
+	assert_int_equal(t->c.evictions, 0);
+}
+
+/* ---- flushes ---- */
+
+/*
+ * The flush scenario, roomy geometry (no evictions). Each fill takes one L1
+ * slot and one L2 slot: 9 fills, 18 valid entries.
+ *
+ *   name VPID PCID va                  size flags  hpa          L1 array
+ *   H    0    0    0x0000000000001000  4K   -      0x5a5a1000   l1d   (host)
+ *   A    1    1    0x0000000000400000  4K   W      0x5a5a2000   l1d
+ *   B    1    1    0x0000000040200000  2M   W      0x5a600000   l1d_large
+ *   K    1    1    0xffff800000002000  4K   G      0x5a5a3000   l1d
+ *   C    1    2    0x0000000000400000  4K   W      0x5a5a4000   l1d
+ *   X    1    1    0x0000000000403000  4K   fetch  0x5a5a5000   l1i
+ *   D    2    1    0x0000000000400000  4K   W      0x5a5a6000   l1d
+ *   E    2    1    0xffff800000002000  4K   G      0x5a5a7000   l1d
+ *   K1   1    1    0x0000000080000000  1G   G      0x1c0000000  l1d_large
+ */
+#define VA_K UINT64_C(0xffff800000002000)
+
+static void populate(struct tlb *t)
+{
+	fill(t, 0x1000, 0x5a5a1000, PG_4K, TLBF_W, 0, 0, ACC_READ);
+	fill(t, 0x400000, 0x5a5a2000, PG_4K, TLBF_W, 1, 1, ACC_READ);
+	fill(t, 0x40200000, 0x5a600000, PG_2M, TLBF_W, 1, 1, ACC_READ);
+	fill(t, VA_K, 0x5a5a3000, PG_4K, TLBF_G, 1, 1, ACC_READ);
+	fill(t, 0x400000, 0x5a5a4000, PG_4K, TLBF_W, 1, 2, ACC_READ);
+	fill(t, 0x403000, 0x5a5a5000, PG_4K, 0, 1, 1, ACC_FETCH);
+	fill(t, 0x400000, 0x5a5a6000, PG_4K, TLBF_W, 2, 1, ACC_READ);
+	fill(t, VA_K, 0x5a5a7000, PG_4K, TLBF_G, 2, 1, ACC_READ);
+	fill(t, 0x80000000, 0x1c0000000, PG_1G, TLBF_G, 1, 1, ACC_READ);
+	assert_int_equal(tlb_count_valid(t), 18);
+	assert_int_equal(t->c.evictions, 0);
+}
+
+/* Does (vpid, pcid) still translate va, in L1 or L2, to hpa? Uses a fetch
+ * for X's page so that the l1i copy is seen. */
+static bool maps(struct tlb *t, uint16_t vpid, uint16_t pcid, gva_t va, uint64_t hpa)
+{
+	enum access_kind k = (va & ~UINT64_C(0xfff)) == 0x403000 ? ACC_FETCH : ACC_READ;
+	struct tlb_entry *e = tlb_lookup(t, va, vpid, pcid, k);
+
+	return e && e->hpa == hpa;
+}
+
+static void test_flush_all(void **state)
+{
+	struct tlb *t = *state;
+
+	populate(t);
+	assert_int_equal(tlb_flush_all(t), 18);
+	assert_int_equal(tlb_count_valid(t), 0);
+	assert_int_equal(tlb_flush_all(t), 0);
+	assert_int_equal(t->c.flush_all, 2);
+	assert_int_equal(t->c.entries_flushed, 18);
+}
+
+static void test_flush_vpid(void **state)
+{
+	struct tlb *t = *state;
+
+	populate(t);
+	/* A, B, K, C, X, K1: all of VPID 1, globals included. */
+	assert_int_equal(tlb_flush_vpid(t, 1), 12);
+	assert_int_equal(tlb_count_valid(t), 6);
+	assert_false(maps(t, 1, 1, VA_K, 0x5a5a3000));
+	assert_true(maps(t, 0, 0, 0x1000, 0x5a5a1000));
+	assert_true(maps(t, 2, 1, 0x400000, 0x5a5a6000));
+	assert_true(maps(t, 2, 1, VA_K, 0x5a5a7000));
+	assert_int_equal(t->c.flush_vpid, 1);
+	assert_int_equal(t->c.entries_flushed, 12);
+}
+
+static void test_flush_pcid_keeps_globals(void **state)
+{
+	struct tlb *t = *state;
+
+	populate(t);
+	/* A, B, X; K and K1 are global, C is PCID 2, D is VPID 2. */
+	assert_int_equal(tlb_flush_pcid(t, 1, 1), 6);
+	assert_int_equal(tlb_count_valid(t), 12);
+	assert_false(maps(t, 1, 1, 0x400000, 0x5a5a2000));
+	assert_false(maps(t, 1, 1, 0x40200000, 0x5a600000));
+	assert_false(maps(t, 1, 1, 0x403000, 0x5a5a5000));
+	assert_true(maps(t, 1, 1, VA_K, 0x5a5a3000));
+	assert_true(maps(t, 1, 1, 0x80000000, 0x1c0000000));
+	assert_true(maps(t, 1, 2, 0x400000, 0x5a5a4000));
+	assert_true(maps(t, 2, 1, 0x400000, 0x5a5a6000));
+	assert_int_equal(tlb_flush_pcid(t, 1, 2), 2);
+	assert_int_equal(t->c.flush_pcid, 2);
+	assert_int_equal(t->c.entries_flushed, 8);
+}
+
+static void test_flush_addr(void **state)
+{
+	struct tlb *t = *state;
+
+	populate(t);
+	/* A only: C is another PCID, D another VPID. */
+	assert_int_equal(tlb_flush_addr(t, 1, 1, 0x400abc), 2);
+	assert_false(maps(t, 1, 1, 0x400000, 0x5a5a2000));
+	assert_true(maps(t, 1, 2, 0x400000, 0x5a5a4000));
+	assert_true(maps(t, 2, 1, 0x400000, 0x5a5a6000));
+	/* Again: nothing left there for (1, 1). */
+	assert_int_equal(tlb_flush_addr(t, 1, 1, 0x400000), 0);
+	/* K is global: an INVLPG under PCID 7 drops it; E (VPID 2) stays. */
+	assert_int_equal(tlb_flush_addr(t, 1, 7, VA_K + 0x123), 2);
+	assert_false(maps(t, 1, 1, VA_K, 0x5a5a3000));
+	assert_true(maps(t, 2, 1, VA_K, 0x5a5a7000));
+	/* The last byte of B's 2M page drops B; the next page holds nothing. */
+	assert_int_equal(tlb_flush_addr(t, 1, 1, 0x40400000), 0);
+	assert_int_equal(tlb_flush_addr(t, 1, 1, 0x403fffff), 2);
+	/* Any address of the global 1G page, any PCID. */
+	assert_int_equal(tlb_flush_addr(t, 1, 3, 0xbfffffff), 2);
+	/* X from l1i and L2. */
+	assert_int_equal(tlb_flush_addr(t, 1, 1, 0x403800), 2);
+	assert_false(maps(t, 1, 1, 0x403000, 0x5a5a5000));
+
+	assert_int_equal(tlb_count_valid(t), 8);
+	assert_int_equal(t->c.flush_addr, 7);
+	assert_int_equal(t->c.entries_flushed, 10);
+}
+
+static void test_flush_nonglobal(void **state)
+{
+	struct tlb *t = *state;
+
+	populate(t);
+	/* A, B, C, X: every PCID of VPID 1; K and K1 stay. */
+	assert_int_equal(tlb_flush_nonglobal(t, 1), 8);
+	assert_true(maps(t, 1, 5, VA_K, 0x5a5a3000));
+	assert_true(maps(t, 1, 5, 0x80000000, 0x1c0000000));
+	assert_false(maps(t, 1, 2, 0x400000, 0x5a5a4000));
+	assert_true(maps(t, 2, 1, 0x400000, 0x5a5a6000));
+	assert_int_equal(tlb_count_valid(t), 10);
+	assert_int_equal(t->c.flush_nonglobal, 1);
+	assert_int_equal(t->c.entries_flushed, 8);
+}
+
+static void test_flush_all_guests_keeps_vpid0(void **state)
+{
+	struct tlb *t = *state;
+
+	populate(t);
+	assert_int_equal(tlb_flush_all_guests(t), 16);
+	assert_int_equal(tlb_count_valid(t), 2);
+	assert_true(maps(t, 0, 0, 0x1000, 0x5a5a1000));
+	assert_false(maps(t, 2, 1, VA_K, 0x5a5a7000));
+	assert_int_equal(t->c.flush_vpid, 1);
+	assert_int_equal(t->c.flush_all, 0);
+	assert_int_equal(t->c.entries_flushed, 16);
+}
+
+/* ---- differential test against a flat reference page table ---- */
+
+/*
+ * Address space of each (vpid, pcid), vpid in 1..2, pcid in 1..3:
+ *   0x10000000 + i * 4K,  i < 16   user 4K pages, per (vpid, pcid)
+ *   0x40000000 + j * 2M,  j < 4    user 2M pages, per (vpid, pcid)
+ *   0xffff888000000000 + k * 4K, k < 8   kernel 4K pages, global, per vpid
+ * The reference holds the current hpa of every page. The program accesses
+ * pages (lookup; on a miss, fill from the reference), remaps pages followed
+ * by the flush that the architecture requires, and flushes at random. Every
+ * TLB hit must give the reference's translation. With inject set, one remap
+ * skips its INVLPG and the next access must be caught as stale: exactly one
+ * mismatch.
+ */
+#define REF_VPIDS 2
+#define REF_PCIDS 3
+#define REF_USER 16
+#define REF_LARGE 4
+#define REF_KERN 8
+#define USER_BASE UINT64_C(0x10000000)
+#define LARGE_BASE UINT64_C(0x40000000)
+#define KERN_BASE UINT64_C(0xffff888000000000)
+
+struct ref {
+	uint64_t user[REF_VPIDS + 1][REF_PCIDS + 1][REF_USER];
+	uint64_t large[REF_VPIDS + 1][REF_PCIDS + 1][REF_LARGE];
+	uint64_t kern[REF_VPIDS + 1][REF_KERN];
+	uint64_t next_frame;
+};
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static uint64_t ref_frame(struct ref *r, enum page_size s)
+{
+	uint64_t b = page_bytes(s);
+
+	r->next_frame = (r->next_frame + b - 1) & ~(b - 1);
+	uint64_t f = r->next_frame;
+
+	r->next_frame += b;
+	return f;
+}
+
+static void ref_remap_user(struct ref *r, uint16_t v, uint16_t p)
+{
+	for (int i = 0; i < REF_USER; i++)
+		r->user[v][p][i] = ref_frame(r, PG_4K);
+	for (int j = 0; j < REF_LARGE; j++)
+		r->large[v][p][j] = ref_frame(r, PG_2M);
+}
+
+/* One page of the address space, drawn at random. */
+struct page_pick {
+	gva_t va;
+	uint64_t *hpa;
+	enum page_size size;
+	uint8_t flags;
+};
+
+static struct page_pick pick_page(struct ref *r, uint64_t *rng, uint16_t v, uint16_t p)
+{
+	struct page_pick pk;
+	unsigned region = (unsigned)(rng_next(rng) % 3);
+
+	if (region == 0) {
+		unsigned i = (unsigned)(rng_next(rng) % REF_USER);
+
+		pk = (struct page_pick){USER_BASE + i * PAGE_SIZE, &r->user[v][p][i], PG_4K,
+					TLBF_W | TLBF_U};
+	} else if (region == 1) {
+		unsigned j = (unsigned)(rng_next(rng) % REF_LARGE);
+
+		pk = (struct page_pick){LARGE_BASE + j * page_bytes(PG_2M), &r->large[v][p][j],
+					PG_2M, TLBF_W | TLBF_U};
+	} else {
+		unsigned k = (unsigned)(rng_next(rng) % REF_KERN);
+
+		pk = (struct page_pick){KERN_BASE + k * PAGE_SIZE, &r->kern[v][k], PG_4K,
+					TLBF_W | TLBF_G};
+	}
+	pk.va += rng_next(rng) & (page_bytes(pk.size) - 1);
+	return pk;
+}
+
+/* Access one page; returns 1 when a hit disagrees with the reference. */
+static unsigned ref_access(struct tlb *t, uint16_t v, uint16_t p, const struct page_pick *pk,
+			   enum access_kind kind)
+{
+	struct tlb_entry *e = tlb_lookup(t, pk->va, v, p, kind);
+	uint64_t off = pk->va & (page_bytes(pk->size) - 1);
+
+	if (!e) {
+		fill(t, pk->va, *pk->hpa, pk->size, pk->flags, v, p, kind);
+		return 0;
+	}
+	return e->hpa + off != *pk->hpa + off || e->size != pk->size ||
+	       e->flags != (pk->flags | TLBF_VALID);
+}
+
+static unsigned run_program(struct tlb *t, uint64_t seed, bool inject, unsigned steps)
+{
+	struct ref *r = calloc(1, sizeof(*r));
+	uint64_t rng = seed;
+	unsigned mismatches = 0;
+
+	assert_non_null(r);
+	r->next_frame = UINT64_C(0x5a5a000000);
+	for (uint16_t v = 1; v <= REF_VPIDS; v++) {
+		for (uint16_t p = 1; p <= REF_PCIDS; p++)
+			ref_remap_user(r, v, p);
+		for (int k = 0; k < REF_KERN; k++)
+			r->kern[v][k] = ref_frame(r, PG_4K);
+	}
+
+	uint16_t v = 1, p = 1;
+
+	for (unsigned step = 0; step < steps; step++) {
+		unsigned op = (unsigned)(rng_next(&rng) % 1000);
+		struct page_pick pk = pick_page(r, &rng, v, p);
+		enum access_kind kind = (enum access_kind)(rng_next(&rng) % 3);
+
+		if (inject && step == steps / 2) {
+			/*
+			 * Warm the page, remap it without INVLPG, access it again
+			 * with the same kind: the L1 entry of the warm access is
+			 * stale, and the comparison must say so.
+			 */
+			mismatches += ref_access(t, v, p, &pk, kind);
+			*pk.hpa = ref_frame(r, pk.size);
+			mismatches += ref_access(t, v, p, &pk, kind);
+			tlb_flush_addr(t, v, p, pk.va);
+		} else if (op < 20) {
+			/* Switch to another process or guest; tags keep the TLB. */
+			v = (uint16_t)(1 + rng_next(&rng) % REF_VPIDS);
+			p = (uint16_t)(1 + rng_next(&rng) % REF_PCIDS);
+		} else if (op < 900) {
+			mismatches += ref_access(t, v, p, &pk, kind);
+		} else if (op < 960) {
+			/* Remap one page, then INVLPG some address inside it. */
+			*pk.hpa = ref_frame(r, pk.size);
+			gva_t inside = (pk.va & ~(page_bytes(pk.size) - 1)) +
+				       (rng_next(&rng) & (page_bytes(pk.size) - 1));
+			tlb_flush_addr(t, v, p, inside);
+		} else if (op < 975) {
+			/* New user address space for (v, p): MOV to CR3. */
+			ref_remap_user(r, v, p);
+			tlb_flush_pcid(t, v, p);
+		} else if (op < 985) {
+			/* Every process of v changes: all non-global entries. */
+			for (uint16_t q = 1; q <= REF_PCIDS; q++)
+				ref_remap_user(r, v, q);
+			tlb_flush_nonglobal(t, v);
+		} else if (op < 993) {
+			/* The kernel of v changes its global pages: INVVPID v. */
+			for (int k = 0; k < REF_KERN; k++)
+				r->kern[v][k] = ref_frame(r, PG_4K);
+			tlb_flush_vpid(t, v);
+		} else if (op < 997) {
+			tlb_flush_all_guests(t);
+		} else {
+			tlb_flush_all(t);
+		}
+		const char *why = tlb_check(t);
+
+		if (why)
+			fail_msg("step %u: invariant violated: %s", step, why);
+	}
+	free(r);
+	return mismatches;
+}
+
+static void test_differential_clean(void **state)
+{
+	struct tlb *t = *state;
+
+	assert_int_equal(run_program(t, 0x5eed, false, 20000), 0);
+	/* The program must have exercised every path. */
+	assert_true(t->c.l1_hits > 1000);
+	assert_true(t->c.l2_hits > 100);
+	assert_true(t->c.misses > 1000);
+	assert_true(t->c.evictions > 1000);
+	assert_true(t->c.entries_flushed > 100);
+}
+
+static void test_differential_catches_stale_entry(void **state)
+{
+	struct tlb *t = *state;
+
+	assert_int_equal(run_program(t, 0x5eed, true, 20000), 1);
+}
+
+/* The stale-entry detection also works across a clock wrap. */
+static void test_differential_across_clock_wrap(void **state)
+{
+	struct tlb *t = *state;
+
+	t->clock = UINT32_MAX - 5000;
+	assert_int_equal(run_program(t, 0xc0ffee, false, 20000), 0);
+	assert_true(t->clock < 20000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_bad_geometry_rejected),
+	    cmocka_unit_test_setup_teardown(test_miss_fill_hit_counts, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_l2_hit_refills_l1, setup_refill, teardown),
+	    cmocka_unit_test_setup_teardown(test_lru_eviction_order, setup_tiny, teardown),
+	    cmocka_unit_test_setup_teardown(test_lru_survives_clock_wrap, setup_tiny, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_pages_cover_their_range, setup_roomy,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_vpn_is_canonical_bits, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_vpid_pcid_isolation, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_global_matches_any_pcid, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_insert_replaces_same_page, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_all, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_vpid, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_pcid_keeps_globals, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_addr, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_nonglobal, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_flush_all_guests_keeps_vpid0, setup_roomy,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_differential_clean, setup_busy, teardown),
+	    cmocka_unit_test_setup_teardown(test_differential_catches_stale_entry, setup_busy,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_differential_across_clock_wrap, setup_busy,
+					    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
