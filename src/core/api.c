@@ -1,9 +1,9 @@
 /*
  * api.c - the public C API (include/vmmu.h) over the engine.
  *
- * Each entry point that can reach guest code runs under its own jmp_buf, so
- * a vm_abort() (segfault, guest out of memory) comes back as -1 and marks
- * the machine dead instead of ending the caller's process.
+ * Each entry point that can reach guest code runs through guard_run(), which
+ * catches a vm_abort() (segfault, guest out of memory): the call returns -1
+ * and marks the machine dead instead of ending the caller's process.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,25 +133,84 @@ void vmmu_result_free(vmmu_result *r)
 
 /* ---- machines ---- */
 
-/* Run 'body' under a guard; evaluates to 0 or -1 (machine now dead). */
-#define GUARDED(m, body)                                                        \
-	({                                                                      \
-		int rc__ = -1;                                                  \
-		if (!(m)->dead) {                                               \
-			jmp_buf jb__;                                           \
-			(m)->vm->abort_jmp = &jb__;                             \
-			if (setjmp(jb__) == 0) {                                \
-				body;                                           \
-				rc__ = 0;                                       \
-			} else {                                                \
-				(m)->dead = true;                               \
-				snprintf((m)->err, sizeof((m)->err), "%s",      \
-					 (m)->vm->err);                         \
-			}                                                       \
-			(m)->vm->abort_jmp = NULL;                              \
-		}                                                               \
-		rc__;                                                           \
-	})
+/* Run fn(m, arg) with vm_abort() routed back here. Returns 0, or -1 with
+ * the machine marked dead and its message kept. */
+static int guard_run(vmmu_machine *m, void (*fn)(vmmu_machine *, void *), void *arg)
+{
+	vmmu_machine *volatile mv = m;
+	if (mv->dead)
+		return -1;
+	jmp_buf jb;
+	mv->vm->abort_jmp = &jb;
+	if (setjmp(jb) != 0) {
+		mv->dead = true;
+		snprintf(mv->err, sizeof(mv->err), "%s", mv->vm->err);
+		mv->vm->abort_jmp = NULL;
+		return -1;
+	}
+	fn(mv, arg);
+	mv->vm->abort_jmp = NULL;
+	return 0;
+}
+
+/* Arguments and result of one guarded operation. */
+struct op {
+	struct gproc *p, *next;
+	uint64_t a, b, val;
+	int i;
+	unsigned size;
+	gva_t ret;
+	int rc;
+};
+
+static void op_boot(vmmu_machine *m, void *arg)
+{
+	(void)arg;
+	if (gmm_boot(m->vm) != 0)
+		vm_abort(m->vm, "%.200s", m->vm->err);
+}
+static void op_proc_create(vmmu_machine *m, void *arg)
+{
+	((struct op *)arg)->p = gmm_proc_create(m->vm);
+}
+static void op_fork(vmmu_machine *m, void *arg)
+{
+	((struct op *)arg)->p = gmm_fork(m->vm, gmm_current(m->vm));
+}
+static void op_switch(vmmu_machine *m, void *arg)
+{
+	gmm_switch_to(m->vm, ((struct op *)arg)->p);
+}
+static void op_exit(vmmu_machine *m, void *arg)
+{
+	struct op *o = arg;
+	gmm_exit(m->vm, o->p, o->next);
+}
+static void op_mmap(vmmu_machine *m, void *arg)
+{
+	struct op *o = arg;
+	o->ret = gmm_mmap(m->vm, 0, o->a, o->i, (int)o->b);
+}
+static void op_munmap(vmmu_machine *m, void *arg)
+{
+	struct op *o = arg;
+	o->rc = gmm_munmap(m->vm, o->a, o->b);
+}
+static void op_mprotect(vmmu_machine *m, void *arg)
+{
+	struct op *o = arg;
+	o->rc = gmm_mprotect(m->vm, o->a, o->b, o->i);
+}
+static void op_load(vmmu_machine *m, void *arg)
+{
+	struct op *o = arg;
+	o->val = cpu_load_any(&m->vm->vcpu, o->a, o->size);
+}
+static void op_store(vmmu_machine *m, void *arg)
+{
+	struct op *o = arg;
+	cpu_store_any(&m->vm->vcpu, o->a, o->size, o->val);
+}
 
 vmmu_machine *vmmu_machine_new(const vmmu_config *c, char *err, size_t errlen)
 {
@@ -165,7 +224,7 @@ vmmu_machine *vmmu_machine_new(const vmmu_config *c, char *err, size_t errlen)
 		free(m);
 		return NULL;
 	}
-	if (GUARDED(m, if (gmm_boot(m->vm) != 0) vm_abort(m->vm, "%s", m->vm->err)) != 0) {
+	if (guard_run(m, op_boot, NULL) != 0) {
 		snprintf(err, errlen, "guest boot failed: %.200s", m->err);
 		vmmu_machine_free(m);
 		return NULL;
@@ -216,35 +275,35 @@ static struct gproc *proc_of(vmmu_machine *m, int pid)
 
 int vmmu_proc_new(vmmu_machine *m)
 {
-	struct gproc *p = NULL;
-	if (GUARDED(m, p = gmm_proc_create(m->vm)) != 0)
+	struct op o = { 0 };
+	if (guard_run(m, op_proc_create, &o) != 0)
 		return -1;
-	return add_proc(m, p);
+	return add_proc(m, o.p);
 }
 
 int vmmu_fork(vmmu_machine *m)
 {
-	struct gproc *p = NULL;
-	if (GUARDED(m, p = gmm_fork(m->vm, gmm_current(m->vm))) != 0)
+	struct op o = { 0 };
+	if (!gmm_current(m->vm) || guard_run(m, op_fork, &o) != 0)
 		return -1;
-	return add_proc(m, p);
+	return add_proc(m, o.p);
 }
 
 int vmmu_switch(vmmu_machine *m, int pid)
 {
-	struct gproc *p = proc_of(m, pid);
-	if (!p)
+	struct op o = { .p = proc_of(m, pid) };
+	if (!o.p)
 		return -1;
-	return GUARDED(m, gmm_switch_to(m->vm, p));
+	return guard_run(m, op_switch, &o);
 }
 
 int vmmu_exit(vmmu_machine *m, int pid, int next_pid)
 {
-	struct gproc *p = proc_of(m, pid);
-	struct gproc *next = next_pid >= 0 ? proc_of(m, next_pid) : NULL;
-	if (!p || (p == gmm_current(m->vm) && !next))
+	struct op o = { .p = proc_of(m, pid) };
+	o.next = next_pid >= 0 ? proc_of(m, next_pid) : NULL;
+	if (!o.p || (o.p == gmm_current(m->vm) && !o.next))
 		return -1;
-	if (GUARDED(m, gmm_exit(m->vm, p, next)) != 0)
+	if (guard_run(m, op_exit, &o) != 0)
 		return -1;
 	m->procs[pid] = NULL;
 	return 0;
@@ -252,45 +311,43 @@ int vmmu_exit(vmmu_machine *m, int pid, int next_pid)
 
 uint64_t vmmu_mmap(vmmu_machine *m, uint64_t len, int prot, int flags)
 {
-	gva_t a = 0;
-	int f = (flags & VMMU_MAP_HUGE) ? GMAP_HUGE : 0;
-	if (GUARDED(m, a = gmm_mmap(m->vm, 0, len, prot, f)) != 0)
+	struct op o = { .a = len, .i = prot, .b = (flags & VMMU_MAP_HUGE) ? GMAP_HUGE : 0 };
+	if (!gmm_current(m->vm) || guard_run(m, op_mmap, &o) != 0)
 		return 0;
-	return a;
+	return o.ret;
 }
 
 int vmmu_munmap(vmmu_machine *m, uint64_t addr, uint64_t len)
 {
-	int r = -1;
-	if (GUARDED(m, r = gmm_munmap(m->vm, addr, len)) != 0)
+	struct op o = { .a = addr, .b = len, .rc = -1 };
+	if (!gmm_current(m->vm) || guard_run(m, op_munmap, &o) != 0)
 		return -1;
-	return r;
+	return o.rc;
 }
 
 int vmmu_mprotect(vmmu_machine *m, uint64_t addr, uint64_t len, int prot)
 {
-	int r = -1;
-	if (GUARDED(m, r = gmm_mprotect(m->vm, addr, len, prot)) != 0)
+	struct op o = { .a = addr, .b = len, .i = prot, .rc = -1 };
+	if (!gmm_current(m->vm) || guard_run(m, op_mprotect, &o) != 0)
 		return -1;
-	return r;
+	return o.rc;
 }
 
 int vmmu_load(vmmu_machine *m, uint64_t addr, unsigned size, uint64_t *value)
 {
-	if (size < 1 || size > 8)
+	struct op o = { .a = addr, .size = size };
+	if (size < 1 || size > 8 || !gmm_current(m->vm) || guard_run(m, op_load, &o) != 0)
 		return -1;
-	uint64_t v = 0;
-	if (GUARDED(m, v = cpu_load_any(&m->vm->vcpu, addr, size)) != 0)
-		return -1;
-	*value = v;
+	*value = o.val;
 	return 0;
 }
 
 int vmmu_store(vmmu_machine *m, uint64_t addr, unsigned size, uint64_t value)
 {
-	if (size < 1 || size > 8)
+	struct op o = { .a = addr, .size = size, .val = value };
+	if (size < 1 || size > 8 || !gmm_current(m->vm))
 		return -1;
-	return GUARDED(m, cpu_store_any(&m->vm->vcpu, addr, size, value));
+	return guard_run(m, op_store, &o);
 }
 
 uint64_t vmmu_stat(const vmmu_machine *m, const char *name)

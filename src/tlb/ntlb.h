@@ -1,0 +1,69 @@
+/*
+ * ntlb.h - the nested TLB: a cache of guest-physical to host-physical
+ * translations that lets the 2D walker skip a whole nested (EPT) walk.
+ *
+ * After Bhargava, Serebrin, Spadini and Manne (ASPLOS'08). Each entry holds
+ * the result of one completed EPT walk: the gPA page, the hPA it maps to, the
+ * size of the EPT leaf (4K, 2M or 1G), the rights granted by every level of
+ * that walk and whether the leaf's EPT dirty flag was already set. In Intel
+ * SDM terms (Vol. 3C §29.4.1) these are guest-physical mappings, tagged by
+ * the EP4TA (EPTP bits 51:12): INVEPT drops them; INVVPID, INVLPG, MOV to
+ * CR3 and VM entry or exit do not.
+ *
+ * The nested TLB is mechanism only: it never walks. The walker looks an
+ * address up, and after a completed EPT walk inserts its result.
+ *
+ * Organisation: fully associative, n entries, LRU by a 64-bit clock. Keys
+ * and masks sit in their own arrays so that a lookup is a scan of n words.
+ *
+ * Invariants:
+ *   - a valid entry's key is its gPA base | 1, an invalid one's is 0;
+ *   - an address is covered by at most one valid entry per EP4TA;
+ *   - n == 0 disables the cache: every lookup misses, inserts do nothing;
+ *   - a valid entry equals what a fresh EPT walk would return, unless an
+ *     INVEPT is pending (the VMM's duty after it changes an EPT entry).
+ */
+#ifndef VMMU_NTLB_H
+#define VMMU_NTLB_H
+
+#include "../core/types.h"
+
+struct ntlb_entry {
+	gpa_t gpa;	/* base of the guest-physical page */
+	hpa_t hpa;	/* base of the host-physical page */
+	uint64_t ep4ta; /* EPTP bits 51:12 the entry was filled under */
+	uint64_t stamp; /* LRU clock at the last hit or fill */
+	uint8_t size;	/* enum page_size of the EPT leaf */
+	uint8_t rights; /* EPTE_R | EPTE_W | EPTE_X granted by every level */
+	bool dirty;	/* the EPT leaf's D flag was set (or EPT A/D is off) */
+};
+
+struct ntlb {
+	uint64_t *key;	/* n keys: gpa base | 1; 0 = empty */
+	uint64_t *mask; /* n masks: ~(page bytes - 1) of each entry */
+	struct ntlb_entry *e;
+	uint32_t n;
+	uint64_t clock;
+	uint64_t hits, misses, fills, flushes, dropped;
+};
+
+/* Allocate n entries (0 = disabled). Returns 0, or -1 when out of memory. */
+int ntlb_init(struct ntlb *t, uint32_t n);
+void ntlb_destroy(struct ntlb *t);
+
+/* The entry that translates gpa under ep4ta, or NULL. Counts a hit or miss
+ * and refreshes the entry's LRU stamp. Rights are the caller's to check. */
+struct ntlb_entry *ntlb_lookup(struct ntlb *t, gpa_t gpa, uint64_t ep4ta);
+
+/* Insert the translation of the page of 'size' that contains gpa; replaces
+ * an entry for the same page. hpa is the host page's base. */
+void ntlb_insert(struct ntlb *t, gpa_t gpa, hpa_t hpa, enum page_size size, uint64_t ep4ta,
+		 uint8_t rights, bool dirty);
+
+/* Flushes; each returns the number of valid entries dropped. */
+uint64_t ntlb_flush_all(struct ntlb *t);
+uint64_t ntlb_flush_ep4ta(struct ntlb *t, uint64_t ep4ta);
+
+uint64_t ntlb_count_valid(const struct ntlb *t);
+
+#endif

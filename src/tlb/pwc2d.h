@@ -1,0 +1,90 @@
+/*
+ * pwc2d.h - the two-dimensional page-walk cache of nested paging.
+ *
+ * After Bhargava, Serebrin, Spadini and Manne, "Accelerating Two-Dimensional
+ * Page Walks for Virtualized Systems" (ASPLOS'08): one small cache of the
+ * page-table entries that a 2D walk reads, tagged by the host-physical
+ * address of the entry. Because guest-table entries and EPT entries both
+ * live at host-physical addresses, one cache serves both dimensions of the
+ * walk. A hit gives the walker the entry's value, and the reference does not
+ * go to memory.
+ *
+ * Entries belong to one of two dimensions, which the flushes treat apart
+ * (Intel SDM Vol. 3C §29.4: guest-physical versus combined mappings):
+ *   PWC_HOST   an EPT entry; tagged by (hpa, EP4TA). A guest-physical
+ *              mapping: only INVEPT drops it.
+ *   PWC_GUEST  a non-leaf guest-table entry; tagged by (hpa, VPID, PCID,
+ *              EP4TA). A combined paging-structure entry: INVLPG, MOV to
+ *              CR3, guest TLB flushes, INVVPID, INVEPT and, with VPID off,
+ *              every VM entry and exit drop it.
+ * The cache never walks and never reads memory; the walker decides what to
+ * insert and when.
+ *
+ * Organisation: fully associative, n entries, LRU by a clock stamped on
+ * every hit and fill. The keys sit in their own array so that a lookup is a
+ * linear scan of n 64-bit words.
+ *
+ * Invariants:
+ *   - at most one valid entry per (dim, hpa, tag);
+ *   - a valid entry's key is (hpa | dim << 1 | 1), an invalid one's is 0;
+ *   - n == 0 disables the cache: every lookup misses, inserts do nothing;
+ *   - the caller inserts only present entries, with the A flag the walker
+ *     has already set in memory, so a hit never needs to write memory for A.
+ */
+#ifndef VMMU_PWC2D_H
+#define VMMU_PWC2D_H
+
+#include "../core/types.h"
+
+enum pwc_dim { PWC_GUEST = 0, PWC_HOST = 1 };
+
+struct pwc2d_entry {
+	uint64_t value; /* the entry as the walker last saw it (A set) */
+	uint64_t ep4ta; /* EPTP bits 51:12 the entry was cached under */
+	uint64_t stamp; /* LRU clock at the last hit or fill */
+	uint16_t vpid;	/* PWC_GUEST only */
+	uint16_t pcid;	/* PWC_GUEST only */
+	uint8_t level;	/* table level of the entry (1..5) */
+	uint8_t dim;	/* enum pwc_dim */
+};
+
+struct pwc2d {
+	uint64_t *key;	       /* n keys: hpa | dim << 1 | 1; 0 = empty */
+	struct pwc2d_entry *e; /* n entries, parallel to key */
+	uint32_t n;
+	uint64_t clock; /* 64 bits: never wraps in a run */
+	uint64_t hits, misses, fills, flushes, dropped;
+};
+
+/* Allocate n entries (0 = disabled). Returns 0, or -1 when out of memory. */
+int pwc2d_init(struct pwc2d *c, uint32_t n);
+void pwc2d_destroy(struct pwc2d *c);
+
+/*
+ * Look up the entry at host-physical address hpa in dimension dim. For
+ * PWC_GUEST the (vpid, pcid, ep4ta) tag must match; for PWC_HOST only
+ * ep4ta. On a hit *value gets the cached entry and true is returned.
+ */
+bool pwc2d_lookup(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid, uint16_t pcid,
+		  uint64_t ep4ta, uint64_t *value);
+
+/* Insert or refresh the entry at hpa. vpid and pcid are ignored for PWC_HOST. */
+void pwc2d_insert(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, int level, uint16_t vpid,
+		  uint16_t pcid, uint64_t ep4ta, uint64_t value);
+
+/* Flushes; each returns the number of valid entries it dropped. */
+uint64_t pwc2d_flush_all(struct pwc2d *c);
+/* Both dimensions, entries cached under ep4ta (INVEPT single-context). */
+uint64_t pwc2d_flush_ep4ta(struct pwc2d *c, uint64_t ep4ta);
+/* Guest dimension of one VPID, every PCID (INVVPID types 0, 1, 3;
+ * INVPCID all-context; VPID-off world switch for VPID 0). */
+uint64_t pwc2d_flush_guest_vpid(struct pwc2d *c, uint16_t vpid);
+/* Guest dimension of (vpid, pcid) (MOV to CR3, INVLPG, per-PCID flush). */
+uint64_t pwc2d_flush_guest_pcid(struct pwc2d *c, uint16_t vpid, uint16_t pcid);
+/* Guest dimension of every VPID but 0 (INVVPID type 2). */
+uint64_t pwc2d_flush_guest_nonzero(struct pwc2d *c);
+
+/* Valid entries of a dimension (tests, explain). */
+uint64_t pwc2d_count(const struct pwc2d *c, enum pwc_dim dim);
+
+#endif
