@@ -16,18 +16,36 @@
  * The direct map uses cfg.direct_map_page pages, is global and
  * supervisor-only, and its upper tables are shared by every process.
  *
+ * Levels are numbered PT = 1, PD = 2, PDPT = 3, PML4 = 4, PML5 = 5, as in
+ * the rest of the project; pt_index() (core/pte.h) picks a level's index.
+ *
+ * Bookkeeping (VMAs, frame refcounts, free lists, the process list) lives
+ * in simulator memory; a real kernel keeps it in guest memory (struct page,
+ * vm_area_struct), and the model does not charge for that traffic. What the
+ * MMU modes must see goes through the vCPU: every page-table entry load and
+ * store (8 bytes, kernel mode, at gmm_kva() of the entry), page zeroing and
+ * page copying (cpu_zero_page/cpu_copy_page), CR3 loads, INVLPG and
+ * flushes. Only boot writes guest memory directly.
+ *
  * Invariants:
  *   - every present user PTE maps a frame whose refcount counts it;
  *   - a CoW page is read-only in every PTE that maps it while its refcount
  *     is above one;
  *   - page-table frames are owned by exactly one process, except the shared
- *     direct-map tables, owned by the kernel.
+ *     direct-map tables, owned by the kernel;
+ *   - every mapped user leaf lies inside a VMA of its process, and every
+ *     user table below the top one covers part of a VMA;
+ *   - guest frame 0 is never handed out; the allocator reuses freed frames
+ *     last-in first-out, so a run is a function of its inputs.
+ * gmm_check() verifies these at run time.
  */
 #ifndef VMMU_GMM_H
 #define VMMU_GMM_H
 
 #include "../core/mmu.h"
 #include "../core/types.h"
+
+#include <stddef.h>
 
 struct vm;
 struct gproc;
@@ -38,46 +56,102 @@ struct gproc;
 #define GMM_TEXT_BASE UINT64_C(0x0000000000400000)
 #define GMM_STACK_TOP UINT64_C(0x00007ffffff00000)
 
-/* mmap protection and flags. */
+/* mmap protection and flags. On x86 a writable or executable user page is
+ * also readable, so GPROT_WRITE and GPROT_EXEC imply GPROT_READ. */
+#define GPROT_NONE 0
 #define GPROT_READ 1
 #define GPROT_WRITE 2
 #define GPROT_EXEC 4
-#define GMAP_HUGE 1   /* back with 2M pages (region must be 2M-aligned in size) */
-#define GMAP_FIXED 2  /* map exactly at addr */
+#define GMAP_HUGE 1  /* back with 2M pages: len rounded up, address 2M-aligned */
+#define GMAP_FIXED 2 /* map exactly at addr */
 
 /* Boot the guest kernel: frame allocator, direct map. Returns 0 or -1 with
  * vm->err set. Boot writes go to guest-physical memory directly (paging is
- * not yet on) and are not counted; statistics start after it. */
+ * not yet on) and are not counted; statistics start after it. Boot ends
+ * with a CR3 load of the kernel top table (PCID 0): callers that count
+ * events reset vm->st after gmm_boot(). */
 int gmm_boot(struct vm *vm);
+/* Free the guest kernel's simulator memory (guest memory is the VM's). */
 void gmm_shutdown(struct vm *vm);
 
 /* Kernel virtual address of a guest-physical address (the direct map). */
 gva_t gmm_kva(const struct vm *vm, gpa_t gpa);
 
-/* Processes. The first process created becomes current. */
+/*
+ * Processes. A new process gets a pid, a PCID and a zeroed top table with
+ * the kernel's entries; when no process is current (the first one, or
+ * after the last exit) it becomes current. Returns NULL with gmm_errno()
+ * ENOMEM (no frame for the top table) or EAGAIN (all 4095 PCIDs in use).
+ */
 struct gproc *gmm_proc_create(struct vm *vm);
 /* Fork the current process's address space copy-on-write; returns the child
- * (not yet running). */
+ * (not yet running). Leaves of writable VMAs become read-only in both, each
+ * shared frame (a 2 MiB page as one unit) gains a reference, and the
+ * parent's PCID is flushed. NULL with ENOMEM when tables cannot be
+ * allocated (the child is rolled back), or EAGAIN (no PCID). */
 struct gproc *gmm_fork(struct vm *vm, struct gproc *parent);
-/* Tear down an address space; switches to 'next' first if p is current. */
+/* Tear down an address space; switches to 'next' first if p is current
+ * (to the kernel top table when next is NULL or p). Every present leaf is
+ * cleared with a store of 0, frames lose a reference and are freed at
+ * zero, then the user tables are freed. p is freed. */
 void gmm_exit(struct vm *vm, struct gproc *p, struct gproc *next);
 /* Context switch: MOV to CR3 with the PCID (and the no-flush bit when the
- * PCID's entries are still valid). */
+ * PCID's entries are still valid). Switching to the current process does
+ * nothing. */
 void gmm_switch_to(struct vm *vm, struct gproc *p);
 struct gproc *gmm_current(const struct vm *vm);
+/* pid of p (from 1, never reused), -1 for NULL. */
 int gmm_proc_pid(const struct gproc *p);
+/* Live processes. */
+size_t gmm_nprocs(const struct vm *vm);
 
-/* Memory calls of the current process. mmap returns 0 when out of address
- * space or guest memory (gmm_errno() says which). */
+/*
+ * Memory calls of the current process. On failure mmap returns 0 and
+ * munmap/mprotect -1, with gmm_errno() set: EINVAL for bad arguments
+ * (unaligned addr, len 0, unknown prot or flags, a range outside the user
+ * half, a boundary inside a 2 MiB page of a GMAP_HUGE mapping), ENOMEM
+ * when out of address space, when len exceeds guest memory, past 65530
+ * mappings (Linux's max_map_count), or for mprotect of a range with
+ * unmapped pages.
+ *
+ * mmap: len is rounded up to pages (2 MiB with GMAP_HUGE, whose address is
+ * then 2 MiB-aligned). Without GMAP_FIXED, a non-zero free and aligned addr
+ * is used as given, else the first free range at or above the process's
+ * mmap cursor (then from GMM_MMAP_BASE) below GMM_STACK_TOP. GMAP_FIXED
+ * unmaps what was there first. Huge pages are used only when asked for
+ * with GMAP_HUGE (cfg.guest_page is the workloads' choice, not mmap's).
+ * Pages are populated on first touch.
+ *
+ * munmap clears each mapped leaf with a store of 0, drops the frames,
+ * frees tables whose whole span is now unmapped, then issues one INVLPG
+ * per unmapped page (and per freed table not covered by one) when their
+ * number is at most cfg.invlpg_threshold, else one cpu_flush_tlb(v, false).
+ * mprotect rewrites the RW/NX bits of mapped leaves (a page with refcount
+ * above one stays read-only; GPROT_NONE clears P) and invalidates the
+ * changed ones the same way.
+ */
 gva_t gmm_mmap(struct vm *vm, gva_t addr, uint64_t len, int prot, int flags);
 int gmm_munmap(struct vm *vm, gva_t addr, uint64_t len);
 int gmm_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot);
+/* errno value of the last failed call (0 before any failure). */
+int gmm_errno(const struct vm *vm);
 
 /* Page fault entry: called by core with the fault; resolves it or
- * vm_abort()s (segfault, guest out of memory). */
+ * vm_abort()s (segfault, guest out of memory). Counts demand_faults and
+ * cow_faults; the caller counts guest_faults. */
 void gmm_handle_fault(struct vm *vm, const struct guest_fault *f);
 
 /* Guest-physical frame allocator state (tests). */
 uint64_t gmm_free_frames(const struct vm *vm);
+/* Refcount of a guest frame (a 2 MiB page: of its first frame). */
+uint32_t gmm_frame_refcount(const struct vm *vm, gfn_t gfn);
+
+/*
+ * Check the invariants above by reading every process's tables with
+ * gpa_read64() (the VMM's view: nothing counted, no A/D bits set).
+ * Returns NULL, or the violated invariant's name with an explanation in
+ * 'detail'. Tests and audits only: it costs a pass over all tables.
+ */
+const char *gmm_check(struct vm *vm, char *detail, size_t len);
 
 #endif

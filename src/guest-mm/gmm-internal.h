@@ -1,0 +1,222 @@
+/*
+ * gmm-internal.h - private state of the guest memory manager, shared by the
+ * files of src/guest-mm/ and by nothing else.
+ *
+ * Split of concerns:
+ *   frame.c    guest-physical frame allocator and refcounts
+ *   pgtable.c  page-table entries read and written through the vCPU, table
+ *              allocation, range walks, table freeing
+ *   vma.c      the sorted VMA array of a process
+ *   proc.c     boot (direct map), processes, PCIDs, context switch, fork,
+ *              exit, shutdown, the run-time check
+ *   mmap.c     mmap, munmap, mprotect and the TLB invalidation they need
+ *   fault.c    the page-fault handler: demand zero and copy-on-write
+ *
+ * The bookkeeping kept here (VMAs, refcounts, free lists, the process list)
+ * lives in simulator memory. A real kernel keeps the same information in
+ * struct page and vm_area_struct, in guest memory; the model does not charge
+ * for that traffic. Only page-table entries, page zeroing and page copying
+ * go through the vCPU, because those are what the MMU modes see and trap.
+ */
+#ifndef VMMU_GMM_INTERNAL_H
+#define VMMU_GMM_INTERNAL_H
+
+#include "gmm.h"
+#include "../core/pte.h"
+#include "../core/vm.h"
+
+/* Size of a huge (PD-level) page and its frame count. */
+#define GMM_HUGE_SIZE (UINT64_C(1) << 21)
+#define GMM_HUGE_FRAMES UINT64_C(512)
+
+/*
+ * Software bit of a user leaf (ignored by the walker, x86 bits 11:9 are
+ * free for software): the leaf is PROT_NONE. P is clear, so every access
+ * faults, but the entry still holds its frame and a reference to it, and
+ * mprotect can make it present again.
+ */
+#define GMM_PTE_BIT_PROTNONE 9
+#define GMM_PTE_PROTNONE (UINT64_C(1) << GMM_PTE_BIT_PROTNONE)
+
+/* Entry of a user table that points at a lower table (no A: the walker sets it). */
+#define GMM_UPPER_USER (GPTE_P | GPTE_RW | GPTE_US)
+/* Entry of a direct-map table that points at a lower table (built at boot). */
+#define GMM_UPPER_KERNEL (GPTE_P | GPTE_RW | GPTE_A)
+/* Direct-map leaf: supervisor-only, global, never executable. */
+#define GMM_DIRECT_LEAF (GPTE_P | GPTE_RW | GPTE_A | GPTE_D | GPTE_PS | GPTE_G | GPTE_NX)
+
+/* Linux's default vm.max_map_count. */
+#define GMM_MAX_VMAS 65530
+
+/* What a guest frame is used for. */
+enum gframe_kind {
+	GF_FREE = 0,
+	GF_RESERVED,  /* frame 0, and frames past the last whole chunk */
+	GF_KERNEL,    /* direct-map tables and the kernel top table: never freed */
+	GF_TABLE,     /* a user page table owned by one process */
+	GF_DATA,      /* a 4 KiB user page, refcounted */
+	GF_HUGE,      /* first frame of a 2 MiB user page, refcounted as one unit */
+	GF_HUGE_TAIL, /* the other 511 frames of a 2 MiB user page */
+};
+
+struct gvma {
+	gva_t start, end; /* [start, end), page-aligned (2 MiB-aligned when huge) */
+	int prot;	  /* GPROT_* */
+	int flags;	  /* GMAP_HUGE only; GMAP_FIXED is not kept */
+};
+
+struct gproc {
+	struct gproc *next; /* process list, in creation order */
+	int pid;
+	uint16_t pcid;	  /* 1..4095 with cfg.pcid, else 0 */
+	bool pcid_loaded; /* loaded since allocation: a reload may keep its entries */
+	bool tlb_stale;	  /* tables changed while not current: next load must flush */
+	gpa_t top;	  /* PML4 (or PML5) */
+	struct gvma *vma; /* sorted by start, disjoint */
+	size_t nvma, vma_cap;
+	gva_t mmap_cursor; /* next address tried by a non-fixed mmap */
+};
+
+struct gmm {
+	struct vm *vm;
+	int levels;	   /* 4 or 5 */
+	gva_t direct_base; /* GMM_DIRECT_BASE_4L or _5L */
+	gva_t user_top;	   /* end of the user half, less one guard page */
+
+	/* Frame allocator (frame.c). Low frames are bump-allocated upward for
+	 * 4 KiB use, 2 MiB blocks downward from the top; freed frames and
+	 * blocks go on LIFO stacks and are reused first. */
+	uint64_t nframes;
+	uint32_t *ref; /* refcount per frame (huge pages: on the first frame) */
+	uint8_t *kind; /* enum gframe_kind per frame */
+	gfn_t *free4k;
+	uint64_t nfree4k, cap4k;
+	gfn_t *free2m;
+	uint64_t nfree2m, cap2m;
+	gfn_t low_next;	 /* next never-used 4 KiB frame */
+	gfn_t high_next; /* first frame of the lowest block handed out from the top */
+	uint64_t used;	 /* frames not free (frame 0 and reserved excluded) */
+	uint64_t usable; /* frames that can ever be handed out */
+
+	/* Kernel half (proc.c). */
+	gpa_t kernel_top;		 /* the boot top table, loaded when no process runs */
+	unsigned ktop_first, ktop_count; /* top-level indices of the direct map */
+
+	/* Processes (proc.c). */
+	struct gproc *procs, *current;
+	int next_pid;
+	uint16_t next_pcid;
+	uint8_t pcid_used[4096];
+
+	/* Scratch list of addresses to invalidate (mmap.c). */
+	gva_t *inv;
+	size_t ninv, inv_cap;
+	bool inv_overflow; /* more than cfg.invlpg_threshold: one flush */
+
+	int err; /* gmm_errno() */
+};
+
+static inline struct gmm *gmm_of(const struct vm *vm)
+{
+	return vm->gmm;
+}
+
+/* ---- frame.c ---- */
+int gmm_frames_init(struct gmm *g, uint64_t nframes);
+void gmm_frames_destroy(struct gmm *g);
+/* Allocate one 4 KiB frame of 'kind' (refcount 1). false when out of memory. */
+bool gmm_alloc_frame(struct gmm *g, enum gframe_kind kind, gfn_t *out);
+/* Allocate 512 contiguous, 2 MiB-aligned frames (refcount 1 on the first). */
+bool gmm_alloc_huge(struct gmm *g, gfn_t *out);
+/* Take one more reference to a data frame or huge page. */
+void gmm_frame_get(struct gmm *g, gfn_t gfn);
+/* Drop one reference; frees the frame (or the 512 frames) at zero.
+ * Returns true when it was freed. */
+bool gmm_frame_put(struct gmm *g, gfn_t gfn);
+/* Free a page-table frame (GF_TABLE). */
+void gmm_free_table_frame(struct gmm *g, gfn_t gfn);
+
+/* ---- pgtable.c ---- */
+/* Kernel-mode 8-byte load or store of a table entry through the direct map. */
+uint64_t gmm_pte_read(struct gmm *g, gpa_t entry);
+void gmm_pte_write(struct gmm *g, gpa_t entry, uint64_t val, int level);
+/* Zero or copy whole frames through the direct map. */
+void gmm_zero_frame(struct gmm *g, gfn_t gfn);
+void gmm_copy_frame(struct gmm *g, gfn_t dst, gfn_t src);
+/* Allocate and zero a user page table. false when out of memory. */
+bool gmm_table_alloc(struct gmm *g, gfn_t *out);
+
+static inline gpa_t gmm_slot(gpa_t table, unsigned index)
+{
+	return GPA(table.v + 8 * (uint64_t)index);
+}
+/* An entry that maps a user page: present, or a PROT_NONE leaf. */
+static inline bool gmm_pte_mapped(uint64_t e)
+{
+	return gpte_present(e) || (e & GMM_PTE_PROTNONE);
+}
+/* True when 'e' (mapped) is a leaf at 'level'. */
+static inline bool gmm_pte_leaf(uint64_t e, int level)
+{
+	return level == LVL_PT || gpte_large(e, level);
+}
+
+/*
+ * Find the entry slot that maps va at 'level' in p's tables, descending
+ * from the top table. With alloc, missing tables are allocated, zeroed and
+ * linked (P|RW|US); without, a missing table returns false. Returns false
+ * with g->err = ENOMEM when a table cannot be allocated. A large leaf above
+ * 'level' is a bug.
+ */
+bool gmm_pt_slot(struct gmm *g, struct gproc *p, gva_t va, int level, bool alloc, gpa_t *slot);
+
+/* Called for every mapped leaf in a range walk. */
+typedef void (*gmm_leaf_fn)(struct gmm *g, struct gproc *p, gva_t va, int level, gpa_t slot,
+			    uint64_t e, void *ctx);
+/* Leaf callback: clear the leaf with a store of 0 and drop its frame; with
+ * a non-NULL ctx, also queue a present leaf for invalidation. */
+void gmm_pt_zap_leaf(struct gmm *g, struct gproc *p, gva_t va, int level, gpa_t slot, uint64_t e,
+		     void *ctx);
+/* Visit the mapped leaves of p in [start, end) in address order. */
+void gmm_pt_visit(struct gmm *g, struct gproc *p, gva_t start, gva_t end, gmm_leaf_fn fn,
+		  void *ctx);
+/*
+ * Free every table of p below the top table that covers part of
+ * [start, end) and whose whole span overlaps no VMA of p: its parent entry
+ * is cleared with a store of 0 and its frame freed. Caller's duty: the
+ * leaves of those spans are already unmapped. With inv, the span start of
+ * each freed table is offered to gmm_inv_add_span().
+ */
+void gmm_pt_free_range(struct gmm *g, struct gproc *p, gva_t start, gva_t end, bool inv);
+
+/* ---- vma.c ---- */
+/* The VMA that contains va, or NULL. */
+struct gvma *gmm_vma_find(struct gproc *p, gva_t va);
+/* Index of the first VMA whose end is above va (p->nvma when none). */
+size_t gmm_vma_first_after(const struct gproc *p, gva_t va);
+/* True when some VMA overlaps [start, end). */
+bool gmm_vma_overlaps(const struct gproc *p, gva_t start, gva_t end);
+/* Insert a VMA into a free range, merging with equal neighbours. -1 = ENOMEM. */
+int gmm_vma_insert(struct gmm *g, struct gproc *p, gva_t start, gva_t end, int prot, int flags);
+/* Make start and end VMA boundaries (split the VMAs they fall in). -1 = ENOMEM. */
+int gmm_vma_split_at(struct gmm *g, struct gproc *p, gva_t start, gva_t end);
+/* Remove the VMAs inside [start, end); caller split at start and end first. */
+void gmm_vma_remove(struct gproc *p, gva_t start, gva_t end);
+/* Merge VMAs around [start, end) with equal, adjacent neighbours. */
+void gmm_vma_merge(struct gproc *p, gva_t start, gva_t end);
+/* Copy src's VMAs to dst. -1 = ENOMEM (simulator memory). */
+int gmm_vma_copy(struct gproc *dst, const struct gproc *src);
+
+/* ---- mmap.c ---- */
+void gmm_inv_reset(struct gmm *g);
+void gmm_inv_add(struct gmm *g, gva_t va);
+/* A freed table spans [s, s + span): add s unless an address in the list covers it. */
+void gmm_inv_add_span(struct gmm *g, gva_t s, uint64_t span);
+/* INVLPG each address, or one flush of the current PCID above the threshold. */
+void gmm_inv_flush(struct gmm *g);
+
+/* ---- proc.c ---- */
+/* Allocation failure of simulator memory is fatal. */
+void *gmm_xrealloc(void *p, size_t n);
+
+#endif

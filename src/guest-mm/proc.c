@@ -1,0 +1,378 @@
+/*
+ * proc.c - boot of the guest kernel (frame allocator and direct map),
+ * processes, PCIDs, context switch, fork, exit and shutdown.
+ *
+ * Boot builds the direct map of all guest memory with the VMM's
+ * gpa_write64() (paging is not on yet; those writes are not counted), in a
+ * kernel top table, and loads that table into CR3 (PCID 0). From then on the
+ * kernel reaches every guest frame through the direct map, and every table
+ * access goes through the vCPU. Each process's top table is zeroed and gets
+ * a copy of the kernel's top-level entries, so the direct map's lower tables
+ * are shared by every address space.
+ *
+ * PCIDs: with cfg.pcid each process gets the next PCID of 1..4095 that is
+ * not in use, cycling, so a PCID is reused only after the counter wraps.
+ * The first CR3 load of a PCID after its allocation flushes it (it may still
+ * hold entries of an exited process); later loads set the no-flush bit,
+ * unless the process's tables were changed while it was not current. Without
+ * cfg.pcid every process uses PCID 0 and every load flushes.
+ *
+ * Invariants:
+ *   - g->current is the process whose top table CR3 holds, or NULL when the
+ *     kernel top table is loaded;
+ *   - pcid_used[x] is set exactly when a live process holds PCID x (x > 0);
+ *   - the kernel top-level entries of every process equal the kernel top
+ *     table's entries at the time the process was created (they never
+ *     change after boot).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gmm-internal.h"
+#include "../core/cpu.h"
+
+/* ---- private helpers ---- */
+
+void *gmm_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		vmmu_bug("gmm-heap", "simulator out of memory (%zu bytes)", n);
+	return q;
+}
+
+static void boot_zero_table(struct vm *vm, gfn_t t)
+{
+	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
+		gpa_write64(vm, gmm_slot(gfn_to_gpa(t), i), 0);
+}
+
+/* Map one direct-map leaf at 'level' (2 or 3), building tables as needed. */
+static int boot_map(struct gmm *g, gva_t va, uint64_t pa, int level)
+{
+	struct vm *vm = g->vm;
+	gpa_t table = g->kernel_top;
+	for (int l = g->levels; l > level; l--) {
+		gpa_t s = gmm_slot(table, pt_index(va, l));
+		uint64_t e = gpa_read64(vm, s);
+		if (!gpte_present(e)) {
+			gfn_t t;
+			if (!gmm_alloc_frame(g, GF_KERNEL, &t))
+				return -1;
+			boot_zero_table(vm, t);
+			e = gfn_to_gpa(t).v | GMM_UPPER_KERNEL;
+			gpa_write64(vm, s, e);
+		}
+		table = GPA(pte_frame(e));
+	}
+	gpa_write64(vm, gmm_slot(table, pt_index(va, level)), pa | GMM_DIRECT_LEAF);
+	return 0;
+}
+
+/* MOV to CR3 for p, or for the kernel top table when p is NULL. */
+static void load_cr3(struct gmm *g, struct gproc *p)
+{
+	struct vcpu *v = &g->vm->vcpu;
+	uint64_t cr3 = g->kernel_top.v;
+	if (p) {
+		cr3 = p->top.v | p->pcid;
+		if (g->vm->cfg.pcid && p->pcid_loaded && !p->tlb_stale)
+			cr3 |= CR3_NOFLUSH;
+		p->pcid_loaded = true;
+		p->tlb_stale = false;
+	}
+	g->current = p;
+	bool user = v->user;
+	cpu_set_user(v, false);
+	cpu_write_cr3(v, cr3);
+	cpu_set_user(v, user);
+}
+
+/* Next free PCID after the last one handed out, or 0 when all are in use. */
+static uint16_t pcid_alloc(struct gmm *g)
+{
+	for (unsigned n = 0; n < 4095; n++) {
+		uint16_t x = g->next_pcid;
+		g->next_pcid = x == 4095 ? 1 : (uint16_t)(x + 1);
+		if (!g->pcid_used[x]) {
+			g->pcid_used[x] = 1;
+			return x;
+		}
+	}
+	return 0;
+}
+
+/* A process with a PCID and a top table holding the kernel entries. */
+static struct gproc *proc_alloc(struct gmm *g)
+{
+	uint16_t pcid = 0;
+	if (g->vm->cfg.pcid) {
+		pcid = pcid_alloc(g);
+		if (!pcid) {
+			g->err = EAGAIN;
+			return NULL;
+		}
+	}
+	gfn_t top;
+	if (!gmm_alloc_frame(g, GF_TABLE, &top)) {
+		g->pcid_used[pcid] = 0;
+		g->err = ENOMEM;
+		return NULL;
+	}
+	gmm_zero_frame(g, top);
+	for (unsigned i = g->ktop_first; i < g->ktop_first + g->ktop_count; i++) {
+		uint64_t e = gmm_pte_read(g, gmm_slot(g->kernel_top, i));
+		gmm_pte_write(g, gmm_slot(gfn_to_gpa(top), i), e, g->levels);
+	}
+	struct gproc *p = gmm_xrealloc(NULL, sizeof(*p));
+	*p = (struct gproc){
+	    .pid = g->next_pid++,
+	    .pcid = pcid,
+	    .top = gfn_to_gpa(top),
+	    .mmap_cursor = GMM_MMAP_BASE,
+	};
+	struct gproc **tail = &g->procs;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = p;
+	return p;
+}
+
+/* Zap p's leaves, free its user tables and its top table. */
+static void teardown(struct gmm *g, struct gproc *p)
+{
+	for (size_t i = 0; i < p->nvma; i++)
+		gmm_pt_visit(g, p, p->vma[i].start, p->vma[i].end, gmm_pt_zap_leaf, NULL);
+	/* Drop the VMAs one at a time, as munmap would, so that a table is
+	 * freed only once no remaining VMA overlaps its span, and every table
+	 * below it has been freed first. */
+	while (p->nvma) {
+		struct gvma v = p->vma[0];
+		gmm_vma_remove(p, v.start, v.end);
+		gmm_pt_free_range(g, p, v.start, v.end, false);
+	}
+	gmm_free_table_frame(g, gpa_to_gfn(p->top));
+}
+
+static void proc_free(struct gmm *g, struct gproc *p)
+{
+	for (struct gproc **pp = &g->procs; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	if (p->pcid)
+		g->pcid_used[p->pcid] = 0;
+	free(p->vma);
+	free(p);
+}
+
+/* Copy the leaves of [start, end) from parent table pt to child table ct. */
+static bool copy_table(struct gmm *g, const struct gvma *vma, gpa_t pt, gpa_t ct, int level,
+		       gva_t start, gva_t end)
+{
+	uint64_t span = UINT64_C(1) << level_shift(level);
+	for (gva_t s = start & ~(span - 1); s < end; s += span) {
+		unsigned idx = pt_index(s, level);
+		gpa_t ps = gmm_slot(pt, idx), cs = gmm_slot(ct, idx);
+		uint64_t pe = gmm_pte_read(g, ps);
+		if (!gmm_pte_mapped(pe))
+			continue;
+		if (gmm_pte_leaf(pe, level)) {
+			if ((vma->prot & GPROT_WRITE) && (pe & GPTE_RW)) {
+				pe &= ~GPTE_RW;
+				gmm_pte_write(g, ps, pe, level);
+			}
+			gmm_pte_write(g, cs, pe, level);
+			gmm_frame_get(g, gpa_to_gfn(GPA(gpte_leaf_frame(pe, level))));
+			continue;
+		}
+		uint64_t ce = gmm_pte_read(g, cs);
+		if (!gpte_present(ce)) {
+			gfn_t t;
+			if (!gmm_table_alloc(g, &t))
+				return false;
+			ce = gfn_to_gpa(t).v | GMM_UPPER_USER;
+			gmm_pte_write(g, cs, ce, level);
+		}
+		gva_t lo = s > start ? s : start;
+		gva_t hi = s + span < end ? s + span : end;
+		if (!copy_table(g, vma, GPA(pte_frame(pe)), GPA(pte_frame(ce)), level - 1, lo, hi))
+			return false;
+	}
+	return true;
+}
+
+/* ---- API ---- */
+
+gva_t gmm_kva(const struct vm *vm, gpa_t gpa)
+{
+	return (vm->cfg.levels == 5 ? GMM_DIRECT_BASE_5L : GMM_DIRECT_BASE_4L) + gpa.v;
+}
+
+int gmm_boot(struct vm *vm)
+{
+	const struct vm_config *c = &vm->cfg;
+	if (vm->gmm) {
+		snprintf(vm->err, sizeof(vm->err), "guest kernel already booted");
+		return -1;
+	}
+	if (c->levels != 4 && c->levels != 5) {
+		snprintf(vm->err, sizeof(vm->err), "guest kernel: levels must be 4 or 5, not %d",
+			 c->levels);
+		return -1;
+	}
+	if (c->direct_map_page != PG_2M && c->direct_map_page != PG_1G) {
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest kernel: direct-map page must be 2m or 1g");
+		return -1;
+	}
+	struct gmm *g = calloc(1, sizeof(*g));
+	if (!g || gmm_frames_init(g, c->guest_mem >> PAGE_SHIFT)) {
+		if (g)
+			gmm_frames_destroy(g);
+		free(g);
+		snprintf(vm->err, sizeof(vm->err), "guest kernel: simulator out of memory");
+		return -1;
+	}
+	g->vm = vm;
+	g->levels = c->levels;
+	g->direct_base = c->levels == 5 ? GMM_DIRECT_BASE_5L : GMM_DIRECT_BASE_4L;
+	g->user_top = (UINT64_C(1) << (c->levels == 5 ? 56 : 47)) - PAGE_SIZE;
+	g->next_pid = 1;
+	g->next_pcid = 1;
+
+	gfn_t top;
+	int level = c->direct_map_page == PG_1G ? LVL_PDPT : LVL_PD;
+	uint64_t step = page_bytes(c->direct_map_page);
+	uint64_t size = (g->nframes * PAGE_SIZE + step - 1) / step * step;
+	bool ok = gmm_alloc_frame(g, GF_KERNEL, &top);
+	if (ok) {
+		g->kernel_top = gfn_to_gpa(top);
+		boot_zero_table(vm, top);
+	}
+	for (uint64_t off = 0; ok && off < size; off += step)
+		ok = boot_map(g, g->direct_base + off, off, level) == 0;
+	if (!ok) {
+		gmm_frames_destroy(g);
+		free(g);
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest kernel: guest memory too small for the direct-map tables");
+		return -1;
+	}
+	g->ktop_first = pt_index(g->direct_base, g->levels);
+	g->ktop_count = pt_index(g->direct_base + size - 1, g->levels) - g->ktop_first + 1;
+	vm->gmm = g;
+	load_cr3(g, NULL);
+	return 0;
+}
+
+void gmm_shutdown(struct vm *vm)
+{
+	struct gmm *g = gmm_of(vm);
+	if (!g)
+		return;
+	while (g->procs) {
+		struct gproc *p = g->procs;
+		g->procs = p->next;
+		free(p->vma);
+		free(p);
+	}
+	gmm_frames_destroy(g);
+	free(g->inv);
+	free(g);
+	vm->gmm = NULL;
+}
+
+int gmm_errno(const struct vm *vm)
+{
+	const struct gmm *g = gmm_of(vm);
+	return g ? g->err : 0;
+}
+
+struct gproc *gmm_proc_create(struct vm *vm)
+{
+	struct gmm *g = gmm_of(vm);
+	struct gproc *p = proc_alloc(g);
+	if (p && !g->current)
+		load_cr3(g, p);
+	return p;
+}
+
+void gmm_switch_to(struct vm *vm, struct gproc *p)
+{
+	struct gmm *g = gmm_of(vm);
+	if (p != g->current)
+		load_cr3(g, p);
+}
+
+struct gproc *gmm_fork(struct vm *vm, struct gproc *parent)
+{
+	struct gmm *g = gmm_of(vm);
+	if (!parent) {
+		g->err = EINVAL;
+		return NULL;
+	}
+	struct gproc *c = proc_alloc(g);
+	if (!c)
+		return NULL;
+	gmm_vma_copy(c, parent);
+	c->mmap_cursor = parent->mmap_cursor;
+	bool ok = true;
+	for (size_t i = 0; ok && i < parent->nvma; i++)
+		ok = copy_table(g, &parent->vma[i], parent->top, c->top, g->levels,
+				parent->vma[i].start, parent->vma[i].end);
+	/* The parent's writable translations are now stale. */
+	if (parent == g->current) {
+		struct vcpu *v = &vm->vcpu;
+		bool user = v->user;
+		cpu_set_user(v, false);
+		cpu_flush_tlb(v, false);
+		cpu_set_user(v, user);
+	} else {
+		parent->tlb_stale = true;
+	}
+	if (!ok) {
+		/* Roll back: the parent keeps its read-only entries, which a
+		 * write turns back into writable ones (refcount 1). */
+		teardown(g, c);
+		proc_free(g, c);
+		g->err = ENOMEM;
+		return NULL;
+	}
+	return c;
+}
+
+void gmm_exit(struct vm *vm, struct gproc *p, struct gproc *next)
+{
+	struct gmm *g = gmm_of(vm);
+	if (!p)
+		return;
+	if (p == g->current)
+		load_cr3(g, next != p ? next : NULL);
+	teardown(g, p);
+	proc_free(g, p);
+}
+
+struct gproc *gmm_current(const struct vm *vm)
+{
+	const struct gmm *g = gmm_of(vm);
+	return g ? g->current : NULL;
+}
+
+int gmm_proc_pid(const struct gproc *p)
+{
+	return p ? p->pid : -1;
+}
+
+size_t gmm_nprocs(const struct vm *vm)
+{
+	const struct gmm *g = gmm_of(vm);
+	size_t n = 0;
+	for (const struct gproc *p = g ? g->procs : NULL; p; p = p->next)
+		n++;
+	return n;
+}
