@@ -50,12 +50,11 @@ static void cpu_deliver_fault(struct vcpu *v, const struct guest_fault *f)
 	v->user = user;
 }
 
-uint64_t cpu_access_slow(struct vcpu *v, struct mem_access *a)
+/* Translate and perform access a, retrying after faults and exits, without
+ * counting it: the caller has counted the access and its TLB miss. */
+static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 {
 	struct vm *vm = v->vm;
-	vm->st.tlb_misses++;
-	TRACE(vm, .kind = TR_TLB_MISS, .gva = a->gva, .access = a->kind, .user = a->user,
-	      .what = "TLB miss");
 	for (int tries = 0; tries < CPU_MAX_RETRIES; tries++) {
 		if (tries > 0) {
 			struct tlb_entry *e =
@@ -96,6 +95,15 @@ uint64_t cpu_access_slow(struct vcpu *v, struct mem_access *a)
 	}
 	vmmu_bug("access-progress", "%s: access to gva %#" PRIx64 " made no progress in %d tries",
 		 vm->mmu->name, a->gva, CPU_MAX_RETRIES);
+}
+
+uint64_t cpu_access_slow(struct vcpu *v, struct mem_access *a)
+{
+	struct vm *vm = v->vm;
+	vm->st.tlb_misses++;
+	TRACE(vm, .kind = TR_TLB_MISS, .gva = a->gva, .access = a->kind, .user = a->user,
+	      .what = "TLB miss");
+	return cpu_resolve(v, a);
 }
 
 uint64_t cpu_load_any(struct vcpu *v, gva_t gva, unsigned size)
@@ -197,35 +205,52 @@ void cpu_flush_tlb(struct vcpu *v, bool all)
 		vm->mmu->on_tlb_flush(v, all);
 }
 
-/* Host pointer of a page whose translation allows 'kind', resolving faults
- * and exits with ordinary accesses first. For a write the probe stores
- * 'probe_val' words at increasing offsets while the mode emulates them
- * (a write-protected guest table); *done gets the bytes already written. */
+/*
+ * Host pointer of a 4 KiB page whose translation allows 'kind', for the
+ * bulk operations. The whole operation counts as one access, and as one TLB
+ * miss when the first lookup does not allow it, whatever it takes to
+ * resolve: the guest's clear_page or copy_page is the same instruction
+ * stream under every mode. Faults and exits are resolved by ordinary
+ * translated accesses. For a write the probes store words of 'src' (zeros
+ * when NULL) at increasing offsets, so a store the VMM emulates (a
+ * write-protected guest table) is never lost; *done gets the bytes already
+ * written, and NULL is returned when every word went through emulation.
+ */
 static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
 			     const uint8_t *src, uint64_t *done)
 {
 	struct vm *vm = v->vm;
+	vm->st.accesses++;
+	vm->st.user_accesses += v->user;
+	vm->st.cyc_access += vm->cost.access;
+	bool missed = false;
 	int reads = 0;
 	*done = 0;
-	for (uint64_t off = 0; off < PAGE_SIZE; off += 8) {
+	for (uint64_t off = 0; off < PAGE_SIZE;) {
 		struct tlb_entry *e = tlb_lookup(&v->tlb, kva, v->vpid, vcpu_pcid(v), kind);
 		if (cpu_tlb_ok(e, kind, v->user)) {
-			vm->st.accesses++;
-			vm->st.user_accesses += v->user;
-			vm->st.cyc_access += vm->cost.access;
 			*done = off;
 			return cpu_hit_ptr(v, e, kva);
 		}
+		if (!missed) {
+			missed = true;
+			vm->st.tlb_misses++;
+			TRACE(vm, .kind = TR_TLB_MISS, .gva = kva, .access = kind, .user = v->user,
+			      .what = "TLB miss");
+		}
+		struct mem_access a = { .gva = kva + off, .kind = kind, .size = 8, .user = v->user };
 		if (kind == ACC_READ) {
+			/* Resolving a load maps the page; then look it up again. */
 			if (++reads > 4)
 				vmmu_bug("read-progress", "page %#" PRIx64 " stays unreadable", kva);
-			(void)cpu_load(v, kva, 8);
-			off = (uint64_t)-8; /* the load mapped it: look it up again */
+			a.gva = kva;
+			(void)cpu_resolve(v, &a);
 			continue;
 		}
-		uint64_t w;
-		memcpy(&w, src ? src + off : (const uint8_t *)"\0\0\0\0\0\0\0\0", 8);
-		cpu_store(v, kva + off, 8, w);
+		if (src)
+			memcpy(&a.value, src + off, 8);
+		(void)cpu_resolve(v, &a);
+		off += 8;
 	}
 	*done = PAGE_SIZE;
 	return NULL;
