@@ -51,10 +51,16 @@ int run_workload(const struct vm_config *cfg, const struct workload *w, const st
 	struct vm *vm = vm_create(cfg, r->err, sizeof(r->err));
 	if (!vm)
 		return -1;
+	/* The workload context is set up before the setjmp so that the abort
+	 * path frees its host-side buffers too; it is reached through a volatile
+	 * pointer, which a longjmp cannot leave stale in a register. */
+	struct wl_ctx ctx = { 0 };
+	struct wl_ctx *volatile c = &ctx;
 	jmp_buf jb;
 	vm->abort_jmp = &jb;
 	if (setjmp(jb) != 0) {
 		snprintf(r->err, sizeof(r->err), "%s", vm->err);
+		wl_ctx_release(c);
 		vm_destroy(vm);
 		return -1;
 	}
@@ -71,9 +77,11 @@ int run_workload(const struct vm_config *cfg, const struct workload *w, const st
 		if (hooks->after_boot)
 			hooks->after_boot(vm, hooks->ctx);
 	}
-	struct wl_ctx c = { .vm = vm, .p = r->params, .checksum = 0, .rng = r->params.seed };
+	c->vm = vm;
+	c->p = r->params;
+	c->rng = r->params.seed;
 	double t0 = now_s();
-	w->run(&c);
+	w->run(c);
 	double t1 = now_s();
 	if (vm->cfg.audit)
 		vm_audit(vm);
@@ -81,12 +89,13 @@ int run_workload(const struct vm_config *cfg, const struct workload *w, const st
 	run_finish_stats(vm);
 	r->ok = true;
 	r->st = vm->st;
-	r->checksum = c.checksum;
+	r->checksum = c->checksum;
 	r->guest_digest = vm_guest_digest(vm);
 	r->est_cycles = stats_est_cycles(&vm->st);
 	r->wall_s = t1 - t0;
 	if (hooks && hooks->after_run)
 		hooks->after_run(vm, hooks->ctx);
+	wl_ctx_release(c);
 	vm_destroy(vm);
 	return 0;
 }

@@ -1,0 +1,793 @@
+/*
+ * cli.c - flag tables, value parsers and help shared by every subcommand.
+ *
+ * Two const tables describe every flag that run, compare and bench share:
+ * machine_opts[] writes into struct vm_config, wl_opts[] into struct
+ * wl_params. An entry names the flag, the kind of its value, the offset of
+ * the field it sets and the accepted range; one parser and one printer
+ * interpret every kind. Adding a knob is one line in a table (and one column
+ * in csv.c).
+ *
+ * Sections: types, value parsers, the tables, table-driven parsing, help.
+ */
+#include "cli.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+/* ---- types ---- */
+
+enum opt_kind {
+	K_SIZE,	  /* uint64_t bytes, "4G" */
+	K_U64,	  /* uint64_t */
+	K_U32,	  /* uint32_t */
+	K_BOOL,	  /* bool, on|off */
+	K_FLAG,	  /* bool, set by the bare flag (or --flag=on|off) */
+	K_LEVELS, /* int, 4 or 5 */
+	K_PAGE,	  /* enum page_size, limited to 'pages' */
+	K_GEOM,	  /* struct tlb_geom */
+	K_TLB,	  /* struct tlb_geom at off (L1 data) and at off2 (L2) */
+	K_NUMA,	  /* enum numa_policy at off, int node at off2 */
+	K_SYNC,	  /* enum shadow_sync */
+	K_PSC,	  /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
+};
+
+struct opt {
+	const char *name;    /* with its dashes: "--guest-mem" */
+	const char *metavar; /* what help shows after the name; NULL for K_FLAG */
+	enum opt_kind kind;
+	size_t off, off2;  /* field offsets in the target struct */
+	uint64_t min, max; /* K_SIZE, K_U64, K_U32 */
+	uint64_t align;	   /* K_SIZE: the value must be a multiple of this (0 = any) */
+	unsigned pages;	   /* K_PAGE: bit n allows enum page_size n */
+	const char *zero;  /* what a value of 0 means, for help; NULL = plain 0 */
+	const char *help;
+};
+
+#define PGBIT(ps) (1u << (ps))
+
+/* ---- value parsers ---- */
+
+/* Parse a run of decimal digits at *s; advance *s. Returns -1 on overflow or
+ * when there is no digit. */
+static int parse_digits(const char **s, uint64_t *out)
+{
+	const char *p = *s;
+	uint64_t v = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*s = p;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_u64(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	const char *p = s;
+	uint64_t v = 0;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && p[2] != '\0') {
+		for (p += 2; *p; p++) {
+			int d;
+			if (!isxdigit((unsigned char)*p) || v >> 60)
+				goto bad;
+			d = isdigit((unsigned char)*p) ? *p - '0'
+						       : tolower((unsigned char)*p) - 'a' + 10;
+			v = (v << 4) | (uint64_t)d;
+		}
+		*out = v;
+		return 0;
+	}
+	if (parse_digits(&p, &v) < 0 || *p != '\0')
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	snprintf(err, errlen, "expected a non-negative integer, got '%s'", s);
+	return -1;
+}
+
+/* "1G", "512M", "65536": the largest suffix that divides exactly. */
+static void fmt_size(uint64_t v, char *buf, size_t len)
+{
+	static const char suffix[] = "KMGT";
+
+	for (int k = 4; k >= 1; k--) {
+		unsigned shift = 10u * (unsigned)k;
+		if (v != 0 && (v & ((UINT64_C(1) << shift) - 1)) == 0) {
+			snprintf(buf, len, "%" PRIu64 "%c", v >> shift, suffix[k - 1]);
+			return;
+		}
+	}
+	snprintf(buf, len, "%" PRIu64, v);
+}
+
+int cli_parse_size(const char *s, uint64_t *out, char *err, size_t errlen)
+{
+	const char *p = s;
+	uint64_t v;
+	unsigned shift = 0;
+
+	if (parse_digits(&p, &v) < 0)
+		goto bad;
+	switch (tolower((unsigned char)*p)) {
+	case '\0':
+		break;
+	case 'k':
+		shift = 10;
+		break;
+	case 'm':
+		shift = 20;
+		break;
+	case 'g':
+		shift = 30;
+		break;
+	case 't':
+		shift = 40;
+		break;
+	default:
+		goto bad;
+	}
+	if (shift) {
+		p++;
+		if (tolower((unsigned char)p[0]) == 'i' && tolower((unsigned char)p[1]) == 'b')
+			p += 2;
+		else if (tolower((unsigned char)p[0]) == 'b')
+			p++;
+	}
+	if (*p != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		goto bad;
+	*out = v << shift;
+	return 0;
+bad:
+	snprintf(err, errlen, "expected a size such as 4G, 512M or 65536 (bytes), got '%s'", s);
+	return -1;
+}
+
+int cli_parse_onoff(const char *s, bool *out, char *err, size_t errlen)
+{
+	static const char *const on[] = {"on", "1", "yes", "true"};
+	static const char *const off[] = {"off", "0", "no", "false"};
+
+	for (size_t k = 0; k < sizeof(on) / sizeof(on[0]); k++) {
+		if (strcasecmp(s, on[k]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, off[k]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "expected on or off, got '%s'", s);
+	return -1;
+}
+
+/* Limits of one TLB array: enough for any real part, small enough that a
+ * typo does not allocate gigabytes. */
+#define GEOM_MAX_SETS (UINT32_C(1) << 16)
+#define GEOM_MAX_WAYS 1024u
+
+/* Parse "SETSxWAYS" from the front of s, stopping at 'stop' or the end. */
+static int parse_geom_at(const char **s, char stop, struct tlb_geom *g)
+{
+	const char *p = *s;
+	uint64_t sets, ways;
+
+	if (parse_digits(&p, &sets) < 0 || (*p != 'x' && *p != 'X'))
+		return -1;
+	p++;
+	if (parse_digits(&p, &ways) < 0 || (*p != stop && *p != '\0'))
+		return -1;
+	if (sets == 0 || sets > GEOM_MAX_SETS || (sets & (sets - 1)) != 0)
+		return -1;
+	if (ways == 0 || ways > GEOM_MAX_WAYS)
+		return -1;
+	g->sets = (uint32_t)sets;
+	g->ways = (uint32_t)ways;
+	*s = p;
+	return 0;
+}
+
+int cli_parse_geom(const char *s, struct tlb_geom *out, char *err, size_t errlen)
+{
+	const char *p = s;
+	struct tlb_geom g;
+
+	if (parse_geom_at(&p, '\0', &g) < 0 || *p != '\0') {
+		snprintf(err, errlen,
+			 "expected SETSxWAYS with SETS a power of two up to %" PRIu32
+			 " and WAYS 1..%u (e.g. 16x4), got '%s'",
+			 GEOM_MAX_SETS, GEOM_MAX_WAYS, s);
+		return -1;
+	}
+	*out = g;
+	return 0;
+}
+
+static int parse_tlb_pair(const char *s, struct tlb_geom *l1, struct tlb_geom *l2, char *err,
+			  size_t errlen)
+{
+	const char *p = s;
+	struct tlb_geom a, b;
+
+	if (parse_geom_at(&p, ':', &a) < 0 || *p != ':')
+		goto bad;
+	p++;
+	if (parse_geom_at(&p, '\0', &b) < 0 || *p != '\0')
+		goto bad;
+	*l1 = a;
+	*l2 = b;
+	return 0;
+bad:
+	snprintf(err, errlen,
+		 "expected L1:L2 as SETSxWAYS:SETSxWAYS with SETS a power of two "
+		 "(e.g. 16x4:128x12), got '%s'",
+		 s);
+	return -1;
+}
+
+static const char *const page_names[PG_NR] = {"4k", "2m", "1g"};
+
+const char *cli_page_name(enum page_size ps)
+{
+	return (unsigned)ps < PG_NR ? page_names[ps] : "?";
+}
+
+/* "4k or 2m", "4k, 2m or 1g" for the allowed set. */
+static void page_choices(unsigned allowed, char *buf, size_t len)
+{
+	unsigned n = 0, total = 0;
+
+	for (unsigned k = 0; k < PG_NR; k++)
+		total += (allowed >> k) & 1u;
+	buf[0] = '\0';
+	for (unsigned k = 0; k < PG_NR; k++) {
+		if (!(allowed & PGBIT(k)))
+			continue;
+		size_t used = strlen(buf);
+		const char *sep = n == 0 ? "" : (n + 1 == total ? " or " : ", ");
+		snprintf(buf + used, len - used, "%s%s", sep, page_names[k]);
+		n++;
+	}
+}
+
+int cli_parse_page(const char *s, unsigned allowed, enum page_size *out, char *err, size_t errlen)
+{
+	char choices[32];
+
+	for (unsigned k = 0; k < PG_NR; k++) {
+		if (!(allowed & PGBIT(k)))
+			continue;
+		/* "4k", "4K", "4kb", "4KiB" */
+		size_t n = strlen(page_names[k]);
+		if (strncasecmp(s, page_names[k], n) == 0 &&
+		    (s[n] == '\0' || strcasecmp(s + n, "b") == 0 || strcasecmp(s + n, "ib") == 0)) {
+			*out = (enum page_size)k;
+			return 0;
+		}
+	}
+	page_choices(allowed, choices, sizeof(choices));
+	snprintf(err, errlen, "expected %s, got '%s'", choices, s);
+	return -1;
+}
+
+static int parse_numa(const char *s, enum numa_policy *pol, int *node, char *err, size_t errlen)
+{
+	if (strcmp(s, "local") == 0) {
+		*pol = NUMA_LOCAL;
+		*node = 0;
+		return 0;
+	}
+	if (strcmp(s, "interleave") == 0) {
+		*pol = NUMA_INTERLEAVE;
+		*node = 0;
+		return 0;
+	}
+	if (strncmp(s, "node:", 5) == 0) {
+		const char *p = s + 5;
+		uint64_t n;
+		if (parse_digits(&p, &n) == 0 && *p == '\0' && n < 1024) {
+			*pol = NUMA_NODE;
+			*node = (int)n;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "expected local, interleave or node:N, got '%s'", s);
+	return -1;
+}
+
+static void numa_format(enum numa_policy pol, int node, char *buf, size_t len)
+{
+	switch (pol) {
+	case NUMA_INTERLEAVE:
+		snprintf(buf, len, "interleave");
+		break;
+	case NUMA_NODE:
+		snprintf(buf, len, "node:%d", node);
+		break;
+	default:
+		snprintf(buf, len, "local");
+		break;
+	}
+}
+
+void cli_numa_name(const struct vm_config *c, char *buf, size_t len)
+{
+	numa_format(c->numa, c->numa_node, buf, len);
+}
+
+const char *cli_sync_name(enum shadow_sync s)
+{
+	return s == SYNC_UNSYNC ? "unsync" : "eager";
+}
+
+/* Paging-structure cache levels that --psc sets, in the order it takes them. */
+static const int psc_levels[] = {LVL_PD, LVL_PDPT, LVL_PML4, LVL_PML5};
+#define PSC_NLEVELS (sizeof(psc_levels) / sizeof(psc_levels[0]))
+#define PSC_MAX_ENTRIES 4096u
+
+static int parse_psc(const char *s, uint32_t *entries, char *err, size_t errlen)
+{
+	const char *p = s;
+	uint32_t v[PSC_NLEVELS];
+
+	for (size_t k = 0; k < PSC_NLEVELS; k++) {
+		uint64_t n;
+		if (parse_digits(&p, &n) < 0 || n > PSC_MAX_ENTRIES)
+			goto bad;
+		v[k] = (uint32_t)n;
+		if (k + 1 < PSC_NLEVELS) {
+			if (*p != ':')
+				goto bad;
+			p++;
+		}
+	}
+	if (*p != '\0')
+		goto bad;
+	for (size_t k = 0; k < PSC_NLEVELS; k++)
+		entries[psc_levels[k]] = v[k];
+	return 0;
+bad:
+	snprintf(
+	    err, errlen,
+	    "expected PDE:PDPTE:PML4E:PML5E entry counts, each 0..%u (e.g. 32:4:2:2), got '%s'",
+	    PSC_MAX_ENTRIES, s);
+	return -1;
+}
+
+/* ---- the tables ---- */
+
+#define VMC(f) offsetof(struct vm_config, f)
+#define WLP(f) offsetof(struct wl_params, f)
+#define U32MAX UINT64_C(0xffffffff)
+
+/*
+ * Entry makers, so that each table line reads as flag, value, field, help.
+ * Numbers carry their accepted range; sizes also an alignment.
+ */
+#define SIZE_OPT(flag, field, lo, hi, al, z, h)                                                \
+	{                                                                                      \
+		.name = flag, .metavar = "SIZE", .kind = K_SIZE, .off = VMC(field), .min = lo, \
+		.max = hi, .align = al, .zero = z, .help = h                                   \
+	}
+#define NUM_OPT(flag, kd, offset, lo, hi, z, h)                                                \
+	{                                                                                      \
+		.name = flag, .metavar = "N", .kind = kd, .off = offset, .min = lo, .max = hi, \
+		.zero = z, .help = h                                                           \
+	}
+#define BOOL_OPT(flag, field, h)                                                                \
+	{                                                                                       \
+		.name = flag, .metavar = "on|off", .kind = K_BOOL, .off = VMC(field), .help = h \
+	}
+#define PAGE_OPT(flag, mv, field, allowed, h)                                                     \
+	{                                                                                         \
+		.name = flag, .metavar = mv, .kind = K_PAGE, .off = VMC(field), .pages = allowed, \
+		.help = h                                                                         \
+	}
+
+static const struct opt machine_opts[] = {
+    SIZE_OPT("--guest-mem", guest_mem, UINT64_C(16) << 20, UINT64_C(1) << 40, UINT64_C(2) << 20,
+	     NULL, "guest-physical memory, a multiple of 2M"),
+    SIZE_OPT("--host-mem", host_mem, 0, UINT64_C(1) << 41, PAGE_SIZE, "derived from --guest-mem",
+	     "host memory"),
+    {.name = "--levels",
+     .metavar = "4|5",
+     .kind = K_LEVELS,
+     .off = VMC(levels),
+     .help = "paging levels (5 = LA57); nested uses it for the EPT too"},
+    PAGE_OPT("--guest-page", "4k|2m", guest_page, PGBIT(PG_4K) | PGBIT(PG_2M),
+	     "guest page size of workload data"),
+    PAGE_OPT("--host-page", "4k|2m|1g", host_page, PGBIT(PG_4K) | PGBIT(PG_2M) | PGBIT(PG_1G),
+	     "p2m and EPT leaf page size"),
+    PAGE_OPT("--direct-map", "2m|1g", direct_map_page, PGBIT(PG_2M) | PGBIT(PG_1G),
+	     "page size of the guest kernel's direct map"),
+    BOOL_OPT("--walk-caches", walk_caches,
+	     "paging-structure caches; in nested mode also the PWC and nested TLB"),
+    BOOL_OPT("--vpid", vpid, "VPID-tagged TLB entries; off = TLB flush at every VM exit and entry"),
+    BOOL_OPT("--pcid", pcid, "guest uses PCIDs and the CR3 no-flush bit"),
+    NUM_OPT("--invlpg-threshold", K_U32, VMC(invlpg_threshold), 0, U32MAX, NULL,
+	    "munmap of more pages than this flushes the PCID instead of INVLPG"),
+    {.name = "--tlb",
+     .metavar = "L1:L2",
+     .kind = K_TLB,
+     .off = VMC(l1d),
+     .off2 = VMC(l2),
+     .help = "L1 4K data TLB and unified L2 TLB, SETSxWAYS each"},
+    {.name = "--tlb-large",
+     .metavar = "SETSxWAYS",
+     .kind = K_GEOM,
+     .off = VMC(l1d_large),
+     .help = "L1 data TLB for 2M and 1G pages"},
+    {.name = "--itlb",
+     .metavar = "SETSxWAYS",
+     .kind = K_GEOM,
+     .off = VMC(l1i),
+     .help = "L1 instruction TLB, 4K pages"},
+    {.name = "--psc",
+     .metavar = "PDE:PDPTE:PML4E:PML5E",
+     .kind = K_PSC,
+     .off = VMC(psc_entries),
+     .help = "paging-structure cache entries per level"},
+    {.name = "--numa",
+     .metavar = "local|interleave|node:N",
+     .kind = K_NUMA,
+     .off = VMC(numa),
+     .off2 = VMC(numa_node),
+     .help = "NUMA placement of host memory"},
+    {.name = "--shadow-sync",
+     .metavar = "eager|unsync",
+     .kind = K_SYNC,
+     .off = VMC(shadow_sync),
+     .help = "shadow: keep leaf tables in sync, or let them go unsync until a flush"},
+    NUM_OPT("--shadow-roots", K_U32, VMC(shadow_roots), 0, 1024, NULL,
+	    "shadow: size of the previous-root cache"),
+    NUM_OPT("--shadow-cap", K_U64, VMC(shadow_cap), 0, UINT64_MAX, "guest pages / 50",
+	    "shadow: most shadow pages before eviction"),
+    BOOL_OPT("--prefetch", shadow_prefetch,
+	     "shadow: prefetch neighbouring sptes on a hidden fault"),
+    NUM_OPT("--prefetch-num", K_U32, VMC(prefetch_num), 0, 512, NULL,
+	    "shadow: sptes examined per prefetch"),
+    NUM_OPT("--flood-threshold", K_U32, VMC(flood_threshold), 0, U32MAX, NULL,
+	    "shadow: writes without use before a guest table is unshadowed"),
+    BOOL_OPT("--ept-ad", ept_ad, "nested: EPT accessed and dirty flags"),
+    BOOL_OPT("--pwc", pwc, "nested: 2D page-walk cache (with --walk-caches on)"),
+    NUM_OPT("--pwc-entries", K_U32, VMC(pwc_entries), 0, 65536, NULL,
+	    "nested: 2D page-walk cache entries"),
+    BOOL_OPT("--ntlb", ntlb, "nested: nested TLB (with --walk-caches on)"),
+    NUM_OPT("--ntlb-entries", K_U32, VMC(ntlb_entries), 0, 65536, NULL,
+	    "nested: nested TLB entries"),
+    {.name = "--audit",
+     .kind = K_FLAG,
+     .off = VMC(audit),
+     .help = "run the mode's audit after every VM exit (slow)"},
+};
+
+static const struct opt wl_opts[] = {
+    NUM_OPT("--seed", K_U64, WLP(seed), 0, UINT64_MAX, NULL, "workload random seed"),
+    NUM_OPT("--pages", K_U64, WLP(pages), 0, UINT64_C(1) << 28, "the workload's",
+	    "working set, 4 KiB pages"),
+    NUM_OPT("--ops", K_U64, WLP(ops), 0, UINT64_MAX, "the workload's", "operations"),
+    NUM_OPT("--procs", K_U32, WLP(procs), 0, 65536, "the workload's",
+	    "processes (ctxswitch, fork, procs)"),
+    NUM_OPT("--switch-every", K_U32, WLP(switch_every), 0, U32MAX, "the workload's",
+	    "ctxswitch: accesses between context switches"),
+};
+
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- table-driven parsing ---- */
+
+static int parse_number(const struct opt *o, const char *v, uint64_t *out, char *msg, size_t len)
+{
+	uint64_t n;
+
+	if (o->kind == K_SIZE) {
+		if (cli_parse_size(v, &n, msg, len) < 0)
+			return -1;
+	} else if (cli_parse_u64(v, &n, msg, len) < 0) {
+		return -1;
+	}
+	if (n < o->min || n > o->max) {
+		char lo[32], hi[32];
+		if (o->kind == K_SIZE) {
+			fmt_size(o->min, lo, sizeof(lo));
+			fmt_size(o->max, hi, sizeof(hi));
+			snprintf(msg, len, "expected a size from %s to %s, got '%s'", lo, hi, v);
+		} else {
+			snprintf(msg, len,
+				 "expected an integer from %" PRIu64 " to %" PRIu64 ", got '%s'",
+				 o->min, o->max, v);
+		}
+		return -1;
+	}
+	if (o->kind == K_SIZE && o->align && n % o->align != 0) {
+		char a[32];
+		fmt_size(o->align, a, sizeof(a));
+		snprintf(msg, len, "expected a multiple of %s, got '%s'", a, v);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+/* Parse v into the field(s) that o describes in *base. Returns 0, or -1 with
+ * err = "<flag>: <what was expected>, got '<v>'". Nothing is written on error. */
+static int opt_apply(const struct opt *o, void *base, const char *v, char *err, size_t errlen)
+{
+	char *f = (char *)base + o->off;
+	char msg[192];
+	int rc = 0;
+
+	switch (o->kind) {
+	case K_SIZE:
+	case K_U64:
+	case K_U32: {
+		uint64_t n;
+		rc = parse_number(o, v, &n, msg, sizeof(msg));
+		if (rc == 0 && o->kind == K_U32)
+			*(uint32_t *)(void *)f = (uint32_t)n;
+		else if (rc == 0)
+			*(uint64_t *)(void *)f = n;
+		break;
+	}
+	case K_BOOL:
+	case K_FLAG:
+		rc = cli_parse_onoff(v, (bool *)(void *)f, msg, sizeof(msg));
+		break;
+	case K_LEVELS:
+		if (strcmp(v, "4") == 0 || strcmp(v, "5") == 0) {
+			*(int *)(void *)f = v[0] - '0';
+		} else {
+			snprintf(msg, sizeof(msg), "expected 4 or 5, got '%s'", v);
+			rc = -1;
+		}
+		break;
+	case K_PAGE:
+		rc = cli_parse_page(v, o->pages, (enum page_size *)(void *)f, msg, sizeof(msg));
+		break;
+	case K_GEOM:
+		rc = cli_parse_geom(v, (struct tlb_geom *)(void *)f, msg, sizeof(msg));
+		break;
+	case K_TLB:
+		rc = parse_tlb_pair(v, (struct tlb_geom *)(void *)f,
+				    (struct tlb_geom *)(void *)((char *)base + o->off2), msg,
+				    sizeof(msg));
+		break;
+	case K_NUMA:
+		rc = parse_numa(v, (enum numa_policy *)(void *)f,
+				(int *)(void *)((char *)base + o->off2), msg, sizeof(msg));
+		break;
+	case K_SYNC:
+		if (strcmp(v, "eager") == 0) {
+			*(enum shadow_sync *)(void *)f = SYNC_EAGER;
+		} else if (strcmp(v, "unsync") == 0) {
+			*(enum shadow_sync *)(void *)f = SYNC_UNSYNC;
+		} else {
+			snprintf(msg, sizeof(msg), "expected eager or unsync, got '%s'", v);
+			rc = -1;
+		}
+		break;
+	case K_PSC:
+		rc = parse_psc(v, (uint32_t *)(void *)f, msg, sizeof(msg));
+		break;
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", o->name, msg);
+	return rc;
+}
+
+bool cli_is_help(const char *s)
+{
+	return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
+}
+
+int cli_take_value(const char *name, int argc, char **argv, int *i, const char **value, char *err,
+		   size_t errlen)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+
+	if (strncmp(a, name, n) != 0)
+		return CLI_NOMATCH;
+	if (a[n] == '=') {
+		*value = a + n + 1;
+		*i += 1;
+		return CLI_MATCHED;
+	}
+	/* A short flag takes its value attached too: "-j4". */
+	if (a[n] != '\0' && !(n == 2 && name[0] == '-' && name[1] != '-'))
+		return CLI_NOMATCH;
+	if (a[n] != '\0') {
+		*value = a + n;
+		*i += 1;
+		return CLI_MATCHED;
+	}
+	if (*i + 1 >= argc || (argv[*i + 1][0] == '-' && argv[*i + 1][1] == '-')) {
+		snprintf(err, errlen, "%s: missing value", name);
+		return CLI_ERR;
+	}
+	*value = argv[*i + 1];
+	*i += 2;
+	return CLI_MATCHED;
+}
+
+static int parse_table(const struct opt *tab, size_t n, void *base, int argc, char **argv, int *i,
+		       char *err, size_t errlen)
+{
+	const char *a = argv[*i];
+
+	for (size_t k = 0; k < n; k++) {
+		const struct opt *o = &tab[k];
+		const char *v;
+		int rc;
+
+		if (o->kind == K_FLAG && strcmp(a, o->name) == 0) {
+			*(bool *)(void *)((char *)base + o->off) = true;
+			*i += 1;
+			return CLI_MATCHED;
+		}
+		rc = cli_take_value(o->name, argc, argv, i, &v, err, errlen);
+		if (rc == CLI_NOMATCH)
+			continue;
+		if (rc == CLI_ERR) {
+			size_t used = strlen(err);
+			snprintf(err + used, errlen - used, " (expected %s)", o->metavar);
+			return CLI_ERR;
+		}
+		if (opt_apply(o, base, v, err, errlen) < 0)
+			return CLI_ERR;
+		return CLI_MATCHED;
+	}
+	return CLI_NOMATCH;
+}
+
+int cli_parse_machine(struct vm_config *c, int argc, char **argv, int *i, char *err, size_t errlen)
+{
+	return parse_table(machine_opts, NELEMS(machine_opts), c, argc, argv, i, err, errlen);
+}
+
+int cli_parse_wl(struct wl_params *p, int argc, char **argv, int *i, char *err, size_t errlen)
+{
+	return parse_table(wl_opts, NELEMS(wl_opts), p, argc, argv, i, err, errlen);
+}
+
+static const struct opt *find_opt(const struct opt *tab, size_t n, const char *name)
+{
+	if (name[0] == '-' && name[1] == '-')
+		name += 2;
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(tab[k].name + 2, name) == 0)
+			return &tab[k];
+	return NULL;
+}
+
+int cli_set(struct vm_config *c, struct wl_params *p, const char *name, const char *value,
+	    char *err, size_t errlen)
+{
+	const struct opt *o = find_opt(machine_opts, NELEMS(machine_opts), name);
+
+	if (o != NULL)
+		return opt_apply(o, c, value, err, errlen);
+	o = find_opt(wl_opts, NELEMS(wl_opts), name);
+	if (o != NULL)
+		return opt_apply(o, p, value, err, errlen);
+	snprintf(err, errlen, "unknown parameter '%s'", name);
+	return -1;
+}
+
+/* ---- help ---- */
+
+/* The current value of o's field(s), spelled as the flag takes it. Kept out
+ * of line: inlined into a loop over one table, it lets the optimizer follow
+ * kinds that table never holds into fields its struct does not have. */
+__attribute__((noinline)) static void opt_show(const struct opt *o, const void *base, char *buf,
+					       size_t len)
+{
+	const char *f = (const char *)base + o->off;
+
+	switch (o->kind) {
+	case K_SIZE:
+	case K_U64:
+	case K_U32: {
+		uint64_t v = o->kind == K_U32 ? *(const uint32_t *)(const void *)f
+					      : *(const uint64_t *)(const void *)f;
+		if (v == 0 && o->zero != NULL)
+			snprintf(buf, len, "%s", o->zero);
+		else if (o->kind == K_SIZE)
+			fmt_size(v, buf, len);
+		else
+			snprintf(buf, len, "%" PRIu64, v);
+		break;
+	}
+	case K_BOOL:
+	case K_FLAG:
+		snprintf(buf, len, "%s", *(const bool *)(const void *)f ? "on" : "off");
+		break;
+	case K_LEVELS:
+		snprintf(buf, len, "%d", *(const int *)(const void *)f);
+		break;
+	case K_PAGE:
+		snprintf(buf, len, "%s", cli_page_name(*(const enum page_size *)(const void *)f));
+		break;
+	case K_GEOM: {
+		const struct tlb_geom *g = (const void *)f;
+		snprintf(buf, len, "%" PRIu32 "x%" PRIu32, g->sets, g->ways);
+		break;
+	}
+	case K_TLB: {
+		const struct tlb_geom *a = (const void *)f;
+		const struct tlb_geom *b = (const void *)((const char *)base + o->off2);
+		snprintf(buf, len, "%" PRIu32 "x%" PRIu32 ":%" PRIu32 "x%" PRIu32, a->sets, a->ways,
+			 b->sets, b->ways);
+		break;
+	}
+	case K_NUMA:
+		numa_format(*(const enum numa_policy *)(const void *)f,
+			    *(const int *)(const void *)((const char *)base + o->off2), buf, len);
+		break;
+	case K_SYNC:
+		snprintf(buf, len, "%s", cli_sync_name(*(const enum shadow_sync *)(const void *)f));
+		break;
+	case K_PSC: {
+		const uint32_t *e = (const void *)f;
+		snprintf(buf, len, "%" PRIu32 ":%" PRIu32 ":%" PRIu32 ":%" PRIu32, e[psc_levels[0]],
+			 e[psc_levels[1]], e[psc_levels[2]], e[psc_levels[3]]);
+		break;
+	}
+	}
+}
+
+static void help_table(FILE *f, const struct opt *tab, size_t n, const void *defaults)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct opt *o = &tab[k];
+		char left[64], def[64];
+
+		snprintf(left, sizeof(left), "%s%s%s", o->name, o->metavar ? " " : "",
+			 o->metavar ? o->metavar : "");
+		opt_show(o, defaults, def, sizeof(def));
+		if (o->kind == K_FLAG)
+			fprintf(f, "  %-32s %s\n", left, o->help);
+		else
+			fprintf(f, "  %-32s %s (default: %s)\n", left, o->help, def);
+	}
+}
+
+void cli_help_machine(FILE *f)
+{
+	struct vm_config c;
+
+	config_defaults(&c);
+	fprintf(f,
+		"Machine flags (SIZE: bytes with optional K/M/G suffix; SETSxWAYS: e.g. 16x4):\n");
+	help_table(f, machine_opts, NELEMS(machine_opts), &c);
+}
+
+void cli_help_wl(FILE *f)
+{
+	struct wl_params p = {.seed = CLI_DEFAULT_SEED};
+
+	fprintf(f, "Workload flags (defaults per workload: see `vmmu list`):\n");
+	help_table(f, wl_opts, NELEMS(wl_opts), &p);
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("vmmu: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}

@@ -1,0 +1,112 @@
+/*
+ * cli.h - the command-line front end: flag tables, value parsers, help, and
+ * the subcommands that main() dispatches to.
+ *
+ * Every flag that describes the simulated machine (struct vm_config) or the
+ * workload's parameters (struct wl_params) lives in one const table in
+ * cli.c. run, compare and bench (and later sweep and explain) all parse
+ * those flags through cli_parse_machine() and cli_parse_wl(), print them
+ * through cli_help_machine() and cli_help_wl(), and so agree on spelling,
+ * accepted values and defaults. The defaults that help prints come from
+ * config_defaults(), never from a second copy.
+ *
+ * Error convention: a parser returns CLI_ERR and writes into err a message
+ * that names the flag and the bad value, without the leading "vmmu: ", e.g.
+ *   --levels: expected 4 or 5, got '7'
+ * The caller prints it and exits with CLI_EXIT_USAGE.
+ *
+ * Both "--flag value" and "--flag=value" are accepted.
+ */
+#ifndef VMMU_CLI_H
+#define VMMU_CLI_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "../../workloads/workload.h"
+
+/* Process exit statuses of every subcommand. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1	 /* a run failed (guest error, I/O error) */
+#define CLI_EXIT_USAGE 2 /* bad flag, bad value, unknown name */
+
+/* Results of the argument parsers. */
+#define CLI_NOMATCH 0 /* argv[*i] is not one of this table's flags */
+#define CLI_MATCHED 1 /* consumed, *i advanced past the flag and its value */
+#define CLI_ERR (-1)  /* a flag of this table with a bad or missing value */
+
+/* Default seed of every subcommand. */
+#define CLI_DEFAULT_SEED 1
+
+/*
+ * Value parsers. Each returns 0, or -1 with a message in err that describes
+ * the expected form and quotes the bad text (the flag name is added by the
+ * table-driven parsers below).
+ */
+/* "4G", "512M", "64K", "65536" (bytes); suffixes K/M/G/T are powers of 1024,
+ * case-insensitive, optionally followed by "B" or "iB". */
+int cli_parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
+/* Decimal, or hexadecimal with a 0x prefix. */
+int cli_parse_u64(const char *s, uint64_t *out, char *err, size_t errlen);
+/* "on" or "off" ("1", "0", "yes", "no", "true" and "false" are accepted too). */
+int cli_parse_onoff(const char *s, bool *out, char *err, size_t errlen);
+/* "SETSxWAYS", sets a power of two, ways >= 1, e.g. "16x4". */
+int cli_parse_geom(const char *s, struct tlb_geom *out, char *err, size_t errlen);
+/* "4k", "2m" or "1g", limited to the sizes set in 'allowed' (bit n = enum
+ * page_size n). */
+int cli_parse_page(const char *s, unsigned allowed, enum page_size *out, char *err, size_t errlen);
+
+/* Spelling of a page size as the flags take it: "4k", "2m", "1g". */
+const char *cli_page_name(enum page_size ps);
+/* Spelling of the NUMA policy as --numa takes it: "local", "interleave", "node:N". */
+void cli_numa_name(const struct vm_config *c, char *buf, size_t len);
+/* Spelling of the shadow sync policy: "eager" or "unsync". */
+const char *cli_sync_name(enum shadow_sync s);
+
+/*
+ * Table-driven parsers. Look at argv[*i]; if it is one of the table's flags,
+ * parse its value (from "--flag=value" or from argv[*i + 1]) into *c or *p,
+ * advance *i past what was consumed and return CLI_MATCHED. Return
+ * CLI_NOMATCH, leaving *i alone, for anything else. Return CLI_ERR with err
+ * set for a missing or bad value.
+ */
+int cli_parse_machine(struct vm_config *c, int argc, char **argv, int *i, char *err, size_t errlen);
+int cli_parse_wl(struct wl_params *p, int argc, char **argv, int *i, char *err, size_t errlen);
+
+/*
+ * Set one knob by its flag name ("host-page" or "--host-page") to a value,
+ * as if it had been given on the command line. Tries the machine table, then
+ * the workload table. Returns 0, or -1 with err set (unknown name or bad
+ * value). This is how a sweep applies its values.
+ */
+int cli_set(struct vm_config *c, struct wl_params *p, const char *name, const char *value,
+	    char *err, size_t errlen);
+
+/* Help for the two tables: one line per flag, with its default. */
+void cli_help_machine(FILE *f);
+void cli_help_wl(FILE *f);
+
+/*
+ * Take the value of a flag of the caller's own: when argv[*i] is "name" or
+ * "name=value", store the value in *value, advance *i and return
+ * CLI_MATCHED; CLI_NOMATCH otherwise; CLI_ERR with err set when the value is
+ * missing. 'name' includes its dashes ("--out", "-j").
+ */
+int cli_take_value(const char *name, int argc, char **argv, int *i, const char **value, char *err,
+		   size_t errlen);
+
+/* True when s is "-h" or "--help". */
+bool cli_is_help(const char *s);
+
+/* Print "vmmu: <formatted message>\n" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Subcommands. Each gets the arguments from the subcommand name on
+ * (argv[0] is "run", "compare", ...) and returns a CLI_EXIT_* status.
+ * run and list live in main.c, compare in compare.c, bench in bench.c.
+ */
+int compare_main(int argc, char **argv);
+int bench_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,840 @@
+/*
+ * compare.c - `vmmu compare`: every workload under every mode, side by side.
+ *
+ * The runs are the cross product of the chosen workloads and the modes that
+ * can run (a mode that vm_create() refuses, such as one not built yet, is
+ * skipped with a note, or is an error when named with --modes). Each run
+ * happens in its own forked child, at most -j at a time, so a crash in one
+ * run costs that row alone. The child sends its struct run_result back
+ * through a pipe; the parent alone formats and writes files.
+ *
+ * Output, both written atomically:
+ *   DIR/compare.csv  one header, then one row per successful run, in the
+ *                    order workload (registry order) x mode (mmu_modes[]
+ *                    order), whatever order the runs finished in;
+ *   DIR/summary.md   per workload: each mode's cycles per access, its ratio
+ *                    to native, the winner, and the two cost parts that
+ *                    differ most from the winner (modes are ranked by total
+ *                    estimated cycles: see summary_fill()).
+ * A failed run is reported on stderr and in the summary, has no CSV row,
+ * and makes the exit status 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "csv.h"
+#include "mmu.h"
+#include "run.h"
+#include "stats.h"
+#include "vm.h"
+
+#define COMPARE_DEFAULT_JOBS 2
+#define COMPARE_MAX_JOBS 256
+#define COMPARE_MAX_MODES 16
+
+/* ---- types ---- */
+
+enum job_state { JOB_PENDING, JOB_RUNNING, JOB_OK, JOB_FAILED };
+
+struct job {
+	const struct workload *w;
+	const struct mmu_ops *m;
+	enum job_state state;
+	pid_t pid;
+	int fd;	    /* read end of the result pipe while running */
+	size_t got; /* bytes of r received */
+	double t0;  /* start, monotonic seconds */
+	struct run_result r;
+	char err[320]; /* why it failed, when JOB_FAILED */
+};
+
+struct compare {
+	struct vm_config cfg;
+	struct wl_params p;
+	const char *out;
+	unsigned jobs;
+	const struct workload **wl;
+	size_t nwl;
+	const struct mmu_ops *modes[COMPARE_MAX_MODES];
+	size_t nmodes;
+	char skipped[1024]; /* modes left out, for the summary */
+	struct job *job;
+	size_t njob;
+	bool tty;
+	double t_start;
+};
+
+/* ---- helpers ---- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* mkdir -p. Returns 0, or -1 with err set. */
+static int make_dirs(const char *path, char *err, size_t errlen)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+	struct stat sb;
+
+	if (len == 0 || len >= sizeof(buf)) {
+		snprintf(err, errlen, "bad directory name '%s'", path);
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create directory '%.256s': %s", buf,
+				 strerror(errno));
+			return -1;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "'%s' is not a directory", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Is this mode able to run on the machine cfg describes? */
+static bool mode_can_run(const struct vm_config *cfg, const struct mmu_ops *m, char *err,
+			 size_t errlen)
+{
+	struct vm_config c = *cfg;
+	struct vm *vm;
+
+	c.mode = m->name;
+	vm = vm_create(&c, err, errlen);
+	if (vm == NULL)
+		return false;
+	vm_destroy(vm);
+	return true;
+}
+
+/* ---- parsing ---- */
+
+static void compare_help(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: vmmu compare [--out DIR] [-j N] [--workloads a,b,...] [--modes a,b,...] "
+	    "[FLAGS]\n\n"
+	    "Run every workload under every MMU mode that can run, each run in its own\n"
+	    "process, and write DIR/compare.csv (one row per run) and DIR/summary.md.\n"
+	    "Workloads use their default sizes unless --pages/--ops/... are given.\n"
+	    "Progress goes to stderr. Exit status 1 if any run failed (the others are\n"
+	    "still written), 2 on bad usage.\n\n"
+	    "  --out DIR                        output directory, created if missing (default: "
+	    "results)\n"
+	    "  -j, --jobs N                     runs in parallel, 1..%d (default: %d)\n"
+	    "  --workloads a,b,...              workloads to run (default: all, see `vmmu list`)\n"
+	    "  --modes a,b,...                  modes to run (default: every mode that can run)\n"
+	    "  -h, --help                       this help\n\n",
+	    COMPARE_MAX_JOBS, COMPARE_DEFAULT_JOBS);
+	cli_help_wl(f);
+	fputc('\n', f);
+	cli_help_machine(f);
+}
+
+/* Split a comma list; for each item call take(). Returns 0 or -1 (err set). */
+static int split_list(const char *flag, const char *list,
+		      int (*take)(struct compare *, const char *, char *, size_t),
+		      struct compare *c, char *err, size_t errlen)
+{
+	char buf[1024];
+	char *save = NULL;
+	bool any = false;
+
+	if (strlen(list) >= sizeof(buf)) {
+		snprintf(err, errlen, "%s: list too long", flag);
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (take(c, tok, err, errlen) < 0)
+			return -1;
+		any = true;
+	}
+	if (!any) {
+		snprintf(err, errlen, "%s: expected a comma-separated list of names, got '%s'",
+			 flag, list);
+		return -1;
+	}
+	return 0;
+}
+
+static int take_workload(struct compare *c, const char *name, char *err, size_t errlen)
+{
+	const struct workload *w = workload_find(name);
+
+	if (w == NULL) {
+		snprintf(err, errlen, "--workloads: unknown workload '%s' (see `vmmu list`)", name);
+		return -1;
+	}
+	for (size_t k = 0; k < c->nwl; k++)
+		if (c->wl[k] == w)
+			return 0;
+	c->wl[c->nwl++] = w;
+	return 0;
+}
+
+static int take_mode(struct compare *c, const char *name, char *err, size_t errlen)
+{
+	const struct mmu_ops *m = mmu_find(name);
+
+	if (m == NULL) {
+		snprintf(err, errlen, "--modes: unknown mode '%s' (see `vmmu list`)", name);
+		return -1;
+	}
+	for (size_t k = 0; k < c->nmodes; k++)
+		if (c->modes[k] == m)
+			return 0;
+	if (c->nmodes == COMPARE_MAX_MODES) {
+		snprintf(err, errlen, "--modes: too many modes");
+		return -1;
+	}
+	c->modes[c->nmodes++] = m;
+	return 0;
+}
+
+/* Parse argv into c. Returns -1 to continue, else an exit status. */
+static int compare_parse(struct compare *c, int argc, char **argv)
+{
+	const char *wlist = NULL, *mlist = NULL, *jobs = NULL;
+	char err[512];
+	size_t nall = 0;
+
+	config_defaults(&c->cfg);
+	c->p = (struct wl_params){.seed = CLI_DEFAULT_SEED};
+	c->out = "results";
+	c->jobs = COMPARE_DEFAULT_JOBS;
+	for (int i = 1; i < argc;) {
+		const char *a = argv[i];
+		int rc;
+
+		if (cli_is_help(a)) {
+			compare_help(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			c->cfg.verbose++;
+			i++;
+			continue;
+		}
+		rc = cli_parse_machine(&c->cfg, argc, argv, &i, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_parse_wl(&c->p, argc, argv, &i, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--out", argc, argv, &i, &c->out, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("-j", argc, argv, &i, &jobs, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--jobs", argc, argv, &i, &jobs, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc =
+			    cli_take_value("--workloads", argc, argv, &i, &wlist, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--modes", argc, argv, &i, &mlist, err, sizeof(err));
+		if (rc == CLI_ERR) {
+			cli_error("%s", err);
+			return CLI_EXIT_USAGE;
+		}
+		if (rc == CLI_NOMATCH) {
+			if (a[0] == '-')
+				cli_error("compare: unknown flag '%s' (see `vmmu compare --help`)",
+					  a);
+			else
+				cli_error(
+				    "compare: unexpected argument '%s' (see `vmmu compare --help`)",
+				    a);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (jobs != NULL) {
+		uint64_t n;
+		if (cli_parse_u64(jobs, &n, err, sizeof(err)) < 0 || n < 1 ||
+		    n > COMPARE_MAX_JOBS) {
+			cli_error("-j: expected an integer from 1 to %d, got '%s'",
+				  COMPARE_MAX_JOBS, jobs);
+			return CLI_EXIT_USAGE;
+		}
+		c->jobs = (unsigned)n;
+	}
+	if (c->out[0] == '\0') {
+		cli_error("--out: empty directory name");
+		return CLI_EXIT_USAGE;
+	}
+
+	while (workloads[nall] != NULL)
+		nall++;
+	c->wl = calloc(nall + 1, sizeof(*c->wl));
+	if (c->wl == NULL) {
+		cli_error("compare: out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	if (wlist != NULL) {
+		if (split_list("--workloads", wlist, take_workload, c, err, sizeof(err)) < 0) {
+			cli_error("%s", err);
+			return CLI_EXIT_USAGE;
+		}
+	} else {
+		for (size_t k = 0; k < nall; k++)
+			c->wl[c->nwl++] = workloads[k];
+	}
+	if (c->nwl == 0) {
+		cli_error("compare: no workloads are registered");
+		return CLI_EXIT_FAIL;
+	}
+
+	/* Modes: the named ones must all run; by default, whichever can. */
+	if (mlist != NULL) {
+		if (split_list("--modes", mlist, take_mode, c, err, sizeof(err)) < 0) {
+			cli_error("%s", err);
+			return CLI_EXIT_USAGE;
+		}
+		for (size_t k = 0; k < c->nmodes; k++) {
+			if (!mode_can_run(&c->cfg, c->modes[k], err, sizeof(err))) {
+				cli_error("--modes: mode '%s' cannot run: %s", c->modes[k]->name,
+					  err);
+				return CLI_EXIT_USAGE;
+			}
+		}
+	} else {
+		char first_err[512] = "";
+		for (size_t k = 0; mmu_modes[k] != NULL; k++) {
+			const struct mmu_ops *m = mmu_modes[k];
+			if (mode_can_run(&c->cfg, m, err, sizeof(err))) {
+				if (c->nmodes < COMPARE_MAX_MODES)
+					c->modes[c->nmodes++] = m;
+				continue;
+			}
+			if (first_err[0] == '\0')
+				snprintf(first_err, sizeof(first_err), "%s", err);
+			size_t used = strlen(c->skipped);
+			snprintf(c->skipped + used, sizeof(c->skipped) - used, "%s%s (%s)",
+				 used ? "; " : "", m->name, err);
+			fprintf(stderr, "vmmu compare: skipping mode %s: %s\n", m->name, err);
+		}
+		if (c->nmodes == 0) {
+			cli_error("compare: no mode can run on this machine: %s", first_err);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
+/* ---- running ---- */
+
+/* In the child: run one job, send the result, never return. */
+static _Noreturn void child_run(const struct compare *c, const struct job *j, int fd)
+{
+	struct vm_config cfg = c->cfg;
+	struct run_result r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	cfg.mode = j->m->name;
+	rc = run_workload(&cfg, j->w, &c->p, NULL, &r);
+	r.ok = rc == 0;
+	if (!r.ok && r.err[0] == '\0')
+		snprintf(r.err, sizeof(r.err), "run failed without a message");
+	if (r.ok) {
+		/* Counters that break their invariants are a bug: no row for them. */
+		const char *bad = stats_check(&r.st, j->m == &nested_mmu_ops);
+		if (bad != NULL) {
+			r.ok = false;
+			snprintf(r.err, sizeof(r.err), "counter invariant '%s' violated", bad);
+		}
+	}
+	if (write_all(fd, &r, sizeof(r)) < 0)
+		_exit(3);
+	_exit(r.ok ? 0 : 1);
+}
+
+static void job_start(struct compare *c, struct job *j)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		j->state = JOB_FAILED;
+		snprintf(j->err, sizeof(j->err), "pipe: %s", strerror(errno));
+		return;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	j->t0 = now_s();
+	j->pid = fork();
+	if (j->pid < 0) {
+		j->state = JOB_FAILED;
+		snprintf(j->err, sizeof(j->err), "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	if (j->pid == 0) {
+		close(fds[0]);
+		child_run(c, j, fds[1]);
+	}
+	close(fds[1]);
+	j->fd = fds[0];
+	j->got = 0;
+	j->state = JOB_RUNNING;
+}
+
+/* The child closed its pipe: reap it and decide. */
+static void job_finish(struct job *j)
+{
+	int status = 0;
+	pid_t w;
+
+	close(j->fd);
+	j->fd = -1;
+	do
+		w = waitpid(j->pid, &status, 0);
+	while (w < 0 && errno == EINTR);
+	if (j->got == sizeof(j->r) && WIFEXITED(status) && WEXITSTATUS(status) == 0 && j->r.ok) {
+		j->state = JOB_OK;
+		return;
+	}
+	j->state = JOB_FAILED;
+	if (j->got == sizeof(j->r) && !j->r.ok)
+		snprintf(j->err, sizeof(j->err), "%s", j->r.err);
+	else if (w < 0)
+		snprintf(j->err, sizeof(j->err), "waitpid: %s", strerror(errno));
+	else if (WIFSIGNALED(status))
+		snprintf(j->err, sizeof(j->err), "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(j->err, sizeof(j->err), "exited with status %d without a result",
+			 WEXITSTATUS(status));
+}
+
+static void fmt_duration(double s, char *buf, size_t len)
+{
+	long t = s < 0 ? 0 : lround(s);
+
+	if (t >= 3600)
+		snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+	else
+		snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void progress_bar(const struct compare *c, size_t done, size_t running)
+{
+	enum { WIDTH = 30 };
+	double el = now_s() - c->t_start;
+	char bar[WIDTH + 1], elapsed[32], left[32];
+	size_t fill = c->njob ? done * WIDTH / c->njob : WIDTH;
+
+	for (size_t k = 0; k < WIDTH; k++)
+		bar[k] = k < fill ? '#' : '-';
+	bar[WIDTH] = '\0';
+	fmt_duration(el, elapsed, sizeof(elapsed));
+	if (done > 0 && done < c->njob)
+		fmt_duration(el / (double)done * (double)(c->njob - done), left, sizeof(left));
+	else
+		snprintf(left, sizeof(left), done ? "0:00" : "?");
+	fprintf(stderr, "\r[%s] %zu/%zu done, %zu running, elapsed %s, left ~%s\033[K", bar, done,
+		c->njob, running, elapsed, left);
+	fflush(stderr);
+}
+
+/* One finished job: a plain line (always for failures; for successes only
+ * when stderr is not a terminal). */
+static void progress_line(const struct compare *c, const struct job *j, size_t done)
+{
+	if (c->tty && j->state == JOB_OK)
+		return;
+	if (c->tty)
+		fputs("\r\033[K", stderr);
+	if (j->state == JOB_OK)
+		fprintf(stderr, "compare: [%zu/%zu] %s/%s ok, %.2f s, %.2f cycles/access\n", done,
+			c->njob, j->w->name, j->m->name, j->r.wall_s, csv_cycles_per_access(&j->r));
+	else
+		fprintf(stderr, "compare: [%zu/%zu] %s/%s FAILED: %s\n", done, c->njob, j->w->name,
+			j->m->name, j->err);
+}
+
+static void run_all(struct compare *c)
+{
+	size_t next = 0, done = 0, running = 0;
+	struct pollfd *pfd = calloc(c->jobs, sizeof(*pfd));
+	size_t *which = calloc(c->jobs, sizeof(*which));
+
+	if (pfd == NULL || which == NULL) {
+		for (size_t k = 0; k < c->njob; k++) {
+			c->job[k].state = JOB_FAILED;
+			snprintf(c->job[k].err, sizeof(c->job[k].err), "out of memory");
+		}
+		free(pfd);
+		free(which);
+		return;
+	}
+	c->t_start = now_s();
+	while (done < c->njob) {
+		size_t n = 0;
+
+		while (running < c->jobs && next < c->njob) {
+			struct job *j = &c->job[next++];
+			job_start(c, j);
+			if (j->state == JOB_RUNNING) {
+				running++;
+			} else {
+				done++;
+				progress_line(c, j, done);
+			}
+		}
+		if (c->tty)
+			progress_bar(c, done, running);
+		if (running == 0)
+			continue;
+		for (size_t k = 0; k < c->njob && n < c->jobs; k++) {
+			if (c->job[k].state != JOB_RUNNING)
+				continue;
+			pfd[n] = (struct pollfd){.fd = c->job[k].fd, .events = POLLIN};
+			which[n++] = k;
+		}
+		if (poll(pfd, n, c->tty ? 500 : -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			/* Cannot wait on the pipes: fall back to reading them in order. */
+			for (size_t k = 0; k < n; k++)
+				pfd[k].revents = POLLIN;
+		}
+		for (size_t k = 0; k < n; k++) {
+			struct job *j = &c->job[which[k]];
+			char scratch[256];
+			char *dst = scratch;
+			size_t room = sizeof(scratch);
+			ssize_t got;
+
+			if (pfd[k].revents == 0)
+				continue;
+			/* Past a full result, anything more is drained and ignored. */
+			if (j->got < sizeof(j->r)) {
+				dst = (char *)&j->r + j->got;
+				room = sizeof(j->r) - j->got;
+			}
+			got = read(j->fd, dst, room);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got > 0) {
+				if (dst != scratch)
+					j->got += (size_t)got;
+				continue;
+			}
+			/* End of file (or a read error): the child is done. */
+			job_finish(j);
+			running--;
+			done++;
+			progress_line(c, j, done);
+		}
+	}
+	if (c->tty) {
+		progress_bar(c, done, 0);
+		fputc('\n', stderr);
+	}
+	free(pfd);
+	free(which);
+}
+
+/* ---- output ---- */
+
+static int compare_csv_fill(FILE *f, void *ctx)
+{
+	const struct compare *c = ctx;
+
+	if (csv_write_header(f) < 0)
+		return -1;
+	for (size_t k = 0; k < c->njob; k++) {
+		const struct job *j = &c->job[k];
+		struct vm_config cfg = c->cfg;
+
+		if (j->state != JOB_OK)
+			continue;
+		cfg.mode = j->m->name;
+		if (csv_write_row(f, j->w->name, &cfg, &j->r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A workload does the same work under every mode, so modes are compared on
+ * the total estimated cycles of their runs: the ratio to native, the winner
+ * and the gaps all use totals. Where the modes' access counts agree this is
+ * the same as comparing cycles per access; where they differ (a mode that
+ * counts extra kernel accesses), totals keep the comparison fair, and the
+ * summary says so. Gaps are expressed per access of the winner's run.
+ */
+static uint64_t run_cycles(const struct job *j)
+{
+	return stats_est_cycles(&j->r.st);
+}
+
+/* "`cyc_exit` +20.10, `cyc_vmm` +7.50": the two cost parts of j that differ
+ * most from the winner's, in cycles per access of the winner's run. */
+static void gap_parts(const struct job *j, const struct job *win, char *buf, size_t len)
+{
+	size_t best[2] = {SIZE_MAX, SIZE_MAX};
+	double diff[2] = {0, 0};
+	double per = win->r.st.accesses ? (double)win->r.st.accesses : 1.0;
+
+	for (size_t k = 0; k < stat_nfields; k++) {
+		if (strncmp(stat_fields[k].name, "cyc_", 4) != 0)
+			continue;
+		double d = ((double)stat_get(&j->r.st, &stat_fields[k]) -
+			    (double)stat_get(&win->r.st, &stat_fields[k])) /
+			   per;
+		if (best[0] == SIZE_MAX || fabs(d) > fabs(diff[0])) {
+			best[1] = best[0];
+			diff[1] = diff[0];
+			best[0] = k;
+			diff[0] = d;
+		} else if (best[1] == SIZE_MAX || fabs(d) > fabs(diff[1])) {
+			best[1] = k;
+			diff[1] = d;
+		}
+	}
+	buf[0] = '\0';
+	for (int k = 0; k < 2; k++) {
+		size_t used = strlen(buf);
+		if (best[k] == SIZE_MAX)
+			break;
+		snprintf(buf + used, len - used, "%s`%s` %+.2f", k ? ", " : "",
+			 stat_fields[best[k]].name, diff[k]);
+	}
+}
+
+/* The successful run with the fewest estimated cycles; the first on a tie. */
+static const struct job *best_run(const struct job *row, size_t n)
+{
+	const struct job *win = NULL;
+
+	for (size_t m = 0; m < n; m++) {
+		if (row[m].state != JOB_OK)
+			continue;
+		if (win == NULL || run_cycles(&row[m]) < run_cycles(win))
+			win = &row[m];
+	}
+	return win;
+}
+
+/* Do the successful runs of a workload disagree on the access count? */
+static bool accesses_differ(const struct job *row, size_t n)
+{
+	const struct job *first = NULL;
+
+	for (size_t m = 0; m < n; m++) {
+		if (row[m].state != JOB_OK)
+			continue;
+		if (first == NULL)
+			first = &row[m];
+		else if (row[m].r.st.accesses != first->r.st.accesses)
+			return true;
+	}
+	return false;
+}
+
+static int summary_fill(FILE *f, void *ctx)
+{
+	const struct compare *c = ctx;
+	size_t failed = 0;
+
+	fprintf(f,
+		"# vmmu compare\n\n"
+		"Estimated cycles per access for each workload under each MMU mode, from\n"
+		"the cost model in `docs/cost-model.md` (seed %" PRIu64 ", %zu runs, %zu in\n"
+		"parallel). The machine and workload parameters of every run are the\n"
+		"parameter columns of `compare.csv`; `docs/csv.md` describes each column.\n\n"
+		"A workload does the same work under every mode, so modes are compared on\n"
+		"the total estimated cycles of their runs (`est_cycles`): *ratio* is a\n"
+		"mode's total over native's, and the *winner* has the smallest total. When\n"
+		"the modes count the same accesses, this equals comparing cycles per\n"
+		"access. *Gap to winner* names the two cost parts (`cyc_*` columns) that\n"
+		"differ most from the winner's, in cycles per access of the winner's run.\n",
+		c->p.seed, c->njob, (size_t)c->jobs);
+	if (c->skipped[0])
+		fprintf(f, "\nModes not run: %s.\n", c->skipped);
+
+	/* Overview: one line per workload, cycles per access by mode. */
+	fprintf(f, "\n## Overview (cycles per access)\n\n| workload |");
+	for (size_t m = 0; m < c->nmodes; m++)
+		fprintf(f, " %s |", c->modes[m]->name);
+	fprintf(f, " winner |\n|---|");
+	for (size_t m = 0; m < c->nmodes; m++)
+		fprintf(f, "---:|");
+	fprintf(f, "---|\n");
+	for (size_t w = 0; w < c->nwl; w++) {
+		const struct job *row = &c->job[w * c->nmodes];
+		const struct job *win = best_run(row, c->nmodes);
+
+		fprintf(f, "| %s |", c->wl[w]->name);
+		for (size_t m = 0; m < c->nmodes; m++) {
+			if (row[m].state == JOB_OK)
+				fprintf(f, " %.2f |", csv_cycles_per_access(&row[m].r));
+			else
+				fprintf(f, " failed |");
+		}
+		fprintf(f, " %s |\n", win ? win->m->name : "none");
+	}
+
+	for (size_t w = 0; w < c->nwl; w++) {
+		const struct job *row = &c->job[w * c->nmodes];
+		const struct job *win = best_run(row, c->nmodes), *native = NULL;
+
+		for (size_t m = 0; m < c->nmodes; m++)
+			if (row[m].state == JOB_OK && row[m].m == &native_mmu_ops)
+				native = &row[m];
+		fprintf(f, "\n## %s\n\n", c->wl[w]->name);
+		fprintf(
+		    f, "| mode | cycles/access | est_cycles | ratio to native | gap to winner |\n");
+		fprintf(f, "|---|---:|---:|---:|---|\n");
+		for (size_t m = 0; m < c->nmodes; m++) {
+			const struct job *j = &row[m];
+			char ratio[32], gap[256];
+
+			if (j->state != JOB_OK) {
+				fprintf(f, "| %s | failed | | | %s |\n", j->m->name, j->err);
+				failed++;
+				continue;
+			}
+			if (native != NULL && run_cycles(native) > 0)
+				snprintf(ratio, sizeof(ratio), "%.2f",
+					 (double)run_cycles(j) / (double)run_cycles(native));
+			else
+				snprintf(ratio, sizeof(ratio), "n/a");
+			if (j == win)
+				snprintf(gap, sizeof(gap), "winner");
+			else
+				gap_parts(j, win, gap, sizeof(gap));
+			fprintf(f, "| %s | %.2f | %" PRIu64 " | %s | %s |\n", j->m->name,
+				csv_cycles_per_access(&j->r), run_cycles(j), ratio, gap);
+		}
+		if (win != NULL)
+			fprintf(f, "\nWinner: **%s** (%.2f cycles/access).\n", win->m->name,
+				csv_cycles_per_access(&win->r));
+		else
+			fprintf(f, "\nNo run of this workload succeeded.\n");
+		if (accesses_differ(row, c->nmodes)) {
+			fprintf(f, "\nThe modes counted different numbers of accesses (");
+			for (size_t m = 0, n = 0; m < c->nmodes; m++)
+				if (row[m].state == JOB_OK)
+					fprintf(f, "%s%s %" PRIu64, n++ ? ", " : "", row[m].m->name,
+						row[m].r.st.accesses);
+			fprintf(f, "), so cycles per access and the ratio of totals differ.\n");
+		}
+	}
+	if (failed)
+		fprintf(f, "\n%zu run(s) failed; they have no row in `compare.csv`.\n", failed);
+	return ferror(f) ? -1 : 0;
+}
+
+/* ---- entry ---- */
+
+int compare_main(int argc, char **argv)
+{
+	struct compare c;
+	char err[512], path[4096];
+	size_t ok = 0, failed = 0;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	rc = compare_parse(&c, argc, argv);
+	if (rc >= 0) {
+		free(c.wl);
+		return rc;
+	}
+	if (make_dirs(c.out, err, sizeof(err)) < 0) {
+		cli_error("--out: %s", err);
+		free(c.wl);
+		return CLI_EXIT_USAGE;
+	}
+	c.njob = c.nwl * c.nmodes;
+	c.job = calloc(c.njob, sizeof(*c.job));
+	if (c.job == NULL) {
+		cli_error("compare: out of memory");
+		free(c.wl);
+		return CLI_EXIT_FAIL;
+	}
+	for (size_t w = 0; w < c.nwl; w++) {
+		for (size_t m = 0; m < c.nmodes; m++) {
+			struct job *j = &c.job[w * c.nmodes + m];
+			j->w = c.wl[w];
+			j->m = c.modes[m];
+			j->fd = -1;
+		}
+	}
+	if ((size_t)c.jobs > c.njob)
+		c.jobs = (unsigned)c.njob;
+	c.tty = isatty(STDERR_FILENO);
+	fprintf(stderr, "vmmu compare: %zu workloads x %zu modes = %zu runs, %u at a time\n", c.nwl,
+		c.nmodes, c.njob, c.jobs);
+	run_all(&c);
+
+	for (size_t k = 0; k < c.njob; k++) {
+		if (c.job[k].state == JOB_OK)
+			ok++;
+		else
+			failed++;
+	}
+	rc = failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+
+	snprintf(path, sizeof(path), "%s/compare.csv", c.out);
+	if (csv_write_atomic(path, compare_csv_fill, &c, err, sizeof(err)) < 0) {
+		cli_error("compare: %s", err);
+		rc = CLI_EXIT_FAIL;
+	} else {
+		printf("wrote %s (%zu rows)\n", path, ok);
+	}
+	snprintf(path, sizeof(path), "%s/summary.md", c.out);
+	if (csv_write_atomic(path, summary_fill, &c, err, sizeof(err)) < 0) {
+		cli_error("compare: %s", err);
+		rc = CLI_EXIT_FAIL;
+	} else {
+		printf("wrote %s\n", path);
+	}
+	if (failed)
+		cli_error("compare: %zu of %zu runs failed", failed, c.njob);
+	free(c.job);
+	free(c.wl);
+	return rc;
+}

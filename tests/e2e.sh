@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# e2e.sh - end-to-end tests of the vmmu command.
+#
+# Run from the repository root: VMMU=build/vmmu bash tests/e2e.sh
+# (`make test-e2e` does). Every check is an exact assertion on an exit
+# status, a message, or a CSV value picked by its header name. The last line
+# is "e2e: N passed, M failed"; the exit status is non-zero when M > 0.
+#
+# Modes that the binary cannot run yet (see `vmmu list`) are skipped by the
+# cross-mode checks, and are checked to fail cleanly instead.
+set -u
+
+VMMU=${VMMU:-build/vmmu}
+T=$(mktemp -d "${TMPDIR:-/tmp}/vmmu-e2e.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+pass=0
+fail=0
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok   $*"
+}
+
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL $*"
+}
+
+# check DESC CMD...: CMD must succeed.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else bad "$desc"; fi
+}
+
+# expect STATUS DESC CMD...: run CMD (stdout to $T/out, stderr to $T/err)
+# and require its exit status.
+expect() {
+	local want=$1 desc=$2 rc
+	shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" -eq "$want" ]; then
+		ok "$desc"
+	else
+		bad "$desc: exit status $rc, expected $want"
+		sed 's/^/     | /' "$T/err" | head -5
+	fi
+}
+
+# expect_msg STATUS TEXT DESC CMD...: as expect, and stderr must contain TEXT.
+expect_msg() {
+	local want=$1 text=$2 desc=$3 rc
+	shift 3
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		bad "$desc: exit status $rc, expected $want"
+		sed 's/^/     | /' "$T/err" | head -5
+	elif ! grep -qF -- "$text" "$T/err"; then
+		bad "$desc: stderr lacks \"$text\""
+		sed 's/^/     | /' "$T/err" | head -5
+	else
+		ok "$desc"
+	fi
+}
+
+# col FILE NAME [ROW]: the value of column NAME in data row ROW (default 1).
+col() {
+	awk -F, -v name="$2" -v row="${3:-1}" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
+		NR == row + 1 { print (c ? $c : "NO_SUCH_COLUMN"); exit }' "$1"
+}
+
+# eq DESC A B: A and B are the same string.
+eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: '$2' != '$3'"; fi
+}
+
+# run_csv FILE ARGS...: vmmu run ARGS --csv - into FILE; fails on a non-zero status.
+run_csv() {
+	local out=$1
+	shift
+	"$VMMU" run "$@" --csv - >"$out" 2>"$T/err"
+}
+
+if [ ! -x "$VMMU" ]; then
+	echo "e2e: $VMMU is not an executable (build it with make)"
+	echo "e2e: 0 passed, 1 failed"
+	exit 1
+fi
+
+modes_all="native shadow nested"
+modes_ok=$("$VMMU" list modes)
+workloads=$("$VMMU" list workloads)
+
+# ---- usage and help ----
+
+expect_msg 2 "usage: vmmu" "no arguments: usage, exit 2" "$VMMU"
+expect 0 "--help exits 0" "$VMMU" --help
+expect 0 "-h exits 0" "$VMMU" -h
+expect 0 "help run exits 0" "$VMMU" help run
+for sub in run compare list bench; do
+	expect 0 "$sub --help exits 0" "$VMMU" "$sub" --help
+	check "$sub --help prints usage" grep -q "usage" "$T/out"
+done
+"$VMMU" run --help >"$T/help"
+for flag in --mode --workload --seed --pages --ops --procs --switch-every --csv --guest-mem \
+	--host-mem --levels --guest-page --host-page --direct-map --walk-caches --vpid --pcid --tlb \
+	--tlb-large --itlb --invlpg-threshold --numa --shadow-sync --shadow-roots --shadow-cap \
+	--prefetch --flood-threshold --ept-ad --pwc --ntlb --audit; do
+	if grep -q -- "^  $flag[ ,]" "$T/help"; then ok "run --help lists $flag"; else bad "run --help lacks $flag"; fi
+done
+check "run --help shows defaults" grep -qF "(default: 1G)" "$T/help"
+"$VMMU" list >"$T/list"
+check "list has a Modes and a Workloads section" \
+	bash -c "grep -q '^Modes:' '$T/list' && grep -q '^Workloads' '$T/list'"
+for w in $workloads; do
+	if grep -qE "^  $w +[0-9]+ +[0-9]+ " "$T/list"; then ok "list shows $w with its default sizes"; else bad "list lacks $w"; fi
+done
+for m in $modes_all; do
+	if grep -qE "^  $m " "$T/list"; then ok "list shows mode $m"; else bad "list lacks mode $m"; fi
+done
+expect_msg 2 "unknown command 'frobnicate'" "unknown command: exit 2" "$VMMU" frobnicate
+expect_msg 2 "sweep: not built yet" "a planned command says it is not built" "$VMMU" sweep
+
+# ---- bad flags and values: exit 2, the flag named ----
+
+expect_msg 2 "--levels: expected 4 or 5, got '7'" "--levels 7" "$VMMU" run --workload faults --levels 7
+expect_msg 2 "--guest-page: expected 4k or 2m, got '1g'" "--guest-page 1g" \
+	"$VMMU" run --workload faults --guest-page 1g
+expect_msg 2 "--host-page: expected 4k, 2m or 1g, got '3m'" "--host-page 3m" \
+	"$VMMU" run --workload faults --host-page 3m
+expect_msg 2 "--walk-caches: expected on or off, got 'maybe'" "--walk-caches maybe" \
+	"$VMMU" run --workload faults --walk-caches maybe
+expect_msg 2 "--tlb: expected L1:L2" "--tlb 16x4" "$VMMU" run --workload faults --tlb 16x4
+expect_msg 2 "--tlb-large: expected SETSxWAYS" "--tlb-large 3x4" \
+	"$VMMU" run --workload faults --tlb-large 3x4
+expect_msg 2 "--guest-mem: expected a size" "--guest-mem lots" \
+	"$VMMU" run --workload faults --guest-mem lots
+expect_msg 2 "--guest-mem: expected a multiple of 2M, got '17M'" "--guest-mem 17M" \
+	"$VMMU" run --workload faults --guest-mem 17M
+expect_msg 2 "--numa: expected local, interleave or node:N, got 'far'" "--numa far" \
+	"$VMMU" run --workload faults --numa far
+expect_msg 2 "--shadow-sync: expected eager or unsync, got 'lazy'" "--shadow-sync lazy" \
+	"$VMMU" run --workload faults --shadow-sync lazy
+expect_msg 2 "--seed: expected a non-negative integer, got '-4'" "--seed -4" \
+	"$VMMU" run --workload faults --seed -4
+expect_msg 2 "--pages: missing value" "--pages without a value" "$VMMU" run --workload faults --pages
+expect_msg 2 "unknown flag '--bogus'" "unknown flag" "$VMMU" run --workload faults --bogus
+expect_msg 2 "--workload is required" "run without --workload" "$VMMU" run --mode native
+expect_msg 2 "unknown workload 'nope'" "unknown workload names it" "$VMMU" run --workload nope
+check "unknown workload suggests vmmu list" grep -qF "vmmu list" "$T/err"
+expect_msg 2 "unknown mode 'warp'" "unknown mode names it" "$VMMU" run --mode warp --workload faults
+check "unknown mode suggests vmmu list" grep -qF "vmmu list" "$T/err"
+expect_msg 2 "--csv: directory '$T/none' does not exist" "--csv into a missing directory" \
+	"$VMMU" run --workload faults --csv "$T/none/x.csv"
+expect_msg 2 "-j: expected an integer from 1 to 256, got '0'" "compare -j 0" \
+	"$VMMU" compare --out "$T/never" -j 0
+expect_msg 2 "--workloads: unknown workload 'nope'" "compare --workloads nope" \
+	"$VMMU" compare --out "$T/never" --workloads seq,nope
+expect_msg 2 "--modes: unknown mode 'warp'" "compare --modes warp" \
+	"$VMMU" compare --out "$T/never" --modes native,warp
+check "rejected compare wrote nothing" test ! -e "$T/never"
+expect_msg 2 "list: unexpected argument 'everything'" "list with a bad argument" \
+	"$VMMU" list everything
+
+# ---- modes that cannot run yet fail cleanly ----
+
+for m in $modes_all; do
+	if echo "$modes_ok" | grep -qx "$m"; then continue; fi
+	expect_msg 2 "--mode $m: cannot create the VM" "mode $m (not available) is a clean error" \
+		"$VMMU" run --mode "$m" --workload faults
+	expect_msg 2 "--modes: mode '$m' cannot run" "compare --modes $m (not available)" \
+		"$VMMU" compare --out "$T/never" --modes "$m"
+done
+check "native is available" bash -c "echo '$modes_ok' | grep -qx native"
+
+# ---- a run that fails in the guest: exit 1 with the reason ----
+
+expect_msg 1 "run random/native failed: " "guest out of memory exits 1" \
+	"$VMMU" run --workload random --guest-mem 16M --pages 16384
+
+# ---- the foundation's done-when row ----
+
+if run_csv "$T/faults.csv" --mode native --workload faults --walk-caches off; then
+	ok "run faults --walk-caches off --csv -"
+	eq "CSV is a header and one row" "$(wc -l <"$T/faults.csv")" 2
+	wu=$(col "$T/faults.csv" walks_user)
+	wru=$(col "$T/faults.csv" walk_refs_user)
+	gf=$(col "$T/faults.csv" guest_faults)
+	pages=$(col "$T/faults.csv" pages)
+	ops=$(col "$T/faults.csv" ops)
+	check "walks_user > 0" test "$wu" -gt 0
+	eq "walk_refs_user == 4 x walks_user" "$wru" "$((4 * wu))"
+	eq "vm_exits == 0" "$(col "$T/faults.csv" vm_exits)" 0
+	check "guest_faults > 0" test "$gf" -gt 0
+	# faults touches pages fresh pages in each of ops rounds (workloads/faults.c).
+	eq "guest_faults == pages first touched (pages x rounds)" "$gf" "$((pages * ops))"
+	eq "demand_faults == guest_faults" "$(col "$T/faults.csv" demand_faults)" "$gf"
+	eq "walk_caches column is 0" "$(col "$T/faults.csv" walk_caches)" 0
+	eq "mode column" "$(col "$T/faults.csv" mode)" native
+	check "checksum is 0x + 16 hex digits" \
+		grep -qE '^0x[0-9a-f]{16}$' <(col "$T/faults.csv" checksum)
+	check "guest_digest is 0x + 16 hex digits" \
+		grep -qE '^0x[0-9a-f]{16}$' <(col "$T/faults.csv" guest_digest)
+	hdr_n=$(head -1 "$T/faults.csv" | awk -F, '{ print NF }')
+	row_n=$(sed -n 2p "$T/faults.csv" | awk -F, '{ print NF }')
+	eq "row has as many fields as the header" "$row_n" "$hdr_n"
+	check "no quoted fields and no spaces" bash -c "! grep -q '[\" ]' '$T/faults.csv'"
+	eq "header starts with the required columns" \
+		"$(head -1 "$T/faults.csv" | cut -d, -f1-20)" \
+		"workload,mode,seed,accesses,tlb_hits,tlb_misses,walks,walk_refs,walks_user,walk_refs_user,fault_walk_refs,guest_faults,vm_exits,tlb_flushes,est_cycles,cycles_per_access,checksum,guest_digest,wall_s,sim_accesses_per_s"
+	check "summary went to stderr" grep -q "guest faults" "$T/err"
+else
+	bad "run faults --walk-caches off --csv -: exit status $?"
+fi
+
+# Smaller sizes, through --flag=value.
+if run_csv "$T/f2.csv" --workload faults --walk-caches=off --pages=37 --ops=3; then
+	eq "--pages=37 reaches the CSV" "$(col "$T/f2.csv" pages)" 37
+	eq "guest_faults == 37 x 3" "$(col "$T/f2.csv" guest_faults)" 111
+else
+	bad "run faults --pages=37 --ops=3"
+fi
+
+# ---- CSV to a file: atomic, no temporary left ----
+
+mkdir -p "$T/csvdir"
+expect 0 "run --csv FILE" "$VMMU" run --workload faults --pages 8 --ops 2 --csv "$T/csvdir/run.csv"
+check "summary on stdout with --csv FILE" grep -q "checksum" "$T/out"
+check "CSV file written" test -s "$T/csvdir/run.csv"
+eq "only the CSV file is left in its directory" "$(ls -A "$T/csvdir")" run.csv
+eq "CSV file is a header and one row" "$(wc -l <"$T/csvdir/run.csv")" 2
+expect 0 "run --csv FILE over an existing file" \
+	"$VMMU" run --workload faults --pages 8 --ops 2 --seed 5 --csv "$T/csvdir/run.csv"
+eq "the file was replaced" "$(col "$T/csvdir/run.csv" seed)" 5
+eq "still no temporary file" "$(ls -A "$T/csvdir")" run.csv
+
+# ---- determinism: same seed, same result ----
+
+run_csv "$T/s1.csv" --workload random --seed 7 --pages 512 --ops 20000
+run_csv "$T/s2.csv" --workload random --seed 7 --pages 512 --ops 20000
+run_csv "$T/s3.csv" --workload random --seed 8 --pages 512 --ops 20000
+eq "same seed, same checksum" "$(col "$T/s1.csv" checksum)" "$(col "$T/s2.csv" checksum)"
+eq "same seed, same guest_digest" "$(col "$T/s1.csv" guest_digest)" "$(col "$T/s2.csv" guest_digest)"
+eq "same seed, same accesses" "$(col "$T/s1.csv" accesses)" "$(col "$T/s2.csv" accesses)"
+check "another seed, another checksum" \
+	test "$(col "$T/s1.csv" checksum)" != "$(col "$T/s3.csv" checksum)"
+
+# ---- equivalence: every mode that runs sees the same memory ----
+# The guest program is the same under every mode, so are its user-mode
+# accesses; kernel accesses may differ (a mode may emulate some stores).
+
+for w in $workloads; do
+	ref=""
+	for m in $modes_ok; do
+		if ! run_csv "$T/eq-$w-$m.csv" --workload "$w" --mode "$m" --seed 3; then
+			bad "run $w under $m"
+			continue
+		fi
+		f="$T/eq-$w-$m.csv"
+		eq "$w/$m: tlb_hits + tlb_misses == accesses" \
+			"$(($(col "$f" tlb_hits) + $(col "$f" tlb_misses)))" "$(col "$f" accesses)"
+		[ "$m" = native ] && eq "$w/native: vm_exits == 0" "$(col "$f" vm_exits)" 0
+		sum="$(col "$f" checksum) $(col "$f" guest_digest) $(col "$f" user_accesses)"
+		if [ -z "$ref" ]; then
+			ref=$sum
+			refm=$m
+			continue
+		fi
+		eq "$w: $m has the checksum, digest and user accesses of $refm" "$sum" "$ref"
+	done
+	[ -n "$ref" ] && ok "$w runs under $(echo $modes_ok | tr ' ' ',')"
+done
+
+# ---- compare ----
+
+nm=$(echo "$modes_ok" | wc -w)
+expect 0 "compare two workloads" "$VMMU" compare --out "$T/cmp/sub" -j 2 --workloads faults,seq
+check "compare.csv written" test -s "$T/cmp/sub/compare.csv"
+check "summary.md written" test -s "$T/cmp/sub/summary.md"
+eq "compare.csv has a header and one row per run" "$(wc -l <"$T/cmp/sub/compare.csv")" "$((1 + 2 * nm))"
+eq "rows in workload order" "$(col "$T/cmp/sub/compare.csv" workload 1) $(col "$T/cmp/sub/compare.csv" workload "$((nm + 1))")" "faults seq"
+eq "first mode first" "$(col "$T/cmp/sub/compare.csv" mode 1)" "$(echo "$modes_ok" | head -1)"
+check "summary has a section per workload" \
+	bash -c "grep -qx '## faults' '$T/cmp/sub/summary.md' && grep -qx '## seq' '$T/cmp/sub/summary.md'"
+check "summary names a winner" grep -q "^Winner: \*\*" "$T/cmp/sub/summary.md"
+eq "no temporary files in the output directory" "$(ls -A "$T/cmp/sub" | sort | tr '\n' ' ')" "compare.csv summary.md "
+check "non-tty progress is plain lines" grep -q "^compare: \[2/$((2 * nm))\]" "$T/err"
+"$VMMU" run --workload seq --csv - 2>/dev/null >"$T/seq1.csv"
+eq "compare row equals the run row (checksum)" \
+	"$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "checksum") c = i; next } $1 == "seq" && $2 == "native" { print $c }' "$T/cmp/sub/compare.csv")" \
+	"$(col "$T/seq1.csv" checksum)"
+
+# A failed run: reported, exit 1, the other rows still written.
+expect_msg 1 "random/native FAILED" "compare with a failing run exits 1" \
+	"$VMMU" compare --out "$T/cmp/fail" --modes native --workloads faults,random --guest-mem 16M
+eq "the failed run has no row, the others do" \
+	"$(cut -d, -f1 "$T/cmp/fail/compare.csv" | tr '\n' ' ')" "workload faults "
+check "summary reports the failure" grep -q "| native | failed |" "$T/cmp/fail/summary.md"
+
+echo "e2e: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

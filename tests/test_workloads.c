@@ -1,0 +1,348 @@
+/*
+ * test_workloads.c - the workload suite (workloads/), run end to end through
+ * run_workload().
+ *
+ * Every workload runs with small parameters from one table (wl_cases),
+ * which must cover the whole registry. The tests check:
+ *   - determinism: the same seed gives the same checksum and guest digest,
+ *     a different seed a different checksum;
+ *   - exact counts where the workload makes them exact: faults raises one
+ *     demand fault per first-touched page and no VM exit; fork raises one
+ *     CoW fault per page written while shared, on either side;
+ *   - equivalence: every mode that vm_create accepts gives the checksum and
+ *     digest of native, for every workload (modes that are not built are
+ *     skipped, with a note);
+ *   - 2M guest pages: every workload runs, and faults counts one fault per
+ *     2 MiB page;
+ *   - the bench recorder sees exactly the user accesses and does not change
+ *     what the workload does;
+ *   - a guest that runs out of memory is a clean error, not a crash.
+ *
+ * Guest memory is kept small (TEST_GUEST_MEM): the digest reads all of it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../src/core/run.h"
+#include "../src/core/vm.h"
+
+#define TEST_GUEST_MEM (UINT64_C(64) << 20)
+#define TEST_SEED UINT64_C(0x5eed0001)
+
+/* ---- fixtures ---- */
+
+struct wl_case {
+	const char *name;
+	struct wl_params p;
+};
+
+/* Small sizes: each run takes a few milliseconds natively. */
+static const struct wl_case wl_cases[] = {
+    {"seq", {.pages = 48, .ops = 3}},
+    {"random", {.pages = 192, .ops = 4096}},
+    {"ptrchase", {.pages = 48, .ops = 6000}},
+    {"kv", {.pages = 24, .ops = 3000}},
+    {"faults", {.pages = 24, .ops = 5}},
+    {"fork", {.pages = 64, .ops = 2, .procs = 4}},
+    {"ctxswitch", {.pages = 4, .ops = 6000, .procs = 3, .switch_every = 100}},
+    {"mmap-churn", {.pages = 16, .ops = 160}},
+    {"procs", {.pages = 16, .ops = 10, .procs = 3}},
+    {"phases", {.pages = 96, .ops = 2}},
+};
+#define NCASES (sizeof(wl_cases) / sizeof(wl_cases[0]))
+
+static struct vm_config machine(const char *mode)
+{
+	struct vm_config c;
+	config_defaults(&c);
+	c.mode = mode;
+	c.guest_mem = TEST_GUEST_MEM;
+	return c;
+}
+
+static struct wl_params params(const struct wl_case *wc, uint64_t seed)
+{
+	struct wl_params p = wc->p;
+	p.seed = seed;
+	return p;
+}
+
+/* Run one workload; fail the test with the run's error if it fails. */
+static void run_ok(const struct vm_config *cfg, const char *name, const struct wl_params *p,
+		   struct run_result *r)
+{
+	const struct workload *w = workload_find(name);
+	assert_non_null(w);
+	int rc = run_workload(cfg, w, p, NULL, r);
+	if (rc != 0)
+		fail_msg("%s under %s: %s", name, cfg->mode, r->err);
+	assert_true(r->ok);
+}
+
+/* Can this mode run at all (is it built)? */
+static bool mode_built(const char *mode, char *why, size_t len)
+{
+	struct vm_config c = machine(mode);
+	struct vm *vm = vm_create(&c, why, len);
+	if (vm == NULL)
+		return false;
+	vm_destroy(vm);
+	return true;
+}
+
+/* ---- registry ---- */
+
+static void test_registry(void **state)
+{
+	(void)state;
+	size_t n = 0;
+	for (const struct workload *const *w = workloads; *w; w++, n++) {
+		assert_non_null((*w)->name);
+		assert_non_null((*w)->desc);
+		assert_non_null((*w)->run);
+		assert_true((*w)->def_pages > 0);
+		assert_true((*w)->def_ops > 0);
+		assert_ptr_equal(workload_find((*w)->name), *w);
+		bool covered = false;
+		for (size_t k = 0; k < NCASES; k++)
+			covered |= strcmp(wl_cases[k].name, (*w)->name) == 0;
+		if (!covered)
+			fail_msg("workload %s has no case in wl_cases", (*w)->name);
+	}
+	assert_int_equal(n, NCASES);
+	assert_null(workload_find("no-such-workload"));
+}
+
+/* ---- determinism ---- */
+
+static void test_deterministic(void **state)
+{
+	(void)state;
+	struct vm_config cfg = machine("native");
+	struct run_result a, b, d;
+	for (size_t k = 0; k < NCASES; k++) {
+		struct wl_params p = params(&wl_cases[k], TEST_SEED);
+		struct wl_params q = params(&wl_cases[k], TEST_SEED + 1);
+		run_ok(&cfg, wl_cases[k].name, &p, &a);
+		run_ok(&cfg, wl_cases[k].name, &p, &b);
+		run_ok(&cfg, wl_cases[k].name, &q, &d);
+		if (a.checksum != b.checksum || a.guest_digest != b.guest_digest)
+			fail_msg("%s: same seed, different result", wl_cases[k].name);
+		if (a.st.accesses != b.st.accesses || a.st.tlb_misses != b.st.tlb_misses ||
+		    a.st.walk_refs != b.st.walk_refs || a.st.guest_faults != b.st.guest_faults)
+			fail_msg("%s: same seed, different counts", wl_cases[k].name);
+		if (a.checksum == d.checksum)
+			fail_msg("%s: seeds %" PRIu64 " and %" PRIu64 " give the same checksum",
+				 wl_cases[k].name, p.seed, q.seed);
+		assert_true(a.st.user_accesses > 0);
+		assert_true(a.checksum != 0);
+	}
+}
+
+/* ---- exact counts ---- */
+
+/*
+ * faults with 4K guest pages: each of ops rounds maps 'pages' fresh pages
+ * and first-touches each with a store, so guest_faults = pages * ops, all
+ * demand-zero, and native never exits. With the walk caches off, every
+ * completed user walk reads exactly 4 entries.
+ */
+static void test_faults_exact(void **state)
+{
+	(void)state;
+	static const struct {
+		uint64_t pages, rounds;
+	} shapes[] = {{24, 5}, {1, 7}, {100, 3}};
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		struct vm_config cfg = machine("native");
+		struct wl_params p = {
+		    .seed = TEST_SEED, .pages = shapes[i].pages, .ops = shapes[i].rounds};
+		struct run_result r;
+		cfg.walk_caches = false;
+		run_ok(&cfg, "faults", &p, &r);
+		uint64_t want = shapes[i].pages * shapes[i].rounds;
+		assert_int_equal(r.st.guest_faults, want);
+		assert_int_equal(r.st.demand_faults, want);
+		assert_int_equal(r.st.cow_faults, 0);
+		assert_int_equal(r.st.vm_exits, 0);
+		assert_int_equal(r.st.user_accesses, 2 * want);
+		assert_true(r.st.walks_user > 0);
+		assert_int_equal(r.st.walk_refs_user, 4 * r.st.walks_user);
+	}
+}
+
+/*
+ * fork: child k writes Wc = max(1, P/4) pages and the parent Wp =
+ * max(1, P/16) others (0 when P < 2) while both share them, so
+ * cow_faults = procs * (Wc + Wp) exactly. The parent's first touch of its
+ * P pages are demand faults, before any fork.
+ */
+static void test_fork_exact(void **state)
+{
+	(void)state;
+	static const struct {
+		uint64_t pages, passes;
+		uint32_t children;
+		uint64_t wc, wp;
+	} shapes[] = {
+	    {64, 2, 4, 16, 4},
+	    {3, 1, 5, 1, 1},
+	    {1, 3, 2, 1, 0},
+	    {100, 1, 3, 25, 6},
+	};
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		struct vm_config cfg = machine("native");
+		struct wl_params p = {.seed = TEST_SEED,
+				      .pages = shapes[i].pages,
+				      .ops = shapes[i].passes,
+				      .procs = shapes[i].children};
+		struct run_result r;
+		run_ok(&cfg, "fork", &p, &r);
+		uint64_t want = shapes[i].children * (shapes[i].wc + shapes[i].wp);
+		if (r.st.cow_faults != want)
+			fail_msg("fork pages=%" PRIu64 " children=%u: cow_faults %" PRIu64
+				 ", expected %" PRIu64,
+				 shapes[i].pages, shapes[i].children, r.st.cow_faults, want);
+		assert_true(r.st.demand_faults >= shapes[i].pages);
+		assert_int_equal(r.st.vm_exits, 0);
+	}
+}
+
+/* ---- equivalence ---- */
+
+static void test_equivalence(void **state)
+{
+	(void)state;
+	struct vm_config ncfg = machine("native");
+	struct run_result ref, r;
+	char why[256];
+	for (size_t m = 0; mmu_modes[m]; m++) {
+		const char *mode = mmu_modes[m]->name;
+		if (strcmp(mode, "native") == 0)
+			continue;
+		if (!mode_built(mode, why, sizeof(why))) {
+			print_message("equivalence: skipping mode %s: %s\n", mode, why);
+			continue;
+		}
+		struct vm_config cfg = machine(mode);
+		for (size_t k = 0; k < NCASES; k++) {
+			struct wl_params p = params(&wl_cases[k], TEST_SEED);
+			run_ok(&ncfg, wl_cases[k].name, &p, &ref);
+			run_ok(&cfg, wl_cases[k].name, &p, &r);
+			if (r.checksum != ref.checksum)
+				fail_msg("%s: checksum under %s differs from native",
+					 wl_cases[k].name, mode);
+			if (r.guest_digest != ref.guest_digest)
+				fail_msg("%s: guest digest under %s differs from native",
+					 wl_cases[k].name, mode);
+			assert_int_equal(r.st.user_accesses, ref.st.user_accesses);
+			assert_int_equal(r.st.guest_faults, ref.st.guest_faults);
+		}
+	}
+}
+
+/* ---- 2M guest pages ---- */
+
+static void test_huge_pages(void **state)
+{
+	(void)state;
+	struct vm_config cfg = machine("native");
+	struct run_result r;
+	cfg.guest_page = PG_2M;
+	cfg.guest_mem = UINT64_C(256) << 20;
+	for (size_t k = 0; k < NCASES; k++) {
+		struct wl_params p = params(&wl_cases[k], TEST_SEED);
+		run_ok(&cfg, wl_cases[k].name, &p, &r);
+	}
+	/* 600 pages round up to two 2 MiB pages per round. */
+	struct wl_params p = {.seed = TEST_SEED, .pages = 600, .ops = 3};
+	run_ok(&cfg, "faults", &p, &r);
+	assert_int_equal(r.st.guest_faults, 2 * 3);
+	assert_int_equal(r.st.user_accesses, 2 * 600 * 3);
+}
+
+/* ---- the bench recorder ---- */
+
+static void test_recorder(void **state)
+{
+	(void)state;
+	struct vm_config cfg = machine("native");
+	struct run_result plain, rec_run;
+	struct wl_rec rec;
+
+	/* seq: single process, every user access recorded, one compact page
+	 * per page of the region. */
+	struct wl_params p = params(&wl_cases[0], TEST_SEED);
+	assert_string_equal(wl_cases[0].name, "seq");
+	run_ok(&cfg, "seq", &p, &plain);
+	assert_int_equal(wl_rec_init(&rec, UINT64_C(1) << 20, 1024), 0);
+	p.rec = &rec;
+	run_ok(&cfg, "seq", &p, &rec_run);
+	assert_int_equal(rec_run.checksum, plain.checksum);
+	assert_int_equal(rec_run.guest_digest, plain.guest_digest);
+	assert_int_equal(rec.n, plain.st.user_accesses);
+	assert_int_equal(rec.dropped, 0);
+	assert_int_equal(rec.npages, wl_cases[0].p.pages);
+	assert_false(rec.multi_proc);
+	assert_false(rec.has_fetch);
+	uint64_t nv;
+	uint64_t *vpn = wl_rec_vpns(&rec, &nv);
+	assert_non_null(vpn);
+	assert_int_equal(nv, wl_cases[0].p.pages);
+	for (uint64_t i = 1; i < nv; i++)
+		assert_int_equal(vpn[i], vpn[i - 1] + 1);
+	free(vpn);
+	wl_rec_free(&rec);
+
+	/* procs: several processes, fetches, and a limit that drops the tail;
+	 * past max_pages, pages share indices. */
+	size_t k = 0;
+	while (strcmp(wl_cases[k].name, "procs") != 0)
+		k++;
+	p = params(&wl_cases[k], TEST_SEED);
+	run_ok(&cfg, "procs", &p, &plain);
+	assert_int_equal(wl_rec_init(&rec, 1000, 8), 0);
+	p.rec = &rec;
+	run_ok(&cfg, "procs", &p, &rec_run);
+	assert_int_equal(rec_run.checksum, plain.checksum);
+	assert_int_equal(rec.n, 1000);
+	assert_int_equal(rec.n + rec.dropped, plain.st.user_accesses);
+	assert_true(rec.multi_proc);
+	assert_true(rec.has_fetch);
+	assert_int_equal(rec.npages, 8);
+	assert_true(rec.aliased > 0);
+	for (uint64_t i = 0; i < rec.n; i++)
+		assert_true(rec.page[i] < 8);
+	wl_rec_free(&rec);
+}
+
+/* ---- guest errors ---- */
+
+static void test_guest_oom_is_an_error(void **state)
+{
+	(void)state;
+	struct vm_config cfg = machine("native");
+	struct wl_params p = {.seed = TEST_SEED, .pages = 8192, .ops = 16};
+	struct run_result r;
+	cfg.guest_mem = UINT64_C(16) << 20; /* 32 MiB of table cannot fit */
+	assert_int_equal(run_workload(&cfg, workload_find("random"), &p, NULL, &r), -1);
+	assert_false(r.ok);
+	assert_true(r.err[0] != '\0');
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_registry),	 cmocka_unit_test(test_deterministic),
+	    cmocka_unit_test(test_faults_exact), cmocka_unit_test(test_fork_exact),
+	    cmocka_unit_test(test_equivalence),	 cmocka_unit_test(test_huge_pages),
+	    cmocka_unit_test(test_recorder),	 cmocka_unit_test(test_guest_oom_is_an_error),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
