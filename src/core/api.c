@@ -352,11 +352,13 @@ int vmmu_store(vmmu_machine *m, uint64_t addr, unsigned size, uint64_t value)
 
 uint64_t vmmu_stat(const vmmu_machine *m, const char *name)
 {
+	vm_sync_stats(m->vm);
 	return stat_by_name(&m->vm->st, name);
 }
 
 uint64_t vmmu_est_cycles(const vmmu_machine *m)
 {
+	vm_sync_stats(m->vm);
 	return stats_est_cycles(&m->vm->st);
 }
 

@@ -222,7 +222,6 @@ static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
 	struct vm *vm = v->vm;
 	vm->st.accesses++;
 	vm->st.user_accesses += v->user;
-	vm->st.cyc_access += vm->cost.access;
 	bool missed = false;
 	int reads = 0;
 	*done = 0;

@@ -60,7 +60,6 @@ static inline uint64_t cpu_load(struct vcpu *v, gva_t gva, unsigned size)
 	struct vm *vm = v->vm;
 	vm->st.accesses++;
 	vm->st.user_accesses += v->user;
-	vm->st.cyc_access += vm->cost.access;
 	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_READ);
 	if (likely(cpu_tlb_ok(e, ACC_READ, v->user)))
 		return cpu_load_sized(cpu_hit_ptr(v, e, gva), size);
@@ -73,7 +72,6 @@ static inline void cpu_store(struct vcpu *v, gva_t gva, unsigned size, uint64_t 
 	struct vm *vm = v->vm;
 	vm->st.accesses++;
 	vm->st.user_accesses += v->user;
-	vm->st.cyc_access += vm->cost.access;
 	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_WRITE);
 	if (likely(cpu_tlb_ok(e, ACC_WRITE, v->user))) {
 		cpu_store_sized(cpu_hit_ptr(v, e, gva), size, val);
@@ -90,7 +88,6 @@ static inline void cpu_fetch(struct vcpu *v, gva_t gva, unsigned size)
 	struct vm *vm = v->vm;
 	vm->st.accesses++;
 	vm->st.user_accesses += v->user;
-	vm->st.cyc_access += vm->cost.access;
 	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_FETCH);
 	if (likely(cpu_tlb_ok(e, ACC_FETCH, v->user)))
 		return;

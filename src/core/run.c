@@ -34,7 +34,7 @@ struct wl_params run_params(const struct workload *w, const struct wl_params *p)
 static void run_finish_stats(struct vm *vm)
 {
 	struct stats *s = &vm->st;
-	s->tlb_hits = s->accesses - s->tlb_misses;
+	vm_sync_stats(vm);
 	s->l2_tlb_hits = vm->vcpu.tlb.c.l2_hits;
 	if (vm->mmu->stats)
 		vm->mmu->stats(vm, s);

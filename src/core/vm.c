@@ -259,6 +259,12 @@ uint64_t vm_guest_digest(struct vm *vm)
 	return h;
 }
 
+void vm_sync_stats(struct vm *vm)
+{
+	vm->st.tlb_hits = vm->st.accesses - vm->st.tlb_misses;
+	vm->st.cyc_access = vm->st.accesses * vm->cost.access;
+}
+
 /* ---- services for the modes ---- */
 
 uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)

@@ -133,6 +133,11 @@ enum page_size p2m_chunk_size(const struct vm *vm);
 uint64_t gpa_read64(struct vm *vm, gpa_t gpa);
 void gpa_write64(struct vm *vm, gpa_t gpa, uint64_t v);
 
+/* Bring the derived counters up to date: tlb_hits = accesses - tlb_misses,
+ * cyc_access = accesses x cost.access (kept off the hot path). Call before
+ * reading vm->st. */
+void vm_sync_stats(struct vm *vm);
+
 /* Hash of the whole guest-physical image (unbacked frames read as zero). */
 uint64_t vm_guest_digest(struct vm *vm);
 

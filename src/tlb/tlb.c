@@ -52,8 +52,6 @@
 
 /* Linear addresses have at most 57 significant bits (LA57); the sign bits
  * above carry no information and are not part of the tag. */
-#define TLB_VA_BITS 57
-#define TLB_VA_MASK ((UINT64_C(1) << TLB_VA_BITS) - 1)
 
 /* Scratch flag used only while the clock is renumbered; never visible. */
 #define TLB_MARK 0x80
@@ -147,7 +145,7 @@ static void array_renumber(struct tlb_array *a, uint32_t *top)
 	}
 }
 
-static void tlb_renumber(struct tlb *t)
+void tlb_renumber(struct tlb *t)
 {
 	uint32_t top = 0;
 
@@ -366,20 +364,17 @@ void tlb_destroy(struct tlb *t)
  * indirect call. The returned entry stays valid until the next insert,
  * lookup or flush on t. Permissions are the caller's to check.
  */
-struct tlb_entry *tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid,
-			     enum access_kind kind)
+struct tlb_entry *tlb_lookup_rest(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid,
+				  enum access_kind kind)
 {
 	struct tlb_entry *e;
 
 	t->c.lookups++;
-	if (kind == ACC_FETCH) {
+	if (kind == ACC_FETCH)
 		e = array_find_any(&t->l1i, va, vpid, pcid, PG_4K);
-	} else {
-		e = array_find(&t->l1d, va_vpn(va, PG_4K), PG_4K, vpid, pcid);
-		if (!e)
-			e = array_find_any(&t->l1d_large, va, vpid, pcid, PG_2M);
-	}
-	if (likely(e != NULL)) {
+	else
+		e = array_find_any(&t->l1d_large, va, vpid, pcid, PG_2M);
+	if (e) {
 		t->c.hits++;
 		t->c.l1_hits++;
 		e->stamp = tlb_tick(t);

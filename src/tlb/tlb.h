@@ -61,13 +61,47 @@ struct tlb {
 int tlb_init(struct tlb *t, const struct vm_config *cfg);
 void tlb_destroy(struct tlb *t);
 
+/* Linear-address bits a tag keeps (LA57), and their mask. */
+#define TLB_VA_BITS 57
+#define TLB_VA_MASK ((UINT64_C(1) << TLB_VA_BITS) - 1)
+
+/* The rest of a lookup after the L1 4K data probe: fetches, the L1 large
+ * array and the L2. Counts the lookup. Call tlb_lookup() instead. */
+struct tlb_entry *tlb_lookup_rest(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid,
+				  enum access_kind kind);
+/* Renumber LRU stamps before the clock wraps (rare). */
+void tlb_renumber(struct tlb *t);
+
 /*
  * Look va up for (vpid, pcid). Fetches search l1i then l2, data searches
  * l1d, l1d_large then l2. Returns the entry, or NULL on a miss. Counts the
  * lookup. Does not check permissions: the caller does.
+ *
+ * The L1 4K data probe is inline: it is the simulator's hot path (a TLB hit
+ * of an ordinary load or store), so it makes no call at all.
  */
-struct tlb_entry *tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid,
-			     enum access_kind kind);
+static inline struct tlb_entry *tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid,
+					   uint16_t pcid, enum access_kind kind)
+{
+	if (likely(kind != ACC_FETCH)) {
+		uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
+		struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
+		/* l1d holds 4K entries only, so the size needs no compare. */
+		for (uint32_t w = 0; w < t->l1d.ways; w++, e++) {
+			if (e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
+			    (e->pcid == pcid || (e->flags & TLBF_G))) {
+				t->c.lookups++;
+				t->c.hits++;
+				t->c.l1_hits++;
+				if (unlikely(t->clock == UINT32_MAX))
+					tlb_renumber(t);
+				e->stamp = ++t->clock;
+				return e;
+			}
+		}
+	}
+	return tlb_lookup_rest(t, va, vpid, pcid, kind);
+}
 
 /* Insert a translation; replaces a stale entry for the same page. */
 void tlb_insert(struct tlb *t, const struct tlb_fill *f, uint16_t vpid, uint16_t pcid,
