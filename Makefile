@@ -89,8 +89,19 @@ test-unit: $(TEST_BIN) $(BUILD)/vmmu
 
 test-e2e: $(BUILD)/vmmu
 	@VMMU=$(BUILD)/vmmu bash tests/e2e.sh
+	@VMMU=$(BUILD)/vmmu bash tests/e2e_sweep.sh
+	@VMMU=$(BUILD)/vmmu bash tests/e2e_replay.sh
+	@VMMU=$(BUILD)/vmmu bash tests/e2e_explain.sh
+	@VMMU=$(BUILD)/vmmu bash tests/tutorial.sh
 
+# compare replays the lackey traces too: tests/data/ always, and those of
+# `make traces`, recorded first when valgrind is there (a failure to record
+# leaves compare running without them).
 compare: deps $(BUILD)/vmmu
+	@if command -v valgrind >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory traces || \
+		echo "make compare: recording traces failed; comparing without them (see make traces)"; \
+	fi
 	$(BUILD)/vmmu compare --out results
 
 bench: deps $(BUILD)/vmmu

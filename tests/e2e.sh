@@ -123,7 +123,7 @@ for m in $modes_all; do
 	if grep -qE "^  $m " "$T/list"; then ok "list shows mode $m"; else bad "list lacks mode $m"; fi
 done
 expect_msg 2 "unknown command 'frobnicate'" "unknown command: exit 2" "$VMMU" frobnicate
-expect_msg 2 "sweep: not built yet" "a planned command says it is not built" "$VMMU" sweep
+expect_msg 2 "sweep: --workload is required" "sweep without flags: exit 2, names what is missing" "$VMMU" sweep
 
 # ---- bad flags and values: exit 2, the flag named ----
 
@@ -287,7 +287,7 @@ eq "first mode first" "$(col "$T/cmp/sub/compare.csv" mode 1)" "$(echo "$modes_o
 check "summary has a section per workload" \
 	bash -c "grep -qx '## faults' '$T/cmp/sub/summary.md' && grep -qx '## seq' '$T/cmp/sub/summary.md'"
 check "summary names a winner" grep -q "^Winner: \*\*" "$T/cmp/sub/summary.md"
-eq "no temporary files in the output directory" "$(ls -A "$T/cmp/sub" | sort | tr '\n' ' ')" "compare.csv summary.md "
+eq "no temporary files in the output directory" "$(ls -A "$T/cmp/sub" | sort | tr '\n' ' ')" "compare.csv plots summary.md "
 check "non-tty progress is plain lines" grep -q "^compare: \[2/$((2 * nm))\]" "$T/err"
 "$VMMU" run --workload seq --csv - 2>/dev/null >"$T/seq1.csv"
 eq "compare row equals the run row (checksum)" \

@@ -690,8 +690,8 @@ int cli_set(struct vm_config *c, struct wl_params *p, const char *name, const ch
 /* The current value of o's field(s), spelled as the flag takes it. Kept out
  * of line: inlined into a loop over one table, it lets the optimizer follow
  * kinds that table never holds into fields its struct does not have. */
-__attribute__((noinline)) static void opt_show(const struct opt *o, const void *base, char *buf,
-					       size_t len)
+__attribute__((noinline)) static void opt_show(const struct opt *o, const void *base, bool raw,
+					       char *buf, size_t len)
 {
 	const char *f = (const char *)base + o->off;
 
@@ -701,9 +701,9 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 	case K_U32: {
 		uint64_t v = o->kind == K_U32 ? *(const uint32_t *)(const void *)f
 					      : *(const uint64_t *)(const void *)f;
-		if (v == 0 && o->zero != NULL)
+		if (v == 0 && o->zero != NULL && !raw)
 			snprintf(buf, len, "%s", o->zero);
-		else if (o->kind == K_SIZE)
+		else if (o->kind == K_SIZE && !raw)
 			fmt_size(v, buf, len);
 		else
 			snprintf(buf, len, "%" PRIu64, v);
@@ -747,6 +747,24 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 	}
 }
 
+static void each_flag(const struct opt *tab, size_t n, const void *base,
+		      void (*fn)(const char *name, const char *value, void *ctx), void *ctx)
+{
+	for (size_t k = 0; k < n; k++) {
+		char v[64];
+
+		opt_show(&tab[k], base, true, v, sizeof(v));
+		fn(tab[k].name, v, ctx);
+	}
+}
+
+void cli_each_flag(const struct vm_config *c, const struct wl_params *p,
+		   void (*fn)(const char *name, const char *value, void *ctx), void *ctx)
+{
+	each_flag(wl_opts, NELEMS(wl_opts), p, fn, ctx);
+	each_flag(machine_opts, NELEMS(machine_opts), c, fn, ctx);
+}
+
 static void help_table(FILE *f, const struct opt *tab, size_t n, const void *defaults)
 {
 	for (size_t k = 0; k < n; k++) {
@@ -755,7 +773,7 @@ static void help_table(FILE *f, const struct opt *tab, size_t n, const void *def
 
 		snprintf(left, sizeof(left), "%s%s%s", o->name, o->metavar ? " " : "",
 			 o->metavar ? o->metavar : "");
-		opt_show(o, defaults, def, sizeof(def));
+		opt_show(o, defaults, false, def, sizeof(def));
 		if (o->kind == K_FLAG)
 			fprintf(f, "  %-32s %s\n", left, o->help);
 		else

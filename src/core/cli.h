@@ -82,6 +82,16 @@ int cli_parse_wl(struct wl_params *p, int argc, char **argv, int *i, char *err, 
 int cli_set(struct vm_config *c, struct wl_params *p, const char *name, const char *value,
 	    char *err, size_t errlen);
 
+/*
+ * Call fn(name, value, ctx) for every flag of both tables (workload, then
+ * machine), with name including its dashes and value spelled so that the
+ * flag parses it back to the same field: numbers raw (0 included, sizes in
+ * bytes), booleans and K_FLAG flags as on|off (use "--audit=off" form for
+ * the latter). This is how self-contained command lines are written.
+ */
+void cli_each_flag(const struct vm_config *c, const struct wl_params *p,
+		   void (*fn)(const char *name, const char *value, void *ctx), void *ctx);
+
 /* Help for the two tables: one line per flag, with its default. */
 void cli_help_machine(FILE *f);
 void cli_help_wl(FILE *f);
@@ -104,9 +114,12 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
  * Subcommands. Each gets the arguments from the subcommand name on
  * (argv[0] is "run", "compare", ...) and returns a CLI_EXIT_* status.
- * run and list live in main.c, compare in compare.c, bench in bench.c.
+ * run and list live in main.c, compare in compare.c, bench in bench.c,
+ * sweep in sweep.c, merge in merge.c.
  */
 int compare_main(int argc, char **argv);
 int bench_main(int argc, char **argv);
+int sweep_main(int argc, char **argv);
+int merge_main(int argc, char **argv);
 
 #endif

@@ -3,10 +3,10 @@
  *
  * The runs are the cross product of the chosen workloads and the modes that
  * can run (a mode that vm_create() refuses, such as one not built yet, is
- * skipped with a note, or is an error when named with --modes). Each run
- * happens in its own forked child, at most -j at a time, so a crash in one
- * run costs that row alone. The child sends its struct run_result back
- * through a pipe; the parent alone formats and writes files.
+ * skipped with a note, or is an error when named with --modes). The runs
+ * go through the shared job runner (jobs.c): each in its own forked child,
+ * at most -j at a time, so a crash in one run costs that row alone; the
+ * parent alone formats and writes files.
  *
  * Output, both written atomically:
  *   DIR/compare.csv  one header, then one row per successful run, in the
@@ -15,49 +15,36 @@
  *   DIR/summary.md   per workload: each mode's cycles per access, its ratio
  *                    to native, the winner, and the two cost parts that
  *                    differ most from the winner (modes are ranked by total
- *                    estimated cycles: see summary_fill()).
+ *                    estimated cycles: see summary_fill());
+ *   DIR/plots/       compare-cycles, compare-exits, compare-walkrefs: data,
+ *                    gnuplot script, SVG and PNG (plot.h); without gnuplot,
+ *                    the data and scripts only, and one message.
  * A failed run is reported on stderr and in the summary, has no CSV row,
  * and makes the exit status 1.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "csv.h"
+#include "jobs.h"
 #include "mmu.h"
+#include "plot.h"
+#include "replay.h"
 #include "run.h"
 #include "stats.h"
 #include "vm.h"
 
 #define COMPARE_DEFAULT_JOBS 2
-#define COMPARE_MAX_JOBS 256
+#define COMPARE_MAX_JOBS JOBS_MAX_PAR
 #define COMPARE_MAX_MODES 16
+/* Lackey traces replayed by default (replay.h): the committed one, and
+ * those `make traces` records. */
+#define COMPARE_DEFAULT_TRACES "tests/data,workloads/traces"
 
 /* ---- types ---- */
-
-enum job_state { JOB_PENDING, JOB_RUNNING, JOB_OK, JOB_FAILED };
-
-struct job {
-	const struct workload *w;
-	const struct mmu_ops *m;
-	enum job_state state;
-	pid_t pid;
-	int fd;	    /* read end of the result pipe while running */
-	size_t got; /* bytes of r received */
-	double t0;  /* start, monotonic seconds */
-	struct run_result r;
-	char err[320]; /* why it failed, when JOB_FAILED */
-};
 
 struct compare {
 	struct vm_config cfg;
@@ -69,85 +56,10 @@ struct compare {
 	const struct mmu_ops *modes[COMPARE_MAX_MODES];
 	size_t nmodes;
 	char skipped[1024]; /* modes left out, for the summary */
-	struct job *job;
+	struct job *job; /* workload-major, mode-minor: job[w * nmodes + m] */
 	size_t njob;
-	bool tty;
-	double t_start;
+	struct replay_workload *traces; /* replays, listed in wl after the suite */
 };
-
-/* ---- helpers ---- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* mkdir -p. Returns 0, or -1 with err set. */
-static int make_dirs(const char *path, char *err, size_t errlen)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-	struct stat sb;
-
-	if (len == 0 || len >= sizeof(buf)) {
-		snprintf(err, errlen, "bad directory name '%s'", path);
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create directory '%.256s': %s", buf,
-				 strerror(errno));
-			return -1;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		snprintf(err, errlen, "'%s' is not a directory", path);
-		return -1;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Is this mode able to run on the machine cfg describes? */
-static bool mode_can_run(const struct vm_config *cfg, const struct mmu_ops *m, char *err,
-			 size_t errlen)
-{
-	struct vm_config c = *cfg;
-	struct vm *vm;
-
-	c.mode = m->name;
-	vm = vm_create(&c, err, errlen);
-	if (vm == NULL)
-		return false;
-	vm_destroy(vm);
-	return true;
-}
 
 /* ---- parsing ---- */
 
@@ -167,6 +79,9 @@ static void compare_help(FILE *f)
 	    "  -j, --jobs N                     runs in parallel, 1..%d (default: %d)\n"
 	    "  --workloads a,b,...              workloads to run (default: all, see `vmmu list`)\n"
 	    "  --modes a,b,...                  modes to run (default: every mode that can run)\n"
+	    "  --traces a,b,...|none            lackey traces (files, or directories of *.lackey)\n"
+	    "                                   to replay too (default without --workloads:\n"
+	    "                                   " COMPARE_DEFAULT_TRACES ", where present)\n"
 	    "  -h, --help                       this help\n\n",
 	    COMPARE_MAX_JOBS, COMPARE_DEFAULT_JOBS);
 	cli_help_wl(f);
@@ -238,7 +153,7 @@ static int take_mode(struct compare *c, const char *name, char *err, size_t errl
 /* Parse argv into c. Returns -1 to continue, else an exit status. */
 static int compare_parse(struct compare *c, int argc, char **argv)
 {
-	const char *wlist = NULL, *mlist = NULL, *jobs = NULL;
+	const char *wlist = NULL, *mlist = NULL, *jobs = NULL, *tlist = NULL;
 	char err[512];
 	size_t nall = 0;
 
@@ -273,6 +188,8 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 			    cli_take_value("--workloads", argc, argv, &i, &wlist, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--modes", argc, argv, &i, &mlist, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--traces", argc, argv, &i, &tlist, err, sizeof(err));
 		if (rc == CLI_ERR) {
 			cli_error("%s", err);
 			return CLI_EXIT_USAGE;
@@ -323,6 +240,25 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 		cli_error("compare: no workloads are registered");
 		return CLI_EXIT_FAIL;
 	}
+	/* Trace replays, one workload each: named ones must exist; the default
+	 * ones are skipped when absent, and left out when --workloads is given. */
+	if (tlist != NULL || wlist == NULL) {
+		long n = replay_find_traces(tlist ? tlist : COMPARE_DEFAULT_TRACES, tlist != NULL,
+					    &c->traces, err, sizeof(err));
+		const struct workload **wl;
+		if (n < 0) {
+			cli_error("%s", err);
+			return CLI_EXIT_USAGE;
+		}
+		wl = realloc(c->wl, (c->nwl + (size_t)n + 1) * sizeof(*wl));
+		if (wl == NULL) {
+			cli_error("compare: out of memory");
+			return CLI_EXIT_FAIL;
+		}
+		c->wl = wl;
+		for (long k = 0; k < n; k++)
+			c->wl[c->nwl++] = &c->traces[k].w;
+	}
 
 	/* Modes: the named ones must all run; by default, whichever can. */
 	if (mlist != NULL) {
@@ -331,7 +267,7 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 		for (size_t k = 0; k < c->nmodes; k++) {
-			if (!mode_can_run(&c->cfg, c->modes[k], err, sizeof(err))) {
+			if (!jobs_mode_can_run(&c->cfg, c->modes[k], err, sizeof(err))) {
 				cli_error("--modes: mode '%s' cannot run: %s", c->modes[k]->name,
 					  err);
 				return CLI_EXIT_USAGE;
@@ -341,7 +277,7 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 		char first_err[512] = "";
 		for (size_t k = 0; mmu_modes[k] != NULL; k++) {
 			const struct mmu_ops *m = mmu_modes[k];
-			if (mode_can_run(&c->cfg, m, err, sizeof(err))) {
+			if (jobs_mode_can_run(&c->cfg, m, err, sizeof(err))) {
 				if (c->nmodes < COMPARE_MAX_MODES)
 					c->modes[c->nmodes++] = m;
 				continue;
@@ -361,221 +297,6 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 	return -1;
 }
 
-/* ---- running ---- */
-
-/* In the child: run one job, send the result, never return. */
-static _Noreturn void child_run(const struct compare *c, const struct job *j, int fd)
-{
-	struct vm_config cfg = c->cfg;
-	struct run_result r;
-	int rc;
-
-	memset(&r, 0, sizeof(r));
-	cfg.mode = j->m->name;
-	rc = run_workload(&cfg, j->w, &c->p, NULL, &r);
-	r.ok = rc == 0;
-	if (!r.ok && r.err[0] == '\0')
-		snprintf(r.err, sizeof(r.err), "run failed without a message");
-	if (r.ok) {
-		/* Counters that break their invariants are a bug: no row for them. */
-		const char *bad = stats_check(&r.st, j->m == &nested_mmu_ops);
-		if (bad != NULL) {
-			r.ok = false;
-			snprintf(r.err, sizeof(r.err), "counter invariant '%s' violated", bad);
-		}
-	}
-	if (write_all(fd, &r, sizeof(r)) < 0)
-		_exit(3);
-	_exit(r.ok ? 0 : 1);
-}
-
-static void job_start(struct compare *c, struct job *j)
-{
-	int fds[2];
-
-	if (pipe2(fds, O_CLOEXEC) != 0) {
-		j->state = JOB_FAILED;
-		snprintf(j->err, sizeof(j->err), "pipe: %s", strerror(errno));
-		return;
-	}
-	fflush(stdout);
-	fflush(stderr);
-	j->t0 = now_s();
-	j->pid = fork();
-	if (j->pid < 0) {
-		j->state = JOB_FAILED;
-		snprintf(j->err, sizeof(j->err), "fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return;
-	}
-	if (j->pid == 0) {
-		close(fds[0]);
-		child_run(c, j, fds[1]);
-	}
-	close(fds[1]);
-	j->fd = fds[0];
-	j->got = 0;
-	j->state = JOB_RUNNING;
-}
-
-/* The child closed its pipe: reap it and decide. */
-static void job_finish(struct job *j)
-{
-	int status = 0;
-	pid_t w;
-
-	close(j->fd);
-	j->fd = -1;
-	do
-		w = waitpid(j->pid, &status, 0);
-	while (w < 0 && errno == EINTR);
-	if (j->got == sizeof(j->r) && WIFEXITED(status) && WEXITSTATUS(status) == 0 && j->r.ok) {
-		j->state = JOB_OK;
-		return;
-	}
-	j->state = JOB_FAILED;
-	if (j->got == sizeof(j->r) && !j->r.ok)
-		snprintf(j->err, sizeof(j->err), "%s", j->r.err);
-	else if (w < 0)
-		snprintf(j->err, sizeof(j->err), "waitpid: %s", strerror(errno));
-	else if (WIFSIGNALED(status))
-		snprintf(j->err, sizeof(j->err), "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(j->err, sizeof(j->err), "exited with status %d without a result",
-			 WEXITSTATUS(status));
-}
-
-static void fmt_duration(double s, char *buf, size_t len)
-{
-	long t = s < 0 ? 0 : lround(s);
-
-	if (t >= 3600)
-		snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-	else
-		snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
-}
-
-static void progress_bar(const struct compare *c, size_t done, size_t running)
-{
-	enum { WIDTH = 30 };
-	double el = now_s() - c->t_start;
-	char bar[WIDTH + 1], elapsed[32], left[32];
-	size_t fill = c->njob ? done * WIDTH / c->njob : WIDTH;
-
-	for (size_t k = 0; k < WIDTH; k++)
-		bar[k] = k < fill ? '#' : '-';
-	bar[WIDTH] = '\0';
-	fmt_duration(el, elapsed, sizeof(elapsed));
-	if (done > 0 && done < c->njob)
-		fmt_duration(el / (double)done * (double)(c->njob - done), left, sizeof(left));
-	else
-		snprintf(left, sizeof(left), done ? "0:00" : "?");
-	fprintf(stderr, "\r[%s] %zu/%zu done, %zu running, elapsed %s, left ~%s\033[K", bar, done,
-		c->njob, running, elapsed, left);
-	fflush(stderr);
-}
-
-/* One finished job: a plain line (always for failures; for successes only
- * when stderr is not a terminal). */
-static void progress_line(const struct compare *c, const struct job *j, size_t done)
-{
-	if (c->tty && j->state == JOB_OK)
-		return;
-	if (c->tty)
-		fputs("\r\033[K", stderr);
-	if (j->state == JOB_OK)
-		fprintf(stderr, "compare: [%zu/%zu] %s/%s ok, %.2f s, %.2f cycles/access\n", done,
-			c->njob, j->w->name, j->m->name, j->r.wall_s, csv_cycles_per_access(&j->r));
-	else
-		fprintf(stderr, "compare: [%zu/%zu] %s/%s FAILED: %s\n", done, c->njob, j->w->name,
-			j->m->name, j->err);
-}
-
-static void run_all(struct compare *c)
-{
-	size_t next = 0, done = 0, running = 0;
-	struct pollfd *pfd = calloc(c->jobs, sizeof(*pfd));
-	size_t *which = calloc(c->jobs, sizeof(*which));
-
-	if (pfd == NULL || which == NULL) {
-		for (size_t k = 0; k < c->njob; k++) {
-			c->job[k].state = JOB_FAILED;
-			snprintf(c->job[k].err, sizeof(c->job[k].err), "out of memory");
-		}
-		free(pfd);
-		free(which);
-		return;
-	}
-	c->t_start = now_s();
-	while (done < c->njob) {
-		size_t n = 0;
-
-		while (running < c->jobs && next < c->njob) {
-			struct job *j = &c->job[next++];
-			job_start(c, j);
-			if (j->state == JOB_RUNNING) {
-				running++;
-			} else {
-				done++;
-				progress_line(c, j, done);
-			}
-		}
-		if (c->tty)
-			progress_bar(c, done, running);
-		if (running == 0)
-			continue;
-		for (size_t k = 0; k < c->njob && n < c->jobs; k++) {
-			if (c->job[k].state != JOB_RUNNING)
-				continue;
-			pfd[n] = (struct pollfd){.fd = c->job[k].fd, .events = POLLIN};
-			which[n++] = k;
-		}
-		if (poll(pfd, n, c->tty ? 500 : -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			/* Cannot wait on the pipes: fall back to reading them in order. */
-			for (size_t k = 0; k < n; k++)
-				pfd[k].revents = POLLIN;
-		}
-		for (size_t k = 0; k < n; k++) {
-			struct job *j = &c->job[which[k]];
-			char scratch[256];
-			char *dst = scratch;
-			size_t room = sizeof(scratch);
-			ssize_t got;
-
-			if (pfd[k].revents == 0)
-				continue;
-			/* Past a full result, anything more is drained and ignored. */
-			if (j->got < sizeof(j->r)) {
-				dst = (char *)&j->r + j->got;
-				room = sizeof(j->r) - j->got;
-			}
-			got = read(j->fd, dst, room);
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got > 0) {
-				if (dst != scratch)
-					j->got += (size_t)got;
-				continue;
-			}
-			/* End of file (or a read error): the child is done. */
-			job_finish(j);
-			running--;
-			done++;
-			progress_line(c, j, done);
-		}
-	}
-	if (c->tty) {
-		progress_bar(c, done, 0);
-		fputc('\n', stderr);
-	}
-	free(pfd);
-	free(which);
-}
-
 /* ---- output ---- */
 
 static int compare_csv_fill(FILE *f, void *ctx)
@@ -586,12 +307,10 @@ static int compare_csv_fill(FILE *f, void *ctx)
 		return -1;
 	for (size_t k = 0; k < c->njob; k++) {
 		const struct job *j = &c->job[k];
-		struct vm_config cfg = c->cfg;
 
 		if (j->state != JOB_OK)
 			continue;
-		cfg.mode = j->m->name;
-		if (csv_write_row(f, j->w->name, &cfg, &j->r) < 0)
+		if (csv_write_row(f, j->w->name, &j->cfg, &j->r) < 0)
 			return -1;
 	}
 	return 0;
@@ -768,6 +487,47 @@ static int summary_fill(FILE *f, void *ctx)
 	return ferror(f) ? -1 : 0;
 }
 
+/* ---- plots ---- */
+
+/*
+ * The three figures of plot.h from the successful runs. Without gnuplot the
+ * data and scripts are still written, with one message; that is not a
+ * failure. Returns -1 when a file could not be written or gnuplot failed.
+ */
+static int compare_plots(const struct compare *c)
+{
+	struct plot_run *pr = calloc(c->njob ? c->njob : 1, sizeof(*pr));
+	enum plot_status st;
+	char msg[512];
+	size_t n = 0;
+
+	if (pr == NULL) {
+		cli_error("compare: plots: out of memory");
+		return -1;
+	}
+	for (size_t k = 0; k < c->njob; k++) {
+		const struct job *j = &c->job[k];
+		if (j->state == JOB_OK)
+			pr[n++] = (struct plot_run){j->w->name, j->m->name, &j->r};
+	}
+	st = plot_compare(c->out, pr, n, msg, sizeof(msg));
+	free(pr);
+	switch (st) {
+	case PLOT_DRAWN:
+		printf("wrote %s/plots/compare-{cycles,exits,walkrefs}.{svg,png}\n", c->out);
+		return 0;
+	case PLOT_NO_GNUPLOT:
+		fprintf(stderr,
+			"vmmu compare: %s: plots not drawn (their data and gnuplot scripts are in "
+			"%s/plots; `make deps` installs gnuplot-nox)\n",
+			msg, c->out);
+		return 0;
+	default:
+		cli_error("compare: plots: %s", msg);
+		return -1;
+	}
+}
+
 /* ---- entry ---- */
 
 int compare_main(int argc, char **argv)
@@ -781,11 +541,13 @@ int compare_main(int argc, char **argv)
 	rc = compare_parse(&c, argc, argv);
 	if (rc >= 0) {
 		free(c.wl);
+		free(c.traces);
 		return rc;
 	}
-	if (make_dirs(c.out, err, sizeof(err)) < 0) {
+	if (jobs_make_dirs(c.out, err, sizeof(err)) < 0) {
 		cli_error("--out: %s", err);
 		free(c.wl);
+		free(c.traces);
 		return CLI_EXIT_USAGE;
 	}
 	c.njob = c.nwl * c.nmodes;
@@ -793,6 +555,7 @@ int compare_main(int argc, char **argv)
 	if (c.job == NULL) {
 		cli_error("compare: out of memory");
 		free(c.wl);
+		free(c.traces);
 		return CLI_EXIT_FAIL;
 	}
 	for (size_t w = 0; w < c.nwl; w++) {
@@ -800,15 +563,16 @@ int compare_main(int argc, char **argv)
 			struct job *j = &c.job[w * c.nmodes + m];
 			j->w = c.wl[w];
 			j->m = c.modes[m];
-			j->fd = -1;
+			j->cfg = c.cfg;
+			j->p = c.p;
+			j->p.arg = replay_input_of(j->w); /* NULL for the suite */
 		}
 	}
 	if ((size_t)c.jobs > c.njob)
 		c.jobs = (unsigned)c.njob;
-	c.tty = isatty(STDERR_FILENO);
 	fprintf(stderr, "vmmu compare: %zu workloads x %zu modes = %zu runs, %u at a time\n", c.nwl,
 		c.nmodes, c.njob, c.jobs);
-	run_all(&c);
+	jobs_run("compare", c.job, c.njob, c.jobs);
 
 	for (size_t k = 0; k < c.njob; k++) {
 		if (c.job[k].state == JOB_OK)
@@ -832,9 +596,12 @@ int compare_main(int argc, char **argv)
 	} else {
 		printf("wrote %s\n", path);
 	}
+	if (compare_plots(&c) < 0)
+		rc = CLI_EXIT_FAIL;
 	if (failed)
 		cli_error("compare: %zu of %zu runs failed", failed, c.njob);
 	free(c.job);
 	free(c.wl);
+	free(c.traces);
 	return rc;
 }

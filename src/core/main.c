@@ -6,6 +6,12 @@
  *   vmmu compare  every workload under every mode, in parallel (compare.c)
  *   vmmu list     the modes and the workloads
  *   vmmu bench    simulated accesses per second (bench.c)
+ *   vmmu replay   a valgrind lackey trace under one mode (replay.c)
+ *   vmmu sweep    one parameter over a list of values, the crossover (sweep.c)
+ *   vmmu merge    combine CSVs of jobs run elsewhere (merge.c)
+ *   vmmu explain  one translation, reference by reference (explain.c), or a
+ *                 narrated scenario (scenario.c)
+ *   vmmu quiz     a seeded translation exercise (quiz.c)
  *
  * Exit statuses: 0 ok, 1 a run failed, 2 bad usage (see cli.h).
  */
@@ -16,7 +22,10 @@
 
 #include "cli.h"
 #include "csv.h"
+#include "explain.h"
 #include "mmu.h"
+#include "replay.h"
+#include "report.h"
 #include "run.h"
 #include "stats.h"
 #include "vm.h"
@@ -37,10 +46,12 @@ static const struct command commands[] = {
     {"compare", compare_main, "run every workload under every mode; write CSV and a summary"},
     {"list", list_main, "list the MMU modes and the workloads"},
     {"bench", bench_main, "simulated accesses per second against a no-translation baseline"},
+    {"replay", replay_main, "replay a valgrind lackey trace of a real program under one mode"},
+    {"sweep", sweep_main, "vary one parameter under every mode; find the crossover"},
+    {"merge", merge_main, "combine the CSVs of sweep jobs run elsewhere, checking completeness"},
+    {"explain", explain_main, "one translation, reference by reference (or a narrated scenario)"},
+    {"quiz", quiz_main, "a seeded translation exercise; -c prints the worked answers"},
 };
-
-/* Subcommands that the plan names but that do not exist yet. */
-static const char *const planned[] = {"sweep", "explain", "replay", "merge", "quiz"};
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -85,12 +96,6 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < NELEMS(commands); k++)
 		if (strcmp(cmd, commands[k].name) == 0)
 			return commands[k].main(argc - 1, argv + 1);
-	for (size_t k = 0; k < NELEMS(planned); k++) {
-		if (strcmp(cmd, planned[k]) == 0) {
-			cli_error("%s: not built yet (see \"Not built yet\" in README.md)", cmd);
-			return CLI_EXIT_USAGE;
-		}
-	}
 	cli_error("unknown command '%s' (try `vmmu --help`)", cmd);
 	return CLI_EXIT_USAGE;
 }
@@ -126,149 +131,6 @@ static void run_after_boot(struct vm *vm, void *ctx)
 		fprintf(stderr, "vmmu: numa: %s\n", vm->hm.numa_note);
 }
 
-/* Is the directory that will hold path there and writable? */
-static int check_output_path(const char *flag, const char *path)
-{
-	char dir[4096];
-	const char *slash = strrchr(path, '/');
-	struct stat sb;
-
-	if (path[0] == '\0') {
-		cli_error("%s: empty file name", flag);
-		return -1;
-	}
-	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		cli_error("%s: '%s' is a directory", flag, path);
-		return -1;
-	}
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		cli_error("%s: directory '%s' does not exist", flag, dir);
-		return -1;
-	}
-	if (access(dir, W_OK) != 0) {
-		cli_error("%s: directory '%s' is not writable: %s", flag, dir, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static double pct(uint64_t part, uint64_t whole)
-{
-	return whole ? 100.0 * (double)part / (double)whole : 0.0;
-}
-
-static double ratio(uint64_t a, uint64_t b)
-{
-	return b ? (double)a / (double)b : 0.0;
-}
-
-/* Cost parts (the cyc_* counters), largest first, into idx[]; returns how many. */
-static size_t cost_parts_sorted(const struct stats *st, size_t *idx, size_t max)
-{
-	size_t n = 0;
-
-	for (size_t k = 0; k < stat_nfields && n < max; k++)
-		if (strncmp(stat_fields[k].name, "cyc_", 4) == 0)
-			idx[n++] = k;
-	for (size_t a = 1; a < n; a++)
-		for (size_t b = a; b > 0 && stat_get(st, &stat_fields[idx[b]]) >
-						stat_get(st, &stat_fields[idx[b - 1]]);
-		     b--) {
-			size_t t = idx[b];
-			idx[b] = idx[b - 1];
-			idx[b - 1] = t;
-		}
-	return n;
-}
-
-static void print_summary(FILE *f, const char *wname, const struct vm_config *cfg,
-			  const struct run_result *r)
-{
-	const struct stats *st = &r->st;
-	const struct wl_params *p = &r->params;
-	uint64_t est = stats_est_cycles(st);
-	uint64_t lookups = st->tlb_hits + st->tlb_misses;
-	size_t idx[16], nparts;
-	bool any = false;
-
-	fprintf(f,
-		"vmmu run: workload %s, mode %s, seed %" PRIu64 " (pages %" PRIu64 ", ops %" PRIu64,
-		wname, cfg->mode, p->seed, p->pages, p->ops);
-	if (p->procs)
-		fprintf(f, ", procs %" PRIu32, p->procs);
-	if (p->switch_every)
-		fprintf(f, ", switch every %" PRIu32, p->switch_every);
-	fprintf(f, ")\n");
-	fprintf(f, "  %-14s %" PRIu64 " (user %" PRIu64 ")\n", "accesses", st->accesses,
-		st->user_accesses);
-	fprintf(f,
-		"  %-14s %" PRIu64 " misses in %" PRIu64 " lookups (miss rate %.3f%%), %" PRIu64
-		" L2 hits\n",
-		"TLB", st->tlb_misses, lookups, pct(st->tlb_misses, lookups), st->l2_tlb_hits);
-	fprintf(f,
-		"  %-14s %" PRIu64 " walks, %" PRIu64 " refs (%.2f refs/walk); user %" PRIu64
-		" walks, %" PRIu64 " refs; %" PRIu64 " refs in faulting walks\n",
-		"walks", st->walks, st->walk_refs, ratio(st->walk_refs, st->walks), st->walks_user,
-		st->walk_refs_user, st->fault_walk_refs);
-	fprintf(f, "  %-14s %" PRIu64 " (demand %" PRIu64 ", copy-on-write %" PRIu64 ")\n",
-		"guest faults", st->guest_faults, st->demand_faults, st->cow_faults);
-	fprintf(f, "  %-14s %" PRIu64, "VM exits", st->vm_exits);
-	for (size_t k = 0; k < stat_nfields; k++) {
-		uint64_t v = stat_get(st, &stat_fields[k]);
-		if (strncmp(stat_fields[k].name, "exits_", 6) != 0 || v == 0)
-			continue;
-		fprintf(f, "%s%s %" PRIu64, any ? ", " : " (", stat_fields[k].name + 6, v);
-		any = true;
-	}
-	fprintf(f, "%s\n", any ? ")" : "");
-	fprintf(f,
-		"  %-14s %" PRIu64 " (guest requested %" PRIu64 ", %" PRIu64 " entries dropped)\n",
-		"TLB flushes", st->tlb_flushes, st->guest_tlb_flushes, st->tlb_entries_flushed);
-	fprintf(f, "  %-14s %" PRIu64 " (%.2f cycles/access)", "est cycles", est,
-		csv_cycles_per_access(r));
-	nparts = cost_parts_sorted(st, idx, NELEMS(idx));
-	any = false;
-	for (size_t k = 0; k < nparts && k < 3; k++) {
-		uint64_t v = stat_get(st, &stat_fields[idx[k]]);
-		if (v == 0)
-			break;
-		fprintf(f, "%s%s %.1f%%", any ? ", " : ": ", stat_fields[idx[k]].name + 4,
-			pct(v, est));
-		any = true;
-	}
-	fputc('\n', f);
-	fprintf(f, "  %-14s 0x%016" PRIx64 "\n", "checksum", r->checksum);
-	fprintf(f, "  %-14s 0x%016" PRIx64 "\n", "guest digest", r->guest_digest);
-	fprintf(f, "  %-14s %.3f s (%.2f M simulated accesses/s)\n", "wall time", r->wall_s,
-		csv_accesses_per_s(r) / 1e6);
-	if (cfg->verbose) {
-		fprintf(f, "  all counters:\n");
-		for (size_t k = 0; k < stat_nfields; k++)
-			fprintf(f, "    %-22s %20" PRIu64 "  %s\n", stat_fields[k].name,
-				stat_get(st, &stat_fields[k]), stat_fields[k].desc);
-	}
-}
-
-struct run_csv {
-	const char *workload;
-	const struct vm_config *cfg;
-	const struct run_result *r;
-};
-
-static int run_csv_fill(FILE *f, void *ctx)
-{
-	const struct run_csv *c = ctx;
-
-	if (csv_write_header(f) < 0)
-		return -1;
-	return csv_write_row(f, c->workload, c->cfg, c->r);
-}
 
 static int run_main(int argc, char **argv)
 {
@@ -280,8 +142,6 @@ static int run_main(int argc, char **argv)
 	struct run_result r;
 	char err[512];
 	struct vm *probe;
-	const char *bad;
-	FILE *out;
 
 	config_defaults(&cfg);
 	for (int i = 1; i < argc;) {
@@ -333,7 +193,7 @@ static int run_main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	cfg.mode = mode;
-	if (csv != NULL && strcmp(csv, "-") != 0 && check_output_path("--csv", csv) < 0)
+	if (csv != NULL && strcmp(csv, "-") != 0 && report_check_output_path("--csv", csv) < 0)
 		return CLI_EXIT_USAGE;
 
 	/* A mode that is listed but not built, or a machine the engine refuses,
@@ -350,24 +210,7 @@ static int run_main(int argc, char **argv)
 			  r.err[0] ? r.err : "unknown error");
 		return CLI_EXIT_FAIL;
 	}
-	/* Counters that break their invariants are a bug: publish nothing. */
-	bad = stats_check(&r.st, mmu_find(mode) == &nested_mmu_ops);
-	if (bad != NULL) {
-		cli_error("run %s/%s failed: counter invariant '%s' violated", w->name, mode, bad);
-		return CLI_EXIT_FAIL;
-	}
-
-	out = csv != NULL && strcmp(csv, "-") == 0 ? stderr : stdout;
-	print_summary(out, w->name, &cfg, &r);
-	if (csv != NULL) {
-		struct run_csv c = {.workload = w->name, .cfg = &cfg, .r = &r};
-		fflush(out);
-		if (csv_write_atomic(csv, run_csv_fill, &c, err, sizeof(err)) < 0) {
-			cli_error("--csv: %s", err);
-			return CLI_EXIT_FAIL;
-		}
-	}
-	return CLI_EXIT_OK;
+	return report_finish("run", w->name, &cfg, &r, csv);
 }
 
 /* ---- vmmu list ---- */

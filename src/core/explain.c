@@ -1,0 +1,520 @@
+/*
+ * explain.c - `vmmu explain`: build a small guest, perform one load, record
+ * the trace events of the real mechanism, and hand them to the printers.
+ *
+ * Sections: recording (the trace hook), annotation (walk and reference
+ * numbers, the outcome), the guest and the access, the command line.
+ *
+ * The recorder copies every event it is given and interprets nothing while
+ * the access runs. Afterwards the annotation pass groups the references of
+ * the explained address into walks: consecutive references of one walker
+ * (the hardware walk of native, shadow or nested paging, or the VMM's
+ * software walk of the guest tables, whose events carry neither a guest
+ * nor a host level) form one walk; any other event ends it.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cpu.h"
+#include "explain.h"
+#include "scenario.h"
+#include "vm.h"
+#include "../guest-mm/gmm.h"
+
+/* Bound on recorded events: an explained load makes a few dozen. */
+#define XP_MAX_RECS 65536
+
+/* ---- recording ---- */
+
+static void xp_record(void *ctx, const struct trace_event *ev)
+{
+	struct xp_trace *t = ctx;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 256;
+		struct xp_rec *r = cap <= XP_MAX_RECS ? realloc(t->rec, cap * sizeof(*r)) : NULL;
+		if (!r) {
+			t->overflow = true;
+			return;
+		}
+		t->rec = r;
+		t->cap = cap;
+	}
+	t->rec[t->n++] = (struct xp_rec){.ev = *ev};
+}
+
+void xp_trace_free(struct xp_trace *t)
+{
+	free(t->rec);
+	t->rec = NULL;
+	t->n = t->cap = 0;
+}
+
+/* ---- annotation ---- */
+
+/* Which walker a reference comes from: 0 hardware (native, nested), 1 the
+ * hardware walk of a shadow table, 2 the VMM's software walk. */
+static int xp_walker(const struct xp_rec *r)
+{
+	if (r->soft)
+		return 2;
+	return r->ev.dim == DIM_SHADOW ? 1 : 0;
+}
+
+static bool xp_is_leaf(uint64_t e, int level)
+{
+	return level == LVL_PT || gpte_large(e, level);
+}
+
+static void xp_annotate(struct xp_trace *t)
+{
+	int walk = 0, step = 0, prev = -1;
+	for (size_t i = 0; i < t->n; i++) {
+		struct xp_rec *r = &t->rec[i];
+		const struct trace_event *ev = &r->ev;
+		if (ev->kind != TR_WALK_REF || ev->gva != t->gva) {
+			if (ev->kind == TR_WALK_REF)
+				r->other = true;
+			else if (ev->kind == TR_WALK_DONE && ev->gva == t->gva)
+				r->walk = walk;
+			prev = -1;
+			continue;
+		}
+		/* The VMM's software walk is the only walker whose guest-table
+		 * references carry no guest level. */
+		r->soft = ev->dim == DIM_GUEST && ev->guest_level == 0 && ev->host_level == 0;
+		int w = xp_walker(r);
+		if (w != prev)
+			walk++;
+		prev = w;
+		r->walk = walk;
+		t->two_d |= ev->dim == DIM_HOST;
+		r->nrefs = ev->served == SERVED_PSC ? t->levels - ev->level + 1 : 1;
+		r->step = step + 1;
+		step += r->nrefs;
+	}
+	t->walks = walk;
+	t->refs = step;
+
+	/* The outcome, from the last fill, 2D completion and guest leaf seen. */
+	for (size_t i = 0; i < t->n; i++) {
+		const struct xp_rec *r = &t->rec[i];
+		const struct trace_event *ev = &r->ev;
+		if (ev->gva != t->gva)
+			continue;
+		switch (ev->kind) {
+		case TR_TLB_FILL:
+			t->fill_size = (enum page_size)(ev->level - 1);
+			t->hpa = ev->addr + (t->gva & (page_bytes(t->fill_size) - 1));
+			break;
+		case TR_WALK_DONE:
+			if (ev->dim == DIM_GUEST && ev->host_level > 0) {
+				t->gpa = ev->addr;
+				t->gpa_known = true;
+				t->guest_leaf = ev->level;
+				t->host_leaf = ev->host_level;
+			}
+			break;
+		case TR_WALK_REF:
+			if (r->soft && gpte_present(ev->entry) &&
+			    xp_is_leaf(ev->entry, ev->level)) {
+				uint64_t ps = page_bytes(level_page_size(ev->level));
+				t->gpa =
+				    gpte_leaf_frame(ev->entry, ev->level) + (t->gva & (ps - 1));
+				t->gpa_known = true;
+				t->guest_leaf = ev->level;
+			}
+			break;
+		case TR_GUEST_FAULT:
+			t->faulted = true;
+			t->fault_ec = ev->result;
+			t->fault_level = ev->level;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* ---- the guest and the access ---- */
+
+static bool xp_user_half(uint64_t va, int levels)
+{
+	return va < (UINT64_C(1) << (levels == 5 ? 56 : 47));
+}
+
+struct vm *explain_guest_build(const struct vm_config *cfg, const struct xp_opts *o, char *err,
+			       size_t errlen)
+{
+	struct vm *vm = vm_create(cfg, err, errlen);
+	if (!vm)
+		return NULL;
+	struct vm *volatile vv = vm;
+	jmp_buf jb;
+	vm->abort_jmp = &jb;
+	if (setjmp(jb) != 0) {
+		snprintf(err, errlen, "guest error while building the guest: %.200s", vv->err);
+		vm_destroy(vv);
+		return NULL;
+	}
+	if (gmm_boot(vm) != 0) {
+		snprintf(err, errlen, "guest boot failed: %.200s", vm->err);
+		vm_destroy(vm);
+		return NULL;
+	}
+	if (!gmm_proc_create(vm)) {
+		snprintf(err, errlen, "cannot create the guest process (errno %d)", gmm_errno(vm));
+		vm_destroy(vm);
+		return NULL;
+	}
+	struct vcpu *v = &vm->vcpu;
+	const bool huge = cfg->guest_page == PG_2M;
+	const uint64_t ps = huge ? page_bytes(PG_2M) : PAGE_SIZE;
+	for (size_t i = 0; i < o->nmap; i++) {
+		gva_t base = o->map[i] & ~(ps - 1);
+		bool seen = false;
+		for (size_t j = 0; j < i; j++)
+			seen |= (o->map[j] & ~(ps - 1)) == base;
+		if (seen)
+			continue;
+		gva_t got = gmm_mmap(vm, base, ps, GPROT_READ | GPROT_WRITE,
+				     GMAP_FIXED | (huge ? GMAP_HUGE : 0));
+		if (got != base) {
+			snprintf(err, errlen, "cannot map the page at 0x%" PRIx64 ": %s", base,
+				 strerror(gmm_errno(vm)));
+			vm_destroy(vm);
+			return NULL;
+		}
+		/* Populate it through the guest kernel's demand-fault path, as
+		 * MAP_POPULATE does: the page and its tables exist, and no user
+		 * access has walked them yet. */
+		struct guest_fault f = {.gva = base, .error_code = PFEC_U, .level = LVL_PT};
+		cpu_set_user(v, false);
+		gmm_handle_fault(vm, &f);
+		if (o->first_touch) {
+			cpu_set_user(v, true);
+			(void)cpu_load(v, base, 8);
+			cpu_set_user(v, false);
+		}
+	}
+	vm->abort_jmp = NULL;
+	return vm;
+}
+
+static void stats_sub(struct stats *d, const struct stats *a, const struct stats *b)
+{
+	uint64_t *dd = (uint64_t *)d;
+	const uint64_t *aa = (const uint64_t *)a, *bb = (const uint64_t *)b;
+	for (size_t i = 0; i < sizeof(*d) / sizeof(uint64_t); i++)
+		dd[i] = aa[i] - bb[i];
+}
+
+/* p2m reverse lookup: the gfn that hfn backs, or UINT64_MAX. */
+static uint64_t xp_p2m_reverse(const struct vm *vm, uint64_t hfn)
+{
+	for (uint64_t g = 0; g < vm->p2m.nframes; g++)
+		if (vm->p2m.map[g] == hfn)
+			return g;
+	return UINT64_MAX;
+}
+
+int explain_access(struct vm *vm, uint64_t gva, const struct xp_opts *o, struct xp_trace *t)
+{
+	struct vcpu *v = &vm->vcpu;
+	memset(t, 0, sizeof(*t));
+	t->mode = vm->mmu->name;
+	t->levels = vm->cfg.levels;
+	t->guest_page = vm->cfg.guest_page;
+	t->host_page = vm->cfg.host_page;
+	t->walk_caches = vm->cfg.walk_caches;
+	t->warmed = o->warm;
+	t->identity = vm->p2m.identity;
+	t->gva = gva;
+	t->user = xp_user_half(gva, vm->cfg.levels);
+	t->cr3 = v->cr3;
+	t->cap = 256;
+	t->rec = malloc(t->cap * sizeof(*t->rec));
+	if (!t->rec)
+		return -1;
+
+	struct xp_trace *volatile tv = t;
+	jmp_buf jb;
+	vm->abort_jmp = &jb;
+	if (setjmp(jb) != 0) {
+		/* Before the hook, the guest error came from the warm-up load. */
+		tv->warm_failed = vm->trace_fn == NULL;
+		snprintf(tv->error, sizeof(tv->error), "%s", vm->err);
+		tv->ok = false;
+		goto out;
+	}
+	cpu_set_user(v, false);
+	cpu_flush_tlb(v, true);
+	if (o->warm) {
+		cpu_set_user(v, xp_user_half(o->warm_gva, vm->cfg.levels));
+		(void)cpu_load(v, o->warm_gva & ~UINT64_C(7), 8);
+	}
+	cpu_set_user(v, t->user);
+	vm_sync_stats(vm);
+	t->delta = vm->st; /* the statistics before the access, for now */
+	vm->trace_fn = xp_record;
+	vm->trace_ctx = t;
+	/* 8 bytes when aligned, else one byte: the load never crosses a page. */
+	t->value = cpu_load(v, gva, (gva & 7) ? 1 : 8);
+	t->ok = true;
+out:
+	vm->trace_fn = NULL;
+	vm->trace_ctx = NULL;
+	vm->abort_jmp = NULL;
+	cpu_set_user(v, false);
+	vm_sync_stats(vm);
+	struct stats before = tv->delta;
+	stats_sub(&tv->delta, &vm->st, &before);
+	xp_annotate(tv);
+	if (tv->ok && !tv->gpa_known) {
+		if (vm->p2m.identity) {
+			tv->gpa = tv->hpa;
+			tv->gpa_known = true;
+		} else {
+			uint64_t g = xp_p2m_reverse(vm, tv->hpa >> PAGE_SHIFT);
+			if (g != UINT64_MAX)
+				tv->gpa = (g << PAGE_SHIFT) | (tv->hpa & (PAGE_SIZE - 1));
+		}
+	}
+	if (tv->ok && tv->guest_leaf == 0 && vm->p2m.identity)
+		tv->guest_leaf = (int)tv->fill_size + 1;
+	return 0;
+}
+
+/* ---- the command line ---- */
+
+static void explain_help(FILE *f)
+{
+	fprintf(f,
+		"usage: vmmu explain --mode M --gva ADDR [--json] [--svg FILE] [FLAGS]\n"
+		"       vmmu explain --scenario NAME --mode M [FLAGS]\n\n"
+		"Build a small guest with ADDR mapped, then load 8 bytes from ADDR with the\n"
+		"TLB flushed, and print every page-walk reference the real walkers make: the\n"
+		"index bits taken from the address, the table and entry addresses (gPA or\n"
+		"hPA), the raw entry and its decoded bits, where the reference was served and\n"
+		"its cycles; then the final translation gVA -> gPA -> hPA.\n\n"
+		"  --mode M             native, shadow or nested (default: native)\n"
+		"  --gva ADDR           the guest virtual address (hex with 0x, or decimal)\n"
+		"  --json               print a JSON array: one object per reference, then\n"
+		"                       the translation (see docs/explain.md)\n"
+		"  --svg FILE           also draw the walk (the 2D grid for nested) as SVG\n"
+		"  --map A,B,...        map these pages instead of ADDR's (ADDR may then be\n"
+		"                       unmapped: the explanation ends at its fault)\n"
+		"  --warm on|off        warm the walk caches with a load of the neighbouring\n"
+		"                       page first (default: on when --walk-caches is on)\n"
+		"  --first-touch on|off a user load of each mapped page before the explained\n"
+		"                       one (default off: the guest kernel populates the pages,\n"
+		"                       so shadow paging shows its hidden fault)\n"
+		"  --scenario NAME      narrate a scenario instead (`--scenario list`)\n"
+		"  -h, --help           this help\n\n");
+	cli_help_machine(f);
+}
+
+/* Parse "A,B,C" into map[]; returns the count or -1 with err set. */
+static int xp_parse_list(const char *s, uint64_t *map, size_t max, char *err, size_t errlen)
+{
+	char buf[1024];
+	size_t n = 0;
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, errlen, "--map: list too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char e[160];
+		if (n == max) {
+			snprintf(err, errlen, "--map: at most %zu addresses", max);
+			return -1;
+		}
+		if (cli_parse_u64(tok, &map[n], e, sizeof(e)) != 0) {
+			snprintf(err, errlen, "--map: %s", e);
+			return -1;
+		}
+		n++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen,
+			 "--map: expected a comma-separated list of addresses, got '%s'", s);
+		return -1;
+	}
+	return (int)n;
+}
+
+/* Check a guest virtual address given on the command line. */
+static int xp_check_gva(const char *flag, uint64_t va, int levels, bool must_be_user, char *err,
+			size_t errlen)
+{
+	if (!va_canonical(va, levels)) {
+		snprintf(err, errlen,
+			 "%s: 0x%" PRIx64 " is not canonical with %d-level paging (bits 63:%d must "
+			 "all equal bit %d)",
+			 flag, va, levels, levels == 5 ? 57 : 48, levels == 5 ? 56 : 47);
+		return -1;
+	}
+	if (must_be_user && (!xp_user_half(va, levels) || va < PAGE_SIZE)) {
+		snprintf(err, errlen,
+			 "%s: 0x%" PRIx64 " is not in the user half (0x1000 .. 0x%" PRIx64 ")",
+			 flag, va, (UINT64_C(1) << (levels == 5 ? 56 : 47)) - 1);
+		return -1;
+	}
+	return 0;
+}
+
+int explain_main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	const char *mode = "native", *gva_s = NULL, *svg = NULL, *map_s = NULL;
+	const char *warm_s = NULL, *touch_s = NULL;
+	bool json = false;
+	char err[512];
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--scenario") == 0 || strncmp(argv[i], "--scenario=", 11) == 0)
+			return scenario_main(argc, argv);
+
+	config_defaults(&cfg);
+	for (int i = 1; i < argc;) {
+		const char *a = argv[i];
+		int rc;
+		if (cli_is_help(a)) {
+			explain_help(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "--json") == 0) {
+			json = true;
+			i++;
+			continue;
+		}
+		rc = cli_parse_machine(&cfg, argc, argv, &i, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--mode", argc, argv, &i, &mode, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--gva", argc, argv, &i, &gva_s, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--svg", argc, argv, &i, &svg, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--map", argc, argv, &i, &map_s, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--warm", argc, argv, &i, &warm_s, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--first-touch", argc, argv, &i, &touch_s, err,
+					    sizeof(err));
+		if (rc == CLI_ERR) {
+			cli_error("%s", err);
+			return CLI_EXIT_USAGE;
+		}
+		if (rc == CLI_NOMATCH) {
+			if (a[0] == '-')
+				cli_error("explain: unknown flag '%s' (see `vmmu explain --help`)",
+					  a);
+			else
+				cli_error("explain: unexpected argument '%s' (see `vmmu explain "
+					  "--help`)",
+					  a);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	const struct mmu_ops *m = mmu_find(mode);
+	if (!m) {
+		cli_error("--mode: unknown mode '%s' (expected native, shadow or nested)", mode);
+		return CLI_EXIT_USAGE;
+	}
+	cfg.mode = m->name;
+	if (!gva_s) {
+		cli_error("explain: --gva is required (e.g. --gva 0x7f0000001000)");
+		return CLI_EXIT_USAGE;
+	}
+	uint64_t gva;
+	if (cli_parse_u64(gva_s, &gva, err, sizeof(err)) != 0) {
+		cli_error("--gva: %s", err);
+		return CLI_EXIT_USAGE;
+	}
+	if (xp_check_gva("--gva", gva, cfg.levels, false, err, sizeof(err)) != 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_USAGE;
+	}
+	bool warm = cfg.walk_caches && !map_s, touch = false;
+	if (warm_s && cli_parse_onoff(warm_s, &warm, err, sizeof(err)) != 0) {
+		cli_error("--warm: %s", err);
+		return CLI_EXIT_USAGE;
+	}
+	if (touch_s && cli_parse_onoff(touch_s, &touch, err, sizeof(err)) != 0) {
+		cli_error("--first-touch: %s", err);
+		return CLI_EXIT_USAGE;
+	}
+
+	uint64_t map[XP_MAX_MAP + 1];
+	size_t nmap = 0;
+	const uint64_t ps = page_bytes(cfg.guest_page);
+	const uint64_t warm_gva = gva ^ ps; /* the neighbouring page, same table */
+	if (map_s) {
+		int n = xp_parse_list(map_s, map, XP_MAX_MAP, err, sizeof(err));
+		if (n < 0) {
+			cli_error("%s", err);
+			return CLI_EXIT_USAGE;
+		}
+		nmap = (size_t)n;
+		for (size_t k = 0; k < nmap; k++)
+			if (xp_check_gva("--map", map[k], cfg.levels, true, err, sizeof(err)) !=
+			    0) {
+				cli_error("%s", err);
+				return CLI_EXIT_USAGE;
+			}
+		/* --warm on with --map: the neighbour must be mapped to be loaded. */
+		if (warm && xp_user_half(warm_gva, cfg.levels) && warm_gva >= PAGE_SIZE)
+			map[nmap++] = warm_gva;
+	} else if (xp_user_half(gva, cfg.levels)) {
+		if (gva < PAGE_SIZE) {
+			cli_error("--gva: 0x%" PRIx64 " is in page 0, which the guest never maps",
+				  gva);
+			return CLI_EXIT_USAGE;
+		}
+		if (warm && xp_user_half(warm_gva, cfg.levels) && warm_gva >= PAGE_SIZE)
+			map[nmap++] = warm_gva;
+		map[nmap++] = gva;
+	}
+	if (svg && strcmp(svg, "") == 0) {
+		cli_error("--svg: empty file name");
+		return CLI_EXIT_USAGE;
+	}
+
+	struct xp_opts o = {
+	    .map = map, .nmap = nmap, .first_touch = touch, .warm = warm, .warm_gva = warm_gva};
+	struct vm *vm = explain_guest_build(&cfg, &o, err, sizeof(err));
+	if (!vm) {
+		cli_error("explain: %s", err);
+		return CLI_EXIT_USAGE;
+	}
+	struct xp_trace t;
+	if (explain_access(vm, gva, &o, &t) != 0) {
+		vm_destroy(vm);
+		cli_error("explain: out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	vm_destroy(vm);
+	if (t.warm_failed) {
+		cli_error("explain: the warm-up load of the neighbouring page 0x%" PRIx64
+			  " failed (use --warm off): %s",
+			  warm_gva, t.error);
+		xp_trace_free(&t);
+		return CLI_EXIT_FAIL;
+	}
+	if (json)
+		xp_print_json(stdout, &t);
+	else
+		xp_print_text(stdout, &t);
+	int rc = CLI_EXIT_OK;
+	if (svg && xp_write_svg(svg, &t, err, sizeof(err)) != 0) {
+		cli_error("--svg: %s", err);
+		rc = CLI_EXIT_FAIL;
+	}
+	xp_trace_free(&t);
+	return rc;
+}

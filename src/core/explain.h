@@ -1,0 +1,133 @@
+/*
+ * explain.h - one translation, reference by reference, told from the trace
+ * events of the real mechanism (`vmmu explain`), and the seeded exercises
+ * built on it (`vmmu quiz`).
+ *
+ * The explainer never walks a table itself. It builds a small guest with the
+ * real engine (boot, one process, mmap of the pages to explain, each page
+ * populated by the guest kernel's own fault handler), flushes the TLB,
+ * installs a trace hook, performs one ordinary load through the vCPU, and
+ * records every event the walkers, the VMM and the guest kernel emit. The
+ * printers (text, JSON, SVG) consume only those records.
+ *
+ * Flow:
+ *   explain_guest_build()   a VM with the pages of 'map' mapped;
+ *   explain_access()        one load of gva, recorded into struct xp_trace;
+ *   xp_print_text(), xp_print_json(), xp_write_svg()   presentation.
+ *
+ * Invariants:
+ *   - a build is a function of its config and its map list: the same inputs
+ *     give the same frames, tables and entries, so a quiz's answers equal
+ *     `explain --map` of the same addresses;
+ *   - the records of an access are exactly the events emitted between the
+ *     hook's installation and the end of the load (or the guest error that
+ *     ended it), in order;
+ *   - reference numbers (xp_rec.step) count every cell of every walk of the
+ *     explained address in order, cells served by a walk cache included.
+ */
+#ifndef VMMU_EXPLAIN_H
+#define VMMU_EXPLAIN_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "stats.h"
+#include "trace.h"
+
+struct vm;
+
+/* Most pages one build maps (a quiz uses a handful). */
+#define XP_MAX_MAP 16
+
+/* One recorded trace event, with its place in the explained access. */
+struct xp_rec {
+	struct trace_event ev;
+	int walk;   /* TR_WALK_REF / TR_WALK_DONE of the explained address: walk number, from 1 */
+	int step;   /* TR_WALK_REF: number of the first reference it stands for, from 1 */
+	int nrefs;  /* references it stands for: 1, or the levels a 1D walk-cache hit skipped */
+	bool other; /* a walk of another address (the guest kernel's own accesses) */
+	bool soft;  /* a reference of the VMM's software walk of the guest tables */
+};
+
+/* What one explained access did. */
+struct xp_trace {
+	/* the machine */
+	const char *mode; /* "native", "shadow", "nested" */
+	int levels;
+	enum page_size guest_page, host_page;
+	bool walk_caches, warmed;
+	bool identity; /* guest-physical is host-physical: no VMM (native) */
+	bool two_d;    /* the walks read EPT entries: two-dimensional (nested) */
+	uint64_t cr3;  /* guest CR3 (frame and PCID) */
+	/* the access */
+	uint64_t gva;
+	bool user;
+	/* the records */
+	struct xp_rec *rec;
+	size_t n, cap;
+	bool overflow; /* more events than the recorder keeps */
+	int walks;     /* walks of the explained address */
+	int refs;      /* references (cells) over all those walks */
+	/* the outcome */
+	bool ok;	/* the load completed */
+	bool gpa_known; /* gpa below was seen in the events (else from the p2m) */
+	uint64_t gpa, hpa;
+	enum page_size fill_size;  /* TLB entry size */
+	int guest_leaf, host_leaf; /* leaf levels, 0 when unknown */
+	uint64_t value;		   /* the value loaded */
+	bool faulted;		   /* a page fault reached the guest kernel */
+	uint64_t fault_ec;
+	int fault_level;
+	char error[256];    /* the guest error that ended the access (segfault ...) */
+	bool warm_failed;   /* ... and it came from the warm-up load, before the hook */
+	struct stats delta; /* statistics of the access alone */
+};
+
+/* Options of one explanation. */
+struct xp_opts {
+	const uint64_t *map; /* pages to map (user half), in order */
+	size_t nmap;
+	bool first_touch; /* a user load of each mapped page before the explained one */
+	bool warm;	  /* warm the walk caches with warm_gva first */
+	uint64_t warm_gva;
+};
+
+/*
+ * Build a VM from cfg, boot the guest, create one process and map each
+ * address of o->map: a page (a 2 MiB page with cfg->guest_page 2m) with
+ * GMAP_FIXED, readable and writable, populated by the guest kernel's fault
+ * handler, as MAP_POPULATE would. Returns the VM, or NULL with err set.
+ */
+struct vm *explain_guest_build(const struct vm_config *cfg, const struct xp_opts *o, char *err,
+			       size_t errlen);
+
+/*
+ * Explain one load of gva on vm: flush the TLB, optionally warm the walk
+ * caches, install the trace hook, load 8 bytes (user mode for a user-half
+ * address, kernel mode otherwise), and fill *t. A guest error that ends the
+ * load (a segfault) is part of the explanation: t->error says it, and the
+ * VM must not be used again. Returns 0, or -1 when the recorder could not
+ * allocate. Free t with xp_trace_free().
+ */
+int explain_access(struct vm *vm, uint64_t gva, const struct xp_opts *o, struct xp_trace *t);
+void xp_trace_free(struct xp_trace *t);
+
+/* Presentation: text, JSON (one array, one object per line), SVG. */
+void xp_print_text(FILE *f, const struct xp_trace *t);
+void xp_print_json(FILE *f, const struct xp_trace *t);
+/* Write the walk grid to path atomically (path.tmp.<pid>, then rename).
+ * Returns 0, or -1 with err set. */
+int xp_write_svg(const char *path, const struct xp_trace *t, char *err, size_t errlen);
+
+/* Helpers shared by the printers. */
+const char *xp_level_name(int level); /* "PML4", "PT", ... */
+/* Bits the index of 'level' takes: hi and lo bit numbers. */
+void xp_level_bits(int level, int *hi, int *lo);
+/* Is record r a reference whose index is taken from a guest-physical address? */
+bool xp_rec_host(const struct xp_rec *r);
+
+/* The subcommands (argv[0] is "explain" or "quiz"). */
+int explain_main(int argc, char **argv);
+int quiz_main(int argc, char **argv);
+
+#endif

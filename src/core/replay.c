@@ -1,0 +1,754 @@
+/*
+ * replay.c - `vmmu replay`: a valgrind lackey trace replayed as a guest
+ * process (see replay.h for the model, docs/replay.md for the format).
+ *
+ * Sections: the line parser (pure), the streaming reader, the guest
+ * address space (regions mapped on first touch), the replay workload, the
+ * trace list that compare uses, and the command.
+ *
+ * Error convention: a malformed trace is the user's input, not a guest
+ * error. The run records "FILE:LINE: reason: 'text'" in its replay_input,
+ * sets bad_input and leaves through vm_abort(); the command then prints it
+ * and exits with status 2.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "mmu.h"
+#include "replay.h"
+#include "report.h"
+#include "run.h"
+#include "vm.h"
+
+/* Bytes read from the trace at a time; a line must fit in it. */
+#define REPLAY_BUF_BYTES (64 * 1024)
+/* Characters of a bad line quoted in an error message. */
+#define REPLAY_SHOW 80
+/* First size of the set of mapped regions (entries, a power of two). */
+#define REPLAY_SET_MIN 1024
+
+static_assert(REPLAY_LINE_MAX < REPLAY_BUF_BYTES, "a line fits in the read buffer");
+
+/* ---- the line parser ---- */
+
+static int hex_digit(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* "==1234==" followed by anything: valgrind's banner. */
+static bool is_banner(const char *line, size_t len)
+{
+	size_t k = 2;
+
+	if (len < 5 || line[0] != '=' || line[1] != '=')
+		return false;
+	while (k < len && line[k] >= '0' && line[k] <= '9')
+		k++;
+	return k > 2 && k + 1 < len && line[k] == '=' && line[k + 1] == '=';
+}
+
+/* Is line (shorter than 3 bytes) the start of a record head "I  ", " L ", ...? */
+static bool is_head_prefix(const char *line, size_t len)
+{
+	static const char *const heads[] = {"I  ", " L ", " S ", " M "};
+
+	for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++)
+		if (len < 3 && memcmp(line, heads[h], len) == 0)
+			return true;
+	return false;
+}
+
+enum replay_line replay_parse_line(const char *line, size_t len, struct replay_rec *rec, char *why,
+				   size_t whylen)
+{
+	const uint64_t limit = UINT64_C(1) << REPLAY_ADDR_BITS;
+	uint64_t addr = 0, size = 0;
+	bool past = false;
+	size_t k, start;
+
+	/* Text only: printable ASCII. NUL or any other byte means binary. */
+	for (k = 0; k < len; k++) {
+		unsigned char ch = (unsigned char)line[k];
+		if (ch < 0x20 || ch > 0x7e) {
+			snprintf(why, whylen, "binary data (byte 0x%02x at column %zu)", ch, k + 1);
+			return REPLAY_LINE_ERROR;
+		}
+	}
+	if (len == 0)
+		return REPLAY_LINE_EMPTY;
+	if (line[0] == '=') {
+		if (is_banner(line, len))
+			return REPLAY_LINE_BANNER;
+		snprintf(why, whylen, "not a lackey line");
+		return REPLAY_LINE_ERROR;
+	}
+	if (len < 3 && is_head_prefix(line, len)) {
+		snprintf(why, whylen, "truncated line");
+		return REPLAY_LINE_ERROR;
+	}
+	if (len >= 3 && memcmp(line, "I  ", 3) == 0) {
+		rec->kind = 'I';
+	} else if (len >= 3 && line[0] == ' ' && line[2] == ' ' &&
+		   (line[1] == 'L' || line[1] == 'S' || line[1] == 'M')) {
+		rec->kind = line[1];
+	} else {
+		snprintf(why, whylen, "not a lackey line");
+		return REPLAY_LINE_ERROR;
+	}
+
+	/* Address: hex digits up to the comma. */
+	start = k = 3;
+	if (k == len) {
+		snprintf(why, whylen, "truncated line");
+		return REPLAY_LINE_ERROR;
+	}
+	for (; k < len && line[k] != ','; k++) {
+		int d = hex_digit((unsigned char)line[k]);
+		if (d < 0) {
+			snprintf(why, whylen, "bad hex digit '%c' in address", line[k]);
+			return REPLAY_LINE_ERROR;
+		}
+		if (addr >= limit)
+			past = true; /* keep scanning: a bad digit is reported first */
+		else
+			addr = addr << 4 | (uint64_t)d;
+	}
+	if (k == start) {
+		snprintf(why, whylen, "missing address");
+		return REPLAY_LINE_ERROR;
+	}
+	if (k == len || k + 1 == len) {
+		snprintf(why, whylen, "missing size");
+		return REPLAY_LINE_ERROR;
+	}
+
+	/* Size: decimal digits to the end of the line. */
+	for (k++; k < len; k++) {
+		if (line[k] < '0' || line[k] > '9') {
+			snprintf(why, whylen, "bad size (character '%c')", line[k]);
+			return REPLAY_LINE_ERROR;
+		}
+		if (size <= REPLAY_MAX_SIZE)
+			size = size * 10 + (uint64_t)(line[k] - '0');
+	}
+	if (past || addr >= limit) {
+		snprintf(why, whylen, "address past 2^%d", REPLAY_ADDR_BITS);
+		return REPLAY_LINE_ERROR;
+	}
+	if (size == 0) {
+		snprintf(why, whylen, "size 0");
+		return REPLAY_LINE_ERROR;
+	}
+	if (size > REPLAY_MAX_SIZE) {
+		snprintf(why, whylen, "size above the maximum of %d", REPLAY_MAX_SIZE);
+		return REPLAY_LINE_ERROR;
+	}
+	if (addr + size > limit) {
+		snprintf(why, whylen, "address past 2^%d", REPLAY_ADDR_BITS);
+		return REPLAY_LINE_ERROR;
+	}
+	rec->addr = addr;
+	rec->size = (unsigned)size;
+	return REPLAY_LINE_RECORD;
+}
+
+/* ---- one replay run ---- */
+
+struct replay {
+	struct wl_ctx *c;
+	struct replay_input *in;
+	const char *name; /* the trace as error messages name it */
+	/* the reader: unread bytes are buf[start, end) */
+	char *buf;
+	size_t start, end;
+	bool eof;
+	uint64_t empty_line; /* first empty line not yet followed by EOF; 0 = none */
+	/* mapped regions: open addressing, key = region number + 1, 0 = empty */
+	uint64_t *set;
+	uint64_t set_cap, set_n;
+	uint64_t recent[2]; /* keys of the two regions used last */
+	gva_t user_top;	    /* first address above the guest's user space */
+	bool huge;	    /* map regions with 2 MiB pages (--guest-page 2m) */
+};
+
+/* Quote line for a message: printable bytes as they are, others as \xNN,
+ * at most REPLAY_SHOW bytes of the line, then "...". */
+static void quote_line(const char *line, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t k = 0; k < len && k < REPLAY_SHOW && o + 5 < outlen; k++) {
+		unsigned char ch = (unsigned char)line[k];
+		if (ch >= 0x20 && ch <= 0x7e)
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+	}
+	if (len > REPLAY_SHOW && o + 4 < outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+/* The trace is malformed: record why, stop the run. */
+static _Noreturn void replay_reject(struct replay *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static _Noreturn void replay_reject(struct replay *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->in->err, sizeof(r->in->err), fmt, ap);
+	va_end(ap);
+	r->in->bad_input = true;
+	vm_abort(r->c->vm, "%s", r->in->err);
+}
+
+static _Noreturn void replay_reject_line(struct replay *r, uint64_t lineno, const char *why,
+					 const char *line, size_t len)
+{
+	char text[REPLAY_SHOW * 4 + 8];
+
+	quote_line(line, len, text, sizeof(text));
+	replay_reject(r, "%s:%" PRIu64 ": %s: '%s'", r->name, lineno, why, text);
+}
+
+/*
+ * The next line of the trace, without its newline. Returns true with *line
+ * and *len set (and *nl telling whether a newline ended it), false at the
+ * end of the input. A line longer than REPLAY_LINE_MAX, or a read error,
+ * stops the run.
+ */
+static bool replay_next_line(struct replay *r, const char **line, size_t *len, bool *nl)
+{
+	for (;;) {
+		char *s = r->buf + r->start;
+		size_t have = r->end - r->start;
+		char *eol = memchr(s, '\n', have);
+		ssize_t got;
+
+		if (eol != NULL && (size_t)(eol - s) <= REPLAY_LINE_MAX) {
+			*line = s;
+			*len = (size_t)(eol - s);
+			*nl = true;
+			r->start += *len + 1;
+			return true;
+		}
+		if (eol != NULL || have > REPLAY_LINE_MAX) {
+			char why[96];
+			size_t n = eol != NULL ? (size_t)(eol - s) : have;
+			struct replay_rec rec;
+			/* A binary file is named as such, whatever its line lengths. */
+			if (replay_parse_line(s, n, &rec, why, sizeof(why)) != REPLAY_LINE_ERROR ||
+			    strncmp(why, "binary", 6) != 0)
+				snprintf(why, sizeof(why), "line longer than %d bytes",
+					 REPLAY_LINE_MAX);
+			replay_reject_line(r, r->in->lines + 1, why, s, n);
+		}
+		if (r->eof) {
+			if (have == 0)
+				return false;
+			*line = s;
+			*len = have;
+			*nl = false;
+			r->start = r->end;
+			return true;
+		}
+		memmove(r->buf, s, have);
+		r->start = 0;
+		r->end = have;
+		do
+			got = read(r->in->fd, r->buf + r->end, REPLAY_BUF_BYTES - r->end);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			replay_reject(r, "%s: read error: %s", r->name, strerror(errno));
+		if (got == 0)
+			r->eof = true;
+		else
+			r->end += (size_t)got;
+	}
+}
+
+/* Map the aligned region holding va, unless it is mapped already. */
+static void replay_map_region(struct replay *r, gva_t va)
+{
+	const uint64_t region = UINT64_C(1) << REPLAY_REGION_SHIFT;
+	uint64_t key = (va >> REPLAY_REGION_SHIFT) + 1, mask, h;
+	gva_t base, lo, hi;
+	int flags = 0;
+
+	if (key == r->recent[0])
+		return;
+	r->recent[1] = r->recent[0];
+	r->recent[0] = key;
+	mask = r->set_cap - 1;
+	for (h = wl_mix(key, 0) & mask; r->set[h] != 0; h = (h + 1) & mask)
+		if (r->set[h] == key)
+			return;
+	r->set[h] = key;
+	r->set_n++;
+	if (2 * r->set_n > r->set_cap) {
+		uint64_t *old = r->set, cap = r->set_cap;
+		r->set_cap *= 2;
+		r->set = wl_host_alloc(r->c, r->set_cap, sizeof(*r->set));
+		mask = r->set_cap - 1;
+		for (uint64_t k = 0; k < cap; k++) {
+			if (old[k] == 0)
+				continue;
+			for (h = wl_mix(old[k], 0) & mask; r->set[h] != 0; h = (h + 1) & mask)
+				;
+			r->set[h] = old[k];
+		}
+		wl_host_free(r->c, old);
+	}
+
+	/* The VMA only: each page of it faults in on its first touch. Page 0
+	 * and the last user page are never mappable (gmm's rules). */
+	base = (key - 1) << REPLAY_REGION_SHIFT;
+	lo = base < PAGE_SIZE ? PAGE_SIZE : base;
+	hi = base + region > r->user_top ? r->user_top : base + region;
+	if (r->huge && lo == base && hi == base + region)
+		flags = GMAP_HUGE;
+	wl_mmap_at(r->c, lo, hi - lo, GPROT_READ | GPROT_WRITE | GPROT_EXEC, flags);
+	r->in->regions++;
+}
+
+/* Replay one record: cut at page boundaries; see replay.h. */
+static void replay_record(struct replay *r, const struct replay_rec *rec, uint64_t pos)
+{
+	struct wl_ctx *c = r->c;
+	struct vcpu *v = &c->vm->vcpu;
+	gva_t a = rec->addr, end = rec->addr + rec->size;
+
+	if ((a & ~(PAGE_SIZE - 1)) != ((end - 1) & ~(PAGE_SIZE - 1)))
+		r->in->straddles++;
+	while (a < end) {
+		uint64_t room = PAGE_SIZE - (a & (PAGE_SIZE - 1));
+		uint64_t n = end - a < room ? end - a : room;
+
+		replay_map_region(r, a);
+		if (rec->kind == 'I') {
+			/* One fetch per page part; its value is not architectural. */
+			cpu_fetch(v, a, n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1);
+			a += n;
+			continue;
+		}
+		while (n > 0) {
+			unsigned k = n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1;
+			if (rec->kind != 'S')
+				wl_fold(c, cpu_load(v, a, k));
+			if (rec->kind != 'L')
+				cpu_store(v, a, k, wl_mix(a, pos));
+			a += k;
+			n -= k;
+		}
+	}
+}
+
+static void replay_run(struct wl_ctx *c)
+{
+	struct replay_input *in = c->p.arg;
+	struct replay r = {.c = c, .in = in};
+	const char *line;
+	size_t len;
+	bool nl;
+
+	if (in == NULL)
+		vmmu_bug("replay_arg", "the replay workload ran without its input");
+	r.name = strcmp(in->path, "-") == 0 ? "<stdin>" : in->path;
+	/* gmm's user space: [PAGE_SIZE, 2^47 - PAGE_SIZE), 2^56 with LA57. */
+	r.user_top = (UINT64_C(1) << (c->vm->cfg.levels == 5 ? 56 : 47)) - PAGE_SIZE;
+	r.huge = c->vm->cfg.guest_page == PG_2M;
+	wl_begin(c);
+	wl_proc_create(c);
+	if (in->fd < 0) {
+		in->fd = strcmp(in->path, "-") == 0 ? STDIN_FILENO
+						    : open(in->path, O_RDONLY | O_CLOEXEC);
+		if (in->fd < 0)
+			replay_reject(&r, "--trace: cannot open '%s': %s", in->path,
+				      strerror(errno));
+	}
+	r.buf = wl_host_alloc(c, 1, REPLAY_BUF_BYTES);
+	r.set_cap = REPLAY_SET_MIN;
+	r.set = wl_host_alloc(c, r.set_cap, sizeof(*r.set));
+
+	while (replay_next_line(&r, &line, &len, &nl)) {
+		struct replay_rec rec;
+		char why[128];
+		enum replay_line kind;
+		uint64_t lineno = ++in->lines;
+
+		kind = replay_parse_line(line, len, &rec, why, sizeof(why));
+		/* A last line without its newline was cut short, whatever it looks
+		 * like (" S 1fff00" parses as far as it goes); binary data aside. */
+		if (!nl && (kind != REPLAY_LINE_ERROR || strncmp(why, "binary", 6) != 0))
+			replay_reject_line(
+			    &r, lineno, "truncated line (no newline at end of input)", line, len);
+		if (kind == REPLAY_LINE_ERROR)
+			replay_reject_line(&r, lineno, why, line, len);
+		if (kind == REPLAY_LINE_EMPTY) {
+			if (r.empty_line == 0)
+				r.empty_line = lineno;
+			continue;
+		}
+		if (r.empty_line != 0)
+			replay_reject_line(&r, r.empty_line, "empty line inside the trace", "", 0);
+		if (kind == REPLAY_LINE_BANNER)
+			continue;
+		if (rec.addr < PAGE_SIZE || rec.addr + rec.size > r.user_top) {
+			snprintf(why, sizeof(why),
+				 "address outside the guest's user space [0x%" PRIx64 ", 0x%" PRIx64
+				 ")",
+				 PAGE_SIZE, r.user_top);
+			replay_reject_line(&r, lineno, why, line, len);
+		}
+		switch (rec.kind) {
+		case 'I':
+			in->fetches++;
+			break;
+		case 'L':
+			in->loads++;
+			break;
+		case 'S':
+			in->stores++;
+			break;
+		default:
+			in->modifies++;
+			break;
+		}
+		replay_record(&r, &rec, in->records++);
+	}
+	if (in->records == 0)
+		replay_reject(&r, "%s: no accesses", r.name);
+}
+
+/* ---- replay workloads ---- */
+
+int replay_workload_init(struct replay_workload *rw, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t n, o;
+
+	memset(rw, 0, sizeof(*rw));
+	if (strlen(path) >= sizeof(rw->path))
+		return -1;
+	snprintf(rw->path, sizeof(rw->path), "%s", path);
+	base = base != NULL ? base + 1 : path;
+	if (strcmp(path, "-") == 0)
+		base = "stdin";
+	n = strlen(base);
+	if (n > 7 && strcmp(base + n - 7, ".lackey") == 0)
+		n -= 7;
+	o = (size_t)snprintf(rw->name, sizeof(rw->name), "replay:");
+	for (size_t k = 0; k < n && o + 1 < sizeof(rw->name); k++) {
+		char ch = base[k];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+		rw->name[o++] = ok ? ch : '_';
+	}
+	rw->name[o] = '\0';
+	rw->in.path = rw->path;
+	rw->in.fd = -1;
+	rw->w = (struct workload){
+	    .name = rw->name,
+	    .desc = "replay of a valgrind lackey trace",
+	    .run = replay_run,
+	};
+	return 0;
+}
+
+struct replay_input *replay_input_of(const struct workload *w)
+{
+	if (w == NULL || w->run != replay_run)
+		return NULL;
+	return &((struct replay_workload *)((char *)w - offsetof(struct replay_workload, w)))->in;
+}
+
+void replay_input_close(struct replay_input *in)
+{
+	if (in->fd > STDIN_FILENO)
+		close(in->fd);
+	in->fd = -1;
+}
+
+/* ---- trace lists (compare) ---- */
+
+struct name_list {
+	char **v;
+	size_t n, cap;
+};
+
+static int list_add(struct name_list *l, const char *s)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		char **v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n] = strdup(s);
+	return l->v[l->n] == NULL ? -1 : (int)l->n++;
+}
+
+static void list_free(struct name_list *l)
+{
+	for (size_t k = 0; k < l->n; k++)
+		free(l->v[k]);
+	free(l->v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Add the *.lackey files of directory dir, sorted by name. */
+static int add_dir(struct name_list *l, const char *dir, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t first = l->n;
+	char path[1024];
+
+	if (d == NULL) {
+		snprintf(err, errlen, "--traces: cannot open directory '%s': %s", dir,
+			 strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (n <= 7 || strcmp(e->d_name + n - 7, ".lackey") != 0)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path) ||
+		    list_add(l, path) < 0) {
+			snprintf(err, errlen, "--traces: cannot list '%.200s/%.200s'", dir,
+				 e->d_name);
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	qsort(l->v + first, l->n - first, sizeof(*l->v), cmp_str);
+	return 0;
+}
+
+long replay_find_traces(const char *list, bool must_exist, struct replay_workload **out, char *err,
+			size_t errlen)
+{
+	struct name_list l = {0};
+	char buf[4096], *save = NULL;
+	struct replay_workload *rw;
+	long n;
+
+	*out = NULL;
+	if (strcmp(list, "none") == 0)
+		return 0;
+	if (strlen(list) >= sizeof(buf)) {
+		snprintf(err, errlen, "--traces: list too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct stat sb;
+		int rc;
+
+		if (stat(tok, &sb) != 0) {
+			if (!must_exist)
+				continue;
+			snprintf(err, errlen, "--traces: '%.200s': %s", tok, strerror(errno));
+			list_free(&l);
+			return -1;
+		}
+		if (S_ISDIR(sb.st_mode)) {
+			rc = add_dir(&l, tok, err, errlen);
+		} else {
+			rc = list_add(&l, tok);
+			if (rc < 0)
+				snprintf(err, errlen, "--traces: out of memory");
+		}
+		if (rc < 0) {
+			list_free(&l);
+			return -1;
+		}
+	}
+	if (l.n == 0) {
+		list_free(&l);
+		return 0;
+	}
+	rw = calloc(l.n, sizeof(*rw));
+	if (rw == NULL) {
+		snprintf(err, errlen, "--traces: out of memory");
+		list_free(&l);
+		return -1;
+	}
+	for (size_t k = 0; k < l.n; k++) {
+		if (replay_workload_init(&rw[k], l.v[k]) < 0) {
+			snprintf(err, errlen, "--traces: path too long: '%.200s'", l.v[k]);
+			free(rw);
+			list_free(&l);
+			return -1;
+		}
+	}
+	*out = rw;
+	n = (long)l.n;
+	list_free(&l);
+	return n;
+}
+
+/* ---- vmmu replay ---- */
+
+static void replay_help(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: vmmu replay --trace FILE|- [--mode M] [--csv FILE|-] [FLAGS]\n\n"
+	    "Replay a valgrind lackey trace of a real program as one guest process under\n"
+	    "one MMU mode, and print the same summary (and CSV row) as `vmmu run`, for\n"
+	    "the workload replay:<trace name>. Record a trace with\n"
+	    "  valgrind --tool=lackey --trace-mem=yes --log-fd=9 PROG 9>PROG.lackey\n"
+	    "Each page the trace touches is demand-faulted on its first touch. A\n"
+	    "malformed line stops the run with its line number and text (exit status 2);\n"
+	    "docs/replay.md gives the format.\n\n"
+	    "  --trace FILE|-                   the trace; '-' reads standard input (required)\n"
+	    "  --mode M                         MMU mode: native, shadow or nested (default: "
+	    "native)\n"
+	    "  --csv FILE|-                     also write a CSV header and row to FILE, "
+	    "atomically;\n"
+	    "                                   with '-', the CSV goes to stdout and the summary\n"
+	    "                                   to stderr\n"
+	    "  -v, --verbose                    print every counter\n"
+	    "  -h, --help                       this help\n\n");
+	cli_help_machine(f);
+}
+
+int replay_main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct wl_params p = {.seed = CLI_DEFAULT_SEED};
+	const char *mode = "native", *trace = NULL, *csv = NULL;
+	struct replay_workload *rw;
+	struct run_result r;
+	bool maxrss = false;
+	char err[512];
+	struct vm *probe;
+	FILE *out;
+	int rc;
+
+	config_defaults(&cfg);
+	for (int i = 1; i < argc;) {
+		const char *a = argv[i];
+
+		if (cli_is_help(a)) {
+			replay_help(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			cfg.verbose++;
+			i++;
+			continue;
+		}
+		/* Not in --help: print the peak resident set (the streaming test). */
+		if (strcmp(a, "--maxrss") == 0) {
+			maxrss = true;
+			i++;
+			continue;
+		}
+		rc = cli_parse_machine(&cfg, argc, argv, &i, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--mode", argc, argv, &i, &mode, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--trace", argc, argv, &i, &trace, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--csv", argc, argv, &i, &csv, err, sizeof(err));
+		if (rc == CLI_ERR) {
+			cli_error("%s", err);
+			return CLI_EXIT_USAGE;
+		}
+		if (rc == CLI_NOMATCH) {
+			if (a[0] == '-')
+				cli_error("replay: unknown flag '%s' (see `vmmu replay --help`)",
+					  a);
+			else
+				cli_error(
+				    "replay: unexpected argument '%s' (see `vmmu replay --help`)",
+				    a);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (trace == NULL) {
+		cli_error("replay: --trace is required (a lackey trace file, or '-')");
+		return CLI_EXIT_USAGE;
+	}
+	if (mmu_find(mode) == NULL) {
+		cli_error("--mode: unknown mode '%s' (see `vmmu list`)", mode);
+		return CLI_EXIT_USAGE;
+	}
+	cfg.mode = mode;
+	if (csv != NULL && strcmp(csv, "-") != 0 && report_check_output_path("--csv", csv) < 0)
+		return CLI_EXIT_USAGE;
+	probe = vm_create(&cfg, err, sizeof(err));
+	if (probe == NULL) {
+		cli_error("--mode %s: cannot create the VM: %s", mode, err);
+		return CLI_EXIT_USAGE;
+	}
+	vm_destroy(probe);
+
+	rw = malloc(sizeof(*rw));
+	if (rw == NULL) {
+		cli_error("replay: out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	if (replay_workload_init(rw, trace) < 0) {
+		cli_error("--trace: path too long");
+		free(rw);
+		return CLI_EXIT_USAGE;
+	}
+	p.arg = &rw->in;
+	rc = run_workload(&cfg, &rw->w, &p, NULL, &r);
+	replay_input_close(&rw->in);
+	if (rc != 0) {
+		if (rw->in.bad_input)
+			cli_error("replay: %s", rw->in.err);
+		else
+			cli_error("replay %s/%s failed: %s", rw->name, mode,
+				  r.err[0] ? r.err : "unknown error");
+		rc = rw->in.bad_input ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+		free(rw);
+		return rc;
+	}
+	out = report_stream(csv);
+	fprintf(out,
+		"trace %s: %" PRIu64 " lines, %" PRIu64 " records (I %" PRIu64 ", L %" PRIu64
+		", S %" PRIu64 ", M %" PRIu64 "), %" PRIu64 " across a page boundary, %" PRIu64
+		" regions of 2 MiB mapped\n",
+		strcmp(trace, "-") == 0 ? "<stdin>" : trace, rw->in.lines, rw->in.records,
+		rw->in.fetches, rw->in.loads, rw->in.stores, rw->in.modifies, rw->in.straddles,
+		rw->in.regions);
+	rc = report_finish("replay", rw->name, &cfg, &r, csv);
+	if (maxrss) {
+		struct rusage ru;
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			fprintf(stderr, "vmmu: replay: max RSS %ld KiB\n", ru.ru_maxrss);
+	}
+	free(rw);
+	return rc;
+}

@@ -1,0 +1,38 @@
+/*
+ * report.h - what `vmmu run` and `vmmu replay` print for one finished run:
+ * the human summary, and the one-row CSV file.
+ *
+ * Both commands publish a run the same way, so a replay's output reads
+ * exactly like a run's: the same summary lines and the same CSV columns.
+ * Computing the counters is run.c's job; this file only formats them.
+ */
+#ifndef VMMU_REPORT_H
+#define VMMU_REPORT_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "run.h"
+
+/* Is the directory that will hold path there and writable? Prints
+ * "vmmu: FLAG: ..." and returns -1 when not; 0 when it is. */
+int report_check_output_path(const char *flag, const char *path);
+
+/* The human summary of a completed run (every counter with cfg->verbose). */
+void report_summary(FILE *f, const char *wname, const struct vm_config *cfg,
+		    const struct run_result *r);
+
+/* The stream the summary goes to: stderr when the CSV goes to stdout
+ * (csv is "-"), stdout otherwise. */
+FILE *report_stream(const char *csv);
+
+/*
+ * Publish a completed run: refuse it when its counters break their
+ * invariants, else print the summary on report_stream(csv) and, when csv
+ * is not NULL, write the CSV header and row to csv atomically. 'cmd' names
+ * the command in error messages. Returns a CLI_EXIT_* status.
+ */
+int report_finish(const char *cmd, const char *wname, const struct vm_config *cfg,
+		  const struct run_result *r, const char *csv);
+
+#endif

@@ -1,0 +1,823 @@
+/*
+ * sweep.c - `vmmu sweep`: one workload, one parameter over a list of
+ * values, every chosen mode at each value; the crossover between modes.
+ *
+ * The runs go through the shared job runner (jobs.c), value-major and
+ * mode-minor: job[v * nmodes + m]. Each value is applied with cli_set(), as
+ * if its flag had been given, on top of the flags of the command line, so
+ * any flag of `vmmu run` can be swept.
+ *
+ * Output (DIR = --out, default results; BASE = sweep-<workload>-<param>):
+ *   DIR/BASE.csv           one row per successful run, the columns of
+ *                          docs/csv.md, in job order;
+ *   DIR/BASE.md            cycles per access per value and mode, the
+ *                          winner at each value, and the crossovers;
+ *   DIR/plots/BASE.*       a line plot of cycles per access against the
+ *                          value, one line per mode, crossovers marked.
+ * With --emit-jobs FILE nothing runs: FILE gets one self-contained
+ * `vmmu run` command per job, whose CSVs `vmmu merge` combines (merge.c).
+ *
+ * The crossover is looked for between shadow and nested when both run,
+ * otherwise between the first two modes other than native (or the first
+ * two modes). Modes are compared on cycles per access at each value, where
+ * they do the same work.
+ */
+#include "sweep.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "csv.h"
+#include "jobs.h"
+#include "mmu.h"
+#include "plot.h"
+#include "run.h"
+
+#define SWEEP_DEFAULT_JOBS 2
+#define SWEEP_MAX_VALUES 256
+#define SWEEP_MAX_MODES 16
+#define SWEEP_MAX_XOVERS 16
+
+/* ---- types ---- */
+
+struct sweep {
+	struct vm_config cfg; /* the command line's machine, before the value */
+	struct wl_params p;
+	const struct workload *w;
+	char param[64]; /* the flag name without its dashes */
+	char *vbuf;	/* the --values list, split in place */
+	const char *values[SWEEP_MAX_VALUES];
+	size_t nval;
+	bool numeric; /* every value is a number: x holds them */
+	double x[SWEEP_MAX_VALUES];
+	const struct mmu_ops *modes[SWEEP_MAX_MODES];
+	size_t nmodes;
+	const char *out;
+	const char *emit; /* --emit-jobs FILE, or NULL */
+	const char *vmmu; /* --vmmu PATH for emitted commands, or NULL */
+	unsigned jobs;
+	char base[256]; /* sweep-<workload>-<param> */
+	struct job *job;
+	size_t njob;
+	/* analysis */
+	double *cpa;   /* cpa[m * nval + v], NAN when the run failed */
+	size_t pa, pb; /* the pair of modes the crossover is looked for between */
+	struct sweep_xover xo[SWEEP_MAX_XOVERS];
+	size_t nxo;
+};
+
+/* ---- the crossover finder ---- */
+
+static int sign_of(double d)
+{
+	return d < 0 ? -1 : d > 0 ? 1 : 0;
+}
+
+size_t sweep_find_crossovers(const double *x, const double *a, const double *b, size_t n,
+			     struct sweep_xover *out, size_t max)
+{
+	size_t count = 0, last = SIZE_MAX;
+	int last_sign = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (isnan(a[i]) || isnan(b[i]))
+			continue;
+		double d = a[i] - b[i];
+		int s = sign_of(d);
+		if (s == 0)
+			continue;
+		if (last != SIZE_MAX && s != last_sign) {
+			if (count < max) {
+				double x0 = x ? x[last] : (double)last;
+				double x1 = x ? x[i] : (double)i;
+				double d0 = a[last] - b[last];
+				struct sweep_xover *o = &out[count];
+				o->lo = last;
+				o->hi = i;
+				o->before = last_sign;
+				o->after = s;
+				o->x = x0 + (x1 - x0) * d0 / (d0 - d);
+			}
+			count++;
+		}
+		last = i;
+		last_sign = s;
+	}
+	return count;
+}
+
+/* ---- parsing ---- */
+
+static void sweep_help(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: vmmu sweep --workload W --param P --values a,b,... [--modes a,b,...] [-j N]\n"
+	    "                  [--out DIR] [--emit-jobs FILE [--vmmu PATH]] [FLAGS]\n\n"
+	    "Run workload W once for each value of parameter P (any flag below, without its\n"
+	    "dashes: pages, ops, procs, host-page, vpid, shadow-sync, tlb, levels, ...) under\n"
+	    "each mode, and write DIR/sweep-W-P.csv, DIR/sweep-W-P.md and a line plot\n"
+	    "DIR/plots/sweep-W-P.{svg,png} of cycles per access against P, one line per\n"
+	    "mode, with the crossover between shadow and nested marked where the winner\n"
+	    "changes. The other flags apply to every run. Exit status 1 if any run failed,\n"
+	    "2 on bad usage.\n\n"
+	    "  --workload W                     workload to run (required; see `vmmu list`)\n"
+	    "  --param P                        parameter to vary (required)\n"
+	    "  --values a,b,...                 its values, in plot order (required)\n"
+	    "  --modes a,b,...                  modes to run (default: every mode that can run)\n"
+	    "  -j, --jobs N                     runs in parallel, 1..%d (default: %d)\n"
+	    "  --out DIR                        output directory, created if missing (default: "
+	    "results)\n"
+	    "  --emit-jobs FILE                 run nothing; write one self-contained `vmmu run`\n"
+	    "                                   command per job to FILE (for GNU parallel or a\n"
+	    "                                   Slurm array); combine their CSVs with `vmmu "
+	    "merge`\n"
+	    "  --vmmu PATH                      the vmmu binary the emitted commands call\n"
+	    "                                   (default: this one)\n"
+	    "  -h, --help                       this help\n\n",
+	    JOBS_MAX_PAR, SWEEP_DEFAULT_JOBS);
+	cli_help_wl(f);
+	fputc('\n', f);
+	cli_help_machine(f);
+}
+
+static bool all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* Was the swept parameter also given as a flag? */
+static bool flag_given(int argc, char **argv, const char *param)
+{
+	size_t n = strlen(param);
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] == '-' && a[1] == '-' && strncmp(a + 2, param, n) == 0 &&
+		    (a[2 + n] == '\0' || a[2 + n] == '='))
+			return true;
+	}
+	return false;
+}
+
+static int take_modes(struct sweep *s, const char *list)
+{
+	char buf[512], err[512], *save = NULL;
+
+	if (strlen(list) >= sizeof(buf)) {
+		cli_error("--modes: list too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		const struct mmu_ops *m = mmu_find(t);
+		bool dup = false;
+		if (m == NULL) {
+			cli_error("--modes: unknown mode '%s' (see `vmmu list`)", t);
+			return -1;
+		}
+		for (size_t k = 0; k < s->nmodes; k++)
+			dup |= s->modes[k] == m;
+		if (dup)
+			continue;
+		if (s->nmodes == SWEEP_MAX_MODES) {
+			cli_error("--modes: too many modes");
+			return -1;
+		}
+		if (!jobs_mode_can_run(&s->cfg, m, err, sizeof(err))) {
+			cli_error("--modes: mode '%s' cannot run: %s", m->name, err);
+			return -1;
+		}
+		s->modes[s->nmodes++] = m;
+	}
+	if (s->nmodes == 0) {
+		cli_error("--modes: expected a comma-separated list of modes, got '%s'", list);
+		return -1;
+	}
+	return 0;
+}
+
+static int default_modes(struct sweep *s)
+{
+	char err[512];
+
+	for (size_t k = 0; mmu_modes[k] != NULL && s->nmodes < SWEEP_MAX_MODES; k++) {
+		if (jobs_mode_can_run(&s->cfg, mmu_modes[k], err, sizeof(err)))
+			s->modes[s->nmodes++] = mmu_modes[k];
+		else
+			fprintf(stderr, "vmmu sweep: skipping mode %s: %s\n", mmu_modes[k]->name,
+				err);
+	}
+	if (s->nmodes == 0) {
+		cli_error("sweep: no mode can run on this machine");
+		return -1;
+	}
+	return 0;
+}
+
+/* Split and check --values: each one must be a valid value of the flag. */
+static int take_values(struct sweep *s, const char *list)
+{
+	char *save = NULL, err[512];
+
+	s->vbuf = strdup(list);
+	if (s->vbuf == NULL) {
+		cli_error("sweep: out of memory");
+		return -1;
+	}
+	for (char *t = strtok_r(s->vbuf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		struct vm_config c = s->cfg;
+		struct wl_params p = s->p;
+		if (s->nval == SWEEP_MAX_VALUES) {
+			cli_error("--values: more than %d values", SWEEP_MAX_VALUES);
+			return -1;
+		}
+		for (size_t k = 0; k < s->nval; k++) {
+			if (strcmp(s->values[k], t) == 0) {
+				cli_error("--values: '%s' is given twice", t);
+				return -1;
+			}
+		}
+		if (cli_set(&c, &p, s->param, t, err, sizeof(err)) < 0) {
+			cli_error("--values: %s", err);
+			return -1;
+		}
+		s->values[s->nval++] = t;
+	}
+	if (s->nval == 0) {
+		cli_error("--values: expected a comma-separated list of values, got '%s'", list);
+		return -1;
+	}
+	/* Numbers (plain integers) are placed on a numeric axis; anything else
+	 * (4k/2m/1g, on/off, 16x4:128x12) is categorical, in the given order. */
+	s->numeric = true;
+	for (size_t k = 0; k < s->nval; k++) {
+		if (!all_digits(s->values[k])) {
+			s->numeric = false;
+			break;
+		}
+		s->x[k] = strtod(s->values[k], NULL);
+		if (k > 0 && !(s->x[k] > s->x[k - 1])) {
+			cli_error("--values: numeric values must increase, got '%s' after '%s'",
+				  s->values[k], s->values[k - 1]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Parse argv into s. Returns -1 to continue, else an exit status. */
+static int sweep_parse(struct sweep *s, int argc, char **argv)
+{
+	const char *wname = NULL, *param = NULL, *vlist = NULL, *mlist = NULL, *jobs = NULL;
+	char err[512];
+
+	config_defaults(&s->cfg);
+	s->p = (struct wl_params){.seed = CLI_DEFAULT_SEED};
+	s->out = "results";
+	s->jobs = SWEEP_DEFAULT_JOBS;
+	for (int i = 1; i < argc;) {
+		const char *a = argv[i];
+		int rc;
+
+		if (cli_is_help(a)) {
+			sweep_help(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			s->cfg.verbose++;
+			i++;
+			continue;
+		}
+		rc = cli_parse_machine(&s->cfg, argc, argv, &i, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_parse_wl(&s->p, argc, argv, &i, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--workload", argc, argv, &i, &wname, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--param", argc, argv, &i, &param, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--values", argc, argv, &i, &vlist, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--modes", argc, argv, &i, &mlist, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("-j", argc, argv, &i, &jobs, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--jobs", argc, argv, &i, &jobs, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--out", argc, argv, &i, &s->out, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--emit-jobs", argc, argv, &i, &s->emit, err,
+					    sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--vmmu", argc, argv, &i, &s->vmmu, err, sizeof(err));
+		if (rc == CLI_ERR) {
+			cli_error("%s", err);
+			return CLI_EXIT_USAGE;
+		}
+		if (rc == CLI_NOMATCH) {
+			cli_error("sweep: %s '%s' (see `vmmu sweep --help`)",
+				  a[0] == '-' ? "unknown flag" : "unexpected argument", a);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (wname == NULL || param == NULL || vlist == NULL) {
+		cli_error("sweep: %s is required (see `vmmu sweep --help`)",
+			  wname == NULL	  ? "--workload"
+			  : param == NULL ? "--param"
+					  : "--values");
+		return CLI_EXIT_USAGE;
+	}
+	s->w = workload_find(wname);
+	if (s->w == NULL) {
+		cli_error("--workload: unknown workload '%s' (see `vmmu list`)", wname);
+		return CLI_EXIT_USAGE;
+	}
+	if (param[0] == '-' && param[1] == '-')
+		param += 2;
+	if (strlen(param) >= sizeof(s->param) || param[0] == '\0') {
+		cli_error("--param: bad parameter name '%s'", param);
+		return CLI_EXIT_USAGE;
+	}
+	snprintf(s->param, sizeof(s->param), "%s", param);
+	{
+		/* Is it a flag at all? Try its current value spelled as help does:
+		 * an unknown name is the only error that says "unknown parameter". */
+		struct vm_config c = s->cfg;
+		struct wl_params p = s->p;
+		if (cli_set(&c, &p, s->param, "", err, sizeof(err)) < 0 &&
+		    strncmp(err, "unknown parameter", 17) == 0) {
+			cli_error("--param: unknown parameter '%s' (any flag of `vmmu run --help`, "
+				  "without its dashes)",
+				  s->param);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (flag_given(argc, argv, s->param)) {
+		cli_error("--param %s: the swept parameter cannot also be given as --%s", s->param,
+			  s->param);
+		return CLI_EXIT_USAGE;
+	}
+	if (take_values(s, vlist) < 0)
+		return CLI_EXIT_USAGE;
+	if (jobs != NULL) {
+		uint64_t n;
+		if (cli_parse_u64(jobs, &n, err, sizeof(err)) < 0 || n < 1 || n > JOBS_MAX_PAR) {
+			cli_error("-j: expected an integer from 1 to %d, got '%s'", JOBS_MAX_PAR,
+				  jobs);
+			return CLI_EXIT_USAGE;
+		}
+		s->jobs = (unsigned)n;
+	}
+	if (s->out[0] == '\0') {
+		cli_error("--out: empty directory name");
+		return CLI_EXIT_USAGE;
+	}
+	if (s->emit != NULL && s->emit[0] == '\0') {
+		cli_error("--emit-jobs: empty file name");
+		return CLI_EXIT_USAGE;
+	}
+	if (s->vmmu != NULL && s->emit == NULL) {
+		cli_error("--vmmu: only meaningful with --emit-jobs");
+		return CLI_EXIT_USAGE;
+	}
+	if (mlist != NULL ? take_modes(s, mlist) < 0 : default_modes(s) < 0)
+		return CLI_EXIT_USAGE;
+	snprintf(s->base, sizeof(s->base), "sweep-%s-%s", s->w->name, s->param);
+	return -1;
+}
+
+/* ---- jobs ---- */
+
+static int make_jobs(struct sweep *s)
+{
+	char err[512];
+
+	s->njob = s->nval * s->nmodes;
+	s->job = calloc(s->njob, sizeof(*s->job));
+	if (s->job == NULL) {
+		cli_error("sweep: out of memory");
+		return -1;
+	}
+	for (size_t v = 0; v < s->nval; v++) {
+		for (size_t m = 0; m < s->nmodes; m++) {
+			struct job *j = &s->job[v * s->nmodes + m];
+			j->w = s->w;
+			j->m = s->modes[m];
+			j->cfg = s->cfg;
+			j->p = s->p;
+			if (cli_set(&j->cfg, &j->p, s->param, s->values[v], err, sizeof(err)) < 0) {
+				cli_error("--values: %s", err); /* checked already */
+				return -1;
+			}
+			j->cfg.mode = j->m->name;
+			snprintf(j->tag, sizeof(j->tag), "%s=%.48s", s->param, s->values[v]);
+		}
+	}
+	return 0;
+}
+
+/* ---- --emit-jobs ---- */
+
+/* A word for a POSIX shell: as is when it is safe, else single-quoted. */
+static void put_word(FILE *f, const char *w)
+{
+	bool safe = *w != '\0';
+
+	for (const char *p = w; *p; p++)
+		if (!isalnum((unsigned char)*p) && strchr("_./:=,+-@%", *p) == NULL)
+			safe = false;
+	if (safe) {
+		fputs(w, f);
+		return;
+	}
+	fputc('\'', f);
+	for (; *w; w++) {
+		if (*w == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*w, f);
+	}
+	fputc('\'', f);
+}
+
+static void put_flag(const char *name, const char *value, void *ctx)
+{
+	FILE *f = ctx;
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s=%s", name, value);
+	fputc(' ', f);
+	put_word(f, buf);
+}
+
+struct emit_ctx {
+	const struct sweep *s;
+	const char *vmmu;
+	char dir[PATH_MAX];
+};
+
+static int emit_fill(FILE *f, void *ctx)
+{
+	const struct emit_ctx *e = ctx;
+	const struct sweep *s = e->s;
+
+	for (size_t k = 0; k < s->njob; k++) {
+		const struct job *j = &s->job[k];
+		struct wl_params p = run_params(j->w, &j->p);
+		char csv[PATH_MAX + 64];
+
+		snprintf(csv, sizeof(csv), "%s/%04zu-%s.csv", e->dir, k / s->nmodes + 1,
+			 j->m->name);
+		fputs("mkdir -p ", f);
+		put_word(f, e->dir);
+		fputs(" && ", f);
+		put_word(f, e->vmmu);
+		fputs(" run --workload ", f);
+		put_word(f, j->w->name);
+		fputs(" --mode ", f);
+		put_word(f, j->m->name);
+		cli_each_flag(&j->cfg, &p, put_flag, f);
+		fputs(" --csv ", f);
+		put_word(f, csv);
+		fputc('\n', f);
+	}
+	return ferror(f) ? -1 : 0;
+}
+
+static int sweep_emit(const struct sweep *s)
+{
+	struct emit_ctx e = {.s = s, .vmmu = s->vmmu};
+	char self[PATH_MAX], err[512];
+
+	if (e.vmmu == NULL) {
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0) {
+			cli_error("--emit-jobs: cannot find this binary's path; give --vmmu PATH");
+			return CLI_EXIT_USAGE;
+		}
+		self[n] = '\0';
+		e.vmmu = self;
+	}
+	snprintf(e.dir, sizeof(e.dir), "%.3800s/%s-jobs", s->out, s->base);
+	if (csv_write_atomic(s->emit, emit_fill, &e, err, sizeof(err)) < 0) {
+		cli_error("--emit-jobs: %s", err);
+		return CLI_EXIT_USAGE;
+	}
+	printf("wrote %s (%zu jobs: %zu values x %zu modes)\n"
+	       "run them, e.g.:  parallel -j 8 < %s\n"
+	       "   or in a Slurm array (--array=1-%zu):  sed -n \"${SLURM_ARRAY_TASK_ID}p\" %s | "
+	       "sh\n"
+	       "then merge:      %s merge %s/%s.csv %s --expect %s\n",
+	       s->emit, s->njob, s->nval, s->nmodes, s->emit, s->njob, s->emit, e.vmmu, s->out,
+	       s->base, e.dir, s->emit);
+	return CLI_EXIT_OK;
+}
+
+/* ---- analysis ---- */
+
+static size_t mode_index(const struct sweep *s, const struct mmu_ops *m)
+{
+	for (size_t k = 0; k < s->nmodes; k++)
+		if (s->modes[k] == m)
+			return k;
+	return SIZE_MAX;
+}
+
+static void sweep_analyse(struct sweep *s)
+{
+	size_t sh = mode_index(s, &shadow_mmu_ops), ne = mode_index(s, &nested_mmu_ops);
+
+	for (size_t m = 0; m < s->nmodes; m++)
+		for (size_t v = 0; v < s->nval; v++) {
+			const struct job *j = &s->job[v * s->nmodes + m];
+			s->cpa[m * s->nval + v] =
+			    j->state == JOB_OK ? csv_cycles_per_access(&j->r) : NAN;
+		}
+	s->pa = s->pb = SIZE_MAX;
+	if (sh != SIZE_MAX && ne != SIZE_MAX) {
+		s->pa = sh;
+		s->pb = ne;
+	} else {
+		for (size_t m = 0; m < s->nmodes; m++) {
+			if (s->modes[m] == &native_mmu_ops && s->nmodes > 2)
+				continue;
+			if (s->pa == SIZE_MAX)
+				s->pa = m;
+			else if (s->pb == SIZE_MAX)
+				s->pb = m;
+		}
+	}
+	s->nxo = 0;
+	if (s->pa != SIZE_MAX && s->pb != SIZE_MAX) {
+		s->nxo = sweep_find_crossovers(s->numeric ? s->x : NULL, &s->cpa[s->pa * s->nval],
+					       &s->cpa[s->pb * s->nval], s->nval, s->xo,
+					       SWEEP_MAX_XOVERS);
+		if (s->nxo > SWEEP_MAX_XOVERS)
+			s->nxo = SWEEP_MAX_XOVERS;
+	}
+}
+
+static const char *pair_name(const struct sweep *s, int sign)
+{
+	return sign < 0 ? s->modes[s->pa]->name : s->modes[s->pb]->name;
+}
+
+/* "between ops 2000000 and 4000000 (about 3412000): nested -> shadow" */
+static void xover_text(const struct sweep *s, const struct sweep_xover *o, char *buf, size_t len)
+{
+	if (s->numeric)
+		snprintf(buf, len,
+			 "between %s = %s and %s = %s (linear interpolation: about %.0f), the "
+			 "winner changes from %s to %s",
+			 s->param, s->values[o->lo], s->param, s->values[o->hi], o->x,
+			 pair_name(s, o->before), pair_name(s, o->after));
+	else
+		snprintf(buf, len, "between %s = %s and %s = %s, the winner changes from %s to %s",
+			 s->param, s->values[o->lo], s->param, s->values[o->hi],
+			 pair_name(s, o->before), pair_name(s, o->after));
+}
+
+/* ---- output ---- */
+
+static int sweep_csv_fill(FILE *f, void *ctx)
+{
+	const struct sweep *s = ctx;
+
+	if (csv_write_header(f) < 0)
+		return -1;
+	for (size_t k = 0; k < s->njob; k++) {
+		const struct job *j = &s->job[k];
+		if (j->state == JOB_OK && csv_write_row(f, j->w->name, &j->cfg, &j->r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int sweep_md_fill(FILE *f, void *ctx)
+{
+	const struct sweep *s = ctx;
+	size_t failed = 0;
+
+	fprintf(f, "# vmmu sweep: %s, %s\n\n", s->w->name, s->param);
+	fprintf(f, "Workload `%s` with `--%s` set to each of %zu values, under ", s->w->name,
+		s->param, s->nval);
+	for (size_t m = 0; m < s->nmodes; m++)
+		fprintf(f, "%s%s", m ? (m + 1 == s->nmodes ? " and " : ", ") : "",
+			s->modes[m]->name);
+	fprintf(f,
+		". Every other flag is the default or as given; each run's full\n"
+		"configuration is in the parameter columns of `%s.csv` (`docs/csv.md`).\n"
+		"Numbers are estimated cycles per access from the cost model\n"
+		"(`docs/cost-model.md`); the *winner* is the cheapest mode at that value.\n"
+		"Plot: `plots/%s.svg` (and `.png`).\n\n",
+		s->base, s->base);
+	fprintf(f, "| %s |", s->param);
+	for (size_t m = 0; m < s->nmodes; m++)
+		fprintf(f, " %s |", s->modes[m]->name);
+	fprintf(f, " winner |");
+	if (s->pa != SIZE_MAX && s->pb != SIZE_MAX)
+		fprintf(f, " %s vs %s |", s->modes[s->pa]->name, s->modes[s->pb]->name);
+	fprintf(f, "\n|---:|");
+	for (size_t m = 0; m < s->nmodes; m++)
+		fprintf(f, "---:|");
+	fprintf(f, "---|%s\n", s->pa != SIZE_MAX && s->pb != SIZE_MAX ? "---|" : "");
+	for (size_t v = 0; v < s->nval; v++) {
+		size_t win = SIZE_MAX;
+		fprintf(f, "| %s |", s->values[v]);
+		for (size_t m = 0; m < s->nmodes; m++) {
+			double c = s->cpa[m * s->nval + v];
+			if (isnan(c)) {
+				fprintf(f, " failed |");
+				failed++;
+				continue;
+			}
+			fprintf(f, " %.2f |", c);
+			if (win == SIZE_MAX || c < s->cpa[win * s->nval + v])
+				win = m;
+		}
+		fprintf(f, " %s |", win == SIZE_MAX ? "none" : s->modes[win]->name);
+		if (s->pa != SIZE_MAX && s->pb != SIZE_MAX) {
+			double a = s->cpa[s->pa * s->nval + v], b = s->cpa[s->pb * s->nval + v];
+			if (isnan(a) || isnan(b))
+				fprintf(f, " n/a |");
+			else if (a == b)
+				fprintf(f, " tie |");
+			else
+				fprintf(f, " %s by %.1f%% |",
+					a < b ? s->modes[s->pa]->name : s->modes[s->pb]->name,
+					100.0 * fabs(a - b) / (a > b ? a : b));
+		}
+		fputc('\n', f);
+	}
+	fprintf(f, "\n## Crossover\n\n");
+	if (s->pa == SIZE_MAX || s->pb == SIZE_MAX) {
+		fprintf(f, "Fewer than two modes ran: there is nothing to cross.\n");
+	} else if (s->nxo == 0) {
+		size_t v;
+		for (v = 0; v < s->nval; v++)
+			if (!isnan(s->cpa[s->pa * s->nval + v]) &&
+			    !isnan(s->cpa[s->pb * s->nval + v]) &&
+			    s->cpa[s->pa * s->nval + v] != s->cpa[s->pb * s->nval + v])
+				break;
+		if (v == s->nval)
+			fprintf(f, "No crossover: %s and %s never both ran with different costs.\n",
+				s->modes[s->pa]->name, s->modes[s->pb]->name);
+		else
+			fprintf(f,
+				"No crossover between %s and %s over these values: %s wins at "
+				"every value where both ran.\n",
+				s->modes[s->pa]->name, s->modes[s->pb]->name,
+				s->cpa[s->pa * s->nval + v] < s->cpa[s->pb * s->nval + v]
+				    ? s->modes[s->pa]->name
+				    : s->modes[s->pb]->name);
+	} else {
+		for (size_t k = 0; k < s->nxo; k++) {
+			char t[512];
+			xover_text(s, &s->xo[k], t, sizeof(t));
+			fprintf(f, "- **Crossover %zu**: %s%s.\n", k + 1, t,
+				s->numeric ? " (marked in the plot)" : "");
+		}
+		if (!s->numeric)
+			fprintf(f, "\nThe values are categories, so the plot marks each crossover "
+				   "half-way between the two values.\n");
+	}
+	if (failed)
+		fprintf(f, "\n%zu run(s) failed; they have no row in `%s.csv`.\n", failed, s->base);
+	return ferror(f) ? -1 : 0;
+}
+
+static int sweep_plot(const struct sweep *s)
+{
+	const char *series[SWEEP_MAX_MODES], *marks_l[SWEEP_MAX_XOVERS];
+	char labels[SWEEP_MAX_XOVERS][64], title[256], xlabel[128], msg[512];
+	double marks[SWEEP_MAX_XOVERS];
+	double minx = s->x[0], maxx = s->x[s->nval - 1];
+	struct plot_lines pl = {0};
+	enum plot_status st;
+
+	for (size_t m = 0; m < s->nmodes; m++)
+		series[m] = s->modes[m]->name;
+	for (size_t k = 0; k < s->nxo; k++) {
+		marks[k] = s->xo[k].x;
+		snprintf(labels[k], sizeof(labels[k]), "%s -> %s", pair_name(s, s->xo[k].before),
+			 pair_name(s, s->xo[k].after));
+		marks_l[k] = labels[k];
+	}
+	snprintf(title, sizeof(title), "%s: estimated cycles per access vs %s", s->w->name,
+		 s->param);
+	snprintf(xlabel, sizeof(xlabel), "--%s", s->param);
+	pl.name = s->base;
+	pl.title = title;
+	pl.xlabel = xlabel;
+	pl.ylabel = "cycles per access";
+	pl.nx = s->nval;
+	pl.xlabels = s->values;
+	pl.x = s->numeric ? s->x : NULL;
+	pl.logx = s->numeric && minx > 0 && maxx / minx >= 16;
+	pl.nseries = s->nmodes;
+	pl.series = series;
+	pl.y = s->cpa;
+	pl.nmarks = s->nxo;
+	pl.marks = marks;
+	pl.mark_labels = marks_l;
+	st = plot_lines(s->out, &pl, msg, sizeof(msg));
+	if (st == PLOT_DRAWN) {
+		printf("wrote %s/plots/%s.{svg,png}\n", s->out, s->base);
+		return 0;
+	}
+	if (st == PLOT_NO_GNUPLOT) {
+		fprintf(stderr,
+			"vmmu sweep: %s: plot not drawn (its data and gnuplot script are in "
+			"%s/plots; `make deps` installs gnuplot-nox)\n",
+			msg, s->out);
+		return 0;
+	}
+	cli_error("sweep: plot: %s", msg);
+	return -1;
+}
+
+/* ---- entry ---- */
+
+static void sweep_free(struct sweep *s)
+{
+	free(s->vbuf);
+	free(s->job);
+	free(s->cpa);
+}
+
+int sweep_main(int argc, char **argv)
+{
+	struct sweep s;
+	char err[512], path[PATH_MAX];
+	size_t failed = 0;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	rc = sweep_parse(&s, argc, argv);
+	if (rc < 0 && make_jobs(&s) < 0)
+		rc = CLI_EXIT_FAIL;
+	if (rc < 0 && s.emit != NULL)
+		rc = sweep_emit(&s);
+	if (rc >= 0) {
+		sweep_free(&s);
+		return rc;
+	}
+	if (jobs_make_dirs(s.out, err, sizeof(err)) < 0) {
+		cli_error("--out: %s", err);
+		sweep_free(&s);
+		return CLI_EXIT_USAGE;
+	}
+	s.cpa = calloc(s.njob, sizeof(*s.cpa));
+	if (s.cpa == NULL) {
+		cli_error("sweep: out of memory");
+		sweep_free(&s);
+		return CLI_EXIT_FAIL;
+	}
+	fprintf(stderr, "vmmu sweep: %s, %s over %zu values x %zu modes = %zu runs, %u at a time\n",
+		s.w->name, s.param, s.nval, s.nmodes, s.njob, s.jobs);
+	jobs_run("sweep", s.job, s.njob, s.jobs);
+	for (size_t k = 0; k < s.njob; k++)
+		failed += s.job[k].state != JOB_OK;
+	rc = failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	sweep_analyse(&s);
+
+	snprintf(path, sizeof(path), "%.3800s/%s.csv", s.out, s.base);
+	if (csv_write_atomic(path, sweep_csv_fill, &s, err, sizeof(err)) < 0) {
+		cli_error("sweep: %s", err);
+		rc = CLI_EXIT_FAIL;
+	} else {
+		printf("wrote %s (%zu rows)\n", path, s.njob - failed);
+	}
+	snprintf(path, sizeof(path), "%.3800s/%s.md", s.out, s.base);
+	if (csv_write_atomic(path, sweep_md_fill, &s, err, sizeof(err)) < 0) {
+		cli_error("sweep: %s", err);
+		rc = CLI_EXIT_FAIL;
+	} else {
+		printf("wrote %s\n", path);
+	}
+	if (sweep_plot(&s) < 0)
+		rc = CLI_EXIT_FAIL;
+	if (s.pa != SIZE_MAX && s.pb != SIZE_MAX && s.nxo == 0)
+		printf("no crossover between %s and %s over these values\n", s.modes[s.pa]->name,
+		       s.modes[s.pb]->name);
+	for (size_t k = 0; k < s.nxo; k++) {
+		char t[512];
+		xover_text(&s, &s.xo[k], t, sizeof(t));
+		printf("crossover: %s\n", t);
+	}
+	if (failed)
+		cli_error("sweep: %zu of %zu runs failed", failed, s.njob);
+	sweep_free(&s);
+	return rc;
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# e2e_sweep.sh - end-to-end tests of compare's completeness and plots,
+# vmmu sweep, --emit-jobs and vmmu merge.
+#
+# Run from the repository root: VMMU=build/vmmu bash tests/e2e_sweep.sh
+# (`make test-e2e` does). Sizes are tiny so the whole file runs in seconds.
+# The last line is "sweep: N passed, M failed"; the exit status is non-zero
+# when M > 0.
+set -u
+
+VMMU=${VMMU:-build/vmmu}
+T=$(mktemp -d "${TMPDIR:-/tmp}/vmmu-sweep.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
+eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', expected '$3'"; fi; }
+
+# expect_msg STATUS TEXT DESC CMD...: exit status STATUS and TEXT on stderr.
+expect_msg() {
+	local want=$1 text=$2 desc=$3 rc
+	shift 3
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		bad "$desc: exit status $rc, expected $want"
+		sed 's/^/     | /' "$T/err" | head -5
+	elif ! grep -qF -- "$text" "$T/err"; then
+		bad "$desc: stderr lacks '$text'"
+		sed 's/^/     | /' "$T/err" | head -5
+	else
+		ok "$desc"
+	fi
+}
+
+# col FILE NAME ROW: the value of column NAME in data row ROW (1-based).
+col() {
+	awk -F, -v name="$2" -v row="$3" 'NR==1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
+		NR-1 == row { print $c }' "$1"
+}
+
+# Every (workload, mode) pair of the lists appears exactly once in FILE.
+complete() {
+	local file=$1 wls=$2 modes=$3 w m n
+	for w in $wls; do
+		for m in $modes; do
+			n=$(awk -F, -v w="$w" -v m="$m" 'NR > 1 && $1 == w && $2 == m' "$file" | wc -l)
+			[ "$n" -eq 1 ] || { echo "     | $w/$m: $n rows" >&2; return 1; }
+		done
+	done
+}
+
+have_gnuplot=0
+command -v gnuplot >/dev/null 2>&1 && have_gnuplot=1
+have_xmllint=0
+command -v xmllint >/dev/null 2>&1 && have_xmllint=1
+
+svg_ok() { [ -s "$1" ] && { [ $have_xmllint -eq 0 ] || xmllint --noout "$1"; }; }
+png_ok() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
+
+modes=$("$VMMU" list modes | tr '\n' ' ')
+nm=$(echo $modes | wc -w)
+wls=$("$VMMU" list workloads | tr '\n' ' ')
+nw=$(echo $wls | wc -w)
+header=$("$VMMU" run --workload seq --pages 4 --ops 1 --csv - 2>/dev/null | head -1)
+
+# ---- compare: every workload x mode, header, plots ----
+
+SMALL="--pages 16 --ops 8 --procs 2 --switch-every 64"
+check "compare, every workload, tiny sizes" "$VMMU" compare --out "$T/cmp" -j 2 $SMALL
+eq "compare.csv: header is the run header" "$(head -1 "$T/cmp/compare.csv")" "$header"
+# Trace replays, when compare finds any, add rows of their own (nm each).
+rows=$(($(wc -l <"$T/cmp/compare.csv") - 1))
+check "compare.csv: at least one row per workload x mode, whole sets of modes" \
+	test "$rows" -ge "$((nw * nm))" -a "$((rows % nm))" -eq 0
+check "compare.csv: every workload x mode present once" complete "$T/cmp/compare.csv" "$wls" "$modes"
+eq "compare.csv: every row as wide as the header" \
+	"$(awk -F, '{ print NF }' "$T/cmp/compare.csv" | sort -u | wc -l)" "1"
+for w in $wls; do
+	grep -q "^## $w\$" "$T/cmp/summary.md" || { bad "summary.md lacks workload $w"; continue; }
+done
+ok "summary.md has a section per workload"
+for f in compare-cycles compare-exits compare-walkrefs; do
+	check "plots/$f.dat and .gp written" test -s "$T/cmp/plots/$f.dat" -a -s "$T/cmp/plots/$f.gp"
+	if [ $have_gnuplot -eq 1 ]; then
+		check "plots/$f.svg is well-formed XML" svg_ok "$T/cmp/plots/$f.svg"
+		check "plots/$f.png is a PNG" png_ok "$T/cmp/plots/$f.png"
+	fi
+done
+eq "no temporary files left" "$(find "$T/cmp" -name '*.tmp*' -o -name '.*gnuplot-err*' | wc -l)" "0"
+
+# Without gnuplot: CSV and summary still written, one clear message, status 0.
+mkdir -p "$T/nogp"
+expect_msg 0 "gnuplot not found in PATH" "compare without gnuplot: one message, status 0" \
+	env PATH="$T/nogp" "$VMMU" compare --out "$T/cmp2" --workloads seq --modes native $SMALL
+check "compare without gnuplot: CSV and summary written" test -s "$T/cmp2/compare.csv" -a -s "$T/cmp2/summary.md"
+eq "compare without gnuplot: the message is said once" "$(grep -c gnuplot "$T/err")" "1"
+check "compare without gnuplot: no image" test ! -e "$T/cmp2/plots/compare-cycles.svg"
+
+# ---- sweep ----
+
+check "sweep random pages 16,32,64" "$VMMU" sweep --workload random --param pages --values 16,32,64 \
+	--ops 64 --out "$T/sw" -j 2
+S=$T/sw/sweep-random-pages.csv
+eq "sweep CSV: header is the run header" "$(head -1 "$S")" "$header"
+eq "sweep CSV: one row per value x mode" "$(($(wc -l <"$S") - 1))" "$((3 * nm))"
+eq "sweep CSV: the values in order" "$(awk -F, 'NR==1 { for (i = 1; i <= NF; i++) if ($i == "pages") c = i; next } { print $c }' "$S" | uniq | tr '\n' ' ')" "16 32 64 "
+for v in 16 32 64; do
+	for m in $modes; do
+		n=$(awk -F, -v m="$m" -v v="$v" 'NR==1 { for (i = 1; i <= NF; i++) if ($i == "pages") c = i; next } $2 == m && $c == v' "$S" | wc -l)
+		[ "$n" -eq 1 ] || bad "sweep CSV: pages=$v mode=$m has $n rows"
+	done
+done
+ok "sweep CSV: every value x mode present once"
+check "sweep summary written with a crossover section" grep -q "^## Crossover" "$T/sw/sweep-random-pages.md"
+if [ $have_gnuplot -eq 1 ]; then
+	check "sweep plot SVG is well-formed XML" svg_ok "$T/sw/plots/sweep-random-pages.svg"
+	check "sweep plot PNG is a PNG" png_ok "$T/sw/plots/sweep-random-pages.png"
+fi
+check "categorical sweep (host-page) runs" "$VMMU" sweep --workload seq --param host-page \
+	--values 4k,2m --modes native,nested --pages 16 --ops 1 --out "$T/sw2"
+check "categorical sweep has its rows" test "$(wc -l <"$T/sw2/sweep-seq-host-page.csv")" -eq 5
+
+expect_msg 2 "--param: unknown parameter 'bogus'" "sweep: unknown parameter" \
+	"$VMMU" sweep --workload random --param bogus --values 1,2 --out "$T/never"
+expect_msg 2 "--values: --ops: expected a non-negative integer, got 'x'" "sweep: bad value" \
+	"$VMMU" sweep --workload random --param ops --values 1,x --out "$T/never"
+expect_msg 2 "--values: --host-page: expected 4k, 2m or 1g, got '3m'" "sweep: bad categorical value" \
+	"$VMMU" sweep --workload random --param host-page --values 4k,3m --out "$T/never"
+expect_msg 2 "--workload: unknown workload 'nope'" "sweep: unknown workload" \
+	"$VMMU" sweep --workload nope --param ops --values 1 --out "$T/never"
+expect_msg 2 "--param is required" "sweep: --param missing" \
+	"$VMMU" sweep --workload random --values 1 --out "$T/never"
+expect_msg 2 "cannot also be given as --ops" "sweep: parameter given twice" \
+	"$VMMU" sweep --workload random --param ops --values 1,2 --ops 5 --out "$T/never"
+expect_msg 2 "--values: '2' is given twice" "sweep: duplicate value" \
+	"$VMMU" sweep --workload random --param ops --values 2,2 --out "$T/never"
+check "rejected sweeps wrote nothing" test ! -e "$T/never"
+
+# ---- --emit-jobs and merge ----
+
+J=$T/jobs.txt
+check "emit-jobs" "$VMMU" sweep --workload faults --param pages --values 8,16 --ops 2 \
+	--out "$T/cl" --emit-jobs "$J"
+eq "emit-jobs: one line per value x mode" "$(wc -l <"$J")" "$((2 * nm))"
+check "emit-jobs: every line is a self-contained vmmu run with --csv" \
+	test "$(grep -c ' run --workload faults --mode .* --levels=4 .* --csv ' "$J")" -eq "$((2 * nm))"
+check "emit-jobs ran nothing" test ! -e "$T/cl/sweep-faults-pages.csv"
+runall() { while IFS= read -r line; do sh -c "$line" >/dev/null 2>&1 || return 1; done <"$J"; }
+check "every emitted job runs" runall
+JD=$T/cl/sweep-faults-pages-jobs
+check "merge a directory with --expect" "$VMMU" merge "$T/cl/m.csv" "$JD" --expect "$J"
+eq "merge: header and one row per job" "$(wc -l <"$T/cl/m.csv")" "$((1 + 2 * nm))"
+eq "merge: the header is the run header" "$(head -1 "$T/cl/m.csv")" "$header"
+first=$(ls "$JD" | head -1)
+mv "$JD/$first" "$T/held.csv"
+expect_msg 2 "missing row: job $J:1" "merge --expect detects a missing row" \
+	"$VMMU" merge "$T/cl/m2.csv" "$JD" --expect "$J"
+check "merge with a problem wrote nothing" test ! -e "$T/cl/m2.csv"
+mv "$T/held.csv" "$JD/$first"
+cp "$JD/$first" "$JD/zz-copy.csv"
+expect_msg 2 "duplicate row: faults/" "merge detects a duplicated row" \
+	"$VMMU" merge "$T/cl/m2.csv" "$JD"
+rm "$JD/zz-copy.csv"
+cut -d, -f1-10 "$JD/$first" >"$T/narrow.csv"
+expect_msg 2 "header differs from that of" "merge detects a mismatched header" \
+	"$VMMU" merge "$T/cl/m2.csv" "$JD" "$T/narrow.csv"
+head -1 "$JD/$first" >"$T/short.csv"
+tail -1 "$JD/$first" | cut -d, -f1-20 >>"$T/short.csv"
+expect_msg 2 "short.csv:2: 20 fields" "merge detects a short row" \
+	"$VMMU" merge "$T/cl/m2.csv" "$T/short.csv"
+: >"$T/empty.csv"
+expect_msg 2 "empty file, no header" "merge rejects an empty file" \
+	"$VMMU" merge "$T/cl/m2.csv" "$JD" "$T/empty.csv"
+expect_msg 2 "input '$T/nope.csv'" "merge names a missing input" \
+	"$VMMU" merge "$T/cl/m2.csv" "$T/nope.csv"
+check "merge of the sweep CSV and compare CSV (different rows) works" \
+	"$VMMU" merge "$T/both.csv" "$S" "$T/cmp/compare.csv"
+
+echo "sweep: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
