@@ -253,7 +253,8 @@ static void test_world_switch_flush(void **state)
 }
 
 /* VMM modes back guest frames lazily in host-page-size chunks that are
- * contiguous and aligned, and never hand out chunk 0. */
+ * contiguous and aligned, from the top of the guest region down, and never
+ * hand out chunk 0. */
 static void test_p2m_chunks(void **state)
 {
 	(void)state;
@@ -270,14 +271,15 @@ static void test_p2m_chunks(void **state)
 	for (uint64_t g = 0; g < vm->p2m.nframes; g++)
 		vm->p2m.map[g] = INVALID_HFN;
 	vm->cfg.host_page = PG_2M;
-	vm->hm.guest_next = 512;
+	vm->hm.guest_next = 2048; /* chunks are handed out downwards from here */
 	hfn_t h = p2m_ensure(vm, 0x605);
 	assert_int_equal(h % 512, 0x605 % 512);
-	assert_int_equal(h, 512 + 5);
-	assert_int_equal(p2m_lookup(vm, 0x600), 512);
-	assert_int_equal(p2m_lookup(vm, 0x7ff), 512 + 511);
+	assert_int_equal(h, 1536 + 5);
+	assert_int_equal(p2m_lookup(vm, 0x600), 1536);
+	assert_int_equal(p2m_lookup(vm, 0x7ff), 1536 + 511);
 	assert_int_equal(p2m_lookup(vm, 0x800), INVALID_HFN);
 	assert_int_equal(p2m_ensure(vm, 0x800), 1024);
+	assert_int_equal(p2m_ensure(vm, 0x1000), 512);
 	assert_int_equal(p2m_ensure(vm, vm->p2m.nframes), INVALID_HFN);
 	vm_destroy(vm);
 }

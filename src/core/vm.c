@@ -130,7 +130,7 @@ static int hostmem_init(struct vm *vm, char *err, size_t errlen)
 	hm->size = total;
 	hm->nframes = total >> PAGE_SHIFT;
 	hm->guest_frames = guest_region >> PAGE_SHIFT;
-	hm->guest_next = vm->p2m.identity ? 0 : chunk >> PAGE_SHIFT;
+	hm->guest_next = vm->p2m.identity ? 0 : hm->guest_frames;
 	hm->vmm_next = hm->guest_frames;
 	return hostmem_place(vm, err, errlen);
 }
@@ -186,10 +186,11 @@ hfn_t p2m_ensure(struct vm *vm, gfn_t gfn)
 		return p->map[gfn];
 	uint64_t n = page_bytes(vm->cfg.host_page) >> PAGE_SHIFT;
 	struct hostmem *hm = &vm->hm;
-	if (hm->guest_next + n > hm->guest_frames)
+	/* Chunk 0 stays unused: host frame 0 is never handed out. */
+	if (hm->guest_next < 2 * n)
 		vmmu_bug("p2m-region", "guest region exhausted at gfn %#" PRIx64, gfn);
+	hm->guest_next -= n;
 	hfn_t base = hm->guest_next;
-	hm->guest_next += n;
 	gfn_t g0 = gfn & ~(n - 1);
 	for (uint64_t i = 0; i < n && g0 + i < p->nframes; i++)
 		p->map[g0 + i] = base + i;

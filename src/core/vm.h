@@ -8,9 +8,10 @@
  * Host memory is one MAP_NORESERVE reservation: touched frames alone cost
  * RAM. It has two regions:
  *   [0, guest_frames)          frames that back guest memory, handed out by
- *                              the p2m policy (identity in native mode,
- *                              on first touch in chunks of the host page
- *                              size in VMM modes);
+ *                              the p2m policy (identity in native mode;
+ *                              in VMM modes on first touch, in chunks of
+ *                              the host page size, from the top down, so
+ *                              that a gPA and its hPA visibly differ);
  *   [guest_frames, nframes)    frames for VMM structures (shadow pages, EPT
  *                              tables), from hostmem_alloc_frame().
  * Host frame 0 and guest frame 0 are never handed out, so a zero frame
@@ -43,7 +44,8 @@ struct hostmem {
 	uint64_t size;          /* bytes reserved */
 	uint64_t nframes;
 	uint64_t guest_frames;  /* size of the guest region, in frames */
-	uint64_t guest_next;    /* next free chunk in the guest region (VMM modes) */
+	uint64_t guest_next;    /* VMM modes: chunks below this frame are free; the p2m
+				 * hands them out downwards from the top */
 	uint64_t vmm_next;      /* next never-used frame in the VMM region */
 	hfn_t *free;            /* freed VMM frames, reused first */
 	uint64_t nfree, free_cap;
