@@ -421,7 +421,7 @@ static int make_jobs(struct sweep *s)
 				return -1;
 			}
 			j->cfg.mode = j->m->name;
-			snprintf(j->tag, sizeof(j->tag), "%s=%.48s", s->param, s->values[v]);
+			snprintf(j->tag, sizeof(j->tag), "%.24s=%.36s", s->param, s->values[v]);
 		}
 	}
 	return 0;
