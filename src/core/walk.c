@@ -42,25 +42,6 @@ uint32_t walk_check_perms(uint8_t perms, const struct mem_access *a)
 	return bad ? (PFEC_P | walk_access_pfec(a)) : 0;
 }
 
-static uint8_t entry_perms(uint64_t e)
-{
-	uint8_t p = 0;
-	if (e & GPTE_RW)
-		p |= TLBF_W;
-	if (e & GPTE_US)
-		p |= TLBF_U;
-	if (e & GPTE_NX)
-		p |= TLBF_NX;
-	return p;
-}
-
-/* Combine an upper level's rights with the next entry's: W and U must be
- * granted at every level, NX at any level forbids fetches. */
-static uint8_t perms_combine(uint8_t acc, uint8_t e)
-{
-	return (uint8_t)((acc & e & (TLBF_W | TLBF_U)) | ((acc | e) & TLBF_NX));
-}
-
 bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trace_dim dim,
 	    bool set_ad, struct walk1d *w)
 {
@@ -117,7 +98,7 @@ bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trac
 							 .level = level };
 			return false;
 		}
-		perms = perms_combine(perms, entry_perms(e));
+		perms = perms_combine(perms, gpte_perms(e));
 		if (level == LVL_PT || gpte_large(e, level))
 			break;
 		table = pte_frame(e);
@@ -146,7 +127,7 @@ bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trac
 		uint8_t acc = start_perms;
 		for (int i = 0; i < w->nsteps - 1; i++) {
 			struct walk_step *s = &w->step[i];
-			acc = perms_combine(acc, entry_perms(s->entry));
+			acc = perms_combine(acc, gpte_perms(s->entry));
 			psc_insert(&v->psc, a->gva, s->level, v->vpid, pcid, pte_frame(s->entry), acc);
 		}
 	}

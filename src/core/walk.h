@@ -45,6 +45,26 @@ struct walk1d {
 bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trace_dim dim,
 	    bool set_ad, struct walk1d *w);
 
+/* The rights an x86 entry grants, as TLBF_W | TLBF_U | TLBF_NX. */
+static inline uint8_t gpte_perms(uint64_t e)
+{
+	uint8_t p = 0;
+	if (e & GPTE_RW)
+		p |= TLBF_W;
+	if (e & GPTE_US)
+		p |= TLBF_U;
+	if (e & GPTE_NX)
+		p |= TLBF_NX;
+	return p;
+}
+
+/* Combine an upper level's rights with the next entry's: W and U must be
+ * granted at every level, NX at any level forbids fetches. */
+static inline uint8_t perms_combine(uint8_t acc, uint8_t e)
+{
+	return (uint8_t)((acc & e & (TLBF_W | TLBF_U)) | ((acc | e) & TLBF_NX));
+}
+
 /* Permissions check of a combined (W, U, NX) against an access; returns the
  * #PF error code (protection) or 0 when allowed. */
 uint32_t walk_check_perms(uint8_t perms, const struct mem_access *a);

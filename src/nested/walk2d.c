@@ -72,23 +72,6 @@ struct w2d_nested_out {
 	bool dirty;	/* the leaf's D flag is set (or EPT A/D is off) */
 };
 
-static uint8_t gpte_rights(uint64_t e)
-{
-	uint8_t p = 0;
-	if (e & GPTE_RW)
-		p |= TLBF_W;
-	if (e & GPTE_US)
-		p |= TLBF_U;
-	if (e & GPTE_NX)
-		p |= TLBF_NX;
-	return p;
-}
-
-/* W and U must be granted at every level; NX anywhere forbids fetches. */
-static uint8_t gperms_combine(uint8_t acc, uint8_t e)
-{
-	return (uint8_t)((acc & e & (TLBF_W | TLBF_U)) | ((acc | e) & TLBF_NX));
-}
 
 static struct walk2d_ref *w2d_cell(struct w2d_ctx *c, enum trace_dim dim, enum trace_served served,
 				   int guest_level, int host_level, uint64_t entry_addr,
@@ -385,7 +368,7 @@ enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct
 		ng++;
 		if (!gpte_present(e))
 			return w2d_guest_fault(&c, walk_access_pfec(a), level);
-		perms = gperms_combine(perms, gpte_rights(e));
+		perms = perms_combine(perms, gpte_perms(e));
 		if (level == LVL_PT || gpte_large(e, level))
 			break;
 		table = pte_frame(e);
