@@ -1,0 +1,204 @@
+/*
+ * shadow.c - the shadow MMU mode (KVM and Xen style): its mmu_ops, the
+ * shadow roots with the previous-root cache, and the CR3, INVLPG and TLB
+ * flush exits.
+ *
+ * Every guest instruction that the VMM must see exits, through vm_exit()
+ * with its own counter and handler cost (cost.vmm_*, plus cost.vmm_spte per
+ * spte examined or written and cost.vmm_resync per page resynced):
+ *   #PF of a failed shadow walk   EXIT_EXCEPTION  (fault.c classifies it)
+ *   MOV to CR3                    EXIT_CR_ACCESS  exits_cr3
+ *   guest TLB flush               EXIT_CR_ACCESS  exits_cr3 (a CR3 reload
+ *                                 or a CR4.PGE toggle: the guest has no
+ *                                 INVPCID in this model)
+ *   INVLPG                        EXIT_INVLPG     exits_invlpg
+ * With VPID off, vm_exit() applies the world-switch flush on each of them.
+ *
+ * Roots: hardware CR3 points at the shadow page of (CR3 frame, level =
+ * cfg.levels, all rights). The current root and up to cfg.shadow_roots
+ * previous ones (KVM: 3, mmu->prev_roots) are kept in a most-recent-first
+ * cache; a CR3 load that finds its frame there switches without a lookup
+ * (root_cache_hits). A miss drops the least recent one, which stays in the
+ * hash as an ordinary, evictable page, then finds or creates the root.
+ *
+ * Shadow memory: pages are counted (shadow_pages_peak; shadow_bytes_peak at
+ * 4 KiB each) and capped at cfg.shadow_cap, or by default guest pages / 50
+ * (KVM: 20 per mille of the memslot pages), with FIFO eviction of pages
+ * that are not roots (spt.c).
+ */
+#include <stdlib.h>
+#include <stdio.h>
+
+#include "shadow.h"
+#include "../core/walk.h"
+
+/* Below this the install path could evict the pages it is building. */
+#define SHADOW_MIN_CAP(levels) (UINT64_C(4) * (uint64_t)(levels) + 4)
+
+/* ---- private helpers ---- */
+
+static struct sp_role root_role(const struct vm *vm)
+{
+	return (struct sp_role){.level = (uint8_t)vm->cfg.levels, .access = SP_ACC_ALL};
+}
+
+/* Load the root for the guest CR3 in v->cr3 through the root cache.
+ * Returns true when the cache served it. */
+static bool root_switch(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct shadow *sh = shadow_of(vm);
+	gfn_t gfn = gpa_to_gfn(GPA(pte_frame(v->cr3)));
+	if (sh->cur.sp && sh->cur.gfn == gfn)
+		return true;
+	for (uint32_t i = 0; i < sh->nprev; i++) {
+		if (!sh->prev[i].sp || sh->prev[i].gfn != gfn)
+			continue;
+		struct root_slot hit = sh->prev[i];
+		for (uint32_t j = i; j > 0; j--)
+			sh->prev[j] = sh->prev[j - 1];
+		sh->prev[0] = sh->cur;
+		sh->cur = hit;
+		return true;
+	}
+	/* Miss: the least recent root leaves the cache (its page stays). */
+	if (sh->nprev) {
+		struct root_slot *last = &sh->prev[sh->nprev - 1];
+		if (last->sp)
+			last->sp->root_count--;
+		for (uint32_t j = sh->nprev - 1; j > 0; j--)
+			sh->prev[j] = sh->prev[j - 1];
+		sh->prev[0] = sh->cur;
+	} else if (sh->cur.sp) {
+		sh->cur.sp->root_count--;
+	}
+	sh->cur = (struct root_slot){.gfn = gfn, .sp = NULL};
+	struct shadow_page *r = sp_get(v, gfn, root_role(vm), 0);
+	r->root_count++;
+	sh->cur.sp = r;
+	return false;
+}
+
+/* ---- mmu_ops ---- */
+
+static int shadow_init(struct vm *vm)
+{
+	struct shadow *sh = calloc(1, sizeof(*sh));
+	if (!sh) {
+		snprintf(vm->err, sizeof(vm->err), "out of memory for the shadow MMU");
+		return -1;
+	}
+	sh->vm = vm;
+	sh->nprev = vm->cfg.shadow_roots;
+	sh->prev = calloc(sh->nprev ? sh->nprev : 1, sizeof(*sh->prev));
+	if (!sh->prev || spt_init(sh) != 0) {
+		spt_destroy(sh);
+		free(sh->prev);
+		free(sh);
+		snprintf(vm->err, sizeof(vm->err), "out of memory for the shadow MMU");
+		return -1;
+	}
+	sh->cap = vm->cfg.shadow_cap ? vm->cfg.shadow_cap : (vm->cfg.guest_mem >> PAGE_SHIFT) / 50;
+	if (sh->cap < SHADOW_MIN_CAP(vm->cfg.levels))
+		sh->cap = SHADOW_MIN_CAP(vm->cfg.levels);
+	vm->mode_state = sh;
+	return 0;
+}
+
+static void shadow_destroy(struct vm *vm)
+{
+	struct shadow *sh = shadow_of(vm);
+	if (!sh)
+		return;
+	spt_destroy(sh);
+	free(sh->prev);
+	free(sh);
+	vm->mode_state = NULL;
+}
+
+static enum xlate_result shadow_translate(struct vcpu *v, struct mem_access *a, struct xlate *out)
+{
+	struct shadow *sh = shadow_of(v->vm);
+	if (unlikely(!sh->cur.sp || sh->cur.gfn != gpa_to_gfn(GPA(pte_frame(v->cr3)))))
+		(void)root_switch(v); /* paging enabled without a CR3 exit seen */
+	struct walk1d w;
+	bool ok = walk1d(v, sp_hpa(sh->cur.sp).v, a, DIM_SHADOW, true, &w);
+	out->refs = w.refs;
+	if (ok) {
+		out->fill = w.fill;
+		return XLATE_OK;
+	}
+	return shadow_page_fault(v, a, &w, out);
+}
+
+static void shadow_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
+{
+	struct vm *vm = v->vm;
+	(void)old_cr3;
+	if (root_switch(v)) {
+		vm->st.root_cache_hits++;
+		TRACE(vm, .kind = TR_VMM_OP, .addr = pte_frame(v->cr3),
+		      .table_addr = sp_hpa(shadow_of(vm)->cur.sp).v,
+		      .what = "CR3 load served by the previous-root cache");
+	} else {
+		TRACE(vm, .kind = TR_VMM_OP, .addr = pte_frame(v->cr3),
+		      .table_addr = sp_hpa(shadow_of(vm)->cur.sp).v,
+		      .what = "CR3 load: shadow root looked up or built");
+	}
+	/* KVM and Xen resync unsync pages on a CR3 load, except when the guest
+	 * asked to keep its TLB (CR3 bit 63 with PCIDs). */
+	if (!v->cr3_noflush)
+		sync_resync_all(v);
+	shadow_exit(v, EXIT_CR_ACCESS, &vm->st.exits_cr3, vm->cost.vmm_cr3);
+}
+
+static void shadow_on_invlpg(struct vcpu *v, gva_t gva)
+{
+	struct vm *vm = v->vm;
+	if (vm->cfg.shadow_sync == SYNC_UNSYNC)
+		sync_invlpg(v, gva);
+	shadow_exit(v, EXIT_INVLPG, &vm->st.exits_invlpg, vm->cost.vmm_invlpg);
+}
+
+static void shadow_on_tlb_flush(struct vcpu *v, bool all)
+{
+	struct vm *vm = v->vm;
+	(void)all;
+	sync_resync_all(v);
+	shadow_exit(v, EXIT_CR_ACCESS, &vm->st.exits_cr3, vm->cost.vmm_cr3);
+}
+
+static void shadow_stats(struct vm *vm, struct stats *s)
+{
+	const struct shadow *sh = shadow_of(vm);
+	s->shadow_pages_peak = sh->pages_peak;
+	s->shadow_bytes_peak = sh->pages_peak * PAGE_SIZE;
+}
+
+/* ---- API ---- */
+
+void shadow_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter, uint32_t base_cycles)
+{
+	struct shadow *sh = shadow_of(v->vm);
+	if (sh->psc_stale) {
+		psc_flush_vpid(&v->psc, v->vpid);
+		sh->psc_stale = false;
+	}
+	uint64_t cyc = (uint64_t)base_cycles + sh->cyc;
+	sh->cyc = 0;
+	vm_exit(v, reason, counter, cyc > UINT32_MAX ? UINT32_MAX : (uint32_t)cyc);
+}
+
+const struct mmu_ops shadow_mmu_ops = {
+    .name = "shadow",
+    .desc = "shadow paging (KVM/Xen style): write-protected guest tables, hidden faults, "
+	    "unsync/resync, root cache",
+    .init = shadow_init,
+    .destroy = shadow_destroy,
+    .translate = shadow_translate,
+    .on_cr3_load = shadow_on_cr3_load,
+    .on_invlpg = shadow_on_invlpg,
+    .on_tlb_flush = shadow_on_tlb_flush,
+    .audit = shadow_audit,
+    .stats = shadow_stats,
+};
