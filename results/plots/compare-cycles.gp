@@ -10,16 +10,16 @@ set style fill solid 0.85 border -1
 set boxwidth 0.7
 do for [fmt in "svg png"] {
   if (fmt eq "svg") {
-    set terminal svg size 1320,880 dynamic noenhanced font "sans,10" background "#ffffff"
+    set terminal svg size 1320,1160 dynamic noenhanced font "sans,10" background "#ffffff"
   } else {
     if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-      set terminal pngcairo size 1320,880 noenhanced font "sans,10" background "#ffffff"
+      set terminal pngcairo size 1320,1160 noenhanced font "sans,10" background "#ffffff"
     } else {
-      set terminal png size 1320,880 noenhanced
+      set terminal png size 1320,1160 noenhanced
     }
   }
   set output "compare-cycles." . fmt . suffix
-  set multiplot layout 3,4 title "Estimated cycles per access, stacked by cost part"
+  set multiplot layout 4,4 title "Estimated cycles per access, stacked by cost part"
   set border; set tics; set xtics nomirror; set grid ytics; unset key
   set yrange [0:*]; set ylabel "cycles per access"; set title "seq"
   plot "compare-cycles.dat" index 0 using 2:xtic(1) notitle lc rgb "#1f77b4", \
@@ -108,6 +108,30 @@ do for [fmt in "svg png"] {
        "compare-cycles.dat" index 10 using 5 notitle lc rgb "#d62728", \
        "compare-cycles.dat" index 10 using 6 notitle lc rgb "#9467bd", \
        "compare-cycles.dat" index 10 using 7 notitle lc rgb "#8c564b"
+  set border; set tics; set xtics nomirror; set grid ytics; unset key
+  set yrange [0:*]; set ylabel ""; set title "replay:gzip"
+  plot "compare-cycles.dat" index 11 using 2:xtic(1) notitle lc rgb "#1f77b4", \
+       "compare-cycles.dat" index 11 using 3 notitle lc rgb "#ff7f0e", \
+       "compare-cycles.dat" index 11 using 4 notitle lc rgb "#2ca02c", \
+       "compare-cycles.dat" index 11 using 5 notitle lc rgb "#d62728", \
+       "compare-cycles.dat" index 11 using 6 notitle lc rgb "#9467bd", \
+       "compare-cycles.dat" index 11 using 7 notitle lc rgb "#8c564b"
+  set border; set tics; set xtics nomirror; set grid ytics; unset key
+  set yrange [0:*]; set ylabel "cycles per access"; set title "replay:python3"
+  plot "compare-cycles.dat" index 12 using 2:xtic(1) notitle lc rgb "#1f77b4", \
+       "compare-cycles.dat" index 12 using 3 notitle lc rgb "#ff7f0e", \
+       "compare-cycles.dat" index 12 using 4 notitle lc rgb "#2ca02c", \
+       "compare-cycles.dat" index 12 using 5 notitle lc rgb "#d62728", \
+       "compare-cycles.dat" index 12 using 6 notitle lc rgb "#9467bd", \
+       "compare-cycles.dat" index 12 using 7 notitle lc rgb "#8c564b"
+  set border; set tics; set xtics nomirror; set grid ytics; unset key
+  set yrange [0:*]; set ylabel ""; set title "replay:sort"
+  plot "compare-cycles.dat" index 13 using 2:xtic(1) notitle lc rgb "#1f77b4", \
+       "compare-cycles.dat" index 13 using 3 notitle lc rgb "#ff7f0e", \
+       "compare-cycles.dat" index 13 using 4 notitle lc rgb "#2ca02c", \
+       "compare-cycles.dat" index 13 using 5 notitle lc rgb "#d62728", \
+       "compare-cycles.dat" index 13 using 6 notitle lc rgb "#9467bd", \
+       "compare-cycles.dat" index 13 using 7 notitle lc rgb "#8c564b"
   unset border; unset tics; unset title; unset grid; set ylabel ""
   set yrange [0:1]; set key center center box
   plot NaN with boxes title "access" lc rgb "#1f77b4" fillstyle solid 0.85, NaN with boxes title "walk" lc rgb "#ff7f0e" fillstyle solid 0.85, NaN with boxes title "exit" lc rgb "#2ca02c" fillstyle solid 0.85, NaN with boxes title "vmm" lc rgb "#d62728" fillstyle solid 0.85, NaN with boxes title "guest" lc rgb "#9467bd" fillstyle solid 0.85, NaN with boxes title "flush" lc rgb "#8c564b" fillstyle solid 0.85

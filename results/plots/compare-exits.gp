@@ -10,16 +10,16 @@ set style fill solid 0.85 border -1
 set boxwidth 0.7
 do for [fmt in "svg png"] {
   if (fmt eq "svg") {
-    set terminal svg size 1320,880 dynamic noenhanced font "sans,10" background "#ffffff"
+    set terminal svg size 1320,1160 dynamic noenhanced font "sans,10" background "#ffffff"
   } else {
     if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-      set terminal pngcairo size 1320,880 noenhanced font "sans,10" background "#ffffff"
+      set terminal pngcairo size 1320,1160 noenhanced font "sans,10" background "#ffffff"
     } else {
-      set terminal png size 1320,880 noenhanced
+      set terminal png size 1320,1160 noenhanced
     }
   }
   set output "compare-exits." . fmt . suffix
-  set multiplot layout 3,4 title "VM exits per 1000 accesses, by reason"
+  set multiplot layout 4,4 title "VM exits per 1000 accesses, by reason"
   set border; set tics; set xtics nomirror; set grid ytics; unset key
   set yrange [0:*]; set ylabel "exits per 1000 accesses"; set title "seq"
   plot "compare-exits.dat" index 0 using 2:xtic(1) notitle lc rgb "#1f77b4", \
@@ -130,6 +130,36 @@ do for [fmt in "svg png"] {
        "compare-exits.dat" index 10 using 7 notitle lc rgb "#8c564b", \
        "compare-exits.dat" index 10 using 8 notitle lc rgb "#e377c2", \
        "compare-exits.dat" index 10 using 9 notitle lc rgb "#7f7f7f"
+  set border; set tics; set xtics nomirror; set grid ytics; unset key
+  set yrange [0:*]; set ylabel ""; set title "replay:gzip"
+  plot "compare-exits.dat" index 11 using 2:xtic(1) notitle lc rgb "#1f77b4", \
+       "compare-exits.dat" index 11 using 3 notitle lc rgb "#ff7f0e", \
+       "compare-exits.dat" index 11 using 4 notitle lc rgb "#2ca02c", \
+       "compare-exits.dat" index 11 using 5 notitle lc rgb "#d62728", \
+       "compare-exits.dat" index 11 using 6 notitle lc rgb "#9467bd", \
+       "compare-exits.dat" index 11 using 7 notitle lc rgb "#8c564b", \
+       "compare-exits.dat" index 11 using 8 notitle lc rgb "#e377c2", \
+       "compare-exits.dat" index 11 using 9 notitle lc rgb "#7f7f7f"
+  set border; set tics; set xtics nomirror; set grid ytics; unset key
+  set yrange [0:*]; set ylabel "exits per 1000 accesses"; set title "replay:python3"
+  plot "compare-exits.dat" index 12 using 2:xtic(1) notitle lc rgb "#1f77b4", \
+       "compare-exits.dat" index 12 using 3 notitle lc rgb "#ff7f0e", \
+       "compare-exits.dat" index 12 using 4 notitle lc rgb "#2ca02c", \
+       "compare-exits.dat" index 12 using 5 notitle lc rgb "#d62728", \
+       "compare-exits.dat" index 12 using 6 notitle lc rgb "#9467bd", \
+       "compare-exits.dat" index 12 using 7 notitle lc rgb "#8c564b", \
+       "compare-exits.dat" index 12 using 8 notitle lc rgb "#e377c2", \
+       "compare-exits.dat" index 12 using 9 notitle lc rgb "#7f7f7f"
+  set border; set tics; set xtics nomirror; set grid ytics; unset key
+  set yrange [0:*]; set ylabel ""; set title "replay:sort"
+  plot "compare-exits.dat" index 13 using 2:xtic(1) notitle lc rgb "#1f77b4", \
+       "compare-exits.dat" index 13 using 3 notitle lc rgb "#ff7f0e", \
+       "compare-exits.dat" index 13 using 4 notitle lc rgb "#2ca02c", \
+       "compare-exits.dat" index 13 using 5 notitle lc rgb "#d62728", \
+       "compare-exits.dat" index 13 using 6 notitle lc rgb "#9467bd", \
+       "compare-exits.dat" index 13 using 7 notitle lc rgb "#8c564b", \
+       "compare-exits.dat" index 13 using 8 notitle lc rgb "#e377c2", \
+       "compare-exits.dat" index 13 using 9 notitle lc rgb "#7f7f7f"
   unset border; unset tics; unset title; unset grid; set ylabel ""
   set yrange [0:1]; set key center center box
   plot NaN with boxes title "hidden_fault" lc rgb "#1f77b4" fillstyle solid 0.85, NaN with boxes title "pt_write" lc rgb "#ff7f0e" fillstyle solid 0.85, NaN with boxes title "cr3" lc rgb "#2ca02c" fillstyle solid 0.85, NaN with boxes title "invlpg" lc rgb "#d62728" fillstyle solid 0.85, NaN with boxes title "dirty" lc rgb "#9467bd" fillstyle solid 0.85, NaN with boxes title "fault_inject" lc rgb "#8c564b" fillstyle solid 0.85, NaN with boxes title "ept_violation" lc rgb "#e377c2" fillstyle solid 0.85, NaN with boxes title "ept_misconfig" lc rgb "#7f7f7f" fillstyle solid 0.85

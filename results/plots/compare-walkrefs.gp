@@ -14,12 +14,12 @@ set key top left
 set xtics nomirror rotate by -25
 do for [fmt in "svg png"] {
   if (fmt eq "svg") {
-    set terminal svg size 1190,760 dynamic noenhanced font "sans,10" background "#ffffff"
+    set terminal svg size 1460,760 dynamic noenhanced font "sans,10" background "#ffffff"
   } else {
     if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-      set terminal pngcairo size 1190,760 noenhanced font "sans,10" background "#ffffff"
+      set terminal pngcairo size 1460,760 noenhanced font "sans,10" background "#ffffff"
     } else {
-      set terminal png size 1190,760 noenhanced
+      set terminal png size 1460,760 noenhanced
     }
   }
   set output "compare-walkrefs." . fmt . suffix

@@ -12,8 +12,8 @@ set key outside right top
 set yrange [0:*]
 set xtics ("500000" 500000, "1000000" 1000000, "2000000" 2000000, "3000000" 3000000, "4000000" 4000000, "6000000" 6000000)
 set offsets graph 0.03, graph 0.03, 0, 0
-set arrow 1 from 3586497.9, graph 0 to 3586497.9, graph 1 nohead dt 2 lw 2 lc rgb "#cc0000"
-set label 1 "nested -> shadow" at 3586497.9, graph 0.95 left offset 0.5,0 textcolor rgb "#cc0000"
+set arrow 1 from 3585494.183, graph 0 to 3585494.183, graph 1 nohead dt 2 lw 2 lc rgb "#cc0000"
+set label 1 "nested -> shadow" at 3585494.183, graph 0.95 left offset 0.5,0 textcolor rgb "#cc0000"
 do for [fmt in "svg png"] {
   if (fmt eq "svg") {
     set terminal svg size 900,540 dynamic noenhanced font "sans,10" background "#ffffff"
