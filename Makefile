@@ -111,6 +111,11 @@ traces: deps $(BUILD)/vmmu
 	bash workloads/make-traces.sh workloads/traces
 
 perf: deps $(BUILD)/vmmu
+	@command -v perf >/dev/null 2>&1 || { \
+		echo "make perf: installing linux-perf"; \
+		SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends linux-perf; }
 	perf record -e cpu-clock -g -o $(BUILD)/perf.data -- $(BUILD)/vmmu run --mode nested --workload random
 	perf report -i $(BUILD)/perf.data --stdio | head -60
 
