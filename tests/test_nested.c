@@ -689,7 +689,15 @@ static bool tlb_has(struct vm *vm, gva_t va)
 	return tlb_lookup(&v->tlb, va, v->vpid, vcpu_pcid(v), ACC_READ) != NULL;
 }
 
-/* Warm caches plus one global supervisor entry (page 2). */
+/*
+ * Warm caches plus one global supervisor entry (page 2). Nine pages share
+ * one guest path, so the caches hold exactly:
+ *   TLB         18: each page in its L1 array and in the L2;
+ *   PWC guest    3: the guest PML4E, PDPTE and PDE of that path;
+ *   PWC EPT     16: the EPT leaves of the 13 frames below, and the EPT
+ *                   PML4E, PDPTE and PDE above them;
+ *   nested TLB  13: the 4 guest table frames and the 9 data frames.
+ */
 static struct vm *warm_with_global(void)
 {
 	struct vm *vm = warm_vm(true, true, true);
@@ -697,7 +705,10 @@ static struct vm *warm_with_global(void)
 	(void)cpu_load(&vm->vcpu, PG(2), 8);
 	cpu_set_user(&vm->vcpu, true);
 	struct cache_census k = census(vm);
-	assert_true(k.tlb >= 9 && k.pwc_guest > 0 && k.pwc_host > 0 && k.ntlb > 0);
+	assert_int_equal(k.tlb, 18);
+	assert_int_equal(k.pwc_guest, 3);
+	assert_int_equal(k.pwc_host, 16);
+	assert_int_equal(k.ntlb, 13);
 	return vm;
 }
 
@@ -712,7 +723,7 @@ static void test_invvpid(void **state)
 	assert_false(tlb_has(vm, PG(4)));
 	assert_true(tlb_has(vm, PG(5)));
 	assert_true(tlb_has(vm, PG(2)));
-	assert_true(k1.tlb < k0.tlb);
+	assert_int_equal(k1.tlb, k0.tlb - 2); /* page 4's L1 and L2 entries */
 	assert_int_equal(k1.pwc_guest, 0);
 	assert_int_equal(k1.pwc_host, k0.pwc_host);
 	assert_int_equal(k1.ntlb, k0.ntlb);
@@ -728,6 +739,7 @@ static void test_invvpid(void **state)
 	k1 = census(vm);
 	assert_true(tlb_has(vm, PG(2)));
 	assert_false(tlb_has(vm, PG(0)));
+	assert_int_equal(k1.tlb, 2); /* the global page's L1 and L2 entries */
 	assert_int_equal(k1.pwc_guest, 0);
 	assert_int_equal(k1.pwc_host, k0.pwc_host);
 	assert_int_equal(k1.ntlb, k0.ntlb);
@@ -771,7 +783,7 @@ static void test_invept(void **state)
 	assert_int_equal(nested_invept(&vm->vcpu, (enum invept_type)3, ns->eptp), -1);
 	/* Refill, then global. */
 	assert_int_equal(cpu_load(&vm->vcpu, PG(0), 8), SENTINEL);
-	assert_true(census(vm).ntlb > 0);
+	assert_int_equal(census(vm).ntlb, 5); /* 4 guest table frames, 1 data frame */
 	assert_int_equal(nested_invept(&vm->vcpu, INVEPT_GLOBAL, 0), 0);
 	k1 = census(vm);
 	assert_int_equal(k1.tlb + k1.pwc_guest + k1.pwc_host + k1.ntlb, 0);
@@ -800,10 +812,10 @@ static void test_guest_flushes(void **state)
 
 	/* Refill, then MOV to CR3 with and without the no-flush bit. */
 	(void)cpu_load(v, PG(4), 8);
-	assert_true(census(vm).pwc_guest > 0);
+	assert_int_equal(census(vm).pwc_guest, 3);
 	uint64_t cr3 = v->cr3;
 	cpu_write_cr3(v, cr3 | CR3_NOFLUSH);
-	assert_true(census(vm).pwc_guest > 0);
+	assert_int_equal(census(vm).pwc_guest, 3);
 	assert_true(tlb_has(vm, PG(4)));
 	cpu_write_cr3(v, cr3);
 	assert_int_equal(census(vm).pwc_guest, 0);
@@ -816,7 +828,8 @@ static void test_guest_flushes(void **state)
 	cpu_flush_tlb(v, true);
 	k1 = census(vm);
 	assert_int_equal(k1.pwc_guest + k1.tlb, 0);
-	assert_true(k1.ntlb > 0 && k1.pwc_host > 0);
+	assert_int_equal(k1.ntlb, k0.ntlb);
+	assert_int_equal(k1.pwc_host, k0.pwc_host);
 
 	/* A guest store to its own page table (page 15 maps the PT): no exit. */
 	cpu_store(v, PG(15) + 8 * pt_index(PG(16), 1), 8, TBL(0x110) | UP);
@@ -829,7 +842,10 @@ static void test_guest_flushes(void **state)
 	vm = warm_vm(true, true, false);
 	assert_int_equal(vm->vcpu.vpid, 0);
 	k0 = census(vm);
-	assert_true(k0.tlb > 0 && k0.pwc_guest > 0);
+	/* Each exit of the warm-up flushed VPID 0: only the last page's L1
+	 * and L2 entries are left, and the guest path's 3 PWC entries. */
+	assert_int_equal(k0.tlb, 2);
+	assert_int_equal(k0.pwc_guest, 3);
 	uint64_t dummy = 0;
 	vm_exit(&vm->vcpu, EXIT_EPT_VIOLATION, &dummy, 0);
 	k1 = census(vm);

@@ -313,6 +313,8 @@ static void test_dirty_exit(void **state)
 	user_store(vm, base + PAGE_SIZE + 8, 6);
 	assert_int_equal(vm->st.vm_exits, 1);
 	assert_int_equal(user_load(vm, base + PAGE_SIZE), 5);
+	assert_int_equal(vm->st.vm_exits, 1);
+	assert_stats_ok(vm);
 	vm_destroy(vm);
 }
 
@@ -429,7 +431,9 @@ static void test_flood_off(void **state)
 	gmm_exit(vm, child, parent);
 	assert_int_equal(vm->st.unshadows, 0);
 	assert_int_equal(vm->st.exits_pt_write, 11);
+	assert_int_equal(vm->st.exits_hidden_fault, 0);
 	assert_int_equal(vm->st.vm_exits, 11);
+	assert_stats_ok(vm);
 	vm_destroy(vm);
 }
 
@@ -501,6 +505,7 @@ static void test_unsync_invlpg_resync(void **state)
 	cpu_store(v, gmm_kva(vm, xpte), 8, xold);
 	cpu_write_cr3(v, v->cr3);
 	assert_int_equal(vm->st.exits_cr3, 1);
+	assert_int_equal(vm->st.vm_exits, 3);
 	assert_int_equal(vm->st.resyncs, 2);
 	assert_false(sp->unsync);
 	assert_true(gfn_write_protected(shadow_of(vm), leaf));
@@ -542,12 +547,16 @@ static void test_noflush_skips_resync(void **state)
 	assert_true(v->cr3_noflush);
 	gmm_switch_to(vm, a);
 	assert_int_equal(vm->st.exits_cr3, 2);
+	assert_int_equal(vm->st.vm_exits, 2);
 	assert_int_equal(vm->st.resyncs, 0);
 	assert_true(sp->unsync);
 	cpu_set_user(v, false);
 	cpu_flush_tlb(v, false);
+	assert_int_equal(vm->st.exits_cr3, 3); /* a guest TLB flush is a CR exit */
+	assert_int_equal(vm->st.vm_exits, 3);
 	assert_int_equal(vm->st.resyncs, 1);
 	assert_false(sp->unsync);
+	assert_stats_ok(vm);
 	vm_destroy(vm);
 }
 
@@ -557,7 +566,9 @@ static void test_noflush_skips_resync(void **state)
  *   - a user leaf spte pointed at another host frame: spte-frame;
  *   - the direct-map spte of a shadowed guest table made writable:
  *     wp-writable;
- *   - a read-only (copy-on-write) user spte made writable: spte-rights.
+ *   - a read-only (copy-on-write) user spte made writable: spte-rights;
+ *   - a leaf spte cleared behind the rmap's back (its page's count kept
+ *     right), which leaves a stale rmap node: rmap-exact.
  * Each corruption is undone before the next; the clean state passes.
  */
 static void test_audit_catches_corruption(void **state)
@@ -614,6 +625,16 @@ static void test_audit_catches_corruption(void **state)
 	hpa_write64(vm, HPA(a), good | GPTE_RW | GPTE_D);
 	assert_string_equal(shadow_mmu_ops.audit(vm, detail, sizeof(detail)), "spte-rights");
 	hpa_write64(vm, HPA(a), good);
+	assert_null(shadow_mmu_ops.audit(vm, detail, sizeof(detail)));
+
+	/* 4. stale rmap node */
+	struct shadow_page *sp = NULL;
+	assert_int_equal(shadow_leaf_addr(vm, base, &sp), a);
+	hpa_write64(vm, HPA(a), 0);
+	sp->npresent--;
+	assert_string_equal(shadow_mmu_ops.audit(vm, detail, sizeof(detail)), "rmap-exact");
+	hpa_write64(vm, HPA(a), good);
+	sp->npresent++;
 	assert_null(shadow_mmu_ops.audit(vm, detail, sizeof(detail)));
 	vm_destroy(vm);
 }

@@ -51,7 +51,7 @@
 	X(injected_faults, "shadow: #PF injected into the guest")                            \
 	X(shadow_pages_peak, "shadow: peak number of shadow pages")                          \
 	X(shadow_bytes_peak, "shadow: peak bytes of shadow pages")                           \
-	X(resyncs, "shadow: unsync pages brought back in sync")                              \
+	X(resyncs, "shadow: resyncs of unsync pages: whole page, or one entry on INVLPG")    \
 	X(unshadows, "shadow: guest tables unshadowed by write-flood detection")             \
 	X(shadow_zaps, "shadow: shadow pages zapped")                                        \
 	X(shadow_evictions, "shadow: shadow pages evicted by the cap")                       \

@@ -19,6 +19,9 @@
  *                    down whose (gfn, role) matches the gpte;
  *   sp-parents       parent lists and non-leaf sptes agree both ways;
  *   rmap-complete    every present leaf spte is in the rmap of its frame;
+ *   rmap-exact       the rmap holds as many nodes as there are present leaf
+ *                    sptes: with rmap-complete, exactly one node each and no
+ *                    stale node;
  *   unsync-leaf-only only level-1 indirect pages are unsync, and the unsync
  *                    list holds exactly them;
  *   sp-present-count each page counts its present sptes right;
@@ -166,7 +169,9 @@ static const char *check_link(struct vm *vm, const struct shadow_page *sp, unsig
 	return NULL;
 }
 
-static const char *check_page(struct vm *vm, const struct shadow_page *sp, char *detail, size_t len)
+/* Checks one page; adds its present leaf sptes to *leaves. */
+static const char *check_page(struct vm *vm, const struct shadow_page *sp, uint64_t *leaves,
+			      char *detail, size_t len)
 {
 	const struct shadow *sh = shadow_of(vm);
 	if (sp->unsync && (sp->role.direct || sp->role.level != LVL_PT)) {
@@ -193,9 +198,10 @@ static const char *check_page(struct vm *vm, const struct shadow_page *sp, char 
 		if (!gpte_present(s))
 			continue;
 		present++;
-		const char *bad = spte_leaf(s, sp->role.level)
-				      ? check_leaf(vm, sp, idx, s, detail, len)
-				      : check_link(vm, sp, idx, s, detail, len);
+		bool leaf = spte_leaf(s, sp->role.level);
+		*leaves += leaf;
+		const char *bad = leaf ? check_leaf(vm, sp, idx, s, detail, len)
+				       : check_link(vm, sp, idx, s, detail, len);
 		if (bad)
 			return bad;
 	}
@@ -224,12 +230,21 @@ const char *shadow_audit(struct vm *vm, char *detail, size_t len)
 			return "root-count";
 		}
 	}
-	uint64_t unsync = 0;
+	uint64_t unsync = 0, leaves = 0;
 	for (const struct shadow_page *sp = sh->fifo_head; sp; sp = sp->fifo_next) {
 		unsync += sp->unsync;
-		const char *bad = check_page(vm, sp, detail, len);
+		const char *bad = check_page(vm, sp, &leaves, detail, len);
 		if (bad)
 			return bad;
+	}
+	/* Node 0 is the list terminator; the rest are in use or free. */
+	uint64_t nodes = sh->rnode_len - 1;
+	for (uint32_t n = sh->rnode_free; n; n = sh->rnode[n].next)
+		nodes--;
+	if (nodes != leaves) {
+		snprintf(detail, len, "%" PRIu64 " rmap nodes for %" PRIu64 " present leaf sptes",
+			 nodes, leaves);
+		return "rmap-exact";
 	}
 	uint64_t listed = 0;
 	for (const struct shadow_page *sp = sh->unsync_head; sp; sp = sp->unsync_next) {
