@@ -10,73 +10,8 @@
 # cross-mode checks, and are checked to fail cleanly instead.
 set -u
 
-VMMU=${VMMU:-build/vmmu}
-T=$(mktemp -d "${TMPDIR:-/tmp}/vmmu-e2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-
-pass=0
-fail=0
-
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $*"
-}
-
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL $*"
-}
-
-# check DESC CMD...: CMD must succeed.
-check() {
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else bad "$desc"; fi
-}
-
-# expect STATUS DESC CMD...: run CMD (stdout to $T/out, stderr to $T/err)
-# and require its exit status.
-expect() {
-	local want=$1 desc=$2 rc
-	shift 2
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	if [ "$rc" -eq "$want" ]; then
-		ok "$desc"
-	else
-		bad "$desc: exit status $rc, expected $want"
-		sed 's/^/     | /' "$T/err" | head -5
-	fi
-}
-
-# expect_msg STATUS TEXT DESC CMD...: as expect, and stderr must contain TEXT.
-expect_msg() {
-	local want=$1 text=$2 desc=$3 rc
-	shift 3
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	if [ "$rc" -ne "$want" ]; then
-		bad "$desc: exit status $rc, expected $want"
-		sed 's/^/     | /' "$T/err" | head -5
-	elif ! grep -qF -- "$text" "$T/err"; then
-		bad "$desc: stderr lacks \"$text\""
-		sed 's/^/     | /' "$T/err" | head -5
-	else
-		ok "$desc"
-	fi
-}
-
-# col FILE NAME [ROW]: the value of column NAME in data row ROW (default 1).
-col() {
-	awk -F, -v name="$2" -v row="${3:-1}" '
-		NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
-		NR == row + 1 { print (c ? $c : "NO_SUCH_COLUMN"); exit }' "$1"
-}
-
-# eq DESC A B: A and B are the same string.
-eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: '$2' != '$3'"; fi
-}
+. "$(dirname "$0")/lib.sh"
+e2e_init e2e
 
 # run_csv FILE ARGS...: vmmu run ARGS --csv - into FILE; fails on a non-zero status.
 run_csv() {
@@ -301,5 +236,4 @@ eq "the failed run has no row, the others do" \
 	"$(cut -d, -f1 "$T/cmp/fail/compare.csv" | tr '\n' ' ')" "workload faults "
 check "summary reports the failure" grep -q "| native | failed |" "$T/cmp/fail/summary.md"
 
-echo "e2e: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+e2e_done e2e

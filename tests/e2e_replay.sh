@@ -17,35 +17,9 @@
 # non-zero when M > 0.
 set -u
 
-VMMU=${VMMU:-build/vmmu}
+. "$(dirname "$0")/lib.sh"
+e2e_init replay
 TRACE=tests/data/true.lackey
-T=$(mktemp -d "${TMPDIR:-/tmp}/vmmu-replay.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-
-pass=0
-fail=0
-
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $*"
-}
-
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL $*"
-}
-
-# eq DESC A B: A and B are the same string.
-eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: '$2' != '$3'"; fi
-}
-
-# col FILE NAME [ROW]: the value of column NAME in data row ROW (default 1).
-col() {
-	awk -F, -v name="$2" -v row="${3:-1}" '
-		NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
-		NR == row + 1 { print (c ? $c : "NO_SUCH_COLUMN"); exit }' "$1"
-}
 
 # Distinct 4 KiB pages touched by the records of a lackey trace, with the
 # page arithmetic done on hex strings (exact in any awk): page = the address
@@ -271,5 +245,4 @@ eq "compare --workloads without --traces: no replay" "$(tail -n +2 "$T/cmp2/comp
 "$VMMU" compare --out "$T/cmp3" --workloads faults --traces "$T/nope" >"$T/out" 2>"$T/err"
 eq "compare --traces with a missing path: status 2" "$?" 2
 
-echo "replay: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+e2e_done replay

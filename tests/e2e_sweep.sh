@@ -8,39 +8,8 @@
 # when M > 0.
 set -u
 
-VMMU=${VMMU:-build/vmmu}
-T=$(mktemp -d "${TMPDIR:-/tmp}/vmmu-sweep.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
-eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', expected '$3'"; fi; }
-
-# expect_msg STATUS TEXT DESC CMD...: exit status STATUS and TEXT on stderr.
-expect_msg() {
-	local want=$1 text=$2 desc=$3 rc
-	shift 3
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	if [ "$rc" -ne "$want" ]; then
-		bad "$desc: exit status $rc, expected $want"
-		sed 's/^/     | /' "$T/err" | head -5
-	elif ! grep -qF -- "$text" "$T/err"; then
-		bad "$desc: stderr lacks '$text'"
-		sed 's/^/     | /' "$T/err" | head -5
-	else
-		ok "$desc"
-	fi
-}
-
-# col FILE NAME ROW: the value of column NAME in data row ROW (1-based).
-col() {
-	awk -F, -v name="$2" -v row="$3" 'NR==1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next }
-		NR-1 == row { print $c }' "$1"
-}
+. "$(dirname "$0")/lib.sh"
+e2e_init sweep
 
 # Every (workload, mode) pair of the lists appears exactly once in FILE.
 complete() {
@@ -180,5 +149,4 @@ expect_msg 2 "input '$T/nope.csv'" "merge names a missing input" \
 check "merge of the sweep CSV and compare CSV (different rows) works" \
 	"$VMMU" merge "$T/both.csv" "$S" "$T/cmp/compare.csv"
 
-echo "sweep: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+e2e_done sweep

@@ -749,11 +749,6 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 			bench_help(stdout);
 			return CLI_EXIT_OK;
 		}
-		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			b->cfg.verbose++;
-			i++;
-			continue;
-		}
 		rc = cli_parse_machine(&b->cfg, argc, argv, &i, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_parse_wl(&b->p, argc, argv, &i, err, sizeof(err));
@@ -795,14 +790,8 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 				 : rc;
 			b->record_limit = n;
 		}
-		if (rc == CLI_NOMATCH) {
-			cli_error("bench: unknown argument '%s' (see `vmmu bench --help`)", a);
-			return CLI_EXIT_USAGE;
-		}
-		if (rc == CLI_ERR) {
-			cli_error("bench: %s", err);
-			return CLI_EXIT_USAGE;
-		}
+		if (rc != CLI_MATCHED)
+			return cli_reject_arg("bench", rc, a, err);
 	}
 
 	if (b->nwl == 0)

@@ -786,8 +786,8 @@ void cli_help_machine(FILE *f)
 	struct vm_config c;
 
 	config_defaults(&c);
-	fprintf(f,
-		"Machine flags (SIZE: bytes with optional K/M/G suffix; SETSxWAYS: e.g. 16x4):\n");
+	fprintf(
+	    f, "Machine flags (SIZE: bytes with optional K/M/G/T suffix; SETSxWAYS: e.g. 16x4):\n");
 	help_table(f, machine_opts, NELEMS(machine_opts), &c);
 }
 
@@ -808,4 +808,14 @@ void cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+int cli_reject_arg(const char *cmd, int rc, const char *a, const char *err)
+{
+	if (rc == CLI_ERR)
+		cli_error("%s", err);
+	else
+		cli_error("%s: %s '%s' (see `vmmu %s --help`)", cmd,
+			  a[0] == '-' ? "unknown flag" : "unexpected argument", a, cmd);
+	return CLI_EXIT_USAGE;
 }

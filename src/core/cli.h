@@ -112,6 +112,14 @@ bool cli_is_help(const char *s);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * Report argv entry a that the parsers of command cmd did not take: with rc
+ * CLI_ERR, the parser's message err; with CLI_NOMATCH, "CMD: unknown flag
+ * 'A' (see `vmmu CMD --help`)", or "unexpected argument" when a does not
+ * start with a dash. Returns CLI_EXIT_USAGE, for the caller to return.
+ */
+int cli_reject_arg(const char *cmd, int rc, const char *a, const char *err);
+
+/*
  * Subcommands. Each gets the arguments from the subcommand name on
  * (argv[0] is "run", "compare", ...) and returns a CLI_EXIT_* status.
  * run and list live in main.c, compare in compare.c, bench in bench.c,

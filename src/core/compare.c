@@ -56,7 +56,7 @@ struct compare {
 	const struct mmu_ops *modes[COMPARE_MAX_MODES];
 	size_t nmodes;
 	char skipped[1024]; /* modes left out, for the summary */
-	struct job *job; /* workload-major, mode-minor: job[w * nmodes + m] */
+	struct job *job;    /* workload-major, mode-minor: job[w * nmodes + m] */
 	size_t njob;
 	struct replay_workload *traces; /* replays, listed in wl after the suite */
 };
@@ -70,7 +70,8 @@ static void compare_help(FILE *f)
 	    "usage: vmmu compare [--out DIR] [-j N] [--workloads a,b,...] [--modes a,b,...] "
 	    "[FLAGS]\n\n"
 	    "Run every workload under every MMU mode that can run, each run in its own\n"
-	    "process, and write DIR/compare.csv (one row per run) and DIR/summary.md.\n"
+	    "process, and write DIR/compare.csv (one row per run), DIR/summary.md and\n"
+	    "three figures DIR/plots/compare-{cycles,exits,walkrefs}.{svg,png}.\n"
 	    "Workloads use their default sizes unless --pages/--ops/... are given.\n"
 	    "Progress goes to stderr. Exit status 1 if any run failed (the others are\n"
 	    "still written), 2 on bad usage.\n\n"
@@ -169,11 +170,6 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 			compare_help(stdout);
 			return CLI_EXIT_OK;
 		}
-		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			c->cfg.verbose++;
-			i++;
-			continue;
-		}
 		rc = cli_parse_machine(&c->cfg, argc, argv, &i, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_parse_wl(&c->p, argc, argv, &i, err, sizeof(err));
@@ -190,20 +186,8 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 			rc = cli_take_value("--modes", argc, argv, &i, &mlist, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--traces", argc, argv, &i, &tlist, err, sizeof(err));
-		if (rc == CLI_ERR) {
-			cli_error("%s", err);
-			return CLI_EXIT_USAGE;
-		}
-		if (rc == CLI_NOMATCH) {
-			if (a[0] == '-')
-				cli_error("compare: unknown flag '%s' (see `vmmu compare --help`)",
-					  a);
-			else
-				cli_error(
-				    "compare: unexpected argument '%s' (see `vmmu compare --help`)",
-				    a);
-			return CLI_EXIT_USAGE;
-		}
+		if (rc != CLI_MATCHED)
+			return cli_reject_arg("compare", rc, a, err);
 	}
 	if (jobs != NULL) {
 		uint64_t n;

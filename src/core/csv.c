@@ -244,6 +244,18 @@ size_t csv_columns(const char **names, size_t max)
 
 /* ---- atomic file output ---- */
 
+void csv_dir_of(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		snprintf(dir, len, ".");
+	else if (slash == path)
+		snprintf(dir, len, "/");
+	else
+		snprintf(dir, len, "%.*s", (int)(slash - path), path);
+}
+
 int csv_write_atomic(const char *path, csv_fill_fn fill, void *ctx, char *err, size_t errlen)
 {
 	char tmp[PATH_MAX];
@@ -298,15 +310,9 @@ int csv_write_atomic(const char *path, csv_fill_fn fill, void *ctx, char *err, s
 	/* Make the rename itself durable. Best effort: some file systems refuse. */
 	{
 		char dir[PATH_MAX];
-		const char *slash = strrchr(path, '/');
 		int dfd;
 
-		if (slash == NULL)
-			snprintf(dir, sizeof(dir), ".");
-		else if (slash == path)
-			snprintf(dir, sizeof(dir), "/");
-		else
-			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		csv_dir_of(path, dir, sizeof(dir));
 		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0) {
 			(void)fsync(dfd);

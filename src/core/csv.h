@@ -59,6 +59,10 @@ int csv_write_row(FILE *f, const char *workload, const struct vm_config *cfg,
  * number of columns (which may exceed max). */
 size_t csv_columns(const char **names, size_t max);
 
+/* The directory part of path into dir[len]: "." for a bare name, "/" for a
+ * file at the root. Truncates (never overflows) a directory longer than len. */
+void csv_dir_of(const char *path, char *dir, size_t len);
+
 /*
  * Write a file atomically: fill() writes the whole content into a stream on
  * PATH.tmp.<pid> in the same directory; it is flushed, fsync()ed and renamed

@@ -406,20 +406,8 @@ int explain_main(int argc, char **argv)
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--first-touch", argc, argv, &i, &touch_s, err,
 					    sizeof(err));
-		if (rc == CLI_ERR) {
-			cli_error("%s", err);
-			return CLI_EXIT_USAGE;
-		}
-		if (rc == CLI_NOMATCH) {
-			if (a[0] == '-')
-				cli_error("explain: unknown flag '%s' (see `vmmu explain --help`)",
-					  a);
-			else
-				cli_error("explain: unexpected argument '%s' (see `vmmu explain "
-					  "--help`)",
-					  a);
-			return CLI_EXIT_USAGE;
-		}
+		if (rc != CLI_MATCHED)
+			return cli_reject_arg("explain", rc, a, err);
 	}
 	const struct mmu_ops *m = mmu_find(mode);
 	if (!m) {

@@ -121,10 +121,8 @@ int xp_write_svg(const char *path, const struct xp_trace *t, char *err, size_t e
 
 /* Helpers shared by the printers. */
 const char *xp_level_name(int level); /* "PML4", "PT", ... */
-/* Bits the index of 'level' takes: hi and lo bit numbers. */
-void xp_level_bits(int level, int *hi, int *lo);
-/* Is record r a reference whose index is taken from a guest-physical address? */
-bool xp_rec_host(const struct xp_rec *r);
+/* A VMX exit reason in words: "INVLPG", "EPT violation", ...; "other" when unknown. */
+const char *xp_exit_name(uint64_t reason);
 
 /* The subcommands (argv[0] is "explain" or "quiz"). */
 int explain_main(int argc, char **argv);

@@ -31,13 +31,15 @@ const char *xp_level_name(int level)
 	return level >= 1 && level <= 5 ? names[level] : "?";
 }
 
-void xp_level_bits(int level, int *hi, int *lo)
+/* Bits the index of 'level' takes: hi and lo bit numbers. */
+static void xp_level_bits(int level, int *hi, int *lo)
 {
 	*lo = (int)level_shift(level);
 	*hi = *lo + 8;
 }
 
-bool xp_rec_host(const struct xp_rec *r)
+/* Is record r a reference whose index is taken from a guest-physical address? */
+static bool xp_rec_host(const struct xp_rec *r)
 {
 	return r->ev.dim == DIM_HOST;
 }
@@ -90,7 +92,7 @@ static const char *xp_served_name(enum trace_served s)
 	return "?";
 }
 
-static const char *xp_exit_name(uint64_t reason)
+const char *xp_exit_name(uint64_t reason)
 {
 	switch (reason) {
 	case EXIT_EXCEPTION:

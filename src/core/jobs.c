@@ -36,7 +36,8 @@ struct runner {
 
 /* ---- helpers ---- */
 
-double jobs_now(void)
+/* Monotonic seconds. */
+static double jobs_now(void)
 {
 	struct timespec ts;
 

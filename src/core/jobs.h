@@ -64,7 +64,4 @@ bool jobs_mode_can_run(const struct vm_config *cfg, const struct mmu_ops *m, cha
 /* mkdir -p. Returns 0, or -1 with err set. */
 int jobs_make_dirs(const char *path, char *err, size_t errlen);
 
-/* Monotonic seconds. */
-double jobs_now(void);
-
 #endif

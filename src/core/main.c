@@ -15,14 +15,12 @@
  *
  * Exit statuses: 0 ok, 1 a run failed, 2 bad usage (see cli.h).
  */
-#include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "csv.h"
 #include "explain.h"
+#include "jobs.h"
 #include "mmu.h"
 #include "replay.h"
 #include "report.h"
@@ -131,7 +129,6 @@ static void run_after_boot(struct vm *vm, void *ctx)
 		fprintf(stderr, "vmmu: numa: %s\n", vm->hm.numa_note);
 }
 
-
 static int run_main(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -141,7 +138,6 @@ static int run_main(int argc, char **argv)
 	struct run_hooks hooks = {.after_boot = run_after_boot};
 	struct run_result r;
 	char err[512];
-	struct vm *probe;
 
 	config_defaults(&cfg);
 	for (int i = 1; i < argc;) {
@@ -166,18 +162,8 @@ static int run_main(int argc, char **argv)
 			rc = cli_take_value("--workload", argc, argv, &i, &wname, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--csv", argc, argv, &i, &csv, err, sizeof(err));
-		if (rc == CLI_ERR) {
-			cli_error("%s", err);
-			return CLI_EXIT_USAGE;
-		}
-		if (rc == CLI_NOMATCH) {
-			if (a[0] == '-')
-				cli_error("run: unknown flag '%s' (see `vmmu run --help`)", a);
-			else
-				cli_error("run: unexpected argument '%s' (see `vmmu run --help`)",
-					  a);
-			return CLI_EXIT_USAGE;
-		}
+		if (rc != CLI_MATCHED)
+			return cli_reject_arg("run", rc, a, err);
 	}
 	if (wname == NULL) {
 		cli_error("run: --workload is required (see `vmmu list`)");
@@ -188,22 +174,8 @@ static int run_main(int argc, char **argv)
 		cli_error("--workload: unknown workload '%s' (see `vmmu list`)", wname);
 		return CLI_EXIT_USAGE;
 	}
-	if (mmu_find(mode) == NULL) {
-		cli_error("--mode: unknown mode '%s' (see `vmmu list`)", mode);
+	if (report_check_run(&cfg, mode, csv) < 0)
 		return CLI_EXIT_USAGE;
-	}
-	cfg.mode = mode;
-	if (csv != NULL && strcmp(csv, "-") != 0 && report_check_output_path("--csv", csv) < 0)
-		return CLI_EXIT_USAGE;
-
-	/* A mode that is listed but not built, or a machine the engine refuses,
-	 * is a usage error, reported before any work. */
-	probe = vm_create(&cfg, err, sizeof(err));
-	if (probe == NULL) {
-		cli_error("--mode %s: cannot create the VM: %s", mode, err);
-		return CLI_EXIT_USAGE;
-	}
-	vm_destroy(probe);
 
 	if (run_workload(&cfg, w, &p, &hooks, &r) != 0) {
 		cli_error("run %s/%s failed: %s", w->name, mode,
@@ -224,24 +196,10 @@ static void list_help(FILE *f)
 		   "  -h, --help   this help\n");
 }
 
-/* Can a VM of this mode be created on the default machine? */
-static bool mode_available(const struct mmu_ops *m, char *err, size_t errlen)
-{
-	struct vm_config c;
-	struct vm *vm;
-
-	config_defaults(&c);
-	c.mode = m->name;
-	vm = vm_create(&c, err, errlen);
-	if (vm == NULL)
-		return false;
-	vm_destroy(vm);
-	return true;
-}
-
 static int list_main(int argc, char **argv)
 {
 	const char *only = NULL;
+	struct vm_config def;
 	char err[256];
 
 	for (int i = 1; i < argc; i++) {
@@ -257,9 +215,10 @@ static int list_main(int argc, char **argv)
 		cli_error("list: unexpected argument '%s' (see `vmmu list --help`)", argv[i]);
 		return CLI_EXIT_USAGE;
 	}
+	config_defaults(&def);
 	if (only != NULL && strcmp(only, "modes") == 0) {
 		for (size_t k = 0; mmu_modes[k] != NULL; k++)
-			if (mode_available(mmu_modes[k], err, sizeof(err)))
+			if (jobs_mode_can_run(&def, mmu_modes[k], err, sizeof(err)))
 				printf("%s\n", mmu_modes[k]->name);
 		return CLI_EXIT_OK;
 	}
@@ -271,7 +230,7 @@ static int list_main(int argc, char **argv)
 	printf("Modes:\n");
 	for (size_t k = 0; mmu_modes[k] != NULL; k++) {
 		const struct mmu_ops *m = mmu_modes[k];
-		if (mode_available(m, err, sizeof(err)))
+		if (jobs_mode_can_run(&def, m, err, sizeof(err)))
 			printf("  %-12s %s\n", m->name, m->desc ? m->desc : "");
 		else
 			printf("  %-12s unavailable: %s\n", m->name, err);

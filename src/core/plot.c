@@ -90,6 +90,19 @@ static int text_save(struct text *t, const char *dir, const char *name, const ch
 	return rc;
 }
 
+/* Save a figure's data and script: DIR/plots/NAME.dat, then NAME.gp. Both
+ * texts are released whatever happens. */
+static int figure_save(struct text *dat, struct text *gp, const char *dir, const char *name,
+		       char *msg, size_t msglen)
+{
+	if (text_save(dat, dir, name, "dat", msg, msglen) < 0) {
+		fclose(gp->f);
+		free(gp->buf);
+		return -1;
+	}
+	return text_save(gp, dir, name, "gp", msg, msglen);
+}
+
 /* A number for a .dat file: "?" when missing. */
 static void put_num(FILE *f, double v)
 {
@@ -291,12 +304,7 @@ static int stacked_figure(const char *dir, const char *name, const char *title, 
 	}
 	fputs("\n  unset multiplot\n", gp.f);
 	script_loop_close(gp.f);
-	if (text_save(&dat, dir, name, "dat", msg, msglen) < 0) {
-		fclose(gp.f);
-		free(gp.buf);
-		return -1;
-	}
-	return text_save(&gp, dir, name, "gp", msg, msglen);
+	return figure_save(&dat, &gp, dir, name, msg, msglen);
 }
 
 static double per(uint64_t a, uint64_t b)
@@ -367,17 +375,13 @@ static int walkrefs_figure(const char *dir, const char *name, const struct grid 
 	}
 	fputs("  unset multiplot\n", gp.f);
 	script_loop_close(gp.f);
-	if (text_save(&dat, dir, name, "dat", msg, msglen) < 0) {
-		fclose(gp.f);
-		free(gp.buf);
-		return -1;
-	}
-	return text_save(&gp, dir, name, "gp", msg, msglen);
+	return figure_save(&dat, &gp, dir, name, msg, msglen);
 }
 
 /* ---- drawing ---- */
 
-bool plot_have_gnuplot(void)
+/* Is gnuplot in PATH? */
+static bool plot_have_gnuplot(void)
 {
 	const char *path = getenv("PATH");
 	char buf[PATH_MAX];
@@ -615,12 +619,7 @@ enum plot_status plot_lines(const char *dir, const struct plot_lines *pl, char *
 	}
 	fputc('\n', gp.f);
 	script_loop_close(gp.f);
-	if (text_save(&dat, dir, pl->name, "dat", msg, msglen) < 0) {
-		fclose(gp.f);
-		free(gp.buf);
-		return PLOT_FAILED;
-	}
-	if (text_save(&gp, dir, pl->name, "gp", msg, msglen) < 0)
+	if (figure_save(&dat, &gp, dir, pl->name, msg, msglen) < 0)
 		return PLOT_FAILED;
 	return draw_all(dir, &pl->name, 1, msg, msglen);
 }

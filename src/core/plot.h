@@ -72,7 +72,4 @@ struct plot_lines {
 
 enum plot_status plot_lines(const char *dir, const struct plot_lines *pl, char *msg, size_t msglen);
 
-/* Is gnuplot in PATH? */
-bool plot_have_gnuplot(void);
-
 #endif

@@ -189,7 +189,7 @@ static void quiz_help(FILE *f)
 		   "same problem. Walk caches are off unless a flag turns them on.\n\n"
 		   "  --mode M      native, shadow or nested (default: native)\n"
 		   "  --seed N      the problem's seed (default: 1)\n"
-		   "  -c            also print the worked answers, in `vmmu explain` form\n"
+		   "  -c, --answers also print the worked answers, in `vmmu explain` form\n"
 		   "  -h, --help    this help\n\n");
 	cli_help_machine(f);
 }
@@ -235,18 +235,8 @@ int quiz_main(int argc, char **argv)
 			rc = cli_take_value("--mode", argc, argv, &i, &mode, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--seed", argc, argv, &i, &seed_s, err, sizeof(err));
-		if (rc == CLI_ERR) {
-			cli_error("%s", err);
-			return CLI_EXIT_USAGE;
-		}
-		if (rc == CLI_NOMATCH) {
-			if (a[0] == '-')
-				cli_error("quiz: unknown flag '%s' (see `vmmu quiz --help`)", a);
-			else
-				cli_error("quiz: unexpected argument '%s' (see `vmmu quiz --help`)",
-					  a);
-			return CLI_EXIT_USAGE;
-		}
+		if (rc != CLI_MATCHED)
+			return cli_reject_arg("quiz", rc, a, err);
 	}
 	const struct mmu_ops *m = mmu_find(mode);
 	if (!m) {

@@ -649,7 +649,6 @@ int replay_main(int argc, char **argv)
 	struct run_result r;
 	bool maxrss = false;
 	char err[512];
-	struct vm *probe;
 	FILE *out;
 	int rc;
 
@@ -679,38 +678,15 @@ int replay_main(int argc, char **argv)
 			rc = cli_take_value("--trace", argc, argv, &i, &trace, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--csv", argc, argv, &i, &csv, err, sizeof(err));
-		if (rc == CLI_ERR) {
-			cli_error("%s", err);
-			return CLI_EXIT_USAGE;
-		}
-		if (rc == CLI_NOMATCH) {
-			if (a[0] == '-')
-				cli_error("replay: unknown flag '%s' (see `vmmu replay --help`)",
-					  a);
-			else
-				cli_error(
-				    "replay: unexpected argument '%s' (see `vmmu replay --help`)",
-				    a);
-			return CLI_EXIT_USAGE;
-		}
+		if (rc != CLI_MATCHED)
+			return cli_reject_arg("replay", rc, a, err);
 	}
 	if (trace == NULL) {
 		cli_error("replay: --trace is required (a lackey trace file, or '-')");
 		return CLI_EXIT_USAGE;
 	}
-	if (mmu_find(mode) == NULL) {
-		cli_error("--mode: unknown mode '%s' (see `vmmu list`)", mode);
+	if (report_check_run(&cfg, mode, csv) < 0)
 		return CLI_EXIT_USAGE;
-	}
-	cfg.mode = mode;
-	if (csv != NULL && strcmp(csv, "-") != 0 && report_check_output_path("--csv", csv) < 0)
-		return CLI_EXIT_USAGE;
-	probe = vm_create(&cfg, err, sizeof(err));
-	if (probe == NULL) {
-		cli_error("--mode %s: cannot create the VM: %s", mode, err);
-		return CLI_EXIT_USAGE;
-	}
-	vm_destroy(probe);
 
 	rw = malloc(sizeof(*rw));
 	if (rw == NULL) {

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "csv.h"
+#include "jobs.h"
 #include "mmu.h"
 #include "report.h"
 #include "stats.h"
@@ -60,12 +61,11 @@ static int run_csv_fill(FILE *f, void *ctx)
 	return csv_write_row(f, c->workload, c->cfg, c->r);
 }
 
-/* ---- API ---- */
-
-int report_check_output_path(const char *flag, const char *path)
+/* Is the directory that will hold path there and writable? Prints
+ * "vmmu: FLAG: ..." and returns -1 when not; 0 when it is. */
+static int report_check_output_path(const char *flag, const char *path)
 {
 	char dir[4096];
-	const char *slash = strrchr(path, '/');
 	struct stat sb;
 
 	if (path[0] == '\0') {
@@ -76,12 +76,7 @@ int report_check_output_path(const char *flag, const char *path)
 		cli_error("%s: '%s' is a directory", flag, path);
 		return -1;
 	}
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	csv_dir_of(path, dir, sizeof(dir));
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		cli_error("%s: directory '%s' does not exist", flag, dir);
 		return -1;
@@ -93,8 +88,9 @@ int report_check_output_path(const char *flag, const char *path)
 	return 0;
 }
 
-void report_summary(FILE *f, const char *wname, const struct vm_config *cfg,
-		    const struct run_result *r)
+/* The human summary of a completed run (every counter with cfg->verbose). */
+static void report_summary(FILE *f, const char *wname, const struct vm_config *cfg,
+			   const struct run_result *r)
 {
 	const struct stats *st = &r->st;
 	const struct wl_params *p = &r->params;
@@ -162,6 +158,27 @@ void report_summary(FILE *f, const char *wname, const struct vm_config *cfg,
 			fprintf(f, "    %-22s %20" PRIu64 "  %s\n", stat_fields[k].name,
 				stat_get(st, &stat_fields[k]), stat_fields[k].desc);
 	}
+}
+
+/* ---- API ---- */
+
+int report_check_run(struct vm_config *cfg, const char *mode, const char *csv)
+{
+	const struct mmu_ops *m = mmu_find(mode);
+	char err[512];
+
+	if (m == NULL) {
+		cli_error("--mode: unknown mode '%s' (see `vmmu list`)", mode);
+		return -1;
+	}
+	cfg->mode = mode;
+	if (csv != NULL && strcmp(csv, "-") != 0 && report_check_output_path("--csv", csv) < 0)
+		return -1;
+	if (!jobs_mode_can_run(cfg, m, err, sizeof(err))) {
+		cli_error("--mode %s: cannot create the VM: %s", mode, err);
+		return -1;
+	}
+	return 0;
 }
 
 FILE *report_stream(const char *csv)

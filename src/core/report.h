@@ -14,13 +14,14 @@
 #include "config.h"
 #include "run.h"
 
-/* Is the directory that will hold path there and writable? Prints
- * "vmmu: FLAG: ..." and returns -1 when not; 0 when it is. */
-int report_check_output_path(const char *flag, const char *path);
-
-/* The human summary of a completed run (every counter with cfg->verbose). */
-void report_summary(FILE *f, const char *wname, const struct vm_config *cfg,
-		    const struct run_result *r);
+/*
+ * Validate what run and replay share before any work: the mode must exist
+ * and a VM of it must be creatable on cfg's machine (a mode listed but not
+ * built, or a machine the engine refuses, is a usage error), and csv, when
+ * given and not "-", must be writable. Sets cfg->mode. Prints the error and
+ * returns -1 when not; 0 when all is well.
+ */
+int report_check_run(struct vm_config *cfg, const char *mode, const char *csv);
 
 /* The stream the summary goes to: stderr when the CSV goes to stdout
  * (csv is "-"), stdout otherwise. */

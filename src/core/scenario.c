@@ -32,6 +32,7 @@
 #include "cli.h"
 #include "cpu.h"
 #include "csv.h"
+#include "explain.h"
 #include "scenario.h"
 #include "../guest-mm/gmm.h"
 
@@ -572,23 +573,6 @@ static const char *eptq_text(uint64_t q, char *buf, size_t len)
 	return buf;
 }
 
-static const char *exit_reason_name(uint64_t r)
-{
-	switch (r) {
-	case EXIT_EXCEPTION:
-		return "exception (#PF)";
-	case EXIT_INVLPG:
-		return "INVLPG";
-	case EXIT_CR_ACCESS:
-		return "CR access";
-	case EXIT_EPT_VIOLATION:
-		return "EPT violation";
-	case EXIT_EPT_MISCONFIG:
-		return "EPT misconfiguration";
-	}
-	return "?";
-}
-
 /* What an exits_* counter means, in the narration's words. */
 static const char *exit_counter_text(const char *c)
 {
@@ -947,8 +931,8 @@ static void narr_event(void *ctx, struct vm *vm, const struct trace_event *ev, c
 		say(n,
 		    "VM exit, reason %" PRIu64 " %s [%s]: %s; %u cycles exit and entry + %" PRIu64
 		    " cycles handler",
-		    ev->result, exit_reason_name(ev->result), ec ? ec : "?", exit_counter_text(ec),
-		    ex, ev->cycles >= ex ? ev->cycles - ex : 0);
+		    ev->result, xp_exit_name(ev->result), ec ? ec : "?", exit_counter_text(ec), ex,
+		    ev->cycles >= ex ? ev->cycles - ex : 0);
 		for (int k = 0; k < n->nv; k++)
 			put_line(n, &n->vbuf[k]);
 		if (n->vdropped)

@@ -294,11 +294,6 @@ static int sweep_parse(struct sweep *s, int argc, char **argv)
 			sweep_help(stdout);
 			return CLI_EXIT_OK;
 		}
-		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-			s->cfg.verbose++;
-			i++;
-			continue;
-		}
 		rc = cli_parse_machine(&s->cfg, argc, argv, &i, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_parse_wl(&s->p, argc, argv, &i, err, sizeof(err));
@@ -321,15 +316,8 @@ static int sweep_parse(struct sweep *s, int argc, char **argv)
 					    sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--vmmu", argc, argv, &i, &s->vmmu, err, sizeof(err));
-		if (rc == CLI_ERR) {
-			cli_error("%s", err);
-			return CLI_EXIT_USAGE;
-		}
-		if (rc == CLI_NOMATCH) {
-			cli_error("sweep: %s '%s' (see `vmmu sweep --help`)",
-				  a[0] == '-' ? "unknown flag" : "unexpected argument", a);
-			return CLI_EXIT_USAGE;
-		}
+		if (rc != CLI_MATCHED)
+			return cli_reject_arg("sweep", rc, a, err);
 	}
 	if (wname == NULL || param == NULL || vlist == NULL) {
 		cli_error("sweep: %s is required (see `vmmu sweep --help`)",
