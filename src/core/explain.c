@@ -292,7 +292,7 @@ out:
 static void explain_help(FILE *f)
 {
 	fprintf(f,
-		"usage: vmmu explain --mode M --gva ADDR [--json] [--svg FILE] [FLAGS]\n"
+		"usage: vmmu explain [--mode M] --gva ADDR [--json] [--svg FILE] [FLAGS]\n"
 		"       vmmu explain --scenario NAME --mode M [FLAGS]\n\n"
 		"Build a small guest with ADDR mapped, then load 8 bytes from ADDR with the\n"
 		"TLB flushed, and print every page-walk reference the real walkers make: the\n"

@@ -182,7 +182,7 @@ static void quiz_dump_page(FILE *f, struct vm *vm, const struct quiz_page *p, co
 
 static void quiz_help(FILE *f)
 {
-	fprintf(f, "usage: vmmu quiz --mode M --seed N [-c] [FLAGS]\n\n"
+	fprintf(f, "usage: vmmu quiz [--mode M] [--seed N] [-c] [FLAGS]\n\n"
 		   "Print a small translation exercise built on a real guest: the table pages\n"
 		   "that matter (non-zero entries only), CR3 (and the EPTP, or the p2m), and a\n"
 		   "few guest virtual addresses to translate by hand. The same seed gives the\n"
