@@ -64,6 +64,28 @@ struct w2d_ctx {
 	int step; /* last cell number used */
 };
 
+/*
+ * Charge one reference of either dimension to the entry at 'at': a 2D
+ * page-walk cache hit costs ref_pwc and leaves *e as the cache gave it;
+ * otherwise the entry is read from memory into *e and priced by the cache
+ * model (*cl gets the level). dim_refs is the walk's counter of that
+ * dimension. Returns the cycles charged.
+ */
+static uint32_t w2d_charge(struct vm *vm, struct walk2d *w, bool hit, hpa_t at, uint64_t *e,
+			   int *cl, uint32_t *dim_refs)
+{
+	if (hit) {
+		vm->st.cyc_walk += vm->cost.ref_pwc;
+		vm->st.pwc_hits++;
+		w->pwc_hits++;
+		return vm->cost.ref_pwc;
+	}
+	*e = hpa_read64(vm, at);
+	w->refs++;
+	(*dim_refs)++;
+	return vm_walk_ref(vm, at, cl);
+}
+
 /* What the nested walk of one gPA produced. */
 struct w2d_nested_out {
 	hpa_t hpa;	/* host-physical address of gpa itself */
@@ -230,19 +252,8 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 			 * processor has to write D there. */
 			hit = !(need_dirty && epte_leaf(e, l) && !(e & EPTE_D));
 		}
-		uint32_t cyc;
 		int cl = 0;
-		if (hit) {
-			cyc = vm->cost.ref_pwc;
-			vm->st.cyc_walk += cyc;
-			vm->st.pwc_hits++;
-			w->pwc_hits++;
-		} else {
-			e = hpa_read64(vm, HPA(ea));
-			cyc = vm_walk_ref(vm, HPA(ea), &cl);
-			w->refs++;
-			w->host_refs++;
-		}
+		uint32_t cyc = w2d_charge(vm, w, hit, HPA(ea), &e, &cl, &w->host_refs);
 		w2d_cell(c, DIM_HOST, hit ? SERVED_PWC : SERVED_MEMORY, guest_level, l, ea, e);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_HOST,
 		      .served = hit ? SERVED_PWC : SERVED_MEMORY, .level = l, .host_level = l,
@@ -343,19 +354,8 @@ enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct
 		uint64_t eh = no.hpa.v, e;
 		bool hit = c.pwc &&
 			   pwc2d_lookup(&ns->pwc, PWC_GUEST, no.hpa, c.vpid, c.pcid, ns->ep4ta, &e);
-		uint32_t cyc;
 		int cl = 0;
-		if (hit) {
-			cyc = vm->cost.ref_pwc;
-			vm->st.cyc_walk += cyc;
-			vm->st.pwc_hits++;
-			w->pwc_hits++;
-		} else {
-			e = hpa_read64(vm, no.hpa);
-			cyc = vm_walk_ref(vm, no.hpa, &cl);
-			w->refs++;
-			w->guest_refs++;
-		}
+		uint32_t cyc = w2d_charge(vm, w, hit, no.hpa, &e, &cl, &w->guest_refs);
 		w2d_cell(&c, DIM_GUEST, hit ? SERVED_PWC : SERVED_MEMORY, level, 0, eh, e);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_GUEST,
 		      .served = hit ? SERVED_PWC : SERVED_MEMORY, .level = level,
