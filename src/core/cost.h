@@ -4,7 +4,8 @@
  *
  * Every default in cost_defaults() is cited in docs/cost-model.md. Costs
  * are charged at the moment the event happens, into one of the stats cyc_*
- * parts; est_cycles is their sum.
+ * parts, except cyc_access (accesses x access), which vm_sync_stats()
+ * derives to keep the TLB-hit path short; est_cycles is their sum.
  *
  * The page-table cache model holds 64-byte lines of host-physical addresses
  * that walks have read, in three set-associative LRU levels (L1, L2, LLC).

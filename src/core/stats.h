@@ -6,8 +6,9 @@
  * new counter is one line here. Counters are exact event counts; the cyc_*
  * entries are estimated cycles, summed per cost part (docs/cost-model.md).
  *
- * Invariants (checked by stats_check()):
- *   - tlb_hits + tlb_misses == lookups that reached the TLB;
+ * Invariants (checked by stats_check(), except the first, which holds by
+ * construction: vm_sync_stats() derives tlb_hits and cyc_access):
+ *   - tlb_hits + tlb_misses == accesses (each access counts once);
  *   - walks_user <= walks, walk_refs_user <= walk_refs;
  *   - vm_exits == exits_hidden_fault + exits_pt_write + exits_cr3 +
  *                 exits_invlpg + exits_dirty + exits_fault_inject +
