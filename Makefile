@@ -33,9 +33,9 @@ CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(SANFLAGS) $(A
 LDFLAGS += $(SANFLAGS)
 LDLIBS  := $(ALLOC_LIBS) -lnuma -lm
 
-LIB_SRC := $(sort $(filter-out src/core/main.c,$(wildcard src/*/*.c)) $(wildcard workloads/*.c))
+LIB_SRC := $(sort $(filter-out src/cli/main.c,$(wildcard src/*/*.c)) $(wildcard workloads/*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
-MAIN_OBJ := $(BUILD)/obj/src/core/main.o
+MAIN_OBJ := $(BUILD)/obj/src/cli/main.o
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(wildcard tests/support/*.c)
@@ -126,7 +126,7 @@ install: all
 	install -m 644 include/vmmu.h $(DESTDIR)$(PREFIX)/include/vmmu.h
 
 format:
-	clang-format -i $(LIB_SRC) src/core/main.c $(wildcard src/*/*.h) $(TEST_SRC) include/*.h
+	clang-format -i $(LIB_SRC) src/cli/main.c $(wildcard src/*/*.h) $(TEST_SRC) include/*.h
 
 clean:
 	rm -rf build build-san

@@ -26,8 +26,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../src/core/cli.h"
-#include "../src/core/csv.h"
+#include "../src/cli/cli.h"
+#include "../src/report/csv.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -34,7 +34,7 @@
 #include <cmocka.h>
 
 #include "../src/core/cpu.h"
-#include "../src/core/explain.h"
+#include "../src/teach/explain.h"
 
 #define GVA UINT64_C(0x00007f0000201008)
 #define SENTINEL UINT64_C(0x5a5aa5a5c3c33c3c)

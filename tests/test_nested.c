@@ -36,7 +36,7 @@
 #include <cmocka.h>
 
 #include "../src/core/cpu.h"
-#include "../src/core/run.h"
+#include "../src/lib/run.h"
 #include "../src/nested/nested.h"
 
 #define VA_4K UINT64_C(0x0000555500000000)

@@ -28,8 +28,8 @@
 #include <cmocka.h>
 
 #include "../src/core/config.h"
-#include "../src/core/replay.h"
-#include "../src/core/run.h"
+#include "../workloads/replay.h"
+#include "../src/lib/run.h"
 
 /* ---- the parser ---- */
 

@@ -26,8 +26,8 @@
 
 #include <cmocka.h>
 
-#include "../src/core/csv.h"
-#include "../src/core/scenario.h"
+#include "../src/report/csv.h"
+#include "../src/teach/scenario.h"
 #include "../src/core/vm.h"
 
 /* ---- the collector ---- */

@@ -24,7 +24,7 @@
 #include <cmocka.h>
 
 #include "../src/core/cpu.h"
-#include "../src/core/run.h"
+#include "../src/lib/run.h"
 #include "../src/guest-mm/gmm.h"
 #include "../src/shadow/shadow.h"
 #include "../workloads/workload.h"

@@ -18,7 +18,7 @@
 #include <math.h>
 #include <cmocka.h>
 
-#include "../src/core/sweep.h"
+#include "../src/cli/sweep.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../src/core/run.h"
+#include "../src/lib/run.h"
 #include "../src/core/vm.h"
 
 #define TEST_GUEST_MEM (UINT64_C(64) << 20)

@@ -28,9 +28,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
+#include "../cli/cli.h"
 #include "csv.h"
-#include "run.h"
+#include "../lib/run.h"
 
 #define MERGE_MAX_REPORT 10 /* problems listed before "and N more" */
 

@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "csv.h"
+#include "../report/csv.h"
 #include "jobs.h"
-#include "mmu.h"
+#include "../core/mmu.h"
 #include "report.h"
-#include "stats.h"
+#include "../core/stats.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 

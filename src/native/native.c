@@ -4,7 +4,7 @@
  * dimension, and a guest #PF goes straight to the guest kernel. Nothing
  * exits.
  */
-#include "walk.h"
+#include "../core/walk.h"
 
 static enum xlate_result native_translate(struct vcpu *v, struct mem_access *a, struct xlate *out)
 {

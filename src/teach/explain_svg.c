@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "explain.h"
-#include "pte.h"
+#include "../core/pte.h"
 
 #define CELL_W 70
 #define CELL_H 44

@@ -11,8 +11,8 @@
 
 #include <stdio.h>
 
-#include "config.h"
-#include "run.h"
+#include "../core/config.h"
+#include "../lib/run.h"
 
 /*
  * Validate what run and replay share before any work: the mode must exist

@@ -28,14 +28,14 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "csv.h"
+#include "../report/csv.h"
 #include "jobs.h"
-#include "mmu.h"
-#include "plot.h"
-#include "replay.h"
-#include "run.h"
-#include "stats.h"
-#include "vm.h"
+#include "../core/mmu.h"
+#include "../report/plot.h"
+#include "../../workloads/replay.h"
+#include "../lib/run.h"
+#include "../core/stats.h"
+#include "../core/vm.h"
 
 #define COMPARE_DEFAULT_JOBS 2
 #define COMPARE_MAX_JOBS JOBS_MAX_PAR

@@ -42,9 +42,9 @@
 #include <time.h>
 
 #include "cli.h"
-#include "csv.h"
-#include "run.h"
-#include "vm.h"
+#include "../report/csv.h"
+#include "../lib/run.h"
+#include "../core/vm.h"
 
 #define BENCH_DEFAULT_OUT "results/bench.csv"
 #define BENCH_MAX_MODES 16

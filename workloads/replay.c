@@ -22,12 +22,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "mmu.h"
+#include "../src/cli/cli.h"
+#include "../src/core/mmu.h"
 #include "replay.h"
-#include "report.h"
-#include "run.h"
-#include "vm.h"
+#include "../src/cli/report.h"
+#include "../src/lib/run.h"
+#include "../src/core/vm.h"
 
 /* Bytes read from the trace at a time; a line must fit in it. */
 #define REPLAY_BUF_BYTES (64 * 1024)

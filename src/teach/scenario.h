@@ -20,9 +20,9 @@
 #ifndef VMMU_SCENARIO_H
 #define VMMU_SCENARIO_H
 
-#include "config.h"
-#include "stats.h"
-#include "trace.h"
+#include "../core/config.h"
+#include "../core/stats.h"
+#include "../core/trace.h"
 
 struct vm;
 

@@ -32,11 +32,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "csv.h"
+#include "../report/csv.h"
 #include "jobs.h"
-#include "mmu.h"
-#include "plot.h"
-#include "run.h"
+#include "../core/mmu.h"
+#include "../report/plot.h"
+#include "../lib/run.h"
 
 #define SWEEP_DEFAULT_JOBS 2
 #define SWEEP_MAX_VALUES 256

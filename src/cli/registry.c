@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "mmu.h"
+#include "../core/mmu.h"
 
 const struct mmu_ops *const mmu_modes[] = {
 	&native_mmu_ops,

@@ -30,7 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "run.h"
+#include "../lib/run.h"
 
 enum plot_status {
 	PLOT_DRAWN,	 /* every image written */

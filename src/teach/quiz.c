@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "../cli/cli.h"
 #include "explain.h"
-#include "pte.h"
-#include "vm.h"
+#include "../core/pte.h"
+#include "../core/vm.h"
 
 #define QUIZ_NQ 5
 #define QUIZ_NMAP 3

@@ -30,9 +30,9 @@
 
 #include <stdio.h>
 
-#include "config.h"
-#include "stats.h"
-#include "trace.h"
+#include "../core/config.h"
+#include "../core/stats.h"
+#include "../core/trace.h"
 
 struct vm;
 

@@ -11,10 +11,10 @@
 
 #include "vmmu.h"
 
-#include "cli.h"
-#include "cpu.h"
+#include "../cli/cli.h"
+#include "../core/cpu.h"
 #include "run.h"
-#include "vm.h"
+#include "../core/vm.h"
 #include "../guest-mm/gmm.h"
 
 struct vmmu_config {

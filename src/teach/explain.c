@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cpu.h"
+#include "../cli/cli.h"
+#include "../core/cpu.h"
 #include "explain.h"
 #include "scenario.h"
-#include "vm.h"
+#include "../core/vm.h"
 #include "../guest-mm/gmm.h"
 
 /* Bound on recorded events: an explained load makes a few dozen. */

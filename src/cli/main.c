@@ -18,15 +18,15 @@
 #include <string.h>
 
 #include "cli.h"
-#include "csv.h"
-#include "explain.h"
+#include "../report/csv.h"
+#include "../teach/explain.h"
 #include "jobs.h"
-#include "mmu.h"
-#include "replay.h"
+#include "../core/mmu.h"
+#include "../../workloads/replay.h"
 #include "report.h"
-#include "run.h"
-#include "stats.h"
-#include "vm.h"
+#include "../lib/run.h"
+#include "../core/stats.h"
+#include "../core/vm.h"
 
 /* ---- top level ---- */
 

@@ -22,9 +22,9 @@
 
 #include <stdio.h>
 
-#include "config.h"
-#include "run.h"
-#include "stats.h"
+#include "../core/config.h"
+#include "../lib/run.h"
+#include "../core/stats.h"
 
 /* One counter of STATS_COUNTERS, for code that iterates over them. */
 struct stat_field {

@@ -10,9 +10,9 @@
 #ifndef VMMU_RUN_H
 #define VMMU_RUN_H
 
-#include "config.h"
-#include "stats.h"
-#include "trace.h"
+#include "../core/config.h"
+#include "../core/stats.h"
+#include "../core/trace.h"
 #include "../../workloads/workload.h"
 
 struct run_result {

@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "csv.h"
-#include "jobs.h"
-#include "stats.h"
+#include "../cli/jobs.h"
+#include "../core/stats.h"
 
 #define PLOT_MAX_NAMES 64
 

@@ -22,7 +22,7 @@
 
 #include <stdio.h>
 
-#include "config.h"
+#include "../core/config.h"
 #include "../../workloads/workload.h"
 
 /* Process exit statuses of every subcommand. */

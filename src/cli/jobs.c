@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "csv.h"
-#include "stats.h"
-#include "vm.h"
+#include "../report/csv.h"
+#include "../core/stats.h"
+#include "../core/vm.h"
 
 /* ---- types ---- */
 

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "memstat.h"
+#include "../core/memstat.h"
 #include "run.h"
-#include "vm.h"
+#include "../core/vm.h"
 
 static double now_s(void)
 {

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "../cli/cli.h"
 
 /* ---- the counter table ---- */
 

@@ -25,9 +25,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "config.h"
-#include "mmu.h"
-#include "run.h"
+#include "../core/config.h"
+#include "../core/mmu.h"
+#include "../lib/run.h"
 
 #define JOBS_MAX_PAR 256
 

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "explain.h"
-#include "pte.h"
+#include "../core/pte.h"
 
 /* ---- shared helpers ---- */
 

@@ -42,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../workloads/workload.h"
+#include "workload.h"
 
 /* Longest line accepted, newline excluded (lackey's are under 40 bytes). */
 #define REPLAY_LINE_MAX 255

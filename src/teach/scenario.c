@@ -29,9 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cpu.h"
-#include "csv.h"
+#include "../cli/cli.h"
+#include "../core/cpu.h"
+#include "../report/csv.h"
 #include "explain.h"
 #include "scenario.h"
 #include "../guest-mm/gmm.h"
