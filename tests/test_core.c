@@ -24,6 +24,7 @@
 
 #include "../src/core/cpu.h"
 #include "../src/core/walk.h"
+#include "../src/cli/registry.h"
 
 #define VA_4K UINT64_C(0x00007f0000001000)
 #define VA_2M UINT64_C(0x00007f0000200000)

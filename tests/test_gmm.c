@@ -29,6 +29,7 @@
 
 #include "../src/core/cpu.h"
 #include "../src/guest-mm/gmm.h"
+#include "../src/cli/registry.h"
 
 #define PG PAGE_SIZE
 #define MB2 (UINT64_C(2) << 20)

@@ -38,6 +38,7 @@
 #include "../src/core/cpu.h"
 #include "../src/lib/run.h"
 #include "../src/nested/nested.h"
+#include "../src/cli/registry.h"
 
 #define VA_4K UINT64_C(0x0000555500000000)
 #define VA_2M (VA_4K + UINT64_C(0x200000))

@@ -30,6 +30,7 @@
 #include "../src/core/config.h"
 #include "../workloads/replay.h"
 #include "../src/lib/run.h"
+#include "../src/cli/registry.h"
 
 /* ---- the parser ---- */
 

@@ -28,6 +28,7 @@
 #include "../src/guest-mm/gmm.h"
 #include "../src/shadow/shadow.h"
 #include "../workloads/workload.h"
+#include "../src/cli/registry.h"
 
 #define RW (GPROT_READ | GPROT_WRITE)
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../src/core/config.h"
 #include "../src/tlb/tlb.h"
 
 #define VA_MASK57 ((UINT64_C(1) << 57) - 1)
@@ -72,12 +73,18 @@ static struct vm_config config_from(const struct geom4 *g)
 	return c;
 }
 
+static int tlb_init_cfg(struct tlb *t, const struct vm_config *c)
+{
+	struct tlb_shape shape = { .l1d = c->l1d, .l1d_large = c->l1d_large, .l1i = c->l1i, .l2 = c->l2 };
+	return tlb_init(t, &shape);
+}
+
 static int setup_geom(void **state, const struct geom4 *g)
 {
 	struct tlb *t = calloc(1, sizeof(*t));
 	struct vm_config c = config_from(g);
 
-	if (!t || tlb_init(t, &c) != 0) {
+	if (!t || tlb_init_cfg(t, &c) != 0) {
 		free(t);
 		return -1;
 	}
@@ -229,7 +236,7 @@ static void test_bad_geometry_rejected(void **state)
 			*slot[arr] = bad[b];
 			struct vm_config c = config_from(&g);
 
-			assert_int_equal(tlb_init(&t, &c), -1);
+			assert_int_equal(tlb_init_cfg(&t, &c), -1);
 			/* Rolled back: nothing allocated, safe to destroy. */
 			assert_null(t.l1d.e);
 			assert_null(t.l1d_large.e);
@@ -243,7 +250,7 @@ static void test_bad_geometry_rejected(void **state)
 	struct tlb t;
 
 	c.l1d = (struct tlb_geom){.sets = 1, .ways = 1};
-	assert_int_equal(tlb_init(&t, &c), 0);
+	assert_int_equal(tlb_init_cfg(&t, &c), 0);
 	assert_int_equal(t.l1d.set_mask, 0);
 	assert_int_equal(t.l2.set_mask, 0);
 	assert_int_equal(tlb_count_valid(&t), 0);

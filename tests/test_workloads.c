@@ -31,6 +31,7 @@
 
 #include "../src/lib/run.h"
 #include "../src/core/vm.h"
+#include "../src/cli/registry.h"
 
 #define TEST_GUEST_MEM (UINT64_C(64) << 20)
 #define TEST_SEED UINT64_C(0x5eed0001)

@@ -1,6 +1,5 @@
 /*
- * registry.c - the list of workloads, lookup by name, and the process and
- * memory helpers that every workload shares.
+ * common.c - the process and memory helpers that every workload shares.
  *
  * The helpers wrap guest-mm calls so that a workload reads like a user
  * program: a failed call is a guest-level error (vm_abort() with the
@@ -11,22 +10,6 @@
 #include <string.h>
 
 #include "workload.h"
-
-/* ---- the list ---- */
-
-const struct workload *const workloads[] = {
-    &workload_seq,  &workload_random,	 &workload_ptrchase,   &workload_kv,	&workload_faults,
-    &workload_fork, &workload_ctxswitch, &workload_mmap_churn, &workload_procs, &workload_phases,
-    NULL,
-};
-
-const struct workload *workload_find(const char *name)
-{
-	for (const struct workload *const *w = workloads; *w; w++)
-		if (strcmp((*w)->name, name) == 0)
-			return *w;
-	return NULL;
-}
 
 /* ---- memory ---- */
 

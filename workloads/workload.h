@@ -70,13 +70,9 @@ struct workload {
 	void (*run)(struct wl_ctx *c);
 };
 
-extern const struct workload *const workloads[]; /* NULL-terminated */
-const struct workload *workload_find(const char *name);
-
-/* The suite, one per file. */
-extern const struct workload workload_seq, workload_random, workload_faults, workload_fork,
-    workload_ctxswitch, workload_mmap_churn, workload_procs, workload_ptrchase, workload_kv,
-    workload_phases;
+/* Each workload file exports one const struct workload workload_<name>;
+ * the list of them, and lookup by name, is the registry's
+ * (src/cli/registry.h). */
 
 /* ---- deterministic numbers ---- */
 

@@ -45,6 +45,7 @@
 #include "../report/csv.h"
 #include "../lib/run.h"
 #include "../core/vm.h"
+#include "registry.h"
 
 #define BENCH_DEFAULT_OUT "results/bench.csv"
 #define BENCH_MAX_MODES 16

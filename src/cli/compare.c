@@ -36,6 +36,7 @@
 #include "../lib/run.h"
 #include "../core/stats.h"
 #include "../core/vm.h"
+#include "registry.h"
 
 #define COMPARE_DEFAULT_JOBS 2
 #define COMPARE_MAX_JOBS JOBS_MAX_PAR

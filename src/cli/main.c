@@ -27,6 +27,7 @@
 #include "../lib/run.h"
 #include "../core/stats.h"
 #include "../core/vm.h"
+#include "registry.h"
 
 /* ---- top level ---- */
 

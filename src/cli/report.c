@@ -12,6 +12,7 @@
 #include "../core/mmu.h"
 #include "report.h"
 #include "../core/stats.h"
+#include "registry.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -194,7 +195,7 @@ int report_finish(const char *cmd, const char *wname, const struct vm_config *cf
 	const char *bad;
 
 	/* Counters that break their invariants are a bug: publish nothing. */
-	bad = stats_check(&r->st, mmu_find(cfg->mode) == &nested_mmu_ops);
+	bad = stats_check(&r->st, mmu_find(cfg->mode)->two_dim);
 	if (bad != NULL) {
 		cli_error("%s %s/%s failed: counter invariant '%s' violated", cmd, wname, cfg->mode,
 			  bad);

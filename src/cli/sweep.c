@@ -37,6 +37,7 @@
 #include "../core/mmu.h"
 #include "../report/plot.h"
 #include "../lib/run.h"
+#include "registry.h"
 
 #define SWEEP_DEFAULT_JOBS 2
 #define SWEEP_MAX_VALUES 256

@@ -10,11 +10,6 @@
 #include "types.h"
 
 /* Geometry of one set-associative TLB array. */
-struct tlb_geom {
-	uint32_t sets; /* power of two */
-	uint32_t ways;
-};
-
 enum numa_policy { NUMA_LOCAL = 0, NUMA_INTERLEAVE, NUMA_NODE };
 enum shadow_sync { SYNC_EAGER = 0, SYNC_UNSYNC };
 

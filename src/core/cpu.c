@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "cpu.h"
-#include "../guest-mm/gmm.h"
 
 /* Bound on translate attempts for one access: each attempt makes progress
  * (a fault handled, an spte installed, a frame mapped); more than this means
@@ -44,10 +43,21 @@ static void cpu_deliver_fault(struct vcpu *v, const struct guest_fault *f)
 	TRACE(vm, .kind = TR_GUEST_FAULT, .gva = f->gva, .level = f->level,
 	      .result = f->error_code, .cycles = vm->cost.pf_delivery + vm->cost.pf_handler,
 	      .what = "page fault delivered to the guest kernel");
+	const struct idt_entry *pf = &v->idt[VEC_PF];
+	if (pf->fn == NULL)
+		vm_abort(vm, "page fault at 0x%" PRIx64 " (error code %#x) with no #PF handler installed",
+			 f->gva, f->error_code);
 	bool user = v->user;
 	v->user = false;
-	gmm_handle_fault(vm, f);
+	pf->fn(v, f, pf->ctx);
 	v->user = user;
+}
+
+void cpu_set_vector(struct vcpu *v, unsigned vec, vcpu_vector_fn fn, void *ctx)
+{
+	if (vec >= VEC_NR)
+		vmmu_bug("vector<VEC_NR", "vector %u", vec);
+	v->idt[vec] = (struct idt_entry){ .fn = fn, .ctx = ctx };
 }
 
 /* Translate and perform access a, retrying after faults and exits, without

@@ -99,6 +99,11 @@ static inline void cpu_fetch(struct vcpu *v, gva_t gva, unsigned size)
 uint64_t cpu_load_any(struct vcpu *v, gva_t gva, unsigned size);
 void cpu_store_any(struct vcpu *v, gva_t gva, unsigned size, uint64_t val);
 
+/* Install handler fn for vector vec (< VEC_NR), as a kernel fills its IDT;
+ * fn NULL removes it. A #PF with no handler installed ends the run with a
+ * guest-level error, as a triple fault would. */
+void cpu_set_vector(struct vcpu *v, unsigned vec, vcpu_vector_fn fn, void *ctx);
+
 /* Privilege. */
 static inline void cpu_set_user(struct vcpu *v, bool user)
 {

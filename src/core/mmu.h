@@ -39,22 +39,6 @@ struct mem_access {
 	uint64_t value; /* store: value to write; load: filled by XLATE_DONE */
 };
 
-/* TLB entry flags (also used in walk results). */
-#define TLBF_VALID 0x01
-#define TLBF_W 0x02  /* writable */
-#define TLBF_U 0x04  /* user accessible */
-#define TLBF_NX 0x08 /* not executable */
-#define TLBF_G 0x10  /* global */
-#define TLBF_D 0x20  /* dirty already set: a store needs no walk */
-
-/* What a successful translation inserts into the TLB. */
-struct tlb_fill {
-	gva_t va;           /* any address within the page */
-	hpa_t hpa;          /* host physical base of the page */
-	enum page_size size; /* the smaller of guest and host page sizes */
-	uint8_t flags;      /* TLBF_* */
-};
-
 /* A guest page fault, as data. */
 struct guest_fault {
 	gva_t gva;
@@ -77,6 +61,11 @@ struct xlate {
 struct mmu_ops {
 	const char *name;
 	const char *desc; /* one line for `vmmu list` */
+	/* No VMM: guest-physical is host-physical (the p2m is the identity). */
+	bool identity_p2m;
+	/* Walks are two-dimensional: walk_refs == walk_refs_guest + walk_refs_host
+	 * (checked by stats_check()). */
+	bool two_dim;
 	/* Allocate mode state into vm->mode_state. Returns 0, or -1 with vm->err set. */
 	int (*init)(struct vm *vm);
 	void (*destroy)(struct vm *vm);
@@ -96,13 +85,5 @@ struct mmu_ops {
 	/* Copy mode-specific peaks and counters into *s at the end of a run. */
 	void (*stats)(struct vm *vm, struct stats *s);
 };
-
-extern const struct mmu_ops native_mmu_ops;
-extern const struct mmu_ops shadow_mmu_ops;
-extern const struct mmu_ops nested_mmu_ops;
-
-/* All modes, for `vmmu list` and lookup by name. NULL-terminated. */
-extern const struct mmu_ops *const mmu_modes[];
-const struct mmu_ops *mmu_find(const char *name);
 
 #endif

@@ -77,6 +77,28 @@ const char *page_size_name(enum page_size ps);
 /* Kind of a memory access. */
 enum access_kind { ACC_READ = 0, ACC_WRITE = 1, ACC_FETCH = 2 };
 
+/* TLB entry flags (also used in walk results). */
+#define TLBF_VALID 0x01
+#define TLBF_W 0x02  /* writable */
+#define TLBF_U 0x04  /* user accessible */
+#define TLBF_NX 0x08 /* not executable */
+#define TLBF_G 0x10  /* global */
+#define TLBF_D 0x20  /* dirty already set: a store needs no walk */
+
+/* What a successful translation inserts into the TLB. */
+struct tlb_fill {
+	gva_t va;           /* any address within the page */
+	hpa_t hpa;          /* host physical base of the page */
+	enum page_size size; /* the smaller of guest and host page sizes */
+	uint8_t flags;      /* TLBF_* */
+};
+
+/* Geometry of one set-associative TLB array. */
+struct tlb_geom {
+	uint32_t sets; /* power of two */
+	uint32_t ways;
+};
+
 /* Table levels. */
 enum { LVL_PT = 1, LVL_PD = 2, LVL_PDPT = 3, LVL_PML4 = 4, LVL_PML5 = 5 };
 #define MAX_LEVELS 5

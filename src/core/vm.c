@@ -16,7 +16,6 @@
 #include <sys/mman.h>
 
 #include "vm.h"
-#include "../guest-mm/gmm.h"
 
 /* ---- errors ---- */
 
@@ -343,16 +342,16 @@ static const char *config_check(const struct vm_config *c)
 	return NULL;
 }
 
-struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
+struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode, char *err,
+			 size_t errlen)
 {
 	const char *bad = config_check(cfg);
 	if (bad) {
 		snprintf(err, errlen, "%s", bad);
 		return NULL;
 	}
-	const struct mmu_ops *mode = mmu_find(cfg->mode);
 	if (!mode) {
-		snprintf(err, errlen, "unknown mode '%s' (see 'vmmu list')", cfg->mode);
+		snprintf(err, errlen, "no MMU mode given");
 		return NULL;
 	}
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -364,7 +363,7 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 	vm->mmu = mode;
 	vm->vcpu.vm = vm;
 	vm->vcpu.vpid = cfg->vpid ? 1 : 0;
-	vm->p2m.identity = mode == &native_mmu_ops;
+	vm->p2m.identity = mode->identity_p2m;
 	cost_defaults(&vm->cost);
 	if (ptcache_init(&vm->ptc) != 0) {
 		snprintf(err, errlen, "out of memory for the page-table cache model");
@@ -372,7 +371,10 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 	}
 	if (p2m_init(vm, err, errlen) || hostmem_init(vm, err, errlen))
 		goto fail;
-	if (tlb_init(&vm->vcpu.tlb, cfg) != 0) {
+	struct tlb_shape shape = {
+		.l1d = cfg->l1d, .l1d_large = cfg->l1d_large, .l1i = cfg->l1i, .l2 = cfg->l2
+	};
+	if (tlb_init(&vm->vcpu.tlb, &shape) != 0) {
 		snprintf(err, errlen, "bad TLB geometry (sets must be a power of two, ways >= 1)");
 		goto fail;
 	}
@@ -394,8 +396,8 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
-	if (vm->gmm)
-		gmm_shutdown(vm);
+	if (vm->guest && vm->guest_shutdown)
+		vm->guest_shutdown(vm);
 	if (vm->mode_state && vm->mmu->destroy)
 		vm->mmu->destroy(vm);
 	psc_destroy(&vm->vcpu.psc);

@@ -37,7 +37,19 @@
 #include "../tlb/psc.h"
 #include "../tlb/tlb.h"
 
-struct gmm;
+/*
+ * Interrupt and exception vectors. A guest kernel installs its handlers at
+ * boot with cpu_set_vector(), as a kernel fills its IDT; core delivers
+ * through the vector and never names the guest kernel. 'info' is the
+ * vector's payload: a struct guest_fault for VEC_PF.
+ */
+#define VEC_PF 14 /* page fault (#PF), as on x86 */
+#define VEC_NR 256
+typedef void (*vcpu_vector_fn)(struct vcpu *v, const void *info, void *ctx);
+struct idt_entry {
+	vcpu_vector_fn fn; /* NULL: nothing installed */
+	void *ctx;
+};
 
 struct hostmem {
 	uint8_t *base;
@@ -67,6 +79,7 @@ struct vcpu {
 	bool user;        /* current privilege: true = CPL 3 */
 	struct tlb tlb;
 	struct psc psc;   /* 1D paging-structure caches */
+	struct idt_entry idt[VEC_NR]; /* the guest kernel's handlers */
 };
 
 static inline uint16_t vcpu_pcid(const struct vcpu *v)
@@ -81,7 +94,10 @@ struct vm {
 	struct hostmem hm;
 	struct p2m p2m;
 	struct vcpu vcpu;
-	struct gmm *gmm;
+	/* The guest kernel's state, opaque to core; guest_shutdown (set by the
+	 * kernel at boot) frees it when the VM is destroyed. */
+	void *guest;
+	void (*guest_shutdown)(struct vm *vm);
 	struct stats st;
 	struct cost_model cost;
 	struct ptcache ptc;
@@ -91,8 +107,11 @@ struct vm {
 	char err[256];
 };
 
-/* Create a VM for cfg (mode looked up by name). Returns NULL with *err set. */
-struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen);
+/* Create a VM for cfg under MMU mode 'mode' (cfg->mode is only its name,
+ * for reports; the registry's vm_create() looks the mode up by that name).
+ * Returns NULL with *err set. */
+struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode, char *err,
+			 size_t errlen);
 void vm_destroy(struct vm *vm);
 
 /* A guest-level failure (guest out of memory, segfault in a workload, audit

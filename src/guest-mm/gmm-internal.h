@@ -118,7 +118,7 @@ struct gmm {
 
 static inline struct gmm *gmm_of(const struct vm *vm)
 {
-	return vm->gmm;
+	return (struct gmm *)vm->guest;
 }
 
 /* ---- frame.c ---- */

@@ -136,7 +136,7 @@ int gmm_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot);
 /* errno value of the last failed call (0 before any failure). */
 int gmm_errno(const struct vm *vm);
 
-/* Page fault entry: called by core with the fault; resolves it or
+/* Page fault entry: installed at boot as the vCPU's #PF vector; resolves it or
  * vm_abort()s (segfault, guest out of memory). Counts demand_faults and
  * cow_faults; the caller counts guest_faults. */
 void gmm_handle_fault(struct vm *vm, const struct guest_fault *f);

@@ -213,10 +213,17 @@ gva_t gmm_kva(const struct vm *vm, gpa_t gpa)
 	return (vm->cfg.levels == 5 ? GMM_DIRECT_BASE_5L : GMM_DIRECT_BASE_4L) + gpa.v;
 }
 
+/* The #PF vector's entry: the fault comes as the vector's payload. */
+static void pf_vector(struct vcpu *v, const void *info, void *ctx)
+{
+	(void)ctx;
+	gmm_handle_fault(v->vm, (const struct guest_fault *)info);
+}
+
 int gmm_boot(struct vm *vm)
 {
 	const struct vm_config *c = &vm->cfg;
-	if (vm->gmm) {
+	if (vm->guest) {
 		snprintf(vm->err, sizeof(vm->err), "guest kernel already booted");
 		return -1;
 	}
@@ -265,7 +272,10 @@ int gmm_boot(struct vm *vm)
 	}
 	g->ktop_first = pt_index(g->direct_base, g->levels);
 	g->ktop_count = pt_index(g->direct_base + size - 1, g->levels) - g->ktop_first + 1;
-	vm->gmm = g;
+	vm->guest = g;
+	vm->guest_shutdown = gmm_shutdown;
+	/* Like a kernel filling its IDT: #PF goes to gmm_handle_fault(). */
+	cpu_set_vector(&vm->vcpu, VEC_PF, pf_vector, NULL);
 	load_cr3(g, NULL);
 	return 0;
 }
@@ -284,7 +294,9 @@ void gmm_shutdown(struct vm *vm)
 	gmm_frames_destroy(g);
 	free(g->inv);
 	free(g);
-	vm->gmm = NULL;
+	vm->guest = NULL;
+	vm->guest_shutdown = NULL;
+	cpu_set_vector(&vm->vcpu, VEC_PF, NULL, NULL);
 }
 
 int gmm_errno(const struct vm *vm)

@@ -16,6 +16,7 @@
 #include "run.h"
 #include "../core/vm.h"
 #include "../guest-mm/gmm.h"
+#include "../cli/registry.h"
 
 struct vmmu_config {
 	struct vm_config cfg;

@@ -8,6 +8,7 @@
 #include "../core/memstat.h"
 #include "run.h"
 #include "../core/vm.h"
+#include "../cli/registry.h"
 
 static double now_s(void)
 {

@@ -22,5 +22,6 @@ static enum xlate_result native_translate(struct vcpu *v, struct mem_access *a, 
 const struct mmu_ops native_mmu_ops = {
 	.name = "native",
 	.desc = "no hypervisor: 1D walks of the guest tables, guest-physical = host-physical",
+	.identity_p2m = true,
 	.translate = native_translate,
 };

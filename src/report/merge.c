@@ -31,6 +31,7 @@
 #include "../cli/cli.h"
 #include "csv.h"
 #include "../lib/run.h"
+#include "../cli/registry.h"
 
 #define MERGE_MAX_REPORT 10 /* problems listed before "and N more" */
 

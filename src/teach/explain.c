@@ -23,6 +23,7 @@
 #include "scenario.h"
 #include "../core/vm.h"
 #include "../guest-mm/gmm.h"
+#include "../cli/registry.h"
 
 /* Bound on recorded events: an explained load makes a few dozen. */
 #define XP_MAX_RECS 65536

@@ -28,6 +28,7 @@
 #include "explain.h"
 #include "../core/pte.h"
 #include "../core/vm.h"
+#include "../cli/registry.h"
 
 #define QUIZ_NQ 5
 #define QUIZ_NMAP 3

@@ -35,6 +35,7 @@
 #include "explain.h"
 #include "scenario.h"
 #include "../guest-mm/gmm.h"
+#include "../cli/registry.h"
 
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define RW (GPROT_READ | GPROT_WRITE)

@@ -30,7 +30,6 @@
 #include <string.h>
 
 #include "psc.h"
-#include "../core/mmu.h"
 #include "../core/pte.h"
 
 /* ---- private helpers ---- */

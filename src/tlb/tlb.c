@@ -335,15 +335,15 @@ static uint64_t array_flush_addr(struct tlb_array *a, gva_t va, uint16_t vpid, u
 /* ---- API ---- */
 
 /*
- * Allocate the four arrays from cfg->l1d, l1d_large, l1i and l2. Each
+ * Allocate the four arrays from shape->l1d, l1d_large, l1i and l2. Each
  * geometry needs sets a non-zero power of two and ways >= 1. On failure
  * nothing stays allocated and *t is zeroed (tlb_destroy() is still safe).
  */
-int tlb_init(struct tlb *t, const struct vm_config *cfg)
+int tlb_init(struct tlb *t, const struct tlb_shape *shape)
 {
 	memset(t, 0, sizeof(*t));
-	if (array_init(&t->l1d, &cfg->l1d) || array_init(&t->l1d_large, &cfg->l1d_large) ||
-	    array_init(&t->l1i, &cfg->l1i) || array_init(&t->l2, &cfg->l2)) {
+	if (array_init(&t->l1d, &shape->l1d) || array_init(&t->l1d_large, &shape->l1d_large) ||
+	    array_init(&t->l1i, &shape->l1i) || array_init(&t->l2, &shape->l2)) {
 		tlb_destroy(t);
 		return -1;
 	}

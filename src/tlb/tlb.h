@@ -27,8 +27,6 @@
 #define VMMU_TLB_H
 
 #include "../core/types.h"
-#include "../core/config.h"
-#include "../core/mmu.h"
 
 struct tlb_entry {
 	uint64_t vpn;   /* va >> page_shift(size), canonical bits only */
@@ -57,8 +55,13 @@ struct tlb {
 	struct tlb_counters c;
 };
 
+/* The geometry of the four arrays. */
+struct tlb_shape {
+	struct tlb_geom l1d, l1d_large, l1i, l2;
+};
+
 /* Allocate the arrays. Returns 0, or -1 on a bad geometry or no memory. */
-int tlb_init(struct tlb *t, const struct vm_config *cfg);
+int tlb_init(struct tlb *t, const struct tlb_shape *shape);
 void tlb_destroy(struct tlb *t);
 
 /* Linear-address bits a tag keeps (LA57), and their mask. */
