@@ -200,8 +200,8 @@ static void test_page_parse(void **state)
 	assert_string_equal(err, "expected 4k or 2m, got '1g'");
 	assert_int_equal(cli_parse_page("8k", 7u, &ps, err, sizeof(err)), -1);
 	assert_string_equal(err, "expected 4k, 2m or 1g, got '8k'");
-	assert_string_equal(cli_page_name(PG_4K), "4k");
-	assert_string_equal(cli_page_name(PG_1G), "1g");
+	assert_string_equal(config_page_name(PG_4K), "4k");
+	assert_string_equal(config_page_name(PG_1G), "1g");
 }
 
 /* ---- table-driven parsing ---- */

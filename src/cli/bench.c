@@ -533,8 +533,8 @@ static int bench_csv_fill(FILE *f, void *ctx)
 			"%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu32 ",%" PRIu32
 			",%s,%s,%s,%s,%s",
 			row->w->name, row->mode, p->seed, p->pages, p->ops, p->procs,
-			p->switch_every, cli_page_name(b->cfg.guest_page),
-			cli_page_name(b->cfg.host_page), b->cfg.walk_caches ? "on" : "off",
+			p->switch_every, config_page_name(b->cfg.guest_page),
+			config_page_name(b->cfg.host_page), b->cfg.walk_caches ? "on" : "off",
 			b->cfg.vpid ? "on" : "off", b->cfg.pcid ? "on" : "off");
 		fprintf(f,
 			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0x%016" PRIx64

@@ -238,11 +238,6 @@ bad:
 
 static const char *const page_names[PG_NR] = {"4k", "2m", "1g"};
 
-const char *cli_page_name(enum page_size ps)
-{
-	return (unsigned)ps < PG_NR ? page_names[ps] : "?";
-}
-
 /* "4k or 2m", "4k, 2m or 1g" for the allowed set. */
 static void page_choices(unsigned allowed, char *buf, size_t len)
 {
@@ -304,31 +299,6 @@ static int parse_numa(const char *s, enum numa_policy *pol, int *node, char *err
 	}
 	snprintf(err, errlen, "expected local, interleave or node:N, got '%s'", s);
 	return -1;
-}
-
-static void numa_format(enum numa_policy pol, int node, char *buf, size_t len)
-{
-	switch (pol) {
-	case NUMA_INTERLEAVE:
-		snprintf(buf, len, "interleave");
-		break;
-	case NUMA_NODE:
-		snprintf(buf, len, "node:%d", node);
-		break;
-	default:
-		snprintf(buf, len, "local");
-		break;
-	}
-}
-
-void cli_numa_name(const struct vm_config *c, char *buf, size_t len)
-{
-	numa_format(c->numa, c->numa_node, buf, len);
-}
-
-const char *cli_sync_name(enum shadow_sync s)
-{
-	return s == SYNC_UNSYNC ? "unsync" : "eager";
 }
 
 /* Paging-structure cache levels that --psc sets, in the order it takes them. */
@@ -717,7 +687,7 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 		snprintf(buf, len, "%d", *(const int *)(const void *)f);
 		break;
 	case K_PAGE:
-		snprintf(buf, len, "%s", cli_page_name(*(const enum page_size *)(const void *)f));
+		snprintf(buf, len, "%s", config_page_name(*(const enum page_size *)(const void *)f));
 		break;
 	case K_GEOM: {
 		const struct tlb_geom *g = (const void *)f;
@@ -732,11 +702,11 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 		break;
 	}
 	case K_NUMA:
-		numa_format(*(const enum numa_policy *)(const void *)f,
+		config_numa_format(*(const enum numa_policy *)(const void *)f,
 			    *(const int *)(const void *)((const char *)base + o->off2), buf, len);
 		break;
 	case K_SYNC:
-		snprintf(buf, len, "%s", cli_sync_name(*(const enum shadow_sync *)(const void *)f));
+		snprintf(buf, len, "%s", config_sync_name(*(const enum shadow_sync *)(const void *)f));
 		break;
 	case K_PSC: {
 		const uint32_t *e = (const void *)f;

@@ -56,12 +56,8 @@ int cli_parse_geom(const char *s, struct tlb_geom *out, char *err, size_t errlen
  * page_size n). */
 int cli_parse_page(const char *s, unsigned allowed, enum page_size *out, char *err, size_t errlen);
 
-/* Spelling of a page size as the flags take it: "4k", "2m", "1g". */
-const char *cli_page_name(enum page_size ps);
-/* Spelling of the NUMA policy as --numa takes it: "local", "interleave", "node:N". */
-void cli_numa_name(const struct vm_config *c, char *buf, size_t len);
-/* Spelling of the shadow sync policy: "eager" or "unsync". */
-const char *cli_sync_name(enum shadow_sync s);
+/* The spellings of page sizes, NUMA policies and sync policies are
+ * config_page_name(), config_numa_name() and config_sync_name() (config.h). */
 
 /*
  * Table-driven parsers. Look at argv[*i]; if it is one of the table's flags,
@@ -123,11 +119,16 @@ int cli_reject_arg(const char *cmd, int rc, const char *a, const char *err);
  * Subcommands. Each gets the arguments from the subcommand name on
  * (argv[0] is "run", "compare", ...) and returns a CLI_EXIT_* status.
  * run and list live in main.c, compare in compare.c, bench in bench.c,
- * sweep in sweep.c, merge in merge.c.
+ * sweep in sweep.c; merge, replay, explain, scenario and quiz in
+ * cmd_<name>.c.
  */
 int compare_main(int argc, char **argv);
 int bench_main(int argc, char **argv);
 int sweep_main(int argc, char **argv);
 int merge_main(int argc, char **argv);
+int replay_main(int argc, char **argv);
+int explain_main(int argc, char **argv); /* also `explain --scenario` */
+int scenario_main(int argc, char **argv);
+int quiz_main(int argc, char **argv);
 
 #endif

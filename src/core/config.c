@@ -7,6 +7,8 @@
  * 8-way, STLB 1536 entries 12-way. Paging-structure cache sizes are not
  * published by Intel; see docs/cost-model.md for the values used.
  */
+#include <stdio.h>
+
 #include "config.h"
 
 void config_defaults(struct vm_config *c)
@@ -44,4 +46,37 @@ void config_defaults(struct vm_config *c)
 		.audit = false,
 		.verbose = 0,
 	};
+}
+
+/* ---- spellings ---- */
+
+const char *config_page_name(enum page_size ps)
+{
+	static const char *const names[PG_NR] = {"4k", "2m", "1g"};
+	return (unsigned)ps < PG_NR ? names[ps] : "?";
+}
+
+void config_numa_format(enum numa_policy pol, int node, char *buf, size_t len)
+{
+	switch (pol) {
+	case NUMA_INTERLEAVE:
+		snprintf(buf, len, "interleave");
+		break;
+	case NUMA_NODE:
+		snprintf(buf, len, "node:%d", node);
+		break;
+	default:
+		snprintf(buf, len, "local");
+		break;
+	}
+}
+
+void config_numa_name(const struct vm_config *c, char *buf, size_t len)
+{
+	config_numa_format(c->numa, c->numa_node, buf, len);
+}
+
+const char *config_sync_name(enum shadow_sync s)
+{
+	return s == SYNC_UNSYNC ? "unsync" : "eager";
 }

@@ -52,4 +52,13 @@ struct vm_config {
 
 void config_defaults(struct vm_config *c);
 
+/* Spellings of values as the flags take them and the CSV writes them. */
+/* A page size: "4k", "2m", "1g". */
+const char *config_page_name(enum page_size ps);
+/* The NUMA policy: "local", "interleave", "node:N". */
+void config_numa_format(enum numa_policy pol, int node, char *buf, size_t len);
+void config_numa_name(const struct vm_config *c, char *buf, size_t len);
+/* The shadow sync policy: "eager" or "unsync". */
+const char *config_sync_name(enum shadow_sync s);
+
 #endif

@@ -21,7 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../cli/cli.h"
 
 /* ---- the counter table ---- */
 
@@ -164,9 +163,9 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_u64(s, "guest_mem_bytes", c->guest_mem);
 	col_u64(s, "host_mem_bytes", c->host_mem);
 	col_u64(s, "levels", (uint64_t)c->levels);
-	col_str(s, "guest_page", cli_page_name(c->guest_page));
-	col_str(s, "host_page", cli_page_name(c->host_page));
-	col_str(s, "direct_map_page", cli_page_name(c->direct_map_page));
+	col_str(s, "guest_page", config_page_name(c->guest_page));
+	col_str(s, "host_page", config_page_name(c->host_page));
+	col_str(s, "direct_map_page", config_page_name(c->direct_map_page));
 	col_bool(s, "walk_caches", c->walk_caches);
 	col_bool(s, "vpid", c->vpid);
 	col_bool(s, "pcid", c->pcid);
@@ -183,9 +182,9 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_u64(s, "psc_pdpte_entries", c->psc_entries[LVL_PDPT]);
 	col_u64(s, "psc_pml4e_entries", c->psc_entries[LVL_PML4]);
 	col_u64(s, "psc_pml5e_entries", c->psc_entries[LVL_PML5]);
-	cli_numa_name(c, numa, sizeof(numa));
+	config_numa_name(c, numa, sizeof(numa));
 	col_str(s, "numa", numa);
-	col_str(s, "shadow_sync", cli_sync_name(c->shadow_sync));
+	col_str(s, "shadow_sync", config_sync_name(c->shadow_sync));
 	col_u64(s, "shadow_roots", c->shadow_roots);
 	col_u64(s, "shadow_cap_pages", c->shadow_cap);
 	col_bool(s, "shadow_prefetch", c->shadow_prefetch);

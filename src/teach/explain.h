@@ -119,13 +119,26 @@ void xp_print_json(FILE *f, const struct xp_trace *t);
  * Returns 0, or -1 with err set. */
 int xp_write_svg(const char *path, const struct xp_trace *t, char *err, size_t errlen);
 
+/* True when va lies in the user half of the address space. */
+static inline bool xp_user_half(uint64_t va, int levels)
+{
+	return va < (UINT64_C(1) << (levels == 5 ? 56 : 47));
+}
+
 /* Helpers shared by the printers. */
 const char *xp_level_name(int level); /* "PML4", "PT", ... */
 /* A VMX exit reason in words: "INVLPG", "EPT violation", ...; "other" when unknown. */
 const char *xp_exit_name(uint64_t reason);
 
-/* The subcommands (argv[0] is "explain" or "quiz"). */
-int explain_main(int argc, char **argv);
-int quiz_main(int argc, char **argv);
+/*
+ * The quiz (quiz.c): print the seeded exercise for cfg (cfg->mode set) to
+ * out, with the worked answers when 'answers'; 'flags' is appended to the
+ * explain command line it suggests (the machine flags the user gave).
+ * Returns QUIZ_OK; QUIZ_BAD_MACHINE when no guest can be built on cfg's
+ * machine, or QUIZ_FAILED (out of memory), with err set.
+ */
+enum { QUIZ_OK = 0, QUIZ_BAD_MACHINE = -1, QUIZ_FAILED = -2 };
+int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answers,
+	       const char *flags, char *err, size_t errlen);
 
 #endif

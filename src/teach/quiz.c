@@ -1,5 +1,5 @@
 /*
- * quiz.c - `vmmu quiz`: seeded translation exercises in the style of the
+ * quiz.c - the problems of `vmmu quiz`: seeded translation exercises in the style of the
  * OSTEP homework simulators, for native, shadow and nested paging.
  *
  * A seed picks a few user pages that share some of their tables, and a few
@@ -24,11 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/cli.h"
 #include "explain.h"
 #include "../core/pte.h"
 #include "../core/vm.h"
-#include "../cli/registry.h"
 
 #define QUIZ_NQ 5
 #define QUIZ_NMAP 3
@@ -181,99 +179,31 @@ static void quiz_dump_page(FILE *f, struct vm *vm, const struct quiz_page *p, co
 	}
 }
 
-static void quiz_help(FILE *f)
+int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answers,
+	       const char *flags, char *err, size_t errlen)
 {
-	fprintf(f, "usage: vmmu quiz [--mode M] [--seed N] [-c] [FLAGS]\n\n"
-		   "Print a small translation exercise built on a real guest: the table pages\n"
-		   "that matter (non-zero entries only), CR3 (and the EPTP, or the p2m), and a\n"
-		   "few guest virtual addresses to translate by hand. The same seed gives the\n"
-		   "same problem. Walk caches are off unless a flag turns them on.\n\n"
-		   "  --mode M      native, shadow or nested (default: native)\n"
-		   "  --seed N      the problem's seed (default: 1)\n"
-		   "  -c, --answers also print the worked answers, in `vmmu explain` form\n"
-		   "  -h, --help    this help\n\n");
-	cli_help_machine(f);
-}
-
-int quiz_main(int argc, char **argv)
-{
-	struct vm_config cfg;
-	const char *mode = "native", *seed_s = NULL;
-	bool answers = false;
-	char err[512];
-	char flags[1024] = "";
-	size_t flen = 0;
-
-	config_defaults(&cfg);
-	cfg.walk_caches = false;
-	for (int i = 1; i < argc;) {
-		const char *a = argv[i];
-		int at = i, rc;
-		if (cli_is_help(a)) {
-			quiz_help(stdout);
-			return CLI_EXIT_OK;
-		}
-		if (strcmp(a, "-c") == 0 || strcmp(a, "--answers") == 0) {
-			answers = true;
-			i++;
-			continue;
-		}
-		rc = cli_parse_machine(&cfg, argc, argv, &i, err, sizeof(err));
-		if (rc == CLI_MATCHED) {
-			/* Keep the machine flags for the explain command we print. */
-			for (int k = at; k < i; k++) {
-				int w =
-				    snprintf(flags + flen, sizeof(flags) - flen, " %s", argv[k]);
-				if (w < 0 || (size_t)w >= sizeof(flags) - flen) {
-					cli_error("quiz: too many flags");
-					return CLI_EXIT_USAGE;
-				}
-				flen += (size_t)w;
-			}
-			continue;
-		}
-		if (rc == CLI_NOMATCH)
-			rc = cli_take_value("--mode", argc, argv, &i, &mode, err, sizeof(err));
-		if (rc == CLI_NOMATCH)
-			rc = cli_take_value("--seed", argc, argv, &i, &seed_s, err, sizeof(err));
-		if (rc != CLI_MATCHED)
-			return cli_reject_arg("quiz", rc, a, err);
-	}
-	const struct mmu_ops *m = mmu_find(mode);
-	if (!m) {
-		cli_error("--mode: unknown mode '%s' (expected native, shadow or nested)", mode);
-		return CLI_EXIT_USAGE;
-	}
-	cfg.mode = m->name;
-	uint64_t seed = CLI_DEFAULT_SEED;
-	if (seed_s && cli_parse_u64(seed_s, &seed, err, sizeof(err)) != 0) {
-		cli_error("--seed: %s", err);
-		return CLI_EXIT_USAGE;
-	}
-
 	struct quiz z;
-	quiz_make(&z, &cfg, seed);
+	quiz_make(&z, cfg, seed);
 	struct xp_opts o = {.map = z.map, .nmap = QUIZ_NMAP};
-	struct vm *vm = explain_guest_build(&cfg, &o, err, sizeof(err));
-	if (!vm) {
-		cli_error("quiz: %s", err);
-		return CLI_EXIT_USAGE;
-	}
+	struct vm *vm = explain_guest_build(cfg, &o, err, errlen);
+	if (!vm)
+		return QUIZ_BAD_MACHINE;
 
 	/* The answers, each on a fresh build of the same guest. */
 	struct xp_trace t[QUIZ_NQ];
 	memset(t, 0, sizeof(t));
-	int rc = CLI_EXIT_OK;
-	for (int k = 0; k < QUIZ_NQ && rc == CLI_EXIT_OK; k++) {
-		struct vm *qv = explain_guest_build(&cfg, &o, err, sizeof(err));
+	int rc = QUIZ_OK;
+	for (int k = 0; k < QUIZ_NQ && rc == QUIZ_OK; k++) {
+		struct vm *qv = explain_guest_build(cfg, &o, err, errlen);
 		if (!qv || explain_access(qv, z.q[k], &o, &t[k]) != 0) {
-			cli_error("quiz: %s", qv ? "out of memory" : err);
-			rc = CLI_EXIT_FAIL;
+			if (qv)
+				snprintf(err, errlen, "out of memory");
+			rc = QUIZ_FAILED;
 		}
 		if (qv)
 			vm_destroy(qv);
 	}
-	if (rc != CLI_EXIT_OK) {
+	if (rc != QUIZ_OK) {
 		for (int k = 0; k < QUIZ_NQ; k++)
 			xp_trace_free(&t[k]);
 		vm_destroy(vm);
@@ -287,22 +217,22 @@ int quiz_main(int argc, char **argv)
 	for (int k = 0; k < QUIZ_NQ; k++)
 		nested |= t[k].two_d;
 	const bool shadow = !identity && !nested;
-	printf("vmmu quiz: %s paging, seed %" PRIu64 "\n", m->name, seed);
-	printf("machine: %d-level paging%s, guest page %s%s%s, walk caches %s\n\n", cfg.levels,
-	       nested ? (cfg.levels == 5 ? " over a 5-level EPT" : " over a 4-level EPT") : "",
-	       page_size_name(cfg.guest_page), nested || shadow ? ", host page " : "",
-	       nested || shadow ? page_size_name(cfg.host_page) : "",
-	       cfg.walk_caches ? "on" : "off");
-	printf("Every table is a 4 KiB page of 512 eight-byte entries. The dumps list only\n"
+	fprintf(out, "vmmu quiz: %s paging, seed %" PRIu64 "\n", cfg->mode, seed);
+	fprintf(out, "machine: %d-level paging%s, guest page %s%s%s, walk caches %s\n\n", cfg->levels,
+	       nested ? (cfg->levels == 5 ? " over a 5-level EPT" : " over a 4-level EPT") : "",
+	       page_size_name(cfg->guest_page), nested || shadow ? ", host page " : "",
+	       nested || shadow ? page_size_name(cfg->host_page) : "",
+	       cfg->walk_caches ? "on" : "off");
+	fprintf(out, "Every table is a 4 KiB page of 512 eight-byte entries. The dumps list only\n"
 	       "the non-zero entries of each page, as 'address: value [index]'.\n"
 	       "x86-64 entry bits: P=0 RW=1 US=2 A=5 D=6 PS=7 G=8 NX=63; bits 51:12 hold the\n"
 	       "next table's frame (or the page's, in a leaf).\n");
 	if (nested)
-		printf("EPT entry bits: R=0 W=1 X=2 memtype=5:3 IPAT=6 PS=7 A=8 D=9; bits 51:12\n"
+		fprintf(out, "EPT entry bits: R=0 W=1 X=2 memtype=5:3 IPAT=6 PS=7 A=8 D=9; bits 51:12\n"
 		       "as above. EPT tables are indexed by guest-physical address bits.\n");
-	printf("\n");
+	fprintf(out, "\n");
 	const char *gspace = identity ? "PA" : "gPA";
-	printf("CR3  = 0x%016" PRIx64 " (top table at %s 0x%" PRIx64 ", PCID %" PRIu64 ")\n",
+	fprintf(out, "CR3  = 0x%016" PRIx64 " (top table at %s 0x%" PRIx64 ", PCID %" PRIu64 ")\n",
 	       t[0].cr3, gspace, pte_frame(t[0].cr3), t[0].cr3 & CR3_PCID_MASK);
 	if (nested) {
 		uint64_t ep4ta = 0;
@@ -310,25 +240,25 @@ int quiz_main(int argc, char **argv)
 			for (size_t i = 0; i < t[k].n && !ep4ta; i++) {
 				const struct xp_rec *r = &t[k].rec[i];
 				if (r->ev.kind == TR_WALK_REF && r->ev.dim == DIM_HOST &&
-				    r->ev.served == SERVED_MEMORY && r->ev.level == cfg.levels)
+				    r->ev.served == SERVED_MEMORY && r->ev.level == cfg->levels)
 					ep4ta = r->ev.table_addr;
 			}
 		uint64_t eptp = ep4ta | EPTP_MT_WB |
-				((uint64_t)(cfg.levels - 1) << EPTP_WALK_SHIFT) |
-				(cfg.ept_ad ? EPTP_AD : 0);
-		printf("EPTP = 0x%016" PRIx64 " (EPT root at hPA 0x%" PRIx64
+				((uint64_t)(cfg->levels - 1) << EPTP_WALK_SHIFT) |
+				(cfg->ept_ad ? EPTP_AD : 0);
+		fprintf(out, "EPTP = 0x%016" PRIx64 " (EPT root at hPA 0x%" PRIx64
 		       ", write-back, %d-level walk, A/D %s)\n",
-		       eptp, ep4ta, cfg.levels, cfg.ept_ad ? "on" : "off");
+		       eptp, ep4ta, cfg->levels, cfg->ept_ad ? "on" : "off");
 	}
 
 	struct quiz_page pages[QUIZ_MAX_PAGES];
 	size_t np = quiz_pages(t, QUIZ_NQ, pages);
-	printf("\nGuest page tables (%s memory):\n", identity ? "physical" : "guest-physical");
+	fprintf(out, "\nGuest page tables (%s memory):\n", identity ? "physical" : "guest-physical");
 	for (size_t k = 0; k < np; k++)
 		if (!pages[k].host)
 			quiz_dump_page(stdout, vm, &pages[k], gspace);
 	if (nested) {
-		printf("\nEPT pages (host-physical memory):\n");
+		fprintf(out, "\nEPT pages (host-physical memory):\n");
 		for (size_t k = 0; k < np; k++)
 			if (pages[k].host)
 				quiz_dump_page(stdout, vm, &pages[k], "hPA");
@@ -349,36 +279,36 @@ int quiz_main(int argc, char **argv)
 				gfn[b] = gfn[b - 1];
 				gfn[b - 1] = x;
 			}
-		printf("\nThe p2m (guest frame -> host frame) of the frames involved:\n");
+		fprintf(out, "\nThe p2m (guest frame -> host frame) of the frames involved:\n");
 		for (size_t k = 0; k < ng; k++) {
 			if (k && gfn[k] == gfn[k - 1])
 				continue;
 			uint64_t h = p2m_lookup(vm, gfn[k]);
 			if (h == INVALID_HFN)
-				printf("  gfn 0x%" PRIx64 " -> not backed\n", gfn[k]);
+				fprintf(out, "  gfn 0x%" PRIx64 " -> not backed\n", gfn[k]);
 			else
-				printf("  gfn 0x%" PRIx64 " -> hfn 0x%" PRIx64 "\n", gfn[k], h);
+				fprintf(out, "  gfn 0x%" PRIx64 " -> hfn 0x%" PRIx64 "\n", gfn[k], h);
 		}
 	}
 
-	printf("\nTranslate these user-mode 8-byte loads. For each, list the entries read\n"
+	fprintf(out, "\nTranslate these user-mode 8-byte loads. For each, list the entries read\n"
 	       "and give the %s, or the level at which the walk faults:\n",
 	       identity ? "physical address"
 			: "guest-physical and "
 			  "host-physical addresses");
 	for (int k = 0; k < QUIZ_NQ; k++)
-		printf("  %d. gVA 0x%016" PRIx64 "\n", k + 1, z.q[k]);
-	printf("\nCheck one answer with:\n  vmmu explain --mode %s --map 0x%" PRIx64 ",0x%" PRIx64
+		fprintf(out, "  %d. gVA 0x%016" PRIx64 "\n", k + 1, z.q[k]);
+	fprintf(out, "\nCheck one answer with:\n  vmmu explain --mode %s --map 0x%" PRIx64 ",0x%" PRIx64
 	       ",0x%" PRIx64 " --walk-caches off%s --gva ADDR\n",
-	       m->name, z.map[0], z.map[1], z.map[2], flags);
+	       cfg->mode, z.map[0], z.map[1], z.map[2], flags);
 	if (!answers)
-		printf("(Run again with -c for the worked answers.)\n");
+		fprintf(out, "(Run again with -c for the worked answers.)\n");
 	for (int k = 0; answers && k < QUIZ_NQ; k++) {
-		printf("\n==== answer %d: gVA 0x%016" PRIx64 " ====\n", k + 1, z.q[k]);
+		fprintf(out, "\n==== answer %d: gVA 0x%016" PRIx64 " ====\n", k + 1, z.q[k]);
 		xp_print_text(stdout, &t[k]);
 	}
 	for (int k = 0; k < QUIZ_NQ; k++)
 		xp_trace_free(&t[k]);
 	vm_destroy(vm);
-	return CLI_EXIT_OK;
+	return QUIZ_OK;
 }

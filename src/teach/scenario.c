@@ -1215,10 +1215,10 @@ static void describe_machine(FILE *f, const struct vm_config *c)
 		"machine: %s%s%d levels, guest memory %" PRIu64 "M, host pages %s, "
 		"VPID %s, PCID %s, walk caches %s",
 		each ? "" : c->mode, each ? "" : " paging, ", c->levels, c->guest_mem >> 20,
-		cli_page_name(c->host_page), c->vpid ? "on" : "off", c->pcid ? "on" : "off",
+		config_page_name(c->host_page), c->vpid ? "on" : "off", c->pcid ? "on" : "off",
 		c->walk_caches ? "on" : "off");
 	if (each || strcmp(c->mode, "shadow") == 0)
-		fprintf(f, ", shadow sync %s, %u cached roots%s", cli_sync_name(c->shadow_sync),
+		fprintf(f, ", shadow sync %s, %u cached roots%s", config_sync_name(c->shadow_sync),
 			c->shadow_roots, each ? " (shadow)" : "");
 	fputc('\n', f);
 }

@@ -1,0 +1,91 @@
+/*
+ * cmd_quiz.c - `vmmu quiz`: flags, then the exercise that src/teach/quiz.c
+ * prints.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "registry.h"
+#include "../teach/explain.h"
+
+static void quiz_help(FILE *f)
+{
+	fprintf(f, "usage: vmmu quiz [--mode M] [--seed N] [-c] [FLAGS]\n\n"
+		   "Print a small translation exercise built on a real guest: the table pages\n"
+		   "that matter (non-zero entries only), CR3 (and the EPTP, or the p2m), and a\n"
+		   "few guest virtual addresses to translate by hand. The same seed gives the\n"
+		   "same problem. Walk caches are off unless a flag turns them on.\n\n"
+		   "  --mode M      native, shadow or nested (default: native)\n"
+		   "  --seed N      the problem's seed (default: 1)\n"
+		   "  -c, --answers also print the worked answers, in `vmmu explain` form\n"
+		   "  -h, --help    this help\n\n");
+	cli_help_machine(f);
+}
+
+int quiz_main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	const char *mode = "native", *seed_s = NULL;
+	bool answers = false;
+	char err[512];
+	char flags[1024] = "";
+	size_t flen = 0;
+
+	config_defaults(&cfg);
+	cfg.walk_caches = false;
+	for (int i = 1; i < argc;) {
+		const char *a = argv[i];
+		int at = i, rc;
+		if (cli_is_help(a)) {
+			quiz_help(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--answers") == 0) {
+			answers = true;
+			i++;
+			continue;
+		}
+		rc = cli_parse_machine(&cfg, argc, argv, &i, err, sizeof(err));
+		if (rc == CLI_MATCHED) {
+			/* Keep the machine flags for the explain command we print. */
+			for (int k = at; k < i; k++) {
+				int w =
+				    snprintf(flags + flen, sizeof(flags) - flen, " %s", argv[k]);
+				if (w < 0 || (size_t)w >= sizeof(flags) - flen) {
+					cli_error("quiz: too many flags");
+					return CLI_EXIT_USAGE;
+				}
+				flen += (size_t)w;
+			}
+			continue;
+		}
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--mode", argc, argv, &i, &mode, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--seed", argc, argv, &i, &seed_s, err, sizeof(err));
+		if (rc != CLI_MATCHED)
+			return cli_reject_arg("quiz", rc, a, err);
+	}
+	const struct mmu_ops *m = mmu_find(mode);
+	if (!m) {
+		cli_error("--mode: unknown mode '%s' (expected native, shadow or nested)", mode);
+		return CLI_EXIT_USAGE;
+	}
+	cfg.mode = m->name;
+	uint64_t seed = CLI_DEFAULT_SEED;
+	if (seed_s && cli_parse_u64(seed_s, &seed, err, sizeof(err)) != 0) {
+		cli_error("--seed: %s", err);
+		return CLI_EXIT_USAGE;
+	}
+	switch (quiz_print(stdout, &cfg, seed, answers, flags, err, sizeof(err))) {
+	case QUIZ_OK:
+		return CLI_EXIT_OK;
+	case QUIZ_BAD_MACHINE:
+		cli_error("quiz: %s", err);
+		return CLI_EXIT_USAGE;
+	default:
+		cli_error("quiz: %s", err);
+		return CLI_EXIT_FAIL;
+	}
+}
