@@ -20,6 +20,8 @@
 #ifndef VMMU_SCENARIO_H
 #define VMMU_SCENARIO_H
 
+#include <stdio.h>
+
 #include "../core/config.h"
 #include "../core/stats.h"
 #include "../core/trace.h"
@@ -47,7 +49,11 @@ struct scenario_observer {
 struct scenario_info {
 	const char *name;
 	const char *summary;
+	const char *setup; /* what the unnarrated setup does */
 };
+
+/* Guest memory of a scenario's machine unless a flag says otherwise. */
+#define SCENARIO_GUEST_MEM (UINT64_C(64) << 20)
 extern const struct scenario_info scenario_list[];
 extern const size_t scenario_count;
 
@@ -64,11 +70,15 @@ bool scenario_exists(const char *name);
 int scenario_run(const char *name, const struct vm_config *cfg, const struct scenario_observer *obs,
 		 struct stats *total, char *err, size_t errlen);
 
-/*
- * `vmmu explain --scenario NAME --mode M [--compare] [-v] [machine flags]`.
- * argv[0] is "explain"; the whole explain argument list is passed. Returns
- * a CLI_EXIT_* status.
- */
-int scenario_main(int argc, char **argv);
+/* The narrator (narrate.c). */
+/* Run scenario scn under cfg->mode and narrate it to f, then its summary;
+ * *total as scenario_run(). Returns 0, or -1 with err set. */
+int scenario_narrate(FILE *f, const char *scn, const struct vm_config *cfg, int verbose,
+		     struct stats *total, char *err, size_t errlen);
+/* One line describing cfg's machine; cfg->mode NULL = every mode. */
+void scenario_describe_machine(FILE *f, const struct vm_config *c);
+/* The side-by-side summary of t[0..n) (one per mode in modes[]). */
+void scenario_print_compare(FILE *f, const char *scn, const char *const *modes,
+			    const struct stats *t, int n);
 
 #endif
