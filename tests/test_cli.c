@@ -1,6 +1,6 @@
 /*
  * test_cli.c - unit tests of the command-line front end and the CSV
- * (src/core/cli.c, src/core/csv.c).
+ * (src/cli/cli.c, src/report/csv.c).
  *
  * Parsing: sizes, on/off, TLB geometry and every kind of machine flag are
  * parsed to exact values, and every bad value is rejected with a message

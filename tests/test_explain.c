@@ -1,5 +1,5 @@
 /*
- * test_explain.c - the explainer (src/core/explain*.c): what it records of
+ * test_explain.c - the explainer (src/teach/explain*.c): what it records of
  * one load is what the engine did, for every mode and page-size
  * combination.
  *

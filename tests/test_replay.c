@@ -1,5 +1,5 @@
 /*
- * test_replay.c - unit tests of the lackey trace replay (src/core/replay.c).
+ * test_replay.c - unit tests of the lackey trace replay (workloads/replay.c).
  *
  * Two parts:
  *   - the line parser, one table of lines with the exact record or the exact

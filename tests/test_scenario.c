@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "../src/report/csv.h"
+#include "../src/cli/cli.h"
 #include "../src/teach/scenario.h"
 #include "../src/core/vm.h"
 

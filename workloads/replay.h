@@ -122,7 +122,5 @@ void replay_input_close(struct replay_input *in);
 long replay_find_traces(const char *list, bool must_exist, struct replay_workload **out, char *err,
 			size_t errlen);
 
-/* `vmmu replay`: see replay_main's --help. Returns a CLI_EXIT_* status. */
-int replay_main(int argc, char **argv);
 
 #endif

@@ -529,7 +529,7 @@ int compare_main(int argc, char **argv)
 		free(c.traces);
 		return rc;
 	}
-	if (jobs_make_dirs(c.out, err, sizeof(err)) < 0) {
+	if (csv_make_dirs(c.out, err, sizeof(err)) < 0) {
 		cli_error("--out: %s", err);
 		free(c.wl);
 		free(c.traces);

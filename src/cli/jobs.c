@@ -46,38 +46,6 @@ static double jobs_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int jobs_make_dirs(const char *path, char *err, size_t errlen)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-	struct stat sb;
-
-	if (len == 0 || len >= sizeof(buf)) {
-		snprintf(err, errlen, "bad directory name '%s'", path);
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create directory '%.256s': %s", buf,
-				 strerror(errno));
-			return -1;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		snprintf(err, errlen, "'%s' is not a directory", path);
-		return -1;
-	}
-	return 0;
-}
-
 static int write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -61,7 +61,5 @@ void jobs_run(const char *who, struct job *job, size_t njob, unsigned par);
 bool jobs_mode_can_run(const struct vm_config *cfg, const struct mmu_ops *m, char *err,
 		       size_t errlen);
 
-/* mkdir -p. Returns 0, or -1 with err set. */
-int jobs_make_dirs(const char *path, char *err, size_t errlen);
 
 #endif

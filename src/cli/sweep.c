@@ -762,7 +762,7 @@ int sweep_main(int argc, char **argv)
 		sweep_free(&s);
 		return rc;
 	}
-	if (jobs_make_dirs(s.out, err, sizeof(err)) < 0) {
+	if (csv_make_dirs(s.out, err, sizeof(err)) < 0) {
 		cli_error("--out: %s", err);
 		sweep_free(&s);
 		return CLI_EXIT_USAGE;

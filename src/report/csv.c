@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
@@ -324,4 +325,36 @@ fail_unlink:
 	snprintf(err, errlen, "cannot %s '%s': %s", what, tmp, strerror(e));
 	unlink(tmp);
 	return -1;
+}
+
+int csv_make_dirs(const char *path, char *err, size_t errlen)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+	struct stat sb;
+
+	if (len == 0 || len >= sizeof(buf)) {
+		snprintf(err, errlen, "bad directory name '%s'", path);
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create directory '%.256s': %s", buf,
+				 strerror(errno));
+			return -1;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "'%s' is not a directory", path);
+		return -1;
+	}
+	return 0;
 }

@@ -73,4 +73,8 @@ void csv_dir_of(const char *path, char *dir, size_t len);
 typedef int (*csv_fill_fn)(FILE *f, void *ctx);
 int csv_write_atomic(const char *path, csv_fill_fn fill, void *ctx, char *err, size_t errlen);
 
+/* mkdir -p: create path and its missing parents. Returns 0, or -1 with err
+ * set (also when path exists and is not a directory). */
+int csv_make_dirs(const char *path, char *err, size_t errlen);
+
 #endif

@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "csv.h"
-#include "../cli/jobs.h"
 #include "../core/stats.h"
 
 #define PLOT_MAX_NAMES 64
@@ -502,7 +501,7 @@ static int make_plot_dir(const char *dir, char *msg, size_t msglen)
 	char pdir[PATH_MAX];
 
 	pathf(pdir, sizeof(pdir), "%s/plots", dir);
-	return jobs_make_dirs(pdir, msg, msglen);
+	return csv_make_dirs(pdir, msg, msglen);
 }
 
 /* Draw the figures names[0..n-1] when gnuplot is there. */

@@ -28,10 +28,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../cli/cli.h"
-#include "csv.h"
+#include "cli.h"
+#include "../report/csv.h"
 #include "../lib/run.h"
-#include "../cli/registry.h"
+#include "registry.h"
 
 #define MERGE_MAX_REPORT 10 /* problems listed before "and N more" */
 

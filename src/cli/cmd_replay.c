@@ -1,0 +1,129 @@
+/*
+ * cmd_replay.c - `vmmu replay`: flags, then one run of the trace-replay
+ * workload (workloads/replay.c) published as `vmmu run` publishes a run.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli.h"
+#include "report.h"
+#include "../lib/run.h"
+#include "../../workloads/replay.h"
+
+/* ---- vmmu replay ---- */
+
+static void replay_help(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: vmmu replay --trace FILE|- [--mode M] [--csv FILE|-] [FLAGS]\n\n"
+	    "Replay a valgrind lackey trace of a real program as one guest process under\n"
+	    "one MMU mode, and print the same summary (and CSV row) as `vmmu run`, for\n"
+	    "the workload replay:<trace name>. Record a trace with\n"
+	    "  valgrind --tool=lackey --trace-mem=yes --log-fd=9 PROG 9>PROG.lackey\n"
+	    "Each page the trace touches is demand-faulted on its first touch. A\n"
+	    "malformed line stops the run with its line number and text (exit status 2);\n"
+	    "docs/replay.md gives the format.\n\n"
+	    "  --trace FILE|-                   the trace; '-' reads standard input (required)\n"
+	    "  --mode M                         MMU mode: native, shadow or nested (default: "
+	    "native)\n"
+	    "  --csv FILE|-                     also write a CSV header and row to FILE, "
+	    "atomically;\n"
+	    "                                   with '-', the CSV goes to stdout and the summary\n"
+	    "                                   to stderr\n"
+	    "  -v, --verbose                    print every counter\n"
+	    "  -h, --help                       this help\n\n");
+	cli_help_machine(f);
+}
+
+int replay_main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct wl_params p = {.seed = CLI_DEFAULT_SEED};
+	const char *mode = "native", *trace = NULL, *csv = NULL;
+	struct replay_workload *rw;
+	struct run_result r;
+	bool maxrss = false;
+	char err[512];
+	FILE *out;
+	int rc;
+
+	config_defaults(&cfg);
+	for (int i = 1; i < argc;) {
+		const char *a = argv[i];
+
+		if (cli_is_help(a)) {
+			replay_help(stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			cfg.verbose++;
+			i++;
+			continue;
+		}
+		/* Not in --help: print the peak resident set (the streaming test). */
+		if (strcmp(a, "--maxrss") == 0) {
+			maxrss = true;
+			i++;
+			continue;
+		}
+		rc = cli_parse_machine(&cfg, argc, argv, &i, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--mode", argc, argv, &i, &mode, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--trace", argc, argv, &i, &trace, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--csv", argc, argv, &i, &csv, err, sizeof(err));
+		if (rc != CLI_MATCHED)
+			return cli_reject_arg("replay", rc, a, err);
+	}
+	if (trace == NULL) {
+		cli_error("replay: --trace is required (a lackey trace file, or '-')");
+		return CLI_EXIT_USAGE;
+	}
+	if (report_check_run(&cfg, mode, csv) < 0)
+		return CLI_EXIT_USAGE;
+
+	rw = malloc(sizeof(*rw));
+	if (rw == NULL) {
+		cli_error("replay: out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	if (replay_workload_init(rw, trace) < 0) {
+		cli_error("--trace: path too long");
+		free(rw);
+		return CLI_EXIT_USAGE;
+	}
+	p.arg = &rw->in;
+	rc = run_workload(&cfg, &rw->w, &p, NULL, &r);
+	replay_input_close(&rw->in);
+	if (rc != 0) {
+		if (rw->in.bad_input)
+			cli_error("replay: %s", rw->in.err);
+		else
+			cli_error("replay %s/%s failed: %s", rw->name, mode,
+				  r.err[0] ? r.err : "unknown error");
+		rc = rw->in.bad_input ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+		free(rw);
+		return rc;
+	}
+	out = report_stream(csv);
+	fprintf(out,
+		"trace %s: %" PRIu64 " lines, %" PRIu64 " records (I %" PRIu64 ", L %" PRIu64
+		", S %" PRIu64 ", M %" PRIu64 "), %" PRIu64 " across a page boundary, %" PRIu64
+		" regions of 2 MiB mapped\n",
+		strcmp(trace, "-") == 0 ? "<stdin>" : trace, rw->in.lines, rw->in.records,
+		rw->in.fetches, rw->in.loads, rw->in.stores, rw->in.modifies, rw->in.straddles,
+		rw->in.regions);
+	rc = report_finish("replay", rw->name, &cfg, &r, csv);
+	if (maxrss) {
+		struct rusage ru;
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			fprintf(stderr, "vmmu: replay: max RSS %ld KiB\n", ru.ru_maxrss);
+	}
+	free(rw);
+	return rc;
+}
