@@ -77,6 +77,8 @@ int scenario_narrate(FILE *f, const char *scn, const struct vm_config *cfg, int 
 		     struct stats *total, char *err, size_t errlen);
 /* One line describing cfg's machine; cfg->mode NULL = every mode. */
 void scenario_describe_machine(FILE *f, const struct vm_config *c);
+/* The totals of one narrated run (summary.c). */
+void scenario_print_summary(FILE *f, const char *scn, const char *mode, const struct stats *t);
 /* The side-by-side summary of t[0..n) (one per mode in modes[]). */
 void scenario_print_compare(FILE *f, const char *scn, const char *const *modes,
 			    const struct stats *t, int n);
