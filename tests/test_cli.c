@@ -557,7 +557,9 @@ static void test_csv_header_and_row(void **state)
 	r.st.cyc_walk = 1000;
 	r.checksum = 0xabc;
 	r.guest_digest = UINT64_C(0x5a5a5a5a5a5a5a5a);
-	r.wall_s = 0.5;
+	r.wall_s = 0.5;  /* the whole run */
+	r.sim_s = 0.25;  /* the workload: the simulation rate divides by it */
+	r.rss_bytes = 12345678;
 	assert_int_equal(csv_write_header(f), 0);
 	assert_int_equal(csv_write_row(f, "faults", &c, &r), 0);
 	fclose(f);
@@ -581,7 +583,11 @@ static void test_csv_header_and_row(void **state)
 	assert_int_equal(strncmp(row, "faults,native,7,1000,", 21), 0);
 	/* est_cycles is the sum of the cost parts; 4 cycles per access. */
 	assert_non_null(
-	    strstr(row, ",4000,4.0000,0x0000000000000abc,0x5a5a5a5a5a5a5a5a,0.500000,2000,"));
+	    strstr(row, ",4000,4.0000,0x0000000000000abc,0x5a5a5a5a5a5a5a5a,0.500000,4000,"));
+	/* The simulator's own measurements close the row. */
+	assert_non_null(strstr(row, ",0.250000,12345678\n"));
+	assert_string_equal(names[n - 2], "sim_s");
+	assert_string_equal(names[n - 1], "rss_bytes");
 	hex = strstr(row, "0x");
 	assert_non_null(hex);
 	free(expect);

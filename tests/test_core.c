@@ -19,6 +19,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -269,8 +270,8 @@ static void test_p2m_chunks(void **state)
 	assert_int_equal(p2m_lookup(vm, 0x1234), 0x1234); /* identity */
 	/* Emulate a VMM-mode p2m on the same VM. */
 	vm->p2m.identity = false;
-	for (uint64_t g = 0; g < vm->p2m.nframes; g++)
-		vm->p2m.map[g] = INVALID_HFN;
+	vm->p2m.slot = calloc(vm->p2m.nframes, sizeof(*vm->p2m.slot)); /* nothing backed */
+	assert_non_null(vm->p2m.slot);
 	vm->cfg.host_page = PG_2M;
 	vm->hm.guest_next = 2048; /* chunks are handed out downwards from here */
 	hfn_t h = p2m_ensure(vm, 0x605);
@@ -286,13 +287,19 @@ static void test_p2m_chunks(void **state)
 }
 
 /* The digest sees every byte of guest memory, and an all-zero frame reads
- * the same as an unbacked one. */
+ * the same as an unbacked one. It reads the frames written, and only them,
+ * and agrees with the reference scan of all guest memory. */
 static void test_digest(void **state)
 {
 	(void)state;
 	struct vm *a = make_vm(4, false, true), *b = make_vm(4, false, true);
 	assert_int_equal(vm_guest_digest(a), vm_guest_digest(b));
+	assert_int_equal(a->p2m.digest_frames, 0);
 	gpa_write64(a, GPA(0x5000), 0x5a);
+	gpa_write64(a, GPA(0x7ff8), 0x5b);
+	gpa_write64(a, GPA(0x7ff8), 0);
+	assert_int_equal(vm_guest_digest(a), vm_guest_digest_scan(a));
+	assert_int_equal(a->p2m.digest_frames, 2);
 	assert_int_not_equal(vm_guest_digest(a), vm_guest_digest(b));
 	gpa_write64(b, GPA(0x5000), 0x5a);
 	assert_int_equal(vm_guest_digest(a), vm_guest_digest(b));

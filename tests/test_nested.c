@@ -972,7 +972,7 @@ static void frames_after_boot(struct vm *vm, void *ctx)
 	assert_non_null(f->pre);
 	for (gfn_t g = 0; g < vm->p2m.nframes; g++) {
 		hpa_t h;
-		if (vm->p2m.map[g] != INVALID_HFN && ept_lookup(vm, ns, gfn_to_gpa(g), &h)) {
+		if (p2m_lookup(vm, g) != INVALID_HFN && ept_lookup(vm, ns, gfn_to_gpa(g), &h)) {
 			f->pre[g] = 1;
 			f->premapped++;
 		}

@@ -15,8 +15,9 @@
 #
 # What legitimately varies from run to run is normalised on both sides
 # before the comparison, and nothing else:
-#   - wall time and simulated accesses per second ("wall time  0.012 s
-#     (21.50 M simulated accesses/s)");
+#   - the wall-time line: times, simulated accesses per second and peak RSS
+#     ("wall time  0.012 s (workload 0.004 s, 21.50 M simulated
+#     accesses/s, peak RSS 38 MiB)");
 #   - simulator heap bytes (the vmm_heap_bytes counter of `-v`);
 #   - the NUMA placement note of `-v` ("vmmu: numa: ..."), which depends
 #     on the host's NUMA nodes.
@@ -51,7 +52,7 @@ trap 'rm -rf "$T"' EXIT
 
 normalise() {
 	sed -E \
-		-e 's/wall time( +)[0-9]+\.[0-9]+ s \([0-9.]+ ?[kMG]? simulated accesses\/s\)/wall time\1<varies>/' \
+		-e 's/wall time( +)[0-9]+\.[0-9]+ s \([^)]*simulated accesses\/s[^)]*\)/wall time\1<varies>/' \
 		-e 's/^( *vmm_heap_bytes +)[0-9]+/\1<varies>/' \
 		-e '/^vmmu: numa: /d'
 }

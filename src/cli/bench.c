@@ -440,7 +440,7 @@ static int bench_workload(struct bench *b, const struct workload *w, struct benc
 				snprintf(row->err, sizeof(row->err), "%s", r->err);
 				break;
 			}
-			if (!row->ok || r->wall_s < row->r.wall_s)
+			if (!row->ok || r->sim_s < row->r.sim_s)
 				row->r = *r;
 			row->ok = true;
 		}
@@ -449,9 +449,9 @@ static int bench_workload(struct bench *b, const struct workload *w, struct benc
 			rc = -1;
 			continue;
 		}
-		row->sim_rate = row->r.wall_s > 0 ? (double)row->r.st.accesses / row->r.wall_s : 0;
+		row->sim_rate = row->r.sim_s > 0 ? (double)row->r.st.accesses / row->r.sim_s : 0;
 		row->user_rate =
-		    row->r.wall_s > 0 ? (double)row->r.st.user_accesses / row->r.wall_s : 0;
+		    row->r.sim_s > 0 ? (double)row->r.st.user_accesses / row->r.sim_s : 0;
 		row->flat_ratio = row->user_rate > 0 ? flat / row->user_rate : 0;
 		if (rec.n == 0)
 			continue;

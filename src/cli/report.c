@@ -151,8 +151,9 @@ static void report_summary(FILE *f, const char *wname, const struct vm_config *c
 	fputc('\n', f);
 	fprintf(f, "  %-14s 0x%016" PRIx64 "\n", "checksum", r->checksum);
 	fprintf(f, "  %-14s 0x%016" PRIx64 "\n", "guest digest", r->guest_digest);
-	fprintf(f, "  %-14s %.3f s (%.2f M simulated accesses/s)\n", "wall time", r->wall_s,
-		csv_accesses_per_s(r) / 1e6);
+	fprintf(f, "  %-14s %.3f s (workload %.3f s, %.2f M simulated accesses/s, peak RSS %.0f MiB)\n",
+		"wall time", r->wall_s, r->sim_s, csv_accesses_per_s(r) / 1e6,
+		(double)r->rss_bytes / (1 << 20));
 	if (cfg->verbose) {
 		fprintf(f, "  all counters:\n");
 		for (size_t k = 0; k < stat_nfields; k++)

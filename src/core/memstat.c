@@ -1,11 +1,22 @@
 /*
- * memstat.c - the simulator's own heap use, from jemalloc's statistics.
+ * memstat.c - the simulator's own heap use, from jemalloc's statistics,
+ * and its peak resident set, from getrusage().
  *
  * vmmu links jemalloc as its allocator; stats.allocated is the number of
  * bytes the program holds in live allocations. The sanitizer build runs on
  * the system allocator (ASan replaces malloc) and reports 0.
  */
 #include "memstat.h"
+
+#include <sys/resource.h>
+
+uint64_t memstat_peak_rss_bytes(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (uint64_t)ru.ru_maxrss * 1024; /* Linux reports KiB */
+}
 
 #ifndef VMMU_NO_JEMALLOC
 #include <jemalloc/jemalloc.h>

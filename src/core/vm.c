@@ -181,8 +181,10 @@ hfn_t p2m_ensure(struct vm *vm, gfn_t gfn)
 	struct p2m *p = &vm->p2m;
 	if (gfn >= p->nframes)
 		return INVALID_HFN;
-	if (p->map[gfn] != INVALID_HFN)
-		return p->map[gfn];
+	if (p->identity)
+		return gfn;
+	if (p->slot[gfn])
+		return p->slot[gfn];
 	uint64_t n = page_bytes(vm->cfg.host_page) >> PAGE_SHIFT;
 	struct hostmem *hm = &vm->hm;
 	/* Chunk 0 stays unused: host frame 0 is never handed out. */
@@ -192,24 +194,31 @@ hfn_t p2m_ensure(struct vm *vm, gfn_t gfn)
 	hfn_t base = hm->guest_next;
 	gfn_t g0 = gfn & ~(n - 1);
 	for (uint64_t i = 0; i < n && g0 + i < p->nframes; i++)
-		p->map[g0 + i] = base + i;
+		p->slot[g0 + i] = base + i;
 	hm->in_use += n;
 	if (hm->in_use > hm->peak)
 		hm->peak = hm->in_use;
-	return p->map[gfn];
+	return p->slot[gfn];
 }
 
+/*
+ * Nothing here is O(guest memory) in time or in touched memory: calloc'd
+ * arrays of this size come from fresh zeroed mappings, so their pages cost
+ * RAM only once written. Native mode needs no slot array (identity).
+ */
 static int p2m_init(struct vm *vm, char *err, size_t errlen)
 {
 	struct p2m *p = &vm->p2m;
 	p->nframes = vm->cfg.guest_mem >> PAGE_SHIFT;
-	p->map = malloc(p->nframes * sizeof(*p->map));
-	if (!p->map) {
+	uint64_t words = (p->nframes + 63) / 64;
+	p->used = calloc(words, sizeof(*p->used));
+	p->used_sum = calloc((words + 63) / 64, sizeof(*p->used_sum));
+	if (!p->identity)
+		p->slot = calloc(p->nframes, sizeof(*p->slot));
+	if (!p->used || !p->used_sum || (!p->identity && !p->slot)) {
 		snprintf(err, errlen, "out of memory for the p2m of %" PRIu64 " frames", p->nframes);
 		return -1;
 	}
-	for (uint64_t i = 0; i < p->nframes; i++)
-		p->map[i] = p->identity ? i : INVALID_HFN;
 	return 0;
 }
 
@@ -226,6 +235,7 @@ void gpa_write64(struct vm *vm, gpa_t gpa, uint64_t v)
 	hfn_t h = p2m_ensure(vm, gpa_to_gfn(gpa));
 	if (h == INVALID_HFN)
 		vmmu_bug("gpa-range", "write to gpa %#" PRIx64 " outside guest memory", gpa.v);
+	p2m_mark_used(vm, gpa_to_gfn(gpa));
 	hpa_write64(vm, HPA((h << PAGE_SHIFT) | (gpa.v & (PAGE_SIZE - 1))), v);
 }
 
@@ -238,23 +248,52 @@ static uint64_t mix64(uint64_t h, uint64_t v)
 	return h ^ (h >> 33);
 }
 
+/* Mix one frame into h: returns h unchanged when the frame is all zero. */
+static uint64_t digest_frame(uint64_t h, gfn_t g, const uint64_t *w)
+{
+	uint64_t any = 0;
+	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
+		any |= w[i];
+	if (!any)
+		return h; /* an all-zero frame reads as an unbacked one */
+	uint64_t ph = mix64(0, g);
+	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
+		ph = ph * UINT64_C(0x100000001b3) ^ w[i];
+	return mix64(h, ph);
+}
+
+#define DIGEST_SEED UINT64_C(0xcbf29ce484222325)
+
 uint64_t vm_guest_digest(struct vm *vm)
 {
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
+	struct p2m *p = &vm->p2m;
+	uint64_t h = DIGEST_SEED, nread = 0;
+	uint64_t words = (p->nframes + 63) / 64;
+	for (uint64_t s = 0; s < (words + 63) / 64; s++) {
+		for (uint64_t sum = p->used_sum[s]; sum; sum &= sum - 1) {
+			uint64_t w = s * 64 + (uint64_t)__builtin_ctzll(sum);
+			for (uint64_t bits = p->used[w]; bits; bits &= bits - 1) {
+				gfn_t g = w * 64 + (uint64_t)__builtin_ctzll(bits);
+				hfn_t f = p2m_lookup(vm, g);
+				if (f == INVALID_HFN)
+					continue;
+				nread++;
+				h = digest_frame(h, g,
+						 (const uint64_t *)(vm->hm.base + (f << PAGE_SHIFT)));
+			}
+		}
+	}
+	p->digest_frames = nread;
+	return h;
+}
+
+uint64_t vm_guest_digest_scan(struct vm *vm)
+{
+	uint64_t h = DIGEST_SEED;
 	for (gfn_t g = 0; g < vm->p2m.nframes; g++) {
-		hfn_t f = vm->p2m.map[g];
-		if (f == INVALID_HFN)
-			continue;
-		const uint64_t *w = (const uint64_t *)(vm->hm.base + (f << PAGE_SHIFT));
-		uint64_t any = 0;
-		for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
-			any |= w[i];
-		if (!any)
-			continue; /* an all-zero frame reads as an unbacked one */
-		uint64_t ph = mix64(0, g);
-		for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
-			ph = ph * UINT64_C(0x100000001b3) ^ w[i];
-		h = mix64(h, ph);
+		hfn_t f = p2m_lookup(vm, g);
+		if (f != INVALID_HFN)
+			h = digest_frame(h, g, (const uint64_t *)(vm->hm.base + (f << PAGE_SHIFT)));
 	}
 	return h;
 }
@@ -406,6 +445,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->hm.base)
 		munmap(vm->hm.base, vm->hm.size);
 	free(vm->hm.free);
-	free(vm->p2m.map);
+	free(vm->p2m.slot);
+	free(vm->p2m.used);
+	free(vm->p2m.used_sum);
 	free(vm);
 }

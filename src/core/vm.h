@@ -17,11 +17,20 @@
  * Host frame 0 and guest frame 0 are never handed out, so a zero frame
  * number is always a bug.
  *
+ * Memory use scales with what the guest touches, not with its size: the
+ * reservation is never touched wholesale, the p2m's slot array is zeroed
+ * memory that is written only where a chunk is backed (native mode keeps
+ * none), and the digest reads only the frames of the p2m's used set.
+ *
  * Invariants:
- *   - p2m.map[gfn] is INVALID_HFN or a frame inside the guest region;
- *   - in native mode p2m.map[gfn] == gfn for every gfn;
+ *   - p2m_lookup(gfn) is INVALID_HFN or a frame inside the guest region;
+ *   - in native mode p2m_lookup(gfn) == gfn for every gfn;
  *   - a host-page-size chunk of guest frames maps to one aligned, contiguous
- *     chunk of host frames (this is what lets EPT use large leaves).
+ *     chunk of host frames (this is what lets EPT use large leaves);
+ *   - every guest frame whose content is not all zero is in the p2m's used
+ *     set: the guest stores only to frames its allocator handed out (it
+ *     marks them with p2m_mark_used()), and the VMM writes other guest
+ *     frames only through gpa_write64(), which marks them too.
  */
 #ifndef VMMU_VM_H
 #define VMMU_VM_H
@@ -66,9 +75,21 @@ struct hostmem {
 };
 
 struct p2m {
-	hfn_t *map;       /* gfn -> hfn, INVALID_HFN when not backed yet */
+	hfn_t *slot;      /* VMM modes: gfn -> hfn, 0 when not backed yet (host frame
+			   * 0 is never handed out); NULL in native mode. Read it
+			   * through p2m_lookup(). */
 	uint64_t nframes; /* guest frames */
 	bool identity;    /* native: guest-physical is host-physical */
+	/*
+	 * The used set: one bit per guest frame that the guest's allocator ever
+	 * handed out or the VMM ever wrote (bits are never cleared), and one
+	 * summary bit per non-zero word of used[], so that a walk over the set
+	 * skips untouched memory 4096 frames at a time.
+	 */
+	uint64_t *used;
+	uint64_t *used_sum;
+	uint64_t used_frames;   /* bits set in used[] */
+	uint64_t digest_frames; /* frames the last vm_guest_digest() read */
 };
 
 struct vcpu {
@@ -144,9 +165,28 @@ void hostmem_free_frame(struct vm *vm, hfn_t hfn);
  * for a gfn outside guest memory. */
 static inline hfn_t p2m_lookup(const struct vm *vm, gfn_t gfn)
 {
-	return gfn < vm->p2m.nframes ? vm->p2m.map[gfn] : INVALID_HFN;
+	const struct p2m *p = &vm->p2m;
+	if (gfn >= p->nframes)
+		return INVALID_HFN;
+	if (p->identity)
+		return gfn;
+	hfn_t h = p->slot[gfn];
+	return h ? h : INVALID_HFN;
 }
 hfn_t p2m_ensure(struct vm *vm, gfn_t gfn);
+/* Add gfn to the used set (the frames the digest reads). The guest's frame
+ * allocator calls it for every frame it hands out. Caller's duty: gfn is
+ * inside guest memory. */
+static inline void p2m_mark_used(struct vm *vm, gfn_t gfn)
+{
+	struct p2m *p = &vm->p2m;
+	uint64_t w = gfn >> 6, bit = UINT64_C(1) << (gfn & 63);
+	if (p->used[w] & bit)
+		return;
+	p->used[w] |= bit;
+	p->used_sum[w >> 6] |= UINT64_C(1) << (w & 63);
+	p->used_frames++;
+}
 /* Host page size that backs gfn contiguously (<= cfg.host_page). */
 enum page_size p2m_chunk_size(const struct vm *vm);
 
@@ -159,8 +199,21 @@ void gpa_write64(struct vm *vm, gpa_t gpa, uint64_t v);
  * reading vm->st. */
 void vm_sync_stats(struct vm *vm);
 
-/* Hash of the whole guest-physical image (unbacked frames read as zero). */
+/*
+ * The guest digest: a hash of the guest-physical image, the same under every
+ * mode for the same guest. Definition: for every guest frame whose 4 KiB of
+ * content is not all zero, in ascending gfn order, a hash of (gfn, its 512
+ * words) is mixed into the digest; an all-zero frame and an unbacked frame
+ * contribute nothing, so host layout (which frame backs a gfn, whether it is
+ * backed at all) never shows. vm_guest_digest() examines only the frames of
+ * the p2m's used set, which holds every non-zero frame (vm.h invariants):
+ * its cost is O(frames the guest touched), and it sets p2m.digest_frames to
+ * the number of frames it read. vm_guest_digest_scan() computes the same
+ * value by reading every guest frame: the reference for tests, O(guest
+ * memory).
+ */
 uint64_t vm_guest_digest(struct vm *vm);
+uint64_t vm_guest_digest_scan(struct vm *vm);
 
 /*
  * Charge one walk reference to the entry at hpa: looks up the page-table

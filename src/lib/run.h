@@ -22,7 +22,11 @@ struct run_result {
 	uint64_t checksum;
 	uint64_t guest_digest;
 	uint64_t est_cycles;
-	double wall_s;        /* wall time of the workload itself */
+	double wall_s;        /* wall time of the whole run: create, boot, workload,
+			       * digest, destroy */
+	double sim_s;         /* wall time of the workload alone */
+	uint64_t rss_bytes;   /* peak resident set of the process at the end */
+	uint64_t digest_frames; /* guest frames the digest read */
 	struct wl_params params; /* with the workload's defaults applied */
 };
 

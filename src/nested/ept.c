@@ -47,12 +47,12 @@ static enum page_size ept_leaf_size(const struct vm *vm, gfn_t gfn)
 		gfn_t g0 = gfn & ~(n - 1);
 		if (g0 + n > vm->p2m.nframes)
 			continue;
-		hfn_t h0 = vm->p2m.map[g0];
+		hfn_t h0 = p2m_lookup(vm, g0);
 		if (h0 == INVALID_HFN || (h0 & (n - 1)))
 			continue;
 		uint64_t i;
 		for (i = 1; i < n; i++)
-			if (vm->p2m.map[g0 + i] != h0 + i)
+			if (p2m_lookup(vm, g0 + i) != h0 + i)
 				break;
 		if (i == n)
 			return s;
@@ -153,7 +153,7 @@ int ept_map_gfn(struct vm *vm, struct nested_state *ns, gfn_t gfn)
 	if (epte_present(hpa_read64(vm, ea)))
 		return leaf_level; /* already mapped: nothing to do */
 	uint64_t n = page_bytes(size) >> PAGE_SHIFT;
-	hfn_t base = vm->p2m.map[gfn & ~(n - 1)];
+	hfn_t base = p2m_lookup(vm, gfn & ~(n - 1));
 	uint64_t leaf = hfn_to_hpa(base).v | EPTE_RWX | EPTE_MT_WB | EPTE_IPAT |
 			(leaf_level > LVL_PT ? EPTE_PS : 0);
 	hpa_write64(vm, ea, leaf);
@@ -260,11 +260,11 @@ static const char *ept_audit_table(struct ept_audit_ctx *c, uint64_t table, int 
 			return "ept-leaf-in-guest-memory";
 		}
 		for (uint64_t k = 0; k < n; k++) {
-			if (vm->p2m.map[g0 + k] != h0 + k) {
+			if (p2m_lookup(vm, g0 + k) != h0 + k) {
 				snprintf(c->detail, c->len,
 					 "EPT maps gfn %#" PRIx64 " to hfn %#" PRIx64
 					 " but the p2m says %#" PRIx64,
-					 g0 + k, h0 + k, vm->p2m.map[g0 + k]);
+					 g0 + k, h0 + k, p2m_lookup(vm, g0 + k));
 				return "ept-agrees-with-p2m";
 			}
 		}

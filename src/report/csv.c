@@ -8,8 +8,8 @@
  * counter is a new column with no change here.
  *
  * Number formats: counters are unsigned decimal; checksum and guest_digest
- * are 0x-prefixed 16-digit hex; cycles_per_access has 4 decimals, wall_s 6,
- * sim_accesses_per_s none; booleans are 1 or 0; page sizes are spelled as
+ * are 0x-prefixed 16-digit hex; cycles_per_access has 4 decimals, wall_s
+ * and sim_s 6, sim_accesses_per_s none; booleans are 1 or 0; page sizes are spelled as
  * the flags take them (4k, 2m, 1g).
  */
 #include "csv.h"
@@ -132,7 +132,7 @@ double csv_cycles_per_access(const struct run_result *r)
 
 double csv_accesses_per_s(const struct run_result *r)
 {
-	return r->wall_s > 0 ? (double)r->st.accesses / r->wall_s : 0.0;
+	return r->sim_s > 0 ? (double)r->st.accesses / r->sim_s : 0.0;
 }
 
 static void emit_columns(struct sink *s, const char *workload, const struct vm_config *c,
@@ -202,6 +202,10 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	for (size_t k = 0; k < stat_nfields; k++)
 		if (!is_lead_counter(stat_fields[k].name))
 			col_u64(s, stat_fields[k].name, stat_get(st, &stat_fields[k]));
+
+	/* 4. Measurements of the simulator itself, appended last. */
+	col(s, "sim_s", "%.6f", r->sim_s);
+	col_u64(s, "rss_bytes", r->rss_bytes);
 }
 
 /* A row of zeros on the default machine: the walk needs values even when

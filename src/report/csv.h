@@ -8,7 +8,8 @@
  *      cycles_per_access, checksum, guest_digest, wall_s,
  *      sim_accesses_per_s;
  *   2. the parameters of the run (workload sizes, then the machine);
- *   3. every other counter of STATS_COUNTERS, in the order of that list.
+ *   3. every other counter of STATS_COUNTERS, in the order of that list;
+ *   4. measurements of the simulator: sim_s, rss_bytes.
  * docs/csv.md describes every column.
  *
  * Invariants:

@@ -209,7 +209,7 @@ static void stats_sub(struct stats *d, const struct stats *a, const struct stats
 static uint64_t xp_p2m_reverse(const struct vm *vm, uint64_t hfn)
 {
 	for (uint64_t g = 0; g < vm->p2m.nframes; g++)
-		if (vm->p2m.map[g] == hfn)
+		if (p2m_lookup(vm, g) == hfn)
 			return g;
 	return UINT64_MAX;
 }
