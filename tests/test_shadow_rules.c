@@ -298,6 +298,63 @@ static void test_rule2_resyncs_per_round(void **state)
 	assert_true(left[1] > left[0]);
 }
 
+/*
+ * A flush of everything (a CR4.PGE toggle) syncs the current root and every
+ * cached root (KVM's kvm_vcpu_flush_tlb_guest(): kvm_mmu_sync_roots() and
+ * kvm_mmu_sync_prev_roots()); a flush of the PCID syncs the current root
+ * only. Setup: processes A and B, two pages of each written (each leaf
+ * table unsync), B current, A's root cached.
+ *   - cpu_flush_tlb(pcid): resyncs 1 (B's table); A's stays unsync;
+ *   - B's table unsync again, then cpu_flush_tlb(all): resyncs 2.
+ */
+static void test_rule2_flush_all_syncs_cached_roots(void **state)
+{
+	(void)state;
+	struct vm_config c = rules_config();
+	struct vm *vm = boot(&c);
+	struct vcpu *v = &vm->vcpu;
+	struct shadow *sh = shadow_of(vm);
+	struct gproc *a = gmm_proc_create(vm);
+	(void)a;
+	gva_t x = gmm_mmap(vm, 0, 16 * PAGE_SIZE, RW, 0);
+	user_store(vm, x, 1);
+	user_store(vm, x + PAGE_SIZE, 2);
+	struct gproc *b = gmm_proc_create(vm);
+	gmm_switch_to(vm, b);
+	assert_int_equal(gmm_mmap(vm, 0, 16 * PAGE_SIZE, RW, 0), x);
+	user_store(vm, x, 3);
+	user_store(vm, x + PAGE_SIZE, 4);
+	struct shadow_page *lb = leaf_page(vm, sh->cur.sp, x);
+	struct shadow_page *la = leaf_page(vm, sh->prev[0].sp, x);
+	assert_non_null(la);
+	assert_non_null(lb);
+	assert_true(la->unsync);
+	assert_true(lb->unsync);
+	reset_stats(vm);
+
+	cpu_set_user(v, false);
+	cpu_flush_tlb(v, false);
+	assert_int_equal(vm->st.exits_cr3, 1);
+	assert_int_equal(vm->st.resyncs, 1);
+	assert_true(la->unsync);
+	assert_false(lb->unsync);
+	gpa_t pte = guest_pte_addr(vm, x);
+	kernel_store(vm, pte, gpa_read64(vm, pte));
+	assert_true(lb->unsync);
+	reset_stats(vm);
+
+	cpu_set_user(v, false);
+	cpu_flush_tlb(v, true);
+	assert_int_equal(vm->st.exits_cr3, 1);
+	assert_int_equal(vm->st.vm_exits, 1);
+	assert_int_equal(vm->st.resyncs, 2);
+	assert_false(la->unsync);
+	assert_false(lb->unsync);
+	assert_int_equal(sh->nunsync, 0);
+	assert_stats_ok(vm);
+	vm_destroy(vm);
+}
+
 /* ---- rule 3: CR3 writes ---- */
 
 /*
@@ -618,6 +675,7 @@ int main(void)
 	    cmocka_unit_test(test_rule1_unsync_default),
 	    cmocka_unit_test(test_rule2_resync_reachable_only),
 	    cmocka_unit_test(test_rule2_resyncs_per_round),
+	    cmocka_unit_test(test_rule2_flush_all_syncs_cached_roots),
 	    cmocka_unit_test(test_rule3_cr3_flush),
 	    cmocka_unit_test(test_rule4_flood_skips_leaf),
 	    cmocka_unit_test(test_rule4_child_exit),

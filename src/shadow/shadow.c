@@ -196,6 +196,9 @@ static void shadow_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
 	struct shadow *sh = shadow_of(vm);
 	(void)old_cr3;
 	bool hit = root_switch(v);
+	/* kvm_mmu_new_pgd() and the root lookup both clear the new root's
+	 * write-flooding count. */
+	sh->cur.sp->flood = 0;
 	if (hit) {
 		vm->st.root_cache_hits++;
 		TRACE(vm, .kind = TR_VMM_OP, .addr = pte_frame(v->cr3),
