@@ -70,8 +70,8 @@ static void test_defaults_exact(void **state)
 	assert_int_equal(c.vmexit, 1350);
 	assert_int_equal(c.vmm_hidden_fault, 6037);
 	assert_int_equal(c.vmm_pt_write, 6037);
-	assert_int_equal(c.vmm_cr3, 6037);
-	assert_int_equal(c.vmm_invlpg, 6037);
+	assert_int_equal(c.vmm_cr3, 500);   /* fast path: 10 spte-sized steps */
+	assert_int_equal(c.vmm_invlpg, 250); /* fast path: 5 spte-sized steps */
 	assert_int_equal(c.vmm_dirty, 6037);
 	assert_int_equal(c.vmm_inject, 6037);
 	assert_int_equal(c.vmm_resync, 500);

@@ -244,20 +244,24 @@ static void test_equivalence_small_cap(void **state)
  *   2. the guest kernel zeroes a fresh frame through the direct map; that
  *      frame was never touched, so its direct-map spte is missing: hidden
  *      fault (exits_hidden_fault 1);
- *   3. the guest stores the new PTE into its leaf table, write-protected:
- *      the store is emulated (exits_pt_write 1). The new gpte has A clear,
- *      so no spte is built for it;
+ *   3. the guest stores the new PTE into its leaf table. Eager: the table
+ *      is write-protected and the store is emulated (exits_pt_write 1); the
+ *      new gpte has A clear, so no spte is built for it. Unsync (the
+ *      default): the earlier faults' PTE stores already took the leaf
+ *      table out of sync, so the store does not exit;
  *   4. the retried user store misses again; the VMM sets A and D in the
  *      gpte and installs a writable spte (exits_hidden_fault 2).
- * No CR3, INVLPG or dirty exit; 4 exits in all. The same holds with VPID
- * off: the extra TLB misses find their sptes in place.
+ * No CR3, INVLPG or dirty exit: 4 exits eager, 3 unsync. The same holds
+ * with VPID off: the extra TLB misses find their sptes in place.
  */
 static void test_first_touch(void **state)
 {
 	(void)state;
-	for (int vpid = 0; vpid < 2; vpid++) {
+	for (int k = 0; k < 4; k++) {
 		struct vm_config c = shadow_config();
-		c.vpid = vpid;
+		c.vpid = k & 1;
+		bool eager = k & 2;
+		c.shadow_sync = eager ? SYNC_EAGER : SYNC_UNSYNC;
 		struct vm *vm = boot(&c);
 		assert_non_null(gmm_proc_create(vm));
 		gva_t base = gmm_mmap(vm, 0, 16 * PAGE_SIZE, RW, 0);
@@ -271,16 +275,17 @@ static void test_first_touch(void **state)
 		assert_int_equal(vm->st.injected_faults, 1);
 		assert_int_equal(vm->st.guest_faults, 1);
 		assert_int_equal(vm->st.exits_hidden_fault, 2);
-		assert_int_equal(vm->st.exits_pt_write, 1);
+		assert_int_equal(vm->st.exits_pt_write, eager ? 1 : 0);
 		assert_int_equal(vm->st.exits_dirty, 0);
 		assert_int_equal(vm->st.exits_cr3, 0);
 		assert_int_equal(vm->st.exits_invlpg, 0);
-		assert_int_equal(vm->st.vm_exits, 4);
+		assert_int_equal(vm->st.vm_exits, eager ? 4 : 3);
 		/* VMM walks: 4 (stops at the empty PTE) + 3 (direct map, 2M leaf)
-		 * + 3 (the emulated PTE store's kva) + 4 (the user page). */
-		assert_int_equal(vm->st.vmm_walk_refs, 4 + 3 + 3 + 4);
+		 * + 3 (the emulated PTE store's kva, eager only) + 4 (the user
+		 * page). */
+		assert_int_equal(vm->st.vmm_walk_refs, 4 + 3 + (eager ? 3 : 0) + 4);
 		assert_int_equal(user_load(vm, base + 2 * PAGE_SIZE), 3);
-		assert_int_equal(vm->st.vm_exits, 4);
+		assert_int_equal(vm->st.vm_exits, eager ? 4 : 3);
 		assert_stats_ok(vm);
 		vm_destroy(vm);
 	}
@@ -365,7 +370,8 @@ static void test_cr3_cached_root(void **state)
 }
 
 /*
- * Write flood on a forked child's table, ending in an unshadow.
+ * Write flood on a forked child's table, ending in an unshadow (eager
+ * policy; tests/test_shadow_rules.c has the unsync one).
  * Setup: the parent writes 8 pages (one leaf table), forks; the child runs
  * and reads the 8 pages (its 4 tables are shadowed: leaf, PD, PDPT, top);
  * the parent is current again. Then the child exits (gmm_exit):
@@ -383,6 +389,7 @@ static void test_fork_flood_unshadow(void **state)
 {
 	(void)state;
 	struct vm_config c = shadow_config();
+	c.shadow_sync = SYNC_EAGER;
 	struct vm *vm = boot(&c);
 	struct gproc *parent = gmm_proc_create(vm);
 	gva_t base = gmm_mmap(vm, 0, 8 * PAGE_SIZE, RW, 0);
@@ -411,12 +418,13 @@ static void test_fork_flood_unshadow(void **state)
 	vm_destroy(vm);
 }
 
-/* With flood detection off (threshold 0), the same exit unshadows nothing:
+/* Eager, with flood detection off (threshold 0), the same exit unshadows nothing:
  * every one of the 11 table stores is emulated. */
 static void test_flood_off(void **state)
 {
 	(void)state;
 	struct vm_config c = shadow_config();
+	c.shadow_sync = SYNC_EAGER;
 	c.flood_threshold = 0;
 	struct vm *vm = boot(&c);
 	struct gproc *parent = gmm_proc_create(vm);
@@ -576,6 +584,7 @@ static void test_audit_catches_corruption(void **state)
 {
 	(void)state;
 	struct vm_config c = shadow_config();
+	c.shadow_sync = SYNC_EAGER; /* in-sync pages: every gpte check applies */
 	c.audit = false;
 	struct vm *vm = boot(&c);
 	struct gproc *parent = gmm_proc_create(vm);

@@ -418,7 +418,7 @@ static const struct opt machine_opts[] = {
      .metavar = "eager|unsync",
      .kind = K_SYNC,
      .off = VMC(shadow_sync),
-     .help = "shadow: keep leaf tables in sync, or let them go unsync until a flush"},
+     .help = "shadow: let leaf tables go unsync until the guest flushes (KVM), or keep them in sync"},
     NUM_OPT("--shadow-roots", K_U32, VMC(shadow_roots), 0, 1024, NULL,
 	    "shadow: size of the previous-root cache"),
     NUM_OPT("--shadow-cap", K_U64, VMC(shadow_cap), 0, UINT64_MAX, "guest pages / 50",

@@ -32,7 +32,7 @@ void config_defaults(struct vm_config *c)
 		.psc_entries = { 0, 0, 32, 4, 2, 2 },
 		.numa = NUMA_LOCAL,
 		.numa_node = 0,
-		.shadow_sync = SYNC_EAGER,
+		.shadow_sync = SYNC_UNSYNC,
 		.shadow_roots = 3,
 		.shadow_cap = 0,
 		.shadow_prefetch = true,

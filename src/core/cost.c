@@ -151,6 +151,27 @@ static const struct {
  */
 #define VMM_RESYNC (10 * VMM_SPTE)
 
+/*
+ * CR3 and INVLPG exits are fast paths in KVM: no software walk of the guest
+ * tables, no emulation, no fault injection. Their handler cost is the fixed
+ * software of the path, counted in spte-sized steps (VMM_SPTE); the exit
+ * round trip (vmexit), the sptes the handler reads or syncs (vmm_spte each),
+ * the pages it resyncs (vmm_resync) and the flushes it issues (tlb_flush)
+ * are charged on top, as they happen. Derived:
+ *   MOV to CR3 (handle_cr -> kvm_set_cr3 -> kvm_mmu_new_pgd): decode the
+ *   exit qualification and read the source register (2), the CR3 checks
+ *   (1), compare the current and 3 cached roots and rotate them (4), load
+ *   the shadow root into the VMCS and process the requests on re-entry (2),
+ *   skip the instruction (1): 10 steps.
+ *   INVLPG (handle_invlpg -> kvm_mmu_invlpg): decode the exit qualification
+ *   (1), the canonical check and INVVPID by address (1; the instruction's
+ *   own cost is charged as invlpg), loop over the cached roots (2), skip
+ *   the instruction (1): 5 steps.
+ */
+#define VMM_CR3 (10 * VMM_SPTE)
+#define VMM_INVLPG (5 * VMM_SPTE)
+
+_Static_assert(VMM_CR3 == 500 && VMM_INVLPG == 250, "CR3/INVLPG derivation changed: update docs");
 _Static_assert(SHADOW_HANDLER == 6037, "shadow handler derivation changed: update docs");
 _Static_assert(PAGE_ZERO == 1024 && PAGE_COPY == 2048, "page derivation changed: update docs");
 
@@ -170,8 +191,8 @@ void cost_defaults(struct cost_model *c)
 	    .vmexit = VMEXIT_ROUND_TRIP,
 	    .vmm_hidden_fault = SHADOW_HANDLER,
 	    .vmm_pt_write = SHADOW_HANDLER,
-	    .vmm_cr3 = SHADOW_HANDLER,
-	    .vmm_invlpg = SHADOW_HANDLER,
+	    .vmm_cr3 = VMM_CR3,
+	    .vmm_invlpg = VMM_INVLPG,
 	    .vmm_dirty = SHADOW_HANDLER,
 	    .vmm_inject = SHADOW_HANDLER,
 	    .vmm_resync = VMM_RESYNC,

@@ -105,13 +105,47 @@ static struct shadow_page *link_child(struct vcpu *v, struct shadow_page *sp, un
 	return child;
 }
 
-/* Prefetch (KVM's FNAME(pte_prefetch)): the aligned group of prefetch_num
- * entries around idx in a level-1 page, never an entry whose gpte has A
- * clear, never a frame the guest has not backed yet. */
+/* Install entry i of a level-1 page by prefetch; false when the entry is
+ * unusable (KVM's FNAME(prefetch_gpte) failing: gpte not present or A
+ * clear, or a frame the guest has not backed yet). */
+static bool prefetch_one(struct vcpu *v, struct shadow_page *sp, unsigned i)
+{
+	struct vm *vm = v->vm;
+	uint64_t s;
+	sh_charge_sptes(shadow_of(vm), 1);
+	if (sp->role.direct) {
+		s = spte_direct(v, sp, i, true);
+	} else {
+		uint64_t gpte = gpa_read64(vm, GPA((sp->gfn << PAGE_SHIFT) + 8u * i));
+		if (!gpte_present(gpte) || !(gpte & GPTE_A))
+			return false;
+		if (p2m_lookup(vm, gpa_to_gfn(GPA(pte_frame(gpte)))) == INVALID_HFN)
+			return false;
+		s = spte_from_gpte(v, gpte, LVL_PT, sp->role.access);
+	}
+	if (!s)
+		return false;
+	spte_set(v, sp, i, s);
+	vm->st.shadow_prefetches++;
+	TRACE(vm, .kind = TR_VMM_OP, .level = 1, .gva = sp_entry_gva(vm, sp, i), .entry = s,
+	      .what = "spte prefetched");
+	return true;
+}
+
+/*
+ * Prefetch: the aligned group of prefetch_num entries around idx in a
+ * level-1 page, skipping entries whose spte is already present.
+ *   indirect page (KVM's FNAME(pte_prefetch)): the scan stops at the first
+ *     unusable guest entry;
+ *   direct page (KVM's __direct_pte_prefetch()): each run of missing
+ *     entries is filled up to its first frame the guest has not backed
+ *     (a partial gfn_to_page_many_atomic()); a run whose first frame is
+ *     not backed stops the prefetch.
+ * A prefetch never sets an A or D bit.
+ */
 static void prefetch(struct vcpu *v, struct shadow_page *sp, unsigned idx)
 {
 	struct vm *vm = v->vm;
-	struct shadow *sh = shadow_of(vm);
 	uint32_t n = vm->cfg.prefetch_num;
 	if (!vm->cfg.shadow_prefetch || n <= 1 || sp->role.level != LVL_PT)
 		return;
@@ -119,27 +153,27 @@ static void prefetch(struct vcpu *v, struct shadow_page *sp, unsigned idx)
 		n = SPTE_PER_PAGE;
 	unsigned start = idx - idx % n;
 	unsigned end = start + n < SPTE_PER_PAGE ? start + n : SPTE_PER_PAGE;
+	bool run_started = false; /* direct: inside a run of missing entries */
+	bool run_dead = false;	  /* direct: this run met an unbacked frame */
 	for (unsigned i = start; i < end; i++) {
-		if (i == idx || gpte_present(spte_get(vm, sp, i)))
+		if (i == idx || gpte_present(spte_get(vm, sp, i))) {
+			run_started = run_dead = false;
 			continue;
-		uint64_t s;
-		sh_charge_sptes(sh, 1);
-		if (sp->role.direct) {
-			s = spte_direct(v, sp, i, true);
-		} else {
-			uint64_t gpte = gpa_read64(vm, GPA((sp->gfn << PAGE_SHIFT) + 8u * i));
-			if (!gpte_present(gpte) || !(gpte & GPTE_A))
-				continue;
-			if (p2m_lookup(vm, gpa_to_gfn(GPA(pte_frame(gpte)))) == INVALID_HFN)
-				continue;
-			s = spte_from_gpte(v, gpte, LVL_PT, sp->role.access);
 		}
-		if (!s)
+		if (!sp->role.direct) {
+			if (!prefetch_one(v, sp, i))
+				return;
 			continue;
-		spte_set(v, sp, i, s);
-		vm->st.shadow_prefetches++;
-		TRACE(vm, .kind = TR_VMM_OP, .level = 1, .gva = sp_entry_gva(vm, sp, i), .entry = s,
-		      .what = "spte prefetched");
+		}
+		if (run_dead)
+			continue;
+		bool first = !run_started;
+		run_started = true;
+		if (!prefetch_one(v, sp, i)) {
+			if (first)
+				return;
+			run_dead = true;
+		}
 	}
 }
 

@@ -17,9 +17,26 @@
  * Roots: hardware CR3 points at the shadow page of (CR3 frame, level =
  * cfg.levels, all rights). The current root and up to cfg.shadow_roots
  * previous ones (KVM: 3, mmu->prev_roots) are kept in a most-recent-first
- * cache; a CR3 load that finds its frame there switches without a lookup
- * (root_cache_hits). A miss drops the least recent one, which stays in the
- * hash as an ordinary, evictable page, then finds or creates the root.
+ * cache keyed by frame and PCID, as KVM keys prev_roots by the whole pgd;
+ * a CR3 load that finds its CR3 there switches without a lookup
+ * (root_cache_hits; KVM's fast_pgd_switch()). A miss drops the least
+ * recent one, which stays in the hash as an ordinary, evictable page, then
+ * finds or creates the root.
+ *
+ * What a CR3 load does besides switching follows KVM's kvm_set_cr3(),
+ * kvm_mmu_new_pgd() and kvm_invalidate_pcid() under shadow paging:
+ *   - a load that flushes (no bit 63) syncs the unsync pages reachable
+ *     from the new root, flushes the whole vCPU context, all PCIDs
+ *     (vmx_flush_tlb_current() -> vpid_sync_context()), and, with PCIDs on,
+ *     drops the cached previous roots of the same PCID;
+ *   - a no-flush load served by the cache does neither;
+ *   - a no-flush load that misses the cache goes through kvm_mmu_load():
+ *     sync of the new root and the same whole-context flush.
+ * A guest TLB flush of the current PCID is a CR3 reload of the same value
+ * (kvm_invalidate_pcid() again); a flush of everything is a CR4.PGE toggle,
+ * which syncs the current and every cached root (kvm_vcpu_flush_tlb_guest()).
+ * INVLPG re-reads the gpte of its address in every cached root
+ * (kvm_mmu_invlpg()).
  *
  * Shadow memory: pages are counted (shadow_pages_peak; shadow_bytes_peak at
  * 4 KiB each) and capped at cfg.shadow_cap, or by default guest pages / 50
@@ -49,10 +66,11 @@ static bool root_switch(struct vcpu *v)
 	struct vm *vm = v->vm;
 	struct shadow *sh = shadow_of(vm);
 	gfn_t gfn = gpa_to_gfn(GPA(pte_frame(v->cr3)));
-	if (sh->cur.sp && sh->cur.gfn == gfn)
+	uint16_t pcid = vcpu_pcid(v);
+	if (sh->cur.sp && sh->cur.gfn == gfn && sh->cur.pcid == pcid)
 		return true;
 	for (uint32_t i = 0; i < sh->nprev; i++) {
-		if (!sh->prev[i].sp || sh->prev[i].gfn != gfn)
+		if (!sh->prev[i].sp || sh->prev[i].gfn != gfn || sh->prev[i].pcid != pcid)
 			continue;
 		struct root_slot hit = sh->prev[i];
 		for (uint32_t j = i; j > 0; j--)
@@ -72,11 +90,52 @@ static bool root_switch(struct vcpu *v)
 	} else if (sh->cur.sp) {
 		sh->cur.sp->root_count--;
 	}
-	sh->cur = (struct root_slot){.gfn = gfn, .sp = NULL};
+	sh->cur = (struct root_slot){.gfn = gfn, .pcid = pcid, .sp = NULL};
 	struct shadow_page *r = sp_get(v, gfn, root_role(vm), 0);
 	r->root_count++;
 	sh->cur.sp = r;
 	return false;
+}
+
+/* Flush the whole vCPU context, every PCID and the paging-structure
+ * caches: INVVPID single-context, KVM's vpid_sync_context() from
+ * vmx_flush_tlb_current(). With VPID off it is a no-op, as in KVM: the
+ * exit's world switch flushes everything anyway. */
+static void flush_context(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	if (!vm->cfg.vpid)
+		return;
+	uint64_t n = tlb_flush_vpid(&v->tlb, v->vpid);
+	psc_flush_vpid(&v->psc, v->vpid);
+	shadow_of(vm)->cyc += vm->cost.tlb_flush;
+	vm->st.tlb_flushes++;
+	vm->st.tlb_entries_flushed += n;
+	TRACE(vm, .kind = TR_TLB_FLUSH, .result = n,
+	      .what = "VMM flush of the whole vCPU context (all PCIDs)");
+}
+
+/* A flush of the current PCID (KVM's kvm_invalidate_pcid()): sync the
+ * current root, flush the whole context and, with PCIDs on, drop the
+ * cached previous roots of that PCID (kvm_mmu_free_roots()). */
+static void invalidate_pcid(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct shadow *sh = shadow_of(vm);
+	uint16_t pcid = vcpu_pcid(v);
+	sync_root(v, sh->cur.sp);
+	flush_context(v);
+	if (!vm->cfg.pcid)
+		return;
+	for (uint32_t i = 0; i < sh->nprev; i++) {
+		struct root_slot *r = &sh->prev[i];
+		if (!r->sp || r->pcid != pcid)
+			continue;
+		TRACE(vm, .kind = TR_VMM_OP, .addr = gfn_to_gpa(r->gfn).v, .table_addr = sp_hpa(r->sp).v,
+		      .result = pcid, .what = "cached root of the flushed PCID dropped");
+		r->sp->root_count--;
+		r->sp = NULL;
+	}
 }
 
 /* ---- mmu_ops ---- */
@@ -134,37 +193,63 @@ static enum xlate_result shadow_translate(struct vcpu *v, struct mem_access *a, 
 static void shadow_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
 {
 	struct vm *vm = v->vm;
+	struct shadow *sh = shadow_of(vm);
 	(void)old_cr3;
-	if (root_switch(v)) {
+	bool hit = root_switch(v);
+	/* kvm_mmu_new_pgd() and the root lookup both clear the new root's
+	 * write-flooding count. */
+	sh->cur.sp->flood = 0;
+	if (hit) {
 		vm->st.root_cache_hits++;
 		TRACE(vm, .kind = TR_VMM_OP, .addr = pte_frame(v->cr3),
-		      .table_addr = sp_hpa(shadow_of(vm)->cur.sp).v,
+		      .table_addr = sp_hpa(sh->cur.sp).v,
 		      .what = "CR3 load served by the previous-root cache");
 	} else {
 		TRACE(vm, .kind = TR_VMM_OP, .addr = pte_frame(v->cr3),
-		      .table_addr = sp_hpa(shadow_of(vm)->cur.sp).v,
+		      .table_addr = sp_hpa(sh->cur.sp).v,
 		      .what = "CR3 load: shadow root looked up or built");
 	}
-	/* KVM and Xen resync unsync pages on a CR3 load, except when the guest
-	 * asked to keep its TLB (CR3 bit 63 with PCIDs). */
-	if (!v->cr3_noflush)
-		sync_resync_all(v);
+	if (!v->cr3_noflush) {
+		/* kvm_set_cr3() -> kvm_invalidate_pcid(): sync, flush all
+		 * PCIDs, drop the cached roots of this PCID. */
+		invalidate_pcid(v);
+	} else if (!hit) {
+		/* kvm_mmu_load(): a root not in the cache is synced and the
+		 * whole context flushed, no-flush bit or not. */
+		sync_root(v, sh->cur.sp);
+		flush_context(v);
+	}
 	shadow_exit(v, EXIT_CR_ACCESS, &vm->st.exits_cr3, vm->cost.vmm_cr3);
 }
 
 static void shadow_on_invlpg(struct vcpu *v, gva_t gva)
 {
 	struct vm *vm = v->vm;
-	if (vm->cfg.shadow_sync == SYNC_UNSYNC)
-		sync_invlpg(v, gva);
+	struct shadow *sh = shadow_of(vm);
+	/* kvm_mmu_invlpg(): every cached root, since INVLPG also drops global
+	 * mappings of other PCIDs. Eager pages are never out of sync. */
+	if (vm->cfg.shadow_sync == SYNC_UNSYNC) {
+		sync_invlpg(v, sh->cur.sp, gva);
+		for (uint32_t i = 0; i < sh->nprev; i++)
+			sync_invlpg(v, sh->prev[i].sp, gva);
+	}
 	shadow_exit(v, EXIT_INVLPG, &vm->st.exits_invlpg, vm->cost.vmm_invlpg);
 }
 
 static void shadow_on_tlb_flush(struct vcpu *v, bool all)
 {
 	struct vm *vm = v->vm;
-	(void)all;
-	sync_resync_all(v);
+	struct shadow *sh = shadow_of(vm);
+	if (all) {
+		/* A CR4.PGE toggle: kvm_vcpu_flush_tlb_guest() syncs the
+		 * current and every cached root; core flushed all PCIDs. */
+		sync_root(v, sh->cur.sp);
+		for (uint32_t i = 0; i < sh->nprev; i++)
+			sync_root(v, sh->prev[i].sp);
+	} else {
+		/* A CR3 reload of the same value: kvm_invalidate_pcid(). */
+		invalidate_pcid(v);
+	}
 	shadow_exit(v, EXIT_CR_ACCESS, &vm->st.exits_cr3, vm->cost.vmm_cr3);
 }
 

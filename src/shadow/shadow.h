@@ -33,7 +33,8 @@
  *   - no writable spte maps a frame that holds an in-sync shadowed table
  *     ("write-protected"), and no large spte covers such a frame;
  *   - only level-1 indirect pages are ever unsync; an unsync page is on the
- *     unsync list, and its sptes may be stale until the next resync;
+ *     unsync list, and its sptes may be stale until the guest invalidates
+ *     through a root that reaches it (or it is linked again);
  *   - the current root and the cached previous roots have root_count > 0
  *     and are never evicted;
  *   - every rmap node names a present leaf spte that maps its host frame,
@@ -96,6 +97,8 @@ struct shadow_page {
 	uint32_t flood;	     /* emulated writes since last used by a fault */
 	uint32_t npresent;   /* present sptes */
 	uint64_t pin;	     /* == shadow.pin_gen: on the path being built */
+	uint64_t reach_gen;  /* == shadow.reach_gen: 'reach' is valid for this pass */
+	bool reach;	     /* linked (through present sptes) from the root of the pass */
 	bool unsync;
 	bool zapping; /* sp_zap() in progress: not an orphan to reap */
 	/* Where the page sits in the address space, for targeted TLB flushes:
@@ -107,9 +110,11 @@ struct shadow_page {
 	bool pcid_multi; /* linked under more than one PCID: flush by address only if global */
 };
 
-/* One slot of the root cache: a guest CR3 frame and its shadow root. */
+/* One slot of the root cache: a guest CR3 (frame and PCID, as KVM's
+ * prev_roots[i].pgd) and its shadow root. */
 struct root_slot {
 	gfn_t gfn;
+	uint16_t pcid;
 	struct shadow_page *sp; /* NULL = empty */
 };
 
@@ -149,6 +154,7 @@ struct shadow {
 
 	uint64_t pages, pages_peak, cap;
 	uint64_t pin_gen;
+	uint64_t reach_gen; /* one per reachability pass of sync_root() */
 	uint64_t cyc;	/* handler cycles of the exit being handled */
 	bool psc_stale; /* a shadow table was unlinked or freed: flush the PSCs */
 };
@@ -298,12 +304,16 @@ bool sync_can_unsync(const struct shadow *sh, gfn_t gfn);
 void sync_unsync_gfn(struct vcpu *v, gfn_t gfn);
 /* Bring one unsync page back in sync and write-protect its frame again. */
 void sync_resync_page(struct vcpu *v, struct shadow_page *sp);
-void sync_resync_all(struct vcpu *v);
+/* Resync the unsync pages reachable from root through present links
+ * (KVM's mmu_sync_children() from kvm_mmu_sync_roots()); unsync pages
+ * that no link of root reaches are left as they are. */
+void sync_root(struct vcpu *v, struct shadow_page *root);
 /* Recompute every present spte of an unsync page from its gptes; the page
  * stays unsync (used when an unsync page is linked again). */
 void sync_refresh_page(struct vcpu *v, struct shadow_page *sp);
-/* INVLPG: re-read the gpte of gva in the unsync leaf page that maps it. */
-void sync_invlpg(struct vcpu *v, gva_t gva);
+/* INVLPG: re-read the gpte of gva in the unsync leaf page that maps it
+ * under root (KVM's __kvm_mmu_invalidate_addr()). */
+void sync_invlpg(struct vcpu *v, struct shadow_page *root, gva_t gva);
 /* Recompute entry idx of an indirect page from its gpte. */
 void sync_entry(struct vcpu *v, struct shadow_page *sp, unsigned idx);
 

@@ -332,16 +332,23 @@ struct shadow_page *sp_get(struct vcpu *v, gfn_t gfn, struct sp_role role, gva_t
 	      .what = role.direct ? "direct shadow page created (guest large page split)"
 				  : "shadow page created (guest table write-protected)");
 	if (!role.direct) {
-		/* account_shadowed(): earlier out-of-sync pages of the frame are
-		 * brought back in sync first, then every mapping of the frame
+		/* A frame that becomes an upper-level table is no longer the
+		 * leaf table its unsync pages shadow (a freed table reused):
+		 * they are zapped, as KVM's kvm_mmu_find_shadow_page() does.
+		 * Unsync pages of another role stay unsync next to a new leaf
+		 * page. Then account_shadowed(): every mapping of the frame
 		 * loses its write right and large pages over it are split. */
-		for (;;) {
-			struct shadow_page *u = sh->hash[hash_gfn(gfn)];
-			while (u && !(u->gfn == gfn && u->unsync))
-				u = u->hash_next;
-			if (!u)
-				break;
-			sync_resync_page(v, u);
+		for (struct shadow_page *u = sh->hash[hash_gfn(gfn)]; role.level > LVL_PT && u;) {
+			struct shadow_page *next = u->hash_next;
+			if (u->gfn == gfn && u->unsync) {
+				TRACE(vm, .kind = TR_VMM_OP, .level = u->role.level,
+				      .addr = gfn_to_gpa(gfn).v, .table_addr = sp_hpa(u).v,
+				      .what = "unsync page zapped (frame reused as an upper-level table)");
+				sp_zap(v, u);
+				u = sh->hash[hash_gfn(gfn)]; /* the chain changed */
+				continue;
+			}
+			u = next;
 		}
 		lpage_account(sh, gfn, +1);
 		gfn_write_protect(v, gfn);

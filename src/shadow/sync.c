@@ -3,29 +3,39 @@
  * emulated table stores, write-flood detection (unshadowing), and the
  * unsync policy with its resyncs.
  *
- * Eager policy (cfg.shadow_sync == SYNC_EAGER): every shadowed guest table
- * is write-protected. A store to one exits, is emulated, and the entries it
- * touched are recomputed in every shadow page of that frame
- * (sync_pte_written): updated when the new gpte can be mapped without the
- * VMM's help (present, A set), zapped otherwise.
+ * Eager policy (cfg.shadow_sync == SYNC_EAGER; Xen with out-of-sync off):
+ * every shadowed guest table is write-protected. A store to one exits, is
+ * emulated, and the entries it touched are recomputed in every shadow page
+ * of that frame (sync_pte_written): updated when the new gpte can be mapped
+ * without the VMM's help (present, A set), zapped otherwise.
  *
- * Write flooding (KVM's detect_write_flooding): each emulated store to a
+ * Write flooding (KVM's detect_write_flooding()): each emulated store to a
  * frame counts against every shadow page of the frame; a page that reaches
  * cfg.flood_threshold stores without being used by a fault in between is
  * no longer a page table in practice (fork, exit and page reuse rewrite
- * whole tables this way) and is zapped: an unshadow. The frame stops being
- * write-protected when its last shadow page goes. The current root is never
- * unshadowed. A threshold of 0 disables the detection.
+ * whole tables this way) and is zapped: an unshadow. Under the unsync
+ * policy 4K leaf tables are skipped, as KVM skips them, because they go
+ * unsync instead of trapping; under eager they are counted (Xen's early
+ * unshadow of L1s). The frame stops being write-protected when its last
+ * shadow page goes. The current root is never unshadowed. A threshold of 0
+ * disables the detection.
  *
- * Unsync policy (SYNC_UNSYNC): the first store to a frame whose shadow pages
- * are all level-1 (KVM: mmu_try_to_unsync_pages) marks them unsync and
- * leaves the mapping writable, so later stores do not trap. Their sptes may
- * then be stale, which is allowed until the guest invalidates:
- *   - INVLPG re-reads the one gpte of that address (KVM's FNAME(invlpg));
- *   - a guest TLB flush, and a CR3 load without the no-flush bit, resync
- *     every unsync page (sync_resync_all) and write-protect them again.
- * A resync recomputes each present spte from its gpte, so a gpte without A
- * is never mapped. Non-leaf tables never go unsync.
+ * Unsync policy (SYNC_UNSYNC, the default; KVM's only policy): the first
+ * store to a frame whose shadow pages are all level-1 (KVM's
+ * mmu_try_to_unsync_pages() from make_spte()) marks them unsync and leaves
+ * the mapping writable, so later stores do not trap. Their sptes may then
+ * be stale, which is allowed until the guest invalidates:
+ *   - INVLPG re-reads the one gpte of that address in every cached root
+ *     (KVM's kvm_mmu_invlpg() -> __kvm_mmu_invalidate_addr());
+ *   - a guest flush, and a CR3 load that flushes or misses the root cache,
+ *     resync the unsync pages reachable from the root (sync_root(), KVM's
+ *     mmu_sync_children()) and write-protect them again.
+ * Unsync pages that no root reaches (tables the guest freed) stay as they
+ * are until they are linked again (kvm_sync_page() on lookup), evicted, or
+ * their frame becomes an upper-level table (zapped, as in KVM's
+ * kvm_mmu_find_shadow_page()). A resync recomputes each present spte from
+ * its gpte, so a gpte without A is never mapped. Non-leaf tables never go
+ * unsync.
  */
 #include "shadow.h"
 
@@ -87,9 +97,13 @@ void sync_pte_written(struct vcpu *v, gfn_t gfn, unsigned off, unsigned size)
 	unsigned n = gfn_pages(sh, gfn, list, SP_MAX_PER_GFN);
 	unsigned first = off / 8, last = (off + size - 1) / 8;
 	uint32_t threshold = vm->cfg.flood_threshold;
+	/* KVM's detect_write_flooding() skips 4K leaf tables: they can go
+	 * unsync. Eager keeps them write-protected, so they are counted. */
+	bool skip_leaf = vm->cfg.shadow_sync == SYNC_UNSYNC;
 	for (unsigned i = 0; i < n; i++) {
 		struct shadow_page *sp = list[i];
-		if (threshold && ++sp->flood >= threshold && sp != sh->cur.sp) {
+		bool counted = threshold && !(skip_leaf && sp->role.level == LVL_PT);
+		if (counted && ++sp->flood >= threshold && sp != sh->cur.sp) {
 			TRACE(vm, .kind = TR_VMM_OP, .level = sp->role.level,
 			      .addr = gfn_to_gpa(gfn).v, .table_addr = sp_hpa(sp).v,
 			      .result = sp->flood, .what = "unshadow (write flood)");
@@ -156,22 +170,50 @@ void sync_resync_page(struct vcpu *v, struct shadow_page *sp)
 	gfn_write_protect(v, sp->gfn);
 }
 
-void sync_resync_all(struct vcpu *v)
+/* Is sp linked from root through present non-leaf sptes? Walks the parent
+ * lists upwards; parents are one level higher, so there are no cycles. The
+ * answer is memoised for the pass (reach_gen). */
+static bool sp_reaches(struct shadow *sh, struct shadow_page *sp, const struct shadow_page *root)
 {
-	struct shadow *sh = shadow_of(v->vm);
-	while (sh->unsync_head)
-		sync_resync_page(v, sh->unsync_head);
+	if (sp == root)
+		return true;
+	if (sp->reach_gen == sh->reach_gen)
+		return sp->reach;
+	bool r = false;
+	for (uint32_t i = 0; i < sp->nparents && !r; i++)
+		r = sp_reaches(sh, sp_of_hfn(sh, sp->parents[i] >> PAGE_SHIFT), root);
+	sp->reach_gen = sh->reach_gen;
+	sp->reach = r;
+	return r;
 }
 
-void sync_invlpg(struct vcpu *v, gva_t gva)
+void sync_root(struct vcpu *v, struct shadow_page *root)
+{
+	struct shadow *sh = shadow_of(v->vm);
+	if (!root)
+		return;
+	sh->reach_gen++;
+	struct shadow_page *sp = sh->unsync_head;
+	while (sp) {
+		/* A resync unlinks only sp from the unsync list and zaps no
+		 * shadow page (a 4K page has no links), so next stays valid. */
+		struct shadow_page *next = sp->unsync_next;
+		if (sp_reaches(sh, sp, root))
+			sync_resync_page(v, sp);
+		sp = next;
+	}
+}
+
+void sync_invlpg(struct vcpu *v, struct shadow_page *root, gva_t gva)
 {
 	struct vm *vm = v->vm;
 	struct shadow *sh = shadow_of(vm);
-	struct shadow_page *sp = sh->cur.sp;
+	struct shadow_page *sp = root;
 	if (!sp || !va_canonical(gva, vm->cfg.levels))
 		return;
 	for (int l = sp->role.level; l > LVL_PT; l--) {
 		uint64_t s = spte_get(vm, sp, pt_index(gva, l));
+		sh_charge_sptes(sh, 1);
 		if (!gpte_present(s) || spte_leaf(s, l))
 			return;
 		sp = sp_of_hfn(sh, hpa_to_hfn(HPA(pte_frame(s))));
