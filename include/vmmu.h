@@ -26,13 +26,21 @@
  * failure inside a machine (a segfault, guest out of memory) makes that
  * machine unusable: every later call on it fails; free it.
  *
- * Link with: -lvmmu -ljemalloc -lnuma -lm
+ * Link with: -lvmmu -ljemalloc -lnuma -lm, or after `make install`:
+ *   cc prog.c $(pkg-config --cflags --libs vmmu)
+ *
+ * Version: VMMU_VERSION ("MAJOR.MINOR.PATCH") and VMMU_VERSION_NUMBER
+ * (MAJOR * 10000 + MINOR * 100 + PATCH) come from vmmu-version.h, which the
+ * build writes from the Makefile's VERSION and `make install` installs
+ * beside this header; vmmu_version() gives the library's own.
  */
 #ifndef VMMU_PUBLIC_H
 #define VMMU_PUBLIC_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "vmmu-version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +49,9 @@ extern "C" {
 typedef struct vmmu_config vmmu_config;
 typedef struct vmmu_result vmmu_result;
 typedef struct vmmu_machine vmmu_machine;
+
+/* The version of the library linked in ("MAJOR.MINOR.PATCH"). */
+const char *vmmu_version(void);
 
 /* Configuration with every default of `vmmu run`. */
 vmmu_config *vmmu_config_new(void);

@@ -28,6 +28,7 @@
 #include "../core/stats.h"
 #include "../core/vm.h"
 #include "registry.h"
+#include "vmmu-version.h"
 
 /* ---- top level ---- */
 
@@ -63,6 +64,7 @@ static void usage(FILE *f)
 	for (size_t k = 0; k < NELEMS(commands); k++)
 		fprintf(f, "  %-10s %s\n", commands[k].name, commands[k].summary);
 	fprintf(f, "\n`vmmu COMMAND --help` lists the flags of a command and their defaults.\n"
+		   "`vmmu --version` prints the version.\n"
 		   "Exit status: 0 ok, 1 a run failed, 2 bad usage.\n");
 }
 
@@ -75,6 +77,11 @@ int main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	cmd = argv[1];
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 ||
+	    strcmp(cmd, "version") == 0) {
+		printf("vmmu %s\n", VMMU_VERSION);
+		return CLI_EXIT_OK;
+	}
 	if (cli_is_help(cmd)) {
 		usage(stdout);
 		return CLI_EXIT_OK;

@@ -367,3 +367,8 @@ uint64_t vmmu_guest_digest(vmmu_machine *m)
 {
 	return vm_guest_digest(m->vm);
 }
+
+const char *vmmu_version(void)
+{
+	return VMMU_VERSION;
+}
