@@ -430,7 +430,8 @@ static void test_rule3_cr3_flush(void **state)
 	gmm_switch_to(vm, a);
 	assert_true(v->cr3_noflush);
 	assert_int_equal(user_load(vm, x), 0xa);
-	assert_non_null(tlb_lookup(&v->tlb, x, v->vpid, (uint16_t)(cr3_b & CR3_PCID_MASK), ACC_READ));
+	assert_non_null(
+	    tlb_lookup(&v->tlb, x, v->vpid, (uint16_t)(cr3_b & CR3_PCID_MASK), ACC_READ));
 	reset_stats(vm);
 
 	/* (a) */
