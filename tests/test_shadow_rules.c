@@ -356,6 +356,42 @@ static void test_rule2_flush_all_syncs_cached_roots(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * A freed leaf table's unsync shadow page, when its frame becomes a table
+ * of another kind: a new level-2 page for the frame zaps it (KVM's
+ * kvm_mmu_find_shadow_page() zaps unsync pages of a frame that gets an
+ * upper-level page: shadow_zaps 1, no resync); a new level-1 page of
+ * another role leaves it unsync (no zap, no resync).
+ */
+static void test_rule2_reused_frame(void **state)
+{
+	(void)state;
+	for (int upper = 0; upper < 2; upper++) {
+		struct vm_config c = rules_config();
+		c.audit = false; /* the pages below shadow a frame no table uses */
+		struct vm *vm = boot(&c);
+		struct vcpu *v = &vm->vcpu;
+		assert_non_null(gmm_proc_create(vm));
+		gva_t x = gmm_mmap(vm, 0, 16 * PAGE_SIZE, RW, 0);
+		user_store(vm, x, 1);
+		gfn_t gfn = gpa_to_gfn(GPA(pte_frame(gpa_read64(vm, guest_pte_addr(vm, x)))));
+		struct shadow_page *l1 =
+		    sp_get(v, gfn, (struct sp_role){.level = 1, .access = SP_ACC_ALL}, x);
+		sync_unsync_gfn(v, gfn);
+		assert_true(l1->unsync);
+		reset_stats(vm);
+		struct sp_role other = {.level = (uint8_t)(upper ? 2 : 1), .access = SP_ACC_U};
+		assert_non_null(sp_get(v, gfn, other, x));
+		struct shadow_page *out[SP_MAX_PER_GFN];
+		unsigned n = gfn_pages(shadow_of(vm), gfn, out, SP_MAX_PER_GFN);
+		assert_int_equal(vm->st.resyncs, 0);
+		assert_int_equal(vm->st.shadow_zaps, upper ? 1 : 0);
+		assert_int_equal(n, upper ? 1 : 2);
+		assert_int_equal(shadow_of(vm)->nunsync, upper ? 0 : 1);
+		vm_destroy(vm);
+	}
+}
+
 /* ---- rule 3: CR3 writes ---- */
 
 /*
@@ -395,7 +431,8 @@ static void test_rule3_cr3_flush(void **state)
 	gmm_switch_to(vm, a);
 	assert_true(v->cr3_noflush);
 	assert_int_equal(user_load(vm, x), 0xa);
-	assert_non_null(tlb_lookup(&v->tlb, x, v->vpid, (uint16_t)(cr3_b & CR3_PCID_MASK), ACC_READ));
+	assert_non_null(
+	    tlb_lookup(&v->tlb, x, v->vpid, (uint16_t)(cr3_b & CR3_PCID_MASK), ACC_READ));
 	reset_stats(vm);
 
 	/* (a) */
@@ -677,6 +714,7 @@ int main(void)
 	    cmocka_unit_test(test_rule2_resync_reachable_only),
 	    cmocka_unit_test(test_rule2_resyncs_per_round),
 	    cmocka_unit_test(test_rule2_flush_all_syncs_cached_roots),
+	    cmocka_unit_test(test_rule2_reused_frame),
 	    cmocka_unit_test(test_rule3_cr3_flush),
 	    cmocka_unit_test(test_rule4_flood_skips_leaf),
 	    cmocka_unit_test(test_rule4_child_exit),

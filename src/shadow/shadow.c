@@ -131,8 +131,9 @@ static void invalidate_pcid(struct vcpu *v)
 		struct root_slot *r = &sh->prev[i];
 		if (!r->sp || r->pcid != pcid)
 			continue;
-		TRACE(vm, .kind = TR_VMM_OP, .addr = gfn_to_gpa(r->gfn).v, .table_addr = sp_hpa(r->sp).v,
-		      .result = pcid, .what = "cached root of the flushed PCID dropped");
+		TRACE(vm, .kind = TR_VMM_OP, .addr = gfn_to_gpa(r->gfn).v,
+		      .table_addr = sp_hpa(r->sp).v, .result = pcid,
+		      .what = "cached root of the flushed PCID dropped");
 		r->sp->root_count--;
 		r->sp = NULL;
 	}

@@ -155,8 +155,8 @@ struct shadow {
 	uint64_t pages, pages_peak, cap;
 	uint64_t pin_gen;
 	uint64_t reach_gen; /* one per reachability pass of sync_root() */
-	uint64_t cyc;	/* handler cycles of the exit being handled */
-	bool psc_stale; /* a shadow table was unlinked or freed: flush the PSCs */
+	uint64_t cyc;	    /* handler cycles of the exit being handled */
+	bool psc_stale;	    /* a shadow table was unlinked or freed: flush the PSCs */
 };
 
 static inline struct shadow *shadow_of(const struct vm *vm)

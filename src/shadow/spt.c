@@ -343,7 +343,8 @@ struct shadow_page *sp_get(struct vcpu *v, gfn_t gfn, struct sp_role role, gva_t
 			if (u->gfn == gfn && u->unsync) {
 				TRACE(vm, .kind = TR_VMM_OP, .level = u->role.level,
 				      .addr = gfn_to_gpa(gfn).v, .table_addr = sp_hpa(u).v,
-				      .what = "unsync page zapped (frame reused as an upper-level table)");
+				      .what =
+					  "unsync page zapped (its frame is now an upper table)");
 				sp_zap(v, u);
 				u = sh->hash[hash_gfn(gfn)]; /* the chain changed */
 				continue;
