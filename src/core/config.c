@@ -6,6 +6,12 @@
  * entries 4-way for 4K and 32 entries 4-way for 2M/1G, L1 ITLB 128 entries
  * 8-way, STLB 1536 entries 12-way. Paging-structure cache sizes are not
  * published by Intel; see docs/cost-model.md for the values used.
+ *
+ * EPT depth follows KVM's kvm_mmu_get_tdp_level(): a 5-level EPT only when
+ * the guest's MAXPHYADDR exceeds 48 bits. The model's guest-physical space
+ * is at most 1 TiB and its MAXPHYADDR is 46 (EPT_MAXPHYADDR), so the
+ * default is a 4-level EPT whatever the guest's own paging depth; a
+ * 5-level guest therefore walks (5 + 1)(4 + 1) - 1 = 29 references.
  */
 #include "config.h"
 
@@ -36,6 +42,7 @@ void config_defaults(struct vm_config *c)
 		.shadow_prefetch = true,
 		.prefetch_num = 8,
 		.flood_threshold = 3,
+		.ept_levels = 4,
 		.ept_ad = true,
 		.pwc = true,
 		.ntlb = true,

@@ -22,7 +22,7 @@ struct vm_config {
 	const char *mode;         /* "native", "shadow", "nested" */
 	uint64_t guest_mem;       /* bytes of guest-physical memory */
 	uint64_t host_mem;        /* bytes of host memory; 0 = derived */
-	int levels;               /* 4 or 5 (LA57); nested uses it for EPT too */
+	int levels;               /* guest paging levels: 4 or 5 (LA57) */
 	enum page_size guest_page;  /* page size for workload data: 4K or 2M */
 	enum page_size host_page;   /* p2m / EPT leaf size: 4K, 2M or 1G */
 	enum page_size direct_map_page; /* guest kernel direct map: 2M or 1G */
@@ -45,6 +45,7 @@ struct vm_config {
 	uint32_t prefetch_num;
 	uint32_t flood_threshold; /* writes without use before unshadow (KVM: 3) */
 	/* nested */
+	int ept_levels;           /* EPT walk length, 4 or 5 (see config_defaults) */
 	bool ept_ad;              /* EPTP bit 6: EPT accessed/dirty flags */
 	bool pwc;                 /* 2D page-walk cache (only when walk_caches) */
 	bool ntlb;                /* nested TLB (only when walk_caches) */

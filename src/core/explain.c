@@ -226,6 +226,7 @@ int explain_access(struct vm *vm, uint64_t gva, const struct xp_opts *o, struct 
 	memset(t, 0, sizeof(*t));
 	t->mode = vm->mmu->name;
 	t->levels = vm->cfg.levels;
+	t->ept_levels = vm->cfg.ept_levels;
 	t->guest_page = vm->cfg.guest_page;
 	t->host_page = vm->cfg.host_page;
 	t->walk_caches = vm->cfg.walk_caches;
