@@ -90,6 +90,10 @@ static void tiny_guest(struct vm_config *c)
 {
 	c->guest_mem = UINT64_C(16) << 20;
 }
+static void per_process_pcids(struct vm_config *c)
+{
+	c->pcid_policy = PCID_PER_PROCESS;
+}
 
 static int setup_nocache(void **state)
 {
@@ -106,6 +110,10 @@ static int setup_nopcid(void **state)
 static int setup_tiny(void **state)
 {
 	return setup_with(state, tiny_guest);
+}
+static int setup_perproc(void **state)
+{
+	return setup_with(state, per_process_pcids);
 }
 
 static int teardown(void **state)
@@ -204,7 +212,8 @@ static void test_boot_direct_map(void **state)
 }
 
 /* The first process becomes current with a flushing CR3 load; a second
- * one does not load CR3. */
+ * one does not load CR3. Linux's PCIDs: boot's kernel mm holds ASID 0
+ * (PCID 1), so the first process takes ASID 1, PCID 2. */
 static void test_proc_create(void **state)
 {
 	struct fx *f = *state;
@@ -215,7 +224,10 @@ static void test_proc_create(void **state)
 	assert_int_equal(gmm_proc_pid(a), 1);
 	assert_int_equal(vm->st.cr3_loads, 1);
 	assert_int_equal(vm->st.tlb_flushes, 1);
-	assert_int_equal(vcpu_pcid(f->v), 1);
+	assert_int_equal(vcpu_pcid(f->v), 2);
+	assert_int_equal(vm->st.ctx_switches, 1);
+	assert_int_equal(vm->st.ctx_switch_flushes, 1);
+	assert_int_equal(vm->st.kernel_entries, 1);
 	struct gproc *b = gmm_proc_create(vm);
 	assert_non_null(b);
 	assert_int_equal(gmm_proc_pid(b), 2);
@@ -226,8 +238,8 @@ static void test_proc_create(void **state)
 	assert_int_equal(vm->st.pages_zeroed, 2);
 }
 
-/* With PCIDs the second load of a PCID keeps its entries (no-flush bit);
- * the first load of each PCID flushes. */
+/* Per-process PCIDs: the second load of a PCID keeps its entries (no-flush
+ * bit); the first load of each PCID flushes. */
 static void test_pcid_switch(void **state)
 {
 	struct fx *f = *state;
@@ -956,7 +968,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_boot_direct_map, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_proc_create, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pcid_switch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pcid_switch, setup_perproc, teardown),
 	    cmocka_unit_test_setup_teardown(test_nopcid_switch, setup_nopcid, teardown),
 	    cmocka_unit_test_setup_teardown(test_demand_zero, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prot_bits, setup, teardown),
@@ -972,13 +984,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_huge_walk_refs, setup_nocache, teardown),
 	    cmocka_unit_test_setup_teardown(test_huge_cow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exit_frees_everything, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pcid_no_reuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pcid_no_reuse, setup_perproc, teardown),
 	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mmap_fixed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_guest_oom, setup_tiny, teardown),
 	    cmocka_unit_test_setup_teardown(test_frames_reclaim, setup_tiny, teardown),
 	    cmocka_unit_test_setup_teardown(test_fork_oom_rollback, setup_tiny, teardown),
-	    cmocka_unit_test_setup_teardown(test_pcid_exhaustion, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pcid_exhaustion, setup_perproc, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@ enum opt_kind {
 	K_TLB,	  /* struct tlb_geom at off (L1 data) and at off2 (L2) */
 	K_NUMA,	  /* enum numa_policy at off, int node at off2 */
 	K_SYNC,	  /* enum shadow_sync */
+	K_PCIDPOL, /* enum pcid_policy */
 	K_PSC,	  /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
 };
 
@@ -331,6 +332,11 @@ const char *cli_sync_name(enum shadow_sync s)
 	return s == SYNC_UNSYNC ? "unsync" : "eager";
 }
 
+const char *cli_pcid_policy_name(enum pcid_policy p)
+{
+	return p == PCID_PER_PROCESS ? "per-process" : "linux";
+}
+
 /* Paging-structure cache levels that --psc sets, in the order it takes them. */
 static const int psc_levels[] = {LVL_PD, LVL_PDPT, LVL_PML4, LVL_PML5};
 #define PSC_NLEVELS (sizeof(psc_levels) / sizeof(psc_levels[0]))
@@ -415,6 +421,13 @@ static const struct opt machine_opts[] = {
 	     "paging-structure caches; in nested mode also the PWC and nested TLB"),
     BOOL_OPT("--vpid", vpid, "VPID-tagged TLB entries; off = TLB flush at every VM exit and entry"),
     BOOL_OPT("--pcid", pcid, "guest uses PCIDs and the CR3 no-flush bit"),
+    {.name = "--pcid-policy",
+     .metavar = "linux|per-process",
+     .kind = K_PCIDPOL,
+     .off = VMC(pcid_policy),
+     .help = "guest PCIDs: Linux's 6 dynamic ASIDs per CPU, or one per process"},
+    BOOL_OPT("--kpti", kpti,
+	     "guest kernel page-table isolation: CR3 writes at every kernel entry and exit"),
     NUM_OPT("--invlpg-threshold", K_U32, VMC(invlpg_threshold), 0, U32MAX, NULL,
 	    "munmap of more pages than this flushes the PCID instead of INVLPG"),
     {.name = "--tlb",
@@ -585,6 +598,16 @@ static int opt_apply(const struct opt *o, void *base, const char *v, char *err, 
 	case K_PSC:
 		rc = parse_psc(v, (uint32_t *)(void *)f, msg, sizeof(msg));
 		break;
+	case K_PCIDPOL:
+		if (strcmp(v, "linux") == 0) {
+			*(enum pcid_policy *)(void *)f = PCID_LINUX;
+		} else if (strcmp(v, "per-process") == 0) {
+			*(enum pcid_policy *)(void *)f = PCID_PER_PROCESS;
+		} else {
+			snprintf(msg, sizeof(msg), "expected linux or per-process, got '%s'", v);
+			rc = -1;
+		}
+		break;
 	}
 	if (rc < 0)
 		snprintf(err, errlen, "%s: %s", o->name, msg);
@@ -742,6 +765,10 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 		break;
 	case K_SYNC:
 		snprintf(buf, len, "%s", cli_sync_name(*(const enum shadow_sync *)(const void *)f));
+		break;
+	case K_PCIDPOL:
+		snprintf(buf, len, "%s",
+			 cli_pcid_policy_name(*(const enum pcid_policy *)(const void *)f));
 		break;
 	case K_PSC: {
 		const uint32_t *e = (const void *)f;

@@ -62,6 +62,8 @@ const char *cli_page_name(enum page_size ps);
 void cli_numa_name(const struct vm_config *c, char *buf, size_t len);
 /* Spelling of the shadow sync policy: "eager" or "unsync". */
 const char *cli_sync_name(enum shadow_sync s);
+/* Spelling of the guest PCID policy: "linux" or "per-process". */
+const char *cli_pcid_policy_name(enum pcid_policy p);
 
 /*
  * Table-driven parsers. Look at argv[*i]; if it is one of the table's flags,

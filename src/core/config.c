@@ -12,6 +12,10 @@
  * is at most 1 TiB and its MAXPHYADDR is 46 (EPT_MAXPHYADDR), so the
  * default is a 4-level EPT whatever the guest's own paging depth; a
  * 5-level guest therefore walks (5 + 1)(4 + 1) - 1 = 29 references.
+ *
+ * The guest kernel assigns PCIDs as Linux does (6 dynamic ASIDs per CPU,
+ * choose_new_asid()), and runs without KPTI, as Linux does on CPUs that are
+ * not affected by Meltdown (AMD, and Intel cores with the hardware fix).
  */
 #include "config.h"
 
@@ -28,6 +32,8 @@ void config_defaults(struct vm_config *c)
 		.walk_caches = true,
 		.vpid = true,
 		.pcid = true,
+		.pcid_policy = PCID_LINUX,
+		.kpti = false,
 		.invlpg_threshold = 33,
 		.l1d = { .sets = 16, .ways = 4 },
 		.l1d_large = { .sets = 8, .ways = 4 },

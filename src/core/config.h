@@ -17,6 +17,11 @@ struct tlb_geom {
 
 enum numa_policy { NUMA_LOCAL = 0, NUMA_INTERLEAVE, NUMA_NODE };
 enum shadow_sync { SYNC_EAGER = 0, SYNC_UNSYNC };
+/* How the guest kernel assigns PCIDs (src/guest-mm/pcid.c). */
+enum pcid_policy {
+	PCID_LINUX = 0,	  /* Linux: 6 dynamic ASIDs per CPU (TLB_NR_DYN_ASIDS) */
+	PCID_PER_PROCESS, /* one PCID per process for its lifetime */
+};
 
 struct vm_config {
 	const char *mode;         /* "native", "shadow", "nested" */
@@ -29,6 +34,8 @@ struct vm_config {
 	bool walk_caches;         /* PSC (native/shadow), PWC + nested TLB (nested) */
 	bool vpid;                /* tag TLB entries with a VPID; off = flush on exit/entry */
 	bool pcid;                /* guest uses PCIDs and the CR3 no-flush bit */
+	enum pcid_policy pcid_policy; /* with pcid: how the guest assigns them */
+	bool kpti;                /* guest kernel page-table isolation (Meltdown) */
 	uint32_t invlpg_threshold; /* munmap of more pages than this flushes the PCID */
 	struct tlb_geom l1d;      /* L1 data TLB, 4K entries */
 	struct tlb_geom l1d_large; /* L1 data TLB, 2M/1G entries */

@@ -136,6 +136,17 @@ int gmm_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot);
 /* errno value of the last failed call (0 before any failure). */
 int gmm_errno(const struct vm *vm);
 
+/*
+ * Kernel entry and exit, for callers that run kernel code of their own
+ * between the calls above (explain's kernel loads). Every call above is
+ * already one kernel entry. With cfg.kpti the outermost entry switches CR3
+ * to the current process's kernel PGD and the matching exit back to its
+ * user PGD (Linux's SWITCH_TO_KERNEL_CR3 and SWITCH_TO_USER_CR3); without
+ * KPTI they only count kernel_entries. Calls nest.
+ */
+void gmm_kernel_enter(struct vm *vm);
+void gmm_kernel_exit(struct vm *vm);
+
 /* Page fault entry: called by core with the fault; resolves it or
  * vm_abort()s (segfault, guest out of memory). Counts demand_faults and
  * cow_faults; the caller counts guest_faults. */
