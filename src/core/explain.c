@@ -234,6 +234,11 @@ int explain_access(struct vm *vm, uint64_t gva, const struct xp_opts *o, struct 
 	t->identity = vm->p2m.identity;
 	t->gva = gva;
 	t->user = xp_user_half(gva, vm->cfg.levels);
+	/* A kernel address is loaded by kernel code, which runs on the kernel
+	 * PGD when the guest has KPTI. */
+	const bool kernel = !t->user;
+	if (kernel)
+		gmm_kernel_enter(vm);
 	t->cr3 = v->cr3;
 	t->cap = 256;
 	t->rec = malloc(t->cap * sizeof(*t->rec));
@@ -272,6 +277,8 @@ out:
 	vm_sync_stats(vm);
 	struct stats before = tv->delta;
 	stats_sub(&tv->delta, &vm->st, &before);
+	if (kernel && tv->ok)
+		gmm_kernel_exit(vm); /* after the access's statistics */
 	xp_annotate(tv);
 	if (tv->ok && !tv->gpa_known) {
 		if (vm->p2m.identity) {

@@ -68,7 +68,7 @@ struct gproc;
 /* Boot the guest kernel: frame allocator, direct map. Returns 0 or -1 with
  * vm->err set. Boot writes go to guest-physical memory directly (paging is
  * not yet on) and are not counted; statistics start after it. Boot ends
- * with a CR3 load of the kernel top table (PCID 0): callers that count
+ * with a CR3 load of the kernel top table: callers that count
  * events reset vm->st after gmm_boot(). */
 int gmm_boot(struct vm *vm);
 /* Free the guest kernel's simulator memory (guest memory is the VM's). */
@@ -78,10 +78,12 @@ void gmm_shutdown(struct vm *vm);
 gva_t gmm_kva(const struct vm *vm, gpa_t gpa);
 
 /*
- * Processes. A new process gets a pid, a PCID and a zeroed top table with
+ * Processes. A new process gets a pid, a PCID (per-process policy; under
+ * Linux's policy a PCID is chosen at each switch) and a zeroed top table with
  * the kernel's entries; when no process is current (the first one, or
  * after the last exit) it becomes current. Returns NULL with gmm_errno()
- * ENOMEM (no frame for the top table) or EAGAIN (all 4095 PCIDs in use).
+ * ENOMEM (no frame for the top table) or EAGAIN (per-process policy: all
+ * 4095 PCIDs, 2047 with KPTI, in use).
  */
 struct gproc *gmm_proc_create(struct vm *vm);
 /* Fork the current process's address space copy-on-write; returns the child
