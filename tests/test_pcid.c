@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "../src/core/cpu.h"
+#include "../src/core/run.h"
 #include "../src/guest-mm/gmm.h"
 
 #define SENT(i) (UINT64_C(0x5a5a000000000000) | (uint64_t)(i))
@@ -396,6 +397,48 @@ static void test_kpti_user_flush(void **state)
 	finish(vm);
 }
 
+/*
+ * The ctxswitch workload (4000 accesses, a switch every 100: 39 switches
+ * round robin from p0), plus its setup (the first process's load, a switch
+ * to each other process, one back to p0) and its read-back sweep p0 .. pN-1
+ * in order. With Linux's 6 ASIDs: 6 processes flush only on each first
+ * load; 8 flush on every switch; 7 flush on every switch but 5 of the
+ * sweep's, whose processes still hold one of the 6 slots. One PCID per
+ * process flushes only on first loads.
+ */
+static void test_ctxswitch_workload(void **state)
+{
+	(void)state;
+	static const struct {
+		enum pcid_policy policy;
+		uint32_t procs;
+		uint64_t switches, flushes;
+	} rows[] = {{PCID_LINUX, 6, 52, 6},	  {PCID_LINUX, 7, 54, 49},
+		    {PCID_LINUX, 8, 56, 56},	  {PCID_PER_PROCESS, 7, 54, 7},
+		    {PCID_PER_PROCESS, 8, 56, 8}};
+	const struct workload *w = workload_find("ctxswitch");
+	assert_non_null(w);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct vm_config c;
+		config_defaults(&c);
+		c.guest_mem = UINT64_C(64) << 20;
+		c.pcid_policy = rows[i].policy;
+		struct wl_params p = {
+		    .seed = 1, .pages = 4, .ops = 4000, .procs = rows[i].procs, .switch_every = 100};
+		struct run_result r;
+		if (run_workload(&c, w, &p, NULL, &r) != 0)
+			fail_msg("ctxswitch: %s", r.err);
+		if (r.st.ctx_switches != rows[i].switches || r.st.ctx_switch_flushes != rows[i].flushes)
+			fail_msg("%s, %u processes: %" PRIu64 " of %" PRIu64
+				 " switches flushed, expected %" PRIu64 " of %" PRIu64,
+				 rows[i].policy == PCID_LINUX ? "linux" : "per-process",
+				 rows[i].procs, r.st.ctx_switch_flushes, r.st.ctx_switches,
+				 rows[i].flushes, rows[i].switches);
+		/* No KPTI: one CR3 write per switch, nothing else writes CR3. */
+		assert_int_equal(r.st.cr3_loads, r.st.ctx_switches);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +450,7 @@ int main(void)
 	    cmocka_unit_test(test_kpti_cr3_writes),
 	    cmocka_unit_test(test_kpti_tables),
 	    cmocka_unit_test(test_kpti_user_flush),
+	    cmocka_unit_test(test_ctxswitch_workload),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
