@@ -250,37 +250,38 @@ static void test_every_machine(void **state)
 		for (int g = PG_4K; g <= PG_2M; g++)
 			for (int h = PG_4K; h <= PG_1G; h++)
 				for (int l = 4; l <= 5; l++)
-				for (int e = 4; e <= 5; e++) {
-					struct machine m = {modes[mi], (enum page_size)g,
-							    (enum page_size)h, l, e};
-					if (mi == 0 && h != PG_4K)
-						continue;
-					if (mi != 2 && e == 5)
-						continue;
-					char what[96], err[256];
-					snprintf(what, sizeof(what),
-						 "%s guest %s host %s levels %d ept %d", m.mode,
-						 page_size_name(m.guest), page_size_name(m.host),
-						 l, e);
-					struct vm_config c = mcfg(&m);
-					uint64_t map[1] = {GVA};
-					struct xp_opts o = {.map = map, .nmap = 1};
-					struct vm *vm =
-					    explain_guest_build(&c, &o, err, sizeof(err));
-					if (!vm)
-						fail_msg("%s: %s", what, err);
-					struct xp_trace t;
-					assert_int_equal(explain_access(vm, GVA, &o, &t), 0);
-					if (t.refs != expected_refs(&m))
-						fail_msg("%s: %d references, expected %d", what,
-							 t.refs, expected_refs(&m));
-					check_consistent(&t, what);
-					check_json(&t, what);
-					check_translation(vm, &t, what);
-					xp_trace_free(&t);
-					vm_destroy(vm);
-					runs++;
-				}
+					for (int e = 4; e <= 5; e++) {
+						struct machine m = {modes[mi], (enum page_size)g,
+								    (enum page_size)h, l, e};
+						if (mi == 0 && h != PG_4K)
+							continue;
+						if (mi != 2 && e == 5)
+							continue;
+						char what[96], err[256];
+						snprintf(what, sizeof(what),
+							 "%s guest %s host %s levels %d ept %d",
+							 m.mode, page_size_name(m.guest),
+							 page_size_name(m.host), l, e);
+						struct vm_config c = mcfg(&m);
+						uint64_t map[1] = {GVA};
+						struct xp_opts o = {.map = map, .nmap = 1};
+						struct vm *vm =
+						    explain_guest_build(&c, &o, err, sizeof(err));
+						if (!vm)
+							fail_msg("%s: %s", what, err);
+						struct xp_trace t;
+						assert_int_equal(explain_access(vm, GVA, &o, &t),
+								 0);
+						if (t.refs != expected_refs(&m))
+							fail_msg("%s: %d references, expected %d",
+								 what, t.refs, expected_refs(&m));
+						check_consistent(&t, what);
+						check_json(&t, what);
+						check_translation(vm, &t, what);
+						xp_trace_free(&t);
+						vm_destroy(vm);
+						runs++;
+					}
 	assert_int_equal(runs, 4 + 12 + 24);
 }
 

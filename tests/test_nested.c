@@ -461,7 +461,8 @@ static void test_ept_depth(void **state)
 		struct vm *vm = mk(&c);
 		struct nested_state *ns = nested_of(vm);
 		assert_int_equal(ns->levels, rows[r].ept_levels);
-		assert_int_equal((ns->eptp >> EPTP_WALK_SHIFT) & 7, (uint64_t)rows[r].ept_levels - 1);
+		assert_int_equal((ns->eptp >> EPTP_WALK_SHIFT) & 7,
+				 (uint64_t)rows[r].ept_levels - 1);
 		vm_destroy(vm);
 	}
 	/* Anything but 4 or 5 is refused by name. */
@@ -964,8 +965,7 @@ static void test_random_exact(void **state)
 			fail_msg("levels %d/%d host %s: walk_refs_user %" PRIu64 " != %" PRIu64
 				 " x walks_user %" PRIu64,
 				 rows[i].levels, rows[i].ept_levels, page_size_name(rows[i].host),
-				 r.st.walk_refs_user,
-				 rows[i].k, r.st.walks_user);
+				 r.st.walk_refs_user, rows[i].k, r.st.walks_user);
 		assert_int_equal(t.bad_shape, 0);
 		assert_int_equal(t.ok_user_walks, r.st.walks_user);
 		assert_null(stats_check(&r.st, true));

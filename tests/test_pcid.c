@@ -89,8 +89,8 @@ static uint64_t uload(struct vm *vm, gva_t va)
  * switches p2 .. pn, p1 (n switches a round), each followed by a load of
  * the process's page. Returns the VM with the statistics of the rounds.
  */
-static struct vm *take_turns(const struct setting *s, unsigned n, unsigned rounds,
-			     uint16_t *pcids, uint64_t *misses_last_round)
+static struct vm *take_turns(const struct setting *s, unsigned n, unsigned rounds, uint16_t *pcids,
+			     uint64_t *misses_last_round)
 {
 	struct vm *vm = boot(s);
 	struct gproc *p[8];
@@ -376,7 +376,7 @@ static void test_kpti_user_flush(void **state)
 	struct gproc *c = gmm_fork(vm, a);
 	assert_non_null(c);
 	assert_false(vm->vcpu.cr3_noflush); /* fork flushed the parent */
-	ustore(vm, va, SENT(2));	     /* copy-on-write */
+	ustore(vm, va, SENT(2));	    /* copy-on-write */
 	assert_int_equal(vm->st.cow_faults, 1);
 	assert_false(vm->vcpu.cr3_noflush);
 	assert_int_equal(uload(vm, va), SENT(2));
@@ -413,8 +413,10 @@ static void test_ctxswitch_workload(void **state)
 		enum pcid_policy policy;
 		uint32_t procs;
 		uint64_t switches, flushes;
-	} rows[] = {{PCID_LINUX, 6, 52, 6},	  {PCID_LINUX, 7, 54, 49},
-		    {PCID_LINUX, 8, 56, 56},	  {PCID_PER_PROCESS, 7, 54, 7},
+	} rows[] = {{PCID_LINUX, 6, 52, 6},
+		    {PCID_LINUX, 7, 54, 49},
+		    {PCID_LINUX, 8, 56, 56},
+		    {PCID_PER_PROCESS, 7, 54, 7},
 		    {PCID_PER_PROCESS, 8, 56, 8}};
 	const struct workload *w = workload_find("ctxswitch");
 	assert_non_null(w);
@@ -423,12 +425,16 @@ static void test_ctxswitch_workload(void **state)
 		config_defaults(&c);
 		c.guest_mem = UINT64_C(64) << 20;
 		c.pcid_policy = rows[i].policy;
-		struct wl_params p = {
-		    .seed = 1, .pages = 4, .ops = 4000, .procs = rows[i].procs, .switch_every = 100};
+		struct wl_params p = {.seed = 1,
+				      .pages = 4,
+				      .ops = 4000,
+				      .procs = rows[i].procs,
+				      .switch_every = 100};
 		struct run_result r;
 		if (run_workload(&c, w, &p, NULL, &r) != 0)
 			fail_msg("ctxswitch: %s", r.err);
-		if (r.st.ctx_switches != rows[i].switches || r.st.ctx_switch_flushes != rows[i].flushes)
+		if (r.st.ctx_switches != rows[i].switches ||
+		    r.st.ctx_switch_flushes != rows[i].flushes)
 			fail_msg("%s, %u processes: %" PRIu64 " of %" PRIu64
 				 " switches flushed, expected %" PRIu64 " of %" PRIu64,
 				 rows[i].policy == PCID_LINUX ? "linux" : "per-process",

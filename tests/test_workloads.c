@@ -296,21 +296,25 @@ static void test_equivalence_guest_settings(void **state)
 				cfg.mode = modes[m];
 				run_ok(&cfg, wl_cases[k].name, &p, &r);
 				const char *wl = wl_cases[k].name;
-				if (r.checksum != ref.checksum || r.guest_digest != ref.guest_digest)
-					fail_msg("%s, %s: checksum or guest digest under %s differs "
-						 "from native",
-						 wl, gs->name, modes[m]);
+				if (r.checksum != ref.checksum ||
+				    r.guest_digest != ref.guest_digest)
+					fail_msg(
+					    "%s, %s: checksum or guest digest under %s differs "
+					    "from native",
+					    wl, gs->name, modes[m]);
 				if (r.st.guest_faults != ref.st.guest_faults ||
 				    r.st.user_accesses != ref.st.user_accesses ||
 				    r.st.cr3_loads != ref.st.cr3_loads ||
 				    r.st.kernel_entries != ref.st.kernel_entries ||
 				    r.st.ctx_switches != ref.st.ctx_switches ||
 				    r.st.ctx_switch_flushes != ref.st.ctx_switch_flushes)
-					fail_msg("%s, %s: the guest behaved differently under %s", wl,
-						 gs->name, modes[m]);
-				uint64_t cr3_exits = m == 0 ? r.st.cr3_loads + r.st.guest_tlb_flushes : 0;
+					fail_msg("%s, %s: the guest behaved differently under %s",
+						 wl, gs->name, modes[m]);
+				uint64_t cr3_exits =
+				    m == 0 ? r.st.cr3_loads + r.st.guest_tlb_flushes : 0;
 				if (r.st.exits_cr3 != cr3_exits)
-					fail_msg("%s, %s, %s: %" PRIu64 " CR3 exits, expected %" PRIu64,
+					fail_msg("%s, %s, %s: %" PRIu64
+						 " CR3 exits, expected %" PRIu64,
 						 wl, gs->name, modes[m], r.st.exits_cr3, cr3_exits);
 			}
 			/* With KPTI every kernel entry from user space and every
@@ -415,12 +419,15 @@ static void test_guest_oom_is_an_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_registry),	 cmocka_unit_test(test_deterministic),
-	    cmocka_unit_test(test_faults_exact), cmocka_unit_test(test_fork_exact),
+	    cmocka_unit_test(test_registry),
+	    cmocka_unit_test(test_deterministic),
+	    cmocka_unit_test(test_faults_exact),
+	    cmocka_unit_test(test_fork_exact),
 	    cmocka_unit_test(test_equivalence),
 	    cmocka_unit_test(test_equivalence_guest_settings),
 	    cmocka_unit_test(test_huge_pages),
-	    cmocka_unit_test(test_recorder),	 cmocka_unit_test(test_guest_oom_is_an_error),
+	    cmocka_unit_test(test_recorder),
+	    cmocka_unit_test(test_guest_oom_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

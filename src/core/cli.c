@@ -31,7 +31,7 @@ enum opt_kind {
 	K_TLB,	  /* struct tlb_geom at off (L1 data) and at off2 (L2) */
 	K_NUMA,	  /* enum numa_policy at off, int node at off2 */
 	K_SYNC,	  /* enum shadow_sync */
-	K_PCIDPOL, /* enum pcid_policy */
+	K_PCIDS,  /* enum pcid_policy */
 	K_PSC,	  /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
 };
 
@@ -423,7 +423,7 @@ static const struct opt machine_opts[] = {
     BOOL_OPT("--pcid", pcid, "guest uses PCIDs and the CR3 no-flush bit"),
     {.name = "--pcid-policy",
      .metavar = "linux|per-process",
-     .kind = K_PCIDPOL,
+     .kind = K_PCIDS,
      .off = VMC(pcid_policy),
      .help = "guest PCIDs: Linux's 6 dynamic ASIDs per CPU, or one per process"},
     BOOL_OPT("--kpti", kpti,
@@ -598,7 +598,7 @@ static int opt_apply(const struct opt *o, void *base, const char *v, char *err, 
 	case K_PSC:
 		rc = parse_psc(v, (uint32_t *)(void *)f, msg, sizeof(msg));
 		break;
-	case K_PCIDPOL:
+	case K_PCIDS:
 		if (strcmp(v, "linux") == 0) {
 			*(enum pcid_policy *)(void *)f = PCID_LINUX;
 		} else if (strcmp(v, "per-process") == 0) {
@@ -766,7 +766,7 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 	case K_SYNC:
 		snprintf(buf, len, "%s", cli_sync_name(*(const enum shadow_sync *)(const void *)f));
 		break;
-	case K_PCIDPOL:
+	case K_PCIDS:
 		snprintf(buf, len, "%s",
 			 cli_pcid_policy_name(*(const enum pcid_policy *)(const void *)f));
 		break;

@@ -94,8 +94,9 @@ struct gproc {
 	struct gproc *next; /* process list, in creation order */
 	int pid;
 	uint16_t pcid;	  /* 1..4095 with cfg.pcid, else 0 */
-	bool pcid_loaded; /* per-process PCIDs: loaded since allocation, a reload may keep its entries */
-	bool tlb_stale;	  /* per-process PCIDs: tables changed while not current, next load flushes */
+	bool pcid_loaded; /* per-process PCIDs: loaded since allocation, a reload may keep its
+			     entries */
+	bool tlb_stale; /* per-process PCIDs: tables changed while not current, next load flushes */
 	uint64_t ctx_id;  /* Linux's mm->context.ctx_id: unique, never reused */
 	uint64_t tlb_gen; /* Linux's mm->context.tlb_gen: bumped by every flush of this mm */
 	gpa_t top;	  /* PML4 (or PML5); with KPTI the kernel PGD, the user PGD follows it */
@@ -147,8 +148,8 @@ struct gmm {
 	 * flushed at the next return to user space (Linux's
 	 * cpu_tlbstate.user_pcid_flush_mask, set by invalidate_user_asid()). */
 	bool kpti;
-	unsigned kdepth; /* kernel entries in progress (0 = not in a kernel call) */
-	bool user_cr3;	 /* the user PGD of the current process is in CR3 */
+	unsigned kdepth;      /* kernel entries in progress (0 = not in a kernel call) */
+	bool user_cr3;	      /* the user PGD of the current process is in CR3 */
 	unsigned entry_index; /* top-level index of the entry area */
 	uint8_t user_flush[4096];
 
