@@ -42,9 +42,10 @@ for sub in run compare list bench; do
 done
 "$VMMU" run --help >"$T/help"
 for flag in --mode --workload --seed --pages --ops --procs --switch-every --csv --guest-mem \
-	--host-mem --levels --guest-page --host-page --direct-map --walk-caches --vpid --pcid --tlb \
+	--host-mem --levels --guest-page --host-page --direct-map --walk-caches --vpid --pcid \
+	--pcid-policy --kpti --tlb \
 	--tlb-large --itlb --invlpg-threshold --numa --shadow-sync --shadow-roots --shadow-cap \
-	--prefetch --flood-threshold --ept-ad --pwc --ntlb --audit; do
+	--prefetch --flood-threshold --ept-levels --ept-ad --pwc --ntlb --audit; do
 	if grep -q -- "^  $flag[ ,]" "$T/help"; then ok "run --help lists $flag"; else bad "run --help lacks $flag"; fi
 done
 check "run --help shows defaults" grep -qF "(default: 1G)" "$T/help"
@@ -63,6 +64,10 @@ expect_msg 2 "sweep: --workload is required" "sweep without flags: exit 2, names
 # ---- bad flags and values: exit 2, the flag named ----
 
 expect_msg 2 "--levels: expected 4 or 5, got '7'" "--levels 7" "$VMMU" run --workload faults --levels 7
+expect_msg 2 "--ept-levels: expected 4 or 5, got '3'" "--ept-levels 3" "$VMMU" run --workload faults --ept-levels 3
+expect_msg 2 "--pcid-policy: expected linux or per-process, got 'lru'" "--pcid-policy lru" \
+	"$VMMU" run --workload faults --pcid-policy lru
+expect_msg 2 "--kpti: expected on or off, got 'maybe'" "--kpti maybe" "$VMMU" run --workload faults --kpti maybe
 expect_msg 2 "--guest-page: expected 4k or 2m, got '1g'" "--guest-page 1g" \
 	"$VMMU" run --workload faults --guest-page 1g
 expect_msg 2 "--host-page: expected 4k, 2m or 1g, got '3m'" "--host-page 3m" \

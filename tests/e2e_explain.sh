@@ -11,7 +11,8 @@
 #   - each next table_addr is the frame of the entry before, within one
 #     walk and one dimension (one nested walk for EPT references);
 #   - steps are numbered 1..N, and the counts are the 2D walk's (24, 19,
-#     14, 15, 35 ...) with the walk caches off.
+#     14, 15, 29 for a 5-level guest over the default 4-level EPT, 35 over
+#     a 5-level one ...) with the walk caches off.
 # Then: the SVG parses (xmllint), quiz answers equal explain's, quiz output
 # is a function of the seed, and bad input is refused with exit status 2.
 #
@@ -166,9 +167,12 @@ for mode in native shadow nested; do
 		for hp in 4k 2m 1g; do
 			[ "$mode" = native ] && [ "$hp" != 4k ] && continue
 			for lv in 4 5; do
+			# EPT depth: 4 by default (KVM's kvm_mmu_get_tdp_level()), 5 on request
+			for el in 4 5; do
+				[ "$mode" != nested ] && [ "$el" = 5 ] && continue
 				rows=$lv
 				[ "$gp" = 2m ] && rows=$((lv - 1))
-				case $hp in 4k) m=$lv ;; 2m) m=$((lv - 1)) ;; 1g) m=$((lv - 2)) ;; esac
+				case $hp in 4k) m=$el ;; 2m) m=$((el - 1)) ;; 1g) m=$((el - 2)) ;; esac
 				case $mode in
 				native) want=$rows ;;
 				nested) want=$((rows * (m + 1) + m)) ;;
@@ -180,13 +184,14 @@ for mode in native shadow nested; do
 					want=$((1 + rows + hw))
 					;;
 				esac
-				name="$mode guest $gp host $hp levels $lv"
+				name="$mode guest $gp host $hp levels $lv ept $el"
 				if ! "$VMMU" explain --mode "$mode" --gva $GVA --guest-page "$gp" --host-page "$hp" \
-					--levels "$lv" --walk-caches off --json >"$T/x.json" 2>"$T/err"; then
+					--levels "$lv" --ept-levels "$el" --walk-caches off --json >"$T/x.json" 2>"$T/err"; then
 					bad "$name: explain failed: $(head -c 200 "$T/err")"
 					continue
 				fi
 				check_json "$T/x.json" "$name" "$want"
+			done
 			done
 		done
 	done
@@ -223,6 +228,20 @@ grep -q 'VMM software walk of the guest table' "$T/s.txt" && grep -q 'VM exit, r
 	ok || bad "shadow text: no VMM software walk or exit"
 "$VMMU" explain --mode native --gva 0x7f0000001000 --levels 5 --walk-caches off >"$T/l5.txt"
 grep -q 'PML5 index = gVA bits 56:48' "$T/l5.txt" && ok || bad "native 5-level: no PML5 line"
+# A 5-level guest over the default 4-level EPT (kvm_mmu_get_tdp_level()):
+# (5 + 1)(4 + 1) - 1 = 29 references; over a 5-level EPT, 35.
+for el in 4 5; do
+	want=$((el == 4 ? 29 : 35))
+	"$VMMU" explain --mode nested --gva 0x7f0000001000 --levels 5 --ept-levels $el \
+		--walk-caches off >"$T/n5.txt"
+	n=$(grep -Ec '^ +[0-9]+\. (EPT|guest) ' "$T/n5.txt")
+	if [ "$n" -eq "$want" ]; then ok; else
+		bad "nested 5-level guest over a $el-level EPT: $n numbered references, expected $want"
+	fi
+	grep -q "5-level guest tables over a $el-level EPT" "$T/n5.txt" && ok ||
+		bad "nested 5/$el: the machine line does not name the EPT depth"
+done
+expect_err 2 "--ept-levels" "bad --ept-levels" "$VMMU" explain --mode nested --gva 0x1000 --ept-levels 3
 
 # ---- SVG ----
 

@@ -43,6 +43,7 @@ struct machine {
 	const char *mode;
 	enum page_size guest, host;
 	int levels;
+	int ept_levels; /* 0: the default (4, kvm_mmu_get_tdp_level()) */
 };
 
 static struct vm_config mcfg(const struct machine *m)
@@ -53,6 +54,8 @@ static struct vm_config mcfg(const struct machine *m)
 	c.guest_page = m->guest;
 	c.host_page = m->host;
 	c.levels = m->levels;
+	if (m->ept_levels)
+		c.ept_levels = m->ept_levels;
 	c.walk_caches = false;
 	return c;
 }
@@ -62,7 +65,8 @@ static int expected_refs(const struct machine *m)
 {
 	int n = m->levels;
 	int rows = m->guest == PG_2M ? n - 1 : n;
-	int cols = n - (int)m->host; /* EPT levels walked: 4k n, 2m n-1, 1g n-2 */
+	int ept = m->ept_levels ? m->ept_levels : 4;
+	int cols = ept - (int)m->host; /* EPT levels walked: 4k m, 2m m-1, 1g m-2 */
 	if (strcmp(m->mode, "native") == 0)
 		return rows;
 	if (strcmp(m->mode, "nested") == 0)
@@ -245,43 +249,47 @@ static void test_every_machine(void **state)
 	for (int mi = 0; mi < 3; mi++)
 		for (int g = PG_4K; g <= PG_2M; g++)
 			for (int h = PG_4K; h <= PG_1G; h++)
-				for (int l = 4; l <= 5; l++) {
-					struct machine m = {modes[mi], (enum page_size)g,
-							    (enum page_size)h, l};
-					if (mi == 0 && h != PG_4K)
-						continue;
-					char what[96], err[256];
-					snprintf(what, sizeof(what),
-						 "%s guest %s host %s levels %d", m.mode,
-						 page_size_name(m.guest), page_size_name(m.host),
-						 l);
-					struct vm_config c = mcfg(&m);
-					uint64_t map[1] = {GVA};
-					struct xp_opts o = {.map = map, .nmap = 1};
-					struct vm *vm =
-					    explain_guest_build(&c, &o, err, sizeof(err));
-					if (!vm)
-						fail_msg("%s: %s", what, err);
-					struct xp_trace t;
-					assert_int_equal(explain_access(vm, GVA, &o, &t), 0);
-					if (t.refs != expected_refs(&m))
-						fail_msg("%s: %d references, expected %d", what,
-							 t.refs, expected_refs(&m));
-					check_consistent(&t, what);
-					check_json(&t, what);
-					check_translation(vm, &t, what);
-					xp_trace_free(&t);
-					vm_destroy(vm);
-					runs++;
-				}
-	assert_int_equal(runs, 4 + 12 + 12);
+				for (int l = 4; l <= 5; l++)
+					for (int e = 4; e <= 5; e++) {
+						struct machine m = {modes[mi], (enum page_size)g,
+								    (enum page_size)h, l, e};
+						if (mi == 0 && h != PG_4K)
+							continue;
+						if (mi != 2 && e == 5)
+							continue;
+						char what[96], err[256];
+						snprintf(what, sizeof(what),
+							 "%s guest %s host %s levels %d ept %d",
+							 m.mode, page_size_name(m.guest),
+							 page_size_name(m.host), l, e);
+						struct vm_config c = mcfg(&m);
+						uint64_t map[1] = {GVA};
+						struct xp_opts o = {.map = map, .nmap = 1};
+						struct vm *vm =
+						    explain_guest_build(&c, &o, err, sizeof(err));
+						if (!vm)
+							fail_msg("%s: %s", what, err);
+						struct xp_trace t;
+						assert_int_equal(explain_access(vm, GVA, &o, &t),
+								 0);
+						if (t.refs != expected_refs(&m))
+							fail_msg("%s: %d references, expected %d",
+								 what, t.refs, expected_refs(&m));
+						check_consistent(&t, what);
+						check_json(&t, what);
+						check_translation(vm, &t, what);
+						xp_trace_free(&t);
+						vm_destroy(vm);
+						runs++;
+					}
+	assert_int_equal(runs, 4 + 12 + 24);
 }
 
 /* Two builds of the same guest explain an address identically. */
 static void test_deterministic(void **state)
 {
 	(void)state;
-	struct machine m = {"shadow", PG_4K, PG_4K, 4};
+	struct machine m = {"shadow", PG_4K, PG_4K, 4, 0};
 	struct vm_config c = mcfg(&m);
 	uint64_t map[3] = {GVA, GVA + 0x3000, UINT64_C(0x0000100000000000)};
 	struct xp_opts o = {.map = map, .nmap = 3};
@@ -313,7 +321,7 @@ static void test_fault(void **state)
 	(void)state;
 	static const char *const modes[] = {"native", "shadow", "nested"};
 	for (int mi = 0; mi < 3; mi++) {
-		struct machine m = {modes[mi], PG_4K, PG_4K, 4};
+		struct machine m = {modes[mi], PG_4K, PG_4K, 4, 0};
 		struct vm_config c = mcfg(&m);
 		uint64_t map[1] = {GVA};
 		struct xp_opts o = {.map = map, .nmap = 1};
@@ -348,7 +356,7 @@ static void test_warm_caches(void **state)
 	(void)state;
 	static const char *const modes[] = {"native", "shadow", "nested"};
 	for (int mi = 0; mi < 3; mi++) {
-		struct machine m = {modes[mi], PG_4K, PG_4K, 4};
+		struct machine m = {modes[mi], PG_4K, PG_4K, 4, 0};
 		struct vm_config c = mcfg(&m);
 		c.walk_caches = true;
 		uint64_t map[2] = {GVA ^ PAGE_SIZE, GVA};
@@ -378,7 +386,7 @@ static void test_warm_caches(void **state)
 static void test_svg(void **state)
 {
 	(void)state;
-	struct machine m = {"nested", PG_4K, PG_2M, 4};
+	struct machine m = {"nested", PG_4K, PG_2M, 4, 0};
 	struct vm_config c = mcfg(&m);
 	uint64_t map[1] = {GVA};
 	struct xp_opts o = {.map = map, .nmap = 1};

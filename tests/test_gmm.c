@@ -91,6 +91,10 @@ static void tiny_guest(struct vm_config *c)
 {
 	c->guest_mem = UINT64_C(16) << 20;
 }
+static void per_process_pcids(struct vm_config *c)
+{
+	c->pcid_policy = PCID_PER_PROCESS;
+}
 
 static int setup_nocache(void **state)
 {
@@ -107,6 +111,10 @@ static int setup_nopcid(void **state)
 static int setup_tiny(void **state)
 {
 	return setup_with(state, tiny_guest);
+}
+static int setup_perproc(void **state)
+{
+	return setup_with(state, per_process_pcids);
 }
 
 static int teardown(void **state)
@@ -205,7 +213,8 @@ static void test_boot_direct_map(void **state)
 }
 
 /* The first process becomes current with a flushing CR3 load; a second
- * one does not load CR3. */
+ * one does not load CR3. Linux's PCIDs: boot's kernel mm holds ASID 0
+ * (PCID 1), so the first process takes ASID 1, PCID 2. */
 static void test_proc_create(void **state)
 {
 	struct fx *f = *state;
@@ -216,7 +225,10 @@ static void test_proc_create(void **state)
 	assert_int_equal(gmm_proc_pid(a), 1);
 	assert_int_equal(vm->st.cr3_loads, 1);
 	assert_int_equal(vm->st.tlb_flushes, 1);
-	assert_int_equal(vcpu_pcid(f->v), 1);
+	assert_int_equal(vcpu_pcid(f->v), 2);
+	assert_int_equal(vm->st.ctx_switches, 1);
+	assert_int_equal(vm->st.ctx_switch_flushes, 1);
+	assert_int_equal(vm->st.kernel_entries, 1);
 	struct gproc *b = gmm_proc_create(vm);
 	assert_non_null(b);
 	assert_int_equal(gmm_proc_pid(b), 2);
@@ -227,8 +239,8 @@ static void test_proc_create(void **state)
 	assert_int_equal(vm->st.pages_zeroed, 2);
 }
 
-/* With PCIDs the second load of a PCID keeps its entries (no-flush bit);
- * the first load of each PCID flushes. */
+/* Per-process PCIDs: the second load of a PCID keeps its entries (no-flush
+ * bit); the first load of each PCID flushes. */
 static void test_pcid_switch(void **state)
 {
 	struct fx *f = *state;
@@ -957,7 +969,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_boot_direct_map, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_proc_create, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pcid_switch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pcid_switch, setup_perproc, teardown),
 	    cmocka_unit_test_setup_teardown(test_nopcid_switch, setup_nopcid, teardown),
 	    cmocka_unit_test_setup_teardown(test_demand_zero, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prot_bits, setup, teardown),
@@ -973,13 +985,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_huge_walk_refs, setup_nocache, teardown),
 	    cmocka_unit_test_setup_teardown(test_huge_cow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exit_frees_everything, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pcid_no_reuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pcid_no_reuse, setup_perproc, teardown),
 	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mmap_fixed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_guest_oom, setup_tiny, teardown),
 	    cmocka_unit_test_setup_teardown(test_frames_reclaim, setup_tiny, teardown),
 	    cmocka_unit_test_setup_teardown(test_fork_oom_rollback, setup_tiny, teardown),
-	    cmocka_unit_test_setup_teardown(test_pcid_exhaustion, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pcid_exhaustion, setup_perproc, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

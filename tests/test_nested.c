@@ -220,21 +220,26 @@ static enum xlate_result translate_settled(struct vm *vm, gva_t va, enum access_
 
 struct shape {
 	const char *name;
-	int levels;
+	int levels, ept_levels;
 	enum page_size host_page;
 	bool huge_guest;
 	int refs, guest, host;
 };
 
-/* The table, plus two splintering rows. */
+/* The issue's table, plus two splintering rows and the EPT depths: a
+ * 5-level guest over KVM's default 4-level EPT (kvm_mmu_get_tdp_level())
+ * and a 4-level guest over a 5-level EPT both walk (5 + 1)(4 + 1) - 1 = 29. */
 static const struct shape shapes[] = {
-    {"4K guest over 4K host", 4, PG_4K, false, 24, 4, 20},
-    {"4K guest over 2M host", 4, PG_2M, false, 19, 4, 15},
-    {"4K guest over 1G host", 4, PG_1G, false, 14, 4, 10},
-    {"2M guest over 2M host", 4, PG_2M, true, 15, 3, 12},
-    {"5-level over 5-level", 5, PG_4K, false, 35, 5, 30},
-    {"2M guest over 4K host", 4, PG_4K, true, 19, 3, 16},
-    {"2M guest over 1G host", 4, PG_1G, true, 11, 3, 8},
+    {"4K guest over 4K host", 4, 4, PG_4K, false, 24, 4, 20},
+    {"4K guest over 2M host", 4, 4, PG_2M, false, 19, 4, 15},
+    {"4K guest over 1G host", 4, 4, PG_1G, false, 14, 4, 10},
+    {"2M guest over 2M host", 4, 4, PG_2M, true, 15, 3, 12},
+    {"5-level over 5-level", 5, 5, PG_4K, false, 35, 5, 30},
+    {"5-level over 4-level EPT", 5, 4, PG_4K, false, 29, 5, 24},
+    {"4-level over 5-level EPT", 4, 5, PG_4K, false, 29, 4, 25},
+    {"5-level over 4-level EPT, 2M host", 5, 4, PG_2M, false, 23, 5, 18},
+    {"2M guest over 4K host", 4, 4, PG_4K, true, 19, 3, 16},
+    {"2M guest over 1G host", 4, 4, PG_1G, true, 11, 3, 8},
 };
 
 static void test_ref_counts(void **state)
@@ -244,6 +249,7 @@ static void test_ref_counts(void **state)
 		const struct shape *sh = &shapes[s];
 		struct vm_config c = ncfg();
 		c.levels = sh->levels;
+		c.ept_levels = sh->ept_levels;
 		c.host_page = sh->host_page;
 		struct vm *vm = mk(&c);
 		build_tables(vm);
@@ -436,6 +442,36 @@ static void test_fault_sets_nothing(void **state)
 	/* No exit but EPT violations: a guest fault never exits. */
 	assert_int_equal(vm->st.vm_exits, vm->st.exits_ept_violation);
 	vm_destroy(vm);
+}
+
+/* EPT depth is independent of the guest's: by default 4 levels even for a
+ * 5-level guest (kvm_mmu_get_tdp_level()), EPTP bits 5:3 = walk length - 1. */
+static void test_ept_depth(void **state)
+{
+	(void)state;
+	static const struct {
+		int levels, ept_levels;
+		bool set;
+	} rows[] = {{4, 4, false}, {5, 4, false}, {5, 5, true}, {4, 5, true}};
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		struct vm_config c = ncfg();
+		c.levels = rows[r].levels;
+		if (rows[r].set)
+			c.ept_levels = rows[r].ept_levels;
+		assert_int_equal(c.ept_levels, rows[r].ept_levels);
+		struct vm *vm = mk(&c);
+		struct nested_state *ns = nested_of(vm);
+		assert_int_equal(ns->levels, rows[r].ept_levels);
+		assert_int_equal((ns->eptp >> EPTP_WALK_SHIFT) & 7,
+				 (uint64_t)rows[r].ept_levels - 1);
+		vm_destroy(vm);
+	}
+	/* Anything but 4 or 5 is refused by name. */
+	struct vm_config c = ncfg();
+	c.ept_levels = 3;
+	char err[256] = "";
+	assert_null(vm_create(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "EPT levels"));
 }
 
 static void test_ept_ad(void **state)
@@ -901,20 +937,23 @@ static void run_or_fail(const struct vm_config *c, const char *wl, const struct 
 }
 
 /* The issue's "done when": random, walk caches off, is exactly
- * 24 (4K host), 19 (2M host), 14 (1G host) or 35 (5-level) x walks_user. */
+ * 24 (4K host), 19 (2M host), 14 (1G host), 29 (5-level guest over the
+ * default 4-level EPT) or 35 (5 over 5) x walks_user. */
 static void test_random_exact(void **state)
 {
 	(void)state;
 	static const struct {
-		int levels;
+		int levels, ept_levels;
 		enum page_size host;
 		uint64_t k;
-	} rows[] = {{4, PG_4K, 24}, {4, PG_2M, 19}, {4, PG_1G, 14}, {5, PG_4K, 35}};
+	} rows[] = {{4, 4, PG_4K, 24}, {4, 4, PG_2M, 19}, {4, 4, PG_1G, 14},
+		    {5, 4, PG_4K, 29}, {5, 5, PG_4K, 35}, {4, 5, PG_4K, 29}};
 	struct wl_params p = {.seed = 7, .pages = 4096, .ops = 20000};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct vm_config c = ncfg();
 		c.guest_mem = UINT64_C(1) << 30;
 		c.levels = rows[i].levels;
+		c.ept_levels = rows[i].ept_levels;
 		c.host_page = rows[i].host;
 		struct tally t = {.want_cells = (int)rows[i].k,
 				  .want_guest = rows[i].levels,
@@ -924,10 +963,10 @@ static void test_random_exact(void **state)
 		run_or_fail(&c, "random", &p, &h, &r);
 		assert_true(r.st.walks_user > 1000);
 		if (r.st.walk_refs_user != rows[i].k * r.st.walks_user)
-			fail_msg("levels %d host %s: walk_refs_user %" PRIu64 " != %" PRIu64
+			fail_msg("levels %d/%d host %s: walk_refs_user %" PRIu64 " != %" PRIu64
 				 " x walks_user %" PRIu64,
-				 rows[i].levels, page_size_name(rows[i].host), r.st.walk_refs_user,
-				 rows[i].k, r.st.walks_user);
+				 rows[i].levels, rows[i].ept_levels, page_size_name(rows[i].host),
+				 r.st.walk_refs_user, rows[i].k, r.st.walks_user);
 		assert_int_equal(t.bad_shape, 0);
 		assert_int_equal(t.ok_user_walks, r.st.walks_user);
 		assert_null(stats_check(&r.st, true));
@@ -1114,6 +1153,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ref_counts),
+	    cmocka_unit_test(test_ept_depth),
 	    cmocka_unit_test(test_first_walk_violations),
 	    cmocka_unit_test(test_violations_per_frame),
 	    cmocka_unit_test(test_guest_ad),

@@ -11,7 +11,8 @@
  *     CoW fault per page written while shared, on either side;
  *   - equivalence: every mode that vm_create accepts gives the checksum and
  *     digest of native, for every workload (modes that are not built are
- *     skipped, with a note);
+ *     skipped, with a note); and shadow and nested do so under every guest
+ *     PCID policy, with and without KPTI and PCIDs, and every EPT depth;
  *   - 2M guest pages: every workload runs, and faults counts one fault per
  *     2 MiB page;
  *   - the bench recorder sees exactly the user accesses and does not change
@@ -253,6 +254,85 @@ static void test_equivalence(void **state)
 	}
 }
 
+/*
+ * Equivalence under every guest PCID, KPTI and EPT-depth setting: each mode
+ * gives native's checksum and digest for the same setting, and the guest
+ * does the same thing (faults, CR3 writes, kernel entries, flushing
+ * switches) whatever the mode. Under shadow paging every CR3 write and
+ * every guest TLB flush exits (exits_cr3); under nested paging none does.
+ */
+struct guest_setting {
+	const char *name;
+	enum pcid_policy policy;
+	bool pcid, kpti;
+	int levels, ept_levels;
+};
+
+static const struct guest_setting guest_settings[] = {
+    {"linux PCIDs", PCID_LINUX, true, false, 4, 4},
+    {"per-process PCIDs", PCID_PER_PROCESS, true, false, 4, 4},
+    {"no PCIDs", PCID_LINUX, false, false, 4, 4},
+    {"KPTI, linux PCIDs", PCID_LINUX, true, true, 4, 4},
+    {"KPTI, per-process PCIDs", PCID_PER_PROCESS, true, true, 4, 4},
+    {"KPTI, no PCIDs", PCID_LINUX, false, true, 4, 4},
+    {"5-level guest, 4-level EPT", PCID_LINUX, true, false, 5, 4},
+    {"5-level guest, 5-level EPT, KPTI", PCID_LINUX, true, true, 5, 5},
+    {"4-level guest, 5-level EPT", PCID_LINUX, true, false, 4, 5},
+};
+
+static void test_equivalence_guest_settings(void **state)
+{
+	(void)state;
+	static const char *const modes[] = {"shadow", "nested"};
+	struct run_result ref, r;
+	for (size_t g = 0; g < sizeof(guest_settings) / sizeof(guest_settings[0]); g++) {
+		const struct guest_setting *gs = &guest_settings[g];
+		struct vm_config ncfg = machine("native");
+		ncfg.pcid_policy = gs->policy;
+		ncfg.pcid = gs->pcid;
+		ncfg.kpti = gs->kpti;
+		ncfg.levels = gs->levels;
+		ncfg.ept_levels = gs->ept_levels;
+		for (size_t k = 0; k < NCASES; k++) {
+			struct wl_params p = params(&wl_cases[k], TEST_SEED);
+			run_ok(&ncfg, wl_cases[k].name, &p, &ref);
+			assert_int_equal(ref.st.vm_exits, 0);
+			for (size_t m = 0; m < 2; m++) {
+				struct vm_config cfg = ncfg;
+				cfg.mode = modes[m];
+				run_ok(&cfg, wl_cases[k].name, &p, &r);
+				const char *wl = wl_cases[k].name;
+				if (r.checksum != ref.checksum ||
+				    r.guest_digest != ref.guest_digest)
+					fail_msg(
+					    "%s, %s: checksum or guest digest under %s differs "
+					    "from native",
+					    wl, gs->name, modes[m]);
+				if (r.st.guest_faults != ref.st.guest_faults ||
+				    r.st.user_accesses != ref.st.user_accesses ||
+				    r.st.cr3_loads != ref.st.cr3_loads ||
+				    r.st.kernel_entries != ref.st.kernel_entries ||
+				    r.st.ctx_switches != ref.st.ctx_switches ||
+				    r.st.ctx_switch_flushes != ref.st.ctx_switch_flushes)
+					fail_msg("%s, %s: the guest behaved differently under %s",
+						 wl, gs->name, modes[m]);
+				uint64_t cr3_exits =
+				    m == 0 ? r.st.cr3_loads + r.st.guest_tlb_flushes : 0;
+				if (r.st.exits_cr3 != cr3_exits)
+					fail_msg("%s, %s, %s: %" PRIu64
+						 " CR3 exits, expected %" PRIu64,
+						 wl, gs->name, modes[m], r.st.exits_cr3, cr3_exits);
+			}
+			/* With KPTI every kernel entry from user space and every
+			 * return to it writes CR3: at least two per fault. */
+			if (gs->kpti)
+				assert_true(ref.st.cr3_loads >= 2 * ref.st.guest_faults);
+			else
+				assert_int_equal(ref.st.cr3_loads, ref.st.ctx_switches);
+		}
+	}
+}
+
 /* ---- 2M guest pages ---- */
 
 static void test_huge_pages(void **state)
@@ -426,10 +506,15 @@ static void test_digest_reads_touched_frames(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_registry),	 cmocka_unit_test(test_deterministic),
-	    cmocka_unit_test(test_faults_exact), cmocka_unit_test(test_fork_exact),
-	    cmocka_unit_test(test_equivalence),	 cmocka_unit_test(test_huge_pages),
-	    cmocka_unit_test(test_recorder),	 cmocka_unit_test(test_guest_oom_is_an_error),
+	    cmocka_unit_test(test_registry),
+	    cmocka_unit_test(test_deterministic),
+	    cmocka_unit_test(test_faults_exact),
+	    cmocka_unit_test(test_fork_exact),
+	    cmocka_unit_test(test_equivalence),
+	    cmocka_unit_test(test_equivalence_guest_settings),
+	    cmocka_unit_test(test_huge_pages),
+	    cmocka_unit_test(test_recorder),
+	    cmocka_unit_test(test_guest_oom_is_an_error),
 	    cmocka_unit_test(test_digest_covers_all_writes),
 	    cmocka_unit_test(test_digest_reads_touched_frames),
 	};

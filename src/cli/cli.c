@@ -31,6 +31,7 @@ enum opt_kind {
 	K_TLB,	  /* struct tlb_geom at off (L1 data) and at off2 (L2) */
 	K_NUMA,	  /* enum numa_policy at off, int node at off2 */
 	K_SYNC,	  /* enum shadow_sync */
+	K_PCIDS,  /* enum pcid_policy */
 	K_PSC,	  /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
 };
 
@@ -374,7 +375,7 @@ static const struct opt machine_opts[] = {
      .metavar = "4|5",
      .kind = K_LEVELS,
      .off = VMC(levels),
-     .help = "paging levels (5 = LA57); nested uses it for the EPT too"},
+     .help = "guest paging levels (5 = LA57)"},
     PAGE_OPT("--guest-page", "4k|2m", guest_page, PGBIT(PG_4K) | PGBIT(PG_2M),
 	     "guest page size of workload data"),
     PAGE_OPT("--host-page", "4k|2m|1g", host_page, PGBIT(PG_4K) | PGBIT(PG_2M) | PGBIT(PG_1G),
@@ -385,6 +386,13 @@ static const struct opt machine_opts[] = {
 	     "paging-structure caches; in nested mode also the PWC and nested TLB"),
     BOOL_OPT("--vpid", vpid, "VPID-tagged TLB entries; off = TLB flush at every VM exit and entry"),
     BOOL_OPT("--pcid", pcid, "guest uses PCIDs and the CR3 no-flush bit"),
+    {.name = "--pcid-policy",
+     .metavar = "linux|per-process",
+     .kind = K_PCIDS,
+     .off = VMC(pcid_policy),
+     .help = "guest PCIDs: Linux's 6 dynamic ASIDs per CPU, or one per process"},
+    BOOL_OPT("--kpti", kpti,
+	     "guest kernel page-table isolation: CR3 writes at every kernel entry and exit"),
     NUM_OPT("--invlpg-threshold", K_U32, VMC(invlpg_threshold), 0, U32MAX, NULL,
 	    "munmap of more pages than this flushes the PCID instead of INVLPG"),
     {.name = "--tlb",
@@ -429,6 +437,11 @@ static const struct opt machine_opts[] = {
 	    "shadow: sptes examined per prefetch"),
     NUM_OPT("--flood-threshold", K_U32, VMC(flood_threshold), 0, U32MAX, NULL,
 	    "shadow: writes without use before a guest table is unshadowed"),
+    {.name = "--ept-levels",
+     .metavar = "4|5",
+     .kind = K_LEVELS,
+     .off = VMC(ept_levels),
+     .help = "nested: EPT walk length (KVM: 4 unless the guest's MAXPHYADDR exceeds 48)"},
     BOOL_OPT("--ept-ad", ept_ad, "nested: EPT accessed and dirty flags"),
     BOOL_OPT("--pwc", pwc, "nested: 2D page-walk cache (with --walk-caches on)"),
     NUM_OPT("--pwc-entries", K_U32, VMC(pwc_entries), 0, 65536, NULL,
@@ -549,6 +562,16 @@ static int opt_apply(const struct opt *o, void *base, const char *v, char *err, 
 		break;
 	case K_PSC:
 		rc = parse_psc(v, (uint32_t *)(void *)f, msg, sizeof(msg));
+		break;
+	case K_PCIDS:
+		if (strcmp(v, "linux") == 0) {
+			*(enum pcid_policy *)(void *)f = PCID_LINUX;
+		} else if (strcmp(v, "per-process") == 0) {
+			*(enum pcid_policy *)(void *)f = PCID_PER_PROCESS;
+		} else {
+			snprintf(msg, sizeof(msg), "expected linux or per-process, got '%s'", v);
+			rc = -1;
+		}
 		break;
 	}
 	if (rc < 0)
@@ -707,6 +730,10 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 		break;
 	case K_SYNC:
 		snprintf(buf, len, "%s", config_sync_name(*(const enum shadow_sync *)(const void *)f));
+		break;
+	case K_PCIDS:
+		snprintf(buf, len, "%s",
+			 config_pcid_policy_name(*(const enum pcid_policy *)(const void *)f));
 		break;
 	case K_PSC: {
 		const uint32_t *e = (const void *)f;

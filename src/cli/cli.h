@@ -56,8 +56,9 @@ int cli_parse_geom(const char *s, struct tlb_geom *out, char *err, size_t errlen
  * page_size n). */
 int cli_parse_page(const char *s, unsigned allowed, enum page_size *out, char *err, size_t errlen);
 
-/* The spellings of page sizes, NUMA policies and sync policies are
- * config_page_name(), config_numa_name() and config_sync_name() (config.h). */
+/* The spellings of page sizes, NUMA policies, sync and PCID policies are
+ * config_page_name(), config_numa_name(), config_sync_name() and
+ * config_pcid_policy_name() (config.h). */
 
 /*
  * Table-driven parsers. Look at argv[*i]; if it is one of the table's flags,

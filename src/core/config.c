@@ -6,6 +6,16 @@
  * entries 4-way for 4K and 32 entries 4-way for 2M/1G, L1 ITLB 128 entries
  * 8-way, STLB 1536 entries 12-way. Paging-structure cache sizes are not
  * published by Intel; see docs/cost-model.md for the values used.
+ *
+ * EPT depth follows KVM's kvm_mmu_get_tdp_level(): a 5-level EPT only when
+ * the guest's MAXPHYADDR exceeds 48 bits. The model's guest-physical space
+ * is at most 1 TiB and its MAXPHYADDR is 46 (EPT_MAXPHYADDR), so the
+ * default is a 4-level EPT whatever the guest's own paging depth; a
+ * 5-level guest therefore walks (5 + 1)(4 + 1) - 1 = 29 references.
+ *
+ * The guest kernel assigns PCIDs as Linux does (6 dynamic ASIDs per CPU,
+ * choose_new_asid()), and runs without KPTI, as Linux does on CPUs that are
+ * not affected by Meltdown (AMD, and Intel cores with the hardware fix).
  */
 #include <stdio.h>
 
@@ -24,6 +34,8 @@ void config_defaults(struct vm_config *c)
 		.walk_caches = true,
 		.vpid = true,
 		.pcid = true,
+		.pcid_policy = PCID_LINUX,
+		.kpti = false,
 		.invlpg_threshold = 33,
 		.l1d = { .sets = 16, .ways = 4 },
 		.l1d_large = { .sets = 8, .ways = 4 },
@@ -38,6 +50,7 @@ void config_defaults(struct vm_config *c)
 		.shadow_prefetch = true,
 		.prefetch_num = 8,
 		.flood_threshold = 3,
+		.ept_levels = 4,
 		.ept_ad = true,
 		.pwc = true,
 		.ntlb = true,
@@ -79,4 +92,9 @@ void config_numa_name(const struct vm_config *c, char *buf, size_t len)
 const char *config_sync_name(enum shadow_sync s)
 {
 	return s == SYNC_UNSYNC ? "unsync" : "eager";
+}
+
+const char *config_pcid_policy_name(enum pcid_policy p)
+{
+	return p == PCID_PER_PROCESS ? "per-process" : "linux";
 }

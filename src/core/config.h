@@ -12,18 +12,25 @@
 /* Geometry of one set-associative TLB array. */
 enum numa_policy { NUMA_LOCAL = 0, NUMA_INTERLEAVE, NUMA_NODE };
 enum shadow_sync { SYNC_EAGER = 0, SYNC_UNSYNC };
+/* How the guest kernel assigns PCIDs (src/guest-mm/pcid.c). */
+enum pcid_policy {
+	PCID_LINUX = 0,	  /* Linux: 6 dynamic ASIDs per CPU (TLB_NR_DYN_ASIDS) */
+	PCID_PER_PROCESS, /* one PCID per process for its lifetime */
+};
 
 struct vm_config {
 	const char *mode;         /* "native", "shadow", "nested" */
 	uint64_t guest_mem;       /* bytes of guest-physical memory */
 	uint64_t host_mem;        /* bytes of host memory; 0 = derived */
-	int levels;               /* 4 or 5 (LA57); nested uses it for EPT too */
+	int levels;               /* guest paging levels: 4 or 5 (LA57) */
 	enum page_size guest_page;  /* page size for workload data: 4K or 2M */
 	enum page_size host_page;   /* p2m / EPT leaf size: 4K, 2M or 1G */
 	enum page_size direct_map_page; /* guest kernel direct map: 2M or 1G */
 	bool walk_caches;         /* PSC (native/shadow), PWC + nested TLB (nested) */
 	bool vpid;                /* tag TLB entries with a VPID; off = flush on exit/entry */
 	bool pcid;                /* guest uses PCIDs and the CR3 no-flush bit */
+	enum pcid_policy pcid_policy; /* with pcid: how the guest assigns them */
+	bool kpti;                /* guest kernel page-table isolation (Meltdown) */
 	uint32_t invlpg_threshold; /* munmap of more pages than this flushes the PCID */
 	struct tlb_geom l1d;      /* L1 data TLB, 4K entries */
 	struct tlb_geom l1d_large; /* L1 data TLB, 2M/1G entries */
@@ -40,6 +47,7 @@ struct vm_config {
 	uint32_t prefetch_num;
 	uint32_t flood_threshold; /* writes without use before unshadow (KVM: 3) */
 	/* nested */
+	int ept_levels;           /* EPT walk length, 4 or 5 (see config_defaults) */
 	bool ept_ad;              /* EPTP bit 6: EPT accessed/dirty flags */
 	bool pwc;                 /* 2D page-walk cache (only when walk_caches) */
 	bool ntlb;                /* nested TLB (only when walk_caches) */
@@ -60,5 +68,7 @@ void config_numa_format(enum numa_policy pol, int node, char *buf, size_t len);
 void config_numa_name(const struct vm_config *c, char *buf, size_t len);
 /* The shadow sync policy: "eager" or "unsync". */
 const char *config_sync_name(enum shadow_sync s);
+/* The guest PCID policy: "linux" or "per-process". */
+const char *config_pcid_policy_name(enum pcid_policy p);
 
 #endif

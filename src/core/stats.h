@@ -38,6 +38,9 @@
 	X(pages_zeroed, "guest pages zeroed by the guest kernel")                            \
 	X(pages_copied, "guest pages copied by the guest kernel")                            \
 	X(cr3_loads, "MOV to CR3 by the guest")                                              \
+	X(kernel_entries, "guest kernel entries: page faults, memory calls, switches")        \
+	X(ctx_switches, "guest address-space switches (switch_mm)")                          \
+	X(ctx_switch_flushes, "guest address-space switches that flushed the new PCID")      \
 	X(invlpgs, "INVLPG by the guest")                                                    \
 	X(guest_tlb_flushes, "full or per-PCID TLB flushes requested by the guest")         \
 	X(tlb_flushes, "flush operations applied to the TLB (any kind)")                     \

@@ -366,6 +366,8 @@ static const char *config_check(const struct vm_config *c)
 {
 	if (c->levels != 4 && c->levels != 5)
 		return "levels must be 4 or 5";
+	if (c->ept_levels != 4 && c->ept_levels != 5)
+		return "EPT levels must be 4 or 5";
 	if (c->guest_mem < (UINT64_C(16) << 20))
 		return "guest memory must be at least 16 MiB";
 	if (c->guest_mem % (UINT64_C(2) << 20))

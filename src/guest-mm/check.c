@@ -105,7 +105,10 @@ static bool check_table(struct check *c, gpa_t table, int level, gva_t base, uns
 				    "pid %d: stray non-present entry %#" PRIx64
 				    " at level %d for 0x%" PRIx64,
 				    c->p->pid, e, level, va);
-		if ((e & ~(PTE_FRAME_MASK | GPTE_A)) != GMM_UPPER_USER)
+		uint64_t extra = GPTE_A;
+		if (g->kpti && level == g->levels)
+			extra |= GPTE_NX; /* __pti_set_user_pgtbl() */
+		if ((e & ~(PTE_FRAME_MASK | extra)) != GMM_UPPER_USER)
 			return fail(c, "gmm-upper-entry",
 				    "pid %d: upper entry %#" PRIx64 " at level %d for 0x%" PRIx64,
 				    c->p->pid, e, level, va);
@@ -123,6 +126,47 @@ static bool check_table(struct check *c, gpa_t table, int level, gva_t base, uns
 				    c->p->pid, va, va + span);
 		if (!check_table(c, GPA(pte_frame(e)), level - 1, va, 512))
 			return false;
+	}
+	return true;
+}
+
+/* KPTI: the user PGD after p's top table mirrors its user half (without
+ * the kernel copy's NX, and with accessed bits of its own) and maps the
+ * entry trampoline, nothing else; both PGDs hold the trampoline entry. */
+static bool check_user_pgd(struct check *c, struct gproc *p)
+{
+	struct gmm *g = c->g;
+	struct vm *vm = g->vm;
+	gfn_t top = gpa_to_gfn(p->top);
+	gpa_t user = GPA(p->top.v + GMM_PTI_USER_PGTABLE);
+	if (top & 1 || top + 1 >= g->nframes || g->kind[top + 1] != GF_TABLE || c->owned[top + 1])
+		return fail(c, "gmm-kpti-pgd",
+			    "pid %d: top table %#" PRIx64
+			    " is not the even half of a pair with a user PGD",
+			    p->pid, top);
+	c->owned[top + 1] = 1;
+	uint64_t tramp = gpa_read64(vm, gmm_slot(g->kernel_top, g->entry_index));
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t k = gpa_read64(vm, gmm_slot(p->top, i));
+		uint64_t u = gpa_read64(vm, gmm_slot(user, i));
+		uint64_t want = 0;
+		if (i < 256)
+			want = k & ~(GPTE_NX | GPTE_A);
+		else if (i == g->entry_index)
+			want = tramp;
+		if (i == g->entry_index && k != tramp)
+			return fail(c, "gmm-kpti-pgd",
+				    "pid %d: kernel PGD entry %u is %#" PRIx64
+				    ", the trampoline's is %#" PRIx64,
+				    p->pid, i, k, tramp);
+		if ((i < 256 ? u & ~GPTE_A : u) != want)
+			return fail(c, "gmm-kpti-pgd",
+				    "pid %d: user PGD entry %u is %#" PRIx64 ", expected %#" PRIx64,
+				    p->pid, i, u, want);
+		if (i < 256 && gpte_present(k) && !(k & GPTE_NX))
+			return fail(c, "gmm-kpti-pgd",
+				    "pid %d: kernel PGD user entry %u lacks NX: %#" PRIx64, p->pid,
+				    i, k);
 	}
 	return true;
 }
@@ -156,6 +200,8 @@ static bool check_proc(struct check *c, struct gproc *p)
 				    ") is misaligned or out of order",
 				    p->pid, i, v->start, v->end);
 	}
+	if (g->kpti && !check_user_pgd(c, p))
+		return false;
 	/* The user half: the lower 256 entries of the top table. */
 	return check_table(c, p->top, g->levels, 0, 256);
 }

@@ -122,13 +122,25 @@ static void copy_on_write(struct gmm *g, struct gproc *p, const struct gvma *vma
 	cpu_set_user(v, false);
 	cpu_invlpg(v, va);
 	cpu_set_user(v, user);
+	gmm_pcid_flushed(g, p); /* flush_tlb_page(): and the user PCID with KPTI */
 	TRACE(vm, .kind = TR_GUEST_OP, .level = level, .gva = va, .addr = gfn_to_gpa(f).v,
 	      .entry_addr = slot.v, .what = "copy-on-write fault: frame copied");
 }
 
 /* ---- API ---- */
 
+static void handle_fault(struct vm *vm, const struct guest_fault *f);
+
+/* The exception entry (with KPTI: CR3 to the kernel PGD), the handler, and
+ * the return (CR3 back to the user PGD). */
 void gmm_handle_fault(struct vm *vm, const struct guest_fault *f)
+{
+	gmm_kernel_enter(vm);
+	handle_fault(vm, f);
+	gmm_kernel_exit(vm);
+}
+
+static void handle_fault(struct vm *vm, const struct guest_fault *f)
 {
 	struct gmm *g = gmm_of(vm);
 	if (!g || !g->current)

@@ -14,8 +14,9 @@
  * 2 MiB block. 2 MiB blocks are taken from the LIFO stack of freed blocks,
  * then by bumping high_next downward, then by reclaiming a 2 MiB-aligned
  * chunk of the low region whose frames are all free (lowest-address-last
- * scan from the top). Every choice depends only on the sequence of calls,
- * so runs are deterministic.
+ * scan from the top). Pairs of 4 KiB frames, even first (the KPTI PGD pair),
+ * come from the same low region (gmm_alloc_pair()). Every choice depends
+ * only on the sequence of calls, so runs are deterministic.
  *
  * Invariants:
  *   - frame 0 is never handed out (kind GF_RESERVED);
@@ -162,6 +163,65 @@ bool gmm_alloc_huge(struct gmm *g, gfn_t *out)
 	take(g, f, GF_HUGE);
 	for (gfn_t i = 1; i < GMM_HUGE_FRAMES; i++)
 		take(g, f + i, GF_HUGE_TAIL);
+	*out = f;
+	return true;
+}
+
+/* Remove entry i of the 4 KiB stack, keeping the order of the others. */
+static void free4k_remove(struct gmm *g, uint64_t i)
+{
+	memmove(&g->free4k[i], &g->free4k[i + 1], (g->nfree4k - i - 1) * sizeof(*g->free4k));
+	g->nfree4k--;
+}
+
+/*
+ * An even frame and its odd neighbour. Tried in order: an even frame on the
+ * 4 KiB stack (newest first) whose neighbour is free too, either on the
+ * stack or the next never-used frame; then the bump region (an odd
+ * low_next is pushed on the stack first); then a freed 2 MiB block, split.
+ * A free frame below low_next whose block is not on free2m is on free4k, so
+ * the neighbour test needs only its kind.
+ */
+bool gmm_alloc_pair(struct gmm *g, enum gframe_kind kind, gfn_t *out)
+{
+	gfn_t f = 0;
+	bool found = false;
+	for (uint64_t i = g->nfree4k; i-- > 0 && !found;) {
+		gfn_t x = g->free4k[i];
+		if ((x & 1) || g->kind[x + 1] != GF_FREE)
+			continue;
+		if (x + 1 == g->low_next && g->low_next < g->high_next) {
+			free4k_remove(g, i);
+			g->low_next++;
+		} else {
+			uint64_t j = 0;
+			while (j < g->nfree4k && g->free4k[j] != x + 1)
+				j++;
+			if (j == g->nfree4k)
+				continue; /* part of a free 2 MiB block */
+			free4k_remove(g, i > j ? i : j);
+			free4k_remove(g, i > j ? j : i);
+		}
+		f = x;
+		found = true;
+	}
+	if (!found && g->low_next + 2 + (g->low_next & 1) <= g->high_next) {
+		if (g->low_next & 1)
+			push(&g->free4k, &g->nfree4k, &g->cap4k, g->low_next++);
+		f = g->low_next;
+		g->low_next += 2;
+		found = true;
+	}
+	if (!found && g->nfree2m) {
+		f = g->free2m[--g->nfree2m];
+		for (gfn_t i = GMM_HUGE_FRAMES - 1; i >= 2; i--)
+			push(&g->free4k, &g->nfree4k, &g->cap4k, f + i);
+		found = true;
+	}
+	if (!found)
+		return false;
+	take(g, f, kind);
+	take(g, f + 1, kind);
 	*out = f;
 	return true;
 }

@@ -11,6 +11,10 @@
  *              exit, shutdown, the run-time check
  *   mmap.c     mmap, munmap, mprotect and the TLB invalidation they need
  *   fault.c    the page-fault handler: demand zero and copy-on-write
+ *   pcid.c     the PCID of each address space (Linux's dynamic ASIDs or
+ *              one per process) and the CR3 value of a context switch
+ *   kpti.c     kernel page-table isolation: kernel entry and exit, the
+ *              user PGD beside each kernel PGD, the entry trampoline
  *
  * The bookkeeping kept here (VMAs, refcounts, free lists, the process list)
  * lives in simulator memory. A real kernel keeps the same information in
@@ -42,8 +46,29 @@
 #define GMM_UPPER_USER (GPTE_P | GPTE_RW | GPTE_US)
 /* Entry of a direct-map table that points at a lower table (built at boot). */
 #define GMM_UPPER_KERNEL (GPTE_P | GPTE_RW | GPTE_A)
-/* Direct-map leaf: supervisor-only, global, never executable. */
+/* Direct-map leaf: supervisor-only, global, never executable. With KPTI the
+ * kernel's mappings are not global (Linux clears _PAGE_GLOBAL from
+ * __default_kernel_pte_mask), so GPTE_G is dropped then. */
 #define GMM_DIRECT_LEAF (GPTE_P | GPTE_RW | GPTE_A | GPTE_D | GPTE_PS | GPTE_G | GPTE_NX)
+
+/*
+ * Linux's dynamic ASIDs per CPU (arch/x86/include/asm/tlbflush.h,
+ * TLB_NR_DYN_ASIDS). ASID a runs with PCID a + 1 (kern_pcid()); with KPTI
+ * the user half runs with that PCID | bit 11 (user_pcid(),
+ * X86_CR3_PTI_PCID_USER_BIT).
+ */
+#define GMM_NR_DYN_ASIDS 6
+#define GMM_PCID_USER_BIT 11
+#define GMM_PCID_USER (UINT64_C(1) << GMM_PCID_USER_BIT)
+/* With KPTI the user PGD is the 4 KiB page after the kernel PGD (the PGD is
+ * an order-1 allocation): CR3 bit 12 selects it (PTI_USER_PGTABLE_BIT). */
+#define GMM_PTI_USER_PGTABLE (UINT64_C(1) << PAGE_SHIFT)
+/* Linux's CPU entry area (CPU_ENTRY_AREA_BASE), where the entry trampoline
+ * that both PGDs map lives. */
+#define GMM_ENTRY_AREA UINT64_C(0xfffffe0000000000)
+/* Leaf of the trampoline page: present, read-only, supervisor, executable,
+ * not global (KPTI). */
+#define GMM_ENTRY_LEAF (GPTE_P | GPTE_A)
 
 /* Linux's default vm.max_map_count. */
 #define GMM_MAX_VMAS 65530
@@ -69,9 +94,12 @@ struct gproc {
 	struct gproc *next; /* process list, in creation order */
 	int pid;
 	uint16_t pcid;	  /* 1..4095 with cfg.pcid, else 0 */
-	bool pcid_loaded; /* loaded since allocation: a reload may keep its entries */
-	bool tlb_stale;	  /* tables changed while not current: next load must flush */
-	gpa_t top;	  /* PML4 (or PML5) */
+	bool pcid_loaded; /* per-process PCIDs: loaded since allocation, a reload may keep its
+			     entries */
+	bool tlb_stale; /* per-process PCIDs: tables changed while not current, next load flushes */
+	uint64_t ctx_id;  /* Linux's mm->context.ctx_id: unique, never reused */
+	uint64_t tlb_gen; /* Linux's mm->context.tlb_gen: bumped by every flush of this mm */
+	gpa_t top;	  /* PML4 (or PML5); with KPTI the kernel PGD, the user PGD follows it */
 	struct gvma *vma; /* sorted by start, disjoint */
 	size_t nvma, vma_cap;
 	gva_t mmap_cursor; /* next address tried by a non-fixed mmap */
@@ -108,6 +136,23 @@ struct gmm {
 	uint16_t next_pcid;
 	uint8_t pcid_used[4096];
 
+	/* PCIDs (pcid.c). Linux's per-CPU cpu_tlbstate: the ASID slots with the
+	 * mm (ctx_id) and tlb_gen their PCID holds, and the next slot to take. */
+	struct gmm_asid {
+		uint64_t ctx_id, tlb_gen;
+	} asid[GMM_NR_DYN_ASIDS];
+	unsigned next_asid;
+	uint64_t next_ctx_id; /* Linux's last_mm_ctx_id; 1 is the kernel's (init_mm) */
+	uint16_t kpcid;	      /* PCID of the address space in CR3 (its kernel half with KPTI) */
+	/* KPTI (kpti.c). user_flush[k]: the user PCID of kernel PCID k must be
+	 * flushed at the next return to user space (Linux's
+	 * cpu_tlbstate.user_pcid_flush_mask, set by invalidate_user_asid()). */
+	bool kpti;
+	unsigned kdepth;      /* kernel entries in progress (0 = not in a kernel call) */
+	bool user_cr3;	      /* the user PGD of the current process is in CR3 */
+	unsigned entry_index; /* top-level index of the entry area */
+	uint8_t user_flush[4096];
+
 	/* Scratch list of addresses to invalidate (mmap.c). */
 	gva_t *inv;
 	size_t ninv, inv_cap;
@@ -135,6 +180,9 @@ void gmm_frame_get(struct gmm *g, gfn_t gfn);
 bool gmm_frame_put(struct gmm *g, gfn_t gfn);
 /* Free a page-table frame (GF_TABLE). */
 void gmm_free_table_frame(struct gmm *g, gfn_t gfn);
+/* Allocate two frames, the first even (an order-1 allocation, as Linux's
+ * PGD with KPTI), of 'kind'. false when out of memory. */
+bool gmm_alloc_pair(struct gmm *g, enum gframe_kind kind, gfn_t *out);
 
 /* ---- pgtable.c ---- */
 /* Kernel-mode 8-byte load or store of a table entry through the direct map. */
@@ -218,5 +266,43 @@ void gmm_inv_flush(struct gmm *g);
 /* ---- proc.c ---- */
 /* Allocation failure of simulator memory is fatal. */
 void *gmm_xrealloc(void *p, size_t n);
+/* MOV to CR3 in kernel mode (the privilege is restored after it). */
+void gmm_write_cr3(struct gmm *g, uint64_t cr3);
+
+/* ---- pcid.c ---- */
+/* Boot: the kernel (init_mm) holds ASID 0 (initialize_tlbstate_and_flush()). */
+void gmm_pcid_init(struct gmm *g);
+/* A new address space's ctx_id (init_new_context()). */
+uint64_t gmm_pcid_new_ctx(struct gmm *g);
+/* The PCID a process holds for its lifetime (per-process policy), 0 when
+ * PCIDs are off or the policy is Linux's; 0 with EAGAIN when none is free. */
+uint16_t gmm_pcid_alloc(struct gmm *g, bool *exhausted);
+void gmm_pcid_free(struct gmm *g, struct gproc *p);
+/*
+ * The CR3 value that switches to p (NULL: the kernel top table), as
+ * switch_mm_irqs_off() builds it, and the ASID bookkeeping of the switch;
+ * *flush tells whether it flushes the new PCID. With KPTI this is the
+ * kernel PGD; a flush also marks the user PCID for flushing.
+ */
+uint64_t gmm_pcid_switch(struct gmm *g, struct gproc *p, bool *flush);
+/* The kernel flushed p's translations (p current: on this CPU, its PCID;
+ * p not current: its tables changed, its next load must flush). */
+void gmm_pcid_flushed(struct gmm *g, struct gproc *p);
+
+/* ---- kpti.c ---- */
+/* Boot with KPTI: map the entry trampoline page in the kernel top table. */
+int gmm_kpti_boot(struct gmm *g);
+/* A new process's user PGD (top + 4 KiB): zeroed, with the trampoline entry.
+ * The kernel PGD gets the trampoline entry too. */
+void gmm_kpti_proc_init(struct gmm *g, gpa_t top);
+/*
+ * A store of val to a top-level user-half entry of a kernel PGD, with KPTI:
+ * the same entry goes first into the user PGD, and the kernel's copy gets
+ * NX when it maps user memory (Linux's __pti_set_user_pgtbl()). Returns the
+ * value to store in the kernel PGD.
+ */
+uint64_t gmm_kpti_set_user_pgtbl(struct gmm *g, gpa_t entry, uint64_t val);
+/* True when 'entry' is a user-half slot of a process's top table. */
+bool gmm_kpti_user_top_slot(const struct gmm *g, gpa_t entry, int level);
 
 #endif

@@ -68,7 +68,7 @@ struct gproc;
 /* Boot the guest kernel: frame allocator, direct map. Returns 0 or -1 with
  * vm->err set. Boot writes go to guest-physical memory directly (paging is
  * not yet on) and are not counted; statistics start after it. Boot ends
- * with a CR3 load of the kernel top table (PCID 0): callers that count
+ * with a CR3 load of the kernel top table: callers that count
  * events reset vm->st after gmm_boot(). */
 int gmm_boot(struct vm *vm);
 /* Free the guest kernel's simulator memory (guest memory is the VM's). */
@@ -78,10 +78,12 @@ void gmm_shutdown(struct vm *vm);
 gva_t gmm_kva(const struct vm *vm, gpa_t gpa);
 
 /*
- * Processes. A new process gets a pid, a PCID and a zeroed top table with
+ * Processes. A new process gets a pid, a PCID (per-process policy; under
+ * Linux's policy a PCID is chosen at each switch) and a zeroed top table with
  * the kernel's entries; when no process is current (the first one, or
  * after the last exit) it becomes current. Returns NULL with gmm_errno()
- * ENOMEM (no frame for the top table) or EAGAIN (all 4095 PCIDs in use).
+ * ENOMEM (no frame for the top table) or EAGAIN (per-process policy: all
+ * 4095 PCIDs, 2047 with KPTI, in use).
  */
 struct gproc *gmm_proc_create(struct vm *vm);
 /* Fork the current process's address space copy-on-write; returns the child
@@ -135,6 +137,17 @@ int gmm_munmap(struct vm *vm, gva_t addr, uint64_t len);
 int gmm_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot);
 /* errno value of the last failed call (0 before any failure). */
 int gmm_errno(const struct vm *vm);
+
+/*
+ * Kernel entry and exit, for callers that run kernel code of their own
+ * between the calls above (explain's kernel loads). Every call above is
+ * already one kernel entry. With cfg.kpti the outermost entry switches CR3
+ * to the current process's kernel PGD and the matching exit back to its
+ * user PGD (Linux's SWITCH_TO_KERNEL_CR3 and SWITCH_TO_USER_CR3); without
+ * KPTI they only count kernel_entries. Calls nest.
+ */
+void gmm_kernel_enter(struct vm *vm);
+void gmm_kernel_exit(struct vm *vm);
 
 /* Page fault entry: installed at boot as the vCPU's #PF vector; resolves it or
  * vm_abort()s (segfault, guest out of memory). Counts demand_faults and

@@ -61,6 +61,7 @@ void gmm_inv_flush(struct gmm *g)
 {
 	struct vcpu *v = &g->vm->vcpu;
 	bool user = v->user;
+	bool flushed = g->inv_overflow || g->ninv > 0;
 	cpu_set_user(v, false);
 	if (g->inv_overflow) {
 		cpu_flush_tlb(v, false);
@@ -70,6 +71,10 @@ void gmm_inv_flush(struct gmm *g)
 	}
 	cpu_set_user(v, user);
 	gmm_inv_reset(g);
+	/* flush_tlb_mm_range(): the mm's tlb_gen moves on; with KPTI the user
+	 * PCID is flushed at the return to user space (invalidate_user_asid()). */
+	if (flushed)
+		gmm_pcid_flushed(g, g->current);
 }
 
 /* ---- private helpers ---- */
@@ -168,7 +173,36 @@ static gva_t find_free(const struct gproc *p, gva_t from, gva_t limit, uint64_t 
 
 /* ---- API ---- */
 
+static gva_t do_mmap(struct vm *vm, gva_t addr, uint64_t len, int prot, int flags);
+static int do_munmap(struct vm *vm, gva_t addr, uint64_t len);
+static int do_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot);
+
+/* Each call is one kernel entry (kpti.c). */
 gva_t gmm_mmap(struct vm *vm, gva_t addr, uint64_t len, int prot, int flags)
+{
+	gmm_kernel_enter(vm);
+	gva_t va = do_mmap(vm, addr, len, prot, flags);
+	gmm_kernel_exit(vm);
+	return va;
+}
+
+int gmm_munmap(struct vm *vm, gva_t addr, uint64_t len)
+{
+	gmm_kernel_enter(vm);
+	int rc = do_munmap(vm, addr, len);
+	gmm_kernel_exit(vm);
+	return rc;
+}
+
+int gmm_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot)
+{
+	gmm_kernel_enter(vm);
+	int rc = do_mprotect(vm, addr, len, prot);
+	gmm_kernel_exit(vm);
+	return rc;
+}
+
+static gva_t do_mmap(struct vm *vm, gva_t addr, uint64_t len, int prot, int flags)
 {
 	struct gmm *g = gmm_of(vm);
 	struct gproc *p = g->current;
@@ -200,7 +234,7 @@ gva_t gmm_mmap(struct vm *vm, gva_t addr, uint64_t len, int prot, int flags)
 			fail(g, ENOMEM);
 			return 0;
 		}
-		if (gmm_vma_overlaps(p, addr, addr + len) && gmm_munmap(vm, addr, len))
+		if (gmm_vma_overlaps(p, addr, addr + len) && do_munmap(vm, addr, len))
 			return 0;
 		va = addr;
 	} else {
@@ -223,7 +257,7 @@ gva_t gmm_mmap(struct vm *vm, gva_t addr, uint64_t len, int prot, int flags)
 	return va;
 }
 
-int gmm_munmap(struct vm *vm, gva_t addr, uint64_t len)
+static int do_munmap(struct vm *vm, gva_t addr, uint64_t len)
 {
 	struct gmm *g = gmm_of(vm);
 	struct gproc *p = g->current;
@@ -241,7 +275,7 @@ int gmm_munmap(struct vm *vm, gva_t addr, uint64_t len)
 	return 0;
 }
 
-int gmm_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot)
+static int do_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot)
 {
 	struct gmm *g = gmm_of(vm);
 	struct gproc *p = g->current;

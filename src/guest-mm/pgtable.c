@@ -20,7 +20,8 @@
  *
  * Invariants:
  *   - a user table's parent entry is P|RW|US (A set only by the walker);
- *     permissions are restricted at the leaf alone;
+ *     permissions are restricted at the leaf alone, except that with KPTI
+ *     a kernel PGD's user-half entries also carry NX (kpti.c);
  *   - every mapped user leaf lies inside a VMA of its process, and every
  *     user table below the top one covers part of some VMA (munmap frees
  *     the tables whose span it empties), so walking the VMA ranges reaches
@@ -48,6 +49,8 @@ void gmm_pte_write(struct gmm *g, gpa_t entry, uint64_t val, int level)
 	struct vm *vm = g->vm;
 	struct vcpu *v = &vm->vcpu;
 	bool user = v->user;
+	if (gmm_kpti_user_top_slot(g, entry, level))
+		val = gmm_kpti_set_user_pgtbl(g, entry, val);
 	TRACE(vm, .kind = TR_GUEST_OP, .level = level, .addr = entry.v, .entry_addr = entry.v,
 	      .entry = val, .what = "guest pte write");
 	cpu_set_user(v, false);

@@ -10,17 +10,15 @@
  * a copy of the kernel's top-level entries, so the direct map's lower tables
  * are shared by every address space.
  *
- * PCIDs: with cfg.pcid each process gets the next PCID of 1..4095 that is
- * not in use, cycling, so a PCID is reused only after the counter wraps.
- * The first CR3 load of a PCID after its allocation flushes it (it may still
- * hold entries of an exited process); later loads set the no-flush bit,
- * unless the process's tables were changed while it was not current. Without
- * cfg.pcid every process uses PCID 0 and every load flushes.
+ * PCIDs are chosen by pcid.c (Linux's dynamic ASIDs, or one per process);
+ * with KPTI each process has a second, user top table beside the first
+ * (kpti.c). Every call of the API below is one kernel entry
+ * (gmm_kernel_enter()/gmm_kernel_exit()).
  *
  * Invariants:
- *   - g->current is the process whose top table CR3 holds, or NULL when the
- *     kernel top table is loaded;
- *   - pcid_used[x] is set exactly when a live process holds PCID x (x > 0);
+ *   - g->current is the process whose top table CR3 holds (its kernel or,
+ *     with KPTI between calls, its user PGD), or NULL when the kernel top
+ *     table is loaded;
  *   - the kernel top-level entries of every process equal the kernel top
  *     table's entries at the time the process was created (they never
  *     change after boot).
@@ -67,56 +65,49 @@ static int boot_map(struct gmm *g, gva_t va, uint64_t pa, int level)
 		}
 		table = GPA(pte_frame(e));
 	}
-	gpa_write64(vm, gmm_slot(table, pt_index(va, level)), pa | GMM_DIRECT_LEAF);
+	uint64_t leaf = pa | GMM_DIRECT_LEAF;
+	if (g->kpti)
+		leaf &= ~GPTE_G; /* KPTI: __default_kernel_pte_mask without _PAGE_GLOBAL */
+	gpa_write64(vm, gmm_slot(table, pt_index(va, level)), leaf);
 	return 0;
 }
 
-/* MOV to CR3 for p, or for the kernel top table when p is NULL. */
-static void load_cr3(struct gmm *g, struct gproc *p)
+void gmm_write_cr3(struct gmm *g, uint64_t cr3)
 {
 	struct vcpu *v = &g->vm->vcpu;
-	uint64_t cr3 = g->kernel_top.v;
-	if (p) {
-		cr3 = p->top.v | p->pcid;
-		if (g->vm->cfg.pcid && p->pcid_loaded && !p->tlb_stale)
-			cr3 |= CR3_NOFLUSH;
-		p->pcid_loaded = true;
-		p->tlb_stale = false;
-	}
-	g->current = p;
 	bool user = v->user;
 	cpu_set_user(v, false);
 	cpu_write_cr3(v, cr3);
 	cpu_set_user(v, user);
 }
 
-/* Next free PCID after the last one handed out, or 0 when all are in use. */
-static uint16_t pcid_alloc(struct gmm *g)
+/* Context switch to p, or to the kernel top table when p is NULL (Linux's
+ * switch_mm_irqs_off(): the PCID and flush come from pcid.c). */
+static void load_cr3(struct gmm *g, struct gproc *p)
 {
-	for (unsigned n = 0; n < 4095; n++) {
-		uint16_t x = g->next_pcid;
-		g->next_pcid = x == 4095 ? 1 : (uint16_t)(x + 1);
-		if (!g->pcid_used[x]) {
-			g->pcid_used[x] = 1;
-			return x;
-		}
-	}
-	return 0;
+	struct vm *vm = g->vm;
+	bool flush;
+	uint64_t cr3 = gmm_pcid_switch(g, p, &flush);
+	g->current = p;
+	g->user_cr3 = false;
+	vm->st.ctx_switches++;
+	vm->st.ctx_switch_flushes += flush;
+	gmm_write_cr3(g, cr3);
 }
 
-/* A process with a PCID and a top table holding the kernel entries. */
+/* A process with a PCID and a top table holding the kernel entries (with
+ * KPTI, a pair: the kernel PGD and the user PGD after it). */
 static struct gproc *proc_alloc(struct gmm *g)
 {
-	uint16_t pcid = 0;
-	if (g->vm->cfg.pcid) {
-		pcid = pcid_alloc(g);
-		if (!pcid) {
-			g->err = EAGAIN;
-			return NULL;
-		}
+	bool exhausted;
+	uint16_t pcid = gmm_pcid_alloc(g, &exhausted);
+	if (exhausted) {
+		g->err = EAGAIN;
+		return NULL;
 	}
 	gfn_t top;
-	if (!gmm_alloc_frame(g, GF_TABLE, &top)) {
+	bool ok = g->kpti ? gmm_alloc_pair(g, GF_TABLE, &top) : gmm_alloc_frame(g, GF_TABLE, &top);
+	if (!ok) {
 		g->pcid_used[pcid] = 0;
 		g->err = ENOMEM;
 		return NULL;
@@ -126,10 +117,13 @@ static struct gproc *proc_alloc(struct gmm *g)
 		uint64_t e = gmm_pte_read(g, gmm_slot(g->kernel_top, i));
 		gmm_pte_write(g, gmm_slot(gfn_to_gpa(top), i), e, g->levels);
 	}
+	if (g->kpti)
+		gmm_kpti_proc_init(g, gfn_to_gpa(top));
 	struct gproc *p = gmm_xrealloc(NULL, sizeof(*p));
 	*p = (struct gproc){
 	    .pid = g->next_pid++,
 	    .pcid = pcid,
+	    .ctx_id = gmm_pcid_new_ctx(g),
 	    .top = gfn_to_gpa(top),
 	    .mmap_cursor = GMM_MMAP_BASE,
 	};
@@ -154,6 +148,8 @@ static void teardown(struct gmm *g, struct gproc *p)
 		gmm_pt_free_range(g, p, v.start, v.end, false);
 	}
 	gmm_free_table_frame(g, gpa_to_gfn(p->top));
+	if (g->kpti)
+		gmm_free_table_frame(g, gpa_to_gfn(p->top) + 1);
 }
 
 static void proc_free(struct gmm *g, struct gproc *p)
@@ -164,8 +160,7 @@ static void proc_free(struct gmm *g, struct gproc *p)
 			break;
 		}
 	}
-	if (p->pcid)
-		g->pcid_used[p->pcid] = 0;
+	gmm_pcid_free(g, p);
 	free(p->vma);
 	free(p);
 }
@@ -250,7 +245,8 @@ int gmm_boot(struct vm *vm)
 	g->direct_base = c->levels == 5 ? GMM_DIRECT_BASE_5L : GMM_DIRECT_BASE_4L;
 	g->user_top = (UINT64_C(1) << (c->levels == 5 ? 56 : 47)) - PAGE_SIZE;
 	g->next_pid = 1;
-	g->next_pcid = 1;
+	g->kpti = c->kpti;
+	gmm_pcid_init(g);
 
 	gfn_t top;
 	int level = c->direct_map_page == PG_1G ? LVL_PDPT : LVL_PD;
@@ -263,6 +259,8 @@ int gmm_boot(struct vm *vm)
 	}
 	for (uint64_t off = 0; ok && off < size; off += step)
 		ok = boot_map(g, g->direct_base + off, off, level) == 0;
+	if (ok && g->kpti)
+		ok = gmm_kpti_boot(g) == 0;
 	if (!ok) {
 		gmm_frames_destroy(g);
 		free(g);
@@ -308,20 +306,36 @@ int gmm_errno(const struct vm *vm)
 struct gproc *gmm_proc_create(struct vm *vm)
 {
 	struct gmm *g = gmm_of(vm);
+	gmm_kernel_enter(vm);
 	struct gproc *p = proc_alloc(g);
 	if (p && !g->current)
 		load_cr3(g, p);
+	gmm_kernel_exit(vm);
 	return p;
 }
 
 void gmm_switch_to(struct vm *vm, struct gproc *p)
 {
 	struct gmm *g = gmm_of(vm);
-	if (p != g->current)
-		load_cr3(g, p);
+	if (p == g->current)
+		return;
+	gmm_kernel_enter(vm);
+	load_cr3(g, p);
+	gmm_kernel_exit(vm);
 }
 
+static struct gproc *fork_mm(struct vm *vm, struct gproc *parent);
+
 struct gproc *gmm_fork(struct vm *vm, struct gproc *parent)
+{
+	gmm_kernel_enter(vm);
+	struct gproc *c = fork_mm(vm, parent);
+	gmm_kernel_exit(vm);
+	return c;
+}
+
+/* The copy-on-write copy of parent's address space (Linux's dup_mmap()). */
+static struct gproc *fork_mm(struct vm *vm, struct gproc *parent)
 {
 	struct gmm *g = gmm_of(vm);
 	if (!parent) {
@@ -344,9 +358,8 @@ struct gproc *gmm_fork(struct vm *vm, struct gproc *parent)
 		cpu_set_user(v, false);
 		cpu_flush_tlb(v, false);
 		cpu_set_user(v, user);
-	} else {
-		parent->tlb_stale = true;
 	}
+	gmm_pcid_flushed(g, parent);
 	if (!ok) {
 		/* Roll back: the parent keeps its read-only entries, which a
 		 * write turns back into writable ones (refcount 1). */
@@ -363,10 +376,12 @@ void gmm_exit(struct vm *vm, struct gproc *p, struct gproc *next)
 	struct gmm *g = gmm_of(vm);
 	if (!p)
 		return;
+	gmm_kernel_enter(vm);
 	if (p == g->current)
 		load_cr3(g, next != p ? next : NULL);
 	teardown(g, p);
 	proc_free(g, p);
+	gmm_kernel_exit(vm);
 }
 
 struct gproc *gmm_current(const struct vm *vm)

@@ -82,9 +82,8 @@ int nested_invvpid(struct vcpu *v, enum invvpid_type type, uint16_t vpid, gva_t 
 	case INVVPID_ADDR:
 		if (!va_canonical(gva, vm->cfg.levels))
 			return -1;
-		/* Every PCID of the VPID; a global entry matches any of them. */
-		for (uint32_t p = 0; p <= (vm->cfg.pcid ? CR3_PCID_MASK : 0); p++)
-			n += tlb_flush_addr(&v->tlb, vpid, (uint16_t)p, gva);
+		/* Every PCID of the VPID. */
+		n = tlb_flush_addr_vpid(&v->tlb, vpid, gva);
 		pwc2d_flush_guest_vpid(&ns->pwc, vpid);
 		inv_count(vm, n, "INVVPID individual-address");
 		return 0;

@@ -73,7 +73,9 @@ static int nested_init(struct vm *vm)
 		return -1;
 	}
 	const struct vm_config *cfg = &vm->cfg;
-	ns->levels = cfg->levels;
+	/* EPT depth is the VMM's choice, independent of the guest's paging
+	 * depth: KVM picks it in kvm_mmu_get_tdp_level() (config.c). */
+	ns->levels = cfg->ept_levels;
 	ns->ept_ad = cfg->ept_ad;
 	ns->use_pwc = cfg->walk_caches && cfg->pwc && cfg->pwc_entries > 0;
 	ns->use_ntlb = cfg->walk_caches && cfg->ntlb && cfg->ntlb_entries > 0;

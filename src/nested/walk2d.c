@@ -11,7 +11,8 @@
  *   nested walk of the data gPA           m references
  *
  * so a 4K page over 4K host pages costs n + (n + 1) m = (n + 1)(m + 1) - 1
- * references: 24 for 4/4, 35 for 5/5. A large EPT leaf shortens each nested
+ * references: 24 for 4/4, 35 for 5/5, 29 for a 5-level guest over a 4-level
+ * EPT (KVM's default, kvm_mmu_get_tdp_level()) and for 4 over 5. A large EPT leaf shortens each nested
  * walk (m = 3 over 2M host pages: 19; m = 2 over 1G: 14); a large guest leaf
  * drops guest levels and their nested walks (2M over 2M: 3 + 4 * 3 = 15).
  * Each reference is one cell of the grid that docs/nested.md draws; cells

@@ -197,6 +197,9 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_bool(s, "ntlb", c->ntlb);
 	col_u64(s, "ntlb_entries", c->ntlb_entries);
 	col_bool(s, "audit", c->audit);
+	col_u64(s, "ept_levels", (uint64_t)c->ept_levels);
+	col_str(s, "pcid_policy", config_pcid_policy_name(c->pcid_policy));
+	col_bool(s, "kpti", c->kpti);
 
 	/* 3. Every other counter, in STATS_COUNTERS order. */
 	for (size_t k = 0; k < stat_nfields; k++)

@@ -101,13 +101,11 @@ struct shadow_page {
 	bool reach;	     /* linked (through present sptes) from the root of the pass */
 	bool unsync;
 	bool zapping; /* sp_zap() in progress: not an orphan to reap */
-	/* Where the page sits in the address space, for targeted TLB flushes:
-	 * the base gva of the range it maps (sign bits cleared) and the PCID it
-	 * was built under. */
+	/* Where the page sits in the address space, for targeted TLB flushes
+	 * (by address, in every PCID): the base gva of the range it maps (sign
+	 * bits cleared). */
 	gva_t gva;
-	uint16_t pcid;
-	bool gva_multi;	 /* linked for more than one range: flush everything */
-	bool pcid_multi; /* linked under more than one PCID: flush by address only if global */
+	bool gva_multi; /* linked for more than one range: flush everything */
 };
 
 /* One slot of the root cache: a guest CR3 (frame and PCID, as KVM's
@@ -242,7 +240,7 @@ bool lpage_disallowed(const struct shadow *sh, gfn_t gfn, int level);
 /* Collect the indirect pages of gfn into out[] (at most max); returns count. */
 unsigned gfn_pages(const struct shadow *sh, gfn_t gfn, struct shadow_page **out, unsigned max);
 /* Flush the TLB entries that entry idx of sp may have produced. */
-void sp_flush_entry(struct vcpu *v, const struct shadow_page *sp, unsigned idx, uint64_t old);
+void sp_flush_entry(struct vcpu *v, const struct shadow_page *sp, unsigned idx);
 /* Account a handler step of 'n' sptes. */
 static inline void sh_charge_sptes(struct shadow *sh, uint64_t n)
 {

@@ -287,8 +287,6 @@ void sp_note_gva(struct vcpu *v, struct shadow_page *sp, gva_t gva)
 	gva_t base = sp_base(v->vm, sp->role.level, gva);
 	if (base != sp->gva)
 		sp->gva_multi = true;
-	if (vcpu_pcid(v) != sp->pcid)
-		sp->pcid_multi = true;
 }
 
 gva_t sp_entry_gva(const struct vm *vm, const struct shadow_page *sp, unsigned idx)
@@ -318,7 +316,6 @@ struct shadow_page *sp_get(struct vcpu *v, gfn_t gfn, struct sp_role role, gva_t
 	sp->role = role;
 	sp->hfn = hostmem_alloc_frame(vm);
 	sp->gva = sp_base(vm, role.level, gva);
-	sp->pcid = vcpu_pcid(v);
 	unsigned b = hash_gfn(gfn);
 	sp->hash_next = sh->hash[b];
 	sh->hash[b] = sp;
@@ -357,13 +354,18 @@ struct shadow_page *sp_get(struct vcpu *v, gfn_t gfn, struct sp_role role, gva_t
 	return sp;
 }
 
-void sp_flush_entry(struct vcpu *v, const struct shadow_page *sp, unsigned idx, uint64_t old)
+void sp_flush_entry(struct vcpu *v, const struct shadow_page *sp, unsigned idx)
 {
 	struct vm *vm = v->vm;
 	uint64_t n;
-	if (!sp->gva_multi && (!sp->pcid_multi || (old & GPTE_G))) {
+	if (!sp->gva_multi) {
+		/* Every PCID: the hardware reaches a shadow page under any PCID
+		 * that loads a root above it (the guest's PCID for an address
+		 * space changes with Linux's dynamic ASIDs, and with KPTI the
+		 * kernel half of each PCID holds the direct map), not only under
+		 * those it was looked up with (INVVPID type 0 semantics). */
 		gva_t va = sp_entry_gva(vm, sp, idx);
-		n = tlb_flush_addr(&v->tlb, v->vpid, sp->pcid, va);
+		n = tlb_flush_addr_vpid(&v->tlb, v->vpid, va);
 		shadow_of(vm)->cyc += vm->cost.invlpg;
 		TRACE(vm, .kind = TR_TLB_FLUSH, .gva = va, .result = n,
 		      .what = "VMM flush of a write-protected mapping (by address)");
@@ -395,7 +397,7 @@ void spte_set(struct vcpu *v, struct shadow_page *sp, unsigned idx, uint64_t val
 			bool still_writable =
 			    new_leaf && (val & GPTE_RW) && pte_frame(val) == pte_frame(old);
 			if ((old & GPTE_RW) && !still_writable)
-				sp_flush_entry(v, sp, idx, old);
+				sp_flush_entry(v, sp, idx);
 		} else {
 			struct shadow_page *child = sp_of_hfn(sh, hpa_to_hfn(HPA(pte_frame(old))));
 			parent_del(child, a.v);
@@ -522,7 +524,7 @@ void gfn_write_protect(struct vcpu *v, gfn_t gfn)
 		TRACE(vm, .kind = TR_VMM_OP, .level = 1, .gva = sp_entry_gva(vm, sp, idx),
 		      .addr = gfn_to_gpa(gfn).v, .entry_addr = a, .entry = s & ~(GPTE_RW | GPTE_D),
 		      .result = s, .what = "spte write-protected (guest table frame)");
-		sp_flush_entry(v, sp, idx, s);
+		sp_flush_entry(v, sp, idx);
 	}
 	/* Large mappings over the frame are zapped; the next fault splits them. */
 	for (int l = 2; l <= 3; l++) {

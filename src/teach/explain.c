@@ -220,6 +220,7 @@ int explain_access(struct vm *vm, uint64_t gva, const struct xp_opts *o, struct 
 	memset(t, 0, sizeof(*t));
 	t->mode = vm->mmu->name;
 	t->levels = vm->cfg.levels;
+	t->ept_levels = vm->cfg.ept_levels;
 	t->guest_page = vm->cfg.guest_page;
 	t->host_page = vm->cfg.host_page;
 	t->walk_caches = vm->cfg.walk_caches;
@@ -227,6 +228,11 @@ int explain_access(struct vm *vm, uint64_t gva, const struct xp_opts *o, struct 
 	t->identity = vm->p2m.identity;
 	t->gva = gva;
 	t->user = xp_user_half(gva, vm->cfg.levels);
+	/* A kernel address is loaded by kernel code, which runs on the kernel
+	 * PGD when the guest has KPTI. */
+	const bool kernel = !t->user;
+	if (kernel)
+		gmm_kernel_enter(vm);
 	t->cr3 = v->cr3;
 	t->cap = 256;
 	t->rec = malloc(t->cap * sizeof(*t->rec));
@@ -265,6 +271,8 @@ out:
 	vm_sync_stats(vm);
 	struct stats before = tv->delta;
 	stats_sub(&tv->delta, &vm->st, &before);
+	if (kernel && tv->ok)
+		gmm_kernel_exit(vm); /* after the access's statistics */
 	xp_annotate(tv);
 	if (tv->ok && !tv->gpa_known) {
 		if (vm->p2m.identity) {

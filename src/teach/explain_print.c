@@ -168,7 +168,7 @@ static void xp_text_header(FILE *f, const struct xp_trace *t)
 	fprintf(f,
 		"machine: %d-level guest tables%s, guest page %s, host page %s, walk caches %s%s\n",
 		t->levels,
-		nested ? (t->levels == 5 ? " over a 5-level EPT" : " over a 4-level EPT") : "",
+		nested ? (t->ept_levels == 5 ? " over a 5-level EPT" : " over a 4-level EPT") : "",
 		page_size_name(t->guest_page), page_size_name(t->host_page),
 		t->walk_caches ? "on" : "off",
 		t->warmed ? " (warmed by a load of the neighbouring page)" : "");

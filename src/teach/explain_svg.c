@@ -86,7 +86,7 @@ static void svg_panel_build(const struct xp_trace *t, int w, struct svg_panel *p
 {
 	memset(p, 0, sizeof(*p));
 	p->walk = w;
-	const int n = t->levels;
+	const int n = t->levels, m = t->ept_levels;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct xp_rec *r = &t->rec[i];
 		if (r->ev.kind != TR_WALK_REF || r->other || r->walk != w)
@@ -95,7 +95,7 @@ static void svg_panel_build(const struct xp_trace *t, int w, struct svg_panel *p
 		if (ev->dim == DIM_HOST || (ev->dim == DIM_GUEST && !r->soft)) {
 			p->twod = true;
 			int row = ev->guest_level > 0 ? n - ev->guest_level : n;
-			int col = ev->dim == DIM_HOST ? n - ev->host_level : n;
+			int col = ev->dim == DIM_HOST ? m - ev->host_level : m;
 			bool absent = ev->served != SERVED_NTLB &&
 				      (ev->dim == DIM_HOST ? !epte_present(ev->entry)
 							   : !gpte_present(ev->entry));
@@ -115,7 +115,7 @@ static void svg_panel_build(const struct xp_trace *t, int w, struct svg_panel *p
 	}
 	if (p->twod) {
 		p->rows = n + 1;
-		p->cols = n + 1;
+		p->cols = m + 1;
 		p->title = "hardware, 2D";
 	} else {
 		p->rows = n;
@@ -133,7 +133,7 @@ static int svg_panel_width(const struct svg_panel *p)
 
 static void svg_panel_draw(FILE *f, const struct xp_trace *t, const struct svg_panel *p, bool last)
 {
-	const int n = t->levels;
+	const int n = t->levels, m = t->ept_levels;
 	const int x0 = p->x + LABEL_W, y0 = HEAD_H;
 	fprintf(f, "<g id=\"walk%d\">\n", p->walk);
 	fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"h\">walk %d: %s</text>\n", p->x, y0 - 34,
@@ -142,8 +142,8 @@ static void svg_panel_draw(FILE *f, const struct xp_trace *t, const struct svg_p
 	for (int c = 0; c < p->cols; c++) {
 		const char *lab = "entry";
 		char buf[16];
-		if (p->twod && c < n) {
-			snprintf(buf, sizeof(buf), "nL%d", n - c);
+		if (p->twod && c < m) {
+			snprintf(buf, sizeof(buf), "nL%d", m - c);
 			lab = buf;
 		} else if (p->twod) {
 			lab = "guest";

@@ -219,7 +219,7 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 	const bool shadow = !identity && !nested;
 	fprintf(out, "vmmu quiz: %s paging, seed %" PRIu64 "\n", cfg->mode, seed);
 	fprintf(out, "machine: %d-level paging%s, guest page %s%s%s, walk caches %s\n\n", cfg->levels,
-	       nested ? (cfg->levels == 5 ? " over a 5-level EPT" : " over a 4-level EPT") : "",
+	       nested ? (cfg->ept_levels == 5 ? " over a 5-level EPT" : " over a 4-level EPT") : "",
 	       page_size_name(cfg->guest_page), nested || shadow ? ", host page " : "",
 	       nested || shadow ? page_size_name(cfg->host_page) : "",
 	       cfg->walk_caches ? "on" : "off");
@@ -240,15 +240,15 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 			for (size_t i = 0; i < t[k].n && !ep4ta; i++) {
 				const struct xp_rec *r = &t[k].rec[i];
 				if (r->ev.kind == TR_WALK_REF && r->ev.dim == DIM_HOST &&
-				    r->ev.served == SERVED_MEMORY && r->ev.level == cfg->levels)
+				    r->ev.served == SERVED_MEMORY && r->ev.level == cfg->ept_levels)
 					ep4ta = r->ev.table_addr;
 			}
 		uint64_t eptp = ep4ta | EPTP_MT_WB |
-				((uint64_t)(cfg->levels - 1) << EPTP_WALK_SHIFT) |
+				((uint64_t)(cfg->ept_levels - 1) << EPTP_WALK_SHIFT) |
 				(cfg->ept_ad ? EPTP_AD : 0);
 		fprintf(out, "EPTP = 0x%016" PRIx64 " (EPT root at hPA 0x%" PRIx64
 		       ", write-back, %d-level walk, A/D %s)\n",
-		       eptp, ep4ta, cfg->levels, cfg->ept_ad ? "on" : "off");
+		       eptp, ep4ta, cfg->ept_levels, cfg->ept_ad ? "on" : "off");
 	}
 
 	struct quiz_page pages[QUIZ_MAX_PAGES];

@@ -314,7 +314,7 @@ static uint64_t tlb_flush_filter(struct tlb *t, const struct flush_filter *f)
 
 /* Drop the entries of sizes [first, last] in a that map va for (vpid, pcid). */
 static uint64_t array_flush_addr(struct tlb_array *a, gva_t va, uint16_t vpid, uint16_t pcid,
-				 unsigned first, unsigned last)
+				 bool any_pcid, unsigned first, unsigned last)
 {
 	uint64_t n = 0;
 
@@ -323,7 +323,7 @@ static uint64_t array_flush_addr(struct tlb_array *a, gva_t va, uint16_t vpid, u
 		struct tlb_entry *e = set_base(a, vpn);
 
 		for (uint32_t w = 0; w < a->ways; w++, e++) {
-			if (entry_match(e, vpn, s, vpid, pcid)) {
+			if (entry_match(e, vpn, s, vpid, any_pcid ? e->pcid : pcid)) {
 				entry_clear(e);
 				n++;
 			}
@@ -438,16 +438,26 @@ uint64_t tlb_flush_pcid(struct tlb *t, uint16_t vpid, uint16_t pcid)
  * Every size is probed in the arrays that can hold it, so an INVLPG of any
  * address inside a 2M or 1G page drops that page's entries.
  */
-uint64_t tlb_flush_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, gva_t va)
+static uint64_t flush_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, bool any, gva_t va)
 {
-	uint64_t n = array_flush_addr(&t->l1d, va, vpid, pcid, PG_4K, PG_4K) +
-		     array_flush_addr(&t->l1d_large, va, vpid, pcid, PG_2M, PG_1G) +
-		     array_flush_addr(&t->l1i, va, vpid, pcid, PG_4K, PG_1G) +
-		     array_flush_addr(&t->l2, va, vpid, pcid, PG_4K, PG_1G);
+	uint64_t n = array_flush_addr(&t->l1d, va, vpid, pcid, any, PG_4K, PG_4K) +
+		     array_flush_addr(&t->l1d_large, va, vpid, pcid, any, PG_2M, PG_1G) +
+		     array_flush_addr(&t->l1i, va, vpid, pcid, any, PG_4K, PG_1G) +
+		     array_flush_addr(&t->l2, va, vpid, pcid, any, PG_4K, PG_1G);
 
 	t->c.flush_addr++;
 	t->c.entries_flushed += n;
 	return n;
+}
+
+uint64_t tlb_flush_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, gva_t va)
+{
+	return flush_addr(t, vpid, pcid, false, va);
+}
+
+uint64_t tlb_flush_addr_vpid(struct tlb *t, uint16_t vpid, gva_t va)
+{
+	return flush_addr(t, vpid, 0, true, va);
 }
 
 uint64_t tlb_flush_nonglobal(struct tlb *t, uint16_t vpid)

@@ -119,6 +119,8 @@ uint64_t tlb_flush_pcid(struct tlb *t, uint16_t vpid, uint16_t pcid);
 /* Entries that map va for (vpid, pcid), and global entries that map va
  * for vpid: INVLPG, INVVPID type 0. */
 uint64_t tlb_flush_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, gva_t va);
+/* Entries that map va for vpid, whatever their PCID: INVVPID type 0. */
+uint64_t tlb_flush_addr_vpid(struct tlb *t, uint16_t vpid, gva_t va);
 /* Every non-global entry of vpid, all PCIDs: INVPCID type 3 / INVVPID type 3. */
 uint64_t tlb_flush_nonglobal(struct tlb *t, uint16_t vpid);
 /* Every VPID except 0 (INVVPID type 2). */
