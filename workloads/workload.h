@@ -108,6 +108,14 @@ static inline void wl_begin(struct wl_ctx *c)
 	c->rng = wl_mix(c->p.seed, UINT64_C(0x766d6d75));
 }
 
+/* ---- the measured region (src/core/roi.h, docs/workloads.md) ---- */
+
+/* Mark where the part the imitated benchmark times starts and ends. A
+ * workload that marks nothing is measured whole. Marking twice is a bug in
+ * the workload: it vm_abort()s. */
+void wl_roi_begin(struct wl_ctx *c);
+void wl_roi_end(struct wl_ctx *c);
+
 /* ---- host-side reference models ---- */
 
 /*
