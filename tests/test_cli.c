@@ -558,6 +558,7 @@ static void test_csv_header_and_row(void **state)
 	r.checksum = 0xabc;
 	r.guest_digest = UINT64_C(0x5a5a5a5a5a5a5a5a);
 	r.wall_s = 0.5;
+	r.whole = r.st; /* a run measured whole */
 	assert_int_equal(csv_write_header(f), 0);
 	assert_int_equal(csv_write_row(f, "faults", &c, &r), 0);
 	fclose(f);
@@ -582,6 +583,8 @@ static void test_csv_header_and_row(void **state)
 	/* est_cycles is the sum of the cost parts; 4 cycles per access. */
 	assert_non_null(
 	    strstr(row, ",4000,4.0000,0x0000000000000abc,0x5a5a5a5a5a5a5a5a,0.500000,2000,"));
+	/* It says so, and gives the whole run beside it. */
+	assert_non_null(strstr(row, ",whole,1000,4000,4.0000\n"));
 	hex = strstr(row, "0x");
 	assert_non_null(hex);
 	free(expect);
