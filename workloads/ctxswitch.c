@@ -79,6 +79,7 @@ static void ctxswitch_run(struct wl_ctx *c)
 const struct workload workload_ctxswitch = {
     .name = "ctxswitch",
     .desc = "processes take turns on small working sets, switching every K accesses",
+    .roi = "the switching loop",
     .def_pages = 16,
     .def_ops = 2097152,
     .def_procs = 8,

@@ -146,6 +146,7 @@ static void kv_run(struct wl_ctx *c)
 const struct workload workload_kv = {
     .name = "kv",
     .desc = "memcached-like hash table, Zipf(0.99) gets and sets (TLB-heavy, skewed)",
+    .roi = "the lookups",
     .def_pages = 2048,
     .def_ops = 524288,
     .run = kv_run,

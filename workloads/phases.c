@@ -79,6 +79,7 @@ static void phases_run(struct wl_ctx *c)
 const struct workload workload_phases = {
     .name = "phases",
     .desc = "alternating fault-heavy and TLB-heavy phases (mixed)",
+    .roi = "the alternating phases",
     .def_pages = 8192,
     .def_ops = 16,
     .run = phases_run,

@@ -82,6 +82,7 @@ static void ptrchase_run(struct wl_ctx *c)
 const struct workload workload_ptrchase = {
     .name = "ptrchase",
     .desc = "dependent loads around a random cyclic linked list (TLB-heavy, latency-bound)",
+    .roi = "the chase",
     .def_pages = 8192,
     .def_ops = 524288,
     .run = ptrchase_run,

@@ -58,6 +58,7 @@ static void random_run(struct wl_ctx *c)
 const struct workload workload_random = {
     .name = "random",
     .desc = "GUPS random read-modify-write updates over a large table (TLB-heavy)",
+    .roi = "the update loop",
     .def_pages = 16384,
     .def_ops = 524288,
     .run = random_run,

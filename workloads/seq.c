@@ -51,6 +51,7 @@ static void seq_run(struct wl_ctx *c)
 const struct workload workload_seq = {
     .name = "seq",
     .desc = "sequential sweeps over one region, a word per cache line (TLB-friendly)",
+    .roi = "the sweeps after the first",
     .def_pages = 8192,
     .def_ops = 16,
     .run = seq_run,

@@ -65,6 +65,8 @@ struct wl_ctx {
 struct workload {
 	const char *name;
 	const char *desc; /* one line for `vmmu list` */
+	const char *roi;  /* the region of interest it marks, in a few words, for
+			   * headings ("the update loop"); NULL: none, measured whole */
 	uint64_t def_pages, def_ops;
 	uint32_t def_procs, def_switch_every;
 	void (*run)(struct wl_ctx *c);
