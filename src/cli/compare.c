@@ -737,7 +737,7 @@ static int compare_plots(const struct compare *c)
 		const struct job *j = &c->cell[k];
 		if (j->state == JOB_OK)
 			pr[n++] = (struct plot_run){j->w->name, j->m->name, &j->r,
-						    c->nseeds > 1 ? c->cpa[k].half : 0.0};
+						    c->nseeds > 1 ? c->cpa[k].half : -1.0};
 	}
 	st = plot_compare(c->out, c->cfg.whole_run ? "whole run" : "region of interest", pr, n,
 			  msg, sizeof(msg));

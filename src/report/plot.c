@@ -546,7 +546,7 @@ enum plot_status plot_compare(const char *dir, const char *measured, const struc
 	int rc;
 
 	for (size_t k = 0; k < n; k++)
-		errbars |= runs[k].half > 0;
+		errbars |= runs[k].half >= 0;
 	snprintf(t_cyc, sizeof(t_cyc), "Estimated cycles per access, stacked by cost part (%s%s)",
 		 measured, errbars ? "; bars: 95% interval over seeds" : "");
 	snprintf(t_exit, sizeof(t_exit), "VM exits per 1000 accesses, by reason (%s)", measured);

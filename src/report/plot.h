@@ -40,7 +40,7 @@ enum plot_status {
 
 /* One cell of a compare: workload and mode names, its result (the mean of
  * its runs over seeds), and the half-width of the 95% interval of its
- * cycles per access (0: one run, no error bar). */
+ * cycles per access (negative: one run, no interval). */
 struct plot_run {
 	const char *workload;
 	const char *mode;
@@ -52,8 +52,8 @@ struct plot_run {
  * The three compare figures, from runs in any order (workloads and modes
  * appear in the order they first occur): compare-cycles, compare-exits and
  * compare-walkrefs. 'measured' ("region of interest", "whole run") goes into
- * every title. compare-cycles draws an error bar (yerrorbars) at the top of
- * each stack whose half-width is not 0. 'dir' must exist; DIR/plots is
+ * every title. When the runs have intervals (half >= 0), compare-cycles
+ * draws each as an error bar (yerrorbars) at the top of its stack. 'dir' must exist; DIR/plots is
  * created.
  */
 enum plot_status plot_compare(const char *dir, const char *measured, const struct plot_run *runs,
