@@ -302,7 +302,7 @@ static int stacked_figure(const char *dir, const char *name, const char *title, 
 		if (errbars)
 			fprintf(gp.f,
 				", \\\n       \"%s.dat\" index %zu using 0:%zu:%zu with yerrorbars "
-				"notitle lc rgb \"#000000\" pt 0 lw 1.5",
+				"notitle lc rgb \"#000000\" pt 7 ps 0 lw 1.5",
 				name, w, nf + 2, nf + 3);
 		fputc('\n', gp.f);
 	}
@@ -646,7 +646,7 @@ enum plot_status plot_lines(const char *dir, const struct plot_lines *pl, char *
 		put_quoted(gp.f, pl->series[s]);
 		if (pl->yerr != NULL)
 			fprintf(gp.f,
-				", \\\n       \"%s.dat\" using 1:%zu:%zu with yerrorbars pt 0 lw 1.5 "
+				", \\\n       \"%s.dat\" using 1:%zu:%zu with yerrorbars pt 7 ps 0 lw 1.5 "
 				"lc rgb \"%s\" notitle",
 				pl->name, s + 3, s + 3 + pl->nseries, palette[s % NPAL]);
 	}
