@@ -251,6 +251,23 @@ check "  ... the region" grep -q "measured       the workload's region of intere
 expect 0 "run --whole-run summary" "$VMMU" run --workload random --pages 256 --ops 1000 --guest-mem 64M --whole-run
 check "  ... the whole run" grep -q "measured       the whole run (--whole-run)" "$T/out"
 
+# replay --warmup N: the first N records are not measured.
+TR=tests/data/true.lackey
+"$VMMU" replay --trace "$TR" --mode shadow --csv - 2>/dev/null >"$T/rp0.csv"
+"$VMMU" replay --trace "$TR" --mode shadow --warmup 5000 --csv - 2>/dev/null >"$T/rpw.csv"
+eq "replay without --warmup is measured whole" "$(col "$T/rp0.csv" roi)" "whole"
+eq "replay --warmup 5000: a region, the same whole run" \
+	"$(col "$T/rpw.csv" roi) $(col "$T/rpw.csv" whole_accesses) $(col "$T/rpw.csv" whole_est_cycles)" \
+	"region $(col "$T/rp0.csv" accesses) $(col "$T/rp0.csv" est_cycles)"
+check "replay --warmup: the region is smaller" test "$(col "$T/rpw.csv" accesses)" -lt "$(col "$T/rp0.csv" accesses)"
+expect_msg 2 "--warmup: 99999999 is more than the 9981 accesses (records) of $TR" \
+	"replay --warmup larger than the trace: exit 2, checked at its end" \
+	"$VMMU" replay --trace "$TR" --warmup 99999999
+expect_msg 2 "--warmup: expected a non-negative integer, got '-3'" "replay --warmup -3" \
+	"$VMMU" replay --trace "$TR" --warmup -3
+expect 0 "replay --warmup equal to the trace: an empty region" "$VMMU" replay --trace "$TR" --warmup 9981 --csv "$T/rpe.csv"
+eq "  ... measures nothing" "$(col "$T/rpe.csv" accesses) $(col "$T/rpe.csv" est_cycles)" "0 0"
+
 # ---- repeated seeds ----
 
 expect_msg 2 "--seeds: expected an integer from 1 to 1000, got '0'" "compare --seeds 0" \
