@@ -21,9 +21,9 @@ static void test_t95_known_values(void **state)
 	static const struct {
 		unsigned df;
 		double t;
-	} known[] = {{1, 12.7062}, {2, 4.3027}, {3, 3.1824}, {4, 2.7764}, {5, 2.5706},
-		     {10, 2.2281}, {30, 2.0423}, {31, 2.0395}, {40, 2.0211}, {60, 2.0003},
-		     {120, 1.9799}, {1000, 1.9623}};
+	} known[] = {{1, 12.7062}, {2, 4.3027},	 {3, 3.1824},	{4, 2.7764},
+		     {5, 2.5706},  {10, 2.2281}, {30, 2.0423},	{31, 2.0395},
+		     {40, 2.0211}, {60, 2.0003}, {120, 1.9799}, {1000, 1.9623}};
 
 	(void)state;
 	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
@@ -69,7 +69,7 @@ static void test_ci_overlap(void **state)
 	struct ci a = {.lo = 1, .hi = 2}, b = {.lo = 2, .hi = 3}, c = {.lo = 2.0001, .hi = 4};
 
 	(void)state;
-	assert_true(ci_overlap(&a, &b));  /* touching counts as overlap */
+	assert_true(ci_overlap(&a, &b)); /* touching counts as overlap */
 	assert_true(ci_overlap(&b, &a));
 	assert_false(ci_overlap(&a, &c)); /* a clear gap */
 	assert_false(ci_overlap(&c, &a));
@@ -84,7 +84,7 @@ static void test_mean_run(void **state)
 	(void)state;
 	memset(r, 0, sizeof(r));
 	for (int i = 0; i < 3; i++) {
-		r[i].st.accesses = 100 + (uint64_t)i; /* 100, 101, 102: mean 101 */
+		r[i].st.accesses = 100 + (uint64_t)i;	   /* 100, 101, 102: mean 101 */
 		r[i].st.cyc_walk = 10 * (uint64_t)(i + 1); /* 10, 20, 30: mean 20 */
 		r[i].whole.accesses = 1000 + 3 * (uint64_t)i;
 		r[i].wall_s = 1.0 + i;

@@ -149,8 +149,7 @@ static void test_warmup_plus_region_is_whole(void **state)
 		assert_true(h.whole.guest_faults > 0);
 		assert_true(w.st.guest_faults > 0);
 		assert_int_equal(w.whole.guest_faults, PAGES);
-		assert_int_equal(w.st.user_accesses + h.whole.user_accesses,
-				 w.whole.user_accesses);
+		assert_int_equal(w.st.user_accesses + h.whole.user_accesses, w.whole.user_accesses);
 		if (strcmp(modes[m], "shadow") == 0)
 			assert_true(w.st.vm_exits > 0 && h.whole.vm_exits > 0);
 		assert_int_equal(w.est_cycles, stats_est_cycles(&w.st));

@@ -70,9 +70,9 @@ struct compare {
 	unsigned nseeds;    /* --seeds: runs per cell */
 	struct job *job;    /* workload, mode, seed: job[(w * nmodes + m) * nseeds + s] */
 	size_t njob;
-	struct job *cell;   /* one per (workload, mode): cell[w * nmodes + m], its
-			     * runs' mean (ci_mean_run), failed if any run failed */
-	struct ci *cpa;     /* cycles per access of each cell over its seeds */
+	struct job *cell;		/* one per (workload, mode): cell[w * nmodes + m], its
+					 * runs' mean (ci_mean_run), failed if any run failed */
+	struct ci *cpa;			/* cycles per access of each cell over its seeds */
 	struct replay_workload *traces; /* replays, listed in wl after the suite */
 };
 
@@ -444,7 +444,7 @@ static double per_miss(const struct run_result *r)
 	const struct stats *st = &r->st;
 
 	return st->tlb_misses ? (double)(stats_est_cycles(st) - st->cyc_access - st->cyc_guest) /
-					(double)st->tlb_misses
+				    (double)st->tlb_misses
 			      : NAN;
 }
 
@@ -554,48 +554,53 @@ static int summary_fill(FILE *f, void *ctx)
 		fprintf(f,
 			"Estimated cycles per access for each workload under each MMU mode, from\n"
 			"the cost model in `docs/cost-model.md`: the mean over seeds %" PRIu64
-			"..%" PRIu64 "\n(%u runs per cell, %zu runs in all, %zu in parallel) and its "
+			"..%" PRIu64
+			"\n(%u runs per cell, %zu runs in all, %zu in parallel) and its "
 			"95%% confidence\ninterval (Student t, `mean ± half-width`).",
-			c->p.seed, c->p.seed + c->nseeds - 1, c->nseeds, c->njob,
-			(size_t)c->jobs);
+			c->p.seed, c->p.seed + c->nseeds - 1, c->nseeds, c->njob, (size_t)c->jobs);
 	else
 		fprintf(f,
 			"Estimated cycles per access for each workload under each MMU mode, from\n"
-			"the cost model in `docs/cost-model.md` (seed %" PRIu64 ", %zu runs, %zu in\n"
+			"the cost model in `docs/cost-model.md` (seed %" PRIu64
+			", %zu runs, %zu in\n"
 			"parallel).",
 			c->p.seed, c->njob, (size_t)c->jobs);
-	fprintf(f, "%sThe machine and workload parameters of every run are the\n"
-		   "parameter columns of `compare.csv`; `docs/csv.md` describes each column.\n\n",
+	fprintf(f,
+		"%sThe machine and workload parameters of every run are the\n"
+		"parameter columns of `compare.csv`; `docs/csv.md` describes each column.\n\n",
 		many ? "" : " ");
 	if (c->cfg.whole_run)
 		fprintf(f, "Every count covers the **whole run** of each workload, set-up and\n"
 			   "checks included (`--whole-run`).\n\n");
 	else
-		fprintf(f,
-			"Every count covers each workload's **region of interest**: the part that\n"
-			"the benchmark it imitates times (the update loop of `random`, the chase of\n"
-			"`ptrchase`, the lookups of `kv`, ...; `docs/workloads.md`). The fault-heavy\n"
-			"workloads mark no region and are measured whole, because their faults are\n"
-			"the point. Each heading below says what was measured; the whole run's\n"
-			"cycles are in the `whole_*` columns of `compare.csv`, and `--whole-run`\n"
-			"measures whole runs instead.\n\n");
+		fprintf(
+		    f,
+		    "Every count covers each workload's **region of interest**: the part that\n"
+		    "the benchmark it imitates times (the update loop of `random`, the chase of\n"
+		    "`ptrchase`, the lookups of `kv`, ...; `docs/workloads.md`). The fault-heavy\n"
+		    "workloads mark no region and are measured whole, because their faults are\n"
+		    "the point. Each heading below says what was measured; the whole run's\n"
+		    "cycles are in the `whole_*` columns of `compare.csv`, and `--whole-run`\n"
+		    "measures whole runs instead.\n\n");
 	if (many)
-		fprintf(f,
-			"Modes are compared on mean cycles per access. The *winner* has the lowest\n"
-			"mean and is named only when its interval overlaps no other mode's;\n"
-			"otherwise the workload has **no clear winner** (VEE'11 found no noticeable\n"
-			"gap between the modes in more than half of its cases). *Ratio* is a mode's\n"
-			"mean over native's. *Gap to winner* (or to the lowest mean) names the two\n"
-			"cost parts (`cyc_*` columns) that differ most, in cycles per access.\n");
+		fprintf(
+		    f,
+		    "Modes are compared on mean cycles per access. The *winner* has the lowest\n"
+		    "mean and is named only when its interval overlaps no other mode's;\n"
+		    "otherwise the workload has **no clear winner** (VEE'11 found no noticeable\n"
+		    "gap between the modes in more than half of its cases). *Ratio* is a mode's\n"
+		    "mean over native's. *Gap to winner* (or to the lowest mean) names the two\n"
+		    "cost parts (`cyc_*` columns) that differ most, in cycles per access.\n");
 	else
-		fprintf(f,
-			"A workload does the same work under every mode, so modes are compared on\n"
-			"the total estimated cycles of their runs (`est_cycles`): *ratio* is a\n"
-			"mode's total over native's, and the *winner* has the smallest total. When\n"
-			"the modes count the same accesses, this equals comparing cycles per\n"
-			"access. *Gap to winner* names the two cost parts (`cyc_*` columns) that\n"
-			"differ most from the winner's, in cycles per access of the winner's run.\n"
-			"`--seeds N` repeats every run with N seeds and gives confidence intervals.\n");
+		fprintf(
+		    f,
+		    "A workload does the same work under every mode, so modes are compared on\n"
+		    "the total estimated cycles of their runs (`est_cycles`): *ratio* is a\n"
+		    "mode's total over native's, and the *winner* has the smallest total. When\n"
+		    "the modes count the same accesses, this equals comparing cycles per\n"
+		    "access. *Gap to winner* names the two cost parts (`cyc_*` columns) that\n"
+		    "differ most from the winner's, in cycles per access of the winner's run.\n"
+		    "`--seeds N` repeats every run with N seeds and gives confidence intervals.\n");
 	if (c->skipped[0])
 		fprintf(f, "\nModes not run: %s.\n", c->skipped);
 
@@ -623,11 +628,15 @@ static int summary_fill(FILE *f, void *ctx)
 			fprintf(f, row[m].state == JOB_OK ? " %s |" : " failed |", t);
 		}
 		shadow_vs_nested(c, w, what, sizeof(what));
-		fprintf(f, " %s | %s |\n", win ? win->m->name : tie ? "no clear winner" : "none",
+		fprintf(f, " %s | %s |\n",
+			win   ? win->m->name
+			: tie ? "no clear winner"
+			      : "none",
 			what);
 	}
-	fprintf(f, "\n*Shadow vs nested* compares the two virtualized modes alone: the cheaper\n"
-		   "one and by how much, on cycles per access%s.\n",
+	fprintf(f,
+		"\n*Shadow vs nested* compares the two virtualized modes alone: the cheaper\n"
+		"one and by how much, on cycles per access%s.\n",
 		c->nseeds > 1 ? " (\"no clear gap\" when their intervals overlap)" : "");
 
 	for (size_t w = 0; w < c->nwl; w++) {
@@ -641,7 +650,7 @@ static int summary_fill(FILE *f, void *ctx)
 			for (size_t m = 0; m < c->nmodes; m++)
 				if (row[m].state == JOB_OK &&
 				    (ref == NULL || c->cpa[w * c->nmodes + m].mean <
-						       c->cpa[(size_t)(ref - c->cell)].mean))
+							c->cpa[(size_t)(ref - c->cell)].mean))
 					ref = &row[m];
 		}
 		for (size_t m = 0; m < c->nmodes; m++)
@@ -649,7 +658,8 @@ static int summary_fill(FILE *f, void *ctx)
 				native = &row[m];
 		measured_what(c, w, what, sizeof(what));
 		fprintf(f, "\n## %s (%s)\n\n", c->wl[w]->name, what);
-		fprintf(f, "| mode | cycles/access%s | est_cycles%s | ratio to native | gap to %s |\n",
+		fprintf(f,
+			"| mode | cycles/access%s | est_cycles%s | ratio to native | gap to %s |\n",
 			many ? " (mean ± 95%)" : "", many ? " (mean)" : "",
 			win || !many ? "winner" : "lowest mean");
 		fprintf(f, "|---|---:|---:|---:|---|\n");
@@ -682,19 +692,21 @@ static int summary_fill(FILE *f, void *ctx)
 				run_cycles(j), ratio, gap);
 		}
 		if (win != NULL && many)
-			fprintf(f,
-				"\nWinner: **%s** (%.2f ± %.2f cycles/access; its interval overlaps "
-				"no other mode's).\n",
-				win->m->name, c->cpa[(size_t)(win - c->cell)].mean,
-				c->cpa[(size_t)(win - c->cell)].half);
+			fprintf(
+			    f,
+			    "\nWinner: **%s** (%.2f ± %.2f cycles/access; its interval overlaps "
+			    "no other mode's).\n",
+			    win->m->name, c->cpa[(size_t)(win - c->cell)].mean,
+			    c->cpa[(size_t)(win - c->cell)].half);
 		else if (win != NULL)
 			fprintf(f, "\nWinner: **%s** (%.2f cycles/access).\n", win->m->name,
 				csv_cycles_per_access(&win->r));
 		else if (tie != NULL)
-			fprintf(f,
-				"\n**No clear winner**: the 95%% intervals of %s (lowest mean) and %s "
-				"overlap.\n",
-				ref->m->name, tie->m->name);
+			fprintf(
+			    f,
+			    "\n**No clear winner**: the 95%% intervals of %s (lowest mean) and %s "
+			    "overlap.\n",
+			    ref->m->name, tie->m->name);
 		else
 			fprintf(f, "\nNo run of this workload succeeded.\n");
 		compare_why(f, c, w, win ? win : ref);
@@ -708,8 +720,9 @@ static int summary_fill(FILE *f, void *ctx)
 		}
 	}
 	if (failed)
-		fprintf(f, "\n%zu cell(s) failed; their runs that failed have no row in "
-			   "`compare.csv`.\n",
+		fprintf(f,
+			"\n%zu cell(s) failed; their runs that failed have no row in "
+			"`compare.csv`.\n",
 			failed);
 	return ferror(f) ? -1 : 0;
 }
@@ -739,8 +752,8 @@ static int compare_plots(const struct compare *c)
 			pr[n++] = (struct plot_run){j->w->name, j->m->name, &j->r,
 						    c->nseeds > 1 ? c->cpa[k].half : -1.0};
 	}
-	st = plot_compare(c->out, c->cfg.whole_run ? "whole run" : "region of interest", pr, n,
-			  msg, sizeof(msg));
+	st = plot_compare(c->out, c->cfg.whole_run ? "whole run" : "region of interest", pr, n, msg,
+			  sizeof(msg));
 	free(pr);
 	switch (st) {
 	case PLOT_DRAWN:
@@ -871,7 +884,8 @@ int compare_main(int argc, char **argv)
 	}
 	if ((size_t)c.jobs > c.njob)
 		c.jobs = (unsigned)c.njob;
-	fprintf(stderr, "vmmu compare: %zu workloads x %zu modes x %u seeds = %zu runs, %u at a time\n",
+	fprintf(stderr,
+		"vmmu compare: %zu workloads x %zu modes x %u seeds = %zu runs, %u at a time\n",
 		c.nwl, c.nmodes, c.nseeds, c.njob, c.jobs);
 	jobs_run("compare", c.job, c.njob, c.jobs);
 	if (compare_cells(&c) < 0) {

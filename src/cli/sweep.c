@@ -70,7 +70,7 @@ struct sweep {
 	const char *vmmu; /* --vmmu PATH for emitted commands, or NULL */
 	unsigned jobs;
 	unsigned nseeds; /* --seeds: runs per point */
-	char base[256]; /* sweep-<workload>-<param> */
+	char base[256];	 /* sweep-<workload>-<param> */
 	struct job *job;
 	size_t njob;
 	/* analysis */
@@ -594,8 +594,8 @@ static int sweep_emit(const struct sweep *s)
 	       "   or in a Slurm array (--array=1-%zu):  sed -n \"${SLURM_ARRAY_TASK_ID}p\" %s | "
 	       "sh\n"
 	       "then merge:      %s merge %s/%s.csv %s --expect %s\n",
-	       s->emit, s->njob, s->nval, s->nmodes, s->nseeds, s->emit, s->njob, s->emit, e.vmmu, s->out,
-	       s->base, e.dir, s->emit);
+	       s->emit, s->njob, s->nval, s->nmodes, s->nseeds, s->emit, s->njob, s->emit, e.vmmu,
+	       s->out, s->base, e.dir, s->emit);
 	return CLI_EXIT_OK;
 }
 
@@ -745,21 +745,23 @@ static int sweep_md_fill(FILE *f, void *ctx)
 	if (s->cfg.whole_run)
 		fprintf(f, "Every count covers the **whole run** (`--whole-run`).\n\n");
 	else if (s->w->roi != NULL)
-		fprintf(f,
-			"Every count covers the workload's **region of interest**, %s, as the\n"
-			"benchmark it imitates times it (`docs/workloads.md`); the whole run is in\n"
-			"the `whole_*` columns, and `--whole-run` measures it instead.\n\n",
-			s->w->roi);
+		fprintf(
+		    f,
+		    "Every count covers the workload's **region of interest**, %s, as the\n"
+		    "benchmark it imitates times it (`docs/workloads.md`); the whole run is in\n"
+		    "the `whole_*` columns, and `--whole-run` measures it instead.\n\n",
+		    s->w->roi);
 	else
 		fprintf(f, "The workload marks no region of interest: every count covers the "
 			   "whole run.\n\n");
 	if (s->nseeds > 1)
-		fprintf(f,
-			"Each point ran seeds %" PRIu64 "..%" PRIu64 ": numbers are the mean and "
-			"the 95%% Student-t\ninterval (`mean ± half-width`); a winner is named "
-			"only where its interval\noverlaps no other mode's, and the crossover comes "
-			"with its interval (docs/sweep.md).\n\n",
-			s->p.seed, s->p.seed + s->nseeds - 1);
+		fprintf(
+		    f,
+		    "Each point ran seeds %" PRIu64 "..%" PRIu64 ": numbers are the mean and "
+		    "the 95%% Student-t\ninterval (`mean ± half-width`); a winner is named "
+		    "only where its interval\noverlaps no other mode's, and the crossover comes "
+		    "with its interval (docs/sweep.md).\n\n",
+		    s->p.seed, s->p.seed + s->nseeds - 1);
 	fprintf(f, "| %s |", s->param);
 	for (size_t m = 0; m < s->nmodes; m++)
 		fprintf(f, " %s |", s->modes[m]->name);
@@ -788,7 +790,7 @@ static int sweep_md_fill(FILE *f, void *ctx)
 				win = m;
 		}
 		fprintf(f, " %s |",
-			win == SIZE_MAX	      ? "none"
+			win == SIZE_MAX		 ? "none"
 			: point_clear(s, v, win) ? s->modes[win]->name
 						 : "no clear winner");
 		if (s->pa != SIZE_MAX && s->pb != SIZE_MAX) {
@@ -797,8 +799,8 @@ static int sweep_md_fill(FILE *f, void *ctx)
 				fprintf(f, " n/a |");
 			else if (a == b)
 				fprintf(f, " tie |");
-			else if (s->nseeds > 1 &&
-				 fabs(a - b) <= s->cih[s->pa * s->nval + v] + s->cih[s->pb * s->nval + v])
+			else if (s->nseeds > 1 && fabs(a - b) <= s->cih[s->pa * s->nval + v] +
+								     s->cih[s->pb * s->nval + v])
 				fprintf(f, " intervals overlap |");
 			else
 				fprintf(f, " %s by %.1f%% |",
@@ -840,8 +842,8 @@ static int sweep_md_fill(FILE *f, void *ctx)
 				   "half-way between the two values.\n");
 	}
 	if (failed)
-		fprintf(f, "\n%zu point(s) failed; their failed runs have no row in `%s.csv`.\n", failed,
-			s->base);
+		fprintf(f, "\n%zu point(s) failed; their failed runs have no row in `%s.csv`.\n",
+			failed, s->base);
 	return ferror(f) ? -1 : 0;
 }
 

@@ -68,8 +68,9 @@ static void mean_stats(const struct run_result *const *runs, size_t n, size_t of
 		/* Sum in long double: n counters of up to 2^64 each. */
 		long double sum = 0;
 		for (size_t i = 0; i < n; i++)
-			sum += stat_get((const struct stats *)(const void *)((const char *)runs[i] + off),
-					&stat_fields[k]);
+			sum += stat_get(
+			    (const struct stats *)(const void *)((const char *)runs[i] + off),
+			    &stat_fields[k]);
 		*(uint64_t *)(void *)((char *)out + stat_fields[k].off) =
 		    (uint64_t)llroundl(sum / (long double)n);
 	}

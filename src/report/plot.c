@@ -646,7 +646,8 @@ enum plot_status plot_lines(const char *dir, const struct plot_lines *pl, char *
 		put_quoted(gp.f, pl->series[s]);
 		if (pl->yerr != NULL)
 			fprintf(gp.f,
-				", \\\n       \"%s.dat\" using 1:%zu:%zu with yerrorbars pt 7 ps 0 lw 1.5 "
+				", \\\n       \"%s.dat\" using 1:%zu:%zu with yerrorbars pt 7 ps 0 "
+				"lw 1.5 "
 				"lc rgb \"%s\" notitle",
 				pl->name, s + 3, s + 3 + pl->nseries, palette[s % NPAL]);
 	}
