@@ -26,6 +26,13 @@
  * failure inside a machine (a segfault, guest out of memory) makes that
  * machine unusable: every later call on it fails; free it.
  *
+ * Regions of interest: a run of a built-in workload measures the part of
+ * it that the benchmark it imitates times (docs/workloads.md), unless the
+ * "whole-run" setting is "on"; vmmu_result_stat() gives those counters and
+ * vmmu_result_whole_stat() the whole run's. On your own machine, bracket
+ * the part you want measured with vmmu_region_begin()/vmmu_region_end() and
+ * read it with vmmu_region_stat().
+ *
  * Link with: -lvmmu -ljemalloc -lnuma -lm, or after `make install`:
  *   cc prog.c $(pkg-config --cflags --libs vmmu)
  *
@@ -67,8 +74,15 @@ const char *vmmu_stat_name(size_t i);
 /* Run a built-in workload (`vmmu list` names them) on a fresh machine.
  * Returns NULL with err set when the configuration or the run fails. */
 vmmu_result *vmmu_run(const vmmu_config *c, const char *workload, char *err, size_t errlen);
-/* A counter by name; UINT64_MAX for an unknown name. */
+/* A counter by name, of the measured part (the workload's region of
+ * interest, or the whole run); UINT64_MAX for an unknown name. */
 uint64_t vmmu_result_stat(const vmmu_result *r, const char *name);
+/* 1 when the result's counters cover a region of interest, 0 when they
+ * cover the whole run (the workload marks none, or "whole-run" is on). */
+int vmmu_result_is_region(const vmmu_result *r);
+/* The same counter over the whole run, set-up and checks included. */
+uint64_t vmmu_result_whole_stat(const vmmu_result *r, const char *name);
+uint64_t vmmu_result_whole_est_cycles(const vmmu_result *r);
 uint64_t vmmu_result_checksum(const vmmu_result *r);
 uint64_t vmmu_result_digest(const vmmu_result *r);
 uint64_t vmmu_result_est_cycles(const vmmu_result *r);
@@ -99,8 +113,28 @@ int vmmu_mprotect(vmmu_machine *m, uint64_t addr, uint64_t len, int prot);
 int vmmu_load(vmmu_machine *m, uint64_t addr, unsigned size, uint64_t *value);
 int vmmu_store(vmmu_machine *m, uint64_t addr, unsigned size, uint64_t value);
 
+/* Counters since the machine booted (the whole run). */
 uint64_t vmmu_stat(const vmmu_machine *m, const char *name);
 uint64_t vmmu_est_cycles(const vmmu_machine *m);
+
+/*
+ * The region of interest: one per machine. vmmu_region_begin() snapshots
+ * every counter, vmmu_region_end() snapshots them again; the region's
+ * counters are the differences (the gauge vmm_heap_bytes excepted, which
+ * reads as now). Both return 0, -1 on a dead machine, or:
+ *   VMMU_ERR_REGION_BEGUN       begin when a region was begun before (open
+ *                               or already ended: one region per machine);
+ *   VMMU_ERR_REGION_NOT_BEGUN   end when no region is open.
+ * Neither error harms the machine.
+ */
+#define VMMU_ERR_REGION_BEGUN (-2)
+#define VMMU_ERR_REGION_NOT_BEGUN (-3)
+int vmmu_region_begin(vmmu_machine *m);
+int vmmu_region_end(vmmu_machine *m);
+/* A counter of the region: up to its end, or up to now while it is open.
+ * UINT64_MAX for an unknown name or when no region was begun. */
+uint64_t vmmu_region_stat(const vmmu_machine *m, const char *name);
+uint64_t vmmu_region_est_cycles(const vmmu_machine *m);
 uint64_t vmmu_guest_digest(vmmu_machine *m);
 
 #ifdef __cplusplus

@@ -224,8 +224,12 @@ check "summary.md written" test -s "$T/cmp/sub/summary.md"
 eq "compare.csv has a header and one row per run" "$(wc -l <"$T/cmp/sub/compare.csv")" "$((1 + 2 * nm))"
 eq "rows in workload order" "$(col "$T/cmp/sub/compare.csv" workload 1) $(col "$T/cmp/sub/compare.csv" workload "$((nm + 1))")" "faults seq"
 eq "first mode first" "$(col "$T/cmp/sub/compare.csv" mode 1)" "$(echo "$modes_ok" | head -1)"
-check "summary has a section per workload" \
-	bash -c "grep -qx '## faults' '$T/cmp/sub/summary.md' && grep -qx '## seq' '$T/cmp/sub/summary.md'"
+check "summary has a section per workload, saying what was measured" \
+	bash -c "grep -qx '## faults (whole run: the workload marks no region)' '$T/cmp/sub/summary.md' && grep -qx '## seq (region of interest: the sweeps after the first)' '$T/cmp/sub/summary.md'"
+check "summary heading says regions of interest" grep -qx "# vmmu compare: regions of interest" "$T/cmp/sub/summary.md"
+eq "compare.csv: seq's counters are its region" "$(col "$T/cmp/sub/compare.csv" roi "$((nm + 1))")" "region"
+eq "compare.csv: faults is measured whole" "$(col "$T/cmp/sub/compare.csv" roi 1)" "whole"
+check "plot titles say what was measured" grep -q "region of interest" "$T/cmp/sub/plots/compare-cycles.gp"
 check "summary names a winner" grep -q "^Winner: \*\*" "$T/cmp/sub/summary.md"
 eq "no temporary files in the output directory" "$(ls -A "$T/cmp/sub" | sort | tr '\n' ' ')" "compare.csv plots summary.md "
 check "non-tty progress is plain lines" grep -q "^compare: \[2/$((2 * nm))\]" "$T/err"
@@ -233,6 +237,70 @@ check "non-tty progress is plain lines" grep -q "^compare: \[2/$((2 * nm))\]" "$
 eq "compare row equals the run row (checksum)" \
 	"$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "checksum") c = i; next } $1 == "seq" && $2 == "native" { print $c }' "$T/cmp/sub/compare.csv")" \
 	"$(col "$T/seq1.csv" checksum)"
+
+# ---- regions of interest ----
+
+# random: the region is the update loop (2 accesses per update, no fault);
+# the whole run is beside it, and --whole-run measures it all.
+run_csv "$T/roi.csv" --workload random --mode native --pages 256 --ops 1000 --guest-mem 64M
+eq "run: random's region is the update loop" \
+	"$(col "$T/roi.csv" roi) $(col "$T/roi.csv" user_accesses) $(col "$T/roi.csv" guest_faults)" "region 2000 0"
+check "run: the whole run is larger" test "$(col "$T/roi.csv" whole_accesses)" -gt 4512
+run_csv "$T/whole.csv" --workload random --mode native --pages 256 --ops 1000 --guest-mem 64M --whole-run
+eq "run --whole-run: the whole run" \
+	"$(col "$T/whole.csv" roi) $(col "$T/whole.csv" whole_run) $(col "$T/whole.csv" guest_faults) $(col "$T/whole.csv" whole_accesses)" \
+	"whole 1 256 $(col "$T/roi.csv" whole_accesses)"
+eq "run --whole-run: accesses = whole_accesses" "$(col "$T/whole.csv" accesses)" "$(col "$T/whole.csv" whole_accesses)"
+expect 0 "run summary says what was measured" "$VMMU" run --workload random --pages 256 --ops 1000 --guest-mem 64M
+check "  ... the region" grep -q "measured       the workload's region of interest" "$T/out"
+expect 0 "run --whole-run summary" "$VMMU" run --workload random --pages 256 --ops 1000 --guest-mem 64M --whole-run
+check "  ... the whole run" grep -q "measured       the whole run (--whole-run)" "$T/out"
+
+# replay --warmup N: the first N records are not measured.
+TR=tests/data/true.lackey
+"$VMMU" replay --trace "$TR" --mode shadow --csv - 2>/dev/null >"$T/rp0.csv"
+"$VMMU" replay --trace "$TR" --mode shadow --warmup 5000 --csv - 2>/dev/null >"$T/rpw.csv"
+eq "replay without --warmup is measured whole" "$(col "$T/rp0.csv" roi)" "whole"
+eq "replay --warmup 5000: a region, the same whole run" \
+	"$(col "$T/rpw.csv" roi) $(col "$T/rpw.csv" whole_accesses) $(col "$T/rpw.csv" whole_est_cycles)" \
+	"region $(col "$T/rp0.csv" accesses) $(col "$T/rp0.csv" est_cycles)"
+check "replay --warmup: the region is smaller" test "$(col "$T/rpw.csv" accesses)" -lt "$(col "$T/rp0.csv" accesses)"
+expect_msg 2 "--warmup: 99999999 is more than the 9981 accesses (records) of $TR" \
+	"replay --warmup larger than the trace: exit 2, checked at its end" \
+	"$VMMU" replay --trace "$TR" --warmup 99999999
+expect_msg 2 "--warmup: expected a non-negative integer, got '-3'" "replay --warmup -3" \
+	"$VMMU" replay --trace "$TR" --warmup -3
+expect 0 "replay --warmup equal to the trace: an empty region" "$VMMU" replay --trace "$TR" --warmup 9981 --csv "$T/rpe.csv"
+eq "  ... measures nothing" "$(col "$T/rpe.csv" accesses) $(col "$T/rpe.csv" est_cycles)" "0 0"
+
+# ---- repeated seeds ----
+
+expect_msg 2 "--seeds: expected an integer from 1 to 1000, got '0'" "compare --seeds 0" \
+	"$VMMU" compare --out "$T/never" --seeds 0
+expect_msg 2 "--seeds: expected an integer from 1 to 1000, got 'x'" "compare --seeds x" \
+	"$VMMU" compare --out "$T/never" --seeds x
+check "rejected compare wrote nothing" test ! -e "$T/never"
+expect 0 "compare --seeds 3" "$VMMU" compare --out "$T/cmp/seeds" --workloads random,faults --modes shadow,nested \
+	--seeds 3 --pages 256 --ops 2000 --guest-mem 64M
+eq "one row per run, seeds 1..3 in each cell" \
+	"$(awk -F, 'NR > 1 { print $3 }' "$T/cmp/seeds/compare.csv" | tr '\n' ' ')" "1 2 3 1 2 3 1 2 3 1 2 3 "
+check "stdout prints means with intervals" grep -q "mean ± 95% interval over 3 seeds" "$T/out"
+check "  ... one line per workload with ±" grep -Eq "^  random +[0-9.]+ ± [0-9.]+ +[0-9.]+ ± [0-9.]+ " "$T/out"
+check "summary gives mean ± half-width" grep -q "| random | the update loop | [0-9.]* ± [0-9.]* |" "$T/cmp/seeds/summary.md"
+check "summary explains the winner rule" grep -q "no clear winner" "$T/cmp/seeds/summary.md"
+check "summary names the seeds" grep -q "seeds 1..3" "$T/cmp/seeds/summary.md"
+check "plot draws error bars" grep -q "with yerrorbars" "$T/cmp/seeds/plots/compare-cycles.gp"
+check "plot data has the interval column" grep -q "ci95_half" "$T/cmp/seeds/plots/compare-cycles.dat"
+expect 0 "compare --seeds 2 --seed 5" "$VMMU" compare --out "$T/cmp/seeds5" --workloads faults --modes nested \
+	--seeds 2 --seed 5 --pages 64 --ops 16 --guest-mem 64M
+eq "  ... runs seeds 5 and 6" "$(awk -F, 'NR > 1 { print $3 }' "$T/cmp/seeds5/compare.csv" | tr '\n' ' ')" "5 6 "
+mkdir -p "$T/mg"
+expect 0 "merge keeps working on seeded CSVs" "$VMMU" merge "$T/mg/all.csv" "$T/cmp/seeds/compare.csv" "$T/cmp/seeds5/compare.csv"
+eq "  ... every row" "$(wc -l <"$T/mg/all.csv")" "15"
+expect 0 "compare --seeds 1 keeps one-run summaries" "$VMMU" compare --out "$T/cmp/one" --workloads faults --modes nested \
+	--seeds 1 --pages 64 --ops 16 --guest-mem 64M
+check "  ... no intervals" bash -c "! grep -q '±' '$T/cmp/one/summary.md'"
+check "  ... no error bars" bash -c "! grep -q yerrorbars '$T/cmp/one/plots/compare-cycles.gp'"
 
 # A failed run: reported, exit 1, the other rows still written.
 expect_msg 1 "random/native FAILED" "compare with a failing run exits 1" \

@@ -49,7 +49,7 @@ check "compare.csv: every workload x mode present once" complete "$T/cmp/compare
 eq "compare.csv: every row as wide as the header" \
 	"$(awk -F, '{ print NF }' "$T/cmp/compare.csv" | sort -u | wc -l)" "1"
 for w in $wls; do
-	grep -q "^## $w\$" "$T/cmp/summary.md" || { bad "summary.md lacks workload $w"; continue; }
+	grep -q "^## $w (" "$T/cmp/summary.md" || { bad "summary.md lacks workload $w"; continue; }
 done
 ok "summary.md has a section per workload"
 for f in compare-cycles compare-exits compare-walkrefs; do
@@ -107,9 +107,42 @@ expect_msg 2 "cannot also be given as --ops" "sweep: parameter given twice" \
 	"$VMMU" sweep --workload random --param ops --values 1,2 --ops 5 --out "$T/never"
 expect_msg 2 "--values: '2' is given twice" "sweep: duplicate value" \
 	"$VMMU" sweep --workload random --param ops --values 2,2 --out "$T/never"
+expect_msg 2 "--seeds: expected an integer from 1 to 1000, got '0'" "sweep: --seeds 0" \
+	"$VMMU" sweep --workload random --param ops --values 1,2 --seeds 0 --out "$T/never"
+expect_msg 2 "--seeds: each point already has its own seed when --param is seed" "sweep: --seeds with --param seed" \
+	"$VMMU" sweep --workload random --param seed --values 1,2 --seeds 2 --out "$T/never"
 check "rejected sweeps wrote nothing" test ! -e "$T/never"
 
+# ---- sweep --seeds: means, intervals, error bars, the crossover's interval ----
+
+check "sweep --seeds 3" "$VMMU" sweep --workload random --param ops --values 64,128 --pages 64 \
+	--modes shadow,nested --seeds 3 --out "$T/sws" -j 2
+SS=$T/sws/sweep-random-ops.csv
+eq "sweep --seeds: one row per value x mode x seed" "$(($(wc -l <"$SS") - 1))" "12"
+eq "sweep --seeds: seeds 1..3 in every point" "$(awk -F, 'NR > 1 { print $3 }' "$SS" | tr '\n' ' ')" "1 2 3 1 2 3 1 2 3 1 2 3 "
+check "sweep --seeds: mean ± half-width in the table" grep -Eq "^\| 64 \| [0-9.]+ ± [0-9.]+ \| [0-9.]+ ± [0-9.]+ \|" "$T/sws/sweep-random-ops.md"
+check "sweep --seeds: the seeds are named" grep -q "Each point ran seeds 1..3" "$T/sws/sweep-random-ops.md"
+check "sweep heading says what was measured" grep -qx "# vmmu sweep: random, ops (region of interest)" "$T/sws/sweep-random-ops.md"
+check "sweep --seeds: error bars in the plot" grep -q "with yerrorbars" "$T/sws/plots/sweep-random-ops.gp"
+check "sweep --seeds: interval columns in the plot data" grep -q "shadow_ci95_half" "$T/sws/plots/sweep-random-ops.dat"
+check "sweep --seeds 1: no error bars" bash -c "! grep -q yerrorbars '$T/sw/plots/sweep-random-pages.gp'"
+# A crossover with its interval: fork's page count moves nested ahead of
+# shadow or the reverse; when the winner changes the line carries its
+# interval, else the no-crossover sentence; either way the text is there.
+check "sweep --seeds: a crossover is reported with its interval, or none" \
+	bash -c "grep -q '95% interval .* \.\. ' '$T/sws/sweep-random-ops.md' || grep -q '^No crossover' '$T/sws/sweep-random-ops.md'"
+
 # ---- --emit-jobs and merge ----
+
+JS=$T/jobs-seeds.txt
+check "emit-jobs --seeds 2" "$VMMU" sweep --workload faults --param pages --values 8,16 --ops 2 \
+	--modes native --seeds 2 --out "$T/cls" --emit-jobs "$JS"
+eq "emit-jobs --seeds: one line per value x mode x seed" "$(wc -l <"$JS")" "4"
+eq "emit-jobs --seeds: the seeds" "$(grep -o -- '--seed=[0-9]*' "$JS" | tr '\n' ' ')" "--seed=1 --seed=2 --seed=1 --seed=2 "
+runs() { while IFS= read -r line; do sh -c "$line" >/dev/null 2>&1 || return 1; done <"$1"; }
+check "every seeded job runs" runs "$JS"
+check "merge --expect of seeded jobs" "$VMMU" merge "$T/cls/m.csv" "$T/cls/sweep-faults-pages-jobs" --expect "$JS"
+eq "merge: one row per seeded job" "$(wc -l <"$T/cls/m.csv")" "5"
 
 J=$T/jobs.txt
 check "emit-jobs" "$VMMU" sweep --workload faults --param pages --values 8,16 --ops 2 \

@@ -930,9 +930,13 @@ static void run_or_fail(const struct vm_config *c, const char *wl, const struct 
 			const struct run_hooks *h, struct run_result *r)
 {
 	const struct workload *w = workload_find(wl);
+	/* The counts pinned here are the whole run's (set-up included), not
+	 * the workload's region of interest. */
+	struct vm_config whole = *c;
+	whole.whole_run = true;
 	if (!w)
 		fail_msg("no workload '%s'", wl);
-	if (run_workload(c, w, p, h, r) != 0)
+	if (run_workload(&whole, w, p, h, r) != 0)
 		fail_msg("%s under %s: %s", wl, c->mode, r->err);
 }
 

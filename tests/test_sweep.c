@@ -1,5 +1,6 @@
 /*
- * test_sweep.c - unit tests of the crossover finder (sweep.c).
+ * test_sweep.c - unit tests of the crossover finder (sweep.c) and of the
+ * crossover's interval over seeds.
  *
  * Each case is a tiny synthetic sweep: two series a (say shadow) and b
  * (say nested) over a few points, with exact expectations for where the
@@ -120,6 +121,39 @@ static void test_all_ties(void **state)
 	assert_int_equal(sweep_find_crossovers(NULL, a, a, N(a), o, 1), 0);
 }
 
+/*
+ * The crossover's interval, on the sweep above between x = 2 and 4, where
+ * a - b goes from +10 to -10 (crossing at 3):
+ *   h = ha + hb = 5 at both:   d + h = 15 .. -5 is 0 at 3.5, d - h = 5 .. -15
+ *                              at 2.5: the interval is [2.5, 3.5];
+ *   h = 0:                     the point 3;
+ *   h = 20 (the intervals overlap at both ends): the whole bracket [2, 4].
+ */
+static void test_crossover_interval(void **state)
+{
+	const double x[] = {1, 2, 4, 8};
+	const double a[] = {90, 60, 40, 30};
+	const double b[] = {60, 50, 50, 50};
+	const double h25[] = {2.5, 2.5, 2.5, 2.5}, h0[] = {0, 0, 0, 0}, h10[] = {10, 10, 10, 10};
+	struct sweep_xover o[1];
+	double lo, hi;
+
+	(void)state;
+	assert_int_equal(sweep_find_crossovers(x, a, b, N(x), o, 1), 1);
+	sweep_xover_interval(x, a, b, h25, h25, &o[0], &lo, &hi);
+	assert_true(fabs(lo - 2.5) < 1e-9 && fabs(hi - 3.5) < 1e-9);
+	sweep_xover_interval(x, a, b, h0, h0, &o[0], &lo, &hi);
+	assert_true(fabs(lo - 3.0) < 1e-9 && fabs(hi - 3.0) < 1e-9);
+	sweep_xover_interval(x, a, b, h10, h10, &o[0], &lo, &hi);
+	assert_true(fabs(lo - 2.0) < 1e-9 && fabs(hi - 4.0) < 1e-9);
+	/* Only one side uncertain: h = 5 at x = 2 and 0 at x = 4. */
+	const double hl[] = {0, 5, 0, 0};
+	sweep_xover_interval(x, a, b, hl, h0, &o[0], &lo, &hi);
+	/* d + h = 15 .. -10: 0 at 2 + 2 * 15/25 = 3.2; d - h = 5 .. -10: 0 at 2 + 2 * 5/15. */
+	assert_true(fabs(hi - 3.2) < 1e-9);
+	assert_true(fabs(lo - (2.0 + 2.0 * 5.0 / 15.0)) < 1e-9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +163,7 @@ int main(void)
 	    cmocka_unit_test(test_two_crossovers_and_max),
 	    cmocka_unit_test(test_missing_and_tie_skipped),
 	    cmocka_unit_test(test_all_ties),
+	    cmocka_unit_test(test_crossover_interval),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

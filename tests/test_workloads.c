@@ -372,7 +372,7 @@ static void test_recorder(void **state)
 	run_ok(&cfg, "seq", &p, &rec_run);
 	assert_int_equal(rec_run.checksum, plain.checksum);
 	assert_int_equal(rec_run.guest_digest, plain.guest_digest);
-	assert_int_equal(rec.n, plain.st.user_accesses);
+	assert_int_equal(rec.n, plain.whole.user_accesses);
 	assert_int_equal(rec.dropped, 0);
 	assert_int_equal(rec.npages, wl_cases[0].p.pages);
 	assert_false(rec.multi_proc);
@@ -398,7 +398,7 @@ static void test_recorder(void **state)
 	run_ok(&cfg, "procs", &p, &rec_run);
 	assert_int_equal(rec_run.checksum, plain.checksum);
 	assert_int_equal(rec.n, 1000);
-	assert_int_equal(rec.n + rec.dropped, plain.st.user_accesses);
+	assert_int_equal(rec.n + rec.dropped, plain.whole.user_accesses);
 	assert_true(rec.multi_proc);
 	assert_true(rec.has_fetch);
 	assert_int_equal(rec.npages, 8);

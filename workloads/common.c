@@ -11,6 +11,20 @@
 
 #include "workload.h"
 
+/* ---- the measured region ---- */
+
+void wl_roi_begin(struct wl_ctx *c)
+{
+	if (vm_roi_begin(c->vm) != 0)
+		vm_abort(c->vm, "workload bug: its region of interest is begun twice");
+}
+
+void wl_roi_end(struct wl_ctx *c)
+{
+	if (vm_roi_end(c->vm) != 0)
+		vm_abort(c->vm, "workload bug: its region of interest ends without a beginning");
+}
+
 /* ---- memory ---- */
 
 gva_t wl_mmap(struct wl_ctx *c, uint64_t len, int prot, int flags)

@@ -431,10 +431,19 @@ static void replay_run(struct wl_ctx *c)
 			in->modifies++;
 			break;
 		}
+		if (in->warmup != 0 && in->records == in->warmup)
+			wl_roi_begin(c);
 		replay_record(&r, &rec, in->records++);
 	}
 	if (in->records == 0)
 		replay_reject(&r, "%s: no accesses", r.name);
+	if (in->warmup > in->records)
+		replay_reject(&r,
+			      "--warmup: %" PRIu64 " is more than the %" PRIu64
+			      " accesses (records) of %s",
+			      in->warmup, in->records, r.name);
+	if (in->warmup != 0 && in->records == in->warmup)
+		wl_roi_begin(c); /* an empty region: everything was warm-up */
 }
 
 /* ---- replay workloads ---- */

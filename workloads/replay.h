@@ -24,6 +24,12 @@
  * fetch. A store writes wl_mix(address, record position); a load folds
  * the value it reads into the checksum, so every mode must agree on it.
  *
+ * Warm-up (--warmup N, as ChampSim's warm-up instructions): the first N
+ * records warm the TLB, the walk caches and the VMM's state, and the
+ * region of interest (src/core/roi.h) begins with record N + 1. A trace of
+ * fewer than N records is bad input, found when the trace ends. N = 0
+ * marks no region: the whole replay is measured.
+ *
  * Streaming: the trace is read through one fixed buffer, so the replay's
  * own memory does not grow with the trace's length (only with the number
  * of distinct regions, one hash entry each, and the guest's own pages).
@@ -81,6 +87,7 @@ enum replay_line replay_parse_line(const char *line, size_t len, struct replay_r
 struct replay_input {
 	const char *path; /* "-" = standard input */
 	int fd;		  /* opened by the run; -1 before; see replay_input_close() */
+	uint64_t warmup;  /* records replayed before the measured region (--warmup) */
 	bool bad_input;	  /* the run stopped on the trace itself (exit status 2) */
 	char err[512];	  /* why, when bad_input: "FILE:LINE: reason: 'text'" */
 	/* Counts of a completed replay. */

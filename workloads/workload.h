@@ -65,6 +65,8 @@ struct wl_ctx {
 struct workload {
 	const char *name;
 	const char *desc; /* one line for `vmmu list` */
+	const char *roi;  /* the region of interest it marks, in a few words, for
+			   * headings ("the update loop"); NULL: none, measured whole */
 	uint64_t def_pages, def_ops;
 	uint32_t def_procs, def_switch_every;
 	void (*run)(struct wl_ctx *c);
@@ -107,6 +109,14 @@ static inline void wl_begin(struct wl_ctx *c)
 {
 	c->rng = wl_mix(c->p.seed, UINT64_C(0x766d6d75));
 }
+
+/* ---- the measured region (src/core/roi.h, docs/workloads.md) ---- */
+
+/* Mark where the part the imitated benchmark times starts and ends. A
+ * workload that marks nothing is measured whole. Marking twice is a bug in
+ * the workload: it vm_abort()s. */
+void wl_roi_begin(struct wl_ctx *c);
+void wl_roi_end(struct wl_ctx *c);
 
 /* ---- host-side reference models ---- */
 

@@ -449,9 +449,9 @@ static int bench_workload(struct bench *b, const struct workload *w, struct benc
 			rc = -1;
 			continue;
 		}
-		row->sim_rate = row->r.sim_s > 0 ? (double)row->r.st.accesses / row->r.sim_s : 0;
+		row->sim_rate = row->r.sim_s > 0 ? (double)row->r.whole.accesses / row->r.sim_s : 0;
 		row->user_rate =
-		    row->r.sim_s > 0 ? (double)row->r.st.user_accesses / row->r.sim_s : 0;
+		    row->r.sim_s > 0 ? (double)row->r.whole.user_accesses / row->r.sim_s : 0;
 		row->flat_ratio = row->user_rate > 0 ? flat / row->user_rate : 0;
 		if (rec.n == 0)
 			continue;
@@ -539,8 +539,8 @@ static int bench_csv_fill(FILE *f, void *ctx)
 		fprintf(f,
 			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0x%016" PRIx64
 			",0x%016" PRIx64 ",%.6f,%.0f,%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.0f",
-			row->r.st.accesses, row->r.st.user_accesses, row->r.st.tlb_misses,
-			row->r.st.guest_faults, row->r.st.vm_exits, row->r.checksum,
+			row->r.whole.accesses, row->r.whole.user_accesses, row->r.whole.tlb_misses,
+			row->r.whole.guest_faults, row->r.whole.vm_exits, row->r.checksum,
 			row->r.guest_digest, row->r.wall_s, row->sim_rate, row->user_rate,
 			row->recorded, row->distinct_pages, row->aliased, row->flat_rate);
 		put_opt(f, row->flat_ratio > 0, "%.3f", row->flat_ratio);

@@ -453,6 +453,11 @@ static const struct opt machine_opts[] = {
      .kind = K_FLAG,
      .off = VMC(audit),
      .help = "run the mode's audit after every VM exit (slow)"},
+    {.name = "--whole-run",
+     .kind = K_FLAG,
+     .off = VMC(whole_run),
+     .help = "measure the whole run, set-up and checks included, not the workload's "
+	     "region of interest"},
 };
 
 static const struct opt wl_opts[] = {

@@ -19,7 +19,7 @@ static void replay_help(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: vmmu replay --trace FILE|- [--mode M] [--csv FILE|-] [FLAGS]\n\n"
+	    "usage: vmmu replay --trace FILE|- [--mode M] [--warmup N] [--csv FILE|-] [FLAGS]\n\n"
 	    "Replay a valgrind lackey trace of a real program as one guest process under\n"
 	    "one MMU mode, and print the same summary (and CSV row) as `vmmu run`, for\n"
 	    "the workload replay:<trace name>. Record a trace with\n"
@@ -28,6 +28,9 @@ static void replay_help(FILE *f)
 	    "malformed line stops the run with its line number and text (exit status 2);\n"
 	    "docs/replay.md gives the format.\n\n"
 	    "  --trace FILE|-                   the trace; '-' reads standard input (required)\n"
+	    "  --warmup N                       the first N accesses (records) warm the TLB,\n"
+	    "                                   walk caches and VMM state and are not measured\n"
+	    "                                   (default 0: the whole replay is measured)\n"
 	    "  --mode M                         MMU mode: native, shadow or nested (default: "
 	    "native)\n"
 	    "  --csv FILE|-                     also write a CSV header and row to FILE, "
@@ -43,7 +46,8 @@ int replay_main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	struct wl_params p = {.seed = CLI_DEFAULT_SEED};
-	const char *mode = "native", *trace = NULL, *csv = NULL;
+	const char *mode = "native", *trace = NULL, *csv = NULL, *warmup = NULL;
+	uint64_t nwarm = 0;
 	struct replay_workload *rw;
 	struct run_result r;
 	bool maxrss = false;
@@ -77,8 +81,14 @@ int replay_main(int argc, char **argv)
 			rc = cli_take_value("--trace", argc, argv, &i, &trace, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--csv", argc, argv, &i, &csv, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--warmup", argc, argv, &i, &warmup, err, sizeof(err));
 		if (rc != CLI_MATCHED)
 			return cli_reject_arg("replay", rc, a, err);
+	}
+	if (warmup != NULL && cli_parse_u64(warmup, &nwarm, err, sizeof(err)) < 0) {
+		cli_error("--warmup: %s", err);
+		return CLI_EXIT_USAGE;
 	}
 	if (trace == NULL) {
 		cli_error("replay: --trace is required (a lackey trace file, or '-')");
@@ -98,6 +108,7 @@ int replay_main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	p.arg = &rw->in;
+	rw->in.warmup = nwarm;
 	rc = run_workload(&cfg, &rw->w, &p, NULL, &r);
 	replay_input_close(&rw->in);
 	if (rc != 0) {

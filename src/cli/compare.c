@@ -11,16 +11,24 @@
  * Output, both written atomically:
  *   DIR/compare.csv  one header, then one row per successful run, in the
  *                    order workload (registry order) x mode (mmu_modes[]
- *                    order), whatever order the runs finished in;
+ *                    order) x seed, whatever order the runs finished in;
  *   DIR/summary.md   per workload: each mode's cycles per access, its ratio
  *                    to native, the winner, and the two cost parts that
  *                    differ most from the winner (modes are ranked by total
- *                    estimated cycles: see summary_fill());
+ *                    estimated cycles: see summary_fill()); with --seeds N
+ *                    > 1, the mean and 95% interval of each mode, and a
+ *                    winner only where the intervals do not overlap;
  *   DIR/plots/       compare-cycles, compare-exits, compare-walkrefs: data,
  *                    gnuplot script, SVG and PNG (plot.h); without gnuplot,
  *                    the data and scripts only, and one message.
  * A failed run is reported on stderr and in the summary, has no CSV row,
  * and makes the exit status 1.
+ *
+ * Counters are those of each workload's region of interest (run.h), unless
+ * --whole-run; the summary and the figures say which in their headings.
+ * With --seeds N every cell (workload x mode) runs seeds seed .. seed+N-1
+ * (--seed, default 1, so 1..N); a cell is summarised by the mean of its runs
+ * (ci.h) and fails when any of its runs failed.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -28,6 +36,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../report/ci.h"
 #include "../report/csv.h"
 #include "jobs.h"
 #include "../core/mmu.h"
@@ -41,6 +50,7 @@
 #define COMPARE_DEFAULT_JOBS 2
 #define COMPARE_MAX_JOBS JOBS_MAX_PAR
 #define COMPARE_MAX_MODES 16
+#define COMPARE_MAX_SEEDS 1000
 /* Lackey traces replayed by default (replay.h): the committed one, and
  * those `make traces` records. */
 #define COMPARE_DEFAULT_TRACES "tests/data,workloads/traces"
@@ -57,8 +67,12 @@ struct compare {
 	const struct mmu_ops *modes[COMPARE_MAX_MODES];
 	size_t nmodes;
 	char skipped[1024]; /* modes left out, for the summary */
-	struct job *job;    /* workload-major, mode-minor: job[w * nmodes + m] */
+	unsigned nseeds;    /* --seeds: runs per cell */
+	struct job *job;    /* workload, mode, seed: job[(w * nmodes + m) * nseeds + s] */
 	size_t njob;
+	struct job *cell;		/* one per (workload, mode): cell[w * nmodes + m], its
+					 * runs' mean (ci_mean_run), failed if any run failed */
+	struct ci *cpa;			/* cycles per access of each cell over its seeds */
 	struct replay_workload *traces; /* replays, listed in wl after the suite */
 };
 
@@ -69,18 +83,22 @@ static void compare_help(FILE *f)
 	fprintf(
 	    f,
 	    "usage: vmmu compare [--out DIR] [-j N] [--workloads a,b,...] [--modes a,b,...] "
-	    "[FLAGS]\n\n"
+	    "[--seeds N] [FLAGS]\n\n"
 	    "Run every workload under every MMU mode that can run, each run in its own\n"
 	    "process, and write DIR/compare.csv (one row per run), DIR/summary.md and\n"
 	    "three figures DIR/plots/compare-{cycles,exits,walkrefs}.{svg,png}.\n"
 	    "Workloads use their default sizes unless --pages/--ops/... are given.\n"
-	    "Progress goes to stderr. Exit status 1 if any run failed (the others are\n"
-	    "still written), 2 on bad usage.\n\n"
+	    "Counters cover each workload's region of interest (docs/workloads.md) unless\n"
+	    "--whole-run is given. Progress goes to stderr. Exit status 1 if any run\n"
+	    "failed (the others are still written), 2 on bad usage.\n\n"
 	    "  --out DIR                        output directory, created if missing (default: "
 	    "results)\n"
 	    "  -j, --jobs N                     runs in parallel, 1..%d (default: %d)\n"
 	    "  --workloads a,b,...              workloads to run (default: all, see `vmmu list`)\n"
 	    "  --modes a,b,...                  modes to run (default: every mode that can run)\n"
+	    "  --seeds N                        run every cell with seeds SEED .. SEED+N-1\n"
+	    "                                   (SEED = --seed, default 1); the summary gives\n"
+	    "                                   means and 95%% Student-t intervals (default: 1)\n"
 	    "  --traces a,b,...|none            lackey traces (files, or directories of *.lackey)\n"
 	    "                                   to replay too (default without --workloads:\n"
 	    "                                   " COMPARE_DEFAULT_TRACES ", where present)\n"
@@ -155,7 +173,7 @@ static int take_mode(struct compare *c, const char *name, char *err, size_t errl
 /* Parse argv into c. Returns -1 to continue, else an exit status. */
 static int compare_parse(struct compare *c, int argc, char **argv)
 {
-	const char *wlist = NULL, *mlist = NULL, *jobs = NULL, *tlist = NULL;
+	const char *wlist = NULL, *mlist = NULL, *jobs = NULL, *tlist = NULL, *seeds = NULL;
 	char err[512];
 	size_t nall = 0;
 
@@ -163,6 +181,7 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 	c->p = (struct wl_params){.seed = CLI_DEFAULT_SEED};
 	c->out = "results";
 	c->jobs = COMPARE_DEFAULT_JOBS;
+	c->nseeds = 1;
 	for (int i = 1; i < argc;) {
 		const char *a = argv[i];
 		int rc;
@@ -187,8 +206,20 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 			rc = cli_take_value("--modes", argc, argv, &i, &mlist, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--traces", argc, argv, &i, &tlist, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--seeds", argc, argv, &i, &seeds, err, sizeof(err));
 		if (rc != CLI_MATCHED)
 			return cli_reject_arg("compare", rc, a, err);
+	}
+	if (seeds != NULL) {
+		uint64_t n;
+		if (cli_parse_u64(seeds, &n, err, sizeof(err)) < 0 || n < 1 ||
+		    n > COMPARE_MAX_SEEDS || c->p.seed > UINT64_MAX - (n - 1)) {
+			cli_error("--seeds: expected an integer from 1 to %d, got '%s'",
+				  COMPARE_MAX_SEEDS, seeds);
+			return CLI_EXIT_USAGE;
+		}
+		c->nseeds = (unsigned)n;
 	}
 	if (jobs != NULL) {
 		uint64_t n;
@@ -378,63 +409,263 @@ static bool accesses_differ(const struct job *row, size_t n)
 	return false;
 }
 
+/*
+ * With several seeds, modes are compared on cycles per access, the metric
+ * whose interval is known: the winner is the mode of the lowest mean, and
+ * it is called only when its interval overlaps no other mode's. Returns the
+ * winner or NULL; *tie gets the first mode whose interval overlaps the
+ * lowest mean's (NULL when there is a clear winner or no run).
+ */
+static const struct job *ci_winner(const struct compare *c, size_t w, const struct job **tie)
+{
+	const struct job *row = &c->cell[w * c->nmodes];
+	const struct ci *ci = &c->cpa[w * c->nmodes];
+	size_t best = SIZE_MAX;
+
+	*tie = NULL;
+	for (size_t m = 0; m < c->nmodes; m++)
+		if (row[m].state == JOB_OK && (best == SIZE_MAX || ci[m].mean < ci[best].mean))
+			best = m;
+	if (best == SIZE_MAX)
+		return NULL;
+	for (size_t m = 0; m < c->nmodes; m++) {
+		if (m == best || row[m].state != JOB_OK || !ci_overlap(&ci[m], &ci[best]))
+			continue;
+		*tie = &row[m];
+		return NULL;
+	}
+	return &row[best];
+}
+
+/* Cycles of translation per TLB miss: everything but the data accesses and
+ * the guest kernel's own work, over the misses. */
+static double per_miss(const struct run_result *r)
+{
+	const struct stats *st = &r->st;
+
+	return st->tlb_misses ? (double)(stats_est_cycles(st) - st->cyc_access - st->cyc_guest) /
+				    (double)st->tlb_misses
+			      : NAN;
+}
+
+/*
+ * For a workload whose measured part has stable page tables (no guest
+ * fault in any mode) and that ran under shadow and nested: one line with
+ * the model's cost per TLB miss of each, the winner those costs imply, and,
+ * when the winner is another mode, why.
+ */
+static void compare_why(FILE *f, const struct compare *c, size_t w, const struct job *win)
+{
+	const struct job *row = &c->cell[w * c->nmodes], *sh = NULL, *ne = NULL;
+	char gap[256];
+
+	for (size_t m = 0; m < c->nmodes; m++) {
+		if (row[m].state != JOB_OK)
+			continue;
+		if (row[m].r.st.guest_faults != 0)
+			return;
+		if (row[m].m == &shadow_mmu_ops)
+			sh = &row[m];
+		else if (row[m].m == &nested_mmu_ops)
+			ne = &row[m];
+	}
+	if (sh == NULL || ne == NULL || isnan(per_miss(&sh->r)) || isnan(per_miss(&ne->r)))
+		return;
+	const struct job *cheap = per_miss(&sh->r) <= per_miss(&ne->r) ? sh : ne;
+	const struct job *dear = cheap == sh ? ne : sh;
+	fprintf(f,
+		"\nStable tables (no guest fault in what was measured): the model charges %.1f "
+		"cycles per TLB miss under shadow and %.1f under nested (walk, exit and VMM "
+		"work), which favours **%s**",
+		per_miss(&sh->r), per_miss(&ne->r), cheap->m->name);
+	if (win == NULL || win == cheap || (win != sh && win != ne)) {
+		fprintf(f, ".\n");
+		return;
+	}
+	gap_parts(cheap, dear, gap, sizeof(gap));
+	fprintf(f, "; %s wins anyway, because %s pays more outside the misses (%s per access).\n",
+		dear->m->name, cheap->m->name, gap);
+}
+
+/* "the update loop" / "the whole run": what a workload's counters cover. */
+static void measured_what(const struct compare *c, size_t w, char *buf, size_t len)
+{
+	const struct job *row = &c->cell[w * c->nmodes];
+	bool region = false;
+
+	for (size_t m = 0; m < c->nmodes; m++)
+		region |= row[m].state == JOB_OK && row[m].r.region;
+	if (region && c->wl[w]->roi != NULL)
+		snprintf(buf, len, "region of interest: %s", c->wl[w]->roi);
+	else if (region)
+		snprintf(buf, len, "region of interest");
+	else if (c->cfg.whole_run)
+		snprintf(buf, len, "whole run (--whole-run)");
+	else
+		snprintf(buf, len, "whole run: the workload marks no region");
+}
+
+/* "12.34" or "12.34 ± 0.05" */
+static void cpa_text(const struct compare *c, size_t k, char *buf, size_t len)
+{
+	if (c->nseeds > 1)
+		snprintf(buf, len, "%.2f ± %.2f", c->cpa[k].mean, c->cpa[k].half);
+	else
+		snprintf(buf, len, "%.2f", csv_cycles_per_access(&c->cell[k].r));
+}
+
+/* "shadow by 57.1%", "no clear gap" or "" (one of the two did not run):
+ * the two virtualized modes side by side, on cycles per access. */
+static void shadow_vs_nested(const struct compare *c, size_t w, char *buf, size_t len)
+{
+	size_t sh = SIZE_MAX, ne = SIZE_MAX;
+
+	buf[0] = '\0';
+	for (size_t m = 0; m < c->nmodes; m++) {
+		size_t k = w * c->nmodes + m;
+		if (c->cell[k].state != JOB_OK)
+			continue;
+		if (c->modes[m] == &shadow_mmu_ops)
+			sh = k;
+		else if (c->modes[m] == &nested_mmu_ops)
+			ne = k;
+	}
+	if (sh == SIZE_MAX || ne == SIZE_MAX)
+		return;
+	double a = c->cpa[sh].mean, b = c->cpa[ne].mean;
+	if (a == b)
+		snprintf(buf, len, "tie");
+	else if (c->nseeds > 1 && ci_overlap(&c->cpa[sh], &c->cpa[ne]))
+		snprintf(buf, len, "no clear gap");
+	else
+		snprintf(buf, len, "%s by %.1f%%", a < b ? "shadow" : "nested",
+			 100.0 * fabs(a - b) / (a > b ? a : b));
+}
+
 static int summary_fill(FILE *f, void *ctx)
 {
 	const struct compare *c = ctx;
 	size_t failed = 0;
+	bool many = c->nseeds > 1;
 
+	fprintf(f, "# vmmu compare: %s\n\n",
+		c->cfg.whole_run ? "whole runs (--whole-run)" : "regions of interest");
+	if (many)
+		fprintf(f,
+			"Estimated cycles per access for each workload under each MMU mode, from\n"
+			"the cost model in `docs/cost-model.md`: the mean over seeds %" PRIu64
+			"..%" PRIu64
+			"\n(%u runs per cell, %zu runs in all, %zu in parallel) and its "
+			"95%% confidence\ninterval (Student t, `mean ± half-width`).",
+			c->p.seed, c->p.seed + c->nseeds - 1, c->nseeds, c->njob, (size_t)c->jobs);
+	else
+		fprintf(f,
+			"Estimated cycles per access for each workload under each MMU mode, from\n"
+			"the cost model in `docs/cost-model.md` (seed %" PRIu64
+			", %zu runs, %zu in\n"
+			"parallel).",
+			c->p.seed, c->njob, (size_t)c->jobs);
 	fprintf(f,
-		"# vmmu compare\n\n"
-		"Estimated cycles per access for each workload under each MMU mode, from\n"
-		"the cost model in `docs/cost-model.md` (seed %" PRIu64 ", %zu runs, %zu in\n"
-		"parallel). The machine and workload parameters of every run are the\n"
-		"parameter columns of `compare.csv`; `docs/csv.md` describes each column.\n\n"
-		"A workload does the same work under every mode, so modes are compared on\n"
-		"the total estimated cycles of their runs (`est_cycles`): *ratio* is a\n"
-		"mode's total over native's, and the *winner* has the smallest total. When\n"
-		"the modes count the same accesses, this equals comparing cycles per\n"
-		"access. *Gap to winner* names the two cost parts (`cyc_*` columns) that\n"
-		"differ most from the winner's, in cycles per access of the winner's run.\n",
-		c->p.seed, c->njob, (size_t)c->jobs);
+		"%sThe machine and workload parameters of every run are the\n"
+		"parameter columns of `compare.csv`; `docs/csv.md` describes each column.\n\n",
+		many ? "" : " ");
+	if (c->cfg.whole_run)
+		fprintf(f, "Every count covers the **whole run** of each workload, set-up and\n"
+			   "checks included (`--whole-run`).\n\n");
+	else
+		fprintf(
+		    f,
+		    "Every count covers each workload's **region of interest**: the part that\n"
+		    "the benchmark it imitates times (the update loop of `random`, the chase of\n"
+		    "`ptrchase`, the lookups of `kv`, ...; `docs/workloads.md`). The fault-heavy\n"
+		    "workloads mark no region and are measured whole, because their faults are\n"
+		    "the point. Each heading below says what was measured; the whole run's\n"
+		    "cycles are in the `whole_*` columns of `compare.csv`, and `--whole-run`\n"
+		    "measures whole runs instead.\n\n");
+	if (many)
+		fprintf(
+		    f,
+		    "Modes are compared on mean cycles per access. The *winner* has the lowest\n"
+		    "mean and is named only when its interval overlaps no other mode's;\n"
+		    "otherwise the workload has **no clear winner** (VEE'11 found no noticeable\n"
+		    "gap between the modes in more than half of its cases). *Ratio* is a mode's\n"
+		    "mean over native's. *Gap to winner* (or to the lowest mean) names the two\n"
+		    "cost parts (`cyc_*` columns) that differ most, in cycles per access.\n");
+	else
+		fprintf(
+		    f,
+		    "A workload does the same work under every mode, so modes are compared on\n"
+		    "the total estimated cycles of their runs (`est_cycles`): *ratio* is a\n"
+		    "mode's total over native's, and the *winner* has the smallest total. When\n"
+		    "the modes count the same accesses, this equals comparing cycles per\n"
+		    "access. *Gap to winner* names the two cost parts (`cyc_*` columns) that\n"
+		    "differ most from the winner's, in cycles per access of the winner's run.\n"
+		    "`--seeds N` repeats every run with N seeds and gives confidence intervals.\n");
 	if (c->skipped[0])
 		fprintf(f, "\nModes not run: %s.\n", c->skipped);
 
 	/* Overview: one line per workload, cycles per access by mode. */
-	fprintf(f, "\n## Overview (cycles per access)\n\n| workload |");
+	fprintf(f, "\n## Overview (cycles per access%s)\n\n| workload | measured |",
+		many ? ", mean ± 95% interval" : "");
 	for (size_t m = 0; m < c->nmodes; m++)
 		fprintf(f, " %s |", c->modes[m]->name);
-	fprintf(f, " winner |\n|---|");
+	fprintf(f, " winner | shadow vs nested |\n|---|---|");
 	for (size_t m = 0; m < c->nmodes; m++)
 		fprintf(f, "---:|");
-	fprintf(f, "---|\n");
+	fprintf(f, "---|---|\n");
 	for (size_t w = 0; w < c->nwl; w++) {
-		const struct job *row = &c->job[w * c->nmodes];
-		const struct job *win = best_run(row, c->nmodes);
+		const struct job *row = &c->cell[w * c->nmodes], *tie = NULL;
+		const struct job *win = many ? ci_winner(c, w, &tie) : best_run(row, c->nmodes);
+		char what[128];
 
-		fprintf(f, "| %s |", c->wl[w]->name);
+		measured_what(c, w, what, sizeof(what));
+		fprintf(f, "| %s | %s |", c->wl[w]->name,
+			strncmp(what, "region", 6) == 0 ? c->wl[w]->roi ? c->wl[w]->roi : "region"
+							: "whole run");
 		for (size_t m = 0; m < c->nmodes; m++) {
-			if (row[m].state == JOB_OK)
-				fprintf(f, " %.2f |", csv_cycles_per_access(&row[m].r));
-			else
-				fprintf(f, " failed |");
+			char t[64];
+			cpa_text(c, w * c->nmodes + m, t, sizeof(t));
+			fprintf(f, row[m].state == JOB_OK ? " %s |" : " failed |", t);
 		}
-		fprintf(f, " %s |\n", win ? win->m->name : "none");
+		shadow_vs_nested(c, w, what, sizeof(what));
+		fprintf(f, " %s | %s |\n",
+			win   ? win->m->name
+			: tie ? "no clear winner"
+			      : "none",
+			what);
 	}
+	fprintf(f,
+		"\n*Shadow vs nested* compares the two virtualized modes alone: the cheaper\n"
+		"one and by how much, on cycles per access%s.\n",
+		c->nseeds > 1 ? " (\"no clear gap\" when their intervals overlap)" : "");
 
 	for (size_t w = 0; w < c->nwl; w++) {
-		const struct job *row = &c->job[w * c->nmodes];
-		const struct job *win = best_run(row, c->nmodes), *native = NULL;
+		const struct job *row = &c->cell[w * c->nmodes], *native = NULL, *tie = NULL;
+		const struct job *win = many ? ci_winner(c, w, &tie) : best_run(row, c->nmodes);
+		const struct job *ref = win ? win : tie ? best_run(row, c->nmodes) : NULL;
+		char what[128];
 
+		if (many && tie != NULL) {
+			/* The reference for gaps: the lowest mean. */
+			for (size_t m = 0; m < c->nmodes; m++)
+				if (row[m].state == JOB_OK &&
+				    (ref == NULL || c->cpa[w * c->nmodes + m].mean <
+							c->cpa[(size_t)(ref - c->cell)].mean))
+					ref = &row[m];
+		}
 		for (size_t m = 0; m < c->nmodes; m++)
 			if (row[m].state == JOB_OK && row[m].m == &native_mmu_ops)
 				native = &row[m];
-		fprintf(f, "\n## %s\n\n", c->wl[w]->name);
-		fprintf(
-		    f, "| mode | cycles/access | est_cycles | ratio to native | gap to winner |\n");
+		measured_what(c, w, what, sizeof(what));
+		fprintf(f, "\n## %s (%s)\n\n", c->wl[w]->name, what);
+		fprintf(f,
+			"| mode | cycles/access%s | est_cycles%s | ratio to native | gap to %s |\n",
+			many ? " (mean ± 95%)" : "", many ? " (mean)" : "",
+			win || !many ? "winner" : "lowest mean");
 		fprintf(f, "|---|---:|---:|---:|---|\n");
 		for (size_t m = 0; m < c->nmodes; m++) {
 			const struct job *j = &row[m];
-			char ratio[32], gap[256];
+			char ratio[32], gap[256], t[64];
 
 			if (j->state != JOB_OK) {
 				fprintf(f, "| %s | failed | | | %s |\n", j->m->name, j->err);
@@ -443,21 +674,42 @@ static int summary_fill(FILE *f, void *ctx)
 			}
 			if (native != NULL && run_cycles(native) > 0)
 				snprintf(ratio, sizeof(ratio), "%.2f",
-					 (double)run_cycles(j) / (double)run_cycles(native));
+					 many ? c->cpa[w * c->nmodes + m].mean /
+						    c->cpa[(size_t)(native - c->cell)].mean
+					      : (double)run_cycles(j) / (double)run_cycles(native));
 			else
 				snprintf(ratio, sizeof(ratio), "n/a");
 			if (j == win)
 				snprintf(gap, sizeof(gap), "winner");
+			else if (j == ref)
+				snprintf(gap, sizeof(gap), "lowest mean");
+			else if (ref != NULL)
+				gap_parts(j, ref, gap, sizeof(gap));
 			else
-				gap_parts(j, win, gap, sizeof(gap));
-			fprintf(f, "| %s | %.2f | %" PRIu64 " | %s | %s |\n", j->m->name,
-				csv_cycles_per_access(&j->r), run_cycles(j), ratio, gap);
+				gap[0] = '\0';
+			cpa_text(c, w * c->nmodes + m, t, sizeof(t));
+			fprintf(f, "| %s | %s | %" PRIu64 " | %s | %s |\n", j->m->name, t,
+				run_cycles(j), ratio, gap);
 		}
-		if (win != NULL)
+		if (win != NULL && many)
+			fprintf(
+			    f,
+			    "\nWinner: **%s** (%.2f ± %.2f cycles/access; its interval overlaps "
+			    "no other mode's).\n",
+			    win->m->name, c->cpa[(size_t)(win - c->cell)].mean,
+			    c->cpa[(size_t)(win - c->cell)].half);
+		else if (win != NULL)
 			fprintf(f, "\nWinner: **%s** (%.2f cycles/access).\n", win->m->name,
 				csv_cycles_per_access(&win->r));
+		else if (tie != NULL)
+			fprintf(
+			    f,
+			    "\n**No clear winner**: the 95%% intervals of %s (lowest mean) and %s "
+			    "overlap.\n",
+			    ref->m->name, tie->m->name);
 		else
 			fprintf(f, "\nNo run of this workload succeeded.\n");
+		compare_why(f, c, w, win ? win : ref);
 		if (accesses_differ(row, c->nmodes)) {
 			fprintf(f, "\nThe modes counted different numbers of accesses (");
 			for (size_t m = 0, n = 0; m < c->nmodes; m++)
@@ -468,7 +720,10 @@ static int summary_fill(FILE *f, void *ctx)
 		}
 	}
 	if (failed)
-		fprintf(f, "\n%zu run(s) failed; they have no row in `compare.csv`.\n", failed);
+		fprintf(f,
+			"\n%zu cell(s) failed; their runs that failed have no row in "
+			"`compare.csv`.\n",
+			failed);
 	return ferror(f) ? -1 : 0;
 }
 
@@ -481,7 +736,8 @@ static int summary_fill(FILE *f, void *ctx)
  */
 static int compare_plots(const struct compare *c)
 {
-	struct plot_run *pr = calloc(c->njob ? c->njob : 1, sizeof(*pr));
+	size_t ncell = c->nwl * c->nmodes;
+	struct plot_run *pr = calloc(ncell ? ncell : 1, sizeof(*pr));
 	enum plot_status st;
 	char msg[512];
 	size_t n = 0;
@@ -490,12 +746,14 @@ static int compare_plots(const struct compare *c)
 		cli_error("compare: plots: out of memory");
 		return -1;
 	}
-	for (size_t k = 0; k < c->njob; k++) {
-		const struct job *j = &c->job[k];
+	for (size_t k = 0; k < ncell; k++) {
+		const struct job *j = &c->cell[k];
 		if (j->state == JOB_OK)
-			pr[n++] = (struct plot_run){j->w->name, j->m->name, &j->r};
+			pr[n++] = (struct plot_run){j->w->name, j->m->name, &j->r,
+						    c->nseeds > 1 ? c->cpa[k].half : -1.0};
 	}
-	st = plot_compare(c->out, pr, n, msg, sizeof(msg));
+	st = plot_compare(c->out, c->cfg.whole_run ? "whole run" : "region of interest", pr, n, msg,
+			  sizeof(msg));
 	free(pr);
 	switch (st) {
 	case PLOT_DRAWN:
@@ -510,6 +768,71 @@ static int compare_plots(const struct compare *c)
 	default:
 		cli_error("compare: plots: %s", msg);
 		return -1;
+	}
+}
+
+/* ---- cells ---- */
+
+/* One summary per (workload, mode): the mean of its runs over the seeds and
+ * the interval of their cycles per access; failed when any run failed. */
+static int compare_cells(struct compare *c)
+{
+	size_t ncell = c->nwl * c->nmodes;
+	const struct run_result **runs = calloc(c->nseeds, sizeof(*runs));
+	double *x = calloc(c->nseeds, sizeof(*x));
+
+	c->cell = calloc(ncell ? ncell : 1, sizeof(*c->cell));
+	c->cpa = calloc(ncell ? ncell : 1, sizeof(*c->cpa));
+	if (runs == NULL || x == NULL || c->cell == NULL || c->cpa == NULL) {
+		free(runs);
+		free(x);
+		cli_error("compare: out of memory");
+		return -1;
+	}
+	for (size_t k = 0; k < ncell; k++) {
+		const struct job *j = &c->job[k * c->nseeds];
+		size_t n = 0;
+
+		c->cell[k] = j[0];
+		for (size_t s = 0; s < c->nseeds; s++) {
+			if (j[s].state != JOB_OK) {
+				c->cell[k] = j[s];
+				n = 0;
+				break;
+			}
+			runs[n] = &j[s].r;
+			x[n++] = csv_cycles_per_access(&j[s].r);
+		}
+		ci_of(x, n, &c->cpa[k]);
+		if (n > 0)
+			ci_mean_run(runs, n, &c->cell[k].r);
+	}
+	free(runs);
+	free(x);
+	return 0;
+}
+
+/* With several seeds, the overview on stdout: mean ± half-width. */
+static void compare_print_means(const struct compare *c)
+{
+	printf("cycles per access, mean ± 95%% interval over %u seeds (%s):\n", c->nseeds,
+	       c->cfg.whole_run ? "whole runs" : "regions of interest");
+	printf("  %-24s", "workload");
+	for (size_t m = 0; m < c->nmodes; m++)
+		printf(" %22s", c->modes[m]->name);
+	printf("  winner\n");
+	for (size_t w = 0; w < c->nwl; w++) {
+		const struct job *tie, *win = ci_winner(c, w, &tie);
+		printf("  %-24.24s", c->wl[w]->name);
+		for (size_t m = 0; m < c->nmodes; m++) {
+			char t[64];
+			if (c->cell[w * c->nmodes + m].state != JOB_OK)
+				snprintf(t, sizeof(t), "failed");
+			else
+				cpa_text(c, w * c->nmodes + m, t, sizeof(t));
+			printf(" %22s", t);
+		}
+		printf("  %s\n", win ? win->m->name : tie ? "no clear winner" : "none");
 	}
 }
 
@@ -535,7 +858,7 @@ int compare_main(int argc, char **argv)
 		free(c.traces);
 		return CLI_EXIT_USAGE;
 	}
-	c.njob = c.nwl * c.nmodes;
+	c.njob = c.nwl * c.nmodes * c.nseeds;
 	c.job = calloc(c.njob, sizeof(*c.job));
 	if (c.job == NULL) {
 		cli_error("compare: out of memory");
@@ -545,19 +868,34 @@ int compare_main(int argc, char **argv)
 	}
 	for (size_t w = 0; w < c.nwl; w++) {
 		for (size_t m = 0; m < c.nmodes; m++) {
-			struct job *j = &c.job[w * c.nmodes + m];
-			j->w = c.wl[w];
-			j->m = c.modes[m];
-			j->cfg = c.cfg;
-			j->p = c.p;
-			j->p.arg = replay_input_of(j->w); /* NULL for the suite */
+			for (size_t s = 0; s < c.nseeds; s++) {
+				struct job *j = &c.job[(w * c.nmodes + m) * c.nseeds + s];
+				j->w = c.wl[w];
+				j->m = c.modes[m];
+				j->cfg = c.cfg;
+				j->p = c.p;
+				j->p.seed = c.p.seed + s;
+				j->p.arg = replay_input_of(j->w); /* NULL for the suite */
+				if (c.nseeds > 1)
+					snprintf(j->tag, sizeof(j->tag), "seed=%" PRIu64,
+						 j->p.seed);
+			}
 		}
 	}
 	if ((size_t)c.jobs > c.njob)
 		c.jobs = (unsigned)c.njob;
-	fprintf(stderr, "vmmu compare: %zu workloads x %zu modes = %zu runs, %u at a time\n", c.nwl,
-		c.nmodes, c.njob, c.jobs);
+	fprintf(stderr,
+		"vmmu compare: %zu workloads x %zu modes x %u seeds = %zu runs, %u at a time\n",
+		c.nwl, c.nmodes, c.nseeds, c.njob, c.jobs);
 	jobs_run("compare", c.job, c.njob, c.jobs);
+	if (compare_cells(&c) < 0) {
+		free(c.job);
+		free(c.cell);
+		free(c.cpa);
+		free(c.wl);
+		free(c.traces);
+		return CLI_EXIT_FAIL;
+	}
 
 	for (size_t k = 0; k < c.njob; k++) {
 		if (c.job[k].state == JOB_OK)
@@ -583,8 +921,12 @@ int compare_main(int argc, char **argv)
 	}
 	if (compare_plots(&c) < 0)
 		rc = CLI_EXIT_FAIL;
+	if (c.nseeds > 1)
+		compare_print_means(&c);
 	if (failed)
 		cli_error("compare: %zu of %zu runs failed", failed, c.njob);
+	free(c.cell);
+	free(c.cpa);
 	free(c.job);
 	free(c.wl);
 	free(c.traces);

@@ -111,6 +111,14 @@ static void report_summary(FILE *f, const char *wname, const struct vm_config *c
 		fprintf(f, ")");
 	}
 	fputc('\n', f);
+	if (r->region)
+		fprintf(f,
+			"  %-14s the workload's region of interest (whole run: %" PRIu64
+			" accesses, %" PRIu64 " est cycles; --whole-run measures it all)\n",
+			"measured", r->whole.accesses, stats_est_cycles(&r->whole));
+	else
+		fprintf(f, "  %-14s the whole run%s\n", "measured",
+			cfg->whole_run ? " (--whole-run)" : " (the workload marks no region)");
 	fprintf(f, "  %-14s %" PRIu64 " (user %" PRIu64 ")\n", "accesses", st->accesses,
 		st->user_accesses);
 	fprintf(f,

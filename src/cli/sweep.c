@@ -2,8 +2,11 @@
  * sweep.c - `vmmu sweep`: one workload, one parameter over a list of
  * values, every chosen mode at each value; the crossover between modes.
  *
- * The runs go through the shared job runner (jobs.c), value-major and
- * mode-minor: job[v * nmodes + m]. Each value is applied with cli_set(), as
+ * The runs go through the shared job runner (jobs.c), value-major, then
+ * mode, then seed: job[(v * nmodes + m) * nseeds + s]. With --seeds N each
+ * (value, mode) point runs seeds SEED .. SEED+N-1 (SEED = --seed, default
+ * 1) and is reported as their mean with a 95% Student-t interval (ci.h);
+ * a point fails when any of its runs failed. Each value is applied with cli_set(), as
  * if its flag had been given, on top of the flags of the command line, so
  * any flag of `vmmu run` can be swept.
  *
@@ -20,7 +23,9 @@
  * The crossover is looked for between shadow and nested when both run,
  * otherwise between the first two modes other than native (or the first
  * two modes). Modes are compared on cycles per access at each value, where
- * they do the same work.
+ * they do the same work; with several seeds, on the means, and the
+ * crossover comes with its interval (sweep_xover_interval()). Counters are
+ * those of the workload's region of interest unless --whole-run.
  */
 #include "sweep.h"
 
@@ -32,6 +37,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../report/ci.h"
 #include "../report/csv.h"
 #include "jobs.h"
 #include "../core/mmu.h"
@@ -43,6 +49,7 @@
 #define SWEEP_MAX_VALUES 256
 #define SWEEP_MAX_MODES 16
 #define SWEEP_MAX_XOVERS 16
+#define SWEEP_MAX_SEEDS 1000
 
 /* ---- types ---- */
 
@@ -62,11 +69,13 @@ struct sweep {
 	const char *emit; /* --emit-jobs FILE, or NULL */
 	const char *vmmu; /* --vmmu PATH for emitted commands, or NULL */
 	unsigned jobs;
-	char base[256]; /* sweep-<workload>-<param> */
+	unsigned nseeds; /* --seeds: runs per point */
+	char base[256];	 /* sweep-<workload>-<param> */
 	struct job *job;
 	size_t njob;
 	/* analysis */
-	double *cpa;   /* cpa[m * nval + v], NAN when the run failed */
+	double *cpa;   /* cpa[m * nval + v], the mean over seeds; NAN when a run failed */
+	double *cih;   /* the half-width of its 95% interval (0 with one seed) */
 	size_t pa, pb; /* the pair of modes the crossover is looked for between */
 	struct sweep_xover xo[SWEEP_MAX_XOVERS];
 	size_t nxo;
@@ -112,6 +121,52 @@ size_t sweep_find_crossovers(const double *x, const double *a, const double *b, 
 	return count;
 }
 
+/* The t in [0, 1] where f0 + t (f1 - f0) is >= 0 (want_pos) or <= 0: an
+ * interval [*t0, *t1], empty when *t0 > *t1. */
+static void linear_side(double f0, double f1, bool want_pos, double *t0, double *t1)
+{
+	if (!want_pos) {
+		f0 = -f0;
+		f1 = -f1;
+	}
+	if (f0 >= 0 && f1 >= 0) {
+		*t0 = 0;
+		*t1 = 1;
+	} else if (f0 < 0 && f1 < 0) {
+		*t0 = 1;
+		*t1 = 0;
+	} else if (f0 >= 0) {
+		*t0 = 0;
+		*t1 = f0 / (f0 - f1);
+	} else {
+		*t0 = f0 / (f0 - f1);
+		*t1 = 1;
+	}
+}
+
+void sweep_xover_interval(const double *x, const double *a, const double *b, const double *ha,
+			  const double *hb, const struct sweep_xover *o, double *xlo, double *xhi)
+{
+	double x0 = x ? x[o->lo] : (double)o->lo, x1 = x ? x[o->hi] : (double)o->hi;
+	double d0 = a[o->lo] - b[o->lo], d1 = a[o->hi] - b[o->hi];
+	double h0 = ha[o->lo] + hb[o->lo], h1 = ha[o->hi] + hb[o->hi];
+	double u0, u1, l0, l1, t0, t1;
+
+	/* Upper edge d + h >= 0 and lower edge d - h <= 0. */
+	linear_side(d0 + h0, d1 + h1, true, &u0, &u1);
+	linear_side(d0 - h0, d1 - h1, false, &l0, &l1);
+	t0 = u0 > l0 ? u0 : l0;
+	t1 = u1 < l1 ? u1 : l1;
+	*xlo = x0 + (x1 - x0) * t0;
+	*xhi = x0 + (x1 - x0) * t1;
+	/* The band always holds the crossing of the means; keep it inside
+	 * against rounding. */
+	if (*xlo > o->x)
+		*xlo = o->x;
+	if (*xhi < o->x)
+		*xhi = o->x;
+}
+
 /* ---- parsing ---- */
 
 static void sweep_help(FILE *f)
@@ -119,19 +174,23 @@ static void sweep_help(FILE *f)
 	fprintf(
 	    f,
 	    "usage: vmmu sweep --workload W --param P --values a,b,... [--modes a,b,...] [-j N]\n"
-	    "                  [--out DIR] [--emit-jobs FILE [--vmmu PATH]] [FLAGS]\n\n"
+	    "                  [--seeds N] [--out DIR] [--emit-jobs FILE [--vmmu PATH]] [FLAGS]\n\n"
 	    "Run workload W once for each value of parameter P (any flag below, without its\n"
 	    "dashes: pages, ops, procs, host-page, vpid, shadow-sync, tlb, levels, ...) under\n"
 	    "each mode, and write DIR/sweep-W-P.csv, DIR/sweep-W-P.md and a line plot\n"
 	    "DIR/plots/sweep-W-P.{svg,png} of cycles per access against P, one line per\n"
 	    "mode, with the crossover between shadow and nested marked where the winner\n"
-	    "changes. The other flags apply to every run. Exit status 1 if any run failed,\n"
-	    "2 on bad usage.\n\n"
+	    "changes. The other flags apply to every run. Counters cover the workload's\n"
+	    "region of interest (docs/workloads.md) unless --whole-run is given. Exit\n"
+	    "status 1 if any run failed, 2 on bad usage.\n\n"
 	    "  --workload W                     workload to run (required; see `vmmu list`)\n"
 	    "  --param P                        parameter to vary (required)\n"
 	    "  --values a,b,...                 its values, in plot order (required)\n"
 	    "  --modes a,b,...                  modes to run (default: every mode that can run)\n"
 	    "  -j, --jobs N                     runs in parallel, 1..%d (default: %d)\n"
+	    "  --seeds N                        run every point with seeds SEED .. SEED+N-1\n"
+	    "                                   (SEED = --seed, default 1): means, 95%% Student-t\n"
+	    "                                   intervals, error bars (default: 1)\n"
 	    "  --out DIR                        output directory, created if missing (default: "
 	    "results)\n"
 	    "  --emit-jobs FILE                 run nothing; write one self-contained `vmmu run`\n"
@@ -281,12 +340,14 @@ static int take_values(struct sweep *s, const char *list)
 static int sweep_parse(struct sweep *s, int argc, char **argv)
 {
 	const char *wname = NULL, *param = NULL, *vlist = NULL, *mlist = NULL, *jobs = NULL;
+	const char *seeds = NULL;
 	char err[512];
 
 	config_defaults(&s->cfg);
 	s->p = (struct wl_params){.seed = CLI_DEFAULT_SEED};
 	s->out = "results";
 	s->jobs = SWEEP_DEFAULT_JOBS;
+	s->nseeds = 1;
 	for (int i = 1; i < argc;) {
 		const char *a = argv[i];
 		int rc;
@@ -317,8 +378,20 @@ static int sweep_parse(struct sweep *s, int argc, char **argv)
 					    sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--vmmu", argc, argv, &i, &s->vmmu, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--seeds", argc, argv, &i, &seeds, err, sizeof(err));
 		if (rc != CLI_MATCHED)
 			return cli_reject_arg("sweep", rc, a, err);
+	}
+	if (seeds != NULL) {
+		uint64_t n;
+		if (cli_parse_u64(seeds, &n, err, sizeof(err)) < 0 || n < 1 ||
+		    n > SWEEP_MAX_SEEDS || s->p.seed > UINT64_MAX - (n - 1)) {
+			cli_error("--seeds: expected an integer from 1 to %d, got '%s'",
+				  SWEEP_MAX_SEEDS, seeds);
+			return CLI_EXIT_USAGE;
+		}
+		s->nseeds = (unsigned)n;
 	}
 	if (wname == NULL || param == NULL || vlist == NULL) {
 		cli_error("sweep: %s is required (see `vmmu sweep --help`)",
@@ -359,6 +432,10 @@ static int sweep_parse(struct sweep *s, int argc, char **argv)
 	}
 	if (take_values(s, vlist) < 0)
 		return CLI_EXIT_USAGE;
+	if (s->nseeds > 1 && strcmp(s->param, "seed") == 0) {
+		cli_error("--seeds: each point already has its own seed when --param is seed");
+		return CLI_EXIT_USAGE;
+	}
 	if (jobs != NULL) {
 		uint64_t n;
 		if (cli_parse_u64(jobs, &n, err, sizeof(err)) < 0 || n < 1 || n > JOBS_MAX_PAR) {
@@ -392,26 +469,31 @@ static int make_jobs(struct sweep *s)
 {
 	char err[512];
 
-	s->njob = s->nval * s->nmodes;
+	s->njob = s->nval * s->nmodes * s->nseeds;
 	s->job = calloc(s->njob, sizeof(*s->job));
 	if (s->job == NULL) {
 		cli_error("sweep: out of memory");
 		return -1;
 	}
-	for (size_t v = 0; v < s->nval; v++) {
-		for (size_t m = 0; m < s->nmodes; m++) {
-			struct job *j = &s->job[v * s->nmodes + m];
-			j->w = s->w;
-			j->m = s->modes[m];
-			j->cfg = s->cfg;
-			j->p = s->p;
-			if (cli_set(&j->cfg, &j->p, s->param, s->values[v], err, sizeof(err)) < 0) {
-				cli_error("--values: %s", err); /* checked already */
-				return -1;
-			}
-			j->cfg.mode = j->m->name;
-			snprintf(j->tag, sizeof(j->tag), "%.24s=%.36s", s->param, s->values[v]);
+	for (size_t k = 0; k < s->njob; k++) {
+		size_t v = k / (s->nmodes * s->nseeds), m = k / s->nseeds % s->nmodes;
+		struct job *j = &s->job[k];
+		j->w = s->w;
+		j->m = s->modes[m];
+		j->cfg = s->cfg;
+		j->p = s->p;
+		/* The seed first: the swept parameter may be the seed itself. */
+		j->p.seed = s->p.seed + k % s->nseeds;
+		if (cli_set(&j->cfg, &j->p, s->param, s->values[v], err, sizeof(err)) < 0) {
+			cli_error("--values: %s", err); /* checked already */
+			return -1;
 		}
+		j->cfg.mode = j->m->name;
+		if (s->nseeds > 1)
+			snprintf(j->tag, sizeof(j->tag), "%.24s=%.24s seed=%" PRIu64, s->param,
+				 s->values[v], j->p.seed);
+		else
+			snprintf(j->tag, sizeof(j->tag), "%.24s=%.36s", s->param, s->values[v]);
 	}
 	return 0;
 }
@@ -466,8 +548,12 @@ static int emit_fill(FILE *f, void *ctx)
 		struct wl_params p = run_params(j->w, &j->p);
 		char csv[PATH_MAX + 64];
 
-		snprintf(csv, sizeof(csv), "%s/%04zu-%s.csv", e->dir, k / s->nmodes + 1,
-			 j->m->name);
+		if (s->nseeds > 1)
+			snprintf(csv, sizeof(csv), "%s/%04zu-%s-seed%" PRIu64 ".csv", e->dir,
+				 k / (s->nmodes * s->nseeds) + 1, j->m->name, j->p.seed);
+		else
+			snprintf(csv, sizeof(csv), "%s/%04zu-%s.csv", e->dir, k / s->nmodes + 1,
+				 j->m->name);
 		fputs("mkdir -p ", f);
 		put_word(f, e->dir);
 		fputs(" && ", f);
@@ -503,13 +589,13 @@ static int sweep_emit(const struct sweep *s)
 		cli_error("--emit-jobs: %s", err);
 		return CLI_EXIT_USAGE;
 	}
-	printf("wrote %s (%zu jobs: %zu values x %zu modes)\n"
+	printf("wrote %s (%zu jobs: %zu values x %zu modes x %u seeds)\n"
 	       "run them, e.g.:  parallel -j 8 < %s\n"
 	       "   or in a Slurm array (--array=1-%zu):  sed -n \"${SLURM_ARRAY_TASK_ID}p\" %s | "
 	       "sh\n"
 	       "then merge:      %s merge %s/%s.csv %s --expect %s\n",
-	       s->emit, s->njob, s->nval, s->nmodes, s->emit, s->njob, s->emit, e.vmmu, s->out,
-	       s->base, e.dir, s->emit);
+	       s->emit, s->njob, s->nval, s->nmodes, s->nseeds, s->emit, s->njob, s->emit, e.vmmu,
+	       s->out, s->base, e.dir, s->emit);
 	return CLI_EXIT_OK;
 }
 
@@ -527,11 +613,23 @@ static void sweep_analyse(struct sweep *s)
 {
 	size_t sh = mode_index(s, &shadow_mmu_ops), ne = mode_index(s, &nested_mmu_ops);
 
+	double x[SWEEP_MAX_SEEDS];
+
 	for (size_t m = 0; m < s->nmodes; m++)
 		for (size_t v = 0; v < s->nval; v++) {
-			const struct job *j = &s->job[v * s->nmodes + m];
-			s->cpa[m * s->nval + v] =
-			    j->state == JOB_OK ? csv_cycles_per_access(&j->r) : NAN;
+			const struct job *j = &s->job[(v * s->nmodes + m) * s->nseeds];
+			struct ci ci;
+			size_t n = 0;
+			for (size_t k = 0; k < s->nseeds; k++) {
+				if (j[k].state != JOB_OK) {
+					n = 0;
+					break;
+				}
+				x[n++] = csv_cycles_per_access(&j[k].r);
+			}
+			ci_of(x, n, &ci);
+			s->cpa[m * s->nval + v] = n ? ci.mean : NAN;
+			s->cih[m * s->nval + v] = n ? ci.half : NAN;
 		}
 	s->pa = s->pb = SIZE_MAX;
 	if (sh != SIZE_MAX && ne != SIZE_MAX) {
@@ -565,7 +663,18 @@ static const char *pair_name(const struct sweep *s, int sign)
 /* "between ops 2000000 and 4000000 (about 3412000): nested -> shadow" */
 static void xover_text(const struct sweep *s, const struct sweep_xover *o, char *buf, size_t len)
 {
-	if (s->numeric)
+	double lo, hi;
+
+	sweep_xover_interval(s->numeric ? s->x : NULL, &s->cpa[s->pa * s->nval],
+			     &s->cpa[s->pb * s->nval], &s->cih[s->pa * s->nval],
+			     &s->cih[s->pb * s->nval], o, &lo, &hi);
+	if (s->numeric && s->nseeds > 1)
+		snprintf(buf, len,
+			 "between %s = %s and %s = %s (linear interpolation of the means: about "
+			 "%.0f; 95%% interval %.0f .. %.0f), the winner changes from %s to %s",
+			 s->param, s->values[o->lo], s->param, s->values[o->hi], o->x, lo, hi,
+			 pair_name(s, o->before), pair_name(s, o->after));
+	else if (s->numeric)
 		snprintf(buf, len,
 			 "between %s = %s and %s = %s (linear interpolation: about %.0f), the "
 			 "winner changes from %s to %s",
@@ -593,12 +702,34 @@ static int sweep_csv_fill(FILE *f, void *ctx)
 	return 0;
 }
 
+/* "region of interest: the update loop", "whole run". */
+static const char *sweep_measured(const struct sweep *s)
+{
+	static const char *const what[] = {"region of interest", "whole run (--whole-run)",
+					   "whole run"};
+	return s->cfg.whole_run ? what[1] : s->w->roi != NULL ? what[0] : what[2];
+}
+
+/* Does the cheapest mode at value v have an interval that overlaps no other
+ * mode's? (Always, with one seed.) */
+static bool point_clear(const struct sweep *s, size_t v, size_t win)
+{
+	double wc = s->cpa[win * s->nval + v], wh = s->cih[win * s->nval + v];
+
+	for (size_t m = 0; m < s->nmodes && s->nseeds > 1; m++) {
+		double c = s->cpa[m * s->nval + v], h = s->cih[m * s->nval + v];
+		if (m != win && !isnan(c) && c - h <= wc + wh)
+			return false;
+	}
+	return true;
+}
+
 static int sweep_md_fill(FILE *f, void *ctx)
 {
 	const struct sweep *s = ctx;
 	size_t failed = 0;
 
-	fprintf(f, "# vmmu sweep: %s, %s\n\n", s->w->name, s->param);
+	fprintf(f, "# vmmu sweep: %s, %s (%s)\n\n", s->w->name, s->param, sweep_measured(s));
 	fprintf(f, "Workload `%s` with `--%s` set to each of %zu values, under ", s->w->name,
 		s->param, s->nval);
 	for (size_t m = 0; m < s->nmodes; m++)
@@ -611,6 +742,26 @@ static int sweep_md_fill(FILE *f, void *ctx)
 		"(`docs/cost-model.md`); the *winner* is the cheapest mode at that value.\n"
 		"Plot: `plots/%s.svg` (and `.png`).\n\n",
 		s->base, s->base);
+	if (s->cfg.whole_run)
+		fprintf(f, "Every count covers the **whole run** (`--whole-run`).\n\n");
+	else if (s->w->roi != NULL)
+		fprintf(
+		    f,
+		    "Every count covers the workload's **region of interest**, %s, as the\n"
+		    "benchmark it imitates times it (`docs/workloads.md`); the whole run is in\n"
+		    "the `whole_*` columns, and `--whole-run` measures it instead.\n\n",
+		    s->w->roi);
+	else
+		fprintf(f, "The workload marks no region of interest: every count covers the "
+			   "whole run.\n\n");
+	if (s->nseeds > 1)
+		fprintf(
+		    f,
+		    "Each point ran seeds %" PRIu64 "..%" PRIu64 ": numbers are the mean and "
+		    "the 95%% Student-t\ninterval (`mean ± half-width`); a winner is named "
+		    "only where its interval\noverlaps no other mode's, and the crossover comes "
+		    "with its interval (docs/sweep.md).\n\n",
+		    s->p.seed, s->p.seed + s->nseeds - 1);
 	fprintf(f, "| %s |", s->param);
 	for (size_t m = 0; m < s->nmodes; m++)
 		fprintf(f, " %s |", s->modes[m]->name);
@@ -631,17 +782,26 @@ static int sweep_md_fill(FILE *f, void *ctx)
 				failed++;
 				continue;
 			}
-			fprintf(f, " %.2f |", c);
+			if (s->nseeds > 1)
+				fprintf(f, " %.2f ± %.2f |", c, s->cih[m * s->nval + v]);
+			else
+				fprintf(f, " %.2f |", c);
 			if (win == SIZE_MAX || c < s->cpa[win * s->nval + v])
 				win = m;
 		}
-		fprintf(f, " %s |", win == SIZE_MAX ? "none" : s->modes[win]->name);
+		fprintf(f, " %s |",
+			win == SIZE_MAX		 ? "none"
+			: point_clear(s, v, win) ? s->modes[win]->name
+						 : "no clear winner");
 		if (s->pa != SIZE_MAX && s->pb != SIZE_MAX) {
 			double a = s->cpa[s->pa * s->nval + v], b = s->cpa[s->pb * s->nval + v];
 			if (isnan(a) || isnan(b))
 				fprintf(f, " n/a |");
 			else if (a == b)
 				fprintf(f, " tie |");
+			else if (s->nseeds > 1 && fabs(a - b) <= s->cih[s->pa * s->nval + v] +
+								     s->cih[s->pb * s->nval + v])
+				fprintf(f, " intervals overlap |");
 			else
 				fprintf(f, " %s by %.1f%% |",
 					a < b ? s->modes[s->pa]->name : s->modes[s->pb]->name,
@@ -682,7 +842,8 @@ static int sweep_md_fill(FILE *f, void *ctx)
 				   "half-way between the two values.\n");
 	}
 	if (failed)
-		fprintf(f, "\n%zu run(s) failed; they have no row in `%s.csv`.\n", failed, s->base);
+		fprintf(f, "\n%zu point(s) failed; their failed runs have no row in `%s.csv`.\n",
+			failed, s->base);
 	return ferror(f) ? -1 : 0;
 }
 
@@ -703,8 +864,8 @@ static int sweep_plot(const struct sweep *s)
 			 pair_name(s, s->xo[k].after));
 		marks_l[k] = labels[k];
 	}
-	snprintf(title, sizeof(title), "%s: estimated cycles per access vs %s", s->w->name,
-		 s->param);
+	snprintf(title, sizeof(title), "%s: estimated cycles per access vs %s (%s%s)", s->w->name,
+		 s->param, sweep_measured(s), s->nseeds > 1 ? "; bars: 95% interval" : "");
 	snprintf(xlabel, sizeof(xlabel), "--%s", s->param);
 	pl.name = s->base;
 	pl.title = title;
@@ -717,6 +878,7 @@ static int sweep_plot(const struct sweep *s)
 	pl.nseries = s->nmodes;
 	pl.series = series;
 	pl.y = s->cpa;
+	pl.yerr = s->nseeds > 1 ? s->cih : NULL;
 	pl.nmarks = s->nxo;
 	pl.marks = marks;
 	pl.mark_labels = marks_l;
@@ -743,6 +905,7 @@ static void sweep_free(struct sweep *s)
 	free(s->vbuf);
 	free(s->job);
 	free(s->cpa);
+	free(s->cih);
 }
 
 int sweep_main(int argc, char **argv)
@@ -768,13 +931,16 @@ int sweep_main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	s.cpa = calloc(s.njob, sizeof(*s.cpa));
-	if (s.cpa == NULL) {
+	s.cih = calloc(s.njob, sizeof(*s.cih));
+	if (s.cpa == NULL || s.cih == NULL) {
 		cli_error("sweep: out of memory");
 		sweep_free(&s);
 		return CLI_EXIT_FAIL;
 	}
-	fprintf(stderr, "vmmu sweep: %s, %s over %zu values x %zu modes = %zu runs, %u at a time\n",
-		s.w->name, s.param, s.nval, s.nmodes, s.njob, s.jobs);
+	fprintf(stderr,
+		"vmmu sweep: %s, %s over %zu values x %zu modes x %u seeds = %zu runs, %u at a "
+		"time\n",
+		s.w->name, s.param, s.nval, s.nmodes, s.nseeds, s.njob, s.jobs);
 	jobs_run("sweep", s.job, s.njob, s.jobs);
 	for (size_t k = 0; k < s.njob; k++)
 		failed += s.job[k].state != JOB_OK;

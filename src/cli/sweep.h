@@ -39,4 +39,17 @@ struct sweep_xover {
 size_t sweep_find_crossovers(const double *x, const double *a, const double *b, size_t n,
 			     struct sweep_xover *out, size_t max);
 
+/*
+ * The interval of a crossover o between series a and b, given the
+ * half-widths ha, hb of their 95% intervals at each point (the means are a
+ * and b). The gap d = a - b is known to within h = ha + hb at each point
+ * (a conservative bound: the union of the two intervals); between lo and
+ * hi both d - h and d + h are interpolated linearly, and the crossover lies
+ * where the band [d - h, d + h] contains 0. *xlo <= o->x <= *xhi, both
+ * within [x[lo], x[hi]] (positions 0 .. n-1 when x is NULL); with h == 0 at
+ * both points the interval is the point o->x.
+ */
+void sweep_xover_interval(const double *x, const double *a, const double *b, const double *ha,
+			  const double *hb, const struct sweep_xover *o, double *xlo, double *xhi);
+
 #endif

@@ -57,6 +57,7 @@ void config_defaults(struct vm_config *c)
 		.pwc_entries = 32,
 		.ntlb_entries = 32,
 		.audit = false,
+		.whole_run = false,
 		.verbose = 0,
 	};
 }

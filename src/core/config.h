@@ -55,6 +55,7 @@ struct vm_config {
 	uint32_t ntlb_entries;
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
+	bool whole_run;           /* measure the whole run, not the workload's region (roi.h) */
 	int verbose;
 };
 

@@ -23,6 +23,7 @@
  *   - in nested mode, walk_refs == walk_refs_guest + walk_refs_host.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "stats.h"
 
@@ -54,6 +55,20 @@ static uint64_t field(const struct stats *s, size_t i)
 }
 
 /* ---- API --------------------------------------------------------------- */
+
+bool stats_is_gauge(const char *name)
+{
+	return strcmp(name, "vmm_heap_bytes") == 0;
+}
+
+void stats_delta(struct stats *out, const struct stats *end, const struct stats *begin)
+{
+	for (size_t i = 0; i < STATS_NFIELDS; i++) {
+		uint64_t *o = (uint64_t *)((char *)out + stats_fields[i].off);
+		uint64_t e = field(end, i);
+		*o = stats_is_gauge(stats_fields[i].name) ? e : e - field(begin, i);
+	}
+}
 
 uint64_t stats_est_cycles(const struct stats *s)
 {

@@ -85,6 +85,18 @@ struct stats {
 #undef X
 };
 
+/*
+ * The counters of a region: out = end - begin for every counter except
+ * vmm_heap_bytes, a gauge of the simulator's own heap (not an event count,
+ * and it can shrink), which keeps end's value. Peaks (*_peak) are monotone,
+ * so their difference is how much the region raised the peak. Caller's
+ * duty: begin was read before end on the same run (every other counter only
+ * grows). out may alias end.
+ */
+void stats_delta(struct stats *out, const struct stats *end, const struct stats *begin);
+/* Is the counter of this name a gauge (kept, not subtracted, by stats_delta)? */
+bool stats_is_gauge(const char *name);
+
 /* Sum of the cyc_* parts. */
 uint64_t stats_est_cycles(const struct stats *s);
 /* Returns NULL when the invariants above hold, else the violated one's name. */

@@ -41,6 +41,7 @@
 #include "cost.h"
 #include "mmu.h"
 #include "pte.h"
+#include "roi.h"
 #include "stats.h"
 #include "trace.h"
 #include "../tlb/psc.h"
@@ -120,6 +121,7 @@ struct vm {
 	void *guest;
 	void (*guest_shutdown)(struct vm *vm);
 	struct stats st;
+	struct vm_roi roi; /* the measured region, roi.h */
 	struct cost_model cost;
 	struct ptcache ptc;
 	trace_fn_t trace_fn;

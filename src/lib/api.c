@@ -115,6 +115,18 @@ uint64_t vmmu_result_stat(const vmmu_result *r, const char *name)
 {
 	return stat_by_name(&r->r.st, name);
 }
+int vmmu_result_is_region(const vmmu_result *r)
+{
+	return r->r.region ? 1 : 0;
+}
+uint64_t vmmu_result_whole_stat(const vmmu_result *r, const char *name)
+{
+	return stat_by_name(&r->r.whole, name);
+}
+uint64_t vmmu_result_whole_est_cycles(const vmmu_result *r)
+{
+	return stats_est_cycles(&r->r.whole);
+}
 uint64_t vmmu_result_checksum(const vmmu_result *r)
 {
 	return r->r.checksum;
@@ -353,14 +365,61 @@ int vmmu_store(vmmu_machine *m, uint64_t addr, unsigned size, uint64_t value)
 
 uint64_t vmmu_stat(const vmmu_machine *m, const char *name)
 {
-	vm_sync_stats(m->vm);
-	return stat_by_name(&m->vm->st, name);
+	struct stats s;
+
+	vm_read_stats(m->vm, &s);
+	return stat_by_name(&s, name);
 }
 
 uint64_t vmmu_est_cycles(const vmmu_machine *m)
 {
-	vm_sync_stats(m->vm);
-	return stats_est_cycles(&m->vm->st);
+	struct stats s;
+
+	vm_read_stats(m->vm, &s);
+	return stats_est_cycles(&s);
+}
+
+/* ---- the measured region ---- */
+
+_Static_assert(VMMU_ERR_REGION_BEGUN == ROI_ERR_BEGUN &&
+		   VMMU_ERR_REGION_NOT_BEGUN == ROI_ERR_NOT_BEGUN,
+	       "the public region error codes are core's");
+
+int vmmu_region_begin(vmmu_machine *m)
+{
+	if (m->dead)
+		return -1;
+	return vm_roi_begin(m->vm);
+}
+
+int vmmu_region_end(vmmu_machine *m)
+{
+	if (m->dead)
+		return -1;
+	return vm_roi_end(m->vm);
+}
+
+/* The region's counters as of now; false when no region was begun. */
+static bool region_now(const vmmu_machine *m, struct stats *out)
+{
+	struct stats whole;
+
+	vm_read_stats(m->vm, &whole);
+	return vm_roi_stats(m->vm, &whole, out);
+}
+
+uint64_t vmmu_region_stat(const vmmu_machine *m, const char *name)
+{
+	struct stats s;
+
+	return region_now(m, &s) ? stat_by_name(&s, name) : UINT64_MAX;
+}
+
+uint64_t vmmu_region_est_cycles(const vmmu_machine *m)
+{
+	struct stats s;
+
+	return region_now(m, &s) ? stats_est_cycles(&s) : UINT64_MAX;
 }
 
 uint64_t vmmu_guest_digest(vmmu_machine *m)

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../core/memstat.h"
 #include "run.h"
+#include "../core/memstat.h"
 #include "../core/vm.h"
 #include "../cli/registry.h"
 
@@ -35,17 +35,14 @@ struct wl_params run_params(const struct workload *w, const struct wl_params *p)
 	return r;
 }
 
-/* Fill the derived counters and the mode's own ones. */
-static void run_finish_stats(struct vm *vm)
+/* The whole run's counters, and the measured ones: the region when the
+ * workload marked one and the whole run was not asked for. */
+static void run_finish_stats(struct vm *vm, struct run_result *r)
 {
-	struct stats *s = &vm->st;
-	vm_sync_stats(vm);
-	s->l2_tlb_hits = vm->vcpu.tlb.c.l2_hits;
-	if (vm->mmu->stats)
-		vm->mmu->stats(vm, s);
-	if (!vm->p2m.identity)
-		s->host_frames_peak = vm->hm.peak;
-	s->vmm_heap_bytes = memstat_heap_bytes();
+	vm_read_stats(vm, &r->whole);
+	r->region = !vm->cfg.whole_run && vm_roi_stats(vm, &r->whole, &r->st);
+	if (!r->region)
+		r->st = r->whole;
 }
 
 int run_workload(const struct vm_config *cfg, const struct workload *w, const struct wl_params *p,
@@ -92,13 +89,12 @@ int run_workload(const struct vm_config *cfg, const struct workload *w, const st
 	if (vm->cfg.audit)
 		vm_audit(vm);
 	vm->trace_fn = NULL;
-	run_finish_stats(vm);
+	run_finish_stats(vm, r);
 	r->ok = true;
-	r->st = vm->st;
 	r->checksum = c->checksum;
 	r->guest_digest = vm_guest_digest(vm);
 	r->digest_frames = vm->p2m.digest_frames;
-	r->est_cycles = stats_est_cycles(&vm->st);
+	r->est_cycles = stats_est_cycles(&r->st);
 	r->sim_s = t1 - t0;
 	if (hooks && hooks->after_run)
 		hooks->after_run(vm, hooks->ctx);

@@ -6,6 +6,12 @@
  * turns a vm_abort() into an error result, computes the guest-memory digest,
  * asks the mode for its final statistics, and destroys the VM. It never
  * prints.
+ *
+ * What is measured: the workload's region of interest (src/core/roi.h,
+ * docs/workloads.md) when it marks one, else the whole run; cfg.whole_run
+ * measures the whole run whatever the workload marks. r->st holds the
+ * measured counters, r->whole the whole run's. A region still open when the
+ * workload returns ends there.
  */
 #ifndef VMMU_RUN_H
 #define VMMU_RUN_H
@@ -18,10 +24,12 @@
 struct run_result {
 	bool ok;
 	char err[256];        /* when !ok */
-	struct stats st;
+	struct stats st;      /* the measured counters: the region, or the whole run */
+	struct stats whole;   /* the whole run's counters (boot excluded) */
+	bool region;          /* st is a marked region (false: st == whole) */
 	uint64_t checksum;
 	uint64_t guest_digest;
-	uint64_t est_cycles;
+	uint64_t est_cycles;  /* of st */
 	double wall_s;        /* wall time of the whole run: create, boot, workload,
 			       * digest, destroy */
 	double sim_s;         /* wall time of the workload alone */

@@ -132,7 +132,7 @@ double csv_cycles_per_access(const struct run_result *r)
 
 double csv_accesses_per_s(const struct run_result *r)
 {
-	return r->sim_s > 0 ? (double)r->st.accesses / r->sim_s : 0.0;
+	return r->sim_s > 0 ? (double)r->whole.accesses / r->sim_s : 0.0;
 }
 
 static void emit_columns(struct sink *s, const char *workload, const struct vm_config *c,
@@ -200,13 +200,21 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_u64(s, "ept_levels", (uint64_t)c->ept_levels);
 	col_str(s, "pcid_policy", config_pcid_policy_name(c->pcid_policy));
 	col_bool(s, "kpti", c->kpti);
+	col_bool(s, "whole_run", c->whole_run);
 
 	/* 3. Every other counter, in STATS_COUNTERS order. */
 	for (size_t k = 0; k < stat_nfields; k++)
 		if (!is_lead_counter(stat_fields[k].name))
 			col_u64(s, stat_fields[k].name, stat_get(st, &stat_fields[k]));
 
-	/* 4. Measurements of the simulator itself, appended last. */
+	/* 4. What the counters cover, and the whole run beside the region. */
+	col_str(s, "roi", r->region ? "region" : "whole");
+	col_u64(s, "whole_accesses", r->whole.accesses);
+	col_u64(s, "whole_est_cycles", stats_est_cycles(&r->whole));
+	col(s, "whole_cycles_per_access", "%.4f",
+	    r->whole.accesses ? (double)stats_est_cycles(&r->whole) / (double)r->whole.accesses
+			      : 0.0);
+	/* 5. Measurements of the simulator itself, appended last. */
 	col(s, "sim_s", "%.6f", r->sim_s);
 	col_u64(s, "rss_bytes", r->rss_bytes);
 }

@@ -9,7 +9,12 @@
  *      sim_accesses_per_s;
  *   2. the parameters of the run (workload sizes, then the machine);
  *   3. every other counter of STATS_COUNTERS, in the order of that list;
- *   4. measurements of the simulator: sim_s, rss_bytes.
+ *   4. roi ("region" or "whole": what the counters above cover),
+ *      whole_accesses, whole_est_cycles, whole_cycles_per_access (the whole
+ *      run, set-up included, whatever roi says);
+ *   5. measurements of the simulator: sim_s, rss_bytes.
+ * Blocks 1 and 3 hold the measured counters: the workload's region of
+ * interest unless roi is "whole" (src/lib/run.h).
  * docs/csv.md describes every column.
  *
  * Invariants:

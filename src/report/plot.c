@@ -233,7 +233,7 @@ static size_t fields_with(const char *prefix, size_t *idx, size_t max)
  * access; the last cell holds the legend.
  */
 static int stacked_figure(const char *dir, const char *name, const char *title, const char *ylabel,
-			  const char *prefix, double scale, const struct grid *g,
+			  const char *prefix, double scale, bool errbars, const struct grid *g,
 			  const struct plot_run *runs, char *msg, size_t msglen)
 {
 	size_t idx[32], nf = fields_with(prefix, idx, 32), plen = strlen(prefix);
@@ -249,12 +249,15 @@ static int stacked_figure(const char *dir, const char *name, const char *title, 
 	fprintf(dat.f, "# mode");
 	for (size_t k = 0; k < nf; k++)
 		fprintf(dat.f, " %s", stat_fields[idx[k]].name);
+	if (errbars)
+		fprintf(dat.f, " total ci95_half");
 	fputc('\n', dat.f);
 	for (size_t w = 0; w < g->nwl; w++) {
 		fprintf(dat.f, "%s# workload %s\n", w ? "\n\n" : "", g->wl[w]);
 		for (size_t m = 0; m < g->nmodes; m++) {
 			size_t at = g->at[w][m];
 			put_token(dat.f, g->mode[m]);
+			double total = 0;
 			for (size_t k = 0; k < nf; k++) {
 				double v = NAN;
 				if (at != SIZE_MAX && runs[at].r->st.accesses > 0)
@@ -262,6 +265,11 @@ static int stacked_figure(const char *dir, const char *name, const char *title, 
 							     &stat_fields[idx[k]]) *
 					    scale / (double)runs[at].r->st.accesses;
 				put_num(dat.f, v);
+				total += v;
+			}
+			if (errbars) {
+				put_num(dat.f, total);
+				put_num(dat.f, at != SIZE_MAX ? runs[at].half * scale : NAN);
 			}
 			fputc('\n', dat.f);
 		}
@@ -289,6 +297,13 @@ static int stacked_figure(const char *dir, const char *name, const char *title, 
 			fprintf(gp.f, "%s\"%s.dat\" index %zu using %zu%s notitle lc rgb \"%s\"",
 				k ? ", \\\n       " : "", name, w, k + 2, k ? "" : ":xtic(1)",
 				palette[k % NPAL]);
+		/* The 95% interval of the total, at the top of each stack (a
+		 * rowstacked histogram puts row i at x = i). */
+		if (errbars)
+			fprintf(gp.f,
+				", \\\n       \"%s.dat\" index %zu using 0:%zu:%zu with yerrorbars "
+				"notitle lc rgb \"#000000\" pt 7 ps 0 lw 1.5",
+				name, w, nf + 2, nf + 3);
 		fputc('\n', gp.f);
 	}
 	/* The legend cell. */
@@ -312,8 +327,9 @@ static double per(uint64_t a, uint64_t b)
 }
 
 /* Walk references per TLB miss and per walk: two clustered-bar panels. */
-static int walkrefs_figure(const char *dir, const char *name, const struct grid *g,
-			   const struct plot_run *runs, char *msg, size_t msglen)
+static int walkrefs_figure(const char *dir, const char *name, const char *title,
+			   const struct grid *g, const struct plot_run *runs, char *msg,
+			   size_t msglen)
 {
 	static const char *const panel[2] = {
 	    "walk references per TLB miss: (walk_refs + fault_walk_refs) / tlb_misses",
@@ -359,7 +375,9 @@ static int walkrefs_figure(const char *dir, const char *name, const struct grid 
 	      "set xtics nomirror rotate by -25\n",
 	      gp.f);
 	script_loop_open(gp.f, name, (int)(200 + g->nwl * 90), 760);
-	fputs("  set multiplot layout 2,1 title \"Hardware page-walk references\"\n", gp.f);
+	fputs("  set multiplot layout 2,1 title ", gp.f);
+	put_quoted(gp.f, title);
+	fputc('\n', gp.f);
 	for (int p = 0; p < 2; p++) {
 		fprintf(gp.f, "  set title ");
 		put_quoted(gp.f, panel[p]);
@@ -518,12 +536,21 @@ static enum plot_status draw_all(const char *dir, const char *const *names, size
 	return PLOT_DRAWN;
 }
 
-enum plot_status plot_compare(const char *dir, const struct plot_run *runs, size_t n, char *msg,
-			      size_t msglen)
+enum plot_status plot_compare(const char *dir, const char *measured, const struct plot_run *runs,
+			      size_t n, char *msg, size_t msglen)
 {
 	static const char *const names[] = {"compare-cycles", "compare-exits", "compare-walkrefs"};
 	struct grid *g = malloc(sizeof(*g));
+	char t_cyc[160], t_exit[160], t_walk[160];
+	bool errbars = false;
 	int rc;
+
+	for (size_t k = 0; k < n; k++)
+		errbars |= runs[k].half >= 0;
+	snprintf(t_cyc, sizeof(t_cyc), "Estimated cycles per access, stacked by cost part (%s%s)",
+		 measured, errbars ? "; bars: 95% interval over seeds" : "");
+	snprintf(t_exit, sizeof(t_exit), "VM exits per 1000 accesses, by reason (%s)", measured);
+	snprintf(t_walk, sizeof(t_walk), "Hardware page-walk references (%s)", measured);
 
 	if (g == NULL) {
 		snprintf(msg, msglen, "out of memory");
@@ -532,15 +559,13 @@ enum plot_status plot_compare(const char *dir, const struct plot_run *runs, size
 	grid_build(g, runs, n);
 	rc = make_plot_dir(dir, msg, msglen);
 	if (rc == 0)
-		rc = stacked_figure(dir, names[0],
-				    "Estimated cycles per access, stacked by cost part",
-				    "cycles per access", "cyc_", 1.0, g, runs, msg, msglen);
+		rc = stacked_figure(dir, names[0], t_cyc, "cycles per access", "cyc_", 1.0, errbars,
+				    g, runs, msg, msglen);
 	if (rc == 0)
-		rc = stacked_figure(dir, names[1], "VM exits per 1000 accesses, by reason",
-				    "exits per 1000 accesses", "exits_", 1000.0, g, runs, msg,
-				    msglen);
+		rc = stacked_figure(dir, names[1], t_exit, "exits per 1000 accesses", "exits_",
+				    1000.0, false, g, runs, msg, msglen);
 	if (rc == 0)
-		rc = walkrefs_figure(dir, names[2], g, runs, msg, msglen);
+		rc = walkrefs_figure(dir, names[2], t_walk, g, runs, msg, msglen);
 	free(g);
 	if (rc < 0)
 		return PLOT_FAILED;
@@ -562,12 +587,16 @@ enum plot_status plot_lines(const char *dir, const struct plot_lines *pl, char *
 	fprintf(dat.f, "# %s: %s\n# x label", pl->name, pl->title);
 	for (size_t s = 0; s < pl->nseries; s++)
 		fprintf(dat.f, " %s", pl->series[s]);
+	for (size_t s = 0; pl->yerr != NULL && s < pl->nseries; s++)
+		fprintf(dat.f, " %s_ci95_half", pl->series[s]);
 	fputc('\n', dat.f);
 	for (size_t i = 0; i < pl->nx; i++) {
 		fprintf(dat.f, "%.10g", pl->x ? pl->x[i] : (double)i);
 		put_token(dat.f, pl->xlabels[i]);
 		for (size_t s = 0; s < pl->nseries; s++)
 			put_num(dat.f, pl->y[s * pl->nx + i]);
+		for (size_t s = 0; pl->yerr != NULL && s < pl->nseries; s++)
+			put_num(dat.f, pl->yerr[s * pl->nx + i]);
 		fputc('\n', dat.f);
 	}
 
@@ -615,6 +644,12 @@ enum plot_status plot_lines(const char *dir, const struct plot_lines *pl, char *
 			"%s\"%s.dat\" using 1:%zu with linespoints lw 2 pt 7 lc rgb \"%s\" title ",
 			s ? ", \\\n       " : "", pl->name, s + 3, palette[s % NPAL]);
 		put_quoted(gp.f, pl->series[s]);
+		if (pl->yerr != NULL)
+			fprintf(gp.f,
+				", \\\n       \"%s.dat\" using 1:%zu:%zu with yerrorbars pt 7 ps 0 "
+				"lw 1.5 "
+				"lc rgb \"%s\" notitle",
+				pl->name, s + 3, s + 3 + pl->nseries, palette[s % NPAL]);
 	}
 	fputc('\n', gp.f);
 	script_loop_close(gp.f);

@@ -38,20 +38,26 @@ enum plot_status {
 	PLOT_FAILED,	 /* msg says what failed */
 };
 
-/* One run of a compare: workload and mode names, and its result. */
+/* One cell of a compare: workload and mode names, its result (the mean of
+ * its runs over seeds), and the half-width of the 95% interval of its
+ * cycles per access (negative: one run, no interval). */
 struct plot_run {
 	const char *workload;
 	const char *mode;
 	const struct run_result *r;
+	double half;
 };
 
 /*
  * The three compare figures, from runs in any order (workloads and modes
  * appear in the order they first occur): compare-cycles, compare-exits and
- * compare-walkrefs. 'dir' must exist; DIR/plots is created.
+ * compare-walkrefs. 'measured' ("region of interest", "whole run") goes into
+ * every title. When the runs have intervals (half >= 0), compare-cycles
+ * draws each as an error bar (yerrorbars) at the top of its stack. 'dir' must exist; DIR/plots is
+ * created.
  */
-enum plot_status plot_compare(const char *dir, const struct plot_run *runs, size_t n, char *msg,
-			      size_t msglen);
+enum plot_status plot_compare(const char *dir, const char *measured, const struct plot_run *runs,
+			      size_t n, char *msg, size_t msglen);
 
 /* A line plot: one line per series over nx points. */
 struct plot_lines {
@@ -65,6 +71,7 @@ struct plot_lines {
 	size_t nseries;
 	const char *const *series; /* nseries names */
 	const double *y;	   /* y[s * nx + i]; NAN = missing */
+	const double *yerr;	   /* NULL, or half-widths like y: drawn as error bars */
 	size_t nmarks;		   /* vertical marks, at x positions */
 	const double *marks;
 	const char *const *mark_labels;
