@@ -90,6 +90,8 @@ int vmmu_store(vmmu_machine *m, uint64_t addr, unsigned size, uint64_t value);
 
 uint64_t vmmu_stat(const vmmu_machine *m, const char *name);
 uint64_t vmmu_est_cycles(const vmmu_machine *m);
+/* The guest digest (docs/csv.md): a hash of the non-zero guest frames, the
+ * same under every mode; it reads only the frames the guest touched. */
 uint64_t vmmu_guest_digest(vmmu_machine *m);
 
 #ifdef __cplusplus
