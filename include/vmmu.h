@@ -135,6 +135,9 @@ int vmmu_region_end(vmmu_machine *m);
  * UINT64_MAX for an unknown name or when no region was begun. */
 uint64_t vmmu_region_stat(const vmmu_machine *m, const char *name);
 uint64_t vmmu_region_est_cycles(const vmmu_machine *m);
+
+/* The guest digest (docs/csv.md): a hash of the non-zero guest frames, the
+ * same under every mode; it reads only the frames the guest touched. */
 uint64_t vmmu_guest_digest(vmmu_machine *m);
 
 #ifdef __cplusplus

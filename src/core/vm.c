@@ -202,9 +202,10 @@ hfn_t p2m_ensure(struct vm *vm, gfn_t gfn)
 }
 
 /*
- * Nothing here is O(guest memory) in time or in touched memory: calloc'd
- * arrays of this size come from fresh zeroed mappings, so their pages cost
- * RAM only once written. Native mode needs no slot array (identity).
+ * Nothing here is O(guest memory) in time or in resident memory: the
+ * allocator serves arrays this large from fresh zero pages (or zeroes
+ * memory the process already holds), so a page of them costs RAM only once
+ * written. Native mode needs no slot array (identity).
  */
 static int p2m_init(struct vm *vm, char *err, size_t errlen)
 {
