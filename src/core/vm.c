@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include "vm.h"
+#include "cpu.h"
 
 /* ---- errors ---- */
 
@@ -402,6 +403,13 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	vm->mmu = mode;
 	vm->vcpu.vm = vm;
 	vm->vcpu.vpid = cfg->vpid ? 1 : 0;
+	/* The controls the guest kernel will set at boot (gmm_boot() writes them
+	 * with cpu_set_paging_ctl()); tables built by hand before any boot see
+	 * the same ones. */
+	vm->vcpu.ctl = (struct paging_ctl){
+		.wp = cfg->cr0_wp, .smep = cfg->cr4_smep, .smap = cfg->cr4_smap, .nxe = cfg->efer_nxe
+	};
+	cpu_rights_update(&vm->vcpu);
 	vm->p2m.identity = mode->identity_p2m;
 	cost_defaults(&vm->cost);
 	if (ptcache_init(&vm->ptc) != 0) {

@@ -42,8 +42,9 @@
 #define GMM_UPPER_USER (GPTE_P | GPTE_RW | GPTE_US)
 /* Entry of a direct-map table that points at a lower table (built at boot). */
 #define GMM_UPPER_KERNEL (GPTE_P | GPTE_RW | GPTE_A)
-/* Direct-map leaf: supervisor-only, global, never executable. */
-#define GMM_DIRECT_LEAF (GPTE_P | GPTE_RW | GPTE_A | GPTE_D | GPTE_PS | GPTE_G | GPTE_NX)
+/* Direct-map leaf: supervisor-only, global, never executable (NX is added
+ * when the kernel runs with EFER.NXE, g->nx). */
+#define GMM_DIRECT_LEAF (GPTE_P | GPTE_RW | GPTE_A | GPTE_D | GPTE_PS | GPTE_G)
 
 /* Linux's default vm.max_map_count. */
 #define GMM_MAX_VMAS 65530
@@ -82,6 +83,9 @@ struct gmm {
 	int levels;	   /* 4 or 5 */
 	gva_t direct_base; /* GMM_DIRECT_BASE_4L or _5L */
 	gva_t user_top;	   /* end of the user half, less one guard page */
+	/* GPTE_NX when the kernel runs with EFER.NXE, else 0: bit 63 is then
+	 * reserved and never written (Linux's __supported_pte_mask). */
+	uint64_t nx;
 
 	/* Frame allocator (frame.c). Low frames are bump-allocated upward for
 	 * 4 KiB use, 2 MiB blocks downward from the top; freed frames and

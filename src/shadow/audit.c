@@ -11,7 +11,9 @@
  *   spte-frame       a leaf maps p2m(gfn) of the gpte's frame (direct pages:
  *                    of its place in the range), aligned for a large page;
  *   spte-rights      a leaf grants no right the guest path withholds: W needs
- *                    W on the whole path and D on the gpte, U needs U, and
+ *                    W on the whole path and D on the gpte (or, under
+ *                    CR0.WP = 0, a supervisor-only spte, not executable
+ *                    under SMEP: KVM's cr0.wp=0 conversion), U needs U, and
  *                    execution needs no NX anywhere;
  *   wp-writable      no writable 4K spte maps a frame that holds an in-sync
  *                    shadowed table, no writable large spte covers one;
@@ -104,7 +106,11 @@ static const char *check_leaf(struct vm *vm, const struct shadow_page *sp, unsig
 			 s, va, level, pte_frame(s) >> PAGE_SHIFT, gfn, h);
 		return "spte-frame";
 	}
-	if (((s & GPTE_RW) && !((acc & SP_ACC_W) && dirty)) ||
+	/* Under CR0.WP = 0 a supervisor-only spte may be writable where the
+	 * gptes withhold W (sp_acc_wp0()). */
+	bool w_ok = (acc & SP_ACC_W) || (!(sp->role.ctl & SP_CTL_WP) && !(s & GPTE_US) &&
+					 (!(sp->role.ctl & SP_CTL_SMEP_ANDNOT_WP) || (s & GPTE_NX)));
+	if (((s & GPTE_RW) && !(w_ok && dirty)) ||
 	    ((s & GPTE_US) && !(acc & SP_ACC_U)) || (!(s & GPTE_NX) && !(acc & SP_ACC_X))) {
 		snprintf(detail, len,
 			 "spte %#" PRIx64 " (gva %#" PRIx64 ", level %d) is wider than "
