@@ -444,7 +444,8 @@ static const struct opt machine_opts[] = {
     {.name = "--audit",
      .kind = K_FLAG,
      .off = VMC(audit),
-     .help = "run the mode's audit after every VM exit (slow)"},
+     .help = "run the mode's audit after every VM exit (shadow: the entries it touched), "
+	     "and in full at the end"},
 };
 
 static const struct opt wl_opts[] = {

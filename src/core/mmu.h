@@ -90,6 +90,10 @@ struct mmu_ops {
 	/* Check the mode's invariants. Returns NULL or the violated invariant's name;
 	 * 'detail' gets a human explanation. May be NULL (nothing to audit). */
 	const char *(*audit)(struct vm *vm, char *detail, size_t len);
+	/* The same invariants, checked only where the exit just handled may
+	 * have broken them (the entries it touched), for --audit after every
+	 * exit. May be NULL: the full audit runs instead. */
+	const char *(*audit_exit)(struct vm *vm, char *detail, size_t len);
 	/* Copy mode-specific peaks and counters into *s at the end of a run. */
 	void (*stats)(struct vm *vm, struct stats *s);
 };

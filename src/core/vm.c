@@ -328,14 +328,19 @@ uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 	return c;
 }
 
-void vm_audit(struct vm *vm)
+static void vm_audit_by(struct vm *vm, const char *(*fn)(struct vm *, char *, size_t))
 {
-	if (!vm->mmu->audit)
+	if (!fn)
 		return;
 	char detail[200] = "";
-	const char *bad = vm->mmu->audit(vm, detail, sizeof(detail));
+	const char *bad = fn(vm, detail, sizeof(detail));
 	if (bad)
 		vm_abort(vm, "audit failed: invariant '%s' violated: %s", bad, detail);
+}
+
+void vm_audit(struct vm *vm)
+{
+	vm_audit_by(vm, vm->mmu->audit);
 }
 
 void vm_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter, uint32_t handler_cycles)
@@ -358,7 +363,7 @@ void vm_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter, uint32_
 	if (vm->mmu->on_world_switch)
 		vm->mmu->on_world_switch(v);
 	if (vm->cfg.audit)
-		vm_audit(vm);
+		vm_audit_by(vm, vm->mmu->audit_exit ? vm->mmu->audit_exit : vm->mmu->audit);
 }
 
 /* ---- create and destroy ---- */

@@ -273,13 +273,16 @@ uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level);
  * fields) and in vm_exits. Charges cost.vmexit to cyc_exit and
  * handler_cycles to cyc_vmm. With VPID off it flushes the TLB and the walk
  * caches of VPID 0 (VM exit and VM entry both do). Then it calls the mode's
- * on_world_switch, and the mode's audit when cfg.audit is set.
+ * on_world_switch, and the mode's audit when cfg.audit is set: its
+ * incremental audit_exit when it has one (the entries this exit touched),
+ * else the full one.
  * Caller's duty: call it when the handler's work is done (the VM is about
  * to re-enter), so that the audit sees a consistent state.
  */
 void vm_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter,
 	     uint32_t handler_cycles);
-/* Run the mode's audit now; vm_abort()s with the invariant's name on failure. */
+/* Run the mode's full audit now; vm_abort()s with the invariant's name on
+ * failure. */
 void vm_audit(struct vm *vm);
 
 #endif

@@ -162,6 +162,7 @@ static int shadow_init(struct vm *vm)
 		snprintf(vm->err, sizeof(vm->err), "out of memory for the shadow MMU");
 		return -1;
 	}
+	sh->track = vm->cfg.audit;
 	sh->cap = vm->cfg.shadow_cap ? vm->cfg.shadow_cap : (vm->cfg.guest_mem >> PAGE_SHIFT) / 50;
 	if (sh->cap < SHADOW_MIN_CAP(vm->cfg.levels))
 		sh->cap = SHADOW_MIN_CAP(vm->cfg.levels);
@@ -175,6 +176,7 @@ static void shadow_destroy(struct vm *vm)
 	if (!sh)
 		return;
 	spt_destroy(sh);
+	shadow_audit_free(sh);
 	free(sh->prev);
 	free(sh);
 	vm->mode_state = NULL;
@@ -319,5 +321,6 @@ const struct mmu_ops shadow_mmu_ops = {
     .on_ctl_change = shadow_on_ctl_change,
     .forces_wp_nx = true,
     .audit = shadow_audit,
+    .audit_exit = shadow_audit_exit,
     .stats = shadow_stats,
 };

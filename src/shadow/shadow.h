@@ -193,7 +193,26 @@ struct shadow {
 	uint64_t reach_gen; /* one per reachability pass of sync_root() */
 	uint64_t cyc;	    /* handler cycles of the exit being handled */
 	bool psc_stale;	    /* a shadow table was unlinked or freed: flush the PSCs */
+
+	/* Incremental audit (cfg.audit): what the current exit touched. The
+	 * sptes written or re-derived (by host-physical address) and the pages
+	 * whose parents, presence count or sync state changed (by host frame);
+	 * shadow_audit_exit() checks exactly these, then clears the lists.
+	 * Counts kept for the O(1) rmap check: present leaf sptes and rmap
+	 * nodes in use. */
+	bool track;
+	uint64_t *touched;
+	size_t ntouched, touched_cap;
+	hfn_t *touched_pages;
+	size_t ntouched_pages, touched_pages_cap;
+	bool touched_overflow; /* too many: the next audit is a full one */
+	uint64_t nleaves, rnodes_used;
 };
+
+/* Record spte address a (an exit wrote it or re-derived it from its gpte). */
+void sh_touch_spte(struct shadow *sh, uint64_t a);
+/* Record page sp (its parents, presence count or sync state changed). */
+void sh_touch_page(struct shadow *sh, const struct shadow_page *sp);
 
 static inline struct shadow *shadow_of(const struct vm *vm)
 {
@@ -359,5 +378,9 @@ void sync_entry(struct vcpu *v, struct shadow_page *sp, unsigned idx);
 /* ---- audit.c ---- */
 
 const char *shadow_audit(struct vm *vm, char *detail, size_t len);
+/* The incremental audit run after each exit with --audit: the same
+ * invariants, over what the exit touched (see struct shadow). */
+const char *shadow_audit_exit(struct vm *vm, char *detail, size_t len);
+void shadow_audit_free(struct shadow *sh);
 
 #endif
