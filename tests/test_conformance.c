@@ -80,14 +80,9 @@ static uint64_t entry_target(int level)
 /* The flags of combination n at each level (P, R/W, U/S, XD only). */
 static void combo_flags(unsigned n, uint64_t fl[5])
 {
-	static const uint64_t bits[8] = {0,
-					 GPTE_RW,
-					 GPTE_US,
-					 GPTE_RW | GPTE_US,
-					 GPTE_NX,
-					 GPTE_NX | GPTE_RW,
-					 GPTE_NX | GPTE_US,
-					 GPTE_NX | GPTE_RW | GPTE_US};
+	static const uint64_t bits[8] = {
+	    0,	     GPTE_RW,		GPTE_US,	   GPTE_RW | GPTE_US,
+	    GPTE_NX, GPTE_NX | GPTE_RW, GPTE_NX | GPTE_US, GPTE_NX | GPTE_RW | GPTE_US};
 	if (n < 4096) {
 		for (int l = 1; l <= 4; l++)
 			fl[l] = GPTE_P | bits[(n >> (3 * (l - 1))) & 7];
@@ -234,11 +229,12 @@ static void conf_case(struct conf *c, const char *mode, const uint64_t fl[5],
 			c->tlb_cases++;
 			if (ok2 == w2.fault || (!ok2 && c->f.error_code != w2.error_code)) {
 				describe(what, sizeof(what), &t);
-				fail_msg("%s: after a completed CPL %d %s: %s: got %s (error code %#x),"
-					 " the SDM says %s (error code %#x)",
-					 mode, user ? 3 : 0, kind_name(kind), what,
-					 ok2 ? "no fault" : "a fault", ok2 ? 0 : c->f.error_code,
-					 w2.fault ? "a fault" : "no fault", w2.error_code);
+				fail_msg(
+				    "%s: after a completed CPL %d %s: %s: got %s (error code %#x),"
+				    " the SDM says %s (error code %#x)",
+				    mode, user ? 3 : 0, kind_name(kind), what,
+				    ok2 ? "no fault" : "a fault", ok2 ? 0 : c->f.error_code,
+				    w2.fault ? "a fault" : "no fault", w2.error_code);
 			}
 		}
 	}
@@ -354,9 +350,8 @@ static void test_oracle_spot_checks(void **state)
 	assert_int_equal(o.error_code, 0x09);
 	/* CR0.WP = 0: a supervisor write to a read-only supervisor page is
 	 * allowed and sets D in the PTE only. */
-	struct sdm_case w = {.entry = {0, GPTE_P, GPTE_P | GPTE_RW, GPTE_P, GPTE_P},
-			     .cr0_wp = false,
-			     .access = 1};
+	struct sdm_case w = {
+	    .entry = {0, GPTE_P, GPTE_P | GPTE_RW, GPTE_P, GPTE_P}, .cr0_wp = false, .access = 1};
 	sdm_oracle(&w, &o);
 	assert_false(o.fault);
 	assert_int_equal(o.ad_set[1], GPTE_A | GPTE_D);
@@ -390,7 +385,8 @@ static void test_matrix_every_mode(void **state)
 		print_message("conformance %-7s %" PRIu64 " cases from a flushed TLB, %" PRIu64
 			      " more through the TLB hit, %.1f s\n",
 			      mmu_modes[i]->name, cases, tlb_cases,
-			      (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+			      (double)(t1.tv_sec - t0.tv_sec) +
+				  1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
 		total += cases;
 		total_tlb += tlb_cases;
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), " %s",

@@ -25,8 +25,8 @@ struct sdm_case {
 
 struct sdm_outcome {
 	bool fault;
-	uint32_t error_code;  /* #PF error code when fault */
-	uint64_t ad_set[5];   /* A (bit 5) and D (bit 6) bits the access sets per entry */
+	uint32_t error_code; /* #PF error code when fault */
+	uint64_t ad_set[5];  /* A (bit 5) and D (bit 6) bits the access sets per entry */
 };
 
 void sdm_oracle(const struct sdm_case *c, struct sdm_outcome *o);
