@@ -410,13 +410,16 @@ enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct
 	enum page_size hps = level_page_size(no.leaf_level);
 	enum page_size fs = gps < hps ? gps : hps;
 	uint8_t flags = (uint8_t)(TLBF_VALID | perms);
+	/* EPT withholds W: no store may complete through this entry, even a
+	 * supervisor store under the guest's CR0.WP = 0 (which ignores TLBF_W),
+	 * so D is left clear too and every store walks into the violation. */
 	if (!(no.rights & EPTE_W))
-		flags &= (uint8_t)~TLBF_W;
+		flags &= (uint8_t)~(TLBF_W | TLBF_D);
 	if (!(no.rights & EPTE_X))
 		flags |= TLBF_NX;
 	if (leaf & GPTE_G)
 		flags |= TLBF_G;
-	if ((leaf & GPTE_D) && no.dirty)
+	if ((leaf & GPTE_D) && no.dirty && (no.rights & EPTE_W))
 		flags |= TLBF_D;
 	w->outcome = W2D_OK;
 	w->guest_leaf_level = level;
