@@ -408,7 +408,7 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	vm->mmu = mode;
 	vm->vcpu.vm = vm;
 	vm->vcpu.vpid = cfg->vpid ? 1 : 0;
-	/* The controls the guest kernel will set at boot (gmm_boot() writes them
+	/* The controls the guest kernel will set at boot (it writes them
 	 * with cpu_set_paging_ctl()); tables built by hand before any boot see
 	 * the same ones. */
 	vm->vcpu.ctl = (struct paging_ctl){
