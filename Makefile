@@ -8,6 +8,10 @@
 #                   the man page and bash completion
 #   make perf       cpu-clock profile of one run (perf record)
 #   make SANITIZE=1 test   the same suite under ASan and UBSan (build-san/)
+#   make soak       the differential soak: >= SOAK_OPS random operations under
+#                   every mode and several machine settings, --audit on
+#                   (SOAK_OPS=10000000, SOAK_PER_RUN=50000, SOAK_JOBS=2;
+#                   SOAK_SEED=N to repeat a soak)
 
 # The one version string: vmmu --version, VMMU_VERSION in the installed
 # headers (build/include/vmmu-version.h), vmmu.pc and the man page.
@@ -50,7 +54,11 @@ DEPS_PKGS := libjemalloc-dev libnuma-dev libcmocka-dev gnuplot-nox libxml2-utils
 	help2man pkgconf man-db
 VERSION_H := $(BUILD)/include/vmmu-version.h
 
-.PHONY: print-version all deps test test-unit test-e2e compare bench install perf clean format traces
+.PHONY: print-version all deps test test-unit test-e2e compare bench install perf clean format traces soak
+
+SOAK_OPS ?= 10000000
+SOAK_PER_RUN ?= 50000
+SOAK_JOBS ?= 2
 
 all: deps $(BUILD)/vmmu $(BUILD)/libvmmu.a
 
@@ -125,6 +133,9 @@ test-unit: $(TEST_BIN) $(BUILD)/vmmu
 	done; \
 	echo "unit test binaries: $$((n-fail)) passed, $$fail failed"; \
 	[ $$fail -eq 0 ]
+
+soak: deps $(BUILD)/tests/test_differential
+	@bash tests/soak.sh $(BUILD)/tests/test_differential $(SOAK_OPS) $(SOAK_PER_RUN) $(SOAK_JOBS)
 
 test-e2e: $(BUILD)/vmmu
 	@VMMU=$(BUILD)/vmmu bash tests/e2e.sh

@@ -219,6 +219,8 @@ static void test_machine_flags_set_fields(void **state)
 	    {"--prefetch", "off"},	 {"--prefetch-num", "4"},  {"--flood-threshold", "9"},
 	    {"--ept-ad", "off"},	 {"--pwc", "off"},	   {"--pwc-entries", "64"},
 	    {"--ntlb", "off"},		 {"--ntlb-entries", "16"}, {"--audit", NULL},
+	    {"--wp", "off"},		 {"--smep", "off"},	   {"--smap=off", NULL},
+	    {"--nxe", "off"},
 	};
 	char *argv[2 * NELEMS(args)];
 	int argc = 0;
@@ -242,6 +244,10 @@ static void test_machine_flags_set_fields(void **state)
 	assert_false(c.walk_caches);
 	assert_false(c.vpid);
 	assert_false(c.pcid);
+	assert_false(c.cr0_wp);
+	assert_false(c.cr4_smep);
+	assert_false(c.cr4_smap);
+	assert_false(c.efer_nxe);
 	assert_int_equal(c.invlpg_threshold, 7);
 	assert_int_equal(c.l1d.sets, 32);
 	assert_int_equal(c.l1d.ways, 4);
@@ -441,6 +447,10 @@ static void test_help_shows_defaults(void **state)
 	    "--walk-caches on|off",
 	    "--vpid on|off",
 	    "--pcid on|off",
+	    "--wp on|off",
+	    "--smep on|off",
+	    "--smap on|off",
+	    "--nxe on|off",
 	    "--tlb L1:L2",
 	    "--tlb-large SETSxWAYS",
 	    "--itlb SETSxWAYS",

@@ -20,6 +20,11 @@
  * After the digest, one deliberately induced fault proves that the
  * comparison can fail: a region is unmapped and then read, which must end
  * in vm_abort() with a segfault.
+ *
+ * The soak (make soak, tests/soak.sh) runs the same engine at length: with
+ * VMMU_DIFF_SETTING=<name> (one of soak_settings[], 'list' prints them),
+ * VMMU_DIFF_SEED and VMMU_DIFF_OPS in the environment, the binary runs that
+ * one program under every mode, with --audit on, instead of its tests.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -169,6 +174,7 @@ struct run {
 	uint64_t seed;
 	const char *mode;
 	int op;
+	int ops; /* operations in the program */
 	unsigned reads, nonzero, writes, forks, exits, unmaps, protects;
 };
 
@@ -411,7 +417,7 @@ static void run_program(struct run *r)
 	r->m.p[0].gp = init;
 	r->m.n = 1;
 	r->m.cur = 0;
-	for (r->op = 0; r->op < OPS; r->op++) {
+	for (r->op = 0; r->op < r->ops; r->op++) {
 		uint64_t x = below(r, 100);
 		if (x < 34)
 			op_read(r);
@@ -489,8 +495,9 @@ static void run_guarded(struct run *r)
 	r->vm->abort_jmp = NULL;
 }
 
-/* Run the program under one mode; false when the mode is not built. */
-static bool run_mode(const char *mode, uint64_t seed, tweak_fn tweak, struct outcome *out)
+/* Run the program of 'ops' operations under one mode; false when the mode
+ * is not built. */
+static bool run_mode(const char *mode, uint64_t seed, tweak_fn tweak, int ops, struct outcome *out)
 {
 	struct vm_config c;
 	config_defaults(&c);
@@ -510,12 +517,25 @@ static bool run_mode(const char *mode, uint64_t seed, tweak_fn tweak, struct out
 	memset(&vm->st, 0, sizeof(vm->st));
 	struct run *r = calloc(1, sizeof(*r));
 	assert_non_null(r);
-	*r = (struct run){.vm = vm, .v = &vm->vcpu, .rng = seed, .seed = seed, .mode = mode};
+	*r = (struct run){
+	    .vm = vm, .v = &vm->vcpu, .rng = seed, .seed = seed, .mode = mode, .ops = ops};
 	run_guarded(r);
+	if (c.audit) {
+		/* The incremental audit ran after every exit: now the full one. */
+		jmp_buf jb;
+		vm->abort_jmp = &jb;
+		if (setjmp(jb) == 0)
+			vm_audit(vm);
+		else
+			fail_msg("%s seed %" PRIu64 ": full audit at the end: %s", mode, seed,
+				 vm->err);
+		vm->abort_jmp = NULL;
+	}
 	const char *bad = stats_check(&vm->st, strcmp(mode, "nested") == 0);
 	if (bad)
 		fail_msg("%s seed %" PRIu64 ": stats invariant %s", mode, seed, bad);
-	if (r->reads < OPS / 5 || r->nonzero < r->reads / 3 || r->writes < OPS / 6 || !r->forks ||
+	if (r->reads < (unsigned)ops / 5 || r->nonzero < r->reads / 3 ||
+	    r->writes < (unsigned)ops / 6 || !r->forks ||
 	    !r->exits || !r->unmaps || !r->protects)
 		fail_msg("seed %" PRIu64 ": the program is too thin (%u reads, %u non-zero,"
 			 " %u writes, %u forks, %u exits, %u unmaps, %u mprotects)",
@@ -534,20 +554,20 @@ static bool run_mode(const char *mode, uint64_t seed, tweak_fn tweak, struct out
 	return true;
 }
 
-static void differential(uint64_t seed, tweak_fn tweak)
+static void differential_ops(uint64_t seed, tweak_fn tweak, int ops)
 {
 	struct outcome out[8] = {0};
 	int nout = 0;
 	for (int i = 0; mmu_modes[i] && nout < 8; i++)
-		if (run_mode(mmu_modes[i]->name, seed, tweak, &out[nout]))
+		if (run_mode(mmu_modes[i]->name, seed, tweak, ops, &out[nout]))
 			nout++;
 	assert_true(nout >= 1);
 	assert_string_equal(out[0].mode, "native");
 	char names[128] = "";
 	for (int k = 0; k < nout; k++)
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), " %s", out[k].mode);
-	print_message("seed %" PRIu64 ": %u reads (%u non-zero) compared under%s\n", seed,
-		      out[0].reads, out[0].nonzero, names);
+	print_message("seed %" PRIu64 ": %d operations, %u reads (%u non-zero) compared under%s\n",
+		      seed, ops, out[0].reads, out[0].nonzero, names);
 	for (int k = 1; k < nout; k++) {
 		if (out[k].checksum != out[0].checksum)
 			fail_msg("seed %" PRIu64 ": checksum %s %#" PRIx64 " != native %#" PRIx64,
@@ -557,6 +577,11 @@ static void differential(uint64_t seed, tweak_fn tweak)
 				 " != native %#" PRIx64,
 				 seed, out[k].mode, out[k].digest, out[0].digest);
 	}
+}
+
+static void differential(uint64_t seed, tweak_fn tweak)
+{
+	differential_ops(seed, tweak, OPS);
 }
 
 static void cfg_5level_nopcid(struct vm_config *c)
@@ -592,6 +617,123 @@ static void cfg_5level_flush(struct vm_config *c)
 	c->levels = 5;
 	c->invlpg_threshold = 0; /* every munmap and mprotect flushes */
 	c->vpid = false;
+}
+
+/* ---- the soak's machine settings (tests/soak.sh, make soak) ----
+ * Each keeps --audit on: the incremental audit after every exit, the full
+ * one at the end of each mode's run. */
+
+static void soak_defaults(struct vm_config *c)
+{
+	c->audit = true;
+}
+
+static void soak_host_2m(struct vm_config *c)
+{
+	c->audit = true;
+	c->host_page = PG_2M;
+}
+
+static void soak_5level(struct vm_config *c)
+{
+	c->audit = true;
+	c->levels = 5;
+}
+
+static void soak_eager(struct vm_config *c)
+{
+	c->audit = true;
+	c->shadow_sync = SYNC_EAGER;
+}
+
+static void soak_novpid(struct vm_config *c)
+{
+	c->audit = true;
+	c->vpid = false;
+}
+
+static void soak_nopcid(struct vm_config *c)
+{
+	c->audit = true;
+	c->pcid = false;
+}
+
+static void soak_5level_2m_eager(struct vm_config *c)
+{
+	c->audit = true;
+	c->levels = 5;
+	c->host_page = PG_2M;
+	c->shadow_sync = SYNC_EAGER;
+	c->vpid = false;
+	c->pcid = false;
+}
+
+static void soak_controls_off(struct vm_config *c)
+{
+	c->audit = true;
+	c->cr0_wp = false;
+	c->cr4_smep = false;
+	c->cr4_smap = false;
+	c->efer_nxe = false;
+}
+
+static const struct soak_setting {
+	const char *name;
+	const char *what;
+	tweak_fn tweak;
+} soak_settings[] = {
+    {"defaults", "4K host pages, 4 levels, unsync, VPID and PCID on", soak_defaults},
+    {"host2m", "2M host pages", soak_host_2m},
+    {"5level", "5 levels (LA57, 5-level EPT)", soak_5level},
+    {"eager", "eager shadow sync", soak_eager},
+    {"novpid", "VPID off (a flush at every exit)", soak_novpid},
+    {"nopcid", "PCID off", soak_nopcid},
+    {"mix", "5 levels, 2M host pages, eager, VPID and PCID off", soak_5level_2m_eager},
+    {"ctl-off", "CR0.WP, SMEP, SMAP and NXE off", soak_controls_off},
+};
+
+/* The soak's entry: VMMU_DIFF_SETTING, VMMU_DIFF_SEED and VMMU_DIFF_OPS
+ * name one run (the rerun command tests/soak.sh prints for a mismatch). */
+static const struct soak_setting *soak_setting;
+static uint64_t soak_seed;
+static int soak_ops;
+
+static void test_soak_one(void **state)
+{
+	(void)state;
+	differential_ops(soak_seed, soak_setting->tweak, soak_ops);
+}
+
+static int soak_main(const char *name)
+{
+	if (strcmp(name, "list") == 0) {
+		for (size_t i = 0; i < sizeof(soak_settings) / sizeof(soak_settings[0]); i++)
+			printf("%s\t%s\n", soak_settings[i].name, soak_settings[i].what);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(soak_settings) / sizeof(soak_settings[0]); i++)
+		if (strcmp(name, soak_settings[i].name) == 0)
+			soak_setting = &soak_settings[i];
+	const char *seed = getenv("VMMU_DIFF_SEED");
+	const char *ops = getenv("VMMU_DIFF_OPS");
+	char *end = NULL;
+	if (!soak_setting) {
+		fprintf(stderr, "VMMU_DIFF_SETTING: unknown setting '%s' (try 'list')\n", name);
+		return 2;
+	}
+	soak_seed = seed ? strtoull(seed, &end, 10) : 1;
+	if (seed && (!*seed || *end)) {
+		fprintf(stderr, "VMMU_DIFF_SEED: not a number: '%s'\n", seed);
+		return 2;
+	}
+	long n = ops ? strtol(ops, &end, 10) : OPS;
+	if (ops && (!*ops || *end || n < 100 || n > 100000000)) {
+		fprintf(stderr, "VMMU_DIFF_OPS: want 100..100000000, not '%s'\n", ops);
+		return 2;
+	}
+	soak_ops = (int)n;
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_soak_one)};
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
 static void test_seed_defaults(void **state)
@@ -632,6 +774,9 @@ static void test_seed_5level_flush(void **state)
 
 int main(void)
 {
+	const char *soak = getenv("VMMU_DIFF_SETTING");
+	if (soak)
+		return soak_main(soak);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_seed_defaults),   cmocka_unit_test(test_seed_5level_nopcid),
 	    cmocka_unit_test(test_seed_nocache_1g), cmocka_unit_test(test_seed_host_2m),

@@ -333,6 +333,38 @@ static void test_equivalence_guest_settings(void **state)
 	}
 }
 
+/* Equivalence holds with the paging controls off too (CR0.WP, SMEP, SMAP,
+ * NXE: no XD bit in the guest's tables), and SMEP and SMAP change no count:
+ * the guest kernel never touches user memory through user addresses. */
+static void test_equivalence_paging_controls(void **state)
+{
+	(void)state;
+	struct run_result ref, r, on;
+	for (size_t m = 0; mmu_modes[m]; m++) {
+		const char *mode = mmu_modes[m]->name;
+		struct vm_config off = machine(mode), noacc = machine(mode), dflt = machine(mode);
+		off.cr0_wp = off.cr4_smep = off.cr4_smap = off.efer_nxe = false;
+		noacc.cr4_smep = noacc.cr4_smap = false;
+		struct vm_config noff = machine("native");
+		noff.cr0_wp = noff.cr4_smep = noff.cr4_smap = noff.efer_nxe = false;
+		for (size_t k = 0; k < NCASES; k++) {
+			struct wl_params p = params(&wl_cases[k], TEST_SEED);
+			run_ok(&noff, wl_cases[k].name, &p, &ref);
+			run_ok(&off, wl_cases[k].name, &p, &r);
+			if (r.checksum != ref.checksum || r.guest_digest != ref.guest_digest)
+				fail_msg("%s: controls off: %s differs from native", wl_cases[k].name,
+					 mode);
+			run_ok(&dflt, wl_cases[k].name, &p, &on);
+			run_ok(&noacc, wl_cases[k].name, &p, &r);
+			if (r.checksum != on.checksum || r.guest_digest != on.guest_digest ||
+			    r.st.tlb_misses != on.st.tlb_misses || r.st.vm_exits != on.st.vm_exits ||
+			    r.st.guest_faults != on.st.guest_faults || r.st.walk_refs != on.st.walk_refs)
+				fail_msg("%s under %s: SMEP and SMAP changed a count", wl_cases[k].name,
+					 mode);
+		}
+	}
+}
+
 /* ---- 2M guest pages ---- */
 
 static void test_huge_pages(void **state)
@@ -512,6 +544,7 @@ int main(void)
 	    cmocka_unit_test(test_fork_exact),
 	    cmocka_unit_test(test_equivalence),
 	    cmocka_unit_test(test_equivalence_guest_settings),
+	    cmocka_unit_test(test_equivalence_paging_controls),
 	    cmocka_unit_test(test_huge_pages),
 	    cmocka_unit_test(test_recorder),
 	    cmocka_unit_test(test_guest_oom_is_an_error),

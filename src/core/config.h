@@ -39,6 +39,12 @@ struct vm_config {
 	uint32_t psc_entries[MAX_LEVELS + 1]; /* 1D walk-cache entries per level (index = level of cached entry) */
 	enum numa_policy numa;
 	int numa_node;
+	/* paging controls the guest kernel sets at boot, as Linux does on
+	 * processors that have them: CR0.WP, CR4.SMEP, CR4.SMAP, EFER.NXE */
+	bool cr0_wp;
+	bool cr4_smep;
+	bool cr4_smap;
+	bool efer_nxe;
 	/* shadow */
 	enum shadow_sync shadow_sync;
 	uint32_t shadow_roots;    /* previous-root cache size (KVM: 3) */

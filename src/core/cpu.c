@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "walk.h"
 
 /* Bound on translate attempts for one access: each attempt makes progress
  * (a fault handled, an spte installed, a frame mapped); more than this means
@@ -69,7 +70,7 @@ static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 		if (tries > 0) {
 			struct tlb_entry *e =
 				tlb_lookup(&v->tlb, a->gva, v->vpid, vcpu_pcid(v), a->kind);
-			if (cpu_tlb_ok(e, a->kind, a->user))
+			if (cpu_tlb_ok(v, e, a->kind, a->user))
 				return cpu_complete(v, HPA(e->hpa), (enum page_size)e->size, a);
 		}
 		struct xlate x;
@@ -83,7 +84,8 @@ static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 				vm->st.walks_user++;
 				vm->st.walk_refs_user += x.refs;
 			}
-			if (!cpu_tlb_ok(&(struct tlb_entry){ .flags = x.fill.flags }, a->kind, a->user))
+			if (!cpu_tlb_ok(v, &(struct tlb_entry){ .flags = x.fill.flags }, a->kind,
+					a->user))
 				vmmu_bug("fill-grants-access",
 					 "%s filled gva %#" PRIx64 " with flags %#x for access kind %d",
 					 vm->mmu->name, a->gva, x.fill.flags, (int)a->kind);
@@ -154,6 +156,59 @@ static void cpu_count_flush(struct vm *vm, uint64_t dropped)
 {
 	vm->st.tlb_flushes++;
 	vm->st.tlb_entries_flushed += dropped;
+}
+
+void cpu_rights_update(struct vcpu *v)
+{
+	struct paging_ctl hw = v->ctl;
+	if (v->vm->mmu && v->vm->mmu->forces_wp_nx) {
+		hw.wp = true;
+		hw.nxe = true;
+	}
+	paging_rights_compute(&v->ctl, v->ac, &v->guest_rights);
+	paging_rights_compute(&hw, v->ac, &v->hw_rights);
+	/* TLB flags >> 1: bit 0 W, 1 U, 2 NX, 3 G, 4 D. */
+	for (int k = ACC_READ; k <= ACC_FETCH; k++) {
+		for (int u = 0; u < 2; u++) {
+			uint32_t bits = 0;
+			for (unsigned i = 0; i < 32; i++) {
+				uint8_t flags = (uint8_t)(i << 1);
+				bool ok = rights_allow(&hw, v->ac, flags & (TLBF_W | TLBF_U | TLBF_NX),
+						       (enum access_kind)k, u);
+				/* A store through a clean entry walks to set D. */
+				if (k == ACC_WRITE && !(flags & TLBF_D))
+					ok = false;
+				if (ok)
+					bits |= UINT32_C(1) << i;
+			}
+			v->tlb_ok[k][u] = bits;
+		}
+	}
+}
+
+void cpu_set_paging_ctl(struct vcpu *v, const struct paging_ctl *ctl)
+{
+	struct vm *vm = v->vm;
+	if (v->ctl.wp == ctl->wp && v->ctl.smep == ctl->smep && v->ctl.smap == ctl->smap &&
+	    v->ctl.nxe == ctl->nxe)
+		return; /* nothing changes: no flush, no exit */
+	v->ctl = *ctl;
+	cpu_rights_update(v);
+	uint64_t n = tlb_flush_vpid(&v->tlb, v->vpid);
+	psc_flush_vpid(&v->psc, v->vpid);
+	cpu_count_flush(vm, n);
+	TRACE(vm, .kind = TR_GUEST_OP, .result = n,
+	      .what = "paging controls written (CR0.WP, CR4.SMEP/SMAP, EFER.NXE)");
+	if (vm->mmu->on_ctl_change)
+		vm->mmu->on_ctl_change(v);
+}
+
+void cpu_set_ac(struct vcpu *v, bool ac)
+{
+	if (v->ac == ac)
+		return;
+	v->ac = ac;
+	cpu_rights_update(v);
 }
 
 void cpu_write_cr3(struct vcpu *v, uint64_t cr3)
@@ -237,7 +292,7 @@ static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
 	*done = 0;
 	for (uint64_t off = 0; off < PAGE_SIZE;) {
 		struct tlb_entry *e = tlb_lookup(&v->tlb, kva, v->vpid, vcpu_pcid(v), kind);
-		if (cpu_tlb_ok(e, kind, v->user)) {
+		if (cpu_tlb_ok(v, e, kind, v->user)) {
 			*done = off;
 			return cpu_hit_ptr(v, e, kva);
 		}

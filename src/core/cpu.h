@@ -17,18 +17,15 @@
 
 uint64_t cpu_access_slow(struct vcpu *v, struct mem_access *a);
 
-/* Hot path: TLB hit with sufficient rights. */
-static inline bool cpu_tlb_ok(const struct tlb_entry *e, enum access_kind k, bool user)
+/* Hot path: TLB hit with sufficient rights. The rights under CR0.WP,
+ * CR4.SMEP, CR4.SMAP with EFLAGS.AC are precomputed in v->tlb_ok (see
+ * cpu_rights_update()), so the check is one shift, whatever the controls. */
+static inline bool cpu_tlb_ok(const struct vcpu *v, const struct tlb_entry *e,
+			      enum access_kind k, bool user)
 {
 	if (unlikely(e == NULL))
 		return false;
-	if (k == ACC_WRITE && (e->flags & (TLBF_W | TLBF_D)) != (TLBF_W | TLBF_D))
-		return false;
-	if (user && !(e->flags & TLBF_U))
-		return false;
-	if (k == ACC_FETCH && (e->flags & TLBF_NX))
-		return false;
-	return true;
+	return (v->tlb_ok[k][user] >> ((e->flags >> 1) & 31)) & 1;
 }
 
 static inline uint8_t *cpu_hit_ptr(struct vcpu *v, const struct tlb_entry *e, gva_t gva)
@@ -61,7 +58,7 @@ static inline uint64_t cpu_load(struct vcpu *v, gva_t gva, unsigned size)
 	vm->st.accesses++;
 	vm->st.user_accesses += v->user;
 	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_READ);
-	if (likely(cpu_tlb_ok(e, ACC_READ, v->user)))
+	if (likely(cpu_tlb_ok(v, e, ACC_READ, v->user)))
 		return cpu_load_sized(cpu_hit_ptr(v, e, gva), size);
 	struct mem_access a = { .gva = gva, .kind = ACC_READ, .size = (uint8_t)size, .user = v->user };
 	return cpu_access_slow(v, &a);
@@ -73,7 +70,7 @@ static inline void cpu_store(struct vcpu *v, gva_t gva, unsigned size, uint64_t 
 	vm->st.accesses++;
 	vm->st.user_accesses += v->user;
 	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_WRITE);
-	if (likely(cpu_tlb_ok(e, ACC_WRITE, v->user))) {
+	if (likely(cpu_tlb_ok(v, e, ACC_WRITE, v->user))) {
 		cpu_store_sized(cpu_hit_ptr(v, e, gva), size, val);
 		return;
 	}
@@ -89,7 +86,7 @@ static inline void cpu_fetch(struct vcpu *v, gva_t gva, unsigned size)
 	vm->st.accesses++;
 	vm->st.user_accesses += v->user;
 	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_FETCH);
-	if (likely(cpu_tlb_ok(e, ACC_FETCH, v->user)))
+	if (likely(cpu_tlb_ok(v, e, ACC_FETCH, v->user)))
 		return;
 	struct mem_access a = { .gva = gva, .kind = ACC_FETCH, .size = (uint8_t)size, .user = v->user };
 	cpu_access_slow(v, &a);
@@ -109,6 +106,21 @@ static inline void cpu_set_user(struct vcpu *v, bool user)
 {
 	v->user = user;
 }
+
+/*
+ * Paging controls. cpu_set_paging_ctl() is the guest's MOV to CR0/CR4 and
+ * WRMSR to EFER for CR0.WP, CR4.SMEP, CR4.SMAP and EFER.NXE: it recomputes
+ * the rights, flushes the vCPU's TLB and walk caches (every VPID-tagged
+ * entry of this vCPU: more than the architecture asks, never less), then
+ * calls mmu->on_ctl_change; a write that changes none of the four does
+ * nothing. cpu_set_ac() is STAC/CLAC: EFLAGS.AC changes the
+ * rights of supervisor data accesses to user pages under SMAP; no flush.
+ * cpu_rights_update() recomputes v->guest_rights, v->hw_rights and
+ * v->tlb_ok from v->ctl, v->ac and the mode (vm_create calls it).
+ */
+void cpu_set_paging_ctl(struct vcpu *v, const struct paging_ctl *ctl);
+void cpu_set_ac(struct vcpu *v, bool ac);
+void cpu_rights_update(struct vcpu *v);
 
 /* MOV to CR3. Bits 11:0 are the PCID when cfg.pcid; bit 63 asks not to
  * flush that PCID. Applies the architectural flush, then mmu->on_cr3_load. */

@@ -66,6 +66,11 @@ struct mmu_ops {
 	/* Walks are two-dimensional: walk_refs == walk_refs_guest + walk_refs_host
 	 * (checked by stats_check()). */
 	bool two_dim;
+	/* The hardware runs with CR0.WP = 1 and EFER.NXE = 1 whatever the
+	 * guest writes (shadow paging: KVM keeps X86_CR0_WP in
+	 * KVM_VM_CR0_ALWAYS_ON without EPT, and EFER.NX on for its sptes); the
+	 * mode implements the guest's CR0.WP = 0 and NXE = 0 in its tables. */
+	bool forces_wp_nx;
 	/* Allocate mode state into vm->mode_state. Returns 0, or -1 with vm->err set. */
 	int (*init)(struct vm *vm);
 	void (*destroy)(struct vm *vm);
@@ -77,11 +82,18 @@ struct mmu_ops {
 	void (*on_invlpg)(struct vcpu *v, gva_t gva);
 	/* The guest flushed its TLB: all = true for everything, false for the current PCID. */
 	void (*on_tlb_flush)(struct vcpu *v, bool all);
+	/* The guest changed CR0.WP, CR4.SMEP, CR4.SMAP or EFER.NXE (core already
+	 * recomputed the rights and flushed the TLB and walk caches). */
+	void (*on_ctl_change)(struct vcpu *v);
 	/* A VM exit and re-entry happened (core already applied the VPID-off flush). */
 	void (*on_world_switch)(struct vcpu *v);
 	/* Check the mode's invariants. Returns NULL or the violated invariant's name;
 	 * 'detail' gets a human explanation. May be NULL (nothing to audit). */
 	const char *(*audit)(struct vm *vm, char *detail, size_t len);
+	/* The same invariants, checked only where the exit just handled may
+	 * have broken them (the entries it touched), for --audit after every
+	 * exit. May be NULL: the full audit runs instead. */
+	const char *(*audit_exit)(struct vm *vm, char *detail, size_t len);
 	/* Copy mode-specific peaks and counters into *s at the end of a run. */
 	void (*stats)(struct vm *vm, struct stats *s);
 };

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include "vm.h"
+#include "cpu.h"
 
 /* ---- errors ---- */
 
@@ -328,14 +329,19 @@ uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 	return c;
 }
 
-void vm_audit(struct vm *vm)
+static void vm_audit_by(struct vm *vm, const char *(*fn)(struct vm *, char *, size_t))
 {
-	if (!vm->mmu->audit)
+	if (!fn)
 		return;
 	char detail[200] = "";
-	const char *bad = vm->mmu->audit(vm, detail, sizeof(detail));
+	const char *bad = fn(vm, detail, sizeof(detail));
 	if (bad)
 		vm_abort(vm, "audit failed: invariant '%s' violated: %s", bad, detail);
+}
+
+void vm_audit(struct vm *vm)
+{
+	vm_audit_by(vm, vm->mmu->audit);
 }
 
 void vm_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter, uint32_t handler_cycles)
@@ -358,7 +364,7 @@ void vm_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter, uint32_
 	if (vm->mmu->on_world_switch)
 		vm->mmu->on_world_switch(v);
 	if (vm->cfg.audit)
-		vm_audit(vm);
+		vm_audit_by(vm, vm->mmu->audit_exit ? vm->mmu->audit_exit : vm->mmu->audit);
 }
 
 /* ---- create and destroy ---- */
@@ -405,6 +411,13 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	vm->mmu = mode;
 	vm->vcpu.vm = vm;
 	vm->vcpu.vpid = cfg->vpid ? 1 : 0;
+	/* The controls the guest kernel will set at boot (it writes them
+	 * with cpu_set_paging_ctl()); tables built by hand before any boot see
+	 * the same ones. */
+	vm->vcpu.ctl = (struct paging_ctl){
+		.wp = cfg->cr0_wp, .smep = cfg->cr4_smep, .smap = cfg->cr4_smap, .nxe = cfg->efer_nxe
+	};
+	cpu_rights_update(&vm->vcpu);
 	vm->p2m.identity = mode->identity_p2m;
 	cost_defaults(&vm->cost);
 	if (ptcache_init(&vm->ptc) != 0) {

@@ -93,8 +93,47 @@ struct p2m {
 	uint64_t digest_frames; /* frames the last vm_guest_digest() read */
 };
 
+/*
+ * The paging controls that decide access rights (SDM Vol. 3A §4.1.3,
+ * §4.6): CR0.WP, CR4.SMEP, CR4.SMAP and IA32_EFER.NXE, as the guest kernel
+ * wrote them (cpu_set_paging_ctl()).
+ */
+struct paging_ctl {
+	bool wp;   /* CR0.WP: supervisor writes honour R/W */
+	bool smep; /* CR4.SMEP: no supervisor fetch from a user page */
+	bool smap; /* CR4.SMAP: no supervisor data access to a user page unless EFLAGS.AC */
+	bool nxe;  /* EFER.NXE: bit 63 is XD; when clear, bit 63 is reserved */
+};
+
+/*
+ * The rights one set of controls grants, precomputed so that a check is
+ * one shift (KVM's update_permission_bitmask() fills mmu->permissions[] for
+ * the same reason). ok[kind][user] has bit i set when combined rights
+ * i = (TLBF_W | TLBF_U | TLBF_NX) >> 1 allow the access; rsvd is the mask
+ * of bits that are reserved in a present entry (KVM's
+ * reset_guest_rsvds_bits_mask(): bit 63 without NXE); fetch_pfec says
+ * whether a fetch fault reports PFEC_I (NXE or SMEP, SDM §4.7).
+ */
+struct paging_rights {
+	uint8_t ok[3][2];
+	uint64_t rsvd;
+	bool fetch_pfec;
+};
+
 struct vcpu {
 	struct vm *vm;
+	struct paging_ctl ctl; /* as the guest wrote it */
+	bool ac;               /* EFLAGS.AC (STAC/CLAC), for SMAP */
+	/* Rights under the guest's controls: the guest-table walkers (nested's
+	 * 2D walk, the shadow VMM's software walk). */
+	struct paging_rights guest_rights;
+	/* Rights under the controls the hardware runs with: the guest's,
+	 * except that a mode with forces_wp_nx runs with CR0.WP = 1 and
+	 * EFER.NXE = 1. Used by walk1d() and by the TLB-hit check. */
+	struct paging_rights hw_rights;
+	/* tlb_ok[kind][user] bit i: a TLB entry whose flags >> 1 & 31 == i
+	 * (W, U, NX, G, D) allows the access; a write also needs D. */
+	uint32_t tlb_ok[3][2];
 	uint64_t cr3;     /* guest CR3 as the guest last wrote it (PCID, no-flush cleared) */
 	bool cr3_noflush; /* the last MOV to CR3 had bit 63 set (and PCIDs are on) */
 	uint16_t vpid;    /* TLB tag: 1 with VPID on, 0 (shared with the host) off */
@@ -236,13 +275,16 @@ uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level);
  * fields) and in vm_exits. Charges cost.vmexit to cyc_exit and
  * handler_cycles to cyc_vmm. With VPID off it flushes the TLB and the walk
  * caches of VPID 0 (VM exit and VM entry both do). Then it calls the mode's
- * on_world_switch, and the mode's audit when cfg.audit is set.
+ * on_world_switch, and the mode's audit when cfg.audit is set: its
+ * incremental audit_exit when it has one (the entries this exit touched),
+ * else the full one.
  * Caller's duty: call it when the handler's work is done (the VM is about
  * to re-enter), so that the audit sees a consistent state.
  */
 void vm_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter,
 	     uint32_t handler_cycles);
-/* Run the mode's audit now; vm_abort()s with the invariant's name on failure. */
+/* Run the mode's full audit now; vm_abort()s with the invariant's name on
+ * failure. */
 void vm_audit(struct vm *vm);
 
 #endif

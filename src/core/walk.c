@@ -13,33 +13,30 @@
  * is a write. A walk that faults sets nothing. Paging-structure cache
  * entries are filled only from completed walks, so a cached entry always
  * has A set. Real processors may set A on the upper entries of a walk that
- * faults lower down; docs/cost-model.md lists this departure.
+ * faults lower down; docs/cost-model.md lists this departure. (KVM's own
+ * guest walker, FNAME(walk_addr_generic), likewise checks permissions
+ * before it updates any A/D bit.)
+ *
+ * Rights: the hardware's (v->hw_rights), which are the guest's controls
+ * except that shadow paging runs with CR0.WP = 1 and EFER.NXE = 1. A
+ * present entry with a reserved bit (bit 63 without NXE) ends the walk with
+ * PFEC_P | PFEC_RSVD at its level, before any deeper entry is read.
  */
 #include "walk.h"
 
-uint32_t walk_access_pfec(const struct mem_access *a)
+void paging_rights_compute(const struct paging_ctl *c, bool ac, struct paging_rights *r)
 {
-	uint32_t ec = 0;
-	if (a->kind == ACC_WRITE)
-		ec |= PFEC_W;
-	if (a->user)
-		ec |= PFEC_U;
-	if (a->kind == ACC_FETCH)
-		ec |= PFEC_I;
-	return ec;
-}
-
-uint32_t walk_check_perms(uint8_t perms, const struct mem_access *a)
-{
-	bool bad = false;
-	if (a->user && !(perms & TLBF_U))
-		bad = true;
-	/* CR0.WP = 1: supervisor writes honour RW too. */
-	if (a->kind == ACC_WRITE && !(perms & TLBF_W))
-		bad = true;
-	if (a->kind == ACC_FETCH && (perms & TLBF_NX))
-		bad = true;
-	return bad ? (PFEC_P | walk_access_pfec(a)) : 0;
+	for (int k = ACC_READ; k <= ACC_FETCH; k++) {
+		for (int u = 0; u < 2; u++) {
+			uint8_t bits = 0;
+			for (unsigned i = 0; i < 8; i++)
+				if (rights_allow(c, ac, (uint8_t)(i << 1), (enum access_kind)k, u))
+					bits |= (uint8_t)(1u << i);
+			r->ok[k][u] = bits;
+		}
+	}
+	r->rsvd = c->nxe ? 0 : GPTE_NX;
+	r->fetch_pfec = c->nxe || c->smep;
 }
 
 bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trace_dim dim,
@@ -49,6 +46,7 @@ bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trac
 	const int top = vm->cfg.levels;
 	const uint16_t pcid = vcpu_pcid(v);
 	const bool caches = vm->cfg.walk_caches;
+	const struct paging_rights *r = &v->hw_rights;
 	uint64_t table = root & PTE_FRAME_MASK;
 	uint8_t perms = TLBF_W | TLBF_U;
 	uint8_t start_perms = perms; /* rights above the first level read */
@@ -59,7 +57,7 @@ bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trac
 	w->ok = false;
 	if (!va_canonical(a->gva, top)) {
 		w->fault = (struct guest_fault){ .gva = a->gva,
-						 .error_code = walk_access_pfec(a) | PFEC_RSVD,
+						 .error_code = walk_access_pfec(r, a) | PFEC_RSVD,
 						 .level = top };
 		return false;
 	}
@@ -94,8 +92,15 @@ bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trac
 		      .cycles = cyc);
 		if (!gpte_present(e)) {
 			w->fault = (struct guest_fault){ .gva = a->gva,
-							 .error_code = walk_access_pfec(a),
+							 .error_code = walk_access_pfec(r, a),
 							 .level = level };
+			return false;
+		}
+		if (gpte_rsvd(r, e)) {
+			w->fault = (struct guest_fault){
+				.gva = a->gva,
+				.error_code = PFEC_P | PFEC_RSVD | walk_access_pfec(r, a),
+				.level = level };
 			return false;
 		}
 		perms = perms_combine(perms, gpte_perms(e));
@@ -104,7 +109,7 @@ bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trac
 		table = pte_frame(e);
 	}
 
-	uint32_t ec = walk_check_perms(perms, a);
+	uint32_t ec = walk_check_perms(r, perms, a);
 	if (ec) {
 		w->fault = (struct guest_fault){ .gva = a->gva, .error_code = ec, .level = level };
 		return false;

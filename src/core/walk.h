@@ -5,9 +5,15 @@
  *
  * It records, as data, the table address, index, entry address and entry of
  * every level it reads, and either the leaf it found or the fault. It sets A
- * on every entry of a successful walk and D on the leaf of a write (with
- * cfg-independent x86 semantics: CR0.WP = 1, so a supervisor write to a
- * read-only page faults too). On a fault it sets no A/D bit.
+ * on every entry of a successful walk and D on the leaf of a write. On a
+ * fault it sets no A/D bit.
+ *
+ * This header holds the one definition of access rights: what an entry
+ * grants (gpte_perms), how levels combine (perms_combine), and which
+ * combined rights allow an access under CR0.WP, CR4.SMEP, CR4.SMAP with
+ * EFLAGS.AC and EFER.NXE (rights_allow, precomputed per vCPU by
+ * paging_rights_compute). Every walker (walk1d, the shadow VMM's software
+ * walk, nested's 2D walk) and the TLB-hit check use it.
  *
  * Each reference goes through the 1D paging-structure caches when
  * cfg.walk_caches is set, then through the page-table line cache model for
@@ -65,10 +71,69 @@ static inline uint8_t perms_combine(uint8_t acc, uint8_t e)
 	return (uint8_t)((acc & e & (TLBF_W | TLBF_U)) | ((acc | e) & TLBF_NX));
 }
 
-/* Permissions check of a combined (W, U, NX) against an access; returns the
- * #PF error code (protection) or 0 when allowed. */
-uint32_t walk_check_perms(uint8_t perms, const struct mem_access *a);
-/* Error-code bits that describe the access itself (W, U, I). */
-uint32_t walk_access_pfec(const struct mem_access *a);
+/*
+ * May an access of 'kind' at CPL 3 ('user') or CPL 0, with EFLAGS.AC = ac,
+ * use a translation whose combined rights are 'perms' (TLBF_W | TLBF_U |
+ * TLBF_NX), under controls c? SDM Vol. 3A §4.6.1. A user page is one with
+ * U at every level.
+ *   user access   only user pages; a write needs W; a fetch needs no NX;
+ *   supervisor    read: a user page only without SMAP, or with AC set;
+ *                 write: as a read, and W unless CR0.WP is clear;
+ *                 fetch: no NX, and not a user page when SMEP is set.
+ * TLBF_NX is honoured whatever NXE says: under NXE = 0 no guest entry may
+ * carry bit 63 (it is reserved), so NX can only come from EPT (X clear) or
+ * from a shadow page, which the hardware walks with NXE = 1.
+ */
+static inline bool rights_allow(const struct paging_ctl *c, bool ac, uint8_t perms,
+				enum access_kind kind, bool user)
+{
+	bool upage = (perms & TLBF_U) != 0;
+	if (user) {
+		if (!upage)
+			return false;
+		if (kind == ACC_WRITE)
+			return (perms & TLBF_W) != 0;
+		return kind != ACC_FETCH || !(perms & TLBF_NX);
+	}
+	if (kind == ACC_FETCH)
+		return !(perms & TLBF_NX) && !(upage && c->smep);
+	if (upage && c->smap && !ac)
+		return false;
+	return kind != ACC_WRITE || !c->wp || (perms & TLBF_W);
+}
+
+/* Fill *r for controls c and EFLAGS.AC = ac. */
+void paging_rights_compute(const struct paging_ctl *c, bool ac, struct paging_rights *r);
+
+/* Permissions check of a combined (W, U, NX) against an access under
+ * rights r; returns the #PF error code (protection) or 0 when allowed. */
+static inline uint32_t walk_check_perms(const struct paging_rights *r, uint8_t perms,
+					const struct mem_access *a);
+/* Error-code bits that describe the access itself (W, U, and I when NXE or
+ * SMEP is on, SDM Vol. 3A §4.7). */
+static inline uint32_t walk_access_pfec(const struct paging_rights *r, const struct mem_access *a)
+{
+	uint32_t ec = 0;
+	if (a->kind == ACC_WRITE)
+		ec |= PFEC_W;
+	if (a->user)
+		ec |= PFEC_U;
+	if (a->kind == ACC_FETCH && r->fetch_pfec)
+		ec |= PFEC_I;
+	return ec;
+}
+static inline uint32_t walk_check_perms(const struct paging_rights *r, uint8_t perms,
+					const struct mem_access *a)
+{
+	if ((r->ok[a->kind][a->user] >> ((perms >> 1) & 7)) & 1)
+		return 0;
+	return PFEC_P | walk_access_pfec(r, a);
+}
+/* A present entry with a reserved bit set (KVM's is_rsvd_bits_set()): the
+ * walk stops there with PFEC_P | PFEC_RSVD. */
+static inline bool gpte_rsvd(const struct paging_rights *r, uint64_t e)
+{
+	return (e & r->rsvd) != 0;
+}
 
 #endif

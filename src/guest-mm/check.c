@@ -77,7 +77,7 @@ static bool check_leaf(struct check *c, gva_t va, int level, uint64_t e)
 			    "pid %d: writable leaf at 0x%" PRIx64 " maps frame %#" PRIx64
 			    " with refcount %u",
 			    p->pid, va, f, g->ref[f]);
-	if (((e & GPTE_NX) != 0) != !(v->prot & GPROT_EXEC))
+	if (((e & GPTE_NX) != 0) != (g->nx && !(v->prot & GPROT_EXEC)))
 		return fail(c, "gmm-leaf-perms",
 			    "pid %d: leaf %#" PRIx64 " at 0x%" PRIx64
 			    " disagrees with the VMA's exec right",

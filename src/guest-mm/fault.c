@@ -55,13 +55,13 @@ static _Noreturn void out_of_memory(struct vm *vm, const struct gproc *p, gva_t 
 }
 
 /* The leaf for a fresh frame in vma. */
-static uint64_t new_leaf(const struct gvma *vma, gfn_t gfn, bool huge)
+static uint64_t new_leaf(const struct gmm *g, const struct gvma *vma, gfn_t gfn, bool huge)
 {
 	uint64_t e = gfn_to_gpa(gfn).v | GPTE_P | GPTE_US;
 	if (vma->prot & GPROT_WRITE)
 		e |= GPTE_RW;
 	if (!(vma->prot & GPROT_EXEC))
-		e |= GPTE_NX;
+		e |= g->nx;
 	if (huge)
 		e |= GPTE_PS;
 	return e;
@@ -83,7 +83,7 @@ static void demand_zero(struct gmm *g, struct gproc *p, const struct gvma *vma, 
 			out_of_memory(vm, p, va, "a demand-zero page");
 		gmm_zero_frame(g, f);
 	}
-	gmm_pte_write(g, slot, new_leaf(vma, f, huge), level);
+	gmm_pte_write(g, slot, new_leaf(g, vma, f, huge), level);
 	vm->st.demand_faults++;
 	TRACE(vm, .kind = TR_GUEST_OP, .level = level, .gva = va, .addr = gfn_to_gpa(f).v,
 	      .entry_addr = slot.v, .what = "demand-zero fault resolved");
@@ -116,7 +116,7 @@ static void copy_on_write(struct gmm *g, struct gproc *p, const struct gvma *vma
 		gmm_copy_frame(g, f, old);
 	}
 	gmm_frame_put(g, old);
-	gmm_pte_write(g, slot, new_leaf(vma, f, huge), level);
+	gmm_pte_write(g, slot, new_leaf(g, vma, f, huge), level);
 	struct vcpu *v = &vm->vcpu;
 	bool user = v->user;
 	cpu_set_user(v, false);

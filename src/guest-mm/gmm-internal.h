@@ -46,10 +46,11 @@
 #define GMM_UPPER_USER (GPTE_P | GPTE_RW | GPTE_US)
 /* Entry of a direct-map table that points at a lower table (built at boot). */
 #define GMM_UPPER_KERNEL (GPTE_P | GPTE_RW | GPTE_A)
-/* Direct-map leaf: supervisor-only, global, never executable. With KPTI the
- * kernel's mappings are not global (Linux clears _PAGE_GLOBAL from
+/* Direct-map leaf: supervisor-only, global, never executable (NX is added
+ * when the kernel runs with EFER.NXE, g->nx). With KPTI the kernel's
+ * mappings are not global (Linux clears _PAGE_GLOBAL from
  * __default_kernel_pte_mask), so GPTE_G is dropped then. */
-#define GMM_DIRECT_LEAF (GPTE_P | GPTE_RW | GPTE_A | GPTE_D | GPTE_PS | GPTE_G | GPTE_NX)
+#define GMM_DIRECT_LEAF (GPTE_P | GPTE_RW | GPTE_A | GPTE_D | GPTE_PS | GPTE_G)
 
 /*
  * Linux's dynamic ASIDs per CPU (arch/x86/include/asm/tlbflush.h,
@@ -110,6 +111,9 @@ struct gmm {
 	int levels;	   /* 4 or 5 */
 	gva_t direct_base; /* GMM_DIRECT_BASE_4L or _5L */
 	gva_t user_top;	   /* end of the user half, less one guard page */
+	/* GPTE_NX when the kernel runs with EFER.NXE, else 0: bit 63 is then
+	 * reserved and never written (Linux's __supported_pte_mask). */
+	uint64_t nx;
 
 	/* Frame allocator (frame.c). Low frames are bump-allocated upward for
 	 * 4 KiB use, 2 MiB blocks downward from the top; freed frames and

@@ -95,8 +95,10 @@ uint64_t gmm_kpti_set_user_pgtbl(struct gmm *g, gpa_t entry, uint64_t val)
 	cpu_set_user(v, false);
 	cpu_store(v, gmm_kva(g->vm, GPA(entry.v + GMM_PTI_USER_PGTABLE)), 8, val);
 	cpu_set_user(v, user);
+	/* __pti_set_user_pgtbl(): the kernel copy of a user entry is NX, when
+	 * the CPU has NX (EFER.NXE; without it bit 63 is reserved). */
 	if ((val & (GPTE_P | GPTE_US)) == (GPTE_P | GPTE_US))
-		val |= GPTE_NX;
+		val |= g->nx;
 	return val;
 }
 

@@ -100,7 +100,7 @@ static uint64_t leaf_for_prot(struct gmm *g, uint64_t e, int level, int prot)
 	if ((prot & GPROT_WRITE) && g->ref[gpa_to_gfn(GPA(frame))] == 1)
 		n |= GPTE_RW;
 	if (!(prot & GPROT_EXEC))
-		n |= GPTE_NX;
+		n |= g->nx;
 	return n;
 }
 

@@ -65,7 +65,7 @@ static int boot_map(struct gmm *g, gva_t va, uint64_t pa, int level)
 		}
 		table = GPA(pte_frame(e));
 	}
-	uint64_t leaf = pa | GMM_DIRECT_LEAF;
+	uint64_t leaf = pa | GMM_DIRECT_LEAF | g->nx;
 	if (g->kpti)
 		leaf &= ~GPTE_G; /* KPTI: __default_kernel_pte_mask without _PAGE_GLOBAL */
 	gpa_write64(vm, gmm_slot(table, pt_index(va, level)), leaf);
@@ -247,6 +247,7 @@ int gmm_boot(struct vm *vm)
 	g->next_pid = 1;
 	g->kpti = c->kpti;
 	gmm_pcid_init(g);
+	g->nx = c->efer_nxe ? GPTE_NX : 0;
 
 	gfn_t top;
 	int level = c->direct_map_page == PG_1G ? LVL_PDPT : LVL_PD;
@@ -274,6 +275,15 @@ int gmm_boot(struct vm *vm)
 	vm->guest_shutdown = gmm_shutdown;
 	/* Like a kernel filling its IDT: #PF goes to gmm_handle_fault(). */
 	cpu_set_vector(&vm->vcpu, VEC_PF, pf_vector, NULL);
+	/* As Linux does on processors that have them (cr4_set_bits() for
+	 * SMEP and SMAP in setup_smep()/setup_smap(), CR0.WP set by the boot
+	 * code, EFER.NX by the early boot path): the controls cfg asks for. The
+	 * kernel never touches user memory through user addresses (every
+	 * kernel access goes through the direct map), so it needs no STAC/CLAC
+	 * and SMAP never blocks it. */
+	struct paging_ctl ctl = {
+	    .wp = c->cr0_wp, .smep = c->cr4_smep, .smap = c->cr4_smap, .nxe = c->efer_nxe};
+	cpu_set_paging_ctl(&vm->vcpu, &ctl);
 	load_cr3(g, NULL);
 	return 0;
 }

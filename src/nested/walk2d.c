@@ -42,6 +42,10 @@
  *     tables get D too.
  *
  * Faults:
+ *   - guest rights follow the guest's CR0.WP, CR4.SMEP, CR4.SMAP with
+ *     EFLAGS.AC and EFER.NXE (v->guest_rights, core/walk.h), as hardware
+ *     does under EPT; a present guest entry with a reserved bit (bit 63
+ *     without NXE) is a guest fault with PFEC_P | PFEC_RSVD;
  *   - a guest fault (not present, rights, non-canonical address) is a result
  *     for the guest kernel: no exit;
  *   - an EPT entry that is not present, or that does not grant the access,
@@ -321,6 +325,7 @@ enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct
 {
 	struct vm *vm = v->vm;
 	const int n = vm->cfg.levels;
+	const struct paging_rights *r = &v->guest_rights;
 	struct w2d_ctx c = {.vm = vm,
 			    .ns = ns,
 			    .a = a,
@@ -341,7 +346,7 @@ enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct
 	w->pwc_hits = w->ntlb_hits = w->ntlb_skipped = 0;
 
 	if (!va_canonical(a->gva, n))
-		return w2d_guest_fault(&c, walk_access_pfec(a) | PFEC_RSVD, n);
+		return w2d_guest_fault(&c, walk_access_pfec(r, a) | PFEC_RSVD, n);
 
 	uint64_t table = v->cr3 & PTE_FRAME_MASK; /* guest CR3 holds a gPA */
 	uint8_t perms = TLBF_W | TLBF_U;
@@ -368,13 +373,16 @@ enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct
 		g[ng].from_memory = !hit;
 		ng++;
 		if (!gpte_present(e))
-			return w2d_guest_fault(&c, walk_access_pfec(a), level);
+			return w2d_guest_fault(&c, walk_access_pfec(r, a), level);
+		if (gpte_rsvd(r, e))
+			return w2d_guest_fault(&c, PFEC_P | PFEC_RSVD | walk_access_pfec(r, a),
+					       level);
 		perms = perms_combine(perms, gpte_perms(e));
 		if (level == LVL_PT || gpte_large(e, level))
 			break;
 		table = pte_frame(e);
 	}
-	uint32_t ec = walk_check_perms(perms, a);
+	uint32_t ec = walk_check_perms(r, perms, a);
 	if (ec)
 		return w2d_guest_fault(&c, ec, level);
 
@@ -403,13 +411,16 @@ enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct
 	enum page_size hps = level_page_size(no.leaf_level);
 	enum page_size fs = gps < hps ? gps : hps;
 	uint8_t flags = (uint8_t)(TLBF_VALID | perms);
+	/* EPT withholds W: no store may complete through this entry, even a
+	 * supervisor store under the guest's CR0.WP = 0 (which ignores TLBF_W),
+	 * so D is left clear too and every store walks into the violation. */
 	if (!(no.rights & EPTE_W))
-		flags &= (uint8_t)~TLBF_W;
+		flags &= (uint8_t)~(TLBF_W | TLBF_D);
 	if (!(no.rights & EPTE_X))
 		flags |= TLBF_NX;
 	if (leaf & GPTE_G)
 		flags |= TLBF_G;
-	if ((leaf & GPTE_D) && no.dirty)
+	if ((leaf & GPTE_D) && no.dirty && (no.rights & EPTE_W))
 		flags |= TLBF_D;
 	w->outcome = W2D_OK;
 	w->guest_leaf_level = level;

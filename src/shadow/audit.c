@@ -1,7 +1,8 @@
 /*
- * audit.c - the run-time check of the shadow MMU's invariants (shadow.h),
- * run by core after every VM exit when cfg.audit is set (--audit), and at
- * the end of a run. It reads guest tables with gpa_read64(): nothing is
+ * audit.c - the run-time check of the shadow MMU's invariants (shadow.h):
+ * incrementally after every VM exit when cfg.audit is set (--audit), over
+ * the sptes and pages the exit touched (shadow_audit_exit), and in full at
+ * the end of a run and in tests (shadow_audit). It reads guest tables with gpa_read64(): nothing is
  * counted and no A/D bit changes.
  *
  * Checked, for every live shadow page and every present spte in it:
@@ -11,7 +12,9 @@
  *   spte-frame       a leaf maps p2m(gfn) of the gpte's frame (direct pages:
  *                    of its place in the range), aligned for a large page;
  *   spte-rights      a leaf grants no right the guest path withholds: W needs
- *                    W on the whole path and D on the gpte, U needs U, and
+ *                    W on the whole path and D on the gpte (or, under
+ *                    CR0.WP = 0, a supervisor-only spte, not executable
+ *                    under SMEP: KVM's cr0.wp=0 conversion), U needs U, and
  *                    execution needs no NX anywhere;
  *   wp-writable      no writable 4K spte maps a frame that holds an in-sync
  *                    shadowed table, no writable large spte covers one;
@@ -28,6 +31,7 @@
  *   root-count       the current root and the cached roots are counted.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "shadow.h"
 
@@ -104,7 +108,11 @@ static const char *check_leaf(struct vm *vm, const struct shadow_page *sp, unsig
 			 s, va, level, pte_frame(s) >> PAGE_SHIFT, gfn, h);
 		return "spte-frame";
 	}
-	if (((s & GPTE_RW) && !((acc & SP_ACC_W) && dirty)) ||
+	/* Under CR0.WP = 0 a supervisor-only spte may be writable where the
+	 * gptes withhold W (sp_acc_wp0()). */
+	bool w_ok = (acc & SP_ACC_W) || (!(sp->role.ctl & SP_CTL_WP) && !(s & GPTE_US) &&
+					 (!(sp->role.ctl & SP_CTL_SMEP_ANDNOT_WP) || (s & GPTE_NX)));
+	if (((s & GPTE_RW) && !(w_ok && dirty)) ||
 	    ((s & GPTE_US) && !(acc & SP_ACC_U)) || (!(s & GPTE_NX) && !(acc & SP_ACC_X))) {
 		snprintf(detail, len,
 			 "spte %#" PRIx64 " (gva %#" PRIx64 ", level %d) is wider than "
@@ -169,9 +177,18 @@ static const char *check_link(struct vm *vm, const struct shadow_page *sp, unsig
 	return NULL;
 }
 
-/* Checks one page; adds its present leaf sptes to *leaves. */
-static const char *check_page(struct vm *vm, const struct shadow_page *sp, uint64_t *leaves,
+/* One present spte of sp: a leaf or a link. */
+static const char *check_spte(struct vm *vm, const struct shadow_page *sp, unsigned idx, uint64_t s,
 			      char *detail, size_t len)
+{
+	return spte_leaf(s, sp->role.level) ? check_leaf(vm, sp, idx, s, detail, len)
+					    : check_link(vm, sp, idx, s, detail, len);
+}
+
+/* The page-wide invariants of sp: unsync only at level 1, parent list,
+ * present count. */
+static const char *check_page_meta(struct vm *vm, const struct shadow_page *sp, char *detail,
+				   size_t len)
 {
 	const struct shadow *sh = shadow_of(vm);
 	if (sp->unsync && (sp->role.direct || sp->role.level != LVL_PT)) {
@@ -193,18 +210,8 @@ static const char *check_page(struct vm *vm, const struct shadow_page *sp, uint6
 	}
 	const uint64_t *e = hpa_ptr(vm, sp_hpa(sp));
 	uint32_t present = 0;
-	for (unsigned idx = 0; idx < SPTE_PER_PAGE; idx++) {
-		uint64_t s = e[idx];
-		if (!gpte_present(s))
-			continue;
-		present++;
-		bool leaf = spte_leaf(s, sp->role.level);
-		*leaves += leaf;
-		const char *bad = leaf ? check_leaf(vm, sp, idx, s, detail, len)
-				       : check_link(vm, sp, idx, s, detail, len);
-		if (bad)
-			return bad;
-	}
+	for (unsigned idx = 0; idx < SPTE_PER_PAGE; idx++)
+		present += gpte_present(e[idx]);
 	if (present != sp->npresent) {
 		snprintf(detail, len, "shadow page %#" PRIx64 " has %u present sptes, counted %u",
 			 sp->hfn, present, sp->npresent);
@@ -213,11 +220,28 @@ static const char *check_page(struct vm *vm, const struct shadow_page *sp, uint6
 	return NULL;
 }
 
-/* ---- API ---- */
-
-const char *shadow_audit(struct vm *vm, char *detail, size_t len)
+/* Checks one page; adds its present leaf sptes to *leaves. */
+static const char *check_page(struct vm *vm, const struct shadow_page *sp, uint64_t *leaves,
+			      char *detail, size_t len)
 {
-	const struct shadow *sh = shadow_of(vm);
+	const char *bad = check_page_meta(vm, sp, detail, len);
+	if (bad)
+		return bad;
+	const uint64_t *e = hpa_ptr(vm, sp_hpa(sp));
+	for (unsigned idx = 0; idx < SPTE_PER_PAGE; idx++) {
+		uint64_t s = e[idx];
+		if (!gpte_present(s))
+			continue;
+		*leaves += spte_leaf(s, sp->role.level);
+		bad = check_spte(vm, sp, idx, s, detail, len);
+		if (bad)
+			return bad;
+	}
+	return NULL;
+}
+
+static const char *check_roots(const struct shadow *sh, char *detail, size_t len)
+{
 	if (sh->cur.sp && sh->cur.sp->root_count == 0) {
 		snprintf(detail, len, "the current root (gfn %#" PRIx64 ") is not counted",
 			 sh->cur.gfn);
@@ -230,6 +254,120 @@ const char *shadow_audit(struct vm *vm, char *detail, size_t len)
 			return "root-count";
 		}
 	}
+	return NULL;
+}
+
+static void touched_clear(struct shadow *sh)
+{
+	sh->ntouched = 0;
+	sh->ntouched_pages = 0;
+	sh->touched_overflow = false;
+}
+
+/* ---- API ---- */
+
+/* Bound on the touched lists: an exit that touches more (a big zap, a
+ * resync of many pages) gets a full audit instead. */
+#define AUDIT_TOUCH_MAX (UINT64_C(1) << 16)
+
+void sh_touch_spte(struct shadow *sh, uint64_t a)
+{
+	if (sh->ntouched == sh->touched_cap) {
+		if (sh->touched_cap >= AUDIT_TOUCH_MAX) {
+			sh->touched_overflow = true;
+			return;
+		}
+		size_t cap = sh->touched_cap ? 2 * sh->touched_cap : 256;
+		uint64_t *n = realloc(sh->touched, cap * sizeof(*n));
+		if (!n) {
+			sh->touched_overflow = true;
+			return;
+		}
+		sh->touched = n;
+		sh->touched_cap = cap;
+	}
+	sh->touched[sh->ntouched++] = a;
+}
+
+void sh_touch_page(struct shadow *sh, const struct shadow_page *sp)
+{
+	if (sh->ntouched_pages == sh->touched_pages_cap) {
+		if (sh->touched_pages_cap >= AUDIT_TOUCH_MAX) {
+			sh->touched_overflow = true;
+			return;
+		}
+		size_t cap = sh->touched_pages_cap ? 2 * sh->touched_pages_cap : 64;
+		hfn_t *n = realloc(sh->touched_pages, cap * sizeof(*n));
+		if (!n) {
+			sh->touched_overflow = true;
+			return;
+		}
+		sh->touched_pages = n;
+		sh->touched_pages_cap = cap;
+	}
+	/* Consecutive writes to one page are the common case: record it once. */
+	if (sh->ntouched_pages && sh->touched_pages[sh->ntouched_pages - 1] == sp->hfn)
+		return;
+	sh->touched_pages[sh->ntouched_pages++] = sp->hfn;
+}
+
+void shadow_audit_free(struct shadow *sh)
+{
+	free(sh->touched);
+	free(sh->touched_pages);
+	sh->touched = NULL;
+	sh->touched_pages = NULL;
+}
+
+/*
+ * The incremental audit. What an exit can break, it must have written:
+ * every spte write goes through spte_set() or gfn_write_protect(), every
+ * re-derivation from a changed gpte through sync_entry(), and every change
+ * of a page's parents, presence count or sync state through spte_set(),
+ * sp_get() or the unsync list; each records what it touched (struct
+ * shadow). So this checks those sptes (spte-gpte, spte-frame, spte-rights,
+ * wp-writable, rmap-complete for leaves; spte-link, sp-parents for links),
+ * those pages (unsync-leaf-only, sp-parents, sp-present-count), the roots,
+ * and rmap-exact by the running counts. A page freed since is skipped. The
+ * full audit (shadow_audit) still runs at the end of a run with --audit,
+ * and catches what a write behind the VMM's back would break.
+ */
+const char *shadow_audit_exit(struct vm *vm, char *detail, size_t len)
+{
+	struct shadow *sh = shadow_of(vm);
+	if (sh->touched_overflow) {
+		touched_clear(sh);
+		return shadow_audit(vm, detail, len);
+	}
+	const char *bad = check_roots(sh, detail, len);
+	for (size_t i = 0; !bad && i < sh->ntouched_pages; i++) {
+		const struct shadow_page *sp = page_at(sh, sh->touched_pages[i]);
+		if (sp)
+			bad = check_page_meta(vm, sp, detail, len);
+	}
+	for (size_t i = 0; !bad && i < sh->ntouched; i++) {
+		uint64_t a = sh->touched[i];
+		const struct shadow_page *sp = page_at(sh, a >> PAGE_SHIFT);
+		uint64_t s = sp ? hpa_read64(vm, HPA(a)) : 0;
+		if (gpte_present(s))
+			bad = check_spte(vm, sp, (unsigned)((a & (PAGE_SIZE - 1)) / 8), s, detail,
+					 len);
+	}
+	if (!bad && sh->rnodes_used != sh->nleaves) {
+		snprintf(detail, len, "%" PRIu64 " rmap nodes for %" PRIu64 " present leaf sptes",
+			 sh->rnodes_used, sh->nleaves);
+		bad = "rmap-exact";
+	}
+	touched_clear(sh);
+	return bad;
+}
+
+const char *shadow_audit(struct vm *vm, char *detail, size_t len)
+{
+	const struct shadow *sh = shadow_of(vm);
+	const char *rbad = check_roots(sh, detail, len);
+	if (rbad)
+		return rbad;
 	uint64_t unsync = 0, leaves = 0;
 	for (const struct shadow_page *sp = sh->fifo_head; sp; sp = sp->fifo_next) {
 		unsync += sp->unsync;

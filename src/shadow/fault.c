@@ -30,6 +30,12 @@
  * write-protected frame lies inside it; otherwise it is split into direct
  * shadow pages of smaller sptes (KVM's disallow_lpage).
  *
+ * CR0.WP = 0: a supervisor write that the guest's rules allow only because
+ * WP is clear gets a writable, supervisor-only spte (sp_acc_wp0(), KVM's
+ * FNAME(page_fault)); a later user access faults and reinstalls the gpte's
+ * rights. A gpte with a reserved bit (bit 63 without EFER.NXE) is never
+ * mapped: the software walk injects the guest's RSVD fault.
+ *
  * A/D emulation: a leaf spte is writable only when the gpte D bit is set,
  * so the first store to a clean page exits and sets D; every installed
  * spte has a gpte with A set, so the guest never reaches memory through an
@@ -68,12 +74,13 @@ static uint64_t spte_leaf_bits(hfn_t h, int level, uint8_t acc, bool global)
 
 /* Role of the direct page that splits guest large leaf 'gpte' whose path
  * grants 'acc' (KVM: a clean large page gets a read-only direct page). */
-static struct sp_role direct_role(uint64_t gpte, int level, uint8_t acc)
+static struct sp_role direct_role(uint64_t gpte, int level, uint8_t acc, uint8_t ctl)
 {
 	if (!(gpte & GPTE_D))
 		acc &= (uint8_t)~SP_ACC_W;
 	return (struct sp_role){.level = (uint8_t)(level - 1),
 				.access = acc,
+				.ctl = ctl,
 				.direct = true,
 				.global = (gpte & GPTE_G) != 0};
 }
@@ -181,8 +188,10 @@ static void prefetch(struct vcpu *v, struct shadow_page *sp, unsigned idx)
  * Install the sptes for the completed guest walk gw of gva (KVM's
  * FNAME(fetch)). Every page on the path is pinned against eviction while
  * the path is built and counted as used (its write-flood count restarts).
+ * leaf_acc is the rights the leaf spte gets: the path's (gw->pte_access),
+ * or their CR0.WP = 0 conversion (sp_acc_wp0()).
  */
-static void shadow_fetch(struct vcpu *v, const struct gwalk *gw, gva_t gva)
+static void shadow_fetch(struct vcpu *v, const struct gwalk *gw, gva_t gva, uint8_t leaf_acc)
 {
 	struct vm *vm = v->vm;
 	struct shadow *sh = shadow_of(vm);
@@ -191,17 +200,18 @@ static void shadow_fetch(struct vcpu *v, const struct gwalk *gw, gva_t gva)
 	sp->pin = sh->pin_gen;
 	sp->flood = 0;
 	for (int l = gw->top; l > gw->leaf; l--) {
-		struct sp_role want = {.level = (uint8_t)(l - 1), .access = gw->acc[l - 1]};
+		struct sp_role want = {
+		    .level = (uint8_t)(l - 1), .access = gw->acc[l - 1], .ctl = sp->role.ctl};
 		gfn_t cg = gpa_to_gfn(GPA(pte_frame(gw->gpte[l])));
 		sp = link_child(v, sp, pt_index(gva, l), cg, want, gva);
 	}
 	int l = gw->leaf;
 	unsigned idx = pt_index(gva, l);
 	uint64_t gpte = gw->gpte[l];
-	uint64_t s = spte_from_gpte(v, gpte, l, sp->role.access);
+	uint64_t s = spte_make(v, gpte, l, leaf_acc);
 	if (l > LVL_PT) {
 		/* A guest large page: one large spte, or direct pages below. */
-		struct sp_role dr = direct_role(gpte, l, gw->pte_access);
+		struct sp_role dr = direct_role(gpte, l, leaf_acc, sp->role.ctl);
 		while (!s && l > LVL_PT) {
 			gfn_t base = gw->gfn & ~(level_frames(l) - 1);
 			sp = link_child(v, sp, idx, base, dr, gva);
@@ -222,6 +232,22 @@ static void shadow_fetch(struct vcpu *v, const struct gwalk *gw, gva_t gva)
 	sh->pin_gen++; /* unpin the path */
 }
 
+/* Rights of the leaf spte for access a whose guest walk gw allowed it: the
+ * path's, or, for a supervisor write that only the guest's CR0.WP = 0
+ * allows, their conversion (KVM's FNAME(page_fault): ACC_WRITE_MASK added,
+ * ACC_USER_MASK removed, ACC_EXEC_MASK too under SMEP). */
+static uint8_t leaf_access(const struct vcpu *v, const struct mem_access *a,
+			   const struct gwalk *gw)
+{
+	uint8_t acc = gw->pte_access;
+	if (a->kind == ACC_WRITE && !a->user && !(acc & SP_ACC_W) && !v->ctl.wp) {
+		TRACE(v->vm, .kind = TR_VMM_OP, .gva = a->gva, .result = acc,
+		      .what = "CR0.WP=0: supervisor write mapped writable, not user");
+		return sp_acc_wp0(acc, sp_ctl_of(&v->ctl));
+	}
+	return acc;
+}
+
 /* Perform the guest's store into guest memory, as the VMM's emulator does. */
 static void emulate_store(struct vcpu *v, const struct gwalk *gw, const struct mem_access *a)
 {
@@ -238,8 +264,15 @@ static void emulate_store(struct vcpu *v, const struct gwalk *gw, const struct m
 
 uint64_t spte_from_gpte(struct vcpu *v, uint64_t gpte, int level, uint8_t acc)
 {
+	return spte_make(v, gpte, level, acc & gpte_access(gpte));
+}
+
+uint64_t spte_make(struct vcpu *v, uint64_t gpte, int level, uint8_t acc)
+{
 	struct vm *vm = v->vm;
-	if (!gpte_present(gpte) || !(gpte & GPTE_A))
+	/* A gpte with a reserved bit is never mapped (KVM's
+	 * FNAME(prefetch_invalid_gpte)): the guest must see its fault. */
+	if (!gpte_present(gpte) || !(gpte & GPTE_A) || gpte_rsvd(&v->guest_rights, gpte))
 		return 0;
 	bool large = level > LVL_PT;
 	if (large && !gpte_large(gpte, level))
@@ -250,7 +283,6 @@ uint64_t spte_from_gpte(struct vcpu *v, uint64_t gpte, int level, uint8_t acc)
 	hfn_t h = p2m_ensure(vm, gfn);
 	if (h == INVALID_HFN)
 		return 0;
-	acc &= gpte_access(gpte);
 	uint64_t s = spte_leaf_bits(h, level, acc, (gpte & GPTE_G) != 0);
 	bool wp = !large && gfn_write_protected(shadow_of(vm), gfn);
 	if ((acc & SP_ACC_W) && (gpte & GPTE_D) && !wp)
@@ -285,14 +317,22 @@ bool sp_link_matches(const struct shadow_page *parent, unsigned idx, uint64_t gp
 		return child->role.direct && sp_role_eq(child->role, want) &&
 		       child->gfn == parent->gfn + idx * level_frames(level);
 	}
-	if (!gpte_present(gpte) || !(gpte & GPTE_A) || level == LVL_PT)
+	if (!gpte_present(gpte) || !(gpte & GPTE_A) || level == LVL_PT ||
+	    (!(parent->role.ctl & SP_CTL_NX) && (gpte & GPTE_NX)))
 		return false;
 	uint8_t acc = parent->role.access & gpte_access(gpte);
+	uint8_t ctl = parent->role.ctl;
 	if (gpte_large(gpte, level)) {
 		gfn_t base = gpa_to_gfn(GPA(gpte_leaf_frame(gpte, level)));
-		return sp_role_eq(child->role, direct_role(gpte, level, acc)) && child->gfn == base;
+		if (child->gfn != base)
+			return false;
+		/* Under CR0.WP = 0 the direct page may hold the converted
+		 * rights of a supervisor write (sp_acc_wp0()). */
+		return sp_role_eq(child->role, direct_role(gpte, level, acc, ctl)) ||
+		       (!(ctl & SP_CTL_WP) &&
+			sp_role_eq(child->role, direct_role(gpte, level, sp_acc_wp0(acc, ctl), ctl)));
 	}
-	struct sp_role want = {.level = (uint8_t)(level - 1), .access = acc};
+	struct sp_role want = {.level = (uint8_t)(level - 1), .access = acc, .ctl = ctl};
 	return sp_role_eq(child->role, want) && child->gfn == gpa_to_gfn(GPA(pte_frame(gpte)));
 }
 
@@ -313,12 +353,12 @@ enum xlate_result shadow_page_fault(struct vcpu *v, struct mem_access *a, const 
 	if (a->kind == ACC_WRITE && gfn_write_protected(sh, gw.gfn)) {
 		if (vm->cfg.shadow_sync == SYNC_UNSYNC && sync_can_unsync(sh, gw.gfn)) {
 			sync_unsync_gfn(v, gw.gfn);
-			shadow_fetch(v, &gw, a->gva);
+			shadow_fetch(v, &gw, a->gva, leaf_access(v, a, &gw));
 			shadow_exit(v, EXIT_EXCEPTION, &vm->st.exits_pt_write,
 				    vm->cost.vmm_pt_write);
 			return XLATE_RETRY;
 		}
-		shadow_fetch(v, &gw, a->gva);
+		shadow_fetch(v, &gw, a->gva, leaf_access(v, a, &gw));
 		emulate_store(v, &gw, a);
 		shadow_exit(v, EXIT_EXCEPTION, &vm->st.exits_pt_write, vm->cost.vmm_pt_write);
 		return XLATE_DONE;
@@ -326,7 +366,7 @@ enum xlate_result shadow_page_fault(struct vcpu *v, struct mem_access *a, const 
 	/* The hardware met a present leaf that denied a store whose gpte
 	 * allows it, and this walk set D: the A/D-emulation exit. */
 	bool dirty = a->kind == ACC_WRITE && gw.set_d && (hw->fault.error_code & PFEC_P);
-	shadow_fetch(v, &gw, a->gva);
+	shadow_fetch(v, &gw, a->gva, leaf_access(v, a, &gw));
 	if (dirty)
 		shadow_exit(v, EXIT_EXCEPTION, &vm->st.exits_dirty, vm->cost.vmm_dirty);
 	else

@@ -16,8 +16,11 @@
  * once some access has used it, D on a leaf once some store has.
  *
  * Fault data follows walk1d() too: error code from walk_access_pfec(), P set
- * for a protection fault, RSVD for a non-canonical address; level = where
- * the walk stopped.
+ * for a protection fault, P and RSVD for a reserved bit (bit 63 without
+ * EFER.NXE), RSVD for a non-canonical address; level = where the walk
+ * stopped. Rights are the guest's (v->guest_rights: its CR0.WP, CR4.SMEP,
+ * CR4.SMAP with EFLAGS.AC, EFER.NXE), as in KVM's FNAME(walk_addr_generic)
+ * with permission_fault().
  */
 #include <string.h>
 
@@ -28,11 +31,12 @@ bool gwalk_run(struct vcpu *v, const struct mem_access *a, struct gwalk *w)
 {
 	struct vm *vm = v->vm;
 	const int top = vm->cfg.levels;
+	const struct paging_rights *r = &v->guest_rights;
 	memset(w, 0, sizeof(*w));
 	w->top = top;
 	if (!va_canonical(a->gva, top)) {
 		w->fault = (struct guest_fault){
-		    .gva = a->gva, .error_code = walk_access_pfec(a) | PFEC_RSVD, .level = top};
+		    .gva = a->gva, .error_code = walk_access_pfec(r, a) | PFEC_RSVD, .level = top};
 		return false;
 	}
 	uint64_t table = pte_frame(v->cr3);
@@ -59,7 +63,14 @@ bool gwalk_run(struct vcpu *v, const struct mem_access *a, struct gwalk *w)
 		w->addr[level] = ea;
 		if (!gpte_present(e)) {
 			w->fault = (struct guest_fault){
-			    .gva = a->gva, .error_code = walk_access_pfec(a), .level = level};
+			    .gva = a->gva, .error_code = walk_access_pfec(r, a), .level = level};
+			return false;
+		}
+		if (gpte_rsvd(r, e)) {
+			w->fault = (struct guest_fault){
+			    .gva = a->gva,
+			    .error_code = PFEC_P | PFEC_RSVD | walk_access_pfec(r, a),
+			    .level = level};
 			return false;
 		}
 		acc &= gpte_access(e);
@@ -69,7 +80,7 @@ bool gwalk_run(struct vcpu *v, const struct mem_access *a, struct gwalk *w)
 	}
 	w->leaf = level;
 	w->pte_access = acc;
-	uint32_t ec = walk_check_perms(sp_acc_perms(acc), a);
+	uint32_t ec = walk_check_perms(r, sp_acc_perms(acc), a);
 	if (ec) {
 		w->fault = (struct guest_fault){.gva = a->gva, .error_code = ec, .level = level};
 		return false;

@@ -12,6 +12,8 @@
  *                                 or a CR4.PGE toggle: the guest has no
  *                                 INVPCID in this model)
  *   INVLPG                        EXIT_INVLPG     exits_invlpg
+ *   CR0.WP, CR4.SMEP/SMAP, EFER   EXIT_CR_ACCESS  exits_cr3 (the roots are
+ *   .NXE written                  reset: every role holds the controls)
  * With VPID off, vm_exit() applies the world-switch flush on each of them.
  *
  * Roots: hardware CR3 points at the shadow page of (CR3 frame, level =
@@ -54,9 +56,10 @@
 
 /* ---- private helpers ---- */
 
-static struct sp_role root_role(const struct vm *vm)
+static struct sp_role root_role(const struct vcpu *v)
 {
-	return (struct sp_role){.level = (uint8_t)vm->cfg.levels, .access = SP_ACC_ALL};
+	return (struct sp_role){
+	    .level = (uint8_t)v->vm->cfg.levels, .access = SP_ACC_ALL, .ctl = sp_ctl_of(&v->ctl)};
 }
 
 /* Load the root for the guest CR3 in v->cr3 through the root cache.
@@ -69,6 +72,7 @@ static bool root_switch(struct vcpu *v)
 	uint16_t pcid = vcpu_pcid(v);
 	if (sh->cur.sp && sh->cur.gfn == gfn && sh->cur.pcid == pcid)
 		return true;
+	/* Roots of other controls were dropped by shadow_on_ctl_change(). */
 	for (uint32_t i = 0; i < sh->nprev; i++) {
 		if (!sh->prev[i].sp || sh->prev[i].gfn != gfn || sh->prev[i].pcid != pcid)
 			continue;
@@ -91,7 +95,7 @@ static bool root_switch(struct vcpu *v)
 		sh->cur.sp->root_count--;
 	}
 	sh->cur = (struct root_slot){.gfn = gfn, .pcid = pcid, .sp = NULL};
-	struct shadow_page *r = sp_get(v, gfn, root_role(vm), 0);
+	struct shadow_page *r = sp_get(v, gfn, root_role(v), 0);
 	r->root_count++;
 	sh->cur.sp = r;
 	return false;
@@ -158,6 +162,7 @@ static int shadow_init(struct vm *vm)
 		snprintf(vm->err, sizeof(vm->err), "out of memory for the shadow MMU");
 		return -1;
 	}
+	sh->track = vm->cfg.audit;
 	sh->cap = vm->cfg.shadow_cap ? vm->cfg.shadow_cap : (vm->cfg.guest_mem >> PAGE_SHIFT) / 50;
 	if (sh->cap < SHADOW_MIN_CAP(vm->cfg.levels))
 		sh->cap = SHADOW_MIN_CAP(vm->cfg.levels);
@@ -171,6 +176,7 @@ static void shadow_destroy(struct vm *vm)
 	if (!sh)
 		return;
 	spt_destroy(sh);
+	shadow_audit_free(sh);
 	free(sh->prev);
 	free(sh);
 	vm->mode_state = NULL;
@@ -254,6 +260,33 @@ static void shadow_on_tlb_flush(struct vcpu *v, bool all)
 	shadow_exit(v, EXIT_CR_ACCESS, &vm->st.exits_cr3, vm->cost.vmm_cr3);
 }
 
+/*
+ * The guest wrote CR0.WP, CR4.SMEP, CR4.SMAP or EFER.NXE: those are in
+ * every shadow page's role, so the current and cached roots are dropped and
+ * a root for the new controls is found or built (KVM's
+ * kvm_mmu_reset_context() -> kvm_mmu_unload(); the next translation loads
+ * a root for the new controls, as kvm_mmu_load() does on the next entry).
+ * Pages of the old controls stay in the hash, evictable, and
+ * are found again if the guest returns to those controls. Core has already
+ * flushed the TLB and walk caches.
+ */
+static void shadow_on_ctl_change(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct shadow *sh = shadow_of(vm);
+	if (sh->cur.sp)
+		sh->cur.sp->root_count--;
+	sh->cur = (struct root_slot){.sp = NULL};
+	for (uint32_t i = 0; i < sh->nprev; i++) {
+		if (sh->prev[i].sp)
+			sh->prev[i].sp->root_count--;
+		sh->prev[i].sp = NULL;
+	}
+	TRACE(vm, .kind = TR_VMM_OP, .addr = pte_frame(v->cr3), .result = sp_ctl_of(&v->ctl),
+	      .what = "paging controls changed: shadow roots dropped");
+	shadow_exit(v, EXIT_CR_ACCESS, &vm->st.exits_cr3, vm->cost.vmm_cr3);
+}
+
 static void shadow_stats(struct vm *vm, struct stats *s)
 {
 	const struct shadow *sh = shadow_of(vm);
@@ -285,6 +318,9 @@ const struct mmu_ops shadow_mmu_ops = {
     .on_cr3_load = shadow_on_cr3_load,
     .on_invlpg = shadow_on_invlpg,
     .on_tlb_flush = shadow_on_tlb_flush,
+    .on_ctl_change = shadow_on_ctl_change,
+    .forces_wp_nx = true,
     .audit = shadow_audit,
+    .audit_exit = shadow_audit_exit,
     .stats = shadow_stats,
 };

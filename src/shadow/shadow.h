@@ -55,9 +55,9 @@
 #define SHADOW_HASH_BITS 12
 #define SHADOW_HASH_BUCKETS (1u << SHADOW_HASH_BITS)
 
-/* Indirect shadow pages one guest frame can have: one per (level, access),
- * 5 levels x 8 access combinations. */
-#define SP_MAX_PER_GFN 40u
+/* Indirect shadow pages one guest frame can have: one per (level, access,
+ * controls), 5 levels x 8 access combinations x 16 control combinations. */
+#define SP_MAX_PER_GFN 640u
 
 /* Entries in one table. */
 #define SPTE_PER_PAGE 512u
@@ -70,18 +70,54 @@ _Static_assert(SP_ACC_ALL == 7, "access rights are three bits");
 /* Bits of a non-leaf spte: present, writable, user, accessed. */
 #define SPTE_NONLEAF (GPTE_P | GPTE_RW | GPTE_US | GPTE_A)
 
+/*
+ * The guest's paging controls a shadow page was built under, as KVM keeps
+ * them in kvm_mmu_page_role (cr0_wp, smep_andnot_wp, smap_andnot_wp,
+ * efer_nx): pages built under different controls are never shared, because
+ * under CR0.WP = 0 a leaf spte may carry rights no gpte has (see
+ * sp_acc_wp0() below).
+ */
+#define SP_CTL_WP 1u		 /* CR0.WP */
+#define SP_CTL_SMEP_ANDNOT_WP 2u /* CR4.SMEP && !CR0.WP */
+#define SP_CTL_SMAP_ANDNOT_WP 4u /* CR4.SMAP && !CR0.WP */
+#define SP_CTL_NX 8u		 /* EFER.NXE */
+
+static inline uint8_t sp_ctl_of(const struct paging_ctl *c)
+{
+	return (uint8_t)((c->wp ? SP_CTL_WP : 0) | (c->smep && !c->wp ? SP_CTL_SMEP_ANDNOT_WP : 0) |
+			 (c->smap && !c->wp ? SP_CTL_SMAP_ANDNOT_WP : 0) | (c->nxe ? SP_CTL_NX : 0));
+}
+
+/*
+ * CR0.WP = 0 under shadow paging (Documentation/virt/kvm/x86/mmu.rst,
+ * "Handling of cr0.wp"; KVM's FNAME(page_fault)): the hardware keeps
+ * CR0.WP = 1, so a guest supervisor write to a page whose gptes withhold W
+ * is given an spte that is writable but not user, and, with SMEP, not
+ * executable (the page became a kernel page, which SMEP would otherwise let
+ * the kernel execute). A later user access or fetch faults and the VMM
+ * installs the gpte's own rights again.
+ */
+static inline uint8_t sp_acc_wp0(uint8_t acc, uint8_t ctl)
+{
+	acc = (uint8_t)((acc | SP_ACC_W) & ~SP_ACC_U);
+	if (ctl & SP_CTL_SMEP_ANDNOT_WP)
+		acc &= (uint8_t)~SP_ACC_X;
+	return acc;
+}
+
 /* What a shadow page shadows: its level and the rights granted above it. */
 struct sp_role {
 	uint8_t level;	/* level of the entries in the page, 1..5 */
 	uint8_t access; /* SP_ACC_* */
+	uint8_t ctl;	/* SP_CTL_*: the guest controls it was built under */
 	bool direct;	/* maps a guest large page in pieces; shadows no table */
 	bool global;	/* direct only: the guest large page is global (G) */
 };
 
 static inline bool sp_role_eq(struct sp_role a, struct sp_role b)
 {
-	return a.level == b.level && a.access == b.access && a.direct == b.direct &&
-	       a.global == b.global;
+	return a.level == b.level && a.access == b.access && a.ctl == b.ctl &&
+	       a.direct == b.direct && a.global == b.global;
 }
 
 struct shadow_page {
@@ -155,7 +191,26 @@ struct shadow {
 	uint64_t reach_gen; /* one per reachability pass of sync_root() */
 	uint64_t cyc;	    /* handler cycles of the exit being handled */
 	bool psc_stale;	    /* a shadow table was unlinked or freed: flush the PSCs */
+
+	/* Incremental audit (cfg.audit): what the current exit touched. The
+	 * sptes written or re-derived (by host-physical address) and the pages
+	 * whose parents, presence count or sync state changed (by host frame);
+	 * shadow_audit_exit() checks exactly these, then clears the lists.
+	 * Counts kept for the O(1) rmap check: present leaf sptes and rmap
+	 * nodes in use. */
+	bool track;
+	uint64_t *touched;
+	size_t ntouched, touched_cap;
+	hfn_t *touched_pages;
+	size_t ntouched_pages, touched_pages_cap;
+	bool touched_overflow; /* too many: the next audit is a full one */
+	uint64_t nleaves, rnodes_used;
 };
+
+/* Record spte address a (an exit wrote it or re-derived it from its gpte). */
+void sh_touch_spte(struct shadow *sh, uint64_t a);
+/* Record page sp (its parents, presence count or sync state changed). */
+void sh_touch_page(struct shadow *sh, const struct shadow_page *sp);
 
 static inline struct shadow *shadow_of(const struct vm *vm)
 {
@@ -275,6 +330,9 @@ enum xlate_result shadow_page_fault(struct vcpu *v, struct mem_access *a, const 
  * installed without the VMM's help (not present, A clear, a large page
  * that must be split). */
 uint64_t spte_from_gpte(struct vcpu *v, uint64_t gpte, int level, uint8_t acc);
+/* The same with 'pte_acc', the rights of the whole path, given (a path's
+ * rights, or sp_acc_wp0() of them); 0 on the same conditions. */
+uint64_t spte_make(struct vcpu *v, uint64_t gpte, int level, uint8_t pte_acc);
 /* The leaf spte of entry idx of direct page sp, or 0 when a smaller direct
  * page is needed below it. backed_only: 0 when the frame is not backed. */
 uint64_t spte_direct(struct vcpu *v, const struct shadow_page *sp, unsigned idx, bool backed_only);
@@ -318,5 +376,9 @@ void sync_entry(struct vcpu *v, struct shadow_page *sp, unsigned idx);
 /* ---- audit.c ---- */
 
 const char *shadow_audit(struct vm *vm, char *detail, size_t len);
+/* The incremental audit run after each exit with --audit: the same
+ * invariants, over what the exit touched (see struct shadow). */
+const char *shadow_audit_exit(struct vm *vm, char *detail, size_t len);
+void shadow_audit_free(struct shadow *sh);
 
 #endif

@@ -83,6 +83,7 @@ static void rmap_add(struct shadow *sh, hfn_t hfn, int level, uint64_t spte_hpa)
 	}
 	sh->rnode[n] = (struct rmap_node){.spte = spte_hpa, .next = *head};
 	*head = n;
+	sh->rnodes_used++;
 }
 
 static void rmap_del(struct shadow *sh, hfn_t hfn, int level, uint64_t spte_hpa)
@@ -94,6 +95,7 @@ static void rmap_del(struct shadow *sh, hfn_t hfn, int level, uint64_t spte_hpa)
 			*link = sh->rnode[n].next;
 			sh->rnode[n].next = sh->rnode_free;
 			sh->rnode_free = n;
+			sh->rnodes_used--;
 			return;
 		}
 		link = &sh->rnode[n].next;
@@ -323,6 +325,8 @@ struct shadow_page *sp_get(struct vcpu *v, gfn_t gfn, struct sp_role role, gva_t
 	by_hfn_set(sh, sp->hfn, sp);
 	if (++sh->pages > sh->pages_peak)
 		sh->pages_peak = sh->pages;
+	if (sh->track)
+		sh_touch_page(sh, sp);
 	sh_charge_sptes(sh, 1);
 	TRACE(vm, .kind = TR_VMM_OP, .level = role.level, .gva = gva, .addr = gfn_to_gpa(gfn).v,
 	      .table_addr = sp_hpa(sp).v, .result = role.access,
@@ -391,6 +395,16 @@ void spte_set(struct vcpu *v, struct shadow_page *sp, unsigned idx, uint64_t val
 	hpa_write64(vm, a, val);
 	sp->npresent += (uint32_t)gpte_present(val) - (uint32_t)gpte_present(old);
 	bool new_leaf = gpte_present(val) && spte_leaf(val, level);
+	bool old_leaf = gpte_present(old) && spte_leaf(old, level);
+	sh->nleaves += (uint64_t)new_leaf - (uint64_t)old_leaf;
+	if (sh->track) {
+		sh_touch_spte(sh, a.v);
+		sh_touch_page(sh, sp);
+		if (gpte_present(old) && !old_leaf)
+			sh_touch_page(sh, sp_of_hfn(sh, hpa_to_hfn(HPA(pte_frame(old)))));
+		if (gpte_present(val) && !new_leaf)
+			sh_touch_page(sh, sp_of_hfn(sh, hpa_to_hfn(HPA(pte_frame(val)))));
+	}
 	if (gpte_present(old)) {
 		if (spte_leaf(old, level)) {
 			rmap_del(sh, hpa_to_hfn(HPA(pte_frame(old))), level, a.v);
@@ -519,6 +533,8 @@ void gfn_write_protect(struct vcpu *v, gfn_t gfn)
 		if (!(s & GPTE_RW))
 			continue;
 		hpa_write64(vm, HPA(a), s & ~(GPTE_RW | GPTE_D));
+		if (sh->track)
+			sh_touch_spte(sh, a);
 		struct shadow_page *sp = sp_of_hfn(sh, a >> PAGE_SHIFT);
 		unsigned idx = (unsigned)((a & (PAGE_SIZE - 1)) / 8);
 		TRACE(vm, .kind = TR_VMM_OP, .level = 1, .gva = sp_entry_gva(vm, sp, idx),

@@ -43,6 +43,8 @@
 
 static void unsync_link(struct shadow *sh, struct shadow_page *sp)
 {
+	if (sh->track)
+		sh_touch_page(sh, sp);
 	sp->unsync = true;
 	sp->unsync_prev = NULL;
 	sp->unsync_next = sh->unsync_head;
@@ -54,6 +56,8 @@ static void unsync_link(struct shadow *sh, struct shadow_page *sp)
 
 static void unsync_unlink(struct shadow *sh, struct shadow_page *sp)
 {
+	if (sh->track)
+		sh_touch_page(sh, sp);
 	if (sp->unsync_prev)
 		sp->unsync_prev->unsync_next = sp->unsync_next;
 	else
@@ -75,6 +79,8 @@ void sync_entry(struct vcpu *v, struct shadow_page *sp, unsigned idx)
 	uint64_t gpte = gpa_read64(vm, GPA((sp->gfn << PAGE_SHIFT) + 8u * idx));
 	uint64_t s = spte_get(vm, sp, idx);
 	sh_charge_sptes(sh, 1);
+	if (sh->track) /* re-derived from a gpte that may have changed */
+		sh_touch_spte(sh, spte_addr(sp, idx).v);
 	if (gpte_present(s) && !spte_leaf(s, level)) {
 		struct shadow_page *child = sp_of_hfn(sh, hpa_to_hfn(HPA(pte_frame(s))));
 		if (sp_link_matches(sp, idx, gpte, child))

@@ -1,0 +1,410 @@
+/*
+ * test_conformance.c - the permission matrix: every combination of entry
+ * rights in a 4-level walk x CR0.WP x CR4.SMEP x CR4.SMAP/EFLAGS.AC x
+ * EFER.NXE x CPL x read/write/fetch, under every MMU mode of the registry,
+ * each compared with the SDM oracle (tests/support/sdm_oracle.c): fault or
+ * not, the #PF error code, and the A/D bits set in the guest entries.
+ * This is the model's counterpart of kvm-unit-tests' x86/access.c.
+ *
+ * The matrix (docs/conformance.md):
+ *   entries   P on at every level, R/W, U/S and XD free at each of the 4
+ *             levels: 2^12 = 4096; plus one not-present level k with every
+ *             R/W, U/S, XD combination above it: 512 + 64 + 8 + 1 = 585;
+ *             4681 entry combinations;
+ *   controls  CR0.WP x CR4.SMEP x EFER.NXE x (SMAP off | SMAP on, AC 0 |
+ *             SMAP on, AC 1): 2 x 2 x 2 x 3 = 24;
+ *   access    CPL 0 or 3 x read, write, fetch: 6;
+ * so 4681 x 24 x 6 = 674,064 cases per mode, each from a flushed TLB with
+ * A and D clear in all four entries. After each access that succeeds, the
+ * five other (CPL, access) pairs run again without a flush, so that the
+ * TLB-hit check (cpu_tlb_ok) is compared with the oracle too (fault and
+ * error code; A/D are not compared on that pass).
+ *
+ * Set-up, per mode: boot the guest kernel (for its direct map), then build
+ * a private address space in four free guest frames:
+ *
+ *   T4 (PML4, with the kernel's direct-map entries)  gfn CF_GFN
+ *     [pt_index(CF_VA, 4)] -> T3  gfn CF_GFN + 1
+ *       [pt_index(CF_VA, 3)] -> T2  gfn CF_GFN + 2
+ *         [pt_index(CF_VA, 2)] -> T1  gfn CF_GFN + 3
+ *           [pt_index(CF_VA, 1)] -> data gfn CF_GFN + 4
+ *
+ * Between cases the entries are rewritten as the guest kernel would: 8-byte
+ * supervisor stores through the direct map (which shadow paging traps and
+ * emulates), followed by a full guest TLB flush. One guest is built per
+ * mode; the controls change with cpu_set_paging_ctl() and cpu_set_ac(). A
+ * #PF is caught by the test's own vector and compared, never handled.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "../src/core/cpu.h"
+#include "../src/guest-mm/gmm.h"
+#include "../src/cli/registry.h"
+#include "support/sdm_oracle.h"
+
+#define CF_GFN UINT64_C(0x1400)
+#define CF_VA                                                                                    \
+	((UINT64_C(5) << 39) | (UINT64_C(6) << 30) | (UINT64_C(7) << 21) | (UINT64_C(8) << 12) | \
+	 UINT64_C(0x18))
+#define CF_COMBOS (4096 + 512 + 64 + 8 + 1)
+#define CF_CTLS 24
+#define RIGHTS (GPTE_RW | GPTE_US | GPTE_NX)
+
+struct conf {
+	struct vm *vm;
+	struct vcpu *v;
+	jmp_buf jb;
+	bool armed;
+	struct guest_fault f;
+	uint64_t cur[5]; /* entry values now in the tables */
+	uint64_t cases, tlb_cases;
+};
+
+static gpa_t entry_gpa(int level)
+{
+	return GPA(((CF_GFN + (uint64_t)(4 - level)) << PAGE_SHIFT) + 8u * pt_index(CF_VA, level));
+}
+
+static uint64_t entry_target(int level)
+{
+	return (CF_GFN + (uint64_t)(5 - level)) << PAGE_SHIFT;
+}
+
+/* The flags of combination n at each level (P, R/W, U/S, XD only). */
+static void combo_flags(unsigned n, uint64_t fl[5])
+{
+	static const uint64_t bits[8] = {
+	    0,	     GPTE_RW,		GPTE_US,	   GPTE_RW | GPTE_US,
+	    GPTE_NX, GPTE_NX | GPTE_RW, GPTE_NX | GPTE_US, GPTE_NX | GPTE_RW | GPTE_US};
+	if (n < 4096) {
+		for (int l = 1; l <= 4; l++)
+			fl[l] = GPTE_P | bits[(n >> (3 * (l - 1))) & 7];
+		return;
+	}
+	/* Not present at level k, every combination above it. */
+	n -= 4096;
+	int k = 1;
+	unsigned above = 512;
+	while (n >= above) {
+		n -= above;
+		k++;
+		above /= 8;
+	}
+	for (int l = 1; l <= 4; l++) {
+		if (l < k)
+			fl[l] = GPTE_P | GPTE_RW | GPTE_US;
+		else if (l == k)
+			fl[l] = 0;
+		else
+			fl[l] = GPTE_P | bits[(n >> (3 * (l - k - 1))) & 7];
+	}
+}
+
+static void conf_pf(struct vcpu *v, const void *info, void *ctx)
+{
+	(void)v;
+	struct conf *c = ctx;
+	if (!c->armed)
+		fail_msg("unexpected #PF at %#" PRIx64 " (error code %#x) outside a case",
+			 ((const struct guest_fault *)info)->gva,
+			 ((const struct guest_fault *)info)->error_code);
+	c->f = *(const struct guest_fault *)info;
+	c->armed = false;
+	longjmp(c->jb, 1);
+}
+
+/* The guest kernel's store of one table entry through its direct map. */
+static void kstore(struct conf *c, gpa_t gpa, uint64_t val)
+{
+	cpu_set_user(c->v, false);
+	cpu_store(c->v, gmm_kva(c->vm, gpa), 8, val);
+}
+
+/* One access; true when it completed, false with c->f when it faulted. */
+static bool conf_access(struct conf *c, bool user, int kind)
+{
+	c->armed = true;
+	if (setjmp(c->jb) != 0) {
+		cpu_set_user(c->v, false);
+		return false;
+	}
+	cpu_set_user(c->v, user);
+	if (kind == ACC_READ)
+		(void)cpu_load(c->v, CF_VA, 8);
+	else if (kind == ACC_WRITE)
+		cpu_store(c->v, CF_VA, 8, UINT64_C(0x5a5a5a5a5a5a5a5a));
+	else
+		cpu_fetch(c->v, CF_VA, 4);
+	cpu_set_user(c->v, false);
+	c->armed = false;
+	return true;
+}
+
+static const char *kind_name(int k)
+{
+	return k == ACC_READ ? "read" : k == ACC_WRITE ? "write" : "fetch";
+}
+
+static void describe(char *buf, size_t len, const struct sdm_case *s)
+{
+	snprintf(buf, len,
+		 "entries PML4E %#" PRIx64 " PDPTE %#" PRIx64 " PDE %#" PRIx64 " PTE %#" PRIx64
+		 " (flags only), WP %d SMEP %d SMAP %d AC %d NXE %d, CPL %d %s",
+		 s->entry[4] & (RIGHTS | GPTE_P), s->entry[3] & (RIGHTS | GPTE_P),
+		 s->entry[2] & (RIGHTS | GPTE_P), s->entry[1] & (RIGHTS | GPTE_P), s->cr0_wp,
+		 s->cr4_smep, s->cr4_smap, s->eflags_ac, s->efer_nxe, s->cpl3 ? 3 : 0,
+		 kind_name(s->access));
+}
+
+/* Write the entries of combination fl with A and D clear, then flush. */
+static void conf_set_entries(struct conf *c, const uint64_t fl[5])
+{
+	for (int l = 4; l >= 1; l--) {
+		uint64_t e = fl[l] ? entry_target(l) | fl[l] : 0;
+		uint64_t now = gpa_read64(c->vm, entry_gpa(l));
+		if (now != e)
+			kstore(c, entry_gpa(l), e);
+		c->cur[l] = e;
+	}
+	cpu_set_user(c->v, false);
+	cpu_flush_tlb(c->v, true);
+}
+
+static void conf_case(struct conf *c, const char *mode, const uint64_t fl[5],
+		      const struct paging_ctl *ctl, bool ac, bool user, int kind)
+{
+	struct vm *vm = c->vm;
+	conf_set_entries(c, fl);
+	struct sdm_case s = {.cr0_wp = ctl->wp,
+			     .cr4_smep = ctl->smep,
+			     .cr4_smap = ctl->smap,
+			     .eflags_ac = ac,
+			     .efer_nxe = ctl->nxe,
+			     .cpl3 = user,
+			     .access = kind};
+	for (int l = 1; l <= 4; l++)
+		s.entry[l] = c->cur[l];
+	struct sdm_outcome want;
+	sdm_oracle(&s, &want);
+	bool ok = conf_access(c, user, kind);
+	c->cases++;
+	char what[320];
+	if (ok == want.fault || (!ok && c->f.error_code != want.error_code)) {
+		describe(what, sizeof(what), &s);
+		fail_msg("%s: %s: got %s (error code %#x), the SDM says %s (error code %#x)", mode,
+			 what, ok ? "no fault" : "a fault", ok ? 0 : c->f.error_code,
+			 want.fault ? "a fault" : "no fault", want.error_code);
+	}
+	for (int l = 1; l <= 4; l++) {
+		uint64_t now = gpa_read64(vm, entry_gpa(l));
+		uint64_t set = (now & ~c->cur[l]) & (GPTE_A | GPTE_D);
+		if (set != want.ad_set[l] || (now & ~(GPTE_A | GPTE_D)) != c->cur[l]) {
+			describe(what, sizeof(what), &s);
+			fail_msg("%s: %s: level %d entry %#" PRIx64 " -> %#" PRIx64
+				 ", the SDM sets %#" PRIx64,
+				 mode, what, l, c->cur[l], now, want.ad_set[l]);
+		}
+	}
+	if (!ok)
+		return;
+	/* The TLB now holds the translation: the other pairs go through the
+	 * hit check first. */
+	for (int u = 0; u < 2; u++) {
+		for (int k = ACC_READ; k <= ACC_FETCH; k++) {
+			if (u == user && k == kind)
+				continue;
+			struct sdm_case t = s;
+			t.cpl3 = u;
+			t.access = k;
+			struct sdm_outcome w2;
+			sdm_oracle(&t, &w2);
+			bool ok2 = conf_access(c, u, k);
+			c->tlb_cases++;
+			if (ok2 == w2.fault || (!ok2 && c->f.error_code != w2.error_code)) {
+				describe(what, sizeof(what), &t);
+				fail_msg(
+				    "%s: after a completed CPL %d %s: %s: got %s (error code %#x),"
+				    " the SDM says %s (error code %#x)",
+				    mode, user ? 3 : 0, kind_name(kind), what,
+				    ok2 ? "no fault" : "a fault", ok2 ? 0 : c->f.error_code,
+				    w2.fault ? "a fault" : "no fault", w2.error_code);
+			}
+		}
+	}
+	/* Entries that were set are rewritten by the next case. */
+	for (int l = 1; l <= 4; l++)
+		c->cur[l] = gpa_read64(vm, entry_gpa(l));
+}
+
+/* Build the guest and the private address space for one mode. */
+static struct conf *conf_setup(const char *mode)
+{
+	struct vm_config cfg;
+	config_defaults(&cfg);
+	cfg.mode = mode;
+	cfg.guest_mem = UINT64_C(32) << 20;
+	/* Booted without NXE, so that the direct map carries no XD bit and
+	 * stays usable when the matrix turns NXE off (bit 63 reserved). */
+	cfg.efer_nxe = false;
+	char err[256];
+	struct vm *vm = vm_create(&cfg, err, sizeof(err));
+	if (!vm)
+		fail_msg("vm_create(%s): %s", mode, err);
+	if (gmm_boot(vm))
+		fail_msg("gmm_boot(%s): %s", mode, vm->err);
+	struct conf *c = calloc(1, sizeof(*c));
+	assert_non_null(c);
+	c->vm = vm;
+	c->v = &vm->vcpu;
+	/* The private tables: T4 gets the kernel's top-level entries. */
+	gpa_t ktop = GPA(pte_frame(c->v->cr3));
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t e = gpa_read64(vm, GPA(ktop.v + 8u * i));
+		if (e)
+			gpa_write64(vm, GPA((CF_GFN << PAGE_SHIFT) + 8u * i), e);
+	}
+	for (uint64_t g = CF_GFN; g <= CF_GFN + 4; g++)
+		p2m_mark_used(vm, g);
+	for (int l = 4; l >= 1; l--)
+		gpa_write64(vm, entry_gpa(l), entry_target(l) | GPTE_P | GPTE_RW | GPTE_US);
+	cpu_set_vector(c->v, VEC_PF, conf_pf, c);
+	cpu_set_user(c->v, false);
+	cpu_write_cr3(c->v, CF_GFN << PAGE_SHIFT);
+	return c;
+}
+
+static void conf_mode(const char *mode, uint64_t *cases, uint64_t *tlb_cases)
+{
+	struct conf *c = conf_setup(mode);
+	jmp_buf jb;
+	c->vm->abort_jmp = &jb;
+	if (setjmp(jb) != 0)
+		fail_msg("%s: the VM aborted: %s", mode, c->vm->err);
+	for (unsigned x = 0; x < CF_CTLS; x++) {
+		struct paging_ctl ctl = {.wp = x & 1, .smep = (x >> 1) & 1, .nxe = (x >> 2) & 1};
+		unsigned smap_ac = x >> 3; /* 0 off, 1 on with AC 0, 2 on with AC 1 */
+		ctl.smap = smap_ac != 0;
+		bool ac = smap_ac == 2;
+		cpu_set_user(c->v, false);
+		cpu_set_paging_ctl(c->v, &ctl);
+		cpu_set_ac(c->v, ac);
+		for (unsigned n = 0; n < CF_COMBOS; n++) {
+			uint64_t fl[5];
+			combo_flags(n, fl);
+			for (int user = 0; user < 2; user++)
+				for (int kind = ACC_READ; kind <= ACC_FETCH; kind++)
+					conf_case(c, mode, fl, &ctl, ac, user, kind);
+		}
+	}
+	if (c->vm->mmu->audit)
+		vm_audit(c->vm);
+	c->vm->abort_jmp = NULL;
+	*cases = c->cases;
+	*tlb_cases = c->tlb_cases;
+	vm_destroy(c->vm);
+	free(c);
+}
+
+/* The oracle itself, on cases whose answer is written out by hand from the
+ * SDM's tables, so that the oracle can fail too. */
+static void test_oracle_spot_checks(void **state)
+{
+	(void)state;
+	uint64_t u = GPTE_P | GPTE_RW | GPTE_US;
+	struct sdm_case s = {.entry = {0, u, u, u, u},
+			     .cr0_wp = true,
+			     .cr4_smep = true,
+			     .cr4_smap = true,
+			     .efer_nxe = true};
+	struct sdm_outcome o;
+	/* Supervisor read of a user page under SMAP without AC: P, no W/U. */
+	s.access = 0;
+	sdm_oracle(&s, &o);
+	assert_true(o.fault);
+	assert_int_equal(o.error_code, 0x01);
+	/* With AC: allowed, A everywhere, no D. */
+	s.eflags_ac = true;
+	sdm_oracle(&s, &o);
+	assert_false(o.fault);
+	assert_int_equal(o.ad_set[4], GPTE_A);
+	assert_int_equal(o.ad_set[1], GPTE_A);
+	/* Supervisor fetch from a user page under SMEP: P | I/D. */
+	s.access = 2;
+	sdm_oracle(&s, &o);
+	assert_true(o.fault);
+	assert_int_equal(o.error_code, 0x11);
+	/* SMEP off, NXE off: the fetch fault of an XD entry is a reserved-bit
+	 * fault, without I/D. */
+	s.cr4_smep = false;
+	s.efer_nxe = false;
+	s.entry[3] |= GPTE_NX;
+	sdm_oracle(&s, &o);
+	assert_true(o.fault);
+	assert_int_equal(o.error_code, 0x09);
+	/* CR0.WP = 0: a supervisor write to a read-only supervisor page is
+	 * allowed and sets D in the PTE only. */
+	struct sdm_case w = {
+	    .entry = {0, GPTE_P, GPTE_P | GPTE_RW, GPTE_P, GPTE_P}, .cr0_wp = false, .access = 1};
+	sdm_oracle(&w, &o);
+	assert_false(o.fault);
+	assert_int_equal(o.ad_set[1], GPTE_A | GPTE_D);
+	assert_int_equal(o.ad_set[2], GPTE_A);
+	w.cr0_wp = true;
+	sdm_oracle(&w, &o);
+	assert_true(o.fault);
+	assert_int_equal(o.error_code, 0x03);
+	/* A user write to a not-present PDE: W | U, P clear. */
+	w.entry[2] = 0;
+	w.cpl3 = true;
+	sdm_oracle(&w, &o);
+	assert_true(o.fault);
+	assert_int_equal(o.error_code, 0x06);
+}
+
+static void test_matrix_every_mode(void **state)
+{
+	(void)state;
+	uint64_t per_mode = (uint64_t)CF_COMBOS * CF_CTLS * 6;
+	uint64_t total = 0, total_tlb = 0;
+	char names[160] = "";
+	int nmodes = 0;
+	for (int i = 0; mmu_modes[i]; i++) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		uint64_t cases = 0, tlb_cases = 0;
+		conf_mode(mmu_modes[i]->name, &cases, &tlb_cases);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_int_equal(cases, per_mode);
+		print_message("conformance %-7s %" PRIu64 " cases from a flushed TLB, %" PRIu64
+			      " more through the TLB hit, %.1f s\n",
+			      mmu_modes[i]->name, cases, tlb_cases,
+			      (double)(t1.tv_sec - t0.tv_sec) +
+				  1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+		total += cases;
+		total_tlb += tlb_cases;
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), " %s",
+			 mmu_modes[i]->name);
+		nmodes++;
+	}
+	assert_true(nmodes >= 3);
+	print_message("conformance: %u entry combinations x %u control settings x 6 accesses ="
+		      " %" PRIu64 " cases per mode; %" PRIu64 " cases (+%" PRIu64
+		      " TLB-hit cases) under%s: all equal the SDM oracle\n",
+		      CF_COMBOS, CF_CTLS, per_mode, total, total_tlb, names);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_oracle_spot_checks),
+	    cmocka_unit_test(test_matrix_every_mode),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
