@@ -6,8 +6,13 @@
  * entries 4-way for 4K and 32 entries 4-way for 2M/1G, L1 ITLB 128 entries
  * 8-way, STLB 1536 entries 12-way. Paging-structure cache sizes are not
  * published by Intel; see docs/cost-model.md for the values used.
+ *
+ * The TLB, walk-cache and cache geometry and the costs are then set by the
+ * default machine profile (machine.c), which is the Skylake-SP server core:
+ * its TLBs are the client core's listed above.
  */
 #include "config.h"
+#include "machine.h"
 
 void config_defaults(struct vm_config *c)
 {
@@ -41,7 +46,12 @@ void config_defaults(struct vm_config *c)
 		.ntlb = true,
 		.pwc_entries = 32,
 		.ntlb_entries = 32,
+		.cache_model = true,
+		.overridden = 0,
+		.cost_overridden = 0,
 		.audit = false,
 		.verbose = 0,
 	};
+	size_t n;
+	machine_apply(c, &machine_profiles(&n)[0]);
 }

@@ -28,6 +28,7 @@
 
 #include <setjmp.h>
 
+#include "cache.h"
 #include "config.h"
 #include "cost.h"
 #include "mmu.h"
@@ -84,7 +85,7 @@ struct vm {
 	struct gmm *gmm;
 	struct stats st;
 	struct cost_model cost;
-	struct ptcache ptc;
+	struct cache cache; /* data and page-table lines (cache.h) */
 	trace_fn_t trace_fn;
 	void *trace_ctx;
 	jmp_buf *abort_jmp; /* where vm_abort() lands; NULL = exit(3) */
@@ -135,19 +136,28 @@ enum page_size p2m_chunk_size(const struct vm *vm);
 uint64_t gpa_read64(struct vm *vm, gpa_t gpa);
 void gpa_write64(struct vm *vm, gpa_t gpa, uint64_t v);
 
-/* Bring the derived counters up to date: tlb_hits = accesses - tlb_misses,
- * cyc_access = accesses x cost.access (kept off the hot path). Call before
- * reading vm->st. */
+/* Bring the derived counters up to date: tlb_hits = accesses - tlb_misses.
+ * Call before reading vm->st. */
 void vm_sync_stats(struct vm *vm);
 
 /* Hash of the whole guest-physical image (unbacked frames read as zero). */
 uint64_t vm_guest_digest(struct vm *vm);
 
 /*
- * Charge one walk reference to the entry at hpa: looks up the page-table
- * line cache, adds the latency to cyc_walk and returns it; *level gets the
- * cache level (1..4). Walkers call this for every reference that goes to
- * memory; a reference served by a walk cache is charged cost.ref_pwc.
+ * Cycles of one data access at host-physical address hpa: the latency of
+ * the cache level that served it (cost.ref_l1 with --cache-model off). The
+ * caller adds them to cyc_access. Inline: the TLB-hit path calls it.
+ */
+static inline uint32_t vm_data_ref(struct vm *vm, uint64_t hpa)
+{
+	return cost_ref_latency(&vm->cost, cache_ref(&vm->cache, hpa));
+}
+
+/*
+ * Charge one walk reference to the entry at hpa: looks up the cache model,
+ * adds the latency to cyc_walk and returns it; *level gets the cache level
+ * (1..4). Walkers call this for every reference that goes to memory; a
+ * reference served by a walk cache is charged cost.ref_pwc.
  */
 uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level);
 /*
@@ -156,6 +166,12 @@ uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level);
  * to cyc_vmm, because it is handler work, not a hardware walk.
  */
 uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level);
+/*
+ * A guest access that the VMM performs for the guest (an emulated store to
+ * a write-protected table): goes through the cache model like the access
+ * itself would, and is charged to cyc_access, once, as every access is.
+ */
+void vm_emulated_access(struct vm *vm, hpa_t hpa);
 
 /*
  * Account one VM exit for 'reason', counted in *counter (one of the exits_*
