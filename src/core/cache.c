@@ -13,18 +13,26 @@
 /* ---- private helpers ---------------------------------------------------- */
 
 /*
- * Multiplicative (Fibonacci) hashing of the line number: the top bits of
- * line x 2^64/phi. Every address bit above the line offset moves the set, and
- * the function is fixed, so a run is deterministic. Real LLCs use XOR trees
- * of physical address bits whose exact form is undocumented; any hash that
- * spreads frames evenly serves the purpose here.
+ * Hash of the line number: multiply by 2^64/phi, fold, multiply again and
+ * fold (the finaliser of a 64-bit mixer), then keep the low bits. Every
+ * address bit above the line offset moves the set, arithmetic sequences of
+ * frames spread like random ones, and the function is fixed, so a run is
+ * deterministic. Real LLCs use XOR trees of physical address bits whose exact
+ * form is undocumented; any hash that spreads frames evenly serves here.
  */
-#define CACHE_HASH_MUL UINT64_C(0x9e3779b97f4a7c15)
+static inline uint64_t line_hash(uint64_t line)
+{
+	uint64_t x = line * UINT64_C(0x9e3779b97f4a7c15);
+
+	x ^= x >> 32;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	return x ^ (x >> 29);
+}
 
 static inline uint32_t level_set(const struct cache_level *lv, uint64_t line)
 {
 	if (lv->hashed)
-		return (uint32_t)((line * CACHE_HASH_MUL) >> 32) & lv->mask;
+		return (uint32_t)line_hash(line) & lv->mask;
 	return (uint32_t)line & lv->mask;
 }
 
