@@ -84,8 +84,8 @@ static void test_defaults_are_skylake_sp(void **state)
 	assert_int_equal(c.access, 4);
 	assert_int_equal(c.ref_pwc, 1);
 	assert_int_equal(c.ref_l1, 4);
-	assert_int_equal(c.ref_l2, 14);
-	assert_int_equal(c.ref_llc, 54);
+	assert_int_equal(c.ref_l2, 12);
+	assert_int_equal(c.ref_llc, 77);
 	assert_int_equal(c.ref_dram, 200);
 	assert_int_equal(c.pf_delivery, 710);
 	assert_int_equal(c.pf_handler, 2500);
@@ -167,8 +167,8 @@ static void test_ref_latency(void **state)
 	(void)state;
 	cost_defaults(&c);
 	assert_int_equal(cost_ref_latency(&c, CACHE_L1), 4);
-	assert_int_equal(cost_ref_latency(&c, CACHE_L2), 14);
-	assert_int_equal(cost_ref_latency(&c, CACHE_LLC), 54);
+	assert_int_equal(cost_ref_latency(&c, CACHE_L2), 12);
+	assert_int_equal(cost_ref_latency(&c, CACHE_LLC), 77);
 	assert_int_equal(cost_ref_latency(&c, CACHE_DRAM), 200);
 	/* It reads the model, not constants. */
 	c.ref_l2 = 17;

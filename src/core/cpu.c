@@ -67,6 +67,7 @@ static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 		}
 		struct xlate x;
 		memset(&x, 0, sizeof(x));
+		uint64_t cyc_walk0 = vm->st.cyc_walk;
 		enum xlate_result r = vm->mmu->translate(v, a, &x);
 		switch (r) {
 		case XLATE_OK:
@@ -75,6 +76,7 @@ static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 			if (a->user) {
 				vm->st.walks_user++;
 				vm->st.walk_refs_user += x.refs;
+				vm->st.walk_cycles_user += vm->st.cyc_walk - cyc_walk0;
 			}
 			if (!cpu_tlb_ok(&(struct tlb_entry){ .flags = x.fill.flags }, a->kind, a->user))
 				vmmu_bug("fill-grants-access",
