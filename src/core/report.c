@@ -109,7 +109,8 @@ static void report_summary(FILE *f, const char *wname, const struct vm_config *c
 			fprintf(f, ", switch every %" PRIu32, p->switch_every);
 		fprintf(f, ")");
 	}
-	fputc('\n', f);
+	fprintf(f, "\n  machine        %s, cache model %s\n", cfg->machine ? cfg->machine : "?",
+		cfg->cache_model ? "on" : "off");
 	fprintf(f, "  %-14s %" PRIu64 " (user %" PRIu64 ")\n", "accesses", st->accesses,
 		st->user_accesses);
 	fprintf(f,
