@@ -450,8 +450,8 @@ static int parse_cost(const char *s, struct vm_config *c, char *err, size_t errl
 		const struct cost_field *f = cost_fields(&nf);
 		*(uint32_t *)(void *)((char *)&cm + f[k].off) = (uint32_t)v;
 		mark |= UINT64_C(1) << k;
-		if (*p == ',')
-			p++;
+		if (*p == ',' && *++p == '\0')
+			goto bad; /* a trailing comma */
 	}
 	c->cost = cm;
 	c->cost_overridden |= mark;
