@@ -113,9 +113,15 @@ static inline uint64_t hpa_read64(struct vm *vm, hpa_t hpa)
 {
 	return *(uint64_t *)(vm->hm.base + hpa.v);
 }
+/* A store by the VMM or the walker (spte, EPT entry, A/D bit, guest table
+ * set-up): its line passes through the cache model, uncharged (the handler or
+ * walk that stores prices it), so that a walk that follows finds the line
+ * where a real store would have left it. Reads (hpa_read64) do not touch the
+ * model, so an audit changes nothing. */
 static inline void hpa_write64(struct vm *vm, hpa_t hpa, uint64_t v)
 {
 	*(uint64_t *)(vm->hm.base + hpa.v) = v;
+	(void)cache_ref(&vm->cache, hpa.v);
 }
 /* A zeroed frame for VMM structures; vm_abort()s when host memory is full. */
 hfn_t hostmem_alloc_frame(struct vm *vm);
