@@ -52,10 +52,12 @@ static void check_size(uint64_t pages, uint64_t n_walks, uint64_t n_refs, uint64
 		    s.st.cyc_access * 1000 >= n.st.cyc_access * 999);
 	double cn = (double)n.st.walk_cycles_user / (double)n.st.walks_user;
 	double cs = (double)s.st.walk_cycles_user / (double)s.st.walks_user;
-	print_message("random, %" PRIu64 " pages: %.2f (native) and %.2f (shadow) cycles per user walk\n",
+	print_message("random, %" PRIu64
+		      " pages: %.2f (native) and %.2f (shadow) cycles per user walk\n",
 		      pages, cn, cs);
 	assert_true(cs <= cn * 1.02 && cs >= cn * 0.98);
-	assert_true(n.st.walk_cycles_user <= n.st.cyc_walk && s.st.walk_cycles_user <= s.st.cyc_walk);
+	assert_true(n.st.walk_cycles_user <= n.st.cyc_walk &&
+		    s.st.walk_cycles_user <= s.st.cyc_walk);
 }
 
 static void test_random_32m(void **state)

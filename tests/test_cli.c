@@ -277,10 +277,16 @@ static void test_machine_flags_set_fields(void **state)
  * fields of it whatever their order; the result is the same both ways. */
 static void test_machine_profile_order_independent(void **state)
 {
-	char *a[] = {"--tlb", "8x4:64x8", "--cost", "vmexit=999,ref_dram=300",
-		     "--machine", "zen2", "--cache=64x8:512x8:1024x16"};
-	char *b[] = {"--machine=zen2", "--cache", "64x8:512x8:1024x16", "--cost",
-		     "vmexit=999,ref_dram=300", "--tlb", "8x4:64x8"};
+	char *a[] = {"--tlb",
+		     "8x4:64x8",
+		     "--cost",
+		     "vmexit=999,ref_dram=300",
+		     "--machine",
+		     "zen2",
+		     "--cache=64x8:512x8:1024x16"};
+	char *b[] = {
+	    "--machine=zen2", "--cache", "64x8:512x8:1024x16", "--cost", "vmexit=999,ref_dram=300",
+	    "--tlb",	      "8x4:64x8"};
 	struct vm_config x, y;
 	char err[512] = "";
 
@@ -326,11 +332,13 @@ static void test_machine_profile_errors(void **state)
 	(void)state;
 	config_defaults(&c);
 	assert_int_equal(cli_parse_machine(&c, 2, m, &i, err, sizeof(err)), CLI_ERR);
-	assert_string_equal(err, "--machine: unknown machine 'pentium'; expected one of skylake-sp, zen2");
+	assert_string_equal(
+	    err, "--machine: unknown machine 'pentium'; expected one of skylake-sp, zen2");
 	i = 0;
 	assert_int_equal(cli_parse_machine(&c, 2, k, &i, err, sizeof(err)), CLI_ERR);
-	assert_string_equal(err, "--cost: unknown cost 'vmexits' (the fields are listed by `vmmu list "
-				 "machines`)");
+	assert_string_equal(err,
+			    "--cost: unknown cost 'vmexits' (the fields are listed by `vmmu list "
+			    "machines`)");
 	expect_bad("--cost", "vmexit");
 	expect_bad("--cost", "vmexit=");
 	expect_bad("--cost", "vmexit=1,");

@@ -248,8 +248,8 @@ static void test_cache_l1_lru_order(void **state)
 	assert_int_equal(cache_ref(c, LINE(d)), CACHE_DRAM); /* evicts b, the LRU */
 	assert_int_equal(cache_ref(c, LINE(a)), CACHE_L1);
 	/* b left L1 only: L2 or the LLC still hold it. */
-	assert_true(cache_ref(c, LINE(b)) == CACHE_L2 || cache_set_of(c, 2, LINE(b)) ==
-							      cache_set_of(c, 2, LINE(d)));
+	assert_true(cache_ref(c, LINE(b)) == CACHE_L2 ||
+		    cache_set_of(c, 2, LINE(b)) == cache_set_of(c, 2, LINE(d)));
 }
 
 /* Three lines sharing the L1 set and the L2 set (2 ways each): the first

@@ -22,21 +22,21 @@
 /* ---- types ---- */
 
 enum opt_kind {
-	K_SIZE,	  /* uint64_t bytes, "4G" */
-	K_U64,	  /* uint64_t */
-	K_U32,	  /* uint32_t */
-	K_BOOL,	  /* bool, on|off */
-	K_FLAG,	  /* bool, set by the bare flag (or --flag=on|off) */
-	K_LEVELS, /* int, 4 or 5 */
-	K_PAGE,	  /* enum page_size, limited to 'pages' */
-	K_GEOM,	  /* struct tlb_geom */
-	K_TLB,	  /* struct tlb_geom at off (L1 data) and at off2 (L2) */
-	K_NUMA,	  /* enum numa_policy at off, int node at off2 */
-	K_SYNC,	  /* enum shadow_sync */
-	K_PSC,	  /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
+	K_SIZE,	   /* uint64_t bytes, "4G" */
+	K_U64,	   /* uint64_t */
+	K_U32,	   /* uint32_t */
+	K_BOOL,	   /* bool, on|off */
+	K_FLAG,	   /* bool, set by the bare flag (or --flag=on|off) */
+	K_LEVELS,  /* int, 4 or 5 */
+	K_PAGE,	   /* enum page_size, limited to 'pages' */
+	K_GEOM,	   /* struct tlb_geom */
+	K_TLB,	   /* struct tlb_geom at off (L1 data) and at off2 (L2) */
+	K_NUMA,	   /* enum numa_policy at off, int node at off2 */
+	K_SYNC,	   /* enum shadow_sync */
+	K_PSC,	   /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
 	K_MACHINE, /* a machine profile's name: applies the profile (machine.c) */
-	K_CACHE,  /* struct cache_geom[3]: L1D:L2:LLC */
-	K_COST,	  /* NAME=CYCLES[,NAME=CYCLES...] into struct cost_model */
+	K_CACHE,   /* struct cache_geom[3]: L1D:L2:LLC */
+	K_COST,	   /* NAME=CYCLES[,NAME=CYCLES...] into struct cost_model */
 };
 
 struct opt {
@@ -49,7 +49,7 @@ struct opt {
 	unsigned pages;	   /* K_PAGE: bit n allows enum page_size n */
 	const char *zero;  /* what a value of 0 means, for help; NULL = plain 0 */
 	const char *help;
-	uint32_t prof;	   /* MACH_* field of a machine profile this flag overrides */
+	uint32_t prof; /* MACH_* field of a machine profile this flag overrides */
 };
 
 #define PGBIT(ps) (1u << (ps))
@@ -438,9 +438,10 @@ static int parse_cost(const char *s, struct vm_config *c, char *err, size_t errl
 		name[n] = '\0';
 		k = cost_field_find(name);
 		if (k < 0) {
-			snprintf(err, errlen,
-				 "unknown cost '%s' (the fields are listed by `vmmu list machines`)",
-				 name);
+			snprintf(
+			    err, errlen,
+			    "unknown cost '%s' (the fields are listed by `vmmu list machines`)",
+			    name);
 			return -1;
 		}
 		p += n + 1;
@@ -890,7 +891,8 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 		break;
 	case K_CACHE: {
 		const struct cache_geom *g = (const void *)f;
-		snprintf(buf, len, "%" PRIu32 "x%" PRIu32 ":%" PRIu32 "x%" PRIu32 ":%" PRIu32 "x%" PRIu32,
+		snprintf(buf, len,
+			 "%" PRIu32 "x%" PRIu32 ":%" PRIu32 "x%" PRIu32 ":%" PRIu32 "x%" PRIu32,
 			 g[0].sets, g[0].ways, g[1].sets, g[1].ways, g[2].sets, g[2].ways);
 		break;
 	}

@@ -82,24 +82,24 @@
 #define STEPS_DISPATCH 20
 #define STEPS_CR3_WORK 10
 #define STEPS_INVLPG_WORK 10
-#define PF_PATH(vmexit)                                                                    \
-	((WANG_SP_EXTRA_PER_FAULT - SHADOW_EXITS_PER_FAULT * (vmexit) -                    \
-	  SHADOW_SPTES_PER_FAULT * VMM_SPTE -                                              \
-	  (STEPS_INJECT + STEPS_HIDDEN + STEPS_DIRTY + STEPS_PT_WRITE) * VMM_SPTE) /       \
+#define PF_PATH(vmexit)                                                              \
+	((WANG_SP_EXTRA_PER_FAULT - (SHADOW_EXITS_PER_FAULT * (vmexit)) -            \
+	  SHADOW_SPTES_PER_FAULT * VMM_SPTE -                                        \
+	  (STEPS_INJECT + STEPS_HIDDEN + STEPS_DIRTY + STEPS_PT_WRITE) * VMM_SPTE) / \
 	 SHADOW_EXITS_PER_FAULT)
 
-#define HANDLER_COSTS(vmexit_)                                                             \
-	.vmexit = (vmexit_), .vmm_inject = PF_PATH(vmexit_) + STEPS_INJECT * VMM_SPTE,     \
-	.vmm_hidden_fault = PF_PATH(vmexit_) + STEPS_HIDDEN * VMM_SPTE,                    \
-	.vmm_dirty = PF_PATH(vmexit_) + STEPS_DIRTY * VMM_SPTE,                            \
-	.vmm_pt_write = PF_PATH(vmexit_) + STEPS_PT_WRITE * VMM_SPTE,                      \
-	.vmm_cr3 = (STEPS_DISPATCH + STEPS_CR3_WORK) * VMM_SPTE,                           \
-	.vmm_invlpg = (STEPS_DISPATCH + STEPS_INVLPG_WORK) * VMM_SPTE,                     \
+#define HANDLER_COSTS(vmexit_)                                                         \
+	.vmexit = (vmexit_), .vmm_inject = PF_PATH(vmexit_) + STEPS_INJECT * VMM_SPTE, \
+	.vmm_hidden_fault = PF_PATH(vmexit_) + STEPS_HIDDEN * VMM_SPTE,                \
+	.vmm_dirty = PF_PATH(vmexit_) + STEPS_DIRTY * VMM_SPTE,                        \
+	.vmm_pt_write = PF_PATH(vmexit_) + STEPS_PT_WRITE * VMM_SPTE,                  \
+	.vmm_cr3 = (STEPS_DISPATCH + STEPS_CR3_WORK) * VMM_SPTE,                       \
+	.vmm_invlpg = (STEPS_DISPATCH + STEPS_INVLPG_WORK) * VMM_SPTE,                 \
 	.vmm_ept_violation = PF_PATH(vmexit_)
 
-#define COMMON_COSTS                                                                       \
-	.pf_delivery = PF_DELIVERY, .pf_handler = PF_HANDLER, .page_zero = PAGE_ZERO,      \
-	.page_copy = PAGE_COPY, .vmm_resync = VMM_RESYNC, .vmm_spte = VMM_SPTE,            \
+#define COMMON_COSTS                                                                  \
+	.pf_delivery = PF_DELIVERY, .pf_handler = PF_HANDLER, .page_zero = PAGE_ZERO, \
+	.page_copy = PAGE_COPY, .vmm_resync = VMM_RESYNC, .vmm_spte = VMM_SPTE,       \
 	.tlb_flush = TLB_FLUSH, .invlpg = INVLPG, .cr3_load = CR3_LOAD
 
 /*
@@ -146,7 +146,7 @@ static const struct machine_profile profiles[] = {
 		.access = 4,
 		.ref_pwc = 1,
 		.ref_l1 = 4,
-		.ref_l2 = 12,	 /* the middle of 11-13 */
+		.ref_l2 = 12, /* the middle of 11-13 */
 		.ref_llc = 77,
 		.ref_dram = 200, /* SagePTE artifact (secondary) */
 		HANDLER_COSTS(VMEXIT_SKX),
@@ -187,7 +187,10 @@ static const struct machine_profile profiles[] = {
 
 #define NPROFILES (sizeof(profiles) / sizeof(profiles[0]))
 
-#define CF(f, h) {#f, offsetof(struct cost_model, f), h}
+#define CF(f, h)                                                             \
+	{                                                                    \
+		.name = #f, .off = offsetof(struct cost_model, f), .help = h \
+	}
 static const struct cost_field fields[] = {
     CF(access, "an access the cache model does not see (fetch, bulk page op)"),
     CF(ref_pwc, "walk reference served by a walk cache"),

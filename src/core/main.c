@@ -204,14 +204,14 @@ static void list_machines(void)
 	for (size_t k = 0; k < n; k++)
 		printf(" %16s", m[k].name);
 	printf("\n");
-#define ROW(label, fmt, ...)                                                                 \
-	do {                                                                                 \
-		printf("  %-18s", label);                                                    \
-		for (size_t k = 0; k < n; k++) {                                             \
-			snprintf(buf, sizeof(buf), fmt, __VA_ARGS__);                        \
-			printf(" %16s", buf);                                                \
-		}                                                                            \
-		printf("\n");                                                                \
+#define ROW(label, fmt, ...)                                          \
+	do {                                                          \
+		printf("  %-18s", label);                             \
+		for (size_t k = 0; k < n; k++) {                      \
+			snprintf(buf, sizeof(buf), fmt, __VA_ARGS__); \
+			printf(" %16s", buf);                         \
+		}                                                     \
+		printf("\n");                                         \
 	} while (0)
 	ROW("tlb (L1:L2)", "%ux%u:%ux%u", m[k].l1d.sets, m[k].l1d.ways, m[k].l2.sets, m[k].l2.ways);
 	ROW("tlb-large", "%ux%u", m[k].l1d_large.sets, m[k].l1d_large.ways);
