@@ -59,6 +59,23 @@ for m in $modes_all; do
 	if grep -qE "^  $m " "$T/list"; then ok "list shows mode $m"; else bad "list lacks mode $m"; fi
 done
 expect_msg 2 "unknown command 'frobnicate'" "unknown command: exit 2" "$VMMU" frobnicate
+"$VMMU" list machines >"$T/machines"
+check "list machines shows both profiles, default first" \
+	bash -c "grep -A2 '^Machine profiles' '$T/machines' | sed -n 2p | grep -q '^  skylake-sp ' && grep -q '^  zen2 ' '$T/machines'"
+check "list machines shows every cost field" grep -qE "^  vmm_ept_violation +[0-9]+ +[0-9]+$" "$T/machines"
+expect_msg 2 "--machine: unknown machine 'pentium'" "--machine pentium: exit 2, names the flag" \
+	"$VMMU" run --workload faults --machine pentium
+expect_msg 2 "--cost: unknown cost 'vmexits'" "--cost vmexits=1: exit 2" \
+	"$VMMU" run --workload faults --cost vmexits=1
+# The two profiles differ in their costs; a flag overrides a profile in any order.
+est() { "$VMMU" run --workload faults --pages 64 --ops 4 --mode shadow "$@" | awk '/est cycles/ {print $3}'; }
+e_intel=$(est --machine skylake-sp)
+e_amd=$(est --machine zen2)
+check "skylake-sp and zen2 estimate different cycles" test "$e_intel" != "$e_amd"
+e1=$(est --cost vmexit=1000 --machine zen2)
+e2=$(est --machine zen2 --cost vmexit=1000)
+check "--cost before or after --machine: same cycles" test "$e1" = "$e2"
+check "--cost changed zen2's cycles" test "$e1" != "$e_amd"
 expect_msg 2 "sweep: --workload is required" "sweep without flags: exit 2, names what is missing" "$VMMU" sweep
 
 # ---- bad flags and values: exit 2, the flag named ----

@@ -279,6 +279,86 @@ static void test_machine_flags_set_fields(void **state)
 	assert_string_equal(c.mode, "native");
 }
 
+/* --machine sets the profile; --tlb, --cache and --cost override single
+ * fields of it whatever their order; the result is the same both ways. */
+static void test_machine_profile_order_independent(void **state)
+{
+	char *a[] = {"--tlb",
+		     "8x4:64x8",
+		     "--cost",
+		     "vmexit=999,ref_dram=300",
+		     "--machine",
+		     "zen2",
+		     "--cache=64x8:512x8:1024x16"};
+	char *b[] = {
+	    "--machine=zen2", "--cache", "64x8:512x8:1024x16", "--cost", "vmexit=999,ref_dram=300",
+	    "--tlb",	      "8x4:64x8"};
+	struct vm_config x, y;
+	char err[512] = "";
+
+	(void)state;
+	config_defaults(&x);
+	config_defaults(&y);
+	assert_string_equal(x.machine, "skylake-sp");
+	assert_int_equal(parse_machine_args(&x, (int)NELEMS(a), a, err, sizeof(err)), CLI_MATCHED);
+	assert_int_equal(parse_machine_args(&y, (int)NELEMS(b), b, err, sizeof(err)), CLI_MATCHED);
+	assert_string_equal(x.machine, "zen2");
+	assert_string_equal(y.machine, "zen2");
+	assert_memory_equal(&x.cost, &y.cost, sizeof(x.cost));
+	assert_int_equal(x.cost.vmexit, 999);
+	assert_int_equal(x.cost.ref_dram, 300);
+	assert_int_equal(x.cost.ref_llc, 38); /* the rest is zen2's */
+	assert_int_equal(x.cost.vmm_inject, 5362);
+	assert_int_equal(x.l1d.sets, 8);
+	assert_int_equal(y.l1d.sets, 8);
+	assert_int_equal(x.l2.ways, 8);
+	assert_int_equal(x.l1i.ways, 64); /* not overridden: zen2's */
+	assert_int_equal(x.cache[1].sets, 512);
+	assert_int_equal(y.cache[2].ways, 16);
+	assert_memory_equal(x.cache, y.cache, sizeof(x.cache));
+
+	/* The same through cli_set (the library and sweep path). */
+	struct wl_params p = {0};
+	config_defaults(&x);
+	assert_int_equal(cli_set(&x, &p, "cost", "vmexit=5", err, sizeof(err)), 0);
+	assert_int_equal(cli_set(&x, &p, "--machine", "zen2", err, sizeof(err)), 0);
+	assert_int_equal(x.cost.vmexit, 5);
+	assert_int_equal(x.cost.ref_l2, 12);
+	assert_int_equal(x.cache[2].sets, 4096);
+}
+
+static void test_machine_profile_errors(void **state)
+{
+	struct vm_config c;
+	char err[512] = "";
+	char *m[] = {"--machine", "pentium"};
+	char *k[] = {"--cost", "vmexits=3"};
+	int i = 0;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(cli_parse_machine(&c, 2, m, &i, err, sizeof(err)), CLI_ERR);
+	assert_string_equal(
+	    err, "--machine: unknown machine 'pentium'; expected one of skylake-sp, zen2");
+	i = 0;
+	assert_int_equal(cli_parse_machine(&c, 2, k, &i, err, sizeof(err)), CLI_ERR);
+	assert_string_equal(err,
+			    "--cost: unknown cost 'vmexits' (the fields are listed by `vmmu list "
+			    "machines`)");
+	expect_bad("--cost", "vmexit");
+	expect_bad("--cost", "vmexit=");
+	expect_bad("--cost", "vmexit=1,");
+	expect_bad("--cost", "vmexit=99999999999");
+	expect_bad("--cache", "64x8:1024x16");
+	expect_bad("--cache", "64x8:1000x16:2048x11");
+	expect_bad("--cache", "64x8:1024x33:2048x11");
+	expect_bad("--cache-model", "maybe");
+	/* Nothing was written by the failed flags. */
+	assert_string_equal(c.machine, "skylake-sp");
+	assert_int_equal(c.cost.vmexit, 2495);
+	assert_int_equal(c.cost_overridden, 0);
+}
+
 static void test_machine_flags_reject_bad_values(void **state)
 {
 	static const char *const bad[][2] = {
@@ -700,6 +780,8 @@ int main(void)
 	    cmocka_unit_test(test_geom_parse),
 	    cmocka_unit_test(test_page_parse),
 	    cmocka_unit_test(test_machine_flags_set_fields),
+	    cmocka_unit_test(test_machine_profile_order_independent),
+	    cmocka_unit_test(test_machine_profile_errors),
 	    cmocka_unit_test(test_machine_flags_reject_bad_values),
 	    cmocka_unit_test(test_exact_messages),
 	    cmocka_unit_test(test_nomatch_leaves_index),

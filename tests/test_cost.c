@@ -1,18 +1,18 @@
 /*
- * test_cost.c - unit tests of the cost model (cost.c) and the statistics
- * helpers (stats.c).
+ * test_cost.c - unit tests of the cost model and machine profiles
+ * (cost.c, machine.c), the cache model (cache.c) and the statistics helpers
+ * (stats.c).
  *
- * The page-table line cache tests compute their expectations from the
- * geometry, which the first test pins down exactly:
+ * The cache tests use a small geometry so that every expectation is exact:
  *
- *   level  sets  ways  lines   bytes    set of line number n
- *   L1       64     4    256   16 KiB   n mod 64
- *   L2     1024     2   2048  128 KiB   n mod 1024
- *   LLC    2048     8  16384    1 MiB   n mod 2048
+ *   level  sets  ways  set of line n
+ *   L1        4     2  n mod 4 (address bits 7:6: page-offset bits)
+ *   L2        8     2  hash(n) mod 8
+ *   LLC      16     4  hash(n) mod 16
  *
- * Addresses are host-physical; line n is the 64 bytes at n * 64. Lines whose
- * numbers differ by a multiple of 1024 share an L1 set and an L2 set; by a
- * multiple of 2048, also an LLC set.
+ * Lines that must share a hashed set are found with cache_set_of(), which
+ * the model itself uses, so the tests say which lines collide without
+ * repeating the hash. Line n is the 64 bytes at n * 64.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,78 +22,142 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../src/core/cache.h"
+#include "../src/core/config.h"
 #include "../src/core/cost.h"
+#include "../src/core/machine.h"
 #include "../src/core/stats.h"
 
 #define LINE(n) ((uint64_t)(n)*64)
 
+static const struct cache_geom small_geom[3] = {{4, 2}, {8, 2}, {16, 4}};
+
 /* ---- fixtures ------------------------------------------------------------ */
 
-static int ptc_setup(void **state)
+static int cache_setup(void **state)
 {
-	struct ptcache *p = malloc(sizeof(*p));
+	struct cache *c = malloc(sizeof(*c));
 
-	if (p == NULL || ptcache_init(p) != 0) {
-		free(p);
+	if (c == NULL || cache_init(c, small_geom, true) != 0) {
+		free(c);
 		return -1;
 	}
-	*state = p;
+	*state = c;
 	return 0;
 }
 
-static int ptc_teardown(void **state)
+static int cache_teardown(void **state)
 {
-	ptcache_destroy(*state);
+	cache_destroy(*state);
 	free(*state);
 	return 0;
 }
 
-/* ---- cost model ---------------------------------------------------------- */
+/* The k-th line number >= from (k = 0 first) with L1 set s1 and, when the
+ * level is given, the same set as line 'like' in that level. */
+static uint64_t find_line(const struct cache *c, uint64_t from, uint64_t like, int level)
+{
+	for (uint64_t n = from;; n++) {
+		if ((n & 3) != (like & 3))
+			continue;
+		if (level >= 2 && cache_set_of(c, 2, LINE(n)) != cache_set_of(c, 2, LINE(like)))
+			continue;
+		if (level >= 3 && cache_set_of(c, 3, LINE(n)) != cache_set_of(c, 3, LINE(like)))
+			continue;
+		return n;
+	}
+}
 
-static void test_defaults_exact(void **state)
+/* ---- cost model and machine profiles -------------------------------------- */
+
+static void test_defaults_are_skylake_sp(void **state)
 {
 	struct cost_model c;
+	size_t n;
 
 	(void)state;
 	memset(&c, 0xa5, sizeof(c)); /* sentinel: every field must be written */
 	cost_defaults(&c);
+	assert_string_equal(machine_profiles(&n)[0].name, "skylake-sp");
+	assert_int_equal(n, 2);
+	assert_memory_equal(&c, &machine_find("skylake-sp")->cost, sizeof(c));
 	assert_int_equal(c.access, 4);
 	assert_int_equal(c.ref_pwc, 1);
 	assert_int_equal(c.ref_l1, 4);
-	assert_int_equal(c.ref_l2, 14);
-	assert_int_equal(c.ref_llc, 54);
+	assert_int_equal(c.ref_l2, 12);
+	assert_int_equal(c.ref_llc, 77);
 	assert_int_equal(c.ref_dram, 200);
 	assert_int_equal(c.pf_delivery, 710);
 	assert_int_equal(c.pf_handler, 2500);
 	assert_int_equal(c.page_zero, 1024);
 	assert_int_equal(c.page_copy, 2048);
-	assert_int_equal(c.vmexit, 1350);
-	assert_int_equal(c.vmm_hidden_fault, 6037);
-	assert_int_equal(c.vmm_pt_write, 6037);
-	assert_int_equal(c.vmm_cr3, 500);   /* fast path: 10 spte-sized steps */
-	assert_int_equal(c.vmm_invlpg, 250); /* fast path: 5 spte-sized steps */
-	assert_int_equal(c.vmm_dirty, 6037);
-	assert_int_equal(c.vmm_inject, 6037);
+	assert_int_equal(c.vmexit, 2495);
+	assert_int_equal(c.vmm_inject, 4217);
+	assert_int_equal(c.vmm_hidden_fault, 4717);
+	assert_int_equal(c.vmm_dirty, 4417);
+	assert_int_equal(c.vmm_pt_write, 6217);
+	assert_int_equal(c.vmm_cr3, 1500);
+	assert_int_equal(c.vmm_invlpg, 1500);
+	assert_int_equal(c.vmm_ept_violation, 4217);
 	assert_int_equal(c.vmm_resync, 500);
 	assert_int_equal(c.vmm_spte, 50);
-	assert_int_equal(c.vmm_ept_violation, 6037);
 	assert_int_equal(c.tlb_flush, 251);
 	assert_int_equal(c.invlpg, 237);
 	assert_int_equal(c.cr3_load, 251);
 }
 
-/* The calibration stated in docs/cost-model.md: a typical shadow guest
- * fault (4 exits, 9 sptes) costs Wang et al.'s 10 us at 3.0 GHz, less the
- * rounding of the integer division (at most 3 cycles). */
-static void test_shadow_calibration(void **state)
+static void test_zen2_profile_exact(void **state)
 {
-	struct cost_model c;
+	const struct machine_profile *m = machine_find("zen2");
 
 	(void)state;
-	cost_defaults(&c);
-	uint32_t per_fault = c.vmexit + c.vmm_inject + c.vmexit + c.vmm_pt_write + c.vmexit +
-			     c.vmm_hidden_fault + c.vmexit + c.vmm_dirty + 9 * c.vmm_spte;
-	assert_int_equal(per_fault, 29998);
+	assert_non_null(m);
+	assert_int_equal(m->cost.vmexit, 1350);
+	assert_int_equal(m->cost.ref_l2, 12);
+	assert_int_equal(m->cost.ref_llc, 38);
+	assert_int_equal(m->cost.vmm_inject, 5362);
+	assert_int_equal(m->cost.vmm_hidden_fault, 5862);
+	assert_int_equal(m->cost.vmm_dirty, 5562);
+	assert_int_equal(m->cost.vmm_pt_write, 7362);
+	assert_int_equal(m->cost.vmm_ept_violation, 5362);
+	assert_int_equal(m->l1d.sets, 1);
+	assert_int_equal(m->l1d.ways, 64);
+	assert_int_equal(m->cache[2].sets, 4096);
+	assert_int_equal(m->cache[2].ways, 16);
+	assert_null(machine_find("skylake"));
+	assert_null(machine_find(""));
+}
+
+/* The calibration stated in docs/cost-model.md: on every profile a typical
+ * shadow guest fault (inject, pt_write, hidden, dirty: 4 exits, 9 sptes)
+ * costs Wang et al.'s 10 us at 3.0 GHz, less the rounding of the integer
+ * division (2 cycles on both profiles). The handlers differ by their work. */
+static void test_shadow_calibration(void **state)
+{
+	size_t n;
+	const struct machine_profile *m = machine_profiles(&n);
+
+	(void)state;
+	for (size_t k = 0; k < n; k++) {
+		const struct cost_model *c = &m[k].cost;
+		uint32_t per_fault = 4 * c->vmexit + c->vmm_inject + c->vmm_pt_write +
+				     c->vmm_hidden_fault + c->vmm_dirty + 9 * c->vmm_spte;
+		assert_int_equal(per_fault, 29998);
+		assert_int_equal(c->vmm_hidden_fault - c->vmm_inject, 10 * c->vmm_spte);
+		assert_int_equal(c->vmm_dirty - c->vmm_inject, 4 * c->vmm_spte);
+		assert_int_equal(c->vmm_pt_write - c->vmm_inject, 40 * c->vmm_spte);
+		assert_int_equal(c->vmm_ept_violation, c->vmm_inject);
+	}
+}
+
+/* The profiles differ in their costs (the done-when). */
+static void test_profiles_differ(void **state)
+{
+	const struct machine_profile *a = machine_find("skylake-sp"), *b = machine_find("zen2");
+
+	(void)state;
+	assert_true(memcmp(&a->cost, &b->cost, sizeof(a->cost)) != 0);
+	assert_int_not_equal(a->cost.vmexit, b->cost.vmexit);
 }
 
 static void test_ref_latency(void **state)
@@ -102,148 +166,243 @@ static void test_ref_latency(void **state)
 
 	(void)state;
 	cost_defaults(&c);
-	assert_int_equal(cost_ref_latency(&c, 1), 4);
-	assert_int_equal(cost_ref_latency(&c, 2), 14);
-	assert_int_equal(cost_ref_latency(&c, 3), 54);
-	assert_int_equal(cost_ref_latency(&c, 4), 200);
+	assert_int_equal(cost_ref_latency(&c, CACHE_L1), 4);
+	assert_int_equal(cost_ref_latency(&c, CACHE_L2), 12);
+	assert_int_equal(cost_ref_latency(&c, CACHE_LLC), 77);
+	assert_int_equal(cost_ref_latency(&c, CACHE_DRAM), 200);
 	/* It reads the model, not constants. */
 	c.ref_l2 = 17;
-	assert_int_equal(cost_ref_latency(&c, 2), 17);
+	assert_int_equal(cost_ref_latency(&c, CACHE_L2), 17);
 }
 
-/* ---- page-table line cache ----------------------------------------------- */
-
-static void test_ptc_geometry(void **state)
+/* machine_apply() leaves the fields whose flags were given. */
+static void test_machine_apply_keeps_overrides(void **state)
 {
-	struct ptcache *p = *state;
-
-	assert_int_equal(p->lvl[0].sets, 64);
-	assert_int_equal(p->lvl[0].ways, 4);
-	assert_int_equal(p->lvl[1].sets, 1024);
-	assert_int_equal(p->lvl[1].ways, 2);
-	assert_int_equal(p->lvl[2].sets, 2048);
-	assert_int_equal(p->lvl[2].ways, 8);
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(p->hits[i], 0);
-}
-
-static void test_ptc_first_touch_and_retouch(void **state)
-{
-	struct ptcache *p = *state;
-	uint64_t a = UINT64_C(0x12345000) + 8 * 17; /* an entry inside some table */
-
-	assert_int_equal(ptcache_access(p, a), 4); /* cold: DRAM */
-	assert_int_equal(ptcache_access(p, a), 1); /* now in L1 */
-	/* Same 64-byte line, other entries. */
-	assert_int_equal(ptcache_access(p, a & ~UINT64_C(63)), 1);
-	assert_int_equal(ptcache_access(p, (a & ~UINT64_C(63)) + 63), 1);
-	/* The next line is a different line. */
-	assert_int_equal(ptcache_access(p, (a & ~UINT64_C(63)) + 64), 4);
-	assert_int_equal(p->hits[0], 3);
-	assert_int_equal(p->hits[1], 0);
-	assert_int_equal(p->hits[2], 0);
-	assert_int_equal(p->hits[3], 2);
-}
-
-/* Fill 257 consecutive lines: L1 set 0 receives lines 0, 64, 128, 192, 256,
- * five lines for four ways, so line 0 (the oldest) leaves L1. L2 has 1024
- * sets, one line each here, so line 0 is still in L2. */
-static void test_ptc_l1_eviction_hits_l2(void **state)
-{
-	struct ptcache *p = *state;
-	uint32_t l1_lines = p->lvl[0].sets * p->lvl[0].ways;
-
-	assert_int_equal(l1_lines, 256);
-	for (uint32_t n = 0; n <= l1_lines; n++)
-		assert_int_equal(ptcache_access(p, LINE(n)), 4);
-	assert_int_equal(ptcache_access(p, LINE(0)), 2);
-	assert_int_equal(ptcache_access(p, LINE(0)), 1); /* refilled into L1 */
-	/* Line 64 was the next oldest in set 0 and was evicted by line 0's
-	 * return; line 1 (set 1: lines 1, 65, 129, 193) never left L1. */
-	assert_int_equal(ptcache_access(p, LINE(64)), 2);
-	assert_int_equal(ptcache_access(p, LINE(1)), 1);
-	assert_int_equal(p->hits[0], 2);
-	assert_int_equal(p->hits[1], 2);
-	assert_int_equal(p->hits[2], 0);
-	assert_int_equal(p->hits[3], 257);
-}
-
-/* Replacement is LRU, not FIFO: touching the oldest line saves it. */
-static void test_ptc_lru_not_fifo(void **state)
-{
-	struct ptcache *p = *state;
-
-	/* L1 set 0, four ways: lines 0, 64, 128, 192. */
-	for (uint32_t n = 0; n < 256; n += 64)
-		assert_int_equal(ptcache_access(p, LINE(n)), 4);
-	assert_int_equal(ptcache_access(p, LINE(0)), 1);   /* 0 becomes MRU */
-	assert_int_equal(ptcache_access(p, LINE(256)), 4); /* evicts 64, the LRU */
-	assert_int_equal(ptcache_access(p, LINE(0)), 1);
-	assert_int_equal(ptcache_access(p, LINE(64)), 2); /* still in L2 */
-}
-
-/* Lines 0, 1024, 2048, 3072, 4096 share L1 set 0 (4 ways) and L2 set 0
- * (2 ways); in the LLC they alternate between sets 0 and 1024 (8 ways each).
- * After all five, line 0 has left L1 and L2 but not the LLC. */
-static void test_ptc_llc_hit(void **state)
-{
-	struct ptcache *p = *state;
-
-	for (uint32_t k = 0; k < 5; k++)
-		assert_int_equal(ptcache_access(p, LINE(k * 1024)), 4);
-	assert_int_equal(ptcache_access(p, LINE(0)), 3);
-	assert_int_equal(ptcache_access(p, LINE(0)), 1);
-	/* Line 1024 left L2 (which kept 3072 and 4096, then 0 evicted 3072)
-	 * and L1 (0 evicted it): served by the LLC. */
-	assert_int_equal(ptcache_access(p, LINE(1024)), 3);
-	assert_int_equal(p->hits[2], 2);
-}
-
-/* Nine lines 2048 apart share a set in every level; the LLC set has 8 ways,
- * so line 0 leaves the whole hierarchy. */
-static void test_ptc_llc_eviction_goes_to_dram(void **state)
-{
-	struct ptcache *p = *state;
-	uint32_t llc_ways = p->lvl[2].ways;
-
-	for (uint32_t k = 0; k <= llc_ways; k++)
-		assert_int_equal(ptcache_access(p, LINE(k * 2048)), 4);
-	assert_int_equal(ptcache_access(p, LINE(0)), 4);
-	/* Line 2048 was evicted by line 0's return; line 8 * 2048 is the MRU
-	 * line before that, still in L1. */
-	assert_int_equal(ptcache_access(p, LINE(llc_ways * 2048)), 1);
-	assert_int_equal(ptcache_access(p, LINE(2048)), 4);
-}
-
-/* The 32-bit clock wraps every 2^32 accesses; the stamps are renumbered
- * then, and replacement must not change. */
-static void test_ptc_clock_wrap(void **state)
-{
-	struct ptcache *p = *state;
-
-	p->clock = UINT32_MAX - 3;
-	/* Lines 0, 64, 128 take the last three stamps; line 192 wraps the clock. */
-	for (uint32_t n = 0; n < 256; n += 64)
-		assert_int_equal(ptcache_access(p, LINE(n)), 4);
-	assert_true(p->clock < 64);			   /* it wrapped and was renumbered */
-	assert_int_equal(ptcache_access(p, LINE(0)), 1);   /* 0 becomes MRU */
-	assert_int_equal(ptcache_access(p, LINE(256)), 4); /* evicts 64 */
-	assert_int_equal(ptcache_access(p, LINE(0)), 1);
-	assert_int_equal(ptcache_access(p, LINE(128)), 1);
-	assert_int_equal(ptcache_access(p, LINE(64)), 2);
-}
-
-static void test_ptc_destroy_twice(void **state)
-{
-	struct ptcache p;
+	struct vm_config c;
+	const struct machine_profile *z = machine_find("zen2");
 
 	(void)state;
-	assert_int_equal(ptcache_init(&p), 0);
-	assert_int_equal(ptcache_access(&p, 0), 4);
-	ptcache_destroy(&p);
-	assert_null(p.lvl[0].tag);
-	assert_int_equal(p.hits[3], 0);
-	ptcache_destroy(&p);
+	config_defaults(&c);
+	assert_string_equal(c.machine, "skylake-sp");
+	c.l1i = (struct tlb_geom){2, 2};
+	c.overridden |= MACH_ITLB;
+	c.cost.vmexit = 777;
+	c.cost_overridden |= UINT64_C(1) << cost_field_find("vmexit");
+	machine_apply(&c, z);
+	assert_string_equal(c.machine, "zen2");
+	assert_int_equal(c.l1i.sets, 2);
+	assert_int_equal(c.l1i.ways, 2);
+	assert_int_equal(c.l1d.ways, 64);
+	assert_int_equal(c.cost.vmexit, 777);
+	assert_int_equal(c.cost.ref_llc, 38);
+	assert_int_equal(c.cache[1].ways, 8);
+	assert_int_equal(cost_field_find("cost.ref_dram"), cost_field_find("ref_dram"));
+	assert_int_equal(cost_field_find("nope"), -1);
+}
+
+/* ---- cache model ------------------------------------------------------------ */
+
+static void test_cache_geometry(void **state)
+{
+	struct cache *c = *state;
+
+	assert_int_equal(c->lvl[0].sets, 4);
+	assert_int_equal(c->lvl[0].ways, 2);
+	assert_false(c->lvl[0].hashed);
+	assert_int_equal(c->lvl[1].sets, 8);
+	assert_true(c->lvl[1].hashed);
+	assert_int_equal(c->lvl[2].ways, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(c->served[i], 0);
+	/* L1 sets are address bits 7:6 here: the page offset, whatever the frame. */
+	assert_int_equal(cache_set_of(c, 1, 0x12345000 + LINE(3)), 3);
+	assert_int_equal(cache_set_of(c, 1, 0x9abcd000 + LINE(3)), 3);
+}
+
+static void test_cache_first_touch_and_retouch(void **state)
+{
+	struct cache *c = *state;
+	uint64_t a = UINT64_C(0x12345000) + 8 * 17;
+
+	assert_int_equal(cache_ref(c, a), CACHE_DRAM); /* cold */
+	assert_int_equal(cache_ref(c, a), CACHE_L1);
+	assert_int_equal(cache_ref(c, a & ~UINT64_C(63)), CACHE_L1); /* same line */
+	assert_int_equal(cache_ref(c, (a & ~UINT64_C(63)) + 63), CACHE_L1);
+	assert_int_equal(cache_ref(c, (a & ~UINT64_C(63)) + 64), CACHE_DRAM); /* next line */
+	assert_int_equal(cache_ref(c, a), CACHE_L1); /* found by a set search, not the last line */
+	assert_int_equal(c->served[0], 4);
+	assert_int_equal(c->served[1], 0);
+	assert_int_equal(c->served[2], 0);
+	assert_int_equal(c->served[3], 2);
+}
+
+/* LRU, not FIFO, in a 2-way L1 set: touching the older line saves it. */
+static void test_cache_l1_lru_order(void **state)
+{
+	struct cache *c = *state;
+	uint64_t a = 0, b = find_line(c, 1, 0, 1), d = find_line(c, b + 1, 0, 1);
+
+	assert_int_equal(cache_ref(c, LINE(a)), CACHE_DRAM);
+	assert_int_equal(cache_ref(c, LINE(b)), CACHE_DRAM);
+	assert_int_equal(cache_ref(c, LINE(a)), CACHE_L1);   /* a becomes MRU */
+	assert_int_equal(cache_ref(c, LINE(d)), CACHE_DRAM); /* evicts b, the LRU */
+	assert_int_equal(cache_ref(c, LINE(a)), CACHE_L1);
+	/* b left L1 only: L2 or the LLC still hold it. */
+	assert_true(cache_ref(c, LINE(b)) == CACHE_L2 ||
+		    cache_set_of(c, 2, LINE(b)) == cache_set_of(c, 2, LINE(d)));
+}
+
+/* Three lines sharing the L1 set and the L2 set (2 ways each): the first
+ * leaves both and is served by the LLC (4 ways). */
+static void test_cache_l2_eviction_hits_llc(void **state)
+{
+	struct cache *c = *state;
+	uint64_t a = 0, b = find_line(c, 1, a, 2), d = find_line(c, b + 1, a, 2);
+
+	assert_int_equal(cache_ref(c, LINE(a)), CACHE_DRAM);
+	assert_int_equal(cache_ref(c, LINE(b)), CACHE_DRAM);
+	assert_int_equal(cache_ref(c, LINE(d)), CACHE_DRAM);
+	assert_int_equal(cache_ref(c, LINE(a)), CACHE_LLC);
+	assert_int_equal(cache_ref(c, LINE(a)), CACHE_L1);
+	/* a came back into L1 and L2 over b, the LRU of both: b is in the LLC. */
+	assert_int_equal(cache_ref(c, LINE(b)), CACHE_LLC);
+	assert_int_equal(c->served[2], 2);
+}
+
+/* Five lines sharing a set at every level (LLC 4 ways): the first leaves the
+ * whole hierarchy and comes from DRAM; the LLC evicts in LRU order. */
+static void test_cache_llc_eviction_to_dram(void **state)
+{
+	struct cache *c = *state;
+	uint64_t l[5];
+
+	l[0] = 0;
+	for (int k = 1; k < 5; k++)
+		l[k] = find_line(c, l[k - 1] + 1, 0, 3);
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(cache_ref(c, LINE(l[k])), CACHE_DRAM);
+	assert_int_equal(cache_ref(c, LINE(l[0])), CACHE_DRAM); /* evicts l[1] everywhere */
+	assert_int_equal(cache_ref(c, LINE(l[4])), CACHE_L1);
+	assert_int_equal(cache_ref(c, LINE(l[1])), CACHE_DRAM);
+	assert_int_equal(cache_ref(c, LINE(l[2])), CACHE_DRAM); /* l[1]'s return evicted l[2] */
+	assert_int_equal(c->served[3], 8);
+}
+
+/* The hash is a fixed function: two caches agree, and the values are
+ * pinned (computed apart from the model with the same formula), so a
+ * run is reproducible on every build. */
+static void test_cache_hash_deterministic(void **state)
+{
+	struct cache *c = *state, other;
+	const struct cache_geom big[3] = {{64, 8}, {1024, 16}, {2048, 11}};
+
+	assert_int_equal(cache_init(&other, big, true), 0);
+	for (uint64_t n = 0; n < 100000; n += 7)
+		assert_int_equal(cache_set_of(c, 2, LINE(n)) & 7,
+				 cache_set_of(&other, 2, LINE(n)) & 7);
+	assert_int_equal(cache_set_of(&other, 2, 0), 0);
+	assert_int_equal(cache_set_of(&other, 2, LINE(1)), 0x1b4);
+	assert_int_equal(cache_set_of(&other, 3, LINE(1)), 0x1b4);
+	assert_int_equal(cache_set_of(&other, 3, 0x1234567000), 0x1da);
+	/* Frames that are all even (the placement that once halved the sets a
+	 * table could use) still reach nearly every L2 and LLC set. */
+	uint8_t used2[1024] = {0}, used3[2048] = {0};
+	uint32_t n2 = 0, n3 = 0;
+	for (uint64_t f = 0; f < 2 * 8192; f += 2) {
+		uint64_t pa = f << 12; /* the first entry of each table */
+		n2 += !used2[cache_set_of(&other, 2, pa)];
+		used2[cache_set_of(&other, 2, pa)] = 1;
+		n3 += !used3[cache_set_of(&other, 3, pa)];
+		used3[cache_set_of(&other, 3, pa)] = 1;
+	}
+	assert_int_equal(n2, 1023);
+	assert_int_equal(n3, 2006);
+	cache_destroy(&other);
+}
+
+/*
+ * Identical walks cost the same wherever their tables sit. A walk-like
+ * pattern (one entry of 512 tables, in a fixed pseudo-random order,
+ * 200,000 references) runs with the tables at consecutive frames, at even
+ * frames only and at frames 64 apart. With sets taken from plain line bits
+ * the last two would crowd into 1/2 and 1/64 of the L2 and LLC sets; hashed,
+ * the three placements cost within 2% of each other.
+ */
+static uint64_t walk_cost(uint64_t stride_frames)
+{
+	const struct cache_geom g[3] = {{64, 8}, {1024, 16}, {2048, 11}};
+	const struct cost_model *cm = &machine_find("skylake-sp")->cost;
+	struct cache c;
+	uint64_t x = 1, cost = 0;
+
+	assert_int_equal(cache_init(&c, g, true), 0);
+	for (int i = 0; i < 200000; i++) {
+		x = x * UINT64_C(6364136223846793005) + 1442695040888963407;
+		uint64_t table = (x >> 33) % 40000, entry = (x >> 20) & 511;
+		uint64_t pa = ((UINT64_C(1) + table * stride_frames) << 12) + entry * 8;
+		cost += cost_ref_latency(cm, cache_ref(&c, pa));
+	}
+	cache_destroy(&c);
+	return cost;
+}
+
+static void test_cache_placement_does_not_matter(void **state)
+{
+	uint64_t a = walk_cost(1), b = walk_cost(2), d = walk_cost(64);
+
+	(void)state;
+	assert_true(b * 100 <= a * 102 && b * 100 >= a * 98);
+	assert_true(d * 100 <= a * 102 && d * 100 >= a * 98);
+}
+
+/* The 32-bit clock wraps every 2^32 references; the stamps are renumbered
+ * then, and replacement must not change. */
+static void test_cache_clock_wrap(void **state)
+{
+	struct cache *c = *state;
+	uint64_t a = 0, b = find_line(c, 1, 0, 1), d = find_line(c, b + 1, 0, 1);
+
+	c->clock = UINT32_MAX - 1;
+	assert_int_equal(cache_ref(c, LINE(a)), CACHE_DRAM); /* takes the last stamp */
+	assert_int_equal(cache_ref(c, LINE(b)), CACHE_DRAM); /* wraps the clock */
+	assert_true(c->clock < 8);
+	assert_int_equal(cache_ref(c, LINE(a)), CACHE_L1);   /* a becomes MRU */
+	assert_int_equal(cache_ref(c, LINE(d)), CACHE_DRAM); /* evicts b */
+	assert_int_equal(cache_ref(c, LINE(a)), CACHE_L1);
+}
+
+/* --cache-model off: every reference an L1 hit, no state allocated. */
+static void test_cache_off_is_flat(void **state)
+{
+	struct cache c;
+
+	(void)state;
+	assert_int_equal(cache_init(&c, small_geom, false), 0);
+	assert_null(c.lvl[2].tag);
+	for (uint64_t n = 0; n < 1000; n++)
+		assert_int_equal(cache_ref(&c, LINE(n * 4097)), CACHE_L1);
+	assert_int_equal(c.served[0], 1000);
+	assert_int_equal(c.served[3], 0);
+	cache_destroy(&c);
+}
+
+static void test_cache_bad_geometry_and_destroy_twice(void **state)
+{
+	struct cache c;
+	const struct cache_geom bad[3] = {{64, 8}, {1000, 16}, {2048, 11}};
+	const struct cache_geom wide[3] = {{64, 8}, {1024, 33}, {2048, 11}};
+
+	(void)state;
+	assert_int_equal(cache_init(&c, bad, true), -1);
+	cache_destroy(&c);
+	assert_int_equal(cache_init(&c, wide, true), -1);
+	assert_int_equal(cache_init(&c, small_geom, true), 0);
+	assert_int_equal(cache_ref(&c, 0), CACHE_DRAM);
+	cache_clear(&c);
+	assert_int_equal(cache_ref(&c, 0), CACHE_DRAM);
+	cache_destroy(&c);
+	assert_null(c.lvl[0].tag);
+	cache_destroy(&c);
 }
 
 /* ---- statistics ---------------------------------------------------------- */
@@ -347,19 +506,26 @@ static void test_check_catches_each_invariant(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults_exact),
+	    cmocka_unit_test(test_defaults_are_skylake_sp),
+	    cmocka_unit_test(test_zen2_profile_exact),
 	    cmocka_unit_test(test_shadow_calibration),
+	    cmocka_unit_test(test_profiles_differ),
 	    cmocka_unit_test(test_ref_latency),
-	    cmocka_unit_test_setup_teardown(test_ptc_geometry, ptc_setup, ptc_teardown),
-	    cmocka_unit_test_setup_teardown(test_ptc_first_touch_and_retouch, ptc_setup,
-					    ptc_teardown),
-	    cmocka_unit_test_setup_teardown(test_ptc_l1_eviction_hits_l2, ptc_setup, ptc_teardown),
-	    cmocka_unit_test_setup_teardown(test_ptc_lru_not_fifo, ptc_setup, ptc_teardown),
-	    cmocka_unit_test_setup_teardown(test_ptc_llc_hit, ptc_setup, ptc_teardown),
-	    cmocka_unit_test_setup_teardown(test_ptc_llc_eviction_goes_to_dram, ptc_setup,
-					    ptc_teardown),
-	    cmocka_unit_test_setup_teardown(test_ptc_clock_wrap, ptc_setup, ptc_teardown),
-	    cmocka_unit_test(test_ptc_destroy_twice),
+	    cmocka_unit_test(test_machine_apply_keeps_overrides),
+	    cmocka_unit_test_setup_teardown(test_cache_geometry, cache_setup, cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_first_touch_and_retouch, cache_setup,
+					    cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_l1_lru_order, cache_setup, cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_l2_eviction_hits_llc, cache_setup,
+					    cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_llc_eviction_to_dram, cache_setup,
+					    cache_teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_hash_deterministic, cache_setup,
+					    cache_teardown),
+	    cmocka_unit_test(test_cache_placement_does_not_matter),
+	    cmocka_unit_test_setup_teardown(test_cache_clock_wrap, cache_setup, cache_teardown),
+	    cmocka_unit_test(test_cache_off_is_flat),
+	    cmocka_unit_test(test_cache_bad_geometry_and_destroy_twice),
 	    cmocka_unit_test(test_est_cycles_sums_parts),
 	    cmocka_unit_test(test_check_passes_consistent),
 	    cmocka_unit_test(test_check_catches_each_invariant),

@@ -675,9 +675,9 @@ static void test_rule6_prefetch_stops(void **state)
 /*
  * A no-flush CR3 load served by the cache does no sync and no flush: it
  * costs exactly one exit round trip and the CR3 handler,
- * vmexit + vmm_cr3 = 1,350 + 500. An INVLPG under eager does no sync:
- * vmexit + vmm_invlpg = 1,350 + 250 for the exit, invlpg (237) for the
- * instruction.
+ * vmexit + vmm_cr3 = 2,495 + 1,500 on the default profile. An INVLPG under
+ * eager does no sync: vmexit + vmm_invlpg = 2,495 + 1,500 for the exit,
+ * invlpg (237) for the instruction.
  */
 static void test_rule7_fast_path_costs(void **state)
 {
@@ -694,15 +694,17 @@ static void test_rule7_fast_path_costs(void **state)
 	gmm_switch_to(vm, a);
 	assert_true(vm->vcpu.cr3_noflush);
 	assert_int_equal(vm->st.root_cache_hits, 1);
-	assert_int_equal(vm->st.cyc_exit, 1350);
-	assert_int_equal(vm->st.cyc_vmm, 500);
-	assert_int_equal(vm->cost.vmm_cr3, 500);
+	assert_int_equal(vm->cost.vmexit, 2495);
+	assert_int_equal(vm->cost.vmm_cr3, 1500);
+	assert_int_equal(vm->st.cyc_exit, vm->cost.vmexit);
+	assert_int_equal(vm->st.cyc_vmm, vm->cost.vmm_cr3);
 	reset_stats(vm);
 	cpu_set_user(&vm->vcpu, false);
 	cpu_invlpg(&vm->vcpu, x);
 	assert_int_equal(vm->st.exits_invlpg, 1);
-	assert_int_equal(vm->st.cyc_exit, 1350);
-	assert_int_equal(vm->st.cyc_vmm, 250);
+	assert_int_equal(vm->cost.vmm_invlpg, 1500);
+	assert_int_equal(vm->st.cyc_exit, vm->cost.vmexit);
+	assert_int_equal(vm->st.cyc_vmm, vm->cost.vmm_invlpg);
 	assert_int_equal(vm->st.cyc_flush, 237);
 	vm_destroy(vm);
 }

@@ -11,6 +11,8 @@
  * Sections: types, value parsers, the tables, table-driven parsing, help.
  */
 #include "cli.h"
+#include "../core/cache.h"
+#include "../core/machine.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -20,19 +22,22 @@
 /* ---- types ---- */
 
 enum opt_kind {
-	K_SIZE,	  /* uint64_t bytes, "4G" */
-	K_U64,	  /* uint64_t */
-	K_U32,	  /* uint32_t */
-	K_BOOL,	  /* bool, on|off */
-	K_FLAG,	  /* bool, set by the bare flag (or --flag=on|off) */
-	K_LEVELS, /* int, 4 or 5 */
-	K_PAGE,	  /* enum page_size, limited to 'pages' */
-	K_GEOM,	  /* struct tlb_geom */
-	K_TLB,	  /* struct tlb_geom at off (L1 data) and at off2 (L2) */
-	K_NUMA,	  /* enum numa_policy at off, int node at off2 */
-	K_SYNC,	  /* enum shadow_sync */
-	K_PCIDS,  /* enum pcid_policy */
-	K_PSC,	  /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
+	K_SIZE,	   /* uint64_t bytes, "4G" */
+	K_U64,	   /* uint64_t */
+	K_U32,	   /* uint32_t */
+	K_BOOL,	   /* bool, on|off */
+	K_FLAG,	   /* bool, set by the bare flag (or --flag=on|off) */
+	K_LEVELS,  /* int, 4 or 5 */
+	K_PAGE,	   /* enum page_size, limited to 'pages' */
+	K_GEOM,	   /* struct tlb_geom */
+	K_TLB,	   /* struct tlb_geom at off (L1 data) and at off2 (L2) */
+	K_NUMA,	   /* enum numa_policy at off, int node at off2 */
+	K_SYNC,	   /* enum shadow_sync */
+	K_PCIDS,   /* enum pcid_policy */
+	K_PSC,	   /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
+	K_MACHINE, /* a machine profile's name: applies the profile (machine.c) */
+	K_CACHE,   /* struct cache_geom[3]: L1D:L2:LLC */
+	K_COST,	   /* NAME=CYCLES[,NAME=CYCLES...] into struct cost_model */
 };
 
 struct opt {
@@ -45,6 +50,7 @@ struct opt {
 	unsigned pages;	   /* K_PAGE: bit n allows enum page_size n */
 	const char *zero;  /* what a value of 0 means, for help; NULL = plain 0 */
 	const char *help;
+	uint32_t prof; /* MACH_* field of a machine profile this flag overrides */
 };
 
 #define PGBIT(ps) (1u << (ps))
@@ -336,6 +342,98 @@ bad:
 	return -1;
 }
 
+static int parse_machine(const char *s, struct vm_config *c, char *err, size_t errlen)
+{
+	const struct machine_profile *m = machine_find(s);
+
+	if (m == NULL) {
+		size_t n, used;
+		const struct machine_profile *all = machine_profiles(&n);
+
+		used = (size_t)snprintf(err, errlen, "unknown machine '%s'; expected one of", s);
+		for (size_t k = 0; k < n && used < errlen; k++)
+			used += (size_t)snprintf(err + used, errlen - used, "%s %s",
+						 k == 0 ? "" : ",", all[k].name);
+		return -1;
+	}
+	machine_apply(c, m);
+	return 0;
+}
+
+/* "64x8:1024x16:2048x11", each level SETSxWAYS as the cache model takes it. */
+static int parse_cache(const char *s, struct cache_geom *g, char *err, size_t errlen)
+{
+	const char *p = s;
+	struct cache_geom v[3];
+
+	for (int l = 0; l < 3; l++) {
+		struct tlb_geom t;
+		if (parse_geom_at(&p, l < 2 ? ':' : '\0', &t) < 0 || t.ways > CACHE_MAX_WAYS ||
+		    t.sets > CACHE_MAX_SETS)
+			goto bad;
+		v[l] = (struct cache_geom){t.sets, t.ways};
+		if (l < 2) {
+			if (*p != ':')
+				goto bad;
+			p++;
+		}
+	}
+	if (*p != '\0')
+		goto bad;
+	memcpy(g, v, sizeof(v));
+	return 0;
+bad:
+	snprintf(err, errlen,
+		 "expected L1D:L2:LLC as SETSxWAYS each, SETS a power of two up to %u and WAYS "
+		 "1..%u (e.g. 64x8:1024x16:2048x11), got '%s'",
+		 CACHE_MAX_SETS, CACHE_MAX_WAYS, s);
+	return -1;
+}
+
+/* "vmexit=2000,ref_dram=300": each named cost field set and marked. */
+static int parse_cost(const char *s, struct vm_config *c, char *err, size_t errlen)
+{
+	struct cost_model cm = c->cost;
+	uint64_t mark = 0;
+	const char *p = s;
+
+	while (*p != '\0') {
+		char name[32];
+		size_t n = strcspn(p, "=,");
+		uint64_t v;
+		int k;
+
+		if (p[n] != '=' || n == 0 || n >= sizeof(name))
+			goto bad;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		k = cost_field_find(name);
+		if (k < 0) {
+			snprintf(
+			    err, errlen,
+			    "unknown cost '%s' (the fields are listed by `vmmu list machines`)",
+			    name);
+			return -1;
+		}
+		p += n + 1;
+		if (parse_digits(&p, &v) < 0 || v > UINT32_MAX || (*p != ',' && *p != '\0'))
+			goto bad;
+		size_t nf;
+		const struct cost_field *f = cost_fields(&nf);
+		*(uint32_t *)(void *)((char *)&cm + f[k].off) = (uint32_t)v;
+		mark |= UINT64_C(1) << k;
+		if (*p == ',' && *++p == '\0')
+			goto bad; /* a trailing comma */
+	}
+	c->cost = cm;
+	c->cost_overridden |= mark;
+	return 0;
+bad:
+	snprintf(err, errlen, "expected NAME=CYCLES[,NAME=CYCLES...] (e.g. vmexit=2000), got '%s'",
+		 s);
+	return -1;
+}
+
 /* ---- the tables ---- */
 
 #define VMC(f) offsetof(struct vm_config, f)
@@ -367,6 +465,25 @@ bad:
 	}
 
 static const struct opt machine_opts[] = {
+    {.name = "--machine",
+     .metavar = "NAME",
+     .kind = K_MACHINE,
+     .off = VMC(machine),
+     .help = "machine profile: TLB, walk-cache and cache geometry and every cost "
+	     "(`vmmu list machines`); the flags below override it in any order"},
+    BOOL_OPT("--cache-model", cache_model,
+	     "data and walk references through the L1D/L2/LLC model; off = every one an L1 hit"),
+    {.name = "--cache",
+     .metavar = "L1D:L2:LLC",
+     .kind = K_CACHE,
+     .off = VMC(cache),
+     .prof = MACH_CACHE,
+     .help = "cache geometry, SETSxWAYS each (64-byte lines)"},
+    {.name = "--cost",
+     .metavar = "NAME=CYCLES,...",
+     .kind = K_COST,
+     .off = VMC(cost),
+     .help = "override cost fields of the profile (names: `vmmu list machines`)"},
     SIZE_OPT("--guest-mem", guest_mem, UINT64_C(16) << 20, UINT64_C(1) << 40, UINT64_C(2) << 20,
 	     NULL, "guest-physical memory, a multiple of 2M"),
     SIZE_OPT("--host-mem", host_mem, 0, UINT64_C(1) << 41, PAGE_SIZE, "derived from --guest-mem",
@@ -405,21 +522,25 @@ static const struct opt machine_opts[] = {
      .kind = K_TLB,
      .off = VMC(l1d),
      .off2 = VMC(l2),
+     .prof = MACH_TLB,
      .help = "L1 4K data TLB and unified L2 TLB, SETSxWAYS each"},
     {.name = "--tlb-large",
      .metavar = "SETSxWAYS",
      .kind = K_GEOM,
      .off = VMC(l1d_large),
+     .prof = MACH_TLB_LARGE,
      .help = "L1 data TLB for 2M and 1G pages"},
     {.name = "--itlb",
      .metavar = "SETSxWAYS",
      .kind = K_GEOM,
      .off = VMC(l1i),
+     .prof = MACH_ITLB,
      .help = "L1 instruction TLB, 4K pages"},
     {.name = "--psc",
      .metavar = "PDE:PDPTE:PML4E:PML5E",
      .kind = K_PSC,
      .off = VMC(psc_entries),
+     .prof = MACH_PSC,
      .help = "paging-structure cache entries per level"},
     {.name = "--numa",
      .metavar = "local|interleave|node:N",
@@ -449,11 +570,21 @@ static const struct opt machine_opts[] = {
      .help = "nested: EPT walk length (KVM: 4 unless the guest's MAXPHYADDR exceeds 48)"},
     BOOL_OPT("--ept-ad", ept_ad, "nested: EPT accessed and dirty flags"),
     BOOL_OPT("--pwc", pwc, "nested: 2D page-walk cache (with --walk-caches on)"),
-    NUM_OPT("--pwc-entries", K_U32, VMC(pwc_entries), 0, 65536, NULL,
-	    "nested: 2D page-walk cache entries"),
+    {.name = "--pwc-entries",
+     .metavar = "N",
+     .kind = K_U32,
+     .off = VMC(pwc_entries),
+     .max = 65536,
+     .prof = MACH_PWC,
+     .help = "nested: 2D page-walk cache entries"},
     BOOL_OPT("--ntlb", ntlb, "nested: nested TLB (with --walk-caches on)"),
-    NUM_OPT("--ntlb-entries", K_U32, VMC(ntlb_entries), 0, 65536, NULL,
-	    "nested: nested TLB entries"),
+    {.name = "--ntlb-entries",
+     .metavar = "N",
+     .kind = K_U32,
+     .off = VMC(ntlb_entries),
+     .max = 65536,
+     .prof = MACH_NTLB,
+     .help = "nested: nested TLB entries"},
     {.name = "--audit",
      .kind = K_FLAG,
      .off = VMC(audit),
@@ -584,9 +715,20 @@ static int opt_apply(const struct opt *o, void *base, const char *v, char *err, 
 			rc = -1;
 		}
 		break;
+	case K_MACHINE:
+		rc = parse_machine(v, base, msg, sizeof(msg));
+		break;
+	case K_CACHE:
+		rc = parse_cache(v, (struct cache_geom *)(void *)f, msg, sizeof(msg));
+		break;
+	case K_COST:
+		rc = parse_cost(v, base, msg, sizeof(msg));
+		break;
 	}
 	if (rc < 0)
 		snprintf(err, errlen, "%s: %s", o->name, msg);
+	else if (o->prof)
+		((struct vm_config *)base)->overridden |= o->prof; /* only machine_opts set prof */
 	return rc;
 }
 
@@ -752,6 +894,34 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 			 e[psc_levels[1]], e[psc_levels[2]], e[psc_levels[3]]);
 		break;
 	}
+	case K_MACHINE:
+		snprintf(buf, len, "%s", *(const char *const *)(const void *)f);
+		break;
+	case K_CACHE: {
+		const struct cache_geom *g = (const void *)f;
+		snprintf(buf, len,
+			 "%" PRIu32 "x%" PRIu32 ":%" PRIu32 "x%" PRIu32 ":%" PRIu32 "x%" PRIu32,
+			 g[0].sets, g[0].ways, g[1].sets, g[1].ways, g[2].sets, g[2].ways);
+		break;
+	}
+	case K_COST: {
+		/* Help: where the values come from. Raw (a command line that
+		 * reproduces the run): every field. */
+		const struct cost_model *cm = (const void *)f;
+		size_t n, used = 0;
+		const struct cost_field *cf = cost_fields(&n);
+
+		if (!raw) {
+			snprintf(buf, len, "the machine's");
+			break;
+		}
+		buf[0] = '\0';
+		for (size_t k = 0; k < n && used < len; k++)
+			used += (size_t)snprintf(
+			    buf + used, len - used, "%s%s=%" PRIu32, k ? "," : "", cf[k].name,
+			    *(const uint32_t *)(const void *)((const char *)cm + cf[k].off));
+		break;
+	}
 	}
 }
 
@@ -759,7 +929,7 @@ static void each_flag(const struct opt *tab, size_t n, const void *base,
 		      void (*fn)(const char *name, const char *value, void *ctx), void *ctx)
 {
 	for (size_t k = 0; k < n; k++) {
-		char v[64];
+		char v[640];
 
 		opt_show(&tab[k], base, true, v, sizeof(v));
 		fn(tab[k].name, v, ctx);

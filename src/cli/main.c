@@ -23,6 +23,7 @@
 #include "jobs.h"
 #include "../core/mmu.h"
 #include "../../workloads/replay.h"
+#include "../core/machine.h"
 #include "report.h"
 #include "../lib/run.h"
 #include "../core/stats.h"
@@ -195,12 +196,55 @@ static int run_main(int argc, char **argv)
 
 /* ---- vmmu list ---- */
 
+/* The machine profiles side by side, default first. */
+static void list_machines(void)
+{
+	size_t n, nf;
+	const struct machine_profile *m = machine_profiles(&n);
+	const struct cost_field *f = cost_fields(&nf);
+	char buf[64];
+
+	printf("Machine profiles (--machine NAME; the first is the default; sources in "
+	       "docs/cost-model.md):\n");
+	for (size_t k = 0; k < n; k++)
+		printf("  %-12s %s\n", m[k].name, m[k].summary);
+	printf("\n  %-18s", "");
+	for (size_t k = 0; k < n; k++)
+		printf(" %16s", m[k].name);
+	printf("\n");
+#define ROW(label, fmt, ...)                                          \
+	do {                                                          \
+		printf("  %-18s", label);                             \
+		for (size_t k = 0; k < n; k++) {                      \
+			snprintf(buf, sizeof(buf), fmt, __VA_ARGS__); \
+			printf(" %16s", buf);                         \
+		}                                                     \
+		printf("\n");                                         \
+	} while (0)
+	ROW("tlb (L1:L2)", "%ux%u:%ux%u", m[k].l1d.sets, m[k].l1d.ways, m[k].l2.sets, m[k].l2.ways);
+	ROW("tlb-large", "%ux%u", m[k].l1d_large.sets, m[k].l1d_large.ways);
+	ROW("itlb", "%ux%u", m[k].l1i.sets, m[k].l1i.ways);
+	ROW("psc", "%u:%u:%u:%u", m[k].psc_entries[LVL_PD], m[k].psc_entries[LVL_PDPT],
+	    m[k].psc_entries[LVL_PML4], m[k].psc_entries[LVL_PML5]);
+	ROW("pwc/ntlb entries", "%u/%u", m[k].pwc_entries, m[k].ntlb_entries);
+	ROW("cache L1D", "%ux%u", m[k].cache[0].sets, m[k].cache[0].ways);
+	ROW("cache L2", "%ux%u", m[k].cache[1].sets, m[k].cache[1].ways);
+	ROW("cache LLC", "%ux%u", m[k].cache[2].sets, m[k].cache[2].ways);
+	printf("  cost fields (cycles):\n");
+	for (size_t j = 0; j < nf; j++)
+		ROW(f[j].name, "%u",
+		    *(const uint32_t *)(const void *)((const char *)&m[k].cost + f[j].off));
+#undef ROW
+}
+
 static void list_help(FILE *f)
 {
-	fprintf(f, "usage: vmmu list [modes|workloads]\n\n"
+	fprintf(f, "usage: vmmu list [modes|workloads|machines]\n\n"
 		   "Without an argument, list the MMU modes and the workloads with their\n"
 		   "descriptions and default sizes. With 'modes' or 'workloads', print only\n"
-		   "the names, one per line (modes: only those that can run), for scripts.\n\n"
+		   "the names, one per line (modes: only those that can run), for scripts.\n"
+		   "With 'machines', show the machine profiles (--machine) side by side:\n"
+		   "geometry and every cost field (the names --cost takes).\n\n"
 		   "  -h, --help   this help\n");
 }
 
@@ -216,7 +260,8 @@ static int list_main(int argc, char **argv)
 			return CLI_EXIT_OK;
 		}
 		if (only == NULL &&
-		    (strcmp(argv[i], "modes") == 0 || strcmp(argv[i], "workloads") == 0)) {
+		    (strcmp(argv[i], "modes") == 0 || strcmp(argv[i], "workloads") == 0 ||
+		     strcmp(argv[i], "machines") == 0)) {
 			only = argv[i];
 			continue;
 		}
@@ -224,6 +269,10 @@ static int list_main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	config_defaults(&def);
+	if (only != NULL && strcmp(only, "machines") == 0) {
+		list_machines();
+		return CLI_EXIT_OK;
+	}
 	if (only != NULL && strcmp(only, "modes") == 0) {
 		for (size_t k = 0; mmu_modes[k] != NULL; k++)
 			if (jobs_mode_can_run(&def, mmu_modes[k], err, sizeof(err)))

@@ -110,7 +110,8 @@ static void report_summary(FILE *f, const char *wname, const struct vm_config *c
 			fprintf(f, ", switch every %" PRIu32, p->switch_every);
 		fprintf(f, ")");
 	}
-	fputc('\n', f);
+	fprintf(f, "\n  machine        %s, cache model %s\n", cfg->machine ? cfg->machine : "?",
+		cfg->cache_model ? "on" : "off");
 	if (r->region)
 		fprintf(f,
 			"  %-14s the workload's region of interest (whole run: %" PRIu64

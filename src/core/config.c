@@ -16,10 +16,15 @@
  * The guest kernel assigns PCIDs as Linux does (6 dynamic ASIDs per CPU,
  * choose_new_asid()), and runs without KPTI, as Linux does on CPUs that are
  * not affected by Meltdown (AMD, and Intel cores with the hardware fix).
+ *
+ * The TLB, walk-cache and cache geometry and the costs are then set by the
+ * default machine profile (machine.c), which is the Skylake-SP server core:
+ * its TLBs are the client core's listed above.
  */
 #include <stdio.h>
 
 #include "config.h"
+#include "machine.h"
 
 void config_defaults(struct vm_config *c)
 {
@@ -60,10 +65,15 @@ void config_defaults(struct vm_config *c)
 		.ntlb = true,
 		.pwc_entries = 32,
 		.ntlb_entries = 32,
+		.cache_model = true,
+		.overridden = 0,
+		.cost_overridden = 0,
 		.audit = false,
 		.whole_run = false,
 		.verbose = 0,
 	};
+	size_t n;
+	machine_apply(c, &machine_profiles(&n)[0]);
 }
 
 /* ---- spellings ---- */

@@ -7,9 +7,31 @@
 #ifndef VMMU_CONFIG_H
 #define VMMU_CONFIG_H
 
+#include "cost.h"
 #include "types.h"
 
 /* Geometry of one set-associative TLB array. */
+/* Geometry of one cache level: 64-byte lines, sets (a power of two) x ways. */
+struct cache_geom {
+	uint32_t sets;
+	uint32_t ways;
+};
+
+/*
+ * Fields a machine profile sets (struct machine_profile): --machine writes
+ * every one of them except those whose own flag was given, whatever the
+ * order of the flags. A flag marks its field in vm_config.overridden.
+ */
+enum {
+	MACH_TLB = 1u << 0,	  /* l1d and l2 */
+	MACH_TLB_LARGE = 1u << 1, /* l1d_large */
+	MACH_ITLB = 1u << 2,	  /* l1i */
+	MACH_PSC = 1u << 3,	  /* psc_entries */
+	MACH_PWC = 1u << 4,	  /* pwc_entries */
+	MACH_NTLB = 1u << 5,	  /* ntlb_entries */
+	MACH_CACHE = 1u << 6,	  /* cache geometry */
+};
+
 enum numa_policy { NUMA_LOCAL = 0, NUMA_INTERLEAVE, NUMA_NODE };
 enum shadow_sync { SYNC_EAGER = 0, SYNC_UNSYNC };
 /* How the guest kernel assigns PCIDs (src/guest-mm/pcid.c). */
@@ -59,6 +81,13 @@ struct vm_config {
 	bool ntlb;                /* nested TLB (only when walk_caches) */
 	uint32_t pwc_entries;
 	uint32_t ntlb_entries;
+	/* machine profile and cost model */
+	const char *machine;      /* name of the profile applied last (machine.c) */
+	bool cache_model;         /* on: references go through the cache model; off: flat L1 */
+	struct cache_geom cache[3]; /* L1D, L2, LLC (this core's share) */
+	struct cost_model cost;   /* every cycle cost */
+	uint32_t overridden;      /* MACH_* fields set by their own flag */
+	uint64_t cost_overridden; /* bit n: cost field n (cost_field_names[]) set by --cost */
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	bool whole_run;           /* measure the whole run, not the workload's region (roi.h) */

@@ -1,16 +1,15 @@
 /*
- * cost.h - the cycle-cost model: one table of per-event costs, and a small
- * cache model of page-table lines that gives each walk reference a latency.
+ * cost.h - the cycle-cost model: one table of per-event costs.
  *
- * Every default in cost_defaults() is cited in docs/cost-model.md. Costs
- * are charged at the moment the event happens, into one of the stats cyc_*
- * parts, except cyc_access (accesses x access), which vm_sync_stats()
- * derives to keep the TLB-hit path short; est_cycles is their sum.
+ * Every default is cited in docs/cost-model.md; the machine profiles
+ * (machine.c) hold one full table each, and cost_defaults() gives the
+ * default profile's. Costs are charged at the moment the event happens,
+ * into one of the stats cyc_* parts; est_cycles is their sum.
  *
- * The page-table cache model holds 64-byte lines of host-physical addresses
- * that walks have read, in three set-associative LRU levels (L1, L2, LLC).
- * Data accesses do not go through it: they are charged a flat cost per
- * access (the model is about translation, not the data cache).
+ * A memory reference (a data access, a walk reference that no walk cache
+ * served, a VMM software-walk reference) costs the latency of the cache
+ * level that served it in the cache model (cache.h): ref_l1 .. ref_dram.
+ * With --cache-model off every such reference is served by L1.
  */
 #ifndef VMMU_COST_H
 #define VMMU_COST_H
@@ -18,7 +17,7 @@
 #include "types.h"
 
 struct cost_model {
-	uint32_t access;        /* one data access that hits the TLB */
+	uint32_t access;        /* one access the cache model does not see: fetch, bulk page op */
 	uint32_t ref_pwc;       /* walk reference served by a walk cache */
 	uint32_t ref_l1, ref_l2, ref_llc, ref_dram; /* walk reference by cache level */
 	uint32_t pf_delivery;   /* guest #PF: exception entry and IRET */
@@ -40,24 +39,19 @@ struct cost_model {
 	uint32_t cr3_load;      /* a MOV to CR3 */
 };
 
-/* Page-table line cache: sets x ways per level, 64-byte lines. */
-struct ptc_level {
-	uint64_t *tag; /* sets * ways line numbers + 1; 0 = empty */
-	uint32_t *stamp;
-	uint32_t sets, ways;
-};
-struct ptcache {
-	struct ptc_level lvl[3]; /* L1, L2, LLC */
-	uint32_t clock;
-	uint64_t hits[4]; /* L1, L2, LLC, DRAM */
-};
-
+/*
+ * The common defaults: fill every field from the figures of the default
+ * machine profile (machine.c). A profile's costs are in its table entry.
+ */
 void cost_defaults(struct cost_model *c);
-int ptcache_init(struct ptcache *p);
-void ptcache_destroy(struct ptcache *p);
-/* Look up the line of hpa; fill it into all levels; return 1..4 (DRAM = 4). */
-int ptcache_access(struct ptcache *p, uint64_t hpa);
-/* Latency of a reference served at cache level 1..4. */
-uint32_t cost_ref_latency(const struct cost_model *c, int level);
+
+/* Latency of a reference served at cache level 1..4 (cache.h's CACHE_L1 ..
+ * CACHE_DRAM). Inline: it runs for every data access. */
+static inline uint32_t cost_ref_latency(const struct cost_model *c, int level)
+{
+	if (likely(level == 1))
+		return c->ref_l1;
+	return level == 2 ? c->ref_l2 : level == 3 ? c->ref_llc : c->ref_dram;
+}
 
 #endif

@@ -26,7 +26,10 @@
 
 static uint64_t cpu_complete(struct vcpu *v, hpa_t page, enum page_size ps, struct mem_access *a)
 {
-	uint8_t *p = v->vm->hm.base + page.v + (a->gva & (page_bytes(ps) - 1));
+	struct vm *vm = v->vm;
+	uint64_t hpa = page.v + (a->gva & (page_bytes(ps) - 1));
+	uint8_t *p = vm->hm.base + hpa;
+	vm->st.cyc_access += a->kind == ACC_FETCH ? vm->cost.access : vm_data_ref(vm, hpa);
 	if (a->kind == ACC_WRITE) {
 		cpu_store_sized(p, a->size, a->value);
 		return a->value;
@@ -75,6 +78,7 @@ static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 		}
 		struct xlate x;
 		memset(&x, 0, sizeof(x));
+		uint64_t cyc_walk0 = vm->st.cyc_walk;
 		enum xlate_result r = vm->mmu->translate(v, a, &x);
 		switch (r) {
 		case XLATE_OK:
@@ -83,6 +87,7 @@ static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 			if (a->user) {
 				vm->st.walks_user++;
 				vm->st.walk_refs_user += x.refs;
+				vm->st.walk_cycles_user += vm->st.cyc_walk - cyc_walk0;
 			}
 			if (!cpu_tlb_ok(v, &(struct tlb_entry){ .flags = x.fill.flags }, a->kind,
 					a->user))
@@ -287,6 +292,11 @@ static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
 	struct vm *vm = v->vm;
 	vm->st.accesses++;
 	vm->st.user_accesses += v->user;
+	/* The bulk operation's data movement is priced by page_zero/page_copy:
+	 * its one access is charged the flat cost.access, and the probes below
+	 * (completed or emulated stores) leave cyc_access as they found it. */
+	vm->st.cyc_access += vm->cost.access;
+	const uint64_t cyc_access = vm->st.cyc_access;
 	bool missed = false;
 	int reads = 0;
 	*done = 0;
@@ -294,6 +304,7 @@ static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
 		struct tlb_entry *e = tlb_lookup(&v->tlb, kva, v->vpid, vcpu_pcid(v), kind);
 		if (cpu_tlb_ok(v, e, kind, v->user)) {
 			*done = off;
+			vm->st.cyc_access = cyc_access;
 			return cpu_hit_ptr(v, e, kva);
 		}
 		if (!missed) {
@@ -317,7 +328,21 @@ static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
 		off += 8;
 	}
 	*done = PAGE_SIZE;
+	vm->st.cyc_access = cyc_access;
 	return NULL;
+}
+
+/*
+ * The lines of a page that a bulk operation wrote or read pass through the
+ * cache model, in address order: clear_page and copy_page leave them cached
+ * (write-allocate). Their cycles are in page_zero/page_copy, not here.
+ */
+static void cpu_cache_page(struct vm *vm, const uint8_t *p)
+{
+	uint64_t hpa = (uint64_t)(p - vm->hm.base) & PAGE_MASK;
+
+	for (uint64_t off = 0; off < PAGE_SIZE; off += UINT64_C(1) << CACHE_LINE_SHIFT)
+		(void)cache_ref(&vm->cache, hpa + off);
 }
 
 void cpu_zero_page(struct vcpu *v, gva_t kva)
@@ -328,8 +353,10 @@ void cpu_zero_page(struct vcpu *v, gva_t kva)
 	vm->st.cyc_guest += vm->cost.page_zero;
 	uint64_t done;
 	uint8_t *p = cpu_page_ptr(v, kva, ACC_WRITE, NULL, &done);
-	if (p)
+	if (p) {
 		memset(p + done, 0, PAGE_SIZE - done);
+		cpu_cache_page(vm, p);
+	}
 	TRACE(vm, .kind = TR_GUEST_OP, .gva = kva, .cycles = vm->cost.page_zero,
 	      .what = "zero page");
 }
@@ -346,8 +373,11 @@ void cpu_copy_page(struct vcpu *v, gva_t dst_kva, gva_t src_kva)
 	if (!s)
 		vmmu_bug("copy-source", "source page %#" PRIx64 " could not be read", src_kva);
 	uint8_t *d = cpu_page_ptr(v, dst_kva, ACC_WRITE, s, &done);
-	if (d)
+	cpu_cache_page(vm, s);
+	if (d) {
 		memcpy(d + done, s + done, PAGE_SIZE - done);
+		cpu_cache_page(vm, d);
+	}
 	TRACE(vm, .kind = TR_GUEST_OP, .gva = dst_kva, .addr = src_kva,
 	      .cycles = vm->cost.page_copy, .what = "copy page");
 }

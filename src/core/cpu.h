@@ -7,6 +7,11 @@
  * indirect call on that path. A miss calls the mode's translate(); a guest
  * fault goes to guest-mm and the access is retried.
  *
+ * Every access is charged to cyc_access exactly once, when it completes: a
+ * load or store the latency of the cache level that served its line
+ * (vm_data_ref(), an inline last-line check then a direct call), a fetch the
+ * flat cost.access (instruction caches are not modelled).
+ *
  * Caller's duty: an access never crosses a page (cpu_*_any split it), and
  * size is 1, 2, 4 or 8.
  */
@@ -28,9 +33,14 @@ static inline bool cpu_tlb_ok(const struct vcpu *v, const struct tlb_entry *e,
 	return (v->tlb_ok[k][user] >> ((e->flags >> 1) & 31)) & 1;
 }
 
+static inline uint64_t cpu_hit_hpa(const struct tlb_entry *e, gva_t gva)
+{
+	return e->hpa + (gva & (page_bytes((enum page_size)e->size) - 1));
+}
+
 static inline uint8_t *cpu_hit_ptr(struct vcpu *v, const struct tlb_entry *e, gva_t gva)
 {
-	return v->vm->hm.base + e->hpa + (gva & (page_bytes((enum page_size)e->size) - 1));
+	return v->vm->hm.base + cpu_hit_hpa(e, gva);
 }
 
 static inline uint64_t cpu_load_sized(uint8_t *p, unsigned size)
@@ -58,8 +68,11 @@ static inline uint64_t cpu_load(struct vcpu *v, gva_t gva, unsigned size)
 	vm->st.accesses++;
 	vm->st.user_accesses += v->user;
 	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_READ);
-	if (likely(cpu_tlb_ok(v, e, ACC_READ, v->user)))
-		return cpu_load_sized(cpu_hit_ptr(v, e, gva), size);
+	if (likely(cpu_tlb_ok(v, e, ACC_READ, v->user))) {
+		uint64_t hpa = cpu_hit_hpa(e, gva);
+		vm->st.cyc_access += vm_data_ref(vm, hpa);
+		return cpu_load_sized(vm->hm.base + hpa, size);
+	}
 	struct mem_access a = { .gva = gva, .kind = ACC_READ, .size = (uint8_t)size, .user = v->user };
 	return cpu_access_slow(v, &a);
 }
@@ -71,7 +84,9 @@ static inline void cpu_store(struct vcpu *v, gva_t gva, unsigned size, uint64_t 
 	vm->st.user_accesses += v->user;
 	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_WRITE);
 	if (likely(cpu_tlb_ok(v, e, ACC_WRITE, v->user))) {
-		cpu_store_sized(cpu_hit_ptr(v, e, gva), size, val);
+		uint64_t hpa = cpu_hit_hpa(e, gva);
+		vm->st.cyc_access += vm_data_ref(vm, hpa);
+		cpu_store_sized(vm->hm.base + hpa, size, val);
 		return;
 	}
 	struct mem_access a = { .gva = gva, .kind = ACC_WRITE, .size = (uint8_t)size,
@@ -86,8 +101,10 @@ static inline void cpu_fetch(struct vcpu *v, gva_t gva, unsigned size)
 	vm->st.accesses++;
 	vm->st.user_accesses += v->user;
 	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_FETCH);
-	if (likely(cpu_tlb_ok(v, e, ACC_FETCH, v->user)))
+	if (likely(cpu_tlb_ok(v, e, ACC_FETCH, v->user))) {
+		vm->st.cyc_access += vm->cost.access;
 		return;
+	}
 	struct mem_access a = { .gva = gva, .kind = ACC_FETCH, .size = (uint8_t)size, .user = v->user };
 	cpu_access_slow(v, &a);
 }

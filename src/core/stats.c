@@ -88,6 +88,8 @@ const char *stats_check(const struct stats *s, bool nested)
 		return "walks_user<=walks";
 	if (s->walk_refs_user > s->walk_refs)
 		return "walk_refs_user<=walk_refs";
+	if (s->walk_cycles_user > s->cyc_walk)
+		return "walk_cycles_user<=cyc_walk";
 
 	uint64_t exits = s->exits_hidden_fault + s->exits_pt_write + s->exits_cr3 +
 			 s->exits_invlpg + s->exits_dirty + s->exits_fault_inject +

@@ -13,7 +13,8 @@
  *   - vm_exits == exits_hidden_fault + exits_pt_write + exits_cr3 +
  *                 exits_invlpg + exits_dirty + exits_fault_inject +
  *                 exits_ept_violation + exits_ept_misconfig;
- *   - walk_refs == walk_refs_guest + walk_refs_host in nested mode.
+ *   - walk_refs == walk_refs_guest + walk_refs_host in nested mode;
+ *   - walk_cycles_user <= cyc_walk.
  */
 #ifndef VMMU_STATS_H
 #define VMMU_STATS_H
@@ -70,6 +71,7 @@
 	X(ntlb_hits, "nested: nested TLB hits")                                              \
 	X(walk_refs_guest, "nested: walk references to guest table entries")                 \
 	X(walk_refs_host, "nested: walk references to EPT entries")                          \
+	X(walk_cycles_user, "cycles of the translations that ended in walks_user (part of cyc_walk)") \
 	X(host_frames_peak, "host frames in use at peak, guest and VMM")                     \
 	X(vmm_heap_bytes, "simulator heap in use at the end (jemalloc stats.allocated)")     \
 	X(cyc_access, "cycles: the data accesses themselves")                                \

@@ -303,14 +303,13 @@ uint64_t vm_guest_digest_scan(struct vm *vm)
 void vm_sync_stats(struct vm *vm)
 {
 	vm->st.tlb_hits = vm->st.accesses - vm->st.tlb_misses;
-	vm->st.cyc_access = vm->st.accesses * vm->cost.access;
 }
 
 /* ---- services for the modes ---- */
 
 uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
-	int l = ptcache_access(&vm->ptc, entry.v);
+	int l = cache_ref(&vm->cache, entry.v);
 	uint32_t c = cost_ref_latency(&vm->cost, l);
 	vm->st.cyc_walk += c;
 	if (level)
@@ -320,13 +319,18 @@ uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 
 uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
-	int l = ptcache_access(&vm->ptc, entry.v);
+	int l = cache_ref(&vm->cache, entry.v);
 	uint32_t c = cost_ref_latency(&vm->cost, l);
 	vm->st.vmm_walk_refs++;
 	vm->st.cyc_vmm += c;
 	if (level)
 		*level = l;
 	return c;
+}
+
+void vm_emulated_access(struct vm *vm, hpa_t hpa)
+{
+	vm->st.cyc_access += vm_data_ref(vm, hpa.v);
 }
 
 static void vm_audit_by(struct vm *vm, const char *(*fn)(struct vm *, char *, size_t))
@@ -419,9 +423,12 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	};
 	cpu_rights_update(&vm->vcpu);
 	vm->p2m.identity = mode->identity_p2m;
-	cost_defaults(&vm->cost);
-	if (ptcache_init(&vm->ptc) != 0) {
-		snprintf(err, errlen, "out of memory for the page-table cache model");
+	vm->cost = cfg->cost;
+	if (cache_init(&vm->cache, cfg->cache, cfg->cache_model) != 0) {
+		snprintf(err, errlen,
+			 "bad cache geometry (sets a power of two up to %" PRIu32
+			 ", ways 1..%u) or out of memory",
+			 CACHE_MAX_SETS, CACHE_MAX_WAYS);
 		goto fail;
 	}
 	if (p2m_init(vm, err, errlen) || hostmem_init(vm, err, errlen))
@@ -457,7 +464,7 @@ void vm_destroy(struct vm *vm)
 		vm->mmu->destroy(vm);
 	psc_destroy(&vm->vcpu.psc);
 	tlb_destroy(&vm->vcpu.tlb);
-	ptcache_destroy(&vm->ptc);
+	cache_destroy(&vm->cache);
 	if (vm->hm.base)
 		munmap(vm->hm.base, vm->hm.size);
 	free(vm->hm.free);

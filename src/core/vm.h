@@ -37,6 +37,7 @@
 
 #include <setjmp.h>
 
+#include "cache.h"
 #include "config.h"
 #include "cost.h"
 #include "mmu.h"
@@ -162,7 +163,7 @@ struct vm {
 	struct stats st;
 	struct vm_roi roi; /* the measured region, roi.h */
 	struct cost_model cost;
-	struct ptcache ptc;
+	struct cache cache; /* data and page-table lines (cache.h) */
 	trace_fn_t trace_fn;
 	void *trace_ctx;
 	jmp_buf *abort_jmp; /* where vm_abort() lands; NULL = exit(3) */
@@ -193,9 +194,15 @@ static inline uint64_t hpa_read64(struct vm *vm, hpa_t hpa)
 {
 	return *(uint64_t *)(vm->hm.base + hpa.v);
 }
+/* A store by the VMM or the walker (spte, EPT entry, A/D bit, guest table
+ * set-up): its line passes through the cache model, uncharged (the handler or
+ * walk that stores prices it), so that a walk that follows finds the line
+ * where a real store would have left it. Reads (hpa_read64) do not touch the
+ * model, so an audit changes nothing. */
 static inline void hpa_write64(struct vm *vm, hpa_t hpa, uint64_t v)
 {
 	*(uint64_t *)(vm->hm.base + hpa.v) = v;
+	(void)cache_ref(&vm->cache, hpa.v);
 }
 /* A zeroed frame for VMM structures; vm_abort()s when host memory is full. */
 hfn_t hostmem_alloc_frame(struct vm *vm);
@@ -235,9 +242,8 @@ enum page_size p2m_chunk_size(const struct vm *vm);
 uint64_t gpa_read64(struct vm *vm, gpa_t gpa);
 void gpa_write64(struct vm *vm, gpa_t gpa, uint64_t v);
 
-/* Bring the derived counters up to date: tlb_hits = accesses - tlb_misses,
- * cyc_access = accesses x cost.access (kept off the hot path). Call before
- * reading vm->st. */
+/* Bring the derived counters up to date: tlb_hits = accesses - tlb_misses.
+ * Call before reading vm->st. */
 void vm_sync_stats(struct vm *vm);
 
 /*
@@ -257,10 +263,20 @@ uint64_t vm_guest_digest(struct vm *vm);
 uint64_t vm_guest_digest_scan(struct vm *vm);
 
 /*
- * Charge one walk reference to the entry at hpa: looks up the page-table
- * line cache, adds the latency to cyc_walk and returns it; *level gets the
- * cache level (1..4). Walkers call this for every reference that goes to
- * memory; a reference served by a walk cache is charged cost.ref_pwc.
+ * Cycles of one data access at host-physical address hpa: the latency of
+ * the cache level that served it (cost.ref_l1 with --cache-model off). The
+ * caller adds them to cyc_access. Inline: the TLB-hit path calls it.
+ */
+static inline uint32_t vm_data_ref(struct vm *vm, uint64_t hpa)
+{
+	return cost_ref_latency(&vm->cost, cache_ref(&vm->cache, hpa));
+}
+
+/*
+ * Charge one walk reference to the entry at hpa: looks up the cache model,
+ * adds the latency to cyc_walk and returns it; *level gets the cache level
+ * (1..4). Walkers call this for every reference that goes to memory; a
+ * reference served by a walk cache is charged cost.ref_pwc.
  */
 uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level);
 /*
@@ -269,6 +285,12 @@ uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level);
  * to cyc_vmm, because it is handler work, not a hardware walk.
  */
 uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level);
+/*
+ * A guest access that the VMM performs for the guest (an emulated store to
+ * a write-protected table): goes through the cache model like the access
+ * itself would, and is charged to cyc_access, once, as every access is.
+ */
+void vm_emulated_access(struct vm *vm, hpa_t hpa);
 
 /*
  * Account one VM exit for 'reason', counted in *counter (one of the exits_*

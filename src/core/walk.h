@@ -16,7 +16,7 @@
  * walk, nested's 2D walk) and the TLB-hit check use it.
  *
  * Each reference goes through the 1D paging-structure caches when
- * cfg.walk_caches is set, then through the page-table line cache model for
+ * cfg.walk_caches is set, then through the cache model (cache.h) for
  * its latency, and is emitted through the trace hook.
  */
 #ifndef VMMU_WALK_H

@@ -196,6 +196,8 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_u64(s, "pwc_entries", c->pwc_entries);
 	col_bool(s, "ntlb", c->ntlb);
 	col_u64(s, "ntlb_entries", c->ntlb_entries);
+	col_str(s, "machine", c->machine);
+	col_bool(s, "cache_model", c->cache_model);
 	col_bool(s, "audit", c->audit);
 	col_u64(s, "ept_levels", (uint64_t)c->ept_levels);
 	col_str(s, "pcid_policy", config_pcid_policy_name(c->pcid_policy));

@@ -255,6 +255,7 @@ static void emulate_store(struct vcpu *v, const struct gwalk *gw, const struct m
 	hfn_t h = p2m_ensure(vm, gw->gfn);
 	unsigned off = (unsigned)(a->gva & (PAGE_SIZE - 1));
 	cpu_store_sized(hpa_ptr(vm, HPA((h << PAGE_SHIFT) + off)), a->size, a->value);
+	vm_emulated_access(vm, HPA((h << PAGE_SHIFT) + off)); /* the store's cache reference */
 	TRACE(vm, .kind = TR_VMM_OP, .gva = a->gva, .addr = gfn_to_gpa(gw->gfn).v + off,
 	      .entry = a->value, .result = a->size, .what = "guest table store emulated");
 	sync_pte_written(v, gw->gfn, off, a->size);

@@ -1,0 +1,100 @@
+/*
+ * cache.h - one model of the core's cache hierarchy (L1D, L2, LLC) that
+ * every memory reference of the simulated machine goes through: the guest's
+ * data accesses (its stores to its own page tables included), the references
+ * of hardware page walks, and the VMM's software walks and emulated stores.
+ * A reference's cost is the latency of the level that served it.
+ *
+ * Organisation:
+ *   - 64-byte lines of host-physical addresses, three set-associative levels
+ *     with LRU replacement, geometry from the machine profile;
+ *   - the L1 set is the line's address bits 11:6 (a virtually indexed,
+ *     physically tagged L1 uses page-offset bits only, so a line's L1 set
+ *     never depends on which frame holds it);
+ *   - the L2 and LLC sets are a multiplicative hash of the whole line
+ *     address, as real LLCs hash physical address bits into slices and sets:
+ *     two tables at different frames fall into unrelated sets, so no frame
+ *     placement lines tables up in a few sets;
+ *   - a reference looks in L1, then L2, then LLC, and stops at the first
+ *     level that holds the line; it becomes most recently used in every level
+ *     it looked in, and is filled into each of them that missed (levels below
+ *     the one that served it never see the reference, as in real hardware);
+ *   - the most recent line is remembered: a reference to it again is an L1
+ *     hit without a set search (it is the MRU line of its L1 set, because
+ *     every reference passes through here). This is what keeps the TLB-hit
+ *     path short for sequential data.
+ *
+ * With the model off (cache.on false) every reference is served by L1 and no
+ * state is kept: the flat costs of --cache-model off.
+ *
+ * Invariants:
+ *   - tag[i] == 0 means the way is empty, else tag[i] == line number + 1;
+ *   - within one set no two ways hold the same tag;
+ *   - the stamps of a set's occupied ways are distinct and non-zero, an empty
+ *     way's stamp is 0, and clock is at least every stamp;
+ *   - last == 0, or last is the tag of the most recently referenced line,
+ *     which is the most recently used line of its L1 set;
+ *   - sets is a power of two; ways is 1..CACHE_MAX_WAYS.
+ */
+#ifndef VMMU_CACHE_H
+#define VMMU_CACHE_H
+
+#include "config.h"
+
+#define CACHE_LINE_SHIFT 6 /* 64-byte lines */
+#define CACHE_LEVELS 3
+#define CACHE_MAX_WAYS 32u
+#define CACHE_MAX_SETS (UINT32_C(1) << 20)
+
+/* Level numbers a reference reports: served by L1 .. LLC, or DRAM. */
+enum { CACHE_L1 = 1, CACHE_L2, CACHE_LLC, CACHE_DRAM };
+
+struct cache_level {
+	uint64_t *tag;	 /* sets * ways, set-major */
+	uint32_t *stamp; /* LRU clock of the last use; 0 = empty */
+	uint32_t sets, ways, mask;
+	bool hashed; /* set = hash of the line; else set = line & mask */
+};
+
+struct cache {
+	struct cache_level lvl[CACHE_LEVELS];
+	uint64_t last;	    /* tag of the most recent reference, 0 = none */
+	uint32_t clock;	    /* LRU clock */
+	bool on;	    /* false: every reference is an L1 hit, no state */
+	uint64_t served[4]; /* references served by L1, L2, LLC, DRAM */
+};
+
+/*
+ * Allocate the levels, empty. geom[0..2] are L1D, L2 and LLC. Returns 0, or
+ * -1 on a bad geometry or no memory, with *c left so that cache_destroy() on
+ * it is harmless. With on false nothing is allocated.
+ */
+int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool on);
+void cache_destroy(struct cache *c);
+/* Empty every level (the served counters are kept). */
+void cache_clear(struct cache *c);
+
+/* The rest of a reference after the last-line check. Call cache_ref(). */
+int cache_ref_slow(struct cache *c, uint64_t tag);
+
+/*
+ * One reference to host-physical address pa: returns the level that served
+ * it (CACHE_L1 .. CACHE_DRAM) and leaves the line cached as described above.
+ * Caller's duty: c was set up by cache_init(). Allocates nothing, prints
+ * nothing, calls nothing indirectly.
+ */
+static inline int cache_ref(struct cache *c, uint64_t pa)
+{
+	uint64_t tag = (pa >> CACHE_LINE_SHIFT) + 1;
+
+	if (likely(tag == c->last)) {
+		c->served[0]++;
+		return CACHE_L1;
+	}
+	return cache_ref_slow(c, tag);
+}
+
+/* Set index of line tag-1 in level l (tests: placement and hashing). */
+uint32_t cache_set_of(const struct cache *c, int level, uint64_t pa);
+
+#endif
