@@ -137,6 +137,19 @@ static void run_after_boot(struct vm *vm, void *ctx)
 		fprintf(stderr, "vmmu: numa: %s\n", vm->hm.numa_note);
 }
 
+/* -v: the switch log of a mode that switches (src/switching): one line per
+ * "mode switch" event, with the interval's TLB misses and guest faults. */
+static void run_trace_switch(void *ctx, const struct trace_event *ev)
+{
+	(void)ctx;
+	if (ev->kind != TR_VMM_OP || ev->what == NULL || strncmp(ev->what, "mode switch", 11) != 0)
+		return;
+	fprintf(stderr,
+		"vmmu: %s at access %" PRIu64 " (interval: %" PRIu64 " TLB misses, %" PRIu64
+		" guest faults)\n",
+		ev->what, ev->index, ev->result, ev->addr);
+}
+
 static int run_main(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -184,6 +197,8 @@ static int run_main(int argc, char **argv)
 	}
 	if (report_check_run(&cfg, mode, csv) < 0)
 		return CLI_EXIT_USAGE;
+	if (cfg.verbose)
+		hooks.trace_fn = run_trace_switch;
 
 	if (run_workload(&cfg, w, &p, &hooks, &r) != 0) {
 		cli_error("run %s/%s failed: %s", w->name, mode,

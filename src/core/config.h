@@ -53,6 +53,9 @@ struct vm_config {
 	bool ntlb;                /* nested TLB (only when walk_caches) */
 	uint32_t pwc_entries;
 	uint32_t ntlb_entries;
+	/* switching (Wang et al., VEE'11) */
+	uint64_t switch_interval; /* accesses between two decisions */
+	uint32_t switch_ratio;    /* TLB misses per guest fault at break-even */
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	int verbose;

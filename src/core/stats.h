@@ -70,6 +70,9 @@
 	X(ntlb_hits, "nested: nested TLB hits")                                              \
 	X(walk_refs_guest, "nested: walk references to guest table entries")                 \
 	X(walk_refs_host, "nested: walk references to EPT entries")                          \
+	X(mode_switches, "switching: switches between shadow and nested paging")            \
+	X(accesses_shadow, "switching: accesses run under shadow paging")                   \
+	X(accesses_nested, "switching: accesses run under nested paging")                   \
 	X(host_frames_peak, "host frames in use at peak, guest and VMM")                     \
 	X(vmm_heap_bytes, "simulator heap in use at the end (jemalloc stats.allocated)")     \
 	X(cyc_access, "cycles: the data accesses themselves")                                \
