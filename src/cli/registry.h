@@ -27,7 +27,8 @@
 	X(native)     \
 	X(shadow)     \
 	X(nested)     \
-	X(switching)
+	X(switching)  \
+	X(agile)
 
 /* The workloads, in listing order: one line each. */
 #define VMMU_WORKLOADS(X) \

@@ -56,6 +56,9 @@ struct vm_config {
 	/* switching (Wang et al., VEE'11) */
 	uint64_t switch_interval; /* accesses between two decisions */
 	uint32_t switch_ratio;    /* TLB misses per guest fault at break-even */
+	/* agile paging (Gandhi et al., ISCA'16) */
+	uint32_t agile_writes;    /* trapped stores that move a table to nested mode */
+	uint64_t agile_interval;  /* accesses between scans for quiet nested tables */
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	int verbose;

@@ -27,4 +27,24 @@ extern const struct mmu_ops shadow_mmu_ops;
  */
 uint64_t shadow_drop_all(struct vcpu *v);
 
+/* What the VMM's software walk of the guest tables found. */
+struct shadow_gwalk {
+	int leaf;			/* level of the leaf gpte */
+	uint64_t gpte[MAX_LEVELS + 1];	/* entry at each level, after A/D update */
+	gpa_t addr[MAX_LEVELS + 1];	/* its guest-physical address */
+	uint8_t perms;			/* TLBF_W | TLBF_U | TLBF_NX of the whole path */
+	gfn_t gfn;			/* the 4K guest frame the access lands in */
+	bool set_d;			/* this walk set D on the leaf */
+	struct guest_fault fault;	/* when the walk failed */
+};
+
+/*
+ * The VMM's software walk of the guest tables of v->cr3 for a (KVM's
+ * FNAME(walk_addr)), through the p2m, each reference charged as
+ * vmm_walk_refs: on success A on every entry and D on a write's leaf,
+ * exactly as the hardware walker would, and true; on a fault nothing set,
+ * false and w->fault. Reads no vm->mode_state: any mode may call it.
+ */
+bool shadow_guest_walk(struct vcpu *v, const struct mem_access *a, struct shadow_gwalk *w);
+
 #endif
