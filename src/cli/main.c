@@ -116,7 +116,7 @@ static void run_help(FILE *f)
 	    "Run one workload on a freshly booted guest under one MMU mode and print a\n"
 	    "summary of its counters and estimated cycles.\n\n"
 	    "  --workload W                     workload to run (required; see `vmmu list`)\n"
-	    "  --mode M                         MMU mode: native, shadow or nested (default: "
+	    "  --mode M                         MMU mode, one of `vmmu list modes` (default: "
 	    "native)\n"
 	    "  --csv FILE|-                     also write a CSV header and row to FILE, "
 	    "atomically;\n"
