@@ -37,6 +37,7 @@
 #include "../src/core/cpu.h"
 #include "../src/lib/run.h"
 #include "../src/cli/registry.h"
+#include "../src/teach/scenario.h"
 
 #define VA UINT64_C(0x0000555500000000)
 #define PG(i) (VA + (uint64_t)(i)*PAGE_SIZE)
@@ -296,6 +297,66 @@ static void test_equivalence_audit(void **state)
 	}
 }
 
+/* The hot-table scenario: the second trapped PTE store moves the leaf
+ * table to nested mode (one mode change, two table-store exits), and the
+ * last step's walk switches into the leaf table. Shadow paging traps all
+ * three PTE stores; nested paging none. */
+struct lastwalk {
+	int step, shadow, guest;
+};
+
+static void lw_step(void *ctx, struct vm *vm, int n, const char *heading)
+{
+	(void)vm;
+	(void)heading;
+	struct lastwalk *l = ctx;
+	l->step = n;
+	l->shadow = l->guest = 0;
+}
+
+static void lw_event(void *ctx, struct vm *vm, const struct trace_event *ev, const char *exit)
+{
+	(void)vm;
+	(void)exit;
+	struct lastwalk *l = ctx;
+	if (ev->kind == TR_WALK_REF && ev->dim == DIM_SHADOW)
+		l->shadow++;
+	/* Hardware guest references; the VMM's software walk names itself. */
+	if (ev->kind == TR_WALK_REF && ev->dim == DIM_GUEST && ev->what == NULL)
+		l->guest++;
+}
+
+static void test_scenario_hot_table(void **state)
+{
+	(void)state;
+	struct vm_config c;
+	config_defaults(&c);
+	c.guest_mem = SCENARIO_GUEST_MEM;
+	struct stats t;
+	char err[256];
+	c.mode = "agile";
+	struct lastwalk l = {0};
+	struct scenario_observer obs = {.step = lw_step, .event = lw_event, .ctx = &l};
+	assert_int_equal(scenario_run("hot-table", &c, &obs, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.mode_switches, 1);
+	assert_int_equal(t.exits_pt_write, 2);
+	/* Walks that switch at the leaf table: step 2's store once the table
+	 * went nested, step 3's store, step 4's load. */
+	assert_int_equal(t.agile_walks_l1, 3);
+	/* The last step's walk, as the hardware made it (twice: before and
+	 * after its EPT violation): 3 shadow entries, then the guest's leaf
+	 * entry read at the host address the switching entry gives. */
+	assert_int_equal(l.step, 4);
+	assert_int_equal(l.shadow, 2 * 3);
+	assert_int_equal(l.guest, 2 * 1);
+	c.mode = "shadow";
+	assert_int_equal(scenario_run("hot-table", &c, NULL, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.mode_switches, 0);
+	c.mode = "nested";
+	assert_int_equal(scenario_run("hot-table", &c, NULL, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.exits_pt_write, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +364,7 @@ int main(void)
 	    cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_audit_catches),
 	    cmocka_unit_test(test_equivalence_audit),
+	    cmocka_unit_test(test_scenario_hot_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
