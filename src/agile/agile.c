@@ -3,7 +3,7 @@
  * it: one const struct mmu_ops, agile_mmu_ops. agile.h describes the
  * hardware and the VMM; this file holds the hardware walk and the exits.
  *
- * The walk (ISCA'16 §III): from the shadow root, one reference per level
+ * The walk (ISCA'16's hardware): from the shadow root, one reference per level
  * (DIM_SHADOW in the trace). An spte with AGILE_SPTE_SWITCH hands the walk
  * to the 2D walker of nested paging (src/nested/api.h,
  * nested_translate_from()), which reads the guest table at the host

@@ -17,7 +17,7 @@
  * references: n with no switch, 3 + 1 + 4 = 8 at the leaf table (n = m = 4),
  * and (n + 1)(m + 1) - 1 = 24 when the root is nested.
  *
- * The VMM (ISCA'16 §IV): guest tables start shadowed, write-protected. A
+ * The VMM (ISCA'16's policy): guest tables start shadowed, write-protected. A
  * table that takes cfg.agile_writes trapped stores goes to nested mode:
  * its shadow pages are dropped, its write protection goes, and the entry
  * above it becomes a switching entry; everything below it is reached in

@@ -1,6 +1,6 @@
 /*
  * policy.c - agile paging's VMM policy: which guest tables are shadowed and
- * which are in nested mode (Gandhi, Hill and Swift, ISCA'16, §IV-B).
+ * which are in nested mode (Gandhi, Hill and Swift, ISCA'16: the VMM policy).
  *
  *   shadow -> nested   guest tables start shadowed, write-protected. A
  *                      table that takes cfg.agile_writes trapped stores

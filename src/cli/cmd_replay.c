@@ -28,7 +28,7 @@ static void replay_help(FILE *f)
 	    "malformed line stops the run with its line number and text (exit status 2);\n"
 	    "docs/replay.md gives the format.\n\n"
 	    "  --trace FILE|-                   the trace; '-' reads standard input (required)\n"
-	    "  --mode M                         MMU mode: native, shadow or nested (default: "
+	    "  --mode M                         MMU mode, one of `vmmu list modes` (default: "
 	    "native)\n"
 	    "  --csv FILE|-                     also write a CSV header and row to FILE, "
 	    "atomically;\n"

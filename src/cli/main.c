@@ -58,8 +58,9 @@ static const struct command commands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vmmu COMMAND [FLAGS]\n\n"
-		   "vmmu runs guest workloads under native, shadow and nested (EPT) paging and\n"
-		   "counts TLB misses, walk references, VM exits, faults and flushes.\n\n"
+		   "vmmu runs guest workloads under native, shadow and nested (EPT) paging, agile\n"
+		   "paging and dynamic shadow/nested switching, and counts TLB misses, walk\n"
+		   "references, VM exits, faults and flushes.\n\n"
 		   "Commands:\n");
 	for (size_t k = 0; k < NELEMS(commands); k++)
 		fprintf(f, "  %-10s %s\n", commands[k].name, commands[k].summary);

@@ -61,7 +61,7 @@ void config_defaults(struct vm_config *c)
 		 * 2500 misses per fault (docs/switching.md). */
 		.switch_interval = 8192,
 		.switch_ratio = 2500,
-		/* ISCA'16 §IV-B: more than one write moves a table to nested
+		/* ISCA'16's policy: more than one write moves a table to nested
 		 * mode; the scan period is the model's (docs/agile.md). */
 		.agile_writes = 2,
 		.agile_interval = 65536,
