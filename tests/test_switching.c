@@ -143,12 +143,51 @@ static void test_equivalence_audit(void **state)
 	}
 }
 
+/* A vm_abort() inside a delegated call (here: from a trace hook at the
+ * first VM exit taken while shadow or nested paging runs on the switching
+ * mode's behalf) lands in the caller's guard with the switching state
+ * restored, so the run fails cleanly and vm_destroy() frees both modes'
+ * states (the sanitizer build checks that nothing leaks). */
+struct aborter {
+	struct vm *vm;
+	int exits_inside;
+};
+
+static void ab_boot(struct vm *vm, void *ctx)
+{
+	((struct aborter *)ctx)->vm = vm;
+}
+
+static void ab_trace(void *ctx, const struct trace_event *ev)
+{
+	struct aborter *a = ctx;
+	if (ev->kind != TR_VM_EXIT || !a->vm || a->vm->mmu == mmu_find("switching"))
+		return;
+	a->exits_inside++;
+	vm_abort(a->vm, "deliberate abort inside a delegated call");
+}
+
+static void test_abort_inside_delegation(void **state)
+{
+	(void)state;
+	struct aborter a = {0};
+	struct run_hooks hooks = {
+	    .trace_fn = ab_trace, .trace_ctx = &a, .after_boot = ab_boot, .ctx = &a};
+	struct vm_config c = cfg_for("switching");
+	struct wl_params p = {.seed = 1, .pages = 256, .ops = 1};
+	struct run_result r;
+	assert_int_equal(run_workload(&c, workload_find("faults"), &p, &hooks, &r), -1);
+	assert_int_equal(a.exits_inside, 1);
+	assert_non_null(strstr(r.err, "deliberate abort"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_phases),
 	    cmocka_unit_test(test_ratio_extremes),
 	    cmocka_unit_test(test_equivalence_audit),
+	    cmocka_unit_test(test_abort_inside_delegation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
