@@ -155,14 +155,15 @@ static void test_ref_counts(void **state)
 			struct steps s;
 			uint64_t refs = measure(vm, &s);
 			if (refs != (uint64_t)want)
-				fail_msg("%d/%d switch at level %d: %" PRIu64 " refs, want %d", row->n,
-					 row->m, L, refs, want);
+				fail_msg("%d/%d switch at level %d: %" PRIu64 " refs, want %d",
+					 row->n, row->m, L, refs, want);
 			/* The shadow part and the 2D part, exactly. */
 			int shadow = L == row->n ? 0 : row->n - L;
 			assert_int_equal(s.shadow, shadow);
 			assert_int_equal(s.guest, L);
 			assert_int_equal(s.host, L == row->n ? (row->n + 1) * row->m
-							    : L == 0 ? 0 : L * row->m);
+						 : L == 0    ? 0
+							     : L * row->m);
 			assert_int_equal(vm->st.walk_refs_guest + vm->st.walk_refs_host,
 					 (uint64_t)(want - shadow));
 			uint64_t by_level[] = {vm->st.agile_walks_shadow, vm->st.agile_walks_l1,
@@ -286,13 +287,14 @@ static void test_equivalence_audit(void **state)
 			c.audit = true;
 			c.agile_interval = 512;
 			if (run_workload(&c, workloads[k], &p, NULL, &ag) != 0)
-				fail_msg("%s seed %" PRIu64 " under agile: %s", workloads[k]->name, seed,
-					 ag.err);
+				fail_msg("%s seed %" PRIu64 " under agile: %s", workloads[k]->name,
+					 seed, ag.err);
 			assert_int_equal(ag.checksum, nat.checksum);
 			assert_int_equal(ag.guest_digest, nat.guest_digest);
-			assert_int_equal(ag.st.walks, ag.st.agile_walks_shadow + ag.st.agile_walks_l1 +
-							  ag.st.agile_walks_l2 + ag.st.agile_walks_l3 +
-							  ag.st.agile_walks_l4 + ag.st.agile_walks_nested);
+			assert_int_equal(ag.st.walks,
+					 ag.st.agile_walks_shadow + ag.st.agile_walks_l1 +
+					     ag.st.agile_walks_l2 + ag.st.agile_walks_l3 +
+					     ag.st.agile_walks_l4 + ag.st.agile_walks_nested);
 		}
 	}
 }
@@ -360,10 +362,8 @@ static void test_scenario_hot_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ref_counts),
-	    cmocka_unit_test(test_policy),
-	    cmocka_unit_test(test_audit_catches),
-	    cmocka_unit_test(test_equivalence_audit),
+	    cmocka_unit_test(test_ref_counts),	       cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_audit_catches),      cmocka_unit_test(test_equivalence_audit),
 	    cmocka_unit_test(test_scenario_hot_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,8 +133,8 @@ static void test_equivalence_audit(void **state)
 			c.audit = true;
 			c.switch_interval = 1024;
 			if (run_workload(&c, workloads[k], &p, NULL, &sw) != 0)
-				fail_msg("%s seed %" PRIu64 " under switching: %s", workloads[k]->name,
-					 seed, sw.err);
+				fail_msg("%s seed %" PRIu64 " under switching: %s",
+					 workloads[k]->name, seed, sw.err);
 			assert_int_equal(sw.checksum, nat.checksum);
 			assert_int_equal(sw.guest_digest, nat.guest_digest);
 			assert_int_equal(sw.st.accesses_shadow + sw.st.accesses_nested,

@@ -60,7 +60,8 @@ static void ag_flush(struct vcpu *v)
 	ag->cyc += vm->cost.tlb_flush;
 	vm->st.tlb_flushes++;
 	vm->st.tlb_entries_flushed += n;
-	TRACE(vm, .kind = TR_TLB_FLUSH, .result = n, .what = "agile: VMM flush after an spte change");
+	TRACE(vm, .kind = TR_TLB_FLUSH, .result = n,
+	      .what = "agile: VMM flush after an spte change");
 }
 
 /* End of a VMM handler: flush, then account the exit. */
@@ -195,8 +196,8 @@ static void ag_fetch(struct vcpu *v, const struct mem_access *a, const struct sh
 			for (int l = level; l > LVL_PT; l--) {
 				gfn_t base = gw->gfn & ~((UINT64_C(1) << (9 * (l - 1))) - 1);
 				struct ag_page *d = ag_direct(v, base, l - 1, dirty);
-				uint64_t rights = l == level ? gpte & AGILE_SPTE_RIGHTS
-							     : GPTE_RW | GPTE_US;
+				uint64_t rights =
+				    l == level ? gpte & AGILE_SPTE_RIGHTS : GPTE_RW | GPTE_US;
 				ag_set_if(v, p, pt_index(a->gva, l),
 					  (d->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A | rights);
 				p = d;
@@ -215,7 +216,8 @@ static void ag_fetch(struct vcpu *v, const struct mem_access *a, const struct sh
 			return;
 		}
 		struct ag_page *c = ag_get(v, child, level - 1, false, false);
-		ag_set_if(v, p, idx, (c->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A | (gpte & AGILE_SPTE_RIGHTS));
+		ag_set_if(v, p, idx,
+			  (c->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A | (gpte & AGILE_SPTE_RIGHTS));
 		p = c;
 	}
 }
@@ -288,13 +290,14 @@ static enum xlate_result ag_walk_nested(struct vcpu *v, struct mem_access *a, st
 			ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_pt_write, vm->cost.vmm_pt_write);
 			return XLATE_DONE;
 		}
-		out->fill.flags &= (uint8_t)~(TLBF_W | TLBF_D);
+		out->fill.flags &= (uint8_t) ~(TLBF_W | TLBF_D);
 	} else {
 		ag->w2d_writable[gfn] = 1;
 	}
 	/* Writable 2D fills are 4K: protection is per 4K frame. */
 	if (out->fill.size != PG_4K) {
-		uint64_t off = a->gva & (page_bytes(out->fill.size) - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+		uint64_t off =
+		    a->gva & (page_bytes(out->fill.size) - 1) & ~(uint64_t)(PAGE_SIZE - 1);
 		out->fill.hpa = HPA(out->fill.hpa.v + off);
 		out->fill.size = PG_4K;
 	}
@@ -415,8 +418,7 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 			break;
 		table = pte_frame(e);
 	}
-	if (walk_check_perms(perms, a) ||
-	    (a->kind == ACC_WRITE && !(e & GPTE_D)))
+	if (walk_check_perms(perms, a) || (a->kind == ACC_WRITE && !(e & GPTE_D)))
 		return ag_page_fault(v, a, out);
 	uint8_t flags = (uint8_t)(TLBF_VALID | perms);
 	if (perms & TLBF_W)

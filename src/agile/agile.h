@@ -97,21 +97,21 @@ struct agile {
 	gfn_t root_gfn;
 	struct ag_page **by_hfn; /* host frame - guest_frames -> page */
 	uint64_t by_hfn_len;
-	uint64_t nframes;	/* guest frames */
-	uint8_t *prot;		/* per guest frame: shadow pages of tables in it */
-	uint8_t *is_nested;	/* per guest frame: the table in it is in nested mode */
-	uint16_t *writes;	/* per guest frame: trapped stores while shadowed */
-	uint8_t *w2d_writable;	/* per guest frame: a 2D walk filled it writable */
-	uint32_t *rmap;		/* per host frame of the guest region: leaf sptes mapping it */
-	uint32_t *smap;		/* per host frame: switching entries that point at it */
+	uint64_t nframes;      /* guest frames */
+	uint8_t *prot;	       /* per guest frame: shadow pages of tables in it */
+	uint8_t *is_nested;    /* per guest frame: the table in it is in nested mode */
+	uint16_t *writes;      /* per guest frame: trapped stores while shadowed */
+	uint8_t *w2d_writable; /* per guest frame: a 2D walk filled it writable */
+	uint32_t *rmap;	       /* per host frame of the guest region: leaf sptes mapping it */
+	uint32_t *smap;	       /* per host frame: switching entries that point at it */
 	struct ag_rnode *rnode;
 	uint32_t rnode_len, rnode_cap, rnode_free;
 	struct ag_nested *nested; /* tables in nested mode */
 	uint32_t nnested, nested_cap;
 	uint64_t pages, pages_peak;
-	uint64_t cyc;		/* handler cycles of the exit being handled */
-	bool flush_pending;	/* an spte that may be cached went away */
-	uint64_t scan_mark;	/* accesses at the last policy scan */
+	uint64_t cyc;	    /* handler cycles of the exit being handled */
+	bool flush_pending; /* an spte that may be cached went away */
+	uint64_t scan_mark; /* accesses at the last policy scan */
 	/* Exact, for tests: walks by where they switched. */
 	uint64_t walks_switch[MAX_LEVELS + 1]; /* [L]: into the guest table of level L */
 };

@@ -8,10 +8,10 @@
 
 #include "agile.h"
 
-#define AUDIT_FAIL(name, ...)                                  \
-	do {                                                   \
-		snprintf(detail, len, __VA_ARGS__);            \
-		return name;                                   \
+#define AUDIT_FAIL(name, ...)                       \
+	do {                                        \
+		snprintf(detail, len, __VA_ARGS__); \
+		return name;                        \
 	} while (0)
 
 /* Rights of an entry (RW, US, and NX as "X denied") e may not exceed g's. */
@@ -60,8 +60,8 @@ static const char *audit_entry(struct vm *vm, const struct agile *ag, const stru
 	if (e & AGILE_SPTE_SWITCH) {
 		if (p->level == LVL_PT || gpte_large(g, p->level) || !ag->is_nested[child])
 			AUDIT_FAIL("agile-switch",
-				   "switching entry at hPA %#" PRIx64
-				   " for a guest entry %#" PRIx64 " whose table is not in nested mode",
+				   "switching entry at hPA %#" PRIx64 " for a guest entry %#" PRIx64
+				   " whose table is not in nested mode",
 				   at, g);
 		if (pte_frame(e) != (p2m_lookup(vm, child) << PAGE_SHIFT))
 			AUDIT_FAIL("agile-switch-p2m",
@@ -73,8 +73,8 @@ static const char *audit_entry(struct vm *vm, const struct agile *ag, const stru
 	if (p->level == LVL_PT) {
 		if (pte_frame(e) != (p2m_lookup(vm, child) << PAGE_SHIFT))
 			AUDIT_FAIL("agile-spte-p2m",
-				   "leaf spte at hPA %#" PRIx64 " maps %#" PRIx64
-				   ", gpte %#" PRIx64 " and the p2m say otherwise",
+				   "leaf spte at hPA %#" PRIx64 " maps %#" PRIx64 ", gpte %#" PRIx64
+				   " and the p2m say otherwise",
 				   at, pte_frame(e), g);
 		if ((e & GPTE_RW) && (!(g & GPTE_D) || ag->prot[child]))
 			AUDIT_FAIL("agile-write-protect",
@@ -86,10 +86,10 @@ static const char *audit_entry(struct vm *vm, const struct agile *ag, const stru
 	const struct ag_page *c = ag_page_of_hfn(ag, pte_frame(e) >> PAGE_SHIFT);
 	if (!c)
 		AUDIT_FAIL("agile-link", "link at hPA %#" PRIx64 " points at no shadow page", at);
-	bool ok = gpte_large(g, p->level)
-		      ? c->direct && c->level == p->level - 1 &&
-			    c->gfn == (pte_frame(g) >> PAGE_SHIFT)
-		      : !c->direct && c->level == p->level - 1 && c->gfn == child;
+	bool ok =
+	    gpte_large(g, p->level)
+		? c->direct && c->level == p->level - 1 && c->gfn == (pte_frame(g) >> PAGE_SHIFT)
+		: !c->direct && c->level == p->level - 1 && c->gfn == child;
 	if (!ok)
 		AUDIT_FAIL("agile-link",
 			   "link at hPA %#" PRIx64 " points at page (gfn %#" PRIx64

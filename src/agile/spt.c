@@ -25,8 +25,7 @@
 
 static unsigned ag_hash(gfn_t gfn, int level)
 {
-	return (unsigned)((gfn * 0x9e3779b97f4a7c15ull + (uint64_t)level) >> 52) %
-	       AG_HASH_BUCKETS;
+	return (unsigned)((gfn * 0x9e3779b97f4a7c15ull + (uint64_t)level) >> 52) % AG_HASH_BUCKETS;
 }
 
 static void *ag_xrealloc(struct vm *vm, void *p, size_t size)
@@ -46,7 +45,8 @@ static uint32_t rnode_alloc(struct agile *ag, uint64_t spte)
 	} else {
 		if (ag->rnode_len == ag->rnode_cap) {
 			ag->rnode_cap *= 2;
-			ag->rnode = ag_xrealloc(ag->vm, ag->rnode, ag->rnode_cap * sizeof(*ag->rnode));
+			ag->rnode =
+			    ag_xrealloc(ag->vm, ag->rnode, ag->rnode_cap * sizeof(*ag->rnode));
 		}
 		i = ag->rnode_len++;
 	}
@@ -228,8 +228,8 @@ struct ag_page *ag_get(struct vcpu *v, gfn_t gfn, int level, bool direct, bool d
 	if (++ag->pages > ag->pages_peak)
 		ag->pages_peak = ag->pages;
 	ag->cyc += vm->cost.vmm_spte;
-	TRACE(vm, .kind = TR_VMM_OP, .dim = DIM_SHADOW, .level = level,
-	      .addr = gfn_to_gpa(gfn).v, .table_addr = hfn_to_hpa(p->hfn).v,
+	TRACE(vm, .kind = TR_VMM_OP, .dim = DIM_SHADOW, .level = level, .addr = gfn_to_gpa(gfn).v,
+	      .table_addr = hfn_to_hpa(p->hfn).v,
 	      .what = direct ? "agile: direct shadow page built" : "agile: shadow page built");
 	if (!direct) {
 		if (ag->prot[gfn]++ == 0)

@@ -29,13 +29,13 @@ uint64_t shadow_drop_all(struct vcpu *v);
 
 /* What the VMM's software walk of the guest tables found. */
 struct shadow_gwalk {
-	int leaf;			/* level of the leaf gpte */
-	uint64_t gpte[MAX_LEVELS + 1];	/* entry at each level, after A/D update */
-	gpa_t addr[MAX_LEVELS + 1];	/* its guest-physical address */
-	uint8_t perms;			/* TLBF_W | TLBF_U | TLBF_NX of the whole path */
-	gfn_t gfn;			/* the 4K guest frame the access lands in */
-	bool set_d;			/* this walk set D on the leaf */
-	struct guest_fault fault;	/* when the walk failed */
+	int leaf;		       /* level of the leaf gpte */
+	uint64_t gpte[MAX_LEVELS + 1]; /* entry at each level, after A/D update */
+	gpa_t addr[MAX_LEVELS + 1];    /* its guest-physical address */
+	uint8_t perms;		       /* TLBF_W | TLBF_U | TLBF_NX of the whole path */
+	gfn_t gfn;		       /* the 4K guest frame the access lands in */
+	bool set_d;		       /* this walk set D on the leaf */
+	struct guest_fault fault;      /* when the walk failed */
 };
 
 /*

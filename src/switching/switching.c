@@ -208,8 +208,8 @@ static void sw_switch(struct vcpu *v, struct switching *sw, enum sw_mode to, uin
 	/* Both directions flush the TLB and the 2D walk caches. */
 	c.op = OP_FLUSH_NESTED;
 	sw_delegate(vm, sw, SW_NESTED, &c);
-	TRACE(vm, .kind = TR_VMM_OP, .dim = to == SW_NESTED ? DIM_HOST : DIM_SHADOW,
-	      .addr = faults, .result = misses, .index = vm->st.accesses,
+	TRACE(vm, .kind = TR_VMM_OP, .dim = to == SW_NESTED ? DIM_HOST : DIM_SHADOW, .addr = faults,
+	      .result = misses, .index = vm->st.accesses,
 	      .what = to == SW_NESTED ? "mode switch: shadow -> nested"
 				      : "mode switch: nested -> shadow");
 	sw->cur = to;
@@ -374,4 +374,3 @@ const struct mmu_ops switching_mmu_ops = {
     .audit = switching_audit,
     .stats = switching_stats,
 };
-
