@@ -157,7 +157,10 @@ JD=$T/cl/sweep-faults-pages-jobs
 check "merge a directory with --expect" "$VMMU" merge "$T/cl/m.csv" "$JD" --expect "$J"
 eq "merge: header and one row per job" "$(wc -l <"$T/cl/m.csv")" "$((1 + 2 * nm))"
 eq "merge: the header is the run header" "$(head -1 "$T/cl/m.csv")" "$header"
-first=$(ls "$JD" | head -1)
+# The CSV of job 1 (its file names the mode, so the listing's order is not
+# the jobs' order).
+first=$(sed -n 1p "$J" | sed 's/.* --csv \([^ ]*\).*/\1/')
+first=${first##*/}
 mv "$JD/$first" "$T/held.csv"
 expect_msg 2 "missing row: job $J:1" "merge --expect detects a missing row" \
 	"$VMMU" merge "$T/cl/m2.csv" "$JD" --expect "$J"

@@ -21,6 +21,10 @@ cases=(
 	"src/core/vm.c|../cli/registry.h|core names the modes through the registry"
 	"src/core/vm.c|../shadow/shadow.h|core includes a mode"
 	"src/shadow/shadow.c|../nested/nested.h|a mode includes a sibling mode"
+	"src/switching/switching.c|../shadow/shadow.h|a mode includes a sibling's private header"
+	"src/switching/switching.c|../nested/walk2d.c|a mode includes a sibling's source"
+	"src/core/vm.c|../shadow/api.h|core includes a mode's public header"
+	"src/teach/explain.c|../nested/api.h|teach reaches a mode's api.h around the registry"
 	"src/native/native.c|../guest-mm/gmm.h|a mode includes the guest kernel"
 	"src/tlb/tlb.h|../core/config.h|the TLB includes more than types and entry formats"
 	"src/guest-mm/proc.c|../shadow/shadow.h|the guest kernel includes a mode"
@@ -76,6 +80,24 @@ if [ $? -eq 1 ] && grep -q "^src/agile/agile.c:1:" <<<"$out"; then
 	ok "a new mode folder may not include a sibling mode"
 else
 	bad "new mode including a sibling accepted: $out"
+fi
+
+# A mode may include a sibling mode's public header, src/<mode>/api.h.
+fresh_tree
+printf '#include "../nested/api.h"\n' >>"$tmp/tree/src/shadow/shadow.c"
+out=$(bash "$check" "$tmp/tree" 2>&1)
+if [ $? -eq 0 ]; then ok "a mode may include a sibling's api.h"; else bad "sibling api.h rejected: $out"; fi
+
+# ...but an api.h outside a mode folder is no licence.
+fresh_tree
+printf '/* not a mode */\n' >"$tmp/tree/src/guest-mm/api.h"
+printf '#include "../guest-mm/api.h"\n' >>"$tmp/tree/src/shadow/shadow.c"
+n=$(wc -l <"$tmp/tree/src/shadow/shadow.c")
+out=$(bash "$check" "$tmp/tree" 2>&1)
+if [ $? -eq 1 ] && grep -q "^src/shadow/shadow.c:$n:" <<<"$out"; then
+	ok "a mode may not include a non-mode folder's api.h"
+else
+	bad "non-mode api.h accepted: $out"
 fi
 
 echo "layering: $pass passed, $failn failed"

@@ -344,9 +344,12 @@ static void test_equivalence_paging_controls(void **state)
 		const char *mode = mmu_modes[m]->name;
 		struct vm_config off = machine(mode), noacc = machine(mode), dflt = machine(mode);
 		off.cr0_wp = off.cr4_smep = off.cr4_smap = off.efer_nxe = false;
+		/* A mode that refuses CR0.WP = 0 runs with the other three off. */
+		off.cr0_wp = mmu_modes[m]->refuses_wp0;
 		noacc.cr4_smep = noacc.cr4_smap = false;
 		struct vm_config noff = machine("native");
 		noff.cr0_wp = noff.cr4_smep = noff.cr4_smap = noff.efer_nxe = false;
+		noff.cr0_wp = off.cr0_wp;
 		for (size_t k = 0; k < NCASES; k++) {
 			struct wl_params p = params(&wl_cases[k], TEST_SEED);
 			run_ok(&noff, wl_cases[k].name, &p, &ref);

@@ -16,7 +16,7 @@ static void quiz_help(FILE *f)
 		   "that matter (non-zero entries only), CR3 (and the EPTP, or the p2m), and a\n"
 		   "few guest virtual addresses to translate by hand. The same seed gives the\n"
 		   "same problem. Walk caches are off unless a flag turns them on.\n\n"
-		   "  --mode M      native, shadow or nested (default: native)\n"
+		   "  --mode M      an MMU mode of `vmmu list modes` (default: native)\n"
 		   "  --seed N      the problem's seed (default: 1)\n"
 		   "  -c, --answers also print the worked answers, in `vmmu explain` form\n"
 		   "  -h, --help    this help\n\n");
@@ -69,7 +69,7 @@ int quiz_main(int argc, char **argv)
 	}
 	const struct mmu_ops *m = mmu_find(mode);
 	if (!m) {
-		cli_error("--mode: unknown mode '%s' (expected native, shadow or nested)", mode);
+		cli_error("--mode: unknown mode '%s' (see `vmmu list modes`)", mode);
 		return CLI_EXIT_USAGE;
 	}
 	cfg.mode = m->name;

@@ -31,7 +31,7 @@ static void replay_help(FILE *f)
 	    "  --warmup N                       the first N accesses (records) warm the TLB,\n"
 	    "                                   walk caches and VMM state and are not measured\n"
 	    "                                   (default 0: the whole replay is measured)\n"
-	    "  --mode M                         MMU mode: native, shadow or nested (default: "
+	    "  --mode M                         MMU mode, one of `vmmu list modes` (default: "
 	    "native)\n"
 	    "  --csv FILE|-                     also write a CSV header and row to FILE, "
 	    "atomically;\n"

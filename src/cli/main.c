@@ -59,8 +59,9 @@ static const struct command commands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vmmu COMMAND [FLAGS]\n\n"
-		   "vmmu runs guest workloads under native, shadow and nested (EPT) paging and\n"
-		   "counts TLB misses, walk references, VM exits, faults and flushes.\n\n"
+		   "vmmu runs guest workloads under native, shadow and nested (EPT) paging, agile\n"
+		   "paging and dynamic shadow/nested switching, and counts TLB misses, walk\n"
+		   "references, VM exits, faults and flushes.\n\n"
 		   "Commands:\n");
 	for (size_t k = 0; k < NELEMS(commands); k++)
 		fprintf(f, "  %-10s %s\n", commands[k].name, commands[k].summary);
@@ -117,7 +118,7 @@ static void run_help(FILE *f)
 	    "Run one workload on a freshly booted guest under one MMU mode and print a\n"
 	    "summary of its counters and estimated cycles.\n\n"
 	    "  --workload W                     workload to run (required; see `vmmu list`)\n"
-	    "  --mode M                         MMU mode: native, shadow or nested (default: "
+	    "  --mode M                         MMU mode, one of `vmmu list modes` (default: "
 	    "native)\n"
 	    "  --csv FILE|-                     also write a CSV header and row to FILE, "
 	    "atomically;\n"
@@ -136,6 +137,19 @@ static void run_after_boot(struct vm *vm, void *ctx)
 	(void)ctx;
 	if (vm->cfg.verbose && vm->hm.numa_note != NULL)
 		fprintf(stderr, "vmmu: numa: %s\n", vm->hm.numa_note);
+}
+
+/* -v: the switch log of a mode that switches (src/switching): one line per
+ * "mode switch" event, with the interval's TLB misses and guest faults. */
+static void run_trace_switch(void *ctx, const struct trace_event *ev)
+{
+	(void)ctx;
+	if (ev->kind != TR_VMM_OP || ev->what == NULL || strncmp(ev->what, "mode switch", 11) != 0)
+		return;
+	fprintf(stderr,
+		"vmmu: %s at access %" PRIu64 " (interval: %" PRIu64 " TLB misses, %" PRIu64
+		" guest faults)\n",
+		ev->what, ev->index, ev->result, ev->addr);
 }
 
 static int run_main(int argc, char **argv)
@@ -185,6 +199,8 @@ static int run_main(int argc, char **argv)
 	}
 	if (report_check_run(&cfg, mode, csv) < 0)
 		return CLI_EXIT_USAGE;
+	if (cfg.verbose)
+		hooks.trace_fn = run_trace_switch;
 
 	if (run_workload(&cfg, w, &p, &hooks, &r) != 0) {
 		cli_error("run %s/%s failed: %s", w->name, mode,

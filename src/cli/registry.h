@@ -26,7 +26,9 @@
 #define VMMU_MODES(X) \
 	X(native)     \
 	X(shadow)     \
-	X(nested)
+	X(nested)     \
+	X(switching)  \
+	X(agile)
 
 /* The workloads, in listing order: one line each. */
 #define VMMU_WORKLOADS(X) \

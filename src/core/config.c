@@ -68,6 +68,15 @@ void config_defaults(struct vm_config *c)
 		.cache_model = true,
 		.overridden = 0,
 		.cost_overridden = 0,
+		/* VEE'11 §4.3: nested costs ~4 ns more per TLB miss, shadow
+		 * ~10 us more per guest fault: break-even at 10 us / 4 ns =
+		 * 2500 misses per fault (docs/switching.md). */
+		.switch_interval = 8192,
+		.switch_ratio = 2500,
+		/* ISCA'16's policy: more than one write moves a table to nested
+		 * mode; the scan period is the model's (docs/agile.md). */
+		.agile_writes = 2,
+		.agile_interval = 65536,
 		.audit = false,
 		.whole_run = false,
 		.verbose = 0,

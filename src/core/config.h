@@ -88,6 +88,12 @@ struct vm_config {
 	struct cost_model cost;   /* every cycle cost */
 	uint32_t overridden;      /* MACH_* fields set by their own flag */
 	uint64_t cost_overridden; /* bit n: cost field n (cost_field_names[]) set by --cost */
+	/* switching (Wang et al., VEE'11) */
+	uint64_t switch_interval; /* accesses between two decisions */
+	uint32_t switch_ratio;    /* TLB misses per guest fault at break-even */
+	/* agile paging (Gandhi et al., ISCA'16) */
+	uint32_t agile_writes;    /* trapped stores that move a table to nested mode */
+	uint64_t agile_interval;  /* accesses between scans for quiet nested tables */
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	bool whole_run;           /* measure the whole run, not the workload's region (roi.h) */

@@ -71,6 +71,10 @@ struct mmu_ops {
 	 * KVM_VM_CR0_ALWAYS_ON without EPT, and EFER.NX on for its sptes); the
 	 * mode implements the guest's CR0.WP = 0 and NXE = 0 in its tables. */
 	bool forces_wp_nx;
+	/* The mode cannot run a guest with CR0.WP = 0: its init refuses
+	 * --wp off, and a guest that clears WP later ends the run with a
+	 * guest-level error. Tests skip those cases for it. */
+	bool refuses_wp0;
 	/* Allocate mode state into vm->mode_state. Returns 0, or -1 with vm->err set. */
 	int (*init)(struct vm *vm);
 	void (*destroy)(struct vm *vm);

@@ -72,6 +72,15 @@
 	X(walk_refs_guest, "nested: walk references to guest table entries")                 \
 	X(walk_refs_host, "nested: walk references to EPT entries")                          \
 	X(walk_cycles_user, "cycles of the translations that ended in walks_user (part of cyc_walk)") \
+	X(mode_switches, "switching: VM switches; agile: tables moved between modes")      \
+	X(accesses_shadow, "switching: accesses run under shadow paging")                   \
+	X(accesses_nested, "switching: accesses run under nested paging")                   \
+	X(agile_walks_shadow, "agile: walks that completed in the shadow table")             \
+	X(agile_walks_l1, "agile: walks that switched into the guest's level-1 table")        \
+	X(agile_walks_l2, "agile: walks that switched into a level-2 guest table")            \
+	X(agile_walks_l3, "agile: walks that switched into a level-3 guest table")            \
+	X(agile_walks_l4, "agile: walks that switched into a level-4 guest table (LA57)")     \
+	X(agile_walks_nested, "agile: walks fully nested (the guest root in nested mode)")  \
 	X(host_frames_peak, "host frames in use at peak, guest and VMM")                     \
 	X(vmm_heap_bytes, "simulator heap in use at the end (jemalloc stats.allocated)")     \
 	X(cyc_access, "cycles: the data accesses themselves")                                \

@@ -32,6 +32,7 @@
  * whole TLB; an INVEPT of another EPTP drops nothing from it.
  */
 #include "nested.h"
+#include "api.h"
 
 /* ---- private helpers ---- */
 
@@ -133,4 +134,11 @@ void nested_flush_on_world_switch(struct vcpu *v)
 {
 	if (!v->vm->cfg.vpid)
 		pwc2d_flush_guest_vpid(&nested_of(v->vm)->pwc, 0);
+}
+
+/* ---- api.h ---- */
+
+void nested_flush_all(struct vcpu *v)
+{
+	(void)nested_invept(v, INVEPT_GLOBAL, nested_of(v->vm)->eptp);
 }

@@ -102,16 +102,27 @@ static void nested_destroy(struct vm *vm)
 
 static enum xlate_result nested_translate(struct vcpu *v, struct mem_access *a, struct xlate *out)
 {
+	return nested_translate_from(v, nested_of(v->vm), a, out, NULL, NULL, NULL);
+}
+
+enum xlate_result nested_translate_from(struct vcpu *v, struct nested_state *ns,
+					struct mem_access *a, struct xlate *out,
+					const struct nested_start *from, gpa_t *data_gpa,
+					int *guest_leaf)
+{
 	struct vm *vm = v->vm;
-	struct nested_state *ns = nested_of(vm);
 	struct walk2d w;
-	enum walk2d_outcome o = walk2d(v, ns, a, &w);
+	enum walk2d_outcome o = walk2d_from(v, ns, a, &w, from);
 	out->refs = w.refs;
 	switch (o) {
 	case W2D_OK:
 		vm->st.walk_refs_guest += w.guest_refs;
 		vm->st.walk_refs_host += w.host_refs;
 		out->fill = w.fill;
+		if (data_gpa)
+			*data_gpa = w.data_gpa;
+		if (guest_leaf)
+			*guest_leaf = w.guest_leaf_level;
 		return XLATE_OK;
 	case W2D_FAULT:
 		out->fault = w.fault;

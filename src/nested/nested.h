@@ -31,6 +31,7 @@
 #define VMMU_NESTED_H
 
 #include "../core/vm.h"
+#include "api.h"
 #include "../tlb/ntlb.h"
 #include "../tlb/pwc2d.h"
 
@@ -215,6 +216,11 @@ struct walk2d {
  */
 enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct mem_access *a,
 			   struct walk2d *w);
+/* The same walk from a lower guest table (api.h, struct nested_start);
+ * from == NULL is walk2d(). */
+enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
+				const struct mem_access *a, struct walk2d *w,
+				const struct nested_start *from);
 
 /* ---- invept.c ---- */
 

@@ -323,8 +323,15 @@ static enum walk2d_outcome w2d_guest_fault(struct w2d_ctx *c, uint32_t ec, int l
 enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct mem_access *a,
 			   struct walk2d *w)
 {
+	return walk2d_from(v, ns, a, w, NULL);
+}
+
+enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
+				const struct mem_access *a, struct walk2d *w,
+				const struct nested_start *from)
+{
 	struct vm *vm = v->vm;
-	const int n = vm->cfg.levels;
+	const int n = from ? from->level : vm->cfg.levels;
 	const struct paging_rights *r = &v->guest_rights;
 	struct w2d_ctx c = {.vm = vm,
 			    .ns = ns,
@@ -333,7 +340,8 @@ enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct
 			    .vpid = v->vpid,
 			    .pcid = vcpu_pcid(v),
 			    .pwc = ns->use_pwc,
-			    .ntlb = ns->use_ntlb};
+			    .ntlb = ns->use_ntlb,
+			    .step = from ? from->step0 : 0};
 	/* Guest entries read, for the A/D update and the PWC fill. */
 	struct {
 		uint64_t hpa, entry;
@@ -345,17 +353,21 @@ enum walk2d_outcome walk2d(struct vcpu *v, struct nested_state *ns, const struct
 	w->refs = w->guest_refs = w->host_refs = 0;
 	w->pwc_hits = w->ntlb_hits = w->ntlb_skipped = 0;
 
-	if (!va_canonical(a->gva, n))
-		return w2d_guest_fault(&c, walk_access_pfec(r, a) | PFEC_RSVD, n);
+	if (!va_canonical(a->gva, vm->cfg.levels))
+		return w2d_guest_fault(&c, walk_access_pfec(r, a) | PFEC_RSVD, vm->cfg.levels);
 
-	uint64_t table = v->cr3 & PTE_FRAME_MASK; /* guest CR3 holds a gPA */
-	uint8_t perms = TLBF_W | TLBF_U;
+	/* Guest CR3 holds a gPA; a start point gives a lower table, maybe with
+	 * its host-physical address already known. */
+	uint64_t table = from ? from->table_gpa : v->cr3 & PTE_FRAME_MASK;
+	uint8_t perms = from ? from->perms : (uint8_t)(TLBF_W | TLBF_U);
 	struct w2d_nested_out no;
 	int level;
 	for (level = n;; level--) {
 		unsigned idx = pt_index(a->gva, level);
 		gpa_t egpa = GPA(table + 8u * idx);
-		if (!w2d_nested(&c, egpa, level, &no))
+		if (from && from->table_hpa && level == n)
+			no.hpa = HPA(from->table_hpa + 8u * idx);
+		else if (!w2d_nested(&c, egpa, level, &no))
 			return w->outcome;
 		uint64_t eh = no.hpa.v, e;
 		bool hit = c.pwc &&

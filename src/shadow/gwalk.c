@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "shadow.h"
+#include "api.h"
 #include "../core/walk.h"
 
 bool gwalk_run(struct vcpu *v, const struct mem_access *a, struct gwalk *w)
@@ -104,4 +105,21 @@ bool gwalk_run(struct vcpu *v, const struct mem_access *a, struct gwalk *w)
 		}
 	}
 	return true;
+}
+
+/* ---- api.h ---- */
+
+bool shadow_guest_walk(struct vcpu *v, const struct mem_access *a, struct shadow_gwalk *w)
+{
+	struct gwalk g;
+	bool ok = gwalk_run(v, a, &g);
+	memset(w, 0, sizeof(*w));
+	w->leaf = g.leaf;
+	memcpy(w->gpte, g.gpte, sizeof(w->gpte));
+	memcpy(w->addr, g.addr, sizeof(w->addr));
+	w->perms = sp_acc_perms(g.pte_access);
+	w->gfn = g.gfn;
+	w->set_d = g.set_d;
+	w->fault = g.fault;
+	return ok;
 }

@@ -49,6 +49,7 @@
 #include <stdio.h>
 
 #include "shadow.h"
+#include "api.h"
 #include "../core/walk.h"
 
 /* Below this the install path could evict the pages it is building. */
@@ -306,6 +307,32 @@ void shadow_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter, uin
 	uint64_t cyc = (uint64_t)base_cycles + sh->cyc;
 	sh->cyc = 0;
 	vm_exit(v, reason, counter, cyc > UINT32_MAX ? UINT32_MAX : (uint32_t)cyc);
+}
+
+/* ---- api.h ---- */
+
+uint64_t shadow_drop_all(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct shadow *sh = shadow_of(vm);
+	uint64_t before = sh->pages;
+	if (sh->cur.sp)
+		sh->cur.sp->root_count--;
+	sh->cur = (struct root_slot){0};
+	for (uint32_t i = 0; i < sh->nprev; i++) {
+		if (sh->prev[i].sp)
+			sh->prev[i].sp->root_count--;
+		sh->prev[i] = (struct root_slot){0};
+	}
+	while (sh->fifo_head)
+		sp_zap(v, sh->fifo_head);
+	psc_flush_vpid(&v->psc, v->vpid);
+	sh->psc_stale = false;
+	vm->st.cyc_vmm += sh->cyc;
+	sh->cyc = 0;
+	TRACE(vm, .kind = TR_VMM_OP, .result = before,
+	      .what = "every shadow page dropped, roots included");
+	return before - sh->pages;
 }
 
 const struct mmu_ops shadow_mmu_ops = {

@@ -275,6 +275,38 @@ static void eptv_run(struct scn *s)
 }
 
 /*
+ * hot-table: a page table the guest writes often (agile paging's policy,
+ * ISCA'16). Setup: process 1, 16 pages mapped, page 0 written, so its leaf
+ * table exists and (under shadow and agile paging) is shadowed. Two demand
+ * faults write two PTEs into that table: under agile paging the second
+ * trapped store moves it to nested mode; after that a walk through it
+ * starts in the shadow table and switches to the 2D walk at the leaf table.
+ */
+static void hot_setup(struct scn *s)
+{
+	s->p1 = proc_with_pages(s, 16, 1);
+	cpu_flush_tlb(&s->vm->vcpu, false);
+}
+
+static void hot_run(struct scn *s)
+{
+	struct vm *vm = s->vm;
+	for (unsigned i = 1; i <= 2; i++) {
+		gva_t va = s->base + (uint64_t)i * PAGE_SIZE;
+		scn_step(s, "guest: user store to %#" PRIx64 ", never touched: the guest writes "
+			    "its PTE (store %u into the leaf table)", va, i);
+		user_store(vm, va, 0x40 + i);
+	}
+	scn_step(s, "guest: user store to %#" PRIx64 ", never touched (store 3 into the table)",
+		 s->base + 3 * PAGE_SIZE);
+	user_store(vm, s->base + 3 * PAGE_SIZE, 0x43);
+	scn_step(s, "guest: INVLPG %#" PRIx64 ", then a user load from it (a TLB miss: the walk "
+		    "of a page in the hot table)", s->base + PAGE_SIZE);
+	cpu_invlpg(&vm->vcpu, s->base + PAGE_SIZE);
+	(void)user_load(vm, s->base + PAGE_SIZE);
+}
+
+/*
  * The table of scenarios: X(name, prefix of its setup and run functions,
  * summary for `--scenario list`, what the setup does). One line each, so
  * the public list and the functions cannot drift apart.
@@ -293,7 +325,10 @@ static void eptv_run(struct scn *s)
 	X("munmap", munmap, "munmap: INVLPG per page, or one flush past --invlpg-threshold",  \
 	  "process 1, 48 pages mapped and written")                                           \
 	X("ept-violation", eptv, "the first guest-physical touches: EPT violations (nested)", \
-	  "boot only")
+	  "boot only")                                                                        \
+	X("hot-table", hot,                                                                   \
+	  "a page table written often: agile paging moves it to nested mode, walks switch",   \
+	  "process 1, 16 pages mapped, page 0 written (its leaf table shadowed), TLB flushed")
 
 struct scenario_def {
 	void (*setup)(struct scn *s);

@@ -171,7 +171,7 @@ void scenario_print_compare(FILE *f, const char *scn, const char *const *modes, 
 			fprintf(f, ", mostly %s (+%" PRId64 ")", part, by);
 		fputc('\n', f);
 	}
-	if (nm == 3 && best == 0) {
+	if (nm >= 3 && best == 0) { /* modes[1], modes[2]: shadow and nested */
 		int lo = stats_est_cycles(&t[1]) <= stats_est_cycles(&t[2]) ? 1 : 2, hi = 3 - lo;
 		int64_t by;
 		const char *part = largest_extra(&t[hi], &t[lo], &by);

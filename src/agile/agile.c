@@ -1,0 +1,512 @@
+/*
+ * agile.c - agile paging (Gandhi, Hill and Swift, ISCA'16) as core sees
+ * it: one const struct mmu_ops, agile_mmu_ops. agile.h describes the
+ * hardware and the VMM; this file holds the hardware walk and the exits.
+ *
+ * The walk (ISCA'16's hardware): from the shadow root, one reference per level
+ * (DIM_SHADOW in the trace). An spte with AGILE_SPTE_SWITCH hands the walk
+ * to the 2D walker of nested paging (src/nested/api.h,
+ * nested_translate_from()), which reads the guest table at the host
+ * address the spte gives and goes on in two dimensions (DIM_GUEST and
+ * DIM_HOST, steps numbered on from the shadow part). A guest root in
+ * nested mode makes the whole walk 2D. The 2D part's EPT violations and
+ * guest faults are nested paging's: a violation exits, a guest fault goes
+ * straight to the guest.
+ *
+ * Write protection in the nested part: the VMM keeps the EPT leaf of a
+ * frame that holds a shadowed table read-only for walks that end in the
+ * nested part. The model applies it to the walk's result: a read gets a TLB
+ * entry without W, a store exits and is emulated like a store caught by a
+ * read-only spte (the EPT itself is left RWX, so nested paging's own
+ * invariants stand). A writable 2D fill is always 4K, so that protection
+ * is per 4K frame.
+ *
+ * Exits, as shadow paging's (VMX exit reason 0 unless said):
+ *   hidden fault    spte missing or narrower than the gptes allow: the VMM
+ *                   walks the guest tables (shadow_guest_walk(), from
+ *                   src/shadow/api.h) and builds the path; a guest table
+ *                   in nested mode gets a switching entry instead of a
+ *                   shadow page; exits_hidden_fault (exits_dirty when the
+ *                   walk set D);
+ *   table store     a store to a frame that holds a shadowed table: emulate
+ *                   it, zap the sptes of the entry, count it for the
+ *                   policy (agile.h); exits_pt_write;
+ *   true fault      the guest tables deny the access: inject the #PF;
+ *                   exits_fault_inject;
+ *   MOV to CR3      switch the shadow root (exits_cr3): no root cache.
+ * INVLPG and guest TLB flushes do not exit: with every shadowed table
+ * write-protected (sync is eager), no spte is ever stale, so the VMM has
+ * nothing to do; they drop what nested paging's walk caches hold.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "agile.h"
+#include "../core/cpu.h"
+#include "../core/walk.h"
+
+/* ---- private helpers ---- */
+
+/* Flush what an spte that went away may have left cached. */
+static void ag_flush(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	if (!ag->flush_pending)
+		return;
+	ag->flush_pending = false;
+	uint64_t n = tlb_flush_vpid(&v->tlb, v->vpid);
+	psc_flush_vpid(&v->psc, v->vpid);
+	ag->cyc += vm->cost.tlb_flush;
+	vm->st.tlb_flushes++;
+	vm->st.tlb_entries_flushed += n;
+	TRACE(vm, .kind = TR_TLB_FLUSH, .result = n,
+	      .what = "agile: VMM flush after an spte change");
+}
+
+/* End of a VMM handler: flush, then account the exit. */
+static void ag_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter, uint32_t base)
+{
+	struct agile *ag = agile_of(v->vm);
+	ag_flush(v);
+	uint64_t cyc = (uint64_t)base + ag->cyc;
+	ag->cyc = 0;
+	vm_exit(v, reason, counter, cyc > UINT32_MAX ? UINT32_MAX : (uint32_t)cyc);
+}
+
+/* VMM work outside an exit it counts (the policy's timer): charge it. */
+static void ag_charge(struct vcpu *v)
+{
+	struct agile *ag = agile_of(v->vm);
+	ag_flush(v);
+	v->vm->st.cyc_vmm += ag->cyc;
+	ag->cyc = 0;
+}
+
+/* Run one of nested paging's hooks on its state. They never exit. */
+static void ag_nested_hook(struct vcpu *v, void (*fn)(struct vcpu *, uint64_t), uint64_t arg)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	vm->mode_state = ag->ns;
+	fn(v, arg);
+	vm->mode_state = ag;
+}
+
+static void hook_cr3(struct vcpu *v, uint64_t old)
+{
+	nested_mmu_ops.on_cr3_load(v, old);
+}
+static void hook_invlpg(struct vcpu *v, uint64_t gva)
+{
+	nested_mmu_ops.on_invlpg(v, gva);
+}
+static void hook_flush(struct vcpu *v, uint64_t all)
+{
+	nested_mmu_ops.on_tlb_flush(v, all != 0);
+}
+static void hook_world(struct vcpu *v, uint64_t unused)
+{
+	(void)unused;
+	nested_mmu_ops.on_world_switch(v);
+}
+
+/* The shadow root for guest CR3, built when missing; NULL when the guest
+ * root is in nested mode. */
+static struct ag_page *ag_root(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	gfn_t rg = pte_frame(v->cr3) >> PAGE_SHIFT;
+	if (ag->is_nested[rg]) {
+		ag->root = NULL;
+		ag->root_gfn = rg;
+		return NULL;
+	}
+	if (!ag->root || ag->root_gfn != rg) {
+		ag->root_gfn = rg;
+		ag->root = ag_get(v, rg, vm->cfg.levels, false, false);
+	}
+	return ag->root;
+}
+
+/* The leaf spte for 4K guest frame gfn with rights 'gpte' (its RW, US,
+ * NX, G and D bits) at the end of a path. */
+static uint64_t ag_leaf_spte(struct vcpu *v, gfn_t gfn, uint64_t gpte, bool backed_only)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	hfn_t h = backed_only ? p2m_lookup(vm, gfn) : p2m_ensure(vm, gfn);
+	if (h == INVALID_HFN)
+		return 0;
+	uint64_t s = (h << PAGE_SHIFT) | GPTE_P | GPTE_A | (gpte & (GPTE_US | GPTE_NX | GPTE_G));
+	if ((gpte & GPTE_RW) && (gpte & GPTE_D) && !ag->prot[gfn])
+		s |= GPTE_RW | GPTE_D;
+	return s;
+}
+
+/* The direct page that maps [base, base + 512^level) in 4K pieces below a
+ * guest large page; a new level-1 page is filled whole from the p2m. */
+static struct ag_page *ag_direct(struct vcpu *v, gfn_t base, int level, bool dirty)
+{
+	struct agile *ag = agile_of(v->vm);
+	struct ag_page *p = ag_lookup(ag, base, level, true, dirty);
+	if (p)
+		return p;
+	p = ag_get(v, base, level, true, dirty);
+	if (level == LVL_PT) {
+		uint64_t rights = GPTE_RW | GPTE_US | (dirty ? GPTE_D : 0);
+		for (unsigned i = 0; i < 512; i++) {
+			if (base + i >= ag->nframes)
+				break;
+			uint64_t s = ag_leaf_spte(v, base + i, rights, true);
+			if (s)
+				ag_spte_set(v, p, i, s);
+		}
+	}
+	return p;
+}
+
+static void ag_set_if(struct vcpu *v, struct ag_page *p, unsigned idx, uint64_t want)
+{
+	if (ag_spte_get(v->vm, p, idx) != want)
+		ag_spte_set(v, p, idx, want);
+}
+
+/* Build the shadow path of gw (KVM's FNAME(fetch), with agile's switching
+ * entries): shadow pages down to the leaf, or down to the first guest table
+ * in nested mode, whose entry above becomes a switching entry. */
+static void ag_fetch(struct vcpu *v, const struct mem_access *a, const struct shadow_gwalk *gw)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	struct ag_page *p = ag_root(v);
+	if (!p)
+		return; /* the root is nested: nothing to build */
+	for (int level = vm->cfg.levels;; level--) {
+		unsigned idx = pt_index(a->gva, level);
+		uint64_t gpte = gw->gpte[level];
+		if (level == gw->leaf && level == LVL_PT) {
+			ag_set_if(v, p, idx, ag_leaf_spte(v, gw->gfn, gpte, false));
+			return;
+		}
+		if (level == gw->leaf) {
+			/* A guest large page: direct pages down to 4K. */
+			bool dirty = (gpte & GPTE_D) != 0;
+			for (int l = level; l > LVL_PT; l--) {
+				gfn_t base = gw->gfn & ~((UINT64_C(1) << (9 * (l - 1))) - 1);
+				struct ag_page *d = ag_direct(v, base, l - 1, dirty);
+				uint64_t rights =
+				    l == level ? gpte & AGILE_SPTE_RIGHTS : GPTE_RW | GPTE_US;
+				ag_set_if(v, p, pt_index(a->gva, l),
+					  (d->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A | rights);
+				p = d;
+			}
+			uint64_t rights = GPTE_RW | GPTE_US | (dirty ? GPTE_D : 0);
+			ag_set_if(v, p, pt_index(a->gva, LVL_PT),
+				  ag_leaf_spte(v, gw->gfn, rights, false));
+			return;
+		}
+		gfn_t child = pte_frame(gpte) >> PAGE_SHIFT;
+		if (ag->is_nested[child]) {
+			hfn_t h = p2m_ensure(vm, child);
+			ag_set_if(v, p, idx,
+				  (h << PAGE_SHIFT) | GPTE_P | GPTE_A | AGILE_SPTE_SWITCH |
+				      (gpte & AGILE_SPTE_RIGHTS));
+			return;
+		}
+		struct ag_page *c = ag_get(v, child, level - 1, false, false);
+		ag_set_if(v, p, idx,
+			  (c->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A | (gpte & AGILE_SPTE_RIGHTS));
+		p = c;
+	}
+}
+
+/* A store to a frame that holds a shadowed table: emulate it, drop the
+ * sptes of the entry it changed, and tell the policy. */
+static void ag_emulate_store(struct vcpu *v, const struct mem_access *a, gfn_t gfn)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	hfn_t h = p2m_ensure(vm, gfn);
+	unsigned off = (unsigned)(a->gva & (PAGE_SIZE - 1));
+	cpu_store_sized(hpa_ptr(vm, HPA((h << PAGE_SHIFT) + off)), a->size, a->value);
+	TRACE(vm, .kind = TR_VMM_OP, .gva = a->gva, .addr = gfn_to_gpa(gfn).v + off,
+	      .entry = a->value, .result = a->size, .what = "agile: guest table store emulated");
+	for (int l = 1; l <= vm->cfg.levels; l++) {
+		struct ag_page *p = ag_lookup(ag, gfn, l, false, false);
+		if (p && gpte_present(ag_spte_get(vm, p, off / 8)))
+			ag_spte_set(v, p, off / 8, 0);
+	}
+	ag_policy_write(v, gfn);
+}
+
+/* The hardware walk failed in the shadow part: the VMM's #PF handler. */
+static enum xlate_result ag_page_fault(struct vcpu *v, struct mem_access *a, struct xlate *out)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	struct shadow_gwalk gw;
+	if (!shadow_guest_walk(v, a, &gw)) {
+		vm->st.injected_faults++;
+		out->fault = gw.fault;
+		ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_fault_inject, vm->cost.vmm_inject);
+		return XLATE_FAULT;
+	}
+	if (a->kind == ACC_WRITE && ag->prot[gw.gfn]) {
+		ag_emulate_store(v, a, gw.gfn);
+		ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_pt_write, vm->cost.vmm_pt_write);
+		return XLATE_DONE;
+	}
+	ag_fetch(v, a, &gw);
+	if (gw.set_d)
+		ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_dirty, vm->cost.vmm_dirty);
+	else
+		ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_hidden_fault, vm->cost.vmm_hidden_fault);
+	return XLATE_RETRY;
+}
+
+/* The 2D part, from 'from' (NULL: guest CR3), with the nested part's
+ * write protection of shadowed tables. */
+static enum xlate_result ag_walk_nested(struct vcpu *v, struct mem_access *a, struct xlate *out,
+					const struct nested_start *from)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	gpa_t data;
+	int gleaf;
+	uint32_t refs = out->refs;
+	enum xlate_result r = nested_translate_from(v, ag->ns, a, out, from, &data, &gleaf);
+	out->refs += refs;
+	if (r != XLATE_OK)
+		return r;
+	gfn_t gfn = gpa_to_gfn(data);
+	if (!(out->fill.flags & TLBF_W))
+		return r;
+	if (ag->prot[gfn]) {
+		if (a->kind == ACC_WRITE) {
+			/* The read-only EPT leaf of a shadowed table: an exit. */
+			ag_emulate_store(v, a, gfn);
+			ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_pt_write, vm->cost.vmm_pt_write);
+			return XLATE_DONE;
+		}
+		out->fill.flags &= (uint8_t) ~(TLBF_W | TLBF_D);
+	} else {
+		ag->w2d_writable[gfn] = 1;
+	}
+	/* Writable 2D fills are 4K: protection is per 4K frame. */
+	if (out->fill.size != PG_4K) {
+		uint64_t off =
+		    a->gva & (page_bytes(out->fill.size) - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+		out->fill.hpa = HPA(out->fill.hpa.v + off);
+		out->fill.size = PG_4K;
+	}
+	return r;
+}
+
+/* ---- mmu_ops ---- */
+
+static void agile_destroy(struct vm *vm);
+
+/*
+ * CR0.WP = 0 is not modelled: under it a supervisor write may go through a
+ * read-only guest mapping, and KVM keeps write protection of shadowed
+ * tables by running the hardware with WP = 1 and converting such writes
+ * (FNAME(page_fault)'s cr0.wp = 0 rule, as src/shadow does). Agile's
+ * shadow part has no such conversion yet, so the mode refuses the setting
+ * rather than let writes bypass the protection of its shadowed tables.
+ */
+static const char agile_wp0_msg[] =
+	"agile: --wp off (CR0.WP = 0) is not modelled: its shadow part has no KVM cr0.wp=0 "
+	"conversion (docs/agile.md)";
+
+static int agile_init(struct vm *vm)
+{
+	if (!vm->cfg.cr0_wp) {
+		snprintf(vm->err, sizeof(vm->err), "%s", agile_wp0_msg);
+		return -1;
+	}
+	struct agile *ag = calloc(1, sizeof(*ag));
+	if (!ag) {
+		snprintf(vm->err, sizeof(vm->err), "out of memory for agile paging");
+		return -1;
+	}
+	ag->vm = vm;
+	vm->mode_state = NULL;
+	if (nested_mmu_ops.init(vm) != 0) {
+		if (vm->mode_state)
+			nested_mmu_ops.destroy(vm);
+		free(ag);
+		return -1;
+	}
+	ag->ns = vm->mode_state;
+	vm->mode_state = ag;
+	if (ag_spt_init(ag) != 0) {
+		agile_destroy(vm);
+		snprintf(vm->err, sizeof(vm->err), "out of memory for agile paging");
+		return -1;
+	}
+	return 0;
+}
+
+static void agile_on_ctl_change(struct vcpu *v)
+{
+	if (!v->ctl.wp)
+		vm_abort(v->vm, "%s", agile_wp0_msg);
+}
+
+static void agile_destroy(struct vm *vm)
+{
+	struct agile *ag = agile_of(vm);
+	if (!ag)
+		return;
+	ag_spt_destroy(ag);
+	vm->mode_state = ag->ns;
+	nested_mmu_ops.destroy(vm);
+	free(ag);
+	vm->mode_state = NULL;
+}
+
+static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, struct xlate *out)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	const int n = vm->cfg.levels;
+	ag_policy_tick(v);
+	struct ag_page *root = ag_root(v);
+	ag_charge(v); /* a root built without a CR3 exit (at boot) */
+	if (!root) {
+		enum xlate_result r = ag_walk_nested(v, a, out, NULL);
+		if (r == XLATE_OK) {
+			vm->st.agile_walks_nested++;
+			ag->walks_switch[n]++;
+		}
+		return r;
+	}
+	if (!va_canonical(a->gva, n))
+		return ag_page_fault(v, a, out);
+	uint64_t table = hfn_to_hpa(root->hfn).v;
+	uint8_t perms = TLBF_W | TLBF_U;
+	uint64_t e = 0;
+	int level;
+	out->refs = 0;
+	for (level = n;; level--) {
+		unsigned idx = pt_index(a->gva, level);
+		uint64_t ea = table + 8u * idx;
+		int cl = 0;
+		e = hpa_read64(vm, HPA(ea));
+		out->refs++;
+		uint32_t cyc = vm_walk_ref(vm, HPA(ea), &cl);
+		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_SHADOW, .served = SERVED_MEMORY,
+		      .level = level, .cache_level = cl, .step = n - level + 1, .user = a->user,
+		      .access = a->kind, .gva = a->gva, .addr = ea, .table_addr = table,
+		      .index = idx, .entry_addr = ea, .entry = e, .cycles = cyc,
+		      .what = (e & AGILE_SPTE_SWITCH) ? "agile: switching entry, the walk goes 2D"
+						      : NULL);
+		if (!gpte_present(e))
+			return ag_page_fault(v, a, out);
+		perms = perms_combine(perms, gpte_perms(e));
+		if (e & AGILE_SPTE_SWITCH) {
+			/* The guest table's gPA labels the trace only: the
+			 * hardware needs its host address alone. */
+			struct ag_page *sp = ag_page_of_hfn(ag, table >> PAGE_SHIFT);
+			uint64_t gpte = gpa_read64(vm, GPA((sp->gfn << PAGE_SHIFT) + 8u * idx));
+			struct nested_start from = {.level = level - 1,
+						    .table_gpa = pte_frame(gpte),
+						    .table_hpa = pte_frame(e),
+						    .perms = perms,
+						    .step0 = n - level + 1};
+			enum xlate_result r = ag_walk_nested(v, a, out, &from);
+			if (r == XLATE_OK) {
+				ag->walks_switch[level - 1]++;
+				switch (level - 1) {
+				case 1:
+					vm->st.agile_walks_l1++;
+					break;
+				case 2:
+					vm->st.agile_walks_l2++;
+					break;
+				case 3:
+					vm->st.agile_walks_l3++;
+					break;
+				default:
+					vm->st.agile_walks_l4++;
+					break;
+				}
+			}
+			return r;
+		}
+		if (level == LVL_PT)
+			break;
+		table = pte_frame(e);
+	}
+	if (walk_check_perms(&v->hw_rights, perms, a) || (a->kind == ACC_WRITE && !(e & GPTE_D)))
+		return ag_page_fault(v, a, out);
+	uint8_t flags = (uint8_t)(TLBF_VALID | perms);
+	if (perms & TLBF_W)
+		flags |= TLBF_D;
+	if (e & GPTE_G)
+		flags |= TLBF_G;
+	out->fill = (struct tlb_fill){
+	    .va = a->gva, .hpa = HPA(pte_frame(e)), .size = PG_4K, .flags = flags};
+	vm->st.agile_walks_shadow++;
+	ag->walks_switch[0]++;
+	TRACE(vm, .kind = TR_WALK_DONE, .dim = DIM_SHADOW, .level = LVL_PT, .user = a->user,
+	      .access = a->kind, .gva = a->gva, .result = out->fill.hpa.v, .step = n,
+	      .what = "agile: walk complete in the shadow table");
+	return XLATE_OK;
+}
+
+static void agile_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
+{
+	struct vm *vm = v->vm;
+	ag_policy_tick(v);
+	(void)ag_root(v);
+	ag_nested_hook(v, hook_cr3, old_cr3);
+	TRACE(vm, .kind = TR_VMM_OP, .addr = pte_frame(v->cr3),
+	      .what = agile_of(vm)->root ? "agile: CR3 load, shadow root switched"
+					 : "agile: CR3 load, the root is in nested mode");
+	ag_exit(v, EXIT_CR_ACCESS, &vm->st.exits_cr3, vm->cost.vmm_cr3);
+}
+
+static void agile_on_invlpg(struct vcpu *v, gva_t gva)
+{
+	ag_nested_hook(v, hook_invlpg, gva);
+}
+
+static void agile_on_tlb_flush(struct vcpu *v, bool all)
+{
+	ag_nested_hook(v, hook_flush, all);
+}
+
+static void agile_on_world_switch(struct vcpu *v)
+{
+	ag_nested_hook(v, hook_world, 0);
+}
+
+static void agile_stats(struct vm *vm, struct stats *s)
+{
+	struct agile *ag = agile_of(vm);
+	s->shadow_pages_peak = ag->pages_peak;
+	s->shadow_bytes_peak = ag->pages_peak * PAGE_SIZE;
+	vm->mode_state = ag->ns;
+	nested_mmu_ops.stats(vm, s);
+	vm->mode_state = ag;
+}
+
+const struct mmu_ops agile_mmu_ops = {
+    .name = "agile",
+    .desc = "agile paging (Gandhi et al., ISCA'16): shadow above, nested below a switching "
+	    "entry, per guest table",
+    .init = agile_init,
+    .destroy = agile_destroy,
+    .translate = agile_translate,
+    .on_cr3_load = agile_on_cr3_load,
+    .on_invlpg = agile_on_invlpg,
+    .on_tlb_flush = agile_on_tlb_flush,
+    .on_ctl_change = agile_on_ctl_change,
+    .on_world_switch = agile_on_world_switch,
+    .refuses_wp0 = true,
+    .audit = agile_audit,
+    .stats = agile_stats,
+};

@@ -1,0 +1,62 @@
+/*
+ * api.h - the public face of the nested paging mode: what a sibling mode
+ * may call.
+ *
+ * A mode that reuses nested paging's mechanism (src/switching composes
+ * shadow and nested paging) includes this header and nothing else of
+ * src/nested (tests/check-layering.sh enforces it).
+ *
+ * Caller's duty, for every function below: while it runs, vm->mode_state
+ * is the state that nested_mmu_ops.init put there, and vm->mmu is
+ * &nested_mmu_ops.
+ */
+#ifndef VMMU_NESTED_API_H
+#define VMMU_NESTED_API_H
+
+#include "../core/mmu.h"
+
+extern const struct mmu_ops nested_mmu_ops;
+
+/* Nested paging's state, opaque to siblings: nested_mmu_ops.init() leaves
+ * it in vm->mode_state. */
+struct nested_state;
+
+/*
+ * Where a 2D walk starts when it does not start at guest CR3: the hardware
+ * of agile paging (Gandhi et al., ISCA'16) walks the shadow table first
+ * and hands the rest of the walk to the 2D walker at the guest table that
+ * a switching spte points to.
+ */
+struct nested_start {
+	int level;	    /* level of the guest table the walk starts in */
+	uint64_t table_gpa; /* its guest-physical address */
+	uint64_t table_hpa; /* its host-physical address, or 0: translate
+			     * table_gpa through the EPT like any guest table */
+	uint8_t perms;	    /* TLBF_W | TLBF_U | TLBF_NX granted above it */
+	int step0;	    /* trace steps already used by the walk's first part */
+};
+
+/*
+ * Nested paging's translate() on an explicit state: the 2D walk of access
+ * a from 'from' (NULL: from guest CR3, as nested_mmu_ops.translate), EPT
+ * violations handled (an exit, XLATE_RETRY), guest faults returned as
+ * XLATE_FAULT. On XLATE_OK, out->refs counts the walk's references (also
+ * added to walk_refs_guest and walk_refs_host), *data_gpa (when not NULL)
+ * gets the gPA of the access and *guest_leaf its guest leaf level.
+ * Unlike the functions below, it reads no vm->mode_state: the caller may
+ * keep its own state there.
+ */
+enum xlate_result nested_translate_from(struct vcpu *v, struct nested_state *ns,
+					struct mem_access *a, struct xlate *out,
+					const struct nested_start *from, gpa_t *data_gpa,
+					int *guest_leaf);
+
+/*
+ * INVEPT global (SDM Vol. 3C §29.4.3.1): drop every guest-physical and
+ * combined mapping: the TLB, both halves of the 2D page-walk cache and the
+ * nested TLB. The EPT itself stays: it only ever follows the p2m. Counted
+ * as one TLB flush.
+ */
+void nested_flush_all(struct vcpu *v);
+
+#endif

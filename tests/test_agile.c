@@ -1,0 +1,370 @@
+/*
+ * test_agile.c - agile paging (Gandhi, Hill and Swift, ISCA'16): exact
+ * reference counts of walks that switch from the shadow table to the 2D
+ * walk at each level, the VMM policy moving a table between modes, and the
+ * equivalence and audit oracles over every workload.
+ *
+ * Reference counts, 4K guest pages over 4K host pages, walk caches off.
+ * With n guest levels and m EPT levels, a walk whose switching entry
+ * points at the guest table of level L reads n - L shadow entries, the
+ * guest entry at level L at the host address the switching entry gives
+ * (1), then for each lower guest level a nested walk and the guest entry
+ * (m + 1 each), then the nested walk of the data (m):
+ *     refs = (n - L) + 1 + (L - 1)(m + 1) + m,
+ * and a guest root in nested mode makes the whole walk 2D:
+ *     refs = (n + 1)(m + 1) - 1.
+ *
+ *   n/m   none  L=1  L=2  L=3  L=4  root
+ *   4/4     4    8   12   16    -    24
+ *   5/5     5   10   15   20   25    35
+ *   5/4     5    9   13   17   21    29   (KVM's default EPT depth)
+ *
+ * Hand-built guest tables (gPA frames), as in test_nested.c:
+ *
+ *   CR3 -> 0x10 (PML5, 5-level only) -> 0x11 (PML4) -> 0x12 (PDPT)
+ *       -> 0x13 (PD) -> 0x14 (PT) -> data 0x100 + i for page i;
+ *   page 15 maps the PT frame 0x14 itself (the guest's view of its table).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../src/agile/agile.h"
+#include "../src/core/cpu.h"
+#include "../src/lib/run.h"
+#include "../src/cli/registry.h"
+#include "../src/teach/scenario.h"
+
+#define VA UINT64_C(0x0000555500000000)
+#define PG(i) (VA + (uint64_t)(i)*PAGE_SIZE)
+#define TBL(g) ((uint64_t)(g) << PAGE_SHIFT)
+#define UP (GPTE_P | GPTE_RW | GPTE_US)
+
+static struct vm *mk(int levels, int ept_levels)
+{
+	struct vm_config c;
+	config_defaults(&c);
+	c.mode = "agile";
+	c.guest_mem = UINT64_C(1) << 30;
+	c.walk_caches = false;
+	c.levels = levels;
+	c.ept_levels = ept_levels;
+	c.audit = true;
+	char err[256] = "";
+	struct vm *vm = vm_create(&c, err, sizeof(err));
+	if (!vm)
+		fail_msg("vm_create: %s", err);
+	return vm;
+}
+
+/* The guest table of 'level' on the path of VA (level == levels: root). */
+static gfn_t table_of(int levels, int level)
+{
+	(void)levels;
+	return (gfn_t)(0x14 - (level - 1));
+}
+
+static void build_tables(struct vm *vm)
+{
+	int n = vm->cfg.levels;
+	for (int l = n; l > 1; l--)
+		gpa_write64(vm, GPA(TBL(table_of(n, l)) + 8 * pt_index(VA, l)),
+			    TBL(table_of(n, l - 1)) | UP);
+	for (unsigned i = 0; i < 15; i++)
+		gpa_write64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(i), 1)), TBL(0x100 + i) | UP);
+	gpa_write64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(15), 1)), TBL(0x14) | UP);
+	cpu_set_user(&vm->vcpu, true);
+	cpu_write_cr3(&vm->vcpu, TBL(table_of(n, n)));
+}
+
+/* Trace: steps must run 1, 2, ... across the shadow and the 2D part. */
+struct steps {
+	int last, errors, shadow, guest, host;
+};
+
+static void steps_fn(void *ctx, const struct trace_event *ev)
+{
+	struct steps *s = ctx;
+	if (ev->kind != TR_WALK_REF)
+		return;
+	if (ev->step != s->last + 1)
+		s->errors++;
+	s->last = ev->step;
+	if (ev->dim == DIM_SHADOW)
+		s->shadow++;
+	else if (ev->dim == DIM_GUEST)
+		s->guest++;
+	else if (ev->dim == DIM_HOST)
+		s->host++;
+}
+
+/* One measured load of page 3 after a warm-up: returns its walk's refs. */
+static uint64_t measure(struct vm *vm, struct steps *s)
+{
+	struct vcpu *v = &vm->vcpu;
+	(void)cpu_load(v, PG(3), 8); /* warm: hidden faults, EPT violations */
+	tlb_flush_all(&v->tlb);
+	memset(&vm->st, 0, sizeof(vm->st));
+	memset(s, 0, sizeof(*s));
+	vm->trace_fn = steps_fn;
+	vm->trace_ctx = s;
+	(void)cpu_load(v, PG(3), 8);
+	vm->trace_fn = NULL;
+	assert_int_equal(vm->st.walks, 1);
+	assert_int_equal(vm->st.vm_exits, 0);
+	assert_int_equal(s->errors, 0);
+	return vm->st.walk_refs;
+}
+
+struct row {
+	int n, m;
+	int refs[7]; /* [0] no switch, [L] switch into level L, [6] root nested */
+};
+
+static const struct row rows[] = {
+    {4, 4, {4, 8, 12, 16, 0, 0, 24}},
+    {5, 5, {5, 10, 15, 20, 25, 0, 35}},
+    {5, 4, {5, 9, 13, 17, 21, 0, 29}},
+};
+
+static int refs_formula(int n, int m, int L)
+{
+	if (L == 0)
+		return n;
+	if (L == n)
+		return (n + 1) * (m + 1) - 1;
+	return (n - L) + 1 + (L - 1) * (m + 1) + m;
+}
+
+static void test_ref_counts(void **state)
+{
+	(void)state;
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		const struct row *row = &rows[r];
+		for (int L = 0; L <= row->n; L++) {
+			int want = L == row->n ? row->refs[6] : row->refs[L];
+			assert_int_equal(want, refs_formula(row->n, row->m, L));
+			struct vm *vm = mk(row->n, row->m);
+			build_tables(vm);
+			if (L > 0)
+				ag_table_to_nested(&vm->vcpu, table_of(row->n, L));
+			struct steps s;
+			uint64_t refs = measure(vm, &s);
+			if (refs != (uint64_t)want)
+				fail_msg("%d/%d switch at level %d: %" PRIu64 " refs, want %d",
+					 row->n, row->m, L, refs, want);
+			/* The shadow part and the 2D part, exactly. */
+			int shadow = L == row->n ? 0 : row->n - L;
+			assert_int_equal(s.shadow, shadow);
+			assert_int_equal(s.guest, L);
+			assert_int_equal(s.host, L == row->n ? (row->n + 1) * row->m
+						 : L == 0    ? 0
+							     : L * row->m);
+			assert_int_equal(vm->st.walk_refs_guest + vm->st.walk_refs_host,
+					 (uint64_t)(want - shadow));
+			uint64_t by_level[] = {vm->st.agile_walks_shadow, vm->st.agile_walks_l1,
+					       vm->st.agile_walks_l2, vm->st.agile_walks_l3,
+					       vm->st.agile_walks_l4};
+			if (L == row->n)
+				assert_int_equal(vm->st.agile_walks_nested, 1);
+			else
+				assert_int_equal(by_level[L], 1);
+			assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+			vm_destroy(vm);
+		}
+	}
+}
+
+/*
+ * The policy, 4-level: two stores to the shadowed leaf table (through
+ * page 15, which maps it) trap and are emulated; the second moves the table
+ * to nested mode. A third store does not trap. After an interval of
+ * accesses with the table unchanged, the scan takes it back to shadow mode,
+ * and the next store traps again.
+ */
+static void test_policy(void **state)
+{
+	(void)state;
+	struct vm *vm = mk(4, 4);
+	vm->cfg.agile_interval = 64;
+	build_tables(vm);
+	struct vcpu *v = &vm->vcpu;
+	struct agile *ag = agile_of(vm);
+	(void)cpu_load(v, PG(0), 8); /* shadows the path, protects 0x14 */
+	memset(&vm->st, 0, sizeof(vm->st));
+	ag->scan_mark = 0;
+	gva_t slot = PG(15) + 8 * pt_index(PG(20), 1);
+	cpu_store(v, slot, 8, TBL(0x120) | UP);
+	assert_int_equal(vm->st.exits_pt_write, 1);
+	assert_false(ag->is_nested[0x14]);
+	cpu_store(v, slot + 8, 8, TBL(0x121) | UP);
+	assert_int_equal(vm->st.exits_pt_write, 2);
+	assert_true(ag->is_nested[0x14]);
+	assert_int_equal(vm->st.mode_switches, 1);
+	assert_null(ag_lookup(ag, 0x14, 1, false, false));
+	/* Nested mode: stores to the table no longer exit. */
+	uint64_t exits = vm->st.vm_exits, viol = vm->st.exits_ept_violation;
+	uint64_t hidden = vm->st.exits_hidden_fault;
+	cpu_store(v, slot + 16, 8, TBL(0x122) | UP);
+	assert_int_equal(vm->st.exits_pt_write, 2);
+	/* Two exits, neither a table write: the hidden fault that puts the
+	 * switching entry in the PD's shadow page (the zap dropped its link),
+	 * and the EPT violation of the first 2D walk through frame 0x14 (the
+	 * guest table and the data of page 15 alike). */
+	assert_int_equal(vm->st.vm_exits - exits, 2);
+	assert_int_equal(vm->st.exits_hidden_fault - hidden, 1);
+	assert_int_equal(vm->st.exits_ept_violation - viol, 1);
+	/* Walks through it now switch at the leaf table: that store's, and
+	 * this load's. */
+	tlb_flush_all(&v->tlb);
+	(void)cpu_load(v, PG(4), 8);
+	assert_int_equal(vm->st.agile_walks_l1, 2);
+	/* The stores above changed it since the snapshot: the first scan
+	 * keeps it nested and takes a new snapshot; the next one, the table
+	 * quiet, takes it back. */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 70; i++)
+			(void)cpu_load(v, PG(i % 8), 8);
+		tlb_flush_all(&v->tlb);
+		(void)cpu_load(v, PG(5), 8); /* a miss: the scan runs */
+		if (round == 0)
+			assert_true(ag->is_nested[0x14]);
+	}
+	assert_false(ag->is_nested[0x14]);
+	assert_int_equal(vm->st.mode_switches, 2);
+	tlb_flush_all(&v->tlb);
+	(void)cpu_load(v, PG(6), 8); /* shadows 0x14 again */
+	assert_non_null(ag_lookup(ag, 0x14, 1, false, false));
+	cpu_store(v, slot + 24, 8, TBL(0x123) | UP);
+	assert_int_equal(vm->st.exits_pt_write, 3);
+	assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+	vm_destroy(vm);
+}
+
+/* The audit catches a writable spte over a shadowed table. */
+static void test_audit_catches(void **state)
+{
+	(void)state;
+	struct vm *vm = mk(4, 4);
+	vm->cfg.audit = false;
+	build_tables(vm);
+	struct vcpu *v = &vm->vcpu;
+	(void)cpu_load(v, PG(15), 8); /* leaf spte of page 15 maps table 0x14, read-only */
+	struct agile *ag = agile_of(vm);
+	struct ag_page *pt = ag_lookup(ag, 0x14, 1, false, false);
+	assert_non_null(pt);
+	unsigned idx = pt_index(PG(15), 1);
+	uint64_t e = ag_spte_get(vm, pt, idx);
+	assert_true(gpte_present(e));
+	assert_false(e & GPTE_RW);
+	hpa_write64(vm, ag_spte_addr(pt, idx), e | GPTE_RW);
+	char detail[256];
+	assert_string_equal(agile_mmu_ops.audit(vm, detail, sizeof(detail)), "agile-write-protect");
+	hpa_write64(vm, ag_spte_addr(pt, idx), e);
+	assert_null(agile_mmu_ops.audit(vm, detail, sizeof(detail)));
+	vm_destroy(vm);
+}
+
+/* Every workload, small, under --audit: the checksum and the guest digest
+ * of native, for two seeds. */
+static void test_equivalence_audit(void **state)
+{
+	(void)state;
+	for (size_t k = 0; workloads[k]; k++) {
+		for (uint64_t seed = 1; seed <= 2; seed++) {
+			struct vm_config c;
+			config_defaults(&c);
+			c.guest_mem = UINT64_C(64) << 20;
+			struct wl_params p = {.seed = seed, .pages = 256, .ops = 2};
+			struct run_result nat, ag;
+			c.mode = "native";
+			assert_int_equal(run_workload(&c, workloads[k], &p, NULL, &nat), 0);
+			c.mode = "agile";
+			c.audit = true;
+			c.agile_interval = 512;
+			if (run_workload(&c, workloads[k], &p, NULL, &ag) != 0)
+				fail_msg("%s seed %" PRIu64 " under agile: %s", workloads[k]->name,
+					 seed, ag.err);
+			assert_int_equal(ag.checksum, nat.checksum);
+			assert_int_equal(ag.guest_digest, nat.guest_digest);
+			assert_int_equal(ag.st.walks,
+					 ag.st.agile_walks_shadow + ag.st.agile_walks_l1 +
+					     ag.st.agile_walks_l2 + ag.st.agile_walks_l3 +
+					     ag.st.agile_walks_l4 + ag.st.agile_walks_nested);
+		}
+	}
+}
+
+/* The hot-table scenario: the second trapped PTE store moves the leaf
+ * table to nested mode (one mode change, two table-store exits), and the
+ * last step's walk switches into the leaf table. Shadow paging traps all
+ * three PTE stores; nested paging none. */
+struct lastwalk {
+	int step, shadow, guest;
+};
+
+static void lw_step(void *ctx, struct vm *vm, int n, const char *heading)
+{
+	(void)vm;
+	(void)heading;
+	struct lastwalk *l = ctx;
+	l->step = n;
+	l->shadow = l->guest = 0;
+}
+
+static void lw_event(void *ctx, struct vm *vm, const struct trace_event *ev, const char *exit)
+{
+	(void)vm;
+	(void)exit;
+	struct lastwalk *l = ctx;
+	if (ev->kind == TR_WALK_REF && ev->dim == DIM_SHADOW)
+		l->shadow++;
+	/* Hardware guest references; the VMM's software walk names itself. */
+	if (ev->kind == TR_WALK_REF && ev->dim == DIM_GUEST && ev->what == NULL)
+		l->guest++;
+}
+
+static void test_scenario_hot_table(void **state)
+{
+	(void)state;
+	struct vm_config c;
+	config_defaults(&c);
+	c.guest_mem = SCENARIO_GUEST_MEM;
+	struct stats t;
+	char err[256];
+	c.mode = "agile";
+	struct lastwalk l = {0};
+	struct scenario_observer obs = {.step = lw_step, .event = lw_event, .ctx = &l};
+	assert_int_equal(scenario_run("hot-table", &c, &obs, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.mode_switches, 1);
+	assert_int_equal(t.exits_pt_write, 2);
+	/* Walks that switch at the leaf table: step 2's store once the table
+	 * went nested, step 3's store, step 4's load. */
+	assert_int_equal(t.agile_walks_l1, 3);
+	/* The last step's walk, as the hardware made it (twice: before and
+	 * after its EPT violation): 3 shadow entries, then the guest's leaf
+	 * entry read at the host address the switching entry gives. */
+	assert_int_equal(l.step, 4);
+	assert_int_equal(l.shadow, 2 * 3);
+	assert_int_equal(l.guest, 2 * 1);
+	c.mode = "shadow";
+	assert_int_equal(scenario_run("hot-table", &c, NULL, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.mode_switches, 0);
+	c.mode = "nested";
+	assert_int_equal(scenario_run("hot-table", &c, NULL, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.exits_pt_write, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ref_counts),	       cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_audit_catches),      cmocka_unit_test(test_equivalence_audit),
+	    cmocka_unit_test(test_scenario_hot_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
