@@ -26,7 +26,8 @@
 #define VMMU_MODES(X) \
 	X(native)     \
 	X(shadow)     \
-	X(nested)
+	X(nested)     \
+	X(pv)
 
 /* The workloads, in listing order: one line each. */
 #define VMMU_WORKLOADS(X) \

@@ -56,6 +56,7 @@ void config_defaults(struct vm_config *c)
 		.ntlb = true,
 		.pwc_entries = 32,
 		.ntlb_entries = 32,
+		.pv_batch = true,
 		.audit = false,
 		.verbose = 0,
 	};

@@ -53,6 +53,8 @@ struct vm_config {
 	bool ntlb;                /* nested TLB (only when walk_caches) */
 	uint32_t pwc_entries;
 	uint32_t ntlb_entries;
+	/* pv */
+	bool pv_batch;            /* lazy-MMU batching of mmu_update into multicalls */
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	int verbose;

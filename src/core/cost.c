@@ -203,6 +203,11 @@ void cost_defaults(struct cost_model *c)
 	    .tlb_flush = TLB_FLUSH,
 	    .invlpg = INVLPG,
 	    .cr3_load = CR3_LOAD,
+	    /* pv: derived in docs/cost-model.md, "Paravirtual MMU". */
+	    .pv_hypercall = PF_DELIVERY, /* the same ring crossing, there and back */
+	    .pv_update = VMM_SPTE,       /* one entry checked and written */
+	    .pv_validate = 10,           /* an L1-hit load, a test and a branch */
+	    .pv_mmuext = 5 * VMM_SPTE,   /* decode, look up, type, act, return */
 	};
 }
 

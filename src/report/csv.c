@@ -198,6 +198,7 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_u64(s, "ntlb_entries", c->ntlb_entries);
 	col_bool(s, "audit", c->audit);
 	col_u64(s, "ept_levels", (uint64_t)c->ept_levels);
+	col_bool(s, "pv_batch", c->pv_batch);
 	col_str(s, "pcid_policy", config_pcid_policy_name(c->pcid_policy));
 	col_bool(s, "kpti", c->kpti);
 
