@@ -47,11 +47,11 @@ static void native_flush_tlb(struct gmm *g, bool all)
 /* make_pte, pte_val, the lazy-MMU pair and pin/unpin are no-ops natively:
  * NULL, and the wrappers skip them. */
 const struct gmm_pv_ops gmm_native_pv_ops = {
-	.name = "native",
-	.set_pte = native_set_pte,
-	.write_cr3 = native_write_cr3,
-	.flush_tlb_one_user = native_flush_tlb_one_user,
-	.flush_tlb = native_flush_tlb,
+    .name = "native",
+    .set_pte = native_set_pte,
+    .write_cr3 = native_write_cr3,
+    .flush_tlb_one_user = native_flush_tlb_one_user,
+    .flush_tlb = native_flush_tlb,
 };
 
 /* ---- API ---- */

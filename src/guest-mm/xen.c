@@ -45,7 +45,8 @@ static uint64_t xen_conv(const struct vm *vm, uint64_t e, bool to_machine)
 	if (to_machine) {
 		hfn_t h = p2m_lookup(vm, f >> PAGE_SHIFT);
 		if (h == INVALID_HFN)
-			vmmu_bug("pv-p2m", "guest frame %#" PRIx64 " has no machine frame", f >> PAGE_SHIFT);
+			vmmu_bug("pv-p2m", "guest frame %#" PRIx64 " has no machine frame",
+				 f >> PAGE_SHIFT);
 		n = h << PAGE_SHIFT;
 	} else {
 		n = vm->p2m.m2p[f >> PAGE_SHIFT] << PAGE_SHIFT;
@@ -100,15 +101,17 @@ static void xen_mc_flush(struct gmm *g)
 		bool extend = nent && ent[nent - 1].op == o->op;
 		if (!extend) {
 			ent[nent] = (struct multicall_entry){
-				.op = o->op,
-				.args = o->op == HYPERVISOR_mmu_update ? (void *)&upd[i] : (void *)&ext[i],
+			    .op = o->op,
+			    .args =
+				o->op == HYPERVISOR_mmu_update ? (void *)&upd[i] : (void *)&ext[i],
 			};
 			nent++;
 		}
 		if (o->op == HYPERVISOR_mmu_update)
-			upd[i] = (struct mmu_update){ .ptr = o->a, .val = o->b };
+			upd[i] = (struct mmu_update){.ptr = o->a, .val = o->b};
 		else
-			ext[i] = (struct mmuext_op){ .cmd = (unsigned)o->a, .arg = o->b, .arg2 = o->c };
+			ext[i] =
+			    (struct mmuext_op){.cmd = (unsigned)o->a, .arg = o->b, .arg2 = o->c};
 		ent[nent - 1].count++;
 	}
 	g->nmc = 0;
@@ -130,15 +133,15 @@ static void xen_call(struct gmm *g, unsigned op, uint64_t a, uint64_t b, uint64_
 	if (g->lazy) {
 		if (g->nmc == GMM_MC_BATCH)
 			xen_mc_flush(g);
-		g->mc[g->nmc++] = (struct gmm_mc_op){ .op = op, .a = a, .b = b, .c = c };
+		g->mc[g->nmc++] = (struct gmm_mc_op){.op = op, .a = a, .b = b, .c = c};
 		return;
 	}
 	struct vcpu *v = &g->vm->vcpu;
 	if (op == HYPERVISOR_mmu_update) {
-		struct mmu_update u = { .ptr = a, .val = b };
+		struct mmu_update u = {.ptr = a, .val = b};
 		xen_check(g, cpu_hypercall(v, op, &u, 1), "mmu_update");
 	} else {
-		struct mmuext_op x = { .cmd = (unsigned)a, .arg = b, .arg2 = c };
+		struct mmuext_op x = {.cmd = (unsigned)a, .arg = b, .arg2 = c};
 		xen_check(g, cpu_hypercall(v, op, &x, 1), "mmuext_op");
 	}
 }
@@ -193,15 +196,15 @@ static void xen_pgd_unpin(struct gmm *g, gfn_t top)
 }
 
 const struct gmm_pv_ops gmm_xen_pv_ops = {
-	.name = "xen",
-	.make_pte = xen_make_pte,
-	.pte_val = xen_pte_val,
-	.set_pte = xen_set_pte,
-	.write_cr3 = xen_write_cr3,
-	.flush_tlb_one_user = xen_flush_tlb_one_user,
-	.flush_tlb = xen_flush_tlb,
-	.enter_lazy_mmu = xen_enter_lazy_mmu,
-	.leave_lazy_mmu = xen_leave_lazy_mmu,
-	.pgd_pin = xen_pgd_pin,
-	.pgd_unpin = xen_pgd_unpin,
+    .name = "xen",
+    .make_pte = xen_make_pte,
+    .pte_val = xen_pte_val,
+    .set_pte = xen_set_pte,
+    .write_cr3 = xen_write_cr3,
+    .flush_tlb_one_user = xen_flush_tlb_one_user,
+    .flush_tlb = xen_flush_tlb,
+    .enter_lazy_mmu = xen_enter_lazy_mmu,
+    .leave_lazy_mmu = xen_leave_lazy_mmu,
+    .pgd_pin = xen_pgd_pin,
+    .pgd_unpin = xen_pgd_unpin,
 };

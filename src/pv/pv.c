@@ -71,8 +71,9 @@ static int pv_init(struct vm *vm)
 		goto oom;
 	vm->mode_state = pv;
 	pv->nframes = vm->hm.guest_frames;
-	pv->ext_shift = (unsigned)(level_shift(vm->cfg.direct_map_page == PG_1G ? LVL_PDPT : LVL_PD) -
-				   PAGE_SHIFT);
+	pv->ext_shift =
+	    (unsigned)(level_shift(vm->cfg.direct_map_page == PG_1G ? LVL_PDPT : LVL_PD) -
+		       PAGE_SHIFT);
 	uint64_t next = (pv->nframes >> pv->ext_shift) + 1;
 	pv->m2p = malloc(pv->nframes * sizeof(*pv->m2p));
 	pv->type = calloc(pv->nframes, 1);
@@ -83,8 +84,8 @@ static int pv_init(struct vm *vm)
 	pv->wstamp = calloc(pv->nframes, sizeof(*pv->wstamp));
 	pv->ext_tables = calloc(next, sizeof(*pv->ext_tables));
 	pv->ext_wstamp = calloc(next, sizeof(*pv->ext_wstamp));
-	if (!pv->m2p || !pv->type || !pv->last_table || !pv->pinned || !pv->initial ||
-	    !pv->count || !pv->wstamp || !pv->ext_tables || !pv->ext_wstamp)
+	if (!pv->m2p || !pv->type || !pv->last_table || !pv->pinned || !pv->initial || !pv->count ||
+	    !pv->wstamp || !pv->ext_tables || !pv->ext_wstamp)
 		goto oom;
 	for (hfn_t h = 0; h < pv->nframes; h++)
 		pv->m2p[h] = INVALID_HFN;
@@ -128,9 +129,8 @@ static enum xlate_result pv_translate(struct vcpu *v, struct mem_access *a, stru
 		if (pv_is_table_frame(pv, f)) {
 			fill.flags &= (uint8_t)~TLBF_W;
 			if (a->kind == ACC_WRITE) {
-				out->fault = (struct guest_fault){ .gva = a->gva,
-								   .error_code = PFEC_P | PFEC_W,
-								   .level = LVL_PT };
+				out->fault = (struct guest_fault){
+				    .gva = a->gva, .error_code = PFEC_P | PFEC_W, .level = LVL_PT};
 				return XLATE_FAULT;
 			}
 		}
@@ -216,7 +216,8 @@ static const char *pv_audit(struct vm *vm, char *detail, size_t len)
 				 f, pv->type[f], pv->count[f], want[f]);
 		} else if (pv->type[f] == PGT_writable && pv->count[f] == 0) {
 			bad = "pv-type-count";
-			snprintf(detail, len, "machine frame %#" PRIx64 " is writable with no count", f);
+			snprintf(detail, len,
+				 "machine frame %#" PRIx64 " is writable with no count", f);
 		}
 	}
 	free(want);
@@ -224,15 +225,15 @@ static const char *pv_audit(struct vm *vm, char *detail, size_t len)
 }
 
 const struct mmu_ops pv_mmu_ops = {
-	.name = "pv",
-	.desc = "paravirtual (Xen direct paging): 1D walks of guest tables holding machine"
-		" frames, updates by validated hypercalls",
-	.paravirt = true,
-	.init = pv_init,
-	.destroy = pv_destroy,
-	.translate = pv_translate,
-	.on_tlb_flush = pv_on_tlb_flush,
-	.audit = pv_audit,
-	.hypercall = pv_hypercall,
-	.digest_canon = pv_digest_canon,
+    .name = "pv",
+    .desc = "paravirtual (Xen direct paging): 1D walks of guest tables holding machine"
+	    " frames, updates by validated hypercalls",
+    .paravirt = true,
+    .init = pv_init,
+    .destroy = pv_destroy,
+    .translate = pv_translate,
+    .on_tlb_flush = pv_on_tlb_flush,
+    .audit = pv_audit,
+    .hypercall = pv_hypercall,
+    .digest_canon = pv_digest_canon,
 };

@@ -52,20 +52,20 @@ static inline enum pv_type pv_table_type(int level)
 
 struct pv {
 	uint64_t nframes;    /* machine frames of the guest region */
-	gfn_t *m2p;          /* hfn -> gfn, INVALID_HFN where not the guest's */
-	uint8_t *type;       /* enum pv_type per machine frame */
+	gfn_t *m2p;	     /* hfn -> gfn, INVALID_HFN where not the guest's */
+	uint8_t *type;	     /* enum pv_type per machine frame */
 	uint8_t *last_table; /* level the frame last held as a table (digest), 0 none */
 	uint8_t *pinned;
-	uint8_t *initial;    /* a table validated during domain build: fixed */
-	bool booting;        /* until the first MMUEXT_NEW_BASEPTR */
-	uint32_t *count;     /* type count */
+	uint8_t *initial; /* a table validated during domain build: fixed */
+	bool booting;	  /* until the first MMUEXT_NEW_BASEPTR */
+	uint32_t *count;  /* type count */
 	/* Direct-map extents (cfg.direct_map_page): table frames in each, and
 	 * the flush clock when a writable TLB entry over it was last filled. */
 	unsigned ext_shift;
 	uint32_t *ext_tables;
 	uint32_t *ext_wstamp;
-	uint32_t *wstamp;    /* per frame: clock of its last writable 4 KiB fill */
-	uint32_t clock;      /* full TLB flushes, from 1 */
+	uint32_t *wstamp; /* per frame: clock of its last writable 4 KiB fill */
+	uint32_t clock;	  /* full TLB flushes, from 1 */
 };
 
 static inline struct pv *pv_of(const struct vm *vm)
