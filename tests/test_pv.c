@@ -25,13 +25,14 @@
 
 #define PG PAGE_SIZE
 
-static struct vm *boot_pv(bool batch)
+static struct vm *boot_pv_dm(bool batch, enum page_size direct_map)
 {
 	struct vm_config c;
 	config_defaults(&c);
 	c.mode = "pv";
 	c.guest_mem = UINT64_C(64) << 20;
 	c.pv_batch = batch;
+	c.direct_map_page = direct_map;
 	char err[256] = "";
 	struct vm *vm = vm_create(&c, err, sizeof(err));
 	if (!vm)
@@ -39,6 +40,11 @@ static struct vm *boot_pv(bool batch)
 	assert_int_equal(gmm_boot(vm), 0);
 	memset(&vm->st, 0, sizeof(vm->st));
 	return vm;
+}
+
+static struct vm *boot_pv(bool batch)
+{
+	return boot_pv_dm(batch, PG_2M);
 }
 
 /* A process with n written pages at the mmap base. */
@@ -220,6 +226,59 @@ static void test_refusals(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * A guest smaller than its one 1 GiB direct-map page. The domain builder
+ * hands out one 1 GiB machine extent; the guest's 64 MiB fill the head of
+ * it and the direct map's 1 GiB leaf covers all of it. The tail is the
+ * domain's (owned) but holds no guest frame (no m2p entry). Validating that
+ * leaf once refused the boot with -EPERM (ownership was read from the m2p).
+ * Now it boots, fork and munmap make the same calls as with 2 MiB pages,
+ * and a frame outside the extent is still refused.
+ *
+ *   machine: [ extent base ... +64 MiB: guest frames | ... +1 GiB: owned,
+ *              no gfn ] [ VMM frames: not the guest's ]
+ */
+static void test_1g_direct_map_small_guest(void **state)
+{
+	(void)state;
+	struct vm *vm = boot_pv_dm(true, PG_1G);
+	struct vcpu *v = &vm->vcpu;
+	/* The kernel's direct-map leaf: one 1 GiB entry in the PDPT. */
+	gva_t kva = gmm_kva(vm, GPA(0));
+	uint64_t t = vm->vcpu.cr3 & PTE_FRAME_MASK, e = 0;
+	for (int l = 4; l >= LVL_PDPT; l--) {
+		e = hpa_read64(vm, HPA(t + 8 * pt_index(kva, l)));
+		assert_true(gpte_present(e));
+		t = pte_frame(e);
+	}
+	assert_true(gpte_large(e, LVL_PDPT));
+	hfn_t base = gpte_leaf_frame(e, LVL_PDPT) >> PAGE_SHIFT;
+	uint64_t guest_frames = (UINT64_C(64) << 20) >> PAGE_SHIFT;
+	assert_int_equal(vm->p2m.m2p[base], 0);
+	assert_int_equal(vm->p2m.m2p[base + guest_frames - 1], guest_frames - 1);
+	assert_int_equal(vm->p2m.m2p[base + guest_frames], INVALID_HFN);
+	vm_audit(vm);
+
+	gva_t a = map_and_touch(vm, 16);
+	memset(&vm->st, 0, sizeof(vm->st));
+	assert_non_null(gmm_fork(vm, gmm_current(vm)));
+	assert_int_equal(vm->st.hypercalls, 6 + 1);
+	assert_int_equal(vm->st.pv_refused, 0);
+	memset(&vm->st, 0, sizeof(vm->st));
+	assert_int_equal(gmm_munmap(vm, a, 8 * PG), 0);
+	assert_int_equal(vm->st.pv_refused, 0);
+
+	uint64_t slot = leaf_slot(vm, a + 8 * PG, &e);
+	uint64_t before = hpa_read64(vm, HPA(slot));
+	hfn_t foreign = hostmem_alloc_frame(vm);
+	struct mmu_update u = {.ptr = slot, .val = (foreign << PAGE_SHIFT) | GPTE_P | GPTE_US};
+	assert_int_equal(cpu_hypercall(v, HYPERVISOR_mmu_update, &u, 1), -PV_EPERM);
+	assert_int_equal(hpa_read64(vm, HPA(slot)), before);
+	assert_int_equal(vm->st.pv_refused, 1);
+	vm_audit(vm);
+	vm_destroy(vm);
+}
+
 /* A mode without a hypercall hook answers -ENOSYS. */
 static void test_native_has_no_hypercalls(void **state)
 {
@@ -256,6 +315,7 @@ int main(void)
 	    cmocka_unit_test(test_munmap_hypercalls),
 	    cmocka_unit_test(test_tables_hold_machine_frames),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_1g_direct_map_small_guest),
 	    cmocka_unit_test(test_native_has_no_hypercalls),
 	    cmocka_unit_test(test_kpti_refused),
 	};

@@ -54,7 +54,9 @@ enum mmuext_cmd {
 	MMUEXT_NEW_BASEPTR = 5,
 	MMUEXT_TLB_FLUSH_LOCAL = 6,
 	MMUEXT_INVLPG_LOCAL = 7,
-	/* Not in Xen, which pins a 5-level root as its L5 type where built. */
+	/* vmmu's extension, not Xen's: Xen has no 5-level PV guests and no
+	 * such command. It pins a 5-level guest's root with the L4 rules
+	 * applied one level up; 32 is outside Xen's numbers (0 ... 20). */
 	MMUEXT_PIN_L5_TABLE = 32,
 };
 struct mmuext_op {

@@ -49,9 +49,12 @@
 
 /* ---- helpers ---- */
 
+/* The frame is the domain's (Xen: page_get_owner(page) == d in get_page()).
+ * Ownership, not the m2p: the direct map's last superpage may cover the
+ * owned tail of the last extent, where no guest frame lives (pv.h). */
 static bool pv_owned(const struct pv *pv, hfn_t f)
 {
-	return f > 0 && f < pv->nframes && pv->m2p[f] != INVALID_HFN;
+	return f > 0 && f < pv->nframes && pv->owned[f];
 }
 
 static bool pv_is_table(enum pv_type t)

@@ -45,6 +45,7 @@ static void pv_destroy(struct vm *vm)
 	if (!pv)
 		return;
 	free(pv->m2p);
+	free(pv->owned);
 	free(pv->type);
 	free(pv->last_table);
 	free(pv->pinned);
@@ -76,6 +77,7 @@ static int pv_init(struct vm *vm)
 		       PAGE_SHIFT);
 	uint64_t next = (pv->nframes >> pv->ext_shift) + 1;
 	pv->m2p = malloc(pv->nframes * sizeof(*pv->m2p));
+	pv->owned = calloc(pv->nframes, 1);
 	pv->type = calloc(pv->nframes, 1);
 	pv->last_table = calloc(pv->nframes, 1);
 	pv->pinned = calloc(pv->nframes, 1);
@@ -84,17 +86,22 @@ static int pv_init(struct vm *vm)
 	pv->wstamp = calloc(pv->nframes, sizeof(*pv->wstamp));
 	pv->ext_tables = calloc(next, sizeof(*pv->ext_tables));
 	pv->ext_wstamp = calloc(next, sizeof(*pv->ext_wstamp));
-	if (!pv->m2p || !pv->type || !pv->last_table || !pv->pinned || !pv->initial || !pv->count ||
+	if (!pv->m2p || !pv->owned || !pv->type || !pv->last_table || !pv->pinned || !pv->initial || !pv->count ||
 	    !pv->wstamp || !pv->ext_tables || !pv->ext_wstamp)
 		goto oom;
 	for (hfn_t h = 0; h < pv->nframes; h++)
 		pv->m2p[h] = INVALID_HFN;
-	/* Domain build: populate the whole physmap, extent by extent. */
+	/* Domain build: populate the whole physmap, extent by extent. The
+	 * domain owns each extent whole, the tail of the last one included
+	 * when the guest's memory ends inside it. */
 	uint64_t chunk = page_bytes(vm->cfg.host_page) >> PAGE_SHIFT;
 	for (gfn_t g = 0; g < vm->p2m.nframes; g += chunk) {
 		hfn_t h = p2m_ensure(vm, g);
-		for (uint64_t i = 0; i < chunk && g + i < vm->p2m.nframes; i++)
-			pv->m2p[h + i] = g + i;
+		for (uint64_t i = 0; i < chunk; i++) {
+			pv->owned[h + i] = 1;
+			if (g + i < vm->p2m.nframes)
+				pv->m2p[h + i] = g + i;
+		}
 	}
 	vm->p2m.m2p = pv->m2p;
 	pv->clock = 1;

@@ -18,6 +18,13 @@
  * frame's current one while its count is not zero: a frame is a page table
  * or writable, never both.
  *
+ * Ownership (pv->owned) is not the m2p: a frame is the domain's when the
+ * domain builder allocated its extent to the domain, whether or not a guest
+ * frame names it. The guest's direct map is rounded up to whole direct-map
+ * pages; with a guest smaller than one 1 GiB page, its one leaf reaches
+ * past the guest's memory into the owned tail of the extent, which holds
+ * no guest frame and which nothing else ever gets.
+ *
  * Invariants (pv_audit() checks them):
  *   - type_count[f] of a table-typed frame == (entries of table-typed
  *     frames that point at f) + pinned[f];
@@ -52,7 +59,12 @@ static inline enum pv_type pv_table_type(int level)
 
 struct pv {
 	uint64_t nframes;    /* machine frames of the guest region */
-	gfn_t *m2p;	     /* hfn -> gfn, INVALID_HFN where not the guest's */
+	gfn_t *m2p;	     /* hfn -> gfn, INVALID_HFN outside the guest's physmap */
+	/* The domain owns the frame (Xen's page_get_owner() == d): every frame
+	 * of every extent the domain builder allocated to it. The last extent
+	 * may reach past the guest's memory: those frames are owned but have
+	 * no guest frame in the m2p (Xen's INVALID_M2P_ENTRY). */
+	uint8_t *owned;
 	uint8_t *type;	     /* enum pv_type per machine frame */
 	uint8_t *last_table; /* level the frame last held as a table (digest), 0 none */
 	uint8_t *pinned;
