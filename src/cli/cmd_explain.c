@@ -24,7 +24,7 @@ static void explain_help(FILE *f)
 		"index bits taken from the address, the table and entry addresses (gPA or\n"
 		"hPA), the raw entry and its decoded bits, where the reference was served and\n"
 		"its cycles; then the final translation gVA -> gPA -> hPA.\n\n"
-		"  --mode M             native, shadow or nested (default: native)\n"
+		"  --mode M             native, shadow, nested or pv (default: native)\n"
 		"  --gva ADDR           the guest virtual address (hex with 0x, or decimal)\n"
 		"  --json               print a JSON array: one object per reference, then\n"
 		"                       the translation (see docs/explain.md)\n"
@@ -136,7 +136,7 @@ int explain_main(int argc, char **argv)
 	}
 	const struct mmu_ops *m = mmu_find(mode);
 	if (!m) {
-		cli_error("--mode: unknown mode '%s' (expected native, shadow or nested)", mode);
+		cli_error("--mode: unknown mode '%s' (expected native, shadow, nested or pv)", mode);
 		return CLI_EXIT_USAGE;
 	}
 	cfg.mode = m->name;
