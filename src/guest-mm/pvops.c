@@ -75,10 +75,14 @@ void gmm_lazy_enter(struct gmm *g)
 {
 	if (g->pv->enter_lazy_mmu)
 		g->pv->enter_lazy_mmu(g);
+	if (g->lazy)
+		TRACE(g->vm, .kind = TR_GUEST_OP, .what = "lazy mmu enter");
 }
 
 void gmm_lazy_leave(struct gmm *g)
 {
+	if (g->lazy)
+		TRACE(g->vm, .kind = TR_GUEST_OP, .result = g->nmc, .what = "lazy mmu leave");
 	if (g->pv->leave_lazy_mmu)
 		g->pv->leave_lazy_mmu(g);
 }

@@ -86,7 +86,7 @@ void pv_flush_all(struct vcpu *v)
 	vm->st.cyc_flush += vm->cost.tlb_flush;
 	pv->clock++;
 	TRACE(vm, .kind = TR_TLB_FLUSH, .result = n,
-	      .what = "pv: TLB flush before a frame becomes a page table");
+	      .what = "hypervisor flush before a frame becomes a page table");
 }
 
 static long get_entry_ref(struct vm *vm, hfn_t table, uint64_t e, int level);
@@ -146,6 +146,10 @@ static long get_page_type(struct vm *vm, hfn_t f, enum pv_type t)
 		}
 		pv->last_table[f] = (uint8_t)(t - PGT_l1 + 1);
 		pv->ext_tables[f >> pv->ext_shift]++;
+		TRACE(vm, .kind = TR_VMM_OP, .level = (int)(t - PGT_l1) + 1,
+		      .table_addr = f << PAGE_SHIFT, .result = PAGE_SIZE / 8,
+		      .cycles = (PAGE_SIZE / 8) * vm->cost.pv_validate,
+		      .what = "table validated");
 		return 0;
 	}
 	pv->type[f] = (uint8_t)t;
@@ -165,6 +169,10 @@ static void put_page_type(struct vm *vm, hfn_t f)
 	enum pv_type t = (enum pv_type)pv->type[f];
 	if (pv_is_table(t)) {
 		table_release(vm, f, (int)(t - PGT_l1) + 1);
+		TRACE(vm, .kind = TR_VMM_OP, .level = (int)(t - PGT_l1) + 1,
+		      .table_addr = f << PAGE_SHIFT, .result = PAGE_SIZE / 8,
+		      .cycles = (PAGE_SIZE / 8) * vm->cost.pv_validate,
+		      .what = "table released");
 		pv->ext_tables[f >> pv->ext_shift]--;
 		pv->initial[f] = 0;
 	}
@@ -248,8 +256,8 @@ static long pv_mmu_update_one(struct vm *vm, const struct mmu_update *u)
 	}
 	hpa_write64(vm, slot, u->val);
 	vm->st.pv_pt_updates++;
-	TRACE(vm, .kind = TR_VMM_OP, .level = level, .addr = slot.v, .entry_addr = slot.v,
-	      .entry = u->val, .cycles = vm->cost.pv_update, .what = "pv: mmu_update");
+	TRACE(vm, .kind = TR_VMM_OP, .level = level, .entry_addr = slot.v, .entry = u->val,
+	      .cycles = vm->cost.pv_update, .what = "mmu_update validated");
 	return 0;
 }
 
@@ -265,6 +273,22 @@ static long pv_mmu_update(struct vcpu *v, struct mmu_update *u, unsigned count)
 	return 0;
 }
 
+static const char *pv_mmuext_name(unsigned cmd)
+{
+	switch (cmd) {
+	case MMUEXT_UNPIN_TABLE:
+		return "mmuext unpin table";
+	case MMUEXT_NEW_BASEPTR:
+		return "mmuext new baseptr";
+	case MMUEXT_TLB_FLUSH_LOCAL:
+		return "mmuext TLB flush";
+	case MMUEXT_INVLPG_LOCAL:
+		return "mmuext INVLPG";
+	default:
+		return "mmuext pin table";
+	}
+}
+
 static long pv_mmuext_one(struct vcpu *v, const struct mmuext_op *op)
 {
 	struct vm *vm = v->vm;
@@ -272,6 +296,12 @@ static long pv_mmuext_one(struct vcpu *v, const struct mmuext_op *op)
 	vm->st.pv_mmuext_ops++;
 	vm->st.cyc_vmm += vm->cost.pv_mmuext;
 	hfn_t f = op->arg;
+	TRACE(vm, .kind = TR_VMM_OP, .result = op->cmd, .cycles = vm->cost.pv_mmuext,
+	      .gva = op->cmd == MMUEXT_INVLPG_LOCAL ? op->arg : 0,
+	      .table_addr = op->cmd <= MMUEXT_NEW_BASEPTR || op->cmd == MMUEXT_PIN_L5_TABLE
+				? f << PAGE_SHIFT
+				: 0,
+	      .what = pv_mmuext_name(op->cmd));
 	switch (op->cmd) {
 	case MMUEXT_PIN_L1_TABLE:
 	case MMUEXT_PIN_L2_TABLE:
@@ -345,8 +375,10 @@ long pv_hypercall(struct vcpu *v, unsigned nr, void *args, unsigned count)
 	struct vm *vm = v->vm;
 	vm->st.hypercalls++;
 	vm->st.cyc_exit += vm->cost.pv_hypercall;
-	TRACE(vm, .kind = TR_VMM_OP, .result = nr, .cycles = vm->cost.pv_hypercall,
-	      .what = nr == HYPERVISOR_multicall ? "pv: multicall" : "pv: hypercall");
+	TRACE(vm, .kind = TR_VMM_OP, .result = count, .cycles = vm->cost.pv_hypercall,
+	      .what = nr == HYPERVISOR_multicall	  ? "hypercall multicall"
+		      : nr == HYPERVISOR_mmu_update ? "hypercall mmu_update"
+						    : "hypercall mmuext_op");
 	if (nr != HYPERVISOR_multicall)
 		return pv_dispatch(v, nr, args, count);
 	struct multicall_entry *ent = args; /* do_multicall() */
