@@ -144,4 +144,14 @@ enum { QUIZ_OK = 0, QUIZ_BAD_MACHINE = -1, QUIZ_FAILED = -2 };
 int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answers,
 	       const char *flags, char *err, size_t errlen);
 
+/*
+ * The pv munmap question (quiz_pv.c): how many hypercalls a seeded munmap
+ * makes with and without lazy-MMU batching, answered (when 'answers') with
+ * the model's own count of each call. cfg gives the machine (its mode and
+ * --pv-batch are ignored: the munmap runs under pv, both ways). Returns as
+ * quiz_print().
+ */
+int quiz_pv_munmap_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answers,
+			 char *err, size_t errlen);
+
 #endif
