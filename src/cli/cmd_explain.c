@@ -136,7 +136,8 @@ int explain_main(int argc, char **argv)
 	}
 	const struct mmu_ops *m = mmu_find(mode);
 	if (!m) {
-		cli_error("--mode: unknown mode '%s' (expected native, shadow, nested or pv)", mode);
+		cli_error("--mode: unknown mode '%s' (expected native, shadow, nested or pv)",
+			  mode);
 		return CLI_EXIT_USAGE;
 	}
 	cfg.mode = m->name;

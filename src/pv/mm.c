@@ -148,8 +148,7 @@ static long get_page_type(struct vm *vm, hfn_t f, enum pv_type t)
 		pv->ext_tables[f >> pv->ext_shift]++;
 		TRACE(vm, .kind = TR_VMM_OP, .level = (int)(t - PGT_l1) + 1,
 		      .table_addr = f << PAGE_SHIFT, .result = PAGE_SIZE / 8,
-		      .cycles = (PAGE_SIZE / 8) * vm->cost.pv_validate,
-		      .what = "table validated");
+		      .cycles = (PAGE_SIZE / 8) * vm->cost.pv_validate, .what = "table validated");
 		return 0;
 	}
 	pv->type[f] = (uint8_t)t;
@@ -171,8 +170,7 @@ static void put_page_type(struct vm *vm, hfn_t f)
 		table_release(vm, f, (int)(t - PGT_l1) + 1);
 		TRACE(vm, .kind = TR_VMM_OP, .level = (int)(t - PGT_l1) + 1,
 		      .table_addr = f << PAGE_SHIFT, .result = PAGE_SIZE / 8,
-		      .cycles = (PAGE_SIZE / 8) * vm->cost.pv_validate,
-		      .what = "table released");
+		      .cycles = (PAGE_SIZE / 8) * vm->cost.pv_validate, .what = "table released");
 		pv->ext_tables[f >> pv->ext_shift]--;
 		pv->initial[f] = 0;
 	}
@@ -376,7 +374,7 @@ long pv_hypercall(struct vcpu *v, unsigned nr, void *args, unsigned count)
 	vm->st.hypercalls++;
 	vm->st.cyc_exit += vm->cost.pv_hypercall;
 	TRACE(vm, .kind = TR_VMM_OP, .result = count, .cycles = vm->cost.pv_hypercall,
-	      .what = nr == HYPERVISOR_multicall	  ? "hypercall multicall"
+	      .what = nr == HYPERVISOR_multicall    ? "hypercall multicall"
 		      : nr == HYPERVISOR_mmu_update ? "hypercall mmu_update"
 						    : "hypercall mmuext_op");
 	if (nr != HYPERVISOR_multicall)

@@ -86,8 +86,8 @@ static int pv_init(struct vm *vm)
 	pv->wstamp = calloc(pv->nframes, sizeof(*pv->wstamp));
 	pv->ext_tables = calloc(next, sizeof(*pv->ext_tables));
 	pv->ext_wstamp = calloc(next, sizeof(*pv->ext_wstamp));
-	if (!pv->m2p || !pv->owned || !pv->type || !pv->last_table || !pv->pinned || !pv->initial || !pv->count ||
-	    !pv->wstamp || !pv->ext_tables || !pv->ext_wstamp)
+	if (!pv->m2p || !pv->owned || !pv->type || !pv->last_table || !pv->pinned || !pv->initial ||
+	    !pv->count || !pv->wstamp || !pv->ext_tables || !pv->ext_wstamp)
 		goto oom;
 	for (hfn_t h = 0; h < pv->nframes; h++)
 		pv->m2p[h] = INVALID_HFN;

@@ -58,8 +58,8 @@ static inline enum pv_type pv_table_type(int level)
 }
 
 struct pv {
-	uint64_t nframes;    /* machine frames of the guest region */
-	gfn_t *m2p;	     /* hfn -> gfn, INVALID_HFN outside the guest's physmap */
+	uint64_t nframes; /* machine frames of the guest region */
+	gfn_t *m2p;	  /* hfn -> gfn, INVALID_HFN outside the guest's physmap */
 	/* The domain owns the frame (Xen's page_get_owner() == d): every frame
 	 * of every extent the domain builder allocated to it. The last extent
 	 * may reach past the guest's memory: those frames are owned but have

@@ -53,8 +53,8 @@ struct xp_rec {
 struct xp_trace {
 	/* the machine */
 	const char *mode; /* "native", "shadow", "nested" */
-	int levels;	/* guest paging levels */
-	int ept_levels; /* EPT walk length (meaningful when two_d) */
+	int levels;	  /* guest paging levels */
+	int ept_levels;	  /* EPT walk length (meaningful when two_d) */
 	enum page_size guest_page, host_page;
 	bool walk_caches, warmed;
 	bool identity; /* guest-physical is host-physical: no VMM (native) */

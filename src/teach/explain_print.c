@@ -150,8 +150,9 @@ static void xp_decode(char *buf, size_t len, const struct xp_trace *t, const str
 				 pte_frame(e));
 		return;
 	}
-	const char *sp =
-	    r->ev.dim == DIM_SHADOW ? "hPA" : r->ev.dim == DIM_NATIVE ? xp_pa(t) : "gPA";
+	const char *sp = r->ev.dim == DIM_SHADOW   ? "hPA"
+			 : r->ev.dim == DIM_NATIVE ? xp_pa(t)
+						   : "gPA";
 	int n = snprintf(buf, len, "P=%d RW=%d US=%d A=%d D=%d PS=%d NX=%d G=%d", !!(e & GPTE_P),
 			 !!(e & GPTE_RW), !!(e & GPTE_US), !!(e & GPTE_A), !!(e & GPTE_D),
 			 !!(e & GPTE_PS), !!(e & GPTE_NX), !!(e & GPTE_G));
@@ -182,8 +183,11 @@ static void xp_text_header(FILE *f, const struct xp_trace *t)
 		t->walk_caches ? "on" : "off",
 		t->warmed ? " (warmed by a load of the neighbouring page)" : "");
 	fprintf(f, "guest CR3: 0x%016" PRIx64 " (table at %s 0x%" PRIx64 ", PCID %" PRIu64 ")\n",
-		t->cr3, t->identity ? "PA" : t->machine ? "mPA" : "gPA", pte_frame(t->cr3),
-		t->cr3 & CR3_PCID_MASK);
+		t->cr3,
+		t->identity  ? "PA"
+		: t->machine ? "mPA"
+			     : "gPA",
+		pte_frame(t->cr3), t->cr3 & CR3_PCID_MASK);
 
 	/* The address, split into its fields. */
 	fprintf(f, "\ngVA 0x%016" PRIx64 " split into its fields:\n", t->gva);

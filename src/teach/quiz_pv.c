@@ -78,8 +78,8 @@ static void qpv_trace(void *ctx, const struct trace_event *ev)
 			return;
 		}
 		/* A call made while operations are queued is their batch. */
-		r->call[r->n++] = (struct qpv_call){
-		    .name = w + 10, .count = ev->result, .batched = r->queued};
+		r->call[r->n++] =
+		    (struct qpv_call){.name = w + 10, .count = ev->result, .batched = r->queued};
 		r->queued = false;
 		return;
 	}
@@ -177,8 +177,8 @@ static void qpv_call_text(char *buf, size_t len, const struct qpv_call *c)
 	size_t o = 0;
 #define PUT(...) (o += (size_t)snprintf(buf + o, len > o ? len - o : 0, __VA_ARGS__))
 	if (c->leaf)
-		PUT("%u leaf entr%s cleared (zap_pte_range()%s)", c->leaf, c->leaf == 1 ? "y" : "ies",
-		    c->batched ? ", the lazy-MMU batch" : "");
+		PUT("%u leaf entr%s cleared (zap_pte_range()%s)", c->leaf,
+		    c->leaf == 1 ? "y" : "ies", c->batched ? ", the lazy-MMU batch" : "");
 	if (c->upper)
 		PUT("%s%u emptied table%s unlinked (free_pgtables())", o ? ", " : "", c->upper,
 		    c->upper == 1 ? "" : "s");
@@ -206,8 +206,8 @@ static uint64_t qpv_print_calls(FILE *out, const struct qpv_rec *r)
 			continue;
 		}
 		if (run)
-			fprintf(out, "    %3d x %-10s of %" PRIu64 " element%s: %s\n", run, prev_name,
-				prev_count, prev_count == 1 ? "" : "s", prev);
+			fprintf(out, "    %3d x %-10s of %" PRIu64 " element%s: %s\n", run,
+				prev_name, prev_count, prev_count == 1 ? "" : "s", prev);
 		if (!c)
 			break;
 		run = 1;
@@ -286,11 +286,11 @@ int quiz_pv_munmap_print(FILE *out, const struct vm_config *cfg, uint64_t seed, 
 	qpv_sum(off, &leaf, &upper, &tlb);
 	fprintf(out, "Q2. batching off: %d hypercalls\n", off->n);
 	qpv_print_calls(out, off);
-	fprintf(out,
-		"    by the rules: %u leaf clears + %u unlinks + %u TLB call%s = %u\n\n", leaf,
+	fprintf(out, "    by the rules: %u leaf clears + %u unlinks + %u TLB call%s = %u\n\n", leaf,
 		upper, tlb, tlb == 1 ? "" : "s", leaf + upper + tlb);
-	fprintf(out, "Batching saves %d of %d calls: the leaf clears ride in %" PRIu64
-		     " call%s instead of %u.\n",
+	fprintf(out,
+		"Batching saves %d of %d calls: the leaf clears ride in %" PRIu64
+		" call%s instead of %u.\n",
 		off->n - on->n, off->n, batches, batches == 1 ? "" : "s", leaf);
 out:
 	free(on);
