@@ -203,7 +203,11 @@ for m in $modes_ok; do
 		rss=$(col "$T/big-$m.csv" rss_bytes)
 		# The sanitizer build (no jemalloc: vmm_heap_bytes is 0) keeps
 		# shadow memory for every allocation, touched or not: no bound.
-		if [ "$(col "$T/big-$m.csv" vmm_heap_bytes)" != 0 ]; then
+		# pv populates its p2m and m2p for the whole guest at creation,
+		# as Xen's domain builder does (README, "Not built yet").
+		if [ "$m" = pv ]; then
+			echo "skip $m: memory follows --guest-mem (up-front p2m, as Xen's domain builder)"
+		elif [ "$(col "$T/big-$m.csv" vmm_heap_bytes)" != 0 ]; then
 			check "$m: a 1 TiB guest touching 64 pages peaks under 64 MiB (rss_bytes $rss)" \
 				test "$rss" -gt 0 -a "$rss" -lt $((64 << 20))
 		fi

@@ -243,6 +243,25 @@ for el in 4 5; do
 done
 expect_err 2 "--ept-levels" "bad --ept-levels" "$VMMU" explain --mode nested --gva 0x1000 --ept-levels 3
 
+# pv: a 1D walk of the guest's own tables, which hold machine frames. The
+# labels come from the mode's paravirt fact: mPA, never "guest-physical =
+# host-physical" nor a table at a gPA.
+for lv in 4 5; do
+	"$VMMU" explain --mode pv --gva $GVA --levels $lv --walk-caches off --json >"$T/pv.json" 2>"$T/err" ||
+		bad "pv levels $lv: explain failed: $(head -c 200 "$T/err")"
+	check_json "$T/pv.json" "pv levels $lv" "$lv"
+	grep -q '"table_space":"mpa"' "$T/pv.json" && ! grep -Eq '"table_space":"(pa|gpa)"' "$T/pv.json" &&
+		ok || bad "pv levels $lv JSON: table_space is not mpa"
+done
+"$VMMU" explain --mode pv --gva 0x7f0000001000 --walk-caches off >"$T/pv.txt"
+grep -q '^guest CR3: 0x[0-9a-f]* (table at mPA 0x' "$T/pv.txt" && ok || bad "pv text: CR3 not at an mPA"
+[ "$(grep -c '^       table   mPA 0x[0-9a-f]* (a machine address' "$T/pv.txt")" -eq 4 ] && ok ||
+	bad "pv text: not 4 tables at machine addresses"
+grep -q '^translation: gVA 0x7f0000001000 -> mPA 0x[0-9a-f]* (.*guest frame gPA 0x' "$T/pv.txt" && ok ||
+	bad "pv text: the final translation"
+grep -Eq 'guest-physical = host-physical|table at gPA|table   gPA|table   PA ' "$T/pv.txt" &&
+	bad "pv text: a physical or guest-physical label for a machine address" || ok
+
 # ---- SVG ----
 
 for mode in native shadow nested; do

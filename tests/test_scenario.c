@@ -554,6 +554,98 @@ static void test_munmap(void **state)
 	}
 }
 
+/* ---- fork ---- */
+
+/*
+ * fork of a process with 16 written pages in one leaf table, under each
+ * mode. In every mode the guest kernel makes the same 36 page-table
+ * stores in step 1: the child's top-level kernel entry, three links, and
+ * 2 x 16 leaf entries (the parent's made read-only, the child's written).
+ * What they cost differs:
+ *   pv, batched: 7 hypercalls: pin the child's root (1 mmuext), 4 single
+ *     mmu_updates, the 32 leaf updates in one call (one batch of one kind
+ *     goes out as that call alone, Linux's singleton bypass), and the
+ *     parent's PCID flush (1 mmuext); 4 tables validated (root + 3);
+ *   pv, unbatched: 38 hypercalls (6 + 32), no lazy-MMU section;
+ *   shadow, eager: the stores to the parent's shadowed leaf table trap:
+ *     three emulated writes, then the table is unshadowed (flooding);
+ *   shadow, unsync: the leaf table is already out of sync: no trap;
+ *   nested: no store exits; the 4 exits are EPT violations of the 4 new
+ *     table frames;
+ *   native: nothing but the stores.
+ * Step 2, the parent's copy-on-write store, is 2 hypercalls under pv (the
+ * PTE, then the INVLPG).
+ */
+static void test_fork(void **state)
+{
+	(void)state;
+	static const char *const modes[] = {"native", "shadow", "nested", "pv"};
+	for (int m = 0; m < 4; m++) {
+		struct coll *c = collect("fork", modes[m]);
+		assert_int_equal(c->nsteps, 2);
+		assert_int_equal(count(c, 1, TR_GUEST_OP, "guest pte write"), 36);
+		if (m != 3)
+			assert_int_equal(c->total.hypercalls, 0);
+		if (m == 0)
+			assert_exits(c, 0, NULL);
+		if (m == 1) {
+			assert_int_equal(c->delta[1].exits_pt_write, 0);
+			assert_int_equal(c->delta[1].resyncs, 1);
+		}
+		if (m == 2) {
+			assert_exits(c, 1, "exits_ept_violation", "exits_ept_violation",
+				     "exits_ept_violation", "exits_ept_violation", NULL);
+			assert_int_equal(c->total.vm_exits, c->total.exits_ept_violation);
+		}
+		if (m == 3) {
+			assert_exits(c, 0, NULL);
+			assert_int_equal(c->delta[1].hypercalls, 7);
+			assert_int_equal(count(c, 1, TR_VMM_OP, "hypercall "), 7);
+			assert_int_equal(count(c, 1, TR_VMM_OP, "hypercall multicall"), 0);
+			assert_int_equal(count(c, 1, TR_VMM_OP, "mmu_update validated"), 36);
+			assert_int_equal(count(c, 1, TR_VMM_OP, "table validated"), 4);
+			assert_int_equal(count(c, 1, TR_GUEST_OP, "lazy mmu enter"), 1);
+			assert_int_equal(count(c, 1, TR_GUEST_OP, "lazy mmu leave"), 1);
+			assert_int_equal(c->delta[1].pv_batches, 1);
+			assert_int_equal(c->delta[1].pv_pt_updates, 36);
+			assert_int_equal(c->delta[1].pv_mmuext_ops, 2);
+			assert_int_equal(c->delta[2].hypercalls, 2);
+		}
+		free(c);
+	}
+	struct vm_config cfg = scn_config("pv");
+	cfg.pv_batch = false;
+	struct coll *c = collect_cfg("fork", &cfg);
+	assert_int_equal(c->delta[1].hypercalls, 38);
+	assert_int_equal(c->delta[1].pv_batches, 0);
+	assert_int_equal(count(c, 1, TR_GUEST_OP, "lazy mmu enter"), 0);
+	free(c);
+	cfg = scn_config("shadow");
+	cfg.shadow_sync = SYNC_EAGER;
+	c = collect_cfg("fork", &cfg);
+	assert_exits(c, 1, "exits_hidden_fault", "exits_hidden_fault", "exits_hidden_fault",
+		     "exits_hidden_fault", "exits_pt_write", "exits_pt_write", "exits_pt_write",
+		     "exits_hidden_fault", "exits_cr3", NULL);
+	assert_int_equal(c->delta[1].unshadows, 1);
+	free(c);
+
+	/* The narration tells the batch as one call. */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	struct stats t;
+	char err[256];
+	cfg = scn_config("pv");
+	assert_int_equal(scenario_narrate(f, "fork", &cfg, 0, &t, err, sizeof(err)), 0);
+	fclose(f);
+	assert_non_null(strstr(text, "hypercall mmu_update: 32 updates in one trap"));
+	assert_non_null(strstr(text, "queued in the lazy-MMU batch"));
+	assert_non_null(strstr(text, "hypercalls       9 (37 page-table updates"));
+	assert_null(strstr(text, "VM exit,"));
+	free(text);
+}
+
 /* ---- ept-violation ---- */
 
 /* EPT-violation qualification bit 8 (SDM Vol. 3C table 28-7). */
@@ -672,6 +764,7 @@ int main(void)
 	    cmocka_unit_test(test_pt_write_shadow),
 	    cmocka_unit_test(test_pt_write_no_trap),
 	    cmocka_unit_test(test_munmap),
+	    cmocka_unit_test(test_fork),
 	    cmocka_unit_test(test_ept_violation_nested),
 	    cmocka_unit_test(test_ept_violation_other_modes),
 	    cmocka_unit_test(test_deterministic),

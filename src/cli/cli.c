@@ -569,6 +569,8 @@ static const struct opt machine_opts[] = {
      .off = VMC(ept_levels),
      .help = "nested: EPT walk length (KVM: 4 unless the guest's MAXPHYADDR exceeds 48)"},
     BOOL_OPT("--ept-ad", ept_ad, "nested: EPT accessed and dirty flags"),
+    BOOL_OPT("--pv-batch", pv_batch,
+	     "pv: batch page-table updates in lazy-MMU mode (one multicall per batch)"),
     BOOL_OPT("--pwc", pwc, "nested: 2D page-walk cache (with --walk-caches on)"),
     {.name = "--pwc-entries",
      .metavar = "N",

@@ -11,12 +11,15 @@
 
 static void quiz_help(FILE *f)
 {
-	fprintf(f, "usage: vmmu quiz [--mode M] [--seed N] [-c] [FLAGS]\n\n"
+	fprintf(f, "usage: vmmu quiz [--kind K] [--mode M] [--seed N] [-c] [FLAGS]\n\n"
 		   "Print a small translation exercise built on a real guest: the table pages\n"
 		   "that matter (non-zero entries only), CR3 (and the EPTP, or the p2m), and a\n"
 		   "few guest virtual addresses to translate by hand. The same seed gives the\n"
 		   "same problem. Walk caches are off unless a flag turns them on.\n\n"
-		   "  --mode M      an MMU mode of `vmmu list modes` (default: native)\n"
+		   "  --kind K      translate (the above, default) or pv-munmap: how many\n"
+		   "                hypercalls a munmap makes under pv, with and without\n"
+		   "                lazy-MMU batching (--mode does not apply)\n"
+		   "  --mode M      native, shadow, nested or pv (default: native)\n"
 		   "  --seed N      the problem's seed (default: 1)\n"
 		   "  -c, --answers also print the worked answers, in `vmmu explain` form\n"
 		   "  -h, --help    this help\n\n");
@@ -26,7 +29,7 @@ static void quiz_help(FILE *f)
 int quiz_main(int argc, char **argv)
 {
 	struct vm_config cfg;
-	const char *mode = "native", *seed_s = NULL;
+	const char *mode = NULL, *seed_s = NULL, *kind = "translate";
 	bool answers = false;
 	char err[512];
 	char flags[1024] = "";
@@ -64,10 +67,23 @@ int quiz_main(int argc, char **argv)
 			rc = cli_take_value("--mode", argc, argv, &i, &mode, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--seed", argc, argv, &i, &seed_s, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--kind", argc, argv, &i, &kind, err, sizeof(err));
 		if (rc != CLI_MATCHED)
 			return cli_reject_arg("quiz", rc, a, err);
 	}
-	const struct mmu_ops *m = mmu_find(mode);
+	bool pv_munmap = strcmp(kind, "pv-munmap") == 0;
+	if (!pv_munmap && strcmp(kind, "translate") != 0) {
+		cli_error("--kind: unknown kind '%s' (expected translate or pv-munmap)", kind);
+		return CLI_EXIT_USAGE;
+	}
+	if (pv_munmap && mode && strcmp(mode, "pv") != 0) {
+		cli_error("--kind pv-munmap: the question is about the pv mode; --mode %s does "
+			  "not apply",
+			  mode);
+		return CLI_EXIT_USAGE;
+	}
+	const struct mmu_ops *m = mmu_find(mode ? mode : pv_munmap ? "pv" : "native");
 	if (!m) {
 		cli_error("--mode: unknown mode '%s' (see `vmmu list modes`)", mode);
 		return CLI_EXIT_USAGE;
@@ -78,7 +94,9 @@ int quiz_main(int argc, char **argv)
 		cli_error("--seed: %s", err);
 		return CLI_EXIT_USAGE;
 	}
-	switch (quiz_print(stdout, &cfg, seed, answers, flags, err, sizeof(err))) {
+	int rc = pv_munmap ? quiz_pv_munmap_print(stdout, &cfg, seed, answers, err, sizeof(err))
+			   : quiz_print(stdout, &cfg, seed, answers, flags, err, sizeof(err));
+	switch (rc) {
 	case QUIZ_OK:
 		return CLI_EXIT_OK;
 	case QUIZ_BAD_MACHINE:

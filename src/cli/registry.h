@@ -28,7 +28,8 @@
 	X(shadow)     \
 	X(nested)     \
 	X(switching)  \
-	X(agile)
+	X(agile)      \
+	X(pv)
 
 /* The workloads, in listing order: one line each. */
 #define VMMU_WORKLOADS(X) \

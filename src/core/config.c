@@ -77,6 +77,7 @@ void config_defaults(struct vm_config *c)
 		 * mode; the scan period is the model's (docs/agile.md). */
 		.agile_writes = 2,
 		.agile_interval = 65536,
+		.pv_batch = true,
 		.audit = false,
 		.whole_run = false,
 		.verbose = 0,

@@ -94,6 +94,8 @@ struct vm_config {
 	/* agile paging (Gandhi et al., ISCA'16) */
 	uint32_t agile_writes;    /* trapped stores that move a table to nested mode */
 	uint64_t agile_interval;  /* accesses between scans for quiet nested tables */
+	/* pv */
+	bool pv_batch;            /* lazy-MMU batching of mmu_update into multicalls */
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	bool whole_run;           /* measure the whole run, not the workload's region (roi.h) */

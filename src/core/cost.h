@@ -37,6 +37,11 @@ struct cost_model {
 	uint32_t tlb_flush;     /* a full or per-PCID flush instruction */
 	uint32_t invlpg;        /* an INVLPG instruction */
 	uint32_t cr3_load;      /* a MOV to CR3 */
+	/* pv (docs/cost-model.md, "Paravirtual MMU") */
+	uint32_t pv_hypercall;  /* guest -> hypervisor -> guest transition of one hypercall */
+	uint32_t pv_update;     /* validate and write one mmu_update entry */
+	uint32_t pv_validate;   /* examine one entry while typing or untyping a table */
+	uint32_t pv_mmuext;     /* handler of one mmuext op (flush/CR3 instructions extra) */
 };
 
 /*

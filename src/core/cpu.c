@@ -18,6 +18,7 @@
 
 #include "cpu.h"
 #include "walk.h"
+#include "hypercall.h"
 
 /* Bound on translate attempts for one access: each attempt makes progress
  * (a fault handled, an spte installed, a frame mapped); more than this means
@@ -380,4 +381,16 @@ void cpu_copy_page(struct vcpu *v, gva_t dst_kva, gva_t src_kva)
 	}
 	TRACE(vm, .kind = TR_GUEST_OP, .gva = dst_kva, .addr = src_kva,
 	      .cycles = vm->cost.page_copy, .what = "copy page");
+}
+
+long cpu_hypercall(struct vcpu *v, unsigned nr, void *args, unsigned count)
+{
+	struct vm *vm = v->vm;
+	if (!vm->mmu->hypercall)
+		return -PV_ENOSYS;
+	bool user = v->user;
+	v->user = false;
+	long r = vm->mmu->hypercall(v, nr, args, count);
+	v->user = user;
+	return r;
 }

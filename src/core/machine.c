@@ -100,7 +100,18 @@
 #define COMMON_COSTS                                                                  \
 	.pf_delivery = PF_DELIVERY, .pf_handler = PF_HANDLER, .page_zero = PAGE_ZERO, \
 	.page_copy = PAGE_COPY, .vmm_resync = VMM_RESYNC, .vmm_spte = VMM_SPTE,       \
-	.tlb_flush = TLB_FLUSH, .invlpg = INVLPG, .cr3_load = CR3_LOAD
+	.tlb_flush = TLB_FLUSH, .invlpg = INVLPG, .cr3_load = CR3_LOAD, PV_COSTS
+
+/*
+ * Paravirtual MMU (pv), derived in docs/cost-model.md, "Paravirtual MMU":
+ * a hypercall is the same ring crossing as a #PF delivery, there and back;
+ * an mmu_update entry is checked and written like one spte; validating an
+ * entry while typing a table is an L1-hit load, a test and a branch; an
+ * mmuext op is decode, look-up, type, act and return, five spte-sized steps.
+ */
+#define PV_COSTS                                                            \
+	.pv_hypercall = PF_DELIVERY, .pv_update = VMM_SPTE, .pv_validate = 10, \
+	.pv_mmuext = 5 * VMM_SPTE
 
 /*
  * VM exit + entry round trips.
@@ -215,6 +226,10 @@ static const struct cost_field fields[] = {
     CF(tlb_flush, "guest TLB flush instruction"),
     CF(invlpg, "guest INVLPG instruction"),
     CF(cr3_load, "guest MOV to CR3"),
+    CF(pv_hypercall, "pv: one hypercall's transition, there and back"),
+    CF(pv_update, "pv: validate and write one mmu_update entry"),
+    CF(pv_validate, "pv: examine one entry while typing a table"),
+    CF(pv_mmuext, "pv: one mmuext op's handler"),
 };
 #undef CF
 

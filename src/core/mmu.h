@@ -75,6 +75,11 @@ struct mmu_ops {
 	 * --wp off, and a guest that clears WP later ends the run with a
 	 * guest-level error. Tests skip those cases for it. */
 	bool refuses_wp0;
+	/* The guest kernel runs paravirtualized: it picks its paravirtual hooks
+	 * at boot (guest-mm reads this fact), keeps machine frames in its page
+	 * tables and reaches the hypervisor through cpu_hypercall()
+	 * (core/hypercall.h) instead of storing to its tables. */
+	bool paravirt;
 	/* Allocate mode state into vm->mode_state. Returns 0, or -1 with vm->err set. */
 	int (*init)(struct vm *vm);
 	void (*destroy)(struct vm *vm);
@@ -98,6 +103,15 @@ struct mmu_ops {
 	 * have broken them (the entries it touched), for --audit after every
 	 * exit. May be NULL: the full audit runs instead. */
 	const char *(*audit_exit)(struct vm *vm, char *detail, size_t len);
+	/* paravirt: one hypercall from the guest kernel (core/hypercall.h).
+	 * Returns 0 or a negative error. NULL: the mode takes none. */
+	long (*hypercall)(struct vcpu *v, unsigned nr, void *args, unsigned count);
+	/* The guest digest reads host frame 'hfn' (of guest frame gfn): rewrite
+	 * the copy in 'words' into the form native paging would hold (a
+	 * paravirtual mode turns machine frames in page tables back into
+	 * guest-physical ones, as Xen's canonicalize_pagetable() does when it
+	 * saves a PV guest). NULL: frames are hashed as they are. */
+	void (*digest_canon)(struct vm *vm, hfn_t hfn, uint64_t *words);
 	/* Copy mode-specific peaks and counters into *s at the end of a run. */
 	void (*stats)(struct vm *vm, struct stats *s);
 };

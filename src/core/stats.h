@@ -63,6 +63,13 @@
 	X(shadow_prefetches, "shadow: sptes installed by prefetch")                          \
 	X(root_cache_hits, "shadow: CR3 loads served by the previous-root cache")            \
 	X(vmm_walk_refs, "references of the VMM's software walks of guest tables")          \
+	X(hypercalls, "pv: hypercalls by the guest kernel (a multicall counts once)")         \
+	X(pv_batches, "pv: multicalls that carried a lazy-MMU batch")                        \
+	X(pv_pt_updates, "pv: page-table entries written by mmu_update")                     \
+	X(pv_mmuext_ops, "pv: mmuext operations (pin, unpin, new base, flushes)")            \
+	X(pv_validated, "pv: entries the hypervisor examined to type or untype a table")    \
+	X(pv_refused, "pv: updates and operations the hypervisor refused")                   \
+	X(pv_type_flushes, "pv: TLB flushes when a direct-map extent gets its first table")  \
 	X(exits_ept_violation, "nested: EPT violation exits")                                \
 	X(exits_ept_misconfig, "nested: EPT misconfiguration exits")                         \
 	X(ept_pages_peak, "nested: peak number of EPT table pages")                          \

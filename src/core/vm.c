@@ -264,12 +264,26 @@ static uint64_t digest_frame(uint64_t h, gfn_t g, const uint64_t *w)
 	return mix64(h, ph);
 }
 
+/* The words of host frame f as the digest reads them: the frame itself, or
+ * the mode's canonical copy of it (mmu_ops.digest_canon) in the caller's
+ * buffer. */
+static const uint64_t *digest_words(struct vm *vm, hfn_t f, uint64_t *buf)
+{
+	const uint64_t *w = (const uint64_t *)(vm->hm.base + (f << PAGE_SHIFT));
+	if (!vm->mmu->digest_canon)
+		return w;
+	memcpy(buf, w, PAGE_SIZE);
+	vm->mmu->digest_canon(vm, f, buf);
+	return buf;
+}
+
 #define DIGEST_SEED UINT64_C(0xcbf29ce484222325)
 
 uint64_t vm_guest_digest(struct vm *vm)
 {
 	struct p2m *p = &vm->p2m;
 	uint64_t h = DIGEST_SEED, nread = 0;
+	uint64_t buf[PAGE_SIZE / 8];
 	uint64_t words = (p->nframes + 63) / 64;
 	for (uint64_t s = 0; s < (words + 63) / 64; s++) {
 		for (uint64_t sum = p->used_sum[s]; sum; sum &= sum - 1) {
@@ -280,8 +294,7 @@ uint64_t vm_guest_digest(struct vm *vm)
 				if (f == INVALID_HFN)
 					continue;
 				nread++;
-				h = digest_frame(h, g,
-						 (const uint64_t *)(vm->hm.base + (f << PAGE_SHIFT)));
+				h = digest_frame(h, g, digest_words(vm, f, buf));
 			}
 		}
 	}
@@ -292,10 +305,11 @@ uint64_t vm_guest_digest(struct vm *vm)
 uint64_t vm_guest_digest_scan(struct vm *vm)
 {
 	uint64_t h = DIGEST_SEED;
+	uint64_t buf[PAGE_SIZE / 8];
 	for (gfn_t g = 0; g < vm->p2m.nframes; g++) {
 		hfn_t f = p2m_lookup(vm, g);
 		if (f != INVALID_HFN)
-			h = digest_frame(h, g, (const uint64_t *)(vm->hm.base + (f << PAGE_SHIFT)));
+			h = digest_frame(h, g, digest_words(vm, f, buf));
 	}
 	return h;
 }
@@ -423,6 +437,11 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	};
 	cpu_rights_update(&vm->vcpu);
 	vm->p2m.identity = mode->identity_p2m;
+	/* A paravirtual guest's direct map holds machine frames: the p2m hands
+	 * out machine extents at least as large as its direct-map pages, so
+	 * each direct-map leaf is machine-contiguous (docs/pv.md). */
+	if (mode->paravirt && vm->cfg.host_page < cfg->direct_map_page)
+		vm->cfg.host_page = cfg->direct_map_page;
 	vm->cost = cfg->cost;
 	if (cache_init(&vm->cache, cfg->cache, cfg->cache_model) != 0) {
 		snprintf(err, errlen,

@@ -92,6 +92,10 @@ struct p2m {
 	uint64_t *used_sum;
 	uint64_t used_frames;   /* bits set in used[] */
 	uint64_t digest_frames; /* frames the last vm_guest_digest() read */
+	/* Paravirtual modes: the machine-to-physical table (Xen's
+	 * machine_to_phys_mapping), hfn -> gfn over the guest region, kept by
+	 * the mode and read-only to the guest; NULL otherwise. */
+	const gfn_t *m2p;
 };
 
 /*

@@ -92,7 +92,7 @@ static bool check_table(struct check *c, gpa_t table, int level, gva_t base, uns
 	uint64_t span = UINT64_C(1) << level_shift(level);
 	for (unsigned i = 0; i < n; i++) {
 		gva_t va = base + i * span;
-		uint64_t e = gpa_read64(vm, gmm_slot(table, i));
+		uint64_t e = gmm_pv_val(g, gpa_read64(vm, gmm_slot(table, i)), level);
 		if (!e)
 			continue;
 		if (gmm_pte_mapped(e) && gmm_pte_leaf(e, level)) {

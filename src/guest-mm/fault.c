@@ -117,11 +117,7 @@ static void copy_on_write(struct gmm *g, struct gproc *p, const struct gvma *vma
 	}
 	gmm_frame_put(g, old);
 	gmm_pte_write(g, slot, new_leaf(g, vma, f, huge), level);
-	struct vcpu *v = &vm->vcpu;
-	bool user = v->user;
-	cpu_set_user(v, false);
-	cpu_invlpg(v, va);
-	cpu_set_user(v, user);
+	gmm_invlpg(g, va);
 	gmm_pcid_flushed(g, p); /* flush_tlb_page(): and the user PCID with KPTI */
 	TRACE(vm, .kind = TR_GUEST_OP, .level = level, .gva = va, .addr = gfn_to_gpa(f).v,
 	      .entry_addr = slot.v, .what = "copy-on-write fault: frame copied");

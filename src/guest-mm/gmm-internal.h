@@ -15,6 +15,12 @@
  *              one per process) and the CR3 value of a context switch
  *   kpti.c     kernel page-table isolation: kernel entry and exit, the
  *              user PGD beside each kernel PGD, the entry trampoline
+ *   pvops.c    the paravirt seam (Linux's pv_ops): the table of hooks every
+ *              page-table store, CR3 load, INVLPG and TLB flush goes
+ *              through, and the native hooks
+ *   xen.c      the paravirtual hooks (Linux's arch/x86/xen/mmu_pv.c):
+ *              machine frames in the tables, mmu_update and mmuext_op
+ *              hypercalls, lazy-MMU batching into multicalls
  *
  * The bookkeeping kept here (VMAs, refcounts, free lists, the process list)
  * lives in simulator memory. A real kernel keeps the same information in
@@ -106,8 +112,62 @@ struct gproc {
 	gva_t mmap_cursor; /* next address tried by a non-fixed mmap */
 };
 
+struct gmm;
+
+/*
+ * The paravirt seam, as Linux's pv_ops.mmu: the guest kernel picks one table
+ * at boot (gmm_pv_select(): the paravirtual hooks when vm->mmu->paravirt,
+ * else the native ones) and calls these hooks for every page-table store,
+ * CR3 load, INVLPG and TLB flush after boot. Values passed in and returned
+ * hold guest-physical frames; the hooks convert to and from what the tables
+ * hold (make_pte and pte_val, Linux's pv_ops.mmu.make_pte/pte_val).
+ * Every hook runs in kernel mode (the caller saved the privilege).
+ */
+struct gmm_pv_ops {
+	const char *name;
+	/* The entry value the tables hold for guest entry val at 'level'. */
+	uint64_t (*make_pte)(struct gmm *g, uint64_t val, int level);
+	/* The guest entry of a value read from a table. */
+	uint64_t (*pte_val)(struct gmm *g, uint64_t raw, int level);
+	/* Store guest entry val (converted by the hook) at 'entry' (set_pte,
+	 * set_pmd, set_pud, set_p4d, set_pgd). */
+	void (*set_pte)(struct gmm *g, gpa_t entry, uint64_t val, int level);
+	/* MOV to CR3 of a guest-physical top table with PCID and no-flush bits. */
+	void (*write_cr3)(struct gmm *g, uint64_t cr3);
+	/* INVLPG (flush_tlb_one_user). */
+	void (*flush_tlb_one_user)(struct gmm *g, gva_t va);
+	/* Flush the current PCID, or everything incl. globals (flush_tlb_local,
+	 * flush_tlb_global). */
+	void (*flush_tlb)(struct gmm *g, bool all);
+	/* arch_enter_lazy_mmu_mode()/arch_leave_lazy_mmu_mode(): updates in
+	 * between may be deferred until leave; reads of entries updated in the
+	 * section may return old values (Linux's rule), so callers read each
+	 * entry before updating it. */
+	void (*enter_lazy_mmu)(struct gmm *g);
+	void (*leave_lazy_mmu)(struct gmm *g);
+	/* A new top table, zeroed, becomes an address space's root, or stops
+	 * being one before it is freed (Linux's xen_pgd_pin/xen_pgd_unpin). */
+	void (*pgd_pin)(struct gmm *g, gfn_t top);
+	void (*pgd_unpin)(struct gmm *g, gfn_t top);
+};
+
+extern const struct gmm_pv_ops gmm_native_pv_ops;
+extern const struct gmm_pv_ops gmm_xen_pv_ops;
+
+/* Lazy-MMU batch of the paravirtual hooks (Linux's multicall buffer,
+ * arch/x86/xen/multicalls.h: MC_BATCH = 32 calls). */
+#define GMM_MC_BATCH 32
+struct gmm_mc_op {
+	unsigned op; /* HYPERVISOR_mmu_update or HYPERVISOR_mmuext_op */
+	uint64_t a, b, c; /* mmu_update: ptr, val; mmuext_op: cmd, arg, arg2 */
+};
+
 struct gmm {
 	struct vm *vm;
+	const struct gmm_pv_ops *pv; /* chosen at boot */
+	bool lazy;                   /* in a lazy-MMU section */
+	unsigned nmc;                /* queued operations */
+	struct gmm_mc_op mc[GMM_MC_BATCH];
 	int levels;	   /* 4 or 5 */
 	gva_t direct_base; /* GMM_DIRECT_BASE_4L or _5L */
 	gva_t user_top;	   /* end of the user half, less one guard page */
@@ -272,6 +332,20 @@ void gmm_inv_flush(struct gmm *g);
 void *gmm_xrealloc(void *p, size_t n);
 /* MOV to CR3 in kernel mode (the privilege is restored after it). */
 void gmm_write_cr3(struct gmm *g, uint64_t cr3);
+
+/* ---- pvops.c ---- */
+/* Pick the hooks for this VM (boot). */
+void gmm_pv_select(struct gmm *g);
+/* A boot-time entry value (written with gpa_write64() before paging is on):
+ * make_pte of the chosen hooks. */
+uint64_t gmm_pv_make(struct gmm *g, uint64_t val, int level);
+/* Read-side conversion of a boot-time read. */
+uint64_t gmm_pv_val(struct gmm *g, uint64_t raw, int level);
+/* The kernel-mode wrappers the rest of guest-mm calls. */
+void gmm_lazy_enter(struct gmm *g);
+void gmm_lazy_leave(struct gmm *g);
+void gmm_invlpg(struct gmm *g, gva_t va);
+void gmm_flush_tlb(struct gmm *g, bool all);
 
 /* ---- pcid.c ---- */
 /* Boot: the kernel (init_mm) holds ASID 0 (initialize_tlbstate_and_flush()). */

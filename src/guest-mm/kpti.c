@@ -93,7 +93,7 @@ uint64_t gmm_kpti_set_user_pgtbl(struct gmm *g, gpa_t entry, uint64_t val)
 	      .addr = entry.v + GMM_PTI_USER_PGTABLE, .entry_addr = entry.v + GMM_PTI_USER_PGTABLE,
 	      .entry = val, .what = "guest pte write (KPTI user PGD copy)");
 	cpu_set_user(v, false);
-	cpu_store(v, gmm_kva(g->vm, GPA(entry.v + GMM_PTI_USER_PGTABLE)), 8, val);
+	g->pv->set_pte(g, GPA(entry.v + GMM_PTI_USER_PGTABLE), val, g->levels);
 	cpu_set_user(v, user);
 	/* __pti_set_user_pgtbl(): the kernel copy of a user entry is NX, when
 	 * the CPU has NX (EFER.NXE; without it bit 63 is reserved). */

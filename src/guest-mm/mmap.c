@@ -59,17 +59,13 @@ void gmm_inv_add_span(struct gmm *g, gva_t s, uint64_t span)
 
 void gmm_inv_flush(struct gmm *g)
 {
-	struct vcpu *v = &g->vm->vcpu;
-	bool user = v->user;
 	bool flushed = g->inv_overflow || g->ninv > 0;
-	cpu_set_user(v, false);
 	if (g->inv_overflow) {
-		cpu_flush_tlb(v, false);
+		gmm_flush_tlb(g, false);
 	} else {
 		for (size_t i = 0; i < g->ninv; i++)
-			cpu_invlpg(v, g->inv[i]);
+			gmm_invlpg(g, g->inv[i]);
 	}
-	cpu_set_user(v, user);
 	gmm_inv_reset(g);
 	/* flush_tlb_mm_range(): the mm's tlb_gen moves on; with KPTI the user
 	 * PCID is flushed at the return to user space (invalidate_user_asid()). */

@@ -3,9 +3,12 @@
  * through the vCPU, table allocation, range walks and table freeing.
  *
  * Every access to a table entry after boot is an 8-byte kernel-mode
- * cpu_load/cpu_store to the entry's direct-map address, so the MMU mode
- * sees it exactly as it would see a kernel's store (shadow mode
- * write-protects guest tables and traps these stores). The previous
+ * cpu_load to the entry's direct-map address, or a store through the
+ * paravirt seam (pvops.c): natively a cpu_store to that address, so the MMU
+ * mode sees it exactly as it would see a kernel's store (shadow mode
+ * write-protects guest tables and traps these stores); paravirtualized an
+ * mmu_update hypercall (xen.c). Leaf-table loops run in lazy-MMU mode, as
+ * Linux's copy_pte_range(), zap_pte_range() and change_pte_range() do. The previous
  * privilege is saved and restored around each access: the fault handler
  * runs in the middle of a user access.
  *
@@ -41,7 +44,7 @@ uint64_t gmm_pte_read(struct gmm *g, gpa_t entry)
 	cpu_set_user(v, false);
 	uint64_t e = cpu_load(v, gmm_kva(g->vm, entry), 8);
 	cpu_set_user(v, user);
-	return e;
+	return g->pv->pte_val ? g->pv->pte_val(g, e, 0) : e;
 }
 
 void gmm_pte_write(struct gmm *g, gpa_t entry, uint64_t val, int level)
@@ -54,7 +57,7 @@ void gmm_pte_write(struct gmm *g, gpa_t entry, uint64_t val, int level)
 	TRACE(vm, .kind = TR_GUEST_OP, .level = level, .addr = entry.v, .entry_addr = entry.v,
 	      .entry = val, .what = "guest pte write");
 	cpu_set_user(v, false);
-	cpu_store(v, gmm_kva(vm, entry), 8, val);
+	g->pv->set_pte(g, entry, val, level);
 	cpu_set_user(v, user);
 }
 
@@ -136,6 +139,8 @@ static void visit_table(struct gmm *g, struct gproc *p, gpa_t table, int level, 
 {
 	uint64_t span = UINT64_C(1) << level_shift(level);
 	gva_t s = start & ~(span - 1);
+	if (level == LVL_PT)
+		gmm_lazy_enter(g);
 	for (; s < end; s += span) {
 		gpa_t slot = gmm_slot(table, pt_index(s, level));
 		uint64_t e = gmm_pte_read(g, slot);
@@ -148,6 +153,8 @@ static void visit_table(struct gmm *g, struct gproc *p, gpa_t table, int level, 
 		else
 			visit_table(g, p, GPA(pte_frame(e)), level - 1, lo, hi, fn, ctx);
 	}
+	if (level == LVL_PT)
+		gmm_lazy_leave(g);
 }
 
 void gmm_pt_visit(struct gmm *g, struct gproc *p, gva_t start, gva_t end, gmm_leaf_fn fn, void *ctx)

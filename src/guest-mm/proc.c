@@ -54,21 +54,21 @@ static int boot_map(struct gmm *g, gva_t va, uint64_t pa, int level)
 	gpa_t table = g->kernel_top;
 	for (int l = g->levels; l > level; l--) {
 		gpa_t s = gmm_slot(table, pt_index(va, l));
-		uint64_t e = gpa_read64(vm, s);
+		uint64_t e = gmm_pv_val(g, gpa_read64(vm, s), l);
 		if (!gpte_present(e)) {
 			gfn_t t;
 			if (!gmm_alloc_frame(g, GF_KERNEL, &t))
 				return -1;
 			boot_zero_table(vm, t);
 			e = gfn_to_gpa(t).v | GMM_UPPER_KERNEL;
-			gpa_write64(vm, s, e);
+			gpa_write64(vm, s, gmm_pv_make(g, e, l));
 		}
 		table = GPA(pte_frame(e));
 	}
 	uint64_t leaf = pa | GMM_DIRECT_LEAF | g->nx;
 	if (g->kpti)
 		leaf &= ~GPTE_G; /* KPTI: __default_kernel_pte_mask without _PAGE_GLOBAL */
-	gpa_write64(vm, gmm_slot(table, pt_index(va, level)), leaf);
+	gpa_write64(vm, gmm_slot(table, pt_index(va, level)), gmm_pv_make(g, leaf, level));
 	return 0;
 }
 
@@ -77,7 +77,7 @@ void gmm_write_cr3(struct gmm *g, uint64_t cr3)
 	struct vcpu *v = &g->vm->vcpu;
 	bool user = v->user;
 	cpu_set_user(v, false);
-	cpu_write_cr3(v, cr3);
+	g->pv->write_cr3(g, cr3);
 	cpu_set_user(v, user);
 }
 
@@ -113,6 +113,8 @@ static struct gproc *proc_alloc(struct gmm *g)
 		return NULL;
 	}
 	gmm_zero_frame(g, top);
+	if (g->pv->pgd_pin)
+		g->pv->pgd_pin(g, top);
 	for (unsigned i = g->ktop_first; i < g->ktop_first + g->ktop_count; i++) {
 		uint64_t e = gmm_pte_read(g, gmm_slot(g->kernel_top, i));
 		gmm_pte_write(g, gmm_slot(gfn_to_gpa(top), i), e, g->levels);
@@ -147,6 +149,8 @@ static void teardown(struct gmm *g, struct gproc *p)
 		gmm_vma_remove(p, v.start, v.end);
 		gmm_pt_free_range(g, p, v.start, v.end, false);
 	}
+	if (g->pv->pgd_unpin)
+		g->pv->pgd_unpin(g, gpa_to_gfn(p->top));
 	gmm_free_table_frame(g, gpa_to_gfn(p->top));
 	if (g->kpti)
 		gmm_free_table_frame(g, gpa_to_gfn(p->top) + 1);
@@ -170,6 +174,8 @@ static bool copy_table(struct gmm *g, const struct gvma *vma, gpa_t pt, gpa_t ct
 		       gva_t start, gva_t end)
 {
 	uint64_t span = UINT64_C(1) << level_shift(level);
+	if (level == LVL_PT)
+		gmm_lazy_enter(g); /* copy_pte_range() */
 	for (gva_t s = start & ~(span - 1); s < end; s += span) {
 		unsigned idx = pt_index(s, level);
 		gpa_t ps = gmm_slot(pt, idx), cs = gmm_slot(ct, idx);
@@ -198,6 +204,8 @@ static bool copy_table(struct gmm *g, const struct gvma *vma, gpa_t pt, gpa_t ct
 		if (!copy_table(g, vma, GPA(pte_frame(pe)), GPA(pte_frame(ce)), level - 1, lo, hi))
 			return false;
 	}
+	if (level == LVL_PT)
+		gmm_lazy_leave(g);
 	return true;
 }
 
@@ -246,6 +254,7 @@ int gmm_boot(struct vm *vm)
 	g->user_top = (UINT64_C(1) << (c->levels == 5 ? 56 : 47)) - PAGE_SIZE;
 	g->next_pid = 1;
 	g->kpti = c->kpti;
+	gmm_pv_select(g);
 	gmm_pcid_init(g);
 	g->nx = c->efer_nxe ? GPTE_NX : 0;
 
@@ -284,6 +293,8 @@ int gmm_boot(struct vm *vm)
 	struct paging_ctl ctl = {
 	    .wp = c->cr0_wp, .smep = c->cr4_smep, .smap = c->cr4_smap, .nxe = c->efer_nxe};
 	cpu_set_paging_ctl(&vm->vcpu, &ctl);
+	if (g->pv->pgd_pin)
+		g->pv->pgd_pin(g, gpa_to_gfn(g->kernel_top));
 	load_cr3(g, NULL);
 	return 0;
 }
@@ -362,13 +373,8 @@ static struct gproc *fork_mm(struct vm *vm, struct gproc *parent)
 		ok = copy_table(g, &parent->vma[i], parent->top, c->top, g->levels,
 				parent->vma[i].start, parent->vma[i].end);
 	/* The parent's writable translations are now stale. */
-	if (parent == g->current) {
-		struct vcpu *v = &vm->vcpu;
-		bool user = v->user;
-		cpu_set_user(v, false);
-		cpu_flush_tlb(v, false);
-		cpu_set_user(v, user);
-	}
+	if (parent == g->current)
+		gmm_flush_tlb(g, false);
 	gmm_pcid_flushed(g, parent);
 	if (!ok) {
 		/* Roll back: the parent keeps its read-only entries, which a

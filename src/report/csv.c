@@ -204,6 +204,7 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_u64(s, "switch_ratio", c->switch_ratio);
 	col_u64(s, "agile_writes", c->agile_writes);
 	col_u64(s, "agile_interval", c->agile_interval);
+	col_bool(s, "pv_batch", c->pv_batch);
 	col_str(s, "pcid_policy", config_pcid_policy_name(c->pcid_policy));
 	col_bool(s, "kpti", c->kpti);
 	col_bool(s, "whole_run", c->whole_run);

@@ -226,6 +226,7 @@ int explain_access(struct vm *vm, uint64_t gva, const struct xp_opts *o, struct 
 	t->walk_caches = vm->cfg.walk_caches;
 	t->warmed = o->warm;
 	t->identity = vm->p2m.identity;
+	t->machine = vm->mmu->paravirt;
 	t->gva = gva;
 	t->user = xp_user_half(gva, vm->cfg.levels);
 	/* A kernel address is loaded by kernel code, which runs on the kernel

@@ -53,12 +53,14 @@ struct xp_rec {
 struct xp_trace {
 	/* the machine */
 	const char *mode; /* "native", "shadow", "nested" */
-	int levels;	/* guest paging levels */
-	int ept_levels; /* EPT walk length (meaningful when two_d) */
+	int levels;	  /* guest paging levels */
+	int ept_levels;	  /* EPT walk length (meaningful when two_d) */
 	enum page_size guest_page, host_page;
 	bool walk_caches, warmed;
 	bool identity; /* guest-physical is host-physical: no VMM (native) */
 	bool two_d;    /* the walks read EPT entries: two-dimensional (nested) */
+	bool machine;  /* the guest's tables hold machine frames, walked 1D (a
+			* paravirtual mode, mmu_ops.paravirt): addresses are mPA */
 	uint64_t cr3;  /* guest CR3 (frame and PCID) */
 	/* the access */
 	uint64_t gva;
@@ -141,5 +143,15 @@ const char *xp_exit_name(uint64_t reason);
 enum { QUIZ_OK = 0, QUIZ_BAD_MACHINE = -1, QUIZ_FAILED = -2 };
 int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answers,
 	       const char *flags, char *err, size_t errlen);
+
+/*
+ * The pv munmap question (quiz_pv.c): how many hypercalls a seeded munmap
+ * makes with and without lazy-MMU batching, answered (when 'answers') with
+ * the model's own count of each call. cfg gives the machine (its mode and
+ * --pv-batch are ignored: the munmap runs under pv, both ways). Returns as
+ * quiz_print().
+ */
+int quiz_pv_munmap_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answers,
+			 char *err, size_t errlen);
 
 #endif

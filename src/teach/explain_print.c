@@ -118,8 +118,16 @@ static void xp_pfec(char *buf, size_t len, uint64_t ec)
 		 (ec & PFEC_U) ? "user" : "supervisor", (ec & PFEC_RSVD) ? ", reserved bit" : "");
 }
 
+/* The name of the address space a 1D walk of the guest's own tables reads:
+ * physical (no VMM, guest-physical = host-physical) or machine (a
+ * paravirtual guest's tables hold machine frames). */
+static const char *xp_pa(const struct xp_trace *t)
+{
+	return t->machine ? "mPA" : "PA";
+}
+
 /* Decoded bits of an entry, and where it leads. */
-static void xp_decode(char *buf, size_t len, const struct xp_rec *r)
+static void xp_decode(char *buf, size_t len, const struct xp_trace *t, const struct xp_rec *r)
 {
 	uint64_t e = r->ev.entry;
 	int l = r->ev.level;
@@ -142,7 +150,9 @@ static void xp_decode(char *buf, size_t len, const struct xp_rec *r)
 				 pte_frame(e));
 		return;
 	}
-	const char *sp = r->ev.dim == DIM_SHADOW ? "hPA" : r->ev.dim == DIM_NATIVE ? "PA" : "gPA";
+	const char *sp = r->ev.dim == DIM_SHADOW   ? "hPA"
+			 : r->ev.dim == DIM_NATIVE ? xp_pa(t)
+						   : "gPA";
 	int n = snprintf(buf, len, "P=%d RW=%d US=%d A=%d D=%d PS=%d NX=%d G=%d", !!(e & GPTE_P),
 			 !!(e & GPTE_RW), !!(e & GPTE_US), !!(e & GPTE_A), !!(e & GPTE_D),
 			 !!(e & GPTE_PS), !!(e & GPTE_NX), !!(e & GPTE_G));
@@ -173,7 +183,11 @@ static void xp_text_header(FILE *f, const struct xp_trace *t)
 		t->walk_caches ? "on" : "off",
 		t->warmed ? " (warmed by a load of the neighbouring page)" : "");
 	fprintf(f, "guest CR3: 0x%016" PRIx64 " (table at %s 0x%" PRIx64 ", PCID %" PRIu64 ")\n",
-		t->cr3, t->identity ? "PA" : "gPA", pte_frame(t->cr3), t->cr3 & CR3_PCID_MASK);
+		t->cr3,
+		t->identity  ? "PA"
+		: t->machine ? "mPA"
+			     : "gPA",
+		pte_frame(t->cr3), t->cr3 & CR3_PCID_MASK);
 
 	/* The address, split into its fields. */
 	fprintf(f, "\ngVA 0x%016" PRIx64 " split into its fields:\n", t->gva);
@@ -191,13 +205,14 @@ static void xp_text_header(FILE *f, const struct xp_trace *t)
 	fprintf(f, "  %-6s bits 11:0  = 0x%03" PRIx64 "\n\n", "offset", t->gva & 0xfff);
 }
 
-static void xp_text_title(FILE *f, const struct xp_rec *r)
+static void xp_text_title(FILE *f, const struct xp_trace *t, const struct xp_rec *r)
 {
 	const struct trace_event *ev = &r->ev;
 	const char *ln = xp_level_name(ev->level);
 	switch (ev->dim) {
 	case DIM_NATIVE:
-		fprintf(f, "native walk: %s entry (level %d)", ln, ev->level);
+		fprintf(f, "%s: %s entry (level %d)",
+			t->machine ? "1D walk of the guest's table" : "native walk", ln, ev->level);
 		break;
 	case DIM_SHADOW:
 		fprintf(f, "hardware walk of the shadow table: %s entry (level %d)", ln, ev->level);
@@ -242,11 +257,11 @@ static void xp_text_ref(FILE *f, const struct xp_trace *t, const struct xp_rec *
 			"table for this address, %" PRIu64 " cycle%s\n",
 			xp_level_name(low), ev->cycles, ev->cycles == 1 ? "" : "s");
 		fprintf(f, "       next    %s table at %s 0x%" PRIx64 "\n", xp_level_name(low - 1),
-			ev->dim == DIM_SHADOW ? "hPA" : "PA", ev->table_addr);
+			ev->dim == DIM_SHADOW ? "hPA" : xp_pa(t), ev->table_addr);
 		return;
 	}
 	fprintf(f, "%4d. ", r->step);
-	xp_text_title(f, r);
+	xp_text_title(f, t, r);
 	xp_level_bits(ev->level, &hi, &lo);
 	xp_bin9(b, (unsigned)ev->index);
 	fprintf(f, "       index   %s%s index = %s bits %d:%d = 0b%s = 0x%03" PRIx64 "\n",
@@ -261,9 +276,10 @@ static void xp_text_ref(FILE *f, const struct xp_trace *t, const struct xp_rec *
 	}
 	switch (ev->dim) {
 	case DIM_NATIVE:
-		fprintf(f, "       table   PA 0x%016" PRIx64 " (guest-physical = host-physical)\n",
-			ev->table_addr);
-		fprintf(f, "       entry   PA 0x%016" PRIx64 " = 0x%016" PRIx64 "\n",
+		fprintf(f, "       table   %s 0x%016" PRIx64 " (%s)\n", xp_pa(t), ev->table_addr,
+			t->machine ? "a machine address: the guest's own table holds machine frames"
+				   : "guest-physical = host-physical");
+		fprintf(f, "       entry   %s 0x%016" PRIx64 " = 0x%016" PRIx64 "\n", xp_pa(t),
 			ev->entry_addr, ev->entry);
 		break;
 	case DIM_SHADOW:
@@ -280,7 +296,7 @@ static void xp_text_ref(FILE *f, const struct xp_trace *t, const struct xp_rec *
 			ev->entry_addr, ev->addr, ev->entry);
 		break;
 	}
-	xp_decode(dec, sizeof(dec), r);
+	xp_decode(dec, sizeof(dec), t, r);
 	fprintf(f, "       bits    %s\n", dec);
 	if (ev->served == SERVED_PWC)
 		fprintf(f, "       served  2D page-walk cache hit, %" PRIu64 " cycle%s\n",
@@ -316,7 +332,7 @@ static void xp_text_event(FILE *f, const struct xp_trace *t, const struct xp_rec
 		else
 			fprintf(f, "       => walk complete: %s page at %s 0x%" PRIx64 "\n\n",
 				page_size_name(level_page_size(ev->level)),
-				ev->dim == DIM_NATIVE ? "PA" : "hPA", ev->result);
+				ev->dim == DIM_NATIVE ? xp_pa(t) : "hPA", ev->result);
 		break;
 	case TR_GUEST_FAULT:
 		xp_pfec(ec, sizeof(ec), ev->result);
@@ -434,7 +450,13 @@ void xp_print_text(FILE *f, const struct xp_trace *t)
 	}
 	fputc('\n', f);
 	if (t->ok) {
-		if (t->identity)
+		if (t->machine)
+			fprintf(f,
+				"translation: gVA 0x%" PRIx64 " -> mPA 0x%" PRIx64
+				" (the guest's table held the machine frame; the m2p table names"
+				" it guest frame gPA 0x%" PRIx64 ")\n",
+				t->gva, t->hpa, t->gpa);
+		else if (t->identity)
 			fprintf(f,
 				"translation: gVA 0x%" PRIx64 " -> PA 0x%" PRIx64
 				" (guest-physical = host-physical)\n",
@@ -555,7 +577,9 @@ static void xp_json_ref(FILE *f, const struct xp_trace *t, const struct xp_rec *
 		"\",\"translating_space\":\"%s\",\"bits\":\"%d:%d\","
 		"\"index\":%u",
 		va, host ? "gpa" : "gva", hi, lo, pt_index(va, level));
-	const char *space = ev->dim == DIM_GUEST ? "gpa" : ev->dim == DIM_NATIVE ? "pa" : "hpa";
+	const char *space = ev->dim == DIM_GUEST    ? "gpa"
+			    : ev->dim == DIM_NATIVE ? (t->machine ? "mpa" : "pa")
+						    : "hpa";
 	if (known) {
 		fprintf(f,
 			",\"table_addr\":\"0x%" PRIx64 "\",\"table_space\":\"%s\","

@@ -41,6 +41,12 @@ struct narr {
 	FILE *f;
 	int verbose;
 	bool shadow, nested;
+	/* The guest runs paravirtualized (mmu_ops.paravirt): its kernel calls
+	 * the hypervisor instead of exiting to it, so the VMM's work is told
+	 * where it happens, under the hypercall that asked for it. */
+	bool paravirt;
+	bool in_hcall; /* the lines after a hypercall, until a guest event */
+	bool in_lazy;  /* inside the guest's lazy-MMU section */
 	int levels;  /* paging levels, for PSC hits */
 	int depth;   /* nesting: 1 inside a guest fault handler */
 	int nevents; /* events in this step */
@@ -364,11 +370,27 @@ static void narr_guest_op(struct narr *n, struct vm *vm, const struct trace_even
 	uint64_t kbase = gmm_kva(vm, GPA(0));
 	char b[64];
 
-	if (strcmp(w, "guest pte write") == 0) {
+	if (strcmp(w, "guest pte write") == 0 && n->paravirt) {
+		say_key(n, w,
+			"guest kernel sets its %s entry at gPA %#" PRIx64 " := %#" PRIx64
+			" (%s) through pv_ops: %s",
+			lvl(ev->level), ev->entry_addr, ev->entry, gpte_bits(ev->entry, b, sizeof(b)),
+			n->in_lazy ? "queued in the lazy-MMU batch" : "an mmu_update hypercall");
+	} else if (strcmp(w, "guest pte write") == 0) {
 		say_key(n, w,
 			"guest kernel writes its %s entry at gPA %#" PRIx64 " := %#" PRIx64 " (%s)",
 			lvl(ev->level), ev->entry_addr, ev->entry,
 			gpte_bits(ev->entry, b, sizeof(b)));
+	} else if (strcmp(w, "lazy mmu enter") == 0) {
+		n->in_lazy = true;
+		say(n, "guest kernel enters lazy-MMU mode (arch_enter_lazy_mmu_mode()): its "
+		       "page-table updates queue up");
+	} else if (strcmp(w, "lazy mmu leave") == 0) {
+		n->in_lazy = false;
+		say(n,
+		    "guest kernel leaves lazy-MMU mode: the %" PRIu64
+		    " queued operation%s go to the hypervisor (xen_mc_flush())",
+		    ev->result, ev->result == 1 ? "" : "s");
 	} else if (strncmp(w, "mov cr3", 7) == 0) {
 		say(n,
 		    "guest %s: CR3 := %#" PRIx64 " (PCID %" PRIu64 "), %" PRIu64
@@ -403,12 +425,63 @@ static void narr_guest_op(struct narr *n, struct vm *vm, const struct trace_even
 	}
 }
 
+/* The paravirtual calls (Xen's names): a hypercall, and the hypervisor's
+ * work inside it. Returns false for any other VMM event. */
+static bool narr_hypercall(struct narr *n, const struct trace_event *ev)
+{
+	const char *w = ev->what ? ev->what : "";
+	char b[64];
+
+	if (strncmp(w, "hypercall ", 10) == 0) {
+		n->in_hcall = false;
+		const char *unit = strcmp(w, "hypercall multicall") == 0 ? "call"
+				   : strcmp(w, "hypercall mmu_update") == 0 ? "update"
+									     : "op";
+		say_key(n, w, "%s: %" PRIu64 " %s%s in one trap to the hypervisor, %" PRIu64 " cycles",
+			w, ev->result, unit, ev->result == 1 ? "" : "s", ev->cycles);
+		n->in_hcall = true;
+		return true;
+	}
+	int depth = n->depth;
+	if (n->in_hcall)
+		n->depth++;
+	bool ours = true;
+	if (strcmp(w, "mmu_update validated") == 0)
+		say_key(n, w,
+			"hypervisor: mmu_update of the %s entry at mPA %#" PRIx64 " := %#" PRIx64
+			" (%s): checked, written, %" PRIu64 " cycles",
+			lvl(ev->level), ev->entry_addr, ev->entry, gpte_bits(ev->entry, b, sizeof(b)),
+			ev->cycles);
+	else if (strcmp(w, "table validated") == 0 || strcmp(w, "table released") == 0)
+		say_key(n, w,
+			"hypervisor: %s table at mPA %#" PRIx64 " %s: %" PRIu64
+			" entries examined, %" PRIu64 " cycles",
+			lvl(ev->level), ev->table_addr,
+			w[6] == 'v' ? "validated, now typed as a page table"
+				    : "released, no longer a page table",
+			ev->result, ev->cycles);
+	else if (strcmp(w, "mmuext INVLPG") == 0)
+		say_key(n, w, "hypervisor: %s %#" PRIx64 ", %" PRIu64 " cycles", w, ev->gva,
+			ev->cycles);
+	else if (strncmp(w, "mmuext ", 7) == 0 && ev->table_addr)
+		say_key(n, w, "hypervisor: %s at mPA %#" PRIx64 ", %" PRIu64 " cycles", w,
+			ev->table_addr, ev->cycles);
+	else if (strncmp(w, "mmuext ", 7) == 0)
+		say_key(n, w, "hypervisor: %s, %" PRIu64 " cycles", w, ev->cycles);
+	else
+		ours = false;
+	n->depth = depth;
+	return ours;
+}
+
 static void narr_vmm_op(struct narr *n, const struct trace_event *ev)
 {
 	const char *w = ev->what ? ev->what : "VMM work";
 	char b[64], more[NARR_LINE];
 	size_t o = 0;
 
+	if (n->paravirt && narr_hypercall(n, ev))
+		return;
 	more[0] = '\0';
 #define MORE(...) \
 	(o += (size_t)snprintf(more + o, sizeof(more) > o ? sizeof(more) - o : 0, __VA_ARGS__))
@@ -478,7 +551,9 @@ static void narr_event(void *ctx, struct vm *vm, const struct trace_event *ev, c
 	if (n->walk_open && (ev->kind != TR_WALK_REF || vmm_walk != n->walk_vmm))
 		if (ev->kind != TR_WALK_DONE)
 			walk_flush(n, NULL);
-	if (!n->in_vmm &&
+	if (n->in_hcall && ev->kind != TR_VMM_OP && ev->kind != TR_TLB_FLUSH)
+		n->in_hcall = false;
+	if (!n->in_vmm && !n->paravirt &&
 	    (ev->kind == TR_VMM_OP || vmm_walk ||
 	     (ev->kind == TR_TLB_FLUSH && ev->what && strncmp(ev->what, "VMM", 3) == 0))) {
 		flush_repeat(n);
@@ -588,7 +663,7 @@ static bool delta_skip(const char *name)
 static void narr_step(void *ctx, struct vm *vm, int k, const char *heading)
 {
 	struct narr *n = ctx;
-	(void)vm;
+	n->paravirt = vm->mmu->paravirt;
 	fprintf(n->f, "\nstep %d. %s\n", k, heading);
 	n->nevents = 0;
 	n->depth = 0;
@@ -692,6 +767,13 @@ int scenario_narrate(FILE *f, const char *scn, const struct vm_config *cfg, int 
 		fprintf(f, "note: EPT violations exist only under nested paging; here the same "
 		       "first touches show what %s does instead\n",
 		       cfg->mode);
+	if (strcmp(scn, "fork") == 0 && n.shadow)
+		fprintf(f, "note: shadow paging write-protects the guest tables it shadows; a leaf "
+			   "table already out of sync (--shadow-sync unsync, the default) takes "
+			   "stores without an exit until the next resync (try --shadow-sync eager)\n");
+	if (strcmp(scn, "fork") == 0 && n.nested)
+		fprintf(f, "note: under nested paging no page-table store leaves the guest; an exit "
+			   "here is an EPT violation, the first touch of a guest frame\n");
 	if (strcmp(scn, "pt-write") == 0 && !n.shadow)
 		fprintf(f, "note: only shadow paging write-protects guest page tables; here a "
 		       "page-table store is a plain store\n");

@@ -307,6 +307,36 @@ static void hot_run(struct scn *s)
 }
 
 /*
+ * fork: a fork, told under each mode. Setup: one process, 16 pages mapped
+ * and written, in one leaf table. The fork copies the process's tables and
+ * makes the parent's 16 entries read-only. Under pv the guest kernel asks
+ * the hypervisor: it pins the child's top table, links three tables, and
+ * sends the 32 leaf updates as one batch (or as 32 calls with --pv-batch
+ * off). Under shadow the stores to the parent's shadowed leaf table trap.
+ * Under nested nothing leaves the guest. Then the parent's first store is
+ * a copy-on-write fault.
+ */
+static void fork_setup(struct scn *s)
+{
+	s->p1 = proc_with_pages(s, 16, 16);
+}
+
+static void fork_run(struct scn *s)
+{
+	struct vm *vm = s->vm;
+	scn_step(s,
+		 "guest: fork() of process %d: its tables are copied and its 16 written pages "
+		 "made read-only in parent and child",
+		 gmm_proc_pid(s->p1));
+	s->p2 = gmm_fork(vm, s->p1);
+	if (!s->p2)
+		vm_abort(vm, "fork failed (errno %d)", gmm_errno(vm));
+	scn_step(s, "guest: parent stores to %#" PRIx64 " (read-only since the fork: copy-on-write)",
+		 s->base);
+	user_store(vm, s->base, 0xf0);
+}
+
+/*
  * The table of scenarios: X(name, prefix of its setup and run functions,
  * summary for `--scenario list`, what the setup does). One line each, so
  * the public list and the functions cannot drift apart.
@@ -324,6 +354,9 @@ static void hot_run(struct scn *s)
 	  "brings unsync tables back in sync)")                                               \
 	X("munmap", munmap, "munmap: INVLPG per page, or one flush past --invlpg-threshold",  \
 	  "process 1, 48 pages mapped and written")                                           \
+	X("fork", fork,                                                                       \
+	  "a fork: pv's batched hypercalls, shadow's write protection, nested's plain stores", \
+	  "process 1, 16 pages mapped and written (one leaf table)")                          \
 	X("ept-violation", eptv, "the first guest-physical touches: EPT violations (nested)", \
 	  "boot only")                                                                        \
 	X("hot-table", hot,                                                                   \

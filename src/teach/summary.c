@@ -62,6 +62,11 @@ void scenario_print_summary(FILE *f, const char *scn, const char *mode, const st
 		t->walks, t->walk_refs, t->walk_refs == 1 ? "" : "s", t->fault_walk_refs);
 	if (t->vmm_walk_refs)
 		fprintf(f, "  VMM walk refs    %" PRIu64 "\n", t->vmm_walk_refs);
+	if (t->hypercalls)
+		fprintf(f,
+			"  hypercalls       %" PRIu64 " (%" PRIu64 " page-table updates, %" PRIu64
+			" mmuext ops, %" PRIu64 " lazy-MMU batches)\n",
+			t->hypercalls, t->pv_pt_updates, t->pv_mmuext_ops, t->pv_batches);
 	fprintf(f, "  TLB flushes      %" PRIu64 " (%" PRIu64 " entries dropped)\n", t->tlb_flushes,
 		t->tlb_entries_flushed);
 	o = 0;
@@ -92,6 +97,8 @@ static const char *const compare_rows[] = {
     "exits_cr3",
     "exits_invlpg",
     "exits_ept_violation",
+    "hypercalls",
+    "pv_pt_updates",
     "resyncs",
     "unshadows",
     "root_cache_hits",
@@ -134,7 +141,9 @@ void scenario_print_compare(FILE *f, const char *scn, const char *const *modes, 
 		bool any = false;
 		for (int m = 0; m < nm; m++)
 			any |= sget(&t[m], compare_rows[r]) != 0;
-		if (!any && strncmp(compare_rows[r], "exits_", 6) == 0)
+		if (!any && (strncmp(compare_rows[r], "exits_", 6) == 0 ||
+			     strcmp(compare_rows[r], "hypercalls") == 0 ||
+			     strcmp(compare_rows[r], "pv_pt_updates") == 0))
 			continue;
 		if (!any && strncmp(compare_rows[r], "cyc_", 4) == 0)
 			continue;
