@@ -31,7 +31,7 @@ endif
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(SANFLAGS) $(ALLOC_DEFS) -Iinclude
 LDFLAGS += $(SANFLAGS)
-LDLIBS  := $(ALLOC_LIBS) -lnuma -lm
+LDLIBS  := $(ALLOC_LIBS) -lnuma -lzstd -lm
 
 LIB_SRC := $(sort $(filter-out src/cli/main.c,$(wildcard src/*/*.c)) $(wildcard workloads/*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
@@ -41,7 +41,7 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
 
-DEPS_PKGS := libjemalloc-dev libnuma-dev libcmocka-dev gnuplot-nox libxml2-utils
+DEPS_PKGS := libjemalloc-dev libnuma-dev libcmocka-dev gnuplot-nox libxml2-utils libzstd-dev
 
 .PHONY: all deps test test-unit test-e2e compare bench install perf clean format traces
 

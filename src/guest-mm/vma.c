@@ -152,3 +152,19 @@ int gmm_vma_copy(struct gproc *dst, const struct gproc *src)
 	dst->nvma = src->nvma;
 	return 0;
 }
+
+int gmm_vma_next(const struct vm *vm, gva_t va, gva_t *start, gva_t *end, int *prot)
+{
+	const struct gproc *p = gmm_current(vm);
+	size_t i;
+
+	if (p == NULL)
+		return -1;
+	i = gmm_vma_first_after(p, va);
+	if (i == p->nvma)
+		return -1;
+	*start = p->vma[i].start;
+	*end = p->vma[i].end;
+	*prot = p->vma[i].prot;
+	return 0;
+}
