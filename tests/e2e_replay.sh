@@ -230,6 +230,105 @@ gen 2000000 | "$VMMU" replay --trace - >"$T/out" 2>"$T/err"
 eq "streaming: every line of a 2M-line pipe replayed" \
 	"$(sed -n 's/^trace <stdin>: \([0-9]*\) lines.*/\1/p' "$T/out")" 2000000
 
+# ---- system calls (tests/data/syscalls.lackey) ----
+#
+# The trace (pid 100) touches two image pages (a fetch at 0x401000, the
+# stack at 0x1ffefff000), grows the heap by brk to [0x600000, 0x602000) and
+# writes both pages, maps 4 pages at 0x10000000 and touches each (3 writes,
+# 1 read), makes the first read-only (mprotect), unmaps the last two and an
+# unmapped range (munmap), shrinks the heap by a page (brk), forks pid 101,
+# whose write to the stack and modify of 0x10001000 copy two shared frames,
+# exits, and the parent then writes 0x10001000 and 0x600000, frames it now
+# holds alone (copy-on-write reuses them), and exits. So:
+#   demand faults 8 (the 8 pages first touched), copy-on-write faults 4;
+#   INVLPG: mprotect 1, munmap 2 (two present pages; none for the unmapped
+#   range), brk 1, and 2 from the child's two frame copies: 6 in all;
+#   one guest TLB flush (the fork's flush of the parent's PCID);
+#   shadow's page-table-write exits from munmap: 0 under unsync (the leaf
+#   table is unsync), 2 under eager (one per cleared leaf).
+SC=tests/data/syscalls.lackey
+"$VMMU" trace convert "$SC" "$T/sc.vtrace" 2>"$T/err"
+eq "trace convert of $SC: status 0" "$?" 0
+first=""
+for m in $modes; do
+	for form in text binary; do
+		f=$SC
+		[ "$form" = binary ] && f=$T/sc.vtrace
+		if ! "$VMMU" replay --trace "$f" --mode "$m" --csv "$T/sc-$m-$form.csv" >"$T/sc-$m-$form.out" 2>"$T/err"; then
+			bad "syscalls $m $form: $(head -1 "$T/err")"
+			continue
+		fi
+		c=$T/sc-$m-$form.csv
+		eq "syscalls $m $form: guest faults" "$(col "$c" guest_faults)" 12
+		eq "syscalls $m $form: demand faults" "$(col "$c" demand_faults)" 8
+		eq "syscalls $m $form: copy-on-write faults" "$(col "$c" cow_faults)" 4
+		eq "syscalls $m $form: INVLPG" "$(col "$c" invlpgs)" 6
+		eq "syscalls $m $form: guest TLB flushes" "$(col "$c" guest_tlb_flushes)" 1
+		eq "syscalls $m $form: munmap line" \
+			"$(grep '^  munmap ' "$T/sc-$m-$form.out" | sed 's/page-table-write exits//')" \
+			"  munmap   2 INVLPG, 0 TLB flushes, 0 "
+		eq "syscalls $m $form: call counts" "$(grep '^system calls:' "$T/sc-$m-$form.out" | sed 's/ (binary trace)//')" \
+			"system calls: mmap 1, munmap 2, mprotect 1, brk 3, mremap 0, fork 1, exec 0, exit 2, thread 0, others 1, failed 0; 2 processes, 2 image pages"
+		if [ -z "$first" ]; then
+			first=$c
+			continue
+		fi
+		eq "syscalls $m $form: checksum" "$(col "$c" checksum)" "$(col "$first" checksum)"
+		eq "syscalls $m $form: guest digest" "$(col "$c" guest_digest)" "$(col "$first" guest_digest)"
+	done
+done
+"$VMMU" replay --trace "$SC" --mode shadow --shadow-sync eager >"$T/out" 2>"$T/err"
+eq "syscalls shadow eager: munmap's page-table-write exits" "$(grep '^  munmap ' "$T/out")" \
+	"  munmap   2 INVLPG, 0 TLB flushes, 2 page-table-write exits"
+eq "syscalls shadow unsync: munmap's page-table-write exits" "$(grep '^  munmap ' "$T/sc-shadow-text.out")" \
+	"  munmap   2 INVLPG, 0 TLB flushes, 0 page-table-write exits"
+"$VMMU" replay --trace "$SC" --no-syscalls --csv "$T/nosys.csv" >/dev/null 2>"$T/err"
+eq "--no-syscalls: one fault per page touched, no copy-on-write" \
+	"$(col "$T/nosys.csv" guest_faults) $(col "$T/nosys.csv" cow_faults)" "8 0"
+
+# Bad input around system calls: status 2, the line named.
+head -2 "$SC" >"$T/h"
+{ cat "$T/h"; echo 'SYSCALL[100,x](9) sys_mmap ( 0x0, 4096, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10000000) '; } >"$T/b1"
+reject "malformed SYSCALL head" "$T/b1" \
+	"$T/b1:3: malformed SYSCALL line (expected SYSCALL[PID,TID](NR) NAME ...): 'SYSCALL[100,x](9) sys_mmap ( 0x0, 4096, 3, 34, 4294967295, 0 ) --> [pre-success]...'"
+{ cat "$T/h"; echo 'SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 3, 34, 4294967295, 0 )'; } >"$T/b2"
+reject "mmap line without a result" "$T/b2" \
+	"$T/b2:3: malformed sys_mmap line: no Success(...) or Failure(...)"
+{ cat "$T/h"; echo 'SYSCALL[100,1](9) sys_mmap ( 0x0, 8192, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10000000) ';
+	echo 'SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10001000) '; } >"$T/b3"
+reject "mmap result over a live mapping without MAP_FIXED" "$T/b3" \
+	"$T/b3:4: mmap result 0x10001000 (+4096) overlaps the live mapping [0x10000000, 0x10002000) without MAP_FIXED"
+{ cat "$T/h"; echo 'SYSCALL[100,1](9) sys_mmap ( 0x10001000, 4096, 3, 50, 4294967295, 0 ) --> [pre-success] Success(0x10001000) '; echo ' S 10001000,8'; } >"$T/ok1"
+"$VMMU" replay --trace "$T/ok1" >/dev/null 2>"$T/err"
+eq "mmap with MAP_FIXED over a mapping: accepted" "$?" 0
+{ cat "$T/h"; echo 'SYSCALL[555,1](39) sys_getpid() --> [pre-success] Success(0x22b) '; } >"$T/b4"
+reject "a pid never created" "$T/b4" "$T/b4:3: pid 555 was never created (no fork or clone made it)"
+{ cat "$T/h"; echo 'SYSCALL[100,1](9) sys_mmap ( 0x0, 8192, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10000000) ';
+	echo ' S 10001000,8'; echo 'SYSCALL[100,1](11) sys_munmap ( 0x10000000, 8192 )[sync] --> Success(0x0) '; echo ' L 10001008,8'; } >"$T/b5"
+reject "an access after munmap" "$T/b5" \
+	"$T/b5:6: pid 100: read at 0x10001008 outside any mapping (a system call unmapped it or never mapped it; the program would have died of SIGSEGV)"
+{ cat "$T/h"; echo 'SYSCALL[100,1](11) sys_munmap ( 0x30000000, 65536 )[sync] --> Success(0x0) '; echo ' S 1ffefff000,8'; } >"$T/ok2"
+"$VMMU" replay --trace "$T/ok2" >/dev/null 2>"$T/err"
+eq "munmap of an unmapped range: accepted" "$?" 0
+size=$(stat -c %s "$T/sc.vtrace")
+head -c $((size - 9)) "$T/sc.vtrace" >"$T/cut.vtrace"
+"$VMMU" replay --trace "$T/cut.vtrace" >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "^vmmu: replay: $T/cut.vtrace: truncated compressed trace" "$T/err"; then
+	ok "a truncated compressed trace: status 2"
+else
+	bad "a truncated compressed trace: status $rc, '$(cat "$T/err")'"
+fi
+head -c 12 "$T/sc.vtrace" >"$T/cut2.vtrace"
+"$VMMU" replay --trace "$T/cut2.vtrace" >"$T/out" 2>"$T/err"
+eq "a binary header cut short: status 2" "$?:$(cat "$T/err")" \
+	"2:vmmu: replay: $T/cut2.vtrace: truncated compressed trace: header cut at byte 12"
+"$VMMU" trace convert "$T/b1" "$T/b1.vtrace" >/dev/null 2>"$T/err"
+eq "trace convert of a malformed line: status 2" "$?" 2
+"$VMMU" trace convert "$T/sc.vtrace" "$T/again.vtrace" >/dev/null 2>"$T/err"
+eq "trace convert of a binary trace: status 2" "$?:$(cat "$T/err")" \
+	"2:vmmu: trace convert: $T/sc.vtrace: already in the binary form"
+
 # ---- compare ----
 
 "$VMMU" compare --out "$T/cmp" --workloads faults --pages 8 --ops 2 --traces "$TRACE" \

@@ -637,6 +637,8 @@ int replay_workload_init(struct replay_workload *rw, const char *path)
 	n = strlen(base);
 	if (n > 7 && strcmp(base + n - 7, ".lackey") == 0)
 		n -= 7;
+	else if (n > 7 && strcmp(base + n - 7, ".vtrace") == 0)
+		n -= 7;
 	o = (size_t)snprintf(rw->name, sizeof(rw->name), "replay:");
 	for (size_t k = 0; k < n && o + 1 < sizeof(rw->name); k++) {
 		char ch = base[k];
@@ -739,7 +741,8 @@ static int add_dir(struct name_list *l, const char *dir, char *err, size_t errle
 	}
 	while ((e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
-		if (n <= 7 || strcmp(e->d_name + n - 7, ".lackey") != 0)
+		if (n <= 7 || (strcmp(e->d_name + n - 7, ".lackey") != 0 &&
+				strcmp(e->d_name + n - 7, ".vtrace") != 0))
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path) ||
 		    list_add(l, path) < 0) {

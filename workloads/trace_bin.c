@@ -523,6 +523,11 @@ int tbin_convert(int in_fd, const char *in_name, int out_fd, struct tbin_convert
 		}
 		/* Empty lines are kept: the replay decides where they may stand. */
 		kind = replay_parse_line(s, len, &rec, why, sizeof(why));
+		if (kind == REPLAY_LINE_SYSCALL) {
+			struct rsys_call_line sc;
+			if (rsys_parse(s, len, &sc, why, sizeof(why)) < 0)
+				kind = REPLAY_LINE_ERROR;
+		}
 		if (kind == REPLAY_LINE_ERROR) {
 			snprintf(err, errlen, "%s:%" PRIu64 ": %s: '%.80s'", in_name, st->lines,
 				 why, s);
