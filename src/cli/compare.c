@@ -33,6 +33,7 @@
 #include "../core/mmu.h"
 #include "../report/plot.h"
 #include "../../workloads/replay.h"
+#include "replay_summary.h"
 #include "../lib/run.h"
 #include "../core/stats.h"
 #include "../core/vm.h"
@@ -458,6 +459,7 @@ static int summary_fill(FILE *f, void *ctx)
 				csv_cycles_per_access(&win->r));
 		else
 			fprintf(f, "\nNo run of this workload succeeded.\n");
+		replay_summary_write(f, c->wl[w], row, c->nmodes);
 		if (accesses_differ(row, c->nmodes)) {
 			fprintf(f, "\nThe modes counted different numbers of accesses (");
 			for (size_t m = 0, n = 0; m < c->nmodes; m++)
