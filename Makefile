@@ -2,7 +2,8 @@
 #   make            build build/vmmu and build/libvmmu.a (installs deps first)
 #   make test       unit tests (one cmocka binary per module) and end-to-end tests
 #   make compare    run every workload under every mode -> results/
-#   make bench      simulated accesses per second vs a no-translation baseline
+#   make bench      simulated accesses per second vs a no-translation baseline,
+#                   and replay throughput (workloads/bench-replay.sh)
 #   make deps       install the Debian packages the build needs (apt-get)
 #   make install    PREFIX=/usr/local: binary, static library, public header
 #   make perf       cpu-clock profile of one run (perf record)
@@ -105,11 +106,14 @@ compare: deps $(BUILD)/vmmu
 	fi
 	$(BUILD)/vmmu compare --out results
 
+# bench also appends replay throughput rows (text, binary, lackey as the
+# producer) when valgrind is installed: workloads/bench-replay.sh.
 bench: deps $(BUILD)/vmmu
 	$(BUILD)/vmmu bench --out results/bench.csv
+	VMMU=$(BUILD)/vmmu bash workloads/bench-replay.sh results/bench.csv
 
 traces: deps $(BUILD)/vmmu
-	bash workloads/make-traces.sh workloads/traces
+	VMMU=$(BUILD)/vmmu bash workloads/make-traces.sh workloads/traces
 
 perf: deps $(BUILD)/vmmu
 	@command -v perf >/dev/null 2>&1 || { \
