@@ -286,6 +286,20 @@ eq "syscalls shadow unsync: munmap's page-table-write exits" "$(grep '^  munmap 
 eq "--no-syscalls: one fault per page touched, no copy-on-write" \
 	"$(col "$T/nosys.csv" guest_faults) $(col "$T/nosys.csv" cow_faults)" "8 0"
 
+# A thread (clone with CLONE_VM|CLONE_THREAD) shares its process's address
+# space: its first access, glued by valgrind to the clone line, is replayed;
+# its exit() ends the thread only, so the process's later access is fine.
+{ head -2 "$SC"; echo ' S 1ffefff000,8';
+	echo 'SYSCALL[100,1](56) sys_clone ( 3d0f00, 0x522bf70, 0x522c990, 0x522c990, 0x522c6c0 ) --> [pre-success] Success(0x5959) I  00401000,3';
+	echo ' L 1ffefff000,8'; echo 'SYSCALL[100,2](60) exit( 0 ) --> [pre-success] Success(0x0) ';
+	echo ' L 1ffefff008,8'; echo 'SYSCALL[100,1](231) exit_group( 0 ) --> [pre-success] Success(0x0) '; } >"$T/thr"
+"$VMMU" replay --trace "$T/thr" >"$T/out" 2>"$T/err"
+eq "a thread: status 0" "$?" 0
+eq "a thread: the glued access replayed" "$(sed -n 's/^trace [^:]*: [0-9]* lines, \([0-9]*\) records.*/\1/p' "$T/out")" 4
+eq "a thread: one process, one thread, one exit" \
+	"$(grep -o 'exit [0-9]*, thread [0-9]*, others [0-9]*, failed 0; [0-9]* processes' "$T/out")" \
+	"exit 1, thread 1, others 0, failed 0; 1 processes"
+
 # Bad input around system calls: status 2, the line named.
 head -2 "$SC" >"$T/h"
 { cat "$T/h"; echo 'SYSCALL[100,x](9) sys_mmap ( 0x0, 4096, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10000000) '; } >"$T/b1"

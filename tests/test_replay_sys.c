@@ -109,6 +109,14 @@ static void test_parse_calls(void **state)
 	parse_ok(glued + sc.used, &sc);
 	assert_int_equal(sc.tid, 2);
 	assert_string_equal(sc.name, "sys_set_robust_list");
+	assert_int_equal(sc.rest, 0);
+
+	/* A thread's first access glued to the clone line: left at rest. */
+	glued = "SYSCALL[22849,1](56) sys_clone ( 3d0f00, 0x522bf70, 0x522c990, 0x522c990, "
+		"0x522c6c0 ) --> [pre-success] Success(0x5959) I  0494fb42,3";
+	parse_ok(glued, &sc);
+	assert_int_equal(sc.used, strlen(glued));
+	assert_string_equal(glued + sc.rest, "I  0494fb42,3");
 }
 
 static void test_parse_bad(void **state)

@@ -416,8 +416,25 @@ static _Noreturn void replay_reject_msg(void *ctx, const char *msg)
 	replay_reject(ctx, "%s", msg);
 }
 
+static void replay_access(struct replay *r, const struct replay_rec *rec, const char *line,
+			  size_t len);
+
+/* Text glued after a system call's result: a new thread's first access
+ * (anything else there is valgrind's and is skipped). */
+static void replay_glued(struct replay *r, const char *text, size_t len)
+{
+	struct replay_rec rec;
+	char why[128];
+
+	while (len > 0 && text[len - 1] == ' ')
+		len--;
+	if (replay_parse_line(text, len, &rec, why, sizeof(why)) == REPLAY_LINE_RECORD)
+		replay_access(r, &rec, text, len);
+}
+
 /* A line that is not an access record: a banner, a system call, its
- * continuation or a note (with --no-syscalls all are skipped). */
+ * continuation or a note (with --no-syscalls all are skipped, but for an
+ * access glued to a system call, which is replayed either way). */
 static void replay_other_line(struct replay *r, const char *line, size_t len,
 			      enum replay_line kind)
 {
@@ -425,14 +442,14 @@ static void replay_other_line(struct replay *r, const char *line, size_t len,
 	char why[160];
 
 	r->after_sys = kind == REPLAY_LINE_SYSCALL || kind == REPLAY_LINE_SYSCONT;
-	if (r->sys == NULL)
-		return;
 	switch (kind) {
 	case REPLAY_LINE_BANNER:
-		rsys_name_pid(r->sys, banner_pid(line, len), true);
+		if (r->sys != NULL)
+			rsys_name_pid(r->sys, banner_pid(line, len), true);
 		break;
 	case REPLAY_LINE_SYSCONT:
-		rsys_continue(r->sys, line, len);
+		if (r->sys != NULL)
+			rsys_continue(r->sys, line, len);
 		break;
 	case REPLAY_LINE_SYSCALL:
 		/* One line may hold two calls: a new thread's first call is
@@ -440,7 +457,10 @@ static void replay_other_line(struct replay *r, const char *line, size_t len,
 		while (len > 0) {
 			if (rsys_parse(line, len, &sc, why, sizeof(why)) < 0)
 				replay_reject_line(r, r->in->lines, why, line, len);
-			rsys_apply(r->sys, &sc);
+			if (r->sys != NULL)
+				rsys_apply(r->sys, &sc);
+			if (sc.rest != 0)
+				replay_glued(r, line + sc.rest, sc.used - sc.rest);
 			line += sc.used;
 			len -= sc.used;
 		}

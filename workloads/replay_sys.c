@@ -182,6 +182,13 @@ int rsys_parse(const char *line, size_t len, struct rsys_call_line *sc, char *wh
 	if ((at = find(line, k, end, "Success(0x")) != NULL) {
 		size_t r = (size_t)(at - line) + 10;
 		sc->has_result = sc->ok = take_hex(line, end, &r, &sc->result) == 0;
+		if (sc->ok && r < end && line[r] == ')') {
+			r++;
+			if (r < end && line[r] == ' ')
+				r++;
+			if (r < end && find(line, r, end, "-->") == NULL)
+				sc->rest = r;
+		}
 	} else if ((at = find(line, k, end, "Failure(0x")) != NULL) {
 		sc->has_result = true;
 		sc->ok = false;

@@ -97,6 +97,8 @@ struct rsys_call_line {
 	uint64_t result;
 	int child; /* "created child C": C, else -1 */
 	size_t used; /* bytes of the line this call took (another may follow) */
+	size_t rest; /* text after the result, from here to 'used' (a thread's
+		      * first access glued to its parent's clone); 0 = none */
 };
 
 /*
@@ -105,6 +107,8 @@ struct rsys_call_line {
  * parsed for every call, as far as they are numbers; rsys_apply() says
  * which it needs. When a second "SYSCALL[" follows on the same line (a new
  * thread's first call printed before the newline), sc->used stops there.
+ * Text after "Success(R) " is left at sc->rest: valgrind prints a new
+ * thread's first access line there, before the clone line's newline.
  */
 int rsys_parse(const char *line, size_t len, struct rsys_call_line *sc, char *why, size_t whylen);
 
