@@ -534,6 +534,7 @@ static void replay_run_binary(struct replay *r)
 	r->bin = tbin_open(in->fd, r->buf, r->end, err, sizeof(err));
 	if (r->bin == NULL)
 		replay_reject(r, "%s: %s", r->name, err);
+	in->bin_state = r->bin;
 	while ((rc = tbin_next(r->bin, &ev, err, sizeof(err))) == 1) {
 		in->lines++;
 		r->bin_offset = ev.offset;
@@ -567,6 +568,7 @@ static void replay_run_binary(struct replay *r)
 		replay_reject(r, "%s: %s", r->name, err);
 	tbin_close(r->bin);
 	r->bin = NULL;
+	in->bin_state = NULL;
 }
 
 static void replay_run(struct wl_ctx *c)
@@ -588,7 +590,7 @@ static void replay_run(struct wl_ctx *c)
 	if (in->no_syscalls)
 		wl_proc_create(c);
 	else
-		r.sys = rsys_start(c, &in->sys, replay_where, replay_reject_msg, &r);
+		r.sys = in->sys_state = rsys_start(c, &in->sys, replay_where, replay_reject_msg, &r);
 	if (in->fd < 0) {
 		in->fd = strcmp(in->path, "-") == 0 ? STDIN_FILENO
 						    : open(in->path, O_RDONLY | O_CLOEXEC);
@@ -638,6 +640,7 @@ done:
 		replay_reject(&r, "%s: no accesses", r.name);
 	if (r.sys != NULL)
 		rsys_stop(r.sys);
+	in->sys_state = NULL;
 }
 
 /* ---- replay workloads ---- */
@@ -708,6 +711,12 @@ void replay_print_sys(FILE *f, const struct replay_input *in)
 
 void replay_input_close(struct replay_input *in)
 {
+	if (in->sys_state != NULL)
+		rsys_stop(in->sys_state);
+	in->sys_state = NULL;
+	if (in->bin_state != NULL)
+		tbin_close(in->bin_state);
+	in->bin_state = NULL;
 	if (in->fd > STDIN_FILENO)
 		close(in->fd);
 	in->fd = -1;

@@ -46,6 +46,8 @@
 #include "replay_sys.h"
 #include "workload.h"
 
+struct tbin_reader;
+
 /* Longest line accepted, newline excluded (lackey's are under 40 bytes). */
 #define REPLAY_LINE_MAX 255
 /* Longest system-call, banner or note line (a path, a command line). */
@@ -104,6 +106,10 @@ struct replay_input {
 	uint64_t regions;   /* 2 MiB regions mapped (--no-syscalls) */
 	bool binary;	    /* the trace was in the binary form */
 	struct rsys_stats sys; /* system calls performed (replay_sys.h) */
+	/* State of a run that stopped early (bad input): replay_input_close()
+	 * frees it. NULL after a completed run. */
+	struct rsys *sys_state;
+	struct tbin_reader *bin_state;
 };
 
 /* A trace as a workload: w.name is "replay:<trace name>" and w.run the
@@ -127,7 +133,8 @@ struct replay_input *replay_input_of(const struct workload *w);
 /* Print the system calls a replay performed: one line of counts, one per
  * call kind that changed the TLB (what it cost). */
 void replay_print_sys(FILE *f, const struct replay_input *in);
-/* Close the trace a run opened (not standard input). Safe to call twice. */
+/* Close the trace a run opened (not standard input) and free what a run
+ * that stopped early left. Safe to call twice. */
 void replay_input_close(struct replay_input *in);
 
 /*

@@ -463,8 +463,10 @@ static void rsys_pf_vector(struct vcpu *v, const void *info, void *ctx)
 struct rsys *rsys_start(struct wl_ctx *c, struct rsys_stats *st, rsys_where_fn where,
 			rsys_reject_fn reject, void *ctx)
 {
-	struct rsys *s = wl_host_alloc(c, 1, sizeof(*s));
+	struct rsys *s = calloc(1, sizeof(*s));
 
+	if (s == NULL)
+		vm_abort(c->vm, "out of host memory for the replay's process table");
 	s->c = c;
 	s->vm = c->vm;
 	s->st = st;
@@ -484,7 +486,7 @@ void rsys_stop(struct rsys *s)
 	for (size_t k = 0; k < s->nproc; k++)
 		free(s->proc[k].known.v);
 	free(s->proc);
-	wl_host_free(s->c, s);
+	free(s);
 }
 
 /* ---- the calls ---- */

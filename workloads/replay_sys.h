@@ -135,7 +135,8 @@ void rsys_continue(struct rsys *s, const char *line, size_t len);
 /* Before an access: make the process that made it current. Cheap when it
  * already is. */
 static inline void rsys_before_access(struct rsys *s);
-/* Free the state (the guest processes stay; the run's end tears them). */
+/* Free the state (host memory only: the guest processes stay, the run's
+ * end tears them down). Callable after the run stopped early. */
 void rsys_stop(struct rsys *s);
 
 /* ---- inline ---- */
