@@ -67,7 +67,8 @@ static void test_parse_calls(void **state)
 	assert_int_equal(sc.result, 0x4837000);
 	assert_int_equal(sc.child, -1);
 
-	parse_ok("SYSCALL[2028,1](11) sys_munmap ( 0x483c000, 41803 )[sync] --> Success(0x0) ", &sc);
+	parse_ok("SYSCALL[2028,1](11) sys_munmap ( 0x483c000, 41803 )[sync] --> Success(0x0) ",
+		 &sc);
 	assert_string_equal(sc.name, "sys_munmap");
 	assert_int_equal(sc.nargs, 2);
 	assert_int_equal(sc.arg[0], 0x483c000);
@@ -137,8 +138,8 @@ static void test_parse_bad(void **state)
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		if (rsys_parse(bad[k], strlen(bad[k]), &sc, why, sizeof(why)) == 0)
 			fail_msg("'%s' parsed", bad[k]);
-		assert_string_equal(why,
-				    "malformed SYSCALL line (expected SYSCALL[PID,TID](NR) NAME ...)");
+		assert_string_equal(
+		    why, "malformed SYSCALL line (expected SYSCALL[PID,TID](NR) NAME ...)");
 	}
 	assert_int_equal(rsys_parse("SYSCALL[1,1](56) sys_clone ( 11 ) created child x", 49, &sc,
 				    why, sizeof(why)),
@@ -265,10 +266,8 @@ static void test_binary_truncated(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_classify),
-	    cmocka_unit_test(test_parse_calls),
-	    cmocka_unit_test(test_parse_bad),
-	    cmocka_unit_test(test_binary_round_trip),
+	    cmocka_unit_test(test_classify),	     cmocka_unit_test(test_parse_calls),
+	    cmocka_unit_test(test_parse_bad),	     cmocka_unit_test(test_binary_round_trip),
 	    cmocka_unit_test(test_binary_truncated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -205,8 +205,9 @@ struct replay {
 	uint64_t recent[2]; /* keys of the two regions used last */
 	gva_t user_top;	    /* first address above the guest's user space */
 	bool huge;	    /* map regions with 2 MiB pages (--guest-page 2m) */
-	struct rsys *sys;   /* system calls performed; NULL with --no-syscalls */
-	bool after_sys;	    /* the last line was a SYSCALL line or its continuation */
+
+	struct rsys *sys;	 /* system calls performed; NULL with --no-syscalls */
+	bool after_sys;		 /* the last line was a SYSCALL line or its continuation */
 	struct tbin_reader *bin; /* the binary form's reader; NULL for text */
 	uint64_t bin_offset;	 /* binary: offset of the event being replayed */
 };
@@ -405,7 +406,9 @@ static void replay_where(void *ctx, char *buf, size_t len)
 	struct replay *r = ctx;
 
 	if (r->bin != NULL)
-		snprintf(buf, len, "%s: byte offset %" PRIu64 " of the decompressed stream (line %" PRIu64 ")",
+		snprintf(buf, len,
+			 "%s: byte offset %" PRIu64 " of the decompressed stream (line %" PRIu64
+			 ")",
 			 r->name, r->bin_offset, r->in->lines);
 	else
 		snprintf(buf, len, "%s:%" PRIu64, r->name, r->in->lines);
@@ -435,8 +438,7 @@ static void replay_glued(struct replay *r, const char *text, size_t len)
 /* A line that is not an access record: a banner, a system call, its
  * continuation or a note (with --no-syscalls all are skipped, but for an
  * access glued to a system call, which is replayed either way). */
-static void replay_other_line(struct replay *r, const char *line, size_t len,
-			      enum replay_line kind)
+static void replay_other_line(struct replay *r, const char *line, size_t len, enum replay_line kind)
 {
 	struct rsys_call_line sc;
 	char why[160];
@@ -540,27 +542,31 @@ static void replay_run_binary(struct replay *r)
 		r->bin_offset = ev.offset;
 		if (ev.kind == TBIN_ACCESS) {
 			if (r->empty_line != 0)
-				replay_reject(r, "%s: byte offset %" PRIu64 ": empty line inside the trace",
-					      r->name, ev.offset);
+				replay_reject(
+				    r, "%s: byte offset %" PRIu64 ": empty line inside the trace",
+				    r->name, ev.offset);
 			replay_access(r, &ev.rec, NULL, 0);
 			continue;
 		}
 		{
 			struct replay_rec rec;
 			char why[128];
-			enum replay_line kind = replay_parse_line(ev.text, ev.len, &rec, why, sizeof(why));
+			enum replay_line kind =
+			    replay_parse_line(ev.text, ev.len, &rec, why, sizeof(why));
 			if (kind == REPLAY_LINE_ERROR || kind == REPLAY_LINE_RECORD)
 				replay_reject(r, "%s: byte offset %" PRIu64 ": bad text event (%s)",
 					      r->name, ev.offset,
-					      kind == REPLAY_LINE_ERROR ? why : "an access as text");
+					      kind == REPLAY_LINE_ERROR ? why
+									: "an access as text");
 			if (kind == REPLAY_LINE_EMPTY) {
 				if (!r->after_sys && r->empty_line == 0)
 					r->empty_line = in->lines;
 				continue;
 			}
 			if (r->empty_line != 0)
-				replay_reject(r, "%s: byte offset %" PRIu64 ": empty line inside the trace",
-					      r->name, ev.offset);
+				replay_reject(
+				    r, "%s: byte offset %" PRIu64 ": empty line inside the trace",
+				    r->name, ev.offset);
 			replay_other_line(r, ev.text, ev.len, kind);
 		}
 	}
@@ -590,7 +596,8 @@ static void replay_run(struct wl_ctx *c)
 	if (in->no_syscalls)
 		wl_proc_create(c);
 	else
-		r.sys = in->sys_state = rsys_start(c, &in->sys, replay_where, replay_reject_msg, &r);
+		r.sys = in->sys_state =
+		    rsys_start(c, &in->sys, replay_where, replay_reject_msg, &r);
 	if (in->fd < 0) {
 		in->fd = strcmp(in->path, "-") == 0 ? STDIN_FILENO
 						    : open(in->path, O_RDONLY | O_CLOEXEC);
@@ -697,7 +704,8 @@ void replay_print_sys(FILE *f, const struct replay_input *in)
 	fprintf(f,
 		" others %" PRIu64 ", failed %" PRIu64 "; %" PRIu64 " processes, %" PRIu64
 		" image pages%s\n",
-		st->ignored, st->failed, st->procs, st->image_pages, in->binary ? " (binary trace)" : "");
+		st->ignored, st->failed, st->procs, st->image_pages,
+		in->binary ? " (binary trace)" : "");
 	for (int k = 0; k < RSYS_NCALLS; k++) {
 		const struct rsys_count *n = &st->call[k];
 		if (n->invlpgs == 0 && n->tlb_flushes == 0 && n->pt_write_exits == 0)
@@ -771,7 +779,7 @@ static int add_dir(struct name_list *l, const char *dir, char *err, size_t errle
 	while ((e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
 		if (n <= 7 || (strcmp(e->d_name + n - 7, ".lackey") != 0 &&
-				strcmp(e->d_name + n - 7, ".vtrace") != 0))
+			       strcmp(e->d_name + n - 7, ".vtrace") != 0))
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path) ||
 		    list_add(l, path) < 0) {

@@ -104,7 +104,8 @@ struct replay_input {
 	uint64_t fetches, loads, stores, modifies;
 	uint64_t straddles; /* records that crossed a page boundary */
 	uint64_t regions;   /* 2 MiB regions mapped (--no-syscalls) */
-	bool binary;	    /* the trace was in the binary form */
+
+	bool binary;	       /* the trace was in the binary form */
 	struct rsys_stats sys; /* system calls performed (replay_sys.h) */
 	/* State of a run that stopped early (bad input): replay_input_close()
 	 * frees it. NULL after a completed run. */
@@ -146,6 +147,5 @@ void replay_input_close(struct replay_input *in);
  */
 long replay_find_traces(const char *list, bool must_exist, struct replay_workload **out, char *err,
 			size_t errlen);
-
 
 #endif

@@ -134,15 +134,14 @@ int rsys_parse(const char *line, size_t len, struct rsys_call_line *sc, char *wh
 		goto bad_head;
 	sc->pid = (int)v;
 	k++;
-	if (take_dec(line, len, &k, &v) < 0 || v > INT32_MAX || k + 1 >= len ||
-	    line[k] != ']' || line[k + 1] != '(')
+	if (take_dec(line, len, &k, &v) < 0 || v > INT32_MAX || k + 1 >= len || line[k] != ']' ||
+	    line[k + 1] != '(')
 		goto bad_head;
 	sc->tid = (int)v;
 	k += 2;
 	while (k < len && line[k] == ' ')
 		k++;
-	if (take_dec(line, len, &k, &v) < 0 || k + 1 >= len || line[k] != ')' ||
-	    line[k + 1] != ' ')
+	if (take_dec(line, len, &k, &v) < 0 || k + 1 >= len || line[k] != ')' || line[k + 1] != ' ')
 		goto bad_head;
 	sc->nr = (long)v;
 	k += 2;
@@ -167,7 +166,8 @@ int rsys_parse(const char *line, size_t len, struct rsys_call_line *sc, char *wh
 				k++;
 			if (k < end && line[k] == ')')
 				break;
-			if (take_arg(line, end, &k, &sc->arg[sc->nargs], bare && sc->nargs == 0) < 0)
+			if (take_arg(line, end, &k, &sc->arg[sc->nargs], bare && sc->nargs == 0) <
+			    0)
 				break;
 			sc->nargs++;
 			while (k < end && line[k] == ' ')
@@ -280,10 +280,10 @@ static void ranges_copy(struct ranges *dst, const struct ranges *src)
 /* ---- the process table ---- */
 
 struct rproc {
-	int pid;	   /* the trace's pid; 0 = not named yet (root of a bare trace) */
-	struct gproc *gp;  /* NULL after exit */
-	int threads;	   /* threads besides the first */
-	bool exec_pending; /* a successful-looking execve, waiting for the new banner */
+	int pid;		  /* the trace's pid; 0 = not named yet (root of a bare trace) */
+	struct gproc *gp;	  /* NULL after exit */
+	int threads;		  /* threads besides the first */
+	bool exec_pending;	  /* a successful-looking execve, waiting for the new banner */
 	gva_t brk_start, brk_cur; /* 0 = no brk call seen */
 	struct ranges known;
 };
@@ -393,7 +393,8 @@ void rsys_name_pid(struct rsys *s, int pid, bool banner)
 		p->exec_pending = false;
 		if (banner) {
 			/* exec_mmap(): the new program gets a fresh address space. */
-			uint64_t before_inv = s->vm->st.invlpgs, before_fl = s->vm->st.guest_tlb_flushes;
+			uint64_t before_inv = s->vm->st.invlpgs,
+				 before_fl = s->vm->st.guest_tlb_flushes;
 			uint64_t before_pt = s->vm->st.exits_pt_write;
 			struct gproc *gp = wl_proc_create(s->c);
 			struct rsys_count *cnt = &s->st->call[RSYS_EXEC];
@@ -451,11 +452,12 @@ static void rsys_pf_vector(struct vcpu *v, const void *info, void *ctx)
 		}
 		if (((f->error_code & PFEC_W) && !(prot & GPROT_WRITE)) ||
 		    ((f->error_code & PFEC_I) && !(prot & GPROT_EXEC)) || prot == GPROT_NONE)
-			rsys_fail(s,
-				  "pid %d: %s at 0x%" PRIx64
-				  " not allowed by its mapping (prot %d; the program would have died "
-				  "of SIGSEGV)",
-				  s->cur->pid, what, f->gva, prot);
+			rsys_fail(
+			    s,
+			    "pid %d: %s at 0x%" PRIx64
+			    " not allowed by its mapping (prot %d; the program would have died "
+			    "of SIGSEGV)",
+			    s->cur->pid, what, f->gva, prot);
 	}
 	gmm_handle_fault(v->vm, f);
 }

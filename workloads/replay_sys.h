@@ -95,7 +95,7 @@ struct rsys_call_line {
 	int nargs;
 	bool has_result, ok; /* a "Success(R)" or "Failure(E)" on the line */
 	uint64_t result;
-	int child; /* "created child C": C, else -1 */
+	int child;   /* "created child C": C, else -1 */
 	size_t used; /* bytes of the line this call took (another may follow) */
 	size_t rest; /* text after the result, from here to 'used' (a thread's
 		      * first access glued to its parent's clone); 0 = none */

@@ -46,7 +46,7 @@ struct tbin_reader {
 	size_t in_pos, in_end, in_cap;
 	unsigned char *d; /* decompressed: [d_pos, d_end) undecoded */
 	size_t d_pos, d_end;
-	uint64_t d_base; /* decompressed offset of d[0] */
+	uint64_t d_base;   /* decompressed offset of d[0] */
 	uint64_t file_off; /* compressed bytes read, header included */
 	bool eof, frame_open, ended;
 	size_t zret; /* last ZSTD_decompressStream() hint: 0 = frame complete */
@@ -220,8 +220,8 @@ int tbin_next(struct tbin_reader *r, struct tbin_event *ev, char *err, size_t er
 				goto cut;
 			if (v != r->accesses) {
 				snprintf(err, errlen,
-					 "the end event at byte offset %" PRIu64
-					 " counts %" PRIu64 " accesses, the stream held %" PRIu64,
+					 "the end event at byte offset %" PRIu64 " counts %" PRIu64
+					 " accesses, the stream held %" PRIu64,
 					 ev->offset, v, r->accesses);
 				return -1;
 			}
@@ -496,13 +496,15 @@ int tbin_convert(int in_fd, const char *in_name, int out_fd, struct tbin_convert
 				got = read(in_fd, buf + end, CONV_BUF - end);
 			while (got < 0 && errno == EINTR);
 			if (got < 0) {
-				snprintf(err, errlen, "%s: read error: %s", in_name, strerror(errno));
+				snprintf(err, errlen, "%s: read error: %s", in_name,
+					 strerror(errno));
 				rc = 1;
 				break;
 			}
 			if (got == 0)
 				eof = true;
-			if (st->lines == 0 && end == 0 && got > 0 && trace_bin_is(buf, (size_t)got)) {
+			if (st->lines == 0 && end == 0 && got > 0 &&
+			    trace_bin_is(buf, (size_t)got)) {
 				snprintf(err, errlen, "%s: already in the binary form", in_name);
 				rc = 2;
 				break;

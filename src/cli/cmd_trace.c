@@ -72,7 +72,8 @@ static int trace_convert_main(const char *in, const char *out)
 			rc = 1;
 		}
 		if (rc == 0 && rename(tmp, out) != 0) {
-			snprintf(err, sizeof(err), "cannot rename to '%.400s': %s", out, strerror(errno));
+			snprintf(err, sizeof(err), "cannot rename to '%.400s': %s", out,
+				 strerror(errno));
 			rc = 1;
 		}
 		if (rc != 0)

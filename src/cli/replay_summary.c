@@ -33,7 +33,8 @@ static const struct job *run_of(const struct job *row, size_t n, const char *mod
 
 void replay_summary_write(FILE *f, const struct workload *w, const struct job *row, size_t n)
 {
-	const struct job *any = NULL, *sh = run_of(row, n, "shadow"), *ne = run_of(row, n, "nested");
+	const struct job *any = NULL, *sh = run_of(row, n, "shadow"),
+			 *ne = run_of(row, n, "nested");
 	const struct stats *s;
 	int first = 1;
 
@@ -47,8 +48,9 @@ void replay_summary_write(FILE *f, const struct workload *w, const struct job *r
 	fprintf(f, "\nMemory system calls replayed (page-table updates):");
 	for (int k = 0; k < RSYS_NCALLS; k++)
 		fprintf(f, "%s %s %" PRIu64, k ? "," : "", rsys_call_name(k), any->r.wl_counts[k]);
-	fprintf(f, "; %" PRIu64 " guest faults (%" PRIu64 " copy-on-write), %" PRIu64
-		   " INVLPG, %" PRIu64 " guest TLB flushes.\n",
+	fprintf(f,
+		"; %" PRIu64 " guest faults (%" PRIu64 " copy-on-write), %" PRIu64
+		" INVLPG, %" PRIu64 " guest TLB flushes.\n",
 		any->r.st.guest_faults, any->r.st.cow_faults, any->r.st.invlpgs,
 		any->r.st.guest_tlb_flushes);
 	if (sh == NULL)
@@ -64,7 +66,8 @@ void replay_summary_write(FILE *f, const struct workload *w, const struct job *r
 		uint64_t e = sh->r.wl_counts[RSYS_NCALLS + k];
 		if (e == 0)
 			continue;
-		fprintf(f, "%s %s %" PRIu64, first ? " Page-table-write exits inside system calls:" : ",",
+		fprintf(f, "%s %s %" PRIu64,
+			first ? " Page-table-write exits inside system calls:" : ",",
 			rsys_call_name(k), e);
 		first = 0;
 	}
@@ -83,9 +86,11 @@ void replay_summary_write(FILE *f, const struct workload *w, const struct job *r
 			(double)(sh->r.st.cyc_exit + sh->r.st.cyc_vmm) / per,
 			(double)(ne->r.st.cyc_exit + ne->r.st.cyc_vmm) /
 			    (ne->r.st.accesses ? (double)ne->r.st.accesses : 1.0));
-		fprintf(f, "Between the two virtualized modes, **%s** wins (%" PRIu64
-			   " estimated cycles against %" PRIu64 ").\n",
-			stats_est_cycles(&sh->r.st) <= stats_est_cycles(&ne->r.st) ? "shadow" : "nested",
+		fprintf(f,
+			"Between the two virtualized modes, **%s** wins (%" PRIu64
+			" estimated cycles against %" PRIu64 ").\n",
+			stats_est_cycles(&sh->r.st) <= stats_est_cycles(&ne->r.st) ? "shadow"
+										   : "nested",
 			stats_est_cycles(&sh->r.st), stats_est_cycles(&ne->r.st));
 	}
 }
