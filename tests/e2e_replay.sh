@@ -197,6 +197,10 @@ tiny other 'I  0401ab70,3\nhello\n'
 reject "not a lackey line" "$T/other.lackey" "$T/other.lackey:2: not a lackey line: 'hello'"
 tiny hole 'I  0401ab70,3\n\nI  0401ab70,3\n'
 reject "empty line inside" "$T/hole.lackey" "$T/hole.lackey:2: empty line inside the trace: ''"
+# valgrind's report of a fatal signal holds an empty line before its banner lines
+tiny sigrep 'I  0401ab70,3\n==42==    by 0x10D2A6: ??? (in /usr/bin/sort)\n\n==42== \nI  0401ab70,3\n'
+"$VMMU" replay --trace "$T/sigrep.lackey" >/dev/null 2>"$T/err"
+eq "an empty line before a banner: accepted" "$?" 0
 awk 'BEGIN { printf "I  0401ab70,3\n L "; for (i = 0; i < 300; i++) printf "0"; printf "1,8\n" }' >"$T/long.lackey"
 reject "line longer than 255 bytes" "$T/long.lackey" \
 	"$T/long.lackey:2: line longer than 255 bytes: ' L $(printf '0%.0s' $(seq 77))...'"

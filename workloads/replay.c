@@ -563,10 +563,7 @@ static void replay_run_binary(struct replay *r)
 					r->empty_line = in->lines;
 				continue;
 			}
-			if (r->empty_line != 0)
-				replay_reject(
-				    r, "%s: byte offset %" PRIu64 ": empty line inside the trace",
-				    r->name, ev.offset);
+			r->empty_line = 0; /* valgrind's own text may follow one */
 			replay_other_line(r, ev.text, ev.len, kind);
 		}
 	}
@@ -628,14 +625,17 @@ static void replay_run(struct wl_ctx *c)
 			    &r, lineno, "truncated line (no newline at end of input)", line, len);
 		if (kind == REPLAY_LINE_ERROR)
 			replay_reject_line(&r, lineno, why, line, len);
+		/* An empty line may end the input, follow a SYSCALL line (a clone's
+		 * report ends with one), or precede valgrind's own text (its report
+		 * of a fatal signal has one); an access may not follow it. */
 		if (kind == REPLAY_LINE_EMPTY) {
-			/* valgrind ends a clone's report with an empty line */
 			if (!r.after_sys && r.empty_line == 0)
 				r.empty_line = lineno;
 			continue;
 		}
-		if (r.empty_line != 0)
+		if (r.empty_line != 0 && kind == REPLAY_LINE_RECORD)
 			replay_reject_line(&r, r.empty_line, "empty line inside the trace", "", 0);
+		r.empty_line = 0;
 		if (kind != REPLAY_LINE_RECORD) {
 			replay_other_line(&r, line, len, kind);
 			continue;
