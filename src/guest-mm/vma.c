@@ -36,6 +36,8 @@ static int vma_reserve(struct gmm *g, struct gproc *p, size_t extra)
 
 static void vma_delete(struct gproc *p, size_t i, size_t n)
 {
+	if (n == 0)
+		return; /* p->vma may still be NULL: munmap of nothing, no VMA yet */
 	memmove(&p->vma[i], &p->vma[i + n], (p->nvma - i - n) * sizeof(*p->vma));
 	p->nvma -= n;
 }
