@@ -18,7 +18,7 @@
 # the text logs are deleted once converted.
 #
 # A trace that exists already is kept; delete it (or DIR) to record it
-# again. Recording is a one-off cost (minutes per program: lackey writes a
+# again. TRACES="gcc xz" records only the programs named (default: all). Recording is a one-off cost (minutes per program: lackey writes a
 # line per access); a progress line every 15 s gives the text written so
 # far. Runs under nice. VMMU names the vmmu binary (default build/vmmu).
 #
@@ -155,6 +155,10 @@ merge() {
 record() {
 	local name=$1 dst="$out/$1.vtrace" logs="$work/$1.logs" pid ppid rc
 	shift
+	case " ${TRACES:-$name} " in
+	*" $name "*) ;;
+	*) return 0 ;;
+	esac
 	if [ -s "$dst" ]; then
 		echo "make traces: $dst exists, kept"
 		return 0
