@@ -328,6 +328,10 @@ reject "an access after munmap" "$T/b5" \
 { cat "$T/h"; echo 'SYSCALL[100,1](11) sys_munmap ( 0x30000000, 65536 )[sync] --> Success(0x0) '; echo ' S 1ffefff000,8'; } >"$T/ok2"
 "$VMMU" replay --trace "$T/ok2" >/dev/null 2>"$T/err"
 eq "munmap of an unmapped range: accepted" "$?" 0
+{ cat "$T/h"; echo 'SYSCALL[100,1](9) sys_mmap ( 0x0, 4294967296, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10000000) '; } >"$T/big"
+"$VMMU" replay --trace "$T/big" --guest-mem 64M >/dev/null 2>"$T/err"
+eq "a mapping larger than the guest: a failed run (status 1), not bad input" "$?:$(cat "$T/err")" \
+	"1:vmmu: replay replay:big/native failed: $T/big:3: the guest kernel could not map [0x10000000, +4294967296) (Cannot allocate memory; a larger --guest-mem may help)"
 size=$(stat -c %s "$T/sc.vtrace")
 head -c $((size - 9)) "$T/sc.vtrace" >"$T/cut.vtrace"
 "$VMMU" replay --trace "$T/cut.vtrace" >"$T/out" 2>"$T/err"

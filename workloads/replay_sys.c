@@ -320,6 +320,22 @@ static _Noreturn void rsys_fail(struct rsys *s, const char *fmt, ...)
 	vmmu_bug("rsys-reject", "the reject callback returned");
 }
 
+/* The guest kernel failed (out of memory, a mapping larger than the
+ * guest): not the trace's fault, a failed run (exit status 1). */
+static _Noreturn void rsys_guest_fail(struct rsys *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static _Noreturn void rsys_guest_fail(struct rsys *s, const char *fmt, ...)
+{
+	char where[1100], what[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	s->where(s->ctx, where, sizeof(where));
+	vm_abort(s->vm, "%s: %s", where, what);
+}
+
 static struct rproc *proc_find(struct rsys *s, int pid)
 {
 	for (size_t k = 0; k < s->nproc; k++)
@@ -422,8 +438,8 @@ static void map_image_page(struct rsys *s, gva_t va)
 
 	if (gmm_mmap(s->vm, page, PAGE_SIZE, GPROT_READ | GPROT_WRITE | GPROT_EXEC, GMAP_FIXED) !=
 	    page)
-		rsys_fail(s, "mapping the image page 0x%" PRIx64 " failed: %s", page,
-			  strerror(gmm_errno(s->vm)));
+		rsys_guest_fail(s, "mapping the image page 0x%" PRIx64 " failed: %s", page,
+				strerror(gmm_errno(s->vm)));
 	s->st->image_pages++;
 }
 
@@ -515,10 +531,10 @@ static void do_mmap(struct rsys *s, struct rproc *p, gva_t a, uint64_t len, int 
 	if (len == 0)
 		return;
 	if (gmm_mmap(s->vm, a, page_up(len), prot, GMAP_FIXED) != a)
-		rsys_fail(s,
-			  "the guest kernel could not map [0x%" PRIx64 ", +%" PRIu64
-			  ") (%s; a larger --guest-mem may help)",
-			  a, len, strerror(gmm_errno(s->vm)));
+		rsys_guest_fail(s,
+				"the guest kernel could not map [0x%" PRIx64 ", +%" PRIu64
+				") (%s; a larger --guest-mem may help)",
+				a, len, strerror(gmm_errno(s->vm)));
 	ranges_add(&p->known, a, a + page_up(len));
 }
 
@@ -527,8 +543,9 @@ static void do_munmap(struct rsys *s, struct rproc *p, gva_t a, uint64_t len)
 	if (len == 0)
 		return;
 	if (gmm_munmap(s->vm, a, page_up(len)) != 0)
-		rsys_fail(s, "the guest kernel could not unmap [0x%" PRIx64 ", +%" PRIu64 "): %s",
-			  a, len, strerror(gmm_errno(s->vm)));
+		rsys_guest_fail(
+		    s, "the guest kernel could not unmap [0x%" PRIx64 ", +%" PRIu64 "): %s", a, len,
+		    strerror(gmm_errno(s->vm)));
 	ranges_add(&p->known, a, a + page_up(len));
 }
 
@@ -578,8 +595,8 @@ static void fill_holes(struct rsys *s, struct rproc *p, gva_t a, uint64_t len)
 					  a, len, pg);
 		if (gmm_mmap(s->vm, at, hole_end - at, GPROT_READ | GPROT_WRITE | GPROT_EXEC,
 			     GMAP_FIXED) != at)
-			rsys_fail(s, "mapping image pages at 0x%" PRIx64 " failed: %s", at,
-				  strerror(gmm_errno(s->vm)));
+			rsys_guest_fail(s, "mapping image pages at 0x%" PRIx64 " failed: %s", at,
+					strerror(gmm_errno(s->vm)));
 		s->st->image_pages += (hole_end - at) / PAGE_SIZE;
 		at = hole_end;
 	}
@@ -722,8 +739,8 @@ void rsys_apply(struct rsys *s, const struct rsys_call_line *sc)
 		fill_holes(s, p, sc->arg[0], sc->arg[1]);
 		if (gmm_mprotect(s->vm, sc->arg[0], page_up(sc->arg[1]),
 				 (int)(sc->arg[2] & LX_PROT_MASK)) != 0)
-			rsys_fail(s, "the guest kernel could not mprotect 0x%" PRIx64 ": %s",
-				  sc->arg[0], strerror(gmm_errno(s->vm)));
+			rsys_guest_fail(s, "the guest kernel could not mprotect 0x%" PRIx64 ": %s",
+					sc->arg[0], strerror(gmm_errno(s->vm)));
 		ranges_add(&p->known, sc->arg[0], sc->arg[0] + page_up(sc->arg[1]));
 		break;
 	case RSYS_BRK:
