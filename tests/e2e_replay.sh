@@ -361,6 +361,16 @@ eq "compare with --traces: rows" "$(cut -d, -f1,2 "$T/cmp/compare.csv" | tail -n
 eq "compare replay row = replay checksum" "$(col "$T/cmp/compare.csv" checksum 3)" \
 	"$(col "$T/native.csv" checksum)"
 if grep -q "^## replay:true$" "$T/cmp/summary.md"; then ok "summary has the replay"; else bad "summary lacks the replay"; fi
+"$VMMU" compare --out "$T/cmpsc" --workloads faults --pages 8 --ops 2 --traces "$SC" >"$T/out" 2>"$T/err"
+eq "compare with the system-call trace: status 0" "$?" 0
+eq "summary: the system calls replayed" "$(grep '^Memory system calls replayed' "$T/cmpsc/summary.md")" \
+	"Memory system calls replayed (page-table updates): mmap 1, munmap 2, mprotect 1, brk 3, mremap 0, fork 1, exec 0, exit 2, thread 0; 12 guest faults (4 copy-on-write), 6 INVLPG, 1 guest TLB flushes."
+if grep -q "^Shadow exits by reason: .* Page-table-write exits inside system calls: fork 2, exit 19.$" "$T/cmpsc/summary.md" &&
+	grep -q "^Between the two virtualized modes, \*\*\(shadow\|nested\)\*\* wins" "$T/cmpsc/summary.md"; then
+	ok "summary: shadow's exits by reason and by system call, the winner"
+else
+	bad "summary: shadow's exits by reason and by system call, the winner"
+fi
 "$VMMU" compare --out "$T/cmp2" --workloads faults --pages 8 --ops 2 --modes native >"$T/out" 2>"$T/err"
 eq "compare --workloads without --traces: no replay" "$(tail -n +2 "$T/cmp2/compare.csv" | cut -d, -f1)" "faults"
 "$VMMU" compare --out "$T/cmp3" --workloads faults --traces "$T/nope" >"$T/out" 2>"$T/err"

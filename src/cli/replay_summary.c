@@ -73,22 +73,19 @@ void replay_summary_write(FILE *f, const struct workload *w, const struct job *r
 	}
 	fprintf(f, "%s\n", first ? "" : ".");
 	if (ne != NULL) {
-		double per = sh->r.st.accesses ? (double)sh->r.st.accesses : 1.0;
+		double ps = sh->r.st.accesses ? (double)sh->r.st.accesses / 1000.0 : 1.0;
+		double pn = ne->r.st.accesses ? (double)ne->r.st.accesses / 1000.0 : 1.0;
 		fprintf(f,
-			"\nShadow against nested: %" PRIu64 " exits against %" PRIu64
-			" (EPT violations %" PRIu64 "); walk references %.2f against %.2f per"
-			" access; shadow spends %.2f cycles per access in exits and the VMM, nested"
-			" %.2f.\n",
-			sh->r.st.vm_exits, ne->r.st.vm_exits, ne->r.st.exits_ept_violation,
-			(double)sh->r.st.walk_refs / per,
-			(double)ne->r.st.walk_refs /
-			    (ne->r.st.accesses ? (double)ne->r.st.accesses : 1.0),
-			(double)(sh->r.st.cyc_exit + sh->r.st.cyc_vmm) / per,
-			(double)(ne->r.st.cyc_exit + ne->r.st.cyc_vmm) /
-			    (ne->r.st.accesses ? (double)ne->r.st.accesses : 1.0));
+			"\nShadow against nested, per 1000 accesses: %.2f exits against %.2f,"
+			" %.2f walk references against %.2f, %.1f cycles in exits"
+			" and the VMM against %.1f.\n",
+			(double)sh->r.st.vm_exits / ps, (double)ne->r.st.vm_exits / pn,
+			(double)sh->r.st.walk_refs / ps, (double)ne->r.st.walk_refs / pn,
+			(double)(sh->r.st.cyc_exit + sh->r.st.cyc_vmm) / ps,
+			(double)(ne->r.st.cyc_exit + ne->r.st.cyc_vmm) / pn);
 		fprintf(f,
-			"Between the two virtualized modes, **%s** wins (%" PRIu64
-			" estimated cycles against %" PRIu64 ").\n",
+			"Between the two virtualized modes, **%s** wins (shadow %" PRIu64
+			" estimated cycles, nested %" PRIu64 ").\n",
 			stats_est_cycles(&sh->r.st) <= stats_est_cycles(&ne->r.st) ? "shadow"
 										   : "nested",
 			stats_est_cycles(&sh->r.st), stats_est_cycles(&ne->r.st));
