@@ -2,7 +2,8 @@
 #   make            build build/vmmu and build/libvmmu.a (installs deps first)
 #   make test       unit tests (one cmocka binary per module) and end-to-end tests
 #   make compare    run every workload under every mode -> results/
-#   make bench      simulated accesses per second vs a no-translation baseline
+#   make bench      simulated accesses per second vs a no-translation baseline,
+#                   and replay throughput (workloads/bench-replay.sh)
 #   make deps       install the Debian packages the build needs (apt-get)
 #   make install    PREFIX=/usr/local: binary, static library, headers, vmmu.pc,
 #                   the man page and bash completion
@@ -40,7 +41,7 @@ endif
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(SANFLAGS) $(ALLOC_DEFS) -Iinclude -I$(BUILD)/include
 LDFLAGS += $(SANFLAGS)
-LDLIBS  := $(ALLOC_LIBS) -lnuma -lm
+LDLIBS  := $(ALLOC_LIBS) -lnuma -lzstd -lm
 
 LIB_SRC := $(sort $(filter-out src/cli/main.c,$(wildcard src/*/*.c)) $(wildcard workloads/*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
@@ -51,7 +52,7 @@ TEST_SUPPORT := $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
 
 DEPS_PKGS := libjemalloc-dev libnuma-dev libcmocka-dev gnuplot-nox libxml2-utils \
-	help2man pkgconf man-db
+	help2man pkgconf man-db libzstd-dev
 VERSION_H := $(BUILD)/include/vmmu-version.h
 
 .PHONY: print-version all deps test test-unit test-e2e compare bench install perf clean format traces soak
@@ -156,11 +157,14 @@ compare: deps $(BUILD)/vmmu
 	fi
 	$(BUILD)/vmmu compare --out results
 
+# bench also appends replay throughput rows (text, binary, lackey as the
+# producer) when valgrind is installed: workloads/bench-replay.sh.
 bench: deps $(BUILD)/vmmu
 	$(BUILD)/vmmu bench --out results/bench.csv
+	VMMU=$(BUILD)/vmmu bash workloads/bench-replay.sh results/bench.csv
 
 traces: deps $(BUILD)/vmmu
-	bash workloads/make-traces.sh workloads/traces
+	VMMU=$(BUILD)/vmmu bash workloads/make-traces.sh workloads/traces
 
 perf: deps $(BUILD)/vmmu
 	@command -v perf >/dev/null 2>&1 || { \

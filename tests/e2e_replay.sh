@@ -197,6 +197,10 @@ tiny other 'I  0401ab70,3\nhello\n'
 reject "not a lackey line" "$T/other.lackey" "$T/other.lackey:2: not a lackey line: 'hello'"
 tiny hole 'I  0401ab70,3\n\nI  0401ab70,3\n'
 reject "empty line inside" "$T/hole.lackey" "$T/hole.lackey:2: empty line inside the trace: ''"
+# valgrind's report of a fatal signal holds an empty line before its banner lines
+tiny sigrep 'I  0401ab70,3\n==42==    by 0x10D2A6: ??? (in /usr/bin/sort)\n\n==42== \nI  0401ab70,3\n'
+"$VMMU" replay --trace "$T/sigrep.lackey" >/dev/null 2>"$T/err"
+eq "an empty line before a banner: accepted" "$?" 0
 awk 'BEGIN { printf "I  0401ab70,3\n L "; for (i = 0; i < 300; i++) printf "0"; printf "1,8\n" }' >"$T/long.lackey"
 reject "line longer than 255 bytes" "$T/long.lackey" \
 	"$T/long.lackey:2: line longer than 255 bytes: ' L $(printf '0%.0s' $(seq 77))...'"
@@ -230,6 +234,123 @@ gen 2000000 | "$VMMU" replay --trace - >"$T/out" 2>"$T/err"
 eq "streaming: every line of a 2M-line pipe replayed" \
 	"$(sed -n 's/^trace <stdin>: \([0-9]*\) lines.*/\1/p' "$T/out")" 2000000
 
+# ---- system calls (tests/data/syscalls.lackey) ----
+#
+# The trace (pid 100) touches two image pages (a fetch at 0x401000, the
+# stack at 0x1ffefff000), grows the heap by brk to [0x600000, 0x602000) and
+# writes both pages, maps 4 pages at 0x10000000 and touches each (3 writes,
+# 1 read), makes the first read-only (mprotect), unmaps the last two and an
+# unmapped range (munmap), shrinks the heap by a page (brk), forks pid 101,
+# whose write to the stack and modify of 0x10001000 copy two shared frames,
+# exits, and the parent then writes 0x10001000 and 0x600000, frames it now
+# holds alone (copy-on-write reuses them), and exits. So:
+#   demand faults 8 (the 8 pages first touched), copy-on-write faults 4;
+#   INVLPG: mprotect 1, munmap 2 (two present pages; none for the unmapped
+#   range), brk 1, and 2 from the child's two frame copies: 6 in all;
+#   one guest TLB flush (the fork's flush of the parent's PCID);
+#   shadow's page-table-write exits from munmap: 0 under unsync (the leaf
+#   table is unsync), 2 under eager (one per cleared leaf).
+SC=tests/data/syscalls.lackey
+"$VMMU" trace convert "$SC" "$T/sc.vtrace" 2>"$T/err"
+eq "trace convert of $SC: status 0" "$?" 0
+first=""
+for m in $modes; do
+	for form in text binary; do
+		f=$SC
+		[ "$form" = binary ] && f=$T/sc.vtrace
+		if ! "$VMMU" replay --trace "$f" --mode "$m" --csv "$T/sc-$m-$form.csv" >"$T/sc-$m-$form.out" 2>"$T/err"; then
+			bad "syscalls $m $form: $(head -1 "$T/err")"
+			continue
+		fi
+		c=$T/sc-$m-$form.csv
+		eq "syscalls $m $form: guest faults" "$(col "$c" guest_faults)" 12
+		eq "syscalls $m $form: demand faults" "$(col "$c" demand_faults)" 8
+		eq "syscalls $m $form: copy-on-write faults" "$(col "$c" cow_faults)" 4
+		eq "syscalls $m $form: INVLPG" "$(col "$c" invlpgs)" 6
+		eq "syscalls $m $form: guest TLB flushes" "$(col "$c" guest_tlb_flushes)" 1
+		eq "syscalls $m $form: munmap line" \
+			"$(grep '^  munmap ' "$T/sc-$m-$form.out" | sed 's/page-table-write exits//')" \
+			"  munmap   2 INVLPG, 0 TLB flushes, 0 "
+		eq "syscalls $m $form: call counts" "$(grep '^system calls:' "$T/sc-$m-$form.out" | sed 's/ (binary trace)//')" \
+			"system calls: mmap 1, munmap 2, mprotect 1, brk 3, mremap 0, fork 1, exec 0, exit 2, thread 0, others 1, failed 0; 2 processes, 2 image pages"
+		if [ -z "$first" ]; then
+			first=$c
+			continue
+		fi
+		eq "syscalls $m $form: checksum" "$(col "$c" checksum)" "$(col "$first" checksum)"
+		eq "syscalls $m $form: guest digest" "$(col "$c" guest_digest)" "$(col "$first" guest_digest)"
+	done
+done
+"$VMMU" replay --trace "$SC" --mode shadow --shadow-sync eager >"$T/out" 2>"$T/err"
+eq "syscalls shadow eager: munmap's page-table-write exits" "$(grep '^  munmap ' "$T/out")" \
+	"  munmap   2 INVLPG, 0 TLB flushes, 2 page-table-write exits"
+eq "syscalls shadow unsync: munmap's page-table-write exits" "$(grep '^  munmap ' "$T/sc-shadow-text.out")" \
+	"  munmap   2 INVLPG, 0 TLB flushes, 0 page-table-write exits"
+"$VMMU" replay --trace "$SC" --no-syscalls --csv "$T/nosys.csv" >/dev/null 2>"$T/err"
+eq "--no-syscalls: one fault per page touched, no copy-on-write" \
+	"$(col "$T/nosys.csv" guest_faults) $(col "$T/nosys.csv" cow_faults)" "8 0"
+
+# A thread (clone with CLONE_VM|CLONE_THREAD) shares its process's address
+# space: its first access, glued by valgrind to the clone line, is replayed;
+# its exit() ends the thread only, so the process's later access is fine.
+{ head -2 "$SC"; echo ' S 1ffefff000,8';
+	echo 'SYSCALL[100,1](56) sys_clone ( 3d0f00, 0x522bf70, 0x522c990, 0x522c990, 0x522c6c0 ) --> [pre-success] Success(0x5959) I  00401000,3';
+	echo ' L 1ffefff000,8'; echo 'SYSCALL[100,2](60) exit( 0 ) --> [pre-success] Success(0x0) ';
+	echo ' L 1ffefff008,8'; echo 'SYSCALL[100,1](231) exit_group( 0 ) --> [pre-success] Success(0x0) '; } >"$T/thr"
+"$VMMU" replay --trace "$T/thr" >"$T/out" 2>"$T/err"
+eq "a thread: status 0" "$?" 0
+eq "a thread: the glued access replayed" "$(sed -n 's/^trace [^:]*: [0-9]* lines, \([0-9]*\) records.*/\1/p' "$T/out")" 4
+eq "a thread: one process, one thread, one exit" \
+	"$(grep -o 'exit [0-9]*, thread [0-9]*, others [0-9]*, failed 0; [0-9]* processes' "$T/out")" \
+	"exit 1, thread 1, others 0, failed 0; 1 processes"
+
+# Bad input around system calls: status 2, the line named.
+head -2 "$SC" >"$T/h"
+{ cat "$T/h"; echo 'SYSCALL[100,x](9) sys_mmap ( 0x0, 4096, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10000000) '; } >"$T/b1"
+reject "malformed SYSCALL head" "$T/b1" \
+	"$T/b1:3: malformed SYSCALL line (expected SYSCALL[PID,TID](NR) NAME ...): 'SYSCALL[100,x](9) sys_mmap ( 0x0, 4096, 3, 34, 4294967295, 0 ) --> [pre-success]...'"
+{ cat "$T/h"; echo 'SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 3, 34, 4294967295, 0 )'; } >"$T/b2"
+reject "mmap line without a result" "$T/b2" \
+	"$T/b2:3: malformed sys_mmap line: no Success(...) or Failure(...)"
+{ cat "$T/h"; echo 'SYSCALL[100,1](9) sys_mmap ( 0x0, 8192, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10000000) ';
+	echo 'SYSCALL[100,1](9) sys_mmap ( 0x0, 4096, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10001000) '; } >"$T/b3"
+reject "mmap result over a live mapping without MAP_FIXED" "$T/b3" \
+	"$T/b3:4: mmap result 0x10001000 (+4096) overlaps the live mapping [0x10000000, 0x10002000) without MAP_FIXED"
+{ cat "$T/h"; echo 'SYSCALL[100,1](9) sys_mmap ( 0x10001000, 4096, 3, 50, 4294967295, 0 ) --> [pre-success] Success(0x10001000) '; echo ' S 10001000,8'; } >"$T/ok1"
+"$VMMU" replay --trace "$T/ok1" >/dev/null 2>"$T/err"
+eq "mmap with MAP_FIXED over a mapping: accepted" "$?" 0
+{ cat "$T/h"; echo 'SYSCALL[555,1](39) sys_getpid() --> [pre-success] Success(0x22b) '; } >"$T/b4"
+reject "a pid never created" "$T/b4" "$T/b4:3: pid 555 was never created (no fork or clone made it)"
+{ cat "$T/h"; echo 'SYSCALL[100,1](9) sys_mmap ( 0x0, 8192, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10000000) ';
+	echo ' S 10001000,8'; echo 'SYSCALL[100,1](11) sys_munmap ( 0x10000000, 8192 )[sync] --> Success(0x0) '; echo ' L 10001008,8'; } >"$T/b5"
+reject "an access after munmap" "$T/b5" \
+	"$T/b5:6: pid 100: read at 0x10001008 outside any mapping (a system call unmapped it or never mapped it; the program would have died of SIGSEGV)"
+{ cat "$T/h"; echo 'SYSCALL[100,1](11) sys_munmap ( 0x30000000, 65536 )[sync] --> Success(0x0) '; echo ' S 1ffefff000,8'; } >"$T/ok2"
+"$VMMU" replay --trace "$T/ok2" >/dev/null 2>"$T/err"
+eq "munmap of an unmapped range: accepted" "$?" 0
+{ cat "$T/h"; echo 'SYSCALL[100,1](9) sys_mmap ( 0x0, 4294967296, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x10000000) '; } >"$T/big"
+"$VMMU" replay --trace "$T/big" --guest-mem 64M >/dev/null 2>"$T/err"
+eq "a mapping larger than the guest: a failed run (status 1), not bad input" "$?:$(cat "$T/err")" \
+	"1:vmmu: replay replay:big/native failed: $T/big:3: the guest kernel could not map [0x10000000, +4294967296) (Cannot allocate memory; a larger --guest-mem may help)"
+size=$(stat -c %s "$T/sc.vtrace")
+head -c $((size - 9)) "$T/sc.vtrace" >"$T/cut.vtrace"
+"$VMMU" replay --trace "$T/cut.vtrace" >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "^vmmu: replay: $T/cut.vtrace: truncated compressed trace" "$T/err"; then
+	ok "a truncated compressed trace: status 2"
+else
+	bad "a truncated compressed trace: status $rc, '$(cat "$T/err")'"
+fi
+head -c 12 "$T/sc.vtrace" >"$T/cut2.vtrace"
+"$VMMU" replay --trace "$T/cut2.vtrace" >"$T/out" 2>"$T/err"
+eq "a binary header cut short: status 2" "$?:$(cat "$T/err")" \
+	"2:vmmu: replay: $T/cut2.vtrace: truncated compressed trace: header cut at byte 12"
+"$VMMU" trace convert "$T/b1" "$T/b1.vtrace" >/dev/null 2>"$T/err"
+eq "trace convert of a malformed line: status 2" "$?" 2
+"$VMMU" trace convert "$T/sc.vtrace" "$T/again.vtrace" >/dev/null 2>"$T/err"
+eq "trace convert of a binary trace: status 2" "$?:$(cat "$T/err")" \
+	"2:vmmu: trace convert: $T/sc.vtrace: already in the binary form"
+
 # ---- compare ----
 
 "$VMMU" compare --out "$T/cmp" --workloads faults --pages 8 --ops 2 --traces "$TRACE" \
@@ -240,6 +361,16 @@ eq "compare with --traces: rows" "$(cut -d, -f1,2 "$T/cmp/compare.csv" | tail -n
 eq "compare replay row = replay checksum" "$(col "$T/cmp/compare.csv" checksum 3)" \
 	"$(col "$T/native.csv" checksum)"
 if grep -q "^## replay:true (whole run: the workload marks no region)$" "$T/cmp/summary.md"; then ok "summary has the replay"; else bad "summary lacks the replay"; fi
+"$VMMU" compare --out "$T/cmpsc" --workloads faults --pages 8 --ops 2 --traces "$SC" >"$T/out" 2>"$T/err"
+eq "compare with the system-call trace: status 0" "$?" 0
+eq "summary: the system calls replayed" "$(grep '^Memory system calls replayed' "$T/cmpsc/summary.md")" \
+	"Memory system calls replayed (page-table updates): mmap 1, munmap 2, mprotect 1, brk 3, mremap 0, fork 1, exec 0, exit 2, thread 0; 12 guest faults (4 copy-on-write), 6 INVLPG, 1 guest TLB flushes."
+if grep -q "^Shadow exits by reason: .* Page-table-write exits inside system calls: fork 2, exit 19.$" "$T/cmpsc/summary.md" &&
+	grep -q "^Between the two virtualized modes, \*\*\(shadow\|nested\)\*\* wins" "$T/cmpsc/summary.md"; then
+	ok "summary: shadow's exits by reason and by system call, the winner"
+else
+	bad "summary: shadow's exits by reason and by system call, the winner"
+fi
 "$VMMU" compare --out "$T/cmp2" --workloads faults --pages 8 --ops 2 --modes native >"$T/out" 2>"$T/err"
 eq "compare --workloads without --traces: no replay" "$(tail -n +2 "$T/cmp2/compare.csv" | cut -d, -f1)" "faults"
 "$VMMU" compare --out "$T/cmp3" --workloads faults --traces "$T/nope" >"$T/out" 2>"$T/err"

@@ -25,6 +25,8 @@
 
 #include "../src/core/mmu.h"
 #include "replay.h"
+#include "replay_sys.h"
+#include "trace_bin.h"
 #include "../src/core/vm.h"
 
 /* Bytes read from the trace at a time; a line must fit in it. */
@@ -34,7 +36,7 @@
 /* First size of the set of mapped regions (entries, a power of two). */
 #define REPLAY_SET_MIN 1024
 
-static_assert(REPLAY_LINE_MAX < REPLAY_BUF_BYTES, "a line fits in the read buffer");
+static_assert(REPLAY_SYS_LINE_MAX < REPLAY_BUF_BYTES, "a line fits in the read buffer");
 
 /* ---- the line parser ---- */
 
@@ -80,6 +82,17 @@ enum replay_line replay_parse_line(const char *line, size_t len, struct replay_r
 	bool past = false;
 	size_t k, start;
 
+	/* System-call lines first: they may quote paths of any bytes. */
+	switch (rsys_classify(line, len)) {
+	case RSYS_LINE_SYSCALL:
+		return REPLAY_LINE_SYSCALL;
+	case RSYS_LINE_CONT:
+		return REPLAY_LINE_SYSCONT;
+	case RSYS_LINE_NOTE:
+		return REPLAY_LINE_NOTE;
+	default:
+		break;
+	}
 	/* Text only: printable ASCII. NUL or any other byte means binary. */
 	for (k = 0; k < len; k++) {
 		unsigned char ch = (unsigned char)line[k];
@@ -166,6 +179,15 @@ enum replay_line replay_parse_line(const char *line, size_t len, struct replay_r
 	return REPLAY_LINE_RECORD;
 }
 
+size_t replay_line_max(const char *line, size_t have)
+{
+	if (have >= 2 && line[0] == '=' && line[1] == '=')
+		return REPLAY_SYS_LINE_MAX;
+	if (rsys_classify(line, have) != RSYS_LINE_NONE)
+		return REPLAY_SYS_LINE_MAX;
+	return REPLAY_LINE_MAX;
+}
+
 /* ---- one replay run ---- */
 
 struct replay {
@@ -183,6 +205,11 @@ struct replay {
 	uint64_t recent[2]; /* keys of the two regions used last */
 	gva_t user_top;	    /* first address above the guest's user space */
 	bool huge;	    /* map regions with 2 MiB pages (--guest-page 2m) */
+
+	struct rsys *sys;	 /* system calls performed; NULL with --no-syscalls */
+	bool after_sys;		 /* the last line was a SYSCALL line or its continuation */
+	struct tbin_reader *bin; /* the binary form's reader; NULL for text */
+	uint64_t bin_offset;	 /* binary: offset of the event being replayed */
 };
 
 /* Quote line for a message: printable bytes as they are, others as \xNN,
@@ -240,24 +267,24 @@ static bool replay_next_line(struct replay *r, const char **line, size_t *len, b
 		char *s = r->buf + r->start;
 		size_t have = r->end - r->start;
 		char *eol = memchr(s, '\n', have);
+		size_t max = replay_line_max(s, have);
 		ssize_t got;
 
-		if (eol != NULL && (size_t)(eol - s) <= REPLAY_LINE_MAX) {
+		if (eol != NULL && (size_t)(eol - s) <= max) {
 			*line = s;
 			*len = (size_t)(eol - s);
 			*nl = true;
 			r->start += *len + 1;
 			return true;
 		}
-		if (eol != NULL || have > REPLAY_LINE_MAX) {
+		if (eol != NULL || have > max) {
 			char why[96];
 			size_t n = eol != NULL ? (size_t)(eol - s) : have;
 			struct replay_rec rec;
 			/* A binary file is named as such, whatever its line lengths. */
 			if (replay_parse_line(s, n, &rec, why, sizeof(why)) != REPLAY_LINE_ERROR ||
 			    strncmp(why, "binary", 6) != 0)
-				snprintf(why, sizeof(why), "line longer than %d bytes",
-					 REPLAY_LINE_MAX);
+				snprintf(why, sizeof(why), "line longer than %zu bytes", max);
 			replay_reject_line(r, r->in->lines + 1, why, s, n);
 		}
 		if (r->eof) {
@@ -341,7 +368,10 @@ static void replay_record(struct replay *r, const struct replay_rec *rec, uint64
 		uint64_t room = PAGE_SIZE - (a & (PAGE_SIZE - 1));
 		uint64_t n = end - a < room ? end - a : room;
 
-		replay_map_region(r, a);
+		if (r->sys != NULL)
+			rsys_before_access(r->sys);
+		else
+			replay_map_region(r, a);
 		if (rec->kind == 'I') {
 			/* One fetch per page part; its value is not architectural. */
 			cpu_fetch(v, a, n >= 8 ? 8 : n >= 4 ? 4 : n >= 2 ? 2 : 1);
@@ -360,6 +390,193 @@ static void replay_record(struct replay *r, const struct replay_rec *rec, uint64
 	}
 }
 
+/* The pid of a "==PID==" banner line. */
+static int banner_pid(const char *line, size_t len)
+{
+	long pid = 0;
+
+	for (size_t k = 2; k < len && line[k] >= '0' && line[k] <= '9' && pid < INT32_MAX; k++)
+		pid = pid * 10 + (line[k] - '0');
+	return (int)pid;
+}
+
+/* Where the replay is, for the system-call module's messages. */
+static void replay_where(void *ctx, char *buf, size_t len)
+{
+	struct replay *r = ctx;
+
+	if (r->bin != NULL)
+		snprintf(buf, len,
+			 "%s: byte offset %" PRIu64 " of the decompressed stream (line %" PRIu64
+			 ")",
+			 r->name, r->bin_offset, r->in->lines);
+	else
+		snprintf(buf, len, "%s:%" PRIu64, r->name, r->in->lines);
+}
+
+static _Noreturn void replay_reject_msg(void *ctx, const char *msg)
+{
+	replay_reject(ctx, "%s", msg);
+}
+
+static void replay_access(struct replay *r, const struct replay_rec *rec, const char *line,
+			  size_t len);
+
+/* Text glued after a system call's result: a new thread's first access
+ * (anything else there is valgrind's and is skipped). */
+static void replay_glued(struct replay *r, const char *text, size_t len)
+{
+	struct replay_rec rec;
+	char why[128];
+
+	while (len > 0 && text[len - 1] == ' ')
+		len--;
+	if (replay_parse_line(text, len, &rec, why, sizeof(why)) == REPLAY_LINE_RECORD)
+		replay_access(r, &rec, text, len);
+}
+
+/* A line that is not an access record: a banner, a system call, its
+ * continuation or a note (with --no-syscalls all are skipped, but for an
+ * access glued to a system call, which is replayed either way). */
+static void replay_other_line(struct replay *r, const char *line, size_t len, enum replay_line kind)
+{
+	struct rsys_call_line sc;
+	char why[160];
+
+	r->after_sys = kind == REPLAY_LINE_SYSCALL || kind == REPLAY_LINE_SYSCONT;
+	switch (kind) {
+	case REPLAY_LINE_BANNER:
+		if (r->sys != NULL)
+			rsys_name_pid(r->sys, banner_pid(line, len), true);
+		break;
+	case REPLAY_LINE_SYSCONT:
+		if (r->sys != NULL)
+			rsys_continue(r->sys, line, len);
+		break;
+	case REPLAY_LINE_SYSCALL:
+		/* One line may hold two calls: a new thread's first call is
+		 * printed before the newline of its parent's clone. */
+		while (len > 0) {
+			if (rsys_parse(line, len, &sc, why, sizeof(why)) < 0)
+				replay_reject_line(r, r->in->lines, why, line, len);
+			if (r->sys != NULL)
+				rsys_apply(r->sys, &sc);
+			if (sc.rest != 0)
+				replay_glued(r, line + sc.rest, sc.used - sc.rest);
+			line += sc.used;
+			len -= sc.used;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* An access record: bounds, counts, replay. */
+static void replay_access(struct replay *r, const struct replay_rec *rec, const char *line,
+			  size_t len)
+{
+	struct replay_input *in = r->in;
+
+	r->after_sys = false;
+	if (rec->addr < PAGE_SIZE || rec->addr + rec->size > r->user_top) {
+		char why[128], text[64];
+		snprintf(why, sizeof(why),
+			 "address outside the guest's user space [0x%" PRIx64 ", 0x%" PRIx64 ")",
+			 PAGE_SIZE, r->user_top);
+		if (line == NULL) {
+			snprintf(text, sizeof(text), "%c 0x%" PRIx64 ",%u", rec->kind, rec->addr,
+				 rec->size);
+			line = text;
+			len = strlen(text);
+		}
+		replay_reject_line(r, in->lines, why, line, len);
+	}
+	switch (rec->kind) {
+	case 'I':
+		in->fetches++;
+		break;
+	case 'L':
+		in->loads++;
+		break;
+	case 'S':
+		in->stores++;
+		break;
+	default:
+		in->modifies++;
+		break;
+	}
+	/* --warmup N: the region of interest begins after the Nth record. */
+	if (in->warmup != 0 && in->records == in->warmup)
+		wl_roi_begin(r->c);
+	replay_record(r, rec, in->records++);
+}
+
+/* Read until the header of the binary form could be seen (or the end). */
+static void replay_sniff(struct replay *r)
+{
+	while (r->end < TRACE_BIN_HEADER_LEN && !r->eof) {
+		ssize_t got = read(r->in->fd, r->buf + r->end, REPLAY_BUF_BYTES - r->end);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			replay_reject(r, "%s: read error: %s", r->name, strerror(errno));
+		if (got == 0)
+			r->eof = true;
+		r->end += (size_t)got;
+	}
+}
+
+static void replay_run_binary(struct replay *r)
+{
+	struct replay_input *in = r->in;
+	struct tbin_event ev;
+	char err[300];
+	int rc;
+
+	in->binary = true;
+	/* Opened with a name so that a bad header is reported as such. */
+	r->bin = tbin_open(in->fd, r->buf, r->end, err, sizeof(err));
+	if (r->bin == NULL)
+		replay_reject(r, "%s: %s", r->name, err);
+	in->bin_state = r->bin;
+	while ((rc = tbin_next(r->bin, &ev, err, sizeof(err))) == 1) {
+		in->lines++;
+		r->bin_offset = ev.offset;
+		if (ev.kind == TBIN_ACCESS) {
+			if (r->empty_line != 0)
+				replay_reject(
+				    r, "%s: byte offset %" PRIu64 ": empty line inside the trace",
+				    r->name, ev.offset);
+			replay_access(r, &ev.rec, NULL, 0);
+			continue;
+		}
+		{
+			struct replay_rec rec;
+			char why[128];
+			enum replay_line kind =
+			    replay_parse_line(ev.text, ev.len, &rec, why, sizeof(why));
+			if (kind == REPLAY_LINE_ERROR || kind == REPLAY_LINE_RECORD)
+				replay_reject(r, "%s: byte offset %" PRIu64 ": bad text event (%s)",
+					      r->name, ev.offset,
+					      kind == REPLAY_LINE_ERROR ? why
+									: "an access as text");
+			if (kind == REPLAY_LINE_EMPTY) {
+				if (!r->after_sys && r->empty_line == 0)
+					r->empty_line = in->lines;
+				continue;
+			}
+			r->empty_line = 0; /* valgrind's own text may follow one */
+			replay_other_line(r, ev.text, ev.len, kind);
+		}
+	}
+	if (rc < 0)
+		replay_reject(r, "%s: %s", r->name, err);
+	tbin_close(r->bin);
+	r->bin = NULL;
+	in->bin_state = NULL;
+}
+
 static void replay_run(struct wl_ctx *c)
 {
 	struct replay_input *in = c->p.arg;
@@ -375,7 +592,12 @@ static void replay_run(struct wl_ctx *c)
 	r.user_top = (UINT64_C(1) << (c->vm->cfg.levels == 5 ? 56 : 47)) - PAGE_SIZE;
 	r.huge = c->vm->cfg.guest_page == PG_2M;
 	wl_begin(c);
-	wl_proc_create(c);
+	memset(&in->sys, 0, sizeof(in->sys));
+	if (in->no_syscalls)
+		wl_proc_create(c);
+	else
+		r.sys = in->sys_state =
+		    rsys_start(c, &in->sys, replay_where, replay_reject_msg, &r);
 	if (in->fd < 0) {
 		in->fd = strcmp(in->path, "-") == 0 ? STDIN_FILENO
 						    : open(in->path, O_RDONLY | O_CLOEXEC);
@@ -387,6 +609,11 @@ static void replay_run(struct wl_ctx *c)
 	r.set_cap = REPLAY_SET_MIN;
 	r.set = wl_host_alloc(c, r.set_cap, sizeof(*r.set));
 
+	replay_sniff(&r);
+	if (trace_bin_is(r.buf, r.end)) {
+		replay_run_binary(&r);
+		goto done;
+	}
 	while (replay_next_line(&r, &line, &len, &nl)) {
 		struct replay_rec rec;
 		char why[128];
@@ -401,40 +628,24 @@ static void replay_run(struct wl_ctx *c)
 			    &r, lineno, "truncated line (no newline at end of input)", line, len);
 		if (kind == REPLAY_LINE_ERROR)
 			replay_reject_line(&r, lineno, why, line, len);
+		/* An empty line may end the input, follow a SYSCALL line (a clone's
+		 * report ends with one), or precede valgrind's own text (its report
+		 * of a fatal signal has one); an access may not follow it. */
 		if (kind == REPLAY_LINE_EMPTY) {
-			if (r.empty_line == 0)
+			if (!r.after_sys && r.empty_line == 0)
 				r.empty_line = lineno;
 			continue;
 		}
-		if (r.empty_line != 0)
+		if (r.empty_line != 0 && kind == REPLAY_LINE_RECORD)
 			replay_reject_line(&r, r.empty_line, "empty line inside the trace", "", 0);
-		if (kind == REPLAY_LINE_BANNER)
+		r.empty_line = 0;
+		if (kind != REPLAY_LINE_RECORD) {
+			replay_other_line(&r, line, len, kind);
 			continue;
-		if (rec.addr < PAGE_SIZE || rec.addr + rec.size > r.user_top) {
-			snprintf(why, sizeof(why),
-				 "address outside the guest's user space [0x%" PRIx64 ", 0x%" PRIx64
-				 ")",
-				 PAGE_SIZE, r.user_top);
-			replay_reject_line(&r, lineno, why, line, len);
 		}
-		switch (rec.kind) {
-		case 'I':
-			in->fetches++;
-			break;
-		case 'L':
-			in->loads++;
-			break;
-		case 'S':
-			in->stores++;
-			break;
-		default:
-			in->modifies++;
-			break;
-		}
-		if (in->warmup != 0 && in->records == in->warmup)
-			wl_roi_begin(c);
-		replay_record(&r, &rec, in->records++);
+		replay_access(&r, &rec, line, len);
 	}
+done:
 	if (in->records == 0)
 		replay_reject(&r, "%s: no accesses", r.name);
 	if (in->warmup > in->records)
@@ -444,6 +655,9 @@ static void replay_run(struct wl_ctx *c)
 			      in->warmup, in->records, r.name);
 	if (in->warmup != 0 && in->records == in->warmup)
 		wl_roi_begin(c); /* an empty region: everything was warm-up */
+	if (r.sys != NULL)
+		rsys_stop(r.sys);
+	in->sys_state = NULL;
 }
 
 /* ---- replay workloads ---- */
@@ -462,6 +676,8 @@ int replay_workload_init(struct replay_workload *rw, const char *path)
 		base = "stdin";
 	n = strlen(base);
 	if (n > 7 && strcmp(base + n - 7, ".lackey") == 0)
+		n -= 7;
+	else if (n > 7 && strcmp(base + n - 7, ".vtrace") == 0)
 		n -= 7;
 	o = (size_t)snprintf(rw->name, sizeof(rw->name), "replay:");
 	for (size_t k = 0; k < n && o + 1 < sizeof(rw->name); k++) {
@@ -488,8 +704,37 @@ struct replay_input *replay_input_of(const struct workload *w)
 	return &((struct replay_workload *)((char *)w - offsetof(struct replay_workload, w)))->in;
 }
 
+void replay_print_sys(FILE *f, const struct replay_input *in)
+{
+	const struct rsys_stats *st = &in->sys;
+
+	fprintf(f, "system calls:");
+	for (int k = 0; k < RSYS_NCALLS; k++)
+		fprintf(f, " %s %" PRIu64 ",", rsys_call_name(k), st->call[k].calls);
+	fprintf(f,
+		" others %" PRIu64 ", failed %" PRIu64 "; %" PRIu64 " processes, %" PRIu64
+		" image pages%s\n",
+		st->ignored, st->failed, st->procs, st->image_pages,
+		in->binary ? " (binary trace)" : "");
+	for (int k = 0; k < RSYS_NCALLS; k++) {
+		const struct rsys_count *n = &st->call[k];
+		if (n->invlpgs == 0 && n->tlb_flushes == 0 && n->pt_write_exits == 0)
+			continue;
+		fprintf(f,
+			"  %-8s %" PRIu64 " INVLPG, %" PRIu64 " TLB flushes, %" PRIu64
+			" page-table-write exits\n",
+			rsys_call_name(k), n->invlpgs, n->tlb_flushes, n->pt_write_exits);
+	}
+}
+
 void replay_input_close(struct replay_input *in)
 {
+	if (in->sys_state != NULL)
+		rsys_stop(in->sys_state);
+	in->sys_state = NULL;
+	if (in->bin_state != NULL)
+		tbin_close(in->bin_state);
+	in->bin_state = NULL;
 	if (in->fd > STDIN_FILENO)
 		close(in->fd);
 	in->fd = -1;
@@ -543,7 +788,8 @@ static int add_dir(struct name_list *l, const char *dir, char *err, size_t errle
 	}
 	while ((e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
-		if (n <= 7 || strcmp(e->d_name + n - 7, ".lackey") != 0)
+		if (n <= 7 || (strcmp(e->d_name + n - 7, ".lackey") != 0 &&
+			       strcmp(e->d_name + n - 7, ".vtrace") != 0))
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path) ||
 		    list_add(l, path) < 0) {

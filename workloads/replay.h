@@ -47,11 +47,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "replay_sys.h"
 #include "workload.h"
+
+struct tbin_reader;
 
 /* Longest line accepted, newline excluded (lackey's are under 40 bytes). */
 #define REPLAY_LINE_MAX 255
+/* Longest system-call, banner or note line (a path, a command line). */
+#define REPLAY_SYS_LINE_MAX 4095
 /* Largest access size accepted: lackey's own limit (MAX_DSIZE in lk_main.c). */
 #define REPLAY_MAX_SIZE 512
 /* Addresses must lie below 2^57, the reach of 5-level paging. */
@@ -72,6 +78,9 @@ enum replay_line {
 	REPLAY_LINE_RECORD = 0, /* *rec filled */
 	REPLAY_LINE_BANNER,	/* a ==PID== line: skipped */
 	REPLAY_LINE_EMPTY,	/* an empty line (accepted at the end of input only) */
+	REPLAY_LINE_SYSCALL,	/* "SYSCALL[PID,TID](NR) ...": replay_sys.h */
+	REPLAY_LINE_SYSCONT,	/* " --> ...": the rest of a SYSCALL line */
+	REPLAY_LINE_NOTE,	/* "--PID-- ...": a valgrind note, skipped */
 };
 
 /*
@@ -83,11 +92,17 @@ enum replay_line {
 enum replay_line replay_parse_line(const char *line, size_t len, struct replay_rec *rec, char *why,
 				   size_t whylen);
 
+/* The longest line accepted whose first bytes are line[0, have):
+ * REPLAY_SYS_LINE_MAX for SYSCALL, banner and note lines, else
+ * REPLAY_LINE_MAX. */
+size_t replay_line_max(const char *line, size_t have);
+
 /* One trace to replay, and what its replay found. */
 struct replay_input {
 	const char *path; /* "-" = standard input */
 	int fd;		  /* opened by the run; -1 before; see replay_input_close() */
 	uint64_t warmup;  /* records replayed before the measured region (--warmup) */
+	bool no_syscalls; /* --no-syscalls: one process, every touched region mapped */
 	bool bad_input;	  /* the run stopped on the trace itself (exit status 2) */
 	char err[512];	  /* why, when bad_input: "FILE:LINE: reason: 'text'" */
 	/* Counts of a completed replay. */
@@ -95,7 +110,14 @@ struct replay_input {
 	uint64_t records; /* records replayed */
 	uint64_t fetches, loads, stores, modifies;
 	uint64_t straddles; /* records that crossed a page boundary */
-	uint64_t regions;   /* 2 MiB regions mapped */
+	uint64_t regions;   /* 2 MiB regions mapped (--no-syscalls) */
+
+	bool binary;	       /* the trace was in the binary form */
+	struct rsys_stats sys; /* system calls performed (replay_sys.h) */
+	/* State of a run that stopped early (bad input): replay_input_close()
+	 * frees it. NULL after a completed run. */
+	struct rsys *sys_state;
+	struct tbin_reader *bin_state;
 };
 
 /* A trace as a workload: w.name is "replay:<trace name>" and w.run the
@@ -116,7 +138,11 @@ struct replay_workload {
 int replay_workload_init(struct replay_workload *rw, const char *path);
 /* The input of a replay workload; NULL for any other workload. */
 struct replay_input *replay_input_of(const struct workload *w);
-/* Close the trace a run opened (not standard input). Safe to call twice. */
+/* Print the system calls a replay performed: one line of counts, one per
+ * call kind that changed the TLB (what it cost). */
+void replay_print_sys(FILE *f, const struct replay_input *in);
+/* Close the trace a run opened (not standard input) and free what a run
+ * that stopped early left. Safe to call twice. */
 void replay_input_close(struct replay_input *in);
 
 /*
@@ -128,6 +154,5 @@ void replay_input_close(struct replay_input *in);
  */
 long replay_find_traces(const char *list, bool must_exist, struct replay_workload **out, char *err,
 			size_t errlen);
-
 
 #endif

@@ -128,6 +128,7 @@ int bench_main(int argc, char **argv);
 int sweep_main(int argc, char **argv);
 int merge_main(int argc, char **argv);
 int replay_main(int argc, char **argv);
+int trace_main(int argc, char **argv);
 int explain_main(int argc, char **argv); /* also `explain --scenario` */
 int scenario_main(int argc, char **argv);
 int quiz_main(int argc, char **argv);

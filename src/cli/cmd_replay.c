@@ -20,14 +20,21 @@ static void replay_help(FILE *f)
 	fprintf(
 	    f,
 	    "usage: vmmu replay --trace FILE|- [--mode M] [--warmup N] [--csv FILE|-] [FLAGS]\n\n"
-	    "Replay a valgrind lackey trace of a real program as one guest process under\n"
-	    "one MMU mode, and print the same summary (and CSV row) as `vmmu run`, for\n"
-	    "the workload replay:<trace name>. Record a trace with\n"
-	    "  valgrind --tool=lackey --trace-mem=yes --log-fd=9 PROG 9>PROG.lackey\n"
-	    "Each page the trace touches is demand-faulted on its first touch. A\n"
-	    "malformed line stops the run with its line number and text (exit status 2);\n"
-	    "docs/replay.md gives the format.\n\n"
-	    "  --trace FILE|-                   the trace; '-' reads standard input (required)\n"
+	    "Replay a valgrind lackey trace of a real program under one MMU mode, and\n"
+	    "print the same summary (and CSV row) as `vmmu run`, for the workload\n"
+	    "replay:<trace name>. Record a trace with\n"
+	    "  valgrind --tool=lackey --trace-mem=yes --trace-syscalls=yes --log-fd=9 PROG "
+	    "9>PROG.lackey\n"
+	    "The guest kernel performs the program's mmap, munmap, mprotect, brk, mremap,\n"
+	    "fork, exec and exit where the trace shows them, at the addresses the program\n"
+	    "got; a fork's child replays its own accesses. An access outside every mapping\n"
+	    "stops the run (exit status 2), as does a malformed line, naming its line (or\n"
+	    "its byte offset in the binary form, see `vmmu trace convert`); both forms are\n"
+	    "read, told apart by their first bytes. docs/replay.md gives the format.\n\n"
+	    "  --trace FILE|-                   the trace, text or binary; '-' reads standard\n"
+	    "                                   input (required)\n"
+	    "  --no-syscalls                    ignore SYSCALL lines: one process, each 2 MiB\n"
+	    "                                   region mapped on its first touch\n"
 	    "  --warmup N                       the first N accesses (records) warm the TLB,\n"
 	    "                                   walk caches and VMM state and are not measured\n"
 	    "                                   (default 0: the whole replay is measured)\n"
@@ -50,7 +57,7 @@ int replay_main(int argc, char **argv)
 	uint64_t nwarm = 0;
 	struct replay_workload *rw;
 	struct run_result r;
-	bool maxrss = false;
+	bool maxrss = false, no_syscalls = false;
 	char err[512];
 	FILE *out;
 	int rc;
@@ -65,6 +72,11 @@ int replay_main(int argc, char **argv)
 		}
 		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
 			cfg.verbose++;
+			i++;
+			continue;
+		}
+		if (strcmp(a, "--no-syscalls") == 0) {
+			no_syscalls = true;
 			i++;
 			continue;
 		}
@@ -107,6 +119,7 @@ int replay_main(int argc, char **argv)
 		free(rw);
 		return CLI_EXIT_USAGE;
 	}
+	rw->in.no_syscalls = no_syscalls;
 	p.arg = &rw->in;
 	rw->in.warmup = nwarm;
 	rc = run_workload(&cfg, &rw->w, &p, NULL, &r);
@@ -129,6 +142,8 @@ int replay_main(int argc, char **argv)
 		strcmp(trace, "-") == 0 ? "<stdin>" : trace, rw->in.lines, rw->in.records,
 		rw->in.fetches, rw->in.loads, rw->in.stores, rw->in.modifies, rw->in.straddles,
 		rw->in.regions);
+	if (!no_syscalls)
+		replay_print_sys(out, &rw->in);
 	rc = report_finish("replay", rw->name, &cfg, &r, csv);
 	if (maxrss) {
 		struct rusage ru;

@@ -42,6 +42,7 @@
 #include "../core/mmu.h"
 #include "../report/plot.h"
 #include "../../workloads/replay.h"
+#include "replay_summary.h"
 #include "../lib/run.h"
 #include "../core/stats.h"
 #include "../core/vm.h"
@@ -710,6 +711,7 @@ static int summary_fill(FILE *f, void *ctx)
 		else
 			fprintf(f, "\nNo run of this workload succeeded.\n");
 		compare_why(f, c, w, win ? win : ref);
+		replay_summary_write(f, c->wl[w], row, c->nmodes);
 		if (accesses_differ(row, c->nmodes)) {
 			fprintf(f, "\nThe modes counted different numbers of accesses (");
 			for (size_t m = 0, n = 0; m < c->nmodes; m++)

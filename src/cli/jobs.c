@@ -23,6 +23,7 @@
 #include "../core/stats.h"
 #include "../core/vm.h"
 #include "registry.h"
+#include "replay_summary.h"
 
 /* ---- types ---- */
 
@@ -99,6 +100,7 @@ static _Noreturn void child_run(const struct job *j, int fd)
 			snprintf(r.err, sizeof(r.err), "counter invariant '%s' violated", bad);
 		}
 	}
+	replay_summary_counts(j->w, &r);
 	if (write_all(fd, &r, sizeof(r)) < 0)
 		_exit(3);
 	_exit(r.ok ? 0 : 1);

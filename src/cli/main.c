@@ -7,6 +7,7 @@
  *   vmmu list     the modes and the workloads
  *   vmmu bench    simulated accesses per second (bench.c)
  *   vmmu replay   a valgrind lackey trace under one mode (replay.c)
+ *   vmmu trace    convert a trace to its binary form (cmd_trace.c)
  *   vmmu sweep    one parameter over a list of values, the crossover (sweep.c)
  *   vmmu merge    combine CSVs of jobs run elsewhere (merge.c)
  *   vmmu explain  one translation, reference by reference (explain.c), or a
@@ -48,6 +49,7 @@ static const struct command commands[] = {
     {"list", list_main, "list the MMU modes and the workloads"},
     {"bench", bench_main, "simulated accesses per second against a no-translation baseline"},
     {"replay", replay_main, "replay a valgrind lackey trace of a real program under one mode"},
+    {"trace", trace_main, "convert a lackey trace to the compact binary form (trace convert)"},
     {"sweep", sweep_main, "vary one parameter under every mode; find the crossover"},
     {"merge", merge_main, "combine the CSVs of sweep jobs run elsewhere, checking completeness"},
     {"explain", explain_main, "one translation, reference by reference (or a narrated scenario)"},

@@ -135,6 +135,13 @@ size_t gmm_nprocs(const struct vm *vm);
 gva_t gmm_mmap(struct vm *vm, gva_t addr, uint64_t len, int prot, int flags);
 int gmm_munmap(struct vm *vm, gva_t addr, uint64_t len);
 int gmm_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot);
+/*
+ * The first VMA of the current process that ends above va: 0 with *start,
+ * *end and *prot set, or -1 when there is none (or no current process).
+ * Lets a caller walk the VMAs in address order (replay's consistency
+ * checks); it changes nothing.
+ */
+int gmm_vma_next(const struct vm *vm, gva_t va, gva_t *start, gva_t *end, int *prot);
 /* errno value of the last failed call (0 before any failure). */
 int gmm_errno(const struct vm *vm);
 

@@ -36,6 +36,8 @@ static int vma_reserve(struct gmm *g, struct gproc *p, size_t extra)
 
 static void vma_delete(struct gproc *p, size_t i, size_t n)
 {
+	if (n == 0)
+		return; /* p->vma may still be NULL: munmap of nothing, no VMA yet */
 	memmove(&p->vma[i], &p->vma[i + n], (p->nvma - i - n) * sizeof(*p->vma));
 	p->nvma -= n;
 }
@@ -150,5 +152,21 @@ int gmm_vma_copy(struct gproc *dst, const struct gproc *src)
 	if (src->nvma)
 		memcpy(dst->vma, src->vma, src->nvma * sizeof(*dst->vma));
 	dst->nvma = src->nvma;
+	return 0;
+}
+
+int gmm_vma_next(const struct vm *vm, gva_t va, gva_t *start, gva_t *end, int *prot)
+{
+	const struct gproc *p = gmm_current(vm);
+	size_t i;
+
+	if (p == NULL)
+		return -1;
+	i = gmm_vma_first_after(p, va);
+	if (i == p->nvma)
+		return -1;
+	*start = p->vma[i].start;
+	*end = p->vma[i].end;
+	*prot = p->vma[i].prot;
 	return 0;
 }

@@ -21,6 +21,8 @@
 #include "../core/trace.h"
 #include "../../workloads/workload.h"
 
+#define RUN_WL_COUNTS 24
+
 struct run_result {
 	bool ok;
 	char err[256];        /* when !ok */
@@ -36,6 +38,9 @@ struct run_result {
 	uint64_t rss_bytes;   /* peak resident set of the process at the end */
 	uint64_t digest_frames; /* guest frames the digest read */
 	struct wl_params params; /* with the workload's defaults applied */
+	/* Counts a driver adds for its workload, 0 otherwise (compare: a
+	 * replay's memory system calls, see src/cli/replay_summary.h). */
+	uint64_t wl_counts[RUN_WL_COUNTS];
 };
 
 /* Optional observer: trace hook and a callback with the live VM after boot
