@@ -19,16 +19,26 @@
  *   DIR/plots/       compare-cycles, compare-exits, compare-walkrefs: data,
  *                    gnuplot script, SVG and PNG (plot.h); without gnuplot,
  *                    the data and scripts only, and one message.
+ *   DIR/compare.manifest  written last: each file of the set with its size.
+ *                    It is removed before the first file is replaced, so a
+ *                    set is whole exactly when its manifest is there and
+ *                    every size matches; SIGINT and SIGTERM are held while
+ *                    the set is written.
  * A failed run is reported on stderr and in the summary, has no CSV row,
- * and makes the exit status 1.
+ * and makes the exit status 1. A SIGINT or SIGTERM while the runs go stops
+ * every worker, writes nothing and exits 128 + the signal's number.
  */
 #include <math.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "../report/csv.h"
+#include "../report/manifest.h"
+#include "../report/output.h"
 #include "jobs.h"
 #include "../core/mmu.h"
 #include "../report/plot.h"
@@ -515,11 +525,33 @@ static int compare_plots(const struct compare *c)
 
 /* ---- entry ---- */
 
+/* The manifest first, then what it lists (paths under --out). */
+#define COMPARE_MANIFEST "compare.manifest"
+static const char *const compare_files[] = {
+    COMPARE_MANIFEST,
+    "compare.csv",
+    "summary.md",
+    "plots/compare-cycles.dat",
+    "plots/compare-cycles.gp",
+    "plots/compare-cycles.svg",
+    "plots/compare-cycles.png",
+    "plots/compare-exits.dat",
+    "plots/compare-exits.gp",
+    "plots/compare-exits.svg",
+    "plots/compare-exits.png",
+    "plots/compare-walkrefs.dat",
+    "plots/compare-walkrefs.gp",
+    "plots/compare-walkrefs.svg",
+    "plots/compare-walkrefs.png",
+};
+
 int compare_main(int argc, char **argv)
 {
 	struct compare c;
 	char err[512], path[4096];
 	size_t ok = 0, failed = 0;
+	sigset_t mask;
+	bool write_failed = false;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -529,7 +561,10 @@ int compare_main(int argc, char **argv)
 		free(c.traces);
 		return rc;
 	}
-	if (csv_make_dirs(c.out, err, sizeof(err)) < 0) {
+	/* Before any run: --out, and the files at its top (plots/ is checked
+	 * as a folder). */
+	if (out_check_set(c.out, compare_files, 3, err, sizeof(err)) < 0 ||
+	    csv_make_dirs(c.out, err, sizeof(err)) < 0) {
 		cli_error("--out: %s", err);
 		free(c.wl);
 		free(c.traces);
@@ -557,7 +592,15 @@ int compare_main(int argc, char **argv)
 		c.jobs = (unsigned)c.njob;
 	fprintf(stderr, "vmmu compare: %zu workloads x %zu modes = %zu runs, %u at a time\n", c.nwl,
 		c.nmodes, c.njob, c.jobs);
-	jobs_run("compare", c.job, c.njob, c.jobs);
+	rc = jobs_run("compare", c.job, c.njob, c.jobs);
+	if (rc != 0) {
+		/* Interrupted: the old set (if any) stays as it was. */
+		cli_error("compare: interrupted by SIG%s; nothing written", sigabbrev_np(rc));
+		free(c.job);
+		free(c.wl);
+		free(c.traces);
+		return 128 + rc;
+	}
 
 	for (size_t k = 0; k < c.njob; k++) {
 		if (c.job[k].state == JOB_OK)
@@ -567,10 +610,19 @@ int compare_main(int argc, char **argv)
 	}
 	rc = failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 
+	/* The set is whole only once its manifest is back: remove it first,
+	 * write it last, and hold SIGINT/SIGTERM until then. */
+	jobs_hold_signals(&mask);
+	if (manifest_remove(c.out, COMPARE_MANIFEST, err, sizeof(err)) < 0) {
+		cli_error("compare: %s", err);
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
 	snprintf(path, sizeof(path), "%s/compare.csv", c.out);
 	if (csv_write_atomic(path, compare_csv_fill, &c, err, sizeof(err)) < 0) {
 		cli_error("compare: %s", err);
 		rc = CLI_EXIT_FAIL;
+		write_failed = true;
 	} else {
 		printf("wrote %s (%zu rows)\n", path, ok);
 	}
@@ -578,11 +630,25 @@ int compare_main(int argc, char **argv)
 	if (csv_write_atomic(path, summary_fill, &c, err, sizeof(err)) < 0) {
 		cli_error("compare: %s", err);
 		rc = CLI_EXIT_FAIL;
+		write_failed = true;
 	} else {
 		printf("wrote %s\n", path);
 	}
-	if (compare_plots(&c) < 0)
+	if (compare_plots(&c) < 0) {
 		rc = CLI_EXIT_FAIL;
+		write_failed = true;
+	}
+	if (rc != CLI_EXIT_FAIL || (failed && !write_failed)) {
+		/* Every file of the set was written (failed runs are reported in it). */
+		if (manifest_write(c.out, COMPARE_MANIFEST, compare_files + 1,
+				   sizeof(compare_files) / sizeof(compare_files[0]) - 1, err,
+				   sizeof(err)) < 0) {
+			cli_error("compare: %s", err);
+			rc = CLI_EXIT_FAIL;
+		}
+	}
+out:
+	jobs_release_signals(&mask);
 	if (failed)
 		cli_error("compare: %zu of %zu runs failed", failed, c.njob);
 	free(c.job);

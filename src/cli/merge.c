@@ -30,6 +30,7 @@
 
 #include "cli.h"
 #include "../report/csv.h"
+#include "../report/output.h"
 #include "../lib/run.h"
 #include "registry.h"
 
@@ -715,6 +716,13 @@ int merge_main(int argc, char **argv)
 		cli_error(
 		    "merge: expected OUT.csv and at least one input (see `vmmu merge --help`)");
 		goto out;
+	}
+	{
+		struct out_target t;
+		if (out_resolve(mg.out, &t, err, sizeof(err)) < 0) {
+			cli_error("merge: OUT: %s", err);
+			goto out;
+		}
 	}
 	{
 		/* Expand directories, now that OUT is known. */
