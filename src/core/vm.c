@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "bounds.h"
 #include "vm.h"
 
 /* ---- errors ---- */
@@ -350,6 +351,9 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 		snprintf(err, errlen, "%s", bad);
 		return NULL;
 	}
+	if (config_check_bounds(cfg, err, errlen) != 0 ||
+	    config_check_budget(cfg, budget_available(), err, errlen) != 0)
+		return NULL;
 	if (!mode) {
 		snprintf(err, errlen, "no MMU mode given");
 		return NULL;
