@@ -93,6 +93,7 @@ test-e2e: $(BUILD)/vmmu
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_replay.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_explain.sh
 	@VMMU=$(BUILD)/vmmu bash tests/tutorial.sh
+	@VMMU=$(BUILD)/vmmu bash tests/e2e_outputs.sh
 	@bash tests/test_layering.sh
 
 # compare replays the lackey traces too: tests/data/ always, and those of
