@@ -96,6 +96,7 @@ test-e2e: $(BUILD)/vmmu
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_explain.sh
 	@VMMU=$(BUILD)/vmmu bash tests/tutorial.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_outputs.sh
+	@VMMU=$(BUILD)/vmmu bash tests/e2e_errors.sh
 	@bash tests/test_layering.sh
 
 # ---- fuzzing (tests/fuzz/) ----
