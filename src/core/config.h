@@ -47,6 +47,8 @@ struct vm_config {
 	uint32_t ntlb_entries;
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
+	uint64_t fail_alloc_at;   /* test hook: host allocation N fails (0 = never);
+				   * run_workload() takes it from VMMU_FAIL_ALLOC_AT */
 	int verbose;
 };
 
