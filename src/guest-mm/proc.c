@@ -251,6 +251,11 @@ int gmm_boot(struct vm *vm)
 	g->user_top = (UINT64_C(1) << (c->levels == 5 ? 56 : 47)) - PAGE_SIZE;
 	g->next_pid = 1;
 	g->next_pcid = 1;
+	/* Owned by the VM from here: a host allocation that fails while the
+	 * direct map is built aborts the run, and vm_destroy() then frees g
+	 * through the hook. */
+	vm->guest = g;
+	vm->guest_shutdown = gmm_shutdown;
 
 	gfn_t top;
 	int level = c->direct_map_page == PG_1G ? LVL_PDPT : LVL_PD;
@@ -264,16 +269,13 @@ int gmm_boot(struct vm *vm)
 	for (uint64_t off = 0; ok && off < size; off += step)
 		ok = boot_map(g, g->direct_base + off, off, level) == 0;
 	if (!ok) {
-		gmm_frames_destroy(g);
-		free(g);
+		gmm_shutdown(vm);
 		snprintf(vm->err, sizeof(vm->err),
 			 "guest kernel: guest memory too small for the direct-map tables");
 		return -1;
 	}
 	g->ktop_first = pt_index(g->direct_base, g->levels);
 	g->ktop_count = pt_index(g->direct_base + size - 1, g->levels) - g->ktop_first + 1;
-	vm->guest = g;
-	vm->guest_shutdown = gmm_shutdown;
 	/* Like a kernel filling its IDT: #PF goes to gmm_handle_fault(). */
 	cpu_set_vector(&vm->vcpu, VEC_PF, pf_vector, NULL);
 	load_cr3(g, NULL);
