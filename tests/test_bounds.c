@@ -19,8 +19,6 @@
 #include "../src/core/vm.h"
 #include "../src/cli/registry.h"
 
-static char err[512];
-
 static void defaults(struct vm_config *c)
 {
 	config_defaults(c);
@@ -29,6 +27,7 @@ static void defaults(struct vm_config *c)
 
 static void test_defaults_in_bounds(void **state)
 {
+	char err[512];
 	struct vm_config c;
 
 	(void)state;
@@ -38,6 +37,7 @@ static void test_defaults_in_bounds(void **state)
 
 static void test_tlb_bounds(void **state)
 {
+	char err[512];
 	struct vm_config c;
 
 	(void)state;
@@ -66,6 +66,7 @@ static void test_tlb_bounds(void **state)
 
 static void test_cache_bounds(void **state)
 {
+	char err[512];
 	struct vm_config c;
 
 	(void)state;
@@ -100,6 +101,7 @@ static void test_cache_bounds(void **state)
 
 static void test_budget(void **state)
 {
+	char err[512];
 	struct vm_config c;
 
 	(void)state;
@@ -121,6 +123,7 @@ static void test_budget(void **state)
 /* vm_create() applies the bounds: the API cannot bypass them. */
 static void test_vm_create_refuses(void **state)
 {
+	char err[512];
 	struct vm_config c;
 
 	(void)state;
