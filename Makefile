@@ -127,7 +127,11 @@ test-fuzz-regress: $(REPLAY_BINS)
 		echo "== fuzz replay $$n"; \
 		ins="tests/fuzz/corpus/$$n"; \
 		[ -d tests/fuzz/regress/$$n ] && ins="$$ins tests/fuzz/regress/$$n"; \
-		$(BUILD)/fuzz/replay_$$n $$ins >/dev/null || { fail=1; echo "FAILED: fuzz replay $$n"; }; \
+		if $(BUILD)/fuzz/replay_$$n $$ins >/dev/null 2>$(BUILD)/fuzz/replay_$$n.log; then \
+			tail -1 $(BUILD)/fuzz/replay_$$n.log; \
+		else \
+			fail=1; tail -20 $(BUILD)/fuzz/replay_$$n.log; echo "FAILED: fuzz replay $$n"; \
+		fi; \
 	done; \
 	[ $$fail -eq 0 ]
 
