@@ -110,8 +110,7 @@ static void test_budget(void **state)
 	assert_int_equal(budget_per_frame(), 17);
 	c.guest_mem = UINT64_C(1) << 40; /* 2^28 frames: 4.25 GiB of bookkeeping */
 	assert_int_equal(config_check_budget(&c, UINT64_C(17) << 28, err, sizeof(err)), 0);
-	assert_int_equal(config_check_budget(&c, (UINT64_C(17) << 28) - 1, err, sizeof(err)),
-			 -1);
+	assert_int_equal(config_check_budget(&c, (UINT64_C(17) << 28) - 1, err, sizeof(err)), -1);
 	assert_string_equal(err, "a guest of 1024.0 GiB needs 4.2 GiB of bookkeeping alone (17 "
 				 "bytes per 4 KiB frame x 268435456 frames), more than the 4.2 GiB "
 				 "of memory available");
@@ -143,7 +142,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults_in_bounds), cmocka_unit_test(test_tlb_bounds),
-	    cmocka_unit_test(test_cache_bounds),	 cmocka_unit_test(test_budget),
+	    cmocka_unit_test(test_cache_bounds),       cmocka_unit_test(test_budget),
 	    cmocka_unit_test(test_vm_create_refuses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

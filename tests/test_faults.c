@@ -56,7 +56,8 @@ static void sweep_failures(const char *mode, const char *wname, uint64_t *total)
 		c.fail_alloc_at = n;
 		assert_int_equal(run_workload(&c, w, &p, NULL, &r), -1);
 		snprintf(want, sizeof(want),
-			 "host memory allocation %" PRIu64 " failed (injected: VMMU_FAIL_ALLOC_AT)", n);
+			 "host memory allocation %" PRIu64 " failed (injected: VMMU_FAIL_ALLOC_AT)",
+			 n);
 		assert_string_equal(r.err, want);
 		assert_false(r.ok);
 	}

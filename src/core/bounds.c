@@ -44,7 +44,8 @@ int config_check_bounds(const struct vm_config *c, char *err, size_t errlen)
 	}
 	for (int l = 0; l <= MAX_LEVELS; l++) {
 		if (c->psc_entries[l] > BOUND_PSC_ENTRIES) {
-			snprintf(err, errlen, "--psc: %" PRIu32 " entries is more than %u per level",
+			snprintf(err, errlen,
+				 "--psc: %" PRIu32 " entries is more than %u per level",
 				 c->psc_entries[l], BOUND_PSC_ENTRIES);
 			return -1;
 		}
@@ -60,8 +61,8 @@ int config_check_bounds(const struct vm_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->shadow_roots > BOUND_SHADOW_ROOTS) {
-		snprintf(err, errlen, "--shadow-roots: %" PRIu32 " is more than %u", c->shadow_roots,
-			 BOUND_SHADOW_ROOTS);
+		snprintf(err, errlen, "--shadow-roots: %" PRIu32 " is more than %u",
+			 c->shadow_roots, BOUND_SHADOW_ROOTS);
 		return -1;
 	}
 	if (c->shadow_cap > gpages) {
@@ -76,7 +77,7 @@ int config_check_bounds(const struct vm_config *c, char *err, size_t errlen)
 
 uint64_t budget_per_frame(void)
 {
-	return sizeof(uint64_t) /* p2m: gfn -> hfn (core/vm.c) */
+	return sizeof(uint64_t)			    /* p2m: gfn -> hfn (core/vm.c) */
 	       + sizeof(uint32_t) + sizeof(uint8_t) /* guest frame refcount and kind */
 	       + sizeof(uint32_t);		    /* shadow rmap head (shadow/spt.c) */
 }

@@ -46,8 +46,8 @@ int manifest_remove(const char *dir, const char *name, char *err, size_t errlen)
 	return 0;
 }
 
-int manifest_write(const char *dir, const char *name, const char *const *files, size_t n,
-		   char *err, size_t errlen)
+int manifest_write(const char *dir, const char *name, const char *const *files, size_t n, char *err,
+		   size_t errlen)
 {
 	struct manifest_ctx m = {.dir = dir, .files = files, .n = n};
 	char path[PATH_MAX];
@@ -80,7 +80,8 @@ int manifest_check(const char *dir, const char *name, char *err, size_t errlen)
 		}
 		snprintf(path, sizeof(path), "%.2000s/%.2000s", dir, file);
 		if (stat(path, &sb) != 0 || (uint64_t)sb.st_size != size) {
-			snprintf(err, errlen, "'%s' is missing or changed since the manifest", path);
+			snprintf(err, errlen, "'%s' is missing or changed since the manifest",
+				 path);
 			rc = -1;
 		}
 	}

@@ -22,8 +22,8 @@ int manifest_remove(const char *dir, const char *name, char *err, size_t errlen)
 
 /* Write DIR/NAME listing those of files[0..n-1] (paths under DIR) that
  * exist, with their sizes. Returns 0, or -1 with err set. */
-int manifest_write(const char *dir, const char *name, const char *const *files, size_t n,
-		   char *err, size_t errlen);
+int manifest_write(const char *dir, const char *name, const char *const *files, size_t n, char *err,
+		   size_t errlen);
 
 /* Is the set whole? 0 when DIR/NAME exists and every file it lists has its
  * size; -1 with err naming the first difference. */

@@ -178,8 +178,7 @@ int out_check_dir(const char *dir, char *err, size_t errlen)
 	return check_parent(dir, err, errlen);
 }
 
-int out_check_set(const char *dir, const char *const *names, size_t n, char *err,
-		  size_t errlen)
+int out_check_set(const char *dir, const char *const *names, size_t n, char *err, size_t errlen)
 {
 	char path[PATH_MAX], sub[PATH_MAX];
 	struct out_target t;

@@ -54,8 +54,7 @@ int out_check_dir(const char *dir, char *err, size_t errlen);
  * out_check_dir() on DIR, then out_resolve() on each DIR/NAME. Returns 0, or
  * -1 with err set. No side effect.
  */
-int out_check_set(const char *dir, const char *const *names, size_t n, char *err,
-		  size_t errlen);
+int out_check_set(const char *dir, const char *const *names, size_t n, char *err, size_t errlen);
 
 /* Create DIR if it is missing, never its parents. Returns 0, or -1 with err
  * set (also when DIR exists and is not a folder). */

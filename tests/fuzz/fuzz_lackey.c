@@ -36,9 +36,11 @@ static void check_lines(const uint8_t *data, size_t size)
 		if (kind == REPLAY_LINE_ERROR && why[0] == '\0')
 			abort(); /* an error must say why */
 		if (kind == REPLAY_LINE_RECORD) {
-			if (rec.kind != 'I' && rec.kind != 'L' && rec.kind != 'S' && rec.kind != 'M')
+			if (rec.kind != 'I' && rec.kind != 'L' && rec.kind != 'S' &&
+			    rec.kind != 'M')
 				abort();
-			if (rec.size == 0 || rec.size > REPLAY_MAX_SIZE || rec.addr >> REPLAY_ADDR_BITS != 0)
+			if (rec.size == 0 || rec.size > REPLAY_MAX_SIZE ||
+			    rec.addr >> REPLAY_ADDR_BITS != 0)
 				abort();
 		}
 		if (nl == NULL)

@@ -69,7 +69,8 @@ int main(int argc, char **argv)
 		for (int e = 0; e < n; e++) {
 			char path[4096];
 			snprintf(path, sizeof(path), "%s/%s", argv[k], ents[e]->d_name);
-			if (ents[e]->d_name[0] != '.' && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			if (ents[e]->d_name[0] != '.' && stat(path, &sb) == 0 &&
+			    S_ISREG(sb.st_mode)) {
 				bad += replay_file(path) != 0;
 				ran++;
 			}
