@@ -111,7 +111,7 @@ expect_msg 2 "unknown workload 'nope'" "unknown workload names it" "$VMMU" run -
 check "unknown workload suggests vmmu list" grep -qF "vmmu list" "$T/err"
 expect_msg 2 "unknown mode 'warp'" "unknown mode names it" "$VMMU" run --mode warp --workload faults
 check "unknown mode suggests vmmu list" grep -qF "vmmu list" "$T/err"
-expect_msg 2 "--csv: directory '$T/none' does not exist" "--csv into a missing directory" \
+expect_msg 2 "--csv: folder '$T/none' does not exist (it is not created)" "--csv into a missing directory" \
 	"$VMMU" run --workload faults --csv "$T/none/x.csv"
 expect_msg 2 "-j: expected an integer from 1 to 256, got '0'" "compare -j 0" \
 	"$VMMU" compare --out "$T/never" -j 0
@@ -262,6 +262,7 @@ done
 # ---- compare ----
 
 nm=$(echo "$modes_ok" | wc -w)
+mkdir "$T/cmp" # --out creates its last component only
 expect 0 "compare two workloads" "$VMMU" compare --out "$T/cmp/sub" -j 2 --workloads faults,seq
 check "compare.csv written" test -s "$T/cmp/sub/compare.csv"
 check "summary.md written" test -s "$T/cmp/sub/summary.md"
@@ -275,7 +276,7 @@ eq "compare.csv: seq's counters are its region" "$(col "$T/cmp/sub/compare.csv" 
 eq "compare.csv: faults is measured whole" "$(col "$T/cmp/sub/compare.csv" roi 1)" "whole"
 check "plot titles say what was measured" grep -q "region of interest" "$T/cmp/sub/plots/compare-cycles.gp"
 check "summary names a winner" grep -q "^Winner: \*\*" "$T/cmp/sub/summary.md"
-eq "no temporary files in the output directory" "$(ls -A "$T/cmp/sub" | sort | tr '\n' ' ')" "compare.csv plots summary.md "
+eq "no temporary files in the output directory" "$(ls -A "$T/cmp/sub" | sort | tr '\n' ' ')" "compare.csv compare.manifest plots summary.md "
 check "non-tty progress is plain lines" grep -q "^compare: \[2/$((2 * nm))\]" "$T/err"
 "$VMMU" run --workload seq --csv - 2>/dev/null >"$T/seq1.csv"
 eq "compare row equals the run row (checksum)" \

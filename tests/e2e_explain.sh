@@ -332,7 +332,7 @@ expect_err 2 "--map" "bad --map" "$VMMU" explain --mode native --gva 0x1000 --ma
 expect_err 2 "unknown flag '--bogus'" "unknown flag" "$VMMU" explain --mode native --gva 0x1000 --bogus
 expect_err 2 "--seed" "bad quiz seed" "$VMMU" quiz --mode native --seed abc
 expect_err 2 "--mode: unknown mode 'x'" "quiz unknown mode" "$VMMU" quiz --mode x
-expect_err 1 "--svg" "unwritable --svg" "$VMMU" explain --mode native --gva 0x7f0000001000 --svg /nonexistent/dir/x.svg
+expect_err 2 "--svg: folder '/nonexistent/dir' does not exist" "unwritable --svg (exit 2, before the walk)" "$VMMU" explain --mode native --gva 0x7f0000001000 --svg /nonexistent/dir/x.svg
 "$VMMU" explain --scenario no-such-scenario --mode native >/dev/null 2>"$T/err"
 grep -q "unknown flag '--scenario'" "$T/err" && bad "--scenario is not dispatched" || ok
 "$VMMU" explain --help >/dev/null && ok || bad "explain --help"

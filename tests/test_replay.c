@@ -75,7 +75,9 @@ static const struct parse_case parse_cases[] = {
     {" L fffffffffffffffffff,8", 0, REPLAY_LINE_ERROR, 0, 0, 0, "address past 2^57"},
     {"I  04\0001ab,3", 13, REPLAY_LINE_ERROR, 0, 0, 0, "binary data (byte 0x00 at column 6)"},
     {"\177ELF", 0, REPLAY_LINE_ERROR, 0, 0, 0, "binary data (byte 0x7f at column 1)"},
-    {"I  0401ab70,3\r", 0, REPLAY_LINE_ERROR, 0, 0, 0, "binary data (byte 0x0d at column 14)"},
+    {"I  0401ab70,3\r", 0, REPLAY_LINE_ERROR, 0, 0, 0,
+     "CRLF line endings (a DOS file; convert it with dos2unix)"},
+    {"I  0401\rab70,3", 0, REPLAY_LINE_ERROR, 0, 0, 0, "binary data (byte 0x0d at column 8)"},
 };
 
 static void test_parse_table(void **state)

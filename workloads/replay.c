@@ -93,9 +93,15 @@ enum replay_line replay_parse_line(const char *line, size_t len, struct replay_r
 	default:
 		break;
 	}
-	/* Text only: printable ASCII. NUL or any other byte means binary. */
+	/* Text only: printable ASCII. NUL or any other byte means binary; a
+	 * carriage return that ends the line means DOS line endings. */
 	for (k = 0; k < len; k++) {
 		unsigned char ch = (unsigned char)line[k];
+		if (ch == '\r' && k + 1 == len) {
+			snprintf(why, whylen,
+				 "CRLF line endings (a DOS file; convert it with dos2unix)");
+			return REPLAY_LINE_ERROR;
+		}
 		if (ch < 0x20 || ch > 0x7e) {
 			snprintf(why, whylen, "binary data (byte 0x%02x at column %zu)", ch, k + 1);
 			return REPLAY_LINE_ERROR;
@@ -246,6 +252,21 @@ static _Noreturn void replay_reject(struct replay *r, const char *fmt, ...)
 	vm_abort(r->c->vm, "%s", r->in->err);
 }
 
+/* The input could not be read (a closed stdin, an I/O error): not a fault
+ * of the trace, so not bad input; the run fails (exit status 1). */
+static _Noreturn void replay_fail_io(struct replay *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static _Noreturn void replay_fail_io(struct replay *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->in->err, sizeof(r->in->err), fmt, ap);
+	va_end(ap);
+	r->in->bad_input = false;
+	vm_abort(r->c->vm, "%s", r->in->err);
+}
+
 static _Noreturn void replay_reject_line(struct replay *r, uint64_t lineno, const char *why,
 					 const char *line, size_t len)
 {
@@ -302,8 +323,10 @@ static bool replay_next_line(struct replay *r, const char **line, size_t *len, b
 		do
 			got = read(r->in->fd, r->buf + r->end, REPLAY_BUF_BYTES - r->end);
 		while (got < 0 && errno == EINTR);
+		if (got < 0 && errno == EBADF && r->in->fd == STDIN_FILENO)
+			replay_fail_io(r, "%s: stdin is closed", r->name);
 		if (got < 0)
-			replay_reject(r, "%s: read error: %s", r->name, strerror(errno));
+			replay_fail_io(r, "%s: read error: %s", r->name, strerror(errno));
 		if (got == 0)
 			r->eof = true;
 		else
@@ -519,8 +542,10 @@ static void replay_sniff(struct replay *r)
 		ssize_t got = read(r->in->fd, r->buf + r->end, REPLAY_BUF_BYTES - r->end);
 		if (got < 0 && errno == EINTR)
 			continue;
+		if (got < 0 && errno == EBADF && r->in->fd == STDIN_FILENO)
+			replay_fail_io(r, "%s: stdin is closed", r->name);
 		if (got < 0)
-			replay_reject(r, "%s: read error: %s", r->name, strerror(errno));
+			replay_fail_io(r, "%s: read error: %s", r->name, strerror(errno));
 		if (got == 0)
 			r->eof = true;
 		r->end += (size_t)got;

@@ -43,6 +43,7 @@
 
 #include "cli.h"
 #include "../report/csv.h"
+#include "../report/output.h"
 #include "../lib/run.h"
 #include "../core/vm.h"
 #include "registry.h"
@@ -607,36 +608,6 @@ static void bench_print(FILE *f, const struct bench *b)
 	}
 }
 
-/* mkdir -p of the directory part of path. */
-static int make_parent_dirs(const char *path, char *err, size_t errlen)
-{
-	char buf[4096];
-	if (strcmp(path, "-") == 0)
-		return 0;
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		snprintf(err, errlen, "--out: path too long");
-		return -1;
-	}
-	char *slash = strrchr(buf, '/');
-	if (slash == NULL || slash == buf)
-		return 0;
-	*slash = '\0';
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-			goto fail;
-		*p = '/';
-	}
-	if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-		goto fail;
-	return 0;
-fail:
-	snprintf(err, errlen, "cannot create directory '%.200s': %.100s", buf, strerror(errno));
-	return -1;
-}
-
 /* ---- parsing ---- */
 
 static void bench_help(FILE *f)
@@ -652,7 +623,8 @@ static void bench_help(FILE *f)
 	    "Writes a CSV (one row per workload and mode) and prints a table.\n"
 	    "This is a benchmark: numbers depend on the host. Exit status 1 if a run\n"
 	    "failed, 2 on bad usage.\n\n"
-	    "  --out FILE                       CSV output, written atomically; - = stdout\n"
+	    "  --out FILE                       CSV output, written atomically; - = stdout;\n"
+	    "                                   its folder must exist\n"
 	    "                                   (default: %s)\n"
 	    "  --workloads a,b,...              workloads to run (default: all, see `vmmu list`)\n"
 	    "  --modes a,b,...                  modes to run (default: every mode that can run)\n"
@@ -834,10 +806,14 @@ int bench_main(int argc, char **argv)
 	if (status >= 0)
 		goto out;
 	status = CLI_EXIT_OK;
-	if (make_parent_dirs(b->out, err, sizeof(err)) != 0) {
-		cli_error("bench: %s", err);
-		status = CLI_EXIT_FAIL;
-		goto out;
+	{
+		/* Before any run: a bad --out costs nothing (no folder is created). */
+		struct out_target t;
+		if (out_resolve(b->out, &t, err, sizeof(err)) != 0) {
+			cli_error("--out: %s", err);
+			status = CLI_EXIT_USAGE;
+			goto out;
+		}
 	}
 	b->rows = calloc(b->nwl * b->nmodes, sizeof(*b->rows));
 	if (b->rows == NULL) {

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "../core/bounds.h"
+
 /* ---- types ---- */
 
 enum opt_kind {
@@ -179,10 +181,10 @@ int cli_parse_onoff(const char *s, bool *out, char *err, size_t errlen)
 	return -1;
 }
 
-/* Limits of one TLB array: enough for any real part, small enough that a
- * typo does not allocate gigabytes. */
-#define GEOM_MAX_SETS (UINT32_C(1) << 16)
-#define GEOM_MAX_WAYS 1024u
+/* Limits of one TLB array: real parts times a generous factor, small enough
+ * that a typo does not allocate gigabytes (core/bounds.h gives the figures). */
+#define GEOM_MAX_SETS BOUND_TLB_SETS
+#define GEOM_MAX_WAYS BOUND_TLB_WAYS
 
 /* Parse "SETSxWAYS" from the front of s, stopping at 'stop' or the end. */
 static int parse_geom_at(const char **s, char stop, struct tlb_geom *g)
@@ -197,7 +199,7 @@ static int parse_geom_at(const char **s, char stop, struct tlb_geom *g)
 		return -1;
 	if (sets == 0 || sets > GEOM_MAX_SETS || (sets & (sets - 1)) != 0)
 		return -1;
-	if (ways == 0 || ways > GEOM_MAX_WAYS)
+	if (ways == 0 || ways > GEOM_MAX_WAYS || sets * ways > BOUND_TLB_ENTRIES)
 		return -1;
 	g->sets = (uint32_t)sets;
 	g->ways = (uint32_t)ways;
@@ -212,9 +214,9 @@ int cli_parse_geom(const char *s, struct tlb_geom *out, char *err, size_t errlen
 
 	if (parse_geom_at(&p, '\0', &g) < 0 || *p != '\0') {
 		snprintf(err, errlen,
-			 "expected SETSxWAYS with SETS a power of two up to %" PRIu32
-			 " and WAYS 1..%u (e.g. 16x4), got '%s'",
-			 GEOM_MAX_SETS, GEOM_MAX_WAYS, s);
+			 "expected SETSxWAYS with SETS a power of two up to %u, WAYS 1..%u "
+			 "and at most %u entries (e.g. 16x4), got '%s'",
+			 GEOM_MAX_SETS, GEOM_MAX_WAYS, BOUND_TLB_ENTRIES, s);
 		return -1;
 	}
 	*out = g;
@@ -237,9 +239,9 @@ static int parse_tlb_pair(const char *s, struct tlb_geom *l1, struct tlb_geom *l
 	return 0;
 bad:
 	snprintf(err, errlen,
-		 "expected L1:L2 as SETSxWAYS:SETSxWAYS with SETS a power of two "
-		 "(e.g. 16x4:128x12), got '%s'",
-		 s);
+		 "expected L1:L2 as SETSxWAYS:SETSxWAYS with SETS a power of two up to %u, "
+		 "WAYS 1..%u and at most %u entries each (e.g. 16x4:128x12), got '%s'",
+		 GEOM_MAX_SETS, GEOM_MAX_WAYS, BOUND_TLB_ENTRIES, s);
 	return -1;
 }
 
@@ -311,7 +313,7 @@ static int parse_numa(const char *s, enum numa_policy *pol, int *node, char *err
 /* Paging-structure cache levels that --psc sets, in the order it takes them. */
 static const int psc_levels[] = {LVL_PD, LVL_PDPT, LVL_PML4, LVL_PML5};
 #define PSC_NLEVELS (sizeof(psc_levels) / sizeof(psc_levels[0]))
-#define PSC_MAX_ENTRIES 4096u
+#define PSC_MAX_ENTRIES BOUND_PSC_ENTRIES
 
 static int parse_psc(const char *s, uint32_t *entries, char *err, size_t errlen)
 {
@@ -523,7 +525,8 @@ static const struct opt machine_opts[] = {
      .off = VMC(l1d),
      .off2 = VMC(l2),
      .prof = MACH_TLB,
-     .help = "L1 4K data TLB and unified L2 TLB, SETSxWAYS each"},
+          .help = "L1 4K data TLB and unified L2 TLB, SETSxWAYS each (every TLB: SETS <= 4096, "
+	     "WAYS <= 1024, <= 65536 entries: 21x Zen 4's 3072-entry L2 DTLB)"},
     {.name = "--tlb-large",
      .metavar = "SETSxWAYS",
      .kind = K_GEOM,
@@ -541,7 +544,7 @@ static const struct opt machine_opts[] = {
      .kind = K_PSC,
      .off = VMC(psc_entries),
      .prof = MACH_PSC,
-     .help = "paging-structure cache entries per level"},
+          .help = "paging-structure cache entries per level (<= 4096: 128x Intel's 32)"},
     {.name = "--numa",
      .metavar = "local|interleave|node:N",
      .kind = K_NUMA,
@@ -553,10 +556,10 @@ static const struct opt machine_opts[] = {
      .kind = K_SYNC,
      .off = VMC(shadow_sync),
      .help = "shadow: let leaf tables go unsync until the guest flushes (KVM), or keep them in sync"},
-    NUM_OPT("--shadow-roots", K_U32, VMC(shadow_roots), 0, 1024, NULL,
+    NUM_OPT("--shadow-roots", K_U32, VMC(shadow_roots), 0, BOUND_SHADOW_ROOTS, NULL,
 	    "shadow: size of the previous-root cache"),
     NUM_OPT("--shadow-cap", K_U64, VMC(shadow_cap), 0, UINT64_MAX, "guest pages / 50",
-	    "shadow: most shadow pages before eviction"),
+	    "shadow: most shadow pages before eviction (at most guest pages)"),
     BOOL_OPT("--prefetch", shadow_prefetch,
 	     "shadow: prefetch neighbouring sptes on a hidden fault"),
     NUM_OPT("--prefetch-num", K_U32, VMC(prefetch_num), 0, 512, NULL,
@@ -576,17 +579,17 @@ static const struct opt machine_opts[] = {
      .metavar = "N",
      .kind = K_U32,
      .off = VMC(pwc_entries),
-     .max = 65536,
+     .max = BOUND_PWC_ENTRIES,
      .prof = MACH_PWC,
-     .help = "nested: 2D page-walk cache entries"},
+     .help = "nested: 2D page-walk cache entries (<= 4096: 64x a real 64-entry PWC)"},
     BOOL_OPT("--ntlb", ntlb, "nested: nested TLB (with --walk-caches on)"),
     {.name = "--ntlb-entries",
      .metavar = "N",
      .kind = K_U32,
      .off = VMC(ntlb_entries),
-     .max = 65536,
+     .max = BOUND_NTLB_ENTRIES,
      .prof = MACH_NTLB,
-     .help = "nested: nested TLB entries"},
+     .help = "nested: nested TLB entries (<= 4096: 64x a real 64-entry nTLB)"},
     NUM_OPT("--switch-interval", K_U64, VMC(switch_interval), 1, UINT64_MAX, NULL,
 	    "switching: accesses between two choices of shadow or nested paging"),
     NUM_OPT("--switch-ratio", K_U32, VMC(switch_ratio), 1, U32MAX, NULL,

@@ -108,6 +108,11 @@ bool cli_is_help(const char *s);
 /* Print "vmmu: <formatted message>\n" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Flush and close stdout; on a write error print "vmmu: write error on
+ * stdout: ..." and return CLI_EXIT_FAIL if status was CLI_EXIT_OK, else
+ * status (closeout.c; coreutils' close_stdout()). */
+int cli_close_stdout(int status);
+
 /*
  * Report argv entry a that the parsers of command cmd did not take: with rc
  * CLI_ERR, the parser's message err; with CLI_NOMATCH, "CMD: unknown flag

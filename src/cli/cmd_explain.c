@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "registry.h"
 #include "../core/pte.h"
+#include "../report/output.h"
 #include "../teach/explain.h"
 
 /* ---- the command line ---- */
@@ -193,9 +194,12 @@ int explain_main(int argc, char **argv)
 			map[nmap++] = warm_gva;
 		map[nmap++] = gva;
 	}
-	if (svg && strcmp(svg, "") == 0) {
-		cli_error("--svg: empty file name");
-		return CLI_EXIT_USAGE;
+	if (svg) {
+		struct out_target ot;
+		if (out_resolve(svg, &ot, err, sizeof(err)) < 0) {
+			cli_error("--svg: %s", err);
+			return CLI_EXIT_USAGE;
+		}
 	}
 
 	struct xp_opts o = {

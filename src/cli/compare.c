@@ -21,6 +21,11 @@
  *   DIR/plots/       compare-cycles, compare-exits, compare-walkrefs: data,
  *                    gnuplot script, SVG and PNG (plot.h); without gnuplot,
  *                    the data and scripts only, and one message.
+ *   DIR/compare.manifest  written last: each file of the set with its size.
+ *                    It is removed before the first file is replaced, so a
+ *                    set is whole exactly when its manifest is there and
+ *                    every size matches; SIGINT and SIGTERM are held while
+ *                    the set is written.
  * A failed run is reported on stderr and in the summary, has no CSV row,
  * and makes the exit status 1.
  *
@@ -29,8 +34,12 @@
  * With --seeds N every cell (workload x mode) runs seeds seed .. seed+N-1
  * (--seed, default 1, so 1..N); a cell is summarised by the mean of its runs
  * (ci.h) and fails when any of its runs failed.
+ * A SIGINT or SIGTERM while the runs go stops every worker, writes nothing
+ * and exits 128 + the signal's number.
  */
 #include <math.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +47,8 @@
 #include "cli.h"
 #include "../report/ci.h"
 #include "../report/csv.h"
+#include "../report/manifest.h"
+#include "../report/output.h"
 #include "jobs.h"
 #include "../core/mmu.h"
 #include "../report/plot.h"
@@ -91,9 +102,12 @@ static void compare_help(FILE *f)
 	    "Workloads use their default sizes unless --pages/--ops/... are given.\n"
 	    "Counters cover each workload's region of interest (docs/workloads.md) unless\n"
 	    "--whole-run is given. Progress goes to stderr. Exit status 1 if any run\n"
-	    "failed (the others are still written), 2 on bad usage.\n\n"
-	    "  --out DIR                        output directory, created if missing (default: "
-	    "results)\n"
+	    "failed (the others are still written), 2 on bad usage (--out is checked\n"
+	    "before any run), 130 on SIGINT and 143 on SIGTERM (every worker stopped,\n"
+	    "nothing written). DIR/compare.manifest is written last: the set is whole\n"
+	    "when it is there.\n\n"
+	    "  --out DIR                        output directory, created if missing (not its\n"
+	    "                                   parent; default: results)\n"
 	    "  -j, --jobs N                     runs in parallel, 1..%d (default: %d)\n"
 	    "  --workloads a,b,...              workloads to run (default: all, see `vmmu list`)\n"
 	    "  --modes a,b,...                  modes to run (default: every mode that can run)\n"
@@ -840,11 +854,33 @@ static void compare_print_means(const struct compare *c)
 
 /* ---- entry ---- */
 
+/* The manifest first, then what it lists (paths under --out). */
+#define COMPARE_MANIFEST "compare.manifest"
+static const char *const compare_files[] = {
+    COMPARE_MANIFEST,
+    "compare.csv",
+    "summary.md",
+    "plots/compare-cycles.dat",
+    "plots/compare-cycles.gp",
+    "plots/compare-cycles.svg",
+    "plots/compare-cycles.png",
+    "plots/compare-exits.dat",
+    "plots/compare-exits.gp",
+    "plots/compare-exits.svg",
+    "plots/compare-exits.png",
+    "plots/compare-walkrefs.dat",
+    "plots/compare-walkrefs.gp",
+    "plots/compare-walkrefs.svg",
+    "plots/compare-walkrefs.png",
+};
+
 int compare_main(int argc, char **argv)
 {
 	struct compare c;
 	char err[512], path[4096];
 	size_t ok = 0, failed = 0;
+	sigset_t mask;
+	bool write_failed = false;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -854,7 +890,10 @@ int compare_main(int argc, char **argv)
 		free(c.traces);
 		return rc;
 	}
-	if (csv_make_dirs(c.out, err, sizeof(err)) < 0) {
+	/* Before any run: --out, and the files at its top (plots/ is checked
+	 * as a folder). */
+	if (out_check_set(c.out, compare_files, 3, err, sizeof(err)) < 0 ||
+	    csv_make_dirs(c.out, err, sizeof(err)) < 0) {
 		cli_error("--out: %s", err);
 		free(c.wl);
 		free(c.traces);
@@ -889,7 +928,17 @@ int compare_main(int argc, char **argv)
 	fprintf(stderr,
 		"vmmu compare: %zu workloads x %zu modes x %u seeds = %zu runs, %u at a time\n",
 		c.nwl, c.nmodes, c.nseeds, c.njob, c.jobs);
-	jobs_run("compare", c.job, c.njob, c.jobs);
+	rc = jobs_run("compare", c.job, c.njob, c.jobs);
+	if (rc != 0) {
+		/* Interrupted: the old set (if any) stays as it was. */
+		cli_error("compare: interrupted by SIG%s; nothing written", sigabbrev_np(rc));
+		free(c.job);
+		free(c.cell);
+		free(c.cpa);
+		free(c.wl);
+		free(c.traces);
+		return 128 + rc;
+	}
 	if (compare_cells(&c) < 0) {
 		free(c.job);
 		free(c.cell);
@@ -907,10 +956,19 @@ int compare_main(int argc, char **argv)
 	}
 	rc = failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 
+	/* The set is whole only once its manifest is back: remove it first,
+	 * write it last, and hold SIGINT/SIGTERM until then. */
+	jobs_hold_signals(&mask);
+	if (manifest_remove(c.out, COMPARE_MANIFEST, err, sizeof(err)) < 0) {
+		cli_error("compare: %s", err);
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
 	snprintf(path, sizeof(path), "%s/compare.csv", c.out);
 	if (csv_write_atomic(path, compare_csv_fill, &c, err, sizeof(err)) < 0) {
 		cli_error("compare: %s", err);
 		rc = CLI_EXIT_FAIL;
+		write_failed = true;
 	} else {
 		printf("wrote %s (%zu rows)\n", path, ok);
 	}
@@ -918,13 +976,27 @@ int compare_main(int argc, char **argv)
 	if (csv_write_atomic(path, summary_fill, &c, err, sizeof(err)) < 0) {
 		cli_error("compare: %s", err);
 		rc = CLI_EXIT_FAIL;
+		write_failed = true;
 	} else {
 		printf("wrote %s\n", path);
 	}
-	if (compare_plots(&c) < 0)
+	if (compare_plots(&c) < 0) {
 		rc = CLI_EXIT_FAIL;
+		write_failed = true;
+	}
+	if (rc != CLI_EXIT_FAIL || (failed && !write_failed)) {
+		/* Every file of the set was written (failed runs are reported in it). */
+		if (manifest_write(c.out, COMPARE_MANIFEST, compare_files + 1,
+				   sizeof(compare_files) / sizeof(compare_files[0]) - 1, err,
+				   sizeof(err)) < 0) {
+			cli_error("compare: %s", err);
+			rc = CLI_EXIT_FAIL;
+		}
+	}
 	if (c.nseeds > 1)
 		compare_print_means(&c);
+out:
+	jobs_release_signals(&mask);
 	if (failed)
 		cli_error("compare: %zu of %zu runs failed", failed, c.njob);
 	free(c.cell);

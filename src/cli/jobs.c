@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,6 +36,9 @@ struct runner {
 	unsigned par;
 	bool tty;
 	double t_start;
+	pid_t parent;	  /* the runner's pid, for the child's orphan check */
+	int sfd;	  /* signalfd for SIGINT and SIGTERM, or -1 */
+	sigset_t old_mask; /* the mask to restore (and the children's) */
 };
 
 /* ---- helpers ---- */
@@ -80,11 +85,19 @@ bool jobs_mode_can_run(const struct vm_config *cfg, const struct mmu_ops *m, cha
 /* ---- one job ---- */
 
 /* In the child: run one job, send the result, never return. */
-static _Noreturn void child_run(const struct job *j, int fd)
+static _Noreturn void child_run(const struct runner *rn, const struct job *j, int fd)
 {
 	struct vm_config cfg = j->cfg;
 	struct run_result r;
 	int rc;
+
+	/* Die with the parent, even by kill -9 (no orphan keeps computing);
+	 * the check after it closes the race with a parent that died first. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != rn->parent)
+		_exit(3);
+	if (rn->sfd >= 0)
+		close(rn->sfd);
+	sigprocmask(SIG_SETMASK, &rn->old_mask, NULL);
 
 	memset(&r, 0, sizeof(r));
 	cfg.mode = j->m->name;
@@ -106,7 +119,7 @@ static _Noreturn void child_run(const struct job *j, int fd)
 	_exit(r.ok ? 0 : 1);
 }
 
-static void job_start(struct job *j)
+static void job_start(const struct runner *rn, struct job *j)
 {
 	int fds[2];
 
@@ -129,7 +142,7 @@ static void job_start(struct job *j)
 	}
 	if (j->pid == 0) {
 		close(fds[0]);
-		child_run(j, fds[1]);
+		child_run(rn, j, fds[1]);
 	}
 	close(fds[1]);
 	j->fd = fds[0];
@@ -216,21 +229,62 @@ static void progress_line(const struct runner *rn, const struct job *j, size_t d
 			j->w->name, j->m->name, sp, j->tag, j->err);
 }
 
+/* ---- interruption ---- */
+
+/* SIGINT or SIGTERM reached the runner: pass SIGTERM to every running
+ * child, reap them all, and mark every unfinished job failed. */
+static void jobs_interrupt(struct runner *rn, int sig)
+{
+	for (size_t k = 0; k < rn->njob; k++)
+		if (rn->job[k].state == JOB_RUNNING)
+			kill(rn->job[k].pid, SIGTERM);
+	for (size_t k = 0; k < rn->njob; k++) {
+		struct job *j = &rn->job[k];
+
+		if (j->state == JOB_RUNNING) {
+			close(j->fd);
+			j->fd = -1;
+			while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		if (j->state == JOB_RUNNING || j->state == JOB_PENDING) {
+			j->state = JOB_FAILED;
+			snprintf(j->err, sizeof(j->err), "interrupted by %s", sigabbrev_np(sig));
+		}
+	}
+}
+
+void jobs_hold_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+void jobs_release_signals(const sigset_t *old)
+{
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
 /* ---- the loop ---- */
 
-void jobs_run(const char *who, struct job *job, size_t njob, unsigned par)
+int jobs_run(const char *who, struct job *job, size_t njob, unsigned par)
 {
 	struct runner rn = {.who = who, .job = job, .njob = njob, .par = par};
 	size_t next = 0, done = 0, running = 0;
 	struct pollfd *pfd;
 	size_t *which;
+	int sig = 0;
 
 	if (rn.par < 1)
 		rn.par = 1;
 	if ((size_t)rn.par > njob)
 		rn.par = (unsigned)(njob ? njob : 1);
 	rn.tty = isatty(STDERR_FILENO);
-	pfd = calloc(rn.par, sizeof(*pfd));
+	pfd = calloc(rn.par + 1u, sizeof(*pfd));
 	which = calloc(rn.par, sizeof(*which));
 	for (size_t k = 0; k < njob; k++) {
 		job[k].state = JOB_PENDING;
@@ -243,7 +297,19 @@ void jobs_run(const char *who, struct job *job, size_t njob, unsigned par)
 		}
 		free(pfd);
 		free(which);
-		return;
+		return 0;
+	}
+	/* SIGINT and SIGTERM arrive through a descriptor polled with the pipes,
+	 * so the runner can stop every child before it exits (no handler, no
+	 * global flag). */
+	rn.parent = getpid();
+	jobs_hold_signals(&rn.old_mask);
+	{
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		rn.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	}
 	rn.t_start = jobs_now();
 	while (done < njob) {
@@ -251,7 +317,7 @@ void jobs_run(const char *who, struct job *job, size_t njob, unsigned par)
 
 		while (running < rn.par && next < njob) {
 			struct job *j = &job[next++];
-			job_start(j);
+			job_start(&rn, j);
 			if (j->state == JOB_RUNNING) {
 				running++;
 			} else {
@@ -269,12 +335,21 @@ void jobs_run(const char *who, struct job *job, size_t njob, unsigned par)
 			pfd[n] = (struct pollfd){.fd = job[k].fd, .events = POLLIN};
 			which[n++] = k;
 		}
-		if (poll(pfd, n, rn.tty ? 500 : -1) < 0) {
+		pfd[n] = (struct pollfd){.fd = rn.sfd, .events = POLLIN};
+		if (poll(pfd, n + 1, rn.tty ? 500 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			/* Cannot wait on the pipes: fall back to reading them in order. */
 			for (size_t k = 0; k < n; k++)
 				pfd[k].revents = POLLIN;
+			pfd[n].revents = 0;
+		}
+		if (pfd[n].revents != 0) {
+			struct signalfd_siginfo si;
+			if (read(rn.sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				sig = (int)si.ssi_signo;
+				break;
+			}
 		}
 		for (size_t k = 0; k < n; k++) {
 			struct job *j = &job[which[k]];
@@ -305,10 +380,16 @@ void jobs_run(const char *who, struct job *job, size_t njob, unsigned par)
 			progress_line(&rn, j, done);
 		}
 	}
+	if (sig != 0)
+		jobs_interrupt(&rn, sig);
 	if (rn.tty) {
 		progress_bar(&rn, done, 0);
 		fputc('\n', stderr);
 	}
+	if (rn.sfd >= 0)
+		close(rn.sfd);
+	jobs_release_signals(&rn.old_mask);
 	free(pfd);
 	free(which);
+	return sig;
 }

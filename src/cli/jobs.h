@@ -14,7 +14,8 @@
  *
  * Invariants:
  *   - after jobs_run() returns, every job is JOB_OK or JOB_FAILED, no child
- *     is left running and no pipe is left open;
+ *     is left running and no pipe is left open (also when interrupted);
+ *   - no child outlives the runner: PR_SET_PDEATHSIG kills it;
  *   - a JOB_OK job holds a complete run_result whose counters passed
  *     stats_check().
  */
@@ -23,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "../core/config.h"
@@ -54,8 +56,22 @@ struct job {
 /*
  * Run every job, at most 'par' at a time (1..JOBS_MAX_PAR; clamped to
  * njob). 'who' prefixes the progress lines ("compare", "sweep").
+ *
+ * Each child dies with the runner (PR_SET_PDEATHSIG), even when the runner
+ * is killed with SIGKILL. A SIGINT or SIGTERM sent to the runner stops it:
+ * every running child gets SIGTERM and is reaped, every unfinished job is
+ * JOB_FAILED ("interrupted by INT"), and the signal's number is returned
+ * (the caller writes nothing and exits 128 + that number). Returns 0 when
+ * every job ran.
  */
-void jobs_run(const char *who, struct job *job, size_t njob, unsigned par);
+int jobs_run(const char *who, struct job *job, size_t njob, unsigned par);
+
+/* Block SIGINT and SIGTERM (saving the old mask in *old) while a set of
+ * files is written, so that a signal lands after the set is complete;
+ * jobs_release_signals() restores the mask, and a pending signal then takes
+ * its default action. */
+void jobs_hold_signals(sigset_t *old);
+void jobs_release_signals(const sigset_t *old);
 
 /* Is mode m able to run on the machine cfg describes? On false, err says why. */
 bool jobs_mode_can_run(const struct vm_config *cfg, const struct mmu_ops *m, char *err,

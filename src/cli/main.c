@@ -72,7 +72,7 @@ static void usage(FILE *f)
 		   "Exit status: 0 ok, 1 a run failed, 2 bad usage.\n");
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
 	const char *cmd;
 
@@ -108,6 +108,11 @@ int main(int argc, char **argv)
 			return commands[k].main(argc - 1, argv + 1);
 	cli_error("unknown command '%s' (try `vmmu --help`)", cmd);
 	return CLI_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	return cli_close_stdout(dispatch(argc, argv));
 }
 
 /* ---- vmmu run ---- */

@@ -10,13 +10,18 @@
  *
  * Checks, each an error that names the file (and line) at fault:
  *   - every input has a header, and all headers are identical;
- *   - every row has as many fields as the header;
+ *   - the header holds every required leading column (csv.h's block 1,
+ *     workload ... sim_accesses_per_s) in order;
+ *   - every row has as many fields as the header, and every input ends with
+ *     a newline (a last row without one was cut short);
  *   - no key occurs twice;
  *   - with --expect JOBS: each job line of JOBS (a `vmmu run ... --csv F`
  *     command) has exactly one row, and no row belongs to no job. The key of
  *     a job is computed by parsing its flags as `vmmu run` would and
  *     spelling them as csv.c does, so the header must be this vmmu's.
- * On any error nothing is written and the exit status is 2. The output
+ * Line numbers in messages count every physical line, blank ones included
+ * (blank lines are skipped). On any error nothing is written and the exit
+ * status is 2. The output
  * keeps the inputs' order (files in the order given, a directory's *.csv
  * files sorted by name) and is written atomically.
  */
@@ -30,6 +35,7 @@
 
 #include "cli.h"
 #include "../report/csv.h"
+#include "../report/output.h"
 #include "../lib/run.h"
 #include "registry.h"
 
@@ -186,6 +192,30 @@ static int key_columns(struct merge *mg, const char *header)
 	return 0;
 }
 
+/*
+ * Does header hold every required leading column (csv.h's block 1, this
+ * vmmu's names up to sim_accesses_per_s), in order? Reports the first one
+ * missing and returns -1.
+ */
+static int missing_required(const struct merge *mg, const char *header)
+{
+	const char *names[64];
+	size_t n = csv_columns(names, 64), len;
+
+	for (size_t c = 0; c < n && c < 64; c++) {
+		const char *f = field(header, c, &len);
+		if (f == NULL || strlen(names[c]) != len || strncmp(f, names[c], len) != 0) {
+			cli_error("merge: '%s': the header lacks the required column '%s' (column "
+				  "%zu)",
+				  mg->header_file, names[c], c + 1);
+			return -1;
+		}
+		if (strcmp(names[c], "sim_accesses_per_s") == 0)
+			break;
+	}
+	return 0;
+}
+
 /* "workload,mode,seed,pages,..." values of line's key columns. */
 static char *row_key(const struct merge *mg, const char *line)
 {
@@ -316,22 +346,44 @@ static int read_inputs(struct merge *mg)
 	for (size_t f = 0; f < mg->nfiles; f++) {
 		char *buf = read_file(mg->files[f], err, sizeof(err));
 		char *save = NULL, *line;
-		size_t lineno = 0;
+		size_t lineno = 0, nonblank = 0;
 
 		if (buf == NULL) {
 			cli_error("merge: %s", err);
 			return -1;
 		}
 		mg->bufs[f] = buf;
-		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			size_t n = strlen(line);
+		/* Every physical line counts, blank ones too, so the numbers in
+		 * messages are those an editor shows; blank lines are skipped. */
+		for (line = buf; *line != '\0'; line = save) {
+			char *nl = strchr(line, '\n');
+			size_t n;
+
 			lineno++;
+			if (nl == NULL) {
+				/* vmmu ends every row with a newline: a last line
+				 * without one was cut short (a killed writer, a
+				 * full disk), even if its field count is right. */
+				problem(mg,
+					"%s:%zu: the last line has no final newline (a truncated "
+					"row?)",
+					mg->files[f], lineno);
+				break;
+			}
+			*nl = '\0';
+			save = nl + 1;
+			n = strlen(line);
 			if (n > 0 && line[n - 1] == '\r')
-				line[n - 1] = '\0';
-			if (lineno == 1) {
+				line[--n] = '\0';
+			if (n == 0)
+				continue;
+			nonblank++;
+			if (nonblank == 1) {
 				if (mg->header == NULL) {
 					mg->header = line;
 					mg->header_file = mg->files[f];
+					if (missing_required(mg, line) < 0)
+						return -1;
 					if (key_columns(mg, line) < 0) {
 						cli_error(
 						    "merge: '%s': the header is not a vmmu CSV "
@@ -370,7 +422,7 @@ static int read_inputs(struct merge *mg)
 				return -1;
 			}
 		}
-		if (lineno == 0)
+		if (nonblank == 0)
 			problem(mg, "'%s': empty file, no header", mg->files[f]);
 	}
 	return 0;
@@ -588,7 +640,9 @@ static int check_expect(struct merge *mg)
 		return 0;
 	}
 	free(hdr);
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	/* strsep, not strtok: a blank line is a line, so numbers stay right. */
+	save = buf;
+	while ((line = strsep(&save, "\n")) != NULL) {
 		char *key;
 		bool found = false;
 		lineno++;
@@ -715,6 +769,13 @@ int merge_main(int argc, char **argv)
 		cli_error(
 		    "merge: expected OUT.csv and at least one input (see `vmmu merge --help`)");
 		goto out;
+	}
+	{
+		struct out_target t;
+		if (out_resolve(mg.out, &t, err, sizeof(err)) < 0) {
+			cli_error("merge: OUT: %s", err);
+			goto out;
+		}
 	}
 	{
 		/* Expand directories, now that OUT is known. */

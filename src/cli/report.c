@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "../report/csv.h"
+#include "../report/output.h"
 #include "jobs.h"
 #include "../core/mmu.h"
 #include "report.h"
@@ -62,28 +63,15 @@ static int run_csv_fill(FILE *f, void *ctx)
 	return csv_write_row(f, c->workload, c->cfg, c->r);
 }
 
-/* Is the directory that will hold path there and writable? Prints
- * "vmmu: FLAG: ..." and returns -1 when not; 0 when it is. */
+/* Can path take the output (output.h's rules)? Prints "vmmu: FLAG: ..."
+ * and returns -1 when not; 0 when it can. */
 static int report_check_output_path(const char *flag, const char *path)
 {
-	char dir[4096];
-	struct stat sb;
+	struct out_target t;
+	char err[PATH_MAX + 128];
 
-	if (path[0] == '\0') {
-		cli_error("%s: empty file name", flag);
-		return -1;
-	}
-	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		cli_error("%s: '%s' is a directory", flag, path);
-		return -1;
-	}
-	csv_dir_of(path, dir, sizeof(dir));
-	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		cli_error("%s: directory '%s' does not exist", flag, dir);
-		return -1;
-	}
-	if (access(dir, W_OK) != 0) {
-		cli_error("%s: directory '%s' is not writable: %s", flag, dir, strerror(errno));
+	if (out_resolve(path, &t, err, sizeof(err)) < 0) {
+		cli_error("%s: %s", flag, err);
 		return -1;
 	}
 	return 0;
@@ -183,7 +171,7 @@ int report_check_run(struct vm_config *cfg, const char *mode, const char *csv)
 		return -1;
 	}
 	cfg->mode = mode;
-	if (csv != NULL && strcmp(csv, "-") != 0 && report_check_output_path("--csv", csv) < 0)
+	if (csv != NULL && report_check_output_path("--csv", csv) < 0)
 		return -1;
 	if (!jobs_mode_can_run(cfg, m, err, sizeof(err))) {
 		cli_error("--mode %s: cannot create the VM: %s", mode, err);

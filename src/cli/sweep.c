@@ -39,6 +39,7 @@
 #include "cli.h"
 #include "../report/ci.h"
 #include "../report/csv.h"
+#include "../report/output.h"
 #include "jobs.h"
 #include "../core/mmu.h"
 #include "../report/plot.h"
@@ -191,8 +192,8 @@ static void sweep_help(FILE *f)
 	    "  --seeds N                        run every point with seeds SEED .. SEED+N-1\n"
 	    "                                   (SEED = --seed, default 1): means, 95%% Student-t\n"
 	    "                                   intervals, error bars (default: 1)\n"
-	    "  --out DIR                        output directory, created if missing (default: "
-	    "results)\n"
+	    "  --out DIR                        output directory, created if missing (not its\n"
+	    "                                   parent; default: results)\n"
 	    "  --emit-jobs FILE                 run nothing; write one self-contained `vmmu run`\n"
 	    "                                   command per job to FILE (for GNU parallel or a\n"
 	    "                                   Slurm array); combine their CSVs with `vmmu "
@@ -570,6 +571,30 @@ static int emit_fill(FILE *f, void *ctx)
 	return ferror(f) ? -1 : 0;
 }
 
+/* Before any job: can --emit-jobs, or --out and the files it will hold,
+ * take the output? Prints why not and returns -1. */
+static int sweep_check_outputs(const struct sweep *s)
+{
+	char err[PATH_MAX + 128], csv[300], md[300];
+	const char *names[2] = {csv, md};
+	struct out_target t;
+
+	if (s->emit != NULL) {
+		if (out_resolve(s->emit, &t, err, sizeof(err)) < 0) {
+			cli_error("--emit-jobs: %s", err);
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(csv, sizeof(csv), "%s.csv", s->base);
+	snprintf(md, sizeof(md), "%s.md", s->base);
+	if (out_check_set(s->out, names, 2, err, sizeof(err)) < 0) {
+		cli_error("--out: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int sweep_emit(const struct sweep *s)
 {
 	struct emit_ctx e = {.s = s, .vmmu = s->vmmu};
@@ -587,7 +612,7 @@ static int sweep_emit(const struct sweep *s)
 	snprintf(e.dir, sizeof(e.dir), "%.3800s/%s-jobs", s->out, s->base);
 	if (csv_write_atomic(s->emit, emit_fill, &e, err, sizeof(err)) < 0) {
 		cli_error("--emit-jobs: %s", err);
-		return CLI_EXIT_USAGE;
+		return CLI_EXIT_FAIL;
 	}
 	printf("wrote %s (%zu jobs: %zu values x %zu modes x %u seeds)\n"
 	       "run them, e.g.:  parallel -j 8 < %s\n"
@@ -919,6 +944,8 @@ int sweep_main(int argc, char **argv)
 	rc = sweep_parse(&s, argc, argv);
 	if (rc < 0 && make_jobs(&s) < 0)
 		rc = CLI_EXIT_FAIL;
+	if (rc < 0 && sweep_check_outputs(&s) < 0)
+		rc = CLI_EXIT_USAGE;
 	if (rc < 0 && s.emit != NULL)
 		rc = sweep_emit(&s);
 	if (rc >= 0) {
@@ -941,7 +968,12 @@ int sweep_main(int argc, char **argv)
 		"vmmu sweep: %s, %s over %zu values x %zu modes x %u seeds = %zu runs, %u at a "
 		"time\n",
 		s.w->name, s.param, s.nval, s.nmodes, s.nseeds, s.njob, s.jobs);
-	jobs_run("sweep", s.job, s.njob, s.jobs);
+	rc = jobs_run("sweep", s.job, s.njob, s.jobs);
+	if (rc != 0) {
+		cli_error("sweep: interrupted by SIG%s; nothing written", sigabbrev_np(rc));
+		sweep_free(&s);
+		return 128 + rc;
+	}
 	for (size_t k = 0; k < s.njob; k++)
 		failed += s.job[k].state != JOB_OK;
 	rc = failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;

@@ -99,6 +99,8 @@ struct vm_config {
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	bool whole_run;           /* measure the whole run, not the workload's region (roi.h) */
+	uint64_t fail_alloc_at;   /* test hook: host allocation N fails (0 = never);
+				   * run_workload() takes it from VMMU_FAIL_ALLOC_AT */
 	int verbose;
 };
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "bounds.h"
 #include "vm.h"
 #include "cpu.h"
 
@@ -135,10 +136,23 @@ static int hostmem_init(struct vm *vm, char *err, size_t errlen)
 	return hostmem_place(vm, err, errlen);
 }
 
+/*
+ * Test hook: with cfg.fail_alloc_at = N, the Nth host allocation (a VMM
+ * frame or a guest chunk of the p2m) fails as an exhausted host would, so
+ * that tests can prove every such failure ends the run cleanly.
+ */
+static void hostmem_count_alloc(struct vm *vm)
+{
+	if (vm->cfg.fail_alloc_at && ++vm->hm.allocs == vm->cfg.fail_alloc_at)
+		vm_abort(vm, "host memory allocation %" PRIu64 " failed (injected: VMMU_FAIL_ALLOC_AT)",
+			 vm->hm.allocs);
+}
+
 hfn_t hostmem_alloc_frame(struct vm *vm)
 {
 	struct hostmem *hm = &vm->hm;
 	hfn_t f;
+	hostmem_count_alloc(vm);
 	if (hm->nfree)
 		f = hm->free[--hm->nfree];
 	else if (hm->vmm_next < hm->nframes)
@@ -188,6 +202,7 @@ hfn_t p2m_ensure(struct vm *vm, gfn_t gfn)
 		return p->slot[gfn];
 	uint64_t n = page_bytes(vm->cfg.host_page) >> PAGE_SHIFT;
 	struct hostmem *hm = &vm->hm;
+	hostmem_count_alloc(vm);
 	/* Chunk 0 stays unused: host frame 0 is never handed out. */
 	if (hm->guest_next < 2 * n)
 		vmmu_bug("p2m-region", "guest region exhausted at gfn %#" PRIx64, gfn);
@@ -416,6 +431,9 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 		snprintf(err, errlen, "%s", bad);
 		return NULL;
 	}
+	if (config_check_bounds(cfg, err, errlen) != 0 ||
+	    config_check_budget(cfg, budget_available(), err, errlen) != 0)
+		return NULL;
 	if (!mode) {
 		snprintf(err, errlen, "no MMU mode given");
 		return NULL;
@@ -463,9 +481,22 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 		snprintf(err, errlen, "bad paging-structure cache sizes");
 		goto fail;
 	}
-	if (mode->init && mode->init(vm) != 0) {
-		snprintf(err, errlen, "%s", vm->err[0] ? vm->err : "mode initialisation failed");
-		goto fail;
+	if (mode->init) {
+		/* A mode's init may allocate host frames, and a failed allocation
+		 * aborts: land here, not in exit(3). */
+		jmp_buf jb;
+		vm->abort_jmp = &jb;
+		if (setjmp(jb) != 0) {
+			vm->abort_jmp = NULL;
+			snprintf(err, errlen, "%s", vm->err);
+			goto fail;
+		}
+		int rc = mode->init(vm);
+		vm->abort_jmp = NULL;
+		if (rc != 0) {
+			snprintf(err, errlen, "%s", vm->err[0] ? vm->err : "mode initialisation failed");
+			goto fail;
+		}
 	}
 	return vm;
 fail:

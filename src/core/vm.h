@@ -73,6 +73,7 @@ struct hostmem {
 	hfn_t *free;            /* freed VMM frames, reused first */
 	uint64_t nfree, free_cap;
 	uint64_t in_use, peak;  /* frames, both regions */
+	uint64_t allocs;        /* allocations so far (VMM frames, guest chunks) */
 	const char *numa_note;  /* what NUMA placement did, for -v */
 };
 

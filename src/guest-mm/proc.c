@@ -257,6 +257,11 @@ int gmm_boot(struct vm *vm)
 	gmm_pv_select(g);
 	gmm_pcid_init(g);
 	g->nx = c->efer_nxe ? GPTE_NX : 0;
+	/* Owned by the VM from here: a host allocation that fails while the
+	 * direct map is built aborts the run, and vm_destroy() then frees g
+	 * through the hook. */
+	vm->guest = g;
+	vm->guest_shutdown = gmm_shutdown;
 
 	gfn_t top;
 	int level = c->direct_map_page == PG_1G ? LVL_PDPT : LVL_PD;
@@ -272,16 +277,13 @@ int gmm_boot(struct vm *vm)
 	if (ok && g->kpti)
 		ok = gmm_kpti_boot(g) == 0;
 	if (!ok) {
-		gmm_frames_destroy(g);
-		free(g);
+		gmm_shutdown(vm);
 		snprintf(vm->err, sizeof(vm->err),
 			 "guest kernel: guest memory too small for the direct-map tables");
 		return -1;
 	}
 	g->ktop_first = pt_index(g->direct_base, g->levels);
 	g->ktop_count = pt_index(g->direct_base + size - 1, g->levels) - g->ktop_first + 1;
-	vm->guest = g;
-	vm->guest_shutdown = gmm_shutdown;
 	/* Like a kernel filling its IDT: #PF goes to gmm_handle_fault(). */
 	cpu_set_vector(&vm->vcpu, VEC_PF, pf_vector, NULL);
 	/* As Linux does on processors that have them (cr4_set_bits() for

@@ -6,6 +6,7 @@
  * sim_accesses_per_s divides by.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,13 +46,30 @@ static void run_finish_stats(struct vm *vm, struct run_result *r)
 		r->st = r->whole;
 }
 
+/* The fault-injection hook of the tests: VMMU_FAIL_ALLOC_AT=N makes host
+ * allocation N of the run fail (cfg.fail_alloc_at; see core/vm.c). */
+static void run_fault_hook(struct vm_config *c)
+{
+	const char *s = getenv("VMMU_FAIL_ALLOC_AT");
+	char *end;
+	unsigned long long n;
+
+	if (s == NULL || *s == '\0' || c->fail_alloc_at != 0)
+		return;
+	n = strtoull(s, &end, 10);
+	if (*end == '\0')
+		c->fail_alloc_at = n;
+}
+
 int run_workload(const struct vm_config *cfg, const struct workload *w, const struct wl_params *p,
 		 const struct run_hooks *hooks, struct run_result *r)
 {
 	double t_start = now_s();
 	memset(r, 0, sizeof(*r));
 	r->params = run_params(w, p);
-	struct vm *vm = vm_create(cfg, r->err, sizeof(r->err));
+	struct vm_config c0 = *cfg;
+	run_fault_hook(&c0);
+	struct vm *vm = vm_create(&c0, r->err, sizeof(r->err));
 	if (!vm)
 		return -1;
 	/* The workload context is set up before the setjmp so that the abort

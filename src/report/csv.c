@@ -13,10 +13,12 @@
  * the flags take them (4k, 2m, 1g).
  */
 #include "csv.h"
+#include "output.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -278,25 +280,66 @@ void csv_dir_of(const char *path, char *dir, size_t len)
 		snprintf(dir, len, "%.*s", (int)(slash - path), path);
 }
 
+/* Write fill()'s content in place to the open stream f (a descriptor or a
+ * device), then flush it; closes f unless it is stdout or stderr. */
+static int write_in_place(FILE *f, const char *what, csv_fill_fn fill, void *ctx, char *err,
+			  size_t errlen)
+{
+	bool std = f == stdout || f == stderr;
+	int rc = 0;
+
+	errno = 0;
+	if (fill(f, ctx) < 0 || fflush(f) != 0 || ferror(f))
+		rc = -1;
+	if (!std && fclose(f) != 0)
+		rc = -1;
+	if (rc < 0)
+		snprintf(err, errlen, "cannot write to %s: %s", what,
+			 strerror(errno ? errno : EIO));
+	return rc;
+}
+
 int csv_write_atomic(const char *path, csv_fill_fn fill, void *ctx, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX];
+	struct out_target t;
+	char tmp[PATH_MAX + 32];
 	const char *what = "write";
 	FILE *f;
 	int fd, e;
 
-	if (strcmp(path, "-") == 0) {
-		if (fill(stdout, ctx) < 0 || fflush(stdout) != 0 || ferror(stdout)) {
-			snprintf(err, errlen, "cannot write to stdout: %s", strerror(errno));
+	if (out_resolve(path, &t, err, errlen) < 0)
+		return -1;
+	if (t.kind == OUT_FD) {
+		if (t.fd == STDOUT_FILENO || t.fd == STDERR_FILENO)
+			return write_in_place(t.fd == STDOUT_FILENO ? stdout : stderr,
+					      t.fd == STDOUT_FILENO ? "stdout" : "stderr", fill,
+					      ctx, err, errlen);
+		fd = dup(t.fd);
+		f = fd < 0 ? NULL : fdopen(fd, "w");
+		if (f == NULL) {
+			snprintf(err, errlen, "cannot write to '%s': %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
 			return -1;
 		}
-		return 0;
+		return write_in_place(f, path, fill, ctx, err, errlen);
 	}
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
-		snprintf(err, errlen, "path too long: '%s'", path);
-		return -1;
+	if (t.kind == OUT_DEVICE) {
+		/* Never created, truncated or replaced: written where it is. */
+		fd = open(t.path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		f = fd < 0 ? NULL : fdopen(fd, "w");
+		if (f == NULL) {
+			snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		return write_in_place(f, path, fill, ctx, err, errlen);
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+	path = t.path;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	(void)unlink(tmp); /* a leftover of a dead process with our pid */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create '%s': %s", tmp, strerror(errno));
 		return -1;
@@ -351,32 +394,5 @@ fail_unlink:
 
 int csv_make_dirs(const char *path, char *err, size_t errlen)
 {
-	char buf[4096];
-	size_t len = strlen(path);
-	struct stat sb;
-
-	if (len == 0 || len >= sizeof(buf)) {
-		snprintf(err, errlen, "bad directory name '%s'", path);
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create directory '%.256s': %s", buf,
-				 strerror(errno));
-			return -1;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		snprintf(err, errlen, "'%s' is not a directory", path);
-		return -1;
-	}
-	return 0;
+	return out_make_dir(path, err, errlen);
 }

@@ -74,13 +74,18 @@ void csv_dir_of(const char *path, char *dir, size_t len);
  * PATH.tmp.<pid> in the same directory; it is flushed, fsync()ed and renamed
  * over PATH. fill returns 0, or -1 (with errno set) to abandon the write.
  * On any error the temporary file is removed and err says what failed.
- * PATH "-" writes to stdout instead. Returns 0 or -1.
+ * PATH is resolved by out_resolve() (output.h): "-", /dev/stdout and
+ * /dev/fd/N write to that descriptor, a character device or a FIFO is
+ * written in place, a symlink to a regular file replaces the file it names,
+ * anything else that is not a regular file is refused, and no folder is
+ * created. Returns 0 or -1.
  */
 typedef int (*csv_fill_fn)(FILE *f, void *ctx);
 int csv_write_atomic(const char *path, csv_fill_fn fill, void *ctx, char *err, size_t errlen);
 
-/* mkdir -p: create path and its missing parents. Returns 0, or -1 with err
- * set (also when path exists and is not a directory). */
+/* Create the folder path if it is missing, never its parents (see
+ * out_make_dir()). Returns 0, or -1 with err set (also when path exists and
+ * is not a directory). */
 int csv_make_dirs(const char *path, char *err, size_t errlen);
 
 #endif

@@ -335,6 +335,7 @@ static int walkrefs_figure(const char *dir, const char *name, const char *title,
 	    "walk references per TLB miss: (walk_refs + fault_walk_refs) / tlb_misses",
 	    "walk references per completed walk: walk_refs / walks"};
 	struct text dat, gp;
+	size_t valid[2] = {0, 0}; /* defined values per panel */
 
 	if (text_open(&dat) < 0 || text_open(&gp) < 0) {
 		snprintf(msg, msglen, "out of memory");
@@ -358,6 +359,7 @@ static int walkrefs_figure(const char *dir, const char *name, const char *title,
 					      : per(st->walk_refs + st->fault_walk_refs,
 						    st->tlb_misses);
 				}
+				valid[p] += !isnan(v);
 				put_num(dat.f, v);
 			}
 		}
@@ -381,7 +383,16 @@ static int walkrefs_figure(const char *dir, const char *name, const char *title,
 	for (int p = 0; p < 2; p++) {
 		fprintf(gp.f, "  set title ");
 		put_quoted(gp.f, panel[p]);
-		fprintf(gp.f, "\n  set ylabel \"references\"\n  plot ");
+		fprintf(gp.f, "\n  set ylabel \"references\"\n");
+		if (valid[p] == 0) {
+			/* No TLB miss (or no walk) in any run: gnuplot cannot
+			 * scale an empty histogram, so the panel says so. */
+			fprintf(gp.f, "  set label 1 \"no %s in the measured runs\" at graph 0.5, "
+				      "graph 0.5 center\n  plot [0:1] [0:1] NaN notitle\n  unset label 1\n",
+				p ? "completed walk" : "TLB miss");
+			continue;
+		}
+		fprintf(gp.f, "  plot ");
 		for (size_t m = 0; m < g->nmodes; m++) {
 			fprintf(gp.f, "%s\"%s.dat\" using %zu%s title ", m ? ", \\\n       " : "",
 				name, 2 + (size_t)p * g->nmodes + m, m ? "" : ":xtic(1)");

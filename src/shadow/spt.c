@@ -313,10 +313,14 @@ struct shadow_page *sp_get(struct vcpu *v, gfn_t gfn, struct sp_role role, gva_t
 		return sp;
 	}
 	make_room(v);
+	/* The frame first: a failed allocation aborts the run, and a frame
+	 * lives in host memory, freed with the VM, where a struct not yet
+	 * linked anywhere would leak. */
+	hfn_t hfn = hostmem_alloc_frame(vm);
 	sp = xcalloc(vm, 1, sizeof(*sp));
 	sp->gfn = gfn;
 	sp->role = role;
-	sp->hfn = hostmem_alloc_frame(vm);
+	sp->hfn = hfn;
 	sp->gva = sp_base(vm, role.level, gva);
 	unsigned b = hash_gfn(gfn);
 	sp->hash_next = sh->hash[b];

@@ -14,7 +14,8 @@
  * pages delete are left as dashed outlines. The TLB fill closes the last
  * panel. Only the records of the trace are read.
  *
- * The file is written to PATH.tmp.<pid> and renamed over PATH.
+ * The file is written by csv_write_atomic(): PATH.tmp.<pid> renamed over a
+ * regular PATH, a device or /dev/stdout written in place (report/output.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 
 #include "explain.h"
 #include "../core/pte.h"
+#include "../report/csv.h"
 
 #define CELL_W 70
 #define CELL_H 44
@@ -272,32 +274,12 @@ static int svg_write(FILE *f, const struct xp_trace *t)
 	return 0;
 }
 
+static int svg_file_fill(FILE *f, void *ctx)
+{
+	return svg_write(f, ctx) != 0 || ferror(f) ? -1 : 0;
+}
+
 int xp_write_svg(const char *path, const struct xp_trace *t, char *err, size_t errlen)
 {
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
-		snprintf(err, errlen, "file name too long");
-		return -1;
-	}
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		snprintf(err, errlen, "cannot create '%s': %s", tmp, strerror(errno));
-		return -1;
-	}
-	int rc = svg_write(f, t);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		rc = -1;
-	if (fclose(f) != 0)
-		rc = -1;
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) != 0) {
-		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	return csv_write_atomic(path, svg_file_fill, (void *)t, err, errlen);
 }

@@ -1,0 +1,46 @@
+/*
+ * fuzz.h - what the fuzz harnesses share.
+ *
+ * Each harness (tests/fuzz/fuzz_*.c) defines LLVMFuzzerTestOneInput() and
+ * is built twice: with clang -fsanitize=fuzzer,address,undefined for
+ * `make fuzz`, and with the normal compiler and replay_main.c as a plain
+ * driver that `make test` runs over the seed corpus and every regression
+ * input (tests/fuzz/corpus/NAME, tests/fuzz/regress/NAME).
+ *
+ * Invariant: a harness never exits, never writes outside /dev/null and its
+ * own memfds, and frees what it allocates, so one process runs millions
+ * of inputs.
+ */
+#ifndef VMMU_FUZZ_H
+#define VMMU_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * Split data into at most max NUL-terminated tokens at each 'sep' byte,
+ * copying into buf (size + 1 bytes). Returns the token count.
+ */
+static inline int fuzz_split(const uint8_t *data, size_t size, char sep, char *buf, char **tok,
+			     int max)
+{
+	int n = 0;
+
+	if (max <= 0)
+		return 0;
+	tok[n++] = buf;
+	for (size_t k = 0; k < size; k++) {
+		if (data[k] == (uint8_t)sep && n < max) {
+			buf[k] = '\0';
+			tok[n++] = buf + k + 1;
+		} else {
+			buf[k] = (char)data[k];
+		}
+	}
+	buf[size] = '\0';
+	return n;
+}
+
+#endif
