@@ -1,10 +1,10 @@
-# sweep-faults-ops.gp - faults: estimated cycles per access vs ops.
+# sweep-faults-ops.gp - faults: estimated cycles per access vs ops (whole run).
 # Written by vmmu; draw again with: gnuplot sweep-faults-ops.gp (in this directory).
 # Reads sweep-faults-ops.dat; writes sweep-faults-ops.svg and sweep-faults-ops.png.
 if (!exists("suffix")) suffix = ""
 set datafile separator whitespace
 set datafile missing "?"
-set title "faults: estimated cycles per access vs ops"
+set title "faults: estimated cycles per access vs ops (whole run)"
 set xlabel "--ops"
 set ylabel "cycles per access"
 set grid
@@ -25,6 +25,9 @@ do for [fmt in "svg png"] {
   set output "sweep-faults-ops." . fmt . suffix
   plot "sweep-faults-ops.dat" using 1:3 with linespoints lw 2 pt 7 lc rgb "#1f77b4" title "native", \
        "sweep-faults-ops.dat" using 1:4 with linespoints lw 2 pt 7 lc rgb "#ff7f0e" title "shadow", \
-       "sweep-faults-ops.dat" using 1:5 with linespoints lw 2 pt 7 lc rgb "#2ca02c" title "nested"
+       "sweep-faults-ops.dat" using 1:5 with linespoints lw 2 pt 7 lc rgb "#2ca02c" title "nested", \
+       "sweep-faults-ops.dat" using 1:6 with linespoints lw 2 pt 7 lc rgb "#d62728" title "switching", \
+       "sweep-faults-ops.dat" using 1:7 with linespoints lw 2 pt 7 lc rgb "#9467bd" title "agile", \
+       "sweep-faults-ops.dat" using 1:8 with linespoints lw 2 pt 7 lc rgb "#8c564b" title "pv"
   set output
 }

@@ -1,10 +1,10 @@
-# sweep-random-host-page.gp - random: estimated cycles per access vs host-page.
+# sweep-random-host-page.gp - random: estimated cycles per access vs host-page (region of interest).
 # Written by vmmu; draw again with: gnuplot sweep-random-host-page.gp (in this directory).
 # Reads sweep-random-host-page.dat; writes sweep-random-host-page.svg and sweep-random-host-page.png.
 if (!exists("suffix")) suffix = ""
 set datafile separator whitespace
 set datafile missing "?"
-set title "random: estimated cycles per access vs host-page"
+set title "random: estimated cycles per access vs host-page (region of interest)"
 set xlabel "--host-page"
 set ylabel "cycles per access"
 set grid
@@ -25,6 +25,9 @@ do for [fmt in "svg png"] {
   set output "sweep-random-host-page." . fmt . suffix
   plot "sweep-random-host-page.dat" using 1:3 with linespoints lw 2 pt 7 lc rgb "#1f77b4" title "native", \
        "sweep-random-host-page.dat" using 1:4 with linespoints lw 2 pt 7 lc rgb "#ff7f0e" title "shadow", \
-       "sweep-random-host-page.dat" using 1:5 with linespoints lw 2 pt 7 lc rgb "#2ca02c" title "nested"
+       "sweep-random-host-page.dat" using 1:5 with linespoints lw 2 pt 7 lc rgb "#2ca02c" title "nested", \
+       "sweep-random-host-page.dat" using 1:6 with linespoints lw 2 pt 7 lc rgb "#d62728" title "switching", \
+       "sweep-random-host-page.dat" using 1:7 with linespoints lw 2 pt 7 lc rgb "#9467bd" title "agile", \
+       "sweep-random-host-page.dat" using 1:8 with linespoints lw 2 pt 7 lc rgb "#8c564b" title "pv"
   set output
 }

@@ -1,10 +1,10 @@
-# sweep-random-levels.gp - random: estimated cycles per access vs levels.
+# sweep-random-levels.gp - random: estimated cycles per access vs levels (whole run (--whole-run)).
 # Written by vmmu; draw again with: gnuplot sweep-random-levels.gp (in this directory).
 # Reads sweep-random-levels.dat; writes sweep-random-levels.svg and sweep-random-levels.png.
 if (!exists("suffix")) suffix = ""
 set datafile separator whitespace
 set datafile missing "?"
-set title "random: estimated cycles per access vs levels"
+set title "random: estimated cycles per access vs levels (whole run (--whole-run))"
 set xlabel "--levels"
 set ylabel "cycles per access"
 set grid

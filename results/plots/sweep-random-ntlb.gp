@@ -1,10 +1,10 @@
-# sweep-random-ntlb.gp - random: estimated cycles per access vs ntlb.
+# sweep-random-ntlb.gp - random: estimated cycles per access vs ntlb (region of interest).
 # Written by vmmu; draw again with: gnuplot sweep-random-ntlb.gp (in this directory).
 # Reads sweep-random-ntlb.dat; writes sweep-random-ntlb.svg and sweep-random-ntlb.png.
 if (!exists("suffix")) suffix = ""
 set datafile separator whitespace
 set datafile missing "?"
-set title "random: estimated cycles per access vs ntlb"
+set title "random: estimated cycles per access vs ntlb (region of interest)"
 set xlabel "--ntlb"
 set ylabel "cycles per access"
 set grid

@@ -1,10 +1,10 @@
-# sweep-random-pwc.gp - random: estimated cycles per access vs pwc.
+# sweep-random-pwc.gp - random: estimated cycles per access vs pwc (region of interest).
 # Written by vmmu; draw again with: gnuplot sweep-random-pwc.gp (in this directory).
 # Reads sweep-random-pwc.dat; writes sweep-random-pwc.svg and sweep-random-pwc.png.
 if (!exists("suffix")) suffix = ""
 set datafile separator whitespace
 set datafile missing "?"
-set title "random: estimated cycles per access vs pwc"
+set title "random: estimated cycles per access vs pwc (region of interest)"
 set xlabel "--pwc"
 set ylabel "cycles per access"
 set grid

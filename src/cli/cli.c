@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "../core/bounds.h"
+#include "cli-values.h"
 
 /* ---- types ---- */
 
@@ -56,385 +57,6 @@ struct opt {
 };
 
 #define PGBIT(ps) (1u << (ps))
-
-/* ---- value parsers ---- */
-
-/* Parse a run of decimal digits at *s; advance *s. Returns -1 on overflow or
- * when there is no digit. */
-static int parse_digits(const char **s, uint64_t *out)
-{
-	const char *p = *s;
-	uint64_t v = 0;
-
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	for (; isdigit((unsigned char)*p); p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*s = p;
-	*out = v;
-	return 0;
-}
-
-int cli_parse_u64(const char *s, uint64_t *out, char *err, size_t errlen)
-{
-	const char *p = s;
-	uint64_t v = 0;
-
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && p[2] != '\0') {
-		for (p += 2; *p; p++) {
-			int d;
-			if (!isxdigit((unsigned char)*p) || v >> 60)
-				goto bad;
-			d = isdigit((unsigned char)*p) ? *p - '0'
-						       : tolower((unsigned char)*p) - 'a' + 10;
-			v = (v << 4) | (uint64_t)d;
-		}
-		*out = v;
-		return 0;
-	}
-	if (parse_digits(&p, &v) < 0 || *p != '\0')
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	snprintf(err, errlen, "expected a non-negative integer, got '%s'", s);
-	return -1;
-}
-
-/* "1G", "512M", "65536": the largest suffix that divides exactly. */
-static void fmt_size(uint64_t v, char *buf, size_t len)
-{
-	static const char suffix[] = "KMGT";
-
-	for (int k = 4; k >= 1; k--) {
-		unsigned shift = 10u * (unsigned)k;
-		if (v != 0 && (v & ((UINT64_C(1) << shift) - 1)) == 0) {
-			snprintf(buf, len, "%" PRIu64 "%c", v >> shift, suffix[k - 1]);
-			return;
-		}
-	}
-	snprintf(buf, len, "%" PRIu64, v);
-}
-
-int cli_parse_size(const char *s, uint64_t *out, char *err, size_t errlen)
-{
-	const char *p = s;
-	uint64_t v;
-	unsigned shift = 0;
-
-	if (parse_digits(&p, &v) < 0)
-		goto bad;
-	switch (tolower((unsigned char)*p)) {
-	case '\0':
-		break;
-	case 'k':
-		shift = 10;
-		break;
-	case 'm':
-		shift = 20;
-		break;
-	case 'g':
-		shift = 30;
-		break;
-	case 't':
-		shift = 40;
-		break;
-	default:
-		goto bad;
-	}
-	if (shift) {
-		p++;
-		if (tolower((unsigned char)p[0]) == 'i' && tolower((unsigned char)p[1]) == 'b')
-			p += 2;
-		else if (tolower((unsigned char)p[0]) == 'b')
-			p++;
-	}
-	if (*p != '\0' || (shift && v > (UINT64_MAX >> shift)))
-		goto bad;
-	*out = v << shift;
-	return 0;
-bad:
-	snprintf(err, errlen, "expected a size such as 4G, 512M or 65536 (bytes), got '%s'", s);
-	return -1;
-}
-
-int cli_parse_onoff(const char *s, bool *out, char *err, size_t errlen)
-{
-	static const char *const on[] = {"on", "1", "yes", "true"};
-	static const char *const off[] = {"off", "0", "no", "false"};
-
-	for (size_t k = 0; k < sizeof(on) / sizeof(on[0]); k++) {
-		if (strcasecmp(s, on[k]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcasecmp(s, off[k]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	snprintf(err, errlen, "expected on or off, got '%s'", s);
-	return -1;
-}
-
-/* Limits of one TLB array: real parts times a generous factor, small enough
- * that a typo does not allocate gigabytes (core/bounds.h gives the figures). */
-#define GEOM_MAX_SETS BOUND_TLB_SETS
-#define GEOM_MAX_WAYS BOUND_TLB_WAYS
-
-/* Parse "SETSxWAYS" from the front of s, stopping at 'stop' or the end. */
-static int parse_geom_at(const char **s, char stop, struct tlb_geom *g)
-{
-	const char *p = *s;
-	uint64_t sets, ways;
-
-	if (parse_digits(&p, &sets) < 0 || (*p != 'x' && *p != 'X'))
-		return -1;
-	p++;
-	if (parse_digits(&p, &ways) < 0 || (*p != stop && *p != '\0'))
-		return -1;
-	if (sets == 0 || sets > GEOM_MAX_SETS || (sets & (sets - 1)) != 0)
-		return -1;
-	if (ways == 0 || ways > GEOM_MAX_WAYS || sets * ways > BOUND_TLB_ENTRIES)
-		return -1;
-	g->sets = (uint32_t)sets;
-	g->ways = (uint32_t)ways;
-	*s = p;
-	return 0;
-}
-
-int cli_parse_geom(const char *s, struct tlb_geom *out, char *err, size_t errlen)
-{
-	const char *p = s;
-	struct tlb_geom g;
-
-	if (parse_geom_at(&p, '\0', &g) < 0 || *p != '\0') {
-		snprintf(err, errlen,
-			 "expected SETSxWAYS with SETS a power of two up to %u, WAYS 1..%u "
-			 "and at most %u entries (e.g. 16x4), got '%s'",
-			 GEOM_MAX_SETS, GEOM_MAX_WAYS, BOUND_TLB_ENTRIES, s);
-		return -1;
-	}
-	*out = g;
-	return 0;
-}
-
-static int parse_tlb_pair(const char *s, struct tlb_geom *l1, struct tlb_geom *l2, char *err,
-			  size_t errlen)
-{
-	const char *p = s;
-	struct tlb_geom a, b;
-
-	if (parse_geom_at(&p, ':', &a) < 0 || *p != ':')
-		goto bad;
-	p++;
-	if (parse_geom_at(&p, '\0', &b) < 0 || *p != '\0')
-		goto bad;
-	*l1 = a;
-	*l2 = b;
-	return 0;
-bad:
-	snprintf(err, errlen,
-		 "expected L1:L2 as SETSxWAYS:SETSxWAYS with SETS a power of two up to %u, "
-		 "WAYS 1..%u and at most %u entries each (e.g. 16x4:128x12), got '%s'",
-		 GEOM_MAX_SETS, GEOM_MAX_WAYS, BOUND_TLB_ENTRIES, s);
-	return -1;
-}
-
-static const char *const page_names[PG_NR] = {"4k", "2m", "1g"};
-
-/* "4k or 2m", "4k, 2m or 1g" for the allowed set. */
-static void page_choices(unsigned allowed, char *buf, size_t len)
-{
-	unsigned n = 0, total = 0;
-
-	for (unsigned k = 0; k < PG_NR; k++)
-		total += (allowed >> k) & 1u;
-	buf[0] = '\0';
-	for (unsigned k = 0; k < PG_NR; k++) {
-		if (!(allowed & PGBIT(k)))
-			continue;
-		size_t used = strlen(buf);
-		const char *sep = n == 0 ? "" : (n + 1 == total ? " or " : ", ");
-		snprintf(buf + used, len - used, "%s%s", sep, page_names[k]);
-		n++;
-	}
-}
-
-int cli_parse_page(const char *s, unsigned allowed, enum page_size *out, char *err, size_t errlen)
-{
-	char choices[32];
-
-	for (unsigned k = 0; k < PG_NR; k++) {
-		if (!(allowed & PGBIT(k)))
-			continue;
-		/* "4k", "4K", "4kb", "4KiB" */
-		size_t n = strlen(page_names[k]);
-		if (strncasecmp(s, page_names[k], n) == 0 &&
-		    (s[n] == '\0' || strcasecmp(s + n, "b") == 0 || strcasecmp(s + n, "ib") == 0)) {
-			*out = (enum page_size)k;
-			return 0;
-		}
-	}
-	page_choices(allowed, choices, sizeof(choices));
-	snprintf(err, errlen, "expected %s, got '%s'", choices, s);
-	return -1;
-}
-
-static int parse_numa(const char *s, enum numa_policy *pol, int *node, char *err, size_t errlen)
-{
-	if (strcmp(s, "local") == 0) {
-		*pol = NUMA_LOCAL;
-		*node = 0;
-		return 0;
-	}
-	if (strcmp(s, "interleave") == 0) {
-		*pol = NUMA_INTERLEAVE;
-		*node = 0;
-		return 0;
-	}
-	if (strncmp(s, "node:", 5) == 0) {
-		const char *p = s + 5;
-		uint64_t n;
-		if (parse_digits(&p, &n) == 0 && *p == '\0' && n < 1024) {
-			*pol = NUMA_NODE;
-			*node = (int)n;
-			return 0;
-		}
-	}
-	snprintf(err, errlen, "expected local, interleave or node:N, got '%s'", s);
-	return -1;
-}
-
-/* Paging-structure cache levels that --psc sets, in the order it takes them. */
-static const int psc_levels[] = {LVL_PD, LVL_PDPT, LVL_PML4, LVL_PML5};
-#define PSC_NLEVELS (sizeof(psc_levels) / sizeof(psc_levels[0]))
-#define PSC_MAX_ENTRIES BOUND_PSC_ENTRIES
-
-static int parse_psc(const char *s, uint32_t *entries, char *err, size_t errlen)
-{
-	const char *p = s;
-	uint32_t v[PSC_NLEVELS];
-
-	for (size_t k = 0; k < PSC_NLEVELS; k++) {
-		uint64_t n;
-		if (parse_digits(&p, &n) < 0 || n > PSC_MAX_ENTRIES)
-			goto bad;
-		v[k] = (uint32_t)n;
-		if (k + 1 < PSC_NLEVELS) {
-			if (*p != ':')
-				goto bad;
-			p++;
-		}
-	}
-	if (*p != '\0')
-		goto bad;
-	for (size_t k = 0; k < PSC_NLEVELS; k++)
-		entries[psc_levels[k]] = v[k];
-	return 0;
-bad:
-	snprintf(
-	    err, errlen,
-	    "expected PDE:PDPTE:PML4E:PML5E entry counts, each 0..%u (e.g. 32:4:2:2), got '%s'",
-	    PSC_MAX_ENTRIES, s);
-	return -1;
-}
-
-static int parse_machine(const char *s, struct vm_config *c, char *err, size_t errlen)
-{
-	const struct machine_profile *m = machine_find(s);
-
-	if (m == NULL) {
-		size_t n, used;
-		const struct machine_profile *all = machine_profiles(&n);
-
-		used = (size_t)snprintf(err, errlen, "unknown machine '%s'; expected one of", s);
-		for (size_t k = 0; k < n && used < errlen; k++)
-			used += (size_t)snprintf(err + used, errlen - used, "%s %s",
-						 k == 0 ? "" : ",", all[k].name);
-		return -1;
-	}
-	machine_apply(c, m);
-	return 0;
-}
-
-/* "64x8:1024x16:2048x11", each level SETSxWAYS as the cache model takes it. */
-static int parse_cache(const char *s, struct cache_geom *g, char *err, size_t errlen)
-{
-	const char *p = s;
-	struct cache_geom v[3];
-
-	for (int l = 0; l < 3; l++) {
-		struct tlb_geom t;
-		if (parse_geom_at(&p, l < 2 ? ':' : '\0', &t) < 0 || t.ways > CACHE_MAX_WAYS ||
-		    t.sets > CACHE_MAX_SETS)
-			goto bad;
-		v[l] = (struct cache_geom){t.sets, t.ways};
-		if (l < 2) {
-			if (*p != ':')
-				goto bad;
-			p++;
-		}
-	}
-	if (*p != '\0')
-		goto bad;
-	memcpy(g, v, sizeof(v));
-	return 0;
-bad:
-	snprintf(err, errlen,
-		 "expected L1D:L2:LLC as SETSxWAYS each, SETS a power of two up to %u and WAYS "
-		 "1..%u (e.g. 64x8:1024x16:2048x11), got '%s'",
-		 CACHE_MAX_SETS, CACHE_MAX_WAYS, s);
-	return -1;
-}
-
-/* "vmexit=2000,ref_dram=300": each named cost field set and marked. */
-static int parse_cost(const char *s, struct vm_config *c, char *err, size_t errlen)
-{
-	struct cost_model cm = c->cost;
-	uint64_t mark = 0;
-	const char *p = s;
-
-	while (*p != '\0') {
-		char name[32];
-		size_t n = strcspn(p, "=,");
-		uint64_t v;
-		int k;
-
-		if (p[n] != '=' || n == 0 || n >= sizeof(name))
-			goto bad;
-		memcpy(name, p, n);
-		name[n] = '\0';
-		k = cost_field_find(name);
-		if (k < 0) {
-			snprintf(
-			    err, errlen,
-			    "unknown cost '%s' (the fields are listed by `vmmu list machines`)",
-			    name);
-			return -1;
-		}
-		p += n + 1;
-		if (parse_digits(&p, &v) < 0 || v > UINT32_MAX || (*p != ',' && *p != '\0'))
-			goto bad;
-		size_t nf;
-		const struct cost_field *f = cost_fields(&nf);
-		*(uint32_t *)(void *)((char *)&cm + f[k].off) = (uint32_t)v;
-		mark |= UINT64_C(1) << k;
-		if (*p == ',' && *++p == '\0')
-			goto bad; /* a trailing comma */
-	}
-	c->cost = cm;
-	c->cost_overridden |= mark;
-	return 0;
-bad:
-	snprintf(err, errlen, "expected NAME=CYCLES[,NAME=CYCLES...] (e.g. vmexit=2000), got '%s'",
-		 s);
-	return -1;
-}
 
 /* ---- the tables ---- */
 
@@ -525,7 +147,7 @@ static const struct opt machine_opts[] = {
      .off = VMC(l1d),
      .off2 = VMC(l2),
      .prof = MACH_TLB,
-          .help = "L1 4K data TLB and unified L2 TLB, SETSxWAYS each (every TLB: SETS <= 4096, "
+     .help = "L1 4K data TLB and unified L2 TLB, SETSxWAYS each (every TLB: SETS <= 4096, "
 	     "WAYS <= 1024, <= 65536 entries: 21x Zen 4's 3072-entry L2 DTLB)"},
     {.name = "--tlb-large",
      .metavar = "SETSxWAYS",
@@ -544,7 +166,7 @@ static const struct opt machine_opts[] = {
      .kind = K_PSC,
      .off = VMC(psc_entries),
      .prof = MACH_PSC,
-          .help = "paging-structure cache entries per level (<= 4096: 128x Intel's 32)"},
+     .help = "paging-structure cache entries per level (<= 4096: 128x Intel's 32)"},
     {.name = "--numa",
      .metavar = "local|interleave|node:N",
      .kind = K_NUMA,
@@ -555,7 +177,8 @@ static const struct opt machine_opts[] = {
      .metavar = "eager|unsync",
      .kind = K_SYNC,
      .off = VMC(shadow_sync),
-     .help = "shadow: let leaf tables go unsync until the guest flushes (KVM), or keep them in sync"},
+     .help =
+	 "shadow: let leaf tables go unsync until the guest flushes (KVM), or keep them in sync"},
     NUM_OPT("--shadow-roots", K_U32, VMC(shadow_roots), 0, BOUND_SHADOW_ROOTS, NULL,
 	    "shadow: size of the previous-root cache"),
     NUM_OPT("--shadow-cap", K_U64, VMC(shadow_cap), 0, UINT64_MAX, "guest pages / 50",
@@ -638,8 +261,8 @@ static int parse_number(const struct opt *o, const char *v, uint64_t *out, char 
 	if (n < o->min || n > o->max) {
 		char lo[32], hi[32];
 		if (o->kind == K_SIZE) {
-			fmt_size(o->min, lo, sizeof(lo));
-			fmt_size(o->max, hi, sizeof(hi));
+			cli_fmt_size(o->min, lo, sizeof(lo));
+			cli_fmt_size(o->max, hi, sizeof(hi));
 			snprintf(msg, len, "expected a size from %s to %s, got '%s'", lo, hi, v);
 		} else {
 			snprintf(msg, len,
@@ -650,7 +273,7 @@ static int parse_number(const struct opt *o, const char *v, uint64_t *out, char 
 	}
 	if (o->kind == K_SIZE && o->align && n % o->align != 0) {
 		char a[32];
-		fmt_size(o->align, a, sizeof(a));
+		cli_fmt_size(o->align, a, sizeof(a));
 		snprintf(msg, len, "expected a multiple of %s, got '%s'", a, v);
 		return -1;
 	}
@@ -697,13 +320,13 @@ static int opt_apply(const struct opt *o, void *base, const char *v, char *err, 
 		rc = cli_parse_geom(v, (struct tlb_geom *)(void *)f, msg, sizeof(msg));
 		break;
 	case K_TLB:
-		rc = parse_tlb_pair(v, (struct tlb_geom *)(void *)f,
-				    (struct tlb_geom *)(void *)((char *)base + o->off2), msg,
-				    sizeof(msg));
+		rc = cli_value_tlb_pair(v, (struct tlb_geom *)(void *)f,
+					(struct tlb_geom *)(void *)((char *)base + o->off2), msg,
+					sizeof(msg));
 		break;
 	case K_NUMA:
-		rc = parse_numa(v, (enum numa_policy *)(void *)f,
-				(int *)(void *)((char *)base + o->off2), msg, sizeof(msg));
+		rc = cli_value_numa(v, (enum numa_policy *)(void *)f,
+				    (int *)(void *)((char *)base + o->off2), msg, sizeof(msg));
 		break;
 	case K_SYNC:
 		if (strcmp(v, "eager") == 0) {
@@ -716,7 +339,7 @@ static int opt_apply(const struct opt *o, void *base, const char *v, char *err, 
 		}
 		break;
 	case K_PSC:
-		rc = parse_psc(v, (uint32_t *)(void *)f, msg, sizeof(msg));
+		rc = cli_value_psc(v, (uint32_t *)(void *)f, msg, sizeof(msg));
 		break;
 	case K_PCIDS:
 		if (strcmp(v, "linux") == 0) {
@@ -729,13 +352,13 @@ static int opt_apply(const struct opt *o, void *base, const char *v, char *err, 
 		}
 		break;
 	case K_MACHINE:
-		rc = parse_machine(v, base, msg, sizeof(msg));
+		rc = cli_value_machine(v, base, msg, sizeof(msg));
 		break;
 	case K_CACHE:
-		rc = parse_cache(v, (struct cache_geom *)(void *)f, msg, sizeof(msg));
+		rc = cli_value_cache(v, (struct cache_geom *)(void *)f, msg, sizeof(msg));
 		break;
 	case K_COST:
-		rc = parse_cost(v, base, msg, sizeof(msg));
+		rc = cli_value_cost(v, base, msg, sizeof(msg));
 		break;
 	}
 	if (rc < 0)
@@ -863,7 +486,7 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 		if (v == 0 && o->zero != NULL && !raw)
 			snprintf(buf, len, "%s", o->zero);
 		else if (o->kind == K_SIZE && !raw)
-			fmt_size(v, buf, len);
+			cli_fmt_size(v, buf, len);
 		else
 			snprintf(buf, len, "%" PRIu64, v);
 		break;
@@ -876,7 +499,8 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 		snprintf(buf, len, "%d", *(const int *)(const void *)f);
 		break;
 	case K_PAGE:
-		snprintf(buf, len, "%s", config_page_name(*(const enum page_size *)(const void *)f));
+		snprintf(buf, len, "%s",
+			 config_page_name(*(const enum page_size *)(const void *)f));
 		break;
 	case K_GEOM: {
 		const struct tlb_geom *g = (const void *)f;
@@ -892,10 +516,12 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 	}
 	case K_NUMA:
 		config_numa_format(*(const enum numa_policy *)(const void *)f,
-			    *(const int *)(const void *)((const char *)base + o->off2), buf, len);
+				   *(const int *)(const void *)((const char *)base + o->off2), buf,
+				   len);
 		break;
 	case K_SYNC:
-		snprintf(buf, len, "%s", config_sync_name(*(const enum shadow_sync *)(const void *)f));
+		snprintf(buf, len, "%s",
+			 config_sync_name(*(const enum shadow_sync *)(const void *)f));
 		break;
 	case K_PCIDS:
 		snprintf(buf, len, "%s",
@@ -903,8 +529,9 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 		break;
 	case K_PSC: {
 		const uint32_t *e = (const void *)f;
-		snprintf(buf, len, "%" PRIu32 ":%" PRIu32 ":%" PRIu32 ":%" PRIu32, e[psc_levels[0]],
-			 e[psc_levels[1]], e[psc_levels[2]], e[psc_levels[3]]);
+		snprintf(buf, len, "%" PRIu32 ":%" PRIu32 ":%" PRIu32 ":%" PRIu32,
+			 e[cli_psc_levels[0]], e[cli_psc_levels[1]], e[cli_psc_levels[2]],
+			 e[cli_psc_levels[3]]);
 		break;
 	}
 	case K_MACHINE:

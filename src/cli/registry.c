@@ -10,9 +10,9 @@
 #define VMMU_MODE_ENTRY(m) &m##_mmu_ops,
 #define VMMU_WORKLOAD_ENTRY(w) &workload_##w,
 
-const struct mmu_ops *const mmu_modes[] = { VMMU_MODES(VMMU_MODE_ENTRY) NULL };
+const struct mmu_ops *const mmu_modes[] = {VMMU_MODES(VMMU_MODE_ENTRY) NULL};
 
-const struct workload *const workloads[] = { VMMU_WORKLOADS(VMMU_WORKLOAD_ENTRY) NULL };
+const struct workload *const workloads[] = {VMMU_WORKLOADS(VMMU_WORKLOAD_ENTRY) NULL};
 
 const struct mmu_ops *mmu_find(const char *name)
 {

@@ -47,9 +47,9 @@ struct narr {
 	bool paravirt;
 	bool in_hcall; /* the lines after a hypercall, until a guest event */
 	bool in_lazy;  /* inside the guest's lazy-MMU section */
-	int levels;  /* paging levels, for PSC hits */
-	int depth;   /* nesting: 1 inside a guest fault handler */
-	int nevents; /* events in this step */
+	int levels;    /* paging levels, for PSC hits */
+	int depth;     /* nesting: 1 inside a guest fault handler */
+	int nevents;   /* events in this step */
 
 	/* one walk being accumulated */
 	bool walk_open;
@@ -374,7 +374,8 @@ static void narr_guest_op(struct narr *n, struct vm *vm, const struct trace_even
 		say_key(n, w,
 			"guest kernel sets its %s entry at gPA %#" PRIx64 " := %#" PRIx64
 			" (%s) through pv_ops: %s",
-			lvl(ev->level), ev->entry_addr, ev->entry, gpte_bits(ev->entry, b, sizeof(b)),
+			lvl(ev->level), ev->entry_addr, ev->entry,
+			gpte_bits(ev->entry, b, sizeof(b)),
 			n->in_lazy ? "queued in the lazy-MMU batch" : "an mmu_update hypercall");
 	} else if (strcmp(w, "guest pte write") == 0) {
 		say_key(n, w,
@@ -434,11 +435,12 @@ static bool narr_hypercall(struct narr *n, const struct trace_event *ev)
 
 	if (strncmp(w, "hypercall ", 10) == 0) {
 		n->in_hcall = false;
-		const char *unit = strcmp(w, "hypercall multicall") == 0 ? "call"
+		const char *unit = strcmp(w, "hypercall multicall") == 0    ? "call"
 				   : strcmp(w, "hypercall mmu_update") == 0 ? "update"
-									     : "op";
-		say_key(n, w, "%s: %" PRIu64 " %s%s in one trap to the hypervisor, %" PRIu64 " cycles",
-			w, ev->result, unit, ev->result == 1 ? "" : "s", ev->cycles);
+									    : "op";
+		say_key(n, w,
+			"%s: %" PRIu64 " %s%s in one trap to the hypervisor, %" PRIu64 " cycles", w,
+			ev->result, unit, ev->result == 1 ? "" : "s", ev->cycles);
 		n->in_hcall = true;
 		return true;
 	}
@@ -450,8 +452,8 @@ static bool narr_hypercall(struct narr *n, const struct trace_event *ev)
 		say_key(n, w,
 			"hypervisor: mmu_update of the %s entry at mPA %#" PRIx64 " := %#" PRIx64
 			" (%s): checked, written, %" PRIu64 " cycles",
-			lvl(ev->level), ev->entry_addr, ev->entry, gpte_bits(ev->entry, b, sizeof(b)),
-			ev->cycles);
+			lvl(ev->level), ev->entry_addr, ev->entry,
+			gpte_bits(ev->entry, b, sizeof(b)), ev->cycles);
 	else if (strcmp(w, "table validated") == 0 || strcmp(w, "table released") == 0)
 		say_key(n, w,
 			"hypervisor: %s table at mPA %#" PRIx64 " %s: %" PRIu64
@@ -759,24 +761,26 @@ int scenario_narrate(FILE *f, const char *scn, const struct vm_config *cfg, int 
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	fprintf(f, "== scenario %s under %s: %s\n", scn, cfg->mode,
-	       d->summary);
+	fprintf(f, "== scenario %s under %s: %s\n", scn, cfg->mode, d->summary);
 	scenario_describe_machine(f, cfg);
 	fprintf(f, "setup (not narrated): %s; counters reset\n", d->setup);
 	if (strcmp(scn, "ept-violation") == 0 && !n.nested)
-		fprintf(f, "note: EPT violations exist only under nested paging; here the same "
-		       "first touches show what %s does instead\n",
-		       cfg->mode);
+		fprintf(f,
+			"note: EPT violations exist only under nested paging; here the same "
+			"first touches show what %s does instead\n",
+			cfg->mode);
 	if (strcmp(scn, "fork") == 0 && n.shadow)
-		fprintf(f, "note: shadow paging write-protects the guest tables it shadows; a leaf "
-			   "table already out of sync (--shadow-sync unsync, the default) takes "
-			   "stores without an exit until the next resync (try --shadow-sync eager)\n");
+		fprintf(f,
+			"note: shadow paging write-protects the guest tables it shadows; a leaf "
+			"table already out of sync (--shadow-sync unsync, the default) takes "
+			"stores without an exit until the next resync (try --shadow-sync eager)\n");
 	if (strcmp(scn, "fork") == 0 && n.nested)
-		fprintf(f, "note: under nested paging no page-table store leaves the guest; an exit "
-			   "here is an EPT violation, the first touch of a guest frame\n");
+		fprintf(f,
+			"note: under nested paging no page-table store leaves the guest; an exit "
+			"here is an EPT violation, the first touch of a guest frame\n");
 	if (strcmp(scn, "pt-write") == 0 && !n.shadow)
 		fprintf(f, "note: only shadow paging write-protects guest page tables; here a "
-		       "page-table store is a plain store\n");
+			   "page-table store is a plain store\n");
 	fflush(f);
 	rc = scenario_run(scn, cfg, &obs, total, err, errlen);
 	free(n.vbuf);

@@ -218,22 +218,25 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 		nested |= t[k].two_d;
 	const bool shadow = !identity && !nested;
 	fprintf(out, "vmmu quiz: %s paging, seed %" PRIu64 "\n", cfg->mode, seed);
-	fprintf(out, "machine: %d-level paging%s, guest page %s%s%s, walk caches %s\n\n", cfg->levels,
-	       nested ? (cfg->ept_levels == 5 ? " over a 5-level EPT" : " over a 4-level EPT") : "",
-	       page_size_name(cfg->guest_page), nested || shadow ? ", host page " : "",
-	       nested || shadow ? page_size_name(cfg->host_page) : "",
-	       cfg->walk_caches ? "on" : "off");
-	fprintf(out, "Every table is a 4 KiB page of 512 eight-byte entries. The dumps list only\n"
-	       "the non-zero entries of each page, as 'address: value [index]'.\n"
-	       "x86-64 entry bits: P=0 RW=1 US=2 A=5 D=6 PS=7 G=8 NX=63; bits 51:12 hold the\n"
-	       "next table's frame (or the page's, in a leaf).\n");
+	fprintf(
+	    out, "machine: %d-level paging%s, guest page %s%s%s, walk caches %s\n\n", cfg->levels,
+	    nested ? (cfg->ept_levels == 5 ? " over a 5-level EPT" : " over a 4-level EPT") : "",
+	    page_size_name(cfg->guest_page), nested || shadow ? ", host page " : "",
+	    nested || shadow ? page_size_name(cfg->host_page) : "",
+	    cfg->walk_caches ? "on" : "off");
+	fprintf(out,
+		"Every table is a 4 KiB page of 512 eight-byte entries. The dumps list only\n"
+		"the non-zero entries of each page, as 'address: value [index]'.\n"
+		"x86-64 entry bits: P=0 RW=1 US=2 A=5 D=6 PS=7 G=8 NX=63; bits 51:12 hold the\n"
+		"next table's frame (or the page's, in a leaf).\n");
 	if (nested)
-		fprintf(out, "EPT entry bits: R=0 W=1 X=2 memtype=5:3 IPAT=6 PS=7 A=8 D=9; bits 51:12\n"
-		       "as above. EPT tables are indexed by guest-physical address bits.\n");
+		fprintf(out,
+			"EPT entry bits: R=0 W=1 X=2 memtype=5:3 IPAT=6 PS=7 A=8 D=9; bits 51:12\n"
+			"as above. EPT tables are indexed by guest-physical address bits.\n");
 	fprintf(out, "\n");
 	const char *gspace = identity ? "PA" : "gPA";
 	fprintf(out, "CR3  = 0x%016" PRIx64 " (top table at %s 0x%" PRIx64 ", PCID %" PRIu64 ")\n",
-	       t[0].cr3, gspace, pte_frame(t[0].cr3), t[0].cr3 & CR3_PCID_MASK);
+		t[0].cr3, gspace, pte_frame(t[0].cr3), t[0].cr3 & CR3_PCID_MASK);
 	if (nested) {
 		uint64_t ep4ta = 0;
 		for (int k = 0; k < QUIZ_NQ && !ep4ta; k++)
@@ -246,14 +249,16 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 		uint64_t eptp = ep4ta | EPTP_MT_WB |
 				((uint64_t)(cfg->ept_levels - 1) << EPTP_WALK_SHIFT) |
 				(cfg->ept_ad ? EPTP_AD : 0);
-		fprintf(out, "EPTP = 0x%016" PRIx64 " (EPT root at hPA 0x%" PRIx64
-		       ", write-back, %d-level walk, A/D %s)\n",
-		       eptp, ep4ta, cfg->ept_levels, cfg->ept_ad ? "on" : "off");
+		fprintf(out,
+			"EPTP = 0x%016" PRIx64 " (EPT root at hPA 0x%" PRIx64
+			", write-back, %d-level walk, A/D %s)\n",
+			eptp, ep4ta, cfg->ept_levels, cfg->ept_ad ? "on" : "off");
 	}
 
 	struct quiz_page pages[QUIZ_MAX_PAGES];
 	size_t np = quiz_pages(t, QUIZ_NQ, pages);
-	fprintf(out, "\nGuest page tables (%s memory):\n", identity ? "physical" : "guest-physical");
+	fprintf(out, "\nGuest page tables (%s memory):\n",
+		identity ? "physical" : "guest-physical");
 	for (size_t k = 0; k < np; k++)
 		if (!pages[k].host)
 			quiz_dump_page(stdout, vm, &pages[k], gspace);
@@ -287,20 +292,23 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 			if (h == INVALID_HFN)
 				fprintf(out, "  gfn 0x%" PRIx64 " -> not backed\n", gfn[k]);
 			else
-				fprintf(out, "  gfn 0x%" PRIx64 " -> hfn 0x%" PRIx64 "\n", gfn[k], h);
+				fprintf(out, "  gfn 0x%" PRIx64 " -> hfn 0x%" PRIx64 "\n", gfn[k],
+					h);
 		}
 	}
 
-	fprintf(out, "\nTranslate these user-mode 8-byte loads. For each, list the entries read\n"
-	       "and give the %s, or the level at which the walk faults:\n",
-	       identity ? "physical address"
-			: "guest-physical and "
-			  "host-physical addresses");
+	fprintf(out,
+		"\nTranslate these user-mode 8-byte loads. For each, list the entries read\n"
+		"and give the %s, or the level at which the walk faults:\n",
+		identity ? "physical address"
+			 : "guest-physical and "
+			   "host-physical addresses");
 	for (int k = 0; k < QUIZ_NQ; k++)
 		fprintf(out, "  %d. gVA 0x%016" PRIx64 "\n", k + 1, z.q[k]);
-	fprintf(out, "\nCheck one answer with:\n  vmmu explain --mode %s --map 0x%" PRIx64 ",0x%" PRIx64
-	       ",0x%" PRIx64 " --walk-caches off%s --gva ADDR\n",
-	       cfg->mode, z.map[0], z.map[1], z.map[2], flags);
+	fprintf(out,
+		"\nCheck one answer with:\n  vmmu explain --mode %s --map 0x%" PRIx64 ",0x%" PRIx64
+		",0x%" PRIx64 " --walk-caches off%s --gva ADDR\n",
+		cfg->mode, z.map[0], z.map[1], z.map[2], flags);
 	if (!answers)
 		fprintf(out, "(Run again with -c for the worked answers.)\n");
 	for (int k = 0; answers && k < QUIZ_NQ; k++) {

@@ -293,15 +293,19 @@ static void hot_run(struct scn *s)
 	struct vm *vm = s->vm;
 	for (unsigned i = 1; i <= 2; i++) {
 		gva_t va = s->base + (uint64_t)i * PAGE_SIZE;
-		scn_step(s, "guest: user store to %#" PRIx64 ", never touched: the guest writes "
-			    "its PTE (store %u into the leaf table)", va, i);
+		scn_step(s,
+			 "guest: user store to %#" PRIx64 ", never touched: the guest writes "
+			 "its PTE (store %u into the leaf table)",
+			 va, i);
 		user_store(vm, va, 0x40 + i);
 	}
 	scn_step(s, "guest: user store to %#" PRIx64 ", never touched (store 3 into the table)",
 		 s->base + 3 * PAGE_SIZE);
 	user_store(vm, s->base + 3 * PAGE_SIZE, 0x43);
-	scn_step(s, "guest: INVLPG %#" PRIx64 ", then a user load from it (a TLB miss: the walk "
-		    "of a page in the hot table)", s->base + PAGE_SIZE);
+	scn_step(s,
+		 "guest: INVLPG %#" PRIx64 ", then a user load from it (a TLB miss: the walk "
+		 "of a page in the hot table)",
+		 s->base + PAGE_SIZE);
 	cpu_invlpg(&vm->vcpu, s->base + PAGE_SIZE);
 	(void)user_load(vm, s->base + PAGE_SIZE);
 }
@@ -331,7 +335,8 @@ static void fork_run(struct scn *s)
 	s->p2 = gmm_fork(vm, s->p1);
 	if (!s->p2)
 		vm_abort(vm, "fork failed (errno %d)", gmm_errno(vm));
-	scn_step(s, "guest: parent stores to %#" PRIx64 " (read-only since the fork: copy-on-write)",
+	scn_step(s,
+		 "guest: parent stores to %#" PRIx64 " (read-only since the fork: copy-on-write)",
 		 s->base);
 	user_store(vm, s->base, 0xf0);
 }
@@ -341,26 +346,26 @@ static void fork_run(struct scn *s)
  * summary for `--scenario list`, what the setup does). One line each, so
  * the public list and the functions cannot drift apart.
  */
-#define SCENARIOS(X)                                                                          \
-	X("first-touch", first_touch, "a demand fault: the first store to a mapped page",     \
-	  "process 1, 16 pages mapped at the mmap base, page 0 written")                      \
-	X("cow-write", cow, "a write after fork: copy-on-write",                              \
-	  "process 1, 4 pages mapped, page 0 written, then fork() (child: process 2)")        \
-	X("cr3-switch", cr3, "context switches: MOV to CR3, VPID, the shadow root cache",     \
-	  "process 1 writes 4 pages; process 2 is created, switched to, and writes 4 pages")  \
-	X("pt-write", ptw,                                                                    \
-	  "the guest edits its page tables (mprotect): write protection, unsync, resync",     \
-	  "process 1, 16 pages mapped, pages 0..3 written, then a guest TLB flush (which "    \
-	  "brings unsync tables back in sync)")                                               \
-	X("munmap", munmap, "munmap: INVLPG per page, or one flush past --invlpg-threshold",  \
-	  "process 1, 48 pages mapped and written")                                           \
-	X("fork", fork,                                                                       \
+#define SCENARIOS(X)                                                                           \
+	X("first-touch", first_touch, "a demand fault: the first store to a mapped page",      \
+	  "process 1, 16 pages mapped at the mmap base, page 0 written")                       \
+	X("cow-write", cow, "a write after fork: copy-on-write",                               \
+	  "process 1, 4 pages mapped, page 0 written, then fork() (child: process 2)")         \
+	X("cr3-switch", cr3, "context switches: MOV to CR3, VPID, the shadow root cache",      \
+	  "process 1 writes 4 pages; process 2 is created, switched to, and writes 4 pages")   \
+	X("pt-write", ptw,                                                                     \
+	  "the guest edits its page tables (mprotect): write protection, unsync, resync",      \
+	  "process 1, 16 pages mapped, pages 0..3 written, then a guest TLB flush (which "     \
+	  "brings unsync tables back in sync)")                                                \
+	X("munmap", munmap, "munmap: INVLPG per page, or one flush past --invlpg-threshold",   \
+	  "process 1, 48 pages mapped and written")                                            \
+	X("fork", fork,                                                                        \
 	  "a fork: pv's batched hypercalls, shadow's write protection, nested's plain stores", \
-	  "process 1, 16 pages mapped and written (one leaf table)")                          \
-	X("ept-violation", eptv, "the first guest-physical touches: EPT violations (nested)", \
-	  "boot only")                                                                        \
-	X("hot-table", hot,                                                                   \
-	  "a page table written often: agile paging moves it to nested mode, walks switch",   \
+	  "process 1, 16 pages mapped and written (one leaf table)")                           \
+	X("ept-violation", eptv, "the first guest-physical touches: EPT violations (nested)",  \
+	  "boot only")                                                                         \
+	X("hot-table", hot,                                                                    \
+	  "a page table written often: agile paging moves it to nested mode, walks switch",    \
 	  "process 1, 16 pages mapped, page 0 written (its leaf table shadowed), TLB flushed")
 
 struct scenario_def {

@@ -82,33 +82,12 @@ void scenario_print_summary(FILE *f, const char *scn, const char *mode, const st
 }
 
 static const char *const compare_rows[] = {
-    "accesses",
-    "tlb_misses",
-    "walks",
-    "walk_refs",
-    "fault_walk_refs",
-    "vmm_walk_refs",
-    "guest_faults",
-    "vm_exits",
-    "exits_fault_inject",
-    "exits_hidden_fault",
-    "exits_pt_write",
-    "exits_dirty",
-    "exits_cr3",
-    "exits_invlpg",
-    "exits_ept_violation",
-    "hypercalls",
-    "pv_pt_updates",
-    "resyncs",
-    "unshadows",
-    "root_cache_hits",
-    "tlb_flushes",
-    "cyc_access",
-    "cyc_walk",
-    "cyc_exit",
-    "cyc_vmm",
-    "cyc_guest",
-    "cyc_flush",
+    "accesses",	      "tlb_misses",    "walks",	    "walk_refs",	  "fault_walk_refs",
+    "vmm_walk_refs",  "guest_faults",  "vm_exits",  "exits_fault_inject", "exits_hidden_fault",
+    "exits_pt_write", "exits_dirty",   "exits_cr3", "exits_invlpg",	  "exits_ept_violation",
+    "hypercalls",     "pv_pt_updates", "resyncs",   "unshadows",	  "root_cache_hits",
+    "tlb_flushes",    "cyc_access",    "cyc_walk",  "cyc_exit",		  "cyc_vmm",
+    "cyc_guest",      "cyc_flush",
 };
 
 /* The largest cost part by which a's cycles exceed b's; NULL when none. */
@@ -129,8 +108,8 @@ static const char *largest_extra(const struct stats *a, const struct stats *b, i
 	return part;
 }
 
-void scenario_print_compare(FILE *f, const char *scn, const char *const *modes, const struct stats *t,
-			  int nm)
+void scenario_print_compare(FILE *f, const char *scn, const char *const *modes,
+			    const struct stats *t, int nm)
 {
 	fprintf(f, "\n%s side by side:\n", scn);
 	fprintf(f, "  %-20s", "counter");

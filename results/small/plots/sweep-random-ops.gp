@@ -1,10 +1,10 @@
-# sweep-random-ops.gp - random: estimated cycles per access vs ops.
+# sweep-random-ops.gp - random: estimated cycles per access vs ops (whole run (--whole-run)).
 # Written by vmmu; draw again with: gnuplot sweep-random-ops.gp (in this directory).
 # Reads sweep-random-ops.dat; writes sweep-random-ops.svg and sweep-random-ops.png.
 if (!exists("suffix")) suffix = ""
 set datafile separator whitespace
 set datafile missing "?"
-set title "random: estimated cycles per access vs ops"
+set title "random: estimated cycles per access vs ops (whole run (--whole-run))"
 set xlabel "--ops"
 set ylabel "cycles per access"
 set grid
@@ -26,6 +26,9 @@ do for [fmt in "svg png"] {
   set output "sweep-random-ops." . fmt . suffix
   plot "sweep-random-ops.dat" using 1:3 with linespoints lw 2 pt 7 lc rgb "#1f77b4" title "native", \
        "sweep-random-ops.dat" using 1:4 with linespoints lw 2 pt 7 lc rgb "#ff7f0e" title "shadow", \
-       "sweep-random-ops.dat" using 1:5 with linespoints lw 2 pt 7 lc rgb "#2ca02c" title "nested"
+       "sweep-random-ops.dat" using 1:5 with linespoints lw 2 pt 7 lc rgb "#2ca02c" title "nested", \
+       "sweep-random-ops.dat" using 1:6 with linespoints lw 2 pt 7 lc rgb "#d62728" title "switching", \
+       "sweep-random-ops.dat" using 1:7 with linespoints lw 2 pt 7 lc rgb "#9467bd" title "agile", \
+       "sweep-random-ops.dat" using 1:8 with linespoints lw 2 pt 7 lc rgb "#8c564b" title "pv"
   set output
 }
