@@ -505,6 +505,12 @@ static bool run_mode(const char *mode, uint64_t seed, tweak_fn tweak, int ops, s
 	c.guest_mem = UINT64_C(128) << 20;
 	if (tweak)
 		tweak(&c);
+	/* A mode that refuses CR0.WP = 0 (mmu_ops.refuses_wp0) runs such a
+	 * setting with WP set: the guest kernel writes only through its
+	 * read-write direct map, so WP changes no outcome it is compared on. */
+	const struct mmu_ops *m = mmu_find(mode);
+	if (m && m->refuses_wp0)
+		c.cr0_wp = true;
 	char err[256] = "";
 	struct vm *vm = vm_create(&c, err, sizeof(err));
 	if (!vm) {
