@@ -238,10 +238,14 @@ compare: deps $(BUILD)/vmmu
 		$(MAKE) --no-print-directory traces || \
 		echo "make compare: recording traces failed; comparing without them (see make traces)"; \
 	fi
-	$(BUILD)/vmmu compare --out results
+	$(BUILD)/vmmu compare --out results --warmup $(TRACE_WARMUP)
 
 # bench also appends replay throughput rows (text, binary, lackey as the
 # producer) when valgrind is installed: workloads/bench-replay.sh.
+# make compare: each recorded program's first TRACE_WARMUP records warm the
+# TLB, walk caches and VMM state (the region of interest starts after them).
+TRACE_WARMUP ?= 1000000
+
 bench: deps $(BUILD)/vmmu
 	$(BUILD)/vmmu bench --out results/bench.csv
 	VMMU=$(BUILD)/vmmu bash workloads/bench-replay.sh results/bench.csv

@@ -376,4 +376,22 @@ eq "compare --workloads without --traces: no replay" "$(tail -n +2 "$T/cmp2/comp
 "$VMMU" compare --out "$T/cmp3" --workloads faults --traces "$T/nope" >"$T/out" 2>"$T/err"
 eq "compare --traces with a missing path: status 2" "$?" 2
 
+# compare --warmup: each trace's first N records are warm-up; a trace of N
+# records or fewer is measured whole.
+"$VMMU" compare --out "$T/cmpw" --workloads faults --pages 8 --ops 2 --modes native \
+	--traces "$TRACE" --warmup 1000 >"$T/out" 2>"$T/err"
+eq "compare --warmup 1000: status 0" "$?" 0
+wrow=$(grep '^replay:true,' "$T/cmpw/compare.csv")
+wroi=$(echo "$wrow" | awk -F, -v h="$(head -1 "$T/cmpw/compare.csv")" \
+	'BEGIN { n = split(h, c, ","); for (i = 1; i <= n; i++) k[c[i]] = i } { print $k["roi"] }')
+eq "compare --warmup 1000: the trace's row covers its region" "$wroi" region
+"$VMMU" compare --out "$T/cmpw2" --workloads faults --pages 8 --ops 2 --modes native \
+	--traces "$TRACE" --warmup 100000000 >"$T/out" 2>"$T/err"
+eq "compare --warmup longer than the trace: status 0" "$?" 0
+wroi=$(grep '^replay:true,' "$T/cmpw2/compare.csv" | awk -F, -v h="$(head -1 "$T/cmpw2/compare.csv")" \
+	'BEGIN { n = split(h, c, ","); for (i = 1; i <= n; i++) k[c[i]] = i } { print $k["roi"] }')
+eq "compare --warmup longer than the trace: measured whole" "$wroi" whole
+"$VMMU" compare --out "$T/cmpw3" --workloads faults --warmup x >"$T/out" 2>"$T/err"
+eq "compare --warmup x: status 2" "$?" 2
+
 e2e_done replay

@@ -673,12 +673,12 @@ static void replay_run(struct wl_ctx *c)
 done:
 	if (in->records == 0)
 		replay_reject(&r, "%s: no accesses", r.name);
-	if (in->warmup > in->records)
+	if (in->warmup > in->records && !in->warmup_soft)
 		replay_reject(&r,
 			      "--warmup: %" PRIu64 " is more than the %" PRIu64
 			      " accesses (records) of %s",
 			      in->warmup, in->records, r.name);
-	if (in->warmup != 0 && in->records == in->warmup)
+	if (in->warmup != 0 && in->records == in->warmup && !in->warmup_soft)
 		wl_roi_begin(c); /* an empty region: everything was warm-up */
 	if (r.sys != NULL)
 		rsys_stop(r.sys);

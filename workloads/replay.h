@@ -27,8 +27,9 @@
  * Warm-up (--warmup N, as ChampSim's warm-up instructions): the first N
  * records warm the TLB, the walk caches and the VMM's state, and the
  * region of interest (src/core/roi.h) begins with record N + 1. A trace of
- * fewer than N records is bad input, found when the trace ends. N = 0
- * marks no region: the whole replay is measured.
+ * fewer than N records is bad input, found when the trace ends, unless
+ * warmup_soft is set (`vmmu compare --warmup`): then it is measured whole.
+ * N = 0 marks no region: the whole replay is measured.
  *
  * Streaming: the trace is read through one fixed buffer, so the replay's
  * own memory does not grow with the trace's length (only with the number
@@ -102,6 +103,8 @@ struct replay_input {
 	const char *path; /* "-" = standard input */
 	int fd;		  /* opened by the run; -1 before; see replay_input_close() */
 	uint64_t warmup;  /* records replayed before the measured region (--warmup) */
+	bool warmup_soft; /* compare --warmup: a trace of fewer than 'warmup'
+			   * records is measured whole instead of refused */
 	bool no_syscalls; /* --no-syscalls: one process, every touched region mapped */
 	bool bad_input;	  /* the run stopped on the trace itself (exit status 2) */
 	char err[512];	  /* why, when bad_input: "FILE:LINE: reason: 'text'" */

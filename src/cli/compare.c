@@ -97,6 +97,10 @@ static void compare_help(FILE *f)
 	    "  --traces a,b,...|none            lackey traces (files, or directories of *.lackey)\n"
 	    "                                   to replay too (default without --workloads:\n"
 	    "                                   " COMPARE_DEFAULT_TRACES ", where present)\n"
+	    "  --warmup N                       every replayed trace warms the TLB, walk caches\n"
+	    "                                   and VMM state with its first N records, which\n"
+	    "                                   are not measured; a trace of N records or fewer\n"
+	    "                                   is measured whole (default 0)\n"
 	    "  -h, --help                       this help\n\n",
 	    COMPARE_MAX_JOBS, COMPARE_DEFAULT_JOBS);
 	cli_help_wl(f);
@@ -168,7 +172,8 @@ static int take_mode(struct compare *c, const char *name, char *err, size_t errl
 /* Parse argv into c. Returns -1 to continue, else an exit status. */
 static int compare_parse(struct compare *c, int argc, char **argv)
 {
-	const char *wlist = NULL, *mlist = NULL, *jobs = NULL, *tlist = NULL, *seeds = NULL;
+	const char *wlist = NULL, *mlist = NULL, *jobs = NULL, *tlist = NULL, *seeds = NULL,
+		   *warmup = NULL;
 	char err[512];
 	size_t nall = 0;
 
@@ -203,8 +208,14 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 			rc = cli_take_value("--traces", argc, argv, &i, &tlist, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--seeds", argc, argv, &i, &seeds, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--warmup", argc, argv, &i, &warmup, err, sizeof(err));
 		if (rc != CLI_MATCHED)
 			return cli_reject_arg("compare", rc, a, err);
+	}
+	if (warmup != NULL && cli_parse_u64(warmup, &c->warmup, err, sizeof(err)) < 0) {
+		cli_error("--warmup: %s", err);
+		return CLI_EXIT_USAGE;
 	}
 	if (seeds != NULL) {
 		uint64_t n;
@@ -457,6 +468,11 @@ int compare_main(int argc, char **argv)
 				j->p = c.p;
 				j->p.seed = c.p.seed + s;
 				j->p.arg = replay_input_of(j->w); /* NULL for the suite */
+				if (j->p.arg != NULL) {
+					struct replay_input *in = j->p.arg;
+					in->warmup = c.warmup;
+					in->warmup_soft = true;
+				}
 				if (c.nseeds > 1)
 					snprintf(j->tag, sizeof(j->tag), "seed=%" PRIu64,
 						 j->p.seed);

@@ -31,6 +31,7 @@ struct compare {
 					 * runs' mean (ci_mean_run), failed if any run failed */
 	struct ci *cpa;			/* cycles per access of each cell over its seeds */
 	struct replay_workload *traces; /* replays, listed in wl after the suite */
+	uint64_t warmup;		/* --warmup: records each replay warms up with */
 };
 
 /* csv_fill_fn callbacks (ctx: the struct compare): every run's row, and
