@@ -19,7 +19,7 @@ static void quiz_help(FILE *f)
 		   "  --kind K      translate (the above, default) or pv-munmap: how many\n"
 		   "                hypercalls a munmap makes under pv, with and without\n"
 		   "                lazy-MMU batching (--mode does not apply)\n"
-		   "  --mode M      native, shadow, nested or pv (default: native)\n"
+		   "  --mode M      an MMU mode of `vmmu list modes` (default: native)\n"
 		   "  --seed N      the problem's seed (default: 1)\n"
 		   "  -c, --answers also print the worked answers, in `vmmu explain` form\n"
 		   "  -h, --help    this help\n\n");
