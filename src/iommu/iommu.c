@@ -291,7 +291,7 @@ int iommu_translate(struct vm *vm, uint16_t sid, uint64_t iova, bool write, stru
 		return xlate_fault(w, w->reason, 2);
 	int aw_levels = c->nested ? 4 : c->sl_levels;
 	if (iova >> (PAGE_SHIFT + 9u * (unsigned)aw_levels))
-		return xlate_fault(w, IOMMU_FR_AW, c->nested ? 1 : 2);
+		return xlate_fault(w, IOMMU_FR_AW, io->viommu != VIOMMU_OFF ? 1 : 2);
 	uint8_t need = write ? SLPTE_W : SLPTE_R;
 	struct iotlb_entry *t = iotlb_lookup(io, c->did, iova);
 	if (t && (t->perm & need)) {
