@@ -316,7 +316,7 @@ static void test_isolation(void **state)
 			assert_int_equal(iommu_host_digest(vm), host0);
 			assert_int_equal(vm_guest_digest(vm), guest0);
 			/* The digest does see a changed host byte (the check can fail). */
-			hpa_write64(vm, HPA(vmm_hpa + 8), 0x5a);
+			hpa_write64(vm, HPA((vm->hm.vmm_next << PAGE_SHIFT) + 8), 0x5a); /* an unused frame */
 			assert_true(iommu_host_digest(vm) != host0);
 			vm_destroy(vm);
 		}
