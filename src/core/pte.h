@@ -149,11 +149,6 @@ enum exit_reason {
 	EXIT_CR_ACCESS = 28,
 	EXIT_EPT_VIOLATION = 48,
 	EXIT_EPT_MISCONFIG = 49,
-	/* An MMIO access to an emulated device's registers (the vIOMMU's):
-	 * KVM takes it as an EPT misconfiguration on the MMIO page
-	 * (handle_ept_misconfig()) and hands it to the device model; the model
-	 * counts it apart, in exits_viommu. */
-	EXIT_MMIO = 49,
 };
 
 #endif

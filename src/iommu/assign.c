@@ -150,8 +150,8 @@ void iommu_assign(struct vcpu *v, struct iommu *io)
 		sl_map_ram(io);
 	}
 	iommu_ctx_program(io);
-	TRACE(vm, .kind = TR_VMM_OP, .addr = IO_DMA_SOURCE_ID, .result = vm->st.dma_pins,
-	      .what = "device assigned: IOMMU tables built");
+	TRACE(vm, .kind = TR_VMM_OP, .result = vm->st.dma_pins,
+	      .what = "device assigned: IOMMU context and tables built, guest memory pinned as needed");
 }
 
 /* ---- the shadow vIOMMU ---- */
@@ -207,6 +207,9 @@ static uint64_t shadow_sync_page(struct iommu *io, uint64_t iova)
 	if (slpte_present(want))
 		pin_pages(vm, 1);
 	hpa_write64(vm, HPA(slot), want);
+	TRACE(vm, .kind = TR_VMM_OP, .gva = iova, .entry_addr = slot, .entry = want,
+	      .what = slpte_present(want) ? "shadow IOMMU entry written, page pinned"
+					  : "shadow IOMMU entry cleared, page unpinned");
 	vm->st.viommu_syncs++;
 	vm->st.cyc_vmm += vm->cost.vmm_spte;
 	return 1;
@@ -220,7 +223,11 @@ static void viommu_exit(struct vcpu *v, uint32_t work)
 	struct vm *vm = v->vm;
 	if (vm->p2m.identity)
 		return; /* native: a real register, no VMM */
-	vm_exit(v, EXIT_MMIO, &vm->st.exits_viommu, vm->cost.viommu_inv + work);
+	/* KVM meets MMIO to an emulated device as an EPT misconfiguration
+	 * (handle_ept_misconfig()) under EPT, and as a #PF on a reserved-bit
+	 * spte under shadow paging (handle_mmio_page_fault()). */
+	vm_exit(v, vm->mmu->two_dim ? EXIT_EPT_MISCONFIG : EXIT_EXCEPTION, &vm->st.exits_viommu,
+		vm->cost.viommu_inv + work);
 }
 
 uint64_t viommu_mmio_read(struct vcpu *v, struct iommu *io, unsigned reg)
