@@ -36,6 +36,7 @@
 #include "../src/iommu/iommu.h"
 #include "../src/cli/registry.h"
 #include "../src/lib/run.h"
+#include "../src/teach/explain.h"
 
 #define PG PAGE_SIZE
 #define GUEST_MEM (UINT64_C(64) << 20)
@@ -375,6 +376,35 @@ static void test_dma_equivalence(void **state)
 	}
 }
 
+/* explain --dma: the two-stage walk's references, as printed. */
+static void test_explain_dma(void **state)
+{
+	(void)state;
+	struct vm_config c;
+	config_defaults(&c);
+	c.mode = "nested";
+	c.guest_mem = GUEST_MEM;
+	c.viommu = VIOMMU_NESTED;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	char err[256] = "";
+	assert_int_equal(explain_dma(f, &c, GMM_DMA_IOVA_BASE, err, sizeof(err)), 0);
+	fclose(f);
+	if (!strstr(buf, "26 memory references (2 context, 4 first-stage, 20 second-level)"))
+		fail_msg("unexpected explanation:\n%s", buf);
+	assert_non_null(strstr(buf, "result: bus 0x80000000 -> gPA"));
+	free(buf);
+	/* An IOVA the guest did not map ends in the fault. */
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	assert_int_equal(explain_dma(f, &c, GMM_DMA_IOVA_BASE + 64 * PG, err, sizeof(err)), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "fault 0x6 (PTE read access is not set), stage 1"));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +415,7 @@ int main(void)
 	    cmocka_unit_test(test_isolation),
 	    cmocka_unit_test(test_blocked_descriptor),
 	    cmocka_unit_test(test_dma_equivalence),
+	    cmocka_unit_test(test_explain_dma),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
