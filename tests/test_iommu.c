@@ -93,8 +93,8 @@ static void test_refs_per_dma_no_viommu(void **state)
 		assert_int_equal(vm->st.dma_pins, vmm ? GUEST_FRAMES : 0);
 		assert_int_equal(vm->st.vm_exits - vm->st.exits_ept_violation -
 				     vm->st.exits_hidden_fault - vm->st.exits_pt_write -
-				     vm->st.exits_dirty - vm->st.exits_fault_inject - vm->st.exits_cr3 -
-				     vm->st.exits_invlpg,
+				     vm->st.exits_dirty - vm->st.exits_fault_inject -
+				     vm->st.exits_cr3 - vm->st.exits_invlpg,
 				 0);
 		memset(&vm->st, 0, sizeof(vm->st));
 		assert_int_equal(gmm_dma_rw(vm, buf, 1, 7, true, NULL), 0);
@@ -210,6 +210,28 @@ static void test_shadow_viommu_syncs_and_pins(void **state)
 	}
 }
 
+/* A one-entry IOTLB: descriptor, buffer and status evict each other. */
+static void test_iotlb_capacity(void **state)
+{
+	(void)state;
+	struct vm_config c;
+	config_defaults(&c);
+	c.mode = "nested";
+	c.guest_mem = GUEST_MEM;
+	c.iotlb_entries = 1;
+	char err[256] = "";
+	struct vm *vm = vm_create(&c, err, sizeof(err));
+	assert_non_null(vm);
+	assert_int_equal(gmm_boot(vm), 0);
+	gva_t buf = setup(vm, 1);
+	memset(&vm->st, 0, sizeof(vm->st));
+	assert_int_equal(gmm_dma_rw(vm, buf, 1, 2, true, NULL), 0);
+	assert_int_equal(vm->st.iotlb_misses, 3);
+	assert_int_equal(vm->st.iotlb_hits, 0);
+	assert_int_equal(vm->st.iommu_walk_refs, 2 + 3 * 4);
+	vm_destroy(vm);
+}
+
 /* ---- sharing the EPT ---- */
 
 static void test_share_ept(void **state)
@@ -294,9 +316,11 @@ static void test_isolation(void **state)
 			uint64_t junk[8];
 			memset(junk, 0xa5, sizeof(junk));
 			for (size_t i = 0; i < n; i++) {
-				int rc = iommu_dma(vm, r[i].sid, r[i].bus, junk, sizeof(junk), true, NULL);
+				int rc = iommu_dma(vm, r[i].sid, r[i].bus, junk, sizeof(junk), true,
+						   NULL);
 				if (rc != r[i].reason)
-					fail_msg("%s viommu %d rogue %zu at %#" PRIx64 ": reason %d, want %d",
+					fail_msg("%s viommu %d rogue %zu at %#" PRIx64
+						 ": reason %d, want %d",
 						 mode, (int)vis[k], i, r[i].bus, rc, r[i].reason);
 			}
 			assert_int_equal(vm->st.iommu_faults, n);
@@ -317,7 +341,8 @@ static void test_isolation(void **state)
 			assert_int_equal(iommu_host_digest(vm), host0);
 			assert_int_equal(vm_guest_digest(vm), guest0);
 			/* The digest does see a changed host byte (the check can fail). */
-			hpa_write64(vm, HPA((vm->hm.vmm_next << PAGE_SHIFT) + 8), 0x5a); /* an unused frame */
+			hpa_write64(vm, HPA((vm->hm.vmm_next << PAGE_SHIFT) + 8),
+				    0x5a); /* an unused frame */
 			assert_true(iommu_host_digest(vm) != host0);
 			vm_destroy(vm);
 		}
@@ -411,6 +436,7 @@ int main(void)
 	    cmocka_unit_test(test_refs_per_dma_no_viommu),
 	    cmocka_unit_test(test_refs_per_dma_two_stage),
 	    cmocka_unit_test(test_shadow_viommu_syncs_and_pins),
+	    cmocka_unit_test(test_iotlb_capacity),
 	    cmocka_unit_test(test_share_ept),
 	    cmocka_unit_test(test_isolation),
 	    cmocka_unit_test(test_blocked_descriptor),

@@ -80,14 +80,18 @@ static void dma_run(struct wl_ctx *c)
 				uint64_t h = (block + pg) & IO_DESC_SUM_MASK;
 				for (uint64_t w = 0; w < PAGE_SIZE / 8; w++) {
 					bool mine = w % (PAGE_SIZE / 8 / DMA_CHECKS) == 0;
-					uint64_t x = mine ? wl_mix(salt + op,
-								   pg * DMA_CHECKS + w / (PAGE_SIZE / 8 / DMA_CHECKS))
-							  : io_disk_word(prev + pg, w);
+					uint64_t x =
+					    mine ? wl_mix(salt + op,
+							  pg * DMA_CHECKS +
+							      w / (PAGE_SIZE / 8 / DMA_CHECKS))
+						 : io_disk_word(prev + pg, w);
 					h = io_fold(h, x);
 				}
 				if (sums[pg] != h)
-					vm_abort(vm, "dma: the device read page %u as %#" PRIx64
-						     ", the CPU wrote %#" PRIx64, pg, sums[pg], h);
+					vm_abort(vm,
+						 "dma: the device read page %u as %#" PRIx64
+						 ", the CPU wrote %#" PRIx64,
+						 pg, sums[pg], h);
 				wl_fold(c, sums[pg]);
 			}
 		}

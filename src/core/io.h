@@ -50,11 +50,11 @@ enum io_dma_reg {
 /* vIOMMU registers (VT-d's root-table address and invalidation, reduced to
  * what the guest driver needs). */
 enum io_viommu_reg {
-	VIOMMU_REG_CAP = 0,	  /* read: capabilities, VIOMMU_CAP_* */
-	VIOMMU_REG_ROOT = 1,	  /* write: gPA of the guest's IOMMU table for the DMA device */
-	VIOMMU_REG_INV = 2,	  /* write: a page-selective IOTLB invalidation: bits 63:12
-				   * the IOVA, bits 5:0 the address mask (2^AM pages), as in
-				   * VT-d's IVA register */
+	VIOMMU_REG_CAP = 0,  /* read: capabilities, VIOMMU_CAP_* */
+	VIOMMU_REG_ROOT = 1, /* write: gPA of the guest's IOMMU table for the DMA device */
+	VIOMMU_REG_INV = 2,  /* write: a page-selective IOTLB invalidation: bits 63:12
+			      * the IOVA, bits 5:0 the address mask (2^AM pages), as in
+			      * VT-d's IVA register */
 };
 #define VIOMMU_INV_AM_MASK UINT64_C(0x3f)
 /* VT-d's Caching Mode (CAP_REG bit 7): the IOMMU may cache not-present

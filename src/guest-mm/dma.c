@@ -269,8 +269,8 @@ int gmm_dma_rw(struct vm *vm, gva_t va, unsigned npages, uint64_t block, bool to
 			rc = -1;
 			goto unpin;
 		}
-		gpa_t desc = GPA(gfn_to_gpa(d->ring).v +
-				 ((first + i) & (IO_RING_MAX - 1)) * IO_DESC_BYTES);
+		gpa_t desc =
+		    GPA(gfn_to_gpa(d->ring).v + ((first + i) & (IO_RING_MAX - 1)) * IO_DESC_BYTES);
 		kstore(vm, desc, bus);
 		kstore(vm, GPA(desc.v + 8), PAGE_SIZE | (to_mem ? IO_DESC_TO_MEM : 0));
 		kstore(vm, GPA(desc.v + 16), block + i);
@@ -279,8 +279,8 @@ int gmm_dma_rw(struct vm *vm, gva_t va, unsigned npages, uint64_t block, bool to
 	d->tail = first + npages;
 	io_mmio_write(&vm->vcpu, IO_DEV_DMA, DMA_REG_TAIL, d->tail);
 	for (unsigned i = 0; i < npages; i++) {
-		gpa_t desc = GPA(gfn_to_gpa(d->ring).v +
-				 ((first + i) & (IO_RING_MAX - 1)) * IO_DESC_BYTES);
+		gpa_t desc =
+		    GPA(gfn_to_gpa(d->ring).v + ((first + i) & (IO_RING_MAX - 1)) * IO_DESC_BYTES);
 		uint64_t st = kload(vm, GPA(desc.v + 24));
 		if (!(st & IO_DESC_DONE) || (st & IO_DESC_ERR))
 			rc++;

@@ -34,8 +34,8 @@ enum iommu_fault_reason {
 
 /* One fault record: what the VMM reads from the fault-recording registers. */
 struct iommu_fault {
-	uint16_t sid;	/* source-id of the requester */
-	uint64_t addr;	/* the address the device asked for (bus address) */
+	uint16_t sid;  /* source-id of the requester */
+	uint64_t addr; /* the address the device asked for (bus address) */
 	bool write;
 	uint8_t reason; /* enum iommu_fault_reason */
 	uint8_t stage;	/* 1: the guest's first-stage table, 2: the VMM's second-level one */
@@ -43,10 +43,10 @@ struct iommu_fault {
 
 /* One reference of an IOMMU walk, for the explainer and tests. */
 enum iommu_step_kind {
-	IOMMU_STEP_ROOT,  /* root entry (context-cache miss) */
-	IOMMU_STEP_CTX,	  /* context entry */
-	IOMMU_STEP_FS,	  /* the guest's first-stage entry (at a gPA) */
-	IOMMU_STEP_SL,	  /* a second-level entry */
+	IOMMU_STEP_ROOT, /* root entry (context-cache miss) */
+	IOMMU_STEP_CTX,	 /* context entry */
+	IOMMU_STEP_FS,	 /* the guest's first-stage entry (at a gPA) */
+	IOMMU_STEP_SL,	 /* a second-level entry */
 };
 struct iommu_step {
 	enum iommu_step_kind kind;
@@ -62,7 +62,7 @@ struct iommu_walk {
 	uint64_t iova;
 	bool write;
 	bool ctx_hit, iotlb_hit;
-	uint8_t reason;	  /* 0, or the fault */
+	uint8_t reason; /* 0, or the fault */
 	uint8_t stage;
 	uint64_t gpa;	  /* two-stage: the intermediate gPA */
 	uint64_t hpa;	  /* the result */

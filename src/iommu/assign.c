@@ -94,7 +94,8 @@ static void sl_map_ram(struct iommu *io)
 		enum page_size ps = sl_leaf_size(vm, g);
 		uint64_t n = page_bytes(ps) >> PAGE_SHIFT;
 		hfn_t h = p2m_ensure(vm, g);
-		uint64_t slot = sl_slot(io, io->sl_root, io->sl_levels, gfn_to_gpa(g).v, (int)ps + 1);
+		uint64_t slot =
+		    sl_slot(io, io->sl_root, io->sl_levels, gfn_to_gpa(g).v, (int)ps + 1);
 		hpa_write64(vm, HPA(slot),
 			    hfn_to_hpa(h).v | SLPTE_R | SLPTE_W | (ps > PG_4K ? SLPTE_PS : 0));
 		if (vmm) {
@@ -113,7 +114,8 @@ static void ept_prefill_ram(struct iommu *io)
 	for (gfn_t g = 0; g < vm->p2m.nframes;) {
 		int level = nested_ept_prefill(vm, g);
 		if (!level)
-			vmmu_bug("iommu-ept-prefill", "gfn %#" PRIx64 " inside RAM has no EPT leaf", g);
+			vmmu_bug("iommu-ept-prefill", "gfn %#" PRIx64 " inside RAM has no EPT leaf",
+				 g);
 		uint64_t n = page_bytes(level_page_size(level)) >> PAGE_SHIFT;
 		uint64_t step = n - (g & (n - 1));
 		pin_pages(vm, step);
@@ -151,7 +153,8 @@ void iommu_assign(struct vcpu *v, struct iommu *io)
 	}
 	iommu_ctx_program(io);
 	TRACE(vm, .kind = TR_VMM_OP, .result = vm->st.dma_pins,
-	      .what = "device assigned: IOMMU context and tables built, guest memory pinned as needed");
+	      .what =
+		  "device assigned: IOMMU context and tables built, guest memory pinned as needed");
 }
 
 /* ---- the shadow vIOMMU ---- */
@@ -244,8 +247,10 @@ void viommu_mmio_write(struct vcpu *v, struct iommu *io, unsigned reg, uint64_t 
 {
 	struct vm *vm = v->vm;
 	if (io->viommu == VIOMMU_OFF)
-		vm_abort(vm, "guest driver bug: vIOMMU register %u written, but the VM has no vIOMMU "
-			     "(--viommu off)", reg);
+		vm_abort(vm,
+			 "guest driver bug: vIOMMU register %u written, but the VM has no vIOMMU "
+			 "(--viommu off)",
+			 reg);
 	iommu_assign(v, io);
 	switch (reg) {
 	case VIOMMU_REG_ROOT:
@@ -307,8 +312,8 @@ static void audit_own_leaf(struct audit_ctx *a, uint64_t gpa, uint64_t e, enum p
 	uint64_t n = page_bytes(ps) >> PAGE_SHIFT;
 	if (g + n > vm->p2m.nframes) {
 		a->bad = "iommu-sl-inside-ram";
-		snprintf(a->detail, a->len, "second-level leaf for gPA %#" PRIx64 " reaches past RAM",
-			 gpa);
+		snprintf(a->detail, a->len,
+			 "second-level leaf for gPA %#" PRIx64 " reaches past RAM", gpa);
 		return;
 	}
 	if (p2m_lookup(vm, g) != hpa_to_hfn(HPA(e & SLPTE_ADDR))) {

@@ -75,16 +75,18 @@ void dma_dev_mmio_write(struct vcpu *v, struct iommu *io, unsigned reg, uint64_t
 		break;
 	case DMA_REG_RING_SIZE:
 		if (val == 0 || val > IO_RING_MAX || (val & (val - 1)))
-			vm_abort(vm, "guest driver bug: DMA ring size %" PRIu64
-				     " (a power of two up to %" PRIu64 ")", val, (uint64_t)IO_RING_MAX);
+			vm_abort(vm,
+				 "guest driver bug: DMA ring size %" PRIu64
+				 " (a power of two up to %" PRIu64 ")",
+				 val, (uint64_t)IO_RING_MAX);
 		io->dev.ring_size = val;
 		break;
 	case DMA_REG_TAIL:
 		if (!io->dev.enabled || !io->dev.ring_size)
 			vm_abort(vm, "guest driver bug: doorbell before the ring is set up");
 		if (val < io->dev.head || val - io->dev.head > io->dev.ring_size)
-			vm_abort(vm, "guest driver bug: doorbell %" PRIu64 " with head %" PRIu64, val,
-				 io->dev.head);
+			vm_abort(vm, "guest driver bug: doorbell %" PRIu64 " with head %" PRIu64,
+				 val, io->dev.head);
 		io->dev.tail = val;
 		while (io->dev.head < io->dev.tail)
 			dev_process(io, io->dev.head++);

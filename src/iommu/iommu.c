@@ -30,12 +30,18 @@
 const char *iommu_fault_name(unsigned reason)
 {
 	switch (reason) {
-	case IOMMU_FR_ROOT_NP: return "present bit in root entry is clear";
-	case IOMMU_FR_CTX_NP: return "present bit in context entry is clear";
-	case IOMMU_FR_AW: return "address beyond the domain's address width";
-	case IOMMU_FR_WRITE: return "PTE write access is not set";
-	case IOMMU_FR_READ: return "PTE read access is not set";
-	default: return "no fault";
+	case IOMMU_FR_ROOT_NP:
+		return "present bit in root entry is clear";
+	case IOMMU_FR_CTX_NP:
+		return "present bit in context entry is clear";
+	case IOMMU_FR_AW:
+		return "address beyond the domain's address width";
+	case IOMMU_FR_WRITE:
+		return "PTE write access is not set";
+	case IOMMU_FR_READ:
+		return "PTE read access is not set";
+	default:
+		return "no fault";
 	}
 }
 
@@ -257,7 +263,8 @@ static int walk_two_stage(struct iommu *io, const struct ctx_entry_cache *c, str
 		enum page_size ts;
 		if (!iommu_sl_walk(io, c->sl_root, c->sl_levels, table_gpa, &th, &tp, &ts, w, l))
 			return xlate_fault(w, IOMMU_FR_READ, 2);
-		uint64_t e = walk_read(io, w, IOMMU_STEP_FS, l, 0, w->iova, th + 8u * pt_index(w->iova, l));
+		uint64_t e =
+		    walk_read(io, w, IOMMU_STEP_FS, l, 0, w->iova, th + 8u * pt_index(w->iova, l));
 		if (!slpte_present(e))
 			return xlate_fault(w, fault, 1);
 		p &= (uint8_t)(e & (SLPTE_R | SLPTE_W));
@@ -326,7 +333,11 @@ static void fault_record(struct iommu *io, uint16_t sid, const struct iommu_walk
 	struct vm *vm = io->vm;
 	vm->st.iommu_faults++;
 	struct iommu_fault f = {
-	    .sid = sid, .addr = w->iova, .write = w->write, .reason = w->reason, .stage = w->stage,
+	    .sid = sid,
+	    .addr = w->iova,
+	    .write = w->write,
+	    .reason = w->reason,
+	    .stage = w->stage,
 	};
 	if (io->nfault < IOMMU_FAULT_LOG)
 		io->fault[io->nfault++] = f;
@@ -353,8 +364,10 @@ int iommu_dma(struct vm *vm, uint16_t sid, uint64_t bus, void *buf, uint32_t len
 	 * frame that backs guest memory, or the tables are wrong. */
 	hfn_t f = hpa_to_hfn(HPA(w->hpa));
 	if (f == 0 || f >= vm->hm.guest_frames)
-		vmmu_bug("iommu-containment", "DMA at %#" PRIx64 " translated to hPA %#" PRIx64
-			 " outside the guest region", bus, w->hpa);
+		vmmu_bug("iommu-containment",
+			 "DMA at %#" PRIx64 " translated to hPA %#" PRIx64
+			 " outside the guest region",
+			 bus, w->hpa);
 	uint8_t *p = vm->hm.base + w->hpa;
 	if (write)
 		memcpy(p, buf, len);

@@ -83,9 +83,9 @@ struct iotlb_entry {
 	bool valid;
 	uint16_t did;
 	enum page_size size;
-	uint64_t tag;	  /* IOVA >> page_shift(size) */
-	uint64_t hpa;	  /* host-physical base of the page */
-	uint8_t perm;	  /* SLPTE_R | SLPTE_W, the combined rights */
+	uint64_t tag; /* IOVA >> page_shift(size) */
+	uint64_t hpa; /* host-physical base of the page */
+	uint8_t perm; /* SLPTE_R | SLPTE_W, the combined rights */
 	uint64_t lru;
 };
 
@@ -104,7 +104,7 @@ struct iommu {
 	struct vm *vm;
 	/* VT-d tables, host frames of the VMM region; 0 before assignment. */
 	hfn_t root_table, ctx_table;
-	uint64_t sl_root;  /* hPA of the second-level root: own table, EPT root or shadow */
+	uint64_t sl_root; /* hPA of the second-level root: own table, EPT root or shadow */
 	int sl_levels;
 	bool sl_shared;	   /* sl_root is the EPT's (--iommu-share-ept) */
 	bool sl_identity;  /* native: the host kernel's identity domain */
@@ -120,7 +120,7 @@ struct iommu {
 	unsigned nfault;
 	/* the vIOMMU */
 	enum viommu_mode viommu;
-	uint64_t guest_root; /* gPA of the guest's table; 0 before the guest programs it */
+	uint64_t guest_root;  /* gPA of the guest's table; 0 before the guest programs it */
 	uint64_t shadow_root; /* hPA of the shadow table (VIOMMU_SHADOW) */
 	/* the DMA device */
 	struct {

@@ -58,13 +58,15 @@ int iommu_attach(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->iommu_share_ept && c->viommu == VIOMMU_SHADOW) {
-		snprintf(err, errlen,
-			 "--iommu-share-ept on: not with --viommu shadow (the device then walks the "
-			 "VMM's shadow table, not the EPT)");
+		snprintf(
+		    err, errlen,
+		    "--iommu-share-ept on: not with --viommu shadow (the device then walks the "
+		    "VMM's shadow table, not the EPT)");
 		return -1;
 	}
 	if (c->iotlb_entries == 0 || c->iotlb_entries > 4096) {
-		snprintf(err, errlen, "--iotlb-entries %" PRIu32 ": must be 1..4096", c->iotlb_entries);
+		snprintf(err, errlen, "--iotlb-entries %" PRIu32 ": must be 1..4096",
+			 c->iotlb_entries);
 		return -1;
 	}
 	struct iommu *io = calloc(1, sizeof(*io));

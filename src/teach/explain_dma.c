@@ -30,9 +30,12 @@
 static const char *step_name(const struct vm *vm, const struct iommu_step *s)
 {
 	switch (s->kind) {
-	case IOMMU_STEP_ROOT: return "root entry";
-	case IOMMU_STEP_CTX: return "context entry";
-	case IOMMU_STEP_FS: return "first stage (guest's table)";
+	case IOMMU_STEP_ROOT:
+		return "root entry";
+	case IOMMU_STEP_CTX:
+		return "context entry";
+	case IOMMU_STEP_FS:
+		return "first stage (guest's table)";
 	default:
 		if (vm->p2m.identity)
 			return vm->cfg.viommu == VIOMMU_OFF ? "identity domain table"
@@ -54,9 +57,9 @@ static void print_walk(FILE *f, const struct vm *vm, const struct iommu_walk *w,
 		    ? (vmm ? ": the VMM programs the IOMMU (bus address = gPA)"
 			   : ": the kernel's identity domain (bus address = PA)")
 		    : (!vmm ? ": the kernel programs its IOMMU (bus address = IOVA, one stage)"
-			    : vm->cfg.viommu == VIOMMU_NESTED
-				  ? ": the VM programs the IOMMU; the hardware walks both stages"
-				  : ": the VM programs the IOMMU; the device walks the VMM's shadow"),
+		       : vm->cfg.viommu == VIOMMU_NESTED
+			   ? ": the VM programs the IOMMU; the hardware walks both stages"
+			   : ": the VM programs the IOMMU; the device walks the VMM's shadow"),
 		vm->cfg.iommu_share_ept ? " (second level = the EPT)" : "");
 	fprintf(f, "context cache %s, IOTLB %s\n", w->ctx_hit ? "hit" : "miss",
 		w->iotlb_hit ? "hit" : "miss");
@@ -80,7 +83,8 @@ static void print_walk(FILE *f, const struct vm *vm, const struct iommu_walk *w,
 			s->entry);
 	}
 	if (rc) {
-		fprintf(f, "fault %#x (%s), stage %d: the request is blocked and reported to the %s\n",
+		fprintf(f,
+			"fault %#x (%s), stage %d: the request is blocked and reported to the %s\n",
 			rc, iommu_fault_name((unsigned)rc), w->stage, vmm ? "VMM" : "kernel");
 	} else {
 		fprintf(f, "result: bus %#" PRIx64, w->iova);
@@ -88,9 +92,8 @@ static void print_walk(FILE *f, const struct vm *vm, const struct iommu_walk *w,
 			fprintf(f, " -> gPA %#" PRIx64, w->gpa);
 		fprintf(f, " -> hPA %#" PRIx64 "\n", w->hpa);
 	}
-	fprintf(f, "%u memory references (%u context, %u first-stage, %u second-level)\n",
-		w->refs, w->ctx_hit ? 0u : 2u, w->refs_fs,
-		w->refs - w->refs_fs - (w->ctx_hit ? 0u : 2u));
+	fprintf(f, "%u memory references (%u context, %u first-stage, %u second-level)\n", w->refs,
+		w->ctx_hit ? 0u : 2u, w->refs_fs, w->refs - w->refs_fs - (w->ctx_hit ? 0u : 2u));
 }
 
 int explain_dma(FILE *f, const struct vm_config *cfg, uint64_t iova, char *err, size_t errlen)
