@@ -232,6 +232,41 @@ static void test_iotlb_capacity(void **state)
 	vm_destroy(vm);
 }
 
+/* The audit sees a second-level leaf and a shadow entry that lie. */
+static void test_audit_catches_corruption(void **state)
+{
+	(void)state;
+	char d[200];
+	struct vm *vm = boot("nested", VIOMMU_OFF, false);
+	setup(vm, 1);
+	struct iommu *io = iommu_of(vm);
+	/* The leaf of gPA 0x5000: PML4[0] -> PDPT[0] -> PD[0] -> PT[5]. */
+	uint64_t t = io->sl_root;
+	for (int l = 4; l > 1; l--)
+		t = hpa_read64(vm, HPA(t)) & SLPTE_ADDR;
+	uint64_t e = hpa_read64(vm, HPA(t + 8 * 5));
+	hpa_write64(vm, HPA(t + 8 * 5), e + PG);
+	assert_string_equal(iommu_audit(vm, d, sizeof(d)), "iommu-sl-follows-p2m");
+	hpa_write64(vm, HPA(t + 8 * 5), e);
+	assert_null(iommu_audit(vm, d, sizeof(d)));
+	vm_destroy(vm);
+
+	vm = boot("shadow", VIOMMU_SHADOW, false);
+	setup(vm, 1);
+	io = iommu_of(vm);
+	/* The ring's shadow entry, at IOVA 0x80000000: PML4[0], PDPT[2], PD[0], PT[0]. */
+	t = hpa_read64(vm, HPA(io->shadow_root)) & SLPTE_ADDR;
+	t = hpa_read64(vm, HPA(t + 8 * 2)) & SLPTE_ADDR;
+	t = hpa_read64(vm, HPA(t)) & SLPTE_ADDR;
+	e = hpa_read64(vm, HPA(t));
+	assert_true(slpte_present(e));
+	hpa_write64(vm, HPA(t), e + PG);
+	assert_string_equal(iommu_audit(vm, d, sizeof(d)), "iommu-shadow-follows-guest");
+	hpa_write64(vm, HPA(t), e);
+	assert_null(iommu_audit(vm, d, sizeof(d)));
+	vm_destroy(vm);
+}
+
 /* ---- sharing the EPT ---- */
 
 static void test_share_ept(void **state)
@@ -437,6 +472,7 @@ int main(void)
 	    cmocka_unit_test(test_refs_per_dma_two_stage),
 	    cmocka_unit_test(test_shadow_viommu_syncs_and_pins),
 	    cmocka_unit_test(test_iotlb_capacity),
+	    cmocka_unit_test(test_audit_catches_corruption),
 	    cmocka_unit_test(test_share_ept),
 	    cmocka_unit_test(test_isolation),
 	    cmocka_unit_test(test_blocked_descriptor),
