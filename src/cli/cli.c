@@ -37,6 +37,7 @@ enum opt_kind {
 	K_NUMA,	   /* enum numa_policy at off, int node at off2 */
 	K_SYNC,	   /* enum shadow_sync */
 	K_PCIDS,   /* enum pcid_policy */
+	K_VIOMMU,  /* enum viommu_mode */
 	K_PSC,	   /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
 	K_MACHINE, /* a machine profile's name: applies the profile (machine.c) */
 	K_CACHE,   /* struct cache_geom[3]: L1D:L2:LLC */
@@ -221,6 +222,16 @@ static const struct opt machine_opts[] = {
 	    "agile: trapped stores that move a guest table to nested mode (0: never)"),
     NUM_OPT("--agile-interval", K_U64, VMC(agile_interval), 0, UINT64_MAX, NULL,
 	    "agile: accesses between scans that return quiet tables to shadow mode (0: never)"),
+    {.name = "--viommu",
+     .metavar = "off|on|shadow",
+     .kind = K_VIOMMU,
+     .off = VMC(viommu),
+     .help = "dma: a virtual IOMMU the guest programs; on: two-stage hardware walk, shadow: "
+	     "the VMM syncs a shadow table on the guest's invalidations"},
+    BOOL_OPT("--iommu-share-ept", iommu_share_ept,
+	     "dma, nested: the IOMMU's second-level table is the EPT itself"),
+    NUM_OPT("--iotlb-entries", K_U32, VMC(iotlb_entries), 1, 4096, NULL,
+	    "dma: IOTLB entries, fully associative"),
     {.name = "--audit",
      .kind = K_FLAG,
      .off = VMC(audit),
@@ -340,6 +351,18 @@ static int opt_apply(const struct opt *o, void *base, const char *v, char *err, 
 		break;
 	case K_PSC:
 		rc = cli_value_psc(v, (uint32_t *)(void *)f, msg, sizeof(msg));
+		break;
+	case K_VIOMMU:
+		if (strcmp(v, "off") == 0) {
+			*(enum viommu_mode *)(void *)f = VIOMMU_OFF;
+		} else if (strcmp(v, "on") == 0) {
+			*(enum viommu_mode *)(void *)f = VIOMMU_NESTED;
+		} else if (strcmp(v, "shadow") == 0) {
+			*(enum viommu_mode *)(void *)f = VIOMMU_SHADOW;
+		} else {
+			snprintf(msg, sizeof(msg), "expected off, on or shadow, got '%s'", v);
+			rc = -1;
+		}
 		break;
 	case K_PCIDS:
 		if (strcmp(v, "linux") == 0) {
@@ -526,6 +549,10 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 	case K_PCIDS:
 		snprintf(buf, len, "%s",
 			 config_pcid_policy_name(*(const enum pcid_policy *)(const void *)f));
+		break;
+	case K_VIOMMU:
+		snprintf(buf, len, "%s",
+			 config_viommu_name(*(const enum viommu_mode *)(const void *)f));
 		break;
 	case K_PSC: {
 		const uint32_t *e = (const void *)f;

@@ -19,6 +19,7 @@ static void explain_help(FILE *f)
 {
 	fprintf(f,
 		"usage: vmmu explain [--mode M] --gva ADDR [--json] [--svg FILE] [FLAGS]\n"
+		"       vmmu explain --dma IOVA [--mode M] [--viommu off|on|shadow] [FLAGS]\n"
 		"       vmmu explain --scenario NAME --mode M [FLAGS]\n\n"
 		"Build a small guest with ADDR mapped, then load 8 bytes from ADDR with the\n"
 		"TLB flushed, and print every page-walk reference the real walkers make: the\n"
@@ -37,6 +38,10 @@ static void explain_help(FILE *f)
 		"  --first-touch on|off a user load of each mapped page before the explained\n"
 		"                       one (default off: the guest kernel populates the pages,\n"
 		"                       so shadow paging shows its hidden fault)\n"
+		"  --dma IOVA           explain a DMA translation by the IOMMU instead: the\n"
+		"                       device reads bus address IOVA (a gPA without\n"
+		"                       --viommu; with it, 0x80000000 is the ring the guest\n"
+		"                       mapped), one stage or two (docs/iommu.md)\n"
 		"  --scenario NAME      narrate a scenario instead (`--scenario list`)\n"
 		"  -h, --help           this help\n\n");
 	cli_help_machine(f);
@@ -97,7 +102,7 @@ int explain_main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	const char *mode = "native", *gva_s = NULL, *svg = NULL, *map_s = NULL;
-	const char *warm_s = NULL, *touch_s = NULL;
+	const char *warm_s = NULL, *touch_s = NULL, *dma_s = NULL;
 	bool json = false;
 	char err[512];
 
@@ -126,6 +131,8 @@ int explain_main(int argc, char **argv)
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--svg", argc, argv, &i, &svg, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--dma", argc, argv, &i, &dma_s, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--map", argc, argv, &i, &map_s, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--warm", argc, argv, &i, &warm_s, err, sizeof(err));
@@ -141,6 +148,22 @@ int explain_main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	cfg.mode = m->name;
+	if (dma_s) {
+		uint64_t iova;
+		if (gva_s || json || svg || map_s) {
+			cli_error("--dma: not with --gva, --json, --svg or --map");
+			return CLI_EXIT_USAGE;
+		}
+		if (cli_parse_u64(dma_s, &iova, err, sizeof(err)) != 0) {
+			cli_error("--dma: %s", err);
+			return CLI_EXIT_USAGE;
+		}
+		if (explain_dma(stdout, &cfg, iova, err, sizeof(err)) != 0) {
+			cli_error("explain --dma: %s", err);
+			return CLI_EXIT_USAGE;
+		}
+		return CLI_EXIT_OK;
+	}
 	if (!gva_s) {
 		cli_error("explain: --gva is required (e.g. --gva 0x7f0000001000)");
 		return CLI_EXIT_USAGE;

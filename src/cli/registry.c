@@ -37,5 +37,10 @@ struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "unknown mode '%s' (see 'vmmu list')", cfg->mode);
 		return NULL;
 	}
-	return vm_create_ops(cfg, mode, err, errlen);
+	struct vm *vm = vm_create_ops(cfg, mode, err, errlen);
+	if (vm && iommu_attach(vm, err, errlen) != 0) {
+		vm_destroy(vm);
+		return NULL;
+	}
+	return vm;
 }

@@ -21,6 +21,7 @@
 #include "../core/mmu.h"
 #include "../core/vm.h"
 #include "../../workloads/workload.h"
+#include "../iommu/api.h"
 
 /* The modes, in listing order: one line each. */
 #define VMMU_MODES(X) \
@@ -42,7 +43,8 @@
 	X(ctxswitch)      \
 	X(mmap_churn)     \
 	X(procs)          \
-	X(phases)
+	X(phases)         \
+	X(dma)
 
 #define VMMU_DECLARE_MODE(m) extern const struct mmu_ops m##_mmu_ops;
 #define VMMU_DECLARE_WORKLOAD(w) extern const struct workload workload_##w;
@@ -60,8 +62,9 @@ extern const struct workload *const workloads[];
 /* The workload called name, or NULL. */
 const struct workload *workload_find(const char *name);
 
-/* vm_create_ops() with the mode that cfg->mode names. Returns NULL with
- * *err set, for an unknown mode too. */
+/* vm_create_ops() with the mode that cfg->mode names, and the I/O platform
+ * (src/iommu/api.h) attached. Returns NULL with *err set, for an unknown
+ * mode too. */
 struct vm *vm_create(const struct vm_config *cfg, char *err, size_t errlen);
 
 #endif

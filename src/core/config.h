@@ -34,6 +34,12 @@ enum {
 
 enum numa_policy { NUMA_LOCAL = 0, NUMA_INTERLEAVE, NUMA_NODE };
 enum shadow_sync { SYNC_EAGER = 0, SYNC_UNSYNC };
+/* The guest's virtual IOMMU (src/iommu, docs/iommu.md). */
+enum viommu_mode {
+	VIOMMU_OFF = 0,	 /* no vIOMMU: the device's bus addresses are gPAs; the VMM maps all of RAM */
+	VIOMMU_NESTED,	 /* the hardware walks the guest's table, then the VMM's (two stages) */
+	VIOMMU_SHADOW,	 /* the VMM keeps a shadow table, synced on the guest's invalidations */
+};
 /* How the guest kernel assigns PCIDs (src/guest-mm/pcid.c). */
 enum pcid_policy {
 	PCID_LINUX = 0,	  /* Linux: 6 dynamic ASIDs per CPU (TLB_NR_DYN_ASIDS) */
@@ -96,6 +102,10 @@ struct vm_config {
 	uint64_t agile_interval;  /* accesses between scans for quiet nested tables */
 	/* pv */
 	bool pv_batch;            /* lazy-MMU batching of mmu_update into multicalls */
+	/* DMA and the IOMMU (src/iommu) */
+	enum viommu_mode viommu;  /* the guest's virtual IOMMU */
+	bool iommu_share_ept;     /* nested: the IOMMU's second-level table is the EPT */
+	uint32_t iotlb_entries;   /* IOTLB entries (fully associative, LRU) */
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	bool whole_run;           /* measure the whole run, not the workload's region (roi.h) */
@@ -116,5 +126,7 @@ void config_numa_name(const struct vm_config *c, char *buf, size_t len);
 const char *config_sync_name(enum shadow_sync s);
 /* The guest PCID policy: "linux" or "per-process". */
 const char *config_pcid_policy_name(enum pcid_policy p);
+/* The vIOMMU: "off", "on" (two stages) or "shadow". */
+const char *config_viommu_name(enum viommu_mode m);
 
 #endif

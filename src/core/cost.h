@@ -42,6 +42,9 @@ struct cost_model {
 	uint32_t pv_update;     /* validate and write one mmu_update entry */
 	uint32_t pv_validate;   /* examine one entry while typing or untyping a table */
 	uint32_t pv_mmuext;     /* handler of one mmuext op (flush/CR3 instructions extra) */
+	/* IOMMU and device assignment (docs/cost-model.md, "DMA and the IOMMU") */
+	uint32_t iommu_pin;     /* VMM: pin one 4 KiB guest page for DMA */
+	uint32_t viommu_inv;    /* VMM: decode one vIOMMU register exit (work per entry extra) */
 };
 
 /*

@@ -394,3 +394,19 @@ long cpu_hypercall(struct vcpu *v, unsigned nr, void *args, unsigned count)
 	v->user = user;
 	return r;
 }
+
+/* ---- MMIO to the I/O platform (io.h) ---- */
+
+void io_mmio_write(struct vcpu *v, unsigned dev, unsigned reg, uint64_t val)
+{
+	if (!v->vm->io)
+		vm_abort(v->vm, "MMIO write to device %u: no I/O platform is attached to this VM", dev);
+	v->vm->io->mmio_write(v, dev, reg, val);
+}
+
+uint64_t io_mmio_read(struct vcpu *v, unsigned dev, unsigned reg)
+{
+	if (!v->vm->io)
+		vm_abort(v->vm, "MMIO read of device %u: no I/O platform is attached to this VM", dev);
+	return v->vm->io->mmio_read(v, dev, reg);
+}

@@ -12,7 +12,7 @@
  *   - walks_user <= walks, walk_refs_user <= walk_refs;
  *   - vm_exits == exits_hidden_fault + exits_pt_write + exits_cr3 +
  *                 exits_invlpg + exits_dirty + exits_fault_inject +
- *                 exits_ept_violation + exits_ept_misconfig;
+ *                 exits_ept_violation + exits_ept_misconfig + exits_viommu;
  *   - walk_refs == walk_refs_guest + walk_refs_host in nested mode;
  *   - walk_cycles_user <= cyc_walk.
  */
@@ -88,6 +88,20 @@
 	X(agile_walks_l3, "agile: walks that switched into a level-3 guest table")            \
 	X(agile_walks_l4, "agile: walks that switched into a level-4 guest table (LA57)")     \
 	X(agile_walks_nested, "agile: walks fully nested (the guest root in nested mode)")  \
+	X(dma_bytes, "dma: bytes the DMA device read or wrote in guest memory")              \
+	X(dma_xlates, "dma: DMA requests the IOMMU translated (one per page a transfer touches)") \
+	X(iotlb_hits, "iommu: DMA translations served by the IOTLB")                          \
+	X(iotlb_misses, "iommu: DMA translations that walked the IOMMU tables")               \
+	X(iommu_ctx_misses, "iommu: context-cache misses (root and context entry read)")      \
+	X(iommu_walk_refs, "iommu: memory references of IOMMU walks, context entries included") \
+	X(iommu_walk_refs_fs, "iommu: of those, references to first-stage (guest vIOMMU) entries") \
+	X(iommu_faults, "iommu: DMA requests blocked and reported to the VMM")               \
+	X(iommu_pt_pages_peak, "iommu: peak pages of the VMM's IOMMU tables (root, context, second level)") \
+	X(dma_pins, "iommu: guest pages the VMM pinned for DMA (vfio_pin_pages_remote)")     \
+	X(dma_unpins, "iommu: guest pages the VMM unpinned (vfio_unpin_pages_remote)")       \
+	X(exits_viommu, "viommu: exits on the guest's vIOMMU register writes")                \
+	X(viommu_invalidations, "viommu: IOTLB invalidations the guest issued")              \
+	X(viommu_syncs, "viommu: shadow IOMMU entries the VMM wrote or cleared")             \
 	X(host_frames_peak, "host frames in use at peak, guest and VMM")                     \
 	X(vmm_heap_bytes, "simulator heap in use at the end (jemalloc stats.allocated)")     \
 	X(cyc_access, "cycles: the data accesses themselves")                                \

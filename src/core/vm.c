@@ -510,6 +510,8 @@ void vm_destroy(struct vm *vm)
 		return;
 	if (vm->guest && vm->guest_shutdown)
 		vm->guest_shutdown(vm);
+	if (vm->io && vm->io->destroy)
+		vm->io->destroy(vm);
 	if (vm->mode_state && vm->mmu->destroy)
 		vm->mmu->destroy(vm);
 	psc_destroy(&vm->vcpu.psc);

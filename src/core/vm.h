@@ -40,6 +40,7 @@
 #include "cache.h"
 #include "config.h"
 #include "cost.h"
+#include "io.h"
 #include "mmu.h"
 #include "pte.h"
 #include "roi.h"
@@ -165,6 +166,10 @@ struct vm {
 	 * kernel at boot) frees it when the VM is destroyed. */
 	void *guest;
 	void (*guest_shutdown)(struct vm *vm);
+	/* The I/O platform (io.h): devices and the IOMMU, opaque to core;
+	 * NULL when the VM was created without one. */
+	const struct io_ops *io;
+	void *io_state;
 	struct stats st;
 	struct vm_roi roi; /* the measured region, roi.h */
 	struct cost_model cost;

@@ -223,12 +223,18 @@ struct gmm {
 	bool inv_overflow; /* more than cfg.invlpg_threshold: one flush */
 
 	int err; /* gmm_errno() */
+
+	/* The DMA driver (dma.c); NULL until gmm_dma_probe(). */
+	struct gmm_dma *dma;
 };
 
 static inline struct gmm *gmm_of(const struct vm *vm)
 {
 	return (struct gmm *)vm->guest;
 }
+
+/* ---- dma.c ---- */
+void gmm_dma_shutdown(struct gmm *g);
 
 /* ---- frame.c ---- */
 int gmm_frames_init(struct gmm *g, uint64_t nframes);

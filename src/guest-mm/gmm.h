@@ -161,6 +161,26 @@ void gmm_kernel_exit(struct vm *vm);
  * cow_faults; the caller counts guest_faults. */
 void gmm_handle_fault(struct vm *vm, const struct guest_fault *f);
 
+/*
+ * The DMA block device's driver (dma.c, core/io.h, docs/iommu.md).
+ * gmm_dma_probe() sets up the ring (and, with --viommu, the guest's IOMMU
+ * table); it is idempotent. gmm_dma_rw() moves npages (1..GMM_DMA_BATCH)
+ * whole pages between the current process's user buffer at va
+ * (page-aligned) and blocks block .. block + npages - 1 of the device:
+ * to_mem reads the blocks into the buffer, else the buffer is written to
+ * the device and sums[i] (when not NULL) gets the fold the device computed
+ * of page i. Pages are pinned, mapped, handed over in one doorbell,
+ * unmapped and unpinned. Returns the descriptors that completed with an
+ * error (0 when all went well), or -1 with gmm_errno() EINVAL (bad
+ * arguments, no probe), EFAULT (a page outside a VMA that allows the
+ * access) or ENOMEM.
+ */
+#define GMM_DMA_BATCH 64
+#define GMM_DMA_IOVA_BASE UINT64_C(0x0000000080000000)
+int gmm_dma_probe(struct vm *vm);
+int gmm_dma_rw(struct vm *vm, gva_t va, unsigned npages, uint64_t block, bool to_mem,
+	       uint64_t *sums);
+
 /* Guest-physical frame allocator state (tests). */
 uint64_t gmm_free_frames(const struct vm *vm);
 /* Refcount of a guest frame (a 2 MiB page: of its first frame). */

@@ -313,6 +313,7 @@ void gmm_shutdown(struct vm *vm)
 		free(p);
 	}
 	gmm_frames_destroy(g);
+	gmm_dma_shutdown(g);
 	free(g->inv);
 	free(g);
 	vm->guest = NULL;

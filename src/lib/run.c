@@ -104,8 +104,13 @@ int run_workload(const struct vm_config *cfg, const struct workload *w, const st
 	double t0 = now_s();
 	w->run(c);
 	double t1 = now_s();
-	if (vm->cfg.audit)
+	if (vm->cfg.audit) {
 		vm_audit(vm);
+		char detail[200];
+		const char *bad = iommu_audit(vm, detail, sizeof(detail));
+		if (bad)
+			vm_abort(vm, "audit failed: invariant '%s' violated: %s", bad, detail);
+	}
 	vm->trace_fn = NULL;
 	run_finish_stats(vm, r);
 	r->ok = true;

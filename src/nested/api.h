@@ -59,4 +59,16 @@ enum xlate_result nested_translate_from(struct vcpu *v, struct nested_state *ns,
  */
 void nested_flush_all(struct vcpu *v);
 
+/*
+ * The EPT as an IOMMU's second-level table (src/iommu, --iommu-share-ept):
+ * nested_ept_root() gives the host-physical address of the EPT root and,
+ * in *levels, the walk length; nested_ept_prefill() installs the EPT leaf
+ * of gfn now, as an EPT violation would (the device cannot take one), and
+ * returns the leaf's level, or 0 when gfn is outside guest memory. VT-d's
+ * second-level entry keeps R, W and PS where EPT keeps them, which is what
+ * lets one table serve both (Xen's iommu_hap_pt_share).
+ */
+uint64_t nested_ept_root(struct vm *vm, int *levels);
+int nested_ept_prefill(struct vm *vm, gfn_t gfn);
+
 #endif

@@ -142,3 +142,15 @@ void nested_flush_all(struct vcpu *v)
 {
 	(void)nested_invept(v, INVEPT_GLOBAL, nested_of(v->vm)->eptp);
 }
+
+uint64_t nested_ept_root(struct vm *vm, int *levels)
+{
+	const struct nested_state *ns = nested_of(vm);
+	*levels = ns->levels;
+	return ns->ep4ta;
+}
+
+int nested_ept_prefill(struct vm *vm, gfn_t gfn)
+{
+	return ept_map_gfn(vm, nested_of(vm), gfn);
+}

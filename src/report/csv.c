@@ -210,6 +210,9 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_str(s, "pcid_policy", config_pcid_policy_name(c->pcid_policy));
 	col_bool(s, "kpti", c->kpti);
 	col_bool(s, "whole_run", c->whole_run);
+	col_str(s, "viommu", config_viommu_name(c->viommu));
+	col_bool(s, "iommu_share_ept", c->iommu_share_ept);
+	col_u64(s, "iotlb_entries", c->iotlb_entries);
 
 	/* 3. Every other counter, in STATS_COUNTERS order. */
 	for (size_t k = 0; k < stat_nfields; k++)

@@ -154,4 +154,11 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 int quiz_pv_munmap_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answers,
 			 char *err, size_t errlen);
 
+/*
+ * explain --dma (explain_dma.c): build a guest with the DMA device probed
+ * under cfg, then print the IOMMU's translation of one device read of iova
+ * from cold caches, reference by reference. Returns 0, or -1 with err.
+ */
+int explain_dma(FILE *f, const struct vm_config *cfg, uint64_t iova, char *err, size_t errlen);
+
 #endif

@@ -342,6 +342,60 @@ static void fork_run(struct scn *s)
 }
 
 /*
+ * dma-vmm and dma-vm: one DMA block read of one page, with the IOMMU
+ * programmed by the VMM (no vIOMMU: it mapped and pinned all of guest
+ * memory when the device was assigned) or by the VM (a vIOMMU: the guest
+ * maps an IOVA in its own table and invalidates, each register write an
+ * exit; the VMM syncs its shadow table, pinning page by page, or, with
+ * --viommu on, the hardware walks both stages). Setup: one process with a
+ * 1-page buffer; nothing of the device touched yet, so step 1 shows the
+ * assignment and the driver's probe.
+ */
+static void dma_common_setup(struct scn *s)
+{
+	s->p1 = proc_with_pages(s, 1, 0);
+}
+static void dma_vmm_setup(struct scn *s)
+{
+	dma_common_setup(s);
+}
+static void dma_vm_setup(struct scn *s)
+{
+	dma_common_setup(s);
+}
+
+static void dma_common_run(struct scn *s, bool vm_programs)
+{
+	struct vm *vm = s->vm;
+	scn_step(s,
+		 vm_programs ? "guest: the driver probes the device and programs its vIOMMU (root "
+			       "table, then maps the descriptor ring at an IOVA)"
+			     : "guest: the driver probes the device; the VMM has assigned it and "
+			       "mapped all of guest memory for it (VFIO pins every page)");
+	if (gmm_dma_probe(vm) != 0)
+		vm_abort(vm, "the device's probe failed (errno %d)", gmm_errno(vm));
+	scn_step(s,
+		 vm_programs ? "guest: one block read into %#" PRIx64
+			       ": pin the page, map an IOVA for it (and invalidate, in Caching "
+			       "Mode), doorbell, DMA, unmap and invalidate, unpin"
+			     : "guest: one block read into %#" PRIx64
+			       ": pin the page, hand its gPA to the device, doorbell, DMA, unpin",
+		 s->base);
+	if (gmm_dma_rw(vm, s->base, 1, 0, true, NULL) != 0)
+		vm_abort(vm, "the block read failed (errno %d)", gmm_errno(vm));
+	scn_step(s, "guest: the process reads what the device wrote at %#" PRIx64, s->base);
+	(void)user_load(vm, s->base);
+}
+static void dma_vmm_run(struct scn *s)
+{
+	dma_common_run(s, false);
+}
+static void dma_vm_run(struct scn *s)
+{
+	dma_common_run(s, true);
+}
+
+/*
  * The table of scenarios: X(name, prefix of its setup and run functions,
  * summary for `--scenario list`, what the setup does). One line each, so
  * the public list and the functions cannot drift apart.
@@ -366,7 +420,13 @@ static void fork_run(struct scn *s)
 	  "boot only")                                                                         \
 	X("hot-table", hot,                                                                    \
 	  "a page table written often: agile paging moves it to nested mode, walks switch",    \
-	  "process 1, 16 pages mapped, page 0 written (its leaf table shadowed), TLB flushed")
+	  "process 1, 16 pages mapped, page 0 written (its leaf table shadowed), TLB flushed") \
+	X("dma-vmm", dma_vmm, "VMM programs IOMMU: one DMA transfer, guest memory pinned up front", \
+	  "process 1, a 1-page buffer mapped; the device untouched (--viommu off)")           \
+	X("dma-vm", dma_vm,                                                                    \
+	  "VM programs IOMMU: one DMA transfer through the guest's vIOMMU, exits each way",     \
+	  "process 1, a 1-page buffer mapped; the device untouched (--viommu shadow unless "   \
+	  "--viommu on)")
 
 struct scenario_def {
 	void (*setup)(struct scn *s);
@@ -422,8 +482,9 @@ static void scn_trace(void *ctx, const struct trace_event *ev)
 		s->obs->event(s->obs->ctx, s->vm, ev, ec);
 }
 
-int scenario_run(const char *name, const struct vm_config *cfg, const struct scenario_observer *obs,
-		 struct stats *total, char *err, size_t errlen)
+static int scenario_run_def(const char *name, const struct vm_config *cfg,
+			    const struct scenario_observer *obs, struct stats *total, char *err,
+			    size_t errlen)
 {
 	static const struct scenario_observer none;
 	const struct scenario_def *d = scenario_find(name);
@@ -465,4 +526,17 @@ int scenario_run(const char *name, const struct vm_config *cfg, const struct sce
 		vm->mmu->stats(vm, total);
 	vm_destroy(vm);
 	return 0;
+}
+
+int scenario_run(const char *name, const struct vm_config *cfg, const struct scenario_observer *obs,
+		 struct stats *total, char *err, size_t errlen)
+{
+	/* The DMA scenarios fix who programs the IOMMU. */
+	const struct scenario_def *d = scenario_find(name);
+	struct vm_config c = *cfg;
+	if (d && d->setup == dma_vmm_setup)
+		c.viommu = VIOMMU_OFF;
+	else if (d && d->setup == dma_vm_setup && c.viommu == VIOMMU_OFF)
+		c.viommu = VIOMMU_SHADOW;
+	return scenario_run_def(name, &c, obs, total, err, errlen);
 }

@@ -19,6 +19,7 @@
 static const char *const exit_counters[] = {
     "exits_fault_inject", "exits_hidden_fault", "exits_pt_write",      "exits_dirty",
     "exits_cr3",	  "exits_invlpg",	"exits_ept_violation", "exits_ept_misconfig",
+    "exits_viommu",
 };
 
 static const struct stat_field *field(const char *name)
