@@ -56,8 +56,7 @@ static double per_access(const struct run_result *r)
 /* Cycles of one more access: from run a to the longer run b. */
 static double marginal(const struct run_result *a, const struct run_result *b)
 {
-	return (double)(b->est_cycles - a->est_cycles) /
-	       (double)(b->st.accesses - a->st.accesses);
+	return (double)(b->est_cycles - a->est_cycles) / (double)(b->st.accesses - a->st.accesses);
 }
 
 static void assert_within(double x, double y, double frac)
