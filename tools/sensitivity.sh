@@ -70,7 +70,7 @@ host-2m|2M host pages (\`--host-page 2m\`)|--host-page 2m"
 csv="$out/sensitivity.csv"
 printf 'variant,flags,workload,shadow_cycles_per_access,nested_cycles_per_access,winner,margin_pct\n' >"$tmp/all.csv"
 n=0
-while IFS='|' read -r name label flags; do
+while IFS='|' read -r name _ flags; do
 	n=$((n + 1))
 	echo "sensitivity: [$n] $name" >&2
 	# shellcheck disable=SC2086 # flags are words on purpose
