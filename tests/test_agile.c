@@ -269,6 +269,93 @@ static void test_audit_catches(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * CR0.WP = 0 (KVM's cr0.wp = 0 rule, agile.h's ag_spte_rights()): the
+ * hardware runs with WP = 1; page 3's PTE withholds W (P | US), the guest
+ * clears WP and SMAP (page 3 is a user page), SMEP stays on.
+ *   shadow part  a supervisor store: one exit (exits_dirty, the VMM's walk
+ *                sets D), the leaf spte writable, not user, not executable;
+ *                the store lands. A user load then: one hidden fault, the
+ *                gpte's own rights back (user, read-only). The store again:
+ *                one hidden fault, converted again.
+ *   nested part  with table 0x14 in nested mode (two trapped stores), each
+ *                supervisor store to page 3 faults at the hardware's WP = 1
+ *                and is emulated: one exits_hidden_fault per store, no TLB
+ *                fill, the value in memory.
+ *   WP back on   every shadow page zapped, one exits_cr3 exit.
+ */
+static void test_wp0(void **state)
+{
+	(void)state;
+	struct vm *vm = mk(4, 4);
+	build_tables(vm);
+	struct vcpu *v = &vm->vcpu;
+	struct agile *ag = agile_of(vm);
+	gpa_t pte3 = GPA(TBL(0x14) + 8 * pt_index(PG(3), 1));
+	gpa_write64(vm, pte3, TBL(0x103) | GPTE_P | GPTE_US);
+	struct paging_ctl ctl = v->ctl;
+	ctl.wp = false;
+	ctl.smep = true;
+	ctl.smap = false; /* page 3 is a user page */
+	memset(&vm->st, 0, sizeof(vm->st));
+	cpu_set_paging_ctl(v, &ctl);
+	assert_int_equal(vm->st.exits_cr3, 1);
+	assert_int_equal(ag->pages, 0);
+	assert_false(v->hw_rights.ok[ACC_WRITE][0] & 1); /* the hardware keeps WP = 1 */
+
+	/* Shadow part. */
+	cpu_set_user(v, false);
+	memset(&vm->st, 0, sizeof(vm->st));
+	cpu_store(v, PG(3), 8, UINT64_C(0x1111));
+	assert_int_equal(vm->st.vm_exits, 1);
+	assert_int_equal(vm->st.exits_dirty, 1);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x103))), 0x1111);
+	assert_true(gpa_read64(vm, pte3) & GPTE_D);
+	struct ag_page *pt = ag_lookup(ag, 0x14, 1, false, false);
+	assert_non_null(pt);
+	uint64_t e = ag_spte_get(vm, pt, pt_index(PG(3), 1));
+	assert_true((e & GPTE_RW) && !(e & GPTE_US) && (e & GPTE_NX));
+	cpu_set_user(v, true);
+	assert_int_equal(cpu_load(v, PG(3), 8), 0x1111);
+	assert_int_equal(vm->st.vm_exits, 2);
+	assert_int_equal(vm->st.exits_hidden_fault, 1);
+	e = ag_spte_get(vm, pt, pt_index(PG(3), 1));
+	assert_true(!(e & GPTE_RW) && (e & GPTE_US) && !(e & GPTE_NX));
+	cpu_set_user(v, false);
+	cpu_store(v, PG(3), 8, UINT64_C(0x2222));
+	assert_int_equal(vm->st.vm_exits, 3);
+	assert_int_equal(vm->st.exits_hidden_fault, 2);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x103))), 0x2222);
+	assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+
+	/* Nested part: two trapped stores move table 0x14 to nested mode. */
+	gva_t slot = PG(15) + 8 * pt_index(PG(20), 1);
+	cpu_store(v, slot, 8, TBL(0x120) | UP);
+	cpu_store(v, slot + 8, 8, TBL(0x121) | UP);
+	assert_true(ag->is_nested[0x14]);
+	(void)cpu_load(v, PG(3), 8); /* the switching entry, the EPT violation */
+	tlb_flush_all(&v->tlb);
+	memset(&vm->st, 0, sizeof(vm->st));
+	for (int i = 0; i < 3; i++)
+		cpu_store(v, PG(3), 8, UINT64_C(0x3333) + (uint64_t)i);
+	assert_int_equal(vm->st.vm_exits, 3);
+	assert_int_equal(vm->st.exits_hidden_fault, 3);
+	assert_int_equal(vm->st.agile_walks_l1, 0); /* no walk ended in a fill */
+	assert_int_equal(vm->st.fault_walk_refs, 3 * 8);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x103))), 0x3335);
+	assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+
+	/* WP back on: every shadow page goes. */
+	assert_true(ag->pages > 0);
+	ctl.wp = true;
+	memset(&vm->st, 0, sizeof(vm->st));
+	cpu_set_paging_ctl(v, &ctl);
+	assert_int_equal(vm->st.exits_cr3, 1);
+	assert_int_equal(ag->pages, 0);
+	assert_int_equal(cpu_load(v, PG(3), 8), 0x3335);
+	vm_destroy(vm);
+}
+
 /* Every workload, small, under --audit: the checksum and the guest digest
  * of native, for two seeds. */
 static void test_equivalence_audit(void **state)
@@ -364,7 +451,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ref_counts),	       cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_audit_catches),      cmocka_unit_test(test_equivalence_audit),
-	    cmocka_unit_test(test_scenario_hot_table),
+	    cmocka_unit_test(test_scenario_hot_table), cmocka_unit_test(test_wp0),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

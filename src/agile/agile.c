@@ -33,7 +33,14 @@
  *                   policy (agile.h); exits_pt_write;
  *   true fault      the guest tables deny the access: inject the #PF;
  *                   exits_fault_inject;
- *   MOV to CR3      switch the shadow root (exits_cr3): no root cache.
+ *   MOV to CR3      switch the shadow root (exits_cr3): no root cache;
+ *   controls        a write of CR0.WP, CR4.SMEP/SMAP or EFER.NXE zaps
+ *                   every shadow page (exits_cr3);
+ *   WP = 0 store    a supervisor store through an entry without W in the
+ *                   nested part, which only the guest's CR0.WP = 0 allows:
+ *                   the hardware runs with WP = 1, so it faults and the
+ *                   VMM emulates it (exits_hidden_fault; exits_pt_write
+ *                   when the frame holds a shadowed table).
  * INVLPG and guest TLB flushes do not exit: with every shadowed table
  * write-protected (sync is eager), no spte is ever stale, so the VMM has
  * nothing to do; they drop what nested paging's walk caches hold.
@@ -183,11 +190,18 @@ static void ag_fetch(struct vcpu *v, const struct mem_access *a, const struct sh
 	struct ag_page *p = ag_root(v);
 	if (!p)
 		return; /* the root is nested: nothing to build */
+	/* A supervisor write that only the guest's CR0.WP = 0 allows. */
+	const bool wp0 = a->kind == ACC_WRITE && !a->user && !v->ctl.wp && !(gw->perms & TLBF_W);
+	const bool smep = v->ctl.smep;
+	if (wp0)
+		TRACE(vm, .kind = TR_VMM_OP, .gva = a->gva, .result = gw->perms,
+		      .what = "agile: CR0.WP=0: supervisor write mapped writable, not user");
 	for (int level = vm->cfg.levels;; level--) {
 		unsigned idx = pt_index(a->gva, level);
 		uint64_t gpte = gw->gpte[level];
 		if (level == gw->leaf && level == LVL_PT) {
-			ag_set_if(v, p, idx, ag_leaf_spte(v, gw->gfn, gpte, false));
+			uint64_t g = (gpte & ~AGILE_SPTE_RIGHTS) | ag_spte_rights(gpte, wp0, smep);
+			ag_set_if(v, p, idx, ag_leaf_spte(v, gw->gfn, g, false));
 			return;
 		}
 		if (level == gw->leaf) {
@@ -196,8 +210,8 @@ static void ag_fetch(struct vcpu *v, const struct mem_access *a, const struct sh
 			for (int l = level; l > LVL_PT; l--) {
 				gfn_t base = gw->gfn & ~((UINT64_C(1) << (9 * (l - 1))) - 1);
 				struct ag_page *d = ag_direct(v, base, l - 1, dirty);
-				uint64_t rights =
-				    l == level ? gpte & AGILE_SPTE_RIGHTS : GPTE_RW | GPTE_US;
+				uint64_t rights = l == level ? ag_spte_rights(gpte, wp0, smep)
+							     : GPTE_RW | GPTE_US;
 				ag_set_if(v, p, pt_index(a->gva, l),
 					  (d->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A | rights);
 				p = d;
@@ -217,7 +231,8 @@ static void ag_fetch(struct vcpu *v, const struct mem_access *a, const struct sh
 		}
 		struct ag_page *c = ag_get(v, child, level - 1, false, false);
 		ag_set_if(v, p, idx,
-			  (c->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A | (gpte & AGILE_SPTE_RIGHTS));
+			  (c->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A |
+			      ag_spte_rights(gpte, wp0, smep));
 		p = c;
 	}
 }
@@ -281,6 +296,29 @@ static enum xlate_result ag_walk_nested(struct vcpu *v, struct mem_access *a, st
 	if (r != XLATE_OK)
 		return r;
 	gfn_t gfn = gpa_to_gfn(data);
+	if (a->kind == ACC_WRITE && !(out->fill.flags & TLBF_W)) {
+		/*
+		 * A supervisor store that the guest's CR0.WP = 0 allows
+		 * through an entry without W: the hardware, at CR0.WP = 1,
+		 * faults, and the VMM (which intercepts exactly those #PFs,
+		 * VMX's page-fault error-code mask and match) emulates it.
+		 * The 2D walk has set A and D as the guest expects.
+		 */
+		if (ag->prot[gfn]) {
+			ag_emulate_store(v, a, gfn);
+			ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_pt_write, vm->cost.vmm_pt_write);
+			return XLATE_DONE;
+		}
+		uint64_t hpa = out->fill.hpa.v + (a->gva & (page_bytes(out->fill.size) - 1));
+		cpu_store_sized(hpa_ptr(vm, HPA(hpa)), a->size, a->value);
+		vm_emulated_access(vm, HPA(hpa));
+		TRACE(vm, .kind = TR_VMM_OP, .gva = a->gva, .addr = hpa, .entry = a->value,
+		      .result = a->size,
+		      .what =
+			  "agile: CR0.WP=0: supervisor store through a read-only entry emulated");
+		ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_hidden_fault, vm->cost.vmm_hidden_fault);
+		return XLATE_DONE;
+	}
 	if (!(out->fill.flags & TLBF_W))
 		return r;
 	if (ag->prot[gfn]) {
@@ -308,24 +346,8 @@ static enum xlate_result ag_walk_nested(struct vcpu *v, struct mem_access *a, st
 
 static void agile_destroy(struct vm *vm);
 
-/*
- * CR0.WP = 0 is not modelled: under it a supervisor write may go through a
- * read-only guest mapping, and KVM keeps write protection of shadowed
- * tables by running the hardware with WP = 1 and converting such writes
- * (FNAME(page_fault)'s cr0.wp = 0 rule, as src/shadow does). Agile's
- * shadow part has no such conversion yet, so the mode refuses the setting
- * rather than let writes bypass the protection of its shadowed tables.
- */
-static const char agile_wp0_msg[] =
-	"agile: --wp off (CR0.WP = 0) is not modelled: its shadow part has no KVM cr0.wp=0 "
-	"conversion (docs/agile.md)";
-
 static int agile_init(struct vm *vm)
 {
-	if (!vm->cfg.cr0_wp) {
-		snprintf(vm->err, sizeof(vm->err), "%s", agile_wp0_msg);
-		return -1;
-	}
 	struct agile *ag = calloc(1, sizeof(*ag));
 	if (!ag) {
 		snprintf(vm->err, sizeof(vm->err), "out of memory for agile paging");
@@ -349,10 +371,31 @@ static int agile_init(struct vm *vm)
 	return 0;
 }
 
+/*
+ * The guest wrote CR0.WP, CR4.SMEP, CR4.SMAP or EFER.NXE. The VMM
+ * intercepts those writes (the hardware keeps CR0.WP = 1 and EFER.NXE = 1)
+ * and, as KVM's kvm_mmu_reset_context() does, stops using every shadow
+ * page built under the old controls: agile's pages are not keyed by the
+ * controls (KVM's role.cr0_wp, smep_andnot_wp, smap_andnot_wp, efer_nx),
+ * so they are all zapped and built again on demand; an spte of the old
+ * controls may carry a cr0.wp = 0 conversion (ag_spte_rights()) or an NX
+ * bit that the new NXE makes reserved. Tables in nested mode stay so. Core
+ * has already flushed the TLB and the walk caches. Counted as exits_cr3,
+ * like shadow paging's.
+ */
 static void agile_on_ctl_change(struct vcpu *v)
 {
-	if (!v->ctl.wp)
-		vm_abort(v->vm, "%s", agile_wp0_msg);
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	uint64_t n = 0;
+	while (ag->all) {
+		ag_zap(v, ag->all);
+		n++;
+	}
+	ag->root = NULL;
+	TRACE(vm, .kind = TR_VMM_OP, .addr = pte_frame(v->cr3), .result = n,
+	      .what = "agile: paging controls changed, every shadow page zapped");
+	ag_exit(v, EXIT_CR_ACCESS, &vm->st.exits_cr3, vm->cost.vmm_cr3);
 }
 
 static void agile_destroy(struct vm *vm)
@@ -506,7 +549,7 @@ const struct mmu_ops agile_mmu_ops = {
     .on_tlb_flush = agile_on_tlb_flush,
     .on_ctl_change = agile_on_ctl_change,
     .on_world_switch = agile_on_world_switch,
-    .refuses_wp0 = true,
+    .forces_wp_nx = true,
     .audit = agile_audit,
     .stats = agile_stats,
 };

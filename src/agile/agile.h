@@ -34,6 +34,16 @@
  * filled whole when it is built), sync is eager (every store to a shadowed
  * table traps), there is no prefetch, no root cache and no cap.
  *
+ * Paging controls: the hardware runs with CR0.WP = 1 and EFER.NXE = 1 in
+ * both parts of the walk (forces_wp_nx, as KVM runs shadow paging); the
+ * guest's controls are applied by the VMM's software walk in the shadow
+ * part, with ag_spte_rights()'s cr0.wp = 0 conversion, and by the 2D
+ * walker in the nested part (v->guest_rights); a supervisor store that
+ * only the guest's CR0.WP = 0 allows through the nested part faults under
+ * the hardware's WP = 1 and is emulated by the VMM (agile.c). A change of
+ * the guest's controls zaps every shadow page (KVM's
+ * kvm_mmu_reset_context(): agile's pages are not keyed by the controls).
+ *
  * Invariants (checked by agile_audit()):
  *   - every present spte of a table's shadow page agrees with gpte o p2m:
  *     a link points at the shadow page of the gpte's table (or at the
@@ -60,6 +70,30 @@
 #define AGILE_SPTE_SWITCH (UINT64_C(1) << AGILE_SPTE_BIT_SWITCH)
 /* Rights a non-leaf spte copies from its guest entry. */
 #define AGILE_SPTE_RIGHTS (GPTE_RW | GPTE_US | GPTE_NX)
+
+/*
+ * The rights of the spte for guest entry 'gpte' on the path of access a
+ * supervisor write that only the guest's CR0.WP = 0 allows ('wp0'): the
+ * hardware runs with CR0.WP = 1 (agile_mmu_ops.forces_wp_nx), so an entry
+ * that withholds W is made writable and supervisor-only, and with SMEP also
+ * not executable, since the pages below it became kernel pages that SMEP
+ * would let the kernel execute. This is KVM's FNAME(page_fault) rule for
+ * cr0.wp = 0 (Documentation/virt/kvm/x86/mmu.rst, "Handling of cr0.wp"),
+ * which src/shadow applies to its leaf sptes (sp_acc_wp0()); agile's
+ * non-leaf sptes carry the guest entry's own rights, so it applies to
+ * every entry of the path that withholds W. Entries that grant W keep the
+ * guest's rights; a later user access or fetch faults and gets them back.
+ */
+static inline uint64_t ag_spte_rights(uint64_t gpte, bool wp0, bool smep)
+{
+	uint64_t r = gpte & AGILE_SPTE_RIGHTS;
+	if (wp0 && !(r & GPTE_RW)) {
+		r = (r | GPTE_RW) & ~GPTE_US;
+		if (smep)
+			r |= GPTE_NX;
+	}
+	return r;
+}
 
 struct ag_page {
 	gfn_t gfn;     /* guest table (indirect) or first frame of the range (direct) */
