@@ -83,7 +83,7 @@ static void build_tables(struct vm *vm)
 
 /* Trace: steps must run 1, 2, ... across the shadow and the 2D part. */
 struct steps {
-	int last, errors, shadow, guest, host;
+	int last, errors, shadow, guest, host, cached;
 };
 
 static void steps_fn(void *ctx, const struct trace_event *ev)
@@ -91,6 +91,10 @@ static void steps_fn(void *ctx, const struct trace_event *ev)
 	struct steps *s = ctx;
 	if (ev->kind != TR_WALK_REF)
 		return;
+	if (ev->served != SERVED_MEMORY) {
+		s->cached++; /* a walk cache served it: no reference */
+		return;
+	}
 	if (ev->step != s->last + 1)
 		s->errors++;
 	s->last = ev->step;
@@ -356,6 +360,74 @@ static void test_wp0(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * The shadow part's paging-structure cache (walk caches on, 4/4): after
+ * pages 3 and 4 are warm and the TLB alone is flushed, a load of page 4
+ *   no switch       hits the PDE cache and reads the leaf spte: 1 reference,
+ *                   3 levels skipped (psc_hits);
+ *   switch at L1    hits the PDPTE cache (the PD's entry is a switching
+ *                   entry, which is never cached) and reads it: 1 shadow
+ *                   reference, then the 2D part;
+ *   switch at L2    hits the PML4E cache, reads the PDPT's switching entry.
+ * The 2D part here has no walk cache (nested paging's state was built with
+ * walk caches off; only the shadow part's cache is turned on), so it is
+ * the formula's: 1 + (L - 1)(m + 1) + m. Hence 1, 1 + 1 + 4 = 6 and
+ * 1 + 1 + 5 + 4 = 11 references. A change of a present spte flushes the
+ * cache.
+ */
+static void test_psc(void **state)
+{
+	(void)state;
+	static const struct {
+		int L, shadow, guest, host, hits;
+	} want[] = {{0, 1, 0, 0, 3}, {1, 1, 1, 4, 2}, {2, 1, 2, 8, 1}};
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		struct vm *vm = mk(4, 4);
+		vm->cfg.walk_caches = true;
+		vm->cfg.agile_writes = 0; /* tables stay where the test puts them */
+		build_tables(vm);
+		struct vcpu *v = &vm->vcpu;
+		if (want[k].L)
+			ag_table_to_nested(v, table_of(4, want[k].L));
+		(void)cpu_load(v, PG(3), 8);
+		(void)cpu_load(v, PG(4), 8);
+		tlb_flush_all(&v->tlb);
+		memset(&vm->st, 0, sizeof(vm->st));
+		struct steps s = {0};
+		vm->trace_fn = steps_fn;
+		vm->trace_ctx = &s;
+		(void)cpu_load(v, PG(4), 8);
+		vm->trace_fn = NULL;
+		assert_int_equal(vm->st.walks, 1);
+		assert_int_equal(vm->st.vm_exits, 0);
+		assert_int_equal(s.shadow, want[k].shadow);
+		assert_int_equal(s.guest, want[k].guest);
+		assert_int_equal(s.host, want[k].host);
+		assert_int_equal(vm->st.walk_refs, want[k].shadow + want[k].guest + want[k].host);
+		assert_int_equal(vm->st.psc_hits, want[k].hits);
+		if (want[k].L == 0) {
+			/* A trapped store to page 4's own PTE zaps its spte,
+			 * which flushes the cache: the load walks all 4
+			 * levels after one hidden fault. (A store to an entry
+			 * without an spte changes none and flushes nothing.) */
+			cpu_store(v, PG(15) + 8 * pt_index(PG(20), 1), 8, TBL(0x120) | UP);
+			tlb_flush_all(&v->tlb);
+			uint64_t refs = vm->st.walk_refs;
+			(void)cpu_load(v, PG(4), 8);
+			assert_int_equal(vm->st.walk_refs - refs, 1);
+			cpu_store(v, PG(15) + 8 * pt_index(PG(4), 1), 8, TBL(0x104) | UP);
+			assert_int_equal(vm->st.exits_pt_write, 2);
+			refs = vm->st.walk_refs;
+			uint64_t hidden = vm->st.exits_hidden_fault;
+			(void)cpu_load(v, PG(4), 8);
+			assert_int_equal(vm->st.walk_refs - refs, 4);
+			assert_int_equal(vm->st.exits_hidden_fault - hidden, 1);
+		}
+		assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+		vm_destroy(vm);
+	}
+}
+
 /* Every workload, small, under --audit: the checksum and the guest digest
  * of native, for two seeds. */
 static void test_equivalence_audit(void **state)
@@ -451,7 +523,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ref_counts),	       cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_audit_catches),      cmocka_unit_test(test_equivalence_audit),
-	    cmocka_unit_test(test_scenario_hot_table), cmocka_unit_test(test_wp0),
+	    cmocka_unit_test(test_scenario_hot_table), cmocka_unit_test(test_wp0), cmocka_unit_test(test_psc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -410,6 +410,27 @@ static void agile_destroy(struct vm *vm)
 	vm->mode_state = NULL;
 }
 
+/*
+ * Fill the shadow part's paging-structure cache from a completed walk: one
+ * entry per link it read, levels top .. low (links[l]: the hPA of the
+ * shadow table the link at level l points at; perms[l]: the rights
+ * accumulated down to it).
+ * Switching entries are never cached: the cache holds the address of the
+ * next shadow table, as the SDM's PML4E/PDPTE/PDE caches do, and has no
+ * room for the switch to the 2D walk, so a walk that resumes below a
+ * cached link reads the switching entry again (one reference). The 2D part
+ * keeps its own walk caches (nested paging's 2D PWC and nested TLB). The
+ * cache is flushed with the TLB whenever the VMM changes a present spte
+ * (ag_flush()), and by core on CR3 loads, INVLPG and guest flushes.
+ */
+static void ag_psc_fill(struct vcpu *v, const struct mem_access *a, int top, int low,
+			const uint64_t *links, const uint8_t *perms)
+{
+	const uint16_t pcid = vcpu_pcid(v);
+	for (int l = top; l >= low; l--)
+		psc_insert(&v->psc, a->gva, l, v->vpid, pcid, links[l], perms[l]);
+}
+
 static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, struct xlate *out)
 {
 	struct vm *vm = v->vm;
@@ -431,9 +452,32 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 	uint64_t table = hfn_to_hpa(root->hfn).v;
 	uint8_t perms = TLBF_W | TLBF_U;
 	uint64_t e = 0;
-	int level;
+	int level = n;
 	out->refs = 0;
-	for (level = n;; level--) {
+	/* The shadow part's paging-structure cache (agile.h): resume below
+	 * the lowest cached link, as walk1d() does for shadow paging. */
+	const uint16_t pcid = vcpu_pcid(v);
+	const bool caches = vm->cfg.walk_caches;
+	uint64_t links[MAX_LEVELS + 1]; /* table each link of this walk points at */
+	uint8_t lperms[MAX_LEVELS + 1]; /* rights accumulated down to it */
+	int top = n;			/* first level this walk reads */
+	if (caches) {
+		uint64_t t;
+		uint8_t p;
+		int hit = psc_lookup(&v->psc, a->gva, n, v->vpid, pcid, &t, &p);
+		vm->st.cyc_walk += vm->cost.ref_pwc;
+		if (hit) {
+			vm->st.psc_hits += (uint64_t)(n - hit + 1);
+			TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_SHADOW, .served = SERVED_PSC,
+			      .level = hit, .user = a->user, .access = a->kind, .gva = a->gva,
+			      .table_addr = t, .cycles = vm->cost.ref_pwc,
+			      .what = "agile: paging-structure cache hit in the shadow part");
+			table = t;
+			perms = p;
+			top = level = hit - 1;
+		}
+	}
+	for (;; level--) {
 		unsigned idx = pt_index(a->gva, level);
 		uint64_t ea = table + 8u * idx;
 		int cl = 0;
@@ -441,7 +485,7 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 		out->refs++;
 		uint32_t cyc = vm_walk_ref(vm, HPA(ea), &cl);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_SHADOW, .served = SERVED_MEMORY,
-		      .level = level, .cache_level = cl, .step = n - level + 1, .user = a->user,
+		      .level = level, .cache_level = cl, .step = (int)out->refs, .user = a->user,
 		      .access = a->kind, .gva = a->gva, .addr = ea, .table_addr = table,
 		      .index = idx, .entry_addr = ea, .entry = e, .cycles = cyc,
 		      .what = (e & AGILE_SPTE_SWITCH) ? "agile: switching entry, the walk goes 2D"
@@ -458,9 +502,11 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 						    .table_gpa = pte_frame(gpte),
 						    .table_hpa = pte_frame(e),
 						    .perms = perms,
-						    .step0 = n - level + 1};
+						    .step0 = (int)out->refs};
 			enum xlate_result r = ag_walk_nested(v, a, out, &from);
 			if (r == XLATE_OK) {
+				if (caches)
+					ag_psc_fill(v, a, top, level + 1, links, lperms);
 				ag->walks_switch[level - 1]++;
 				switch (level - 1) {
 				case 1:
@@ -482,6 +528,8 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 		if (level == LVL_PT)
 			break;
 		table = pte_frame(e);
+		links[level] = table;
+		lperms[level] = perms;
 	}
 	if (walk_check_perms(&v->hw_rights, perms, a) || (a->kind == ACC_WRITE && !(e & GPTE_D)))
 		return ag_page_fault(v, a, out);
@@ -492,6 +540,8 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 		flags |= TLBF_G;
 	out->fill = (struct tlb_fill){
 	    .va = a->gva, .hpa = HPA(pte_frame(e)), .size = PG_4K, .flags = flags};
+	if (caches)
+		ag_psc_fill(v, a, top, LVL_PT + 1, links, lperms);
 	vm->st.agile_walks_shadow++;
 	ag->walks_switch[0]++;
 	TRACE(vm, .kind = TR_WALK_DONE, .dim = DIM_SHADOW, .level = LVL_PT, .user = a->user,
