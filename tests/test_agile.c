@@ -428,6 +428,48 @@ static void test_psc(void **state)
 	}
 }
 
+/*
+ * Prefetch (KVM's FNAME(pte_prefetch), 8 entries): pages 0..7 have
+ * accessed PTEs and backed frames. A load of page 3 takes one hidden
+ * fault, which installs page 3's spte and prefetches the other 7 of its
+ * aligned group, so the loads of pages 0..7 take no other exit. With
+ * page 5's PTE not accessed, the scan stops there: pages 0, 1, 2 and 4
+ * are prefetched; the load of page 5 takes its own hidden fault (the
+ * VMM's walk sets A), whose scan prefetches 6 and 7: 6 prefetches, 2
+ * exits. With --prefetch off, every page takes its own fault: 8 exits.
+ */
+static void test_prefetch(void **state)
+{
+	(void)state;
+	static const struct {
+		bool on;
+		int clear_a; /* page whose PTE has A clear, or -1 */
+		uint64_t prefetches, exits;
+	} cases[] = {{true, -1, 7, 1}, {true, 5, 4 + 2, 2}, {false, -1, 0, 8}};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct vm *vm = mk(4, 4);
+		vm->cfg.shadow_prefetch = cases[k].on;
+		build_tables(vm);
+		struct vcpu *v = &vm->vcpu;
+		for (int i = 0; i < 8; i++) {
+			uint64_t a = i == cases[k].clear_a ? 0 : GPTE_A;
+			gpa_write64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(i), 1)),
+				    TBL(0x100 + i) | UP | a);
+			(void)p2m_ensure(vm, 0x100 + (gfn_t)i);
+		}
+		(void)cpu_load(v, PG(15), 8); /* builds the path (other group) */
+		memset(&vm->st, 0, sizeof(vm->st));
+		(void)cpu_load(v, PG(3), 8);
+		for (int i = 0; i < 8; i++)
+			(void)cpu_load(v, PG(i), 8);
+		assert_int_equal(vm->st.shadow_prefetches, cases[k].prefetches);
+		assert_int_equal(vm->st.exits_hidden_fault, cases[k].exits);
+		assert_int_equal(vm->st.vm_exits, cases[k].exits);
+		assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+		vm_destroy(vm);
+	}
+}
+
 /* Every workload, small, under --audit: the checksum and the guest digest
  * of native, for two seeds. */
 static void test_equivalence_audit(void **state)
@@ -523,7 +565,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ref_counts),	       cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_audit_catches),      cmocka_unit_test(test_equivalence_audit),
-	    cmocka_unit_test(test_scenario_hot_table), cmocka_unit_test(test_wp0), cmocka_unit_test(test_psc),
+	    cmocka_unit_test(test_scenario_hot_table), cmocka_unit_test(test_wp0), cmocka_unit_test(test_psc), cmocka_unit_test(test_prefetch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

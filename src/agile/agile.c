@@ -180,6 +180,49 @@ static void ag_set_if(struct vcpu *v, struct ag_page *p, unsigned idx, uint64_t 
 		ag_spte_set(v, p, idx, want);
 }
 
+/*
+ * Prefetch around the leaf spte idx just installed in the shadow page of
+ * leaf table p (KVM's FNAME(pte_prefetch), as src/shadow does): the other
+ * missing entries of the aligned group of cfg.prefetch_num (--prefetch,
+ * --prefetch-num; KVM's PTE_PREFETCH_NUM = 8), in order, each from its
+ * gpte with the gpte's own rights (read-only while clean: A/D emulation);
+ * the first gpte that is not present, has A clear, has a reserved bit or
+ * names a frame the guest has not backed ends the scan
+ * (FNAME(prefetch_gpte) failing). Each spte examined costs cost.vmm_spte;
+ * each installed counts in shadow_prefetches. Direct pages need none:
+ * they are filled whole when built.
+ */
+static void ag_prefetch(struct vcpu *v, struct ag_page *p, unsigned idx)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	uint32_t n = vm->cfg.prefetch_num;
+	if (!vm->cfg.shadow_prefetch || n <= 1 || p->direct || p->level != LVL_PT)
+		return;
+	if (n > 512)
+		n = 512;
+	unsigned start = idx - idx % n;
+	unsigned end = start + n < 512 ? start + n : 512;
+	for (unsigned i = start; i < end; i++) {
+		if (i == idx || gpte_present(ag_spte_get(vm, p, i)))
+			continue;
+		ag->cyc += vm->cost.vmm_spte;
+		uint64_t gpte = gpa_read64(vm, GPA((p->gfn << PAGE_SHIFT) + 8u * i));
+		if (!gpte_present(gpte) || !(gpte & GPTE_A) || gpte_rsvd(&v->guest_rights, gpte))
+			return;
+		gfn_t g = pte_frame(gpte) >> PAGE_SHIFT;
+		if (g >= ag->nframes || p2m_lookup(vm, g) == INVALID_HFN)
+			return;
+		uint64_t s = ag_leaf_spte(v, g, gpte, true);
+		if (!s)
+			return;
+		ag_spte_set(v, p, i, s);
+		vm->st.shadow_prefetches++;
+		TRACE(vm, .kind = TR_VMM_OP, .level = 1, .entry = s,
+		      .what = "agile: spte prefetched");
+	}
+}
+
 /* Build the shadow path of gw (KVM's FNAME(fetch), with agile's switching
  * entries): shadow pages down to the leaf, or down to the first guest table
  * in nested mode, whose entry above becomes a switching entry. */
@@ -202,6 +245,7 @@ static void ag_fetch(struct vcpu *v, const struct mem_access *a, const struct sh
 		if (level == gw->leaf && level == LVL_PT) {
 			uint64_t g = (gpte & ~AGILE_SPTE_RIGHTS) | ag_spte_rights(gpte, wp0, smep);
 			ag_set_if(v, p, idx, ag_leaf_spte(v, gw->gfn, g, false));
+			ag_prefetch(v, p, idx);
 			return;
 		}
 		if (level == gw->leaf) {
