@@ -470,6 +470,80 @@ static void test_prefetch(void **state)
 	}
 }
 
+/*
+ * The cap (cfg.shadow_cap, FIFO eviction as src/shadow): 24 leaf tables
+ * under one PD (PD entries 168 + j -> PT frame 0x200 + j -> data
+ * 0x300 + j). With the cap at its floor, 4 x 4 + 4 = 20 pages, the root,
+ * the PDPT and the PD leave room for 17 leaf tables: loading one page
+ * through each of the 24 builds 24 leaf tables and evicts the 7 oldest
+ * (never the root, never a page on the path being built), and the peak is
+ * the cap. A load through the first leaf table, evicted, faults again and
+ * evicts one more.
+ */
+static void test_cap(void **state)
+{
+	(void)state;
+	struct vm *vm = mk(4, 4);
+	vm->cfg.audit = false;
+	struct agile *ag = agile_of(vm);
+	ag->cap = AG_MIN_CAP(4);
+	assert_int_equal(ag->cap, 20);
+	build_tables(vm);
+	struct vcpu *v = &vm->vcpu;
+	gva_t base = VA & ~((UINT64_C(1) << 30) - 1); /* PD index 0 of VA's PD */
+	unsigned pd0 = pt_index(VA, 2);
+	for (unsigned j = 0; j < 24; j++) {
+		gva_t va = base + (gva_t)(pd0 + j) * (UINT64_C(1) << 21);
+		gpa_write64(vm, GPA(TBL(0x13) + 8 * (pd0 + j)), TBL(0x200 + j) | UP);
+		gpa_write64(vm, GPA(TBL(0x200 + j) + 8 * pt_index(va, 1)), TBL(0x300 + j) | UP);
+	}
+	memset(&vm->st, 0, sizeof(vm->st));
+	for (unsigned j = 0; j < 24; j++)
+		(void)cpu_load(v, base + (gva_t)(pd0 + j) * (UINT64_C(1) << 21), 8);
+	assert_int_equal(vm->st.exits_hidden_fault, 24);
+	assert_int_equal(vm->st.shadow_evictions, 7);
+	assert_int_equal(ag->pages, 20);
+	assert_int_equal(ag->pages_peak, 20);
+	assert_null(ag_lookup(ag, 0x200, 1, false, false));
+	assert_non_null(ag_lookup(ag, 0x207, 1, false, false));
+	tlb_flush_all(&v->tlb);
+	(void)cpu_load(v, base + (gva_t)pd0 * (UINT64_C(1) << 21), 8);
+	assert_int_equal(vm->st.exits_hidden_fault, 25);
+	assert_int_equal(vm->st.shadow_evictions, 8);
+	assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+	vm_destroy(vm);
+}
+
+/*
+ * The previous-root cache (cfg.shadow_roots, KVM's prev_roots): two
+ * address spaces, roots 0x11 and 0x31 (a copy of 0x11). CR3 loads A, B,
+ * A, B: the first two build or find their roots, the last two are served
+ * by the cache (2 root_cache_hits); with no cache (shadow_roots 0), none.
+ * Every CR3 load exits either way (exits_cr3 4).
+ */
+static void test_root_cache(void **state)
+{
+	(void)state;
+	for (uint32_t nroots = 0; nroots <= 3; nroots += 3) {
+		struct vm *vm = mk(4, 4);
+		struct agile *ag = agile_of(vm);
+		ag->nprev = nroots;
+		build_tables(vm);
+		struct vcpu *v = &vm->vcpu;
+		for (unsigned i = 0; i < 512; i++)
+			gpa_write64(vm, GPA(TBL(0x31) + 8 * i), gpa_read64(vm, GPA(TBL(0x11) + 8 * i)));
+		memset(&vm->st, 0, sizeof(vm->st));
+		for (int k = 0; k < 4; k++) {
+			cpu_write_cr3(v, TBL(k % 2 ? 0x31 : 0x11));
+			(void)cpu_load(v, PG(3), 8);
+		}
+		assert_int_equal(vm->st.exits_cr3, 4);
+		assert_int_equal(vm->st.root_cache_hits, nroots ? 2 : 0);
+		assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+		vm_destroy(vm);
+	}
+}
+
 /* Every workload, small, under --audit: the checksum and the guest digest
  * of native, for two seeds. */
 static void test_equivalence_audit(void **state)
@@ -565,7 +639,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ref_counts),	       cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_audit_catches),      cmocka_unit_test(test_equivalence_audit),
-	    cmocka_unit_test(test_scenario_hot_table), cmocka_unit_test(test_wp0), cmocka_unit_test(test_psc), cmocka_unit_test(test_prefetch),
+	    cmocka_unit_test(test_scenario_hot_table), cmocka_unit_test(test_wp0), cmocka_unit_test(test_psc), cmocka_unit_test(test_prefetch), cmocka_unit_test(test_cap), cmocka_unit_test(test_root_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

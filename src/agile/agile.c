@@ -118,6 +118,50 @@ static void hook_world(struct vcpu *v, uint64_t unused)
 	nested_mmu_ops.on_world_switch(v);
 }
 
+/* The current root leaves: it goes to the front of the previous-root cache
+ * (KVM's mmu->prev_roots, cfg.shadow_roots entries); the least recent one
+ * falls out and becomes an ordinary, evictable page. */
+static void ag_root_push(struct agile *ag, struct ag_page *old)
+{
+	if (!old || !ag->nprev)
+		return;
+	struct ag_page *last = ag->prev[ag->nprev - 1];
+	if (last)
+		last->root_count--;
+	for (uint32_t i = ag->nprev - 1; i > 0; i--)
+		ag->prev[i] = ag->prev[i - 1];
+	ag->prev[0] = old;
+	old->root_count++;
+}
+
+/* Make the shadow root of guest table rg current: from the previous-root
+ * cache when it is there (root_cache_hits; KVM's fast_pgd_switch()), else
+ * through the hash, built when missing. */
+static void ag_root_switch(struct vcpu *v, gfn_t rg)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	struct ag_page *old = ag->root, *hit = NULL;
+	for (uint32_t i = 0; i < ag->nprev; i++) {
+		if (ag->prev[i] && ag->prev[i]->gfn == rg) {
+			hit = ag->prev[i];
+			for (uint32_t j = i; j + 1 < ag->nprev; j++)
+				ag->prev[j] = ag->prev[j + 1];
+			ag->prev[ag->nprev - 1] = NULL;
+			hit->root_count--;
+			break;
+		}
+	}
+	ag_root_push(ag, old);
+	if (hit) {
+		vm->st.root_cache_hits++;
+		ag->root = hit;
+		return;
+	}
+	ag->root = NULL; /* not evictable while it is being found or built */
+	ag->root = ag_get(v, rg, vm->cfg.levels, false, false);
+}
+
 /* The shadow root for guest CR3, built when missing; NULL when the guest
  * root is in nested mode. */
 static struct ag_page *ag_root(struct vcpu *v)
@@ -126,13 +170,14 @@ static struct ag_page *ag_root(struct vcpu *v)
 	struct agile *ag = agile_of(vm);
 	gfn_t rg = pte_frame(v->cr3) >> PAGE_SHIFT;
 	if (ag->is_nested[rg]) {
+		ag_root_push(ag, ag->root);
 		ag->root = NULL;
 		ag->root_gfn = rg;
 		return NULL;
 	}
 	if (!ag->root || ag->root_gfn != rg) {
 		ag->root_gfn = rg;
-		ag->root = ag_get(v, rg, vm->cfg.levels, false, false);
+		ag_root_switch(v, rg);
 	}
 	return ag->root;
 }
@@ -158,8 +203,10 @@ static struct ag_page *ag_direct(struct vcpu *v, gfn_t base, int level, bool dir
 {
 	struct agile *ag = agile_of(v->vm);
 	struct ag_page *p = ag_lookup(ag, base, level, true, dirty);
-	if (p)
+	if (p) {
+		p->pin = ag->pin_gen; /* on the path being built */
 		return p;
+	}
 	p = ag_get(v, base, level, true, dirty);
 	if (level == LVL_PT) {
 		uint64_t rights = GPTE_RW | GPTE_US | (dirty ? GPTE_D : 0);
@@ -226,13 +273,26 @@ static void ag_prefetch(struct vcpu *v, struct ag_page *p, unsigned idx)
 /* Build the shadow path of gw (KVM's FNAME(fetch), with agile's switching
  * entries): shadow pages down to the leaf, or down to the first guest table
  * in nested mode, whose entry above becomes a switching entry. */
+static void ag_fetch_path(struct vcpu *v, const struct mem_access *a, const struct shadow_gwalk *gw,
+			  struct ag_page *p);
+
 static void ag_fetch(struct vcpu *v, const struct mem_access *a, const struct shadow_gwalk *gw)
 {
 	struct vm *vm = v->vm;
 	struct agile *ag = agile_of(vm);
+	ag->pin_gen++; /* pages found or built from here on are pinned */
 	struct ag_page *p = ag_root(v);
 	if (!p)
 		return; /* the root is nested: nothing to build */
+	ag_fetch_path(v, a, gw, p);
+	ag->pin_gen++; /* unpin the path */
+}
+
+static void ag_fetch_path(struct vcpu *v, const struct mem_access *a, const struct shadow_gwalk *gw,
+			  struct ag_page *p)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
 	/* A supervisor write that only the guest's CR0.WP = 0 allows. */
 	const bool wp0 = a->kind == ACC_WRITE && !a->user && !v->ctl.wp && !(gw->perms & TLBF_W);
 	const bool smep = v->ctl.smep;
@@ -412,6 +472,12 @@ static int agile_init(struct vm *vm)
 		snprintf(vm->err, sizeof(vm->err), "out of memory for agile paging");
 		return -1;
 	}
+	/* The cap and the root cache of shadow paging (docs/agile.md). */
+	ag->cap = vm->cfg.shadow_cap ? vm->cfg.shadow_cap : (vm->cfg.guest_mem >> PAGE_SHIFT) / 50;
+	if (ag->cap < AG_MIN_CAP(vm->cfg.levels))
+		ag->cap = AG_MIN_CAP(vm->cfg.levels);
+	ag->nprev = vm->cfg.shadow_roots < AG_MAX_PREV ? vm->cfg.shadow_roots : AG_MAX_PREV;
+	ag->pin_gen = 1;
 	return 0;
 }
 

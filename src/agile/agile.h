@@ -32,7 +32,13 @@
  * the hardware combines them along the path, as for the guest tables),
  * leaves are always 4K (a guest large page is split by a "direct" page,
  * filled whole when it is built), sync is eager (every store to a shadowed
- * table traps), there is no prefetch, no root cache and no cap.
+ * table traps). Leaf sptes are prefetched around a hidden fault (KVM's
+ * FNAME(pte_prefetch)); the walk's shadow part has a paging-structure
+ * cache; the current root and cfg.shadow_roots previous roots are kept
+ * (KVM's prev_roots); pages are capped at cfg.shadow_cap, by default guest
+ * pages / 50 (KVM's KVM_PERMILLE_MMU_PAGES), the oldest page that is not a
+ * root and not on the path being built evicted first (FIFO, as src/shadow).
+ * There is no unsync.
  *
  * Paging controls: the hardware runs with CR0.WP = 1 and EFER.NXE = 1 in
  * both parts of the walk (forces_wp_nx, as KVM runs shadow paging); the
@@ -105,8 +111,15 @@ struct ag_page {
 	struct ag_page *all_prev, *all_next;
 	uint64_t *parents; /* hPAs of the link sptes that point here */
 	uint32_t nparents, parents_cap;
+	uint32_t root_count; /* the current root or a cached previous root */
+	uint64_t pin;	     /* == agile.pin_gen: on the path being built */
 	bool zapping;
 };
+
+/* Below this the path being built could need more pages than the cap. */
+#define AG_MIN_CAP(levels) (UINT64_C(4) * (uint64_t)(levels) + 4)
+/* Previous roots kept at most (cfg.shadow_roots; KVM: 3). */
+#define AG_MAX_PREV 16u
 
 #define AG_HASH_BUCKETS 4096u
 
@@ -126,8 +139,8 @@ struct agile {
 	struct vm *vm;
 	struct nested_state *ns; /* the EPT and the 2D walker's caches */
 	struct ag_page *hash[AG_HASH_BUCKETS];
-	struct ag_page *all;
-	struct ag_page *root; /* shadow root of guest CR3, NULL when the root is nested */
+	struct ag_page *all, *all_tail; /* newest first; the tail is the oldest */
+	struct ag_page *root;		/* shadow root of guest CR3, NULL when the root is nested */
 	gfn_t root_gfn;
 	struct ag_page **by_hfn; /* host frame - guest_frames -> page */
 	uint64_t by_hfn_len;
@@ -142,7 +155,12 @@ struct agile {
 	uint32_t rnode_len, rnode_cap, rnode_free;
 	struct ag_nested *nested; /* tables in nested mode */
 	uint32_t nnested, nested_cap;
-	uint64_t pages, pages_peak;
+	uint64_t pages, pages_peak, cap;
+	uint64_t pin_gen;
+	/* Previous roots, most recent first (KVM's mmu->prev_roots): kept from
+	 * eviction, found again without a lookup on a CR3 load. */
+	struct ag_page *prev[AG_MAX_PREV];
+	uint32_t nprev;
 	uint64_t cyc;	    /* handler cycles of the exit being handled */
 	bool flush_pending; /* an spte that may be cached went away */
 	uint64_t scan_mark; /* accesses at the last policy scan */
@@ -175,6 +193,9 @@ static inline uint64_t ag_spte_get(struct vm *vm, const struct ag_page *p, unsig
 {
 	return hpa_read64(vm, ag_spte_addr(p, idx));
 }
+/* Make room under the cap: evict the oldest pages that are neither roots
+ * nor pinned (on the path being built) until pages < cap. */
+void ag_make_room(struct vcpu *v);
 /* Zap every table page of gfn (any level); returns how many. */
 unsigned ag_zap_gfn(struct vcpu *v, gfn_t gfn);
 /* Drop every switching entry that points at gfn. */
