@@ -476,7 +476,13 @@ static int agile_init(struct vm *vm)
 	ag->cap = vm->cfg.shadow_cap ? vm->cfg.shadow_cap : (vm->cfg.guest_mem >> PAGE_SHIFT) / 50;
 	if (ag->cap < AG_MIN_CAP(vm->cfg.levels))
 		ag->cap = AG_MIN_CAP(vm->cfg.levels);
-	ag->nprev = vm->cfg.shadow_roots < AG_MAX_PREV ? vm->cfg.shadow_roots : AG_MAX_PREV;
+	ag->nprev = vm->cfg.shadow_roots;
+	ag->prev = calloc(ag->nprev ? ag->nprev : 1, sizeof(*ag->prev));
+	if (!ag->prev) {
+		agile_destroy(vm);
+		snprintf(vm->err, sizeof(vm->err), "out of memory for agile paging");
+		return -1;
+	}
 	ag->pin_gen = 1;
 	return 0;
 }

@@ -118,8 +118,7 @@ struct ag_page {
 
 /* Below this the path being built could need more pages than the cap. */
 #define AG_MIN_CAP(levels) (UINT64_C(4) * (uint64_t)(levels) + 4)
-/* Previous roots kept at most (cfg.shadow_roots; KVM: 3). */
-#define AG_MAX_PREV 16u
+
 
 #define AG_HASH_BUCKETS 4096u
 
@@ -159,7 +158,7 @@ struct agile {
 	uint64_t pin_gen;
 	/* Previous roots, most recent first (KVM's mmu->prev_roots): kept from
 	 * eviction, found again without a lookup on a CR3 load. */
-	struct ag_page *prev[AG_MAX_PREV];
+	struct ag_page **prev; /* cfg.shadow_roots slots (KVM: 3) */
 	uint32_t nprev;
 	uint64_t cyc;	    /* handler cycles of the exit being handled */
 	bool flush_pending; /* an spte that may be cached went away */

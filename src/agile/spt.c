@@ -185,6 +185,7 @@ void ag_spt_destroy(struct agile *ag)
 	free(ag->rnode);
 	free(ag->by_hfn);
 	free(ag->nested);
+	free(ag->prev);
 }
 
 struct ag_page *ag_lookup(struct agile *ag, gfn_t gfn, int level, bool direct, bool dirty)
