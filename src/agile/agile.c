@@ -33,7 +33,8 @@
  *                   policy (agile.h); exits_pt_write;
  *   true fault      the guest tables deny the access: inject the #PF;
  *                   exits_fault_inject;
- *   MOV to CR3      switch the shadow root (exits_cr3): no root cache;
+ *   MOV to CR3      switch the shadow root through the previous-root cache
+ *                   (exits_cr3; root_cache_hits when the cache serves it);
  *   controls        a write of CR0.WP, CR4.SMEP/SMAP or EFER.NXE zaps
  *                   every shadow page (exits_cr3);
  *   WP = 0 store    a supervisor store through an entry without W in the
