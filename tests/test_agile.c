@@ -531,7 +531,8 @@ static void test_root_cache(void **state)
 		build_tables(vm);
 		struct vcpu *v = &vm->vcpu;
 		for (unsigned i = 0; i < 512; i++)
-			gpa_write64(vm, GPA(TBL(0x31) + 8 * i), gpa_read64(vm, GPA(TBL(0x11) + 8 * i)));
+			gpa_write64(vm, GPA(TBL(0x31) + 8 * i),
+				    gpa_read64(vm, GPA(TBL(0x11) + 8 * i)));
 		memset(&vm->st, 0, sizeof(vm->st));
 		for (int k = 0; k < 4; k++) {
 			cpu_write_cr3(v, TBL(k % 2 ? 0x31 : 0x11));
@@ -637,9 +638,16 @@ static void test_scenario_hot_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ref_counts),	       cmocka_unit_test(test_policy),
-	    cmocka_unit_test(test_audit_catches),      cmocka_unit_test(test_equivalence_audit),
-	    cmocka_unit_test(test_scenario_hot_table), cmocka_unit_test(test_wp0), cmocka_unit_test(test_psc), cmocka_unit_test(test_prefetch), cmocka_unit_test(test_cap), cmocka_unit_test(test_root_cache),
+	    cmocka_unit_test(test_ref_counts),
+	    cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_audit_catches),
+	    cmocka_unit_test(test_equivalence_audit),
+	    cmocka_unit_test(test_scenario_hot_table),
+	    cmocka_unit_test(test_wp0),
+	    cmocka_unit_test(test_psc),
+	    cmocka_unit_test(test_prefetch),
+	    cmocka_unit_test(test_cap),
+	    cmocka_unit_test(test_root_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,7 +119,6 @@ struct ag_page {
 /* Below this the path being built could need more pages than the cap. */
 #define AG_MIN_CAP(levels) (UINT64_C(4) * (uint64_t)(levels) + 4)
 
-
 #define AG_HASH_BUCKETS 4096u
 
 /* One node of a reverse map: an spte (its hPA), next node index (0 = end). */
