@@ -545,6 +545,48 @@ static void test_root_cache(void **state)
 	}
 }
 
+/*
+ * CR0.WP = 0 under a read-only PDE (the PTE grants W): the conversion would
+ * widen the PD's link, which other walks share, so the VMM emulates each
+ * supervisor store instead (exits_hidden_fault, no TLB fill): two stores
+ * before any spte exists, 2 exits; a load builds the path with the
+ * guest's rights (1 exit); a store then faults on the link's rights and is
+ * emulated again (1 exit). The PTE gets D, the page the last value.
+ */
+static void test_wp0_upper(void **state)
+{
+	(void)state;
+	struct vm *vm = mk(4, 4);
+	build_tables(vm);
+	struct vcpu *v = &vm->vcpu;
+	gpa_t pde = GPA(TBL(0x13) + 8 * pt_index(VA, 2));
+	gpa_write64(vm, pde, TBL(0x14) | GPTE_P | GPTE_US);
+	struct paging_ctl ctl = v->ctl;
+	ctl.wp = false;
+	ctl.smap = false;
+	cpu_set_paging_ctl(v, &ctl);
+	cpu_set_user(v, false);
+	memset(&vm->st, 0, sizeof(vm->st));
+	cpu_store(v, PG(5), 8, 1);
+	cpu_store(v, PG(5), 8, 2);
+	assert_int_equal(vm->st.vm_exits, 2);
+	assert_int_equal(vm->st.exits_hidden_fault, 2);
+	assert_int_equal(vm->st.walks, 0);
+	assert_int_equal(cpu_load(v, PG(5), 8), 2);
+	assert_int_equal(vm->st.vm_exits, 3);
+	cpu_store(v, PG(5), 8, 3);
+	assert_int_equal(vm->st.vm_exits, 4);
+	assert_int_equal(vm->st.exits_hidden_fault, 4);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x105))), 3);
+	assert_true(gpa_read64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(5), 1))) & GPTE_D);
+	struct ag_page *pd = ag_lookup(agile_of(vm), 0x13, 2, false, false);
+	assert_non_null(pd);
+	uint64_t link = ag_spte_get(vm, pd, pt_index(VA, 2));
+	assert_true(!(link & GPTE_RW) && (link & GPTE_US));
+	assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+	vm_destroy(vm);
+}
+
 /* Every workload, small, under --audit: the checksum and the guest digest
  * of native, for two seeds. */
 static void test_equivalence_audit(void **state)
@@ -638,15 +680,11 @@ static void test_scenario_hot_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ref_counts),
-	    cmocka_unit_test(test_policy),
-	    cmocka_unit_test(test_audit_catches),
-	    cmocka_unit_test(test_equivalence_audit),
-	    cmocka_unit_test(test_scenario_hot_table),
-	    cmocka_unit_test(test_wp0),
-	    cmocka_unit_test(test_psc),
-	    cmocka_unit_test(test_prefetch),
-	    cmocka_unit_test(test_cap),
+	    cmocka_unit_test(test_ref_counts),	       cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_audit_catches),      cmocka_unit_test(test_equivalence_audit),
+	    cmocka_unit_test(test_scenario_hot_table), cmocka_unit_test(test_wp0),
+	    cmocka_unit_test(test_wp0_upper),	       cmocka_unit_test(test_psc),
+	    cmocka_unit_test(test_prefetch),	       cmocka_unit_test(test_cap),
 	    cmocka_unit_test(test_root_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -336,8 +336,7 @@ static void ag_fetch_path(struct vcpu *v, const struct mem_access *a, const stru
 		}
 		struct ag_page *c = ag_get(v, child, level - 1, false, false);
 		ag_set_if(v, p, idx,
-			  (c->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A |
-			      ag_spte_rights(gpte, wp0, smep));
+			  (c->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A | (gpte & AGILE_SPTE_RIGHTS));
 		p = c;
 	}
 }
@@ -361,6 +360,19 @@ static void ag_emulate_store(struct vcpu *v, const struct mem_access *a, gfn_t g
 	ag_policy_write(v, gfn);
 }
 
+/* A supervisor write that only the guest's CR0.WP = 0 allows, with an
+ * entry above the leaf that withholds W. */
+static bool ag_wp0_upper(const struct vcpu *v, const struct mem_access *a,
+			 const struct shadow_gwalk *gw)
+{
+	if (a->kind != ACC_WRITE || a->user || v->ctl.wp || (gw->perms & TLBF_W))
+		return false;
+	for (int l = v->vm->cfg.levels; l > gw->leaf; l--)
+		if (!(gw->gpte[l] & GPTE_RW))
+			return true;
+	return false;
+}
+
 /* The hardware walk failed in the shadow part: the VMM's #PF handler. */
 static enum xlate_result ag_page_fault(struct vcpu *v, struct mem_access *a, struct xlate *out)
 {
@@ -376,6 +388,23 @@ static enum xlate_result ag_page_fault(struct vcpu *v, struct mem_access *a, str
 	if (a->kind == ACC_WRITE && ag->prot[gw.gfn]) {
 		ag_emulate_store(v, a, gw.gfn);
 		ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_pt_write, vm->cost.vmm_pt_write);
+		return XLATE_DONE;
+	}
+	if (ag_wp0_upper(v, a, &gw)) {
+		/* CR0.WP = 0 and a table entry above the leaf withholds W:
+		 * the conversion would widen a link that other walks share,
+		 * some of them switching into the 2D part below it, where
+		 * the hardware applies the link's rights and a fault goes
+		 * straight to the guest. The VMM emulates the store instead,
+		 * as it does in the nested part. */
+		hfn_t h = p2m_ensure(vm, gw.gfn);
+		uint64_t hpa = (h << PAGE_SHIFT) + (a->gva & (PAGE_SIZE - 1));
+		cpu_store_sized(hpa_ptr(vm, HPA(hpa)), a->size, a->value);
+		vm_emulated_access(vm, HPA(hpa));
+		TRACE(vm, .kind = TR_VMM_OP, .gva = a->gva, .addr = hpa, .entry = a->value,
+		      .result = a->size,
+		      .what = "agile: CR0.WP=0: supervisor store under a read-only table emulated");
+		ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_hidden_fault, vm->cost.vmm_hidden_fault);
 		return XLATE_DONE;
 	}
 	ag_fetch(v, a, &gw);

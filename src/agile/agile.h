@@ -78,17 +78,20 @@
 #define AGILE_SPTE_RIGHTS (GPTE_RW | GPTE_US | GPTE_NX)
 
 /*
- * The rights of the spte for guest entry 'gpte' on the path of access a
- * supervisor write that only the guest's CR0.WP = 0 allows ('wp0'): the
- * hardware runs with CR0.WP = 1 (agile_mmu_ops.forces_wp_nx), so an entry
- * that withholds W is made writable and supervisor-only, and with SMEP also
- * not executable, since the pages below it became kernel pages that SMEP
- * would let the kernel execute. This is KVM's FNAME(page_fault) rule for
- * cr0.wp = 0 (Documentation/virt/kvm/x86/mmu.rst, "Handling of cr0.wp"),
- * which src/shadow applies to its leaf sptes (sp_acc_wp0()); agile's
- * non-leaf sptes carry the guest entry's own rights, so it applies to
- * every entry of the path that withholds W. Entries that grant W keep the
- * guest's rights; a later user access or fetch faults and gets them back.
+ * The rights of the spte for the guest's leaf entry 'gpte' (a 4K PTE, or a
+ * large entry whose direct page splits it) on the path of a supervisor
+ * write that only the guest's CR0.WP = 0 allows ('wp0'): the hardware runs
+ * with CR0.WP = 1 (agile_mmu_ops.forces_wp_nx), so the entry is made
+ * writable and supervisor-only, and with SMEP also not executable, since
+ * the page became a kernel page that SMEP would let the kernel execute.
+ * This is KVM's FNAME(page_fault) rule for cr0.wp = 0
+ * (Documentation/virt/kvm/x86/mmu.rst, "Handling of cr0.wp"), which
+ * src/shadow applies to its leaf sptes (sp_acc_wp0()). It is applied only
+ * when the entries above the leaf grant W: agile's links carry the guest
+ * entry's own rights and are shared by other walks, some of which switch
+ * into the 2D part below them, so they are never widened (agile.c
+ * emulates such a store instead). A later user access or fetch faults and
+ * gets the gpte's rights back.
  */
 static inline uint64_t ag_spte_rights(uint64_t gpte, bool wp0, bool smep)
 {
