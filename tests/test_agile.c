@@ -83,7 +83,7 @@ static void build_tables(struct vm *vm)
 
 /* Trace: steps must run 1, 2, ... across the shadow and the 2D part. */
 struct steps {
-	int last, errors, shadow, guest, host;
+	int last, errors, shadow, guest, host, cached;
 };
 
 static void steps_fn(void *ctx, const struct trace_event *ev)
@@ -91,6 +91,10 @@ static void steps_fn(void *ctx, const struct trace_event *ev)
 	struct steps *s = ctx;
 	if (ev->kind != TR_WALK_REF)
 		return;
+	if (ev->served != SERVED_MEMORY) {
+		s->cached++; /* a walk cache served it: no reference */
+		return;
+	}
 	if (ev->step != s->last + 1)
 		s->errors++;
 	s->last = ev->step;
@@ -269,6 +273,320 @@ static void test_audit_catches(void **state)
 	vm_destroy(vm);
 }
 
+/*
+ * CR0.WP = 0 (KVM's cr0.wp = 0 rule, agile.h's ag_spte_rights()): the
+ * hardware runs with WP = 1; page 3's PTE withholds W (P | US), the guest
+ * clears WP and SMAP (page 3 is a user page), SMEP stays on.
+ *   shadow part  a supervisor store: one exit (exits_dirty, the VMM's walk
+ *                sets D), the leaf spte writable, not user, not executable;
+ *                the store lands. A user load then: one hidden fault, the
+ *                gpte's own rights back (user, read-only). The store again:
+ *                one hidden fault, converted again.
+ *   nested part  with table 0x14 in nested mode (two trapped stores), each
+ *                supervisor store to page 3 faults at the hardware's WP = 1
+ *                and is emulated: one exits_hidden_fault per store, no TLB
+ *                fill, the value in memory.
+ *   WP back on   every shadow page zapped, one exits_cr3 exit.
+ */
+static void test_wp0(void **state)
+{
+	(void)state;
+	struct vm *vm = mk(4, 4);
+	build_tables(vm);
+	struct vcpu *v = &vm->vcpu;
+	struct agile *ag = agile_of(vm);
+	gpa_t pte3 = GPA(TBL(0x14) + 8 * pt_index(PG(3), 1));
+	gpa_write64(vm, pte3, TBL(0x103) | GPTE_P | GPTE_US);
+	struct paging_ctl ctl = v->ctl;
+	ctl.wp = false;
+	ctl.smep = true;
+	ctl.smap = false; /* page 3 is a user page */
+	memset(&vm->st, 0, sizeof(vm->st));
+	cpu_set_paging_ctl(v, &ctl);
+	assert_int_equal(vm->st.exits_cr3, 1);
+	assert_int_equal(ag->pages, 0);
+	assert_false(v->hw_rights.ok[ACC_WRITE][0] & 1); /* the hardware keeps WP = 1 */
+
+	/* Shadow part. */
+	cpu_set_user(v, false);
+	memset(&vm->st, 0, sizeof(vm->st));
+	cpu_store(v, PG(3), 8, UINT64_C(0x1111));
+	assert_int_equal(vm->st.vm_exits, 1);
+	assert_int_equal(vm->st.exits_dirty, 1);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x103))), 0x1111);
+	assert_true(gpa_read64(vm, pte3) & GPTE_D);
+	struct ag_page *pt = ag_lookup(ag, 0x14, 1, false, false);
+	assert_non_null(pt);
+	uint64_t e = ag_spte_get(vm, pt, pt_index(PG(3), 1));
+	assert_true((e & GPTE_RW) && !(e & GPTE_US) && (e & GPTE_NX));
+	cpu_set_user(v, true);
+	assert_int_equal(cpu_load(v, PG(3), 8), 0x1111);
+	assert_int_equal(vm->st.vm_exits, 2);
+	assert_int_equal(vm->st.exits_hidden_fault, 1);
+	e = ag_spte_get(vm, pt, pt_index(PG(3), 1));
+	assert_true(!(e & GPTE_RW) && (e & GPTE_US) && !(e & GPTE_NX));
+	cpu_set_user(v, false);
+	cpu_store(v, PG(3), 8, UINT64_C(0x2222));
+	assert_int_equal(vm->st.vm_exits, 3);
+	assert_int_equal(vm->st.exits_hidden_fault, 2);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x103))), 0x2222);
+	assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+
+	/* Nested part: two trapped stores move table 0x14 to nested mode. */
+	gva_t slot = PG(15) + 8 * pt_index(PG(20), 1);
+	cpu_store(v, slot, 8, TBL(0x120) | UP);
+	cpu_store(v, slot + 8, 8, TBL(0x121) | UP);
+	assert_true(ag->is_nested[0x14]);
+	(void)cpu_load(v, PG(3), 8); /* the switching entry, the EPT violation */
+	tlb_flush_all(&v->tlb);
+	memset(&vm->st, 0, sizeof(vm->st));
+	for (int i = 0; i < 3; i++)
+		cpu_store(v, PG(3), 8, UINT64_C(0x3333) + (uint64_t)i);
+	assert_int_equal(vm->st.vm_exits, 3);
+	assert_int_equal(vm->st.exits_hidden_fault, 3);
+	assert_int_equal(vm->st.agile_walks_l1, 0); /* no walk ended in a fill */
+	assert_int_equal(vm->st.fault_walk_refs, 3 * 8);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x103))), 0x3335);
+	assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+
+	/* WP back on: every shadow page goes. */
+	assert_true(ag->pages > 0);
+	ctl.wp = true;
+	memset(&vm->st, 0, sizeof(vm->st));
+	cpu_set_paging_ctl(v, &ctl);
+	assert_int_equal(vm->st.exits_cr3, 1);
+	assert_int_equal(ag->pages, 0);
+	assert_int_equal(cpu_load(v, PG(3), 8), 0x3335);
+	vm_destroy(vm);
+}
+
+/*
+ * The shadow part's paging-structure cache (walk caches on, 4/4): after
+ * pages 3 and 4 are warm and the TLB alone is flushed, a load of page 4
+ *   no switch       hits the PDE cache and reads the leaf spte: 1 reference,
+ *                   3 levels skipped (psc_hits);
+ *   switch at L1    hits the PDPTE cache (the PD's entry is a switching
+ *                   entry, which is never cached) and reads it: 1 shadow
+ *                   reference, then the 2D part;
+ *   switch at L2    hits the PML4E cache, reads the PDPT's switching entry.
+ * The 2D part here has no walk cache (nested paging's state was built with
+ * walk caches off; only the shadow part's cache is turned on), so it is
+ * the formula's: 1 + (L - 1)(m + 1) + m. Hence 1, 1 + 1 + 4 = 6 and
+ * 1 + 1 + 5 + 4 = 11 references. A change of a present spte flushes the
+ * cache.
+ */
+static void test_psc(void **state)
+{
+	(void)state;
+	static const struct {
+		int L, shadow, guest, host, hits;
+	} want[] = {{0, 1, 0, 0, 3}, {1, 1, 1, 4, 2}, {2, 1, 2, 8, 1}};
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		struct vm *vm = mk(4, 4);
+		vm->cfg.walk_caches = true;
+		vm->cfg.agile_writes = 0; /* tables stay where the test puts them */
+		build_tables(vm);
+		struct vcpu *v = &vm->vcpu;
+		if (want[k].L)
+			ag_table_to_nested(v, table_of(4, want[k].L));
+		(void)cpu_load(v, PG(3), 8);
+		(void)cpu_load(v, PG(4), 8);
+		tlb_flush_all(&v->tlb);
+		memset(&vm->st, 0, sizeof(vm->st));
+		struct steps s = {0};
+		vm->trace_fn = steps_fn;
+		vm->trace_ctx = &s;
+		(void)cpu_load(v, PG(4), 8);
+		vm->trace_fn = NULL;
+		assert_int_equal(vm->st.walks, 1);
+		assert_int_equal(vm->st.vm_exits, 0);
+		assert_int_equal(s.shadow, want[k].shadow);
+		assert_int_equal(s.guest, want[k].guest);
+		assert_int_equal(s.host, want[k].host);
+		assert_int_equal(vm->st.walk_refs, want[k].shadow + want[k].guest + want[k].host);
+		assert_int_equal(vm->st.psc_hits, want[k].hits);
+		if (want[k].L == 0) {
+			/* A trapped store to page 4's own PTE zaps its spte,
+			 * which flushes the cache: the load walks all 4
+			 * levels after one hidden fault. (A store to an entry
+			 * without an spte changes none and flushes nothing.) */
+			cpu_store(v, PG(15) + 8 * pt_index(PG(20), 1), 8, TBL(0x120) | UP);
+			tlb_flush_all(&v->tlb);
+			uint64_t refs = vm->st.walk_refs;
+			(void)cpu_load(v, PG(4), 8);
+			assert_int_equal(vm->st.walk_refs - refs, 1);
+			cpu_store(v, PG(15) + 8 * pt_index(PG(4), 1), 8, TBL(0x104) | UP);
+			assert_int_equal(vm->st.exits_pt_write, 2);
+			refs = vm->st.walk_refs;
+			uint64_t hidden = vm->st.exits_hidden_fault;
+			(void)cpu_load(v, PG(4), 8);
+			assert_int_equal(vm->st.walk_refs - refs, 4);
+			assert_int_equal(vm->st.exits_hidden_fault - hidden, 1);
+		}
+		assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+		vm_destroy(vm);
+	}
+}
+
+/*
+ * Prefetch (KVM's FNAME(pte_prefetch), 8 entries): pages 0..7 have
+ * accessed PTEs and backed frames. A load of page 3 takes one hidden
+ * fault, which installs page 3's spte and prefetches the other 7 of its
+ * aligned group, so the loads of pages 0..7 take no other exit. With
+ * page 5's PTE not accessed, the scan stops there: pages 0, 1, 2 and 4
+ * are prefetched; the load of page 5 takes its own hidden fault (the
+ * VMM's walk sets A), whose scan prefetches 6 and 7: 6 prefetches, 2
+ * exits. With --prefetch off, every page takes its own fault: 8 exits.
+ */
+static void test_prefetch(void **state)
+{
+	(void)state;
+	static const struct {
+		bool on;
+		int clear_a; /* page whose PTE has A clear, or -1 */
+		uint64_t prefetches, exits;
+	} cases[] = {{true, -1, 7, 1}, {true, 5, 4 + 2, 2}, {false, -1, 0, 8}};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct vm *vm = mk(4, 4);
+		vm->cfg.shadow_prefetch = cases[k].on;
+		build_tables(vm);
+		struct vcpu *v = &vm->vcpu;
+		for (int i = 0; i < 8; i++) {
+			uint64_t a = i == cases[k].clear_a ? 0 : GPTE_A;
+			gpa_write64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(i), 1)),
+				    TBL(0x100 + i) | UP | a);
+			(void)p2m_ensure(vm, 0x100 + (gfn_t)i);
+		}
+		(void)cpu_load(v, PG(15), 8); /* builds the path (other group) */
+		memset(&vm->st, 0, sizeof(vm->st));
+		(void)cpu_load(v, PG(3), 8);
+		for (int i = 0; i < 8; i++)
+			(void)cpu_load(v, PG(i), 8);
+		assert_int_equal(vm->st.shadow_prefetches, cases[k].prefetches);
+		assert_int_equal(vm->st.exits_hidden_fault, cases[k].exits);
+		assert_int_equal(vm->st.vm_exits, cases[k].exits);
+		assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+		vm_destroy(vm);
+	}
+}
+
+/*
+ * The cap (cfg.shadow_cap, FIFO eviction as src/shadow): 24 leaf tables
+ * under one PD (PD entries 168 + j -> PT frame 0x200 + j -> data
+ * 0x300 + j). With the cap at its floor, 4 x 4 + 4 = 20 pages, the root,
+ * the PDPT and the PD leave room for 17 leaf tables: loading one page
+ * through each of the 24 builds 24 leaf tables and evicts the 7 oldest
+ * (never the root, never a page on the path being built), and the peak is
+ * the cap. A load through the first leaf table, evicted, faults again and
+ * evicts one more.
+ */
+static void test_cap(void **state)
+{
+	(void)state;
+	struct vm *vm = mk(4, 4);
+	vm->cfg.audit = false;
+	struct agile *ag = agile_of(vm);
+	ag->cap = AG_MIN_CAP(4);
+	assert_int_equal(ag->cap, 20);
+	build_tables(vm);
+	struct vcpu *v = &vm->vcpu;
+	gva_t base = VA & ~((UINT64_C(1) << 30) - 1); /* PD index 0 of VA's PD */
+	unsigned pd0 = pt_index(VA, 2);
+	for (unsigned j = 0; j < 24; j++) {
+		gva_t va = base + (gva_t)(pd0 + j) * (UINT64_C(1) << 21);
+		gpa_write64(vm, GPA(TBL(0x13) + 8 * (pd0 + j)), TBL(0x200 + j) | UP);
+		gpa_write64(vm, GPA(TBL(0x200 + j) + 8 * pt_index(va, 1)), TBL(0x300 + j) | UP);
+	}
+	memset(&vm->st, 0, sizeof(vm->st));
+	for (unsigned j = 0; j < 24; j++)
+		(void)cpu_load(v, base + (gva_t)(pd0 + j) * (UINT64_C(1) << 21), 8);
+	assert_int_equal(vm->st.exits_hidden_fault, 24);
+	assert_int_equal(vm->st.shadow_evictions, 7);
+	assert_int_equal(ag->pages, 20);
+	assert_int_equal(ag->pages_peak, 20);
+	assert_null(ag_lookup(ag, 0x200, 1, false, false));
+	assert_non_null(ag_lookup(ag, 0x207, 1, false, false));
+	tlb_flush_all(&v->tlb);
+	(void)cpu_load(v, base + (gva_t)pd0 * (UINT64_C(1) << 21), 8);
+	assert_int_equal(vm->st.exits_hidden_fault, 25);
+	assert_int_equal(vm->st.shadow_evictions, 8);
+	assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+	vm_destroy(vm);
+}
+
+/*
+ * The previous-root cache (cfg.shadow_roots, KVM's prev_roots): two
+ * address spaces, roots 0x11 and 0x31 (a copy of 0x11). CR3 loads A, B,
+ * A, B: the first two build or find their roots, the last two are served
+ * by the cache (2 root_cache_hits); with no cache (shadow_roots 0), none.
+ * Every CR3 load exits either way (exits_cr3 4).
+ */
+static void test_root_cache(void **state)
+{
+	(void)state;
+	for (uint32_t nroots = 0; nroots <= 3; nroots += 3) {
+		struct vm *vm = mk(4, 4);
+		struct agile *ag = agile_of(vm);
+		ag->nprev = nroots;
+		build_tables(vm);
+		struct vcpu *v = &vm->vcpu;
+		for (unsigned i = 0; i < 512; i++)
+			gpa_write64(vm, GPA(TBL(0x31) + 8 * i),
+				    gpa_read64(vm, GPA(TBL(0x11) + 8 * i)));
+		memset(&vm->st, 0, sizeof(vm->st));
+		for (int k = 0; k < 4; k++) {
+			cpu_write_cr3(v, TBL(k % 2 ? 0x31 : 0x11));
+			(void)cpu_load(v, PG(3), 8);
+		}
+		assert_int_equal(vm->st.exits_cr3, 4);
+		assert_int_equal(vm->st.root_cache_hits, nroots ? 2 : 0);
+		assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+		vm_destroy(vm);
+	}
+}
+
+/*
+ * CR0.WP = 0 under a read-only PDE (the PTE grants W): the conversion would
+ * widen the PD's link, which other walks share, so the VMM emulates each
+ * supervisor store instead (exits_hidden_fault, no TLB fill): two stores
+ * before any spte exists, 2 exits; a load builds the path with the
+ * guest's rights (1 exit); a store then faults on the link's rights and is
+ * emulated again (1 exit). The PTE gets D, the page the last value.
+ */
+static void test_wp0_upper(void **state)
+{
+	(void)state;
+	struct vm *vm = mk(4, 4);
+	build_tables(vm);
+	struct vcpu *v = &vm->vcpu;
+	gpa_t pde = GPA(TBL(0x13) + 8 * pt_index(VA, 2));
+	gpa_write64(vm, pde, TBL(0x14) | GPTE_P | GPTE_US);
+	struct paging_ctl ctl = v->ctl;
+	ctl.wp = false;
+	ctl.smap = false;
+	cpu_set_paging_ctl(v, &ctl);
+	cpu_set_user(v, false);
+	memset(&vm->st, 0, sizeof(vm->st));
+	cpu_store(v, PG(5), 8, 1);
+	cpu_store(v, PG(5), 8, 2);
+	assert_int_equal(vm->st.vm_exits, 2);
+	assert_int_equal(vm->st.exits_hidden_fault, 2);
+	assert_int_equal(vm->st.walks, 0);
+	assert_int_equal(cpu_load(v, PG(5), 8), 2);
+	assert_int_equal(vm->st.vm_exits, 3);
+	cpu_store(v, PG(5), 8, 3);
+	assert_int_equal(vm->st.vm_exits, 4);
+	assert_int_equal(vm->st.exits_hidden_fault, 4);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x105))), 3);
+	assert_true(gpa_read64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(5), 1))) & GPTE_D);
+	struct ag_page *pd = ag_lookup(agile_of(vm), 0x13, 2, false, false);
+	assert_non_null(pd);
+	uint64_t link = ag_spte_get(vm, pd, pt_index(VA, 2));
+	assert_true(!(link & GPTE_RW) && (link & GPTE_US));
+	assert_null(agile_mmu_ops.audit(vm, (char[256]){0}, 256));
+	vm_destroy(vm);
+}
+
 /* Every workload, small, under --audit: the checksum and the guest digest
  * of native, for two seeds. */
 static void test_equivalence_audit(void **state)
@@ -364,7 +682,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ref_counts),	       cmocka_unit_test(test_policy),
 	    cmocka_unit_test(test_audit_catches),      cmocka_unit_test(test_equivalence_audit),
-	    cmocka_unit_test(test_scenario_hot_table),
+	    cmocka_unit_test(test_scenario_hot_table), cmocka_unit_test(test_wp0),
+	    cmocka_unit_test(test_wp0_upper),	       cmocka_unit_test(test_psc),
+	    cmocka_unit_test(test_prefetch),	       cmocka_unit_test(test_cap),
+	    cmocka_unit_test(test_root_cache),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

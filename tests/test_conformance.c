@@ -244,11 +244,13 @@ static void conf_case(struct conf *c, const char *mode, const uint64_t fl[5],
 }
 
 /* Build the guest and the private address space for one mode. */
-static struct conf *conf_setup(const char *mode)
+static struct conf *conf_setup(const char *mode, void (*tweak)(struct vm_config *))
 {
 	struct vm_config cfg;
 	config_defaults(&cfg);
 	cfg.mode = mode;
+	if (tweak)
+		tweak(&cfg);
 	cfg.guest_mem = UINT64_C(32) << 20;
 	/* Booted without NXE, so that the direct map carries no XD bit and
 	 * stays usable when the matrix turns NXE off (bit 63 reserved). */
@@ -280,9 +282,10 @@ static struct conf *conf_setup(const char *mode)
 	return c;
 }
 
-static void conf_mode(const char *mode, bool skip_wp0, uint64_t *cases, uint64_t *tlb_cases)
+static void conf_mode(const char *mode, bool skip_wp0, uint64_t *cases, uint64_t *tlb_cases,
+		      void (*tweak)(struct vm_config *), uint64_t *switches)
 {
-	struct conf *c = conf_setup(mode);
+	struct conf *c = conf_setup(mode, tweak);
 	jmp_buf jb;
 	c->vm->abort_jmp = &jb;
 	if (setjmp(jb) != 0)
@@ -310,6 +313,8 @@ static void conf_mode(const char *mode, bool skip_wp0, uint64_t *cases, uint64_t
 	c->vm->abort_jmp = NULL;
 	*cases = c->cases;
 	*tlb_cases = c->tlb_cases;
+	if (switches)
+		*switches = c->vm->st.mode_switches;
 	vm_destroy(c->vm);
 	free(c);
 }
@@ -370,6 +375,37 @@ static void test_oracle_spot_checks(void **state)
 	assert_int_equal(o.error_code, 0x06);
 }
 
+/*
+ * switching, made to run the matrix under shadow paging: an interval of 16
+ * accesses and a ratio of 1 TLB miss per guest fault, so that the first
+ * interval (more misses than faults) moves it to shadow paging, where it
+ * stays (no interval of the matrix faults more than it misses). The switch
+ * recomputes the hardware's rights (CR0.WP = 1 and EFER.NXE = 1 under
+ * shadow paging, the guest's under nested paging), and every control
+ * change reaches shadow paging's on_ctl_change: the whole matrix, CR0.WP = 0
+ * and EFER.NXE = 0 included, equals the SDM oracle. (Without the two, the
+ * first WP = 0 case already differs.)
+ */
+static void sw_to_shadow(struct vm_config *c)
+{
+	c->switch_interval = 16;
+	c->switch_ratio = 1;
+}
+
+static void test_matrix_switching_shadow(void **state)
+{
+	(void)state;
+	if (!mmu_find("switching"))
+		skip();
+	uint64_t cases = 0, tlb_cases = 0, switches = 0;
+	conf_mode("switching", false, &cases, &tlb_cases, sw_to_shadow, &switches);
+	assert_int_equal(cases, (uint64_t)CF_COMBOS * CF_CTLS * 6);
+	assert_int_equal(switches, 1);
+	print_message("conformance switching under shadow paging (interval 16, ratio 1): %" PRIu64
+		      " cases, %" PRIu64 " mode switch\n",
+		      cases, switches);
+}
+
 static void test_matrix_every_mode(void **state)
 {
 	(void)state;
@@ -392,7 +428,7 @@ static void test_matrix_every_mode(void **state)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		uint64_t cases = 0, tlb_cases = 0;
 		bool skip_wp0 = mmu_modes[i]->refuses_wp0;
-		conf_mode(mmu_modes[i]->name, skip_wp0, &cases, &tlb_cases);
+		conf_mode(mmu_modes[i]->name, skip_wp0, &cases, &tlb_cases, NULL, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		/* A mode that refuses CR0.WP = 0 runs the half of the settings
 		 * with WP set, and says so. */
@@ -424,6 +460,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_oracle_spot_checks),
 	    cmocka_unit_test(test_matrix_every_mode),
+	    cmocka_unit_test(test_matrix_switching_shadow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,6 +143,97 @@ static void test_equivalence_audit(void **state)
 	}
 }
 
+/*
+ * The guest's controls off (--wp off, --nxe off, both): shadow paging runs
+ * the hardware with CR0.WP = 1 and EFER.NXE = 1 whatever the guest writes
+ * (shadow_mmu_ops.forces_wp_nx), nested paging with the guest's own. While
+ * switching runs shadow paging, the hardware's rights must be shadow
+ * paging's: otherwise a supervisor store goes through the read-only sptes
+ * of write-protected guest tables without an exit, and the shadow tables
+ * go stale. Checked two ways:
+ *   - at every VM exit taken inside a delegated call, v->hw_rights are the
+ *     active mode's (a supervisor write through an entry without W is
+ *     denied under shadow paging, allowed under nested paging with
+ *     CR0.WP = 0; bit 63 is reserved only under nested paging with
+ *     EFER.NXE = 0);
+ *   - the guest kernel stores only through its read-write direct map, so
+ *     the controls change nothing it does: phases (2048 pages, 6 phase
+ *     pairs, 128 MiB) has native's checksum and digest and exactly the
+ *     counts of the run with every control on, among them the 18 stores to
+ *     write-protected guest tables that the shadow intervals trap.
+ */
+struct rights_check {
+	struct vm *vm;
+	bool wp, nxe; /* the guest's */
+	int shadow_exits, nested_exits, bad;
+};
+
+static void rc_boot(struct vm *vm, void *ctx)
+{
+	((struct rights_check *)ctx)->vm = vm;
+}
+
+static void rc_trace(void *ctx, const struct trace_event *ev)
+{
+	struct rights_check *rc = ctx;
+	if (ev->kind != TR_VM_EXIT || !rc->vm)
+		return;
+	const struct paging_rights *hw = &rc->vm->vcpu.hw_rights;
+	bool shadow = rc->vm->mmu == mmu_find("shadow");
+	if (!shadow && rc->vm->mmu != mmu_find("nested"))
+		return; /* not inside a delegated call */
+	bool want_wp = shadow || rc->wp, want_nxe = shadow || rc->nxe;
+	/* Combined rights 0 (no W, no U, executable), supervisor write. */
+	bool ro_write_ok = hw->ok[ACC_WRITE][0] & 1;
+	bool bit63_rsvd = (hw->rsvd & (UINT64_C(1) << 63)) != 0;
+	if (ro_write_ok == want_wp || bit63_rsvd == want_nxe)
+		rc->bad++;
+	if (shadow)
+		rc->shadow_exits++;
+	else
+		rc->nested_exits++;
+}
+
+static void test_controls_off(void **state)
+{
+	(void)state;
+	const struct workload *w = workload_find("phases");
+	struct wl_params p = {.seed = 1, .pages = 2048, .ops = 6};
+	struct run_result on;
+	struct vm_config c = cfg_for("switching");
+	assert_int_equal(run_workload(&c, w, &p, NULL, &on), 0);
+	assert_int_equal(on.st.exits_pt_write, 18);
+	static const struct {
+		bool wp, nxe;
+	} cases[] = {{false, true}, {true, false}, {false, false}};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct run_result nat, sw;
+		c = cfg_for("native");
+		c.cr0_wp = cases[k].wp;
+		c.efer_nxe = cases[k].nxe;
+		assert_int_equal(run_workload(&c, w, &p, NULL, &nat), 0);
+		c.mode = "switching";
+		c.audit = true;
+		struct rights_check rc = {.wp = cases[k].wp, .nxe = cases[k].nxe};
+		struct run_hooks hooks = {
+		    .trace_fn = rc_trace, .trace_ctx = &rc, .after_boot = rc_boot, .ctx = &rc};
+		if (run_workload(&c, w, &p, &hooks, &sw) != 0)
+			fail_msg("wp %d nxe %d: %s", cases[k].wp, cases[k].nxe, sw.err);
+		assert_int_equal(sw.checksum, nat.checksum);
+		assert_int_equal(sw.guest_digest, nat.guest_digest);
+		assert_int_equal(rc.bad, 0);
+		assert_true(rc.shadow_exits > 0 && rc.nested_exits > 0);
+		assert_int_equal(sw.st.mode_switches, on.st.mode_switches);
+		assert_int_equal(sw.st.exits_pt_write, 18);
+		assert_int_equal(sw.st.exits_hidden_fault, on.st.exits_hidden_fault);
+		assert_int_equal(sw.st.exits_fault_inject, on.st.exits_fault_inject);
+		assert_int_equal(sw.st.vm_exits, on.st.vm_exits);
+		assert_int_equal(sw.st.tlb_misses, on.st.tlb_misses);
+		assert_int_equal(sw.st.walk_refs, on.st.walk_refs);
+		assert_int_equal(sw.st.accesses_shadow, on.st.accesses_shadow);
+	}
+}
+
 /* A vm_abort() inside a delegated call (here: from a trace hook at the
  * first VM exit taken while shadow or nested paging runs on the switching
  * mode's behalf) lands in the caller's guard with the switching state
@@ -188,6 +279,7 @@ int main(void)
 	    cmocka_unit_test(test_ratio_extremes),
 	    cmocka_unit_test(test_equivalence_audit),
 	    cmocka_unit_test(test_abort_inside_delegation),
+	    cmocka_unit_test(test_controls_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,7 +33,15 @@
  *                   policy (agile.h); exits_pt_write;
  *   true fault      the guest tables deny the access: inject the #PF;
  *                   exits_fault_inject;
- *   MOV to CR3      switch the shadow root (exits_cr3): no root cache.
+ *   MOV to CR3      switch the shadow root through the previous-root cache
+ *                   (exits_cr3; root_cache_hits when the cache serves it);
+ *   controls        a write of CR0.WP, CR4.SMEP/SMAP or EFER.NXE zaps
+ *                   every shadow page (exits_cr3);
+ *   WP = 0 store    a supervisor store through an entry without W in the
+ *                   nested part, which only the guest's CR0.WP = 0 allows:
+ *                   the hardware runs with WP = 1, so it faults and the
+ *                   VMM emulates it (exits_hidden_fault; exits_pt_write
+ *                   when the frame holds a shadowed table).
  * INVLPG and guest TLB flushes do not exit: with every shadowed table
  * write-protected (sync is eager), no spte is ever stale, so the VMM has
  * nothing to do; they drop what nested paging's walk caches hold.
@@ -111,6 +119,50 @@ static void hook_world(struct vcpu *v, uint64_t unused)
 	nested_mmu_ops.on_world_switch(v);
 }
 
+/* The current root leaves: it goes to the front of the previous-root cache
+ * (KVM's mmu->prev_roots, cfg.shadow_roots entries); the least recent one
+ * falls out and becomes an ordinary, evictable page. */
+static void ag_root_push(struct agile *ag, struct ag_page *old)
+{
+	if (!old || !ag->nprev)
+		return;
+	struct ag_page *last = ag->prev[ag->nprev - 1];
+	if (last)
+		last->root_count--;
+	for (uint32_t i = ag->nprev - 1; i > 0; i--)
+		ag->prev[i] = ag->prev[i - 1];
+	ag->prev[0] = old;
+	old->root_count++;
+}
+
+/* Make the shadow root of guest table rg current: from the previous-root
+ * cache when it is there (root_cache_hits; KVM's fast_pgd_switch()), else
+ * through the hash, built when missing. */
+static void ag_root_switch(struct vcpu *v, gfn_t rg)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	struct ag_page *old = ag->root, *hit = NULL;
+	for (uint32_t i = 0; i < ag->nprev; i++) {
+		if (ag->prev[i] && ag->prev[i]->gfn == rg) {
+			hit = ag->prev[i];
+			for (uint32_t j = i; j + 1 < ag->nprev; j++)
+				ag->prev[j] = ag->prev[j + 1];
+			ag->prev[ag->nprev - 1] = NULL;
+			hit->root_count--;
+			break;
+		}
+	}
+	ag_root_push(ag, old);
+	if (hit) {
+		vm->st.root_cache_hits++;
+		ag->root = hit;
+		return;
+	}
+	ag->root = NULL; /* not evictable while it is being found or built */
+	ag->root = ag_get(v, rg, vm->cfg.levels, false, false);
+}
+
 /* The shadow root for guest CR3, built when missing; NULL when the guest
  * root is in nested mode. */
 static struct ag_page *ag_root(struct vcpu *v)
@@ -119,13 +171,14 @@ static struct ag_page *ag_root(struct vcpu *v)
 	struct agile *ag = agile_of(vm);
 	gfn_t rg = pte_frame(v->cr3) >> PAGE_SHIFT;
 	if (ag->is_nested[rg]) {
+		ag_root_push(ag, ag->root);
 		ag->root = NULL;
 		ag->root_gfn = rg;
 		return NULL;
 	}
 	if (!ag->root || ag->root_gfn != rg) {
 		ag->root_gfn = rg;
-		ag->root = ag_get(v, rg, vm->cfg.levels, false, false);
+		ag_root_switch(v, rg);
 	}
 	return ag->root;
 }
@@ -151,8 +204,10 @@ static struct ag_page *ag_direct(struct vcpu *v, gfn_t base, int level, bool dir
 {
 	struct agile *ag = agile_of(v->vm);
 	struct ag_page *p = ag_lookup(ag, base, level, true, dirty);
-	if (p)
+	if (p) {
+		p->pin = ag->pin_gen; /* on the path being built */
 		return p;
+	}
 	p = ag_get(v, base, level, true, dirty);
 	if (level == LVL_PT) {
 		uint64_t rights = GPTE_RW | GPTE_US | (dirty ? GPTE_D : 0);
@@ -173,21 +228,85 @@ static void ag_set_if(struct vcpu *v, struct ag_page *p, unsigned idx, uint64_t 
 		ag_spte_set(v, p, idx, want);
 }
 
+/*
+ * Prefetch around the leaf spte idx just installed in the shadow page of
+ * leaf table p (KVM's FNAME(pte_prefetch), as src/shadow does): the other
+ * missing entries of the aligned group of cfg.prefetch_num (--prefetch,
+ * --prefetch-num; KVM's PTE_PREFETCH_NUM = 8), in order, each from its
+ * gpte with the gpte's own rights (read-only while clean: A/D emulation);
+ * the first gpte that is not present, has A clear, has a reserved bit or
+ * names a frame the guest has not backed ends the scan
+ * (FNAME(prefetch_gpte) failing). Each spte examined costs cost.vmm_spte;
+ * each installed counts in shadow_prefetches. Direct pages need none:
+ * they are filled whole when built.
+ */
+static void ag_prefetch(struct vcpu *v, struct ag_page *p, unsigned idx)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	uint32_t n = vm->cfg.prefetch_num;
+	if (!vm->cfg.shadow_prefetch || n <= 1 || p->direct || p->level != LVL_PT)
+		return;
+	if (n > 512)
+		n = 512;
+	unsigned start = idx - idx % n;
+	unsigned end = start + n < 512 ? start + n : 512;
+	for (unsigned i = start; i < end; i++) {
+		if (i == idx || gpte_present(ag_spte_get(vm, p, i)))
+			continue;
+		ag->cyc += vm->cost.vmm_spte;
+		uint64_t gpte = gpa_read64(vm, GPA((p->gfn << PAGE_SHIFT) + 8u * i));
+		if (!gpte_present(gpte) || !(gpte & GPTE_A) || gpte_rsvd(&v->guest_rights, gpte))
+			return;
+		gfn_t g = pte_frame(gpte) >> PAGE_SHIFT;
+		if (g >= ag->nframes || p2m_lookup(vm, g) == INVALID_HFN)
+			return;
+		uint64_t s = ag_leaf_spte(v, g, gpte, true);
+		if (!s)
+			return;
+		ag_spte_set(v, p, i, s);
+		vm->st.shadow_prefetches++;
+		TRACE(vm, .kind = TR_VMM_OP, .level = 1, .entry = s,
+		      .what = "agile: spte prefetched");
+	}
+}
+
 /* Build the shadow path of gw (KVM's FNAME(fetch), with agile's switching
  * entries): shadow pages down to the leaf, or down to the first guest table
  * in nested mode, whose entry above becomes a switching entry. */
+static void ag_fetch_path(struct vcpu *v, const struct mem_access *a, const struct shadow_gwalk *gw,
+			  struct ag_page *p);
+
 static void ag_fetch(struct vcpu *v, const struct mem_access *a, const struct shadow_gwalk *gw)
 {
 	struct vm *vm = v->vm;
 	struct agile *ag = agile_of(vm);
+	ag->pin_gen++; /* pages found or built from here on are pinned */
 	struct ag_page *p = ag_root(v);
 	if (!p)
 		return; /* the root is nested: nothing to build */
+	ag_fetch_path(v, a, gw, p);
+	ag->pin_gen++; /* unpin the path */
+}
+
+static void ag_fetch_path(struct vcpu *v, const struct mem_access *a, const struct shadow_gwalk *gw,
+			  struct ag_page *p)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	/* A supervisor write that only the guest's CR0.WP = 0 allows. */
+	const bool wp0 = a->kind == ACC_WRITE && !a->user && !v->ctl.wp && !(gw->perms & TLBF_W);
+	const bool smep = v->ctl.smep;
+	if (wp0)
+		TRACE(vm, .kind = TR_VMM_OP, .gva = a->gva, .result = gw->perms,
+		      .what = "agile: CR0.WP=0: supervisor write mapped writable, not user");
 	for (int level = vm->cfg.levels;; level--) {
 		unsigned idx = pt_index(a->gva, level);
 		uint64_t gpte = gw->gpte[level];
 		if (level == gw->leaf && level == LVL_PT) {
-			ag_set_if(v, p, idx, ag_leaf_spte(v, gw->gfn, gpte, false));
+			uint64_t g = (gpte & ~AGILE_SPTE_RIGHTS) | ag_spte_rights(gpte, wp0, smep);
+			ag_set_if(v, p, idx, ag_leaf_spte(v, gw->gfn, g, false));
+			ag_prefetch(v, p, idx);
 			return;
 		}
 		if (level == gw->leaf) {
@@ -196,8 +315,8 @@ static void ag_fetch(struct vcpu *v, const struct mem_access *a, const struct sh
 			for (int l = level; l > LVL_PT; l--) {
 				gfn_t base = gw->gfn & ~((UINT64_C(1) << (9 * (l - 1))) - 1);
 				struct ag_page *d = ag_direct(v, base, l - 1, dirty);
-				uint64_t rights =
-				    l == level ? gpte & AGILE_SPTE_RIGHTS : GPTE_RW | GPTE_US;
+				uint64_t rights = l == level ? ag_spte_rights(gpte, wp0, smep)
+							     : GPTE_RW | GPTE_US;
 				ag_set_if(v, p, pt_index(a->gva, l),
 					  (d->hfn << PAGE_SHIFT) | GPTE_P | GPTE_A | rights);
 				p = d;
@@ -241,6 +360,19 @@ static void ag_emulate_store(struct vcpu *v, const struct mem_access *a, gfn_t g
 	ag_policy_write(v, gfn);
 }
 
+/* A supervisor write that only the guest's CR0.WP = 0 allows, with an
+ * entry above the leaf that withholds W. */
+static bool ag_wp0_upper(const struct vcpu *v, const struct mem_access *a,
+			 const struct shadow_gwalk *gw)
+{
+	if (a->kind != ACC_WRITE || a->user || v->ctl.wp || (gw->perms & TLBF_W))
+		return false;
+	for (int l = v->vm->cfg.levels; l > gw->leaf; l--)
+		if (!(gw->gpte[l] & GPTE_RW))
+			return true;
+	return false;
+}
+
 /* The hardware walk failed in the shadow part: the VMM's #PF handler. */
 static enum xlate_result ag_page_fault(struct vcpu *v, struct mem_access *a, struct xlate *out)
 {
@@ -256,6 +388,23 @@ static enum xlate_result ag_page_fault(struct vcpu *v, struct mem_access *a, str
 	if (a->kind == ACC_WRITE && ag->prot[gw.gfn]) {
 		ag_emulate_store(v, a, gw.gfn);
 		ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_pt_write, vm->cost.vmm_pt_write);
+		return XLATE_DONE;
+	}
+	if (ag_wp0_upper(v, a, &gw)) {
+		/* CR0.WP = 0 and a table entry above the leaf withholds W:
+		 * the conversion would widen a link that other walks share,
+		 * some of them switching into the 2D part below it, where
+		 * the hardware applies the link's rights and a fault goes
+		 * straight to the guest. The VMM emulates the store instead,
+		 * as it does in the nested part. */
+		hfn_t h = p2m_ensure(vm, gw.gfn);
+		uint64_t hpa = (h << PAGE_SHIFT) + (a->gva & (PAGE_SIZE - 1));
+		cpu_store_sized(hpa_ptr(vm, HPA(hpa)), a->size, a->value);
+		vm_emulated_access(vm, HPA(hpa));
+		TRACE(vm, .kind = TR_VMM_OP, .gva = a->gva, .addr = hpa, .entry = a->value,
+		      .result = a->size,
+		      .what = "agile: CR0.WP=0: supervisor store under a read-only table emulated");
+		ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_hidden_fault, vm->cost.vmm_hidden_fault);
 		return XLATE_DONE;
 	}
 	ag_fetch(v, a, &gw);
@@ -281,6 +430,29 @@ static enum xlate_result ag_walk_nested(struct vcpu *v, struct mem_access *a, st
 	if (r != XLATE_OK)
 		return r;
 	gfn_t gfn = gpa_to_gfn(data);
+	if (a->kind == ACC_WRITE && !(out->fill.flags & TLBF_W)) {
+		/*
+		 * A supervisor store that the guest's CR0.WP = 0 allows
+		 * through an entry without W: the hardware, at CR0.WP = 1,
+		 * faults, and the VMM (which intercepts exactly those #PFs,
+		 * VMX's page-fault error-code mask and match) emulates it.
+		 * The 2D walk has set A and D as the guest expects.
+		 */
+		if (ag->prot[gfn]) {
+			ag_emulate_store(v, a, gfn);
+			ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_pt_write, vm->cost.vmm_pt_write);
+			return XLATE_DONE;
+		}
+		uint64_t hpa = out->fill.hpa.v + (a->gva & (page_bytes(out->fill.size) - 1));
+		cpu_store_sized(hpa_ptr(vm, HPA(hpa)), a->size, a->value);
+		vm_emulated_access(vm, HPA(hpa));
+		TRACE(vm, .kind = TR_VMM_OP, .gva = a->gva, .addr = hpa, .entry = a->value,
+		      .result = a->size,
+		      .what =
+			  "agile: CR0.WP=0: supervisor store through a read-only entry emulated");
+		ag_exit(v, EXIT_EXCEPTION, &vm->st.exits_hidden_fault, vm->cost.vmm_hidden_fault);
+		return XLATE_DONE;
+	}
 	if (!(out->fill.flags & TLBF_W))
 		return r;
 	if (ag->prot[gfn]) {
@@ -308,24 +480,8 @@ static enum xlate_result ag_walk_nested(struct vcpu *v, struct mem_access *a, st
 
 static void agile_destroy(struct vm *vm);
 
-/*
- * CR0.WP = 0 is not modelled: under it a supervisor write may go through a
- * read-only guest mapping, and KVM keeps write protection of shadowed
- * tables by running the hardware with WP = 1 and converting such writes
- * (FNAME(page_fault)'s cr0.wp = 0 rule, as src/shadow does). Agile's
- * shadow part has no such conversion yet, so the mode refuses the setting
- * rather than let writes bypass the protection of its shadowed tables.
- */
-static const char agile_wp0_msg[] =
-	"agile: --wp off (CR0.WP = 0) is not modelled: its shadow part has no KVM cr0.wp=0 "
-	"conversion (docs/agile.md)";
-
 static int agile_init(struct vm *vm)
 {
-	if (!vm->cfg.cr0_wp) {
-		snprintf(vm->err, sizeof(vm->err), "%s", agile_wp0_msg);
-		return -1;
-	}
 	struct agile *ag = calloc(1, sizeof(*ag));
 	if (!ag) {
 		snprintf(vm->err, sizeof(vm->err), "out of memory for agile paging");
@@ -346,13 +502,46 @@ static int agile_init(struct vm *vm)
 		snprintf(vm->err, sizeof(vm->err), "out of memory for agile paging");
 		return -1;
 	}
+	/* The cap and the root cache of shadow paging (docs/agile.md). */
+	ag->cap = vm->cfg.shadow_cap ? vm->cfg.shadow_cap : (vm->cfg.guest_mem >> PAGE_SHIFT) / 50;
+	if (ag->cap < AG_MIN_CAP(vm->cfg.levels))
+		ag->cap = AG_MIN_CAP(vm->cfg.levels);
+	ag->nprev = vm->cfg.shadow_roots;
+	ag->prev = calloc(ag->nprev ? ag->nprev : 1, sizeof(*ag->prev));
+	if (!ag->prev) {
+		agile_destroy(vm);
+		snprintf(vm->err, sizeof(vm->err), "out of memory for agile paging");
+		return -1;
+	}
+	ag->pin_gen = 1;
 	return 0;
 }
 
+/*
+ * The guest wrote CR0.WP, CR4.SMEP, CR4.SMAP or EFER.NXE. The VMM
+ * intercepts those writes (the hardware keeps CR0.WP = 1 and EFER.NXE = 1)
+ * and, as KVM's kvm_mmu_reset_context() does, stops using every shadow
+ * page built under the old controls: agile's pages are not keyed by the
+ * controls (KVM's role.cr0_wp, smep_andnot_wp, smap_andnot_wp, efer_nx),
+ * so they are all zapped and built again on demand; an spte of the old
+ * controls may carry a cr0.wp = 0 conversion (ag_spte_rights()) or an NX
+ * bit that the new NXE makes reserved. Tables in nested mode stay so. Core
+ * has already flushed the TLB and the walk caches. Counted as exits_cr3,
+ * like shadow paging's.
+ */
 static void agile_on_ctl_change(struct vcpu *v)
 {
-	if (!v->ctl.wp)
-		vm_abort(v->vm, "%s", agile_wp0_msg);
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	uint64_t n = 0;
+	while (ag->all) {
+		ag_zap(v, ag->all);
+		n++;
+	}
+	ag->root = NULL;
+	TRACE(vm, .kind = TR_VMM_OP, .addr = pte_frame(v->cr3), .result = n,
+	      .what = "agile: paging controls changed, every shadow page zapped");
+	ag_exit(v, EXIT_CR_ACCESS, &vm->st.exits_cr3, vm->cost.vmm_cr3);
 }
 
 static void agile_destroy(struct vm *vm)
@@ -365,6 +554,27 @@ static void agile_destroy(struct vm *vm)
 	nested_mmu_ops.destroy(vm);
 	free(ag);
 	vm->mode_state = NULL;
+}
+
+/*
+ * Fill the shadow part's paging-structure cache from a completed walk: one
+ * entry per link it read, levels top .. low (links[l]: the hPA of the
+ * shadow table the link at level l points at; perms[l]: the rights
+ * accumulated down to it).
+ * Switching entries are never cached: the cache holds the address of the
+ * next shadow table, as the SDM's PML4E/PDPTE/PDE caches do, and has no
+ * room for the switch to the 2D walk, so a walk that resumes below a
+ * cached link reads the switching entry again (one reference). The 2D part
+ * keeps its own walk caches (nested paging's 2D PWC and nested TLB). The
+ * cache is flushed with the TLB whenever the VMM changes a present spte
+ * (ag_flush()), and by core on CR3 loads, INVLPG and guest flushes.
+ */
+static void ag_psc_fill(struct vcpu *v, const struct mem_access *a, int top, int low,
+			const uint64_t *links, const uint8_t *perms)
+{
+	const uint16_t pcid = vcpu_pcid(v);
+	for (int l = top; l >= low; l--)
+		psc_insert(&v->psc, a->gva, l, v->vpid, pcid, links[l], perms[l]);
 }
 
 static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, struct xlate *out)
@@ -388,9 +598,32 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 	uint64_t table = hfn_to_hpa(root->hfn).v;
 	uint8_t perms = TLBF_W | TLBF_U;
 	uint64_t e = 0;
-	int level;
+	int level = n;
 	out->refs = 0;
-	for (level = n;; level--) {
+	/* The shadow part's paging-structure cache (agile.h): resume below
+	 * the lowest cached link, as walk1d() does for shadow paging. */
+	const uint16_t pcid = vcpu_pcid(v);
+	const bool caches = vm->cfg.walk_caches;
+	uint64_t links[MAX_LEVELS + 1]; /* table each link of this walk points at */
+	uint8_t lperms[MAX_LEVELS + 1]; /* rights accumulated down to it */
+	int top = n;			/* first level this walk reads */
+	if (caches) {
+		uint64_t t;
+		uint8_t p;
+		int hit = psc_lookup(&v->psc, a->gva, n, v->vpid, pcid, &t, &p);
+		vm->st.cyc_walk += vm->cost.ref_pwc;
+		if (hit) {
+			vm->st.psc_hits += (uint64_t)(n - hit + 1);
+			TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_SHADOW, .served = SERVED_PSC,
+			      .level = hit, .user = a->user, .access = a->kind, .gva = a->gva,
+			      .table_addr = t, .cycles = vm->cost.ref_pwc,
+			      .what = "agile: paging-structure cache hit in the shadow part");
+			table = t;
+			perms = p;
+			top = level = hit - 1;
+		}
+	}
+	for (;; level--) {
 		unsigned idx = pt_index(a->gva, level);
 		uint64_t ea = table + 8u * idx;
 		int cl = 0;
@@ -398,7 +631,7 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 		out->refs++;
 		uint32_t cyc = vm_walk_ref(vm, HPA(ea), &cl);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_SHADOW, .served = SERVED_MEMORY,
-		      .level = level, .cache_level = cl, .step = n - level + 1, .user = a->user,
+		      .level = level, .cache_level = cl, .step = (int)out->refs, .user = a->user,
 		      .access = a->kind, .gva = a->gva, .addr = ea, .table_addr = table,
 		      .index = idx, .entry_addr = ea, .entry = e, .cycles = cyc,
 		      .what = (e & AGILE_SPTE_SWITCH) ? "agile: switching entry, the walk goes 2D"
@@ -415,9 +648,11 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 						    .table_gpa = pte_frame(gpte),
 						    .table_hpa = pte_frame(e),
 						    .perms = perms,
-						    .step0 = n - level + 1};
+						    .step0 = (int)out->refs};
 			enum xlate_result r = ag_walk_nested(v, a, out, &from);
 			if (r == XLATE_OK) {
+				if (caches)
+					ag_psc_fill(v, a, top, level + 1, links, lperms);
 				ag->walks_switch[level - 1]++;
 				switch (level - 1) {
 				case 1:
@@ -439,6 +674,8 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 		if (level == LVL_PT)
 			break;
 		table = pte_frame(e);
+		links[level] = table;
+		lperms[level] = perms;
 	}
 	if (walk_check_perms(&v->hw_rights, perms, a) || (a->kind == ACC_WRITE && !(e & GPTE_D)))
 		return ag_page_fault(v, a, out);
@@ -449,6 +686,8 @@ static enum xlate_result agile_translate(struct vcpu *v, struct mem_access *a, s
 		flags |= TLBF_G;
 	out->fill = (struct tlb_fill){
 	    .va = a->gva, .hpa = HPA(pte_frame(e)), .size = PG_4K, .flags = flags};
+	if (caches)
+		ag_psc_fill(v, a, top, LVL_PT + 1, links, lperms);
 	vm->st.agile_walks_shadow++;
 	ag->walks_switch[0]++;
 	TRACE(vm, .kind = TR_WALK_DONE, .dim = DIM_SHADOW, .level = LVL_PT, .user = a->user,
@@ -506,7 +745,7 @@ const struct mmu_ops agile_mmu_ops = {
     .on_tlb_flush = agile_on_tlb_flush,
     .on_ctl_change = agile_on_ctl_change,
     .on_world_switch = agile_on_world_switch,
-    .refuses_wp0 = true,
+    .forces_wp_nx = true,
     .audit = agile_audit,
     .stats = agile_stats,
 };

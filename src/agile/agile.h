@@ -32,7 +32,23 @@
  * the hardware combines them along the path, as for the guest tables),
  * leaves are always 4K (a guest large page is split by a "direct" page,
  * filled whole when it is built), sync is eager (every store to a shadowed
- * table traps), there is no prefetch, no root cache and no cap.
+ * table traps). Leaf sptes are prefetched around a hidden fault (KVM's
+ * FNAME(pte_prefetch)); the walk's shadow part has a paging-structure
+ * cache; the current root and cfg.shadow_roots previous roots are kept
+ * (KVM's prev_roots); pages are capped at cfg.shadow_cap, by default guest
+ * pages / 50 (KVM's KVM_PERMILLE_MMU_PAGES), the oldest page that is not a
+ * root and not on the path being built evicted first (FIFO, as src/shadow).
+ * There is no unsync.
+ *
+ * Paging controls: the hardware runs with CR0.WP = 1 and EFER.NXE = 1 in
+ * both parts of the walk (forces_wp_nx, as KVM runs shadow paging); the
+ * guest's controls are applied by the VMM's software walk in the shadow
+ * part, with ag_spte_rights()'s cr0.wp = 0 conversion, and by the 2D
+ * walker in the nested part (v->guest_rights); a supervisor store that
+ * only the guest's CR0.WP = 0 allows through the nested part faults under
+ * the hardware's WP = 1 and is emulated by the VMM (agile.c). A change of
+ * the guest's controls zaps every shadow page (KVM's
+ * kvm_mmu_reset_context(): agile's pages are not keyed by the controls).
  *
  * Invariants (checked by agile_audit()):
  *   - every present spte of a table's shadow page agrees with gpte o p2m:
@@ -61,6 +77,33 @@
 /* Rights a non-leaf spte copies from its guest entry. */
 #define AGILE_SPTE_RIGHTS (GPTE_RW | GPTE_US | GPTE_NX)
 
+/*
+ * The rights of the spte for the guest's leaf entry 'gpte' (a 4K PTE, or a
+ * large entry whose direct page splits it) on the path of a supervisor
+ * write that only the guest's CR0.WP = 0 allows ('wp0'): the hardware runs
+ * with CR0.WP = 1 (agile_mmu_ops.forces_wp_nx), so the entry is made
+ * writable and supervisor-only, and with SMEP also not executable, since
+ * the page became a kernel page that SMEP would let the kernel execute.
+ * This is KVM's FNAME(page_fault) rule for cr0.wp = 0
+ * (Documentation/virt/kvm/x86/mmu.rst, "Handling of cr0.wp"), which
+ * src/shadow applies to its leaf sptes (sp_acc_wp0()). It is applied only
+ * when the entries above the leaf grant W: agile's links carry the guest
+ * entry's own rights and are shared by other walks, some of which switch
+ * into the 2D part below them, so they are never widened (agile.c
+ * emulates such a store instead). A later user access or fetch faults and
+ * gets the gpte's rights back.
+ */
+static inline uint64_t ag_spte_rights(uint64_t gpte, bool wp0, bool smep)
+{
+	uint64_t r = gpte & AGILE_SPTE_RIGHTS;
+	if (wp0 && !(r & GPTE_RW)) {
+		r = (r | GPTE_RW) & ~GPTE_US;
+		if (smep)
+			r |= GPTE_NX;
+	}
+	return r;
+}
+
 struct ag_page {
 	gfn_t gfn;     /* guest table (indirect) or first frame of the range (direct) */
 	uint8_t level; /* level of the entries */
@@ -71,8 +114,13 @@ struct ag_page {
 	struct ag_page *all_prev, *all_next;
 	uint64_t *parents; /* hPAs of the link sptes that point here */
 	uint32_t nparents, parents_cap;
+	uint32_t root_count; /* the current root or a cached previous root */
+	uint64_t pin;	     /* == agile.pin_gen: on the path being built */
 	bool zapping;
 };
+
+/* Below this the path being built could need more pages than the cap. */
+#define AG_MIN_CAP(levels) (UINT64_C(4) * (uint64_t)(levels) + 4)
 
 #define AG_HASH_BUCKETS 4096u
 
@@ -92,8 +140,8 @@ struct agile {
 	struct vm *vm;
 	struct nested_state *ns; /* the EPT and the 2D walker's caches */
 	struct ag_page *hash[AG_HASH_BUCKETS];
-	struct ag_page *all;
-	struct ag_page *root; /* shadow root of guest CR3, NULL when the root is nested */
+	struct ag_page *all, *all_tail; /* newest first; the tail is the oldest */
+	struct ag_page *root;		/* shadow root of guest CR3, NULL when the root is nested */
 	gfn_t root_gfn;
 	struct ag_page **by_hfn; /* host frame - guest_frames -> page */
 	uint64_t by_hfn_len;
@@ -108,7 +156,12 @@ struct agile {
 	uint32_t rnode_len, rnode_cap, rnode_free;
 	struct ag_nested *nested; /* tables in nested mode */
 	uint32_t nnested, nested_cap;
-	uint64_t pages, pages_peak;
+	uint64_t pages, pages_peak, cap;
+	uint64_t pin_gen;
+	/* Previous roots, most recent first (KVM's mmu->prev_roots): kept from
+	 * eviction, found again without a lookup on a CR3 load. */
+	struct ag_page **prev; /* cfg.shadow_roots slots (KVM: 3) */
+	uint32_t nprev;
 	uint64_t cyc;	    /* handler cycles of the exit being handled */
 	bool flush_pending; /* an spte that may be cached went away */
 	uint64_t scan_mark; /* accesses at the last policy scan */
@@ -141,6 +194,9 @@ static inline uint64_t ag_spte_get(struct vm *vm, const struct ag_page *p, unsig
 {
 	return hpa_read64(vm, ag_spte_addr(p, idx));
 }
+/* Make room under the cap: evict the oldest pages that are neither roots
+ * nor pinned (on the path being built) until pages < cap. */
+void ag_make_room(struct vcpu *v);
 /* Zap every table page of gfn (any level); returns how many. */
 unsigned ag_zap_gfn(struct vcpu *v, gfn_t gfn);
 /* Drop every switching entry that points at gfn. */

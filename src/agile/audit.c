@@ -14,9 +14,14 @@
 		return name;                        \
 	} while (0)
 
-/* Rights of an entry (RW, US, and NX as "X denied") e may not exceed g's. */
-static bool rights_within(uint64_t e, uint64_t g)
+/* Rights of an entry (RW, US, and NX as "X denied") e may not exceed g's,
+ * unless e is g's cr0.wp = 0 conversion (ag_spte_rights()) while the guest
+ * runs with CR0.WP = 0. */
+static bool rights_within(uint64_t e, uint64_t g, const struct paging_ctl *ctl)
 {
+	if (!ctl->wp && !(g & GPTE_RW) &&
+	    (e & AGILE_SPTE_RIGHTS) == ag_spte_rights(g, true, ctl->smep))
+		return true;
 	if ((e & GPTE_RW) && !(g & GPTE_RW))
 		return false;
 	if ((e & GPTE_US) && !(g & GPTE_US))
@@ -52,7 +57,7 @@ static const char *audit_entry(struct vm *vm, const struct agile *ag, const stru
 			   "spte at hPA %#" PRIx64 " is present, gpte %#" PRIx64
 			   " (table gfn %#" PRIx64 " level %d) is not present with A",
 			   at, g, p->gfn, p->level);
-	if (!rights_within(e, g))
+	if (!rights_within(e, g, &vm->vcpu.ctl))
 		AUDIT_FAIL("agile-spte-rights",
 			   "spte %#" PRIx64 " at hPA %#" PRIx64 " grants more than gpte %#" PRIx64,
 			   e, at, g);

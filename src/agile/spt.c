@@ -185,6 +185,7 @@ void ag_spt_destroy(struct agile *ag)
 	free(ag->rnode);
 	free(ag->by_hfn);
 	free(ag->nested);
+	free(ag->prev);
 }
 
 struct ag_page *ag_lookup(struct agile *ag, gfn_t gfn, int level, bool direct, bool dirty)
@@ -207,8 +208,11 @@ struct ag_page *ag_get(struct vcpu *v, gfn_t gfn, int level, bool direct, bool d
 	struct vm *vm = v->vm;
 	struct agile *ag = agile_of(vm);
 	struct ag_page *p = ag_lookup(ag, gfn, level, direct, dirty);
-	if (p)
+	if (p) {
+		p->pin = ag->pin_gen;
 		return p;
+	}
+	ag_make_room(v);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		vm_abort(vm, "out of memory for agile paging's shadow pages");
@@ -223,7 +227,10 @@ struct ag_page *ag_get(struct vcpu *v, gfn_t gfn, int level, bool direct, bool d
 	p->all_next = ag->all;
 	if (ag->all)
 		ag->all->all_prev = p;
+	else
+		ag->all_tail = p;
 	ag->all = p;
+	p->pin = ag->pin_gen;
 	by_hfn_set(ag, p->hfn, p);
 	if (++ag->pages > ag->pages_peak)
 		ag->pages_peak = ag->pages;
@@ -265,7 +272,10 @@ void ag_spte_set(struct vcpu *v, struct ag_page *p, unsigned idx, uint64_t val)
 	if (spte_is_link(old, p->level)) {
 		struct ag_page *c = ag_page_of_hfn(ag, pte_frame(old) >> PAGE_SHIFT);
 		parent_del(c, a.v);
-		if (!c->nparents && c != ag->root && !c->zapping)
+		/* An orphan goes, unless it is a root or on the path being
+		 * built (which links it next). */
+		if (!c->nparents && c != ag->root && !c->root_count && !c->zapping &&
+		    c->pin != ag->pin_gen)
 			ag_zap(v, c);
 	}
 }
@@ -296,6 +306,18 @@ void ag_zap(struct vcpu *v, struct ag_page *p)
 		ag->all = p->all_next;
 	if (p->all_next)
 		p->all_next->all_prev = p->all_prev;
+	else
+		ag->all_tail = p->all_prev;
+	if (p->root_count) {
+		/* A cached previous root went (its table moved to nested
+		 * mode, or the controls changed): drop it from the cache. */
+		uint32_t j = 0;
+		for (uint32_t i = 0; i < ag->nprev; i++)
+			if (ag->prev[i] != p)
+				ag->prev[j++] = ag->prev[i];
+		for (; j < ag->nprev; j++)
+			ag->prev[j] = NULL;
+	}
 	if (!p->direct)
 		ag->prot[p->gfn]--;
 	if (p == ag->root)
@@ -307,6 +329,28 @@ void ag_zap(struct vcpu *v, struct ag_page *p)
 	vm->st.shadow_zaps++;
 	free(p->parents);
 	free(p);
+}
+
+void ag_make_room(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct agile *ag = agile_of(vm);
+	struct ag_page *p = ag->all_tail;
+	while (ag->pages >= ag->cap && p) {
+		struct ag_page *prev = p->all_prev;
+		if (p != ag->root && !p->root_count && p->pin != ag->pin_gen && !p->zapping) {
+			TRACE(vm, .kind = TR_VMM_OP, .dim = DIM_SHADOW, .level = p->level,
+			      .addr = gfn_to_gpa(p->gfn).v,
+			      .what = "agile: shadow page evicted (cap)");
+			vm->st.shadow_evictions++;
+			ag_zap(v, p);
+			/* The zap may have taken orphans with it, prev among
+			 * them: start again from the oldest. */
+			p = ag->all_tail;
+			continue;
+		}
+		p = prev;
+	}
 }
 
 unsigned ag_zap_gfn(struct vcpu *v, gfn_t gfn)

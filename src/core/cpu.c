@@ -167,7 +167,10 @@ static void cpu_count_flush(struct vm *vm, uint64_t dropped)
 void cpu_rights_update(struct vcpu *v)
 {
 	struct paging_ctl hw = v->ctl;
-	if (v->vm->mmu && v->vm->mmu->forces_wp_nx) {
+	const struct mmu_ops *m = v->vm->mmu;
+	if (m && m->hw_ctl) {
+		m->hw_ctl(v, &hw);
+	} else if (m && m->forces_wp_nx) {
 		hw.wp = true;
 		hw.nxe = true;
 	}

@@ -29,6 +29,7 @@
 struct vm;
 struct vcpu;
 struct stats;
+struct paging_ctl;
 
 /* One memory access as the vCPU issues it. */
 struct mem_access {
@@ -71,6 +72,13 @@ struct mmu_ops {
 	 * KVM_VM_CR0_ALWAYS_ON without EPT, and EFER.NX on for its sptes); the
 	 * mode implements the guest's CR0.WP = 0 and NXE = 0 in its tables. */
 	bool forces_wp_nx;
+	/* The run-time form of forces_wp_nx, for a mode whose forced controls
+	 * change while it runs or are not both of them (switching: shadow
+	 * paging's while shadow paging is active, none under nested paging;
+	 * agile: CR0.WP only). *hw holds the guest's controls on entry; the
+	 * hook sets the ones the hardware runs with. NULL: forces_wp_nx
+	 * decides. A mode whose answer changes calls cpu_rights_update(). */
+	void (*hw_ctl)(const struct vcpu *v, struct paging_ctl *hw);
 	/* The mode cannot run a guest with CR0.WP = 0: its init refuses
 	 * --wp off, and a guest that clears WP later ends the run with a
 	 * guest-level error. Tests skip those cases for it. */

@@ -59,9 +59,9 @@
 	X(resyncs, "shadow: resyncs of unsync pages: whole page, or one entry on INVLPG")    \
 	X(unshadows, "shadow: guest tables unshadowed by write-flood detection")             \
 	X(shadow_zaps, "shadow: shadow pages zapped")                                        \
-	X(shadow_evictions, "shadow: shadow pages evicted by the cap")                       \
-	X(shadow_prefetches, "shadow: sptes installed by prefetch")                          \
-	X(root_cache_hits, "shadow: CR3 loads served by the previous-root cache")            \
+	X(shadow_evictions, "shadow, agile: shadow pages evicted by the cap")                \
+	X(shadow_prefetches, "shadow, agile: sptes installed by prefetch")                   \
+	X(root_cache_hits, "shadow, agile: CR3 loads served by the previous-root cache")     \
 	X(vmm_walk_refs, "references of the VMM's software walks of guest tables")          \
 	X(hypercalls, "pv: hypercalls by the guest kernel (a multicall counts once)")         \
 	X(pv_batches, "pv: multicalls that carried a lazy-MMU batch")                        \

@@ -136,7 +136,8 @@ struct vcpu {
 	struct paging_rights guest_rights;
 	/* Rights under the controls the hardware runs with: the guest's,
 	 * except that a mode with forces_wp_nx runs with CR0.WP = 1 and
-	 * EFER.NXE = 1. Used by walk1d() and by the TLB-hit check. */
+	 * EFER.NXE = 1 (or with what its hw_ctl hook says). Used by walk1d()
+	 * and by the TLB-hit check. */
 	struct paging_rights hw_rights;
 	/* tlb_ok[kind][user] bit i: a TLB entry whose flags >> 1 & 31 == i
 	 * (W, U, NX, G, D) allows the access; a write also needs D. */

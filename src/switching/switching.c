@@ -42,6 +42,13 @@
  * The switch piggybacks on the exit that ends the interval (VEE'11 samples
  * on a timer), so it adds no VM exit of its own.
  *
+ * The hardware's paging controls are the active mode's: CR0.WP = 1 and
+ * EFER.NXE = 1 while shadow paging runs (shadow_mmu_ops.forces_wp_nx),
+ * the guest's under nested paging; switching_hw_ctl() answers core's
+ * cpu_rights_update(), which a switch calls again. A guest write of
+ * CR0.WP, CR4.SMEP/SMAP or EFER.NXE goes to the active mode's
+ * on_ctl_change.
+ *
  * Counters: mode_switches, and accesses_shadow / accesses_nested, the
  * accesses run under each mode (they add up to accesses).
  *
@@ -58,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../core/cpu.h"
 #include "../core/vm.h"
 #include "../shadow/api.h"
 #include "../nested/api.h"
@@ -85,6 +93,7 @@ enum sw_op {
 	OP_INVLPG,
 	OP_FLUSH,
 	OP_WORLD,
+	OP_CTL,
 	OP_AUDIT,
 	OP_STATS,
 	OP_DESTROY,
@@ -127,6 +136,10 @@ static void sw_dispatch(struct vm *vm, const struct mmu_ops *o, struct sw_call *
 	case OP_WORLD:
 		if (o->on_world_switch)
 			o->on_world_switch(c->v);
+		break;
+	case OP_CTL:
+		if (o->on_ctl_change)
+			o->on_ctl_change(c->v);
 		break;
 	case OP_AUDIT:
 		c->bad = o->audit ? o->audit(vm, c->detail, c->len) : NULL;
@@ -214,6 +227,10 @@ static void sw_switch(struct vcpu *v, struct switching *sw, enum sw_mode to, uin
 				      : "mode switch: nested -> shadow");
 	sw->cur = to;
 	vm->st.mode_switches++;
+	/* The hardware's controls are the new mode's: CR0.WP = 1 and
+	 * EFER.NXE = 1 under shadow paging, the guest's under nested paging
+	 * (switching_hw_ctl()). The TLB was flushed above. */
+	cpu_rights_update(v);
 }
 
 /* Called at every hook: end the interval when it is over. */
@@ -324,6 +341,33 @@ static void switching_on_tlb_flush(struct vcpu *v, bool all)
 	sw_delegate(v->vm, sw, sw->cur, &c);
 }
 
+/* The guest wrote CR0.WP, CR4.SMEP/SMAP or EFER.NXE: the active mode
+ * handles it (shadow paging drops its roots and exits, KVM's
+ * kvm_mmu_reset_context(); nested paging has nothing to do). The other
+ * mode needs nothing: while nested paging runs, shadow paging holds no
+ * shadow page, and the EPT does not depend on the guest's controls. */
+static void switching_on_ctl_change(struct vcpu *v)
+{
+	struct switching *sw = sw_of(v->vm);
+	struct sw_call c = {.op = OP_CTL, .v = v};
+	sw_delegate(v->vm, sw, sw->cur, &c);
+}
+
+/* The controls the hardware runs with are the active mode's (mmu.h). */
+static void switching_hw_ctl(const struct vcpu *v, struct paging_ctl *hw)
+{
+	const struct switching *sw = v->vm->mode_state;
+	if (!sw)
+		return; /* before init (vm_create): the run starts under nested paging */
+	const struct mmu_ops *o = sw->ops[sw->cur];
+	if (o->hw_ctl) {
+		o->hw_ctl(v, hw);
+	} else if (o->forces_wp_nx) {
+		hw->wp = true;
+		hw->nxe = true;
+	}
+}
+
 static void switching_on_world_switch(struct vcpu *v)
 {
 	struct switching *sw = sw_of(v->vm);
@@ -370,7 +414,9 @@ const struct mmu_ops switching_mmu_ops = {
     .on_cr3_load = switching_on_cr3_load,
     .on_invlpg = switching_on_invlpg,
     .on_tlb_flush = switching_on_tlb_flush,
+    .on_ctl_change = switching_on_ctl_change,
     .on_world_switch = switching_on_world_switch,
+    .hw_ctl = switching_hw_ctl,
     .audit = switching_audit,
     .stats = switching_stats,
 };
