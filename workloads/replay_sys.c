@@ -149,9 +149,14 @@ int rsys_parse(const char *line, size_t len, struct rsys_call_line *sc, char *wh
 	next = find(line, k, len, "SYSCALL[");
 	end = next != NULL ? (size_t)(next - line) : len;
 	sc->used = end;
-	/* The name: up to a space or '('. */
-	while (k < end && line[k] != ' ' && line[k] != '(' && n + 1 < sizeof(sc->name))
+	/* The name: up to a space or '('; printable ASCII only (a NUL or a
+	 * control byte, which a binary trace's text line may hold, is no
+	 * name). */
+	while (k < end && line[k] != ' ' && line[k] != '(' && n + 1 < sizeof(sc->name)) {
+		if (line[k] < '!' || line[k] > '~')
+			goto bad_head;
 		sc->name[n++] = line[k++];
+	}
 	sc->name[n] = '\0';
 	if (n == 0)
 		goto bad_head;

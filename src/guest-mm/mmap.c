@@ -42,7 +42,7 @@ void gmm_inv_add(struct gmm *g, gva_t va)
 	}
 	if (g->ninv == g->inv_cap) {
 		g->inv_cap = g->inv_cap ? g->inv_cap * 2 : 64;
-		g->inv = gmm_xrealloc(g->inv, g->inv_cap * sizeof(*g->inv));
+		g->inv = gmm_xrealloc(g, g->inv, g->inv_cap * sizeof(*g->inv));
 	}
 	g->inv[g->ninv++] = va;
 }

@@ -33,11 +33,11 @@
 
 /* ---- private helpers ---- */
 
-void *gmm_xrealloc(void *p, size_t n)
+void *gmm_xrealloc(struct gmm *g, void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 	if (!q)
-		vmmu_bug("gmm-heap", "simulator out of memory (%zu bytes)", n);
+		vm_abort(g->vm, "simulator out of memory (guest kernel, %zu bytes)", n);
 	return q;
 }
 
@@ -121,7 +121,7 @@ static struct gproc *proc_alloc(struct gmm *g)
 	}
 	if (g->kpti)
 		gmm_kpti_proc_init(g, gfn_to_gpa(top));
-	struct gproc *p = gmm_xrealloc(NULL, sizeof(*p));
+	struct gproc *p = gmm_xrealloc(g, NULL, sizeof(*p));
 	*p = (struct gproc){
 	    .pid = g->next_pid++,
 	    .pcid = pcid,
@@ -368,7 +368,7 @@ static struct gproc *fork_mm(struct vm *vm, struct gproc *parent)
 	struct gproc *c = proc_alloc(g);
 	if (!c)
 		return NULL;
-	gmm_vma_copy(c, parent);
+	gmm_vma_copy(g, c, parent);
 	c->mmap_cursor = parent->mmap_cursor;
 	bool ok = true;
 	for (size_t i = 0; ok && i < parent->nvma; i++)
