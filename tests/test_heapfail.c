@@ -8,8 +8,9 @@
  * the Nth one with NULL and ENOMEM, as an exhausted jemalloc would. Calls
  * made inside the C library or libzstd are not counted.
  *
- * For each mode of the registry and a small run (fork: two processes,
- * copy-on-write, exit), a clean run counts its heap allocations, A
+ * For each mode of the registry and two small runs (fork: two processes,
+ * copy-on-write, exit; and the replay of tests/data/syscalls.lackey, with
+ * its system calls), a clean run counts its heap allocations, A
  * (vm_create, the TLBs and walk caches, the mode's own tables, the guest
  * kernel's frame tables, process and VMA arrays, the workload's buffers).
  * Then the run is repeated with allocation N failing, for every N in
@@ -35,6 +36,7 @@
 #include "../src/cli/registry.h"
 #include "../src/core/config.h"
 #include "../src/lib/run.h"
+#include "../workloads/replay.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t k, size_t n);
@@ -103,25 +105,49 @@ static bool says_out_of_memory(const char *err)
 	return strstr(err, "out of memory") != NULL;
 }
 
-/* Every heap allocation of one small run, failed one at a time. */
-static uint64_t sweep_heap(const char *mode, const char *wname, uint64_t *absorbed)
+/* One run of workload wname, or of the trace at path when wname is NULL
+ * (a fresh replay input each time: it holds the trace's file). */
+static int heap_run(const struct vm_config *c, const char *wname, const char *path,
+		    struct run_result *r)
 {
-	const struct workload *w = workload_find(wname);
 	struct wl_params p = {.seed = 7, .pages = 16, .ops = 100, .procs = 2};
+	struct replay_workload *rw;
+	int rc;
+
+	if (wname != NULL) {
+		const struct workload *w = workload_find(wname);
+		assert_non_null(w);
+		return run_workload(c, w, &p, NULL, r);
+	}
+	rw = __real_malloc(sizeof(*rw));
+	assert_non_null(rw);
+	assert_int_equal(replay_workload_init(rw, path), 0);
+	p.arg = &rw->in;
+	rc = run_workload(c, &rw->w, &p, NULL, r);
+	replay_input_close(&rw->in);
+	free(rw);
+	return rc;
+}
+
+/* Every heap allocation of one small run, failed one at a time. */
+static uint64_t sweep_heap(const char *mode, const char *wname, const char *path,
+			   uint64_t *absorbed)
+{
 	struct vm_config c;
 	struct run_result clean, r;
 	uint64_t allocs;
 
-	assert_non_null(w);
+	if (wname == NULL)
+		wname = path;
 	config_defaults(&c);
 	c.guest_mem = UINT64_C(16) << 20;
 	c.mode = mode;
 	heap_arm(0);
-	assert_int_equal(run_workload(&c, w, &p, NULL, &clean), 0);
+	assert_int_equal(heap_run(&c, wname == path ? NULL : wname, path, &clean), 0);
 	allocs = heap_disarm();
 	for (uint64_t n = 1; n <= allocs; n++) {
 		heap_arm(n);
-		int rc = run_workload(&c, w, &p, NULL, &r);
+		int rc = heap_run(&c, wname == path ? NULL : wname, path, &r);
 		heap_disarm();
 		if (rc == 0) {
 			/* Absorbed: only a free list's growth may fail without
@@ -145,7 +171,7 @@ static uint64_t sweep_heap(const char *mode, const char *wname, uint64_t *absorb
 				 wname, mode, n, r.err);
 	}
 	heap_arm(allocs + 1);
-	assert_int_equal(run_workload(&c, w, &p, NULL, &r), 0);
+	assert_int_equal(heap_run(&c, wname == path ? NULL : wname, path, &r), 0);
 	heap_disarm();
 	assert_int_equal(r.checksum, clean.checksum);
 	assert_int_equal(r.guest_digest, clean.guest_digest);
@@ -157,9 +183,28 @@ static void test_every_heap_failure_every_mode(void **state)
 	(void)state;
 	for (int i = 0; mmu_modes[i]; i++) {
 		uint64_t absorbed = 0;
-		uint64_t a = sweep_heap(mmu_modes[i]->name, "fork", &absorbed);
+		uint64_t a = sweep_heap(mmu_modes[i]->name, "fork", NULL, &absorbed);
 		print_message("heapfail %-9s fork: %" PRIu64 " heap allocations, each failed once:"
 			      " %" PRIu64 " ended the run, %" PRIu64 " absorbed\n",
+			      mmu_modes[i]->name, a, a - absorbed, absorbed);
+		assert_true(a > 10);
+		assert_true(absorbed < a / 4);
+	}
+}
+
+/* A replay with system calls (mmap, munmap, mprotect, brk, clone, exit):
+ * the trace reader's buffers, the replay's process table and known
+ * ranges. */
+static void test_every_heap_failure_replay(void **state)
+{
+	(void)state;
+	for (int i = 0; mmu_modes[i]; i++) {
+		uint64_t absorbed = 0;
+		uint64_t a =
+		    sweep_heap(mmu_modes[i]->name, NULL, "tests/data/syscalls.lackey", &absorbed);
+		print_message("heapfail %-9s replay syscalls.lackey: %" PRIu64
+			      " heap allocations: %" PRIu64 " ended the run, %" PRIu64
+			      " absorbed\n",
 			      mmu_modes[i]->name, a, a - absorbed, absorbed);
 		assert_true(a > 10);
 		assert_true(absorbed < a / 4);
@@ -170,6 +215,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_heap_failure_every_mode),
+	    cmocka_unit_test(test_every_heap_failure_replay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
