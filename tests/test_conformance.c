@@ -31,7 +31,13 @@
  *
  * Between cases the entries are rewritten as the guest kernel would: 8-byte
  * supervisor stores through the direct map (which shadow paging traps and
- * emulates), followed by a full guest TLB flush. One guest is built per
+ * emulates), followed by a full guest TLB flush. Under a paravirtual mode
+ * (pv) the tables hold machine frames and the kernel may not store to
+ * them: T4 is pinned with MMUEXT_PIN_L4_TABLE (the hypervisor validates
+ * and types T4 to T1) and loaded with MMUEXT_NEW_BASEPTR, each entry of a
+ * linked table changes by HYPERVISOR_mmu_update, an entry of a table that
+ * an upper not-present entry has unlinked (an untyped, writable frame
+ * again) is written in place, and the flush is MMUEXT_TLB_FLUSH_LOCAL. One guest is built per
  * mode; the controls change with cpu_set_paging_ctl() and cpu_set_ac(). A
  * #PF is caught by the test's own vector and compared, never handled.
  */
@@ -45,6 +51,7 @@
 #include <cmocka.h>
 
 #include "../src/core/cpu.h"
+#include "../src/core/hypercall.h"
 #include "../src/guest-mm/gmm.h"
 #include "../src/cli/registry.h"
 #include "support/sdm_oracle.h"
@@ -65,6 +72,8 @@ struct conf {
 	struct guest_fault f;
 	uint64_t cur[5]; /* entry values now in the tables */
 	uint64_t cases, tlb_cases;
+	bool pv; /* a paravirtual mode: tables hold machine frames and change
+		  * only by hypercall (docs/conformance.md) */
 };
 
 static gpa_t entry_gpa(int level)
@@ -72,9 +81,38 @@ static gpa_t entry_gpa(int level)
 	return GPA(((CF_GFN + (uint64_t)(4 - level)) << PAGE_SHIFT) + 8u * pt_index(CF_VA, level));
 }
 
-static uint64_t entry_target(int level)
+/* The frame the tables name for guest frame g: g itself, or under a
+ * paravirtual mode its machine frame (the p2m the hypervisor published). */
+static uint64_t conf_frame(const struct conf *c, uint64_t g)
 {
-	return (CF_GFN + (uint64_t)(5 - level)) << PAGE_SHIFT;
+	return c->pv ? p2m_lookup(c->vm, g) : g;
+}
+
+/* Where the level's entry is, in the address space the tables use. */
+static uint64_t entry_addr(const struct conf *c, int level)
+{
+	return (conf_frame(c, CF_GFN + (uint64_t)(4 - level)) << PAGE_SHIFT) +
+	       8u * pt_index(CF_VA, level);
+}
+
+static uint64_t entry_target(const struct conf *c, int level)
+{
+	return conf_frame(c, CF_GFN + (uint64_t)(5 - level)) << PAGE_SHIFT;
+}
+
+/* The entry as it is in memory (the VMM's view: nothing counted). */
+static uint64_t entry_read(struct conf *c, int level)
+{
+	return c->pv ? hpa_read64(c->vm, HPA(entry_addr(c, level)))
+		     : gpa_read64(c->vm, entry_gpa(level));
+}
+
+static void conf_hypercall(struct conf *c, unsigned nr, void *args)
+{
+	cpu_set_user(c->v, false);
+	long r = cpu_hypercall(c->v, nr, args, 1);
+	if (r != 0)
+		fail_msg("pv: hypercall %u refused: %ld", nr, r);
 }
 
 /* The flags of combination n at each level (P, R/W, U/S, XD only). */
@@ -163,24 +201,45 @@ static void describe(char *buf, size_t len, const struct sdm_case *s)
 		 kind_name(s->access));
 }
 
-/* Write the entries of combination fl with A and D clear, then flush. */
+/*
+ * Write the entries of combination fl with A and D clear, then flush.
+ * Paravirtual: the entry of a table that is typed as one (every entry
+ * above it present, written first) changes by HYPERVISOR_mmu_update, which
+ * the hypervisor validates; a table that is unlinked is an ordinary
+ * writable frame again and is written in place. The flush is
+ * MMUEXT_TLB_FLUSH_LOCAL.
+ */
 static void conf_set_entries(struct conf *c, const uint64_t fl[5])
 {
+	bool linked = true; /* every entry above level l is present */
 	for (int l = 4; l >= 1; l--) {
-		uint64_t e = fl[l] ? entry_target(l) | fl[l] : 0;
-		uint64_t now = gpa_read64(c->vm, entry_gpa(l));
-		if (now != e)
-			kstore(c, entry_gpa(l), e);
+		uint64_t e = fl[l] ? entry_target(c, l) | fl[l] : 0;
+		uint64_t now = entry_read(c, l);
+		if (now != e) {
+			if (!c->pv) {
+				kstore(c, entry_gpa(l), e);
+			} else if (linked) {
+				struct mmu_update u = {.ptr = entry_addr(c, l), .val = e};
+				conf_hypercall(c, HYPERVISOR_mmu_update, &u);
+			} else {
+				hpa_write64(c->vm, HPA(entry_addr(c, l)), e);
+			}
+		}
 		c->cur[l] = e;
+		linked = linked && (e & GPTE_P);
 	}
 	cpu_set_user(c->v, false);
-	cpu_flush_tlb(c->v, true);
+	if (c->pv) {
+		struct mmuext_op op = {.cmd = MMUEXT_TLB_FLUSH_LOCAL, .arg2 = 1};
+		conf_hypercall(c, HYPERVISOR_mmuext_op, &op);
+	} else {
+		cpu_flush_tlb(c->v, true);
+	}
 }
 
 static void conf_case(struct conf *c, const char *mode, const uint64_t fl[5],
 		      const struct paging_ctl *ctl, bool ac, bool user, int kind)
 {
-	struct vm *vm = c->vm;
 	conf_set_entries(c, fl);
 	struct sdm_case s = {.cr0_wp = ctl->wp,
 			     .cr4_smep = ctl->smep,
@@ -203,7 +262,7 @@ static void conf_case(struct conf *c, const char *mode, const uint64_t fl[5],
 			 want.fault ? "a fault" : "no fault", want.error_code);
 	}
 	for (int l = 1; l <= 4; l++) {
-		uint64_t now = gpa_read64(vm, entry_gpa(l));
+		uint64_t now = entry_read(c, l);
 		uint64_t set = (now & ~c->cur[l]) & (GPTE_A | GPTE_D);
 		if (set != want.ad_set[l] || (now & ~(GPTE_A | GPTE_D)) != c->cur[l]) {
 			describe(what, sizeof(what), &s);
@@ -240,7 +299,7 @@ static void conf_case(struct conf *c, const char *mode, const uint64_t fl[5],
 	}
 	/* Entries that were set are rewritten by the next case. */
 	for (int l = 1; l <= 4; l++)
-		c->cur[l] = gpa_read64(vm, entry_gpa(l));
+		c->cur[l] = entry_read(c, l);
 }
 
 /* Build the guest and the private address space for one mode. */
@@ -263,20 +322,42 @@ static struct conf *conf_setup(const char *mode)
 	assert_non_null(c);
 	c->vm = vm;
 	c->v = &vm->vcpu;
-	/* The private tables: T4 gets the kernel's top-level entries. */
-	gpa_t ktop = GPA(pte_frame(c->v->cr3));
-	for (unsigned i = 0; i < 512; i++) {
-		uint64_t e = gpa_read64(vm, GPA(ktop.v + 8u * i));
-		if (e)
-			gpa_write64(vm, GPA((CF_GFN << PAGE_SHIFT) + 8u * i), e);
-	}
+	c->pv = vm->mmu->paravirt;
+	/* The private tables: T4 gets the kernel's top-level entries. Under a
+	 * paravirtual mode CR3 and every entry hold machine frames, and the
+	 * four frames are still untyped (writable), so they are filled in
+	 * place, as a PV kernel fills a new table before it pins it. */
+	uint64_t ktop = pte_frame(c->v->cr3);
+	uint64_t t4 = conf_frame(c, CF_GFN) << PAGE_SHIFT;
 	for (uint64_t g = CF_GFN; g <= CF_GFN + 4; g++)
 		p2m_mark_used(vm, g);
-	for (int l = 4; l >= 1; l--)
-		gpa_write64(vm, entry_gpa(l), entry_target(l) | GPTE_P | GPTE_RW | GPTE_US);
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t e = c->pv ? hpa_read64(vm, HPA(ktop + 8u * i))
+				   : gpa_read64(vm, GPA(ktop + 8u * i));
+		if (e && c->pv)
+			hpa_write64(vm, HPA(t4 + 8u * i), e);
+		else if (e)
+			gpa_write64(vm, GPA(t4 + 8u * i), e);
+	}
+	for (int l = 4; l >= 1; l--) {
+		uint64_t e = entry_target(c, l) | GPTE_P | GPTE_RW | GPTE_US;
+		if (c->pv)
+			hpa_write64(vm, HPA(entry_addr(c, l)), e);
+		else
+			gpa_write64(vm, entry_gpa(l), e);
+	}
 	cpu_set_vector(c->v, VEC_PF, conf_pf, c);
 	cpu_set_user(c->v, false);
-	cpu_write_cr3(c->v, CF_GFN << PAGE_SHIFT);
+	if (c->pv) {
+		/* Pin T4 (the hypervisor validates T4 to T1 and types them),
+		 * then load it: MMUEXT_PIN_L4_TABLE, MMUEXT_NEW_BASEPTR. */
+		struct mmuext_op pin = {.cmd = MMUEXT_PIN_L4_TABLE, .arg = t4 >> PAGE_SHIFT};
+		struct mmuext_op base = {.cmd = MMUEXT_NEW_BASEPTR, .arg = t4 >> PAGE_SHIFT};
+		conf_hypercall(c, HYPERVISOR_mmuext_op, &pin);
+		conf_hypercall(c, HYPERVISOR_mmuext_op, &base);
+	} else {
+		cpu_write_cr3(c->v, t4);
+	}
 	return c;
 }
 
@@ -307,6 +388,15 @@ static void conf_mode(const char *mode, bool skip_wp0, uint64_t *cases, uint64_t
 	}
 	if (c->vm->mmu->audit)
 		vm_audit(c->vm);
+	if (c->pv) {
+		/* Every table change went through the hypervisor, which
+		 * refused none of them. */
+		assert_int_equal(c->vm->st.pv_refused, 0);
+		assert_true(c->vm->st.pv_pt_updates > 0);
+		print_message("conformance %-7s %" PRIu64 " table entries changed by "
+			      "HYPERVISOR_mmu_update, none refused\n",
+			      mode, c->vm->st.pv_pt_updates);
+	}
 	c->vm->abort_jmp = NULL;
 	*cases = c->cases;
 	*tlb_cases = c->tlb_cases;
@@ -379,16 +469,6 @@ static void test_matrix_every_mode(void **state)
 	int nmodes = 0;
 	for (int i = 0; mmu_modes[i]; i++) {
 		struct timespec t0, t1;
-		if (mmu_modes[i]->paravirt) {
-			/* The matrix writes the guest's entries directly, with
-			 * guest frames; a paravirtual guest's tables hold machine
-			 * frames and change only through validated hypercalls
-			 * (docs/conformance.md). */
-			print_message("conformance %-7s not run: paravirtual tables change only "
-				      "through hypercalls\n",
-				      mmu_modes[i]->name);
-			continue;
-		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		uint64_t cases = 0, tlb_cases = 0;
 		bool skip_wp0 = mmu_modes[i]->refuses_wp0;
