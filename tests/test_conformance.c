@@ -63,6 +63,20 @@
 #define CF_COMBOS (4096 + 512 + 64 + 8 + 1)
 #define CF_CTLS 24
 #define RIGHTS (GPTE_RW | GPTE_US | GPTE_NX)
+/* The protection-key matrix: the PTE carries key CF_PKEY; PKRU gives that
+ * key each of its 4 AD/WD states, and every other key the opposite state,
+ * so that reading the wrong key's bits cannot pass. */
+#define CF_PKEY 5u
+#define CF_PKRU_STATES 4u
+#define CF_PK_CTLS (2 * 3) /* CR0.WP x (SMAP off | on, AC 0 | on, AC 1) */
+
+static uint32_t conf_pkru(unsigned st)
+{
+	uint32_t pkru = 0;
+	for (unsigned k = 0; k < 16; k++)
+		pkru |= (k == CF_PKEY ? st : 3u - st) << (2 * k);
+	return pkru;
+}
 
 struct conf {
 	struct vm *vm;
@@ -194,10 +208,12 @@ static void describe(char *buf, size_t len, const struct sdm_case *s)
 {
 	snprintf(buf, len,
 		 "entries PML4E %#" PRIx64 " PDPTE %#" PRIx64 " PDE %#" PRIx64 " PTE %#" PRIx64
-		 " (flags only), WP %d SMEP %d SMAP %d AC %d NXE %d, CPL %d %s",
+		 " (flags only), WP %d SMEP %d SMAP %d AC %d NXE %d PKE %d (PTE key %u, PKRU %#x),"
+		 " CPL %d %s",
 		 s->entry[4] & (RIGHTS | GPTE_P), s->entry[3] & (RIGHTS | GPTE_P),
 		 s->entry[2] & (RIGHTS | GPTE_P), s->entry[1] & (RIGHTS | GPTE_P), s->cr0_wp,
-		 s->cr4_smep, s->cr4_smap, s->eflags_ac, s->efer_nxe, s->cpl3 ? 3 : 0,
+		 s->cr4_smep, s->cr4_smap, s->eflags_ac, s->efer_nxe, s->cr4_pke,
+		 (unsigned)(s->entry[1] >> 59) & 15, s->pkru, s->cpl3 ? 3 : 0,
 		 kind_name(s->access));
 }
 
@@ -246,6 +262,8 @@ static void conf_case(struct conf *c, const char *mode, const uint64_t fl[5],
 			     .cr4_smap = ctl->smap,
 			     .eflags_ac = ac,
 			     .efer_nxe = ctl->nxe,
+			     .cr4_pke = ctl->pke,
+			     .pkru = c->v->pkru,
 			     .cpl3 = user,
 			     .access = kind};
 	for (int l = 1; l <= 4; l++)
@@ -297,17 +315,53 @@ static void conf_case(struct conf *c, const char *mode, const uint64_t fl[5],
 			}
 		}
 	}
+	/* CR4.PKE: WRPKRU takes effect without a TLB flush. Each other PKRU
+	 * value, then every (CPL, access) pair again through the TLB. */
+	if (ctl->pke) {
+		uint32_t pkru0 = c->v->pkru;
+		for (unsigned st = 0; st < CF_PKRU_STATES; st++) {
+			uint32_t pkru = conf_pkru(st);
+			if (pkru == pkru0)
+				continue;
+			cpu_set_pkru(c->v, pkru);
+			for (int u = 0; u < 2; u++) {
+				for (int k = ACC_READ; k <= ACC_FETCH; k++) {
+					struct sdm_case t = s;
+					t.cpl3 = u;
+					t.access = k;
+					t.pkru = pkru;
+					struct sdm_outcome w2;
+					sdm_oracle(&t, &w2);
+					bool ok2 = conf_access(c, u, k);
+					c->tlb_cases++;
+					if (ok2 == w2.fault ||
+					    (!ok2 && c->f.error_code != w2.error_code)) {
+						describe(what, sizeof(what), &t);
+						fail_msg("%s: after WRPKRU %#x without a flush: %s: got "
+							 "%s (error code %#x), the SDM says %s (error "
+							 "code %#x)",
+							 mode, pkru, what, ok2 ? "no fault" : "a fault",
+							 ok2 ? 0 : c->f.error_code,
+							 w2.fault ? "a fault" : "no fault",
+							 w2.error_code);
+					}
+				}
+			}
+		}
+		cpu_set_pkru(c->v, pkru0);
+	}
 	/* Entries that were set are rewritten by the next case. */
 	for (int l = 1; l <= 4; l++)
 		c->cur[l] = entry_read(c, l);
 }
 
 /* Build the guest and the private address space for one mode. */
-static struct conf *conf_setup(const char *mode)
+static struct conf *conf_setup(const char *mode, bool pke)
 {
 	struct vm_config cfg;
 	config_defaults(&cfg);
 	cfg.mode = mode;
+	cfg.cr4_pke = pke;
 	cfg.guest_mem = UINT64_C(32) << 20;
 	/* Booted without NXE, so that the direct map carries no XD bit and
 	 * stays usable when the matrix turns NXE off (bit 63 reserved). */
@@ -363,7 +417,7 @@ static struct conf *conf_setup(const char *mode)
 
 static void conf_mode(const char *mode, bool skip_wp0, uint64_t *cases, uint64_t *tlb_cases)
 {
-	struct conf *c = conf_setup(mode);
+	struct conf *c = conf_setup(mode, false);
 	jmp_buf jb;
 	c->vm->abort_jmp = &jb;
 	if (setjmp(jb) != 0)
@@ -397,6 +451,46 @@ static void conf_mode(const char *mode, bool skip_wp0, uint64_t *cases, uint64_t
 			      "HYPERVISOR_mmu_update, none refused\n",
 			      mode, c->vm->st.pv_pt_updates);
 	}
+	c->vm->abort_jmp = NULL;
+	*cases = c->cases;
+	*tlb_cases = c->tlb_cases;
+	vm_destroy(c->vm);
+	free(c);
+}
+
+/*
+ * The protection-key matrix of one mode: CR4.PKE on, SMEP and NXE on, every
+ * entry combination (the PTE, when present, carries key CF_PKEY) x CR0.WP x
+ * SMAP/AC x the 4 PKRU states of the key x CPL x access.
+ */
+static void conf_mode_pk(const char *mode, uint64_t *cases, uint64_t *tlb_cases)
+{
+	struct conf *c = conf_setup(mode, true);
+	jmp_buf jb;
+	c->vm->abort_jmp = &jb;
+	if (setjmp(jb) != 0)
+		fail_msg("%s: the VM aborted: %s", mode, c->vm->err);
+	for (unsigned x = 0; x < CF_PK_CTLS * CF_PKRU_STATES; x++) {
+		struct paging_ctl ctl = {.wp = x & 1, .smep = true, .nxe = true, .pke = true};
+		unsigned smap_ac = (x >> 1) % 3;
+		ctl.smap = smap_ac != 0;
+		bool ac = smap_ac == 2;
+		cpu_set_user(c->v, false);
+		cpu_set_paging_ctl(c->v, &ctl);
+		cpu_set_ac(c->v, ac);
+		cpu_set_pkru(c->v, conf_pkru(x / CF_PK_CTLS));
+		for (unsigned n = 0; n < CF_COMBOS; n++) {
+			uint64_t fl[5];
+			combo_flags(n, fl);
+			if (fl[1] & GPTE_P)
+				fl[1] |= (uint64_t)CF_PKEY << GPTE_PKEY_SHIFT;
+			for (int user = 0; user < 2; user++)
+				for (int kind = ACC_READ; kind <= ACC_FETCH; kind++)
+					conf_case(c, mode, fl, &ctl, ac, user, kind);
+		}
+	}
+	if (c->vm->mmu->audit)
+		vm_audit(c->vm);
 	c->vm->abort_jmp = NULL;
 	*cases = c->cases;
 	*tlb_cases = c->tlb_cases;
@@ -458,6 +552,55 @@ static void test_oracle_spot_checks(void **state)
 	sdm_oracle(&w, &o);
 	assert_true(o.fault);
 	assert_int_equal(o.error_code, 0x06);
+	/* Protection keys: a user page with key 3; PKRU.AD3 (bit 6) denies a
+	 * user read with P | U | PK, but not a fetch. */
+	struct sdm_case k = {.entry = {0, u | (UINT64_C(3) << 59), u, u, u},
+			     .cr0_wp = true,
+			     .efer_nxe = true,
+			     .cr4_pke = true,
+			     .pkru = 1u << 6,
+			     .cpl3 = true};
+	sdm_oracle(&k, &o);
+	assert_true(o.fault);
+	assert_int_equal(o.error_code, 0x25);
+	k.access = 2;
+	sdm_oracle(&k, &o);
+	assert_false(o.fault);
+	/* PKRU.WD3 (bit 7): a supervisor write faults with P | W | PK under
+	 * CR0.WP = 1 and goes through with WP = 0; a user write faults either
+	 * way, and a read does not. */
+	k.pkru = 1u << 7;
+	k.access = 1;
+	k.cpl3 = false;
+	sdm_oracle(&k, &o);
+	assert_true(o.fault);
+	assert_int_equal(o.error_code, 0x23);
+	k.cr0_wp = false;
+	sdm_oracle(&k, &o);
+	assert_false(o.fault);
+	k.cpl3 = true;
+	sdm_oracle(&k, &o);
+	assert_true(o.fault);
+	assert_int_equal(o.error_code, 0x27);
+	k.access = 0;
+	sdm_oracle(&k, &o);
+	assert_false(o.fault);
+	/* A supervisor page (U clear in the PDE) is never checked: AD set,
+	 * the user read faults for U/S alone, without PK. */
+	k.entry[2] = GPTE_P | GPTE_RW;
+	k.pkru = 1u << 6;
+	sdm_oracle(&k, &o);
+	assert_true(o.fault);
+	assert_int_equal(o.error_code, 0x05);
+	/* Key violation and another one at once: PK is set too. A user write
+	 * to a user page read-only in its PTE, with WD: P | W | U | PK. */
+	k.entry[2] = u;
+	k.entry[1] = GPTE_P | GPTE_US | (UINT64_C(3) << 59);
+	k.pkru = 1u << 7;
+	k.access = 1;
+	sdm_oracle(&k, &o);
+	assert_true(o.fault);
+	assert_int_equal(o.error_code, 0x27);
 }
 
 static void test_matrix_every_mode(void **state)
@@ -499,11 +642,60 @@ static void test_matrix_every_mode(void **state)
 		      CF_COMBOS, CF_CTLS, per_mode, total, total_tlb, names);
 }
 
+/* Protection keys under every mode: a mode with mmu_ops.has_pke runs the PK
+ * matrix; a mode without must refuse --pke on at vm_create(). */
+static void test_pk_matrix_every_mode(void **state)
+{
+	(void)state;
+	uint64_t per_mode = (uint64_t)CF_COMBOS * CF_PK_CTLS * CF_PKRU_STATES * 6;
+	uint64_t total = 0, total_tlb = 0;
+	int nrun = 0;
+	for (int i = 0; mmu_modes[i]; i++) {
+		const char *name = mmu_modes[i]->name;
+		if (!mmu_modes[i]->has_pke) {
+			struct vm_config cfg;
+			char err[256];
+			config_defaults(&cfg);
+			cfg.mode = name;
+			cfg.guest_mem = UINT64_C(32) << 20;
+			cfg.cr4_pke = true;
+			struct vm *vm = vm_create(&cfg, err, sizeof(err));
+			if (vm != NULL)
+				fail_msg("%s has no protection keys but accepted --pke on", name);
+			assert_non_null(strstr(err, "--pke on (CR4.PKE) is not modelled"));
+			print_message("conformance PK %-9s refuses --pke on: %" PRIu64
+				      " cases not run\n",
+				      name, per_mode);
+			continue;
+		}
+		struct timespec t0, t1;
+		uint64_t cases = 0, tlb_cases = 0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		conf_mode_pk(name, &cases, &tlb_cases);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_int_equal(cases, per_mode);
+		print_message("conformance PK %-9s %" PRIu64 " cases from a flushed TLB, %" PRIu64
+			      " more through the TLB hit (after WRPKRU too), %.1f s\n",
+			      name, cases, tlb_cases,
+			      (double)(t1.tv_sec - t0.tv_sec) +
+				  1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+		total += cases;
+		total_tlb += tlb_cases;
+		nrun++;
+	}
+	assert_true(nrun >= 2); /* native and nested */
+	print_message("conformance PK: %u entry combinations x %u control settings x %u PKRU "
+		      "states x 6 accesses = %" PRIu64 " cases per mode; %" PRIu64
+		      " cases (+%" PRIu64 " TLB-hit cases): all equal the SDM oracle\n",
+		      CF_COMBOS, CF_PK_CTLS, CF_PKRU_STATES, per_mode, total, total_tlb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_oracle_spot_checks),
 	    cmocka_unit_test(test_matrix_every_mode),
+	    cmocka_unit_test(test_pk_matrix_every_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -453,6 +453,14 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 		snprintf(err, errlen, "no MMU mode given");
 		return NULL;
 	}
+	if (cfg->cr4_pke && !mode->has_pke) {
+		snprintf(err, errlen,
+			 "%s: --pke on (CR4.PKE) is not modelled in this mode: KVM exposes "
+			 "protection keys only with EPT/NPT, Xen only to HVM guests "
+			 "(docs/conformance.md)",
+			 mode->name);
+		return NULL;
+	}
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		snprintf(err, errlen, "simulator out of memory (the VM)");
@@ -466,7 +474,8 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	 * with cpu_set_paging_ctl()); tables built by hand before any boot see
 	 * the same ones. */
 	vm->vcpu.ctl = (struct paging_ctl){
-		.wp = cfg->cr0_wp, .smep = cfg->cr4_smep, .smap = cfg->cr4_smap, .nxe = cfg->efer_nxe
+		.wp = cfg->cr0_wp, .smep = cfg->cr4_smep, .smap = cfg->cr4_smap, .nxe = cfg->efer_nxe,
+		.pke = cfg->cr4_pke
 	};
 	cpu_rights_update(&vm->vcpu);
 	vm->p2m.identity = mode->identity_p2m;

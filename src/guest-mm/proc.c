@@ -293,7 +293,11 @@ int gmm_boot(struct vm *vm)
 	 * kernel access goes through the direct map), so it needs no STAC/CLAC
 	 * and SMAP never blocks it. */
 	struct paging_ctl ctl = {
-	    .wp = c->cr0_wp, .smep = c->cr4_smep, .smap = c->cr4_smap, .nxe = c->efer_nxe};
+	    .wp = c->cr0_wp,
+	    .smep = c->cr4_smep,
+	    .smap = c->cr4_smap,
+	    .nxe = c->efer_nxe,
+	    .pke = c->cr4_pke}; /* Linux's setup_pku() */
 	cpu_set_paging_ctl(&vm->vcpu, &ctl);
 	if (g->pv->pgd_pin)
 		g->pv->pgd_pin(g, gpa_to_gfn(g->kernel_top));
