@@ -95,6 +95,8 @@ struct gvma {
 	gva_t start, end; /* [start, end), page-aligned (2 MiB-aligned when huge) */
 	int prot;	  /* GPROT_* */
 	int flags;	  /* GMAP_HUGE only; GMAP_FIXED is not kept */
+	int pkey;	  /* protection key of its leaves, 0..15 (Linux keeps it in
+			   * vm_flags, VM_PKEY_BIT0..3: vma_pkey()) */
 };
 
 struct gproc {

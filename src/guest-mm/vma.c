@@ -134,7 +134,8 @@ void gmm_vma_merge(struct gproc *p, gva_t start, gva_t end)
 		i--;
 	while (i + 1 < p->nvma && p->vma[i].start <= end) {
 		struct gvma *a = &p->vma[i], *b = &p->vma[i + 1];
-		if (a->end == b->start && a->prot == b->prot && a->flags == b->flags) {
+		if (a->end == b->start && a->prot == b->prot && a->flags == b->flags &&
+		    a->pkey == b->pkey) {
 			a->end = b->end;
 			vma_delete(p, i + 1, 1);
 		} else {
