@@ -504,6 +504,9 @@ static void rsys_pf_vector(struct vcpu *v, const void *info, void *ctx)
 struct rsys *rsys_start(struct wl_ctx *c, struct rsys_stats *st, rsys_where_fn where,
 			rsys_reject_fn reject, void *ctx)
 {
+	/* The root process first: its creation may end the run (out of
+	 * memory), and nothing of the replay's may be allocated then. */
+	struct gproc *root = wl_proc_create(c);
 	struct rsys *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
@@ -517,7 +520,7 @@ struct rsys *rsys_start(struct wl_ctx *c, struct rsys_stats *st, rsys_where_fn w
 	s->user_top = (UINT64_C(1) << (c->vm->cfg.levels == 5 ? 56 : 47)) - PAGE_SIZE;
 	cpu_set_vector(&c->vm->vcpu, VEC_PF, rsys_pf_vector, s);
 	/* The root process, until a banner or SYSCALL line names its pid. */
-	s->cur = proc_add(s, 0, wl_proc_create(c));
+	s->cur = proc_add(s, 0, root);
 	if (s->cur == NULL) {
 		free(s);
 		vm_abort(c->vm, "simulator out of memory (the replay's process table)");
@@ -784,9 +787,12 @@ void rsys_apply(struct rsys *s, const struct rsys_call_line *sc)
 		if (proc_last(s, sc->child) != NULL)
 			rsys_fail(s, "clone created child %d, a pid the trace used already",
 				  sc->child);
+		/* The fork first: it may end the run (out of memory), and the
+		 * copy of the ranges must not be lost then. */
+		struct gproc *gp = wl_fork(s->c);
 		if (ranges_copy(&known, &p->known) < 0)
 			rsys_guest_fail(s, "simulator out of memory (known ranges)");
-		child = proc_add(s, sc->child, wl_fork(s->c)); /* may move the table */
+		child = proc_add(s, sc->child, gp); /* may move the table */
 		if (child == NULL) {
 			free(known.v);
 			rsys_guest_fail(s, "simulator out of memory (the process table)");
