@@ -125,6 +125,10 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libvmmu.a $(TEST_SUPPORT_OBJ) | $(VERSION_H
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILD)/libvmmu.a $(LDLIBS) -lcmocka
 
+# test_heapfail fails the simulator's own heap allocations one at a time:
+# its calls to malloc, calloc, realloc and strdup go through its wrappers.
+$(BUILD)/tests/test_heapfail: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+
 test: deps
 	@$(MAKE) --no-print-directory test-unit test-fuzz-regress test-e2e
 

@@ -9,7 +9,7 @@
 #     no parent folder created;
 #   - write errors: a result to /dev/full exits 1 and leaves no file; stdout
 #     into /dev/full exits 1 with "write error on stdout";
-#   - compare: the manifest, SIGINT and SIGTERM (exit 130 and 143, only
+#   - compare and sweep: the manifest, SIGINT and SIGTERM (exit 130 and 143, only
 #     complete files, no worker left), kill -9 of the parent (the workers
 #     die with it); every wait is bounded.
 set -u
@@ -142,6 +142,10 @@ if mount -t tmpfs -o size=2m tmpfs "$T/tiny" 2>/dev/null; then
 		sh -c "! ls \"\$0\"/*.tmp.* \"\$0\"/plots/*.tmp.* \"\$1\"/*.tmp.* 2>/dev/null | grep -q ." \
 		"$T/tiny/set2" "$T/tiny"
 	check "full disk: the old set is still whole" test -f "$T/tiny/set/compare.manifest"
+	expect_msg 1 "No space left on device" "full disk: a sweep into a new folder exits 1" \
+		"$VMMU" sweep --workload seq --param pages --values 16,32 --modes native,shadow \
+		--ops 200 --out "$T/tiny/sw"
+	check "full disk: no manifest for the sweep" test ! -e "$T/tiny/sw/sweep-seq-pages.manifest"
 	umount "$T/tiny"
 else
 	echo "skip full-disk checks: cannot mount a tmpfs here"

@@ -89,6 +89,23 @@ if [ $have_gnuplot -eq 1 ]; then
 	check "sweep plot SVG is well-formed XML" svg_ok "$T/sw/plots/sweep-random-pages.svg"
 	check "sweep plot PNG is a PNG" png_ok "$T/sw/plots/sweep-random-pages.png"
 fi
+M=$T/sw/sweep-random-pages.manifest
+check "sweep: the manifest is there" test -f "$M"
+eq "sweep: the manifest lists the CSV with its size" \
+	"$(awk '$2 == "sweep-random-pages.csv" { print $1 }' "$M")" "$(wc -c <"$S" | tr -d ' ')"
+eq "sweep: the manifest lists the summary with its size" \
+	"$(awk '$2 == "sweep-random-pages.md" { print $1 }' "$M")" \
+	"$(wc -c <"$T/sw/sweep-random-pages.md" | tr -d ' ')"
+eq "sweep: the manifest lists the plot data" \
+	"$(awk '$2 == "plots/sweep-random-pages.dat" { print $1 }' "$M")" \
+	"$(wc -c <"$T/sw/plots/sweep-random-pages.dat" | tr -d ' ')"
+# A failed write of the set leaves no manifest: a summary that cannot be
+# replaced (a folder in its place) fails the sweep after its CSV is written.
+cp -r "$T/sw" "$T/swbad"
+rm "$T/swbad/sweep-random-pages.md" && mkdir "$T/swbad/sweep-random-pages.md"
+expect 2 "sweep refuses a folder where its summary goes" "$VMMU" sweep --workload random \
+	--param pages --values 16,32 --ops 64 --out "$T/swbad"
+check "sweep refused: the old manifest is untouched" test -f "$T/swbad/sweep-random-pages.manifest"
 check "categorical sweep (host-page) runs" "$VMMU" sweep --workload seq --param host-page \
 	--values 4k,2m --modes native,nested --pages 16 --ops 1 --out "$T/sw2"
 check "categorical sweep has its rows" test "$(wc -l <"$T/sw2/sweep-seq-host-page.csv")" -eq 5

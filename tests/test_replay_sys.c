@@ -141,6 +141,13 @@ static void test_parse_bad(void **state)
 		assert_string_equal(
 		    why, "malformed SYSCALL line (expected SYSCALL[PID,TID](NR) NAME ...)");
 	}
+	/* A name with a NUL or a control byte (a binary trace's text line can
+	 * hold them; found by tests/fuzz/fuzz_syscall.c) is no name. */
+	static const char nul_name[] = "SYSCALL[1,1](12) \0\0sys_brk ( 0x0 )";
+	static const char ctl_name[] = "SYSCALL[1,1](12) sys\x01brk ( 0x0 )";
+	assert_int_equal(rsys_parse(nul_name, sizeof(nul_name) - 1, &sc, why, sizeof(why)), -1);
+	assert_string_equal(why, "malformed SYSCALL line (expected SYSCALL[PID,TID](NR) NAME ...)");
+	assert_int_equal(rsys_parse(ctl_name, sizeof(ctl_name) - 1, &sc, why, sizeof(why)), -1);
 	assert_int_equal(rsys_parse("SYSCALL[1,1](56) sys_clone ( 11 ) created child x", 49, &sc,
 				    why, sizeof(why)),
 			 -1);

@@ -149,9 +149,14 @@ int rsys_parse(const char *line, size_t len, struct rsys_call_line *sc, char *wh
 	next = find(line, k, len, "SYSCALL[");
 	end = next != NULL ? (size_t)(next - line) : len;
 	sc->used = end;
-	/* The name: up to a space or '('. */
-	while (k < end && line[k] != ' ' && line[k] != '(' && n + 1 < sizeof(sc->name))
+	/* The name: up to a space or '('; printable ASCII only (a NUL or a
+	 * control byte, which a binary trace's text line may hold, is no
+	 * name). */
+	while (k < end && line[k] != ' ' && line[k] != '(' && n + 1 < sizeof(sc->name)) {
+		if (line[k] < '!' || line[k] > '~')
+			goto bad_head;
 		sc->name[n++] = line[k++];
+	}
 	sc->name[n] = '\0';
 	if (n == 0)
 		goto bad_head;
@@ -218,13 +223,14 @@ struct ranges {
 	size_t n, cap;
 };
 
-/* Add [s, e) to the sorted, disjoint, merged set. */
-static void ranges_add(struct ranges *r, gva_t s, gva_t e)
+/* Add [s, e) to the sorted, disjoint, merged set. -1 when out of memory
+ * (the set is unchanged). */
+static int ranges_add(struct ranges *r, gva_t s, gva_t e)
 {
 	size_t i = 0, j;
 
 	if (s >= e)
-		return;
+		return 0;
 	while (i < r->n && r->v[i].e < s)
 		i++;
 	j = i;
@@ -237,10 +243,12 @@ static void ranges_add(struct ranges *r, gva_t s, gva_t e)
 	}
 	if (j == i) {
 		if (r->n == r->cap) {
-			r->cap = r->cap ? 2 * r->cap : 16;
-			r->v = realloc(r->v, r->cap * sizeof(*r->v));
-			if (r->v == NULL)
-				vmmu_bug("rsys-oom", "out of host memory for known ranges");
+			size_t cap = r->cap ? 2 * r->cap : 16;
+			struct range *v = realloc(r->v, cap * sizeof(*r->v));
+			if (v == NULL)
+				return -1;
+			r->v = v;
+			r->cap = cap;
 		}
 		memmove(&r->v[i + 1], &r->v[i], (r->n - i) * sizeof(*r->v));
 		r->n++;
@@ -249,6 +257,7 @@ static void ranges_add(struct ranges *r, gva_t s, gva_t e)
 		r->n -= j - i - 1;
 	}
 	r->v[i] = (struct range){s, e};
+	return 0;
 }
 
 static bool ranges_has(const struct ranges *r, gva_t va)
@@ -265,16 +274,20 @@ static bool ranges_has(const struct ranges *r, gva_t va)
 	return lo < r->n && r->v[lo].s <= va;
 }
 
-static void ranges_copy(struct ranges *dst, const struct ranges *src)
+/* -1 when out of memory (dst empty). */
+static int ranges_copy(struct ranges *dst, const struct ranges *src)
 {
 	dst->n = dst->cap = src->n;
 	dst->v = NULL;
 	if (src->n == 0)
-		return;
+		return 0;
 	dst->v = malloc(src->n * sizeof(*dst->v));
-	if (dst->v == NULL)
-		vmmu_bug("rsys-oom", "out of host memory for known ranges");
+	if (dst->v == NULL) {
+		dst->n = dst->cap = 0;
+		return -1;
+	}
 	memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
+	return 0;
 }
 
 /* ---- the process table ---- */
@@ -336,6 +349,13 @@ static _Noreturn void rsys_guest_fail(struct rsys *s, const char *fmt, ...)
 	vm_abort(s->vm, "%s: %s", where, what);
 }
 
+/* Process p's system calls named [a, e). */
+static void known_add(struct rsys *s, struct rproc *p, gva_t a, gva_t e)
+{
+	if (ranges_add(&p->known, a, e) < 0)
+		rsys_guest_fail(s, "simulator out of memory (known ranges)");
+}
+
 static struct rproc *proc_find(struct rsys *s, int pid)
 {
 	for (size_t k = 0; k < s->nproc; k++)
@@ -344,16 +364,19 @@ static struct rproc *proc_find(struct rsys *s, int pid)
 	return NULL;
 }
 
+/* NULL when out of memory (the table is unchanged). */
 static struct rproc *proc_add(struct rsys *s, int pid, struct gproc *gp)
 {
 	if (s->nproc == s->cap) {
 		/* cur and last_proc point into the array: keep them as indices. */
 		size_t cur = s->cur ? (size_t)(s->cur - s->proc) : SIZE_MAX;
 		size_t last = s->last_proc ? (size_t)(s->last_proc - s->proc) : SIZE_MAX;
-		s->cap = s->cap ? 2 * s->cap : 8;
-		s->proc = realloc(s->proc, s->cap * sizeof(*s->proc));
-		if (s->proc == NULL)
-			vmmu_bug("rsys-oom", "out of host memory for the process table");
+		size_t cap = s->cap ? 2 * s->cap : 8;
+		struct rproc *t = realloc(s->proc, cap * sizeof(*s->proc));
+		if (t == NULL)
+			return NULL;
+		s->proc = t;
+		s->cap = cap;
 		s->cur = cur == SIZE_MAX ? NULL : &s->proc[cur];
 		s->last_proc = last == SIZE_MAX ? NULL : &s->proc[last];
 	}
@@ -481,10 +504,13 @@ static void rsys_pf_vector(struct vcpu *v, const void *info, void *ctx)
 struct rsys *rsys_start(struct wl_ctx *c, struct rsys_stats *st, rsys_where_fn where,
 			rsys_reject_fn reject, void *ctx)
 {
+	/* The root process first: its creation may end the run (out of
+	 * memory), and nothing of the replay's may be allocated then. */
+	struct gproc *root = wl_proc_create(c);
 	struct rsys *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
-		vm_abort(c->vm, "out of host memory for the replay's process table");
+		vm_abort(c->vm, "simulator out of memory (the replay's state)");
 	s->c = c;
 	s->vm = c->vm;
 	s->st = st;
@@ -494,7 +520,11 @@ struct rsys *rsys_start(struct wl_ctx *c, struct rsys_stats *st, rsys_where_fn w
 	s->user_top = (UINT64_C(1) << (c->vm->cfg.levels == 5 ? 56 : 47)) - PAGE_SIZE;
 	cpu_set_vector(&c->vm->vcpu, VEC_PF, rsys_pf_vector, s);
 	/* The root process, until a banner or SYSCALL line names its pid. */
-	s->cur = proc_add(s, 0, wl_proc_create(c));
+	s->cur = proc_add(s, 0, root);
+	if (s->cur == NULL) {
+		free(s);
+		vm_abort(c->vm, "simulator out of memory (the replay's process table)");
+	}
 	st->procs = 1;
 	return s;
 }
@@ -535,7 +565,7 @@ static void do_mmap(struct rsys *s, struct rproc *p, gva_t a, uint64_t len, int 
 				"the guest kernel could not map [0x%" PRIx64 ", +%" PRIu64
 				") (%s; a larger --guest-mem may help)",
 				a, len, strerror(gmm_errno(s->vm)));
-	ranges_add(&p->known, a, a + page_up(len));
+	known_add(s, p, a, a + page_up(len));
 }
 
 static void do_munmap(struct rsys *s, struct rproc *p, gva_t a, uint64_t len)
@@ -546,7 +576,7 @@ static void do_munmap(struct rsys *s, struct rproc *p, gva_t a, uint64_t len)
 		rsys_guest_fail(
 		    s, "the guest kernel could not unmap [0x%" PRIx64 ", +%" PRIu64 "): %s", a, len,
 		    strerror(gmm_errno(s->vm)));
-	ranges_add(&p->known, a, a + page_up(len));
+	known_add(s, p, a, a + page_up(len));
 }
 
 /* mmap without MAP_FIXED: the kernel picked a free range, so the result
@@ -741,7 +771,7 @@ void rsys_apply(struct rsys *s, const struct rsys_call_line *sc)
 				 (int)(sc->arg[2] & LX_PROT_MASK)) != 0)
 			rsys_guest_fail(s, "the guest kernel could not mprotect 0x%" PRIx64 ": %s",
 					sc->arg[0], strerror(gmm_errno(s->vm)));
-		ranges_add(&p->known, sc->arg[0], sc->arg[0] + page_up(sc->arg[1]));
+		known_add(s, p, sc->arg[0], sc->arg[0] + page_up(sc->arg[1]));
 		break;
 	case RSYS_BRK:
 		apply_brk(s, p, sc);
@@ -757,8 +787,16 @@ void rsys_apply(struct rsys *s, const struct rsys_call_line *sc)
 		if (proc_last(s, sc->child) != NULL)
 			rsys_fail(s, "clone created child %d, a pid the trace used already",
 				  sc->child);
-		ranges_copy(&known, &p->known);
-		child = proc_add(s, sc->child, wl_fork(s->c)); /* may move the table */
+		/* The fork first: it may end the run (out of memory), and the
+		 * copy of the ranges must not be lost then. */
+		struct gproc *gp = wl_fork(s->c);
+		if (ranges_copy(&known, &p->known) < 0)
+			rsys_guest_fail(s, "simulator out of memory (known ranges)");
+		child = proc_add(s, sc->child, gp); /* may move the table */
+		if (child == NULL) {
+			free(known.v);
+			rsys_guest_fail(s, "simulator out of memory (the process table)");
+		}
 		child->known = known;
 		child->brk_start = bs;
 		child->brk_cur = bc;

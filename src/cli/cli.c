@@ -140,6 +140,8 @@ static const struct opt machine_opts[] = {
     BOOL_OPT("--smap", cr4_smap,
 	     "guest sets CR4.SMAP: no supervisor data access to user pages unless EFLAGS.AC"),
     BOOL_OPT("--nxe", efer_nxe, "guest sets EFER.NXE: bit 63 is execute-disable (off: reserved)"),
+    BOOL_OPT("--pke", cr4_pke,
+	     "guest sets CR4.PKE: protection keys (PKRU) on user pages (native, nested; default off)"),
     NUM_OPT("--invlpg-threshold", K_U32, VMC(invlpg_threshold), 0, U32MAX, NULL,
 	    "munmap of more pages than this flushes the PCID instead of INVLPG"),
     {.name = "--tlb",

@@ -16,7 +16,11 @@
  *   DIR/BASE.md            cycles per access per value and mode, the
  *                          winner at each value, and the crossovers;
  *   DIR/plots/BASE.*       a line plot of cycles per access against the
- *                          value, one line per mode, crossovers marked.
+ *                          value, one line per mode, crossovers marked;
+ *   DIR/BASE.manifest      written last (manifest.h): each file of the
+ *                          set with its size. It is removed before the
+ *                          first file is replaced, so the set is whole
+ *                          exactly when its manifest is there and agrees.
  * With --emit-jobs FILE nothing runs: FILE gets one self-contained
  * `vmmu run` command per job, whose CSVs `vmmu merge` combines (merge.c).
  *
@@ -39,6 +43,7 @@
 #include "cli.h"
 #include "../report/ci.h"
 #include "../report/csv.h"
+#include "../report/manifest.h"
 #include "../report/output.h"
 #include "jobs.h"
 #include "../core/mmu.h"
@@ -147,7 +152,8 @@ static void sweep_help(FILE *f)
 	    "each mode, and write DIR/sweep-W-P.csv, DIR/sweep-W-P.md and a line plot\n"
 	    "DIR/plots/sweep-W-P.{svg,png} of cycles per access against P, one line per\n"
 	    "mode, with the crossover between shadow and nested marked where the winner\n"
-	    "changes. The other flags apply to every run. Counters cover the workload's\n"
+	    "changes; DIR/sweep-W-P.manifest, written last, lists the files of the set\n"
+	    "with their sizes. The other flags apply to every run. Counters cover the workload's\n"
 	    "region of interest (docs/workloads.md) unless --whole-run is given. Exit\n"
 	    "status 1 if any run failed, 2 on bad usage.\n\n"
 	    "  --workload W                     workload to run (required; see `vmmu list`)\n"
@@ -765,6 +771,9 @@ static int sweep_plot(const struct sweep *s)
 
 /* ---- entry ---- */
 
+/* The manifest, BASE.csv, BASE.md and the four files of the plot. */
+#define SWEEP_SET_FILES 7
+
 static void sweep_free(struct sweep *s)
 {
 	free(s->vbuf);
@@ -777,7 +786,11 @@ int sweep_main(int argc, char **argv)
 {
 	struct sweep s;
 	char err[512], path[PATH_MAX];
+	char files[SWEEP_SET_FILES][300];
+	const char *names[SWEEP_SET_FILES];
 	size_t failed = 0;
+	bool write_failed = false;
+	sigset_t mask;
 	int rc;
 
 	memset(&s, 0, sizeof(s));
@@ -819,10 +832,28 @@ int sweep_main(int argc, char **argv)
 	rc = failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 	sweep_analyse(&s);
 
+	/* As compare: the manifest goes first and comes back last, with
+	 * SIGINT/SIGTERM held in between. */
+	jobs_hold_signals(&mask);
+	snprintf(files[0], sizeof(files[0]), "%s.manifest", s.base);
+	snprintf(files[1], sizeof(files[1]), "%s.csv", s.base);
+	snprintf(files[2], sizeof(files[2]), "%s.md", s.base);
+	for (size_t k = 0; k < 4; k++)
+		snprintf(files[3 + k], sizeof(files[3 + k]), "plots/%s.%s", s.base,
+			 (const char *[]){"dat", "gp", "svg", "png"}[k]);
+	for (size_t k = 0; k < SWEEP_SET_FILES; k++)
+		names[k] = files[k];
+	if (manifest_remove(s.out, files[0], err, sizeof(err)) < 0) {
+		cli_error("sweep: %s", err);
+		jobs_release_signals(&mask);
+		sweep_free(&s);
+		return CLI_EXIT_FAIL;
+	}
 	snprintf(path, sizeof(path), "%.3800s/%s.csv", s.out, s.base);
 	if (csv_write_atomic(path, sweep_csv_fill, &s, err, sizeof(err)) < 0) {
 		cli_error("sweep: %s", err);
 		rc = CLI_EXIT_FAIL;
+		write_failed = true;
 	} else {
 		printf("wrote %s (%zu rows)\n", path, s.njob - failed);
 	}
@@ -830,11 +861,21 @@ int sweep_main(int argc, char **argv)
 	if (csv_write_atomic(path, sweep_md_fill, &s, err, sizeof(err)) < 0) {
 		cli_error("sweep: %s", err);
 		rc = CLI_EXIT_FAIL;
+		write_failed = true;
 	} else {
 		printf("wrote %s\n", path);
 	}
-	if (sweep_plot(&s) < 0)
+	if (sweep_plot(&s) < 0) {
 		rc = CLI_EXIT_FAIL;
+		write_failed = true;
+	}
+	/* Every file of the set was written (failed runs are reported in it). */
+	if (!write_failed &&
+	    manifest_write(s.out, files[0], names + 1, SWEEP_SET_FILES - 1, err, sizeof(err)) < 0) {
+		cli_error("sweep: %s", err);
+		rc = CLI_EXIT_FAIL;
+	}
+	jobs_release_signals(&mask);
 	if (s.pa != SIZE_MAX && s.pb != SIZE_MAX && s.nxo == 0)
 		printf("no crossover between %s and %s over these values\n", s.modes[s.pa]->name,
 		       s.modes[s.pb]->name);

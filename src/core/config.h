@@ -73,6 +73,9 @@ struct vm_config {
 	bool cr4_smep;
 	bool cr4_smap;
 	bool efer_nxe;
+	/* CR4.PKE (protection keys), off by default: a mode without
+	 * mmu_ops.has_pke refuses it */
+	bool cr4_pke;
 	/* shadow */
 	enum shadow_sync shadow_sync;
 	uint32_t shadow_roots;    /* previous-root cache size (KVM: 3) */

@@ -65,6 +65,22 @@ void cpu_set_vector(struct vcpu *v, unsigned vec, vcpu_vector_fn fn, void *ctx)
 	v->idt[vec] = (struct idt_entry){ .fn = fn, .ctx = ctx };
 }
 
+/* The TLB-hit check of the slow path: cpu_tlb_ok() with protection keys.
+ * Without CR4.PKE it is cpu_tlb_ok(). With it, the rights come from
+ * tlb_rights (which, unlike tlb_ok, pass a data access to a user page) and
+ * the entry's key is checked against PKRU, which WRPKRU changes without a
+ * TLB flush. */
+static bool cpu_tlb_ok_pk(const struct vcpu *v, const struct tlb_entry *e, enum access_kind k,
+			  bool user)
+{
+	if (likely(!v->ctl.pke))
+		return cpu_tlb_ok(v, e, k, user);
+	if (e == NULL || !((v->tlb_rights[k][user] >> ((e->flags >> 1) & 31)) & 1))
+		return false;
+	const struct mem_access a = {.kind = k, .user = user};
+	return walk_check_pk(&v->hw_rights, v->pkru, e->flags, e->pkey, &a) == 0;
+}
+
 /* Translate and perform access a, retrying after faults and exits, without
  * counting it: the caller has counted the access and its TLB miss. */
 static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
@@ -74,7 +90,7 @@ static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 		if (tries > 0) {
 			struct tlb_entry *e =
 				tlb_lookup(&v->tlb, a->gva, v->vpid, vcpu_pcid(v), a->kind);
-			if (cpu_tlb_ok(v, e, a->kind, a->user))
+			if (cpu_tlb_ok_pk(v, e, a->kind, a->user))
 				return cpu_complete(v, HPA(e->hpa), (enum page_size)e->size, a);
 		}
 		struct xlate x;
@@ -90,8 +106,9 @@ static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 				vm->st.walk_refs_user += x.refs;
 				vm->st.walk_cycles_user += vm->st.cyc_walk - cyc_walk0;
 			}
-			if (!cpu_tlb_ok(v, &(struct tlb_entry){ .flags = x.fill.flags }, a->kind,
-					a->user))
+			if (!cpu_tlb_ok_pk(v, &(struct tlb_entry){ .flags = x.fill.flags,
+								     .pkey = x.fill.pkey },
+					   a->kind, a->user))
 				vmmu_bug("fill-grants-access",
 					 "%s filled gva %#" PRIx64 " with flags %#x for access kind %d",
 					 vm->mmu->name, a->gva, x.fill.flags, (int)a->kind);
@@ -118,6 +135,17 @@ static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 uint64_t cpu_access_slow(struct vcpu *v, struct mem_access *a)
 {
 	struct vm *vm = v->vm;
+	if (unlikely(v->ctl.pke) && a->kind != ACC_FETCH) {
+		/* CR4.PKE: a data access to a user page leaves the inline path
+		 * (tlb_ok refuses it). A hit that the key allows completes here,
+		 * as the hit it is; the look-up the inline path counted is not
+		 * counted again. */
+		struct tlb_counters c = v->tlb.c;
+		struct tlb_entry *e = tlb_lookup(&v->tlb, a->gva, v->vpid, vcpu_pcid(v), a->kind);
+		v->tlb.c = c;
+		if (e != NULL && (e->flags & TLBF_U) && cpu_tlb_ok_pk(v, e, a->kind, a->user))
+			return cpu_complete(v, HPA(e->hpa), (enum page_size)e->size, a);
+	}
 	vm->st.tlb_misses++;
 	TRACE(vm, .kind = TR_TLB_MISS, .gva = a->gva, .access = a->kind, .user = a->user,
 	      .what = "TLB miss");
@@ -190,6 +218,13 @@ void cpu_rights_update(struct vcpu *v)
 				if (ok)
 					bits |= UINT32_C(1) << i;
 			}
+			v->tlb_rights[k][u] = bits;
+			/* CR4.PKE: a data access to a user page takes the slow
+			 * path, which checks the key (cpu_access_slow()). */
+			if (v->ctl.pke && k != ACC_FETCH)
+				for (unsigned i = 0; i < 32; i++)
+					if ((i << 1) & TLBF_U)
+						bits &= ~(UINT32_C(1) << i);
 			v->tlb_ok[k][u] = bits;
 		}
 	}
@@ -199,7 +234,7 @@ void cpu_set_paging_ctl(struct vcpu *v, const struct paging_ctl *ctl)
 {
 	struct vm *vm = v->vm;
 	if (v->ctl.wp == ctl->wp && v->ctl.smep == ctl->smep && v->ctl.smap == ctl->smap &&
-	    v->ctl.nxe == ctl->nxe)
+	    v->ctl.nxe == ctl->nxe && v->ctl.pke == ctl->pke)
 		return; /* nothing changes: no flush, no exit */
 	v->ctl = *ctl;
 	cpu_rights_update(v);
@@ -210,6 +245,12 @@ void cpu_set_paging_ctl(struct vcpu *v, const struct paging_ctl *ctl)
 	      .what = "paging controls written (CR0.WP, CR4.SMEP/SMAP, EFER.NXE)");
 	if (vm->mmu->on_ctl_change)
 		vm->mmu->on_ctl_change(v);
+}
+
+void cpu_set_pkru(struct vcpu *v, uint32_t pkru)
+{
+	/* WRPKRU: no TLB flush, no VM exit (PKRU is guest state). */
+	v->pkru = pkru;
 }
 
 void cpu_set_ac(struct vcpu *v, bool ac)
@@ -306,7 +347,7 @@ static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
 	*done = 0;
 	for (uint64_t off = 0; off < PAGE_SIZE;) {
 		struct tlb_entry *e = tlb_lookup(&v->tlb, kva, v->vpid, vcpu_pcid(v), kind);
-		if (cpu_tlb_ok(v, e, kind, v->user)) {
+		if (cpu_tlb_ok_pk(v, e, kind, v->user)) {
 			*done = off;
 			vm->st.cyc_access = cyc_access;
 			return cpu_hit_ptr(v, e, kva);

@@ -137,6 +137,9 @@ static inline void cpu_set_user(struct vcpu *v, bool user)
  */
 void cpu_set_paging_ctl(struct vcpu *v, const struct paging_ctl *ctl);
 void cpu_set_ac(struct vcpu *v, bool ac);
+/* WRPKRU: the protection-key rights register (CR4.PKE). It takes effect at
+ * once, TLB entries included, with no flush. */
+void cpu_set_pkru(struct vcpu *v, uint32_t pkru);
 void cpu_rights_update(struct vcpu *v);
 
 /* MOV to CR3. Bits 11:0 are the PCID when cfg.pcid; bit 63 asks not to

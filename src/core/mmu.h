@@ -83,6 +83,11 @@ struct mmu_ops {
 	 * --wp off, and a guest that clears WP later ends the run with a
 	 * guest-level error. Tests skip those cases for it. */
 	bool refuses_wp0;
+	/* The mode runs a guest with CR4.PKE (protection keys): its walks
+	 * check PKRU (walk_check_access()). KVM exposes PKU to a guest only
+	 * with TDP (kvm_set_cpu_caps()), Xen only to HVM guests; a mode
+	 * without it refuses --pke on. */
+	bool has_pke;
 	/* The guest kernel runs paravirtualized: it picks its paravirtual hooks
 	 * at boot (guest-mm reads this fact), keeps machine frames in its page
 	 * tables and reaches the hypervisor through cpu_hypercall()

@@ -97,6 +97,13 @@ static inline bool va_canonical(uint64_t va, int levels)
 #define PFEC_RSVD (1u << 3)
 #define PFEC_I (1u << 4)
 #define PFEC_PK (1u << 5)
+/* The protection key of a leaf entry: bits 62:59 (CR4.PKE, SDM §4.6.2). */
+#define GPTE_PKEY_SHIFT 59
+#define GPTE_PKEY_MASK (UINT64_C(15) << GPTE_PKEY_SHIFT)
+static inline uint8_t gpte_pkey(uint64_t e)
+{
+	return (uint8_t)((e >> GPTE_PKEY_SHIFT) & 15);
+}
 
 /* CR3 layout. */
 #define CR3_PCID_MASK UINT64_C(0xfff)

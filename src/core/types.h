@@ -91,6 +91,7 @@ struct tlb_fill {
 	hpa_t hpa;          /* host physical base of the page */
 	enum page_size size; /* the smaller of guest and host page sizes */
 	uint8_t flags;      /* TLBF_* */
+	uint8_t pkey;       /* protection key of the leaf (bits 62:59) */
 };
 
 /* Geometry of one set-associative TLB array. */

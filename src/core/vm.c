@@ -175,8 +175,13 @@ void hostmem_free_frame(struct vm *vm, hfn_t hfn)
 	if (hm->nfree == hm->free_cap) {
 		uint64_t cap = hm->free_cap ? hm->free_cap * 2 : 1024;
 		hfn_t *n = realloc(hm->free, cap * sizeof(*n));
-		if (!n)
-			vm_abort(vm, "simulator out of memory");
+		if (!n) {
+			/* Freeing must not fail (it runs at teardown too): a
+			 * frame the list has no room for is not reused. The
+			 * region is unmapped whole at vm_destroy(). */
+			hm->in_use--;
+			return;
+		}
 		hm->free = n;
 		hm->free_cap = cap;
 	}
@@ -423,6 +428,16 @@ static const char *config_check(const struct vm_config *c)
 	return NULL;
 }
 
+/* After an init that failed: was it the simulator's heap (ENOMEM)? Then
+ * say so in err. The geometries were bounded by config_check_bounds(). */
+static bool vm_heap_failed(char *err, size_t errlen, const char *what)
+{
+	if (errno != ENOMEM)
+		return false;
+	snprintf(err, errlen, "simulator out of memory (%s)", what);
+	return true;
+}
+
 struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode, char *err,
 			 size_t errlen)
 {
@@ -438,9 +453,17 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 		snprintf(err, errlen, "no MMU mode given");
 		return NULL;
 	}
+	if (cfg->cr4_pke && !mode->has_pke) {
+		snprintf(err, errlen,
+			 "%s: --pke on (CR4.PKE) is not modelled in this mode: KVM exposes "
+			 "protection keys only with EPT/NPT, Xen only to HVM guests "
+			 "(docs/conformance.md)",
+			 mode->name);
+		return NULL;
+	}
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
-		snprintf(err, errlen, "out of memory");
+		snprintf(err, errlen, "simulator out of memory (the VM)");
 		return NULL;
 	}
 	vm->cfg = *cfg;
@@ -451,7 +474,8 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	 * with cpu_set_paging_ctl()); tables built by hand before any boot see
 	 * the same ones. */
 	vm->vcpu.ctl = (struct paging_ctl){
-		.wp = cfg->cr0_wp, .smep = cfg->cr4_smep, .smap = cfg->cr4_smap, .nxe = cfg->efer_nxe
+		.wp = cfg->cr0_wp, .smep = cfg->cr4_smep, .smap = cfg->cr4_smap, .nxe = cfg->efer_nxe,
+		.pke = cfg->cr4_pke
 	};
 	cpu_rights_update(&vm->vcpu);
 	vm->p2m.identity = mode->identity_p2m;
@@ -461,7 +485,10 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	if (mode->paravirt && vm->cfg.host_page < cfg->direct_map_page)
 		vm->cfg.host_page = cfg->direct_map_page;
 	vm->cost = cfg->cost;
+	errno = 0; /* an allocation that fails below leaves ENOMEM */
 	if (cache_init(&vm->cache, cfg->cache, cfg->cache_model) != 0) {
+		if (vm_heap_failed(err, errlen, "the cache model"))
+			goto fail;
 		snprintf(err, errlen,
 			 "bad cache geometry (sets a power of two up to %" PRIu32
 			 ", ways 1..%u) or out of memory",
@@ -474,10 +501,14 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 		.l1d = cfg->l1d, .l1d_large = cfg->l1d_large, .l1i = cfg->l1i, .l2 = cfg->l2
 	};
 	if (tlb_init(&vm->vcpu.tlb, &shape) != 0) {
+		if (vm_heap_failed(err, errlen, "the TLBs"))
+			goto fail;
 		snprintf(err, errlen, "bad TLB geometry (sets must be a power of two, ways >= 1)");
 		goto fail;
 	}
 	if (psc_init(&vm->vcpu.psc, cfg->psc_entries) != 0) {
+		if (vm_heap_failed(err, errlen, "the paging-structure caches"))
+			goto fail;
 		snprintf(err, errlen, "bad paging-structure cache sizes");
 		goto fail;
 	}

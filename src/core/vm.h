@@ -110,6 +110,7 @@ struct paging_ctl {
 	bool smep; /* CR4.SMEP: no supervisor fetch from a user page */
 	bool smap; /* CR4.SMAP: no supervisor data access to a user page unless EFLAGS.AC */
 	bool nxe;  /* EFER.NXE: bit 63 is XD; when clear, bit 63 is reserved */
+	bool pke;  /* CR4.PKE: protection keys (PKRU) on user-mode addresses */
 };
 
 /*
@@ -125,6 +126,11 @@ struct paging_rights {
 	uint8_t ok[3][2];
 	uint64_t rsvd;
 	bool fetch_pfec;
+	/* Protection keys (CR4.PKE, SDM §4.6.2): pk_mask[write][user] are the
+	 * PKRU bits of a key that deny a data access to a user-mode address
+	 * (AD always; WD for a write at CPL 3 or with CR0.WP = 1); 0 without
+	 * PKE. KVM's update_pkru_bitmask(). */
+	uint8_t pk_mask[2][2];
 };
 
 struct vcpu {
@@ -142,6 +148,12 @@ struct vcpu {
 	/* tlb_ok[kind][user] bit i: a TLB entry whose flags >> 1 & 31 == i
 	 * (W, U, NX, G, D) allows the access; a write also needs D. */
 	uint32_t tlb_ok[3][2];
+	/* With CR4.PKE, tlb_ok refuses a data access to a user page, so that the
+	 * inline hit path stays as it is; the slow path then checks
+	 * tlb_rights[][] (tlb_ok without that) and the entry's key against
+	 * PKRU. Equal to tlb_ok without PKE. */
+	uint32_t tlb_rights[3][2];
+	uint32_t pkru; /* PKRU: bits 2i (AD) and 2i + 1 (WD) of key i (WRPKRU) */
 	uint64_t cr3;     /* guest CR3 as the guest last wrote it (PCID, no-flush cleared) */
 	bool cr3_noflush; /* the last MOV to CR3 had bit 63 set (and PCIDs are on) */
 	uint16_t vpid;    /* TLB tag: 1 with VPID on, 0 (shared with the host) off */

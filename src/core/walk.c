@@ -37,6 +37,12 @@ void paging_rights_compute(const struct paging_ctl *c, bool ac, struct paging_ri
 	}
 	r->rsvd = c->nxe ? 0 : GPTE_NX;
 	r->fetch_pfec = c->nxe || c->smep;
+	/* [write][user]: AD (bit 0) denies every data access; WD (bit 1) a
+	 * write at CPL 3, or at CPL 0 with CR0.WP = 1. */
+	for (int wr = 0; wr < 2; wr++)
+		for (int u = 0; u < 2; u++)
+			r->pk_mask[wr][u] =
+			    (uint8_t)(c->pke ? 1u | ((wr && (u || c->wp)) ? 2u : 0u) : 0u);
 }
 
 bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trace_dim dim,
@@ -109,7 +115,7 @@ bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trac
 		table = pte_frame(e);
 	}
 
-	uint32_t ec = walk_check_perms(r, perms, a);
+	uint32_t ec = walk_check_access(r, v->pkru, perms, w->step[w->nsteps - 1].entry, a);
 	if (ec) {
 		w->fault = (struct guest_fault){ .gva = a->gva, .error_code = ec, .level = level };
 		return false;
@@ -143,6 +149,7 @@ bool walk1d(struct vcpu *v, uint64_t root, const struct mem_access *a, enum trac
 		.size = ps,
 		.flags = (uint8_t)(TLBF_VALID | perms | ((leaf_e & GPTE_G) ? TLBF_G : 0) |
 				   ((leaf_e & GPTE_D) ? TLBF_D : 0)),
+		.pkey = gpte_pkey(leaf_e),
 	};
 	w->ok = true;
 	TRACE(vm, .kind = TR_WALK_DONE, .dim = dim, .level = level, .user = a->user,

@@ -129,6 +129,34 @@ static inline uint32_t walk_check_perms(const struct paging_rights *r, uint8_t p
 		return 0;
 	return PFEC_P | walk_access_pfec(r, a);
 }
+/*
+ * Protection keys (SDM Vol. 3A §4.6.2, KVM's permission_fault()): with
+ * CR4.PKE, a data access to a user-mode address (U at every level) with key
+ * 'pkey' is denied when PKRU's AD bit of the key is set, or for a write when
+ * its WD bit is set and the access is at CPL 3 or CR0.WP = 1 (r->pk_mask).
+ * Fetches and supervisor-mode addresses are never checked. Returns PFEC_PK
+ * or 0.
+ */
+static inline uint32_t walk_check_pk(const struct paging_rights *r, uint32_t pkru, uint8_t perms,
+				     uint8_t pkey, const struct mem_access *a)
+{
+	if (a->kind == ACC_FETCH || !(perms & TLBF_U))
+		return 0;
+	unsigned bits = (pkru >> (2u * (pkey & 15u))) & 3u;
+	return (bits & r->pk_mask[a->kind == ACC_WRITE][a->user]) ? PFEC_PK : 0;
+}
+/* The rights check of a walk that reached its leaf: walk_check_perms(), and
+ * protection keys on top. A key violation sets PFEC_PK whether or not the
+ * other rights deny the access too, as the SDM's §4.7 defines the PK bit. */
+static inline uint32_t walk_check_access(const struct paging_rights *r, uint32_t pkru,
+					 uint8_t perms, uint64_t leaf, const struct mem_access *a)
+{
+	uint32_t ec = walk_check_perms(r, perms, a);
+	uint32_t pk = walk_check_pk(r, pkru, perms, gpte_pkey(leaf), a);
+	if (pk)
+		ec |= PFEC_P | walk_access_pfec(r, a) | pk;
+	return ec;
+}
 /* A present entry with a reserved bit set (KVM's is_rsvd_bits_set()): the
  * walk stops there with PFEC_P | PFEC_RSVD. */
 static inline bool gpte_rsvd(const struct paging_rights *r, uint64_t e)

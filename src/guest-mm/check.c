@@ -77,6 +77,10 @@ static bool check_leaf(struct check *c, gva_t va, int level, uint64_t e)
 			    "pid %d: writable leaf at 0x%" PRIx64 " maps frame %#" PRIx64
 			    " with refcount %u",
 			    p->pid, va, f, g->ref[f]);
+	if (gpte_pkey(e) != (unsigned)v->pkey)
+		return fail(c, "gmm-leaf-pkey",
+			    "pid %d: leaf %#" PRIx64 " at 0x%" PRIx64 " has key %u, its VMA %d",
+			    p->pid, e, va, gpte_pkey(e), v->pkey);
 	if (((e & GPTE_NX) != 0) != (g->nx && !(v->prot & GPROT_EXEC)))
 		return fail(c, "gmm-leaf-perms",
 			    "pid %d: leaf %#" PRIx64 " at 0x%" PRIx64

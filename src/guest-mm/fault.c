@@ -57,7 +57,8 @@ static _Noreturn void out_of_memory(struct vm *vm, const struct gproc *p, gva_t 
 /* The leaf for a fresh frame in vma. */
 static uint64_t new_leaf(const struct gmm *g, const struct gvma *vma, gfn_t gfn, bool huge)
 {
-	uint64_t e = gfn_to_gpa(gfn).v | GPTE_P | GPTE_US;
+	uint64_t e = gfn_to_gpa(gfn).v | GPTE_P | GPTE_US |
+		     ((uint64_t)vma->pkey << GPTE_PKEY_SHIFT);
 	if (vma->prot & GPROT_WRITE)
 		e |= GPTE_RW;
 	if (!(vma->prot & GPROT_EXEC))
@@ -155,6 +156,10 @@ static void handle_fault(struct vm *vm, const struct guest_fault *f)
 	struct gvma *vma = gmm_vma_find(p, f->gva);
 	if (!vma)
 		segfault(vm, p, f, "no mapping at this address");
+	/* Linux: a key violation is SIGSEGV with SEGV_PKUERR
+	 * (bad_area_access_error()), whatever else the fault says. */
+	if (ec & PFEC_PK)
+		segfault(vm, p, f, "the protection key denies it (PKRU)");
 	if (ec & PFEC_W) {
 		if (!(vma->prot & GPROT_WRITE))
 			segfault(vm, p, f, "the mapping is not writable");

@@ -42,11 +42,11 @@
 
 /* ---- private helpers ---- */
 
-static void push(gfn_t **stack, uint64_t *n, uint64_t *cap, gfn_t gfn)
+static void push(struct gmm *g, gfn_t **stack, uint64_t *n, uint64_t *cap, gfn_t gfn)
 {
 	if (*n == *cap) {
 		*cap = *cap ? *cap * 2 : 256;
-		*stack = gmm_xrealloc(*stack, *cap * sizeof(**stack));
+		*stack = gmm_xrealloc(g, *stack, *cap * sizeof(**stack));
 	}
 	(*stack)[(*n)++] = gfn;
 }
@@ -139,7 +139,7 @@ bool gmm_alloc_frame(struct gmm *g, enum gframe_kind kind, gfn_t *out)
 		/* Split a freed block; its other frames are handed out lowest first. */
 		f = g->free2m[--g->nfree2m];
 		for (gfn_t i = GMM_HUGE_FRAMES - 1; i >= 1; i--)
-			push(&g->free4k, &g->nfree4k, &g->cap4k, f + i);
+			push(g, &g->free4k, &g->nfree4k, &g->cap4k, f + i);
 	} else {
 		return false;
 	}
@@ -207,7 +207,7 @@ bool gmm_alloc_pair(struct gmm *g, enum gframe_kind kind, gfn_t *out)
 	}
 	if (!found && g->low_next + 2 + (g->low_next & 1) <= g->high_next) {
 		if (g->low_next & 1)
-			push(&g->free4k, &g->nfree4k, &g->cap4k, g->low_next++);
+			push(g, &g->free4k, &g->nfree4k, &g->cap4k, g->low_next++);
 		f = g->low_next;
 		g->low_next += 2;
 		found = true;
@@ -215,7 +215,7 @@ bool gmm_alloc_pair(struct gmm *g, enum gframe_kind kind, gfn_t *out)
 	if (!found && g->nfree2m) {
 		f = g->free2m[--g->nfree2m];
 		for (gfn_t i = GMM_HUGE_FRAMES - 1; i >= 2; i--)
-			push(&g->free4k, &g->nfree4k, &g->cap4k, f + i);
+			push(g, &g->free4k, &g->nfree4k, &g->cap4k, f + i);
 		found = true;
 	}
 	if (!found)
@@ -246,10 +246,10 @@ bool gmm_frame_put(struct gmm *g, gfn_t gfn)
 	if (g->kind[gfn] == GF_HUGE) {
 		for (gfn_t i = 0; i < GMM_HUGE_FRAMES; i++)
 			release(g, gfn + i);
-		push(&g->free2m, &g->nfree2m, &g->cap2m, gfn);
+		push(g, &g->free2m, &g->nfree2m, &g->cap2m, gfn);
 	} else {
 		release(g, gfn);
-		push(&g->free4k, &g->nfree4k, &g->cap4k, gfn);
+		push(g, &g->free4k, &g->nfree4k, &g->cap4k, gfn);
 	}
 	return true;
 }
@@ -260,7 +260,7 @@ void gmm_free_table_frame(struct gmm *g, gfn_t gfn)
 		vmmu_bug("gmm-table-owner", "freeing frame %#" PRIx64 " that is not a user table",
 			 gfn);
 	release(g, gfn);
-	push(&g->free4k, &g->nfree4k, &g->cap4k, gfn);
+	push(g, &g->free4k, &g->nfree4k, &g->cap4k, gfn);
 }
 
 uint64_t gmm_free_frames(const struct vm *vm)

@@ -95,6 +95,8 @@ struct gvma {
 	gva_t start, end; /* [start, end), page-aligned (2 MiB-aligned when huge) */
 	int prot;	  /* GPROT_* */
 	int flags;	  /* GMAP_HUGE only; GMAP_FIXED is not kept */
+	int pkey;	  /* protection key of its leaves, 0..15 (Linux keeps it in
+			   * vm_flags, VM_PKEY_BIT0..3: vma_pkey()) */
 };
 
 struct gproc {
@@ -323,7 +325,7 @@ void gmm_vma_remove(struct gproc *p, gva_t start, gva_t end);
 /* Merge VMAs around [start, end) with equal, adjacent neighbours. */
 void gmm_vma_merge(struct gproc *p, gva_t start, gva_t end);
 /* Copy src's VMAs to dst. -1 = ENOMEM (simulator memory). */
-int gmm_vma_copy(struct gproc *dst, const struct gproc *src);
+int gmm_vma_copy(struct gmm *g, struct gproc *dst, const struct gproc *src);
 
 /* ---- mmap.c ---- */
 void gmm_inv_reset(struct gmm *g);
@@ -334,8 +336,9 @@ void gmm_inv_add_span(struct gmm *g, gva_t s, uint64_t span);
 void gmm_inv_flush(struct gmm *g);
 
 /* ---- proc.c ---- */
-/* Allocation failure of simulator memory is fatal. */
-void *gmm_xrealloc(void *p, size_t n);
+/* A failed allocation of simulator memory ends the run: vm_abort() with
+ * "simulator out of memory" (never a crash). */
+void *gmm_xrealloc(struct gmm *g, void *p, size_t n);
 /* MOV to CR3 in kernel mode (the privilege is restored after it). */
 void gmm_write_cr3(struct gmm *g, uint64_t cr3);
 

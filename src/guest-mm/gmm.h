@@ -136,6 +136,16 @@ gva_t gmm_mmap(struct vm *vm, gva_t addr, uint64_t len, int prot, int flags);
 int gmm_munmap(struct vm *vm, gva_t addr, uint64_t len);
 int gmm_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot);
 /*
+ * pkey_mprotect(2): mprotect, and protection key pkey (0..15) for the
+ * range: its VMAs keep the key (mprotect keeps it), and every leaf the
+ * range maps, now or at a later fault, carries it in bits 62:59. Whether
+ * the key then denies an access is PKRU's (cpu_set_pkru(), WRPKRU) and
+ * takes effect only with CR4.PKE (--pke on). EINVAL for a key outside
+ * 0..15, as for mprotect's other bad arguments. No pkey_alloc(): every
+ * key is the process's.
+ */
+int gmm_pkey_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot, int pkey);
+/*
  * The first VMA of the current process that ends above va: 0 with *start,
  * *end and *prot set, or -1 when there is none (or no current process).
  * Lets a caller walk the VMAs in address order (replay's consistency

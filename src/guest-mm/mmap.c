@@ -42,7 +42,7 @@ void gmm_inv_add(struct gmm *g, gva_t va)
 	}
 	if (g->ninv == g->inv_cap) {
 		g->inv_cap = g->inv_cap ? g->inv_cap * 2 : 64;
-		g->inv = gmm_xrealloc(g->inv, g->inv_cap * sizeof(*g->inv));
+		g->inv = gmm_xrealloc(g, g->inv, g->inv_cap * sizeof(*g->inv));
 	}
 	g->inv[g->ninv++] = va;
 }
@@ -85,11 +85,19 @@ static void fail(struct gmm *g, int err)
 	g->err = err;
 }
 
-/* The leaf that maps the frame of e with the rights of prot. */
-static uint64_t leaf_for_prot(struct gmm *g, uint64_t e, int level, int prot)
+/* mprotect's new rights, and pkey_mprotect's key (-1: keep each leaf's). */
+struct prot_key {
+	int prot;
+	int pkey;
+};
+
+/* The leaf that maps the frame of e with the rights of prot and key pkey
+ * (-1: e's own). */
+static uint64_t leaf_for_prot(struct gmm *g, uint64_t e, int level, int prot, int pkey)
 {
 	uint64_t frame = gpte_leaf_frame(e, level);
-	uint64_t n = frame | (e & (GPTE_A | GPTE_D | GPTE_PS)) | GPTE_US;
+	uint64_t key = pkey < 0 ? e & GPTE_PKEY_MASK : (uint64_t)pkey << GPTE_PKEY_SHIFT;
+	uint64_t n = frame | (e & (GPTE_A | GPTE_D | GPTE_PS)) | GPTE_US | key;
 	if (!prot)
 		return n | GMM_PTE_PROTNONE;
 	n |= GPTE_P;
@@ -104,7 +112,8 @@ static void protect_leaf(struct gmm *g, struct gproc *p, gva_t va, int level, gp
 			 uint64_t e, void *ctx)
 {
 	(void)p;
-	uint64_t n = leaf_for_prot(g, e, level, *(const int *)ctx);
+	const struct prot_key *pk = ctx;
+	uint64_t n = leaf_for_prot(g, e, level, pk->prot, pk->pkey);
 	if (n == e)
 		return;
 	gmm_pte_write(g, slot, n, level);
@@ -171,7 +180,7 @@ static gva_t find_free(const struct gproc *p, gva_t from, gva_t limit, uint64_t 
 
 static gva_t do_mmap(struct vm *vm, gva_t addr, uint64_t len, int prot, int flags);
 static int do_munmap(struct vm *vm, gva_t addr, uint64_t len);
-static int do_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot);
+static int do_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot, int pkey);
 
 /* Each call is one kernel entry (kpti.c). */
 gva_t gmm_mmap(struct vm *vm, gva_t addr, uint64_t len, int prot, int flags)
@@ -193,7 +202,15 @@ int gmm_munmap(struct vm *vm, gva_t addr, uint64_t len)
 int gmm_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot)
 {
 	gmm_kernel_enter(vm);
-	int rc = do_mprotect(vm, addr, len, prot);
+	int rc = do_mprotect(vm, addr, len, prot, -1);
+	gmm_kernel_exit(vm);
+	return rc;
+}
+
+int gmm_pkey_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot, int pkey)
+{
+	gmm_kernel_enter(vm);
+	int rc = do_mprotect(vm, addr, len, prot, pkey);
 	gmm_kernel_exit(vm);
 	return rc;
 }
@@ -271,11 +288,12 @@ static int do_munmap(struct vm *vm, gva_t addr, uint64_t len)
 	return 0;
 }
 
-static int do_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot)
+static int do_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot, int pkey)
 {
 	struct gmm *g = gmm_of(vm);
 	struct gproc *p = g->current;
-	if (!p || (prot & ~(GPROT_READ | GPROT_WRITE | GPROT_EXEC)) || addr & (PAGE_SIZE - 1)) {
+	if (!p || (prot & ~(GPROT_READ | GPROT_WRITE | GPROT_EXEC)) || addr & (PAGE_SIZE - 1) ||
+	    pkey < -1 || pkey > 15) {
 		fail(g, EINVAL);
 		return -1;
 	}
@@ -302,10 +320,14 @@ static int do_mprotect(struct vm *vm, gva_t addr, uint64_t len, int prot)
 	}
 	if (gmm_vma_split_at(g, p, addr, end))
 		return -1;
-	for (size_t i = gmm_vma_first_after(p, addr); i < p->nvma && p->vma[i].start < end; i++)
+	for (size_t i = gmm_vma_first_after(p, addr); i < p->nvma && p->vma[i].start < end; i++) {
 		p->vma[i].prot = prot;
+		if (pkey >= 0)
+			p->vma[i].pkey = pkey;
+	}
 	gmm_inv_reset(g);
-	gmm_pt_visit(g, p, addr, end, protect_leaf, &prot);
+	struct prot_key pk = {.prot = prot, .pkey = pkey};
+	gmm_pt_visit(g, p, addr, end, protect_leaf, &pk);
 	gmm_vma_merge(p, addr, end);
 	gmm_inv_flush(g);
 	return 0;

@@ -33,11 +33,11 @@
 
 /* ---- private helpers ---- */
 
-void *gmm_xrealloc(void *p, size_t n)
+void *gmm_xrealloc(struct gmm *g, void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 	if (!q)
-		vmmu_bug("gmm-heap", "simulator out of memory (%zu bytes)", n);
+		vm_abort(g->vm, "simulator out of memory (guest kernel, %zu bytes)", n);
 	return q;
 }
 
@@ -121,7 +121,7 @@ static struct gproc *proc_alloc(struct gmm *g)
 	}
 	if (g->kpti)
 		gmm_kpti_proc_init(g, gfn_to_gpa(top));
-	struct gproc *p = gmm_xrealloc(NULL, sizeof(*p));
+	struct gproc *p = gmm_xrealloc(g, NULL, sizeof(*p));
 	*p = (struct gproc){
 	    .pid = g->next_pid++,
 	    .pcid = pcid,
@@ -293,7 +293,11 @@ int gmm_boot(struct vm *vm)
 	 * kernel access goes through the direct map), so it needs no STAC/CLAC
 	 * and SMAP never blocks it. */
 	struct paging_ctl ctl = {
-	    .wp = c->cr0_wp, .smep = c->cr4_smep, .smap = c->cr4_smap, .nxe = c->efer_nxe};
+	    .wp = c->cr0_wp,
+	    .smep = c->cr4_smep,
+	    .smap = c->cr4_smap,
+	    .nxe = c->efer_nxe,
+	    .pke = c->cr4_pke}; /* Linux's setup_pku() */
 	cpu_set_paging_ctl(&vm->vcpu, &ctl);
 	if (g->pv->pgd_pin)
 		g->pv->pgd_pin(g, gpa_to_gfn(g->kernel_top));
@@ -369,7 +373,7 @@ static struct gproc *fork_mm(struct vm *vm, struct gproc *parent)
 	struct gproc *c = proc_alloc(g);
 	if (!c)
 		return NULL;
-	gmm_vma_copy(c, parent);
+	gmm_vma_copy(g, c, parent);
 	c->mmap_cursor = parent->mmap_cursor;
 	bool ok = true;
 	for (size_t i = 0; ok && i < parent->nvma; i++)

@@ -28,7 +28,7 @@ static int vma_reserve(struct gmm *g, struct gproc *p, size_t extra)
 		size_t cap = p->vma_cap ? p->vma_cap * 2 : 8;
 		while (cap < p->nvma + extra)
 			cap *= 2;
-		p->vma = gmm_xrealloc(p->vma, cap * sizeof(*p->vma));
+		p->vma = gmm_xrealloc(g, p->vma, cap * sizeof(*p->vma));
 		p->vma_cap = cap;
 	}
 	return 0;
@@ -134,7 +134,8 @@ void gmm_vma_merge(struct gproc *p, gva_t start, gva_t end)
 		i--;
 	while (i + 1 < p->nvma && p->vma[i].start <= end) {
 		struct gvma *a = &p->vma[i], *b = &p->vma[i + 1];
-		if (a->end == b->start && a->prot == b->prot && a->flags == b->flags) {
+		if (a->end == b->start && a->prot == b->prot && a->flags == b->flags &&
+		    a->pkey == b->pkey) {
 			a->end = b->end;
 			vma_delete(p, i + 1, 1);
 		} else {
@@ -143,10 +144,10 @@ void gmm_vma_merge(struct gproc *p, gva_t start, gva_t end)
 	}
 }
 
-int gmm_vma_copy(struct gproc *dst, const struct gproc *src)
+int gmm_vma_copy(struct gmm *g, struct gproc *dst, const struct gproc *src)
 {
 	if (src->nvma > dst->vma_cap) {
-		dst->vma = gmm_xrealloc(dst->vma, src->nvma * sizeof(*dst->vma));
+		dst->vma = gmm_xrealloc(g, dst->vma, src->nvma * sizeof(*dst->vma));
 		dst->vma_cap = src->nvma;
 	}
 	if (src->nvma)

@@ -174,6 +174,7 @@ static void nested_stats(struct vm *vm, struct stats *s)
 
 const struct mmu_ops nested_mmu_ops = {
     .name = "nested",
+    .has_pke = true,
     .two_dim = true,
     .desc = "hardware-assisted paging (EPT/NPT): 2D walks, lazy EPT fill, PWC and nested TLB",
     .init = nested_init,

@@ -394,7 +394,7 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 			break;
 		table = pte_frame(e);
 	}
-	uint32_t ec = walk_check_perms(r, perms, a);
+	uint32_t ec = walk_check_access(r, v->pkru, perms, g[ng - 1].entry, a);
 	if (ec)
 		return w2d_guest_fault(&c, ec, level);
 
@@ -439,7 +439,11 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 	w->host_leaf_level = no.leaf_level;
 	w->data_gpa = data;
 	w->fill = (struct tlb_fill){
-	    .va = a->gva, .hpa = HPA(no.hpa.v & ~(page_bytes(fs) - 1)), .size = fs, .flags = flags};
+	    .va = a->gva,
+	    .hpa = HPA(no.hpa.v & ~(page_bytes(fs) - 1)),
+	    .size = fs,
+	    .flags = flags,
+	    .pkey = gpte_pkey(leaf)};
 	TRACE(vm, .kind = TR_WALK_DONE, .dim = DIM_GUEST, .level = level,
 	      .host_level = no.leaf_level, .user = a->user, .access = a->kind, .gva = a->gva,
 	      .addr = data.v, .result = w->fill.hpa.v, .step = c.step, .what = "2D walk complete");

@@ -402,6 +402,7 @@ void tlb_insert(struct tlb *t, const struct tlb_fill *f, uint16_t vpid, uint16_t
 	    .pcid = pcid,
 	    .size = (uint8_t)size,
 	    .flags = (uint8_t)((f->flags & (uint8_t)~TLB_MARK) | TLBF_VALID),
+	    .pkey = f->pkey,
 	};
 
 	t->c.fills++;

@@ -36,6 +36,7 @@ struct tlb_entry {
 	uint16_t pcid;
 	uint8_t size;   /* enum page_size */
 	uint8_t flags;  /* TLBF_* ; TLBF_VALID clear = empty way */
+	uint8_t pkey;   /* protection key of the leaf (CR4.PKE) */
 };
 
 struct tlb_array {

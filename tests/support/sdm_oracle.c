@@ -26,6 +26,7 @@
 #define EC_US 0x04u   /* the access was made at CPL 3 */
 #define EC_RSVD 0x08u /* a reserved bit was set in some entry */
 #define EC_ID 0x10u   /* instruction fetch, reported only with NXE or SMEP */
+#define EC_PK 0x20u   /* a protection-key violation */
 
 void sdm_oracle(const struct sdm_case *c, struct sdm_outcome *o)
 {
@@ -95,9 +96,21 @@ void sdm_oracle(const struct sdm_case *c, struct sdm_outcome *o)
 		else
 			ok = true;
 	}
-	if (!ok) {
+	/* §4.6.2 protection keys, and §4.7's definition of the PK bit: with
+	 * CR4.PKE = 1, a data access (not a fetch) to a user-mode address with
+	 * key i violates the key when PKRU.ADi = 1, or when it is a write,
+	 * PKRU.WDi = 1, and the access is in user mode or CR0.WP = 1. The PK
+	 * bit is set on such a fault whatever else denies the access. */
+	bool pk = false;
+	if (c->cr4_pke && all_us && !fetch) {
+		unsigned key = (unsigned)(c->entry[1] >> 59) & 15;
+		bool ad = (c->pkru >> (2 * key)) & 1;
+		bool wd = (c->pkru >> (2 * key + 1)) & 1;
+		pk = ad || (write && wd && (c->cpl3 || c->cr0_wp));
+	}
+	if (!ok || pk) {
 		o->fault = true;
-		o->error_code = ec | EC_P;
+		o->error_code = ec | EC_P | (pk ? EC_PK : 0);
 		return;
 	}
 	o->fault = false;

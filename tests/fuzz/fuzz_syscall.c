@@ -1,0 +1,103 @@
+/*
+ * fuzz_syscall.c - the SYSCALL-line parser of syscall replay
+ * (workloads/replay_sys.c).
+ *
+ * Every line of the input goes through rsys_classify(), and every line it
+ * calls a SYSCALL line through rsys_parse(), whose result is checked
+ * against what it promises (replay_sys.h): an error always says why; on
+ * success the pid is positive, the name is non-empty and NUL-terminated,
+ * at most 6 arguments, 'used' within the line and 'rest' inside it, a
+ * child pid of -1 or positive, and no "ok" without a result. Then a short
+ * input is replayed whole, system calls on, through a memfd, on a small
+ * native VM: the calls themselves (mmap, munmap, mprotect, brk, mremap,
+ * clone, exec, exit), the process table and the unknown-territory rule.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "../../src/core/config.h"
+#include "../../src/lib/run.h"
+#include "../../workloads/replay.h"
+
+static void check_line(const char *line, size_t len)
+{
+	struct rsys_call_line sc;
+	char why[128] = "";
+
+	if (rsys_classify(line, len) != RSYS_LINE_SYSCALL)
+		return;
+	if (rsys_parse(line, len, &sc, why, sizeof(why)) != 0) {
+		if (why[0] == '\0')
+			abort(); /* an error must say why */
+		return;
+	}
+	if (sc.pid <= 0 || sc.tid < 0 || sc.name[0] == '\0' ||
+	    memchr(sc.name, '\0', sizeof(sc.name)) == NULL)
+		abort();
+	if (sc.nargs < 0 || sc.nargs > 6 || sc.used > len || sc.used == 0)
+		abort();
+	if (sc.rest != 0 && sc.rest >= sc.used)
+		abort();
+	if (sc.child != -1 && sc.child <= 0)
+		abort();
+	if (sc.ok && !sc.has_result)
+		abort();
+	/* A second call glued to this one parses on its own. */
+	if (sc.used < len)
+		check_line(line + sc.used, len - sc.used);
+}
+
+static void check_lines(const uint8_t *data, size_t size)
+{
+	size_t start = 0;
+
+	while (start <= size) {
+		const uint8_t *nl = memchr(data + start, '\n', size - start);
+		size_t len = nl ? (size_t)(nl - (data + start)) : size - start;
+
+		check_line((const char *)data + start, len);
+		if (nl == NULL)
+			break;
+		start += len + 1;
+	}
+}
+
+static void replay_whole(const uint8_t *data, size_t size)
+{
+	struct replay_workload *rw = malloc(sizeof(*rw));
+	struct wl_params p = {.seed = 1};
+	struct vm_config cfg;
+	struct run_result r;
+	int fd;
+
+	if (rw == NULL)
+		return;
+	fd = memfd_create("fuzz-syscall", MFD_CLOEXEC);
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0 ||
+	    replay_workload_init(rw, "fuzz.lackey") != 0) {
+		if (fd >= 0)
+			close(fd);
+		free(rw);
+		return;
+	}
+	rw->in.fd = fd;
+	config_defaults(&cfg);
+	cfg.guest_mem = UINT64_C(16) << 20;
+	cfg.mode = "native";
+	p.arg = &rw->in;
+	(void)run_workload(&cfg, &rw->w, &p, NULL, &r);
+	replay_input_close(&rw->in);
+	free(rw);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	check_lines(data, size);
+	if (size <= 4096)
+		replay_whole(data, size);
+	return 0;
+}
