@@ -1,6 +1,7 @@
 # vmmu - the only build entry.
 #   make            build build/vmmu and build/libvmmu.a (installs deps first)
 #   make test       unit tests (one cmocka binary per module) and end-to-end tests
+#   make test-cluster  the sweep's Slurm array and GNU parallel loop alone
 #   make compare    run every workload under every mode -> results/
 #   make bench      simulated accesses per second vs a no-translation baseline,
 #                   and replay throughput (workloads/bench-replay.sh)
@@ -55,9 +56,12 @@ TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
 
 DEPS_PKGS := libjemalloc-dev libnuma-dev libcmocka-dev gnuplot-nox libxml2-utils \
 	help2man pkgconf man-db libzstd-dev
+# For make test's end-to-end tests: the Slurm and GNU parallel loop
+# (tests/e2e_cluster.sh) and the browser test of explain --html.
+TEST_DEPS_PKGS := slurm-wlm munge parallel
 VERSION_H := $(BUILD)/include/vmmu-version.h
 
-.PHONY: print-version all deps test test-unit test-e2e test-fuzz-regress fuzz fuzz-deps compare bench install perf clean format traces soak
+.PHONY: print-version all deps test test-unit test-e2e test-cluster test-fuzz-regress fuzz fuzz-deps compare bench install perf clean format traces soak
 
 SOAK_OPS ?= 10000000
 SOAK_PER_RUN ?= 50000
@@ -67,7 +71,7 @@ all: deps $(BUILD)/vmmu $(BUILD)/libvmmu.a
 
 deps:
 	@missing=""; \
-	for p in $(DEPS_PKGS); do \
+	for p in $(DEPS_PKGS) $(TEST_DEPS_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -137,6 +141,10 @@ test-unit: $(TEST_BIN) $(BUILD)/vmmu
 	echo "unit test binaries: $$((n-fail)) passed, $$fail failed"; \
 	[ $$fail -eq 0 ]
 
+# The cluster loop alone: a single-node Slurm and GNU parallel started here.
+test-cluster: deps $(BUILD)/vmmu
+	@VMMU=$(BUILD)/vmmu bash tests/e2e_cluster.sh
+
 soak: deps $(BUILD)/tests/test_differential
 	@bash tests/soak.sh $(BUILD)/tests/test_differential $(SOAK_OPS) $(SOAK_PER_RUN) $(SOAK_JOBS)
 
@@ -148,6 +156,7 @@ test-e2e: $(BUILD)/vmmu
 	@VMMU=$(BUILD)/vmmu bash tests/tutorial.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_outputs.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_errors.sh
+	@VMMU=$(BUILD)/vmmu bash tests/e2e_cluster.sh
 	@bash tests/test_layering.sh
 	@VMMU=$(BUILD)/vmmu MAKE_BUILD=$(BUILD) SANITIZE=$(SANITIZE) bash tests/e2e_install.sh
 

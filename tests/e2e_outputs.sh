@@ -69,9 +69,9 @@ expect_msg 2 "--out: '$T/plain' is not a folder" "compare --out FILE: exit 2" \
 expect_msg 2 "--out: folder '$T/a' does not exist (it is not created)" \
 	"sweep --out with a missing parent: exit 2" \
 	"$VMMU" sweep --workload seq --param ops --values 100,200 --out "$T/a/b"
-expect_msg 2 "--emit-jobs: folder '$T/a' does not exist (it is not created)" \
-	"sweep --emit-jobs in a missing folder: exit 2" \
-	"$VMMU" sweep --workload seq --param ops --values 100,200 --emit-jobs "$T/a/jobs.txt"
+expect_msg 2 "--out: folder '$T/a' does not exist (it is not created)" \
+	"sweep --emit-jobs into a missing folder: exit 2" \
+	"$VMMU" sweep --workload seq --param ops --values 100,200 --emit-jobs slurm --out "$T/a/b"
 "$VMMU" run "${small[@]}" --csv "$T/one.csv" >/dev/null 2>&1
 expect_msg 2 "merge: OUT: folder '$T/a' does not exist (it is not created)" \
 	"merge OUT in a missing folder: exit 2" "$VMMU" merge "$T/a/m.csv" "$T/one.csv"

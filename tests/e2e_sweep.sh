@@ -134,9 +134,9 @@ check "sweep --seeds: a crossover is reported with its interval, or none" \
 
 # ---- --emit-jobs and merge ----
 
-JS=$T/jobs-seeds.txt
+JS=$T/cls/sweep-faults-pages.jobs
 check "emit-jobs --seeds 2" "$VMMU" sweep --workload faults --param pages --values 8,16 --ops 2 \
-	--modes native --seeds 2 --out "$T/cls" --emit-jobs "$JS"
+	--modes native --seeds 2 --out "$T/cls" --emit-jobs parallel --pilot off
 eq "emit-jobs --seeds: one line per value x mode x seed" "$(wc -l <"$JS")" "4"
 eq "emit-jobs --seeds: the seeds" "$(grep -o -- '--seed=[0-9]*' "$JS" | tr '\n' ' ')" "--seed=1 --seed=2 --seed=1 --seed=2 "
 runs() { while IFS= read -r line; do sh -c "$line" >/dev/null 2>&1 || return 1; done <"$1"; }
@@ -144,13 +144,14 @@ check "every seeded job runs" runs "$JS"
 check "merge --expect of seeded jobs" "$VMMU" merge "$T/cls/m.csv" "$T/cls/sweep-faults-pages-jobs" --expect "$JS"
 eq "merge: one row per seeded job" "$(wc -l <"$T/cls/m.csv")" "5"
 
-J=$T/jobs.txt
+J=$T/cl/sweep-faults-pages.jobs
 check "emit-jobs" "$VMMU" sweep --workload faults --param pages --values 8,16 --ops 2 \
-	--out "$T/cl" --emit-jobs "$J"
+	--out "$T/cl" --emit-jobs slurm --pilot off
 eq "emit-jobs: one line per value x mode" "$(wc -l <"$J")" "$((2 * nm))"
 check "emit-jobs: every line is a self-contained vmmu run with --csv" \
 	test "$(grep -c ' run --workload faults --mode .* --levels=4 .* --csv ' "$J")" -eq "$((2 * nm))"
-check "emit-jobs ran nothing" test ! -e "$T/cl/sweep-faults-pages.csv"
+check "emit-jobs ran nothing" test ! -e "$T/cl/sweep-faults-pages.csv" -a ! -e "$T/cl/sweep-faults-pages-jobs/0001-native.csv"
+check "emit-jobs --pilot off: no time hint" grep -q "no --time or --mem hint" "$T/cl/sweep-faults-pages.sbatch"
 runall() { while IFS= read -r line; do sh -c "$line" >/dev/null 2>&1 || return 1; done <"$J"; }
 check "every emitted job runs" runall
 JD=$T/cl/sweep-faults-pages-jobs
