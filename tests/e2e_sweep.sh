@@ -52,13 +52,21 @@ for w in $wls; do
 	grep -q "^## $w (" "$T/cmp/summary.md" || { bad "summary.md lacks workload $w"; continue; }
 done
 ok "summary.md has a section per workload"
-for f in compare-cycles compare-exits compare-walkrefs; do
+for f in compare-cycles compare-exits compare-walkrefs compare-headline compare-exit-reasons; do
 	check "plots/$f.dat and .gp written" test -s "$T/cmp/plots/$f.dat" -a -s "$T/cmp/plots/$f.gp"
 	if [ $have_gnuplot -eq 1 ]; then
 		check "plots/$f.svg is well-formed XML" svg_ok "$T/cmp/plots/$f.svg"
 		check "plots/$f.png is a PNG" png_ok "$T/cmp/plots/$f.png"
 	fi
 done
+check "headline: one shared log axis, a cluster per workload" \
+	bash -c "grep -q '^set logscale y' '$T/cmp/plots/compare-headline.gp' && ! grep -q multiplot '$T/cmp/plots/compare-headline.gp'"
+eq "headline: one row per workload and trace" "$(grep -vc '^#' "$T/cmp/plots/compare-headline.dat")" \
+	"$(awk -F, 'NR > 1 { print $1 }' "$T/cmp/compare.csv" | sort -u | wc -l)"
+check "exits: on a log axis" grep -q '^set logscale y' "$T/cmp/plots/compare-exits.gp"
+check "summary: a best-virtualized column" grep -q '| winner | best virtualized | shadow vs nested |' "$T/cmp/summary.md"
+check "summary: each best virtualized mode is named with its margin, or a tie" \
+	test "$(grep -Ec '^\| [^|]+ \|.*\| ([a-z]+, [0-9.e-]+% below [a-z]+|tie \([a-z]+, [a-z]+\)) \| [^|]+ \|$' "$T/cmp/summary.md")" -ge "$nw"
 eq "no temporary files left" "$(find "$T/cmp" -name '*.tmp*' -o -name '.*gnuplot-err*' | wc -l)" "0"
 
 # Without gnuplot: CSV and summary still written, one clear message, status 0.
@@ -92,6 +100,9 @@ fi
 check "categorical sweep (host-page) runs" "$VMMU" sweep --workload seq --param host-page \
 	--values 4k,2m --modes native,nested --pages 16 --ops 1 --out "$T/sw2"
 check "categorical sweep has its rows" test "$(wc -l <"$T/sw2/sweep-seq-host-page.csv")" -eq 5
+check "categorical sweep: grouped bars, not lines" \
+	bash -c "grep -q 'with histograms' '$T/sw2/plots/sweep-seq-host-page.gp' && ! grep -q linespoints '$T/sw2/plots/sweep-seq-host-page.gp'"
+check "numeric sweep: lines" grep -q linespoints "$T/sw/plots/sweep-random-pages.gp"
 
 expect_msg 2 "--param: unknown parameter 'bogus'" "sweep: unknown parameter" \
 	"$VMMU" sweep --workload random --param bogus --values 1,2 --out "$T/never"
