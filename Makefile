@@ -2,7 +2,8 @@
 #   make            build build/vmmu and build/libvmmu.a (installs deps first)
 #   make test       unit tests (one cmocka binary per module) and end-to-end tests
 #   make test-cluster  the sweep's Slurm array and GNU parallel loop alone
-#   make compare    run every workload under every mode -> results/
+#   make compare    run every workload under every mode -> OUT (out/compare);
+#                   the committed reference in results/ is never written
 #   make bench      simulated accesses per second vs a no-translation baseline,
 #                   and replay throughput (workloads/bench-replay.sh)
 #   make deps       install the Debian packages the build needs (apt-get)
@@ -239,6 +240,11 @@ fuzz: deps fuzz-deps
 	done; \
 	[ $$fail -eq 0 ]
 
+# compare writes a fresh folder, OUT (default out/compare), never the
+# committed reference results/, and ends with how it differs from it.
+OUT ?= out/compare
+BENCH_OUT ?= out/bench.csv
+
 # compare replays the lackey traces too: tests/data/ always, and those of
 # `make traces`, recorded first when valgrind is there (a failure to record
 # leaves compare running without them).
@@ -247,7 +253,11 @@ compare: deps $(BUILD)/vmmu
 		$(MAKE) --no-print-directory traces || \
 		echo "make compare: recording traces failed; comparing without them (see make traces)"; \
 	fi
-	$(BUILD)/vmmu compare --out results --warmup $(TRACE_WARMUP)
+	@mkdir -p $(dir $(OUT:/=))
+	$(BUILD)/vmmu compare --out $(OUT) --warmup $(TRACE_WARMUP)
+	@echo "make compare: against the committed reference (results/compare.csv):"
+	@bash tools/compare-diff.sh results/compare.csv $(OUT)/compare.csv | tail -1
+	@echo "  (every row: bash tools/compare-diff.sh results/compare.csv $(OUT)/compare.csv)"
 
 # bench also appends replay throughput rows (text, binary, lackey as the
 # producer) when valgrind is installed: workloads/bench-replay.sh.
@@ -256,8 +266,9 @@ compare: deps $(BUILD)/vmmu
 TRACE_WARMUP ?= 1000000
 
 bench: deps $(BUILD)/vmmu
-	$(BUILD)/vmmu bench --out results/bench.csv
-	VMMU=$(BUILD)/vmmu bash workloads/bench-replay.sh results/bench.csv
+	@mkdir -p $(dir $(BENCH_OUT))
+	$(BUILD)/vmmu bench --csv $(BENCH_OUT)
+	VMMU=$(BUILD)/vmmu bash workloads/bench-replay.sh $(BENCH_OUT)
 
 traces: deps $(BUILD)/vmmu
 	VMMU=$(BUILD)/vmmu bash workloads/make-traces.sh workloads/traces

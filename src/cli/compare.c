@@ -87,7 +87,7 @@ static void compare_help(FILE *f)
 	    "nothing written). DIR/compare.manifest is written last: the set is whole\n"
 	    "when it is there.\n\n"
 	    "  --out DIR                        output directory, created if missing (not its\n"
-	    "                                   parent; default: results)\n"
+	    "                                   parent; default: out)\n"
 	    "  -j, --jobs N                     runs in parallel, 1..%d (default: %d)\n"
 	    "  --workloads a,b,...              workloads to run (default: all, see `vmmu list`)\n"
 	    "  --modes a,b,...                  modes to run (default: every mode that can run)\n"
@@ -179,7 +179,7 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 
 	config_defaults(&c->cfg);
 	c->p = (struct wl_params){.seed = CLI_DEFAULT_SEED};
-	c->out = "results";
+	c->out = "out";
 	c->jobs = COMPARE_DEFAULT_JOBS;
 	c->nseeds = 1;
 	for (int i = 1; i < argc;) {

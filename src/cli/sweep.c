@@ -10,7 +10,7 @@
  * if its flag had been given, on top of the flags of the command line, so
  * any flag of `vmmu run` can be swept.
  *
- * Output (DIR = --out, default results; BASE = sweep-<workload>-<param>):
+ * Output (DIR = --out, default out; BASE = sweep-<workload>-<param>):
  *   DIR/BASE.csv           one row per successful run, the columns of
  *                          docs/csv.md, in job order;
  *   DIR/BASE.md            cycles per access per value and mode, the
@@ -163,7 +163,7 @@ static void sweep_help(FILE *f)
 	    "                                   (SEED = --seed, default 1): means, 95%% Student-t\n"
 	    "                                   intervals, error bars (default: 1)\n"
 	    "  --out DIR                        output directory, created if missing (not its\n"
-	    "                                   parent; default: results)\n"
+	    "                                   parent; default: out)\n"
 	    "  --emit-jobs parallel|slurm       run the pilot only; write DIR/sweep-W-P.jobs (one\n"
 	    "                                   self-contained `vmmu run` per job), .todo (those\n"
 	    "                                   still to run) and a script: .parallel.sh (GNU\n"
@@ -327,7 +327,7 @@ static int sweep_parse(struct sweep *s, int argc, char **argv)
 	s->pilot = true;
 	config_defaults(&s->cfg);
 	s->p = (struct wl_params){.seed = CLI_DEFAULT_SEED};
-	s->out = "results";
+	s->out = "out";
 	s->jobs = SWEEP_DEFAULT_JOBS;
 	s->nseeds = 1;
 	for (int i = 1; i < argc;) {
