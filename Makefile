@@ -45,7 +45,7 @@ endif
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(SANFLAGS) $(ALLOC_DEFS) -Iinclude -I$(BUILD)/include
 LDFLAGS += $(SANFLAGS)
-LDLIBS  := $(ALLOC_LIBS) -lnuma -lzstd -lm
+LDLIBS  := $(ALLOC_LIBS) -lnuma -lzstd -ljansson -lm
 
 LIB_SRC := $(sort $(filter-out src/cli/main.c,$(wildcard src/*/*.c)) $(wildcard workloads/*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
@@ -56,7 +56,7 @@ TEST_SUPPORT := $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
 
 DEPS_PKGS := libjemalloc-dev libnuma-dev libcmocka-dev gnuplot-nox libxml2-utils \
-	help2man pkgconf man-db libzstd-dev
+	help2man pkgconf man-db libzstd-dev libjansson-dev
 # For make test's end-to-end tests: the Slurm and GNU parallel loop
 # (tests/e2e_cluster.sh) and the browser test of explain --html.
 TEST_DEPS_PKGS := slurm-wlm munge parallel
@@ -218,7 +218,7 @@ $(FUZZ_BUILD)/libvmmu.a: $(FUZZ_LIB_OBJ)
 	ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libvmmu.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libvmmu.a -lnuma -lzstd -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libvmmu.a -lnuma -lzstd -ljansson -lm
 
 fuzz: deps fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
