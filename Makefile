@@ -59,7 +59,7 @@ DEPS_PKGS := libjemalloc-dev libnuma-dev libcmocka-dev gnuplot-nox libxml2-utils
 	help2man pkgconf man-db libzstd-dev libjansson-dev
 # For make test's end-to-end tests: the Slurm and GNU parallel loop
 # (tests/e2e_cluster.sh) and the browser test of explain --html.
-TEST_DEPS_PKGS := slurm-wlm munge parallel
+TEST_DEPS_PKGS := slurm-wlm munge parallel chromium
 VERSION_H := $(BUILD)/include/vmmu-version.h
 
 .PHONY: print-version all deps test test-unit test-e2e test-cluster test-fuzz-regress fuzz fuzz-deps compare bench install perf clean format traces soak
@@ -149,7 +149,7 @@ test-cluster: deps $(BUILD)/vmmu
 soak: deps $(BUILD)/tests/test_differential
 	@bash tests/soak.sh $(BUILD)/tests/test_differential $(SOAK_OPS) $(SOAK_PER_RUN) $(SOAK_JOBS)
 
-test-e2e: $(BUILD)/vmmu
+test-e2e: $(BUILD)/vmmu $(BUILD)/vmmu.1
 	@VMMU=$(BUILD)/vmmu bash tests/e2e.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_sweep.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_replay.sh
@@ -158,6 +158,8 @@ test-e2e: $(BUILD)/vmmu
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_outputs.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_errors.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_cluster.sh
+	@VMMU=$(BUILD)/vmmu MAN=$(BUILD)/vmmu.1 bash tests/e2e_conventions.sh
+	@VMMU=$(BUILD)/vmmu OUTDIR=$(BUILD)/test-output bash tests/e2e_browser.sh
 	@bash tests/test_layering.sh
 	@VMMU=$(BUILD)/vmmu MAKE_BUILD=$(BUILD) SANITIZE=$(SANITIZE) bash tests/e2e_install.sh
 
