@@ -162,7 +162,8 @@ static json_t *list_modes(void)
 		const struct mmu_ops *m = mmu_modes[k];
 		bool ok = jobs_mode_can_run(&def, m, err, sizeof(err));
 		json_t *o = json_pack("{s:s, s:b, s:s}", "name", m->name, "available", ok,
-				      ok ? "description" : "unavailable", ok ? (m->desc ? m->desc : "") : err);
+				      ok ? "description" : "unavailable",
+				      ok ? (m->desc ? m->desc : "") : err);
 		if (o == NULL || json_array_append_new(a, o) < 0) {
 			json_decref(a);
 			return NULL;
@@ -178,8 +179,8 @@ static json_t *list_workloads(void)
 	for (size_t k = 0; a != NULL && workloads[k] != NULL; k++) {
 		const struct workload *w = workloads[k];
 		json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "name", w->name, "pages",
-				      (json_int_t)w->def_pages, "ops", (json_int_t)w->def_ops, "procs",
-				      (json_int_t)w->def_procs, "switch_every",
+				      (json_int_t)w->def_pages, "ops", (json_int_t)w->def_ops,
+				      "procs", (json_int_t)w->def_procs, "switch_every",
 				      (json_int_t)w->def_switch_every, "description",
 				      w->desc ? w->desc : "");
 		if (o == NULL || json_array_append_new(a, o) < 0) {
@@ -201,9 +202,11 @@ static json_t *list_machines(void)
 		json_t *cost = json_object();
 		json_t *o;
 		for (size_t j = 0; cost != NULL && j < nf; j++)
-			json_object_set_new(cost, f[j].name,
-					    json_integer(*(const uint32_t *)(const void *)((
-						const char *)&m[k].cost + f[j].off)));
+			json_object_set_new(
+			    cost, f[j].name,
+			    json_integer(
+				*(const uint32_t *)(const void *)((const char *)&m[k].cost +
+								  f[j].off)));
 		o = json_pack("{s:s, s:s, s:b, s:o}", "name", m[k].name, "summary", m[k].summary,
 			      "default", k == 0, "cost", cost);
 		if (o == NULL || json_array_append_new(a, o) < 0) {

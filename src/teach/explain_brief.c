@@ -74,8 +74,8 @@ static void brief_grid(FILE *f, const struct xp_trace *t, const struct xp_grid *
 			if (cell == NULL)
 				snprintf(text, sizeof(text), ".");
 			else
-				snprintf(text, sizeof(text), "%d %s%s", cell->step, brief_code(cell),
-					 cell->absent ? "!" : "");
+				snprintf(text, sizeof(text), "%d %s%s", cell->step,
+					 brief_code(cell), cell->absent ? "!" : "");
 			fprintf(f, "%*s", BRIEF_CELL, text);
 		}
 		fputc('\n', f);
@@ -116,5 +116,7 @@ void xp_print_brief(FILE *f, const struct xp_trace *t)
 			t->gva, t->gpa, t->hpa, page_size_name(t->fill_size));
 	else
 		fprintf(f, "the load did not complete: %s\n",
-			t->error[0] ? t->error : t->faulted ? "page fault" : "no translation");
+			t->error[0]  ? t->error
+			: t->faulted ? "page fault"
+				     : "no translation");
 }

@@ -127,12 +127,13 @@ static void html_grid(FILE *f, const struct xp_trace *t, const struct xp_grid *g
 				fputs("<td class=\"none\"></td>", f);
 				continue;
 			}
-			fprintf(f,
-				"<td id=\"c%d\" class=\"%s%s\" data-step=\"%d\" title=\"%s, %" PRIu64
-				" cycles\"><b>%d</b><br><small>%" PRIu64 " cyc</small></td>",
-				cell->step, html_class(cell), cell->absent ? " absent" : "",
-				cell->step, html_served(cell), cell->rec->ev.cycles, cell->step,
-				cell->rec->ev.cycles);
+			fprintf(
+			    f,
+			    "<td id=\"c%d\" class=\"%s%s\" data-step=\"%d\" title=\"%s, %" PRIu64
+			    " cycles\"><b>%d</b><br><small>%" PRIu64 " cyc</small></td>",
+			    cell->step, html_class(cell), cell->absent ? " absent" : "", cell->step,
+			    html_served(cell), cell->rec->ev.cycles, cell->step,
+			    cell->rec->ev.cycles);
 		}
 		fputs("</tr>\n", f);
 	}
@@ -165,12 +166,16 @@ static void html_tables(FILE *f, const struct xp_trace *t)
 				continue;
 			if (!any) {
 				fprintf(f, "<h2>%s (%s)</h2>\n", family[fam],
-					fam ? "hPA" : t->identity ? "PA" : t->machine ? "mPA" : "gPA");
+					fam	      ? "hPA"
+					: t->identity ? "PA"
+					: t->machine  ? "mPA"
+						      : "gPA");
 				any = true;
 			}
 			fprintf(f,
 				"<table class=\"pt\"><caption>%s table at 0x%" PRIx64
-				"</caption><tr><th>index</th><th>entry address</th><th>value</th></tr>\n",
+				"</caption><tr><th>index</th><th>entry "
+				"address</th><th>value</th></tr>\n",
 				xp_level_name(r->ev.level), r->ev.table_addr);
 			for (size_t j = i; j < t->n; j++) {
 				const struct xp_rec *q = &t->rec[j];
@@ -271,12 +276,12 @@ static int html_write(FILE *f, const struct xp_trace *t)
 	if (g == NULL)
 		return -1;
 	xp_grid_counts(t, &mem, &cached);
-	fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-		   "<title>vmmu explain: gVA 0x%" PRIx64 " under %s paging</title>\n<style>\n%s"
-		   "</style></head><body>\n",
-		t->gva, t->mode, html_style);
 	fprintf(f,
-		"<h1>gVA 0x%016" PRIx64 " under %s paging: %d-level guest", t->gva, t->mode,
+		"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+		"<title>vmmu explain: gVA 0x%" PRIx64 " under %s paging</title>\n<style>\n%s"
+		"</style></head><body>\n",
+		t->gva, t->mode, html_style);
+	fprintf(f, "<h1>gVA 0x%016" PRIx64 " under %s paging: %d-level guest", t->gva, t->mode,
 		t->levels);
 	if (t->two_d)
 		fprintf(f, " over a %d-level EPT", t->ept_levels);
