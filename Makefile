@@ -1,7 +1,9 @@
 # vmmu - the only build entry.
 #   make            build build/vmmu and build/libvmmu.a (installs deps first)
 #   make test       unit tests (one cmocka binary per module) and end-to-end tests
-#   make compare    run every workload under every mode -> results/
+#   make test-cluster  the sweep's Slurm array and GNU parallel loop alone
+#   make compare    run every workload under every mode -> OUT (out/compare);
+#                   the committed reference in results/ is never written
 #   make bench      simulated accesses per second vs a no-translation baseline,
 #                   and replay throughput (workloads/bench-replay.sh)
 #   make deps       install the Debian packages the build needs (apt-get)
@@ -43,7 +45,7 @@ endif
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(SANFLAGS) $(ALLOC_DEFS) -Iinclude -I$(BUILD)/include
 LDFLAGS += $(SANFLAGS)
-LDLIBS  := $(ALLOC_LIBS) -lnuma -lzstd -lm
+LDLIBS  := $(ALLOC_LIBS) -lnuma -lzstd -ljansson -lm
 
 LIB_SRC := $(sort $(filter-out src/cli/main.c,$(wildcard src/*/*.c)) $(wildcard workloads/*.c))
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
@@ -54,10 +56,13 @@ TEST_SUPPORT := $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
 
 DEPS_PKGS := libjemalloc-dev libnuma-dev libcmocka-dev gnuplot-nox libxml2-utils \
-	help2man pkgconf man-db libzstd-dev
+	help2man pkgconf man-db libzstd-dev libjansson-dev
+# For make test's end-to-end tests: the Slurm and GNU parallel loop
+# (tests/e2e_cluster.sh) and the browser test of explain --html.
+TEST_DEPS_PKGS := slurm-wlm munge parallel chromium
 VERSION_H := $(BUILD)/include/vmmu-version.h
 
-.PHONY: print-version all deps test test-unit test-e2e test-fuzz-regress fuzz fuzz-deps compare bench install perf clean format traces soak
+.PHONY: print-version all deps test test-unit test-e2e test-cluster test-fuzz-regress fuzz fuzz-deps compare bench install perf clean format traces soak
 
 SOAK_OPS ?= 10000000
 SOAK_PER_RUN ?= 50000
@@ -67,7 +72,7 @@ all: deps $(BUILD)/vmmu $(BUILD)/libvmmu.a
 
 deps:
 	@missing=""; \
-	for p in $(DEPS_PKGS); do \
+	for p in $(DEPS_PKGS) $(TEST_DEPS_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -141,10 +146,14 @@ test-unit: $(TEST_BIN) $(BUILD)/vmmu
 	echo "unit test binaries: $$((n-fail)) passed, $$fail failed"; \
 	[ $$fail -eq 0 ]
 
+# The cluster loop alone: a single-node Slurm and GNU parallel started here.
+test-cluster: deps $(BUILD)/vmmu
+	@VMMU=$(BUILD)/vmmu bash tests/e2e_cluster.sh
+
 soak: deps $(BUILD)/tests/test_differential
 	@bash tests/soak.sh $(BUILD)/tests/test_differential $(SOAK_OPS) $(SOAK_PER_RUN) $(SOAK_JOBS)
 
-test-e2e: $(BUILD)/vmmu
+test-e2e: $(BUILD)/vmmu $(BUILD)/vmmu.1
 	@VMMU=$(BUILD)/vmmu bash tests/e2e.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_sweep.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_replay.sh
@@ -152,6 +161,9 @@ test-e2e: $(BUILD)/vmmu
 	@VMMU=$(BUILD)/vmmu bash tests/tutorial.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_outputs.sh
 	@VMMU=$(BUILD)/vmmu bash tests/e2e_errors.sh
+	@VMMU=$(BUILD)/vmmu bash tests/e2e_cluster.sh
+	@VMMU=$(BUILD)/vmmu MAN=$(BUILD)/vmmu.1 bash tests/e2e_conventions.sh
+	@VMMU=$(BUILD)/vmmu OUTDIR=$(BUILD)/test-output bash tests/e2e_browser.sh
 	@bash tests/test_layering.sh
 	@VMMU=$(BUILD)/vmmu MAKE_BUILD=$(BUILD) SANITIZE=$(SANITIZE) bash tests/e2e_install.sh
 
@@ -212,7 +224,7 @@ $(FUZZ_BUILD)/libvmmu.a: $(FUZZ_LIB_OBJ)
 	ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libvmmu.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libvmmu.a -lnuma -lzstd -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libvmmu.a -lnuma -lzstd -ljansson -lm
 
 fuzz: deps fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
@@ -234,6 +246,11 @@ fuzz: deps fuzz-deps
 	done; \
 	[ $$fail -eq 0 ]
 
+# compare writes a fresh folder, OUT (default out/compare), never the
+# committed reference results/, and ends with how it differs from it.
+OUT ?= out/compare
+BENCH_OUT ?= out/bench.csv
+
 # compare replays the lackey traces too: tests/data/ always, and those of
 # `make traces`, recorded first when valgrind is there (a failure to record
 # leaves compare running without them).
@@ -242,7 +259,11 @@ compare: deps $(BUILD)/vmmu
 		$(MAKE) --no-print-directory traces || \
 		echo "make compare: recording traces failed; comparing without them (see make traces)"; \
 	fi
-	$(BUILD)/vmmu compare --out results --warmup $(TRACE_WARMUP)
+	@mkdir -p $(dir $(OUT:/=))
+	$(BUILD)/vmmu compare --out $(OUT) --warmup $(TRACE_WARMUP)
+	@echo "make compare: against the committed reference (results/compare.csv):"
+	@bash tools/compare-diff.sh results/compare.csv $(OUT)/compare.csv | tail -1
+	@echo "  (every row: bash tools/compare-diff.sh results/compare.csv $(OUT)/compare.csv)"
 
 # bench also appends replay throughput rows (text, binary, lackey as the
 # producer) when valgrind is installed: workloads/bench-replay.sh.
@@ -251,8 +272,9 @@ compare: deps $(BUILD)/vmmu
 TRACE_WARMUP ?= 1000000
 
 bench: deps $(BUILD)/vmmu
-	$(BUILD)/vmmu bench --out results/bench.csv
-	VMMU=$(BUILD)/vmmu bash workloads/bench-replay.sh results/bench.csv
+	@mkdir -p $(dir $(BENCH_OUT))
+	$(BUILD)/vmmu bench --csv $(BENCH_OUT)
+	VMMU=$(BUILD)/vmmu bash workloads/bench-replay.sh $(BENCH_OUT)
 
 traces: deps $(BUILD)/vmmu
 	VMMU=$(BUILD)/vmmu bash workloads/make-traces.sh workloads/traces

@@ -52,12 +52,12 @@ expect_msg 2 "folder '$T/no/such' does not exist (it is not created)" \
 	"--csv in a missing folder: exit 2" "$VMMU" run "${small[@]}" --csv "$T/no/such/x.csv"
 check "--csv in a missing folder: not created" test ! -e "$T/no"
 
-# bench would run for minutes: a bad --out must stop it at once.
+# bench would run for minutes: a bad --csv must stop it at once.
 start=$SECONDS
-expect_msg 2 "--out: folder '$T/nonexistent' does not exist (it is not created)" \
-	"bench --out in a missing folder: exit 2" "$VMMU" bench --out "$T/nonexistent/b.csv"
-check "bench --out in a missing folder: refused within 5 s" test $((SECONDS - start)) -le 5
-check "bench --out in a missing folder: not created" test ! -e "$T/nonexistent"
+expect_msg 2 "--csv: folder '$T/nonexistent' does not exist (it is not created)" \
+	"bench --csv in a missing folder: exit 2" "$VMMU" bench --csv "$T/nonexistent/b.csv"
+check "bench --csv in a missing folder: refused within 5 s" test $((SECONDS - start)) -le 5
+check "bench --csv in a missing folder: not created" test ! -e "$T/nonexistent"
 
 expect_msg 2 "--out: folder '$T/a' does not exist (it is not created)" \
 	"compare --out with a missing parent: exit 2" \
@@ -69,9 +69,9 @@ expect_msg 2 "--out: '$T/plain' is not a folder" "compare --out FILE: exit 2" \
 expect_msg 2 "--out: folder '$T/a' does not exist (it is not created)" \
 	"sweep --out with a missing parent: exit 2" \
 	"$VMMU" sweep --workload seq --param ops --values 100,200 --out "$T/a/b"
-expect_msg 2 "--emit-jobs: folder '$T/a' does not exist (it is not created)" \
-	"sweep --emit-jobs in a missing folder: exit 2" \
-	"$VMMU" sweep --workload seq --param ops --values 100,200 --emit-jobs "$T/a/jobs.txt"
+expect_msg 2 "--out: folder '$T/a' does not exist (it is not created)" \
+	"sweep --emit-jobs into a missing folder: exit 2" \
+	"$VMMU" sweep --workload seq --param ops --values 100,200 --emit-jobs slurm --out "$T/a/b"
 "$VMMU" run "${small[@]}" --csv "$T/one.csv" >/dev/null 2>&1
 expect_msg 2 "merge: OUT: folder '$T/a' does not exist (it is not created)" \
 	"merge OUT in a missing folder: exit 2" "$VMMU" merge "$T/a/m.csv" "$T/one.csv"
@@ -88,7 +88,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
 	if "${asnobody[@]}" "$VMMU" --help >/dev/null 2>&1; then
 		for cmd in "compare --out $T/ro --workloads seq --modes native --ops 100 --pages 16" \
 			"sweep --workload seq --param ops --values 100,200 --out $T/ro" \
-			"bench --out $T/ro/b.csv --workloads seq --modes native"; do
+			"bench --csv $T/ro/b.csv --workloads seq --modes native"; do
 			expect_msg 2 "folder '$T/ro' is not writable" \
 				"${cmd%% *}: read-only --out refused before any run" \
 				"${asnobody[@]}" "$VMMU" $cmd

@@ -52,13 +52,21 @@ for w in $wls; do
 	grep -q "^## $w (" "$T/cmp/summary.md" || { bad "summary.md lacks workload $w"; continue; }
 done
 ok "summary.md has a section per workload"
-for f in compare-cycles compare-exits compare-walkrefs; do
+for f in compare-cycles compare-exits compare-walkrefs compare-headline compare-exit-reasons; do
 	check "plots/$f.dat and .gp written" test -s "$T/cmp/plots/$f.dat" -a -s "$T/cmp/plots/$f.gp"
 	if [ $have_gnuplot -eq 1 ]; then
 		check "plots/$f.svg is well-formed XML" svg_ok "$T/cmp/plots/$f.svg"
 		check "plots/$f.png is a PNG" png_ok "$T/cmp/plots/$f.png"
 	fi
 done
+check "headline: one shared log axis, a cluster per workload" \
+	bash -c "grep -q '^set logscale y' '$T/cmp/plots/compare-headline.gp' && ! grep -q multiplot '$T/cmp/plots/compare-headline.gp'"
+eq "headline: one row per workload and trace" "$(grep -vc '^#' "$T/cmp/plots/compare-headline.dat")" \
+	"$(awk -F, 'NR > 1 { print $1 }' "$T/cmp/compare.csv" | sort -u | wc -l)"
+check "exits: on a log axis" grep -q '^set logscale y' "$T/cmp/plots/compare-exits.gp"
+check "summary: a best-virtualized column" grep -q '| winner | best virtualized | shadow vs nested |' "$T/cmp/summary.md"
+check "summary: each best virtualized mode is named with its margin, or a tie" \
+	test "$(grep -Ec '^\| [^|]+ \|.*\| ([a-z]+, [0-9.e-]+% below [a-z]+|tie \([a-z]+, [a-z]+\)) \| [^|]+ \|$' "$T/cmp/summary.md")" -ge "$nw"
 eq "no temporary files left" "$(find "$T/cmp" -name '*.tmp*' -o -name '.*gnuplot-err*' | wc -l)" "0"
 
 # Without gnuplot: CSV and summary still written, one clear message, status 0.
@@ -109,6 +117,9 @@ check "sweep refused: the old manifest is untouched" test -f "$T/swbad/sweep-ran
 check "categorical sweep (host-page) runs" "$VMMU" sweep --workload seq --param host-page \
 	--values 4k,2m --modes native,nested --pages 16 --ops 1 --out "$T/sw2"
 check "categorical sweep has its rows" test "$(wc -l <"$T/sw2/sweep-seq-host-page.csv")" -eq 5
+check "categorical sweep: grouped bars, not lines" \
+	bash -c "grep -q 'with histograms' '$T/sw2/plots/sweep-seq-host-page.gp' && ! grep -q linespoints '$T/sw2/plots/sweep-seq-host-page.gp'"
+check "numeric sweep: lines" grep -q linespoints "$T/sw/plots/sweep-random-pages.gp"
 
 expect_msg 2 "--param: unknown parameter 'bogus'" "sweep: unknown parameter" \
 	"$VMMU" sweep --workload random --param bogus --values 1,2 --out "$T/never"
@@ -151,9 +162,9 @@ check "sweep --seeds: a crossover is reported with its interval, or none" \
 
 # ---- --emit-jobs and merge ----
 
-JS=$T/jobs-seeds.txt
+JS=$T/cls/sweep-faults-pages.jobs
 check "emit-jobs --seeds 2" "$VMMU" sweep --workload faults --param pages --values 8,16 --ops 2 \
-	--modes native --seeds 2 --out "$T/cls" --emit-jobs "$JS"
+	--modes native --seeds 2 --out "$T/cls" --emit-jobs parallel --pilot off
 eq "emit-jobs --seeds: one line per value x mode x seed" "$(wc -l <"$JS")" "4"
 eq "emit-jobs --seeds: the seeds" "$(grep -o -- '--seed=[0-9]*' "$JS" | tr '\n' ' ')" "--seed=1 --seed=2 --seed=1 --seed=2 "
 runs() { while IFS= read -r line; do sh -c "$line" >/dev/null 2>&1 || return 1; done <"$1"; }
@@ -161,13 +172,14 @@ check "every seeded job runs" runs "$JS"
 check "merge --expect of seeded jobs" "$VMMU" merge "$T/cls/m.csv" "$T/cls/sweep-faults-pages-jobs" --expect "$JS"
 eq "merge: one row per seeded job" "$(wc -l <"$T/cls/m.csv")" "5"
 
-J=$T/jobs.txt
+J=$T/cl/sweep-faults-pages.jobs
 check "emit-jobs" "$VMMU" sweep --workload faults --param pages --values 8,16 --ops 2 \
-	--out "$T/cl" --emit-jobs "$J"
+	--out "$T/cl" --emit-jobs slurm --pilot off
 eq "emit-jobs: one line per value x mode" "$(wc -l <"$J")" "$((2 * nm))"
 check "emit-jobs: every line is a self-contained vmmu run with --csv" \
 	test "$(grep -c ' run --workload faults --mode .* --levels=4 .* --csv ' "$J")" -eq "$((2 * nm))"
-check "emit-jobs ran nothing" test ! -e "$T/cl/sweep-faults-pages.csv"
+check "emit-jobs ran nothing" test ! -e "$T/cl/sweep-faults-pages.csv" -a ! -e "$T/cl/sweep-faults-pages-jobs/0001-native.csv"
+check "emit-jobs --pilot off: no time hint" grep -q "no --time or --mem hint" "$T/cl/sweep-faults-pages.sbatch"
 runall() { while IFS= read -r line; do sh -c "$line" >/dev/null 2>&1 || return 1; done <"$J"; }
 check "every emitted job runs" runall
 JD=$T/cl/sweep-faults-pages-jobs

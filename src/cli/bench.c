@@ -48,7 +48,7 @@
 #include "../core/vm.h"
 #include "registry.h"
 
-#define BENCH_DEFAULT_OUT "results/bench.csv"
+#define BENCH_DEFAULT_OUT "bench.csv"
 #define BENCH_MAX_MODES 16
 #define BENCH_MAX_WL 64
 #define BENCH_DEFAULT_REPEAT 3
@@ -614,7 +614,7 @@ static void bench_help(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: vmmu bench [--out FILE] [--modes a,b,...] [--workloads a,b,...] [FLAGS]\n\n"
+	    "usage: vmmu bench [--csv FILE] [--modes a,b,...] [--workloads a,b,...] [FLAGS]\n\n"
 	    "Measure how fast the engine simulates each workload under each mode, against\n"
 	    "the same user op stream replayed with no translation at all (a flat array):\n"
 	    "the physical limit of the engine. Also replays each single-process stream on a\n"
@@ -623,7 +623,7 @@ static void bench_help(FILE *f)
 	    "Writes a CSV (one row per workload and mode) and prints a table.\n"
 	    "This is a benchmark: numbers depend on the host. Exit status 1 if a run\n"
 	    "failed, 2 on bad usage.\n\n"
-	    "  --out FILE                       CSV output, written atomically; - = stdout;\n"
+	    "  --csv FILE                       CSV output, written atomically; - = stdout;\n"
 	    "                                   its folder must exist\n"
 	    "                                   (default: %s)\n"
 	    "  --workloads a,b,...              workloads to run (default: all, see `vmmu list`)\n"
@@ -725,10 +725,17 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 		rc = cli_parse_machine(&b->cfg, argc, argv, &i, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_parse_wl(&b->p, argc, argv, &i, err, sizeof(err));
-		if (rc == CLI_NOMATCH && (rc = cli_take_value("--out", argc, argv, &i, &v, err,
+		/* --out names a folder everywhere else; bench writes one file. */
+		if (rc == CLI_NOMATCH && (strcmp(a, "--out") == 0 || strncmp(a, "--out=", 6) == 0)) {
+			snprintf(err, sizeof(err),
+				 "--out: bench writes one CSV file: use --csv FILE (--out names a "
+				 "folder, in compare and sweep)");
+			rc = CLI_ERR;
+		}
+		if (rc == CLI_NOMATCH && (rc = cli_take_value("--csv", argc, argv, &i, &v, err,
 							      sizeof(err))) == CLI_MATCHED) {
 			if (*v == '\0') {
-				snprintf(err, sizeof(err), "--out: expected a file name, got ''");
+				snprintf(err, sizeof(err), "--csv: expected a file name, got ''");
 				rc = CLI_ERR;
 			} else {
 				b->out = v;
@@ -807,10 +814,10 @@ int bench_main(int argc, char **argv)
 		goto out;
 	status = CLI_EXIT_OK;
 	{
-		/* Before any run: a bad --out costs nothing (no folder is created). */
+		/* Before any run: a bad --csv costs nothing (no folder is created). */
 		struct out_target t;
 		if (out_resolve(b->out, &t, err, sizeof(err)) != 0) {
-			cli_error("--out: %s", err);
+			cli_error("--csv: %s", err);
 			status = CLI_EXIT_USAGE;
 			goto out;
 		}

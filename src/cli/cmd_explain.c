@@ -18,19 +18,26 @@
 static void explain_help(FILE *f)
 {
 	fprintf(f,
-		"usage: vmmu explain [--mode M] --gva ADDR [--json] [--svg FILE] [FLAGS]\n"
+		"usage: vmmu explain [--mode M] --gva ADDR [--brief|--json] [--svg FILE]\n"
+		"                    [--html FILE] [FLAGS]\n"
 		"       vmmu explain --dma IOVA [--mode M] [--viommu off|on|shadow] [FLAGS]\n"
-		"       vmmu explain --scenario NAME --mode M [FLAGS]\n\n"
+		"       vmmu explain --scenario NAME [--mode M|all] [--compare] [-v] [FLAGS]\n\n"
 		"Build a small guest with ADDR mapped, then load 8 bytes from ADDR with the\n"
 		"TLB flushed, and print every page-walk reference the real walkers make: the\n"
 		"index bits taken from the address, the table and entry addresses (gPA or\n"
 		"hPA), the raw entry and its decoded bits, where the reference was served and\n"
 		"its cycles; then the final translation gVA -> gPA -> hPA.\n\n"
-		"  --mode M             an MMU mode of `vmmu list modes` (default: native)\n"
-		"  --gva ADDR           the guest virtual address (hex with 0x, or decimal)\n"
+		"  --mode M             an MMU mode of `vmmu list modes` (default: native);\n"
+		"                       with --scenario, 'all' narrates every mode\n"
+		"  --gva ADDR           the guest virtual address (hex with 0x, or decimal;\n"
+		"                       required without --scenario)\n"
+		"  --brief              each walk as a compact grid instead: one cell per\n"
+		"                       reference, numbered, with where it was served\n"
 		"  --json               print a JSON array: one object per reference, then\n"
 		"                       the translation (see docs/explain.md)\n"
 		"  --svg FILE           also draw the walk (the 2D grid for nested) as SVG\n"
+		"  --html FILE          also write one self-contained page that steps through\n"
+		"                       the references (Next, Back, arrow keys)\n"
 		"  --map A,B,...        map these pages instead of ADDR's (ADDR may then be\n"
 		"                       unmapped: the explanation ends at its fault)\n"
 		"  --warm on|off        warm the walk caches with a load of the neighbouring\n"
@@ -42,7 +49,11 @@ static void explain_help(FILE *f)
 		"                       device reads bus address IOVA (a gPA without\n"
 		"                       --viommu; with it, 0x80000000 is the ring the guest\n"
 		"                       mapped), one stage or two (docs/iommu.md)\n"
-		"  --scenario NAME      narrate a scenario instead (`--scenario list`)\n"
+		"  --scenario NAME      narrate a scenario instead (`--scenario list`); its\n"
+		"                       guest memory defaults to 64M (1G otherwise)\n"
+		"  --compare            with --scenario: every mode side by side, the table\n"
+		"                       alone\n"
+		"  -v, --verbose        with --scenario: one line per walk reference\n"
 		"  -h, --help           this help\n\n");
 	cli_help_machine(f);
 }
@@ -102,8 +113,8 @@ int explain_main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	const char *mode = "native", *gva_s = NULL, *svg = NULL, *map_s = NULL;
-	const char *warm_s = NULL, *touch_s = NULL, *dma_s = NULL;
-	bool json = false;
+	const char *warm_s = NULL, *touch_s = NULL, *html = NULL, *dma_s = NULL;
+	bool json = false, brief = false;
 	char err[512];
 
 	for (int i = 1; i < argc; i++)
@@ -118,8 +129,11 @@ int explain_main(int argc, char **argv)
 			explain_help(stdout);
 			return CLI_EXIT_OK;
 		}
-		if (strcmp(a, "--json") == 0) {
-			json = true;
+		if (strcmp(a, "--json") == 0 || strcmp(a, "--brief") == 0) {
+			if (a[2] == 'j')
+				json = true;
+			else
+				brief = true;
 			i++;
 			continue;
 		}
@@ -132,6 +146,8 @@ int explain_main(int argc, char **argv)
 			rc = cli_take_value("--svg", argc, argv, &i, &svg, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--dma", argc, argv, &i, &dma_s, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--html", argc, argv, &i, &html, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--map", argc, argv, &i, &map_s, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
@@ -150,8 +166,8 @@ int explain_main(int argc, char **argv)
 	cfg.mode = m->name;
 	if (dma_s) {
 		uint64_t iova;
-		if (gva_s || json || svg || map_s) {
-			cli_error("--dma: not with --gva, --json, --svg or --map");
+		if (gva_s || json || brief || svg || html || map_s) {
+			cli_error("--dma: not with --gva, --json, --brief, --svg, --html or --map");
 			return CLI_EXIT_USAGE;
 		}
 		if (cli_parse_u64(dma_s, &iova, err, sizeof(err)) != 0) {
@@ -163,6 +179,10 @@ int explain_main(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 		return CLI_EXIT_OK;
+	}
+	if (json && brief) {
+		cli_error("--brief: cannot be combined with --json (choose one form)");
+		return CLI_EXIT_USAGE;
 	}
 	if (!gva_s) {
 		cli_error("explain: --gva is required (e.g. --gva 0x7f0000001000)");
@@ -224,6 +244,13 @@ int explain_main(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
+	if (html) {
+		struct out_target ot;
+		if (out_resolve(html, &ot, err, sizeof(err)) < 0) {
+			cli_error("--html: %s", err);
+			return CLI_EXIT_USAGE;
+		}
+	}
 
 	struct xp_opts o = {
 	    .map = map, .nmap = nmap, .first_touch = touch, .warm = warm, .warm_gva = warm_gva};
@@ -248,11 +275,17 @@ int explain_main(int argc, char **argv)
 	}
 	if (json)
 		xp_print_json(stdout, &t);
+	else if (brief)
+		xp_print_brief(stdout, &t);
 	else
 		xp_print_text(stdout, &t);
 	int rc = CLI_EXIT_OK;
 	if (svg && xp_write_svg(svg, &t, err, sizeof(err)) != 0) {
 		cli_error("--svg: %s", err);
+		rc = CLI_EXIT_FAIL;
+	}
+	if (html && xp_write_html(html, &t, err, sizeof(err)) != 0) {
+		cli_error("--html: %s", err);
 		rc = CLI_EXIT_FAIL;
 	}
 	xp_trace_free(&t);

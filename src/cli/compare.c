@@ -67,6 +67,7 @@
 #define COMPARE_DEFAULT_TRACES "tests/data,workloads/traces"
 
 #include "compare.h"
+#include "json_out.h"
 
 /* ---- parsing ---- */
 
@@ -87,7 +88,7 @@ static void compare_help(FILE *f)
 	    "nothing written). DIR/compare.manifest is written last: the set is whole\n"
 	    "when it is there.\n\n"
 	    "  --out DIR                        output directory, created if missing (not its\n"
-	    "                                   parent; default: results)\n"
+	    "                                   parent; default: out)\n"
 	    "  -j, --jobs N                     runs in parallel, 1..%d (default: %d)\n"
 	    "  --workloads a,b,...              workloads to run (default: all, see `vmmu list`)\n"
 	    "  --modes a,b,...                  modes to run (default: every mode that can run)\n"
@@ -101,6 +102,11 @@ static void compare_help(FILE *f)
 	    "                                   and VMM state with its first N records, which\n"
 	    "                                   are not measured; a trace of N records or fewer\n"
 	    "                                   is measured whole (default 0)\n"
+	    "  -q, --quiet                      no progress and no list of files written (a\n"
+	    "                                   failed run is still reported)\n"
+	    "  --json                           print every run as a JSON array on stdout, one\n"
+	    "                                   object per run with the CSV's columns as keys\n"
+	    "                                   (the list of files goes to stderr)\n"
 	    "  -h, --help                       this help\n\n",
 	    COMPARE_MAX_JOBS, COMPARE_DEFAULT_JOBS);
 	cli_help_wl(f);
@@ -179,7 +185,7 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 
 	config_defaults(&c->cfg);
 	c->p = (struct wl_params){.seed = CLI_DEFAULT_SEED};
-	c->out = "results";
+	c->out = "out";
 	c->jobs = COMPARE_DEFAULT_JOBS;
 	c->nseeds = 1;
 	for (int i = 1; i < argc;) {
@@ -189,6 +195,14 @@ static int compare_parse(struct compare *c, int argc, char **argv)
 		if (cli_is_help(a)) {
 			compare_help(stdout);
 			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0 || strcmp(a, "--json") == 0) {
+			if (a[2] == 'j')
+				c->json = true;
+			else
+				c->quiet = true;
+			i++;
+			continue;
 		}
 		rc = cli_parse_machine(&c->cfg, argc, argv, &i, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
@@ -348,7 +362,11 @@ static int compare_plots(const struct compare *c)
 	free(pr);
 	switch (st) {
 	case PLOT_DRAWN:
-		printf("wrote %s/plots/compare-{cycles,exits,walkrefs}.{svg,png}\n", c->out);
+		if (!c->quiet)
+			fprintf(c->json ? stderr : stdout,
+				"wrote %s/plots/compare-{headline,cycles,exits,exit-reasons,"
+				"walkrefs}.{svg,png}\n",
+				c->out);
 		return 0;
 	case PLOT_NO_GNUPLOT:
 		fprintf(stderr,
@@ -423,6 +441,14 @@ static const char *const compare_files[] = {
     "plots/compare-walkrefs.gp",
     "plots/compare-walkrefs.svg",
     "plots/compare-walkrefs.png",
+    "plots/compare-headline.dat",
+    "plots/compare-headline.gp",
+    "plots/compare-headline.svg",
+    "plots/compare-headline.png",
+    "plots/compare-exit-reasons.dat",
+    "plots/compare-exit-reasons.gp",
+    "plots/compare-exit-reasons.svg",
+    "plots/compare-exit-reasons.png",
 };
 
 int compare_main(int argc, char **argv)
@@ -481,10 +507,12 @@ int compare_main(int argc, char **argv)
 	}
 	if ((size_t)c.jobs > c.njob)
 		c.jobs = (unsigned)c.njob;
-	fprintf(stderr,
-		"vmmu compare: %zu workloads x %zu modes x %u seeds = %zu runs, %u at a time\n",
-		c.nwl, c.nmodes, c.nseeds, c.njob, c.jobs);
-	rc = jobs_run("compare", c.job, c.njob, c.jobs);
+	if (!c.quiet)
+		fprintf(stderr,
+			"vmmu compare: %zu workloads x %zu modes x %u seeds = %zu runs, %u at a "
+			"time\n",
+			c.nwl, c.nmodes, c.nseeds, c.njob, c.jobs);
+	rc = jobs_run_quiet("compare", c.job, c.njob, c.jobs, c.quiet);
 	if (rc != 0) {
 		/* Interrupted: the old set (if any) stays as it was. */
 		cli_error("compare: interrupted by SIG%s; nothing written", sigabbrev_np(rc));
@@ -525,16 +553,16 @@ int compare_main(int argc, char **argv)
 		cli_error("compare: %s", err);
 		rc = CLI_EXIT_FAIL;
 		write_failed = true;
-	} else {
-		printf("wrote %s (%zu rows)\n", path, ok);
+	} else if (!c.quiet) {
+		fprintf(c.json ? stderr : stdout, "wrote %s (%zu rows)\n", path, ok);
 	}
 	snprintf(path, sizeof(path), "%s/summary.md", c.out);
 	if (csv_write_atomic(path, summary_fill, &c, err, sizeof(err)) < 0) {
 		cli_error("compare: %s", err);
 		rc = CLI_EXIT_FAIL;
 		write_failed = true;
-	} else {
-		printf("wrote %s\n", path);
+	} else if (!c.quiet) {
+		fprintf(c.json ? stderr : stdout, "wrote %s\n", path);
 	}
 	if (compare_plots(&c) < 0) {
 		rc = CLI_EXIT_FAIL;
@@ -549,8 +577,26 @@ int compare_main(int argc, char **argv)
 			rc = CLI_EXIT_FAIL;
 		}
 	}
-	if (c.nseeds > 1)
+	if (c.nseeds > 1 && !c.quiet && !c.json)
 		compare_print_means(&c);
+	if (c.json) {
+		/* Every successful run, in job order, as the CSV holds them. */
+		bool first = true;
+		fputs("[\n", stdout);
+		for (size_t k = 0; k < c.njob; k++) {
+			const struct job *j = &c.job[k];
+			if (j->state != JOB_OK)
+				continue;
+			fputs(first ? "" : ",\n", stdout);
+			first = false;
+			if (json_out_run(stdout, j->w->name, &j->cfg, &j->r, 0) < 0) {
+				cli_error("compare: --json: cannot write the runs' JSON");
+				rc = CLI_EXIT_FAIL;
+				break;
+			}
+		}
+		fputs("\n]\n", stdout);
+	}
 out:
 	jobs_release_signals(&mask);
 	if (failed)

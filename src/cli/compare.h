@@ -32,6 +32,8 @@ struct compare {
 	struct ci *cpa;			/* cycles per access of each cell over its seeds */
 	struct replay_workload *traces; /* replays, listed in wl after the suite */
 	uint64_t warmup;		/* --warmup: records each replay warms up with */
+	bool quiet;			/* -q: no progress and no "wrote" lines */
+	bool json;			/* --json: every run's object on stdout */
 };
 
 /* csv_fill_fn callbacks (ctx: the struct compare): every run's row, and

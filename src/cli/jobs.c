@@ -35,6 +35,7 @@ struct runner {
 	size_t njob;
 	unsigned par;
 	bool tty;
+	bool quiet; /* no progress: failures alone are reported */
 	double t_start;
 	pid_t parent;	  /* the runner's pid, for the child's orphan check */
 	int sfd;	  /* signalfd for SIGINT and SIGTERM, or -1 */
@@ -192,6 +193,8 @@ static void fmt_duration(double s, char *buf, size_t len)
 
 static void progress_bar(const struct runner *rn, size_t done, size_t running)
 {
+	if (rn->quiet)
+		return;
 	enum { WIDTH = 30 };
 	double el = jobs_now() - rn->t_start;
 	char bar[WIDTH + 1], elapsed[32], left[32];
@@ -216,8 +219,13 @@ static void progress_line(const struct runner *rn, const struct job *j, size_t d
 {
 	const char *sp = j->tag[0] ? " " : "";
 
-	if (rn->tty && j->state == JOB_OK)
+	if ((rn->tty || rn->quiet) && j->state == JOB_OK)
 		return;
+	if (rn->quiet) {
+		fprintf(stderr, "%s: %s/%s%s%s FAILED: %s\n", rn->who, j->w->name, j->m->name, sp,
+			j->tag, j->err);
+		return;
+	}
 	if (rn->tty)
 		fputs("\r\033[K", stderr);
 	if (j->state == JOB_OK)
@@ -273,7 +281,12 @@ void jobs_release_signals(const sigset_t *old)
 
 int jobs_run(const char *who, struct job *job, size_t njob, unsigned par)
 {
-	struct runner rn = {.who = who, .job = job, .njob = njob, .par = par};
+	return jobs_run_quiet(who, job, njob, par, false);
+}
+
+int jobs_run_quiet(const char *who, struct job *job, size_t njob, unsigned par, bool quiet)
+{
+	struct runner rn = {.who = who, .job = job, .njob = njob, .par = par, .quiet = quiet};
 	size_t next = 0, done = 0, running = 0;
 	struct pollfd *pfd;
 	size_t *which;

@@ -65,6 +65,8 @@ struct job {
  * every job ran.
  */
 int jobs_run(const char *who, struct job *job, size_t njob, unsigned par);
+/* The same; with quiet, no progress at all: only failures are reported. */
+int jobs_run_quiet(const char *who, struct job *job, size_t njob, unsigned par, bool quiet);
 
 /* Block SIGINT and SIGTERM (saving the old mask in *old) while a set of
  * files is written, so that a signal lands after the set is complete;

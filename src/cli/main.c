@@ -26,6 +26,7 @@
 #include "../../workloads/replay.h"
 #include "../core/machine.h"
 #include "report.h"
+#include "json_out.h"
 #include "../lib/run.h"
 #include "../core/stats.h"
 #include "../core/vm.h"
@@ -132,6 +133,10 @@ static void run_help(FILE *f)
 	    "                                   with '-', the CSV goes to stdout and the summary\n"
 	    "                                   to stderr\n"
 	    "  -v, --verbose                    print every counter, and placement notes\n"
+	    "  -q, --quiet                      print no summary (errors still go to stderr)\n"
+	    "  --json                           print the run as one JSON object on stdout, the\n"
+	    "                                   CSV's columns as keys (the summary goes to\n"
+	    "                                   stderr)\n"
 	    "  -h, --help                       this help\n\n");
 	cli_help_wl(f);
 	fputc('\n', f);
@@ -168,6 +173,7 @@ static int run_main(int argc, char **argv)
 	struct run_hooks hooks = {.after_boot = run_after_boot};
 	struct run_result r;
 	char err[512];
+	unsigned opts = 0;
 
 	config_defaults(&cfg);
 	for (int i = 1; i < argc;) {
@@ -177,6 +183,11 @@ static int run_main(int argc, char **argv)
 		if (cli_is_help(a)) {
 			run_help(stdout);
 			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0 || strcmp(a, "--json") == 0) {
+			opts |= a[2] == 'j' ? REPORT_JSON : REPORT_QUIET;
+			i++;
+			continue;
 		}
 		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
 			cfg.verbose++;
@@ -204,6 +215,11 @@ static int run_main(int argc, char **argv)
 		cli_error("--workload: unknown workload '%s' (see `vmmu list`)", wname);
 		return CLI_EXIT_USAGE;
 	}
+	if ((opts & REPORT_JSON) && csv != NULL && strcmp(csv, "-") == 0) {
+		cli_error("--json: the JSON object goes to stdout, and so does --csv -; give --csv "
+			  "FILE");
+		return CLI_EXIT_USAGE;
+	}
 	if (report_check_run(&cfg, mode, csv) < 0)
 		return CLI_EXIT_USAGE;
 	if (cfg.verbose)
@@ -214,7 +230,7 @@ static int run_main(int argc, char **argv)
 			  r.err[0] ? r.err : "unknown error");
 		return CLI_EXIT_FAIL;
 	}
-	return report_finish("run", w->name, &cfg, &r, csv);
+	return report_finish_opts("run", w->name, &cfg, &r, csv, opts);
 }
 
 /* ---- vmmu list ---- */
@@ -262,12 +278,16 @@ static void list_machines(void)
 
 static void list_help(FILE *f)
 {
-	fprintf(f, "usage: vmmu list [modes|workloads|machines]\n\n"
+	fprintf(f, "usage: vmmu list [modes|workloads|machines] [--json] [-q]\n\n"
 		   "Without an argument, list the MMU modes and the workloads with their\n"
 		   "descriptions and default sizes. With 'modes' or 'workloads', print only\n"
 		   "the names, one per line (modes: only those that can run), for scripts.\n"
 		   "With 'machines', show the machine profiles (--machine) side by side:\n"
 		   "geometry and every cost field (the names --cost takes).\n\n"
+		   "  --json       print the same as one JSON value: an object with the keys\n"
+		   "               modes, workloads and machines, or the one array asked for\n"
+		   "  -q, --quiet  names only, one per line, without headings (as 'modes' and\n"
+		   "               'workloads' print them; with 'machines', the profile names)\n"
 		   "  -h, --help   this help\n");
 }
 
@@ -276,11 +296,20 @@ static int list_main(int argc, char **argv)
 	const char *only = NULL;
 	struct vm_config def;
 	char err[256];
+	bool json = false, quiet = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
 			list_help(stdout);
 			return CLI_EXIT_OK;
+		}
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+			continue;
+		}
+		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
+			quiet = true;
+			continue;
 		}
 		if (only == NULL &&
 		    (strcmp(argv[i], "modes") == 0 || strcmp(argv[i], "workloads") == 0 ||
@@ -292,8 +321,30 @@ static int list_main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	config_defaults(&def);
+	if (json) {
+		if (json_out_list(only) < 0) {
+			cli_error("list: --json: cannot write the JSON");
+			return CLI_EXIT_FAIL;
+		}
+		return CLI_EXIT_OK;
+	}
+	if (quiet && only != NULL && strcmp(only, "machines") == 0) {
+		size_t n;
+		const struct machine_profile *m = machine_profiles(&n);
+		for (size_t k = 0; k < n; k++)
+			printf("%s\n", m[k].name);
+		return CLI_EXIT_OK;
+	}
 	if (only != NULL && strcmp(only, "machines") == 0) {
 		list_machines();
+		return CLI_EXIT_OK;
+	}
+	if (quiet && only == NULL) {
+		for (size_t k = 0; mmu_modes[k] != NULL; k++)
+			if (jobs_mode_can_run(&def, mmu_modes[k], err, sizeof(err)))
+				printf("%s\n", mmu_modes[k]->name);
+		for (size_t k = 0; workloads[k] != NULL; k++)
+			printf("%s\n", workloads[k]->name);
 		return CLI_EXIT_OK;
 	}
 	if (only != NULL && strcmp(only, "modes") == 0) {

@@ -10,6 +10,7 @@
 #include "../report/csv.h"
 #include "../report/output.h"
 #include "jobs.h"
+#include "json_out.h"
 #include "../core/mmu.h"
 #include "report.h"
 #include "../core/stats.h"
@@ -188,7 +189,13 @@ FILE *report_stream(const char *csv)
 int report_finish(const char *cmd, const char *wname, const struct vm_config *cfg,
 		  const struct run_result *r, const char *csv)
 {
-	FILE *out = report_stream(csv);
+	return report_finish_opts(cmd, wname, cfg, r, csv, 0);
+}
+
+int report_finish_opts(const char *cmd, const char *wname, const struct vm_config *cfg,
+		       const struct run_result *r, const char *csv, unsigned opts)
+{
+	FILE *out = opts & REPORT_JSON ? stderr : report_stream(csv);
 	char err[512];
 	const char *bad;
 
@@ -199,7 +206,15 @@ int report_finish(const char *cmd, const char *wname, const struct vm_config *cf
 			  bad);
 		return CLI_EXIT_FAIL;
 	}
-	report_summary(out, wname, cfg, r);
+	if (!(opts & REPORT_QUIET))
+		report_summary(out, wname, cfg, r);
+	if (opts & REPORT_JSON) {
+		fflush(out);
+		if (json_out_run(stdout, wname, cfg, r, 1) < 0) {
+			cli_error("--json: cannot write the run's JSON object");
+			return CLI_EXIT_FAIL;
+		}
+	}
 	if (csv != NULL) {
 		struct run_csv c = {.workload = wname, .cfg = cfg, .r = r};
 		fflush(out);

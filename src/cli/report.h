@@ -36,4 +36,12 @@ FILE *report_stream(const char *csv);
 int report_finish(const char *cmd, const char *wname, const struct vm_config *cfg,
 		  const struct run_result *r, const char *csv);
 
+/* The same, with options: REPORT_QUIET prints no summary; REPORT_JSON
+ * prints the run as one JSON object (json_out.h) on stdout, and the
+ * summary, unless quiet, on stderr. */
+#define REPORT_QUIET 1u
+#define REPORT_JSON 2u
+int report_finish_opts(const char *cmd, const char *wname, const struct vm_config *cfg,
+		       const struct run_result *r, const char *csv, unsigned opts);
+
 #endif

@@ -28,8 +28,16 @@ struct sweep {
 	const struct mmu_ops *modes[SWEEP_MAX_MODES];
 	size_t nmodes;
 	const char *out;
-	const char *emit; /* --emit-jobs FILE, or NULL */
+	const char *emit; /* --emit-jobs parallel|slurm, or NULL */
 	const char *vmmu; /* --vmmu PATH for emitted commands, or NULL */
+	bool resume;	  /* --resume: emit only the jobs without a complete CSV */
+	bool pilot;	  /* --pilot on|off: run the last value's jobs first */
+	const char *from; /* --from CSV: redraw from a merged CSV, run nothing */
+	int argc;	  /* the command line, to spell the redraw command */
+	char **argv;
+	double *rcpa;	  /* --from: cycles per access of job k's row, NAN if none */
+	char **rows;	  /* --from: job k's CSV row, or NULL */
+	char *from_buf;	  /* --from: the file's text, rows point into it */
 	unsigned jobs;
 	unsigned nseeds; /* --seeds: runs per point */
 	char base[256];	 /* sweep-<workload>-<param> */
@@ -47,5 +55,21 @@ struct sweep {
  * error printed); then one self-contained command line per job. */
 int sweep_check_outputs(const struct sweep *s);
 int sweep_emit(const struct sweep *s);
+
+/* The CSV file job k writes under dir (the emitted command's --csv). */
+void sweep_job_csv(const struct sweep *s, size_t k, const char *dir, char *buf, size_t len);
+
+/* --from: read the merged CSV and give each job its row (rows, rcpa).
+ * Returns -1 to go on, else an exit status (the error printed). */
+int sweep_load(struct sweep *s);
+
+/* This vmmu's CSV header line, without its newline (malloc'ed), or NULL. */
+char *sweep_header(void);
+
+/* The index of the column named name in a CSV line, or SIZE_MAX. */
+size_t sweep_col(const char *header, const char *name);
+
+/* A pointer to field k of line (len set), or NULL. */
+const char *sweep_field(const char *line, size_t k, size_t *len);
 
 #endif

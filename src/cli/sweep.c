@@ -10,7 +10,7 @@
  * if its flag had been given, on top of the flags of the command line, so
  * any flag of `vmmu run` can be swept.
  *
- * Output (DIR = --out, default results; BASE = sweep-<workload>-<param>):
+ * Output (DIR = --out, default out; BASE = sweep-<workload>-<param>):
  *   DIR/BASE.csv           one row per successful run, the columns of
  *                          docs/csv.md, in job order;
  *   DIR/BASE.md            cycles per access per value and mode, the
@@ -21,8 +21,11 @@
  *                          set with its size. It is removed before the
  *                          first file is replaced, so the set is whole
  *                          exactly when its manifest is there and agrees.
- * With --emit-jobs FILE nothing runs: FILE gets one self-contained
- * `vmmu run` command per job, whose CSVs `vmmu merge` combines (merge.c).
+ * With --emit-jobs parallel|slurm nothing runs but a pilot: DIR gets one
+ * self-contained `vmmu run` command per job and a script that runs them
+ * through GNU parallel or a Slurm array (sweep_emit.c), whose CSVs
+ * `vmmu merge` combines (merge.c); --from MERGED.csv then draws the same
+ * outputs from that CSV instead of running (sweep_from.c).
  *
  * The crossover is looked for between shadow and nested when both run,
  * otherwise between the first two modes other than native (or the first
@@ -146,7 +149,8 @@ static void sweep_help(FILE *f)
 	fprintf(
 	    f,
 	    "usage: vmmu sweep --workload W --param P --values a,b,... [--modes a,b,...] [-j N]\n"
-	    "                  [--seeds N] [--out DIR] [--emit-jobs FILE [--vmmu PATH]] [FLAGS]\n\n"
+	    "                  [--seeds N] [--out DIR] [--emit-jobs parallel|slurm [--resume]\n"
+	    "                  [--pilot on|off] [--vmmu PATH]] [--from MERGED.csv] [FLAGS]\n\n"
 	    "Run workload W once for each value of parameter P (any flag below, without its\n"
 	    "dashes: pages, ops, procs, host-page, vpid, shadow-sync, tlb, levels, ...) under\n"
 	    "each mode, and write DIR/sweep-W-P.csv, DIR/sweep-W-P.md and a line plot\n"
@@ -165,13 +169,21 @@ static void sweep_help(FILE *f)
 	    "                                   (SEED = --seed, default 1): means, 95%% Student-t\n"
 	    "                                   intervals, error bars (default: 1)\n"
 	    "  --out DIR                        output directory, created if missing (not its\n"
-	    "                                   parent; default: results)\n"
-	    "  --emit-jobs FILE                 run nothing; write one self-contained `vmmu run`\n"
-	    "                                   command per job to FILE (for GNU parallel or a\n"
-	    "                                   Slurm array); combine their CSVs with `vmmu "
-	    "merge`\n"
+	    "                                   parent; default: out)\n"
+	    "  --emit-jobs parallel|slurm       run the pilot only; write DIR/sweep-W-P.jobs (one\n"
+	    "                                   self-contained `vmmu run` per job), .todo (those\n"
+	    "                                   still to run) and a script: .parallel.sh (GNU\n"
+	    "                                   parallel) or .sbatch (a Slurm array); combine\n"
+	    "                                   the CSVs with `vmmu merge` (docs/sweep.md)\n"
+	    "  --resume                         with --emit-jobs: list only the jobs whose CSV\n"
+	    "                                   is missing or incomplete\n"
+	    "  --pilot on|off                   with --emit-jobs: run the last value's jobs here\n"
+	    "                                   first, for Slurm's --time and --mem (default: on)\n"
 	    "  --vmmu PATH                      the vmmu binary the emitted commands call\n"
 	    "                                   (default: this one)\n"
+	    "  --from MERGED.csv                run nothing; draw the summary, plot and\n"
+	    "                                   crossover from the CSV `vmmu merge` made of\n"
+	    "                                   this sweep's jobs\n"
 	    "  -h, --help                       this help\n\n",
 	    JOBS_MAX_PAR, SWEEP_DEFAULT_JOBS);
 	cli_help_wl(f);
@@ -313,12 +325,15 @@ static int take_values(struct sweep *s, const char *list)
 static int sweep_parse(struct sweep *s, int argc, char **argv)
 {
 	const char *wname = NULL, *param = NULL, *vlist = NULL, *mlist = NULL, *jobs = NULL;
-	const char *seeds = NULL;
+	const char *seeds = NULL, *pilot = NULL;
 	char err[512];
 
+	s->argc = argc;
+	s->argv = argv;
+	s->pilot = true;
 	config_defaults(&s->cfg);
 	s->p = (struct wl_params){.seed = CLI_DEFAULT_SEED};
-	s->out = "results";
+	s->out = "out";
 	s->jobs = SWEEP_DEFAULT_JOBS;
 	s->nseeds = 1;
 	for (int i = 1; i < argc;) {
@@ -353,6 +368,15 @@ static int sweep_parse(struct sweep *s, int argc, char **argv)
 			rc = cli_take_value("--vmmu", argc, argv, &i, &s->vmmu, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--seeds", argc, argv, &i, &seeds, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--pilot", argc, argv, &i, &pilot, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--from", argc, argv, &i, &s->from, err, sizeof(err));
+		if (rc == CLI_NOMATCH && strcmp(a, "--resume") == 0) {
+			s->resume = true;
+			i++;
+			continue;
+		}
 		if (rc != CLI_MATCHED)
 			return cli_reject_arg("sweep", rc, a, err);
 	}
@@ -422,12 +446,27 @@ static int sweep_parse(struct sweep *s, int argc, char **argv)
 		cli_error("--out: empty directory name");
 		return CLI_EXIT_USAGE;
 	}
-	if (s->emit != NULL && s->emit[0] == '\0') {
-		cli_error("--emit-jobs: empty file name");
+	if (s->emit != NULL && strcmp(s->emit, "parallel") != 0 && strcmp(s->emit, "slurm") != 0) {
+		cli_error("--emit-jobs: expected parallel or slurm, got '%s' (the job list is now "
+			  "written into --out DIR, as sweep-W-P.jobs)",
+			  s->emit);
 		return CLI_EXIT_USAGE;
 	}
-	if (s->vmmu != NULL && s->emit == NULL) {
-		cli_error("--vmmu: only meaningful with --emit-jobs");
+	if (pilot != NULL && cli_parse_onoff(pilot, &s->pilot, err, sizeof(err)) < 0) {
+		cli_error("--pilot: expected on or off, got '%s'", pilot);
+		return CLI_EXIT_USAGE;
+	}
+	if (s->emit == NULL && (s->vmmu != NULL || s->resume || pilot != NULL)) {
+		cli_error("%s: only meaningful with --emit-jobs",
+			  s->vmmu != NULL ? "--vmmu" : s->resume ? "--resume" : "--pilot");
+		return CLI_EXIT_USAGE;
+	}
+	if (s->from != NULL && s->emit != NULL) {
+		cli_error("--from: redraws a merged sweep; it cannot be combined with --emit-jobs");
+		return CLI_EXIT_USAGE;
+	}
+	if (s->from != NULL && s->from[0] == '\0') {
+		cli_error("--from: empty file name");
 		return CLI_EXIT_USAGE;
 	}
 	if (mlist != NULL ? take_modes(s, mlist) < 0 : default_modes(s) < 0)
@@ -496,7 +535,9 @@ static void sweep_analyse(struct sweep *s)
 					n = 0;
 					break;
 				}
-				x[n++] = csv_cycles_per_access(&j[k].r);
+				x[n++] = s->from != NULL
+					     ? s->rcpa[(v * s->nmodes + m) * s->nseeds + k]
+					     : csv_cycles_per_access(&j[k].r);
 			}
 			ci_of(x, n, &ci);
 			s->cpa[m * s->nval + v] = n ? ci.mean : NAN;
@@ -567,6 +608,11 @@ static int sweep_csv_fill(FILE *f, void *ctx)
 		return -1;
 	for (size_t k = 0; k < s->njob; k++) {
 		const struct job *j = &s->job[k];
+		if (s->from != NULL) {
+			if (s->rows[k] != NULL && fprintf(f, "%s\n", s->rows[k]) < 0)
+				return -1;
+			continue;
+		}
 		if (j->state == JOB_OK && csv_write_row(f, j->w->name, &j->cfg, &j->r) < 0)
 			return -1;
 	}
@@ -649,7 +695,7 @@ static int sweep_md_fill(FILE *f, void *ctx)
 		for (size_t m = 0; m < s->nmodes; m++) {
 			double c = s->cpa[m * s->nval + v];
 			if (isnan(c)) {
-				fprintf(f, " failed |");
+				fprintf(f, s->from != NULL ? " missing |" : " failed |");
 				failed++;
 				continue;
 			}
@@ -712,7 +758,9 @@ static int sweep_md_fill(FILE *f, void *ctx)
 			fprintf(f, "\nThe values are categories, so the plot marks each crossover "
 				   "half-way between the two values.\n");
 	}
-	if (failed)
+	if (failed && s->from != NULL)
+		fprintf(f, "\n%zu point(s) have runs missing from `%s`.\n", failed, s->from);
+	else if (failed)
 		fprintf(f, "\n%zu point(s) failed; their failed runs have no row in `%s.csv`.\n",
 			failed, s->base);
 	return ferror(f) ? -1 : 0;
@@ -780,6 +828,9 @@ static void sweep_free(struct sweep *s)
 	free(s->job);
 	free(s->cpa);
 	free(s->cih);
+	free(s->rcpa);
+	free(s->rows);
+	free(s->from_buf);
 }
 
 int sweep_main(int argc, char **argv)
@@ -817,11 +868,20 @@ int sweep_main(int argc, char **argv)
 		sweep_free(&s);
 		return CLI_EXIT_FAIL;
 	}
-	fprintf(stderr,
-		"vmmu sweep: %s, %s over %zu values x %zu modes x %u seeds = %zu runs, %u at a "
-		"time\n",
-		s.w->name, s.param, s.nval, s.nmodes, s.nseeds, s.njob, s.jobs);
-	rc = jobs_run("sweep", s.job, s.njob, s.jobs);
+	if (s.from != NULL) {
+		rc = sweep_load(&s);
+		if (rc >= 0) {
+			sweep_free(&s);
+			return rc;
+		}
+		rc = 0;
+	} else {
+		fprintf(stderr,
+			"vmmu sweep: %s, %s over %zu values x %zu modes x %u seeds = %zu runs, %u "
+			"at a time\n",
+			s.w->name, s.param, s.nval, s.nmodes, s.nseeds, s.njob, s.jobs);
+		rc = jobs_run("sweep", s.job, s.njob, s.jobs);
+	}
 	if (rc != 0) {
 		cli_error("sweep: interrupted by SIG%s; nothing written", sigabbrev_np(rc));
 		sweep_free(&s);
@@ -885,7 +945,8 @@ int sweep_main(int argc, char **argv)
 		printf("crossover: %s\n", t);
 	}
 	if (failed)
-		cli_error("sweep: %zu of %zu runs failed", failed, s.njob);
+		cli_error("sweep: %zu of %zu runs %s", failed, s.njob,
+			  s.from != NULL ? "have no row in the --from file" : "failed");
 	sweep_free(&s);
 	return rc;
 }

@@ -406,6 +406,95 @@ static int walkrefs_figure(const char *dir, const char *name, const char *title,
 	return figure_save(&dat, &gp, dir, name, msg, msglen);
 }
 
+/*
+ * One panel, one shared y axis: a cluster of bars per workload, one bar per
+ * mode. which 0: cycles per access (the headline figure), with the 95%
+ * interval as an error bar when errbars; which 1: VM exits per 1000
+ * accesses, all reasons. logy puts the axis on a log scale; a value <= 0
+ * cannot be drawn there and is written as missing ("?"), and the title says
+ * so.
+ */
+static int shared_figure(const char *dir, const char *name, const char *title, const char *ylabel,
+			 int which, bool errbars, bool logy, const struct grid *g,
+			 const struct plot_run *runs, char *msg, size_t msglen)
+{
+	struct text dat, gp;
+	size_t valid = 0;
+
+	if (text_open(&dat) < 0 || text_open(&gp) < 0) {
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	fprintf(dat.f, "# %s: %s. One row per workload; per mode the value%s.\n# workload",
+		name, title, errbars ? " and the half-width of its 95% interval" : "");
+	for (size_t m = 0; m < g->nmodes; m++)
+		fprintf(dat.f, errbars ? " %s %s_ci95_half" : " %s", g->mode[m], g->mode[m]);
+	fputc('\n', dat.f);
+	for (size_t w = 0; w < g->nwl; w++) {
+		put_token(dat.f, g->wl[w]);
+		for (size_t m = 0; m < g->nmodes; m++) {
+			size_t at = g->at[w][m];
+			double v = NAN, h = NAN;
+			if (at != SIZE_MAX && runs[at].r->st.accesses > 0) {
+				const struct stats *st = &runs[at].r->st;
+				v = which == 0 ? (double)stats_est_cycles(st) / (double)st->accesses
+					       : (double)st->vm_exits * 1000.0 / (double)st->accesses;
+				h = runs[at].half;
+			}
+			if (logy && !(v > 0))
+				v = NAN;
+			valid += !isnan(v);
+			put_num(dat.f, v);
+			if (errbars)
+				put_num(dat.f, h >= 0 ? h : NAN);
+		}
+		fputc('\n', dat.f);
+	}
+
+	script_head(gp.f, name, title);
+	fprintf(gp.f,
+		"set style data histograms\n"
+		"set style histogram %s gap 1\n"
+		"set style fill solid 0.85 border -1\n"
+		"set boxwidth 0.9\n"
+		"set grid ytics\n"
+		"set key outside right top\n"
+		"set xtics nomirror rotate by -30\n"
+		"set title ",
+		errbars ? "errorbars lw 1.2" : "clustered");
+	put_quoted(gp.f, title);
+	fprintf(gp.f, "\nset ylabel ");
+	put_quoted(gp.f, ylabel);
+	fputc('\n', gp.f);
+	if (logy)
+		fputs("set logscale y\nset yrange [*:*]\n", gp.f);
+	else
+		fputs("set yrange [0:*]\n", gp.f);
+	script_loop_open(gp.f, name, (int)(260 + g->nwl * (40 + 14 * g->nmodes)), 560);
+	if (valid == 0) {
+		fputs("  set label 1 \"nothing to draw: no value above 0\" at graph 0.5, graph 0.5 "
+		      "center\n  unset logscale y\n  plot [0:1] [0:1] NaN notitle\n  unset label 1\n",
+		      gp.f);
+	} else {
+		fputs("  plot ", gp.f);
+		for (size_t m = 0; m < g->nmodes; m++) {
+			size_t col = errbars ? 2 + 2 * m : 2 + m;
+			if (errbars)
+				fprintf(gp.f, "%s\"%s.dat\" using %zu:%zu%s title ",
+					m ? ", \\\n       " : "", name, col, col + 1,
+					m ? "" : ":xtic(1)");
+			else
+				fprintf(gp.f, "%s\"%s.dat\" using %zu%s title ",
+					m ? ", \\\n       " : "", name, col, m ? "" : ":xtic(1)");
+			put_quoted(gp.f, g->mode[m]);
+			fprintf(gp.f, " lc rgb \"%s\"", palette[m % NPAL]);
+		}
+		fputc('\n', gp.f);
+	}
+	script_loop_close(gp.f);
+	return figure_save(&dat, &gp, dir, name, msg, msglen);
+}
+
 /* ---- drawing ---- */
 
 /* Is gnuplot in PATH? */
@@ -550,9 +639,10 @@ static enum plot_status draw_all(const char *dir, const char *const *names, size
 enum plot_status plot_compare(const char *dir, const char *measured, const struct plot_run *runs,
 			      size_t n, char *msg, size_t msglen)
 {
-	static const char *const names[] = {"compare-cycles", "compare-exits", "compare-walkrefs"};
+	static const char *const names[] = {"compare-cycles", "compare-exits", "compare-walkrefs",
+					    "compare-headline", "compare-exit-reasons"};
 	struct grid *g = malloc(sizeof(*g));
-	char t_cyc[160], t_exit[160], t_walk[160];
+	char t_cyc[160], t_exit[160], t_walk[160], t_head[200], t_reasons[160];
 	bool errbars = false;
 	int rc;
 
@@ -560,7 +650,13 @@ enum plot_status plot_compare(const char *dir, const char *measured, const struc
 		errbars |= runs[k].half >= 0;
 	snprintf(t_cyc, sizeof(t_cyc), "Estimated cycles per access, stacked by cost part (%s%s)",
 		 measured, errbars ? "; bars: 95% interval over seeds" : "");
-	snprintf(t_exit, sizeof(t_exit), "VM exits per 1000 accesses, by reason (%s)", measured);
+	snprintf(t_exit, sizeof(t_exit),
+		 "VM exits per 1000 accesses, log axis (%s; no bar: no exit)", measured);
+	snprintf(t_reasons, sizeof(t_reasons), "VM exits per 1000 accesses, by reason (%s)",
+		 measured);
+	snprintf(t_head, sizeof(t_head),
+		 "Estimated cycles per access, every workload and mode on one log axis (%s%s)",
+		 measured, errbars ? "; bars: 95% interval over seeds" : "");
 	snprintf(t_walk, sizeof(t_walk), "Hardware page-walk references (%s)", measured);
 
 	if (g == NULL) {
@@ -573,14 +669,20 @@ enum plot_status plot_compare(const char *dir, const char *measured, const struc
 		rc = stacked_figure(dir, names[0], t_cyc, "cycles per access", "cyc_", 1.0, errbars,
 				    g, runs, msg, msglen);
 	if (rc == 0)
-		rc = stacked_figure(dir, names[1], t_exit, "exits per 1000 accesses", "exits_",
-				    1000.0, false, g, runs, msg, msglen);
+		rc = shared_figure(dir, names[1], t_exit, "exits per 1000 accesses", 1, false, true,
+				   g, runs, msg, msglen);
 	if (rc == 0)
 		rc = walkrefs_figure(dir, names[2], t_walk, g, runs, msg, msglen);
+	if (rc == 0)
+		rc = shared_figure(dir, names[3], t_head, "cycles per access", 0, errbars, true, g,
+				   runs, msg, msglen);
+	if (rc == 0)
+		rc = stacked_figure(dir, names[4], t_reasons, "exits per 1000 accesses", "exits_",
+				    1000.0, false, g, runs, msg, msglen);
 	free(g);
 	if (rc < 0)
 		return PLOT_FAILED;
-	return draw_all(dir, names, 3, msg, msglen);
+	return draw_all(dir, names, 5, msg, msglen);
 }
 
 /* ---- the line plot ---- */
@@ -620,13 +722,10 @@ enum plot_status plot_lines(const char *dir, const struct plot_lines *pl, char *
 	put_quoted(gp.f, pl->ylabel);
 	fputs("\nset grid\nset key outside right top\nset yrange [0:*]\n", gp.f);
 	if (pl->x == NULL) {
-		fprintf(gp.f, "set xrange [-0.5:%zu.5]\nset xtics (", pl->nx ? pl->nx - 1 : 0);
-		for (size_t i = 0; i < pl->nx; i++) {
-			fprintf(gp.f, "%s", i ? ", " : "");
-			put_quoted(gp.f, pl->xlabels[i]);
-			fprintf(gp.f, " %zu", i);
-		}
-		fputs(")\n", gp.f);
+		fprintf(gp.f,
+			"set xrange [-0.5:%zu.5]\nset style histogram %s gap 1\n"
+			"set style fill solid 0.85 border -1\nset boxwidth 0.9\nset grid noxtics\n",
+			pl->nx ? pl->nx - 1 : 0, pl->yerr != NULL ? "errorbars lw 1.2" : "clustered");
 	} else {
 		fputs("set xtics (", gp.f);
 		for (size_t i = 0; i < pl->nx; i++) {
@@ -650,6 +749,25 @@ enum plot_status plot_lines(const char *dir, const struct plot_lines *pl, char *
 	}
 	script_loop_open(gp.f, pl->name, 900, 540);
 	fputs("  plot ", gp.f);
+	if (pl->x == NULL) {
+		/* Categories: grouped bars, one group per value, one bar per
+		 * series (a clustered histogram puts group i at x = i). */
+		fprintf(gp.f, "\\\n    ");
+		for (size_t s = 0; s < pl->nseries; s++) {
+			if (pl->yerr != NULL)
+				fprintf(gp.f, "%s\"%s.dat\" using %zu:%zu%s", s ? ", \\\n       " : "",
+					pl->name, s + 3, s + 3 + pl->nseries, s ? "" : ":xtic(2)");
+			else
+				fprintf(gp.f, "%s\"%s.dat\" using %zu%s", s ? ", \\\n       " : "",
+					pl->name, s + 3, s ? "" : ":xtic(2)");
+			fprintf(gp.f, " with histograms lc rgb \"%s\" title ", palette[s % NPAL]);
+			put_quoted(gp.f, pl->series[s]);
+		}
+		fputc('\n', gp.f);
+		script_loop_close(gp.f);
+		goto save;
+	}
+
 	for (size_t s = 0; s < pl->nseries; s++) {
 		fprintf(gp.f,
 			"%s\"%s.dat\" using 1:%zu with linespoints lw 2 pt 7 lc rgb \"%s\" title ",
@@ -664,6 +782,7 @@ enum plot_status plot_lines(const char *dir, const struct plot_lines *pl, char *
 	}
 	fputc('\n', gp.f);
 	script_loop_close(gp.f);
+save:
 	if (figure_save(&dat, &gp, dir, pl->name, msg, msglen) < 0)
 		return PLOT_FAILED;
 	return draw_all(dir, &pl->name, 1, msg, msglen);

@@ -49,9 +49,13 @@ struct plot_run {
 };
 
 /*
- * The three compare figures, from runs in any order (workloads and modes
- * appear in the order they first occur): compare-cycles, compare-exits and
- * compare-walkrefs. 'measured' ("region of interest", "whole run") goes into
+ * The five compare figures, from runs in any order (workloads and modes
+ * appear in the order they first occur): compare-cycles (a panel per
+ * workload, stacked by cost part), compare-exits (total exits per 1000
+ * accesses, every workload and mode on one log axis), compare-walkrefs,
+ * compare-headline (cycles per access, every workload and mode on one log
+ * axis, error bars with seeds) and compare-exit-reasons (a panel per
+ * workload, stacked by reason). 'measured' ("region of interest", "whole run") goes into
  * every title. When the runs have intervals (half >= 0), compare-cycles
  * draws each as an error bar (yerrorbars) at the top of its stack. 'dir' must exist; DIR/plots is
  * created.
@@ -59,7 +63,8 @@ struct plot_run {
 enum plot_status plot_compare(const char *dir, const char *measured, const struct plot_run *runs,
 			      size_t n, char *msg, size_t msglen);
 
-/* A line plot: one line per series over nx points. */
+/* A line plot: one line per series over nx points; categorical points
+ * (x == NULL) are drawn as grouped bars, a group per point. */
 struct plot_lines {
 	const char *name;  /* figure name: files NAME.dat, NAME.gp, ... */
 	const char *title; /* figure title */

@@ -118,6 +118,14 @@ void xp_trace_free(struct xp_trace *t);
 /* Presentation: text, JSON (one array, one object per line), SVG. */
 void xp_print_text(FILE *f, const struct xp_trace *t);
 void xp_print_json(FILE *f, const struct xp_trace *t);
+/* --brief: each walk as a compact grid, one cell per reference with where
+ * it was served (explain_brief.c). */
+void xp_print_brief(FILE *f, const struct xp_trace *t);
+/* One reference's explanation, as the text printer gives it. */
+void xp_print_ref(FILE *f, const struct xp_trace *t, const struct xp_rec *r);
+/* --html: one self-contained page that steps through the references
+ * (explain_html.c), written atomically. Returns 0, or -1 with err set. */
+int xp_write_html(const char *path, const struct xp_trace *t, char *err, size_t errlen);
 /* Write the walk grid to path atomically (path.tmp.<pid>, then rename).
  * Returns 0, or -1 with err set. */
 int xp_write_svg(const char *path, const struct xp_trace *t, char *err, size_t errlen);

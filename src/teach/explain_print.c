@@ -306,6 +306,11 @@ static void xp_text_ref(FILE *f, const struct xp_trace *t, const struct xp_rec *
 			xp_cache_name(ev->cache_level), ev->cycles);
 }
 
+void xp_print_ref(FILE *f, const struct xp_trace *t, const struct xp_rec *r)
+{
+	xp_text_ref(f, t, r);
+}
+
 /* One line for an event that is not a reference. */
 static void xp_text_event(FILE *f, const struct xp_trace *t, const struct xp_rec *r)
 {

@@ -23,33 +23,15 @@
 #include <unistd.h>
 
 #include "explain.h"
+#include "explain_grid.h"
 #include "../core/pte.h"
 #include "../report/csv.h"
 
 #define CELL_W 70
-#define CELL_H 44
+#define CELL_H 60
 #define LABEL_W 110
 #define HEAD_H 84
 #define PANEL_GAP 40
-
-/* One cell to draw. */
-struct svg_cell {
-	int row, col;
-	int step;
-	enum trace_served served;
-	int cache_level;
-	bool absent; /* the entry read was not present */
-};
-
-struct svg_panel {
-	bool twod;
-	int rows, cols;
-	int walk;
-	const char *title;
-	struct svg_cell cell[64];
-	int ncells;
-	int x; /* left edge */
-};
 
 static const char *svg_fill(enum trace_served s, int cache_level)
 {
@@ -74,17 +56,22 @@ static const char *svg_fill(enum trace_served s, int cache_level)
 	}
 }
 
-static void svg_add(struct svg_panel *p, int row, int col, int step, enum trace_served s, int cl,
-		    bool absent)
+static void svg_add(struct xp_grid *p, int row, int col, int step, enum trace_served s, int cl,
+		    bool absent, const struct xp_rec *rec)
 {
 	if (p->ncells >= (int)(sizeof(p->cell) / sizeof(p->cell[0])))
 		return;
-	p->cell[p->ncells++] = (struct svg_cell){
-	    .row = row, .col = col, .step = step, .served = s, .cache_level = cl, .absent = absent};
+	p->cell[p->ncells++] = (struct xp_cell){.row = row,
+						.col = col,
+						.step = step,
+						.served = s,
+						.cache_level = cl,
+						.absent = absent,
+						.rec = rec};
 }
 
 /* Build the panel of walk w from the records. */
-static void svg_panel_build(const struct xp_trace *t, int w, struct svg_panel *p)
+void xp_grid_build(const struct xp_trace *t, int w, struct xp_grid *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->walk = w;
@@ -101,16 +88,16 @@ static void svg_panel_build(const struct xp_trace *t, int w, struct svg_panel *p
 			bool absent = ev->served != SERVED_NTLB &&
 				      (ev->dim == DIM_HOST ? !epte_present(ev->entry)
 							   : !gpte_present(ev->entry));
-			svg_add(p, row, col, r->step, ev->served, ev->cache_level, absent);
+			svg_add(p, row, col, r->step, ev->served, ev->cache_level, absent, r);
 			continue;
 		}
 		if (ev->served == SERVED_PSC) {
 			for (int k = 0; k < r->nrefs; k++)
-				svg_add(p, k, 0, r->step + k, ev->served, 0, false);
+				svg_add(p, k, 0, r->step + k, ev->served, 0, false, r);
 			continue;
 		}
 		svg_add(p, n - ev->level, 0, r->step, ev->served, ev->cache_level,
-			!gpte_present(ev->entry));
+			!gpte_present(ev->entry), r);
 		p->title = r->soft		   ? "VMM, guest table"
 			   : ev->dim == DIM_SHADOW ? "hardware, shadow table"
 						   : "hardware, 1D";
@@ -127,13 +114,27 @@ static void svg_panel_build(const struct xp_trace *t, int w, struct svg_panel *p
 	}
 }
 
-static int svg_panel_width(const struct svg_panel *p)
+void xp_grid_counts(const struct xp_trace *t, int *memory, int *cached)
+{
+	*memory = *cached = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct xp_rec *r = &t->rec[i];
+		if (r->ev.kind != TR_WALK_REF || r->other)
+			continue;
+		if (r->ev.served == SERVED_MEMORY)
+			(*memory)++;
+		else
+			*cached += r->nrefs > 0 ? r->nrefs : 1;
+	}
+}
+
+static int svg_panel_width(const struct xp_grid *p)
 {
 	int w = LABEL_W + p->cols * CELL_W;
 	return w < 230 ? 230 : w;
 }
 
-static void svg_panel_draw(FILE *f, const struct xp_trace *t, const struct svg_panel *p, bool last)
+static void svg_panel_draw(FILE *f, const struct xp_trace *t, const struct xp_grid *p, bool last)
 {
 	const int n = t->levels, m = t->ept_levels;
 	const int x0 = p->x + LABEL_W, y0 = HEAD_H;
@@ -170,7 +171,7 @@ static void svg_panel_draw(FILE *f, const struct xp_trace *t, const struct svg_p
 	}
 	/* cells of the walk */
 	for (int k = 0; k < p->ncells; k++) {
-		const struct svg_cell *c = &p->cell[k];
+		const struct xp_cell *c = &p->cell[k];
 		int x = x0 + c->col * CELL_W, y = y0 + c->row * CELL_H;
 		fprintf(f,
 			"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" "
@@ -178,7 +179,20 @@ static void svg_panel_draw(FILE *f, const struct xp_trace *t, const struct svg_p
 			x, y, CELL_W, CELL_H, svg_fill(c->served, c->cache_level),
 			c->absent ? "#d00000" : "#333333", c->absent ? 3 : 1);
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"n\">%d</text>\n", x + CELL_W / 2,
-			y + CELL_H / 2 + 6, c->step);
+			y + 18, c->step);
+		/* Its cycles, and the address of the entry read (none when a
+		 * cache stood in for the read). */
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"s\">%" PRIu64 " cyc</text>\n",
+			x + CELL_W / 2, y + 34, c->rec->ev.cycles);
+		if (c->served == SERVED_PSC || c->served == SERVED_NTLB)
+			fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"a\">%s</text>\n",
+				x + CELL_W / 2, y + 50, c->served == SERVED_PSC ? "PSC" : "nested TLB");
+		else
+			fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"a\">%s%" PRIx64 "</text>\n",
+				x + CELL_W / 2, y + 50,
+				c->rec->ev.dim == DIM_GUEST || c->rec->ev.dim == DIM_NATIVE ? "g:"
+											  : "h:",
+				c->rec->ev.entry_addr);
 	}
 	/* the TLB fill, after the last cell of the last walk */
 	if (last && t->ok) {
@@ -229,12 +243,12 @@ static void svg_legend(FILE *f, int y)
 static int svg_write(FILE *f, const struct xp_trace *t)
 {
 	int np = t->walks > 0 ? t->walks : 0;
-	struct svg_panel *p = calloc(np ? (size_t)np : 1, sizeof(*p));
+	struct xp_grid *p = calloc(np ? (size_t)np : 1, sizeof(*p));
 	if (!p)
 		return -1;
 	int x = 10, rows = 1;
 	for (int w = 0; w < np; w++) {
-		svg_panel_build(t, w + 1, &p[w]);
+		xp_grid_build(t, w + 1, &p[w]);
 		p[w].x = x;
 		x += svg_panel_width(&p[w]) + PANEL_GAP;
 		if (p[w].rows > rows)
@@ -257,15 +271,22 @@ static int svg_write(FILE *f, const struct xp_trace *t)
 		   ".l{font-size:12px}\n"
 		   ".s{font-size:11px;text-anchor:middle}\n"
 		   ".n{font-size:16px;text-anchor:middle;font-weight:bold}\n"
+		   ".a{font-size:9px;text-anchor:middle}\n"
 		   ".e{fill:#ffffff;stroke:#bbbbbb;stroke-dasharray:4 3}\n"
 		   ".fill{fill:#d8f3dc;stroke:#1b7f3b;stroke-width:2}\n"
 		   ".fault{fill:#ffd6d6;stroke:#d00000;stroke-width:2}\n"
 		   "</style>\n");
+	int mem, cached;
+	xp_grid_counts(t, &mem, &cached);
 	fprintf(f,
 		"<text x=\"10\" y=\"18\" class=\"h\">gVA 0x%016" PRIx64 " under %s paging, "
-		"%d levels, walk caches %s: %d references in %d walk%s</text>\n",
-		t->gva, t->mode, t->levels, t->walk_caches ? "on" : "off", t->refs, t->walks,
-		t->walks == 1 ? "" : "s");
+		"%d levels, walk caches %s: %d reference%s read from memory, %d served by walk "
+		"caches, in %d walk%s</text>\n",
+		t->gva, t->mode, t->levels, t->walk_caches ? "on" : "off", mem, mem == 1 ? "" : "s",
+		cached, t->walks, t->walks == 1 ? "" : "s");
+	fprintf(f,
+		"<text x=\"10\" y=\"36\" class=\"l\">each cell: its reference number, its "
+		"cycles, and the address of the entry read (g: gPA, h: hPA)</text>\n");
 	for (int w = 0; w < np; w++)
 		svg_panel_draw(f, t, &p[w], w == np - 1);
 	svg_legend(f, legend_y);
