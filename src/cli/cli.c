@@ -221,6 +221,18 @@ static const struct opt machine_opts[] = {
 	    "agile: trapped stores that move a guest table to nested mode (0: never)"),
     NUM_OPT("--agile-interval", K_U64, VMC(agile_interval), 0, UINT64_MAX, NULL,
 	    "agile: accesses between scans that return quiet tables to shadow mode (0: never)"),
+    NUM_OPT("--vcpus", K_U32, VMC(vcpus), 1, VMMU_MAX_VCPUS, NULL,
+	    "vCPUs of the guest (1..64); threaded workloads run one thread on each"),
+    NUM_OPT("--quantum", K_U32, VMC(quantum), 1, U32MAX, NULL,
+	    "user accesses a thread makes before the next vCPU runs (round robin)"),
+    BOOL_OPT("--posted-ipi", posted_ipi,
+	     "shadow/nested: posted interrupts and IPI virtualization: IPIs do not exit"),
+    BOOL_OPT("--pv-tlb-flush", pv_tlb_flush,
+	     "shadow/nested: KVM's paravirtual TLB flush: a preempted vCPU is flushed at its "
+	     "next entry instead of being sent an IPI"),
+    NUM_OPT("--host-cpus", K_U32, VMC(host_cpus), 0, VMMU_MAX_VCPUS, "one per vCPU",
+	    "host CPUs the vCPUs share (vCPU i on CPU i mod N); a vCPU that is not the last "
+	    "to run on its CPU is preempted"),
     {.name = "--audit",
      .kind = K_FLAG,
      .off = VMC(audit),

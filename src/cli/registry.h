@@ -42,7 +42,9 @@
 	X(ctxswitch)      \
 	X(mmap_churn)     \
 	X(procs)          \
-	X(phases)
+	X(phases)         \
+	X(random_mt)      \
+	X(mmap_churn_mt)
 
 #define VMMU_DECLARE_MODE(m) extern const struct mmu_ops m##_mmu_ops;
 #define VMMU_DECLARE_WORKLOAD(w) extern const struct workload workload_##w;

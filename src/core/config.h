@@ -32,6 +32,9 @@ enum {
 	MACH_CACHE = 1u << 6,	  /* cache geometry */
 };
 
+/* vCPUs a VM may have: mm_cpumask and the IPI masks are one 64-bit word. */
+#define VMMU_MAX_VCPUS 64
+
 enum numa_policy { NUMA_LOCAL = 0, NUMA_INTERLEAVE, NUMA_NODE };
 enum shadow_sync { SYNC_EAGER = 0, SYNC_UNSYNC };
 /* How the guest kernel assigns PCIDs (src/guest-mm/pcid.c). */
@@ -96,6 +99,12 @@ struct vm_config {
 	uint64_t agile_interval;  /* accesses between scans for quiet nested tables */
 	/* pv */
 	bool pv_batch;            /* lazy-MMU batching of mmu_update into multicalls */
+	/* several vCPUs (src/core/smp.c, docs/smp.md) */
+	uint32_t vcpus;           /* 1..VMMU_MAX_VCPUS */
+	uint32_t quantum;         /* user accesses a thread runs before the next vCPU's turn */
+	bool posted_ipi;          /* APICv posted interrupts and IPI virtualization: IPIs do not exit */
+	bool pv_tlb_flush;        /* KVM's paravirtual TLB flush (kvm_flush_tlb_multi()) */
+	uint32_t host_cpus;       /* host CPUs the vCPUs share; 0 = one each (none preempted) */
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	bool whole_run;           /* measure the whole run, not the workload's region (roi.h) */

@@ -42,6 +42,9 @@ struct cost_model {
 	uint32_t pv_update;     /* validate and write one mmu_update entry */
 	uint32_t pv_validate;   /* examine one entry while typing or untyping a table */
 	uint32_t pv_mmuext;     /* handler of one mmuext op (flush/CR3 instructions extra) */
+	/* several vCPUs (docs/cost-model.md, "IPIs and shootdowns") */
+	uint32_t ipi;           /* one TLB-flush IPI: send, deliver, handler entry/exit, ack */
+	uint32_t vmm_ipi;       /* VMM handler of one IPI exit (ICR write, kick, EOI) */
 };
 
 /*

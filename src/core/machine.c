@@ -100,7 +100,8 @@
 #define COMMON_COSTS                                                                  \
 	.pf_delivery = PF_DELIVERY, .pf_handler = PF_HANDLER, .page_zero = PAGE_ZERO, \
 	.page_copy = PAGE_COPY, .vmm_resync = VMM_RESYNC, .vmm_spte = VMM_SPTE,       \
-	.tlb_flush = TLB_FLUSH, .invlpg = INVLPG, .cr3_load = CR3_LOAD, PV_COSTS
+	.tlb_flush = TLB_FLUSH, .invlpg = INVLPG, .cr3_load = CR3_LOAD, PV_COSTS,    \
+	SMP_COSTS
 
 /*
  * Paravirtual MMU (pv), derived in docs/cost-model.md, "Paravirtual MMU":
@@ -112,6 +113,15 @@
 #define PV_COSTS                                                            \
 	.pv_hypercall = PF_DELIVERY, .pv_update = VMM_SPTE, .pv_validate = 10, \
 	.pv_mmuext = 5 * VMM_SPTE
+
+/*
+ * IPIs (docs/cost-model.md, "IPIs and shootdowns"): a TLB-flush IPI's
+ * round trip, from the sender's ICR write to the target's acknowledgement,
+ * is at least 1,000 cycles (secondary, a lower bound); the VMM's handler of
+ * an IPI exit is decode, find the target, set the IRR bit, kick, return:
+ * five spte-sized steps, as an mmuext op.
+ */
+#define SMP_COSTS .ipi = 1000, .vmm_ipi = 5 * VMM_SPTE
 
 /*
  * VM exit + entry round trips.
@@ -230,6 +240,8 @@ static const struct cost_field fields[] = {
     CF(pv_update, "pv: validate and write one mmu_update entry"),
     CF(pv_validate, "pv: examine one entry while typing a table"),
     CF(pv_mmuext, "pv: one mmuext op's handler"),
+    CF(ipi, "one TLB-flush IPI: send, deliver, handler entry and exit, ack"),
+    CF(vmm_ipi, "VMM handler of one IPI exit (ICR write, kick or EOI)"),
 };
 #undef CF
 

@@ -420,6 +420,10 @@ static const char *config_check(const struct vm_config *c)
 		return "host page size must be 4k, 2m or 1g";
 	if (c->direct_map_page != PG_2M && c->direct_map_page != PG_1G)
 		return "direct-map page size must be 2m or 1g";
+	if (c->vcpus > VMMU_MAX_VCPUS)
+		return "vcpus must be 1..64";
+	if (c->host_cpus > VMMU_MAX_VCPUS)
+		return "host CPUs must be 0..64";
 	return NULL;
 }
 
@@ -438,6 +442,13 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 		snprintf(err, errlen, "no MMU mode given");
 		return NULL;
 	}
+	if (cfg->vcpus > 1 && !mode->smp) {
+		snprintf(err, errlen,
+			 "--vcpus %u: mode %s runs one vCPU only (several vCPUs: native, shadow, "
+			 "nested)",
+			 cfg->vcpus, mode->name);
+		return NULL;
+	}
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		snprintf(err, errlen, "out of memory");
@@ -445,15 +456,33 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	}
 	vm->cfg = *cfg;
 	vm->mmu = mode;
-	vm->vcpu.vm = vm;
-	vm->vcpu.vpid = cfg->vpid ? 1 : 0;
-	/* The controls the guest kernel will set at boot (it writes them
-	 * with cpu_set_paging_ctl()); tables built by hand before any boot see
-	 * the same ones. */
-	vm->vcpu.ctl = (struct paging_ctl){
-		.wp = cfg->cr0_wp, .smep = cfg->cr4_smep, .smap = cfg->cr4_smap, .nxe = cfg->efer_nxe
-	};
-	cpu_rights_update(&vm->vcpu);
+	vm->nr_vcpus = cfg->vcpus ? cfg->vcpus : 1;
+	vm->cpu[0] = &vm->vcpu;
+	vm->cur = &vm->vcpu;
+	for (unsigned i = 0; i < VMMU_MAX_VCPUS; i++)
+		vm->host_last[i] = i; /* each host CPU last ran its first vCPU */
+	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		vm->cpu[i] = calloc(1, sizeof(struct vcpu));
+		if (!vm->cpu[i]) {
+			snprintf(err, errlen, "out of memory for %u vCPUs", vm->nr_vcpus);
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = vm->cpu[i];
+		v->vm = vm;
+		v->id = i;
+		/* KVM allocates one VPID per vCPU (allocate_vpid()). */
+		v->vpid = cfg->vpid ? (uint16_t)(i + 1) : 0;
+		/* The controls the guest kernel will set at boot (it writes them
+		 * with cpu_set_paging_ctl()); tables built by hand before any
+		 * boot see the same ones. */
+		v->ctl = (struct paging_ctl){ .wp = cfg->cr0_wp,
+					      .smep = cfg->cr4_smep,
+					      .smap = cfg->cr4_smap,
+					      .nxe = cfg->efer_nxe };
+		cpu_rights_update(v);
+	}
 	vm->p2m.identity = mode->identity_p2m;
 	/* A paravirtual guest's direct map holds machine frames: the p2m hands
 	 * out machine extents at least as large as its direct-map pages, so
@@ -473,13 +502,16 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	struct tlb_shape shape = {
 		.l1d = cfg->l1d, .l1d_large = cfg->l1d_large, .l1i = cfg->l1i, .l2 = cfg->l2
 	};
-	if (tlb_init(&vm->vcpu.tlb, &shape) != 0) {
-		snprintf(err, errlen, "bad TLB geometry (sets must be a power of two, ways >= 1)");
-		goto fail;
-	}
-	if (psc_init(&vm->vcpu.psc, cfg->psc_entries) != 0) {
-		snprintf(err, errlen, "bad paging-structure cache sizes");
-		goto fail;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if (tlb_init(&vm->cpu[i]->tlb, &shape) != 0) {
+			snprintf(err, errlen,
+				 "bad TLB geometry (sets must be a power of two, ways >= 1)");
+			goto fail;
+		}
+		if (psc_init(&vm->cpu[i]->psc, cfg->psc_entries) != 0) {
+			snprintf(err, errlen, "bad paging-structure cache sizes");
+			goto fail;
+		}
 	}
 	if (mode->init) {
 		/* A mode's init may allocate host frames, and a failed allocation
@@ -512,8 +544,14 @@ void vm_destroy(struct vm *vm)
 		vm->guest_shutdown(vm);
 	if (vm->mode_state && vm->mmu->destroy)
 		vm->mmu->destroy(vm);
-	psc_destroy(&vm->vcpu.psc);
-	tlb_destroy(&vm->vcpu.tlb);
+	for (unsigned i = vm->nr_vcpus; i-- > 0;) {
+		if (!vm->cpu[i])
+			continue;
+		psc_destroy(&vm->cpu[i]->psc);
+		tlb_destroy(&vm->cpu[i]->tlb);
+		if (i > 0)
+			free(vm->cpu[i]);
+	}
 	cache_destroy(&vm->cache);
 	if (vm->hm.base)
 		munmap(vm->hm.base, vm->hm.size);

@@ -23,5 +23,6 @@ const struct mmu_ops native_mmu_ops = {
 	.name = "native",
 	.desc = "no hypervisor: 1D walks of the guest tables, guest-physical = host-physical",
 	.identity_p2m = true,
+	.smp = true,
 	.translate = native_translate,
 };

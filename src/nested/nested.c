@@ -185,4 +185,5 @@ const struct mmu_ops nested_mmu_ops = {
     .on_world_switch = nested_on_world_switch,
     .audit = nested_audit,
     .stats = nested_stats,
+    .smp = true,
 };

@@ -350,4 +350,5 @@ const struct mmu_ops shadow_mmu_ops = {
     .audit = shadow_audit,
     .audit_exit = shadow_audit_exit,
     .stats = shadow_stats,
+    .smp = true,
 };
