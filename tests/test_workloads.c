@@ -61,6 +61,8 @@ static const struct wl_case wl_cases[] = {
     {"mmap-churn", {.pages = 16, .ops = 160}},
     {"procs", {.pages = 16, .ops = 10, .procs = 3}},
     {"phases", {.pages = 96, .ops = 2}},
+    {"random-mt", {.pages = 192, .ops = 4096}},
+    {"mmap-churn-mt", {.pages = 16, .ops = 160}},
 };
 #define NCASES (sizeof(wl_cases) / sizeof(wl_cases[0]))
 

@@ -210,6 +210,11 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_str(s, "pcid_policy", config_pcid_policy_name(c->pcid_policy));
 	col_bool(s, "kpti", c->kpti);
 	col_bool(s, "whole_run", c->whole_run);
+	col_u64(s, "vcpus", c->vcpus ? c->vcpus : 1);
+	col_u64(s, "quantum", c->quantum);
+	col_bool(s, "posted_ipi", c->posted_ipi);
+	col_bool(s, "pv_tlb_flush", c->pv_tlb_flush);
+	col_u64(s, "host_cpus", c->host_cpus);
 
 	/* 3. Every other counter, in STATS_COUNTERS order. */
 	for (size_t k = 0; k < stat_nfields; k++)
