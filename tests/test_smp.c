@@ -142,7 +142,7 @@ static void test_native_munmap(void **state)
 	assert_int_equal(vm->st.ipi_flushes, 2);
 	assert_int_equal(vm->st.invlpgs, 3);
 	assert_int_equal(vm->st.vm_exits, 0);
-	assert_int_equal(vm->st.cyc_ipi, 2 * vm->cost.ipi);
+	assert_int_equal(vm->st.cyc_flush, 3 * vm->cost.invlpg + 2 * vm->cost.ipi);
 	assert_per_vcpu(vm);
 	assert_no_stale(vm, true);
 	vm_destroy(vm);

@@ -65,7 +65,7 @@ void cpu_send_ipi(struct vcpu *from, struct vcpu *to, unsigned vec, const void *
 	bool exits = !vm->mmu->identity_p2m && !vm->cfg.posted_ipi;
 	bool preempted = vcpu_preempted(vm, to);
 	vm->st.ipis_sent++;
-	vm->st.cyc_ipi += vm->cost.ipi;
+	vm->st.cyc_flush += vm->cost.ipi;
 	vm->st.ipis_to_preempted += preempted;
 	TRACE(vm, .kind = TR_GUEST_OP, .result = to->id, .cycles = vm->cost.ipi,
 	      .what = "IPI sent (x2APIC ICR write)");

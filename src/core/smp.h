@@ -17,7 +17,7 @@
  * IPIs (cpu_send_ipi()), as x2APIC in physical destination mode sends them
  * (one ICR write per target):
  *   - native: the IPI costs cost.ipi (send, deliver, handler entry and
- *     exit, acknowledgement);
+ *     exit, acknowledgement), charged to cyc_flush with the flushes;
  *   - a VMM mode without --posted-ipi: the sender's ICR write exits
  *     (WRMSR), a running target is kicked out of guest mode to take the
  *     interrupt (an external-interrupt exit), and the target's EOI write

@@ -103,8 +103,7 @@
 	X(cyc_exit, "cycles: VM exit and entry round trips")                                 \
 	X(cyc_vmm, "cycles: VMM handler work, software walks included")                      \
 	X(cyc_guest, "cycles: guest kernel fault handling, zeroing and copying")             \
-	X(cyc_flush, "cycles: guest MOV CR3, INVLPG and TLB-flush instructions")            \
-	X(cyc_ipi, "cycles: IPIs sent and received, and the sender's wait for them")
+	X(cyc_flush, "cycles: guest MOV CR3, INVLPG and TLB-flush instructions, flush IPIs")
 
 struct stats {
 #define X(n, d) uint64_t n;
