@@ -329,6 +329,7 @@ static const struct {
     {"phases", {.pages = 96, .ops = 2}},
     {"random-mt", {.pages = 192, .ops = 4096}},
     {"mmap-churn-mt", {.pages = 16, .ops = 400}},
+    {"kv-mt", {.pages = 24, .ops = 3000}},
 };
 
 /* Every workload at --vcpus 4: shadow and nested give native's checksum

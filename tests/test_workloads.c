@@ -63,6 +63,7 @@ static const struct wl_case wl_cases[] = {
     {"phases", {.pages = 96, .ops = 2}},
     {"random-mt", {.pages = 192, .ops = 4096}},
     {"mmap-churn-mt", {.pages = 16, .ops = 160}},
+    {"kv-mt", {.pages = 24, .ops = 3000}},
 };
 #define NCASES (sizeof(wl_cases) / sizeof(wl_cases[0]))
 
