@@ -330,6 +330,7 @@ static const struct {
     {"random-mt", {.pages = 192, .ops = 4096}},
     {"mmap-churn-mt", {.pages = 16, .ops = 400}},
     {"kv-mt", {.pages = 24, .ops = 3000}},
+    {"fork-mt", {.pages = 64, .ops = 1}},
 };
 
 /* Every workload at --vcpus 4: shadow and nested give native's checksum

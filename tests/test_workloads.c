@@ -64,6 +64,7 @@ static const struct wl_case wl_cases[] = {
     {"random-mt", {.pages = 192, .ops = 4096}},
     {"mmap-churn-mt", {.pages = 16, .ops = 160}},
     {"kv-mt", {.pages = 24, .ops = 3000}},
+    {"fork-mt", {.pages = 64, .ops = 1}},
 };
 #define NCASES (sizeof(wl_cases) / sizeof(wl_cases[0]))
 

@@ -45,7 +45,8 @@
 	X(phases)         \
 	X(random_mt)      \
 	X(mmap_churn_mt)  \
-	X(kv_mt)
+	X(kv_mt)          \
+	X(fork_mt)
 
 #define VMMU_DECLARE_MODE(m) extern const struct mmu_ops m##_mmu_ops;
 #define VMMU_DECLARE_WORKLOAD(w) extern const struct workload workload_##w;
