@@ -238,8 +238,8 @@ static void test_nested_preempted_ipi(void **state)
 static void test_nested_pv_tlb_flush(void **state)
 {
 	(void)state;
-	struct vm *vm = scene_munmap(
-	    &(struct scene){.mode = "nested", .host_cpus = 2, .pv_tlb_flush = true});
+	struct vm *vm =
+	    scene_munmap(&(struct scene){.mode = "nested", .host_cpus = 2, .pv_tlb_flush = true});
 	/* kvm_flush_tlb_multi(): vCPU 2 is preempted, marked
 	 * KVM_VCPU_FLUSH_TLB, sent nothing; vCPU 1 gets the IPI. */
 	assert_int_equal(vm->st.pv_flushes_deferred, 1);
@@ -362,7 +362,8 @@ static void test_equivalence_4_vcpus(void **state)
 			c.audit = true;
 			struct run_result r;
 			if (run_workload(&c, *w, &p, NULL, &r) != 0)
-				fail_msg("%s under %s with 4 vCPUs: %s", (*w)->name, modes[m], r.err);
+				fail_msg("%s under %s with 4 vCPUs: %s", (*w)->name, modes[m],
+					 r.err);
 			if (m == 0) {
 				ref = r;
 				c.vcpus = 1;

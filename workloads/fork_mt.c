@@ -28,8 +28,8 @@
 struct fmt {
 	gva_t base;
 	uint64_t salt, salt2;
-	uint64_t *now;	 /* host: the parent's word 0 of each page */
-	uint64_t *snap;	 /* host: the child's (at the fork) */
+	uint64_t *now;	/* host: the parent's word 0 of each page */
+	uint64_t *snap; /* host: the child's (at the fork) */
 	struct gproc *child;
 	uint64_t first[VMMU_MAX_VCPUS], count[VMMU_MAX_VCPUS], step[VMMU_MAX_VCPUS];
 };

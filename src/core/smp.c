@@ -152,7 +152,8 @@ int vm_stale_tlb(struct vm *vm, uint64_t mask, const uint16_t *pcid, gva_t gva)
 		uint16_t vpid = vm->cpu[i]->vpid;
 		if (array_maps(&t->l1d, gva, vpid, pcid[i]) ||
 		    array_maps(&t->l1d_large, gva, vpid, pcid[i]) ||
-		    array_maps(&t->l1i, gva, vpid, pcid[i]) || array_maps(&t->l2, gva, vpid, pcid[i]))
+		    array_maps(&t->l1i, gva, vpid, pcid[i]) ||
+		    array_maps(&t->l2, gva, vpid, pcid[i]))
 			return (int)i;
 	}
 	return -1;

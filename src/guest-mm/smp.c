@@ -290,8 +290,8 @@ void gmm_smp_release(struct gmm *g, struct gproc *p)
 	uint64_t others = p->cpumask & ~(UINT64_C(1) << vm->cur->id);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		if ((others >> i & 1) && !g->pcpu[i].lazy_tlb)
-			vm_abort(vm, "pid %d exits while one of its threads runs on vCPU %u", p->pid,
-				 i);
+			vm_abort(vm, "pid %d exits while one of its threads runs on vCPU %u",
+				 p->pid, i);
 	}
 	/* exit_mmap() -> tlb_finish_mmu(): a flush with freed tables reaches
 	 * the lazy CPUs, which leave the mm. */
