@@ -37,6 +37,7 @@ enum opt_kind {
 	K_NUMA,	   /* enum numa_policy at off, int node at off2 */
 	K_SYNC,	   /* enum shadow_sync */
 	K_PCIDS,   /* enum pcid_policy */
+	K_PTPLACE, /* enum pt_place */
 	K_PSC,	   /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
 	K_MACHINE, /* a machine profile's name: applies the profile (machine.c) */
 	K_CACHE,   /* struct cache_geom[3]: L1D:L2:LLC */
@@ -233,6 +234,14 @@ static const struct opt machine_opts[] = {
     NUM_OPT("--host-cpus", K_U32, VMC(host_cpus), 0, VMMU_MAX_VCPUS, "one per vCPU",
 	    "host CPUs the vCPUs share (vCPU i on CPU i mod N); a vCPU that is not the last "
 	    "to run on its CPU is preempted"),
+    NUM_OPT("--host-nodes", K_U32, VMC(host_nodes), 1, 8, NULL,
+	    "simulated NUMA nodes (vCPU i on node i mod N); walk references to a table "
+	    "on another node are remote"),
+    {.name = "--pt-place",
+     .metavar = "first-touch|interleave|remote|replicate",
+     .kind = K_PTPLACE,
+     .off = VMC(pt_place),
+     .help = "with --host-nodes: where guest tables, shadow pages and EPT tables live"},
     {.name = "--audit",
      .kind = K_FLAG,
      .off = VMC(audit),
@@ -363,6 +372,19 @@ static int opt_apply(const struct opt *o, void *base, const char *v, char *err, 
 			rc = -1;
 		}
 		break;
+	case K_PTPLACE: {
+		int k = 0;
+		while (k < 4 && strcmp(v, config_pt_place_name((enum pt_place)k)) != 0)
+			k++;
+		if (k < 4) {
+			*(enum pt_place *)(void *)f = (enum pt_place)k;
+		} else {
+			snprintf(msg, sizeof(msg),
+				 "expected first-touch, interleave, remote or replicate, got '%s'", v);
+			rc = -1;
+		}
+		break;
+	}
 	case K_MACHINE:
 		rc = cli_value_machine(v, base, msg, sizeof(msg));
 		break;
@@ -538,6 +560,9 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 	case K_PCIDS:
 		snprintf(buf, len, "%s",
 			 config_pcid_policy_name(*(const enum pcid_policy *)(const void *)f));
+		break;
+	case K_PTPLACE:
+		snprintf(buf, len, "%s", config_pt_place_name(*(const enum pt_place *)(const void *)f));
 		break;
 	case K_PSC: {
 		const uint32_t *e = (const void *)f;

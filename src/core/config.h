@@ -36,6 +36,8 @@ enum {
 #define VMMU_MAX_VCPUS 64
 
 enum numa_policy { NUMA_LOCAL = 0, NUMA_INTERLEAVE, NUMA_NODE };
+/* Where page tables live on a simulated NUMA host (numa.h). */
+enum pt_place { PT_FIRST_TOUCH = 0, PT_INTERLEAVE, PT_REMOTE, PT_REPLICATE };
 enum shadow_sync { SYNC_EAGER = 0, SYNC_UNSYNC };
 /* How the guest kernel assigns PCIDs (src/guest-mm/pcid.c). */
 enum pcid_policy {
@@ -105,6 +107,8 @@ struct vm_config {
 	bool posted_ipi;          /* APICv posted interrupts and IPI virtualization: IPIs do not exit */
 	bool pv_tlb_flush;        /* KVM's paravirtual TLB flush (kvm_flush_tlb_multi()) */
 	uint32_t host_cpus;       /* host CPUs the vCPUs share; 0 = one each (none preempted) */
+	uint32_t host_nodes;      /* simulated NUMA nodes; 1 = none (numa.h) */
+	enum pt_place pt_place;   /* where page tables live with host_nodes > 1 */
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	bool whole_run;           /* measure the whole run, not the workload's region (roi.h) */
@@ -123,6 +127,8 @@ void config_numa_format(enum numa_policy pol, int node, char *buf, size_t len);
 void config_numa_name(const struct vm_config *c, char *buf, size_t len);
 /* The shadow sync policy: "eager" or "unsync". */
 const char *config_sync_name(enum shadow_sync s);
+/* The page-table placement: "first-touch", "interleave", "remote", "replicate". */
+const char *config_pt_place_name(enum pt_place p);
 /* The guest PCID policy: "linux" or "per-process". */
 const char *config_pcid_policy_name(enum pcid_policy p);
 

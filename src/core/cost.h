@@ -20,6 +20,7 @@ struct cost_model {
 	uint32_t access;        /* one access the cache model does not see: fetch, bulk page op */
 	uint32_t ref_pwc;       /* walk reference served by a walk cache */
 	uint32_t ref_l1, ref_l2, ref_llc, ref_dram; /* walk reference by cache level */
+	uint32_t ref_remote;    /* walk reference served by another NUMA node's DRAM (numa.h) */
 	uint32_t pf_delivery;   /* guest #PF: exception entry and IRET */
 	uint32_t pf_handler;    /* guest kernel fault-handler software, excl. zero/copy */
 	uint32_t page_zero;     /* zero one 4 KiB page */

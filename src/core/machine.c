@@ -121,7 +121,16 @@
  * an IPI exit is decode, find the target, set the IRR bit, kick, return:
  * five spte-sized steps, as an mmuext op.
  */
-#define SMP_COSTS .ipi = 1000, .vmm_ipi = 5 * VMM_SPTE
+#define SMP_COSTS .ipi = 1000, .vmm_ipi = 5 * VMM_SPTE, .ref_remote = REF_REMOTE
+
+/*
+ * A walk reference served by another node's DRAM (docs/cost-model.md,
+ * "NUMA"): ref_dram x 139 / 89, the remote-to-local DRAM latency ratio of a
+ * two-socket Xeon SP (89 ns local, 139 ns remote; qdpma.com, "The Case for
+ * Single Processor"), applied to the model's 200-cycle DRAM reference.
+ */
+#define REF_REMOTE 312
+_Static_assert(REF_REMOTE == 200 * 139 / 89, "remote DRAM derivation changed: update docs");
 
 /*
  * VM exit + entry round trips.
@@ -219,6 +228,7 @@ static const struct cost_field fields[] = {
     CF(ref_l2, "memory reference served by L2"),
     CF(ref_llc, "memory reference served by the LLC"),
     CF(ref_dram, "memory reference served by DRAM"),
+    CF(ref_remote, "walk reference served by another NUMA node's DRAM (--host-nodes)"),
     CF(pf_delivery, "guest #PF delivery and return"),
     CF(pf_handler, "guest fault-handler software"),
     CF(page_zero, "zero one 4 KiB page"),

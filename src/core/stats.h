@@ -96,6 +96,9 @@
 	X(ipis_to_preempted, "smp: IPIs sent to a preempted vCPU (delivered when it runs again)") \
 	X(remote_tlb_flushes, "smp: shadow kvm_flush_remote_tlbs() calls that reached other vCPUs") \
 	X(remote_flush_kicks, "smp: vCPUs a remote flush request kicked out of guest mode")  \
+	X(walk_refs_local, "numa: walk references to a table on the vCPU's own node")        \
+	X(walk_refs_remote, "numa: walk references to a table on another node")             \
+	X(pt_replica_stores, "numa: stores to the other nodes' copies of a replicated table") \
 	X(host_frames_peak, "host frames in use at peak, guest and VMM")                     \
 	X(vmm_heap_bytes, "simulator heap in use at the end (jemalloc stats.allocated)")     \
 	X(cyc_access, "cycles: the data accesses themselves")                                \

@@ -161,6 +161,7 @@ hfn_t hostmem_alloc_frame(struct vm *vm)
 		vm_abort(vm, "host memory exhausted: the VMM needs more than %" PRIu64
 			     " bytes (raise --host-mem)", hm->size);
 	memset(hm->base + (f << PAGE_SHIFT), 0, PAGE_SIZE);
+	numa_place_vmm_table(vm, f);
 	if (++hm->in_use > hm->peak)
 		hm->peak = hm->in_use;
 	return f;
@@ -209,8 +210,10 @@ hfn_t p2m_ensure(struct vm *vm, gfn_t gfn)
 	hm->guest_next -= n;
 	hfn_t base = hm->guest_next;
 	gfn_t g0 = gfn & ~(n - 1);
-	for (uint64_t i = 0; i < n && g0 + i < p->nframes; i++)
+	for (uint64_t i = 0; i < n && g0 + i < p->nframes; i++) {
 		p->slot[g0 + i] = base + i;
+		numa_backed(vm, g0 + i, base + i);
+	}
 	hm->in_use += n;
 	if (hm->in_use > hm->peak)
 		hm->peak = hm->in_use;
@@ -339,7 +342,7 @@ void vm_sync_stats(struct vm *vm)
 uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
 	int l = cache_ref(&vm->cache, entry.v);
-	uint32_t c = cost_ref_latency(&vm->cost, l);
+	uint32_t c = numa_walk_ref(vm, entry.v, l, cost_ref_latency(&vm->cost, l));
 	vm->st.cyc_walk += c;
 	if (level)
 		*level = l;
@@ -349,7 +352,7 @@ uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
 	int l = cache_ref(&vm->cache, entry.v);
-	uint32_t c = cost_ref_latency(&vm->cost, l);
+	uint32_t c = numa_walk_ref(vm, entry.v, l, cost_ref_latency(&vm->cost, l));
 	vm->st.vmm_walk_refs++;
 	vm->st.cyc_vmm += c;
 	if (level)
@@ -424,6 +427,8 @@ static const char *config_check(const struct vm_config *c)
 		return "vcpus must be 1..64";
 	if (c->host_cpus > VMMU_MAX_VCPUS)
 		return "host CPUs must be 0..64";
+	if (c->host_nodes > NUMA_MAX_NODES)
+		return "host nodes must be 1..8";
 	return NULL;
 }
 
@@ -497,7 +502,8 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 			 CACHE_MAX_SETS, CACHE_MAX_WAYS);
 		goto fail;
 	}
-	if (p2m_init(vm, err, errlen) || hostmem_init(vm, err, errlen))
+	if (p2m_init(vm, err, errlen) || hostmem_init(vm, err, errlen) ||
+	    numa_init(vm, err, errlen))
 		goto fail;
 	struct tlb_shape shape = {
 		.l1d = cfg->l1d, .l1d_large = cfg->l1d_large, .l1i = cfg->l1i, .l2 = cfg->l2
@@ -553,6 +559,7 @@ void vm_destroy(struct vm *vm)
 			free(vm->cpu[i]);
 	}
 	cache_destroy(&vm->cache);
+	numa_destroy(vm);
 	if (vm->hm.base)
 		munmap(vm->hm.base, vm->hm.size);
 	free(vm->hm.free);

@@ -41,6 +41,7 @@
 #include "config.h"
 #include "cost.h"
 #include "mmu.h"
+#include "numa.h"
 #include "pte.h"
 #include "roi.h"
 #include "stats.h"
@@ -182,6 +183,11 @@ struct vm {
 	unsigned nr_vcpus;
 	struct vcpu *cur;
 	unsigned host_last[VMMU_MAX_VCPUS];
+	/* A simulated NUMA host (numa.h): the node of each host frame that
+	 * holds a table, and of each guest table frame; NULL with one node. */
+	struct {
+		uint8_t *node, *gnode;
+	} numa;
 	void (*guest_cpu_switch)(struct vm *vm, struct vcpu *from, struct vcpu *to);
 	/* The guest kernel's state, opaque to core; guest_shutdown (set by the
 	 * kernel at boot) frees it when the VM is destroyed. */
@@ -230,6 +236,10 @@ static inline void hpa_write64(struct vm *vm, hpa_t hpa, uint64_t v)
 {
 	*(uint64_t *)(vm->hm.base + hpa.v) = v;
 	(void)cache_ref(&vm->cache, hpa.v);
+	/* A VMM table (a frame above the guest region) replicated on every
+	 * node: the other copies are written too (numa.h). */
+	if (unlikely(vm->numa.node != NULL) && (hpa.v >> PAGE_SHIFT) >= vm->hm.guest_frames)
+		numa_replica_store(vm, false);
 }
 /* A zeroed frame for VMM structures; vm_abort()s when host memory is full. */
 hfn_t hostmem_alloc_frame(struct vm *vm);

@@ -59,6 +59,9 @@ void gmm_pte_write(struct gmm *g, gpa_t entry, uint64_t val, int level)
 	cpu_set_user(v, false);
 	g->pv->set_pte(g, entry, val, level);
 	cpu_set_user(v, user);
+	/* A replicated table (--pt-place replicate): the guest kernel writes
+	 * the other nodes' copies too (numa.h). */
+	numa_replica_store(vm, true);
 }
 
 void gmm_zero_frame(struct gmm *g, gfn_t gfn)
