@@ -166,6 +166,7 @@ static void kv_run(struct wl_ctx *c)
  * drawing keys from its own generator seeded by (seed, k); op numbers are
  * handed out in execution order, so a set's value is the same under every
  * mode. The threads interleave in round robin (wl_threads_run()).
+ * Default ops: 131072, a quarter of kv's, to keep default-size runs short.
  */
 struct kv_mt {
 	struct kv kv;
@@ -210,7 +211,7 @@ const struct workload workload_kv_mt = {
     .desc = "kv with lookups from one thread per vCPU over one shared table",
     .roi = "the lookups",
     .def_pages = 2048,
-    .def_ops = 524288,
+    .def_ops = 131072,
     .run = kv_mt_run,
 };
 

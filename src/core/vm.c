@@ -342,7 +342,9 @@ void vm_sync_stats(struct vm *vm)
 uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
 	int l = cache_ref(&vm->cache, entry.v);
-	uint32_t c = numa_walk_ref(vm, entry.v, l, cost_ref_latency(&vm->cost, l));
+	uint32_t c = cost_ref_latency(&vm->cost, l);
+	if (unlikely(vm->numa.node != NULL))
+		c = numa_walk_ref(vm, entry.v, l, c);
 	vm->st.cyc_walk += c;
 	if (level)
 		*level = l;
@@ -352,7 +354,9 @@ uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
 	int l = cache_ref(&vm->cache, entry.v);
-	uint32_t c = numa_walk_ref(vm, entry.v, l, cost_ref_latency(&vm->cost, l));
+	uint32_t c = cost_ref_latency(&vm->cost, l);
+	if (unlikely(vm->numa.node != NULL))
+		c = numa_walk_ref(vm, entry.v, l, c);
 	vm->st.vmm_walk_refs++;
 	vm->st.cyc_vmm += c;
 	if (level)
