@@ -62,6 +62,10 @@ static const struct wl_case wl_cases[] = {
     {"procs", {.pages = 16, .ops = 10, .procs = 3}},
     {"phases", {.pages = 96, .ops = 2}},
     {"dma", {.pages = 32, .ops = 4}},
+    {"random-mt", {.pages = 192, .ops = 4096}},
+    {"mmap-churn-mt", {.pages = 16, .ops = 160}},
+    {"kv-mt", {.pages = 24, .ops = 3000}},
+    {"fork-mt", {.pages = 64, .ops = 1}},
 };
 #define NCASES (sizeof(wl_cases) / sizeof(wl_cases[0]))
 

@@ -81,67 +81,139 @@ static gva_t kv_find(struct wl_ctx *c, const struct kv *kv, uint64_t key)
 	vm_abort(c->vm, "kv: key 0x%016" PRIx64 " is missing from its chain", key);
 }
 
-static void kv_run(struct wl_ctx *c)
+/* Map the table and insert every key (the load phase). */
+static void kv_setup(struct wl_ctx *c, struct kv *kv)
 {
-	wl_begin(c);
-	wl_proc_create(c);
-	struct kv kv = {.nkeys = c->p.pages * ITEMS_PER_PAGE, .salt = wl_rand(c)};
-	kv.nbuckets = 1;
-	while (kv.nbuckets < kv.nkeys)
-		kv.nbuckets <<= 1;
-	kv.buckets = wl_map_data(c, (kv.nbuckets * 8 + PAGE_SIZE - 1) / PAGE_SIZE);
-	kv.items = wl_map_data(c, c->p.pages);
+	*kv = (struct kv){.nkeys = c->p.pages * ITEMS_PER_PAGE, .salt = wl_rand(c)};
+	kv->nbuckets = 1;
+	while (kv->nbuckets < kv->nkeys)
+		kv->nbuckets <<= 1;
+	kv->buckets = wl_map_data(c, (kv->nbuckets * 8 + PAGE_SIZE - 1) / PAGE_SIZE);
+	kv->items = wl_map_data(c, c->p.pages);
 
-	kv.cdf = wl_host_alloc(c, kv.nkeys, sizeof(*kv.cdf));
+	kv->cdf = wl_host_alloc(c, kv->nkeys, sizeof(*kv->cdf));
 	double sum = 0;
-	for (uint64_t r = 0; r < kv.nkeys; r++)
-		kv.cdf[r] = (sum += 1.0 / pow((double)(r + 1), ZIPF_THETA));
-	for (uint64_t r = 0; r < kv.nkeys; r++)
-		kv.cdf[r] /= sum;
-	kv.cdf[kv.nkeys - 1] = 1.0;
-	kv.value = wl_host_alloc(c, kv.nkeys, sizeof(*kv.value));
+	for (uint64_t r = 0; r < kv->nkeys; r++)
+		kv->cdf[r] = (sum += 1.0 / pow((double)(r + 1), ZIPF_THETA));
+	for (uint64_t r = 0; r < kv->nkeys; r++)
+		kv->cdf[r] /= sum;
+	kv->cdf[kv->nkeys - 1] = 1.0;
+	kv->value = wl_host_alloc(c, kv->nkeys, sizeof(*kv->value));
 
 	/* Populate: rank order[i] goes to item slot i, in a random order. */
-	uint64_t *order = wl_host_alloc(c, kv.nkeys, sizeof(*order));
-	for (uint64_t i = 0; i < kv.nkeys; i++)
+	uint64_t *order = wl_host_alloc(c, kv->nkeys, sizeof(*order));
+	for (uint64_t i = 0; i < kv->nkeys; i++)
 		order[i] = i;
-	for (uint64_t i = kv.nkeys - 1; i > 0; i--) {
+	for (uint64_t i = kv->nkeys - 1; i > 0; i--) {
 		uint64_t j = wl_rand_below(c, i + 1), t = order[i];
 		order[i] = order[j];
 		order[j] = t;
 	}
-	for (uint64_t i = 0; i < kv.nkeys; i++) {
-		uint64_t rank = order[i], key = kv_key(&kv, rank);
-		gva_t it = kv.items + i * ITEM_BYTES, b = kv_bucket(&kv, key);
-		kv.value[rank] = wl_mix(key, 0);
+	for (uint64_t i = 0; i < kv->nkeys; i++) {
+		uint64_t rank = order[i], key = kv_key(kv, rank);
+		gva_t it = kv->items + i * ITEM_BYTES, b = kv_bucket(kv, key);
+		kv->value[rank] = wl_mix(key, 0);
 		wl_store(c, it + KV_KEY, key);
-		wl_store(c, it + KV_VALUE, kv.value[rank]);
+		wl_store(c, it + KV_VALUE, kv->value[rank]);
 		wl_store(c, it + KV_NEXT, wl_load_fold(c, b));
 		wl_store(c, b, it);
 	}
 	wl_host_free(c, order);
-
-	wl_roi_begin(c);
-	for (uint64_t op = 0; op < c->p.ops; op++) {
-		uint64_t rank = kv_zipf(c, &kv), key = kv_key(&kv, rank);
-		bool set = wl_rand_below(c, 100) < KV_SET_PERCENT;
-		gva_t it = kv_find(c, &kv, key);
-		if (set) {
-			kv.value[rank] = wl_mix(key, op + 1);
-			wl_store(c, it + KV_VALUE, kv.value[rank]);
-		} else {
-			wl_expect(c, it + KV_VALUE, kv.value[rank], "kv: get");
-		}
-	}
-	wl_roi_end(c);
-
-	for (uint64_t rank = 0; rank < kv.nkeys; rank++) {
-		uint64_t key = kv_key(&kv, rank);
-		wl_expect(c, kv_find(c, &kv, key) + KV_VALUE, kv.value[rank], "kv: final get");
-	}
-	wl_host_free(c, kv.value);
-	wl_host_free(c, kv.cdf);
 }
+
+/* Operation number op: a get (checked) or a set, of a Zipf-drawn key. */
+static void kv_op(struct wl_ctx *c, struct kv *kv, uint64_t op)
+{
+	uint64_t rank = kv_zipf(c, kv), key = kv_key(kv, rank);
+	bool set = wl_rand_below(c, 100) < KV_SET_PERCENT;
+	gva_t it = kv_find(c, kv, key);
+	if (set) {
+		kv->value[rank] = wl_mix(key, op + 1);
+		wl_store(c, it + KV_VALUE, kv->value[rank]);
+	} else {
+		wl_expect(c, it + KV_VALUE, kv->value[rank], "kv: get");
+	}
+}
+
+/* Get every key once, then free the host model. */
+static void kv_final(struct wl_ctx *c, struct kv *kv)
+{
+	for (uint64_t rank = 0; rank < kv->nkeys; rank++) {
+		uint64_t key = kv_key(kv, rank);
+		wl_expect(c, kv_find(c, kv, key) + KV_VALUE, kv->value[rank], "kv: final get");
+	}
+	wl_host_free(c, kv->value);
+	wl_host_free(c, kv->cdf);
+}
+
+static void kv_run(struct wl_ctx *c)
+{
+	wl_begin(c);
+	wl_proc_create(c);
+	struct kv kv;
+	kv_setup(c, &kv);
+	wl_roi_begin(c);
+	for (uint64_t op = 0; op < c->p.ops; op++)
+		kv_op(c, &kv, op);
+	wl_roi_end(c);
+	kv_final(c, &kv);
+}
+
+/*
+ * kv-mt: the same store with lookups from every vCPU. The load phase and
+ * the final check run on vCPU 0; the ops are split over one thread per
+ * vCPU (thread k of n: ops / n, the first ops mod n one more), each
+ * drawing keys from its own generator seeded by (seed, k); op numbers are
+ * handed out in execution order, so a set's value is the same under every
+ * mode. The threads interleave in round robin (wl_threads_run()).
+ * Default ops: 131072, a quarter of kv's, to keep default-size runs short.
+ */
+struct kv_mt {
+	struct kv kv;
+	uint64_t next_op;
+	uint64_t left[VMMU_MAX_VCPUS];
+	uint64_t rng[VMMU_MAX_VCPUS];
+};
+
+static bool kv_mt_step(struct wl_ctx *c, unsigned t, void *arg)
+{
+	struct kv_mt *m = arg;
+	if (m->left[t] == 0)
+		return false;
+	m->left[t]--;
+	uint64_t keep = c->rng;
+	c->rng = m->rng[t];
+	kv_op(c, &m->kv, m->next_op++);
+	m->rng[t] = c->rng;
+	c->rng = keep;
+	return true;
+}
+
+static void kv_mt_run(struct wl_ctx *c)
+{
+	wl_begin(c);
+	wl_proc_create(c);
+	struct kv_mt m = {0};
+	kv_setup(c, &m.kv);
+	unsigned n = wl_nthreads(c);
+	for (unsigned t = 0; t < n; t++) {
+		m.left[t] = c->p.ops / n + (t < c->p.ops % n);
+		m.rng[t] = wl_mix(c->p.seed, UINT64_C(0x6b76) + t);
+	}
+	wl_roi_begin(c);
+	wl_threads_run(c, n, kv_mt_step, &m);
+	wl_roi_end(c);
+	kv_final(c, &m.kv);
+}
+
+const struct workload workload_kv_mt = {
+    .name = "kv-mt",
+    .desc = "kv with lookups from one thread per vCPU over one shared table",
+    .roi = "the lookups",
+    .def_pages = 2048,
+    .def_ops = 131072,
+    .run = kv_mt_run,
+};
 
 const struct workload workload_kv = {
     .name = "kv",

@@ -178,20 +178,20 @@ static inline uint64_t wl_load(struct wl_ctx *c, gva_t va)
 {
 	if (unlikely(c->p.rec != NULL))
 		wl_rec_push(c->p.rec, c->vm, va, ACC_READ, 0);
-	return cpu_load(&c->vm->vcpu, va, 8);
+	return cpu_load(c->vm->cur, va, 8);
 }
 static inline void wl_store(struct wl_ctx *c, gva_t va, uint64_t v)
 {
 	if (unlikely(c->p.rec != NULL))
 		wl_rec_push(c->p.rec, c->vm, va, ACC_WRITE, v);
-	cpu_store(&c->vm->vcpu, va, 8, v);
+	cpu_store(c->vm->cur, va, 8, v);
 }
 /* Instruction fetch of 8 bytes at va (the value is not architectural). */
 static inline void wl_fetch(struct wl_ctx *c, gva_t va)
 {
 	if (unlikely(c->p.rec != NULL))
 		wl_rec_push(c->p.rec, c->vm, va, ACC_FETCH, 0);
-	cpu_fetch(&c->vm->vcpu, va, 8);
+	cpu_fetch(c->vm->cur, va, 8);
 }
 /* Load and fold in one step: what every read-back does. */
 static inline uint64_t wl_load_fold(struct wl_ctx *c, gva_t va)
@@ -205,7 +205,7 @@ static inline uint64_t wl_load_fold(struct wl_ctx *c, gva_t va)
 
 static inline void wl_user(struct wl_ctx *c)
 {
-	cpu_set_user(&c->vm->vcpu, true);
+	cpu_set_user(c->vm->cur, true);
 }
 
 /* mmap that vm_abort()s on failure, naming the workload's request. */
@@ -231,6 +231,27 @@ struct gproc *wl_fork(struct wl_ctx *c);
 void wl_switch(struct wl_ctx *c, struct gproc *p);
 /* Tear p down; when p is current, switch to next first. */
 void wl_exit(struct wl_ctx *c, struct gproc *p, struct gproc *next);
+
+/* ---- threads (threads.c) ---- */
+
+/*
+ * One step of thread t (a few accesses: one operation of the workload);
+ * returns false when the thread has finished. The step runs on the
+ * thread's vCPU, in user mode, in the current process.
+ */
+typedef bool (*wl_thread_step)(struct wl_ctx *c, unsigned t, void *arg);
+/*
+ * Run 'n' threads of the current process, thread t on vCPU t mod
+ * cfg.vcpus, in deterministic round robin: a thread runs steps until it has
+ * made cfg.quantum user accesses in its turn (counted at step boundaries)
+ * or finished, then the next thread's vCPU runs. A vCPU whose last thread
+ * finished goes idle in lazy TLB mode. Returns on vCPU 0, in the process,
+ * in user mode. The interleaving depends only on the steps' user accesses,
+ * never on the MMU mode, so the checksum stays mode-independent.
+ */
+void wl_threads_run(struct wl_ctx *c, unsigned n, wl_thread_step step, void *arg);
+/* Threads a threaded workload runs: one per vCPU. */
+unsigned wl_nthreads(const struct wl_ctx *c);
 
 /* Read back one word and vm_abort() unless it holds 'want'; the value is
  * folded either way. 'what' names the check in the message. */

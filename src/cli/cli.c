@@ -38,6 +38,7 @@ enum opt_kind {
 	K_SYNC,	   /* enum shadow_sync */
 	K_PCIDS,   /* enum pcid_policy */
 	K_VIOMMU,  /* enum viommu_mode */
+	K_PTPLACE, /* enum pt_place */
 	K_PSC,	   /* uint32_t psc_entries[MAX_LEVELS + 1], levels 2..5 */
 	K_MACHINE, /* a machine profile's name: applies the profile (machine.c) */
 	K_CACHE,   /* struct cache_geom[3]: L1D:L2:LLC */
@@ -234,6 +235,26 @@ static const struct opt machine_opts[] = {
 	     "dma, nested: the IOMMU's second-level table is the EPT itself"),
     NUM_OPT("--iotlb-entries", K_U32, VMC(iotlb_entries), 1, 4096, NULL,
 	    "dma: IOTLB entries, fully associative"),
+    NUM_OPT("--vcpus", K_U32, VMC(vcpus), 1, VMMU_MAX_VCPUS, NULL,
+	    "vCPUs of the guest (1..64); threaded workloads run one thread on each"),
+    NUM_OPT("--quantum", K_U32, VMC(quantum), 1, U32MAX, NULL,
+	    "user accesses a thread makes before the next vCPU runs (round robin)"),
+    BOOL_OPT("--posted-ipi", posted_ipi,
+	     "shadow/nested: posted interrupts and IPI virtualization: IPIs do not exit"),
+    BOOL_OPT("--pv-tlb-flush", pv_tlb_flush,
+	     "shadow/nested: KVM's paravirtual TLB flush: a preempted vCPU is flushed at its "
+	     "next entry instead of being sent an IPI"),
+    NUM_OPT("--host-cpus", K_U32, VMC(host_cpus), 0, VMMU_MAX_VCPUS, "one per vCPU",
+	    "host CPUs the vCPUs share (vCPU i on CPU i mod N); a vCPU that is not the last "
+	    "to run on its CPU is preempted"),
+    NUM_OPT("--host-nodes", K_U32, VMC(host_nodes), 1, 8, NULL,
+	    "simulated NUMA nodes (vCPU i on node i mod N); walk references to a table "
+	    "on another node are remote"),
+    {.name = "--pt-place",
+     .metavar = "first-touch|interleave|remote|replicate",
+     .kind = K_PTPLACE,
+     .off = VMC(pt_place),
+     .help = "with --host-nodes: where guest tables, shadow pages and EPT tables live"},
     {.name = "--audit",
      .kind = K_FLAG,
      .off = VMC(audit),
@@ -376,6 +397,19 @@ static int opt_apply(const struct opt *o, void *base, const char *v, char *err, 
 			rc = -1;
 		}
 		break;
+	case K_PTPLACE: {
+		int k = 0;
+		while (k < 4 && strcmp(v, config_pt_place_name((enum pt_place)k)) != 0)
+			k++;
+		if (k < 4) {
+			*(enum pt_place *)(void *)f = (enum pt_place)k;
+		} else {
+			snprintf(msg, sizeof(msg),
+				 "expected first-touch, interleave, remote or replicate, got '%s'", v);
+			rc = -1;
+		}
+		break;
+	}
 	case K_MACHINE:
 		rc = cli_value_machine(v, base, msg, sizeof(msg));
 		break;
@@ -555,6 +589,9 @@ __attribute__((noinline)) static void opt_show(const struct opt *o, const void *
 	case K_VIOMMU:
 		snprintf(buf, len, "%s",
 			 config_viommu_name(*(const enum viommu_mode *)(const void *)f));
+		break;
+	case K_PTPLACE:
+		snprintf(buf, len, "%s", config_pt_place_name(*(const enum pt_place *)(const void *)f));
 		break;
 	case K_PSC: {
 		const uint32_t *e = (const void *)f;

@@ -44,7 +44,11 @@
 	X(mmap_churn)     \
 	X(procs)          \
 	X(phases)         \
-	X(dma)
+	X(dma)            \
+	X(random_mt)      \
+	X(mmap_churn_mt)  \
+	X(kv_mt)          \
+	X(fork_mt)
 
 #define VMMU_DECLARE_MODE(m) extern const struct mmu_ops m##_mmu_ops;
 #define VMMU_DECLARE_WORKLOAD(w) extern const struct workload workload_##w;

@@ -83,6 +83,13 @@ void config_defaults(struct vm_config *c)
 		.viommu = VIOMMU_OFF,
 		.iommu_share_ept = false,
 		.iotlb_entries = 64,
+		.vcpus = 1,
+		.quantum = 1000,
+		.posted_ipi = false,
+		.pv_tlb_flush = false,
+		.host_cpus = 0,
+		.host_nodes = 1,
+		.pt_place = PT_FIRST_TOUCH,
 		.audit = false,
 		.whole_run = false,
 		.verbose = 0,
@@ -122,6 +129,12 @@ void config_numa_name(const struct vm_config *c, char *buf, size_t len)
 const char *config_sync_name(enum shadow_sync s)
 {
 	return s == SYNC_UNSYNC ? "unsync" : "eager";
+}
+
+const char *config_pt_place_name(enum pt_place p)
+{
+	static const char *const names[] = {"first-touch", "interleave", "remote", "replicate"};
+	return (unsigned)p < 4 ? names[p] : "?";
 }
 
 const char *config_pcid_policy_name(enum pcid_policy p)

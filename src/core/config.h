@@ -32,7 +32,12 @@ enum {
 	MACH_CACHE = 1u << 6,	  /* cache geometry */
 };
 
+/* vCPUs a VM may have: mm_cpumask and the IPI masks are one 64-bit word. */
+#define VMMU_MAX_VCPUS 64
+
 enum numa_policy { NUMA_LOCAL = 0, NUMA_INTERLEAVE, NUMA_NODE };
+/* Where page tables live on a simulated NUMA host (numa.h). */
+enum pt_place { PT_FIRST_TOUCH = 0, PT_INTERLEAVE, PT_REMOTE, PT_REPLICATE };
 enum shadow_sync { SYNC_EAGER = 0, SYNC_UNSYNC };
 /* The guest's virtual IOMMU (src/iommu, docs/iommu.md). */
 enum viommu_mode {
@@ -109,6 +114,14 @@ struct vm_config {
 	enum viommu_mode viommu;  /* the guest's virtual IOMMU */
 	bool iommu_share_ept;     /* nested: the IOMMU's second-level table is the EPT */
 	uint32_t iotlb_entries;   /* IOTLB entries (fully associative, LRU) */
+	/* several vCPUs (src/core/smp.c, docs/smp.md) */
+	uint32_t vcpus;           /* 1..VMMU_MAX_VCPUS */
+	uint32_t quantum;         /* user accesses a thread runs before the next vCPU's turn */
+	bool posted_ipi;          /* APICv posted interrupts and IPI virtualization: IPIs do not exit */
+	bool pv_tlb_flush;        /* KVM's paravirtual TLB flush (kvm_flush_tlb_multi()) */
+	uint32_t host_cpus;       /* host CPUs the vCPUs share; 0 = one each (none preempted) */
+	uint32_t host_nodes;      /* simulated NUMA nodes; 1 = none (numa.h) */
+	enum pt_place pt_place;   /* where page tables live with host_nodes > 1 */
 	/* checking and output */
 	bool audit;               /* run the mode's audit after every VM exit */
 	bool whole_run;           /* measure the whole run, not the workload's region (roi.h) */
@@ -127,6 +140,8 @@ void config_numa_format(enum numa_policy pol, int node, char *buf, size_t len);
 void config_numa_name(const struct vm_config *c, char *buf, size_t len);
 /* The shadow sync policy: "eager" or "unsync". */
 const char *config_sync_name(enum shadow_sync s);
+/* The page-table placement: "first-touch", "interleave", "remote", "replicate". */
+const char *config_pt_place_name(enum pt_place p);
 /* The guest PCID policy: "linux" or "per-process". */
 const char *config_pcid_policy_name(enum pcid_policy p);
 /* The vIOMMU: "off", "on" (two stages) or "shadow". */

@@ -20,6 +20,7 @@ struct cost_model {
 	uint32_t access;        /* one access the cache model does not see: fetch, bulk page op */
 	uint32_t ref_pwc;       /* walk reference served by a walk cache */
 	uint32_t ref_l1, ref_l2, ref_llc, ref_dram; /* walk reference by cache level */
+	uint32_t ref_remote;    /* walk reference served by another NUMA node's DRAM (numa.h) */
 	uint32_t pf_delivery;   /* guest #PF: exception entry and IRET */
 	uint32_t pf_handler;    /* guest kernel fault-handler software, excl. zero/copy */
 	uint32_t page_zero;     /* zero one 4 KiB page */
@@ -45,6 +46,9 @@ struct cost_model {
 	/* IOMMU and device assignment (docs/cost-model.md, "DMA and the IOMMU") */
 	uint32_t iommu_pin;     /* VMM: pin one 4 KiB guest page for DMA */
 	uint32_t viommu_inv;    /* VMM: decode one vIOMMU register exit (work per entry extra) */
+	/* several vCPUs (docs/cost-model.md, "IPIs and shootdowns") */
+	uint32_t ipi;           /* one TLB-flush IPI: send, deliver, handler entry/exit, ack */
+	uint32_t vmm_ipi;       /* VMM handler of one IPI exit (ICR write, kick, EOI) */
 };
 
 /*

@@ -288,6 +288,7 @@ void cpu_invlpg(struct vcpu *v, gva_t gva)
 {
 	struct vm *vm = v->vm;
 	vm->st.invlpgs++;
+	v->n.invlpgs++;
 	vm->st.cyc_flush += vm->cost.invlpg;
 	uint64_t n = tlb_flush_addr(&v->tlb, v->vpid, vcpu_pcid(v), gva);
 	/* SDM Vol. 3A §4.10.4.1: INVLPG also drops every paging-structure-cache
@@ -304,6 +305,7 @@ void cpu_flush_tlb(struct vcpu *v, bool all)
 {
 	struct vm *vm = v->vm;
 	vm->st.guest_tlb_flushes++;
+	v->n.guest_flushes++;
 	vm->st.cyc_flush += vm->cost.tlb_flush;
 	uint64_t n;
 	if (all) {

@@ -100,7 +100,8 @@
 #define COMMON_COSTS                                                                  \
 	.pf_delivery = PF_DELIVERY, .pf_handler = PF_HANDLER, .page_zero = PAGE_ZERO, \
 	.page_copy = PAGE_COPY, .vmm_resync = VMM_RESYNC, .vmm_spte = VMM_SPTE,       \
-	.tlb_flush = TLB_FLUSH, .invlpg = INVLPG, .cr3_load = CR3_LOAD, PV_COSTS, IOMMU_COSTS
+	.tlb_flush = TLB_FLUSH, .invlpg = INVLPG, .cr3_load = CR3_LOAD, PV_COSTS, IOMMU_COSTS, \
+	SMP_COSTS
 
 /*
  * Paravirtual MMU (pv), derived in docs/cost-model.md, "Paravirtual MMU":
@@ -126,6 +127,24 @@
 #define IOMMU_PIN_PAGE 248
 #define IOMMU_COSTS \
 	.iommu_pin = IOMMU_PIN_PAGE, .viommu_inv = (STEPS_DISPATCH + STEPS_INVLPG_WORK) * VMM_SPTE
+
+/*
+ * IPIs (docs/cost-model.md, "IPIs and shootdowns"): a TLB-flush IPI's
+ * round trip, from the sender's ICR write to the target's acknowledgement,
+ * is at least 1,000 cycles (secondary, a lower bound); the VMM's handler of
+ * an IPI exit is decode, find the target, set the IRR bit, kick, return:
+ * five spte-sized steps, as an mmuext op.
+ */
+#define SMP_COSTS .ipi = 1000, .vmm_ipi = 5 * VMM_SPTE, .ref_remote = REF_REMOTE
+
+/*
+ * A walk reference served by another node's DRAM (docs/cost-model.md,
+ * "NUMA"): ref_dram x 139 / 89, the remote-to-local DRAM latency ratio of a
+ * two-socket Xeon SP (89 ns local, 139 ns remote; qdpma.com, "The Case for
+ * Single Processor"), applied to the model's 200-cycle DRAM reference.
+ */
+#define REF_REMOTE 312
+_Static_assert(REF_REMOTE == 200 * 139 / 89, "remote DRAM derivation changed: update docs");
 
 /*
  * VM exit + entry round trips.
@@ -223,6 +242,7 @@ static const struct cost_field fields[] = {
     CF(ref_l2, "memory reference served by L2"),
     CF(ref_llc, "memory reference served by the LLC"),
     CF(ref_dram, "memory reference served by DRAM"),
+    CF(ref_remote, "walk reference served by another NUMA node's DRAM (--host-nodes)"),
     CF(pf_delivery, "guest #PF delivery and return"),
     CF(pf_handler, "guest fault-handler software"),
     CF(page_zero, "zero one 4 KiB page"),
@@ -246,6 +266,8 @@ static const struct cost_field fields[] = {
     CF(pv_mmuext, "pv: one mmuext op's handler"),
     CF(iommu_pin, "iommu: pin one 4 KiB guest page for DMA"),
     CF(viommu_inv, "viommu: decode one vIOMMU register exit"),
+    CF(ipi, "one TLB-flush IPI: send, deliver, handler entry and exit, ack"),
+    CF(vmm_ipi, "VMM handler of one IPI exit (ICR write, kick or EOI)"),
 };
 #undef CF
 

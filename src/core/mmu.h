@@ -93,6 +93,9 @@ struct mmu_ops {
 	 * tables and reaches the hypervisor through cpu_hypercall()
 	 * (core/hypercall.h) instead of storing to its tables. */
 	bool paravirt;
+	/* The mode runs several vCPUs (--vcpus > 1): per-vCPU roots or walk
+	 * caches, remote flushes (smp.h). A mode without it refuses --vcpus > 1. */
+	bool smp;
 	/* Allocate mode state into vm->mode_state. Returns 0, or -1 with vm->err set. */
 	int (*init)(struct vm *vm);
 	void (*destroy)(struct vm *vm);

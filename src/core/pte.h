@@ -152,8 +152,10 @@ static inline unsigned epte_memtype(uint64_t e)
 /* VMX exit reasons used by the model (SDM Vol. 3C, appendix C). */
 enum exit_reason {
 	EXIT_EXCEPTION = 0, /* #PF under shadow paging */
+	EXIT_EXTERNAL_INTERRUPT = 1, /* a kick: the host interrupts a running vCPU */
 	EXIT_INVLPG = 14,
 	EXIT_CR_ACCESS = 28,
+	EXIT_MSR_WRITE = 32, /* WRMSR: x2APIC ICR (send an IPI) or EOI */
 	EXIT_EPT_VIOLATION = 48,
 	EXIT_EPT_MISCONFIG = 49,
 };

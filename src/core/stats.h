@@ -12,7 +12,8 @@
  *   - walks_user <= walks, walk_refs_user <= walk_refs;
  *   - vm_exits == exits_hidden_fault + exits_pt_write + exits_cr3 +
  *                 exits_invlpg + exits_dirty + exits_fault_inject +
- *                 exits_ept_violation + exits_ept_misconfig + exits_viommu;
+ *                 exits_ept_violation + exits_ept_misconfig + exits_viommu
+ *                 + exits_ipi;
  *   - walk_refs == walk_refs_guest + walk_refs_host in nested mode;
  *   - walk_cycles_user <= cyc_walk.
  */
@@ -102,6 +103,17 @@
 	X(exits_viommu, "viommu: exits on the guest's vIOMMU register writes")                \
 	X(viommu_invalidations, "viommu: IOTLB invalidations the guest issued")              \
 	X(viommu_syncs, "viommu: shadow IOMMU entries the VMM wrote or cleared")             \
+	X(shootdowns, "smp: flush_tlb_mm_range() calls that had other vCPUs in mm_cpumask")     \
+	X(ipis_sent, "smp: TLB-flush IPIs sent, one per target vCPU")                           \
+	X(ipi_flushes, "smp: flush_tlb_func() runs on target vCPUs")                           \
+	X(exits_ipi, "smp: exits of IPIs without posted interrupts: ICR write, kick, EOI")   \
+	X(pv_flushes_deferred, "smp: --pv-tlb-flush: preempted vCPUs marked KVM_VCPU_FLUSH_TLB, no IPI") \
+	X(ipis_to_preempted, "smp: IPIs sent to a preempted vCPU (delivered when it runs again)") \
+	X(remote_tlb_flushes, "smp: shadow kvm_flush_remote_tlbs() calls that reached other vCPUs") \
+	X(remote_flush_kicks, "smp: vCPUs a remote flush request kicked out of guest mode")  \
+	X(walk_refs_local, "numa: walk references to a table on the vCPU's own node")        \
+	X(walk_refs_remote, "numa: walk references to a table on another node")             \
+	X(pt_replica_stores, "numa: stores to the other nodes' copies of a replicated table") \
 	X(host_frames_peak, "host frames in use at peak, guest and VMM")                     \
 	X(vmm_heap_bytes, "simulator heap in use at the end (jemalloc stats.allocated)")     \
 	X(cyc_access, "cycles: the data accesses themselves")                                \
@@ -109,7 +121,7 @@
 	X(cyc_exit, "cycles: VM exit and entry round trips")                                 \
 	X(cyc_vmm, "cycles: VMM handler work, software walks included")                      \
 	X(cyc_guest, "cycles: guest kernel fault handling, zeroing and copying")             \
-	X(cyc_flush, "cycles: guest MOV CR3, INVLPG and TLB-flush instructions")
+	X(cyc_flush, "cycles: guest MOV CR3, INVLPG and TLB-flush instructions, flush IPIs")
 
 struct stats {
 #define X(n, d) uint64_t n;

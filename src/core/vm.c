@@ -161,6 +161,7 @@ hfn_t hostmem_alloc_frame(struct vm *vm)
 		vm_abort(vm, "host memory exhausted: the VMM needs more than %" PRIu64
 			     " bytes (raise --host-mem)", hm->size);
 	memset(hm->base + (f << PAGE_SHIFT), 0, PAGE_SIZE);
+	numa_place_vmm_table(vm, f);
 	if (++hm->in_use > hm->peak)
 		hm->peak = hm->in_use;
 	return f;
@@ -214,8 +215,10 @@ hfn_t p2m_ensure(struct vm *vm, gfn_t gfn)
 	hm->guest_next -= n;
 	hfn_t base = hm->guest_next;
 	gfn_t g0 = gfn & ~(n - 1);
-	for (uint64_t i = 0; i < n && g0 + i < p->nframes; i++)
+	for (uint64_t i = 0; i < n && g0 + i < p->nframes; i++) {
 		p->slot[g0 + i] = base + i;
+		numa_backed(vm, g0 + i, base + i);
+	}
 	hm->in_use += n;
 	if (hm->in_use > hm->peak)
 		hm->peak = hm->in_use;
@@ -345,6 +348,8 @@ uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
 	int l = cache_ref(&vm->cache, entry.v);
 	uint32_t c = cost_ref_latency(&vm->cost, l);
+	if (unlikely(vm->numa.node != NULL))
+		c = numa_walk_ref(vm, entry.v, l, c);
 	vm->st.cyc_walk += c;
 	if (level)
 		*level = l;
@@ -355,6 +360,8 @@ uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
 	int l = cache_ref(&vm->cache, entry.v);
 	uint32_t c = cost_ref_latency(&vm->cost, l);
+	if (unlikely(vm->numa.node != NULL))
+		c = numa_walk_ref(vm, entry.v, l, c);
 	vm->st.vmm_walk_refs++;
 	vm->st.cyc_vmm += c;
 	if (level)
@@ -425,6 +432,12 @@ static const char *config_check(const struct vm_config *c)
 		return "host page size must be 4k, 2m or 1g";
 	if (c->direct_map_page != PG_2M && c->direct_map_page != PG_1G)
 		return "direct-map page size must be 2m or 1g";
+	if (c->vcpus > VMMU_MAX_VCPUS)
+		return "vcpus must be 1..64";
+	if (c->host_cpus > VMMU_MAX_VCPUS)
+		return "host CPUs must be 0..64";
+	if (c->host_nodes > NUMA_MAX_NODES)
+		return "host nodes must be 1..8";
 	return NULL;
 }
 
@@ -461,6 +474,13 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 			 mode->name);
 		return NULL;
 	}
+	if (cfg->vcpus > 1 && !mode->smp) {
+		snprintf(err, errlen,
+			 "--vcpus %u: mode %s runs one vCPU only (several vCPUs: native, shadow, "
+			 "nested)",
+			 cfg->vcpus, mode->name);
+		return NULL;
+	}
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		snprintf(err, errlen, "simulator out of memory (the VM)");
@@ -468,16 +488,34 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	}
 	vm->cfg = *cfg;
 	vm->mmu = mode;
-	vm->vcpu.vm = vm;
-	vm->vcpu.vpid = cfg->vpid ? 1 : 0;
-	/* The controls the guest kernel will set at boot (it writes them
-	 * with cpu_set_paging_ctl()); tables built by hand before any boot see
-	 * the same ones. */
-	vm->vcpu.ctl = (struct paging_ctl){
-		.wp = cfg->cr0_wp, .smep = cfg->cr4_smep, .smap = cfg->cr4_smap, .nxe = cfg->efer_nxe,
-		.pke = cfg->cr4_pke
-	};
-	cpu_rights_update(&vm->vcpu);
+	vm->nr_vcpus = cfg->vcpus ? cfg->vcpus : 1;
+	vm->cpu[0] = &vm->vcpu;
+	vm->cur = &vm->vcpu;
+	for (unsigned i = 0; i < VMMU_MAX_VCPUS; i++)
+		vm->host_last[i] = i; /* each host CPU last ran its first vCPU */
+	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		vm->cpu[i] = calloc(1, sizeof(struct vcpu));
+		if (!vm->cpu[i]) {
+			snprintf(err, errlen, "simulator out of memory (%u vCPUs)", vm->nr_vcpus);
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = vm->cpu[i];
+		v->vm = vm;
+		v->id = i;
+		/* KVM allocates one VPID per vCPU (allocate_vpid()). */
+		v->vpid = cfg->vpid ? (uint16_t)(i + 1) : 0;
+		/* The controls the guest kernel will set at boot (it writes them
+		 * with cpu_set_paging_ctl()); tables built by hand before any
+		 * boot see the same ones. */
+		v->ctl = (struct paging_ctl){ .wp = cfg->cr0_wp,
+					      .smep = cfg->cr4_smep,
+					      .smap = cfg->cr4_smap,
+					      .nxe = cfg->efer_nxe,
+					      .pke = cfg->cr4_pke };
+		cpu_rights_update(v);
+	}
 	vm->p2m.identity = mode->identity_p2m;
 	/* A paravirtual guest's direct map holds machine frames: the p2m hands
 	 * out machine extents at least as large as its direct-map pages, so
@@ -495,22 +533,26 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 			 CACHE_MAX_SETS, CACHE_MAX_WAYS);
 		goto fail;
 	}
-	if (p2m_init(vm, err, errlen) || hostmem_init(vm, err, errlen))
+	if (p2m_init(vm, err, errlen) || hostmem_init(vm, err, errlen) ||
+	    numa_init(vm, err, errlen))
 		goto fail;
 	struct tlb_shape shape = {
 		.l1d = cfg->l1d, .l1d_large = cfg->l1d_large, .l1i = cfg->l1i, .l2 = cfg->l2
 	};
-	if (tlb_init(&vm->vcpu.tlb, &shape) != 0) {
-		if (vm_heap_failed(err, errlen, "the TLBs"))
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if (tlb_init(&vm->cpu[i]->tlb, &shape) != 0) {
+			if (vm_heap_failed(err, errlen, "the TLBs"))
+				goto fail;
+			snprintf(err, errlen,
+				 "bad TLB geometry (sets must be a power of two, ways >= 1)");
 			goto fail;
-		snprintf(err, errlen, "bad TLB geometry (sets must be a power of two, ways >= 1)");
-		goto fail;
-	}
-	if (psc_init(&vm->vcpu.psc, cfg->psc_entries) != 0) {
-		if (vm_heap_failed(err, errlen, "the paging-structure caches"))
+		}
+		if (psc_init(&vm->cpu[i]->psc, cfg->psc_entries) != 0) {
+			if (vm_heap_failed(err, errlen, "the paging-structure caches"))
+				goto fail;
+			snprintf(err, errlen, "bad paging-structure cache sizes");
 			goto fail;
-		snprintf(err, errlen, "bad paging-structure cache sizes");
-		goto fail;
+		}
 	}
 	if (mode->init) {
 		/* A mode's init may allocate host frames, and a failed allocation
@@ -545,9 +587,16 @@ void vm_destroy(struct vm *vm)
 		vm->io->destroy(vm);
 	if (vm->mode_state && vm->mmu->destroy)
 		vm->mmu->destroy(vm);
-	psc_destroy(&vm->vcpu.psc);
-	tlb_destroy(&vm->vcpu.tlb);
+	for (unsigned i = vm->nr_vcpus; i-- > 0;) {
+		if (!vm->cpu[i])
+			continue;
+		psc_destroy(&vm->cpu[i]->psc);
+		tlb_destroy(&vm->cpu[i]->tlb);
+		if (i > 0)
+			free(vm->cpu[i]);
+	}
 	cache_destroy(&vm->cache);
+	numa_destroy(vm);
 	if (vm->hm.base)
 		munmap(vm->hm.base, vm->hm.size);
 	free(vm->hm.free);

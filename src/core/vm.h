@@ -42,6 +42,7 @@
 #include "cost.h"
 #include "io.h"
 #include "mmu.h"
+#include "numa.h"
 #include "pte.h"
 #include "roi.h"
 #include "stats.h"
@@ -161,6 +162,18 @@ struct vcpu {
 	struct tlb tlb;
 	struct psc psc;   /* 1D paging-structure caches */
 	struct idt_entry idt[VEC_NR]; /* the guest kernel's handlers */
+	/* Several vCPUs (smp.h): the index in vm->cpu[] (0: vm->vcpu, the boot
+	 * vCPU), KVM_VCPU_FLUSH_TLB set by a paravirtual flush while the vCPU
+	 * was preempted (applied at its next entry), and its own counts. */
+	unsigned id;
+	bool flush_pending;
+	struct vcpu_counts {
+		uint64_t invlpgs;	/* INVLPG it executed */
+		uint64_t guest_flushes; /* cpu_flush_tlb() it executed */
+		uint64_t ipis;		/* flush IPIs it received */
+		uint64_t remote_flushes; /* kvm_flush_remote_tlbs() requests it served */
+		uint64_t deferred_flushes; /* KVM_VCPU_FLUSH_TLB flushes applied at entry */
+	} n;
 };
 
 static inline uint16_t vcpu_pcid(const struct vcpu *v)
@@ -175,6 +188,21 @@ struct vm {
 	struct hostmem hm;
 	struct p2m p2m;
 	struct vcpu vcpu;
+	/* Several vCPUs (smp.h): cpu[0] is &vcpu, cpu[1..nr_vcpus) are
+	 * allocated; cur is the vCPU whose instructions run now (&vcpu unless
+	 * smp.c switched). host_last[c]: the vCPU that ran last on host CPU c
+	 * (--host-cpus). guest_cpu_switch (set by the guest kernel at boot)
+	 * moves its per-CPU state when cur changes. */
+	struct vcpu *cpu[VMMU_MAX_VCPUS];
+	unsigned nr_vcpus;
+	struct vcpu *cur;
+	unsigned host_last[VMMU_MAX_VCPUS];
+	/* A simulated NUMA host (numa.h): the node of each host frame that
+	 * holds a table, and of each guest table frame; NULL with one node. */
+	struct {
+		uint8_t *node, *gnode;
+	} numa;
+	void (*guest_cpu_switch)(struct vm *vm, struct vcpu *from, struct vcpu *to);
 	/* The guest kernel's state, opaque to core; guest_shutdown (set by the
 	 * kernel at boot) frees it when the VM is destroyed. */
 	void *guest;
@@ -226,6 +254,10 @@ static inline void hpa_write64(struct vm *vm, hpa_t hpa, uint64_t v)
 {
 	*(uint64_t *)(vm->hm.base + hpa.v) = v;
 	(void)cache_ref(&vm->cache, hpa.v);
+	/* A VMM table (a frame above the guest region) replicated on every
+	 * node: the other copies are written too (numa.h). */
+	if (unlikely(vm->numa.node != NULL) && (hpa.v >> PAGE_SHIFT) >= vm->hm.guest_frames)
+		numa_replica_store(vm, false);
 }
 /* A zeroed frame for VMM structures; vm_abort()s when host memory is full. */
 hfn_t hostmem_alloc_frame(struct vm *vm);

@@ -54,7 +54,7 @@ struct gmm_dma {
 
 static uint64_t kload(struct vm *vm, gpa_t gpa)
 {
-	struct vcpu *v = &vm->vcpu;
+	struct vcpu *v = vm->cur;
 	bool user = v->user;
 	cpu_set_user(v, false);
 	uint64_t x = cpu_load(v, gmm_kva(vm, gpa), 8);
@@ -64,7 +64,7 @@ static uint64_t kload(struct vm *vm, gpa_t gpa)
 
 static void kstore(struct vm *vm, gpa_t gpa, uint64_t val)
 {
-	struct vcpu *v = &vm->vcpu;
+	struct vcpu *v = vm->cur;
 	bool user = v->user;
 	cpu_set_user(v, false);
 	cpu_store(v, gmm_kva(vm, gpa), 8, val);
@@ -106,7 +106,7 @@ static bool iommu_set(struct gmm *g, uint64_t iova, uint64_t leaf)
 
 static void iommu_invalidate(struct vm *vm, uint64_t iova)
 {
-	io_mmio_write(&vm->vcpu, IO_DEV_VIOMMU, VIOMMU_REG_INV, iova & PAGE_MASK); /* AM = 0 */
+	io_mmio_write(vm->cur, IO_DEV_VIOMMU, VIOMMU_REG_INV, iova & PAGE_MASK); /* AM = 0 */
 }
 
 /* dma_map_page(): the bus address of gpa for slot i. */
@@ -218,7 +218,7 @@ int gmm_dma_probe(struct vm *vm)
 		goto out;
 	d->ring_bus = gfn_to_gpa(d->ring).v;
 	if (d->viommu) {
-		struct vcpu *v = &vm->vcpu;
+		struct vcpu *v = vm->cur;
 		d->cm = (io_mmio_read(v, IO_DEV_VIOMMU, VIOMMU_REG_CAP) & VIOMMU_CAP_CM) != 0;
 		if (!kframe(g, &d->iommu_root))
 			goto out;
@@ -230,8 +230,8 @@ int gmm_dma_probe(struct vm *vm)
 			iommu_invalidate(vm, GMM_DMA_IOVA_BASE);
 		d->ring_bus = GMM_DMA_IOVA_BASE;
 	}
-	io_mmio_write(&vm->vcpu, IO_DEV_DMA, DMA_REG_RING_SIZE, IO_RING_MAX);
-	io_mmio_write(&vm->vcpu, IO_DEV_DMA, DMA_REG_RING, d->ring_bus);
+	io_mmio_write(vm->cur, IO_DEV_DMA, DMA_REG_RING_SIZE, IO_RING_MAX);
+	io_mmio_write(vm->cur, IO_DEV_DMA, DMA_REG_RING, d->ring_bus);
 	rc = 0;
 out:
 	gmm_kernel_exit(vm);
@@ -277,7 +277,7 @@ int gmm_dma_rw(struct vm *vm, gva_t va, unsigned npages, uint64_t block, bool to
 		kstore(vm, GPA(desc.v + 24), 0);
 	}
 	d->tail = first + npages;
-	io_mmio_write(&vm->vcpu, IO_DEV_DMA, DMA_REG_TAIL, d->tail);
+	io_mmio_write(vm->cur, IO_DEV_DMA, DMA_REG_TAIL, d->tail);
 	for (unsigned i = 0; i < npages; i++) {
 		gpa_t desc =
 		    GPA(gfn_to_gpa(d->ring).v + ((first + i) & (IO_RING_MAX - 1)) * IO_DESC_BYTES);

@@ -120,6 +120,7 @@ static void copy_on_write(struct gmm *g, struct gproc *p, const struct gvma *vma
 	gmm_pte_write(g, slot, new_leaf(g, vma, f, huge), level);
 	gmm_invlpg(g, va);
 	gmm_pcid_flushed(g, p); /* flush_tlb_page(): and the user PCID with KPTI */
+	gmm_smp_shootdown_page(g, p, va);
 	TRACE(vm, .kind = TR_GUEST_OP, .level = level, .gva = va, .addr = gfn_to_gpa(f).v,
 	      .entry_addr = slot.v, .what = "copy-on-write fault: frame copied");
 }

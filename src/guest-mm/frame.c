@@ -59,8 +59,11 @@ static void take(struct gmm *g, gfn_t gfn, enum gframe_kind kind)
 	g->kind[gfn] = (uint8_t)kind;
 	g->ref[gfn] = 1;
 	g->used++;
-	if (g->vm)
+	if (g->vm) {
 		p2m_mark_used(g->vm, gfn);
+		if (kind == GF_TABLE || kind == GF_KERNEL)
+			numa_place_guest_table(g->vm, gfn);
+	}
 }
 
 static void release(struct gmm *g, gfn_t gfn)

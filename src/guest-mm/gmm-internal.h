@@ -103,9 +103,15 @@ struct gproc {
 	struct gproc *next; /* process list, in creation order */
 	int pid;
 	uint16_t pcid;	  /* 1..4095 with cfg.pcid, else 0 */
-	bool pcid_loaded; /* per-process PCIDs: loaded since allocation, a reload may keep its
-			     entries */
-	bool tlb_stale; /* per-process PCIDs: tables changed while not current, next load flushes */
+	/* Per-process PCIDs, one bit per CPU (bit n: vCPU n): pcid_loaded, the
+	 * PCID was loaded there since allocation, a reload may keep its
+	 * entries; tlb_stale, the tables changed while it was not current
+	 * there, its next load flushes. */
+	uint64_t pcid_loaded;
+	uint64_t tlb_stale;
+	/* Linux's mm_cpumask(): the CPUs that have this mm loaded (bit n: vCPU
+	 * n), set and cleared by switch_mm_irqs_off(); flush IPIs go to them. */
+	uint64_t cpumask;
 	uint64_t ctx_id;  /* Linux's mm->context.ctx_id: unique, never reused */
 	uint64_t tlb_gen; /* Linux's mm->context.tlb_gen: bumped by every flush of this mm */
 	gpa_t top;	  /* PML4 (or PML5); with KPTI the kernel PGD, the user PGD follows it */
@@ -218,6 +224,18 @@ struct gmm {
 	bool user_cr3;	      /* the user PGD of the current process is in CR3 */
 	unsigned entry_index; /* top-level index of the entry area */
 	uint8_t user_flush[4096];
+
+	/* Several vCPUs (smp.c). The per-CPU fields above (current, asid,
+	 * next_asid, kpcid, kdepth, user_cr3, user_flush) and lazy_tlb are those
+	 * of the CPU that runs, vm->cur; pcpu[n] keeps vCPU n's while another
+	 * runs (gmm_smp_cpu_switch() moves them). lazy_tlb: the CPU has no task and
+	 * keeps its last mm loaded (Linux's cpu_tlbstate_shared.is_lazy);
+	 * lazy_stale: a flush IPI skipped it while lazy, so it flushes when it
+	 * runs that mm again. inv_freed: the invalidation list's operation
+	 * freed page tables (flush_tlb_info.freed_tables). */
+	struct gmm_percpu *pcpu;
+	bool lazy_tlb, lazy_stale;
+	bool inv_freed;
 
 	/* Scratch list of addresses to invalidate (mmap.c). */
 	gva_t *inv;
@@ -339,6 +357,8 @@ void gmm_inv_flush(struct gmm *g);
 /* A failed allocation of simulator memory ends the run: vm_abort() with
  * "simulator out of memory" (never a crash). */
 void *gmm_xrealloc(struct gmm *g, void *p, size_t n);
+/* Context switch of this CPU to p (NULL: the kernel top table). */
+void gmm_load_mm(struct gmm *g, struct gproc *p);
 /* MOV to CR3 in kernel mode (the privilege is restored after it). */
 void gmm_write_cr3(struct gmm *g, uint64_t cr3);
 
@@ -375,6 +395,41 @@ uint64_t gmm_pcid_switch(struct gmm *g, struct gproc *p, bool *flush);
 /* The kernel flushed p's translations (p current: on this CPU, its PCID;
  * p not current: its tables changed, its next load must flush). */
 void gmm_pcid_flushed(struct gmm *g, struct gproc *p);
+/* This CPU flushed p's translations for a flush that p's tlb_gen already
+ * counts (the local half of gmm_pcid_flushed(), and a flush IPI's). */
+void gmm_pcid_synced(struct gmm *g, struct gproc *p);
+
+/* The per-CPU state of a CPU that does not run (smp.c). */
+struct gmm_percpu {
+	struct gproc *current;
+	struct gmm_asid asid[GMM_NR_DYN_ASIDS];
+	unsigned next_asid;
+	uint16_t kpcid;
+	unsigned kdepth;
+	bool user_cr3;
+	bool lazy_tlb, lazy_stale;
+	uint8_t user_flush[4096];
+};
+
+/* ---- smp.c ---- */
+/* Boot the secondary vCPUs (start_secondary()): #PF vector, paging
+ * controls, the kernel top table in CR3. Returns 0 or -1 with vm->err. */
+int gmm_smp_boot(struct gmm *g);
+void gmm_smp_shutdown(struct gmm *g);
+/* switch_mm_irqs_off()'s mm_cpumask update: this CPU leaves prev and
+ * enters next (either may be NULL, the kernel's init_mm). */
+void gmm_smp_switch_mm(struct gmm *g, struct gproc *prev, struct gproc *next);
+/* flush_tlb_mm_range()'s remote part: the invalidation list (or a full
+ * flush when it overflowed) reaches every other CPU in p's mm_cpumask
+ * through flush_tlb_multi(). Caller's duty: the local flush is done and
+ * p's tlb_gen already moved on (gmm_pcid_flushed()). */
+void gmm_smp_shootdown(struct gmm *g, struct gproc *p);
+/* The same for one page (flush_tlb_page(), a copy-on-write fault) and for
+ * the whole mm (flush_tlb_mm(), fork's write protection). */
+void gmm_smp_shootdown_page(struct gmm *g, struct gproc *p, gva_t va);
+void gmm_smp_shootdown_mm(struct gmm *g, struct gproc *p);
+/* exit_mmap(): the other CPUs that still have p loaded (lazily) leave it. */
+void gmm_smp_release(struct gmm *g, struct gproc *p);
 
 /* ---- kpti.c ---- */
 /* Boot with KPTI: map the entry trampoline page in the kernel top table. */

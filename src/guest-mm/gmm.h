@@ -102,6 +102,16 @@ void gmm_exit(struct vm *vm, struct gproc *p, struct gproc *next);
  * nothing. */
 void gmm_switch_to(struct vm *vm, struct gproc *p);
 struct gproc *gmm_current(const struct vm *vm);
+/*
+ * Several vCPUs (smp.c): the kernel code above runs on vm->cur, the vCPU
+ * core's vm_switch_cpu() made current; gmm_switch_to() runs p there.
+ * gmm_cpu_idle(): the task on this CPU ended; the CPU enters lazy TLB mode
+ * (enter_lazy_tlb()), keeping its mm loaded and in mm_cpumask, and takes no
+ * flush IPI for it until a page table is freed. munmap, mprotect, a
+ * copy-on-write fault and fork shoot down the other CPUs in the mm's
+ * mm_cpumask (flush_tlb_mm_range()); exit makes the lazy ones leave it.
+ */
+void gmm_cpu_idle(struct vm *vm);
 /* pid of p (from 1, never reused), -1 for NULL. */
 int gmm_proc_pid(const struct gproc *p);
 /* Live processes. */

@@ -87,7 +87,7 @@ bool gmm_kpti_user_top_slot(const struct gmm *g, gpa_t entry, int level)
 
 uint64_t gmm_kpti_set_user_pgtbl(struct gmm *g, gpa_t entry, uint64_t val)
 {
-	struct vcpu *v = &g->vm->vcpu;
+	struct vcpu *v = g->vm->cur;
 	bool user = v->user;
 	TRACE(g->vm, .kind = TR_GUEST_OP, .level = g->levels,
 	      .addr = entry.v + GMM_PTI_USER_PGTABLE, .entry_addr = entry.v + GMM_PTI_USER_PGTABLE,

@@ -30,6 +30,7 @@ void gmm_inv_reset(struct gmm *g)
 {
 	g->ninv = 0;
 	g->inv_overflow = false;
+	g->inv_freed = false;
 }
 
 void gmm_inv_add(struct gmm *g, gva_t va)
@@ -49,6 +50,7 @@ void gmm_inv_add(struct gmm *g, gva_t va)
 
 void gmm_inv_add_span(struct gmm *g, gva_t s, uint64_t span)
 {
+	g->inv_freed = true; /* a table of this span was freed */
 	if (g->inv_overflow)
 		return;
 	for (size_t i = 0; i < g->ninv; i++)
@@ -66,11 +68,14 @@ void gmm_inv_flush(struct gmm *g)
 		for (size_t i = 0; i < g->ninv; i++)
 			gmm_invlpg(g, g->inv[i]);
 	}
-	gmm_inv_reset(g);
 	/* flush_tlb_mm_range(): the mm's tlb_gen moves on; with KPTI the user
-	 * PCID is flushed at the return to user space (invalidate_user_asid()). */
-	if (flushed)
+	 * PCID is flushed at the return to user space (invalidate_user_asid());
+	 * the other CPUs in mm_cpumask get the same flush (smp.c). */
+	if (flushed) {
 		gmm_pcid_flushed(g, g->current);
+		gmm_smp_shootdown(g, g->current);
+	}
+	gmm_inv_reset(g);
 }
 
 /* ---- private helpers ---- */

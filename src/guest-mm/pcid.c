@@ -128,9 +128,10 @@ uint64_t gmm_pcid_switch(struct gmm *g, struct gproc *p, bool *flush)
 			g->asid[a] = (struct gmm_asid){ctx, gen};
 		pcid = (uint16_t)(a + 1); /* kern_pcid() */
 	} else if (g->vm->cfg.pcid && p) {
-		*flush = !p->pcid_loaded || p->tlb_stale;
-		p->pcid_loaded = true;
-		p->tlb_stale = false;
+		uint64_t me = UINT64_C(1) << g->vm->cur->id;
+		*flush = !(p->pcid_loaded & me) || (p->tlb_stale & me);
+		p->pcid_loaded |= me;
+		p->tlb_stale &= ~me;
 		pcid = p->pcid;
 	}
 	if (*flush && g->kpti)
@@ -147,10 +148,18 @@ void gmm_pcid_flushed(struct gmm *g, struct gproc *p)
 	if (!p)
 		return;
 	p->tlb_gen++; /* inc_mm_tlb_gen() */
+	/* Per-process PCIDs: every CPU that does not run p now must flush at
+	 * its next load (those that run it are flushed by the shootdown). */
+	p->tlb_stale |= ~p->cpumask;
 	if (p != g->current) {
-		p->tlb_stale = true;
+		p->tlb_stale = ~UINT64_C(0);
 		return;
 	}
+	gmm_pcid_synced(g, p);
+}
+
+void gmm_pcid_synced(struct gmm *g, struct gproc *p)
+{
 	/* The flush ran on this CPU: the slot is up to date (flush_tlb_func()),
 	 * but with KPTI the user PCID still holds the old entries. */
 	if (pcid_linux(g) && g->kpcid >= 1 && g->kpcid <= GMM_NR_DYN_ASIDS)

@@ -39,7 +39,7 @@
 
 uint64_t gmm_pte_read(struct gmm *g, gpa_t entry)
 {
-	struct vcpu *v = &g->vm->vcpu;
+	struct vcpu *v = g->vm->cur;
 	bool user = v->user;
 	cpu_set_user(v, false);
 	uint64_t e = cpu_load(v, gmm_kva(g->vm, entry), 8);
@@ -50,7 +50,7 @@ uint64_t gmm_pte_read(struct gmm *g, gpa_t entry)
 void gmm_pte_write(struct gmm *g, gpa_t entry, uint64_t val, int level)
 {
 	struct vm *vm = g->vm;
-	struct vcpu *v = &vm->vcpu;
+	struct vcpu *v = vm->cur;
 	bool user = v->user;
 	if (gmm_kpti_user_top_slot(g, entry, level))
 		val = gmm_kpti_set_user_pgtbl(g, entry, val);
@@ -59,11 +59,14 @@ void gmm_pte_write(struct gmm *g, gpa_t entry, uint64_t val, int level)
 	cpu_set_user(v, false);
 	g->pv->set_pte(g, entry, val, level);
 	cpu_set_user(v, user);
+	/* A replicated table (--pt-place replicate): the guest kernel writes
+	 * the other nodes' copies too (numa.h). */
+	numa_replica_store(vm, true);
 }
 
 void gmm_zero_frame(struct gmm *g, gfn_t gfn)
 {
-	struct vcpu *v = &g->vm->vcpu;
+	struct vcpu *v = g->vm->cur;
 	bool user = v->user;
 	cpu_set_user(v, false);
 	cpu_zero_page(v, gmm_kva(g->vm, gfn_to_gpa(gfn)));
@@ -72,7 +75,7 @@ void gmm_zero_frame(struct gmm *g, gfn_t gfn)
 
 void gmm_copy_frame(struct gmm *g, gfn_t dst, gfn_t src)
 {
-	struct vcpu *v = &g->vm->vcpu;
+	struct vcpu *v = g->vm->cur;
 	bool user = v->user;
 	cpu_set_user(v, false);
 	cpu_copy_page(v, gmm_kva(g->vm, gfn_to_gpa(dst)), gmm_kva(g->vm, gfn_to_gpa(src)));

@@ -74,7 +74,7 @@ static int boot_map(struct gmm *g, gva_t va, uint64_t pa, int level)
 
 void gmm_write_cr3(struct gmm *g, uint64_t cr3)
 {
-	struct vcpu *v = &g->vm->vcpu;
+	struct vcpu *v = g->vm->cur;
 	bool user = v->user;
 	cpu_set_user(v, false);
 	g->pv->write_cr3(g, cr3);
@@ -88,11 +88,17 @@ static void load_cr3(struct gmm *g, struct gproc *p)
 	struct vm *vm = g->vm;
 	bool flush;
 	uint64_t cr3 = gmm_pcid_switch(g, p, &flush);
+	gmm_smp_switch_mm(g, g->current, p);
 	g->current = p;
 	g->user_cr3 = false;
 	vm->st.ctx_switches++;
 	vm->st.ctx_switch_flushes += flush;
 	gmm_write_cr3(g, cr3);
+}
+
+void gmm_load_mm(struct gmm *g, struct gproc *p)
+{
+	load_cr3(g, p);
 }
 
 /* A process with a PCID and a top table holding the kernel entries (with
@@ -302,6 +308,10 @@ int gmm_boot(struct vm *vm)
 	if (g->pv->pgd_pin)
 		g->pv->pgd_pin(g, gpa_to_gfn(g->kernel_top));
 	load_cr3(g, NULL);
+	if (gmm_smp_boot(g) != 0) {
+		gmm_shutdown(vm);
+		return -1;
+	}
 	return 0;
 }
 
@@ -316,6 +326,7 @@ void gmm_shutdown(struct vm *vm)
 		free(p->vma);
 		free(p);
 	}
+	gmm_smp_shutdown(g);
 	gmm_frames_destroy(g);
 	gmm_dma_shutdown(g);
 	free(g->inv);
@@ -345,10 +356,22 @@ struct gproc *gmm_proc_create(struct vm *vm)
 void gmm_switch_to(struct vm *vm, struct gproc *p)
 {
 	struct gmm *g = gmm_of(vm);
-	if (p == g->current)
+	if (p == g->current && !g->lazy_tlb)
 		return;
 	gmm_kernel_enter(vm);
-	load_cr3(g, p);
+	if (g->lazy_tlb && p == g->current) {
+		/* Back from lazy TLB mode to the mm it kept loaded: flush when a
+		 * shootdown skipped it meanwhile (switch_mm_irqs_off() compares
+		 * the CPU's tlb_gen with the mm's). */
+		if (g->lazy_stale) {
+			gmm_flush_tlb(g, false);
+			gmm_pcid_synced(g, p);
+		}
+	} else {
+		load_cr3(g, p);
+	}
+	g->lazy_tlb = false;
+	g->lazy_stale = false;
 	gmm_kernel_exit(vm);
 }
 
@@ -383,6 +406,7 @@ static struct gproc *fork_mm(struct vm *vm, struct gproc *parent)
 	if (parent == g->current)
 		gmm_flush_tlb(g, false);
 	gmm_pcid_flushed(g, parent);
+	gmm_smp_shootdown_mm(g, parent);
 	if (!ok) {
 		/* Roll back: the parent keeps its read-only entries, which a
 		 * write turns back into writable ones (refcount 1). */
@@ -402,6 +426,7 @@ void gmm_exit(struct vm *vm, struct gproc *p, struct gproc *next)
 	gmm_kernel_enter(vm);
 	if (p == g->current)
 		load_cr3(g, next != p ? next : NULL);
+	gmm_smp_release(g, p);
 	teardown(g, p);
 	proc_free(g, p);
 	gmm_kernel_exit(vm);

@@ -26,22 +26,22 @@
 static void native_set_pte(struct gmm *g, gpa_t entry, uint64_t val, int level)
 {
 	(void)level;
-	cpu_store(&g->vm->vcpu, gmm_kva(g->vm, entry), 8, val);
+	cpu_store(g->vm->cur, gmm_kva(g->vm, entry), 8, val);
 }
 
 static void native_write_cr3(struct gmm *g, uint64_t cr3)
 {
-	cpu_write_cr3(&g->vm->vcpu, cr3);
+	cpu_write_cr3(g->vm->cur, cr3);
 }
 
 static void native_flush_tlb_one_user(struct gmm *g, gva_t va)
 {
-	cpu_invlpg(&g->vm->vcpu, va);
+	cpu_invlpg(g->vm->cur, va);
 }
 
 static void native_flush_tlb(struct gmm *g, bool all)
 {
-	cpu_flush_tlb(&g->vm->vcpu, all);
+	cpu_flush_tlb(g->vm->cur, all);
 }
 
 /* make_pte, pte_val, the lazy-MMU pair and pin/unpin are no-ops natively:
@@ -89,7 +89,7 @@ void gmm_lazy_leave(struct gmm *g)
 
 void gmm_invlpg(struct gmm *g, gva_t va)
 {
-	struct vcpu *v = &g->vm->vcpu;
+	struct vcpu *v = g->vm->cur;
 	bool user = v->user;
 	cpu_set_user(v, false);
 	g->pv->flush_tlb_one_user(g, va);
@@ -98,7 +98,7 @@ void gmm_invlpg(struct gmm *g, gva_t va)
 
 void gmm_flush_tlb(struct gmm *g, bool all)
 {
-	struct vcpu *v = &g->vm->vcpu;
+	struct vcpu *v = g->vm->cur;
 	bool user = v->user;
 	cpu_set_user(v, false);
 	g->pv->flush_tlb(g, all);

@@ -116,7 +116,7 @@ static void xen_mc_flush(struct gmm *g)
 	}
 	g->nmc = 0;
 	vm->st.pv_batches++;
-	struct vcpu *v = &vm->vcpu;
+	struct vcpu *v = vm->cur;
 	if (nent == 1) {
 		xen_check(g, cpu_hypercall(v, ent[0].op, ent[0].args, ent[0].count),
 			  xen_op_name(ent[0].op));
@@ -136,7 +136,7 @@ static void xen_call(struct gmm *g, unsigned op, uint64_t a, uint64_t b, uint64_
 		g->mc[g->nmc++] = (struct gmm_mc_op){.op = op, .a = a, .b = b, .c = c};
 		return;
 	}
-	struct vcpu *v = &g->vm->vcpu;
+	struct vcpu *v = g->vm->cur;
 	if (op == HYPERVISOR_mmu_update) {
 		struct mmu_update u = {.ptr = a, .val = b};
 		xen_check(g, cpu_hypercall(v, op, &u, 1), "mmu_update");

@@ -91,7 +91,8 @@ int run_workload(const struct vm_config *cfg, const struct workload *w, const st
 		return -1;
 	}
 	memset(&vm->st, 0, sizeof(vm->st));
-	memset(&vm->vcpu.tlb.c, 0, sizeof(vm->vcpu.tlb.c));
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		memset(&vm->cpu[i]->tlb.c, 0, sizeof(vm->cpu[i]->tlb.c));
 	if (hooks) {
 		vm->trace_fn = hooks->trace_fn;
 		vm->trace_ctx = hooks->trace_ctx;

@@ -24,5 +24,6 @@ const struct mmu_ops native_mmu_ops = {
 	.desc = "no hypervisor: 1D walks of the guest tables, guest-physical = host-physical",
 	.identity_p2m = true,
 	.has_pke = true,
+	.smp = true,
 	.translate = native_translate,
 };

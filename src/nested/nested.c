@@ -63,6 +63,48 @@ static _Noreturn void nested_handle_misconfig(struct vcpu *v, struct nested_stat
 		 m->gpa.v, m->ept_level, m->entry, m->entry_addr.v, m->why);
 }
 
+/* ---- several vCPUs ---- */
+
+/* Make v's 2D PWC and nested TLB the live ones. */
+static void nested_vcpu_enter(struct nested_state *ns, const struct vcpu *v)
+{
+	if (!ns->vpwc || v->id == ns->owner)
+		return;
+	ns->vpwc[ns->owner] = ns->pwc;
+	ns->vntlb[ns->owner] = ns->ntlb;
+	ns->pwc = ns->vpwc[v->id];
+	ns->ntlb = ns->vntlb[v->id];
+	ns->owner = v->id;
+}
+
+static int nested_smp_init(struct vm *vm, struct nested_state *ns)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	if (vm->nr_vcpus < 2)
+		return 0;
+	ns->vpwc = calloc(vm->nr_vcpus, sizeof(*ns->vpwc));
+	ns->vntlb = calloc(vm->nr_vcpus, sizeof(*ns->vntlb));
+	if (!ns->vpwc || !ns->vntlb)
+		return -1;
+	for (unsigned i = 1; i < vm->nr_vcpus; i++)
+		if (pwc2d_init(&ns->vpwc[i], ns->use_pwc ? cfg->pwc_entries : 0) ||
+		    ntlb_init(&ns->vntlb[i], ns->use_ntlb ? cfg->ntlb_entries : 0))
+			return -1;
+	return 0;
+}
+
+static void nested_smp_destroy(struct vm *vm, struct nested_state *ns)
+{
+	for (unsigned i = 0; ns->vpwc && ns->vntlb && i < vm->nr_vcpus; i++) {
+		if (i == ns->owner)
+			continue;
+		pwc2d_destroy(&ns->vpwc[i]);
+		ntlb_destroy(&ns->vntlb[i]);
+	}
+	free(ns->vpwc);
+	free(ns->vntlb);
+}
+
 /* ---- mmu_ops ---- */
 
 static int nested_init(struct vm *vm)
@@ -81,7 +123,8 @@ static int nested_init(struct vm *vm)
 	ns->use_ntlb = cfg->walk_caches && cfg->ntlb && cfg->ntlb_entries > 0;
 	vm->mode_state = ns;
 	if (pwc2d_init(&ns->pwc, ns->use_pwc ? cfg->pwc_entries : 0) ||
-	    ntlb_init(&ns->ntlb, ns->use_ntlb ? cfg->ntlb_entries : 0)) {
+	    ntlb_init(&ns->ntlb, ns->use_ntlb ? cfg->ntlb_entries : 0) ||
+	    nested_smp_init(vm, ns)) {
 		snprintf(vm->err, sizeof(vm->err), "out of memory for the 2D walk caches");
 		return -1;
 	}
@@ -94,6 +137,7 @@ static void nested_destroy(struct vm *vm)
 	if (!ns)
 		return;
 	ept_destroy(vm, ns);
+	nested_smp_destroy(vm, ns);
 	pwc2d_destroy(&ns->pwc);
 	ntlb_destroy(&ns->ntlb);
 	free(ns);
@@ -102,6 +146,7 @@ static void nested_destroy(struct vm *vm)
 
 static enum xlate_result nested_translate(struct vcpu *v, struct mem_access *a, struct xlate *out)
 {
+	nested_vcpu_enter(nested_of(v->vm), v);
 	return nested_translate_from(v, nested_of(v->vm), a, out, NULL, NULL, NULL);
 }
 
@@ -139,21 +184,25 @@ enum xlate_result nested_translate_from(struct vcpu *v, struct nested_state *ns,
 static void nested_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
 {
 	(void)old_cr3; /* no exit: MOV to CR3 is not intercepted under EPT */
+	nested_vcpu_enter(nested_of(v->vm), v);
 	nested_flush_on_cr3(v);
 }
 
 static void nested_on_invlpg(struct vcpu *v, gva_t gva)
 {
+	nested_vcpu_enter(nested_of(v->vm), v);
 	nested_flush_on_invlpg(v, gva); /* no exit: INVLPG is not intercepted */
 }
 
 static void nested_on_tlb_flush(struct vcpu *v, bool all)
 {
+	nested_vcpu_enter(nested_of(v->vm), v);
 	nested_flush_on_guest_flush(v, all);
 }
 
 static void nested_on_world_switch(struct vcpu *v)
 {
+	nested_vcpu_enter(nested_of(v->vm), v);
 	nested_flush_on_world_switch(v);
 }
 
@@ -186,4 +235,5 @@ const struct mmu_ops nested_mmu_ops = {
     .on_world_switch = nested_on_world_switch,
     .audit = nested_audit,
     .stats = nested_stats,
+    .smp = true,
 };

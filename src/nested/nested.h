@@ -106,6 +106,12 @@ struct nested_state {
 	uint64_t ept_leaves[PG_NR]; /* present leaves by size */
 	struct pwc2d pwc;
 	struct ntlb ntlb;
+	/* Several vCPUs: pwc and ntlb are vCPU 'owner''s; vpwc[n] and vntlb[n]
+	 * keep vCPU n's while another runs (nested_vcpu_enter() swaps them):
+	 * each logical processor has its own walk caches. NULL with one vCPU. */
+	unsigned owner;
+	struct pwc2d *vpwc;
+	struct ntlb *vntlb;
 	/* The last violation and misconfiguration (tests, explain). */
 	struct ept_violation last_violation;
 	struct ept_misconfig last_misconfig;

@@ -213,6 +213,13 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_str(s, "viommu", config_viommu_name(c->viommu));
 	col_bool(s, "iommu_share_ept", c->iommu_share_ept);
 	col_u64(s, "iotlb_entries", c->iotlb_entries);
+	col_u64(s, "vcpus", c->vcpus ? c->vcpus : 1);
+	col_u64(s, "quantum", c->quantum);
+	col_bool(s, "posted_ipi", c->posted_ipi);
+	col_bool(s, "pv_tlb_flush", c->pv_tlb_flush);
+	col_u64(s, "host_cpus", c->host_cpus);
+	col_u64(s, "host_nodes", c->host_nodes ? c->host_nodes : 1);
+	col_str(s, "pt_place", config_pt_place_name(c->pt_place));
 
 	/* 3. Every other counter, in STATS_COUNTERS order. */
 	for (size_t k = 0; k < stat_nfields; k++)

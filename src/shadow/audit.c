@@ -254,6 +254,14 @@ static const char *check_roots(const struct shadow *sh, char *detail, size_t len
 			return "root-count";
 		}
 	}
+	/* The saved roots of the other vCPUs (several vCPUs). */
+	for (unsigned n = 0; sh->vroot && n < sh->vm->nr_vcpus; n++) {
+		if (n != sh->owner && sh->vroot[n].sp && sh->vroot[n].sp->root_count == 0) {
+			snprintf(detail, len, "vCPU %u's root (gfn %#" PRIx64 ") is not counted", n,
+				 sh->vroot[n].gfn);
+			return "root-count";
+		}
+	}
 	return NULL;
 }
 

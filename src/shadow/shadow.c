@@ -47,10 +47,12 @@
  */
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "shadow.h"
 #include "api.h"
 #include "../core/walk.h"
+#include "../core/smp.h"
 
 /* Below this the install path could evict the pages it is building. */
 #define SHADOW_MIN_CAP(levels) (UINT64_C(4) * (uint64_t)(levels) + 4)
@@ -144,6 +146,47 @@ static void invalidate_pcid(struct vcpu *v)
 	}
 }
 
+/* ---- several vCPUs ---- */
+
+void sh_vcpu_enter(struct shadow *sh, const struct vcpu *v)
+{
+	if (!sh->vroot || v->id == sh->owner)
+		return;
+	sh->vroot[sh->owner] = sh->cur;
+	memcpy(&sh->vprev[(size_t)sh->owner * sh->nprev], sh->prev, sh->nprev * sizeof(*sh->prev));
+	sh->cur = sh->vroot[v->id];
+	memcpy(sh->prev, &sh->vprev[(size_t)v->id * sh->nprev], sh->nprev * sizeof(*sh->prev));
+	sh->owner = v->id;
+}
+
+bool sh_other_root(const struct shadow *sh, const struct shadow_page *sp)
+{
+	for (unsigned n = 0; sh->vroot && n < sh->vm->nr_vcpus; n++)
+		if (n != sh->owner && sh->vroot[n].sp == sp)
+			return true;
+	return false;
+}
+
+void sh_forget_root(struct shadow *sh, const struct shadow_page *sp)
+{
+	for (unsigned n = 0; sh->vroot && n < sh->vm->nr_vcpus; n++) {
+		if (n == sh->owner)
+			continue;
+		struct root_slot *r = &sh->vroot[n];
+		if (r->sp == sp) {
+			r->sp->root_count--;
+			*r = (struct root_slot){0};
+		}
+		for (uint32_t i = 0; i < sh->nprev; i++) {
+			r = &sh->vprev[(size_t)n * sh->nprev + i];
+			if (r->sp == sp) {
+				r->sp->root_count--;
+				r->sp = NULL;
+			}
+		}
+	}
+}
+
 /* ---- mmu_ops ---- */
 
 static int shadow_init(struct vm *vm)
@@ -163,6 +206,20 @@ static int shadow_init(struct vm *vm)
 		snprintf(vm->err, sizeof(vm->err), "out of memory for the shadow MMU");
 		return -1;
 	}
+	if (vm->nr_vcpus > 1) {
+		sh->vroot = calloc(vm->nr_vcpus, sizeof(*sh->vroot));
+		sh->vprev = calloc((size_t)vm->nr_vcpus * (sh->nprev ? sh->nprev : 1),
+				   sizeof(*sh->vprev));
+		if (!sh->vroot || !sh->vprev) {
+			free(sh->vroot);
+			free(sh->vprev);
+			spt_destroy(sh);
+			free(sh->prev);
+			free(sh);
+			snprintf(vm->err, sizeof(vm->err), "out of memory for the shadow MMU");
+			return -1;
+		}
+	}
 	sh->track = vm->cfg.audit;
 	sh->cap = vm->cfg.shadow_cap ? vm->cfg.shadow_cap : (vm->cfg.guest_mem >> PAGE_SHIFT) / 50;
 	if (sh->cap < SHADOW_MIN_CAP(vm->cfg.levels))
@@ -178,6 +235,8 @@ static void shadow_destroy(struct vm *vm)
 		return;
 	spt_destroy(sh);
 	shadow_audit_free(sh);
+	free(sh->vroot);
+	free(sh->vprev);
 	free(sh->prev);
 	free(sh);
 	vm->mode_state = NULL;
@@ -186,6 +245,7 @@ static void shadow_destroy(struct vm *vm)
 static enum xlate_result shadow_translate(struct vcpu *v, struct mem_access *a, struct xlate *out)
 {
 	struct shadow *sh = shadow_of(v->vm);
+	sh_vcpu_enter(sh, v);
 	if (unlikely(!sh->cur.sp || sh->cur.gfn != gpa_to_gfn(GPA(pte_frame(v->cr3)))))
 		(void)root_switch(v); /* paging enabled without a CR3 exit seen */
 	struct walk1d w;
@@ -202,6 +262,7 @@ static void shadow_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
 {
 	struct vm *vm = v->vm;
 	struct shadow *sh = shadow_of(vm);
+	sh_vcpu_enter(sh, v);
 	(void)old_cr3;
 	bool hit = root_switch(v);
 	/* kvm_mmu_new_pgd() and the root lookup both clear the new root's
@@ -234,6 +295,7 @@ static void shadow_on_invlpg(struct vcpu *v, gva_t gva)
 {
 	struct vm *vm = v->vm;
 	struct shadow *sh = shadow_of(vm);
+	sh_vcpu_enter(sh, v);
 	/* kvm_mmu_invlpg(): every cached root, since INVLPG also drops global
 	 * mappings of other PCIDs. Eager pages are never out of sync. */
 	if (vm->cfg.shadow_sync == SYNC_UNSYNC) {
@@ -248,6 +310,7 @@ static void shadow_on_tlb_flush(struct vcpu *v, bool all)
 {
 	struct vm *vm = v->vm;
 	struct shadow *sh = shadow_of(vm);
+	sh_vcpu_enter(sh, v);
 	if (all) {
 		/* A CR4.PGE toggle: kvm_vcpu_flush_tlb_guest() syncs the
 		 * current and every cached root; core flushed all PCIDs. */
@@ -275,6 +338,7 @@ static void shadow_on_ctl_change(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	struct shadow *sh = shadow_of(vm);
+	sh_vcpu_enter(sh, v);
 	if (sh->cur.sp)
 		sh->cur.sp->root_count--;
 	sh->cur = (struct root_slot){.sp = NULL};
@@ -303,6 +367,12 @@ void shadow_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter, uin
 	if (sh->psc_stale) {
 		psc_flush_vpid(&v->psc, v->vpid);
 		sh->psc_stale = false;
+		sh->remote_flush = true; /* the other vCPUs' walk caches too */
+	}
+	if (sh->remote_flush) {
+		/* kvm_flush_remote_tlbs(): once per exit, before re-entry. */
+		sh->remote_flush = false;
+		vm_flush_remote_tlbs(v);
 	}
 	uint64_t cyc = (uint64_t)base_cycles + sh->cyc;
 	sh->cyc = 0;
@@ -350,4 +420,5 @@ const struct mmu_ops shadow_mmu_ops = {
     .audit = shadow_audit,
     .audit_exit = shadow_audit_exit,
     .stats = shadow_stats,
+    .smp = true,
 };

@@ -185,6 +185,15 @@ struct shadow {
 	struct root_slot cur;
 	struct root_slot *prev;
 	uint32_t nprev;
+	/* Several vCPUs: cur and prev are vCPU 'owner''s; vroot[n] and
+	 * vprev[n * nprev ..] keep vCPU n's while another runs (sh_vcpu_enter()
+	 * swaps them), as each KVM vCPU has its own mmu->root and prev_roots
+	 * over the shared shadow pages. NULL with one vCPU. remote_flush: an
+	 * spte this exit changed needs kvm_flush_remote_tlbs() before the vCPU
+	 * re-enters (need_remote_flush(), or a table unlinked). */
+	unsigned owner;
+	struct root_slot *vroot, *vprev;
+	bool remote_flush;
 
 	uint64_t pages, pages_peak, cap;
 	uint64_t pin_gen;
@@ -206,6 +215,13 @@ struct shadow {
 	bool touched_overflow; /* too many: the next audit is a full one */
 	uint64_t nleaves, rnodes_used;
 };
+
+/* Several vCPUs: make v's root slots the current ones (shadow.c). */
+void sh_vcpu_enter(struct shadow *sh, const struct vcpu *v);
+/* Is sp the current root of a vCPU other than the owner? */
+bool sh_other_root(const struct shadow *sh, const struct shadow_page *sp);
+/* Drop sp from every other vCPU's saved root slots (sp is being zapped). */
+void sh_forget_root(struct shadow *sh, const struct shadow_page *sp);
 
 /* Record spte address a (an exit wrote it or re-derived it from its gpte). */
 void sh_touch_spte(struct shadow *sh, uint64_t a);

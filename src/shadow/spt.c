@@ -385,6 +385,9 @@ void sp_flush_entry(struct vcpu *v, const struct shadow_page *sp, unsigned idx)
 	}
 	vm->st.tlb_flushes++;
 	vm->st.tlb_entries_flushed += n;
+	/* The other vCPUs may cache the same spte: kvm_flush_remote_tlbs()
+	 * before this vCPU re-enters (shadow_exit()). */
+	shadow_of(vm)->remote_flush = true;
 }
 
 void spte_set(struct vcpu *v, struct shadow_page *sp, unsigned idx, uint64_t val)
@@ -411,6 +414,13 @@ void spte_set(struct vcpu *v, struct shadow_page *sp, unsigned idx, uint64_t val
 	}
 	if (gpte_present(old)) {
 		if (spte_leaf(old, level)) {
+			/* need_remote_flush(): the other vCPUs may cache the old
+			 * translation when it went away, moved or lost a right. */
+			if (!new_leaf || pte_frame(val) != pte_frame(old) ||
+			    ((old & GPTE_RW) && !(val & GPTE_RW)) ||
+			    ((old & GPTE_US) && !(val & GPTE_US)) ||
+			    (!(old & GPTE_NX) && (val & GPTE_NX)))
+				sh->remote_flush = true;
 			rmap_del(sh, hpa_to_hfn(HPA(pte_frame(old))), level, a.v);
 			bool still_writable =
 			    new_leaf && (val & GPTE_RW) && pte_frame(val) == pte_frame(old);
@@ -447,6 +457,7 @@ void sp_zap(struct vcpu *v, struct shadow_page *sp)
 	sp->zapping = true;
 	TRACE(vm, .kind = TR_VMM_OP, .level = sp->role.level, .addr = gfn_to_gpa(sp->gfn).v,
 	      .table_addr = sp_hpa(sp).v, .what = "shadow page zapped");
+	sh_forget_root(sh, sp);
 	for (uint32_t i = 0; i < sh->nprev; i++) {
 		if (sh->prev[i].sp == sp) {
 			sh->prev[i].sp = NULL;

@@ -109,7 +109,8 @@ void sync_pte_written(struct vcpu *v, gfn_t gfn, unsigned off, unsigned size)
 	for (unsigned i = 0; i < n; i++) {
 		struct shadow_page *sp = list[i];
 		bool counted = threshold && !(skip_leaf && sp->role.level == LVL_PT);
-		if (counted && ++sp->flood >= threshold && sp != sh->cur.sp) {
+		if (counted && ++sp->flood >= threshold && sp != sh->cur.sp &&
+		    !sh_other_root(sh, sp)) {
 			TRACE(vm, .kind = TR_VMM_OP, .level = sp->role.level,
 			      .addr = gfn_to_gpa(gfn).v, .table_addr = sp_hpa(sp).v,
 			      .result = sp->flood, .what = "unshadow (write flood)");
