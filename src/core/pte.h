@@ -149,6 +149,10 @@ enum exit_reason {
 	EXIT_CR_ACCESS = 28,
 	EXIT_EPT_VIOLATION = 48,
 	EXIT_EPT_MISCONFIG = 49,
+	EXIT_INVEPT = 50,   /* nested virtualization: L1's instructions */
+	EXIT_VMREAD = 23,
+	EXIT_VMRESUME = 24,
+	EXIT_VMWRITE = 25,
 };
 
 #endif
