@@ -105,6 +105,14 @@ const char *xp_exit_name(uint64_t reason)
 		return "EPT violation";
 	case EXIT_EPT_MISCONFIG:
 		return "EPT misconfiguration";
+	case EXIT_VMREAD:
+		return "VMREAD";
+	case EXIT_VMRESUME:
+		return "VMRESUME";
+	case EXIT_VMWRITE:
+		return "VMWRITE";
+	case EXIT_INVEPT:
+		return "INVEPT";
 	}
 	return "other";
 }
