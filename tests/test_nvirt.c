@@ -34,7 +34,12 @@
 #define SENTINEL UINT64_C(0x5a5aa5a5c3c33c3c)
 
 /* Exit reasons as the trace reports them. */
-enum { VIOL = EXIT_EPT_VIOLATION, VMREAD = EXIT_VMREAD, RESUME = EXIT_VMRESUME, INVEPT = EXIT_INVEPT };
+enum {
+	VIOL = EXIT_EPT_VIOLATION,
+	VMREAD = EXIT_VMREAD,
+	RESUME = EXIT_VMRESUME,
+	INVEPT = EXIT_INVEPT
+};
 
 /* ---- fixtures ---- */
 
@@ -122,11 +127,11 @@ static void test_nept_first_touch_4k(void **state)
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	vm->trace_fn = NULL;
 	static const int want[] = {
-	    VIOL, VMREAD, VMREAD, VMREAD, RESUME, VIOL,	      /* gfn 0x11 */
-	    VIOL, VMREAD, VMREAD, VMREAD, VIOL, RESUME, VIOL, /* gfn 0x12 */
-	    VIOL, VMREAD, VMREAD, VMREAD, VIOL, RESUME, VIOL, /* gfn 0x13 */
-	    VIOL, VMREAD, VMREAD, VMREAD, VIOL, RESUME, VIOL, /* gfn 0x14 */
-	    VIOL, VMREAD, VMREAD, VMREAD, VIOL, RESUME, VIOL, /* gfn 0x100 */
+	    VIOL, VMREAD, VMREAD, VMREAD, RESUME, VIOL,		/* gfn 0x11 */
+	    VIOL, VMREAD, VMREAD, VMREAD, VIOL,	  RESUME, VIOL, /* gfn 0x12 */
+	    VIOL, VMREAD, VMREAD, VMREAD, VIOL,	  RESUME, VIOL, /* gfn 0x13 */
+	    VIOL, VMREAD, VMREAD, VMREAD, VIOL,	  RESUME, VIOL, /* gfn 0x14 */
+	    VIOL, VMREAD, VMREAD, VMREAD, VIOL,	  RESUME, VIOL, /* gfn 0x100 */
 	};
 	seq_expect(&s, want, (int)(sizeof(want) / sizeof(want[0])));
 	assert_int_equal(vm->st.l2_exits, 10);
@@ -233,8 +238,8 @@ static void test_nept_invept(void **state)
 	assert_int_equal(cpu_load(&vm->vcpu, PG(0), 8), SENTINEL);
 	vm->trace_fn = NULL;
 	static const int want[] = {
-	    VIOL, INVEPT,			  /* L1's trapped store, INVEPT */
-	    VIOL, VIOL, VIOL, VIOL,		  /* L0 alone: 0x11 .. 0x14 */
+	    VIOL, INVEPT,				      /* L1's trapped store, INVEPT */
+	    VIOL, VIOL,	  VIOL,	  VIOL,			      /* L0 alone: 0x11 .. 0x14 */
 	    VIOL, VMREAD, VMREAD, VMREAD, VIOL, RESUME, VIOL, /* 0x100 via L1 */
 	};
 	seq_expect(&s, want, (int)(sizeof(want) / sizeof(want[0])));
@@ -302,7 +307,8 @@ static void test_nept_workloads(void **state)
 		assert_int_equal(rv.whole.reflected_exits, rn.whole.exits_ept_violation);
 		assert_int_equal(rv.whole.l2_exits, 2 * rn.whole.exits_ept_violation);
 		assert_int_equal(rv.whole.exits_ept_violation, rv.whole.l2_exits);
-		uint64_t trapped = rv.whole.exits_l1 - (NV_L1_VMREADS_EPT + 1) * rv.whole.reflected_exits;
+		uint64_t trapped =
+		    rv.whole.exits_l1 - (NV_L1_VMREADS_EPT + 1) * rv.whole.reflected_exits;
 		assert_true(trapped <= rv.whole.ept12_writes);
 		assert_int_equal(rv.whole.vm_exits, rv.whole.l2_exits + rv.whole.exits_l1);
 		/* The same L2 walks as nested, reference for reference. */
@@ -334,12 +340,9 @@ static void test_nept_2m_eases(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_nept_first_touch_4k),
-	    cmocka_unit_test(test_nept_first_touch_2m),
-	    cmocka_unit_test(test_nept_pt_write),
-	    cmocka_unit_test(test_nept_invept),
-	    cmocka_unit_test(test_nept_audit_catches),
-	    cmocka_unit_test(test_nept_workloads),
+	    cmocka_unit_test(test_nept_first_touch_4k), cmocka_unit_test(test_nept_first_touch_2m),
+	    cmocka_unit_test(test_nept_pt_write),	cmocka_unit_test(test_nept_invept),
+	    cmocka_unit_test(test_nept_audit_catches),	cmocka_unit_test(test_nept_workloads),
 	    cmocka_unit_test(test_nept_2m_eases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

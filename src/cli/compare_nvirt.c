@@ -47,8 +47,9 @@ void compare_nvirt_section(FILE *f, const struct compare *c)
 		if (!n || !v)
 			continue;
 		uint64_t cn = stats_est_cycles(&n->r.st), cv = stats_est_cycles(&v->r.st);
-		fprintf(f, "| %s | %" PRIu64 " | %" PRIu64 " | %.3f | %" PRIu64 " | %" PRIu64
-			   " | %" PRIu64 " |\n",
+		fprintf(f,
+			"| %s | %" PRIu64 " | %" PRIu64 " | %.3f | %" PRIu64 " | %" PRIu64
+			" | %" PRIu64 " |\n",
 			c->wl[w]->name, cn, cv, cn ? (double)cv / (double)cn : 0.0,
 			v->r.whole.l2_exits, v->r.whole.reflected_exits, v->r.whole.exits_l1);
 	}

@@ -156,8 +156,8 @@ int nv_ept12_walk(struct vm *vm, struct nvirt *nv, gpa_t gpa, struct nv_ept12_wa
 			return 0;
 		if (nv_leaf(e, l)) {
 			uint64_t off = gpa.v & (page_bytes(level_page_size(l)) - 1);
-			w->l1_gpa = GPA((e & PTE_FRAME_MASK & ~(page_bytes(level_page_size(l)) - 1)) +
-					off);
+			w->l1_gpa =
+			    GPA((e & PTE_FRAME_MASK & ~(page_bytes(level_page_size(l)) - 1)) + off);
 			w->leaf = l;
 			return l;
 		}
@@ -181,8 +181,10 @@ int nv_ept12_map(struct vcpu *v, struct nvirt *nv, gfn_t gfn)
 			e = t | EPTE_RWX;
 			nv_ept12_store(v, nv, table, l, idx, e, gfn);
 		} else if (nv_leaf(e, l)) {
-			vmmu_bug("ept12-leaf-size", "L2 gPA %#" PRIx64 " needs a level-%d EPT12 leaf "
-				 "but a level-%d leaf covers it", gpa, leaf_level, l);
+			vmmu_bug("ept12-leaf-size",
+				 "L2 gPA %#" PRIx64 " needs a level-%d EPT12 leaf "
+				 "but a level-%d leaf covers it",
+				 gpa, leaf_level, l);
 		}
 		table = pte_frame(e);
 	}
@@ -191,7 +193,8 @@ int nv_ept12_map(struct vcpu *v, struct nvirt *nv, gfn_t gfn)
 		return leaf_level;
 	/* L2's RAM is one memslot at the same L1 addresses (nvirt.h). */
 	uint64_t base = gpa & ~(page_bytes(size) - 1);
-	uint64_t leaf = base | EPTE_RWX | EPTE_MT_WB | EPTE_IPAT | (leaf_level > LVL_PT ? EPTE_PS : 0);
+	uint64_t leaf =
+	    base | EPTE_RWX | EPTE_MT_WB | EPTE_IPAT | (leaf_level > LVL_PT ? EPTE_PS : 0);
 	nv_ept12_store(v, nv, table, leaf_level, idx, leaf, gfn);
 	nv->ept12_leaves++;
 	return leaf_level;
@@ -253,8 +256,10 @@ static const char *nv_audit_table(struct nv_audit_ctx *c, uint64_t table, int le
 	uint64_t i0 = (table >> PAGE_SHIFT) - vm->hm.guest_frames;
 	if (table >> PAGE_SHIFT < vm->hm.guest_frames || i0 >= c->nv->tab_len ||
 	    !(c->nv->tab[i0] & NV_TAB_EPT12)) {
-		snprintf(c->detail, c->len, "EPT12 table at %#" PRIx64 " is not in L1's memory "
-			 "or not recorded as an EPT12 table", table);
+		snprintf(c->detail, c->len,
+			 "EPT12 table at %#" PRIx64 " is not in L1's memory "
+			 "or not recorded as an EPT12 table",
+			 table);
 		return "ept12-table-recorded";
 	}
 	for (unsigned i = 0; i < 512; i++) {
@@ -283,20 +288,25 @@ const char *nv_ept12_audit(struct vm *vm, struct nvirt *nv, char *detail, size_t
 		tables += (nv->tab[i] & NV_TAB_EPT12) != 0;
 		wp += (nv->tab[i] & NV_TAB_WP) != 0;
 		if ((nv->tab[i] & NV_TAB_WP) && !(nv->tab[i] & NV_TAB_EPT12)) {
-			snprintf(detail, len, "VMM frame %#" PRIx64 " write-protected but not an "
-				 "EPT12 table", vm->hm.guest_frames + i);
+			snprintf(detail, len,
+				 "VMM frame %#" PRIx64 " write-protected but not an "
+				 "EPT12 table",
+				 vm->hm.guest_frames + i);
 			return "ept12-wp-only-tables";
 		}
 	}
 	if (c.pages != nv->ept12_pages || tables != nv->ept12_pages) {
-		snprintf(detail, len, "%" PRIu64 " EPT12 tables reachable, %" PRIu64
-			 " recorded, %" PRIu64 " counted", c.pages, tables, nv->ept12_pages);
+		snprintf(detail, len,
+			 "%" PRIu64 " EPT12 tables reachable, %" PRIu64 " recorded, %" PRIu64
+			 " counted",
+			 c.pages, tables, nv->ept12_pages);
 		return "ept12-pages-counted";
 	}
 	if (c.leaves != nv->ept12_leaves || wp != nv->ept12_wp_pages) {
-		snprintf(detail, len, "%" PRIu64 " EPT12 leaves (%" PRIu64 " counted), %" PRIu64
-			 " write-protected tables (%" PRIu64 " counted)", c.leaves,
-			 nv->ept12_leaves, wp, nv->ept12_wp_pages);
+		snprintf(detail, len,
+			 "%" PRIu64 " EPT12 leaves (%" PRIu64 " counted), %" PRIu64
+			 " write-protected tables (%" PRIu64 " counted)",
+			 c.leaves, nv->ept12_leaves, wp, nv->ept12_wp_pages);
 		return "ept12-leaves-counted";
 	}
 	return NULL;
@@ -314,7 +324,8 @@ const char *nv_audit_gfn(struct vm *vm, struct nvirt *nv, gfn_t gfn, char *detai
 		uint64_t e = hpa_read64(vm, HPA(table + 8u * pt_index(gpa.v, l)));
 		uint64_t i = (table >> PAGE_SHIFT) - vm->hm.guest_frames;
 		if (i >= nv->tab_len || !(nv->tab[i] & NV_TAB_WP)) {
-			snprintf(detail, len, "EPT02 maps L2 gfn %#" PRIx64 " but the level-%d EPT12 "
+			snprintf(detail, len,
+				 "EPT02 maps L2 gfn %#" PRIx64 " but the level-%d EPT12 "
 				 "table on its path (%#" PRIx64 ") is not write-protected",
 				 gfn, l, table);
 			return "ept12-path-write-protected";
@@ -323,21 +334,25 @@ const char *nv_audit_gfn(struct vm *vm, struct nvirt *nv, gfn_t gfn, char *detai
 			break;
 		if (nv_leaf(e, l)) {
 			if (l < l02) {
-				snprintf(detail, len, "EPT02 maps L2 gfn %#" PRIx64 " with a level-%d "
-					 "leaf, EPT12 with a level-%d one", gfn, l02, l);
+				snprintf(detail, len,
+					 "EPT02 maps L2 gfn %#" PRIx64 " with a level-%d "
+					 "leaf, EPT12 with a level-%d one",
+					 gfn, l02, l);
 				return "ept02-within-ept12";
 			}
 			if ((e & PTE_FRAME_MASK & ~(page_bytes(level_page_size(l)) - 1)) !=
 			    (gpa.v & ~(page_bytes(level_page_size(l)) - 1))) {
-				snprintf(detail, len, "EPT12 maps L2 gfn %#" PRIx64 " away from its "
-					 "memslot address", gfn);
+				snprintf(detail, len,
+					 "EPT12 maps L2 gfn %#" PRIx64 " away from its "
+					 "memslot address",
+					 gfn);
 				return "ept12-memslot";
 			}
 			return NULL;
 		}
 		table = pte_frame(e);
 	}
-	snprintf(detail, len, "EPT02 maps L2 gfn %#" PRIx64 " (level %d) but EPT12 does not",
-		 gfn, l02);
+	snprintf(detail, len, "EPT02 maps L2 gfn %#" PRIx64 " (level %d) but EPT12 does not", gfn,
+		 l02);
 	return "ept02-within-ept12";
 }

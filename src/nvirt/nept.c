@@ -127,7 +127,8 @@ static int nept_init(struct vm *vm)
 {
 	struct nvirt *nv = calloc(1, sizeof(*nv));
 	if (!nv) {
-		snprintf(vm->err, sizeof(vm->err), "out of memory for the nested-virtualization state");
+		snprintf(vm->err, sizeof(vm->err),
+			 "out of memory for the nested-virtualization state");
 		return -1;
 	}
 	vm->mode_state = NULL;
@@ -169,13 +170,13 @@ static enum xlate_result nept_translate(struct vcpu *v, struct mem_access *a, st
 }
 
 /* Run one of nested paging's hooks on its own state. */
-#define NV_NESTED_HOOK(v, call)                    \
-	do {                                       \
-		struct vm *vm__ = (v)->vm;         \
+#define NV_NESTED_HOOK(v, call)                      \
+	do {                                         \
+		struct vm *vm__ = (v)->vm;           \
 		struct nvirt *nv__ = nvirt_of(vm__); \
-		vm__->mode_state = nv__->ns;       \
-		call;                              \
-		vm__->mode_state = nv__;           \
+		vm__->mode_state = nv__->ns;         \
+		call;                                \
+		vm__->mode_state = nv__;             \
 	} while (0)
 
 static void nept_on_cr3_load(struct vcpu *v, uint64_t old_cr3)

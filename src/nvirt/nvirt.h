@@ -48,11 +48,11 @@
  * assumptions, like machine.c's handler steps, stated there with the KVM
  * function each mirrors.
  */
-#define NV_STEPS_DISPATCH 20 /* exit dispatch and instruction decode (as machine.c) */
+#define NV_STEPS_DISPATCH 20  /* exit dispatch and instruction decode (as machine.c) */
 #define NV_STEPS_VMCS_FIELD 2 /* handle_vmread(): look up and copy one vmcs12 field */
-#define NV_STEPS_REFLECT 40 /* nested_vmx_vmexit(): sync vmcs02 to vmcs12, load L1 state */
-#define NV_STEPS_VMRESUME 40 /* nested_vmx_run(): checks, prepare_vmcs02() */
-#define NV_STEPS_INVEPT 10 /* handle_invept(): find the roots of the EPTP */
+#define NV_STEPS_REFLECT 40   /* nested_vmx_vmexit(): sync vmcs02 to vmcs12, load L1 state */
+#define NV_STEPS_VMRESUME 40  /* nested_vmx_run(): checks, prepare_vmcs02() */
+#define NV_STEPS_INVEPT 10    /* handle_invept(): find the roots of the EPTP */
 
 /*
  * The vmcs12 fields L1's EPT-violation handler reads: the exit reason
@@ -94,10 +94,10 @@ void nv_ept12_destroy(struct vm *vm, struct nvirt *nv);
 
 /* What L0's software walk of EPT12 found. */
 struct nv_ept12_walk {
-	int leaf;		     /* level of the leaf, 0 when not mapped */
-	int stop;		     /* level where the walk stopped */
+	int leaf;			/* level of the leaf, 0 when not mapped */
+	int stop;			/* level where the walk stopped */
 	uint64_t table[MAX_LEVELS + 1]; /* hPA of the table read at each level */
-	gpa_t l1_gpa;		     /* the L1 gPA the L2 gPA maps to */
+	gpa_t l1_gpa;			/* the L1 gPA the L2 gPA maps to */
 };
 
 /*
