@@ -26,6 +26,7 @@
 #include "../src/lib/run.h"
 #include "../src/nvirt/nvirt.h"
 #include "../src/cli/registry.h"
+#include "../src/teach/scenario.h"
 
 #define VA_4K UINT64_C(0x0000555500000000)
 #define PG(i) (VA_4K + (uint64_t)(i)*PAGE_SIZE)
@@ -268,6 +269,78 @@ static void test_nept_audit_catches(void **state)
 	vm_destroy(vm);
 }
 
+/* ---- the guest kernel's first touch and page-table stores ---- */
+
+struct scn_exits {
+	int n;
+	int reason[32];
+	char counter[32][24];
+};
+
+static void scn_event(void *ctx, struct vm *vm, const struct trace_event *ev, const char *ec)
+{
+	(void)vm;
+	struct scn_exits *s = ctx;
+	if (ev->kind != TR_VM_EXIT || s->n >= 32)
+		return;
+	s->reason[s->n] = (int)ev->result;
+	snprintf(s->counter[s->n], sizeof(s->counter[0]), "%s", ec ? ec : "?");
+	s->n++;
+}
+
+/*
+ * `vmmu explain --scenario first-touch --mode nept`: the user store faults
+ * into the L2 kernel with no exit; the kernel's zeroing store touches a
+ * fresh frame: one L2 exit reflected to L1, L1's three VMREADs, its trapped
+ * EPT12 store, its VMRESUME, and a second L2 exit served by L0 alone.
+ */
+static void test_nept_scenario_first_touch(void **state)
+{
+	(void)state;
+	struct vm_config c = cfg_of("nept", PG_4K);
+	c.guest_mem = SCENARIO_GUEST_MEM;
+	c.walk_caches = true;
+	struct scn_exits e = {0};
+	struct scenario_observer obs = {.event = scn_event, .ctx = &e};
+	struct stats total;
+	char err[256];
+	if (scenario_run("first-touch", &c, &obs, &total, err, sizeof(err)) != 0)
+		fail_msg("first-touch: %s", err);
+	static const int want[] = {VIOL, VMREAD, VMREAD, VMREAD, VIOL, RESUME, VIOL};
+	static const char *const ctr[] = {
+	    "exits_ept_violation", "exits_l1", "exits_l1", "exits_l1", "exits_l1", "exits_l1",
+	    "exits_ept_violation"};
+	assert_int_equal(e.n, 7);
+	for (int i = 0; i < 7; i++) {
+		assert_int_equal(e.reason[i], want[i]);
+		assert_string_equal(e.counter[i], ctr[i]);
+	}
+	assert_int_equal(total.guest_faults, 1);
+	assert_int_equal(total.l2_exits, 2);
+	assert_int_equal(total.reflected_exits, 1);
+	assert_int_equal(total.exits_l1, 5);
+	assert_int_equal(total.ept12_writes, 1);
+	assert_int_equal(total.vmm_walk_refs, 8);
+}
+
+/* `--scenario pt-write`: mprotect's PTE stores, INVLPGs, loads and stores
+ * of L2 run without a single exit under nept. */
+static void test_nept_scenario_pt_write(void **state)
+{
+	(void)state;
+	struct vm_config c = cfg_of("nept", PG_4K);
+	c.guest_mem = SCENARIO_GUEST_MEM;
+	struct scn_exits e = {0};
+	struct scenario_observer obs = {.event = scn_event, .ctx = &e};
+	struct stats total;
+	char err[256];
+	if (scenario_run("pt-write", &c, &obs, &total, err, sizeof(err)) != 0)
+		fail_msg("pt-write: %s", err);
+	assert_int_equal(e.n, 0);
+	assert_int_equal(total.vm_exits, 0);
+	assert_true(total.invlpgs > 0);
+}
+
 /* ---- whole workloads ---- */
 
 static void run_or_fail(const struct vm_config *c, const char *wl, struct run_result *r)
@@ -340,9 +413,14 @@ static void test_nept_2m_eases(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_nept_first_touch_4k), cmocka_unit_test(test_nept_first_touch_2m),
-	    cmocka_unit_test(test_nept_pt_write),	cmocka_unit_test(test_nept_invept),
-	    cmocka_unit_test(test_nept_audit_catches),	cmocka_unit_test(test_nept_workloads),
+	    cmocka_unit_test(test_nept_first_touch_4k),
+	    cmocka_unit_test(test_nept_first_touch_2m),
+	    cmocka_unit_test(test_nept_pt_write),
+	    cmocka_unit_test(test_nept_invept),
+	    cmocka_unit_test(test_nept_audit_catches),
+	    cmocka_unit_test(test_nept_scenario_first_touch),
+	    cmocka_unit_test(test_nept_scenario_pt_write),
+	    cmocka_unit_test(test_nept_workloads),
 	    cmocka_unit_test(test_nept_2m_eases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
