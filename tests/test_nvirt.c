@@ -189,6 +189,33 @@ static void test_nept_first_touch_2m(void **state)
 	vm_destroy(vm);
 }
 
+/* With VMCS shadowing L1 reads the exit fields without exiting: each
+ * reflected frame costs VMRESUME (and the trapped store) alone. */
+static void test_nept_vmcs_shadow(void **state)
+{
+	(void)state;
+	struct vm_config c = cfg_of("nept", PG_4K);
+	c.vmcs_shadow = true;
+	struct vm *vm = mk(&c);
+	build_tables(vm);
+	struct seq s = {0};
+	vm->trace_fn = seq_fn;
+	vm->trace_ctx = &s;
+	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
+	vm->trace_fn = NULL;
+	static const int want[] = {
+	    VIOL, RESUME, VIOL,		/* gfn 0x11 */
+	    VIOL, VIOL,	  RESUME, VIOL, /* gfn 0x12 */
+	    VIOL, VIOL,	  RESUME, VIOL, /* gfn 0x13 */
+	    VIOL, VIOL,	  RESUME, VIOL, /* gfn 0x14 */
+	    VIOL, VIOL,	  RESUME, VIOL, /* gfn 0x100 */
+	};
+	seq_expect(&s, want, (int)(sizeof(want) / sizeof(want[0])));
+	assert_int_equal(vm->st.exits_l1, 5 + 4);
+	assert_int_equal(vm->st.reflected_exits, 5);
+	vm_destroy(vm);
+}
+
 /* ---- nept: an L2 page-table write does not exit ---- */
 
 static void test_nept_pt_write(void **state)
@@ -415,6 +442,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_nept_first_touch_4k),
 	    cmocka_unit_test(test_nept_first_touch_2m),
+	    cmocka_unit_test(test_nept_vmcs_shadow),
 	    cmocka_unit_test(test_nept_pt_write),
 	    cmocka_unit_test(test_nept_invept),
 	    cmocka_unit_test(test_nept_audit_catches),

@@ -56,9 +56,13 @@ static void nv_l2_exit(struct vcpu *v, uint32_t handler)
 static void nept_l1_ept_violation(struct vcpu *v, struct nvirt *nv, gfn_t gfn)
 {
 	struct vm *vm = v->vm;
-	for (int i = 0; i < NV_L1_VMREADS_EPT; i++)
-		nv_l1_exit(v, EXIT_VMREAD, NV_STEPS_DISPATCH + NV_STEPS_VMCS_FIELD,
-			   "L1: VMREAD of a vmcs12 field (exits to L0: handle_vmread)");
+	/* With VMCS shadowing the CPU serves L1's VMREADs of the exit fields
+	 * from the shadow VMCS that L0 filled (copy_vmcs12_to_shadow()):
+	 * no exit, an ordinary instruction in L1. */
+	if (!vm->cfg.vmcs_shadow)
+		for (int i = 0; i < NV_L1_VMREADS_EPT; i++)
+			nv_l1_exit(v, EXIT_VMREAD, NV_STEPS_DISPATCH + NV_STEPS_VMCS_FIELD,
+				   "L1: VMREAD of a vmcs12 field (exits to L0: handle_vmread)");
 	/* L1's own EPT-violation path: its KVM's kvm_tdp_page_fault(), the
 	 * same work as L0's (cost.vmm_ept_violation); its stores extra. */
 	nv_l1_work(vm, vm->cost.vmm_ept_violation);
