@@ -80,6 +80,10 @@ struct mmu_ops {
 	 * tables and reaches the hypervisor through cpu_hypercall()
 	 * (core/hypercall.h) instead of storing to its tables. */
 	bool paravirt;
+	/* two_dim: what the explainer calls the host table the hardware walks,
+	 * and who built it (nested virtualization: "EPT02"); NULL: "EPT". */
+	const char *host_table;
+	const char *host_table_note; /* one line for the explainer, or NULL */
 	/* Allocate mode state into vm->mode_state. Returns 0, or -1 with vm->err set. */
 	int (*init)(struct vm *vm);
 	void (*destroy)(struct vm *vm);
