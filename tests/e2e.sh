@@ -276,6 +276,13 @@ eq "compare.csv: seq's counters are its region" "$(col "$T/cmp/sub/compare.csv" 
 eq "compare.csv: faults is measured whole" "$(col "$T/cmp/sub/compare.csv" roi 1)" "whole"
 check "plot titles say what was measured" grep -q "region of interest" "$T/cmp/sub/plots/compare-cycles.gp"
 check "summary names a winner" grep -q "^Winner: \*\*" "$T/cmp/sub/summary.md"
+if echo "$modes_ok" | grep -qx nept; then
+	check "summary has the nested-virtualization section" \
+		grep -q "^## Nested virtualization: nept against nested" "$T/cmp/sub/summary.md"
+	check "its faults row counts exits at each level" \
+		grep -qE "^\| faults \| [0-9]+ \| [0-9]+ \| [0-9.]+ \| [1-9][0-9]* \| [1-9][0-9]* \| [1-9][0-9]* \|$" \
+		"$T/cmp/sub/summary.md"
+fi
 eq "no temporary files in the output directory" "$(ls -A "$T/cmp/sub" | sort | tr '\n' ' ')" "compare.csv compare.manifest plots summary.md "
 check "non-tty progress is plain lines" grep -q "^compare: \[2/$((2 * nm))\]" "$T/err"
 "$VMMU" run --workload seq --csv - 2>/dev/null >"$T/seq1.csv"

@@ -58,7 +58,7 @@ got=$(complete_words vmmu ru)
 got=$(complete_words vmmu run --work)
 [ "$got" = "--workload " ] && ok "completion: 'vmmu run --work' -> --workload" || bad "completion of 'vmmu run --work': '$got'"
 got=$(complete_words vmmu run --mode n)
-[ "$got" = "native nested " ] && ok "completion: '--mode n' -> native nested" || bad "completion of '--mode n': '$got'"
+[ "$got" = "native nept nested " ] && ok "completion: '--mode n' -> native nept nested" || bad "completion of '--mode n': '$got'"
 got=$(complete_words vmmu compare --work)
 [ "$got" = "--workloads " ] && ok "completion: 'vmmu compare --work' -> --workloads" || bad "completion of 'vmmu compare --work': '$got'"
 # Every flag a command's --help lists is offered.

@@ -526,6 +526,7 @@ static void test_help_shows_defaults(void **state)
 	    "--direct-map 2m|1g",
 	    "--walk-caches on|off",
 	    "--vpid on|off",
+	    "--vmcs-shadow on|off",
 	    "--pcid on|off",
 	    "--wp on|off",
 	    "--smep on|off",

@@ -42,5 +42,8 @@ int compare_csv_fill(FILE *f, void *ctx);
 int summary_fill(FILE *f, void *ctx);
 /* With several seeds, the overview on stdout: mean ± half-width. */
 void compare_print_means(const struct compare *c);
+/* summary.md's nested-virtualization section (compare_nvirt.c): nept
+ * against nested, when both ran. */
+void compare_nvirt_section(FILE *f, const struct compare *c);
 
 #endif

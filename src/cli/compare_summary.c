@@ -501,6 +501,7 @@ int summary_fill(FILE *f, void *ctx)
 			fprintf(f, "), so cycles per access and the ratio of totals differ.\n");
 		}
 	}
+	compare_nvirt_section(f, c);
 	if (failed)
 		fprintf(f,
 			"\n%zu cell(s) failed; their runs that failed have no row in "

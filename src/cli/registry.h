@@ -30,7 +30,8 @@
 	X(nested)     \
 	X(switching)  \
 	X(agile)      \
-	X(pv)
+	X(pv)         \
+	X(nept)
 
 /* The workloads, in listing order: one line each. */
 #define VMMU_WORKLOADS(X) \

@@ -38,6 +38,7 @@ void config_defaults(struct vm_config *c)
 		.direct_map_page = PG_2M,
 		.walk_caches = true,
 		.vpid = true,
+		.vmcs_shadow = false,
 		.pcid = true,
 		.pcid_policy = PCID_LINUX,
 		.kpti = false,

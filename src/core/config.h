@@ -61,6 +61,7 @@ struct vm_config {
 	enum page_size direct_map_page; /* guest kernel direct map: 2M or 1G */
 	bool walk_caches;         /* PSC (native/shadow), PWC + nested TLB (nested) */
 	bool vpid;                /* tag TLB entries with a VPID; off = flush on exit/entry */
+	bool vmcs_shadow;         /* nested virt: L1's VMREAD/VMWRITE of shadowed fields do not exit */
 	bool pcid;                /* guest uses PCIDs and the CR3 no-flush bit */
 	enum pcid_policy pcid_policy; /* with pcid: how the guest assigns them */
 	bool kpti;                /* guest kernel page-table isolation (Meltdown) */

@@ -96,6 +96,10 @@ struct mmu_ops {
 	/* The mode runs several vCPUs (--vcpus > 1): per-vCPU roots or walk
 	 * caches, remote flushes (smp.h). A mode without it refuses --vcpus > 1. */
 	bool smp;
+	/* two_dim: what the explainer calls the host table the hardware walks,
+	 * and who built it (nested virtualization: "EPT02"); NULL: "EPT". */
+	const char *host_table;
+	const char *host_table_note; /* one line for the explainer, or NULL */
 	/* Allocate mode state into vm->mode_state. Returns 0, or -1 with vm->err set. */
 	int (*init)(struct vm *vm);
 	void (*destroy)(struct vm *vm);

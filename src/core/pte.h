@@ -158,6 +158,10 @@ enum exit_reason {
 	EXIT_MSR_WRITE = 32, /* WRMSR: x2APIC ICR (send an IPI) or EOI */
 	EXIT_EPT_VIOLATION = 48,
 	EXIT_EPT_MISCONFIG = 49,
+	EXIT_INVEPT = 50,   /* nested virtualization: L1's instructions */
+	EXIT_VMREAD = 23,
+	EXIT_VMRESUME = 24,
+	EXIT_VMWRITE = 25,
 };
 
 #endif

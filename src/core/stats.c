@@ -94,7 +94,7 @@ const char *stats_check(const struct stats *s, bool nested)
 	uint64_t exits = s->exits_hidden_fault + s->exits_pt_write + s->exits_cr3 +
 			 s->exits_invlpg + s->exits_dirty + s->exits_fault_inject +
 			 s->exits_ept_violation + s->exits_ept_misconfig + s->exits_viommu +
-			 s->exits_ipi;
+			 s->exits_ipi + s->exits_l1;
 	if (s->vm_exits != exits)
 		return "vm_exits==sum(exits_*)";
 

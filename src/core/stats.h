@@ -13,7 +13,7 @@
  *   - vm_exits == exits_hidden_fault + exits_pt_write + exits_cr3 +
  *                 exits_invlpg + exits_dirty + exits_fault_inject +
  *                 exits_ept_violation + exits_ept_misconfig + exits_viommu
- *                 + exits_ipi;
+ *                 + exits_ipi + exits_l1;
  *   - walk_refs == walk_refs_guest + walk_refs_host in nested mode;
  *   - walk_cycles_user <= cyc_walk.
  */
@@ -73,6 +73,11 @@
 	X(pv_type_flushes, "pv: TLB flushes when a direct-map extent gets its first table")  \
 	X(exits_ept_violation, "nested: EPT violation exits")                                \
 	X(exits_ept_misconfig, "nested: EPT misconfiguration exits")                         \
+	X(exits_l1, "nested virt: L1's own exits to L0 (VMREAD, VMRESUME, INVEPT, EPT12 stores)") \
+	X(l2_exits, "nested virt: exits from L2, all taken by L0 first (part of vm_exits)")  \
+	X(reflected_exits, "nested virt: L2 exits that L0 reflected to L1")                  \
+	X(ept12_writes, "nested virt: L1's stores to EPT12 entries (trapped ones: exits_l1)") \
+	X(l1_cycles, "nested virt: cycles of L1's handlers (part of cyc_vmm)")               \
 	X(ept_pages_peak, "nested: peak number of EPT table pages")                          \
 	X(ept_bytes_peak, "nested: peak bytes of EPT table pages")                           \
 	X(pwc_hits, "nested: 2D page-walk cache hits (references skipped)")                  \

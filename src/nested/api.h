@@ -52,6 +52,54 @@ enum xlate_result nested_translate_from(struct vcpu *v, struct nested_state *ns,
 					int *guest_leaf);
 
 /*
+ * For a nested hypervisor's L0 (src/nvirt), whose EPT is EPT02, built
+ * from its guest hypervisor's EPT12 and its own EPT01. None of these reads
+ * vm->mode_state: the caller passes the state nested_mmu_ops.init made.
+ */
+
+/* An EPT violation, as the walk found it. */
+struct nested_violation {
+	gpa_t gpa;	 /* the guest-physical address that faulted */
+	gva_t gva;	 /* the linear address being translated */
+	bool final;	 /* the final gPA (else a guest page-table access) */
+	int guest_level; /* guest table level being read; 0 = the data gPA */
+};
+
+/*
+ * nested_translate_from(v, ns, a, out, NULL, NULL, NULL), except that an
+ * EPT violation is not handled: XLATE_RETRY with *viol filled, no exit
+ * counted and nothing installed. The caller handles it (installing the
+ * EPT leaf with nested_ept_map() or not) and accounts the exit.
+ */
+enum xlate_result nested_translate_noexit(struct vcpu *v, struct nested_state *ns,
+					  struct mem_access *a, struct xlate *out,
+					  struct nested_violation *viol);
+
+/*
+ * Install the EPT leaf that maps gfn, backing gfn through the shared p2m
+ * (the EPT-violation handler's work, without its exit), at most 'max'
+ * large. Returns the leaf's level, 0 when gfn is outside guest memory.
+ */
+int nested_ept_map(struct vm *vm, struct nested_state *ns, gfn_t gfn, enum page_size max);
+
+/* The level of the EPT leaf that maps gpa, 0 when none does. */
+int nested_ept_level(struct vm *vm, const struct nested_state *ns, gpa_t gpa);
+
+/*
+ * Clear the EPT leaf that maps gfn, if one does, and drop every cached
+ * guest-physical and combined mapping of the EPT (INVEPT single-context of
+ * its EPTP). Returns the level of the leaf cleared, or 0.
+ */
+int nested_ept_unmap(struct vcpu *v, struct nested_state *ns, gfn_t gfn);
+
+/*
+ * Free every EPT table and start again from an empty root (KVM's
+ * kvm_mmu_free_roots() of the shadow EPT), then drop every cached mapping
+ * (INVEPT single-context). Returns the number of table pages freed.
+ */
+uint64_t nested_ept_reset(struct vcpu *v, struct nested_state *ns);
+
+/*
  * INVEPT global (SDM Vol. 3C §29.4.3.1): drop every guest-physical and
  * combined mapping: the TLB, both halves of the 2D page-walk cache and the
  * nested TLB. The EPT itself stays: it only ever follows the p2m. Counted

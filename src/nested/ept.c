@@ -127,9 +127,16 @@ const char *ept_entry_misconfig(const struct nested_state *ns, uint64_t e, int l
 
 int ept_map_gfn(struct vm *vm, struct nested_state *ns, gfn_t gfn)
 {
+	return ept_map_gfn_max(vm, ns, gfn, PG_1G);
+}
+
+int ept_map_gfn_max(struct vm *vm, struct nested_state *ns, gfn_t gfn, enum page_size max)
+{
 	if (p2m_ensure(vm, gfn) == INVALID_HFN)
 		return 0;
 	enum page_size size = ept_leaf_size(vm, gfn);
+	if (size > max)
+		size = max;
 	int leaf_level = (int)size + 1;
 	uint64_t gpa = gfn_to_gpa(gfn).v;
 	uint64_t table = ns->ep4ta;

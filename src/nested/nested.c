@@ -150,10 +150,13 @@ static enum xlate_result nested_translate(struct vcpu *v, struct mem_access *a, 
 	return nested_translate_from(v, nested_of(v->vm), a, out, NULL, NULL, NULL);
 }
 
-enum xlate_result nested_translate_from(struct vcpu *v, struct nested_state *ns,
-					struct mem_access *a, struct xlate *out,
-					const struct nested_start *from, gpa_t *data_gpa,
-					int *guest_leaf)
+/* The translation behind nested_translate_from() and
+ * nested_translate_noexit(): viol == NULL handles an EPT violation here,
+ * else hands it to the caller. */
+static enum xlate_result nested_xlate(struct vcpu *v, struct nested_state *ns, struct mem_access *a,
+				      struct xlate *out, const struct nested_start *from,
+				      gpa_t *data_gpa, int *guest_leaf,
+				      struct nested_violation *viol)
 {
 	struct vm *vm = v->vm;
 	struct walk2d w;
@@ -173,12 +176,35 @@ enum xlate_result nested_translate_from(struct vcpu *v, struct nested_state *ns,
 		out->fault = w.fault;
 		return XLATE_FAULT;
 	case W2D_VIOLATION:
+		if (viol) {
+			ns->last_violation = w.viol;
+			*viol = (struct nested_violation){.gpa = w.viol.gpa,
+							  .gva = w.viol.gva,
+							  .final = w.viol.final,
+							  .guest_level = w.viol.guest_level};
+			return XLATE_RETRY;
+		}
 		nested_handle_violation(v, ns, &w.viol);
 		return XLATE_RETRY;
 	case W2D_MISCONFIG:
 		nested_handle_misconfig(v, ns, &w.misconfig);
 	}
 	vmmu_bug("walk2d-outcome", "unknown 2D walk outcome %d", (int)o);
+}
+
+enum xlate_result nested_translate_from(struct vcpu *v, struct nested_state *ns,
+					struct mem_access *a, struct xlate *out,
+					const struct nested_start *from, gpa_t *data_gpa,
+					int *guest_leaf)
+{
+	return nested_xlate(v, ns, a, out, from, data_gpa, guest_leaf, NULL);
+}
+
+enum xlate_result nested_translate_noexit(struct vcpu *v, struct nested_state *ns,
+					  struct mem_access *a, struct xlate *out,
+					  struct nested_violation *viol)
+{
+	return nested_xlate(v, ns, a, out, NULL, NULL, NULL, viol);
 }
 
 static void nested_on_cr3_load(struct vcpu *v, uint64_t old_cr3)

@@ -157,6 +157,9 @@ static inline uint64_t epte_leaf_frame(uint64_t e, int level)
  * leaf installed, or 0 when gfn is outside guest memory.
  */
 int ept_map_gfn(struct vm *vm, struct nested_state *ns, gfn_t gfn);
+/* The same, with the leaf at most 'max' large (a nested hypervisor's EPT02
+ * leaf is no larger than its EPT12 leaf). */
+int ept_map_gfn_max(struct vm *vm, struct nested_state *ns, gfn_t gfn, enum page_size max);
 
 /*
  * A software walk of the EPT for gpa (no A/D, no cost, no trace). Returns

@@ -171,6 +171,7 @@ static void emit_columns(struct sink *s, const char *workload, const struct vm_c
 	col_str(s, "direct_map_page", config_page_name(c->direct_map_page));
 	col_bool(s, "walk_caches", c->walk_caches);
 	col_bool(s, "vpid", c->vpid);
+	col_bool(s, "vmcs_shadow", c->vmcs_shadow);
 	col_bool(s, "pcid", c->pcid);
 	col_u64(s, "invlpg_threshold_pages", c->invlpg_threshold);
 	col_u64(s, "tlb_l1d_sets", c->l1d.sets);

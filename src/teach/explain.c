@@ -227,6 +227,8 @@ int explain_access(struct vm *vm, uint64_t gva, const struct xp_opts *o, struct 
 	t->warmed = o->warm;
 	t->identity = vm->p2m.identity;
 	t->machine = vm->mmu->paravirt;
+	t->ept = vm->mmu->host_table ? vm->mmu->host_table : "EPT";
+	t->ept_note = vm->mmu->host_table_note;
 	t->gva = gva;
 	t->user = xp_user_half(gva, vm->cfg.levels);
 	/* A kernel address is loaded by kernel code, which runs on the kernel

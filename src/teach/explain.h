@@ -59,6 +59,8 @@ struct xp_trace {
 	bool walk_caches, warmed;
 	bool identity; /* guest-physical is host-physical: no VMM (native) */
 	bool two_d;    /* the walks read EPT entries: two-dimensional (nested) */
+	const char *ept;      /* the host table's name: "EPT", or the mode's host_table */
+	const char *ept_note; /* who built the tables (mmu_ops.host_table_note), or NULL */
 	bool machine;  /* the guest's tables hold machine frames, walked 1D (a
 			* paravirtual mode, mmu_ops.paravirt): addresses are mPA */
 	uint64_t cr3;  /* guest CR3 (frame and PCID) */

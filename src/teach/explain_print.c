@@ -105,6 +105,14 @@ const char *xp_exit_name(uint64_t reason)
 		return "EPT violation";
 	case EXIT_EPT_MISCONFIG:
 		return "EPT misconfiguration";
+	case EXIT_VMREAD:
+		return "VMREAD";
+	case EXIT_VMRESUME:
+		return "VMRESUME";
+	case EXIT_VMWRITE:
+		return "VMWRITE";
+	case EXIT_INVEPT:
+		return "INVEPT";
 	}
 	return "other";
 }
@@ -182,6 +190,8 @@ static void xp_text_header(FILE *f, const struct xp_trace *t)
 		page_size_name(t->guest_page), page_size_name(t->host_page),
 		t->walk_caches ? "on" : "off",
 		t->warmed ? " (warmed by a load of the neighbouring page)" : "");
+	if (t->ept_note)
+		fprintf(f, "tables: %s\n", t->ept_note);
 	fprintf(f, "guest CR3: 0x%016" PRIx64 " (table at %s 0x%" PRIx64 ", PCID %" PRIu64 ")\n",
 		t->cr3,
 		t->identity  ? "PA"
@@ -227,13 +237,13 @@ static void xp_text_title(FILE *f, const struct xp_trace *t, const struct xp_rec
 	case DIM_HOST:
 		if (ev->guest_level > 0)
 			fprintf(f,
-				"EPT %s entry (host level %d) for guest level %d: gPA 0x%" PRIx64
+				"%s %s entry (host level %d) for guest level %d: gPA 0x%" PRIx64
 				" of the guest %s entry",
-				ln, ev->host_level, ev->guest_level, ev->addr,
+				t->ept, ln, ev->host_level, ev->guest_level, ev->addr,
 				xp_level_name(ev->guest_level));
 		else
-			fprintf(f, "EPT %s entry (host level %d) for the data: gPA 0x%" PRIx64, ln,
-				ev->host_level, ev->addr);
+			fprintf(f, "%s %s entry (host level %d) for the data: gPA 0x%" PRIx64,
+				t->ept, ln, ev->host_level, ev->addr);
 		break;
 	}
 	fputc('\n', f);

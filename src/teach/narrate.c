@@ -226,6 +226,7 @@ static const char *exit_counter_text(const char *c)
 	    {"exits_ept_violation", "EPT violation: the EPT does not map the gPA yet"},
 	    {"exits_ept_misconfig", "EPT misconfiguration"},
 	    {"exits_viommu", "the guest wrote a vIOMMU register (root or invalidation)"},
+	    {"exits_l1", "nested virt: the L1 hypervisor's own exit to L0"},
 	};
 	for (size_t k = 0; c && k < NELEMS(t); k++)
 		if (strcmp(t[k].name, c) == 0)
