@@ -331,6 +331,7 @@ static const struct {
     {"mmap-churn-mt", {.pages = 16, .ops = 400}},
     {"kv-mt", {.pages = 24, .ops = 3000}},
     {"fork-mt", {.pages = 64, .ops = 1}},
+    {"dma", {.pages = 32, .ops = 4}},
 };
 
 /* Every workload at --vcpus 4: shadow and nested give native's checksum
