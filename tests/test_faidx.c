@@ -9,7 +9,10 @@
  * that every slot is evicted many times over, and after every op the slot
  * arrays (keys, entries, stamps) and the results must be identical. One run
  * plants a wrong victim choice in the reference, which the comparison must
- * catch. Fixture values are non-zero sentinels.
+ * catch. The software TLB's per-size counts (src/tlb/tlb.c), which let a
+ * lookup skip the sizes an array holds none of, are checked the same way
+ * against a count of the valid entries. Fixture values are non-zero
+ * sentinels.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +26,7 @@
 #include "../src/tlb/faidx.h"
 #include "../src/tlb/ntlb.h"
 #include "../src/tlb/pwc2d.h"
+#include "../src/tlb/tlb.h"
 
 #define N_SLOTS 8u
 #define N_OPS 200000
@@ -278,6 +282,72 @@ static int run_ntlb(bool plant, uint64_t seed)
 	return bad;
 }
 
+/* ---- the TLB's per-size counts ---- */
+
+static int tlb_counts_bad(const struct tlb_array *a)
+{
+	uint32_t n[PG_NR] = {0};
+	for (size_t i = 0; i < (size_t)a->sets * a->ways; i++)
+		if (a->e[i].flags & TLBF_VALID)
+			n[a->e[i].size]++;
+	int bad = 0;
+	for (int s = 0; s < PG_NR; s++)
+		bad += n[s] != a->nsize[s];
+	return bad;
+}
+
+/* Random fills of every size, lookups of every kind and every flush; after
+ * each op the counts must equal the valid entries of each size, and an
+ * address just filled must be found (a skipped size would lose it). */
+static void test_tlb_size_counts(void **state)
+{
+	(void)state;
+	const struct tlb_shape shape = {.l1d = {.sets = 4, .ways = 2},
+					.l1d_large = {.sets = 2, .ways = 2},
+					.l1i = {.sets = 2, .ways = 2},
+					.l2 = {.sets = 4, .ways = 4}};
+	struct tlb t;
+	uint64_t s = UINT64_C(0x9e3779b97f4a7c15);
+	int bad = 0, lost = 0;
+
+	assert_int_equal(tlb_init(&t, &shape), 0);
+	for (int op = 0; op < N_OPS; op++) {
+		uint64_t x = rng(&s);
+		gva_t va = ((x >> 8) % 64) * UINT64_C(0x1f3000) + 0x5a8;
+		uint16_t vpid = (uint16_t)((x >> 16) % 2), pcid = (uint16_t)((x >> 20) % 2);
+		enum access_kind kind = (x >> 24) % 4 == 0 ? ACC_FETCH : ACC_READ;
+		unsigned what = (unsigned)((x >> 32) % 100);
+
+		if (what < 45) {
+			unsigned sz = (unsigned)((x >> 40) % 10);
+			enum page_size size = sz < 6 ? PG_4K : sz < 9 ? PG_2M : PG_1G;
+			struct tlb_fill f = {.va = va,
+					     .hpa = HPA(UINT64_C(0x7b7b00000000)),
+					     .size = size,
+					     .flags = (uint8_t)(TLBF_W | ((x >> 48) & 1 ? TLBF_G : 0))};
+			tlb_insert(&t, &f, vpid, pcid, kind);
+			lost += tlb_lookup(&t, va, vpid, pcid, kind) == NULL;
+		} else if (what < 90) {
+			(void)tlb_lookup(&t, va, vpid, pcid, kind);
+		} else {
+			switch ((x >> 40) % 6) {
+			case 0: (void)tlb_flush_addr(&t, vpid, pcid, va); break;
+			case 1: (void)tlb_flush_addr_vpid(&t, vpid, va); break;
+			case 2: (void)tlb_flush_pcid(&t, vpid, pcid); break;
+			case 3: (void)tlb_flush_nonglobal(&t, vpid); break;
+			case 4: (void)tlb_flush_vpid(&t, vpid); break;
+			default: (void)tlb_flush_all(&t); break;
+			}
+		}
+		bad += tlb_counts_bad(&t.l1d) + tlb_counts_bad(&t.l1d_large) +
+		       tlb_counts_bad(&t.l1i) + tlb_counts_bad(&t.l2);
+	}
+	assert_int_equal(bad, 0);
+	assert_int_equal(lost, 0);
+	assert_true(t.c.l2_hits > 0 && t.c.evictions > 0);
+	tlb_destroy(&t);
+}
+
 /* ---- tests ---- */
 
 static void test_pwc2d_matches_scan(void **state)
@@ -346,6 +416,7 @@ int main(void)
 	    cmocka_unit_test(test_pwc2d_matches_scan),
 	    cmocka_unit_test(test_ntlb_matches_scan),
 	    cmocka_unit_test(test_planted_victim_is_caught),
+	    cmocka_unit_test(test_tlb_size_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
