@@ -3,7 +3,8 @@
 #   make test       unit tests (one cmocka binary per module) and end-to-end tests
 #   make compare    run every workload under every mode -> results/
 #   make bench      simulated accesses per second vs a no-translation baseline,
-#                   and replay throughput (workloads/bench-replay.sh)
+#                   host instructions per access (callgrind, when valgrind is
+#                   installed) and replay throughput (workloads/bench-replay.sh)
 #   make deps       install the Debian packages the build needs (apt-get)
 #   make install    PREFIX=/usr/local: binary, static library, headers, vmmu.pc,
 #                   the man page and bash completion
@@ -247,7 +248,7 @@ compare: deps $(BUILD)/vmmu
 TRACE_WARMUP ?= 1000000
 
 bench: deps $(BUILD)/vmmu
-	$(BUILD)/vmmu bench --out results/bench.csv
+	$(BUILD)/vmmu bench --instr --out results/bench.csv
 	VMMU=$(BUILD)/vmmu bash workloads/bench-replay.sh results/bench.csv
 
 traces: deps $(BUILD)/vmmu
