@@ -74,8 +74,8 @@ static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
  * Look tag up in one level at time now. A hit makes it MRU; a miss fills it
  * over the first empty way, else the LRU way (an empty way's stamp is 0,
  * below every occupied one; ties go to the lowest way). Returns true on a
- * hit. The tag search comes first and alone, so a hit reads no stamp; the
- * victim search runs on a miss only.
+ * hit. One pass does both searches, the oldest stamp so far kept in a
+ * register.
  */
 static inline bool level_touch(struct cache_level *lv, uint64_t tag, uint32_t now)
 {
@@ -83,16 +83,15 @@ static inline bool level_touch(struct cache_level *lv, uint64_t tag, uint32_t no
 	uint64_t *t = lv->tag + base;
 	uint32_t *stamp = lv->stamp + base;
 	const uint32_t ways = lv->ways;
-	uint32_t victim = 0, oldest = stamp[0];
+	uint32_t victim = 0, oldest = UINT32_MAX;
 
 	for (uint32_t w = 0; w < ways; w++) {
+		uint32_t st = stamp[w];
+
 		if (t[w] == tag) {
 			stamp[w] = now;
 			return true;
 		}
-	}
-	for (uint32_t w = 1; w < ways; w++) {
-		uint32_t st = stamp[w];
 		if (st < oldest) {
 			oldest = st;
 			victim = w;
