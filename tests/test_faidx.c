@@ -143,19 +143,30 @@ static int run_pwc(bool plant, uint64_t seed)
 			unsigned kind = (unsigned)((x >> 40) % 5);
 			uint64_t n = 0, rn = 0;
 			switch (kind) {
-			case 0: n = pwc2d_flush_all(&c); break;
-			case 1: n = pwc2d_flush_ep4ta(&c, ep4ta); break;
-			case 2: n = pwc2d_flush_guest_vpid(&c, vpid); break;
-			case 3: n = pwc2d_flush_guest_pcid(&c, vpid, pcid); break;
-			default: n = pwc2d_flush_guest_nonzero(&c); break;
+			case 0:
+				n = pwc2d_flush_all(&c);
+				break;
+			case 1:
+				n = pwc2d_flush_ep4ta(&c, ep4ta);
+				break;
+			case 2:
+				n = pwc2d_flush_guest_vpid(&c, vpid);
+				break;
+			case 3:
+				n = pwc2d_flush_guest_pcid(&c, vpid, pcid);
+				break;
+			default:
+				n = pwc2d_flush_guest_nonzero(&c);
+				break;
 			}
 			for (uint32_t i = 0; i < N_SLOTS; i++) {
 				const struct pwc2d_entry *e = &r.e[i];
 				bool g = e->dim == PWC_GUEST;
-				bool drop = kind == 0 || (kind == 1 && e->ep4ta == ep4ta) ||
-					    (kind == 2 && g && e->vpid == vpid) ||
-					    (kind == 3 && g && e->vpid == vpid && e->pcid == pcid) ||
-					    (kind == 4 && g && e->vpid != 0);
+				bool drop =
+				    kind == 0 || (kind == 1 && e->ep4ta == ep4ta) ||
+				    (kind == 2 && g && e->vpid == vpid) ||
+				    (kind == 3 && g && e->vpid == vpid && e->pcid == pcid) ||
+				    (kind == 4 && g && e->vpid != 0);
 				if (r.key[i] && drop) {
 					r.key[i] = 0;
 					rn++;
@@ -260,7 +271,8 @@ static int run_ntlb(bool plant, uint64_t seed)
 		} else if (what < 98) {
 			unsigned sz = (unsigned)((x >> 30) % 10);
 			enum page_size size = sz < 7 ? PG_4K : sz < 9 ? PG_2M : PG_1G;
-			hpa_t hpa = HPA(UINT64_C(0x123400000000) + (x & ~UINT64_C(0xfff) & 0xffffffff));
+			hpa_t hpa =
+			    HPA(UINT64_C(0x123400000000) + (x & ~UINT64_C(0xfff) & 0xffffffff));
 			ntlb_insert(&t, gpa, hpa, size, ep4ta, EPTE_RWX, true);
 			ref_ntlb_insert(&r, gpa, hpa, size, ep4ta);
 		} else {
@@ -324,19 +336,32 @@ static void test_tlb_size_counts(void **state)
 			struct tlb_fill f = {.va = va,
 					     .hpa = HPA(UINT64_C(0x7b7b00000000)),
 					     .size = size,
-					     .flags = (uint8_t)(TLBF_W | ((x >> 48) & 1 ? TLBF_G : 0))};
+					     .flags =
+						 (uint8_t)(TLBF_W | ((x >> 48) & 1 ? TLBF_G : 0))};
 			tlb_insert(&t, &f, vpid, pcid, kind);
 			lost += tlb_lookup(&t, va, vpid, pcid, kind) == NULL;
 		} else if (what < 90) {
 			(void)tlb_lookup(&t, va, vpid, pcid, kind);
 		} else {
 			switch ((x >> 40) % 6) {
-			case 0: (void)tlb_flush_addr(&t, vpid, pcid, va); break;
-			case 1: (void)tlb_flush_addr_vpid(&t, vpid, va); break;
-			case 2: (void)tlb_flush_pcid(&t, vpid, pcid); break;
-			case 3: (void)tlb_flush_nonglobal(&t, vpid); break;
-			case 4: (void)tlb_flush_vpid(&t, vpid); break;
-			default: (void)tlb_flush_all(&t); break;
+			case 0:
+				(void)tlb_flush_addr(&t, vpid, pcid, va);
+				break;
+			case 1:
+				(void)tlb_flush_addr_vpid(&t, vpid, va);
+				break;
+			case 2:
+				(void)tlb_flush_pcid(&t, vpid, pcid);
+				break;
+			case 3:
+				(void)tlb_flush_nonglobal(&t, vpid);
+				break;
+			case 4:
+				(void)tlb_flush_vpid(&t, vpid);
+				break;
+			default:
+				(void)tlb_flush_all(&t);
+				break;
 			}
 		}
 		bad += tlb_counts_bad(&t.l1d) + tlb_counts_bad(&t.l1d_large) +

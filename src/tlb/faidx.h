@@ -34,12 +34,12 @@
 #include "../core/types.h"
 
 struct faidx {
-	uint32_t *bucket;      /* nbuckets chain heads, slot + 1 */
-	uint32_t *chain;       /* n: next slot + 1 in the same bucket */
-	uint32_t *older;       /* n: LRU neighbour towards the head, slot + 1 */
-	uint32_t *newer;       /* n: LRU neighbour towards the tail, slot + 1 */
-	uint64_t *free;	       /* (n + 63) / 64 words: bit set = slot empty */
-	uint32_t lru, mru;     /* list ends, slot + 1 */
+	uint32_t *bucket;  /* nbuckets chain heads, slot + 1 */
+	uint32_t *chain;   /* n: next slot + 1 in the same bucket */
+	uint32_t *older;   /* n: LRU neighbour towards the head, slot + 1 */
+	uint32_t *newer;   /* n: LRU neighbour towards the tail, slot + 1 */
+	uint64_t *free;	   /* (n + 63) / 64 words: bit set = slot empty */
+	uint32_t lru, mru; /* list ends, slot + 1 */
 	uint32_t n, used, nbuckets;
 	unsigned bucket_shift; /* 64 - log2(nbuckets) */
 };
