@@ -5,7 +5,8 @@
 #   make compare    run every workload under every mode -> OUT (out/compare);
 #                   the committed reference in results/ is never written
 #   make bench      simulated accesses per second vs a no-translation baseline,
-#                   and replay throughput (workloads/bench-replay.sh)
+#                   host instructions per access (callgrind, when valgrind is
+#                   installed) and replay throughput (workloads/bench-replay.sh)
 #   make deps       install the Debian packages the build needs (apt-get)
 #   make install    PREFIX=/usr/local: binary, static library, headers, vmmu.pc,
 #                   the man page and bash completion
@@ -273,7 +274,7 @@ TRACE_WARMUP ?= 1000000
 
 bench: deps $(BUILD)/vmmu
 	@mkdir -p $(dir $(BENCH_OUT))
-	$(BUILD)/vmmu bench --csv $(BENCH_OUT)
+	$(BUILD)/vmmu bench --instr --csv $(BENCH_OUT)
 	VMMU=$(BUILD)/vmmu bash workloads/bench-replay.sh $(BENCH_OUT)
 
 traces: deps $(BUILD)/vmmu

@@ -31,6 +31,22 @@
  * whole stream as many times as it takes to last BENCH_MIN_SAMPLE_S. The
  * workload runs are the best of --runs. Timing is CLOCK_MONOTONIC.
  *
+ * Instructions per access (--instr). Wall time on a shared machine is noisy;
+ * host instruction counts are not. With --instr, once the timed rows are
+ * done, bench runs itself again under `valgrind --tool=callgrind` with
+ * --instr-pass: the child records each workload the same way and replays,
+ * after an uncounted warm-up pass, the first BENCH_INSTR_RECORDS accesses of
+ * the flat loop, of the folded flat loop and of each mode's hit path once,
+ * with callgrind collecting only during that pass (client requests
+ * CALLGRIND_TOGGLE_COLLECT and CALLGRIND_DUMP_STATS_AT). Each dump is named
+ * after its pass; the parent reads the dumps' totals and divides by the
+ * accesses replayed:
+ *   flat_instr_per_access, hitpath_flat_instr_per_access,
+ *   hitpath_instr_per_access, and
+ *   hitpath_instr_ratio = hitpath_instr_per_access / hitpath_flat_instr_per_access.
+ * Without valgrind (or its callgrind.h at build time) the columns stay
+ * empty and bench says so.
+ *
  * This is a benchmark: nothing here asserts a speed.
  */
 #include <errno.h>
@@ -39,7 +55,24 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define BENCH_HAVE_CALLGRIND 1
+#endif
+#endif
+#ifndef BENCH_HAVE_CALLGRIND
+#define BENCH_HAVE_CALLGRIND 0
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_TOGGLE_COLLECT
+#define CALLGRIND_DUMP_STATS_AT(label) ((void)(label))
+#endif
 
 #include "cli.h"
 #include "../report/csv.h"
@@ -58,6 +91,8 @@
 #define BENCH_MIN_SAMPLE_S 0.1			 /* seconds per timed sample, at least */
 #define BENCH_WARM_SLACK (UINT64_C(64) << 20)	 /* guest memory beyond the replayed pages */
 #define BENCH_MAX_WARM_MEM (UINT64_C(16) << 30)	 /* largest guest a warm replay asks for */
+#define BENCH_INSTR_RECORDS (UINT64_C(1) << 20)	 /* accesses per counted pass (--instr) */
+#define BENCH_INSTR_TAG "vmmu-bench"		 /* first word of a dump's label */
 
 /* ---- types ---- */
 
@@ -71,6 +106,10 @@ struct bench {
 	size_t nwl;
 	unsigned repeat, runs;
 	uint64_t record_limit;
+	bool instr;	 /* count instructions per access under callgrind */
+	bool instr_pass; /* the child: counted passes only, no CSV */
+	int argc;
+	char **argv;
 	struct bench_row *rows;
 	size_t nrows;
 };
@@ -93,6 +132,8 @@ struct bench_row {
 	bool has_hit;
 	uint32_t window;
 	double hit_rate, hit_l1_pct, hit_flat_rate, hit_ratio;
+	/* callgrind instructions per access (--instr); 0 = not measured */
+	double flat_ipa, hit_flat_ipa, hit_ipa;
 };
 
 /* What a replay workload (run through run_workload) is asked to do. */
@@ -101,6 +142,7 @@ struct replay_job {
 	bool folded;	 /* hitpath: fold pages into 'window' pages */
 	uint32_t window; /* power of two */
 	unsigned repeat;
+	const char *count_label; /* non-NULL: one counted pass (--instr-pass) */
 	/* results */
 	double rate, hit_pct, l1_hit_pct;
 	uint64_t sink;
@@ -166,6 +208,44 @@ static double flat_rate(const struct wl_rec *r, uint32_t pages, uint32_t mask, u
 	}
 	munmap(flat, bytes);
 	return best;
+}
+
+/* The stream's first BENCH_INSTR_RECORDS accesses (the arrays are shared). */
+static struct wl_rec rec_prefix(const struct wl_rec *r)
+{
+	struct wl_rec p = *r;
+	if (p.n > BENCH_INSTR_RECORDS)
+		p.n = BENCH_INSTR_RECORDS;
+	return p;
+}
+
+/* Name a counted pass's callgrind dump: "vmmu-bench KIND WORKLOAD MODE N". */
+static void count_label(char *buf, size_t len, const char *kind, const char *wl,
+			const char *mode, uint64_t n)
+{
+	snprintf(buf, len, "%s %s %s %s %" PRIu64, BENCH_INSTR_TAG, kind, wl, mode, n);
+}
+
+/* One counted pass of the flat loop (--instr-pass), after a warm-up pass. */
+static void flat_count(const struct wl_rec *r, uint32_t pages, uint32_t mask, const char *label,
+		       uint64_t *sink)
+{
+	size_t bytes = (size_t)(pages ? pages : 1) * PAGE_SIZE;
+	uint8_t *flat =
+	    mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (flat == MAP_FAILED)
+		return;
+	memset(flat, 0, bytes);
+	struct wl_rec p = rec_prefix(r);
+	*sink += flat_pass(&p, flat, mask);
+	CALLGRIND_START_INSTRUMENTATION;
+	CALLGRIND_ZERO_STATS;
+	CALLGRIND_TOGGLE_COLLECT;
+	*sink += flat_pass(&p, flat, mask);
+	CALLGRIND_TOGGLE_COLLECT;
+	CALLGRIND_DUMP_STATS_AT(label);
+	CALLGRIND_STOP_INSTRUMENTATION;
+	munmap(flat, bytes);
 }
 
 /* ---- private helpers: replay on a VM ---- */
@@ -244,6 +324,17 @@ static void replay_run(struct wl_ctx *c)
 	wl_proc_create(c);
 	gva_t base = replay_map(c, job);
 	job->sink += vm_pass(v, r, base, mask, job->folded); /* warm-up, untimed */
+	if (job->count_label) {
+		struct wl_rec p = rec_prefix(r);
+		CALLGRIND_START_INSTRUMENTATION;
+		CALLGRIND_ZERO_STATS;
+		CALLGRIND_TOGGLE_COLLECT;
+		job->sink += vm_pass(v, &p, base, mask, job->folded);
+		CALLGRIND_TOGGLE_COLLECT;
+		CALLGRIND_DUMP_STATS_AT(job->count_label);
+		CALLGRIND_STOP_INSTRUMENTATION;
+		return;
+	}
 
 	uint64_t acc0 = c->vm->st.accesses, miss0 = c->vm->st.tlb_misses;
 	uint64_t l1_0 = v->tlb.c.l1_hits;
@@ -388,6 +479,37 @@ static int bench_hitpath(const struct vm_config *cfg, const struct wl_rec *rec, 
 	return 0;
 }
 
+/* The counted passes of one recorded workload (--instr-pass, under
+ * callgrind): the flat loops, then each mode's hit path. */
+static void bench_count_workload(struct bench *b, const struct workload *w,
+				 const struct wl_rec *rec, uint32_t window, uint64_t *sink)
+{
+	char label[256];
+	uint64_t n = rec_prefix(rec).n;
+
+	if (n == 0)
+		return;
+	bench_progress("count", w->name, "flat");
+	count_label(label, sizeof(label), "flat", w->name, "-", n);
+	flat_count(rec, rec->npages, UINT32_MAX, label, sink);
+	count_label(label, sizeof(label), "hitflat", w->name, "-", n);
+	flat_count(rec, window, window - 1, label, sink);
+	for (size_t m = 0; m < b->nmodes; m++) {
+		struct vm_config cfg = b->cfg;
+		struct replay_job job = {
+		    .rec = rec, .folded = true, .window = window, .repeat = 1, .count_label = label};
+		char err[256];
+
+		cfg.mode = b->modes[m]->name;
+		bench_progress("count", w->name, cfg.mode);
+		count_label(label, sizeof(label), "hitpath", w->name, cfg.mode, n);
+		if (replay_on_vm(&cfg, &job, err, sizeof(err)) != 0)
+			cli_error("bench: %s under %s: counted hit-path pass failed: %s", w->name,
+				  cfg.mode, err);
+		*sink += job.sink;
+	}
+}
+
 /* All rows of one workload: record, flat replays, then each mode. */
 static int bench_workload(struct bench *b, const struct workload *w, struct bench_row *rows)
 {
@@ -416,6 +538,10 @@ static int bench_workload(struct bench *b, const struct workload *w, struct benc
 
 	uint64_t sink = 0;
 	uint32_t window = hit_window(&b->cfg);
+	if (b->instr_pass) {
+		bench_count_workload(b, w, &rec, window, &sink);
+		goto out;
+	}
 	double flat = flat_rate(&rec, rec.npages, UINT32_MAX, b->repeat, &sink);
 	double hit_flat = flat_rate(&rec, window, window - 1, b->repeat, &sink);
 
@@ -471,6 +597,163 @@ out:
 	return rc;
 }
 
+/* ---- instruction counts (--instr) ---- */
+
+/* The row of (workload, mode), or NULL. */
+static struct bench_row *bench_row_find(struct bench *b, const char *wl, const char *mode)
+{
+	for (size_t i = 0; i < b->nrows; i++)
+		if (b->rows[i].w && strcmp(b->rows[i].w->name, wl) == 0 &&
+		    strcmp(b->rows[i].mode, mode) == 0)
+			return &b->rows[i];
+	return NULL;
+}
+
+/* Read one callgrind dump: its label and its instruction total. */
+static int read_dump(const char *path, char *label, size_t len, uint64_t *ir)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	bool have_label = false, have_ir = false;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		const char *pfx = "desc: Trigger: Client Request: ";
+		if (strncmp(line, pfx, strlen(pfx)) == 0) {
+			snprintf(label, len, "%s", line + strlen(pfx));
+			label[strcspn(label, "\n")] = '\0';
+			have_label = true;
+		} else if (strncmp(line, "totals: ", 8) == 0 || strncmp(line, "summary: ", 9) == 0) {
+			*ir = strtoull(strchr(line, ' ') + 1, NULL, 10);
+			have_ir = true;
+		}
+	}
+	fclose(f);
+	return have_label && have_ir ? 0 : -1;
+}
+
+/* Fill the rows from one dump's label "vmmu-bench KIND WORKLOAD MODE N". */
+static void bench_take_dump(struct bench *b, const char *label, uint64_t ir)
+{
+	char tag[32], kind[32], wl[64], mode[64];
+	uint64_t n;
+
+	if (sscanf(label, "%31s %31s %63s %63s %" SCNu64, tag, kind, wl, mode, &n) != 5 ||
+	    strcmp(tag, BENCH_INSTR_TAG) != 0 || n == 0)
+		return;
+	double ipa = (double)ir / (double)n;
+	for (size_t i = 0; i < b->nrows; i++) {
+		struct bench_row *row = &b->rows[i];
+		if (!row->w || strcmp(row->w->name, wl) != 0)
+			continue;
+		if (strcmp(kind, "flat") == 0)
+			row->flat_ipa = ipa;
+		else if (strcmp(kind, "hitflat") == 0)
+			row->hit_flat_ipa = ipa;
+	}
+	struct bench_row *row = bench_row_find(b, wl, mode);
+	if (row && strcmp(kind, "hitpath") == 0)
+		row->hit_ipa = ipa;
+}
+
+/*
+ * Run this bench again under callgrind with --instr-pass (same flags, so the
+ * same workloads, modes and machine), then read its dumps into the rows.
+ * Returns 0, or -1 when the counts could not be taken (columns stay empty).
+ */
+static int bench_instr(struct bench *b)
+{
+	char dir[] = "/tmp/vmmu-bench-XXXXXX", out[64], log[64], exe[4096];
+	const char *tmp = getenv("TMPDIR");
+	char dirbuf[4096];
+	int rc = -1;
+
+	if (!BENCH_HAVE_CALLGRIND) {
+		cli_error("bench: --instr: built without valgrind/callgrind.h; no instruction "
+			  "counts");
+		return -1;
+	}
+	snprintf(dirbuf, sizeof(dirbuf), "%s/vmmu-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	char *d = mkdtemp(dirbuf);
+	if (d == NULL) {
+		d = mkdtemp(dir);
+		if (d == NULL) {
+			cli_error("bench: --instr: cannot make a scratch folder: %s", strerror(errno));
+			return -1;
+		}
+	}
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0) {
+		cli_error("bench: --instr: cannot find this executable: %s", strerror(errno));
+		goto out;
+	}
+	exe[len] = '\0';
+	char cgout[4200], cglog[4200];
+	snprintf(out, sizeof(out), "cg.out");
+	snprintf(log, sizeof(log), "valgrind.log");
+	snprintf(cgout, sizeof(cgout), "--callgrind-out-file=%s/%s", d, out);
+	snprintf(cglog, sizeof(cglog), "--log-file=%s/%s", d, log);
+
+	char **av = calloc((size_t)b->argc + 10, sizeof(*av));
+	if (av == NULL)
+		goto out;
+	int k = 0;
+	av[k++] = "valgrind";
+	av[k++] = "--tool=callgrind";
+	av[k++] = "--instr-atstart=no";
+	av[k++] = "--collect-atstart=no";
+	av[k++] = cgout;
+	av[k++] = cglog;
+	av[k++] = exe;
+	for (int i = 0; i < b->argc; i++)
+		av[k++] = b->argv[i];
+	av[k++] = "--instr-pass";
+	av[k] = NULL;
+
+	fprintf(stderr, "bench: counting instructions under callgrind (a few minutes)\n");
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execvp(av[0], av);
+		_exit(127);
+	}
+	free(av);
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) < 0) {
+		cli_error("bench: --instr: cannot run valgrind: %s", strerror(errno));
+		goto out;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		cli_error("bench: --instr: valgrind %s (exit status %d); instruction columns left "
+			  "empty",
+			  WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "not found" : "failed",
+			  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		goto out;
+	}
+	rc = 0;
+	for (unsigned i = 1;; i++) {
+		char path[4300], label[512];
+		uint64_t ir = 0;
+		snprintf(path, sizeof(path), "%s/%s.%u", d, out, i);
+		if (access(path, F_OK) != 0)
+			break;
+		if (read_dump(path, label, sizeof(label), &ir) == 0)
+			bench_take_dump(b, label, ir);
+		unlink(path);
+	}
+out:
+	{
+		char path[4300];
+		snprintf(path, sizeof(path), "%s/%s", d, out);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", d, log);
+		unlink(path);
+		rmdir(d);
+	}
+	return rc;
+}
+
 /* ---- output ---- */
 
 static const char *const bench_columns[] = {
@@ -509,6 +792,10 @@ static const char *const bench_columns[] = {
     "hitpath_l1_hit_pct",
     "hitpath_flat_accesses_per_s",
     "hitpath_ratio",
+    "flat_instr_per_access",
+    "hitpath_flat_instr_per_access",
+    "hitpath_instr_per_access",
+    "hitpath_instr_ratio",
 };
 
 static void put_opt(FILE *f, bool have, const char *fmt, double v)
@@ -553,6 +840,11 @@ static int bench_csv_fill(FILE *f, void *ctx)
 		put_opt(f, row->has_hit, "%.2f", row->hit_l1_pct);
 		put_opt(f, true, "%.0f", row->hit_flat_rate);
 		put_opt(f, row->has_hit, "%.3f", row->hit_ratio);
+		put_opt(f, row->flat_ipa > 0, "%.2f", row->flat_ipa);
+		put_opt(f, row->hit_flat_ipa > 0, "%.2f", row->hit_flat_ipa);
+		put_opt(f, row->hit_ipa > 0, "%.2f", row->hit_ipa);
+		put_opt(f, row->hit_ipa > 0 && row->hit_flat_ipa > 0, "%.3f",
+			row->hit_flat_ipa > 0 ? row->hit_ipa / row->hit_flat_ipa : 0);
 		fputc('\n', f);
 	}
 	return ferror(f) ? -1 : 0;
@@ -632,6 +924,12 @@ static void bench_help(FILE *f)
 	    "  --runs N                         runs of each workload, fastest kept (default: %d)\n"
 	    "  --record-limit N                 user accesses recorded per workload (default: "
 	    "%" PRIu64 ")\n"
+	    "  --instr                          also count host instructions per access: runs\n"
+	    "                                   the flat loops and the hit paths once more\n"
+	    "                                   under valgrind --tool=callgrind (a few minutes);\n"
+	    "                                   needs valgrind\n"
+	    "  --instr-pass                     the counted passes alone (what --instr runs\n"
+	    "                                   under callgrind); writes no CSV\n"
 	    "  -h, --help                       this help\n\n",
 	    BENCH_DEFAULT_OUT, BENCH_DEFAULT_REPEAT, BENCH_DEFAULT_RUNS, BENCH_DEFAULT_RECORD);
 	cli_help_wl(f);
@@ -722,6 +1020,14 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 			bench_help(stdout);
 			return CLI_EXIT_OK;
 		}
+		if (strcmp(a, "--instr") == 0 || strcmp(a, "--instr-pass") == 0) {
+			if (a[7] == '\0')
+				b->instr = true;
+			else
+				b->instr_pass = true;
+			i++;
+			continue;
+		}
 		rc = cli_parse_machine(&b->cfg, argc, argv, &i, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_parse_wl(&b->p, argc, argv, &i, err, sizeof(err));
@@ -809,10 +1115,14 @@ int bench_main(int argc, char **argv)
 		cli_error("bench: out of memory");
 		return CLI_EXIT_FAIL;
 	}
+	b->argc = argc;
+	b->argv = argv;
 	status = bench_parse(b, argc, argv);
 	if (status >= 0)
 		goto out;
 	status = CLI_EXIT_OK;
+	if (b->instr_pass)
+		b->out = "-"; /* the child writes no file */
 	{
 		/* Before any run: a bad --csv costs nothing (no folder is created). */
 		struct out_target t;
@@ -838,6 +1148,10 @@ int bench_main(int argc, char **argv)
 		if (bench_workload(b, b->wl[w], rows) != 0)
 			status = CLI_EXIT_FAIL;
 	}
+	if (b->instr_pass)
+		goto out; /* the counts are in callgrind's dumps */
+	if (b->instr && !b->instr_pass)
+		(void)bench_instr(b);
 	if (csv_write_atomic(b->out, bench_csv_fill, b, err, sizeof(err)) != 0) {
 		cli_error("bench: %s", err);
 		status = CLI_EXIT_FAIL;

@@ -41,7 +41,7 @@ static inline uint32_t level_set(const struct cache_level *lv, uint64_t line)
  * can restart small without changing any replacement decision. Runs once
  * every 2^32 references.
  */
-static void cache_renumber(struct cache *c)
+static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 {
 	uint32_t max_ways = 0;
 
@@ -72,22 +72,30 @@ static void cache_renumber(struct cache *c)
 
 /*
  * Look tag up in one level at time now. A hit makes it MRU; a miss fills it
- * over the LRU (or an empty) way. Returns true on a hit.
+ * over the first empty way, else the LRU way (an empty way's stamp is 0,
+ * below every occupied one; ties go to the lowest way). Returns true on a
+ * hit. One pass does both searches, the oldest stamp so far kept in a
+ * register.
  */
 static inline bool level_touch(struct cache_level *lv, uint64_t tag, uint32_t now)
 {
 	size_t base = (size_t)level_set(lv, tag - 1) * lv->ways;
 	uint64_t *t = lv->tag + base;
 	uint32_t *stamp = lv->stamp + base;
-	uint32_t victim = 0;
+	const uint32_t ways = lv->ways;
+	uint32_t victim = 0, oldest = UINT32_MAX;
 
-	for (uint32_t w = 0; w < lv->ways; w++) {
+	for (uint32_t w = 0; w < ways; w++) {
+		uint32_t st = stamp[w];
+
 		if (t[w] == tag) {
 			stamp[w] = now;
 			return true;
 		}
-		if (stamp[w] < stamp[victim])
+		if (st < oldest) {
+			oldest = st;
 			victim = w;
+		}
 	}
 	t[victim] = tag;
 	stamp[victim] = now;

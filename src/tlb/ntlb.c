@@ -1,9 +1,14 @@
 /*
  * ntlb.c - the nested TLB (see ntlb.h).
  *
- * Sizing: cfg.ntlb_entries (32 by default), small enough that a linear scan
- * of the key array beats any indexing. Entries of different sizes share the
- * array; each carries its own mask. Sections: private helpers, API, flushes.
+ * Sizing: cfg.ntlb_entries (32 by default). The 2D walker looks the nested
+ * TLB up for every guest-physical address it translates, so lookups and
+ * fills go through the index of faidx.h rather than scans of every entry.
+ * Entries of different sizes share the array; each carries its own mask and
+ * is hashed under its own key, so a lookup probes the chain of each page
+ * size that has valid entries, and the lowest matching index wins, as in a
+ * scan. Flushes still visit every entry. Sections: private helpers, API,
+ * flushes.
  */
 #include <stdlib.h>
 
@@ -16,12 +21,31 @@ static inline uint64_t ntlb_mask(enum page_size size)
 	return ~(page_bytes(size) - 1);
 }
 
+/* The lowest index whose entry covers gpa under ep4ta, or -1: what a scan
+ * of the entries in index order finds. */
 static int ntlb_find(const struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
 {
-	for (uint32_t i = 0; i < t->n; i++)
-		if (((gpa.v & t->mask[i]) | 1) == t->key[i] && t->e[i].ep4ta == ep4ta)
-			return (int)i;
-	return -1;
+	int found = -1;
+
+	for (unsigned s = 0; s < PG_NR; s++) {
+		if (t->nsize[s] == 0)
+			continue;
+		uint64_t m = ntlb_mask((enum page_size)s), k = (gpa.v & m) | 1;
+		for (uint32_t c = faidx_first(&t->idx, k); c; c = t->idx.chain[c - 1]) {
+			uint32_t i = c - 1;
+			if (t->key[i] == k && t->mask[i] == m && t->e[i].ep4ta == ep4ta &&
+			    (found < 0 || i < (uint32_t)found))
+				found = (int)i;
+		}
+	}
+	return found;
+}
+
+static void ntlb_drop(struct ntlb *t, uint32_t i)
+{
+	faidx_remove(&t->idx, i, t->key[i]);
+	t->nsize[t->e[i].size]--;
+	t->key[i] = 0;
 }
 
 /* ---- API ---- */
@@ -34,7 +58,7 @@ int ntlb_init(struct ntlb *t, uint32_t n)
 	t->key = calloc(n, sizeof(*t->key));
 	t->mask = calloc(n, sizeof(*t->mask));
 	t->e = calloc(n, sizeof(*t->e));
-	if (!t->key || !t->mask || !t->e) {
+	if (!t->key || !t->mask || !t->e || faidx_init(&t->idx, n) != 0) {
 		ntlb_destroy(t);
 		return -1;
 	}
@@ -47,6 +71,7 @@ void ntlb_destroy(struct ntlb *t)
 	free(t->key);
 	free(t->mask);
 	free(t->e);
+	faidx_destroy(&t->idx);
 	*t = (struct ntlb){0};
 }
 
@@ -59,6 +84,7 @@ struct ntlb_entry *ntlb_lookup(struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
 	}
 	t->hits++;
 	t->e[i].stamp = ++t->clock;
+	faidx_touch(&t->idx, (uint32_t)i);
 	return &t->e[i];
 }
 
@@ -68,21 +94,24 @@ void ntlb_insert(struct ntlb *t, gpa_t gpa, hpa_t hpa, enum page_size size, uint
 	if (t->n == 0)
 		return;
 	uint64_t m = ntlb_mask(size);
+	uint64_t k = (gpa.v & m) | 1;
 	int i = ntlb_find(t, gpa, ep4ta);
 	if (i < 0) {
-		uint32_t victim = 0;
-		for (uint32_t j = 0; j < t->n; j++) {
-			if (!t->key[j]) {
-				victim = j;
-				break;
-			}
-			if (t->e[j].stamp < t->e[victim].stamp)
-				victim = j;
-		}
+		/* The lowest empty entry, else the least recently used one. */
+		uint32_t victim = faidx_victim(&t->idx);
+		if (t->key[victim])
+			ntlb_drop(t, victim);
 		i = (int)victim;
+		faidx_add(&t->idx, victim, k);
+	} else {
+		/* The entry that covers gpa is replaced in place. */
+		faidx_rekey(&t->idx, (uint32_t)i, t->key[i], k);
+		faidx_touch(&t->idx, (uint32_t)i);
+		t->nsize[t->e[i].size]--;
 	}
 	t->fills++;
-	t->key[i] = (gpa.v & m) | 1;
+	t->nsize[size]++;
+	t->key[i] = k;
 	t->mask[i] = m;
 	t->e[i] = (struct ntlb_entry){.gpa = GPA(gpa.v & m),
 				      .hpa = HPA(hpa.v & m),
@@ -107,8 +136,10 @@ uint64_t ntlb_flush_all(struct ntlb *t)
 {
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < t->n; i++) {
-		n += t->key[i] != 0;
-		t->key[i] = 0;
+		if (t->key[i]) {
+			ntlb_drop(t, i);
+			n++;
+		}
 	}
 	t->flushes++;
 	t->dropped += n;
@@ -120,7 +151,7 @@ uint64_t ntlb_flush_ep4ta(struct ntlb *t, uint64_t ep4ta)
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < t->n; i++) {
 		if (t->key[i] && t->e[i].ep4ta == ep4ta) {
-			t->key[i] = 0;
+			ntlb_drop(t, i);
 			n++;
 		}
 	}

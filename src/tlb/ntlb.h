@@ -14,10 +14,16 @@
  * address up, and after a completed EPT walk inserts its result.
  *
  * Organisation: fully associative, n entries, LRU by a 64-bit clock. Keys
- * and masks sit in their own arrays so that a lookup is a scan of n words.
+ * and masks sit in their own arrays. An index (faidx.h) hashes each valid
+ * entry's key and keeps the valid entries in stamp order, so a lookup
+ * visits one hash chain per page size in use and a fill finds its victim
+ * (the lowest empty entry, else the smallest stamp) without a scan; the
+ * result is that of a scan of the entries in index order.
  *
  * Invariants:
  *   - a valid entry's key is its gPA base | 1, an invalid one's is 0;
+ *   - idx holds exactly the valid entries, each under its key, in the order
+ *     of their stamps; nsize[s] counts the valid entries of size s;
  *   - an address is covered by at most one valid entry per EP4TA;
  *   - n == 0 disables the cache: every lookup misses, inserts do nothing;
  *   - a valid entry equals what a fresh EPT walk would return, unless an
@@ -27,6 +33,7 @@
 #define VMMU_NTLB_H
 
 #include "../core/types.h"
+#include "faidx.h"
 
 struct ntlb_entry {
 	gpa_t gpa;	/* base of the guest-physical page */
@@ -43,6 +50,8 @@ struct ntlb {
 	uint64_t *mask; /* n masks: ~(page bytes - 1) of each entry */
 	struct ntlb_entry *e;
 	uint32_t n;
+	struct faidx idx;	 /* hash of the keys, LRU order, empty entries */
+	uint32_t nsize[PG_NR]; /* valid entries of each page size */
 	uint64_t clock;
 	uint64_t hits, misses, fills, flushes, dropped;
 };

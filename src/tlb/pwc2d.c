@@ -2,9 +2,11 @@
  * pwc2d.c - the two-dimensional page-walk cache (see pwc2d.h).
  *
  * Sizing: the cache is small (cfg.pwc_entries, 32 by default), like the
- * page-walk caches Bhargava et al. evaluate, so a linear scan of the key
- * array is both the simplest and the fastest organisation. Sections: private
- * helpers, API, flushes.
+ * page-walk caches Bhargava et al. evaluate, but a 2D walk looks it up at
+ * almost every reference, so lookups and fills go through the index of
+ * faidx.h (one hash chain, an LRU list) rather than scans of every entry.
+ * Hits, misses and victims are those of the scan: see faidx.h. Flushes still
+ * visit every entry. Sections: private helpers, API, flushes.
  */
 #include <stdlib.h>
 
@@ -29,10 +31,19 @@ static inline int pwc2d_find(const struct pwc2d *c, enum pwc_dim dim, hpa_t hpa,
 			     uint16_t pcid, uint64_t ep4ta)
 {
 	uint64_t k = pwc2d_key(dim, hpa);
-	for (uint32_t i = 0; i < c->n; i++)
-		if (c->key[i] == k && pwc2d_tag_match(&c->e[i], dim, vpid, pcid, ep4ta))
-			return (int)i;
-	return -1;
+	int found = -1;
+
+	if (c->n == 0)
+		return -1;
+	/* At most one entry matches (see the invariants); the lowest index
+	 * wins anyway, as in a scan. */
+	for (uint32_t s = faidx_first(&c->idx, k); s; s = c->idx.chain[s - 1]) {
+		uint32_t i = s - 1;
+		if (c->key[i] == k && pwc2d_tag_match(&c->e[i], dim, vpid, pcid, ep4ta) &&
+		    (found < 0 || i < (uint32_t)found))
+			found = (int)i;
+	}
+	return found;
 }
 
 /* Drop every valid entry for which drop() is true. */
@@ -43,6 +54,7 @@ static uint64_t pwc2d_flush_if(struct pwc2d *c,
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < c->n; i++) {
 		if (c->key[i] && drop(&c->e[i], arg)) {
+			faidx_remove(&c->idx, i, c->key[i]);
 			c->key[i] = 0;
 			n++;
 		}
@@ -95,7 +107,7 @@ int pwc2d_init(struct pwc2d *c, uint32_t n)
 		return 0;
 	c->key = calloc(n, sizeof(*c->key));
 	c->e = calloc(n, sizeof(*c->e));
-	if (!c->key || !c->e) {
+	if (!c->key || !c->e || faidx_init(&c->idx, n) != 0) {
 		pwc2d_destroy(c);
 		return -1;
 	}
@@ -107,6 +119,7 @@ void pwc2d_destroy(struct pwc2d *c)
 {
 	free(c->key);
 	free(c->e);
+	faidx_destroy(&c->idx);
 	*c = (struct pwc2d){0};
 }
 
@@ -120,6 +133,7 @@ bool pwc2d_lookup(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid, u
 	}
 	c->hits++;
 	c->e[i].stamp = ++c->clock;
+	faidx_touch(&c->idx, (uint32_t)i);
 	*value = c->e[i].value;
 	return true;
 }
@@ -133,18 +147,15 @@ void pwc2d_insert(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, int level, uint1
 		vpid = pcid = 0;
 	int i = pwc2d_find(c, dim, hpa, vpid, pcid, ep4ta);
 	if (i < 0) {
-		/* An empty way, else the least recently used one. */
-		uint32_t victim = 0;
-		for (uint32_t j = 0; j < c->n; j++) {
-			if (!c->key[j]) {
-				victim = j;
-				break;
-			}
-			if (c->e[j].stamp < c->e[victim].stamp)
-				victim = j;
-		}
+		/* The lowest empty entry, else the least recently used one. */
+		uint32_t victim = faidx_victim(&c->idx);
+		if (c->key[victim])
+			faidx_remove(&c->idx, victim, c->key[victim]);
 		i = (int)victim;
 		c->key[i] = pwc2d_key(dim, hpa);
+		faidx_add(&c->idx, victim, c->key[i]);
+	} else {
+		faidx_touch(&c->idx, (uint32_t)i);
 	}
 	c->fills++;
 	c->e[i] = (struct pwc2d_entry){.value = value,

@@ -21,12 +21,16 @@
  * insert and when.
  *
  * Organisation: fully associative, n entries, LRU by a clock stamped on
- * every hit and fill. The keys sit in their own array so that a lookup is a
- * linear scan of n 64-bit words.
+ * every hit and fill. An index (faidx.h) hashes the keys and keeps the valid
+ * entries in stamp order, so a lookup visits one hash chain and a fill finds
+ * its victim (the lowest empty entry, else the smallest stamp) without a
+ * scan; the result is that of a scan of the entries in index order.
  *
  * Invariants:
  *   - at most one valid entry per (dim, hpa, tag);
  *   - a valid entry's key is (hpa | dim << 1 | 1), an invalid one's is 0;
+ *   - idx holds exactly the valid entries, each under its key, in the order
+ *     of their stamps;
  *   - n == 0 disables the cache: every lookup misses, inserts do nothing;
  *   - the caller inserts only present entries, with the A flag the walker
  *     has already set in memory, so a hit never needs to write memory for A.
@@ -35,6 +39,7 @@
 #define VMMU_PWC2D_H
 
 #include "../core/types.h"
+#include "faidx.h"
 
 enum pwc_dim { PWC_GUEST = 0, PWC_HOST = 1 };
 
@@ -52,7 +57,8 @@ struct pwc2d {
 	uint64_t *key;	       /* n keys: hpa | dim << 1 | 1; 0 = empty */
 	struct pwc2d_entry *e; /* n entries, parallel to key */
 	uint32_t n;
-	uint64_t clock; /* 64 bits: never wraps in a run */
+	struct faidx idx; /* hash of the keys, LRU order, empty entries */
+	uint64_t clock;	  /* 64 bits: never wraps in a run */
 	uint64_t hits, misses, fills, flushes, dropped;
 };
 

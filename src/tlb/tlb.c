@@ -26,7 +26,9 @@
  * array.
  *
  * LRU. t->clock advances on every hit and fill and the entry touched takes
- * its value as stamp; the victim of a full set is the way with the smallest
+ * its value as stamp (except a hit on t->mru, the l1d entry stamped last:
+ * it already holds the largest stamp of its set, so the order is the same
+ * without a new one); the victim of a full set is the way with the smallest
  * stamp. An L1 hit does not touch the L2 copy (the L2 does not see L1 hits,
  * as in hardware). When the 32-bit clock is about to wrap, every set is
  * renumbered to 1..ways in LRU order, so the order stays exact however long
@@ -34,6 +36,8 @@
  *
  * Invariants:
  *   - an entry with TLBF_VALID clear matches nothing and is counted nowhere;
+ *   - nsize[s] of an array is the number of its valid entries of size s, so
+ *     a lookup or an address flush skips the sizes an array holds none of;
  *   - a valid entry of size s sits in set (vpn & set_mask) of its array, and
  *     l1d holds only 4K entries, l1d_large only 2M and 1G entries;
  *   - within one set, at most one valid entry can match a lookup for a given
@@ -98,6 +102,8 @@ static inline struct tlb_entry *array_find_any(const struct tlb_array *a, gva_t 
 					       uint16_t pcid, unsigned first)
 {
 	for (unsigned s = first; s < PG_NR; s++) {
+		if (a->nsize[s] == 0)
+			continue; /* no entry of this size: its set holds no match */
 		struct tlb_entry *e = array_find(a, va_vpn(va, s), s, vpid, pcid);
 
 		if (e)
@@ -109,6 +115,13 @@ static inline struct tlb_entry *array_find_any(const struct tlb_array *a, gva_t 
 static inline void entry_clear(struct tlb_entry *e)
 {
 	memset(e, 0, sizeof(*e));
+}
+
+/* Drop a valid entry of a, keeping the per-size count. */
+static inline void array_drop(struct tlb_array *a, struct tlb_entry *e)
+{
+	a->nsize[e->size]--;
+	entry_clear(e);
 }
 
 /*
@@ -161,6 +174,7 @@ static inline uint32_t tlb_tick(struct tlb *t)
 {
 	if (unlikely(t->clock == UINT32_MAX))
 		tlb_renumber(t);
+	t->mru = NULL; /* the stamp goes to another entry than the memo's */
 	return ++t->clock;
 }
 
@@ -188,7 +202,7 @@ static struct tlb_entry *array_fill(struct tlb *t, struct tlb_array *a, const st
 
 		if (entry_conflicts(e, n)) {
 			if (slot)
-				entry_clear(e);
+				array_drop(a, e);
 			else
 				slot = e;
 		} else if (!(e->flags & TLBF_VALID)) {
@@ -204,7 +218,10 @@ static struct tlb_entry *array_fill(struct tlb *t, struct tlb_array *a, const st
 		slot = lru;
 		t->c.evictions++;
 	}
+	if (slot->flags & TLBF_VALID)
+		a->nsize[slot->size]--;
 	*slot = *n;
+	a->nsize[n->size]++;
 	return slot;
 }
 
@@ -296,7 +313,7 @@ static uint64_t array_flush(struct tlb_array *a, const struct flush_filter *f)
 
 	for (size_t i = 0; i < len; i++) {
 		if (filter_drops(f, &a->e[i])) {
-			entry_clear(&a->e[i]);
+			array_drop(a, &a->e[i]);
 			n++;
 		}
 	}
@@ -307,6 +324,8 @@ static uint64_t tlb_flush_filter(struct tlb *t, const struct flush_filter *f)
 {
 	uint64_t n = array_flush(&t->l1d, f) + array_flush(&t->l1d_large, f) +
 		     array_flush(&t->l1i, f) + array_flush(&t->l2, f);
+
+	t->mru = NULL;
 
 	t->c.entries_flushed += n;
 	return n;
@@ -322,9 +341,11 @@ static uint64_t array_flush_addr(struct tlb_array *a, gva_t va, uint16_t vpid, u
 		uint64_t vpn = va_vpn(va, s);
 		struct tlb_entry *e = set_base(a, vpn);
 
+		if (a->nsize[s] == 0)
+			continue;
 		for (uint32_t w = 0; w < a->ways; w++, e++) {
 			if (entry_match(e, vpn, s, vpid, any_pcid ? e->pcid : pcid)) {
-				entry_clear(e);
+				array_drop(a, e);
 				n++;
 			}
 		}
@@ -445,6 +466,8 @@ static uint64_t flush_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, bool any
 		     array_flush_addr(&t->l1d_large, va, vpid, pcid, any, PG_2M, PG_1G) +
 		     array_flush_addr(&t->l1i, va, vpid, pcid, any, PG_4K, PG_1G) +
 		     array_flush_addr(&t->l2, va, vpid, pcid, any, PG_4K, PG_1G);
+
+	t->mru = NULL;
 
 	t->c.flush_addr++;
 	t->c.entries_flushed += n;

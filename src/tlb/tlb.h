@@ -42,6 +42,7 @@ struct tlb_entry {
 struct tlb_array {
 	struct tlb_entry *e; /* sets * ways entries, set-major */
 	uint32_t sets, ways, set_mask;
+	uint32_t nsize[PG_NR]; /* valid entries of each page size */
 };
 
 struct tlb_counters {
@@ -52,6 +53,10 @@ struct tlb_counters {
 
 struct tlb {
 	struct tlb_array l1d, l1d_large, l1i, l2;
+	/* The l1d entry that took the latest stamp, or NULL once anything else
+	 * is stamped: it is the MRU of its set, so hitting it again needs no
+	 * new stamp (the LRU order of every set stays the same). */
+	struct tlb_entry *mru;
 	uint32_t clock;
 	struct tlb_counters c;
 };
@@ -82,14 +87,24 @@ void tlb_renumber(struct tlb *t);
  * lookup. Does not check permissions: the caller does.
  *
  * The L1 4K data probe is inline: it is the simulator's hot path (a TLB hit
- * of an ordinary load or store), so it makes no call at all.
+ * of an ordinary load or store), so it makes no call at all. A hit on the
+ * entry stamped last (t->mru) compares one entry and writes no stamp: a
+ * stream that stays in one page costs no set search and no LRU store.
  */
 static inline struct tlb_entry *tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid,
 					   uint16_t pcid, enum access_kind kind)
 {
 	if (likely(kind != ACC_FETCH)) {
 		uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
-		struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
+		struct tlb_entry *e = t->mru;
+		if (e != NULL && e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
+		    (e->pcid == pcid || (e->flags & TLBF_G))) {
+			t->c.lookups++;
+			t->c.hits++;
+			t->c.l1_hits++;
+			return e;
+		}
+		e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
 		/* l1d holds 4K entries only, so the size needs no compare. */
 		for (uint32_t w = 0; w < t->l1d.ways; w++, e++) {
 			if (e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
@@ -100,6 +115,7 @@ static inline struct tlb_entry *tlb_lookup(struct tlb *t, gva_t va, uint16_t vpi
 				if (unlikely(t->clock == UINT32_MAX))
 					tlb_renumber(t);
 				e->stamp = ++t->clock;
+				t->mru = e;
 				return e;
 			}
 		}

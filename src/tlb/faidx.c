@@ -1,0 +1,142 @@
+/*
+ * faidx.c - the hash and LRU index of the small fully associative caches
+ * (see faidx.h for what it mirrors and why the replacement it gives is the
+ * one of a linear scan).
+ *
+ * Sizing: nbuckets is the power of two at or above 2n, so that chains stay
+ * about one slot long whatever the keys. Sections: private helpers, API.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "faidx.h"
+
+/* ---- private helpers ---- */
+
+static void chain_unlink(struct faidx *x, uint32_t slot, uint64_t key)
+{
+	uint32_t *p = &x->bucket[faidx_bucket_of(x, key)];
+
+	while (*p != slot + 1)
+		p = &x->chain[*p - 1];
+	*p = x->chain[slot];
+	x->chain[slot] = 0;
+}
+
+static void chain_link(struct faidx *x, uint32_t slot, uint64_t key)
+{
+	uint32_t *b = &x->bucket[faidx_bucket_of(x, key)];
+
+	x->chain[slot] = *b;
+	*b = slot + 1;
+}
+
+static inline size_t free_words(uint32_t n)
+{
+	return ((size_t)n + 63) / 64;
+}
+
+/* ---- API ---- */
+
+int faidx_init(struct faidx *x, uint32_t n)
+{
+	uint32_t nb = 1;
+	unsigned bits = 0;
+
+	memset(x, 0, sizeof(*x));
+	if (n == 0)
+		return -1;
+	while (nb < 2 * n) {
+		nb <<= 1;
+		bits++;
+	}
+	x->bucket = calloc(nb, sizeof(*x->bucket));
+	x->chain = calloc(n, sizeof(*x->chain));
+	x->older = calloc(n, sizeof(*x->older));
+	x->newer = calloc(n, sizeof(*x->newer));
+	x->free = calloc(free_words(n), sizeof(*x->free));
+	if (!x->bucket || !x->chain || !x->older || !x->newer || !x->free) {
+		faidx_destroy(x);
+		return -1;
+	}
+	x->n = n;
+	x->nbuckets = nb;
+	x->bucket_shift = 64 - bits; /* n >= 1, so bits >= 1 */
+	faidx_reset(x);
+	return 0;
+}
+
+void faidx_destroy(struct faidx *x)
+{
+	free(x->bucket);
+	free(x->chain);
+	free(x->older);
+	free(x->newer);
+	free(x->free);
+	memset(x, 0, sizeof(*x));
+}
+
+void faidx_reset(struct faidx *x)
+{
+	if (x->n == 0)
+		return;
+	memset(x->bucket, 0, (size_t)x->nbuckets * sizeof(*x->bucket));
+	memset(x->chain, 0, (size_t)x->n * sizeof(*x->chain));
+	memset(x->older, 0, (size_t)x->n * sizeof(*x->older));
+	memset(x->newer, 0, (size_t)x->n * sizeof(*x->newer));
+	for (size_t w = 0; w < free_words(x->n); w++) {
+		uint32_t left = x->n - (uint32_t)(w * 64);
+		x->free[w] = left >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << left) - 1;
+	}
+	x->lru = x->mru = 0;
+	x->used = 0;
+}
+
+void faidx_add(struct faidx *x, uint32_t slot, uint64_t key)
+{
+	x->free[slot / 64] &= ~(UINT64_C(1) << (slot % 64));
+	chain_link(x, slot, key);
+	x->older[slot] = x->mru;
+	x->newer[slot] = 0;
+	if (x->mru)
+		x->newer[x->mru - 1] = slot + 1;
+	else
+		x->lru = slot + 1;
+	x->mru = slot + 1;
+	x->used++;
+}
+
+void faidx_remove(struct faidx *x, uint32_t slot, uint64_t key)
+{
+	uint32_t o = x->older[slot], nw = x->newer[slot];
+
+	chain_unlink(x, slot, key);
+	if (o)
+		x->newer[o - 1] = nw;
+	else
+		x->lru = nw;
+	if (nw)
+		x->older[nw - 1] = o;
+	else
+		x->mru = o;
+	x->older[slot] = x->newer[slot] = 0;
+	x->free[slot / 64] |= UINT64_C(1) << (slot % 64);
+	x->used--;
+}
+
+void faidx_rekey(struct faidx *x, uint32_t slot, uint64_t old_key, uint64_t new_key)
+{
+	if (faidx_bucket_of(x, old_key) == faidx_bucket_of(x, new_key))
+		return;
+	chain_unlink(x, slot, old_key);
+	chain_link(x, slot, new_key);
+}
+
+uint32_t faidx_victim(const struct faidx *x)
+{
+	if (x->used < x->n)
+		for (size_t w = 0;; w++)
+			if (x->free[w])
+				return (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll(x->free[w]);
+	return x->lru - 1;
+}

@@ -1,0 +1,95 @@
+/*
+ * faidx.h - an index for the small fully associative caches of src/tlb (the
+ * 2D page-walk cache and the nested TLB): find a key without scanning every
+ * slot, and pick the victim without scanning every stamp.
+ *
+ * The caches keep their own slot arrays (keys, entries, LRU stamps); the
+ * index only mirrors them:
+ *   - a chained hash of each valid slot's key, so that a lookup visits only
+ *     the slots whose key hashes alike (the caller compares the key and the
+ *     tag of each);
+ *   - the valid slots in LRU order, a doubly linked list: a hit or fill moves
+ *     the slot to the MRU end. Because the caches stamp every hit and fill
+ *     with a fresh, strictly increasing clock value, this order is exactly
+ *     the order of their stamps, and the head of the list is the slot with
+ *     the smallest stamp;
+ *   - a bitmap of the empty slots.
+ * faidx_victim() returns the lowest-numbered empty slot, else the least
+ * recently used one: the choice a scan of the slots in index order makes
+ * ("the first empty way, else the smallest stamp"), so the caches replace
+ * exactly what they replaced with a linear scan.
+ *
+ * Links are slot + 1, 0 meaning none, so that a calloc'ed index is empty.
+ *
+ * Invariants:
+ *   - a slot is either in the free bitmap or in the LRU list and in exactly
+ *     one hash chain (the one of the key it was linked with), never both;
+ *   - used == the number of slots in the LRU list;
+ *   - nbuckets is a power of two, at least n.
+ * Allocates only in faidx_init(); prints nothing; calls nothing indirectly.
+ */
+#ifndef VMMU_FAIDX_H
+#define VMMU_FAIDX_H
+
+#include "../core/types.h"
+
+struct faidx {
+	uint32_t *bucket;  /* nbuckets chain heads, slot + 1 */
+	uint32_t *chain;   /* n: next slot + 1 in the same bucket */
+	uint32_t *older;   /* n: LRU neighbour towards the head, slot + 1 */
+	uint32_t *newer;   /* n: LRU neighbour towards the tail, slot + 1 */
+	uint64_t *free;	   /* (n + 63) / 64 words: bit set = slot empty */
+	uint32_t lru, mru; /* list ends, slot + 1 */
+	uint32_t n, used, nbuckets;
+	unsigned bucket_shift; /* 64 - log2(nbuckets) */
+};
+
+/* Allocate an index of n slots (n >= 1), all empty. Returns 0 or -1. */
+int faidx_init(struct faidx *x, uint32_t n);
+void faidx_destroy(struct faidx *x);
+/* Every slot empty again. */
+void faidx_reset(struct faidx *x);
+
+/* Bucket of key: multiplicative hash, top bits. */
+static inline uint32_t faidx_bucket_of(const struct faidx *x, uint64_t key)
+{
+	return (uint32_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> x->bucket_shift);
+}
+
+/* First slot + 1 of key's chain (0 = none); next with x->chain[slot]. */
+static inline uint32_t faidx_first(const struct faidx *x, uint64_t key)
+{
+	return x->bucket[faidx_bucket_of(x, key)];
+}
+
+/* Make the valid slot the most recently used. */
+static inline void faidx_touch(struct faidx *x, uint32_t slot)
+{
+	uint32_t s1 = slot + 1;
+
+	if (x->mru == s1)
+		return;
+	/* Unlink: slot is not the MRU, so it has a newer neighbour. */
+	uint32_t o = x->older[slot], nw = x->newer[slot];
+	if (o)
+		x->newer[o - 1] = nw;
+	else
+		x->lru = nw;
+	x->older[nw - 1] = o;
+	/* Append at the MRU end. */
+	x->older[slot] = x->mru;
+	x->newer[slot] = 0;
+	x->newer[x->mru - 1] = s1;
+	x->mru = s1;
+}
+
+/* An empty slot becomes valid under key, most recently used. */
+void faidx_add(struct faidx *x, uint32_t slot, uint64_t key);
+/* A valid slot linked under key becomes empty. */
+void faidx_remove(struct faidx *x, uint32_t slot, uint64_t key);
+/* A valid slot changes its key (stays where it is in the LRU order). */
+void faidx_rekey(struct faidx *x, uint32_t slot, uint64_t old_key, uint64_t new_key);
+/* The slot a fill takes: the lowest empty slot, else the LRU slot. */
+uint32_t faidx_victim(const struct faidx *x);
+
+#endif
