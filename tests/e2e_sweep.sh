@@ -182,6 +182,12 @@ check "emit-jobs ran nothing" test ! -e "$T/cl/sweep-faults-pages.csv" -a ! -e "
 check "emit-jobs --pilot off: no time hint" grep -q "no --time or --mem hint" "$T/cl/sweep-faults-pages.sbatch"
 runall() { while IFS= read -r line; do sh -c "$line" >/dev/null 2>&1 || return 1; done <"$J"; }
 check "every emitted job runs" runall
+# A job reproduces the run it stands for: every cost field is on its line
+# (a --cost list cut short once gave the jobs other handler costs).
+estcol() { awk -F, -v c=est_cycles 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i } NR == 2 { print $k }' "$1"; }
+"$VMMU" run --workload faults --mode shadow --pages 8 --ops 2 --csv "$T/direct-shadow.csv" >/dev/null 2>&1
+eq "an emitted shadow job's cycles equal the direct run's" \
+	"$(estcol "$T/cl/sweep-faults-pages-jobs/0001-shadow.csv")" "$(estcol "$T/direct-shadow.csv")"
 JD=$T/cl/sweep-faults-pages-jobs
 check "merge a directory with --expect" "$VMMU" merge "$T/cl/m.csv" "$JD" --expect "$J"
 eq "merge: header and one row per job" "$(wc -l <"$T/cl/m.csv")" "$((1 + 2 * nm))"

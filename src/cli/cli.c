@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/bounds.h"
@@ -637,9 +638,17 @@ static void each_flag(const struct opt *tab, size_t n, const void *base,
 		      void (*fn)(const char *name, const char *value, void *ctx), void *ctx)
 {
 	for (size_t k = 0; k < n; k++) {
-		char v[640];
+		/* Room for every cost field (NAME=CYCLES, up to 32 bytes each):
+		 * a value cut short here would give an emitted job other costs
+		 * than the run it reproduces. */
+		char v[4096];
 
 		opt_show(&tab[k], base, true, v, sizeof(v));
+		if (strlen(v) + 1 >= sizeof(v)) {
+			fprintf(stderr, "vmmu: internal error: the value of %s does not fit %zu bytes\n",
+				tab[k].name, sizeof(v));
+			abort();
+		}
 		fn(tab[k].name, v, ctx);
 	}
 }

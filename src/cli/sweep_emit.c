@@ -70,9 +70,14 @@ static void put_word(FILE *f, const char *w)
 static void put_flag(const char *name, const char *value, void *ctx)
 {
 	FILE *f = ctx;
-	char buf[256];
+	/* Room for the longest value (a --cost list of every field): a job
+	 * line cut short would run with other costs than the sweep's. */
+	char buf[8192];
 
-	snprintf(buf, sizeof(buf), "%s=%s", name, value);
+	if ((size_t)snprintf(buf, sizeof(buf), "%s=%s", name, value) >= sizeof(buf)) {
+		fprintf(stderr, "vmmu: internal error: %s does not fit a job line\n", name);
+		abort();
+	}
 	fputc(' ', f);
 	put_word(f, buf);
 }
