@@ -134,10 +134,8 @@ static void test_ci_tie(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_t95_known_values),
-	    cmocka_unit_test(test_ci_of_samples),
-	    cmocka_unit_test(test_ci_overlap),
-	    cmocka_unit_test(test_ci_tie),
+	    cmocka_unit_test(test_t95_known_values), cmocka_unit_test(test_ci_of_samples),
+	    cmocka_unit_test(test_ci_overlap),	     cmocka_unit_test(test_ci_tie),
 	    cmocka_unit_test(test_mean_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

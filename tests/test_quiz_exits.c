@@ -53,25 +53,24 @@ static void test_exits_seed5_pinned(void **state)
 {
 	(void)state;
 	char *t = exits_text(5, 6, true);
-	const char *want =
-	    "   1. load  page 0   guest faults 1\n"
-	    "      shadow exits 8 (6 hidden fault, 1 table write, 1 #PF injected)\n"
-	    "      nested exits 4 (4 EPT violation)\n"
-	    "   2. store page 0   guest faults 0\n"
-	    "      shadow exits 1 (1 dirty bit)\n"
-	    "      nested exits 0\n"
-	    "   3. store page 0   guest faults 0\n"
-	    "      shadow exits 0\n"
-	    "      nested exits 0\n"
-	    "   4. store page 1   guest faults 1\n"
-	    "      shadow exits 4 (2 hidden fault, 1 table write, 1 #PF injected)\n"
-	    "      nested exits 1 (1 EPT violation)\n"
-	    "   5. load  page 1   guest faults 0\n"
-	    "      shadow exits 0\n"
-	    "      nested exits 0\n"
-	    "   6. store page 0   guest faults 0\n"
-	    "      shadow exits 0\n"
-	    "      nested exits 0\n";
+	const char *want = "   1. load  page 0   guest faults 1\n"
+			   "      shadow exits 8 (6 hidden fault, 1 table write, 1 #PF injected)\n"
+			   "      nested exits 4 (4 EPT violation)\n"
+			   "   2. store page 0   guest faults 0\n"
+			   "      shadow exits 1 (1 dirty bit)\n"
+			   "      nested exits 0\n"
+			   "   3. store page 0   guest faults 0\n"
+			   "      shadow exits 0\n"
+			   "      nested exits 0\n"
+			   "   4. store page 1   guest faults 1\n"
+			   "      shadow exits 4 (2 hidden fault, 1 table write, 1 #PF injected)\n"
+			   "      nested exits 1 (1 EPT violation)\n"
+			   "   5. load  page 1   guest faults 0\n"
+			   "      shadow exits 0\n"
+			   "      nested exits 0\n"
+			   "   6. store page 0   guest faults 0\n"
+			   "      shadow exits 0\n"
+			   "      nested exits 0\n";
 	if (!strstr(t, want))
 		fail_msg("seed 5 answers changed:\n%s", t);
 	assert_non_null(strstr(t, "   1. load  gVA 0x0000000010000"));
@@ -98,9 +97,8 @@ static void test_exits_rules(void **state)
 			snprintf(head, sizeof(head), "\n  %2u. ", k);
 			p = strstr(p, head);
 			assert_non_null(p);
-			assert_int_equal(sscanf(p, " %*u. %7s page %u guest faults %u", op, &page,
-						&faults),
-					 3);
+			assert_int_equal(
+			    sscanf(p, " %*u. %7s page %u guest faults %u", op, &page, &faults), 3);
 			p = strstr(p, "shadow exits ");
 			assert_int_equal(sscanf(p, "shadow exits %u%127[^\n]", &shx, sh) >= 1, 1);
 			p = strstr(p, "nested exits ");
@@ -110,8 +108,8 @@ static void test_exits_rules(void **state)
 			assert_int_equal(faults, touched[page] ? 0 : 1);
 			if (k == 1) {
 				assert_int_equal(shx, 8);
-				assert_string_equal(sh,
-						    " (6 hidden fault, 1 table write, 1 #PF injected)");
+				assert_string_equal(
+				    sh, " (6 hidden fault, 1 table write, 1 #PF injected)");
 				assert_int_equal(nex, 4);
 			} else if (!touched[page]) {
 				assert_int_equal(nex, 1);

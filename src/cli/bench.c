@@ -617,7 +617,8 @@ static void bench_help(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: vmmu bench [--csv FILE] [--modes a,b,...] [--workloads a,b,...] [-q] [FLAGS]\n\n"
+	    "usage: vmmu bench [--csv FILE] [--modes a,b,...] [--workloads a,b,...] [-q] "
+	    "[FLAGS]\n\n"
 	    "Measure how fast the engine simulates each workload under each mode, against\n"
 	    "the same user op stream replayed with no translation at all (a flat array):\n"
 	    "the physical limit of the engine. Also replays each single-process stream on a\n"

@@ -11,25 +11,26 @@
 
 static void quiz_help(FILE *f)
 {
-	fprintf(f, "usage: vmmu quiz [--kind K] [--mode M] [--seed N] [-n N] [-c] [FLAGS]\n\n"
-		   "Print a small translation exercise built on a real guest: the table pages\n"
-		   "that matter (non-zero entries only), CR3 (and the EPTP, or the p2m), and a\n"
-		   "few guest virtual addresses to translate by hand. The same seed gives the\n"
-		   "same problem. Walk caches are off unless a flag turns them on.\n\n"
-		   "  --kind K      translate (the above, default); exits: how many guest\n"
-		   "                faults and VM exits each of a few user loads and stores\n"
-		   "                takes under shadow and under nested paging (--mode does\n"
-		   "                not apply: both run); or pv-munmap: how many hypercalls\n"
-		   "                a munmap makes under pv, with and without lazy-MMU\n"
-		   "                batching (--mode does not apply)\n"
-		   "  --mode M      an MMU mode of `vmmu list modes` (default: native)\n"
-		   "  --seed N      the problem's seed (default: 1)\n"
-		   "  -n N          questions per seed, 1..%d (default: %d): addresses to\n"
-		   "                translate, or accesses for --kind exits (pv-munmap asks\n"
-		   "                its two questions)\n"
-		   "  -c, --answers also print the worked answers, in `vmmu explain` form\n"
-		   "  -h, --help    this help\n\n",
-		   QUIZ_MAX_N, QUIZ_DEFAULT_N);
+	fprintf(f,
+		"usage: vmmu quiz [--kind K] [--mode M] [--seed N] [-n N] [-c] [FLAGS]\n\n"
+		"Print a small translation exercise built on a real guest: the table pages\n"
+		"that matter (non-zero entries only), CR3 (and the EPTP, or the p2m), and a\n"
+		"few guest virtual addresses to translate by hand. The same seed gives the\n"
+		"same problem. Walk caches are off unless a flag turns them on.\n\n"
+		"  --kind K      translate (the above, default); exits: how many guest\n"
+		"                faults and VM exits each of a few user loads and stores\n"
+		"                takes under shadow and under nested paging (--mode does\n"
+		"                not apply: both run); or pv-munmap: how many hypercalls\n"
+		"                a munmap makes under pv, with and without lazy-MMU\n"
+		"                batching (--mode does not apply)\n"
+		"  --mode M      an MMU mode of `vmmu list modes` (default: native)\n"
+		"  --seed N      the problem's seed (default: 1)\n"
+		"  -n N          questions per seed, 1..%d (default: %d): addresses to\n"
+		"                translate, or accesses for --kind exits (pv-munmap asks\n"
+		"                its two questions)\n"
+		"  -c, --answers also print the worked answers, in `vmmu explain` form\n"
+		"  -h, --help    this help\n\n",
+		QUIZ_MAX_N, QUIZ_DEFAULT_N);
 	cli_help_machine(f);
 }
 
@@ -123,11 +124,10 @@ int quiz_main(int argc, char **argv)
 		cli_error("--seed: %s", err);
 		return CLI_EXIT_USAGE;
 	}
-	int rc = pv_munmap ? quiz_pv_munmap_print(stdout, &cfg, seed, answers, err, sizeof(err))
-		 : exits   ? quiz_exits_print(stdout, &cfg, seed, (unsigned)n, answers, err,
-					      sizeof(err))
-			   : quiz_print(stdout, &cfg, seed, (unsigned)n, answers, flags, err,
-					sizeof(err));
+	int rc =
+	    pv_munmap ? quiz_pv_munmap_print(stdout, &cfg, seed, answers, err, sizeof(err))
+	    : exits   ? quiz_exits_print(stdout, &cfg, seed, (unsigned)n, answers, err, sizeof(err))
+		    : quiz_print(stdout, &cfg, seed, (unsigned)n, answers, flags, err, sizeof(err));
 	switch (rc) {
 	case QUIZ_OK:
 		return CLI_EXIT_OK;

@@ -19,7 +19,8 @@ static void replay_help(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: vmmu replay --trace FILE|- [--mode M] [--warmup N] [--csv FILE|-] [-q] [FLAGS]\n\n"
+	    "usage: vmmu replay --trace FILE|- [--mode M] [--warmup N] [--csv FILE|-] [-q] "
+	    "[FLAGS]\n\n"
 	    "Replay a valgrind lackey trace of a real program under one MMU mode, and\n"
 	    "print the same summary (and CSV row) as `vmmu run`, for the workload\n"
 	    "replay:<trace name>. Record a trace with\n"
@@ -143,12 +144,12 @@ int replay_main(int argc, char **argv)
 	out = report_stream(csv);
 	if (!quiet)
 		fprintf(out,
-		"trace %s: %" PRIu64 " lines, %" PRIu64 " records (I %" PRIu64 ", L %" PRIu64
-		", S %" PRIu64 ", M %" PRIu64 "), %" PRIu64 " across a page boundary, %" PRIu64
-		" regions of 2 MiB mapped\n",
-		strcmp(trace, "-") == 0 ? "<stdin>" : trace, rw->in.lines, rw->in.records,
-		rw->in.fetches, rw->in.loads, rw->in.stores, rw->in.modifies, rw->in.straddles,
-		rw->in.regions);
+			"trace %s: %" PRIu64 " lines, %" PRIu64 " records (I %" PRIu64
+			", L %" PRIu64 ", S %" PRIu64 ", M %" PRIu64 "), %" PRIu64
+			" across a page boundary, %" PRIu64 " regions of 2 MiB mapped\n",
+			strcmp(trace, "-") == 0 ? "<stdin>" : trace, rw->in.lines, rw->in.records,
+			rw->in.fetches, rw->in.loads, rw->in.stores, rw->in.modifies,
+			rw->in.straddles, rw->in.regions);
 	if (!no_syscalls && !quiet)
 		replay_print_sys(out, &rw->in);
 	rc = report_finish_opts("replay", rw->name, &cfg, &r, csv, quiet ? REPORT_QUIET : 0);

@@ -416,13 +416,16 @@ int summary_fill(FILE *f, void *ctx)
 	fprintf(f,
 		"\n*Best virtualized* is the cheapest mode other than native, and how much\n"
 		"cheaper it is than the next one%s.\n",
-		c->nseeds > 1 ? " (\"no clear winner\" when their intervals overlap or their means are"
-				     " within 0.1%)" : "");
+		c->nseeds > 1
+		    ? " (\"no clear winner\" when their intervals overlap or their means are"
+		      " within 0.1%)"
+		    : "");
 	fprintf(f,
 		"\n*Shadow vs nested* compares the two virtualized modes alone: the cheaper\n"
 		"one and by how much, on cycles per access%s.\n",
 		c->nseeds > 1 ? " (\"no clear gap\" when their intervals overlap or their means are"
-				     " within 0.1%)" : "");
+				" within 0.1%)"
+			      : "");
 
 	for (size_t w = 0; w < c->nwl; w++) {
 		const struct job *row = &c->cell[w * c->nmodes], *native = NULL, *tie = NULL;

@@ -420,8 +420,8 @@ int sweep_emit(const struct sweep *s)
 		for (size_t m = 0; m < s->nmodes; m++) {
 			size_t k = (v * s->nmodes + m) * s->nseeds;
 			if (!s->quiet)
-				fprintf(stderr, "vmmu sweep: pilot: %s %s=%s\n",
-					s->job[k].m->name, s->param, s->values[v]);
+				fprintf(stderr, "vmmu sweep: pilot: %s %s=%s\n", s->job[k].m->name,
+					s->param, s->values[v]);
 			if (run_line(&e, k) < 0) {
 				cli_error("sweep: the pilot job %s %s=%s failed; the job list is in "
 					  "%s, no script was written",

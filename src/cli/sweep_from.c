@@ -199,8 +199,8 @@ int sweep_load(struct sweep *s)
 		missing += s->rows[k] == NULL;
 	}
 	if (!s->quiet || stray) {
-		fprintf(stderr, "vmmu sweep: %s: %zu rows, %zu of %zu jobs found", s->from,
-			nrows, s->njob - missing, s->njob);
+		fprintf(stderr, "vmmu sweep: %s: %zu rows, %zu of %zu jobs found", s->from, nrows,
+			s->njob - missing, s->njob);
 		if (stray)
 			fprintf(stderr, "; %zu row(s) belong to no job of this sweep, left out",
 				stray);

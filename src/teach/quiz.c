@@ -132,8 +132,8 @@ static void quiz_make(struct quiz *z, const struct vm_config *cfg, uint64_t seed
 	 * five are those of the default). */
 	z->n = n;
 	for (unsigned k = QUIZ_NQ; k < n; k++)
-		z->q[k] = quiz_va(qs[quiz_below(&s, QUIZ_NQ)], top, leaf,
-				  8 * (quiz_rand(&s) % (ps / 8)));
+		z->q[k] =
+		    quiz_va(qs[quiz_below(&s, QUIZ_NQ)], top, leaf, 8 * (quiz_rand(&s) % (ps / 8)));
 }
 
 /* ---- relevant pages, from the answers' events ---- */

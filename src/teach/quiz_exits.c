@@ -173,9 +173,14 @@ static void qx_exits_text(const struct qx_count *c, char *buf, size_t len)
 		uint64_t v;
 		const char *name;
 	} r[] = {
-	    {c->hidden, "hidden fault"}, {c->ptw, "table write"},   {c->dirty, "dirty bit"},
-	    {c->inject, "#PF injected"}, {c->cr3, "CR3"},	    {c->invlpg, "INVLPG"},
-	    {c->eptv, "EPT violation"},	 {c->eptm, "EPT misconfig"},
+	    {c->hidden, "hidden fault"},
+	    {c->ptw, "table write"},
+	    {c->dirty, "dirty bit"},
+	    {c->inject, "#PF injected"},
+	    {c->cr3, "CR3"},
+	    {c->invlpg, "INVLPG"},
+	    {c->eptv, "EPT violation"},
+	    {c->eptm, "EPT misconfig"},
 	};
 	o += (size_t)snprintf(buf, len, "%" PRIu64, c->exits);
 	bool open = false;
@@ -244,8 +249,10 @@ int quiz_exits_print(FILE *out, const struct vm_config *cfg, uint64_t seed, unsi
 		qx_exits_text(&sh[k], ts, sizeof(ts));
 		qx_exits_text(&ne[k], tn, sizeof(tn));
 		if (sh[k].faults != ne[k].faults) {
-			snprintf(err, errlen, "access %u: %" PRIu64 " guest faults under shadow, %" PRIu64
-				 " under nested", k + 1, sh[k].faults, ne[k].faults);
+			snprintf(err, errlen,
+				 "access %u: %" PRIu64 " guest faults under shadow, %" PRIu64
+				 " under nested",
+				 k + 1, sh[k].faults, ne[k].faults);
 			return QUIZ_FAILED;
 		}
 		fprintf(out, "  %2u. %s page %-3u guest faults %" PRIu64 "\n", k + 1,
