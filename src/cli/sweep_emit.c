@@ -70,7 +70,9 @@ static void put_word(FILE *f, const char *w)
 static void put_flag(const char *name, const char *value, void *ctx)
 {
 	FILE *f = ctx;
-	char buf[256];
+	/* A flag's value is up to 640 bytes (cli_each_flag()): --cost lists
+	 * every cost field, past 256 bytes, and a shorter buffer cut it. */
+	char buf[1024];
 
 	snprintf(buf, sizeof(buf), "%s=%s", name, value);
 	fputc(' ', f);
