@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# e2e_conventions.sh - the conventions of the command line: --json and -q of
-# run, list and compare; one meaning of --out; and the help texts in step
+# e2e_conventions.sh - the conventions of the command line: --json of run,
+# list and compare, and -q of run, list, compare, sweep, replay, bench and merge; one meaning of --out; and the help texts in step
 # with the parsers, the README's flag tables and the man page.
 #
 # Run from the repository root: VMMU=build/vmmu MAN=build/vmmu.1 bash
@@ -65,6 +65,14 @@ eq "list modes --json: an array of the modes" \
 	"$("$VMMU" list modes --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" \
 	"$("$VMMU" list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["modes"]))')"
 eq "list -q machines: the names" "$("$VMMU" list -q machines | head -1)" "skylake-sp"
+# Without an argument, each name under its kind: modes and workloads never mix.
+"$VMMU" list -q >"$T/lq"
+eq "list -q: 'mode NAME' lines are the modes" "$(awk '$1 == "mode" { print $2 }' "$T/lq" | tr '\n' ,)" \
+	"$("$VMMU" list modes | tr '\n' ,)"
+eq "list -q: 'workload NAME' lines are the workloads" \
+	"$(awk '$1 == "workload" { print $2 }' "$T/lq" | tr '\n' ,)" "$("$VMMU" list workloads | tr '\n' ,)"
+eq "list -q: every line is 'mode NAME' or 'workload NAME'" \
+	"$(grep -cvE '^(mode|workload) [a-z0-9-]+$' "$T/lq")" "0"
 
 # ---- compare --json, compare -q ----
 "$VMMU" compare --out "$T/cmp" --workloads seq,random --modes native,nested --pages 16 --ops 10 \
@@ -86,6 +94,42 @@ check "compare --json: the files written are listed on stderr" grep -q "wrote $T
 eq "compare -q: exit 0" "$?" "0"
 eq "compare -q: prints nothing" "$(cat "$T/out" "$T/err")" ""
 check "compare -q: the files are written" test -s "$T/cmpq/compare.csv" -a -s "$T/cmpq/summary.md"
+
+# ---- -q of sweep, replay, bench and merge: the files, and nothing printed ----
+"$VMMU" sweep --workload seq --param pages --values 16,32 --modes native,nested --ops 10 \
+	--out "$T/swq" -q >"$T/out" 2>"$T/err"
+eq "sweep -q: exit 0" "$?" "0"
+eq "sweep -q: prints nothing (no progress, no wrote, no crossover)" "$(cat "$T/out" "$T/err")" ""
+check "sweep -q: the CSV, summary and manifest are written" \
+	test -s "$T/swq/sweep-seq-pages.csv" -a -s "$T/swq/sweep-seq-pages.md" -a -s "$T/swq/sweep-seq-pages.manifest"
+"$VMMU" sweep --workload seq --param pages --values 16,32 --modes native,nested --ops 10 \
+	--out "$T/swq" --emit-jobs parallel --pilot off -q >"$T/out" 2>"$T/err"
+eq "sweep --emit-jobs -q: exit 0" "$?" "0"
+eq "sweep --emit-jobs -q: prints nothing" "$(cat "$T/out" "$T/err")" ""
+check "sweep --emit-jobs -q: the jobs and the script are written" \
+	test -s "$T/swq/sweep-seq-pages.jobs" -a -x "$T/swq/sweep-seq-pages.parallel.sh"
+mkdir -p "$T/mq"
+"$VMMU" merge "$T/mq/all.csv" "$T/swq/sweep-seq-pages.csv" -q >"$T/out" 2>"$T/err"
+eq "merge -q: exit 0" "$?" "0"
+eq "merge -q: prints nothing" "$(cat "$T/out" "$T/err")" ""
+eq "merge -q: the rows are merged" "$(wc -l <"$T/mq/all.csv")" "5"
+"$VMMU" sweep --workload seq --param pages --values 16,32 --modes native,nested --ops 10 \
+	--out "$T/swq" --from "$T/mq/all.csv" -q >"$T/out" 2>"$T/err"
+eq "sweep --from -q: exit 0" "$?" "0"
+eq "sweep --from -q: prints nothing" "$(cat "$T/out" "$T/err")" ""
+"$VMMU" replay --trace tests/data/true.lackey -q >"$T/out" 2>"$T/err"
+eq "replay -q: exit 0" "$?" "0"
+eq "replay -q: prints nothing" "$(cat "$T/out" "$T/err")" ""
+"$VMMU" replay --trace tests/data/true.lackey -q --csv - >"$T/out" 2>"$T/err"
+eq "replay -q --csv -: the CSV alone on stdout" "$(wc -l <"$T/out") $(cat "$T/err")" "2 "
+"$VMMU" bench --workloads seq --modes native --pages 16 --ops 10 --runs 1 --repeat 1 \
+	--csv "$T/bq.csv" -q >"$T/out" 2>"$T/err"
+eq "bench -q: exit 0" "$?" "0"
+eq "bench -q: prints nothing (no progress, no table)" "$(cat "$T/out" "$T/err")" ""
+eq "bench -q: the CSV is written" "$(wc -l <"$T/bq.csv")" "2"
+for cmd in sweep replay bench merge; do
+	check "$cmd --help: -q, --quiet" bash -c "'$VMMU' $cmd --help | grep -q -- '-q, --quiet'"
+done
 
 # ---- one meaning of --out: a folder ----
 expect_msg 2 "--out: bench writes one CSV file: use --csv FILE" "bench --out: refused, names --csv" \

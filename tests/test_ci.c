@@ -105,12 +105,37 @@ static void test_mean_run(void **state)
 	assert_memory_equal(&m, &r[2], sizeof(m));
 }
 
+/* The tie rule: overlap, or means within 0.1% of each other. */
+static void test_ci_tie(void **state)
+{
+	(void)state;
+	/* Zero-width intervals 200 apart out of 1.6e9 (1.25e-7): a tie. */
+	struct ci a = {.mean = 1.6e9, .lo = 1.6e9, .hi = 1.6e9};
+	struct ci b = {.mean = 1.6e9 + 200, .lo = 1.6e9 + 200, .hi = 1.6e9 + 200};
+	assert_false(ci_overlap(&a, &b));
+	assert_true(ci_tie(&a, &b));
+	assert_true(ci_tie(&b, &a));
+	/* 0.099% apart: a tie; 0.101% apart: a difference. */
+	struct ci c = {.mean = 100.099, .lo = 100.099, .hi = 100.099};
+	struct ci d = {.mean = 100.0, .lo = 100.0, .hi = 100.0};
+	struct ci e = {.mean = 100.102, .lo = 100.102, .hi = 100.102};
+	assert_true(ci_tie(&c, &d));
+	assert_false(ci_tie(&e, &d));
+	assert_false(ci_tie(&d, &e));
+	/* Overlapping intervals tie whatever the gap between the means. */
+	struct ci f = {.mean = 10, .lo = 5, .hi = 15}, g = {.mean = 14, .lo = 13, .hi = 15};
+	assert_true(ci_tie(&f, &g));
+	/* Two means of 0 tie; 0 and 1 do not. */
+	struct ci z = {0}, one = {.mean = 1, .lo = 1, .hi = 1};
+	assert_true(ci_tie(&z, &z));
+	assert_false(ci_tie(&z, &one));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_t95_known_values),
-	    cmocka_unit_test(test_ci_of_samples),
-	    cmocka_unit_test(test_ci_overlap),
+	    cmocka_unit_test(test_t95_known_values), cmocka_unit_test(test_ci_of_samples),
+	    cmocka_unit_test(test_ci_overlap),	     cmocka_unit_test(test_ci_tie),
 	    cmocka_unit_test(test_mean_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -308,6 +308,38 @@ static void test_kpti_refused(void **state)
 	assert_non_null(strstr(err, "--kpti"));
 }
 
+/*
+ * CR0.WP = 0 is refused: at creation, with a message that names the flag,
+ * and when the guest clears WP later, with a guest-level error (Xen's
+ * write_cr() refuses CR0 changes other than TS for a PV guest).
+ */
+static void test_wp0_refused(void **state)
+{
+	(void)state;
+	assert_true(pv_mmu_ops.refuses_wp0);
+	struct vm_config c;
+	config_defaults(&c);
+	c.mode = "pv";
+	c.cr0_wp = false;
+	c.guest_mem = UINT64_C(64) << 20;
+	char err[256] = "";
+	assert_null(vm_create(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "--wp off"));
+	assert_non_null(strstr(err, "write_cr()"));
+
+	struct vm *vm = boot_pv(true);
+	jmp_buf jb;
+	vm->abort_jmp = &jb;
+	if (setjmp(jb) == 0) {
+		struct paging_ctl ctl = vm->vcpu.ctl;
+		ctl.wp = false;
+		cpu_set_paging_ctl(&vm->vcpu, &ctl);
+		fail_msg("pv let the guest clear CR0.WP");
+	}
+	assert_non_null(strstr(vm->err, "CR0.WP"));
+	vm_destroy(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +350,7 @@ int main(void)
 	    cmocka_unit_test(test_1g_direct_map_small_guest),
 	    cmocka_unit_test(test_native_has_no_hypercalls),
 	    cmocka_unit_test(test_kpti_refused),
+	    cmocka_unit_test(test_wp0_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,11 +112,13 @@ struct bench {
 	char **argv;
 	struct bench_row *rows;
 	size_t nrows;
+	bool quiet; /* -q: no progress, no table, no "wrote" line */
 };
 
 struct bench_row {
 	const struct workload *w;
 	const char *mode;
+	bool quiet; /* the command's -q */
 	bool ok;
 	char err[256];
 	struct run_result r;
@@ -420,9 +422,10 @@ static uint32_t hit_window(const struct vm_config *cfg)
 
 /* ---- the measurements ---- */
 
-static void bench_progress(const char *what, const char *wl, const char *mode)
+static void bench_progress(bool quiet, const char *what, const char *wl, const char *mode)
 {
-	fprintf(stderr, "bench: %-10s %-12s %s\n", what, wl, mode ? mode : "");
+	if (!quiet)
+		fprintf(stderr, "bench: %-10s %-12s %s\n", what, wl, mode ? mode : "");
 }
 
 /* The warm replay of a single-process stream on cfg's mode; fills row. */
@@ -443,7 +446,7 @@ static int bench_warm(const struct vm_config *cfg, const struct wl_rec *rec, uns
 	}
 	if (wcfg.guest_mem != cfg->guest_mem)
 		wcfg.host_mem = 0; /* derived from the larger guest */
-	bench_progress("warm", row->w->name, row->mode);
+	bench_progress(row->quiet, "warm", row->w->name, row->mode);
 	if (replay_on_vm(&wcfg, &job, err, sizeof(err)) != 0) {
 		cli_error("bench: %s under %s: warm replay failed: %s", row->w->name, row->mode,
 			  err);
@@ -465,7 +468,7 @@ static int bench_hitpath(const struct vm_config *cfg, const struct wl_rec *rec, 
 	    .rec = rec, .folded = true, .window = row->window, .repeat = repeat};
 	char err[256];
 
-	bench_progress("hitpath", row->w->name, row->mode);
+	bench_progress(row->quiet, "hitpath", row->w->name, row->mode);
 	if (replay_on_vm(cfg, &job, err, sizeof(err)) != 0) {
 		cli_error("bench: %s under %s: hit-path replay failed: %s", row->w->name, row->mode,
 			  err);
@@ -489,7 +492,7 @@ static void bench_count_workload(struct bench *b, const struct workload *w,
 
 	if (n == 0)
 		return;
-	bench_progress("count", w->name, "flat");
+	bench_progress(b->quiet, "count", w->name, "flat");
 	count_label(label, sizeof(label), "flat", w->name, "-", n);
 	flat_count(rec, rec->npages, UINT32_MAX, label, sink);
 	count_label(label, sizeof(label), "hitflat", w->name, "-", n);
@@ -501,7 +504,7 @@ static void bench_count_workload(struct bench *b, const struct workload *w,
 		char err[256];
 
 		cfg.mode = b->modes[m]->name;
-		bench_progress("count", w->name, cfg.mode);
+		bench_progress(b->quiet, "count", w->name, cfg.mode);
 		count_label(label, sizeof(label), "hitpath", w->name, cfg.mode, n);
 		if (replay_on_vm(&cfg, &job, err, sizeof(err)) != 0)
 			cli_error("bench: %s under %s: counted hit-path pass failed: %s", w->name,
@@ -524,7 +527,7 @@ static int bench_workload(struct bench *b, const struct workload *w, struct benc
 		cli_error("bench: out of memory");
 		return -1;
 	}
-	bench_progress("record", w->name, "native");
+	bench_progress(b->quiet, "record", w->name, "native");
 	cfg.mode = "native";
 	p.rec = &rec;
 	if (run_workload(&cfg, w, &p, NULL, r) != 0) {
@@ -561,7 +564,7 @@ static int bench_workload(struct bench *b, const struct workload *w, struct benc
 
 		cfg = b->cfg;
 		cfg.mode = row->mode;
-		bench_progress("run", w->name, row->mode);
+		bench_progress(b->quiet, "run", w->name, row->mode);
 		for (unsigned k = 0; k < b->runs; k++) {
 			if (run_workload(&cfg, w, &p, NULL, r) != 0) {
 				snprintf(row->err, sizeof(row->err), "%s", r->err);
@@ -711,7 +714,8 @@ static int bench_instr(struct bench *b)
 	av[k++] = "--instr-pass";
 	av[k] = NULL;
 
-	fprintf(stderr, "bench: counting instructions under callgrind (a few minutes)\n");
+	if (!b->quiet)
+		fprintf(stderr, "bench: counting instructions under callgrind (a few minutes)\n");
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -906,7 +910,8 @@ static void bench_help(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: vmmu bench [--csv FILE] [--modes a,b,...] [--workloads a,b,...] [FLAGS]\n\n"
+	    "usage: vmmu bench [--csv FILE] [--modes a,b,...] [--workloads a,b,...] [-q] "
+	    "[FLAGS]\n\n"
 	    "Measure how fast the engine simulates each workload under each mode, against\n"
 	    "the same user op stream replayed with no translation at all (a flat array):\n"
 	    "the physical limit of the engine. Also replays each single-process stream on a\n"
@@ -930,6 +935,8 @@ static void bench_help(FILE *f)
 	    "                                   needs valgrind\n"
 	    "  --instr-pass                     the counted passes alone (what --instr runs\n"
 	    "                                   under callgrind); writes no CSV\n"
+	    "  -q, --quiet                      no progress, no table and no \"wrote\" line: the\n"
+	    "                                   CSV alone (errors still go to stderr)\n"
 	    "  -h, --help                       this help\n\n",
 	    BENCH_DEFAULT_OUT, BENCH_DEFAULT_REPEAT, BENCH_DEFAULT_RUNS, BENCH_DEFAULT_RECORD);
 	cli_help_wl(f);
@@ -1025,6 +1032,11 @@ static int bench_parse(struct bench *b, int argc, char **argv)
 				b->instr = true;
 			else
 				b->instr_pass = true;
+			i++;
+			continue;
+		}
+		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			b->quiet = true;
 			i++;
 			continue;
 		}
@@ -1144,6 +1156,7 @@ int bench_main(int argc, char **argv)
 		for (size_t m = 0; m < b->nmodes; m++) {
 			rows[m].w = b->wl[w];
 			rows[m].mode = b->modes[m]->name;
+			rows[m].quiet = b->quiet;
 		}
 		if (bench_workload(b, b->wl[w], rows) != 0)
 			status = CLI_EXIT_FAIL;
@@ -1156,8 +1169,9 @@ int bench_main(int argc, char **argv)
 		cli_error("bench: %s", err);
 		status = CLI_EXIT_FAIL;
 	}
-	bench_print(strcmp(b->out, "-") == 0 ? stderr : stdout, b);
-	if (strcmp(b->out, "-") != 0)
+	if (!b->quiet)
+		bench_print(strcmp(b->out, "-") == 0 ? stderr : stdout, b);
+	if (!b->quiet && strcmp(b->out, "-") != 0)
 		fprintf(stdout, "\nwrote %s\n", b->out);
 out:
 	free(b->rows);

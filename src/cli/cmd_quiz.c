@@ -11,25 +11,33 @@
 
 static void quiz_help(FILE *f)
 {
-	fprintf(f, "usage: vmmu quiz [--kind K] [--mode M] [--seed N] [-c] [FLAGS]\n\n"
-		   "Print a small translation exercise built on a real guest: the table pages\n"
-		   "that matter (non-zero entries only), CR3 (and the EPTP, or the p2m), and a\n"
-		   "few guest virtual addresses to translate by hand. The same seed gives the\n"
-		   "same problem. Walk caches are off unless a flag turns them on.\n\n"
-		   "  --kind K      translate (the above, default) or pv-munmap: how many\n"
-		   "                hypercalls a munmap makes under pv, with and without\n"
-		   "                lazy-MMU batching (--mode does not apply)\n"
-		   "  --mode M      an MMU mode of `vmmu list modes` (default: native)\n"
-		   "  --seed N      the problem's seed (default: 1)\n"
-		   "  -c, --answers also print the worked answers, in `vmmu explain` form\n"
-		   "  -h, --help    this help\n\n");
+	fprintf(f,
+		"usage: vmmu quiz [--kind K] [--mode M] [--seed N] [-n N] [-c] [FLAGS]\n\n"
+		"Print a small translation exercise built on a real guest: the table pages\n"
+		"that matter (non-zero entries only), CR3 (and the EPTP, or the p2m), and a\n"
+		"few guest virtual addresses to translate by hand. The same seed gives the\n"
+		"same problem. Walk caches are off unless a flag turns them on.\n\n"
+		"  --kind K      translate (the above, default); exits: how many guest\n"
+		"                faults and VM exits each of a few user loads and stores\n"
+		"                takes under shadow and under nested paging (--mode does\n"
+		"                not apply: both run); or pv-munmap: how many hypercalls\n"
+		"                a munmap makes under pv, with and without lazy-MMU\n"
+		"                batching (--mode does not apply)\n"
+		"  --mode M      an MMU mode of `vmmu list modes` (default: native)\n"
+		"  --seed N      the problem's seed (default: 1)\n"
+		"  -n N          questions per seed, 1..%d (default: %d): addresses to\n"
+		"                translate, or accesses for --kind exits (pv-munmap asks\n"
+		"                its two questions)\n"
+		"  -c, --answers also print the worked answers, in `vmmu explain` form\n"
+		"  -h, --help    this help\n\n",
+		QUIZ_MAX_N, QUIZ_DEFAULT_N);
 	cli_help_machine(f);
 }
 
 int quiz_main(int argc, char **argv)
 {
 	struct vm_config cfg;
-	const char *mode = NULL, *seed_s = NULL, *kind = "translate";
+	const char *mode = NULL, *seed_s = NULL, *kind = "translate", *n_s = NULL;
 	bool answers = false;
 	char err[512];
 	char flags[1024] = "";
@@ -69,12 +77,34 @@ int quiz_main(int argc, char **argv)
 			rc = cli_take_value("--seed", argc, argv, &i, &seed_s, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--kind", argc, argv, &i, &kind, err, sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("-n", argc, argv, &i, &n_s, err, sizeof(err));
 		if (rc != CLI_MATCHED)
 			return cli_reject_arg("quiz", rc, a, err);
 	}
-	bool pv_munmap = strcmp(kind, "pv-munmap") == 0;
-	if (!pv_munmap && strcmp(kind, "translate") != 0) {
-		cli_error("--kind: unknown kind '%s' (expected translate or pv-munmap)", kind);
+	bool pv_munmap = strcmp(kind, "pv-munmap") == 0, exits = strcmp(kind, "exits") == 0;
+	if (!pv_munmap && !exits && strcmp(kind, "translate") != 0) {
+		cli_error("--kind: unknown kind '%s' (expected translate, exits or pv-munmap)",
+			  kind);
+		return CLI_EXIT_USAGE;
+	}
+	uint64_t n = QUIZ_DEFAULT_N;
+	if (n_s != NULL) {
+		if (cli_parse_u64(n_s, &n, err, sizeof(err)) != 0 || n < 1 || n > QUIZ_MAX_N) {
+			cli_error("-n: expected an integer from 1 to %d, got '%s'", QUIZ_MAX_N,
+				  n_s);
+			return CLI_EXIT_USAGE;
+		}
+		if (pv_munmap) {
+			cli_error("-n: --kind pv-munmap asks its two questions per seed (use "
+				  "--seed for another problem)");
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (exits && mode) {
+		cli_error("--kind exits: the question runs shadow and nested paging both; "
+			  "--mode %s does not apply",
+			  mode);
 		return CLI_EXIT_USAGE;
 	}
 	if (pv_munmap && mode && strcmp(mode, "pv") != 0) {
@@ -94,8 +124,10 @@ int quiz_main(int argc, char **argv)
 		cli_error("--seed: %s", err);
 		return CLI_EXIT_USAGE;
 	}
-	int rc = pv_munmap ? quiz_pv_munmap_print(stdout, &cfg, seed, answers, err, sizeof(err))
-			   : quiz_print(stdout, &cfg, seed, answers, flags, err, sizeof(err));
+	int rc =
+	    pv_munmap ? quiz_pv_munmap_print(stdout, &cfg, seed, answers, err, sizeof(err))
+	    : exits   ? quiz_exits_print(stdout, &cfg, seed, (unsigned)n, answers, err, sizeof(err))
+		    : quiz_print(stdout, &cfg, seed, (unsigned)n, answers, flags, err, sizeof(err));
 	switch (rc) {
 	case QUIZ_OK:
 		return CLI_EXIT_OK;

@@ -19,7 +19,8 @@ static void replay_help(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: vmmu replay --trace FILE|- [--mode M] [--warmup N] [--csv FILE|-] [FLAGS]\n\n"
+	    "usage: vmmu replay --trace FILE|- [--mode M] [--warmup N] [--csv FILE|-] [-q] "
+	    "[FLAGS]\n\n"
 	    "Replay a valgrind lackey trace of a real program under one MMU mode, and\n"
 	    "print the same summary (and CSV row) as `vmmu run`, for the workload\n"
 	    "replay:<trace name>. Record a trace with\n"
@@ -45,6 +46,7 @@ static void replay_help(FILE *f)
 	    "                                   with '-', the CSV goes to stdout and the summary\n"
 	    "                                   to stderr\n"
 	    "  -v, --verbose                    print every counter\n"
+	    "  -q, --quiet                      print no summary (errors still go to stderr)\n"
 	    "  -h, --help                       this help\n\n");
 	cli_help_machine(f);
 }
@@ -57,7 +59,7 @@ int replay_main(int argc, char **argv)
 	uint64_t nwarm = 0;
 	struct replay_workload *rw;
 	struct run_result r;
-	bool maxrss = false, no_syscalls = false;
+	bool maxrss = false, no_syscalls = false, quiet = false;
 	char err[512];
 	FILE *out;
 	int rc;
@@ -72,6 +74,11 @@ int replay_main(int argc, char **argv)
 		}
 		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
 			cfg.verbose++;
+			i++;
+			continue;
+		}
+		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			quiet = true;
 			i++;
 			continue;
 		}
@@ -135,16 +142,17 @@ int replay_main(int argc, char **argv)
 		return rc;
 	}
 	out = report_stream(csv);
-	fprintf(out,
-		"trace %s: %" PRIu64 " lines, %" PRIu64 " records (I %" PRIu64 ", L %" PRIu64
-		", S %" PRIu64 ", M %" PRIu64 "), %" PRIu64 " across a page boundary, %" PRIu64
-		" regions of 2 MiB mapped\n",
-		strcmp(trace, "-") == 0 ? "<stdin>" : trace, rw->in.lines, rw->in.records,
-		rw->in.fetches, rw->in.loads, rw->in.stores, rw->in.modifies, rw->in.straddles,
-		rw->in.regions);
-	if (!no_syscalls)
+	if (!quiet)
+		fprintf(out,
+			"trace %s: %" PRIu64 " lines, %" PRIu64 " records (I %" PRIu64
+			", L %" PRIu64 ", S %" PRIu64 ", M %" PRIu64 "), %" PRIu64
+			" across a page boundary, %" PRIu64 " regions of 2 MiB mapped\n",
+			strcmp(trace, "-") == 0 ? "<stdin>" : trace, rw->in.lines, rw->in.records,
+			rw->in.fetches, rw->in.loads, rw->in.stores, rw->in.modifies,
+			rw->in.straddles, rw->in.regions);
+	if (!no_syscalls && !quiet)
 		replay_print_sys(out, &rw->in);
-	rc = report_finish("replay", rw->name, &cfg, &r, csv);
+	rc = report_finish_opts("replay", rw->name, &cfg, &r, csv, quiet ? REPORT_QUIET : 0);
 	if (maxrss) {
 		struct rusage ru;
 		if (getrusage(RUSAGE_SELF, &ru) == 0)

@@ -135,9 +135,10 @@ static bool accesses_differ(const struct job *row, size_t n)
 /*
  * With several seeds, modes are compared on cycles per access, the metric
  * whose interval is known: the winner is the mode of the lowest mean, and
- * it is called only when its interval overlaps no other mode's. Returns the
- * winner or NULL; *tie gets the first mode whose interval overlaps the
- * lowest mean's (NULL when there is a clear winner or no run).
+ * it is called only when it ties with no other mode (ci_tie(): the
+ * intervals overlap, or the means differ by less than CI_TIE_REL, 0.1%).
+ * Returns the winner or NULL; *tie gets the first mode that ties with the
+ * lowest mean (NULL when there is a clear winner or no run).
  */
 static const struct job *ci_winner(const struct compare *c, size_t w, const struct job **tie)
 {
@@ -152,7 +153,7 @@ static const struct job *ci_winner(const struct compare *c, size_t w, const stru
 	if (best == SIZE_MAX)
 		return NULL;
 	for (size_t m = 0; m < c->nmodes; m++) {
-		if (m == best || row[m].state != JOB_OK || !ci_overlap(&ci[m], &ci[best]))
+		if (m == best || row[m].state != JOB_OK || !ci_tie(&ci[m], &ci[best]))
 			continue;
 		*tie = &row[m];
 		return NULL;
@@ -196,7 +197,7 @@ static void best_virtualized(const struct compare *c, size_t w, char *buf, size_
 		snprintf(buf, len, "%s", c->modes[best]->name);
 		return;
 	}
-	if (many && ci_overlap(&ci[best], &ci[next])) {
+	if (many && ci_tie(&ci[best], &ci[next])) {
 		snprintf(buf, len, "no clear winner (%s, %s)", c->modes[best]->name,
 			 c->modes[next]->name);
 		return;
@@ -310,7 +311,7 @@ static void shadow_vs_nested(const struct compare *c, size_t w, char *buf, size_
 	double a = c->cpa[sh].mean, b = c->cpa[ne].mean;
 	if (a == b)
 		snprintf(buf, len, "tie");
-	else if (c->nseeds > 1 && ci_overlap(&c->cpa[sh], &c->cpa[ne]))
+	else if (c->nseeds > 1 && ci_tie(&c->cpa[sh], &c->cpa[ne]))
 		snprintf(buf, len, "no clear gap");
 	else
 		snprintf(buf, len, "%s by %.1f%%", a < b ? "shadow" : "nested",
@@ -361,8 +362,9 @@ int summary_fill(FILE *f, void *ctx)
 		fprintf(
 		    f,
 		    "Modes are compared on mean cycles per access. The *winner* has the lowest\n"
-		    "mean and is named only when its interval overlaps no other mode's;\n"
-		    "otherwise the workload has **no clear winner** (VEE'11 found no noticeable\n"
+		    "mean and is named only when its interval overlaps no other mode's and its\n"
+		    "mean is more than 0.1%% below every other; otherwise the workload has\n"
+		    "**no clear winner** (VEE'11 found no noticeable\n"
 		    "gap between the modes in more than half of its cases). *Ratio* is a mode's\n"
 		    "mean over native's. *Gap to winner* (or to the lowest mean) names the two\n"
 		    "cost parts (`cyc_*` columns) that differ most, in cycles per access.\n");
@@ -414,11 +416,16 @@ int summary_fill(FILE *f, void *ctx)
 	fprintf(f,
 		"\n*Best virtualized* is the cheapest mode other than native, and how much\n"
 		"cheaper it is than the next one%s.\n",
-		c->nseeds > 1 ? " (\"no clear winner\" when their intervals overlap)" : "");
+		c->nseeds > 1
+		    ? " (\"no clear winner\" when their intervals overlap or their means are"
+		      " within 0.1%)"
+		    : "");
 	fprintf(f,
 		"\n*Shadow vs nested* compares the two virtualized modes alone: the cheaper\n"
 		"one and by how much, on cycles per access%s.\n",
-		c->nseeds > 1 ? " (\"no clear gap\" when their intervals overlap)" : "");
+		c->nseeds > 1 ? " (\"no clear gap\" when their intervals overlap or their means are"
+				" within 0.1%)"
+			      : "");
 
 	for (size_t w = 0; w < c->nwl; w++) {
 		const struct job *row = &c->cell[w * c->nmodes], *native = NULL, *tie = NULL;

@@ -287,7 +287,8 @@ static void list_help(FILE *f)
 		   "  --json       print the same as one JSON value: an object with the keys\n"
 		   "               modes, workloads and machines, or the one array asked for\n"
 		   "  -q, --quiet  names only, one per line, without headings (as 'modes' and\n"
-		   "               'workloads' print them; with 'machines', the profile names)\n"
+		   "               'workloads' print them; with 'machines', the profile names;\n"
+		   "               with no argument, 'mode NAME' and 'workload NAME' lines)\n"
 		   "  -h, --help   this help\n");
 }
 
@@ -342,9 +343,9 @@ static int list_main(int argc, char **argv)
 	if (quiet && only == NULL) {
 		for (size_t k = 0; mmu_modes[k] != NULL; k++)
 			if (jobs_mode_can_run(&def, mmu_modes[k], err, sizeof(err)))
-				printf("%s\n", mmu_modes[k]->name);
+				printf("mode %s\n", mmu_modes[k]->name);
 		for (size_t k = 0; workloads[k] != NULL; k++)
-			printf("%s\n", workloads[k]->name);
+			printf("workload %s\n", workloads[k]->name);
 		return CLI_EXIT_OK;
 	}
 	if (only != NULL && strcmp(only, "modes") == 0) {

@@ -64,6 +64,7 @@ struct merge {
 	struct row *rows;
 	size_t nrows, caprows;
 	size_t problems;
+	bool quiet; /* -q: no "wrote" line and no count of the jobs found */
 };
 
 /* ---- helpers ---- */
@@ -680,7 +681,7 @@ static int check_expect(struct merge *mg)
 	}
 	if (njobs == 0)
 		problem(mg, "--expect: '%s' holds no job", mg->expect);
-	else
+	else if (!mg->quiet || missing)
 		fprintf(stderr, "vmmu merge: %zu jobs in %s, %zu rows found, %zu missing\n", njobs,
 			mg->expect, njobs - missing, missing);
 	free(buf);
@@ -702,7 +703,7 @@ static int merge_fill(FILE *f, void *ctx)
 
 static void merge_help(FILE *f)
 {
-	fprintf(f, "usage: vmmu merge OUT.csv IN.csv|DIR ... [--expect JOBS]\n\n"
+	fprintf(f, "usage: vmmu merge OUT.csv IN.csv|DIR ... [--expect JOBS] [-q]\n\n"
 		   "Combine vmmu CSVs (for example the per-job files of `vmmu sweep --emit-jobs`)\n"
 		   "into OUT.csv, written atomically. A directory stands for its *.csv files, in\n"
 		   "name order. Every input must have the same header; no two rows may have the\n"
@@ -710,6 +711,7 @@ static void merge_help(FILE *f)
 		   "every job of the jobs file must have exactly one row, and every row a job.\n"
 		   "On any problem nothing is written and the exit status is 2.\n\n"
 		   "  --expect JOBS    the file `vmmu sweep --emit-jobs` wrote\n"
+		   "  -q, --quiet      print nothing on success (problems are still reported)\n"
 		   "  -h, --help       this help\n");
 }
 
@@ -750,6 +752,11 @@ int merge_main(int argc, char **argv)
 		}
 		if (r == CLI_MATCHED)
 			continue;
+		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
+			mg.quiet = true;
+			i++;
+			continue;
+		}
 		v = argv[i++];
 		if (v[0] == '-' && v[1] != '\0') {
 			cli_error("merge: unknown flag '%s' (see `vmmu merge --help`)", v);
@@ -821,7 +828,8 @@ int merge_main(int argc, char **argv)
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
-	printf("wrote %s (%zu rows from %zu files)\n", mg.out, mg.nrows, mg.nfiles);
+	if (!mg.quiet)
+		printf("wrote %s (%zu rows from %zu files)\n", mg.out, mg.nrows, mg.nfiles);
 	rc = CLI_EXIT_OK;
 out:
 	merge_free(&mg);

@@ -31,6 +31,7 @@ struct sweep {
 	const char *emit; /* --emit-jobs parallel|slurm, or NULL */
 	const char *vmmu; /* --vmmu PATH for emitted commands, or NULL */
 	bool resume;	  /* --resume: emit only the jobs without a complete CSV */
+	bool quiet;	  /* -q: no progress, no "wrote" lines, no crossover lines */
 	bool pilot;	  /* --pilot on|off: run the last value's jobs first */
 	const char *from; /* --from CSV: redraw from a merged CSV, run nothing */
 	int argc;	  /* the command line, to spell the redraw command */

@@ -150,7 +150,7 @@ static void sweep_help(FILE *f)
 	    f,
 	    "usage: vmmu sweep --workload W --param P --values a,b,... [--modes a,b,...] [-j N]\n"
 	    "                  [--seeds N] [--out DIR] [--emit-jobs parallel|slurm [--resume]\n"
-	    "                  [--pilot on|off] [--vmmu PATH]] [--from MERGED.csv] [FLAGS]\n\n"
+	    "                  [--pilot on|off] [--vmmu PATH]] [--from MERGED.csv] [-q] [FLAGS]\n\n"
 	    "Run workload W once for each value of parameter P (any flag below, without its\n"
 	    "dashes: pages, ops, procs, host-page, vpid, shadow-sync, tlb, levels, ...) under\n"
 	    "each mode, and write DIR/sweep-W-P.csv, DIR/sweep-W-P.md and a line plot\n"
@@ -184,6 +184,9 @@ static void sweep_help(FILE *f)
 	    "  --from MERGED.csv                run nothing; draw the summary, plot and\n"
 	    "                                   crossover from the CSV `vmmu merge` made of\n"
 	    "                                   this sweep's jobs\n"
+	    "  -q, --quiet                      no progress, no list of files written and no\n"
+	    "                                   crossover lines (the files say it; a failed\n"
+	    "                                   run is still reported)\n"
 	    "  -h, --help                       this help\n\n",
 	    JOBS_MAX_PAR, SWEEP_DEFAULT_JOBS);
 	cli_help_wl(f);
@@ -372,6 +375,11 @@ static int sweep_parse(struct sweep *s, int argc, char **argv)
 			rc = cli_take_value("--pilot", argc, argv, &i, &pilot, err, sizeof(err));
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--from", argc, argv, &i, &s->from, err, sizeof(err));
+		if (rc == CLI_NOMATCH && (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)) {
+			s->quiet = true;
+			i++;
+			continue;
+		}
 		if (rc == CLI_NOMATCH && strcmp(a, "--resume") == 0) {
 			s->resume = true;
 			i++;
@@ -803,7 +811,8 @@ static int sweep_plot(const struct sweep *s)
 	pl.mark_labels = marks_l;
 	st = plot_lines(s->out, &pl, msg, sizeof(msg));
 	if (st == PLOT_DRAWN) {
-		printf("wrote %s/plots/%s.{svg,png}\n", s->out, s->base);
+		if (!s->quiet)
+			printf("wrote %s/plots/%s.{svg,png}\n", s->out, s->base);
 		return 0;
 	}
 	if (st == PLOT_NO_GNUPLOT) {
@@ -876,11 +885,12 @@ int sweep_main(int argc, char **argv)
 		}
 		rc = 0;
 	} else {
-		fprintf(stderr,
-			"vmmu sweep: %s, %s over %zu values x %zu modes x %u seeds = %zu runs, %u "
-			"at a time\n",
-			s.w->name, s.param, s.nval, s.nmodes, s.nseeds, s.njob, s.jobs);
-		rc = jobs_run("sweep", s.job, s.njob, s.jobs);
+		if (!s.quiet)
+			fprintf(stderr,
+				"vmmu sweep: %s, %s over %zu values x %zu modes x %u seeds = %zu "
+				"runs, %u at a time\n",
+				s.w->name, s.param, s.nval, s.nmodes, s.nseeds, s.njob, s.jobs);
+		rc = jobs_run_quiet("sweep", s.job, s.njob, s.jobs, s.quiet);
 	}
 	if (rc != 0) {
 		cli_error("sweep: interrupted by SIG%s; nothing written", sigabbrev_np(rc));
@@ -914,7 +924,7 @@ int sweep_main(int argc, char **argv)
 		cli_error("sweep: %s", err);
 		rc = CLI_EXIT_FAIL;
 		write_failed = true;
-	} else {
+	} else if (!s.quiet) {
 		printf("wrote %s (%zu rows)\n", path, s.njob - failed);
 	}
 	snprintf(path, sizeof(path), "%.3800s/%s.md", s.out, s.base);
@@ -922,7 +932,7 @@ int sweep_main(int argc, char **argv)
 		cli_error("sweep: %s", err);
 		rc = CLI_EXIT_FAIL;
 		write_failed = true;
-	} else {
+	} else if (!s.quiet) {
 		printf("wrote %s\n", path);
 	}
 	if (sweep_plot(&s) < 0) {
@@ -936,10 +946,10 @@ int sweep_main(int argc, char **argv)
 		rc = CLI_EXIT_FAIL;
 	}
 	jobs_release_signals(&mask);
-	if (s.pa != SIZE_MAX && s.pb != SIZE_MAX && s.nxo == 0)
+	if (!s.quiet && s.pa != SIZE_MAX && s.pb != SIZE_MAX && s.nxo == 0)
 		printf("no crossover between %s and %s over these values\n", s.modes[s.pa]->name,
 		       s.modes[s.pb]->name);
-	for (size_t k = 0; k < s.nxo; k++) {
+	for (size_t k = 0; k < s.nxo && !s.quiet; k++) {
 		char t[512];
 		xover_text(&s, &s.xo[k], t, sizeof(t));
 		printf("crossover: %s\n", t);

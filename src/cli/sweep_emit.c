@@ -424,8 +424,9 @@ int sweep_emit(const struct sweep *s)
 		size_t v = s->nval - 1;
 		for (size_t m = 0; m < s->nmodes; m++) {
 			size_t k = (v * s->nmodes + m) * s->nseeds;
-			fprintf(stderr, "vmmu sweep: pilot: %s %s=%s\n", s->job[k].m->name,
-				s->param, s->values[v]);
+			if (!s->quiet)
+				fprintf(stderr, "vmmu sweep: pilot: %s %s=%s\n", s->job[k].m->name,
+					s->param, s->values[v]);
 			if (run_line(&e, k) < 0) {
 				cli_error("sweep: the pilot job %s %s=%s failed; the job list is in "
 					  "%s, no script was written",
@@ -476,6 +477,8 @@ int sweep_emit(const struct sweep *s)
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
+	if (s->quiet)
+		goto out;
 	printf("wrote %s/%s.jobs (%zu jobs: %zu values x %zu modes x %u seeds)\n", s->out,
 	       s->base, s->njob, s->nval, s->nmodes, s->nseeds);
 	if (npilot)

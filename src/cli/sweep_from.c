@@ -198,11 +198,14 @@ int sweep_load(struct sweep *s)
 		s->job[k].state = s->rows[k] != NULL ? JOB_OK : JOB_FAILED;
 		missing += s->rows[k] == NULL;
 	}
-	fprintf(stderr, "vmmu sweep: %s: %zu rows, %zu of %zu jobs found", s->from, nrows,
-		s->njob - missing, s->njob);
-	if (stray)
-		fprintf(stderr, "; %zu row(s) belong to no job of this sweep, left out", stray);
-	fputc('\n', stderr);
+	if (!s->quiet || stray) {
+		fprintf(stderr, "vmmu sweep: %s: %zu rows, %zu of %zu jobs found", s->from, nrows,
+			s->njob - missing, s->njob);
+		if (stray)
+			fprintf(stderr, "; %zu row(s) belong to no job of this sweep, left out",
+				stray);
+		fputc('\n', stderr);
+	}
 out:
 	if (want != NULL)
 		for (size_t k = 0; k < s->njob; k++)

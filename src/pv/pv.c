@@ -59,8 +59,32 @@ static void pv_destroy(struct vm *vm)
 	vm->p2m.m2p = NULL;
 }
 
+/*
+ * CR0.WP = 0 cannot be had in a PV guest: Xen emulates the guest kernel's
+ * CR0 writes (write_cr() in xen/arch/x86/pv/emul-priv-op.c) and refuses a
+ * change of any bit but TS, and Linux's xen_write_cr0() passes TS alone.
+ * With WP clear, the guest kernel could store through the read-only
+ * mappings of its own page tables and bypass mmu_update's validation, so
+ * the mode refuses the setting (mmu_ops.refuses_wp0) at creation, and a
+ * guest that clears WP later ends the run with a guest-level error.
+ */
+static const char pv_wp0_msg[] =
+    "--wp off: a Xen PV guest cannot clear CR0.WP (Xen's write_cr() refuses CR0 changes"
+    " other than TS; with WP clear the guest could write its page tables without"
+    " mmu_update)";
+
+static void pv_on_ctl_change(struct vcpu *v)
+{
+	if (!v->ctl.wp)
+		vm_abort(v->vm, "pv: %s", pv_wp0_msg);
+}
+
 static int pv_init(struct vm *vm)
 {
+	if (!vm->cfg.cr0_wp) {
+		snprintf(vm->err, sizeof(vm->err), "%s", pv_wp0_msg);
+		return -1;
+	}
 	if (vm->cfg.kpti) {
 		snprintf(vm->err, sizeof(vm->err),
 			 "--kpti on: the pv mode does not model KPTI in a paravirtual guest"
@@ -240,6 +264,8 @@ const struct mmu_ops pv_mmu_ops = {
     .destroy = pv_destroy,
     .translate = pv_translate,
     .on_tlb_flush = pv_on_tlb_flush,
+    .on_ctl_change = pv_on_ctl_change,
+    .refuses_wp0 = true,
     .audit = pv_audit,
     .hypercall = pv_hypercall,
     .digest_canon = pv_digest_canon,

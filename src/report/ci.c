@@ -61,6 +61,12 @@ bool ci_overlap(const struct ci *a, const struct ci *b)
 	return a->lo <= b->hi && b->lo <= a->hi;
 }
 
+bool ci_tie(const struct ci *a, const struct ci *b)
+{
+	double big = fmax(fabs(a->mean), fabs(b->mean));
+	return ci_overlap(a, b) || fabs(a->mean - b->mean) < CI_TIE_REL * big;
+}
+
 static void mean_stats(const struct run_result *const *runs, size_t n, size_t off,
 		       struct stats *out)
 {

@@ -46,6 +46,20 @@ void ci_of(const double *x, size_t n, struct ci *out);
 bool ci_overlap(const struct ci *a, const struct ci *b);
 
 /*
+ * The smallest relative difference of two means that a summary calls a
+ * difference: 0.1%. Below it, two modes tie whatever their intervals say:
+ * a deterministic workload run over several seeds has zero-width intervals,
+ * and 200 cycles out of 1.6e9 is no winner.
+ */
+#define CI_TIE_REL 1e-3
+
+/*
+ * Are a and b indistinguishable: do their intervals overlap, or do their
+ * means differ by less than CI_TIE_REL of the larger magnitude?
+ */
+bool ci_tie(const struct ci *a, const struct ci *b);
+
+/*
  * The mean of n completed runs, as one run result: every counter of st and
  * whole is the rounded mean of the runs' (est_cycles follows from st), wall
  * time is the mean, and checksum, digest, params and region are the first

@@ -151,8 +151,21 @@ const char *xp_exit_name(uint64_t reason);
  * machine, or QUIZ_FAILED (out of memory), with err set.
  */
 enum { QUIZ_OK = 0, QUIZ_BAD_MACHINE = -1, QUIZ_FAILED = -2 };
-int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answers,
+/* Questions per seed: -n, 1..QUIZ_MAX_N; QUIZ_DEFAULT_N when not given. */
+#define QUIZ_DEFAULT_N 5
+#define QUIZ_MAX_N 20
+int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, unsigned n, bool answers,
 	       const char *flags, char *err, size_t errlen);
+
+/*
+ * The exits question (quiz_exits.c): n seeded user loads and stores over a
+ * fresh mapping; how many guest faults and VM exits each takes under
+ * shadow and under nested paging, answered (when 'answers') by running
+ * the sequence under both modes. cfg gives the machine (its mode is
+ * ignored). Returns as quiz_print().
+ */
+int quiz_exits_print(FILE *out, const struct vm_config *cfg, uint64_t seed, unsigned n,
+		     bool answers, char *err, size_t errlen);
 
 /*
  * The pv munmap question (quiz_pv.c): how many hypercalls a seeded munmap

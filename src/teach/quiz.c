@@ -4,7 +4,9 @@
  *
  * A seed picks a few user pages that share some of their tables, and a few
  * addresses to translate: some inside those pages, at least one whose leaf
- * entry is missing and one whose upper entry is missing. The guest is built
+ * entry is missing and one whose upper entry is missing. That is five
+ * questions (the default); -n N takes the first N of them, or adds N - 5
+ * addresses of those five kinds at new offsets. The guest is built
  * with the explainer's own builder (explain_guest_build), so the problem is
  * real guest memory: the table pages are dumped from it (only their
  * non-zero entries), with CR3, and, for nested paging, the EPTP and the EPT
@@ -28,7 +30,7 @@
 #include "../core/pte.h"
 #include "../core/vm.h"
 
-#define QUIZ_NQ 5
+#define QUIZ_NQ 5 /* the five kinds of address: A, B, C, F1, F2 */
 #define QUIZ_NMAP 3
 #define QUIZ_MAX_PAGES 128
 
@@ -73,10 +75,11 @@ static uint64_t quiz_va(const unsigned *idx, int top, int leaf, uint64_t off)
 struct quiz {
 	int top, leaf;
 	uint64_t map[QUIZ_NMAP];
-	uint64_t q[QUIZ_NQ];
+	uint64_t q[QUIZ_MAX_N];
+	unsigned n;
 };
 
-static void quiz_make(struct quiz *z, const struct vm_config *cfg, uint64_t seed)
+static void quiz_make(struct quiz *z, const struct vm_config *cfg, uint64_t seed, unsigned n)
 {
 	uint64_t s = seed;
 	const int top = cfg->levels, leaf = cfg->guest_page == PG_2M ? LVL_PD : LVL_PT;
@@ -124,6 +127,13 @@ static void quiz_make(struct quiz *z, const struct vm_config *cfg, uint64_t seed
 		z->q[k] = z->q[j];
 		z->q[j] = t;
 	}
+	/* -n: fewer questions take the first n of the five; more add addresses
+	 * of a seeded kind at a new offset (drawn after the five, so the first
+	 * five are those of the default). */
+	z->n = n;
+	for (unsigned k = QUIZ_NQ; k < n; k++)
+		z->q[k] =
+		    quiz_va(qs[quiz_below(&s, QUIZ_NQ)], top, leaf, 8 * (quiz_rand(&s) % (ps / 8)));
 }
 
 /* ---- relevant pages, from the answers' events ---- */
@@ -179,21 +189,26 @@ static void quiz_dump_page(FILE *f, struct vm *vm, const struct quiz_page *p, co
 	}
 }
 
-int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answers,
+int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, unsigned n, bool answers,
 	       const char *flags, char *err, size_t errlen)
 {
 	struct quiz z;
-	quiz_make(&z, cfg, seed);
+	if (n < 1 || n > QUIZ_MAX_N) {
+		snprintf(err, errlen, "-n: expected 1..%d, got %u", QUIZ_MAX_N, n);
+		return QUIZ_BAD_MACHINE;
+	}
+	quiz_make(&z, cfg, seed, n);
 	struct xp_opts o = {.map = z.map, .nmap = QUIZ_NMAP};
 	struct vm *vm = explain_guest_build(cfg, &o, err, errlen);
 	if (!vm)
 		return QUIZ_BAD_MACHINE;
 
 	/* The answers, each on a fresh build of the same guest. */
-	struct xp_trace t[QUIZ_NQ];
+	const int nq = (int)z.n;
+	struct xp_trace t[QUIZ_MAX_N];
 	memset(t, 0, sizeof(t));
 	int rc = QUIZ_OK;
-	for (int k = 0; k < QUIZ_NQ && rc == QUIZ_OK; k++) {
+	for (int k = 0; k < nq && rc == QUIZ_OK; k++) {
 		struct vm *qv = explain_guest_build(cfg, &o, err, errlen);
 		if (!qv || explain_access(qv, z.q[k], &o, &t[k]) != 0) {
 			if (qv)
@@ -204,7 +219,7 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 			vm_destroy(qv);
 	}
 	if (rc != QUIZ_OK) {
-		for (int k = 0; k < QUIZ_NQ; k++)
+		for (int k = 0; k < nq; k++)
 			xp_trace_free(&t[k]);
 		vm_destroy(vm);
 		return rc;
@@ -214,7 +229,7 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 	 * read EPT entries, the p2m when a VMM stands between the spaces. */
 	const bool identity = t[0].identity;
 	bool nested = false;
-	for (int k = 0; k < QUIZ_NQ; k++)
+	for (int k = 0; k < nq; k++)
 		nested |= t[k].two_d;
 	const bool shadow = !identity && !nested;
 	fprintf(out, "vmmu quiz: %s paging, seed %" PRIu64 "\n", cfg->mode, seed);
@@ -239,7 +254,7 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 		t[0].cr3, gspace, pte_frame(t[0].cr3), t[0].cr3 & CR3_PCID_MASK);
 	if (nested) {
 		uint64_t ep4ta = 0;
-		for (int k = 0; k < QUIZ_NQ && !ep4ta; k++)
+		for (int k = 0; k < nq && !ep4ta; k++)
 			for (size_t i = 0; i < t[k].n && !ep4ta; i++) {
 				const struct xp_rec *r = &t[k].rec[i];
 				if (r->ev.kind == TR_WALK_REF && r->ev.dim == DIM_HOST &&
@@ -256,26 +271,26 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 	}
 
 	struct quiz_page pages[QUIZ_MAX_PAGES];
-	size_t np = quiz_pages(t, QUIZ_NQ, pages);
+	size_t np = quiz_pages(t, (size_t)nq, pages);
 	fprintf(out, "\nGuest page tables (%s memory):\n",
 		identity ? "physical" : "guest-physical");
 	for (size_t k = 0; k < np; k++)
 		if (!pages[k].host)
-			quiz_dump_page(stdout, vm, &pages[k], gspace);
+			quiz_dump_page(out, vm, &pages[k], gspace);
 	if (nested) {
 		fprintf(out, "\nEPT pages (host-physical memory):\n");
 		for (size_t k = 0; k < np; k++)
 			if (pages[k].host)
-				quiz_dump_page(stdout, vm, &pages[k], "hPA");
+				quiz_dump_page(out, vm, &pages[k], "hPA");
 	}
 	if (shadow) {
 		/* The p2m of every guest frame involved: the tables, and the data
 		 * pages the mapped addresses land in. */
-		uint64_t gfn[QUIZ_MAX_PAGES + QUIZ_NMAP];
+		uint64_t gfn[QUIZ_MAX_PAGES + QUIZ_MAX_N];
 		size_t ng = 0;
 		for (size_t k = 0; k < np; k++)
 			gfn[ng++] = pages[k].addr >> PAGE_SHIFT;
-		for (int k = 0; k < QUIZ_NQ; k++)
+		for (int k = 0; k < nq; k++)
 			if (t[k].ok && t[k].gpa_known)
 				gfn[ng++] = t[k].gpa >> PAGE_SHIFT;
 		for (size_t a = 1; a < ng; a++)
@@ -303,7 +318,7 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 		identity ? "physical address"
 			 : "guest-physical and "
 			   "host-physical addresses");
-	for (int k = 0; k < QUIZ_NQ; k++)
+	for (int k = 0; k < nq; k++)
 		fprintf(out, "  %d. gVA 0x%016" PRIx64 "\n", k + 1, z.q[k]);
 	fprintf(out,
 		"\nCheck one answer with:\n  vmmu explain --mode %s --map 0x%" PRIx64 ",0x%" PRIx64
@@ -311,11 +326,11 @@ int quiz_print(FILE *out, const struct vm_config *cfg, uint64_t seed, bool answe
 		cfg->mode, z.map[0], z.map[1], z.map[2], flags);
 	if (!answers)
 		fprintf(out, "(Run again with -c for the worked answers.)\n");
-	for (int k = 0; answers && k < QUIZ_NQ; k++) {
+	for (int k = 0; answers && k < nq; k++) {
 		fprintf(out, "\n==== answer %d: gVA 0x%016" PRIx64 " ====\n", k + 1, z.q[k]);
-		xp_print_text(stdout, &t[k]);
+		xp_print_text(out, &t[k]);
 	}
-	for (int k = 0; k < QUIZ_NQ; k++)
+	for (int k = 0; k < nq; k++)
 		xp_trace_free(&t[k]);
 	vm_destroy(vm);
 	return QUIZ_OK;
