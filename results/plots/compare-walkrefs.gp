@@ -14,12 +14,12 @@ set key top left
 set xtics nomirror rotate by -25
 do for [fmt in "svg png"] {
   if (fmt eq "svg") {
-    set terminal svg size 1820,760 dynamic noenhanced font "sans,10" background "#ffffff"
+    set terminal svg size 2270,760 dynamic noenhanced font "sans,10" background "#ffffff"
   } else {
     if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-      set terminal pngcairo size 1820,760 noenhanced font "sans,10" background "#ffffff"
+      set terminal pngcairo size 2270,760 noenhanced font "sans,10" background "#ffffff"
     } else {
-      set terminal png size 1820,760 noenhanced
+      set terminal png size 2270,760 noenhanced
     }
   }
   set output "compare-walkrefs." . fmt . suffix
@@ -31,15 +31,17 @@ do for [fmt in "svg png"] {
        "compare-walkrefs.dat" using 4 title "nested" lc rgb "#2ca02c", \
        "compare-walkrefs.dat" using 5 title "switching" lc rgb "#d62728", \
        "compare-walkrefs.dat" using 6 title "agile" lc rgb "#9467bd", \
-       "compare-walkrefs.dat" using 7 title "pv" lc rgb "#8c564b"
+       "compare-walkrefs.dat" using 7 title "pv" lc rgb "#8c564b", \
+       "compare-walkrefs.dat" using 8 title "nept" lc rgb "#e377c2"
   set title "walk references per completed walk: walk_refs / walks"
   set ylabel "references"
-  plot "compare-walkrefs.dat" using 8:xtic(1) title "native" lc rgb "#1f77b4", \
-       "compare-walkrefs.dat" using 9 title "shadow" lc rgb "#ff7f0e", \
-       "compare-walkrefs.dat" using 10 title "nested" lc rgb "#2ca02c", \
-       "compare-walkrefs.dat" using 11 title "switching" lc rgb "#d62728", \
-       "compare-walkrefs.dat" using 12 title "agile" lc rgb "#9467bd", \
-       "compare-walkrefs.dat" using 13 title "pv" lc rgb "#8c564b"
+  plot "compare-walkrefs.dat" using 9:xtic(1) title "native" lc rgb "#1f77b4", \
+       "compare-walkrefs.dat" using 10 title "shadow" lc rgb "#ff7f0e", \
+       "compare-walkrefs.dat" using 11 title "nested" lc rgb "#2ca02c", \
+       "compare-walkrefs.dat" using 12 title "switching" lc rgb "#d62728", \
+       "compare-walkrefs.dat" using 13 title "agile" lc rgb "#9467bd", \
+       "compare-walkrefs.dat" using 14 title "pv" lc rgb "#8c564b", \
+       "compare-walkrefs.dat" using 15 title "nept" lc rgb "#e377c2"
   unset multiplot
   set output
 }
