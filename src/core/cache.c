@@ -71,35 +71,56 @@ static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 }
 
 /*
- * Look tag up in one level at time now. A hit makes it MRU; a miss fills it
- * over the first empty way, else the LRU way (an empty way's stamp is 0,
- * below every occupied one; ties go to the lowest way). Returns true on a
- * hit. One pass does both searches, the oldest stamp so far kept in a
- * register.
+ * Search one set of 'ways' ways for tag at time now. A hit makes it MRU; a
+ * miss fills it over the first empty way, else the LRU way (an empty way's
+ * stamp is 0, below every occupied one; ties go to the lowest way). Returns
+ * true on a hit. The tag search runs first with nothing else in its loop
+ * (most references that get here miss L1); the oldest stamp is searched only
+ * on a miss, branch-free, lowest way first on a tie.
  */
-static inline bool level_touch(struct cache_level *lv, uint64_t tag, uint32_t now)
+static inline __attribute__((always_inline)) bool set_touch(uint64_t *t, uint32_t *stamp,
+							     uint32_t ways, uint64_t tag,
+							     uint32_t now)
 {
-	size_t base = (size_t)level_set(lv, tag - 1) * lv->ways;
-	uint64_t *t = lv->tag + base;
-	uint32_t *stamp = lv->stamp + base;
-	const uint32_t ways = lv->ways;
-	uint32_t victim = 0, oldest = UINT32_MAX;
-
+#pragma GCC unroll 16
 	for (uint32_t w = 0; w < ways; w++) {
-		uint32_t st = stamp[w];
-
 		if (t[w] == tag) {
 			stamp[w] = now;
 			return true;
 		}
-		if (st < oldest) {
-			oldest = st;
-			victim = w;
-		}
+	}
+	uint32_t victim = 0, oldest = stamp[0];
+
+#pragma GCC unroll 16
+	for (uint32_t w = 1; w < ways; w++) {
+		uint32_t st = stamp[w];
+		bool older = st < oldest;
+
+		victim = older ? w : victim;
+		oldest = older ? st : oldest;
 	}
 	t[victim] = tag;
 	stamp[victim] = now;
 	return false;
+}
+
+/* Look tag up in one level (set_touch() on its set). The common
+ * associativities get a copy whose loops the compiler unrolls whole. */
+static inline __attribute__((always_inline)) bool level_touch(struct cache_level *lv,
+								uint64_t tag, uint32_t now)
+{
+	size_t base = (size_t)level_set(lv, tag - 1) * lv->ways;
+	uint64_t *t = lv->tag + base;
+	uint32_t *stamp = lv->stamp + base;
+
+	switch (lv->ways) {
+	case 8:
+		return set_touch(t, stamp, 8, tag, now);
+	case 16:
+		return set_touch(t, stamp, 16, tag, now);
+	default:
+		return set_touch(t, stamp, lv->ways, tag, now);
+	}
 }
 
 static int geom_ok(const struct cache_geom *g)
