@@ -105,11 +105,15 @@ static inline __attribute__((always_inline)) bool set_touch(uint64_t *t, uint32_
 }
 
 /* Look tag up in one level (set_touch() on its set). The common
- * associativities get a copy whose loops the compiler unrolls whole. */
+ * associativities get a copy whose loops the compiler unrolls whole.
+ * hashed is lv->hashed, given as a constant by the caller. */
 static inline __attribute__((always_inline)) bool level_touch(struct cache_level *lv,
-								uint64_t tag, uint32_t now)
+								bool hashed, uint64_t tag,
+								uint32_t now)
 {
-	size_t base = (size_t)level_set(lv, tag - 1) * lv->ways;
+	uint64_t line = tag - 1;
+	uint32_t set = (uint32_t)(hashed ? line_hash(line) : line) & lv->mask;
+	size_t base = (size_t)set * lv->ways;
 	uint64_t *t = lv->tag + base;
 	uint32_t *stamp = lv->stamp + base;
 
@@ -195,11 +199,12 @@ int cache_ref_slow(struct cache *c, uint64_t tag)
 		cache_renumber(c);
 	uint32_t now = ++c->clock;
 
-	if (level_touch(&c->lvl[0], tag, now))
+	/* The L1 is indexed by line bits, L2 and LLC by hash (cache_init()). */
+	if (level_touch(&c->lvl[0], false, tag, now))
 		served = CACHE_L1;
-	else if (level_touch(&c->lvl[1], tag, now))
+	else if (level_touch(&c->lvl[1], true, tag, now))
 		served = CACHE_L2;
-	else if (level_touch(&c->lvl[2], tag, now))
+	else if (level_touch(&c->lvl[2], true, tag, now))
 		served = CACHE_LLC;
 	c->served[served - 1]++;
 	return served;
