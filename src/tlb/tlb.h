@@ -129,17 +129,7 @@ tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid, enum access_ki
 			t->c.l1_hits++;
 			return t->mru;
 		}
-		/* The memo's entry under another key: a global entry looked
-		 * up under another PCID. */
-		struct tlb_entry *e = t->mru;
-		if (e != NULL && e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
-		    (e->pcid == pcid || (e->flags & TLBF_G))) {
-			t->c.lookups++;
-			t->c.hits++;
-			t->c.l1_hits++;
-			return e;
-		}
-		e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
+		struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
 		/* l1d holds 4K entries only, so the size needs no compare. */
 		for (uint32_t w = 0; w < t->l1d.ways; w++, e++) {
 			if (e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
@@ -147,9 +137,14 @@ tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid, enum access_ki
 				t->c.lookups++;
 				t->c.hits++;
 				t->c.l1_hits++;
-				if (unlikely(t->clock == UINT32_MAX))
-					tlb_renumber(t);
-				e->stamp = ++t->clock;
+				/* The memo's entry found under another key (a
+				 * global entry, another PCID) is still the MRU
+				 * of its set: it needs no new stamp. */
+				if (e != t->mru) {
+					if (unlikely(t->clock == UINT32_MAX))
+						tlb_renumber(t);
+					e->stamp = ++t->clock;
+				}
 				t->mru = e;
 				t->mru_vpn = vpn;
 				t->mru_ctx = ctx;
