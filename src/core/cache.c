@@ -75,12 +75,11 @@ static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
  * miss fills it over the first empty way, else the LRU way (an empty way's
  * stamp is 0, below every occupied one; ties go to the lowest way). Returns
  * true on a hit. The tag search runs first with nothing else in its loop
- * (most references that get here miss L1); the oldest stamp is searched only
- * on a miss, branch-free, lowest way first on a tie.
+ * (most references that get here miss L1); only on a miss is the oldest
+ * stamp found, then the lowest way that holds it.
  */
-static inline __attribute__((always_inline)) bool set_touch(uint64_t *t, uint32_t *stamp,
-							     uint32_t ways, uint64_t tag,
-							     uint32_t now)
+static inline __attribute__((always_inline)) bool
+set_touch(uint64_t *t, uint32_t *stamp, uint32_t ways, uint64_t tag, uint32_t now)
 {
 #pragma GCC unroll 16
 	for (uint32_t w = 0; w < ways; w++) {
@@ -89,16 +88,16 @@ static inline __attribute__((always_inline)) bool set_touch(uint64_t *t, uint32_
 			return true;
 		}
 	}
-	uint32_t victim = 0, oldest = stamp[0];
+	uint32_t oldest = stamp[0];
 
 #pragma GCC unroll 16
-	for (uint32_t w = 1; w < ways; w++) {
-		uint32_t st = stamp[w];
-		bool older = st < oldest;
+	for (uint32_t w = 1; w < ways; w++)
+		oldest = stamp[w] < oldest ? stamp[w] : oldest;
+	uint32_t victim = 0;
 
-		victim = older ? w : victim;
-		oldest = older ? st : oldest;
-	}
+#pragma GCC unroll 16
+	while (stamp[victim] != oldest)
+		victim++;
 	t[victim] = tag;
 	stamp[victim] = now;
 	return false;
@@ -107,9 +106,8 @@ static inline __attribute__((always_inline)) bool set_touch(uint64_t *t, uint32_
 /* Look tag up in one level (set_touch() on its set). The common
  * associativities get a copy whose loops the compiler unrolls whole.
  * hashed is lv->hashed, given as a constant by the caller. */
-static inline __attribute__((always_inline)) bool level_touch(struct cache_level *lv,
-								bool hashed, uint64_t tag,
-								uint32_t now)
+static inline __attribute__((always_inline)) bool level_touch(struct cache_level *lv, bool hashed,
+							      uint64_t tag, uint32_t now)
 {
 	uint64_t line = tag - 1;
 	uint32_t set = (uint32_t)(hashed ? line_hash(line) : line) & lv->mask;

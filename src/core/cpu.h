@@ -63,7 +63,7 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
 }
 
 static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, gva_t gva,
-								 unsigned size)
+							       unsigned size)
 {
 	struct vm *vm = v->vm;
 	vm->st.accesses++;
@@ -79,7 +79,7 @@ static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, g
 }
 
 static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_t gva,
-							       unsigned size, uint64_t val)
+							    unsigned size, uint64_t val)
 {
 	struct vm *vm = v->vm;
 	vm->st.accesses++;
