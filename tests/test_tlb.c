@@ -298,6 +298,45 @@ static void test_miss_fill_hit_counts(void **state)
 }
 
 /*
+ * The last-hit memo: a repeat lookup under the same key returns the entry
+ * stamped last and writes no stamp; a global entry looked up under another
+ * PCID is found by the set search and, being the memo's entry, keeps its
+ * stamp too; a flush forgets the memo, so a dropped entry is never hit.
+ */
+static void test_mru_memo(void **state)
+{
+	struct tlb *t = *state;
+
+	fill(t, 0x7000, 0x5a5a7000, PG_4K, TLBF_W | TLBF_G, 1, 1, ACC_READ);
+	assert_null(t->mru);
+	assert_true(t->mru_vpn == TLB_NO_VPN);
+	struct tlb_entry *e = tlb_lookup(t, 0x7008, 1, 1, ACC_READ);
+
+	assert_non_null(e);
+	assert_ptr_equal(t->mru, e);
+	assert_int_equal(t->mru_vpn, 0x7);
+	assert_int_equal(t->mru_ctx, tlb_ctx(1, 1));
+	uint32_t stamp = e->stamp, clock = t->clock;
+
+	assert_ptr_equal(tlb_lookup(t, 0x7ff8, 1, 1, ACC_WRITE), e);
+	assert_ptr_equal(tlb_lookup(t, 0x7010, 1, 2, ACC_READ), e); /* global, PCID 2 */
+	assert_int_equal(t->mru_ctx, tlb_ctx(1, 2));
+	assert_int_equal(e->stamp, stamp);
+	assert_int_equal(t->clock, clock);
+	assert_null(tlb_lookup(t, 0x7010, 2, 2, ACC_READ)); /* another VPID */
+	assert_int_equal(t->c.l1_hits, 3);
+	assert_int_equal(t->c.hits, 3);
+	assert_int_equal(t->c.lookups, 4);
+
+	assert_ptr_equal(tlb_lookup(t, 0x7000, 1, 1, ACC_READ), e);
+	assert_int_equal(tlb_flush_vpid(t, 1), 2); /* l1d and l2 */
+	assert_null(t->mru);
+	assert_true(t->mru_vpn == TLB_NO_VPN);
+	assert_null(tlb_lookup(t, 0x7000, 1, 1, ACC_READ));
+	assert_int_equal(t->c.l1_hits, 4);
+}
+
+/*
  * Geometry: L1 arrays of one entry, L2 of 4 sets x 4 ways.
  *   A  0x00001000 -> 0x5a5a1000  4K data
  *   B  0x00002000 -> 0x5a5a2000  4K data   (evicts A from l1d)
@@ -927,6 +966,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bad_geometry_rejected),
 	    cmocka_unit_test_setup_teardown(test_miss_fill_hit_counts, setup_roomy, teardown),
+	    cmocka_unit_test_setup_teardown(test_mru_memo, setup_roomy, teardown),
 	    cmocka_unit_test_setup_teardown(test_l2_hit_refills_l1, setup_refill, teardown),
 	    cmocka_unit_test_setup_teardown(test_lru_eviction_order, setup_tiny, teardown),
 	    cmocka_unit_test_setup_teardown(test_lru_survives_clock_wrap, setup_tiny, teardown),

@@ -71,35 +71,58 @@ static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 }
 
 /*
- * Look tag up in one level at time now. A hit makes it MRU; a miss fills it
- * over the first empty way, else the LRU way (an empty way's stamp is 0,
- * below every occupied one; ties go to the lowest way). Returns true on a
- * hit. One pass does both searches, the oldest stamp so far kept in a
- * register.
+ * Search one set of 'ways' ways for tag at time now. A hit makes it MRU; a
+ * miss fills it over the first empty way, else the LRU way (an empty way's
+ * stamp is 0, below every occupied one; ties go to the lowest way). Returns
+ * true on a hit. The tag search runs first with nothing else in its loop
+ * (most references that get here miss L1); only on a miss is the oldest
+ * stamp found, then the lowest way that holds it.
  */
-static inline bool level_touch(struct cache_level *lv, uint64_t tag, uint32_t now)
+static inline __attribute__((always_inline)) bool
+set_touch(uint64_t *t, uint32_t *stamp, uint32_t ways, uint64_t tag, uint32_t now)
 {
-	size_t base = (size_t)level_set(lv, tag - 1) * lv->ways;
-	uint64_t *t = lv->tag + base;
-	uint32_t *stamp = lv->stamp + base;
-	const uint32_t ways = lv->ways;
-	uint32_t victim = 0, oldest = UINT32_MAX;
-
+#pragma GCC unroll 16
 	for (uint32_t w = 0; w < ways; w++) {
-		uint32_t st = stamp[w];
-
 		if (t[w] == tag) {
 			stamp[w] = now;
 			return true;
 		}
-		if (st < oldest) {
-			oldest = st;
-			victim = w;
-		}
 	}
+	uint32_t oldest = stamp[0];
+
+#pragma GCC unroll 16
+	for (uint32_t w = 1; w < ways; w++)
+		oldest = stamp[w] < oldest ? stamp[w] : oldest;
+	uint32_t victim = 0;
+
+#pragma GCC unroll 16
+	while (stamp[victim] != oldest)
+		victim++;
 	t[victim] = tag;
 	stamp[victim] = now;
 	return false;
+}
+
+/* Look tag up in one level (set_touch() on its set). The common
+ * associativities get a copy whose loops the compiler unrolls whole.
+ * hashed is lv->hashed, given as a constant by the caller. */
+static inline __attribute__((always_inline)) bool level_touch(struct cache_level *lv, bool hashed,
+							      uint64_t tag, uint32_t now)
+{
+	uint64_t line = tag - 1;
+	uint32_t set = (uint32_t)(hashed ? line_hash(line) : line) & lv->mask;
+	size_t base = (size_t)set * lv->ways;
+	uint64_t *t = lv->tag + base;
+	uint32_t *stamp = lv->stamp + base;
+
+	switch (lv->ways) {
+	case 8:
+		return set_touch(t, stamp, 8, tag, now);
+	case 16:
+		return set_touch(t, stamp, 16, tag, now);
+	default:
+		return set_touch(t, stamp, lv->ways, tag, now);
+	}
 }
 
 static int geom_ok(const struct cache_geom *g)
@@ -174,11 +197,12 @@ int cache_ref_slow(struct cache *c, uint64_t tag)
 		cache_renumber(c);
 	uint32_t now = ++c->clock;
 
-	if (level_touch(&c->lvl[0], tag, now))
+	/* The L1 is indexed by line bits, L2 and LLC by hash (cache_init()). */
+	if (level_touch(&c->lvl[0], false, tag, now))
 		served = CACHE_L1;
-	else if (level_touch(&c->lvl[1], tag, now))
+	else if (level_touch(&c->lvl[1], true, tag, now))
 		served = CACHE_L2;
-	else if (level_touch(&c->lvl[2], tag, now))
+	else if (level_touch(&c->lvl[2], true, tag, now))
 		served = CACHE_LLC;
 	c->served[served - 1]++;
 	return served;

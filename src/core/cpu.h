@@ -62,7 +62,8 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
 	}
 }
 
-static inline uint64_t cpu_load(struct vcpu *v, gva_t gva, unsigned size)
+static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, gva_t gva,
+							       unsigned size)
 {
 	struct vm *vm = v->vm;
 	vm->st.accesses++;
@@ -77,7 +78,8 @@ static inline uint64_t cpu_load(struct vcpu *v, gva_t gva, unsigned size)
 	return cpu_access_slow(v, &a);
 }
 
-static inline void cpu_store(struct vcpu *v, gva_t gva, unsigned size, uint64_t val)
+static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_t gva,
+							    unsigned size, uint64_t val)
 {
 	struct vm *vm = v->vm;
 	vm->st.accesses++;

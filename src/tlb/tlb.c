@@ -174,7 +174,7 @@ static inline uint32_t tlb_tick(struct tlb *t)
 {
 	if (unlikely(t->clock == UINT32_MAX))
 		tlb_renumber(t);
-	t->mru = NULL; /* the stamp goes to another entry than the memo's */
+	tlb_mru_forget(t); /* the stamp goes to another entry than the memo's */
 	return ++t->clock;
 }
 
@@ -325,7 +325,7 @@ static uint64_t tlb_flush_filter(struct tlb *t, const struct flush_filter *f)
 	uint64_t n = array_flush(&t->l1d, f) + array_flush(&t->l1d_large, f) +
 		     array_flush(&t->l1i, f) + array_flush(&t->l2, f);
 
-	t->mru = NULL;
+	tlb_mru_forget(t);
 
 	t->c.entries_flushed += n;
 	return n;
@@ -363,6 +363,7 @@ static uint64_t array_flush_addr(struct tlb_array *a, gva_t va, uint16_t vpid, u
 int tlb_init(struct tlb *t, const struct tlb_shape *shape)
 {
 	memset(t, 0, sizeof(*t));
+	tlb_mru_forget(t);
 	if (array_init(&t->l1d, &shape->l1d) || array_init(&t->l1d_large, &shape->l1d_large) ||
 	    array_init(&t->l1i, &shape->l1i) || array_init(&t->l2, &shape->l2)) {
 		tlb_destroy(t);
@@ -467,7 +468,7 @@ static uint64_t flush_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, bool any
 		     array_flush_addr(&t->l1i, va, vpid, pcid, any, PG_4K, PG_1G) +
 		     array_flush_addr(&t->l2, va, vpid, pcid, any, PG_4K, PG_1G);
 
-	t->mru = NULL;
+	tlb_mru_forget(t);
 
 	t->c.flush_addr++;
 	t->c.entries_flushed += n;

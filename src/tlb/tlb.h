@@ -57,6 +57,14 @@ struct tlb {
 	 * is stamped: it is the MRU of its set, so hitting it again needs no
 	 * new stamp (the LRU order of every set stays the same). */
 	struct tlb_entry *mru;
+	/* The key mru was stamped for: a data lookup of vpn mru_vpn under
+	 * tlb_ctx(vpid, pcid) == mru_ctx is that hit again, found by two
+	 * compares (one tag word per key part, as QEMU's CPUTLBEntry). No
+	 * entry changes without the memo being forgotten first (every stamp
+	 * and every flush forget it), so the key alone proves the hit.
+	 * mru_vpn is TLB_NO_VPN, which no address has, when mru is NULL. */
+	uint64_t mru_vpn;
+	uint32_t mru_ctx;
 	uint32_t clock;
 	struct tlb_counters c;
 };
@@ -74,6 +82,23 @@ void tlb_destroy(struct tlb *t);
 #define TLB_VA_BITS 57
 #define TLB_VA_MASK ((UINT64_C(1) << TLB_VA_BITS) - 1)
 
+/* A vpn no canonical address has (vpns have TLB_VA_BITS - 12 bits). */
+#define TLB_NO_VPN UINT64_MAX
+
+/* The (vpid, pcid) tag of a lookup as one word. */
+static inline uint32_t tlb_ctx(uint16_t vpid, uint16_t pcid)
+{
+	return (uint32_t)vpid << 16 | pcid;
+}
+
+/* Forget the last-hit memo (before any entry is stamped, filled or
+ * dropped). */
+static inline void tlb_mru_forget(struct tlb *t)
+{
+	t->mru = NULL;
+	t->mru_vpn = TLB_NO_VPN;
+}
+
 /* The rest of a lookup after the L1 4K data probe: fetches, the L1 large
  * array and the L2. Counts the lookup. Call tlb_lookup() instead. */
 struct tlb_entry *tlb_lookup_rest(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid,
@@ -88,23 +113,23 @@ void tlb_renumber(struct tlb *t);
  *
  * The L1 4K data probe is inline: it is the simulator's hot path (a TLB hit
  * of an ordinary load or store), so it makes no call at all. A hit on the
- * entry stamped last (t->mru) compares one entry and writes no stamp: a
- * stream that stays in one page costs no set search and no LRU store.
+ * entry stamped last (t->mru), under the key it was stamped for, compares
+ * two words and writes no stamp: a stream that stays in one page costs no
+ * set search and no LRU store.
  */
-static inline struct tlb_entry *tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid,
-					   uint16_t pcid, enum access_kind kind)
+static inline __attribute__((always_inline)) struct tlb_entry *
+tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid, enum access_kind kind)
 {
 	if (likely(kind != ACC_FETCH)) {
 		uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
-		struct tlb_entry *e = t->mru;
-		if (e != NULL && e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
-		    (e->pcid == pcid || (e->flags & TLBF_G))) {
+		uint32_t ctx = tlb_ctx(vpid, pcid);
+		if (likely(vpn == t->mru_vpn && ctx == t->mru_ctx)) {
 			t->c.lookups++;
 			t->c.hits++;
 			t->c.l1_hits++;
-			return e;
+			return t->mru;
 		}
-		e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
+		struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
 		/* l1d holds 4K entries only, so the size needs no compare. */
 		for (uint32_t w = 0; w < t->l1d.ways; w++, e++) {
 			if (e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
@@ -112,10 +137,17 @@ static inline struct tlb_entry *tlb_lookup(struct tlb *t, gva_t va, uint16_t vpi
 				t->c.lookups++;
 				t->c.hits++;
 				t->c.l1_hits++;
-				if (unlikely(t->clock == UINT32_MAX))
-					tlb_renumber(t);
-				e->stamp = ++t->clock;
+				/* The memo's entry found under another key (a
+				 * global entry, another PCID) is still the MRU
+				 * of its set: it needs no new stamp. */
+				if (e != t->mru) {
+					if (unlikely(t->clock == UINT32_MAX))
+						tlb_renumber(t);
+					e->stamp = ++t->clock;
+				}
 				t->mru = e;
+				t->mru_vpn = vpn;
+				t->mru_ctx = ctx;
 				return e;
 			}
 		}
