@@ -141,6 +141,30 @@ static void test_soe_first_touch(void **state)
 	vm_destroy(vm);
 }
 
+/* 2M EPT01 leaves: one covers the SPT12 tables L1 allocates side by
+ * side, one the data frame; the walk is 4 over 3 levels: 19 references. */
+static void test_soe_first_touch_2m(void **state)
+{
+	(void)state;
+	struct vm_config c = cfg_of();
+	c.host_page = PG_2M;
+	struct vm *vm = mk(&c);
+	build_tables(vm);
+	struct seq s = {0};
+	vm->trace_fn = seq_fn;
+	vm->trace_ctx = &s;
+	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
+	vm->trace_fn = NULL;
+	static const int want[] = {VIOL, PF, VMREAD, VMREAD, VMREAD, RESUME, VIOL};
+	seq_expect(&s, want, NELEM(want));
+	assert_int_equal(vm->st.walk_refs, 19);
+	assert_int_equal(vm->st.walk_refs_guest, 4);
+	assert_int_equal(vm->st.walk_refs_host, 15);
+	char detail[256];
+	assert_null(vm->mmu->audit(vm, detail, sizeof(detail)));
+	vm_destroy(vm);
+}
+
 static void test_soe_pt_write(void **state)
 {
 	(void)state;
@@ -237,6 +261,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_soe_first_touch),
+	    cmocka_unit_test(test_soe_first_touch_2m),
 	    cmocka_unit_test(test_soe_pt_write),
 	    cmocka_unit_test(test_soe_workloads),
 	};

@@ -136,6 +136,12 @@ int ept_map_gfn_max(struct vm *vm, struct nested_state *ns, gfn_t gfn, enum page
 	if (ns->identity) {
 		if (gfn >= vm->hm.nframes)
 			return 0;
+		/* The largest aligned run inside host memory, at most max
+		 * and the host page size. */
+		size = max < vm->cfg.host_page ? max : vm->cfg.host_page;
+		while (size > PG_4K &&
+		       (gfn | ((page_bytes(size) >> PAGE_SHIFT) - 1)) >= vm->hm.nframes)
+			size--;
 	} else {
 		if (p2m_ensure(vm, gfn) == INVALID_HFN)
 			return 0;
@@ -166,7 +172,7 @@ int ept_map_gfn_max(struct vm *vm, struct nested_state *ns, gfn_t gfn, enum page
 	if (epte_present(hpa_read64(vm, ea)))
 		return leaf_level; /* already mapped: nothing to do */
 	uint64_t n = page_bytes(size) >> PAGE_SHIFT;
-	hfn_t base = ns->identity ? gfn : p2m_lookup(vm, gfn & ~(n - 1));
+	hfn_t base = ns->identity ? gfn & ~(n - 1) : p2m_lookup(vm, gfn & ~(n - 1));
 	uint64_t leaf = hfn_to_hpa(base).v | EPTE_RWX | EPTE_MT_WB | EPTE_IPAT |
 			(leaf_level > LVL_PT ? EPTE_PS : 0);
 	hpa_write64(vm, ea, leaf);
@@ -267,7 +273,7 @@ static const char *ept_audit_table(struct ept_audit_ctx *c, uint64_t table, int 
 			return "ept-leaf-wb";
 		}
 		if (c->ns->identity) {
-			if (ps != PG_4K || h0 != g0 || g0 >= vm->hm.nframes) {
+			if (h0 != g0 || g0 + n > vm->hm.nframes) {
 				snprintf(c->detail, c->len,
 					 "identity EPT maps gfn %#" PRIx64 " to hfn %#" PRIx64
 					 " with a %s leaf",

@@ -111,7 +111,7 @@ static void soe_ept01_violation(struct vcpu *v, struct soe *s, const struct nest
 {
 	struct vm *vm = v->vm;
 	uint64_t f = viol->gpa.v >> PAGE_SHIFT;
-	if (!nested_ept_map(vm, s->ns, f, PG_4K))
+	if (!nested_ept_map(vm, s->ns, f, vm->cfg.host_page))
 		vm_abort(vm, "EPT01 violation at L1 gPA %#" PRIx64 ": outside host memory",
 			 viol->gpa.v);
 	if (f >= vm->hm.guest_frames) {
