@@ -110,10 +110,10 @@ static void test_soe_first_touch(void **state)
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	vm->trace_fn = NULL;
 	static const int want[] = {
-	    VIOL,			/* EPT01: the SPT12 root, L1's frame */
-	    PF, VMREAD, VMREAD, VMREAD, RESUME, /* reflected: L1 builds SPT12 */
-	    VIOL, VIOL, VIOL, /* EPT01: the SPT12 PDPT, PD, PT (L1's frames) */
-	    VIOL,		  /* EPT01: the data frame, L0's own */
+	    VIOL,				  /* EPT01: the SPT12 root, L1's frame */
+	    PF,	  VMREAD, VMREAD, VMREAD, RESUME, /* reflected: L1 builds SPT12 */
+	    VIOL, VIOL,	  VIOL,			  /* EPT01: the SPT12 PDPT, PD, PT (L1's frames) */
+	    VIOL,				  /* EPT01: the data frame, L0's own */
 	};
 	seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.l2_exits, 2);
@@ -188,8 +188,7 @@ static void test_soe_pt_write(void **state)
 	assert_int_equal(vm->st.reflected_exits, 1);
 	assert_int_equal(vm->st.exits_l1, 4);
 	assert_int_equal(vm->st.vm_exits, 5);
-	assert_int_equal(gpa_read64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(1), 1))),
-			 TBL(0x120) | UP);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(1), 1))), TBL(0x120) | UP);
 	/* With VMCS shadowing L1's VMREADs do not exit. */
 	vm_destroy(vm);
 	c.vmcs_shadow = true;

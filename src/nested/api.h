@@ -91,8 +91,9 @@ enum xlate_result nested_translate_noexit_from(struct vcpu *v, struct nested_sta
 /*
  * Make the (still empty) EPT of ns an identity EPT: nested_ept_map() then
  * maps frame gfn onto host frame gfn, for any frame of host memory, with
- * a leaf as large as 'max' and cfg.host_page allow inside host memory, and the audit checks each leaf against that instead of the p2m.
- * Shadow on EPT's EPT01 over L1's memory, where L1 gPA == hPA.
+ * a leaf as large as 'max' and cfg.host_page allow inside host memory,
+ * and the audit checks each leaf against that instead of the p2m. Shadow
+ * on EPT's EPT01 over L1's memory, where L1 gPA == hPA.
  */
 void nested_ept_set_identity(struct nested_state *ns);
 

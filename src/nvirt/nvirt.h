@@ -151,8 +151,8 @@ void nept_l1_invept(struct vcpu *v);
  * walks SPT12 over EPT01 from the shadow root (struct nested_start).
  */
 struct soe {
-	void *sh;		 /* the shadow MMU's state: L1's */
-	struct nested_state *ns; /* EPT01 */
+	void *sh;		  /* the shadow MMU's state: L1's */
+	struct nested_state *ns;  /* EPT01 */
 	uint64_t ept01_l1_faults; /* EPT01 leaves built for L1's own frames */
 };
 
