@@ -129,11 +129,23 @@ static void soe_ept01_violation(struct vcpu *v, struct soe *s, const struct nest
 	vm_exit(v, EXIT_EPT_VIOLATION, &vm->st.exits_ept_violation, vm->cost.vmm_ept_violation);
 }
 
+/* Bound on the walk-and-fix rounds of one translation (a model bug
+ * otherwise: the shadow MMU and the 2D walker disagree on an spte). */
+#define SOE_MAX_ROUNDS 16
+
 static enum xlate_result soe_translate(struct vcpu *v, struct mem_access *a, struct xlate *out)
 {
 	struct vm *vm = v->vm;
 	struct soe *s = soe_of(vm);
-	for (;;) {
+	/* Each round either completes the walk or lets L1 or L0 fix what
+	 * stopped it; the shadow MMU's own walk and the hardware's agree, so
+	 * a few rounds always suffice. */
+	for (int round = 0;; round++) {
+		if (round == SOE_MAX_ROUNDS)
+			vm_abort(vm,
+				 "shadow-on-ept: the hardware's walk of SPT12 for gva %#" PRIx64
+				 " still fails after %d rounds of L1's shadow MMU and L0",
+				 a->gva, SOE_MAX_ROUNDS);
 		struct soe_mark m = soe_enter(vm, s);
 		uint64_t root = shadow_root_hpa(v);
 		if (!root) {
