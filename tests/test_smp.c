@@ -351,7 +351,7 @@ static void test_equivalence_4_vcpus(void **state)
 			fail_msg("workload %s has no case in eq_cases", (*w)->name);
 		struct wl_params p = eq_cases[k].p;
 		p.seed = 7;
-		struct run_result ref, one;
+		struct run_result ref = {0}, one;
 		const char *modes[] = {"native", "shadow", "nested"};
 		for (unsigned m = 0; m < 3; m++) {
 			struct vm_config c;

@@ -31,7 +31,8 @@
 	X(switching)  \
 	X(agile)      \
 	X(pv)         \
-	X(nept)
+	X(nept)       \
+	X(shadow_on_ept)
 
 /* The workloads, in listing order: one line each. */
 #define VMMU_WORKLOADS(X) \

@@ -34,6 +34,9 @@ struct nested_start {
 			     * table_gpa through the EPT like any guest table */
 	uint8_t perms;	    /* TLBF_W | TLBF_U | TLBF_NX granted above it */
 	int step0;	    /* trace steps already used by the walk's first part */
+	bool hw_rights;	    /* check the hardware's rights (v->hw_rights), not
+			     * the guest's: the tables are a VMM's shadow
+			     * tables, run with the controls the mode forces */
 };
 
 /*
@@ -74,6 +77,33 @@ struct nested_violation {
 enum xlate_result nested_translate_noexit(struct vcpu *v, struct nested_state *ns,
 					  struct mem_access *a, struct xlate *out,
 					  struct nested_violation *viol);
+
+/*
+ * nested_translate_noexit() for a walk that starts at 'from' (a nested
+ * hypervisor's shadow root: shadow on EPT, where the hardware walks L1's
+ * SPT12 over EPT01).
+ */
+enum xlate_result nested_translate_noexit_from(struct vcpu *v, struct nested_state *ns,
+					       struct mem_access *a, struct xlate *out,
+					       const struct nested_start *from,
+					       struct nested_violation *viol);
+
+/*
+ * Make the (still empty) EPT of ns an identity EPT: nested_ept_map() then
+ * maps frame gfn onto host frame gfn, for any frame of host memory, with
+ * a leaf as large as 'max' and cfg.host_page allow inside host memory,
+ * and the audit checks each leaf against that instead of the p2m. Shadow
+ * on EPT's EPT01 over L1's memory, where L1 gPA == hPA.
+ */
+void nested_ept_set_identity(struct nested_state *ns);
+
+/*
+ * Drop the guest dimension of the 2D page-walk cache of v's VPID (the
+ * cached guest table entries), the EPT dimension and the nested TLB kept:
+ * for a caller that changed guest table entries behind the walker's back
+ * (shadow on EPT: L1 changed an SPT12 entry). Counts nothing.
+ */
+void nested_flush_guest_walks(struct vcpu *v, struct nested_state *ns);
 
 /*
  * Install the EPT leaf that maps gfn, backing gfn through the shared p2m

@@ -132,11 +132,23 @@ int ept_map_gfn(struct vm *vm, struct nested_state *ns, gfn_t gfn)
 
 int ept_map_gfn_max(struct vm *vm, struct nested_state *ns, gfn_t gfn, enum page_size max)
 {
-	if (p2m_ensure(vm, gfn) == INVALID_HFN)
-		return 0;
-	enum page_size size = ept_leaf_size(vm, gfn);
-	if (size > max)
-		size = max;
+	enum page_size size = PG_4K;
+	if (ns->identity) {
+		if (gfn >= vm->hm.nframes)
+			return 0;
+		/* The largest aligned run inside host memory, at most max
+		 * and the host page size. */
+		size = max < vm->cfg.host_page ? max : vm->cfg.host_page;
+		while (size > PG_4K &&
+		       (gfn | ((page_bytes(size) >> PAGE_SHIFT) - 1)) >= vm->hm.nframes)
+			size--;
+	} else {
+		if (p2m_ensure(vm, gfn) == INVALID_HFN)
+			return 0;
+		size = ept_leaf_size(vm, gfn);
+		if (size > max)
+			size = max;
+	}
 	int leaf_level = (int)size + 1;
 	uint64_t gpa = gfn_to_gpa(gfn).v;
 	uint64_t table = ns->ep4ta;
@@ -160,7 +172,7 @@ int ept_map_gfn_max(struct vm *vm, struct nested_state *ns, gfn_t gfn, enum page
 	if (epte_present(hpa_read64(vm, ea)))
 		return leaf_level; /* already mapped: nothing to do */
 	uint64_t n = page_bytes(size) >> PAGE_SHIFT;
-	hfn_t base = p2m_lookup(vm, gfn & ~(n - 1));
+	hfn_t base = ns->identity ? gfn & ~(n - 1) : p2m_lookup(vm, gfn & ~(n - 1));
 	uint64_t leaf = hfn_to_hpa(base).v | EPTE_RWX | EPTE_MT_WB | EPTE_IPAT |
 			(leaf_level > LVL_PT ? EPTE_PS : 0);
 	hpa_write64(vm, ea, leaf);
@@ -259,6 +271,16 @@ static const char *ept_audit_table(struct ept_audit_ctx *c, uint64_t table, int 
 				 " is not WB with ignore-PAT",
 				 e, gpa);
 			return "ept-leaf-wb";
+		}
+		if (c->ns->identity) {
+			if (h0 != g0 || g0 + n > vm->hm.nframes) {
+				snprintf(c->detail, c->len,
+					 "identity EPT maps gfn %#" PRIx64 " to hfn %#" PRIx64
+					 " with a %s leaf",
+					 g0, h0, page_size_name(ps));
+				return "ept-identity";
+			}
+			continue;
 		}
 		if (g0 + n > vm->p2m.nframes) {
 			snprintf(c->detail, c->len,

@@ -70,3 +70,13 @@ uint64_t nested_ept_reset(struct vcpu *v, struct nested_state *ns)
 	l0_flush(v, ns, "INVEPT single-context (EPT dropped)");
 	return pages;
 }
+
+void nested_ept_set_identity(struct nested_state *ns)
+{
+	ns->identity = true;
+}
+
+void nested_flush_guest_walks(struct vcpu *v, struct nested_state *ns)
+{
+	pwc2d_flush_guest_vpid(&ns->pwc, v->vpid);
+}

@@ -207,6 +207,14 @@ enum xlate_result nested_translate_noexit(struct vcpu *v, struct nested_state *n
 	return nested_xlate(v, ns, a, out, NULL, NULL, NULL, viol);
 }
 
+enum xlate_result nested_translate_noexit_from(struct vcpu *v, struct nested_state *ns,
+					       struct mem_access *a, struct xlate *out,
+					       const struct nested_start *from,
+					       struct nested_violation *viol)
+{
+	return nested_xlate(v, ns, a, out, from, NULL, NULL, viol);
+}
+
 static void nested_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
 {
 	(void)old_cr3; /* no exit: MOV to CR3 is not intercepted under EPT */

@@ -118,6 +118,10 @@ struct nested_state {
 	uint64_t violations_final, violations_table;
 	uint64_t ntlb_refs_skipped; /* EPT references the nested TLB saved */
 	bool misconfig_pending;	    /* an abort is on its way: the audit stays quiet */
+	/* An identity EPT (nested_ept_set_identity()): each leaf maps a frame
+	 * onto the host frame of the same number, and the audit checks
+	 * that instead of the p2m. */
+	bool identity;
 };
 
 static inline struct nested_state *nested_of(struct vm *vm)

@@ -332,7 +332,8 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 {
 	struct vm *vm = v->vm;
 	const int n = from ? from->level : vm->cfg.levels;
-	const struct paging_rights *r = &v->guest_rights;
+	const struct paging_rights *r =
+	    from && from->hw_rights ? &v->hw_rights : &v->guest_rights;
 	struct w2d_ctx c = {.vm = vm,
 			    .ns = ns,
 			    .a = a,

@@ -140,6 +140,22 @@ const char *nv_audit_gfn(struct vm *vm, struct nvirt *nv, gfn_t gfn, char *detai
  * drops EPT02 (handle_invept()). */
 void nept_l1_invept(struct vcpu *v);
 
+/* ---- soe.c: shadow on EPT ---- */
+
+/*
+ * shadow-on-ept: L1 runs shadow paging for L2. The shadow MMU (src/shadow,
+ * through its api.h) is L1's: its p2m stands for L1's (L2 gfn -> L1 gfn),
+ * its sptes form SPT12 (L2 gVA -> L1 gPA) in L1's memory, and its handler
+ * work is L1's. L0 keeps EPT01 (L1 gPA -> hPA), an identity EPT in nested
+ * paging's state (L1 gPA == hPA, nested_ept_set_identity()). The hardware
+ * walks SPT12 over EPT01 from the shadow root (struct nested_start).
+ */
+struct soe {
+	void *sh;		  /* the shadow MMU's state: L1's */
+	struct nested_state *ns;  /* EPT01 */
+	uint64_t ept01_l1_faults; /* EPT01 leaves built for L1's own frames */
+};
+
 /* Charge L1's own handler work (cyc_vmm and l1_cycles). */
 static inline void nv_l1_work(struct vm *vm, uint64_t cycles)
 {

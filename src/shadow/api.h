@@ -27,6 +27,14 @@ extern const struct mmu_ops shadow_mmu_ops;
  */
 uint64_t shadow_drop_all(struct vcpu *v);
 
+/*
+ * The host-physical address of the shadow root the hardware runs on for
+ * v's guest CR3, or 0 when none is loaded for it yet (the next
+ * shadow_mmu_ops.translate() builds it). Shadow on EPT starts the
+ * hardware's 2D walk there (struct nested_start).
+ */
+uint64_t shadow_root_hpa(struct vcpu *v);
+
 /* What the VMM's software walk of the guest tables found. */
 struct shadow_gwalk {
 	int leaf;		       /* level of the leaf gpte */

@@ -405,6 +405,16 @@ uint64_t shadow_drop_all(struct vcpu *v)
 	return before - sh->pages;
 }
 
+uint64_t shadow_root_hpa(struct vcpu *v)
+{
+	struct shadow *sh = shadow_of(v->vm);
+	sh_vcpu_enter(sh, v);
+	if (!sh->cur.sp || sh->cur.gfn != gpa_to_gfn(GPA(pte_frame(v->cr3))) ||
+	    sh->cur.pcid != vcpu_pcid(v))
+		return 0;
+	return sp_hpa(sh->cur.sp).v;
+}
+
 const struct mmu_ops shadow_mmu_ops = {
     .name = "shadow",
     .desc = "shadow paging (KVM/Xen style): write-protected guest tables, hidden faults, "

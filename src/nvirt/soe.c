@@ -1,0 +1,337 @@
+/*
+ * soe.c - shadow on EPT: the L1 hypervisor runs shadow paging for its L2
+ * guest, L0 keeps EPT01. The mmu_ops instance shadow_on_ept_mmu_ops.
+ *
+ * The model (nvirt.h, struct soe): the shadow MMU of src/shadow, reached
+ * through its api.h, is L1's. Its p2m stands for L1's (L2 gfn -> L1 gfn),
+ * so its sptes are SPT12 (L2 gVA -> L1 gPA), in L1's memory, and its
+ * handler work is L1's (l1_cycles). L0's EPT01 maps L1 gPA -> hPA one to
+ * one (nested paging's state with nested_ept_set_identity()), built lazily.
+ * The hardware runs L2 on CR3 = the shadow root and EPT01, and walks SPT12
+ * over EPT01 with nested paging's 2D walker from the shadow root
+ * (nested_translate_noexit_from()): 24 references for 4-level over 4-level
+ * with the walk caches off.
+ *
+ * What the hardware's walk can meet, and who handles it:
+ *   the walk completes          nothing: a TLB fill;
+ *   EPT01 misses an L2 RAM      L2 -> L0 exit (48), L0 alone builds the
+ *   frame                       EPT01 leaf (l2_exits, not reflected: L1
+ *                               runs L2 without EPT, so KVM's
+ *                               nested_vmx_l0_wants_exit() keeps it);
+ *   EPT01 misses an SPT12 table L1's own first touch of that frame (48,
+ *                               exits_l1): L0 builds the EPT01 leaf;
+ *   an SPT12 entry fails        the #PF L1 intercepts: L2 -> L0 exit, L0
+ *                               reflects it to L1 (nested_vmx_vmexit()),
+ *                               L1's VMREADs exit to L0 (without VMCS
+ *                               shadowing), L1's shadow MMU handles it
+ *                               (hidden fault, emulated or unsynced store
+ *                               to a write-protected L2 table, injected
+ *                               guest fault), L1's VMRESUME exits to L0.
+ * L2's MOV to CR3, INVLPG and CR writes are intercepted by L1 (it runs
+ * shadow paging) and take the same reflected path. Every exit the shadow
+ * MMU takes is therefore an L2 exit to L0 plus a reflection; the
+ * reflection, VMREADs and VMRESUME are added after the delegated call
+ * (soe_reflect()), in that order in the trace.
+ *
+ * Each L1 change of an spte may leave the 2D walker's cached guest entries
+ * (its PWC) stale, so a reflected exit drops the guest dimension of the 2D
+ * PWC (nested_flush_guest_walks()); EPT01 never changes a present entry.
+ *
+ * Delegation: while a shadow hook runs, vm->mode_state is the shadow state
+ * and vm->mmu is &shadow_mmu_ops (shadow's api.h duty); nested paging's
+ * functions used here read no vm->mode_state.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "nvirt.h"
+#include "../shadow/api.h"
+
+extern const struct mmu_ops shadow_on_ept_mmu_ops;
+
+static inline struct soe *soe_of(struct vm *vm)
+{
+	return vm->mode_state;
+}
+
+/* What a delegated call changed. */
+struct soe_mark {
+	uint64_t exits, cyc_vmm;
+};
+
+static struct soe_mark soe_enter(struct vm *vm, struct soe *s)
+{
+	vm->mode_state = s->sh;
+	vm->mmu = &shadow_mmu_ops;
+	return (struct soe_mark){.exits = vm->st.vm_exits, .cyc_vmm = vm->st.cyc_vmm};
+}
+
+static void soe_l1_exit(struct vcpu *v, enum exit_reason r, unsigned steps, const char *what)
+{
+	struct vm *vm = v->vm;
+	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = steps * vm->cost.vmm_spte,
+	      .what = what);
+	vm_exit(v, r, &vm->st.exits_l1, steps * vm->cost.vmm_spte);
+}
+
+/*
+ * Back from a shadow hook: each exit it took was an L2 exit that L0
+ * reflected to L1. The shadow handler's cycles are L1's work; L0 adds the
+ * reflection, and L1 its VMREADs and its VMRESUME.
+ */
+static void soe_leave(struct vcpu *v, struct soe *s, struct soe_mark m)
+{
+	struct vm *vm = v->vm;
+	vm->mode_state = s;
+	vm->mmu = &shadow_on_ept_mmu_ops;
+	uint64_t exits = vm->st.vm_exits - m.exits;
+	if (!exits)
+		return;
+	vm->st.l1_cycles += vm->st.cyc_vmm - m.cyc_vmm;
+	nested_flush_guest_walks(v, s->ns);
+	for (uint64_t i = 0; i < exits; i++) {
+		vm->st.l2_exits++;
+		vm->st.reflected_exits++;
+		uint32_t reflect = (NV_STEPS_DISPATCH + NV_STEPS_REFLECT) * vm->cost.vmm_spte;
+		vm->st.cyc_vmm += reflect;
+		TRACE(vm, .kind = TR_VMM_OP, .cycles = reflect,
+		      .what = "L0: exit L1 intercepts: reflect it to L1 (nested_vmx_vmexit)");
+		if (!vm->cfg.vmcs_shadow)
+			for (int k = 0; k < NV_L1_VMREADS_EPT; k++)
+				soe_l1_exit(v, EXIT_VMREAD, NV_STEPS_DISPATCH + NV_STEPS_VMCS_FIELD,
+					    "L1: VMREAD of a vmcs12 field (exits to L0: "
+					    "handle_vmread)");
+		soe_l1_exit(v, EXIT_VMRESUME, NV_STEPS_DISPATCH + NV_STEPS_VMRESUME,
+			    "L1: VMRESUME (exits to L0: nested_vmx_run, prepare_vmcs02)");
+	}
+}
+
+/* An EPT01 violation of the hardware's walk: see the file comment. */
+static void soe_ept01_violation(struct vcpu *v, struct soe *s, const struct nested_violation *viol)
+{
+	struct vm *vm = v->vm;
+	uint64_t f = viol->gpa.v >> PAGE_SHIFT;
+	if (!nested_ept_map(vm, s->ns, f, vm->cfg.host_page))
+		vm_abort(vm, "EPT01 violation at L1 gPA %#" PRIx64 ": outside host memory",
+			 viol->gpa.v);
+	if (f >= vm->hm.guest_frames) {
+		s->ept01_l1_faults++;
+		TRACE(vm, .kind = TR_VMM_OP, .dim = DIM_HOST, .addr = viol->gpa.v,
+		      .cycles = vm->cost.vmm_ept_violation,
+		      .what = "L0: EPT01 leaf for L1's own frame (an SPT12 table)");
+		vm_exit(v, EXIT_EPT_VIOLATION, &vm->st.exits_l1, vm->cost.vmm_ept_violation);
+		return;
+	}
+	TRACE(vm, .kind = TR_VMM_OP, .dim = DIM_HOST, .addr = viol->gpa.v, .gva = viol->gva,
+	      .cycles = vm->cost.vmm_ept_violation,
+	      .what = "L0: EPT01 leaf for an L2 frame (L0's own exit: L1 uses no EPT)");
+	vm->st.l2_exits++;
+	vm_exit(v, EXIT_EPT_VIOLATION, &vm->st.exits_ept_violation, vm->cost.vmm_ept_violation);
+}
+
+/* Bound on the walk-and-fix rounds of one translation (a model bug
+ * otherwise: the shadow MMU and the 2D walker disagree on an spte). */
+#define SOE_MAX_ROUNDS 16
+
+static enum xlate_result soe_translate(struct vcpu *v, struct mem_access *a, struct xlate *out)
+{
+	struct vm *vm = v->vm;
+	struct soe *s = soe_of(vm);
+	/* Each round either completes the walk or lets L1 or L0 fix what
+	 * stopped it; the shadow MMU's own walk and the hardware's agree, so
+	 * a few rounds always suffice. */
+	for (int round = 0;; round++) {
+		if (round == SOE_MAX_ROUNDS)
+			vm_abort(vm,
+				 "shadow-on-ept: the hardware's walk of SPT12 for gva %#" PRIx64
+				 " still fails after %d rounds of L1's shadow MMU and L0",
+				 a->gva, SOE_MAX_ROUNDS);
+		struct soe_mark m = soe_enter(vm, s);
+		uint64_t root = shadow_root_hpa(v);
+		if (!root) {
+			/* No shadow root for this CR3 yet: L1 builds it on the
+			 * #PF the hardware takes (the root has no entries). */
+			enum xlate_result r = shadow_mmu_ops.translate(v, a, out);
+			soe_leave(v, s, m);
+			if (r != XLATE_OK)
+				return r;
+			continue;
+		}
+		soe_leave(v, s, m);
+		struct nested_start from = {.level = vm->cfg.levels,
+					    .table_gpa = root,
+					    .perms = (uint8_t)(TLBF_W | TLBF_U),
+					    .hw_rights = true};
+		struct nested_violation viol;
+		enum xlate_result r = nested_translate_noexit_from(v, s->ns, a, out, &from, &viol);
+		if (r == XLATE_OK)
+			return r;
+		if (r == XLATE_RETRY) {
+			soe_ept01_violation(v, s, &viol);
+			if (viol.gpa.v >> PAGE_SHIFT >= vm->hm.guest_frames)
+				continue; /* L1's store to the table came first */
+			return XLATE_RETRY;
+		}
+		/* An SPT12 entry stopped the walk: the #PF L1 intercepts. */
+		uint32_t refs = out->refs;
+		m = soe_enter(vm, s);
+		r = shadow_mmu_ops.translate(v, a, out);
+		soe_leave(v, s, m);
+		out->refs = refs;
+		if (r != XLATE_OK)
+			return r;
+	}
+}
+
+/* ---- hooks: L1 intercepts them, so each is reflected ---- */
+
+static void soe_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
+{
+	struct soe *s = soe_of(v->vm);
+	struct soe_mark m = soe_enter(v->vm, s);
+	shadow_mmu_ops.on_cr3_load(v, old_cr3);
+	soe_leave(v, s, m);
+}
+
+static void soe_on_invlpg(struct vcpu *v, gva_t gva)
+{
+	struct soe *s = soe_of(v->vm);
+	struct soe_mark m = soe_enter(v->vm, s);
+	shadow_mmu_ops.on_invlpg(v, gva);
+	soe_leave(v, s, m);
+}
+
+static void soe_on_tlb_flush(struct vcpu *v, bool all)
+{
+	struct soe *s = soe_of(v->vm);
+	struct soe_mark m = soe_enter(v->vm, s);
+	shadow_mmu_ops.on_tlb_flush(v, all);
+	soe_leave(v, s, m);
+}
+
+static void soe_on_ctl_change(struct vcpu *v)
+{
+	struct soe *s = soe_of(v->vm);
+	struct soe_mark m = soe_enter(v->vm, s);
+	shadow_mmu_ops.on_ctl_change(v);
+	soe_leave(v, s, m);
+}
+
+static void soe_on_world_switch(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	struct soe *s = soe_of(vm);
+	vm->mode_state = s->ns;
+	vm->mmu = &nested_mmu_ops;
+	nested_mmu_ops.on_world_switch(v);
+	vm->mode_state = s;
+	vm->mmu = &shadow_on_ept_mmu_ops;
+}
+
+/* ---- life cycle, audit, stats ---- */
+
+static void soe_destroy(struct vm *vm);
+
+static int soe_init(struct vm *vm)
+{
+	struct soe *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(vm->err, sizeof(vm->err), "out of memory for the shadow-on-EPT state");
+		return -1;
+	}
+	vm->mode_state = NULL;
+	if (shadow_mmu_ops.init(vm) != 0) {
+		free(s);
+		return -1;
+	}
+	s->sh = vm->mode_state;
+	vm->mode_state = NULL;
+	if (nested_mmu_ops.init(vm) != 0) {
+		if (vm->mode_state)
+			nested_mmu_ops.destroy(vm);
+		vm->mode_state = s->sh;
+		shadow_mmu_ops.destroy(vm);
+		free(s);
+		return -1;
+	}
+	s->ns = vm->mode_state;
+	nested_ept_set_identity(s->ns);
+	vm->mode_state = s;
+	return 0;
+}
+
+static void soe_destroy(struct vm *vm)
+{
+	struct soe *s = soe_of(vm);
+	if (!s)
+		return;
+	vm->mode_state = s->ns;
+	nested_mmu_ops.destroy(vm);
+	vm->mode_state = s->sh;
+	shadow_mmu_ops.destroy(vm);
+	free(s);
+	vm->mode_state = NULL;
+}
+
+static const char *soe_audit(struct vm *vm, char *detail, size_t len)
+{
+	struct soe *s = soe_of(vm);
+	const struct mmu_ops *me = vm->mmu;
+	vm->mode_state = s->sh;
+	vm->mmu = &shadow_mmu_ops;
+	const char *bad = shadow_mmu_ops.audit(vm, detail, len);
+	if (!bad) {
+		vm->mode_state = s->ns;
+		vm->mmu = &nested_mmu_ops;
+		bad = nested_mmu_ops.audit(vm, detail, len);
+	}
+	vm->mode_state = s;
+	vm->mmu = me;
+	return bad;
+}
+
+/* After an exit: the shadow MMU's entries the exit touched. EPT01 only
+ * ever gains identity leaves, which the end-of-run audit checks. */
+static const char *soe_audit_exit(struct vm *vm, char *detail, size_t len)
+{
+	struct soe *s = soe_of(vm);
+	const struct mmu_ops *me = vm->mmu;
+	vm->mode_state = s->sh;
+	vm->mmu = &shadow_mmu_ops;
+	const char *bad = shadow_mmu_ops.audit_exit(vm, detail, len);
+	vm->mode_state = s;
+	vm->mmu = me;
+	return bad;
+}
+
+static void soe_stats(struct vm *vm, struct stats *st)
+{
+	struct soe *s = soe_of(vm);
+	vm->mode_state = s->ns;
+	nested_mmu_ops.stats(vm, st);
+	vm->mode_state = s->sh;
+	shadow_mmu_ops.stats(vm, st);
+	vm->mode_state = s;
+}
+
+const struct mmu_ops shadow_on_ept_mmu_ops = {
+    .name = "shadow-on-ept",
+    .two_dim = true,
+    .forces_wp_nx = true,
+    .host_table = "EPT01",
+    .host_table_note = "the guest-dimension table is L1's SPT12 (built by L1's shadow MMU); "
+		       "EPT01 is L0's, one to one over L1's memory",
+    .desc = "nested virtualization, shadow on EPT: L1's shadow tables (SPT12) over L0's "
+	    "EPT01; L2's page-table stores reflected to L1",
+    .init = soe_init,
+    .destroy = soe_destroy,
+    .translate = soe_translate,
+    .on_cr3_load = soe_on_cr3_load,
+    .on_invlpg = soe_on_invlpg,
+    .on_tlb_flush = soe_on_tlb_flush,
+    .on_ctl_change = soe_on_ctl_change,
+    .on_world_switch = soe_on_world_switch,
+    .audit = soe_audit,
+    .audit_exit = soe_audit_exit,
+    .stats = soe_stats,
+};
