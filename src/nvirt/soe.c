@@ -41,6 +41,7 @@
  * and vm->mmu is &shadow_mmu_ops (shadow's api.h duty); nested paging's
  * functions used here read no vm->mode_state.
  */
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -106,6 +107,65 @@ static void soe_leave(struct vcpu *v, struct soe *s, struct soe_mark m)
 	}
 }
 
+/*
+ * One delegated call. A failed allocation inside it aborts the run through
+ * vm->abort_jmp; the call interposes its own landing point, so that the
+ * abort leaves vm->mode_state and vm->mmu this mode's again (vm_destroy()
+ * then frees both halves), as switching does around its delegated calls.
+ */
+enum soe_kind { SOE_TRANSLATE, SOE_CR3, SOE_INVLPG, SOE_FLUSH, SOE_CTL, SOE_WORLD };
+
+struct soe_call {
+	enum soe_kind kind;
+	struct vcpu *v;
+	uint64_t arg;
+	bool all;
+	struct mem_access *a;
+	struct xlate *out;
+	enum xlate_result r;
+};
+
+static void soe_dispatch(struct soe_call *c)
+{
+	switch (c->kind) {
+	case SOE_TRANSLATE:
+		c->r = shadow_mmu_ops.translate(c->v, c->a, c->out);
+		break;
+	case SOE_CR3:
+		shadow_mmu_ops.on_cr3_load(c->v, c->arg);
+		break;
+	case SOE_INVLPG:
+		shadow_mmu_ops.on_invlpg(c->v, (gva_t)c->arg);
+		break;
+	case SOE_FLUSH:
+		shadow_mmu_ops.on_tlb_flush(c->v, c->all);
+		break;
+	case SOE_CTL:
+		shadow_mmu_ops.on_ctl_change(c->v);
+		break;
+	case SOE_WORLD:
+		nested_mmu_ops.on_world_switch(c->v);
+		break;
+	}
+}
+
+static void soe_guarded(struct vm *vm, struct soe *s, struct soe_call *c)
+{
+	jmp_buf *volatile outer = vm->abort_jmp;
+	jmp_buf jb;
+	if (outer) {
+		vm->abort_jmp = &jb;
+		if (setjmp(jb) != 0) {
+			vm->mode_state = s;
+			vm->mmu = &shadow_on_ept_mmu_ops;
+			vm->abort_jmp = outer;
+			longjmp(*outer, 1);
+		}
+	}
+	soe_dispatch(c);
+	vm->abort_jmp = outer;
+}
+
 /* An EPT01 violation of the hardware's walk: see the file comment. */
 static void soe_ept01_violation(struct vcpu *v, struct soe *s, const struct nested_violation *viol)
 {
@@ -151,7 +211,9 @@ static enum xlate_result soe_translate(struct vcpu *v, struct mem_access *a, str
 		if (!root) {
 			/* No shadow root for this CR3 yet: L1 builds it on the
 			 * #PF the hardware takes (the root has no entries). */
-			enum xlate_result r = shadow_mmu_ops.translate(v, a, out);
+			struct soe_call c = {.kind = SOE_TRANSLATE, .v = v, .a = a, .out = out};
+			soe_guarded(vm, s, &c);
+			enum xlate_result r = c.r;
 			soe_leave(v, s, m);
 			if (r != XLATE_OK)
 				return r;
@@ -175,7 +237,9 @@ static enum xlate_result soe_translate(struct vcpu *v, struct mem_access *a, str
 		/* An SPT12 entry stopped the walk: the #PF L1 intercepts. */
 		uint32_t refs = out->refs;
 		m = soe_enter(vm, s);
-		r = shadow_mmu_ops.translate(v, a, out);
+		struct soe_call c = {.kind = SOE_TRANSLATE, .v = v, .a = a, .out = out};
+		soe_guarded(vm, s, &c);
+		r = c.r;
 		soe_leave(v, s, m);
 		out->refs = refs;
 		if (r != XLATE_OK)
@@ -189,7 +253,7 @@ static void soe_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
 {
 	struct soe *s = soe_of(v->vm);
 	struct soe_mark m = soe_enter(v->vm, s);
-	shadow_mmu_ops.on_cr3_load(v, old_cr3);
+	soe_guarded(v->vm, s, &(struct soe_call){.kind = SOE_CR3, .v = v, .arg = old_cr3});
 	soe_leave(v, s, m);
 }
 
@@ -197,7 +261,7 @@ static void soe_on_invlpg(struct vcpu *v, gva_t gva)
 {
 	struct soe *s = soe_of(v->vm);
 	struct soe_mark m = soe_enter(v->vm, s);
-	shadow_mmu_ops.on_invlpg(v, gva);
+	soe_guarded(v->vm, s, &(struct soe_call){.kind = SOE_INVLPG, .v = v, .arg = gva});
 	soe_leave(v, s, m);
 }
 
@@ -205,7 +269,7 @@ static void soe_on_tlb_flush(struct vcpu *v, bool all)
 {
 	struct soe *s = soe_of(v->vm);
 	struct soe_mark m = soe_enter(v->vm, s);
-	shadow_mmu_ops.on_tlb_flush(v, all);
+	soe_guarded(v->vm, s, &(struct soe_call){.kind = SOE_FLUSH, .v = v, .all = all});
 	soe_leave(v, s, m);
 }
 
@@ -213,7 +277,7 @@ static void soe_on_ctl_change(struct vcpu *v)
 {
 	struct soe *s = soe_of(v->vm);
 	struct soe_mark m = soe_enter(v->vm, s);
-	shadow_mmu_ops.on_ctl_change(v);
+	soe_guarded(v->vm, s, &(struct soe_call){.kind = SOE_CTL, .v = v});
 	soe_leave(v, s, m);
 }
 
@@ -223,7 +287,7 @@ static void soe_on_world_switch(struct vcpu *v)
 	struct soe *s = soe_of(vm);
 	vm->mode_state = s->ns;
 	vm->mmu = &nested_mmu_ops;
-	nested_mmu_ops.on_world_switch(v);
+	soe_guarded(vm, s, &(struct soe_call){.kind = SOE_WORLD, .v = v});
 	vm->mode_state = s;
 	vm->mmu = &shadow_on_ept_mmu_ops;
 }
