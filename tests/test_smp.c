@@ -38,6 +38,7 @@
 #include "../src/guest-mm/gmm.h"
 #include "../src/cli/registry.h"
 #include "../src/lib/run.h"
+#include "support/wl_cases.h"
 
 #define PG PAGE_SIZE
 #define NPAGES 4
@@ -312,28 +313,6 @@ static void test_stale_tlb_detected(void **state)
 
 /* ---- equivalence, and modes that run one vCPU ---- */
 
-/* Small sizes, as test_workloads.c's. */
-static const struct {
-	const char *name;
-	struct wl_params p;
-} eq_cases[] = {
-    {"seq", {.pages = 48, .ops = 3}},
-    {"random", {.pages = 192, .ops = 4096}},
-    {"ptrchase", {.pages = 48, .ops = 6000}},
-    {"kv", {.pages = 24, .ops = 3000}},
-    {"faults", {.pages = 24, .ops = 5}},
-    {"fork", {.pages = 64, .ops = 2, .procs = 4}},
-    {"ctxswitch", {.pages = 4, .ops = 6000, .procs = 3, .switch_every = 100}},
-    {"mmap-churn", {.pages = 16, .ops = 160}},
-    {"procs", {.pages = 16, .ops = 10, .procs = 3}},
-    {"phases", {.pages = 96, .ops = 2}},
-    {"random-mt", {.pages = 192, .ops = 4096}},
-    {"mmap-churn-mt", {.pages = 16, .ops = 400}},
-    {"kv-mt", {.pages = 24, .ops = 3000}},
-    {"fork-mt", {.pages = 64, .ops = 1}},
-    {"dma", {.pages = 32, .ops = 4}},
-};
-
 /* Every workload at --vcpus 4: shadow and nested give native's checksum
  * and guest digest, with the audit on (the stale-TLB check after every
  * shootdown included). The threaded ones really interleave: their checksum
@@ -343,13 +322,14 @@ static void test_equivalence_4_vcpus(void **state)
 	(void)state;
 	size_t n = 0;
 	for (const struct workload *const *w = workloads; *w; w++, n++) {
-		size_t k = 0;
-		while (k < sizeof(eq_cases) / sizeof(eq_cases[0]) &&
-		       strcmp(eq_cases[k].name, (*w)->name) != 0)
-			k++;
-		if (k == sizeof(eq_cases) / sizeof(eq_cases[0]))
-			fail_msg("workload %s has no case in eq_cases", (*w)->name);
-		struct wl_params p = eq_cases[k].p;
+		const struct wl_case *wc = wl_case_find((*w)->name);
+		if (!wc)
+			fail_msg("workload %s has no case in tests/support/wl_cases.c", (*w)->name);
+		struct wl_params p = wc->p;
+		/* More steps than the shared case, so that munmaps meet threads
+		 * on several vCPUs. */
+		if (strcmp(wc->name, "mmap-churn-mt") == 0)
+			p.ops = 400;
 		p.seed = 7;
 		struct run_result ref = {0}, one;
 		const char *modes[] = {"native", "shadow", "nested"};
@@ -378,7 +358,7 @@ static void test_equivalence_4_vcpus(void **state)
 					 modes[m]);
 		}
 	}
-	assert_int_equal(n, sizeof(eq_cases) / sizeof(eq_cases[0]));
+	assert_int_equal(n, wl_ncases);
 }
 
 static void test_refused_modes(void **state)

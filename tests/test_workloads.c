@@ -2,8 +2,8 @@
  * test_workloads.c - the workload suite (workloads/), run end to end through
  * run_workload().
  *
- * Every workload runs with small parameters from one table (wl_cases),
- * which must cover the whole registry. The tests check:
+ * Every workload runs with small parameters from one table (wl_cases in
+ * tests/support/wl_cases.c), which must cover the whole registry. The tests check:
  *   - determinism: the same seed gives the same checksum and guest digest,
  *     a different seed a different checksum;
  *   - exact counts where the workload makes them exact: faults raises one
@@ -36,6 +36,7 @@
 #include <cmocka.h>
 
 #include "../src/lib/run.h"
+#include "support/wl_cases.h"
 #include "../src/core/vm.h"
 #include "../src/cli/registry.h"
 
@@ -44,30 +45,7 @@
 
 /* ---- fixtures ---- */
 
-struct wl_case {
-	const char *name;
-	struct wl_params p;
-};
-
-/* Small sizes: each run takes a few milliseconds natively. */
-static const struct wl_case wl_cases[] = {
-    {"seq", {.pages = 48, .ops = 3}},
-    {"random", {.pages = 192, .ops = 4096}},
-    {"ptrchase", {.pages = 48, .ops = 6000}},
-    {"kv", {.pages = 24, .ops = 3000}},
-    {"faults", {.pages = 24, .ops = 5}},
-    {"fork", {.pages = 64, .ops = 2, .procs = 4}},
-    {"ctxswitch", {.pages = 4, .ops = 6000, .procs = 3, .switch_every = 100}},
-    {"mmap-churn", {.pages = 16, .ops = 160}},
-    {"procs", {.pages = 16, .ops = 10, .procs = 3}},
-    {"phases", {.pages = 96, .ops = 2}},
-    {"dma", {.pages = 32, .ops = 4}},
-    {"random-mt", {.pages = 192, .ops = 4096}},
-    {"mmap-churn-mt", {.pages = 16, .ops = 160}},
-    {"kv-mt", {.pages = 24, .ops = 3000}},
-    {"fork-mt", {.pages = 64, .ops = 1}},
-};
-#define NCASES (sizeof(wl_cases) / sizeof(wl_cases[0]))
+#define NCASES wl_ncases
 
 static struct vm_config machine(const char *mode)
 {
