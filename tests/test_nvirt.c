@@ -5,14 +5,8 @@
  * walks, write protection of EPT12 and L1's INVEPT, and equivalence with
  * native paging and with single-level nested paging.
  *
- * Hand-built L2 layout (the VMM's view, written with gpa_write64(): the
- * frames are backed by the p2m, EPT12 and EPT02 are empty):
- *
- *   gfn 0x11  PML4   gfn 0x12  PDPT   gfn 0x13  PD   gfn 0x14  PT
- *   VA_4K + i pages -> gfn 0x100 + i  P|RW|US, i < 15
- *   VA_4K + 15 pages -> gfn 0x14 (the PT itself), P|RW|US
- *
- * Every gfn lies in EPT12's first PT (gfns 0..511) and in one 2M chunk.
+ * The hand-built L2 guest is tests/support/l2_guest.h's: every gfn of it
+ * lies in EPT12's first PT (gfns 0..511) and in one 2M chunk.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,82 +21,7 @@
 #include "../src/nvirt/nvirt.h"
 #include "../src/cli/registry.h"
 #include "../src/teach/scenario.h"
-
-#define VA_4K UINT64_C(0x0000555500000000)
-#define PG(i) (VA_4K + (uint64_t)(i)*PAGE_SIZE)
-#define TBL(g) ((uint64_t)(g) << PAGE_SHIFT)
-#define UP (GPTE_P | GPTE_RW | GPTE_US)
-#define SENTINEL UINT64_C(0x5a5aa5a5c3c33c3c)
-
-/* Exit reasons as the trace reports them. */
-enum {
-	VIOL = EXIT_EPT_VIOLATION,
-	VMREAD = EXIT_VMREAD,
-	RESUME = EXIT_VMRESUME,
-	INVEPT = EXIT_INVEPT
-};
-
-/* ---- fixtures ---- */
-
-static struct vm_config cfg_of(const char *mode, enum page_size host_page)
-{
-	struct vm_config c;
-	config_defaults(&c);
-	c.mode = mode;
-	c.guest_mem = UINT64_C(64) << 20;
-	c.walk_caches = false;
-	c.host_page = host_page;
-	c.audit = true;
-	return c;
-}
-
-static struct vm *mk(const struct vm_config *c)
-{
-	char err[256] = "";
-	struct vm *vm = vm_create(c, err, sizeof(err));
-	if (!vm)
-		fail_msg("vm_create: %s", err);
-	return vm;
-}
-
-static void build_tables(struct vm *vm)
-{
-	gpa_write64(vm, GPA(TBL(0x11) + 8 * pt_index(VA_4K, 4)), TBL(0x12) | UP);
-	gpa_write64(vm, GPA(TBL(0x12) + 8 * pt_index(VA_4K, 3)), TBL(0x13) | UP);
-	gpa_write64(vm, GPA(TBL(0x13) + 8 * pt_index(VA_4K, 2)), TBL(0x14) | UP);
-	for (unsigned i = 0; i < 16; i++)
-		gpa_write64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(i), 1)),
-			    (i == 15 ? TBL(0x14) : TBL(0x100 + i)) | UP);
-	cpu_write_cr3(&vm->vcpu, TBL(0x11));
-	memset(&vm->st, 0, sizeof(vm->st));
-	cpu_set_user(&vm->vcpu, true);
-}
-
-/* The exits, in order, with the level each came from. */
-struct seq {
-	int n;
-	int reason[64];
-};
-
-static void seq_fn(void *ctx, const struct trace_event *ev)
-{
-	struct seq *s = ctx;
-	if (ev->kind == TR_VM_EXIT && s->n < 64)
-		s->reason[s->n++] = (int)ev->result;
-}
-
-static void seq_expect(const struct seq *s, const int *want, int n)
-{
-	if (s->n != n) {
-		char buf[512] = "";
-		for (int i = 0; i < s->n && i < 64; i++)
-			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " %d", s->reason[i]);
-		fail_msg("%d exits, want %d:%s", s->n, n, buf);
-	}
-	for (int i = 0; i < n; i++)
-		if (s->reason[i] != want[i])
-			fail_msg("exit %d: reason %d, want %d", i, s->reason[i], want[i]);
-}
+#include "support/l2_guest.h"
 
 /* ---- nept: one L2 first touch, exact ---- */
 
@@ -119,12 +38,11 @@ static void seq_expect(const struct seq *s, const int *want, int n)
 static void test_nept_first_touch_4k(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of("nept", PG_4K);
-	struct vm *vm = mk(&c);
-	build_tables(vm);
-	struct seq s = {0};
-	vm->trace_fn = seq_fn;
-	vm->trace_ctx = &s;
+	struct vm_config c = l2_cfg("nept", PG_4K);
+	struct vm *vm = l2_mk(&c);
+	l2_build_tables(vm);
+	struct l2_seq s = {0};
+	l2_seq_attach(vm, &s);
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	vm->trace_fn = NULL;
 	static const int want[] = {
@@ -134,7 +52,7 @@ static void test_nept_first_touch_4k(void **state)
 	    VIOL, VMREAD, VMREAD, VMREAD, VIOL,	  RESUME, VIOL, /* gfn 0x14 */
 	    VIOL, VMREAD, VMREAD, VMREAD, VIOL,	  RESUME, VIOL, /* gfn 0x100 */
 	};
-	seq_expect(&s, want, (int)(sizeof(want) / sizeof(want[0])));
+	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.l2_exits, 10);
 	assert_int_equal(vm->st.reflected_exits, 5);
 	assert_int_equal(vm->st.exits_ept_violation, 10);
@@ -171,17 +89,16 @@ static void test_nept_first_touch_4k(void **state)
 static void test_nept_first_touch_2m(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of("nept", PG_2M);
-	struct vm *vm = mk(&c);
-	build_tables(vm);
-	struct seq s = {0};
-	vm->trace_fn = seq_fn;
-	vm->trace_ctx = &s;
+	struct vm_config c = l2_cfg("nept", PG_2M);
+	struct vm *vm = l2_mk(&c);
+	l2_build_tables(vm);
+	struct l2_seq s = {0};
+	l2_seq_attach(vm, &s);
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	cpu_store(&vm->vcpu, PG(7), 8, SENTINEL);
 	vm->trace_fn = NULL;
 	static const int want[] = {VIOL, VMREAD, VMREAD, VMREAD, RESUME, VIOL};
-	seq_expect(&s, want, 6);
+	l2_seq_expect(&s, want, 6);
 	assert_int_equal(vm->st.ept12_writes, 3);
 	assert_int_equal(vm->st.vmm_walk_refs, 1 + 3);
 	assert_int_equal(vm->st.walk_refs, 19 + 19);
@@ -194,13 +111,12 @@ static void test_nept_first_touch_2m(void **state)
 static void test_nept_vmcs_shadow(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of("nept", PG_4K);
+	struct vm_config c = l2_cfg("nept", PG_4K);
 	c.vmcs_shadow = true;
-	struct vm *vm = mk(&c);
-	build_tables(vm);
-	struct seq s = {0};
-	vm->trace_fn = seq_fn;
-	vm->trace_ctx = &s;
+	struct vm *vm = l2_mk(&c);
+	l2_build_tables(vm);
+	struct l2_seq s = {0};
+	l2_seq_attach(vm, &s);
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	vm->trace_fn = NULL;
 	static const int want[] = {
@@ -210,7 +126,7 @@ static void test_nept_vmcs_shadow(void **state)
 	    VIOL, VIOL,	  RESUME, VIOL, /* gfn 0x14 */
 	    VIOL, VIOL,	  RESUME, VIOL, /* gfn 0x100 */
 	};
-	seq_expect(&s, want, (int)(sizeof(want) / sizeof(want[0])));
+	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.exits_l1, 5 + 4);
 	assert_int_equal(vm->st.reflected_exits, 5);
 	vm_destroy(vm);
@@ -221,15 +137,14 @@ static void test_nept_vmcs_shadow(void **state)
 static void test_nept_pt_write(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of("nept", PG_4K);
-	struct vm *vm = mk(&c);
-	build_tables(vm);
+	struct vm_config c = l2_cfg("nept", PG_4K);
+	struct vm *vm = l2_mk(&c);
+	l2_build_tables(vm);
 	cpu_store(&vm->vcpu, PG(0), 8, 1);
 	(void)cpu_load(&vm->vcpu, PG(15), 8); /* maps the PT: EPT02 has it */
 	uint64_t exits = vm->st.vm_exits;
-	struct seq s = {0};
-	vm->trace_fn = seq_fn;
-	vm->trace_ctx = &s;
+	struct l2_seq s = {0};
+	l2_seq_attach(vm, &s);
 	/* L2's kernel writes a PTE of its own table: entry 1 -> gfn 0x100. */
 	cpu_store(&vm->vcpu, PG(15) + 8 * pt_index(PG(1), 1), 8, TBL(0x100) | UP);
 	cpu_invlpg(&vm->vcpu, PG(1));
@@ -245,14 +160,13 @@ static void test_nept_pt_write(void **state)
 static void test_nept_invept(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of("nept", PG_4K);
-	struct vm *vm = mk(&c);
-	build_tables(vm);
+	struct vm_config c = l2_cfg("nept", PG_4K);
+	struct vm *vm = l2_mk(&c);
+	l2_build_tables(vm);
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	struct nvirt *nv = nvirt_of(vm);
-	struct seq s = {0};
-	vm->trace_fn = seq_fn;
-	vm->trace_ctx = &s;
+	struct l2_seq s = {0};
+	l2_seq_attach(vm, &s);
 	/* L1 takes gfn 0x100 back: its store to the write-protected PT exits,
 	 * and L0 zaps the EPT02 leaf; then INVEPT exits and L0 drops EPT02. */
 	assert_int_equal(nv_ept12_unmap(&vm->vcpu, nv, 0x100), 1);
@@ -270,7 +184,7 @@ static void test_nept_invept(void **state)
 	    VIOL, VIOL,	  VIOL,	  VIOL,			      /* L0 alone: 0x11 .. 0x14 */
 	    VIOL, VMREAD, VMREAD, VMREAD, VIOL, RESUME, VIOL, /* 0x100 via L1 */
 	};
-	seq_expect(&s, want, (int)(sizeof(want) / sizeof(want[0])));
+	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(nv->l1_invepts, 1);
 	char detail[256];
 	assert_null(vm->mmu->audit(vm, detail, sizeof(detail)));
@@ -281,10 +195,10 @@ static void test_nept_invept(void **state)
 static void test_nept_audit_catches(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of("nept", PG_4K);
+	struct vm_config c = l2_cfg("nept", PG_4K);
 	c.audit = false;
-	struct vm *vm = mk(&c);
-	build_tables(vm);
+	struct vm *vm = l2_mk(&c);
+	l2_build_tables(vm);
 	cpu_store(&vm->vcpu, PG(0), 8, 1);
 	struct nvirt *nv = nvirt_of(vm);
 	/* Map a frame in EPT02 behind L1's back. */
@@ -324,7 +238,7 @@ static void scn_event(void *ctx, struct vm *vm, const struct trace_event *ev, co
 static void test_nept_scenario_first_touch(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of("nept", PG_4K);
+	struct vm_config c = l2_cfg("nept", PG_4K);
 	c.guest_mem = SCENARIO_GUEST_MEM;
 	c.walk_caches = true;
 	struct scn_exits e = {0};
@@ -355,7 +269,7 @@ static void test_nept_scenario_first_touch(void **state)
 static void test_nept_scenario_pt_write(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of("nept", PG_4K);
+	struct vm_config c = l2_cfg("nept", PG_4K);
 	c.guest_mem = SCENARIO_GUEST_MEM;
 	struct scn_exits e = {0};
 	struct scenario_observer obs = {.event = scn_event, .ctx = &e};
@@ -394,7 +308,7 @@ static void test_nept_workloads(void **state)
 		if (!workload_find(wls[i]))
 			continue;
 		struct run_result rn, rv, rl;
-		struct vm_config c = cfg_of("native", PG_4K);
+		struct vm_config c = l2_cfg("native", PG_4K);
 		c.audit = false;
 		run_or_fail(&c, wls[i], &rl);
 		c.mode = "nested";
@@ -427,7 +341,7 @@ static void test_nept_2m_eases(void **state)
 {
 	(void)state;
 	struct run_result r4, r2;
-	struct vm_config c = cfg_of("nept", PG_4K);
+	struct vm_config c = l2_cfg("nept", PG_4K);
 	c.audit = false;
 	run_or_fail(&c, "faults", &r4);
 	c.host_page = PG_2M;

@@ -5,13 +5,7 @@
  * counts of the hardware's one 2D walk (SPT12 over EPT01), the PVM-free
  * accounting of L1's work, and equivalence with native paging.
  *
- * Hand-built L2 layout, as test_nvirt.c (the VMM's view, written with
- * gpa_write64(): the frames are backed by the p2m, no shadow page and no
- * EPT01 leaf exists yet):
- *
- *   gfn 0x11  PML4   gfn 0x12  PDPT   gfn 0x13  PD   gfn 0x14  PT
- *   VA_4K + i pages -> gfn 0x100 + i  P|RW|US, i < 15
- *   VA_4K + 15 pages -> gfn 0x14 (the PT itself), P|RW|US
+ * The hand-built L2 guest is tests/support/l2_guest.h's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,88 +19,16 @@
 #include "../src/lib/run.h"
 #include "../src/nvirt/nvirt.h"
 #include "../src/cli/registry.h"
-
-#define VA_4K UINT64_C(0x0000555500000000)
-#define PG(i) (VA_4K + (uint64_t)(i)*PAGE_SIZE)
-#define TBL(g) ((uint64_t)(g) << PAGE_SHIFT)
-#define UP (GPTE_P | GPTE_RW | GPTE_US)
-#define SENTINEL UINT64_C(0x5a5aa5a5c3c33c3c)
-
-enum {
-	PF = EXIT_EXCEPTION,
-	VIOL = EXIT_EPT_VIOLATION,
-	VMREAD = EXIT_VMREAD,
-	RESUME = EXIT_VMRESUME
-};
-
-static struct vm_config cfg_of(void)
-{
-	struct vm_config c;
-	config_defaults(&c);
-	c.mode = "shadow-on-ept";
-	c.guest_mem = UINT64_C(64) << 20;
-	c.walk_caches = false;
-	c.audit = true;
-	return c;
-}
-
-static struct vm *mk(const struct vm_config *c)
-{
-	char err[256] = "";
-	struct vm *vm = vm_create(c, err, sizeof(err));
-	if (!vm)
-		fail_msg("vm_create: %s", err);
-	return vm;
-}
-
-static void build_tables(struct vm *vm)
-{
-	gpa_write64(vm, GPA(TBL(0x11) + 8 * pt_index(VA_4K, 4)), TBL(0x12) | UP);
-	gpa_write64(vm, GPA(TBL(0x12) + 8 * pt_index(VA_4K, 3)), TBL(0x13) | UP);
-	gpa_write64(vm, GPA(TBL(0x13) + 8 * pt_index(VA_4K, 2)), TBL(0x14) | UP);
-	for (unsigned i = 0; i < 16; i++)
-		gpa_write64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(i), 1)),
-			    (i == 15 ? TBL(0x14) : TBL(0x100 + i)) | UP);
-	cpu_write_cr3(&vm->vcpu, TBL(0x11));
-	memset(&vm->st, 0, sizeof(vm->st));
-	cpu_set_user(&vm->vcpu, true);
-}
-
-struct seq {
-	int n;
-	int reason[64];
-};
-
-static void seq_fn(void *ctx, const struct trace_event *ev)
-{
-	struct seq *s = ctx;
-	if (ev->kind == TR_VM_EXIT && s->n < 64)
-		s->reason[s->n++] = (int)ev->result;
-}
-
-static void seq_expect(const struct seq *s, const int *want, int n)
-{
-	char buf[512] = "";
-	for (int i = 0; i < s->n && i < 64; i++)
-		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " %d", s->reason[i]);
-	if (s->n != n)
-		fail_msg("%d exits, want %d:%s", s->n, n, buf);
-	for (int i = 0; i < n; i++)
-		if (s->reason[i] != want[i])
-			fail_msg("exit %d: reason %d, want %d:%s", i, s->reason[i], want[i], buf);
-}
-
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#include "support/l2_guest.h"
 
 static void test_soe_first_touch(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of();
-	struct vm *vm = mk(&c);
-	build_tables(vm);
-	struct seq s = {0};
-	vm->trace_fn = seq_fn;
-	vm->trace_ctx = &s;
+	struct vm_config c = l2_cfg("shadow-on-ept", PG_4K);
+	struct vm *vm = l2_mk(&c);
+	l2_build_tables(vm);
+	struct l2_seq s = {0};
+	l2_seq_attach(vm, &s);
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	vm->trace_fn = NULL;
 	static const int want[] = {
@@ -115,7 +37,7 @@ static void test_soe_first_touch(void **state)
 	    VIOL, VIOL,	  VIOL,			  /* EPT01: the SPT12 PDPT, PD, PT (L1's frames) */
 	    VIOL,				  /* EPT01: the data frame, L0's own */
 	};
-	seq_expect(&s, want, NELEM(want));
+	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.l2_exits, 2);
 	assert_int_equal(vm->st.reflected_exits, 1);
 	assert_int_equal(vm->st.exits_hidden_fault, 1);
@@ -146,17 +68,16 @@ static void test_soe_first_touch(void **state)
 static void test_soe_first_touch_2m(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of();
+	struct vm_config c = l2_cfg("shadow-on-ept", PG_4K);
 	c.host_page = PG_2M;
-	struct vm *vm = mk(&c);
-	build_tables(vm);
-	struct seq s = {0};
-	vm->trace_fn = seq_fn;
-	vm->trace_ctx = &s;
+	struct vm *vm = l2_mk(&c);
+	l2_build_tables(vm);
+	struct l2_seq s = {0};
+	l2_seq_attach(vm, &s);
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	vm->trace_fn = NULL;
 	static const int want[] = {VIOL, PF, VMREAD, VMREAD, VMREAD, RESUME, VIOL};
-	seq_expect(&s, want, NELEM(want));
+	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.walk_refs, 19);
 	assert_int_equal(vm->st.walk_refs_guest, 4);
 	assert_int_equal(vm->st.walk_refs_host, 15);
@@ -168,21 +89,20 @@ static void test_soe_first_touch_2m(void **state)
 static void test_soe_pt_write(void **state)
 {
 	(void)state;
-	struct vm_config c = cfg_of();
-	struct vm *vm = mk(&c);
-	build_tables(vm);
+	struct vm_config c = l2_cfg("shadow-on-ept", PG_4K);
+	struct vm *vm = l2_mk(&c);
+	l2_build_tables(vm);
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	(void)cpu_load(&vm->vcpu, PG(15), 8);
 	memset(&vm->st, 0, sizeof(vm->st));
-	struct seq s = {0};
-	vm->trace_fn = seq_fn;
-	vm->trace_ctx = &s;
+	struct l2_seq s = {0};
+	l2_seq_attach(vm, &s);
 	cpu_store(&vm->vcpu, PG(15) + 8 * pt_index(PG(1), 1), 8, TBL(0x120) | UP);
 	vm->trace_fn = NULL;
 	/* The store faults on the read-only spte L1 keeps for its shadowed
 	 * table: the #PF L1 intercepts, reflected; L1 emulates the store. */
 	static const int want[] = {PF, VMREAD, VMREAD, VMREAD, RESUME};
-	seq_expect(&s, want, NELEM(want));
+	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.exits_pt_write, 1);
 	assert_int_equal(vm->st.l2_exits, 1);
 	assert_int_equal(vm->st.reflected_exits, 1);
@@ -192,17 +112,16 @@ static void test_soe_pt_write(void **state)
 	/* With VMCS shadowing L1's VMREADs do not exit. */
 	vm_destroy(vm);
 	c.vmcs_shadow = true;
-	vm = mk(&c);
-	build_tables(vm);
+	vm = l2_mk(&c);
+	l2_build_tables(vm);
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	(void)cpu_load(&vm->vcpu, PG(15), 8);
 	s.n = 0;
-	vm->trace_fn = seq_fn;
-	vm->trace_ctx = &s;
+	l2_seq_attach(vm, &s);
 	cpu_store(&vm->vcpu, PG(15) + 8 * pt_index(PG(1), 1), 8, TBL(0x120) | UP);
 	vm->trace_fn = NULL;
 	static const int want2[] = {PF, RESUME};
-	seq_expect(&s, want2, NELEM(want2));
+	l2_seq_expect(&s, want2, NELEM(want2));
 	char detail[256];
 	assert_null(vm->mmu->audit(vm, detail, sizeof(detail)));
 	vm_destroy(vm);
@@ -230,7 +149,7 @@ static void test_soe_workloads(void **state)
 	static const char *const wls[] = {"faults", "mmap-churn"};
 	for (size_t i = 0; i < sizeof(wls) / sizeof(wls[0]); i++) {
 		struct run_result rl, rs, rv;
-		struct vm_config c = cfg_of();
+		struct vm_config c = l2_cfg("shadow-on-ept", PG_4K);
 		c.walk_caches = true;
 		c.audit = false;
 		c.mode = "native";
