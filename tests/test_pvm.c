@@ -44,8 +44,7 @@ static void seq_fn(void *ctx, const struct trace_event *ev)
 		return;
 	if (ev->kind == TR_VM_EXIT)
 		s->reason[s->n++] = (int)ev->result;
-	else if (ev->kind == TR_VMM_OP && ev->what &&
-		 strncmp(ev->what, "PVM switcher", 12) == 0)
+	else if (ev->kind == TR_VMM_OP && ev->what && strncmp(ev->what, "PVM switcher", 12) == 0)
 		s->reason[s->n++] = SW;
 }
 
@@ -190,9 +189,9 @@ static void test_pvm_pt_write(void **state)
 	assert_int_equal(vm->st.l1_cycles, l1);
 	assert_int_equal(vm->st.vm_exits, 5);
 	assert_int_equal(vm->st.cyc_exit, 5 * (uint64_t)vm->cost.vmexit);
-	assert_int_equal(vm->st.cyc_vmm - vm->st.l1_cycles,
-			 (uint64_t)vm->cost.nv_reflect + 3 * (uint64_t)vm->cost.nv_vmread +
-			     vm->cost.nv_vmresume);
+	assert_int_equal(vm->st.cyc_vmm - vm->st.l1_cycles, (uint64_t)vm->cost.nv_reflect +
+								3 * (uint64_t)vm->cost.nv_vmread +
+								vm->cost.nv_vmresume);
 	vm_destroy(vm);
 }
 
@@ -285,7 +284,8 @@ static void test_pvm_workloads(void **state)
 				 0);
 		assert_int_equal(p->l2_exits, p->exits_ept_violation);
 		assert_int_equal(p->exits_ept_violation, o->exits_ept_violation);
-		assert_int_equal(p->exits_l1, o->exits_l1 - (NV_L1_VMREADS_EPT + 1) * o->reflected_exits);
+		assert_int_equal(p->exits_l1,
+				 o->exits_l1 - (NV_L1_VMREADS_EPT + 1) * o->reflected_exits);
 		assert_int_equal(p->vm_exits, p->exits_ept_violation + p->exits_l1);
 		assert_int_equal(p->walk_refs, o->walk_refs);
 		assert_int_equal(p->l1_cycles, o->l1_cycles);
@@ -308,8 +308,8 @@ static void test_pvm_bad_input(void **state)
 	if (!vmmu_bin)
 		fail_msg("the vmmu binary next to the tests was not found");
 	char cmd[1200];
-	snprintf(cmd, sizeof(cmd),
-		 "%s run --workload faults --mode pvm --vcpus 2 >/dev/null 2>&1", vmmu_bin);
+	snprintf(cmd, sizeof(cmd), "%s run --workload faults --mode pvm --vcpus 2 >/dev/null 2>&1",
+		 vmmu_bin);
 	int st = system(cmd);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 2);

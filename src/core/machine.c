@@ -102,10 +102,10 @@
 #define STEPS_NV_VMRESUME 40
 #define STEPS_NV_VMREAD 2
 #define STEPS_NV_INVEPT 10
-#define NVIRT_COSTS                                                      \
-	.nv_reflect = (STEPS_DISPATCH + STEPS_NV_REFLECT) * VMM_SPTE,     \
-	.nv_vmresume = (STEPS_DISPATCH + STEPS_NV_VMRESUME) * VMM_SPTE,   \
-	.nv_vmread = (STEPS_DISPATCH + STEPS_NV_VMREAD) * VMM_SPTE,       \
+#define NVIRT_COSTS                                                     \
+	.nv_reflect = (STEPS_DISPATCH + STEPS_NV_REFLECT) * VMM_SPTE,   \
+	.nv_vmresume = (STEPS_DISPATCH + STEPS_NV_VMRESUME) * VMM_SPTE, \
+	.nv_vmread = (STEPS_DISPATCH + STEPS_NV_VMREAD) * VMM_SPTE,     \
 	.nv_invept = (STEPS_DISPATCH + STEPS_NV_INVEPT) * VMM_SPTE
 
 /*
@@ -189,9 +189,9 @@ _Static_assert(REF_REMOTE == 200 * 139 / 89, "remote DRAM derivation changed: up
 _Static_assert(PF_PATH(VMEXIT_SKX) == 4217, "Skylake-SP handler derivation changed: update docs");
 _Static_assert(PF_PATH(VMEXIT_AMD) == 5362, "Zen 2 handler derivation changed: update docs");
 _Static_assert((STEPS_DISPATCH + STEPS_NV_REFLECT) * VMM_SPTE == 3000 &&
-		       (STEPS_DISPATCH + STEPS_NV_VMRESUME) * VMM_SPTE == 3000 &&
-		       (STEPS_DISPATCH + STEPS_NV_VMREAD) * VMM_SPTE == 1100 &&
-		       (STEPS_DISPATCH + STEPS_NV_INVEPT) * VMM_SPTE == 1500,
+		   (STEPS_DISPATCH + STEPS_NV_VMRESUME) * VMM_SPTE == 3000 &&
+		   (STEPS_DISPATCH + STEPS_NV_VMREAD) * VMM_SPTE == 1100 &&
+		   (STEPS_DISPATCH + STEPS_NV_INVEPT) * VMM_SPTE == 1500,
 	       "nested handler derivation changed: update docs");
 _Static_assert(PVM_SWITCH(VMEXIT_SKX) == 2603 && PVM_SWITCH(VMEXIT_AMD) == 1409,
 	       "PVM switcher derivation changed: update docs");

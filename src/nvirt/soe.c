@@ -89,8 +89,7 @@ static void pvm_switcher_round_trip(struct vcpu *v, enum exit_reason r, uint32_t
 	vm->st.pvm_switches++;
 	vm->st.cyc_exit += vm->cost.pvm_switch;
 	vm->st.cyc_vmm += handler;
-	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r,
-	      .cycles = vm->cost.pvm_switch + handler,
+	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = vm->cost.pvm_switch + handler,
 	      .what = "PVM switcher: L2 -> L1's kernel -> L2, no VM exit (pvm_vcpu_run, "
 		      "pvm_handle_exit)");
 }
