@@ -131,6 +131,11 @@ static void report_summary(FILE *f, const char *wname, const struct vm_config *c
 		any = true;
 	}
 	fprintf(f, "%s\n", any ? ")" : "");
+	if (st->pvm_switches)
+		fprintf(f,
+			"  %-14s %" PRIu64
+			" (L2 -> L1 -> L2 through PVM's switcher, not VM exits)\n",
+			"PVM switches", st->pvm_switches);
 	fprintf(f,
 		"  %-14s %" PRIu64 " (guest requested %" PRIu64 ", %" PRIu64 " entries dropped)\n",
 		"TLB flushes", st->tlb_flushes, st->guest_tlb_flushes, st->tlb_entries_flushed);

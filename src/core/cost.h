@@ -49,6 +49,12 @@ struct cost_model {
 	/* several vCPUs (docs/cost-model.md, "IPIs and shootdowns") */
 	uint32_t ipi;           /* one TLB-flush IPI: send, deliver, handler entry/exit, ack */
 	uint32_t vmm_ipi;       /* VMM handler of one IPI exit (ICR write, kick, EOI) */
+	/* nested virtualization (docs/cost-model.md, "Nested virtualization") */
+	uint32_t nv_reflect;    /* L0: reflect an L2 exit to L1 (nested_vmx_vmexit()) */
+	uint32_t nv_vmresume;   /* L0: emulate L1's VMRESUME (nested_vmx_run()) */
+	uint32_t nv_vmread;     /* L0: emulate one VMREAD of L1 (handle_vmread()) */
+	uint32_t nv_invept;     /* L0: L1's INVEPT, before vmm_spte per EPT02 page dropped */
+	uint32_t pvm_switch;    /* pvm: one switcher round trip L2 -> L1 -> L2, trivial handler */
 };
 
 /*

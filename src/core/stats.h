@@ -76,6 +76,7 @@
 	X(exits_l1, "nested virt: L1's own exits to L0 (VMREAD, VMRESUME, INVEPT, EPT12 stores)") \
 	X(l2_exits, "nested virt: exits from L2, all taken by L0 first (part of vm_exits)")  \
 	X(reflected_exits, "nested virt: L2 exits that L0 reflected to L1")                  \
+	X(pvm_switches, "pvm: switcher round trips L2 -> L1 -> L2 (not VM exits)")         \
 	X(ept12_writes, "nested virt: L1's stores to EPT12 entries (trapped ones: exits_l1)") \
 	X(l1_cycles, "nested virt: cycles of L1's handlers (part of cyc_vmm)")               \
 	X(ept_pages_peak, "nested: peak number of EPT table pages")                          \
@@ -123,7 +124,7 @@
 	X(vmm_heap_bytes, "simulator heap in use at the end (jemalloc stats.allocated)")     \
 	X(cyc_access, "cycles: the data accesses themselves")                                \
 	X(cyc_walk, "cycles: hardware page-walk references")                                 \
-	X(cyc_exit, "cycles: VM exit and entry round trips")                                 \
+	X(cyc_exit, "cycles: VM exit and entry round trips (pvm: switcher ones too)")  \
 	X(cyc_vmm, "cycles: VMM handler work, software walks included")                      \
 	X(cyc_guest, "cycles: guest kernel fault handling, zeroing and copying")             \
 	X(cyc_flush, "cycles: guest MOV CR3, INVLPG and TLB-flush instructions, flush IPIs")

@@ -392,6 +392,12 @@ void vm_audit(struct vm *vm)
 void vm_exit(struct vcpu *v, enum exit_reason reason, uint64_t *counter, uint32_t handler_cycles)
 {
 	struct vm *vm = v->vm;
+	if (vm->exit_redirect) {
+		vm->exit_redirect(v, reason, handler_cycles);
+		if (vm->cfg.audit)
+			vm_audit_by(vm, vm->mmu->audit_exit ? vm->mmu->audit_exit : vm->mmu->audit);
+		return;
+	}
 	(*counter)++;
 	vm->st.vm_exits++;
 	vm->st.cyc_exit += vm->cost.vmexit;

@@ -218,6 +218,12 @@ struct vm {
 	trace_fn_t trace_fn;
 	void *trace_ctx;
 	jmp_buf *abort_jmp; /* where vm_abort() lands; NULL = exit(3) */
+	/* While non-NULL, vm_exit() is not a VM exit but an entry into a
+	 * hypervisor that runs inside the guest (pvm: L2 enters L1 through
+	 * the PVM switcher, L0 sees nothing): vm_exit() calls this instead of
+	 * counting and charging an exit, then runs the audit. Set by a mode
+	 * around its own delegated calls only. */
+	void (*exit_redirect)(struct vcpu *v, enum exit_reason reason, uint32_t handler_cycles);
 	char err[256];
 };
 
@@ -355,6 +361,8 @@ void vm_emulated_access(struct vm *vm, hpa_t hpa);
  * on_world_switch, and the mode's audit when cfg.audit is set: its
  * incremental audit_exit when it has one (the entries this exit touched),
  * else the full one.
+ * With vm->exit_redirect set, none of that but the audit: the hook counts
+ * and charges the event (*counter untouched).
  * Caller's duty: call it when the handler's work is done (the VM is about
  * to re-enter), so that the audit sees a consistent state.
  */

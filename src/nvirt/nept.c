@@ -35,13 +35,12 @@
 
 /* ---- exits ---- */
 
-/* L1's own exit to L0 for an instruction L0 emulates in 'steps' spte-sized steps. */
-static void nv_l1_exit(struct vcpu *v, enum exit_reason r, unsigned steps, const char *what)
+/* L1's own exit to L0 for an instruction L0 emulates in 'handler' cycles. */
+static void nv_l1_exit(struct vcpu *v, enum exit_reason r, uint32_t handler, const char *what)
 {
 	struct vm *vm = v->vm;
-	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = steps * vm->cost.vmm_spte,
-	      .what = what);
-	vm_exit(v, r, &vm->st.exits_l1, steps * vm->cost.vmm_spte);
+	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = handler, .what = what);
+	vm_exit(v, r, &vm->st.exits_l1, handler);
 }
 
 /* The L2 -> L0 exit, once L0's handler is done. */
@@ -61,7 +60,7 @@ static void nept_l1_ept_violation(struct vcpu *v, struct nvirt *nv, gfn_t gfn)
 	 * no exit, an ordinary instruction in L1. */
 	if (!vm->cfg.vmcs_shadow)
 		for (int i = 0; i < NV_L1_VMREADS_EPT; i++)
-			nv_l1_exit(v, EXIT_VMREAD, NV_STEPS_DISPATCH + NV_STEPS_VMCS_FIELD,
+			nv_l1_exit(v, EXIT_VMREAD, vm->cost.nv_vmread,
 				   "L1: VMREAD of a vmcs12 field (exits to L0: handle_vmread)");
 	/* L1's own EPT-violation path: its KVM's kvm_tdp_page_fault(), the
 	 * same work as L0's (cost.vmm_ept_violation); its stores extra. */
@@ -71,7 +70,7 @@ static void nept_l1_ept_violation(struct vcpu *v, struct nvirt *nv, gfn_t gfn)
 	      .what = "L1: EPT-violation handler maps the L2 gPA in EPT12");
 	nv_ept12_map(v, nv, gfn);
 	nv->last_gfn = gfn;
-	nv_l1_exit(v, EXIT_VMRESUME, NV_STEPS_DISPATCH + NV_STEPS_VMRESUME,
+	nv_l1_exit(v, EXIT_VMRESUME, vm->cost.nv_vmresume,
 		   "L1: VMRESUME (exits to L0: nested_vmx_run, prepare_vmcs02)");
 }
 
@@ -99,7 +98,7 @@ static void nept_ept02_violation(struct vcpu *v, struct nvirt *nv,
 		return;
 	}
 	vm->st.reflected_exits++;
-	uint32_t reflect = (NV_STEPS_DISPATCH + NV_STEPS_REFLECT) * vm->cost.vmm_spte;
+	uint32_t reflect = vm->cost.nv_reflect;
 	TRACE(vm, .kind = TR_VMM_OP, .dim = DIM_HOST, .addr = viol->gpa.v, .gva = viol->gva,
 	      .guest_level = viol->guest_level, .cycles = reflect,
 	      .what = "L0: EPT12 does not map it: reflect the EPT violation to L1 "
@@ -116,8 +115,8 @@ void nept_l1_invept(struct vcpu *v)
 	uint64_t pages = nested_ept_reset(v, nv->ns);
 	nv_ept12_unprotect_all(vm, nv);
 	/* handle_invept(): find the roots, then drop one shadow page each. */
-	uint32_t work = (uint32_t)((NV_STEPS_DISPATCH + NV_STEPS_INVEPT) * vm->cost.vmm_spte +
-				   pages * vm->cost.vmm_spte);
+	uint64_t w = vm->cost.nv_invept + pages * vm->cost.vmm_spte;
+	uint32_t work = w > UINT32_MAX ? UINT32_MAX : (uint32_t)w;
 	TRACE(vm, .kind = TR_VMM_OP, .result = pages, .cycles = work,
 	      .what = "L1: INVEPT single-context (exits to L0: handle_invept drops EPT02)");
 	vm_exit(v, EXIT_INVEPT, &vm->st.exits_l1, work);

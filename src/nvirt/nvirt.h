@@ -43,16 +43,11 @@
 #include "../nested/api.h"
 
 /*
- * Handler work of the nested-virtualization exits, in spte-sized steps of
- * cost.vmm_spte (docs/cost-model.md, "Nested virtualization"): model
- * assumptions, like machine.c's handler steps, stated there with the KVM
- * function each mirrors.
+ * The handler work of the nested-virtualization exits is in the cost
+ * model's own fields (cost.nv_reflect, nv_vmresume, nv_vmread, nv_invept;
+ * docs/cost-model.md, "Nested virtualization"), each derived there from
+ * the KVM function it mirrors.
  */
-#define NV_STEPS_DISPATCH 20  /* exit dispatch and instruction decode (as machine.c) */
-#define NV_STEPS_VMCS_FIELD 2 /* handle_vmread(): look up and copy one vmcs12 field */
-#define NV_STEPS_REFLECT 40   /* nested_vmx_vmexit(): sync vmcs02 to vmcs12, load L1 state */
-#define NV_STEPS_VMRESUME 40  /* nested_vmx_run(): checks, prepare_vmcs02() */
-#define NV_STEPS_INVEPT 10    /* handle_invept(): find the roots of the EPTP */
 
 /*
  * The vmcs12 fields L1's EPT-violation handler reads: the exit reason
@@ -154,6 +149,11 @@ struct soe {
 	void *sh;		  /* the shadow MMU's state: L1's */
 	struct nested_state *ns;  /* EPT01 */
 	uint64_t ept01_l1_faults; /* EPT01 leaves built for L1's own frames */
+	/* pvm (the PVM variant, soe.c): L1 runs without VMX and L2 enters it
+	 * through the switcher, so the shadow MMU's exits are switcher round
+	 * trips, not L2 exits reflected by L0. */
+	bool pv;
+	const struct mmu_ops *self; /* &shadow_on_ept_mmu_ops or &pvm_mmu_ops */
 };
 
 /* Charge L1's own handler work (cyc_vmm and l1_cycles). */

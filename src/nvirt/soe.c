@@ -1,6 +1,9 @@
 /*
  * soe.c - shadow on EPT: the L1 hypervisor runs shadow paging for its L2
- * guest, L0 keeps EPT01. The mmu_ops instance shadow_on_ept_mmu_ops.
+ * guest, L0 keeps EPT01. Two mmu_ops instances share the code:
+ * shadow_on_ept_mmu_ops (L1 runs L2 with VMX, nested under L0) and
+ * pvm_mmu_ops (the PVM variant: L1 runs L2 without VMX, behind its
+ * switcher; see "pvm" below).
  *
  * The model (nvirt.h, struct soe): the shadow MMU of src/shadow, reached
  * through its api.h, is L1's. Its p2m stands for L1's (L2 gfn -> L1 gfn),
@@ -37,9 +40,28 @@
  * (its PWC) stale, so a reflected exit drops the guest dimension of the 2D
  * PWC (nested_flush_guest_walks()); EPT01 never changes a present entry.
  *
+ * pvm (Huang et al., "PVM: Efficient Shadow Paging for Deploying Secure
+ * Containers in Cloud-native Environment", SOSP'23; the KVM PVM patch
+ * series, arch/x86/kvm/pvm/): L1 is an ordinary VM of L0 and uses no VMX.
+ * L2, kernel and user, runs in L1's hardware user mode (CPL 3), and every
+ * event of L2 that L1 must see (a #PF, the hypercalls that replace MOV to
+ * CR3 and INVLPG: PVM_HC_LOAD_PGTBL, PVM_HC_TLB_INVLPG, PVM_HC_TLB_FLUSH)
+ * lands in L1's kernel through L1's own entry code, the switcher
+ * (entry_64_switcher.S, switcher_enter_guest() / pvm_vcpu_run(), then
+ * pvm_handle_exit()), without a VM exit: L0 never learns of it. So under
+ * pvm every exit the shadow MMU takes is a switcher round trip
+ * (pvm_switches, cost.pvm_switch in cyc_exit; vm->exit_redirect), with
+ * L1's shadow-paging handler work as under shadow-on-ept and no
+ * reflection, VMREAD or VMRESUME. EPT01 is still L0's: its violations (an
+ * L2 RAM frame, an SPT12 table's first touch) are VM exits to L0 exactly
+ * as under shadow-on-ept, and the hardware still walks SPT12 over EPT01.
+ * The switcher keeps L2's and L1's address spaces apart by PCID (the
+ * paper's PCID mapping), so a switch flushes no TLB entry, VPID or not.
+ *
  * Delegation: while a shadow hook runs, vm->mode_state is the shadow state
- * and vm->mmu is &shadow_mmu_ops (shadow's api.h duty); nested paging's
- * functions used here read no vm->mode_state.
+ * and vm->mmu is &shadow_mmu_ops (shadow's api.h duty), and under pvm
+ * vm->exit_redirect is the switcher; nested paging's functions used here
+ * read no vm->mode_state.
  */
 #include <setjmp.h>
 #include <stdio.h>
@@ -49,10 +71,27 @@
 #include "../shadow/api.h"
 
 extern const struct mmu_ops shadow_on_ept_mmu_ops;
+extern const struct mmu_ops pvm_mmu_ops;
 
 static inline struct soe *soe_of(struct vm *vm)
 {
 	return vm->mode_state;
+}
+
+/*
+ * pvm: an exit the shadow MMU takes is L2's entry into L1 through the
+ * switcher and L1's return to L2 (PVM's "VM exit" and "VM entry", both
+ * inside L1's VM). One round trip; the handler's cycles are L1's work.
+ */
+static void pvm_switcher_round_trip(struct vcpu *v, enum exit_reason r, uint32_t handler)
+{
+	struct vm *vm = v->vm;
+	vm->st.pvm_switches++;
+	vm->st.cyc_exit += vm->cost.pvm_switch;
+	vm->st.cyc_vmm += handler;
+	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = vm->cost.pvm_switch + handler,
+	      .what = "PVM switcher: L2 -> L1's kernel -> L2, no VM exit (pvm_vcpu_run, "
+		      "pvm_handle_exit)");
 }
 
 /* What a delegated call changed. */
@@ -60,49 +99,66 @@ struct soe_mark {
 	uint64_t exits, cyc_vmm;
 };
 
+/* L2's entries into L1 so far: reflected exits, or switcher round trips. */
+static uint64_t soe_l1_entries(const struct vm *vm, const struct soe *s)
+{
+	return s->pv ? vm->st.pvm_switches : vm->st.vm_exits;
+}
+
 static struct soe_mark soe_enter(struct vm *vm, struct soe *s)
 {
 	vm->mode_state = s->sh;
 	vm->mmu = &shadow_mmu_ops;
-	return (struct soe_mark){.exits = vm->st.vm_exits, .cyc_vmm = vm->st.cyc_vmm};
+	vm->exit_redirect = s->pv ? pvm_switcher_round_trip : NULL;
+	return (struct soe_mark){.exits = soe_l1_entries(vm, s), .cyc_vmm = vm->st.cyc_vmm};
 }
 
-static void soe_l1_exit(struct vcpu *v, enum exit_reason r, unsigned steps, const char *what)
+/* Back to this mode's own state (after a delegated call or its abort). */
+static void soe_restore(struct vm *vm, struct soe *s)
+{
+	vm->mode_state = s;
+	vm->mmu = s->self;
+	vm->exit_redirect = NULL;
+}
+
+static void soe_l1_exit(struct vcpu *v, enum exit_reason r, uint32_t handler, const char *what)
 {
 	struct vm *vm = v->vm;
-	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = steps * vm->cost.vmm_spte,
-	      .what = what);
-	vm_exit(v, r, &vm->st.exits_l1, steps * vm->cost.vmm_spte);
+	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = handler, .what = what);
+	vm_exit(v, r, &vm->st.exits_l1, handler);
 }
 
 /*
  * Back from a shadow hook: each exit it took was an L2 exit that L0
- * reflected to L1. The shadow handler's cycles are L1's work; L0 adds the
- * reflection, and L1 its VMREADs and its VMRESUME.
+ * reflected to L1 (shadow-on-ept) or a switcher round trip (pvm, already
+ * charged). The shadow handler's cycles are L1's work; under
+ * shadow-on-ept L0 adds the reflection, and L1 its VMREADs and its
+ * VMRESUME.
  */
 static void soe_leave(struct vcpu *v, struct soe *s, struct soe_mark m)
 {
 	struct vm *vm = v->vm;
-	vm->mode_state = s;
-	vm->mmu = &shadow_on_ept_mmu_ops;
-	uint64_t exits = vm->st.vm_exits - m.exits;
+	soe_restore(vm, s);
+	uint64_t exits = soe_l1_entries(vm, s) - m.exits;
 	if (!exits)
 		return;
 	vm->st.l1_cycles += vm->st.cyc_vmm - m.cyc_vmm;
 	nested_flush_guest_walks(v, s->ns);
+	if (s->pv)
+		return;
 	for (uint64_t i = 0; i < exits; i++) {
 		vm->st.l2_exits++;
 		vm->st.reflected_exits++;
-		uint32_t reflect = (NV_STEPS_DISPATCH + NV_STEPS_REFLECT) * vm->cost.vmm_spte;
+		uint32_t reflect = vm->cost.nv_reflect;
 		vm->st.cyc_vmm += reflect;
 		TRACE(vm, .kind = TR_VMM_OP, .cycles = reflect,
 		      .what = "L0: exit L1 intercepts: reflect it to L1 (nested_vmx_vmexit)");
 		if (!vm->cfg.vmcs_shadow)
 			for (int k = 0; k < NV_L1_VMREADS_EPT; k++)
-				soe_l1_exit(v, EXIT_VMREAD, NV_STEPS_DISPATCH + NV_STEPS_VMCS_FIELD,
+				soe_l1_exit(v, EXIT_VMREAD, vm->cost.nv_vmread,
 					    "L1: VMREAD of a vmcs12 field (exits to L0: "
 					    "handle_vmread)");
-		soe_l1_exit(v, EXIT_VMRESUME, NV_STEPS_DISPATCH + NV_STEPS_VMRESUME,
+		soe_l1_exit(v, EXIT_VMRESUME, vm->cost.nv_vmresume,
 			    "L1: VMRESUME (exits to L0: nested_vmx_run, prepare_vmcs02)");
 	}
 }
@@ -156,8 +212,7 @@ static void soe_guarded(struct vm *vm, struct soe *s, struct soe_call *c)
 	if (outer) {
 		vm->abort_jmp = &jb;
 		if (setjmp(jb) != 0) {
-			vm->mode_state = s;
-			vm->mmu = &shadow_on_ept_mmu_ops;
+			soe_restore(vm, s);
 			vm->abort_jmp = outer;
 			longjmp(*outer, 1);
 		}
@@ -288,21 +343,22 @@ static void soe_on_world_switch(struct vcpu *v)
 	vm->mode_state = s->ns;
 	vm->mmu = &nested_mmu_ops;
 	soe_guarded(vm, s, &(struct soe_call){.kind = SOE_WORLD, .v = v});
-	vm->mode_state = s;
-	vm->mmu = &shadow_on_ept_mmu_ops;
+	soe_restore(vm, s);
 }
 
 /* ---- life cycle, audit, stats ---- */
 
 static void soe_destroy(struct vm *vm);
 
-static int soe_init(struct vm *vm)
+static int soe_init_as(struct vm *vm, const struct mmu_ops *self, bool pv)
 {
 	struct soe *s = calloc(1, sizeof(*s));
 	if (!s) {
-		snprintf(vm->err, sizeof(vm->err), "out of memory for the shadow-on-EPT state");
+		snprintf(vm->err, sizeof(vm->err), "out of memory for the %s state", self->name);
 		return -1;
 	}
+	s->pv = pv;
+	s->self = self;
 	vm->mode_state = NULL;
 	if (shadow_mmu_ops.init(vm) != 0) {
 		free(s);
@@ -322,6 +378,16 @@ static int soe_init(struct vm *vm)
 	nested_ept_set_identity(s->ns);
 	vm->mode_state = s;
 	return 0;
+}
+
+static int soe_init(struct vm *vm)
+{
+	return soe_init_as(vm, &shadow_on_ept_mmu_ops, false);
+}
+
+static int pvm_init(struct vm *vm)
+{
+	return soe_init_as(vm, &pvm_mmu_ops, true);
 }
 
 static void soe_destroy(struct vm *vm)
@@ -388,6 +454,31 @@ const struct mmu_ops shadow_on_ept_mmu_ops = {
     .desc = "nested virtualization, shadow on EPT: L1's shadow tables (SPT12) over L0's "
 	    "EPT01; L2's page-table stores reflected to L1",
     .init = soe_init,
+    .destroy = soe_destroy,
+    .translate = soe_translate,
+    .on_cr3_load = soe_on_cr3_load,
+    .on_invlpg = soe_on_invlpg,
+    .on_tlb_flush = soe_on_tlb_flush,
+    .on_ctl_change = soe_on_ctl_change,
+    .on_world_switch = soe_on_world_switch,
+    .audit = soe_audit,
+    .audit_exit = soe_audit_exit,
+    .stats = soe_stats,
+};
+
+/* The PVM variant: the same hooks; only init (s->pv) and the names differ. */
+const struct mmu_ops pvm_mmu_ops = {
+    .name = "pvm",
+    .two_dim = true,
+    .forces_wp_nx = true,
+    .host_table = "EPT01",
+    .host_table_note = "the guest-dimension table is L1's SPT12 (built by L1's shadow MMU, "
+		       "entered through the PVM switcher); EPT01 is L0's, one to one over L1's "
+		       "memory",
+    .desc = "nested virtualization, PVM: shadow on EPT with L1 running without VMX; L2's "
+	    "faults, page-table stores, CR3 loads and INVLPGs reach L1 through its switcher, "
+	    "no exit to L0",
+    .init = pvm_init,
     .destroy = soe_destroy,
     .translate = soe_translate,
     .on_cr3_load = soe_on_cr3_load,

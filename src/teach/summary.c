@@ -51,6 +51,9 @@ void scenario_print_summary(FILE *f, const char *scn, const char *mode, const st
 	}
 	fprintf(f, "  VM exits         %" PRIu64 "%s%s%s\n", t->vm_exits, o ? " (" : "", line,
 		o ? ")" : "");
+	if (t->pvm_switches)
+		fprintf(f, "  PVM switches     %" PRIu64 " (L2 -> L1 -> L2, no VM exit)\n",
+			t->pvm_switches);
 	fprintf(f,
 		"  guest faults     %" PRIu64 " (demand-zero %" PRIu64 ", copy-on-write %" PRIu64
 		")\n",
@@ -84,7 +87,8 @@ void scenario_print_summary(FILE *f, const char *scn, const char *mode, const st
 
 static const char *const compare_rows[] = {
     "accesses",	      "tlb_misses",    "walks",	    "walk_refs",	  "fault_walk_refs",
-    "vmm_walk_refs",  "guest_faults",  "vm_exits",  "exits_fault_inject", "exits_hidden_fault",
+    "vmm_walk_refs",  "guest_faults",  "vm_exits",  "pvm_switches",
+    "exits_fault_inject", "exits_hidden_fault",
     "exits_pt_write", "exits_dirty",   "exits_cr3", "exits_invlpg",	  "exits_ept_violation",
     "hypercalls",     "pv_pt_updates", "resyncs",   "unshadows",	  "root_cache_hits",
     "tlb_flushes",    "cyc_access",    "cyc_walk",  "cyc_exit",		  "cyc_vmm",
