@@ -209,13 +209,12 @@ static void svg_panel_draw(FILE *f, const struct xp_trace *t, const struct xp_gr
 			x + CELL_W / 2, y + 34, c->rec->ev.cycles);
 		if (c->served == SERVED_PSC || c->served == SERVED_NTLB)
 			fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"a\">%s</text>\n",
-				x + CELL_W / 2, y + 50,
-				c->served == SERVED_PSC ? "PSC" : "nested TLB");
+				x + CELL_W / 2, y + 50, c->served == SERVED_PSC ? "PSC" : "nested TLB");
 		else
 			fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"a\">%s%" PRIx64 "</text>\n",
 				x + CELL_W / 2, y + 50,
 				c->rec->ev.dim == DIM_GUEST || c->rec->ev.dim == DIM_NATIVE ? "g:"
-											    : "h:",
+											  : "h:",
 				c->rec->ev.entry_addr);
 	}
 	/* the TLB fill, after the last cell of the last walk */
@@ -311,8 +310,9 @@ static int svg_write(FILE *f, const struct xp_trace *t)
 		"caches, in %d walk%s</text>\n",
 		t->gva, t->mode, t->levels, t->walk_caches ? "on" : "off", mem, mem == 1 ? "" : "s",
 		cached, t->walks, t->walks == 1 ? "" : "s");
-	fprintf(f, "<text x=\"10\" y=\"36\" class=\"l\">each cell: its reference number, its "
-		   "cycles, and the address of the entry read (g: gPA, h: hPA)</text>\n");
+	fprintf(f,
+		"<text x=\"10\" y=\"36\" class=\"l\">each cell: its reference number, its "
+		"cycles, and the address of the entry read (g: gPA, h: hPA)</text>\n");
 	if (t->ept_note) {
 		fprintf(f, "<text x=\"10\" y=\"54\" class=\"l\">tables: ");
 		svg_put_text(f, t->ept_note);
