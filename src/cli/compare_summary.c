@@ -128,19 +128,21 @@ static bool total_tie(uint64_t a, uint64_t b)
 }
 
 /*
- * With one seed: the run with the fewest estimated cycles, unless another
- * run's total ties with it (total_tie()); then NULL, with *tie that run.
+ * With one seed: the run with the fewest estimated cycles, unless the
+ * next-lowest total ties with it (total_tie()); then NULL, with *tie that
+ * next-lowest run.
  */
 static const struct job *one_winner(const struct job *row, size_t n, const struct job **tie)
 {
-	const struct job *best = best_run(row, n);
+	const struct job *best = best_run(row, n), *next = NULL;
 
 	*tie = NULL;
-	for (size_t m = 0; best && m < n; m++) {
-		if (&row[m] == best || row[m].state != JOB_OK ||
-		    !total_tie(run_cycles(&row[m]), run_cycles(best)))
-			continue;
-		*tie = &row[m];
+	for (size_t m = 0; best && m < n; m++)
+		if (&row[m] != best && row[m].state == JOB_OK &&
+		    (next == NULL || run_cycles(&row[m]) < run_cycles(next)))
+			next = &row[m];
+	if (next && total_tie(run_cycles(next), run_cycles(best))) {
+		*tie = next;
 		return NULL;
 	}
 	return best;
