@@ -70,6 +70,9 @@ static void scenario_help(FILE *f)
 		"Scenarios:\n");
 	for (size_t k = 0; k < scenario_count; k++)
 		fprintf(f, "  %-16s %s\n", scenario_list[k].name, scenario_list[k].summary);
+	fprintf(f, "\nl2-fault runs every nested-virtualization design this build has, one after\n"
+		   "the other, then compares them; --mode D tells one design, --compare prints\n"
+		   "the table alone.\n");
 	fprintf(f, "\nGuest memory defaults to 64M here. ");
 	cli_help_machine(f);
 }
