@@ -434,11 +434,11 @@ static void say_levels(FILE *f, const struct l2f_run *r)
 		"); handlers %" PRIu64 " cycles, exits and entries %" PRIu64
 		" cycles, software walk refs %" PRIu64 "\n",
 		l0_cyc, t->cyc_exit, t->vmm_walk_refs);
-	fprintf(f,
-		"    L1  handles the %d exit%s reflected to it; %" PRIu64
-		" EPT12 store%s (ept12_writes); handlers %" PRIu64 " cycles (l1_cycles)\n",
-		refl, refl == 1 ? "" : "s", t->ept12_writes, t->ept12_writes == 1 ? "" : "s",
-		t->l1_cycles);
+	fprintf(f, "    L1  handles the %d exit%s reflected to it; ", refl, refl == 1 ? "" : "s");
+	if (t->ept12_writes)
+		fprintf(f, "%" PRIu64 " EPT12 store%s (ept12_writes); ", t->ept12_writes,
+			t->ept12_writes == 1 ? "" : "s");
+	fprintf(f, "handlers %" PRIu64 " cycles (l1_cycles)\n", t->l1_cycles);
 	fprintf(f, "    est. cycles %" PRIu64 "\n", stats_est_cycles(t));
 }
 
