@@ -202,6 +202,32 @@ static void test_seeded(void **state)
 	assert_true(seen_nept && seen_soe);
 }
 
+/* With 2M host pages nept's fault takes no exit: Q2 asks why, and the
+ * answer says that L0 intercepted none of L1's actions. */
+static void test_no_exit(void **state)
+{
+	(void)state;
+	struct vm_config c;
+	config_defaults(&c);
+	c.guest_mem = SCENARIO_GUEST_MEM;
+	c.host_page = PG_2M;
+	char *text = NULL, err[256] = "";
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(
+	    quiz_nested_print(f, &c, "nept", 1, 5, true, " --host-page 2m", err, sizeof(err)),
+	    QUIZ_OK);
+	fclose(f);
+	assert_non_null(strstr(text, "Q2. Under this design the fault takes no VM exit: why not?"));
+	assert_non_null(
+	    strstr(text, "this fault L0 intercepted 0 of L1's actions (exits_l1 0),\n"));
+	assert_non_null(
+	    strstr(text, "`vmmu explain --scenario l2-fault --mode nept --host-page 2m`"));
+	assert_null(strstr(text, "      exit "));
+	free(text);
+}
+
 static void test_bad_flags(void **state)
 {
 	(void)state;
@@ -220,9 +246,8 @@ static void test_bad_flags(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rules),
-	    cmocka_unit_test(test_pinned),
-	    cmocka_unit_test(test_seeded),
+	    cmocka_unit_test(test_rules),     cmocka_unit_test(test_pinned),
+	    cmocka_unit_test(test_seeded),    cmocka_unit_test(test_no_exit),
 	    cmocka_unit_test(test_bad_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -286,8 +286,8 @@ int quiz_nested_print(FILE *out, const struct vm_config *cfg, const char *design
 		"    of VMX, L0's, so L0 must trap what L1 does as a hypervisor and emulate it\n"
 		"    on L1's virtual VMCS (vmcs12), and must hand L1 the exits of its guest that\n"
 		"    L1 asked for, as the hardware would have (KVM: nested_vmx_vmexit()). In\n"
-		"    this fault L0 intercepted %d of L1's actions (exits_l1 %" PRIu64 "):\n",
-		l1, t->exits_l1);
+		"    this fault L0 intercepted %d of L1's actions (exits_l1 %" PRIu64 ")%s\n",
+		l1, t->exits_l1, l1 ? ":" : ",");
 	if (l1)
 		qn_print_l1_actions(out, r);
 	fprintf(out, "    and reflected %d of L2's %d exits to L1 (reflected_exits %" PRIu64 ").\n",
