@@ -175,6 +175,9 @@ test-e2e: $(BUILD)/vmmu $(BUILD)/vmmu.1
 # UBSan for `make fuzz`, which runs each harness FUZZ_SECONDS seconds and
 # copies any crash into tests/fuzz/regress/NAME/ (commit it with the fix).
 FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+# Code harnesses share (support_replay.c: the replay of an input as a whole
+# trace), linked into each.
+FUZZ_SUPPORT := tests/fuzz/support_replay.c
 FUZZ_SECONDS ?= 10
 FUZZ_BUILD   := build-fuzz
 FUZZ_CC      := clang
@@ -186,9 +189,9 @@ FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
 REPLAY_BINS  := $(patsubst %,$(BUILD)/fuzz/replay_%,$(FUZZ_NAMES))
 FUZZ_DEPS_PKGS := clang libclang-rt-dev
 
-$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c tests/fuzz/fuzz.h $(BUILD)/libvmmu.a
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_SUPPORT) tests/fuzz/fuzz.h $(BUILD)/libvmmu.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libvmmu.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(FUZZ_SUPPORT) $(BUILD)/libvmmu.a $(LDLIBS)
 
 test-fuzz-regress: $(REPLAY_BINS)
 	@fail=0; \
@@ -224,8 +227,8 @@ $(FUZZ_BUILD)/libvmmu.a: $(FUZZ_LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libvmmu.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libvmmu.a -lnuma -lzstd -ljansson -lm
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SUPPORT) tests/fuzz/fuzz.h $(FUZZ_BUILD)/libvmmu.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SUPPORT) $(FUZZ_BUILD)/libvmmu.a -lnuma -lzstd -ljansson -lm
 
 fuzz: deps fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)

@@ -264,13 +264,17 @@ grep -Eq 'guest-physical = host-physical|table at gPA|table   gPA|table   PA ' "
 
 # ---- SVG ----
 
-for mode in native shadow nested; do
+for mode in native shadow nested nept shadow-on-ept; do
 	rm -f "$T/w.svg"
 	"$VMMU" explain --mode "$mode" --gva $GVA --svg "$T/w.svg" >/dev/null 2>"$T/err" ||
 		bad "$mode --svg failed: $(head -c 200 "$T/err")"
 	if xmllint --noout "$T/w.svg" 2>"$T/err"; then ok; else bad "$mode SVG: $(head -c 300 "$T/err")"; fi
 	grep -q 'TLB fill' "$T/w.svg" && ok || bad "$mode SVG: no TLB fill mark"
 done
+# Nested virtualization: the SVG says which level built each table.
+"$VMMU" explain --mode nept --gva $GVA --svg "$T/w.svg" >/dev/null
+grep -q '>tables: the guest tables are L2.s own (built by the L2 kernel); EPT02 is built by L0 from L1.s EPT12 and L0.s EPT01<' "$T/w.svg" &&
+	ok || bad "nept SVG: no line saying which level built each table"
 "$VMMU" explain --mode nested --gva $GVA --walk-caches off --svg "$T/g.svg" >/dev/null
 [ "$(grep -c 'class="n"' "$T/g.svg")" -eq 24 ] && ok || bad "nested SVG: not 24 numbered cells"
 ls "$T" | grep -q 'tmp\.' && bad "SVG: a temporary file was left behind" || ok

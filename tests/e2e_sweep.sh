@@ -66,7 +66,7 @@ eq "headline: one row per workload and trace" "$(grep -vc '^#' "$T/cmp/plots/com
 check "exits: on a log axis" grep -q '^set logscale y' "$T/cmp/plots/compare-exits.gp"
 check "summary: a best-virtualized column" grep -q '| winner | best virtualized | shadow vs nested |' "$T/cmp/summary.md"
 check "summary: each best virtualized mode is named with its margin, or a tie" \
-	test "$(grep -Ec '^\| [^|]+ \|.*\| ([a-z]+, [0-9.e-]+% below [a-z]+|tie \([a-z]+, [a-z]+\)) \| [^|]+ \|$' "$T/cmp/summary.md")" -ge "$nw"
+	test "$(grep -Ec '^\| [^|]+ \|.*\| ([a-z-]+, [0-9.e-]+% below [a-z-]+|tie \([a-z-]+, [a-z-]+\)) \| [^|]+ \|$' "$T/cmp/summary.md")" -ge "$nw"
 eq "no temporary files left" "$(find "$T/cmp" -name '*.tmp*' -o -name '.*gnuplot-err*' | wc -l)" "0"
 
 # Without gnuplot: CSV and summary still written, one clear message, status 0.

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "registry.h"
 #include "../teach/explain.h"
+#include "../teach/scenario.h"
 
 static void quiz_help(FILE *f)
 {
@@ -22,16 +23,50 @@ static void quiz_help(FILE *f)
 		"                takes under shadow and under nested paging (--mode does\n"
 		"                not apply: both run); or pv-munmap: how many hypercalls\n"
 		"                a munmap makes under pv, with and without lazy-MMU\n"
-		"                batching (--mode does not apply)\n"
+		"                batching (--mode does not apply); or nested: can a VMM\n"
+		"                run in a VM, and which VMM handles an exit first and in\n"
+		"                the end, on one L2 page fault (`vmmu explain --scenario\n"
+		"                l2-fault`); --mode picks the nested design (default: the\n"
+		"                seed picks), -n the exits asked about\n"
 		"  --mode M      an MMU mode of `vmmu list modes` (default: native)\n"
 		"  --seed N      the problem's seed (default: 1)\n"
 		"  -n N          questions per seed, 1..%d (default: %d): addresses to\n"
-		"                translate, or accesses for --kind exits (pv-munmap asks\n"
-		"                its two questions)\n"
+		"                translate, accesses for --kind exits, or exits for --kind\n"
+		"                nested (pv-munmap asks its two questions)\n"
 		"  -c, --answers also print the worked answers, in `vmmu explain` form\n"
 		"  -h, --help    this help\n\n",
 		QUIZ_MAX_N, QUIZ_DEFAULT_N);
 	cli_help_machine(f);
+}
+
+/*
+ * --kind nested: --mode, when given, is one of the nested designs of the
+ * l2-fault scenario; guest memory is the scenario's 64M unless a flag
+ * says otherwise.
+ */
+static int quiz_nested(struct vm_config *cfg, const char *mode, uint64_t n, const char *seed_s,
+		       bool answers, const char *flags)
+{
+	char err[512];
+	if (mode && !(l2f_is_design(mode) && mmu_find(mode))) {
+		cli_error("--kind nested: --mode: expected a nested design (see `vmmu explain "
+			  "--scenario l2-fault`), got '%s'",
+			  mode);
+		return CLI_EXIT_USAGE;
+	}
+	uint64_t seed = CLI_DEFAULT_SEED;
+	if (seed_s && cli_parse_u64(seed_s, &seed, err, sizeof(err)) != 0) {
+		cli_error("--seed: %s", err);
+		return CLI_EXIT_USAGE;
+	}
+	if (!strstr(flags, "--guest-mem"))
+		cfg->guest_mem = SCENARIO_GUEST_MEM;
+	int rc = quiz_nested_print(stdout, cfg, mode, seed, (unsigned)n, answers, flags, err,
+				   sizeof(err));
+	if (rc == QUIZ_OK)
+		return CLI_EXIT_OK;
+	cli_error("quiz: %s", err);
+	return rc == QUIZ_BAD_MACHINE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 }
 
 int quiz_main(int argc, char **argv)
@@ -83,8 +118,10 @@ int quiz_main(int argc, char **argv)
 			return cli_reject_arg("quiz", rc, a, err);
 	}
 	bool pv_munmap = strcmp(kind, "pv-munmap") == 0, exits = strcmp(kind, "exits") == 0;
-	if (!pv_munmap && !exits && strcmp(kind, "translate") != 0) {
-		cli_error("--kind: unknown kind '%s' (expected translate, exits or pv-munmap)",
+	bool nested = strcmp(kind, "nested") == 0;
+	if (!pv_munmap && !exits && !nested && strcmp(kind, "translate") != 0) {
+		cli_error("--kind: unknown kind '%s' (expected translate, exits, pv-munmap or "
+			  "nested)",
 			  kind);
 		return CLI_EXIT_USAGE;
 	}
@@ -113,6 +150,8 @@ int quiz_main(int argc, char **argv)
 			  mode);
 		return CLI_EXIT_USAGE;
 	}
+	if (nested)
+		return quiz_nested(&cfg, mode, n, seed_s, answers, flags);
 	const struct mmu_ops *m = mmu_find(mode ? mode : pv_munmap ? "pv" : "native");
 	if (!m) {
 		cli_error("--mode: unknown mode '%s' (see `vmmu list modes`)", mode);

@@ -116,6 +116,38 @@ static const struct job *best_run(const struct job *row, size_t n)
 	return win;
 }
 
+/*
+ * With one seed, two totals tie when they differ by less than CI_TIE_REL
+ * (0.1%) of the larger: the rule --seeds applies to means (ci_tie()), so
+ * that a margin of a few parts per million is not called a win.
+ */
+static bool total_tie(uint64_t a, uint64_t b)
+{
+	double big = (double)(a > b ? a : b);
+	return a == b || fabs((double)a - (double)b) < CI_TIE_REL * big;
+}
+
+/*
+ * With one seed: the run with the fewest estimated cycles, unless the
+ * next-lowest total ties with it (total_tie()); then NULL, with *tie that
+ * next-lowest run.
+ */
+static const struct job *one_winner(const struct job *row, size_t n, const struct job **tie)
+{
+	const struct job *best = best_run(row, n), *next = NULL;
+
+	*tie = NULL;
+	for (size_t m = 0; best && m < n; m++)
+		if (&row[m] != best && row[m].state == JOB_OK &&
+		    (next == NULL || run_cycles(&row[m]) < run_cycles(next)))
+			next = &row[m];
+	if (next && total_tie(run_cycles(next), run_cycles(best))) {
+		*tie = next;
+		return NULL;
+	}
+	return best;
+}
+
 /* Do the successful runs of a workload disagree on the access count? */
 static bool accesses_differ(const struct job *row, size_t n)
 {
@@ -166,7 +198,8 @@ static const struct job *ci_winner(const struct compare *c, size_t w, const stru
  * margin over the next-best one: "nested, 12.3% below shadow". With
  * several seeds, on mean cycles per access, and "no clear winner (nested,
  * shadow)" when the two intervals overlap; with one seed, on total cycles,
- * as the winner column.
+ * as the winner column, and "tie (nested, shadow)" within 0.1%
+ * (total_tie()).
  */
 static void best_virtualized(const struct compare *c, size_t w, char *buf, size_t len)
 {
@@ -204,7 +237,7 @@ static void best_virtualized(const struct compare *c, size_t w, char *buf, size_
 	}
 	vb = many ? ci[best].mean : (double)run_cycles(&row[best]);
 	vn = many ? ci[next].mean : (double)run_cycles(&row[next]);
-	if (vb == vn) {
+	if (vb == vn || (!many && total_tie(run_cycles(&row[best]), run_cycles(&row[next])))) {
 		snprintf(buf, len, "tie (%s, %s)", c->modes[best]->name, c->modes[next]->name);
 		return;
 	}
@@ -290,8 +323,9 @@ static void cpa_text(const struct compare *c, size_t k, char *buf, size_t len)
 		snprintf(buf, len, "%.2f", csv_cycles_per_access(&c->cell[k].r));
 }
 
-/* "shadow by 57.1%", "no clear gap" or "" (one of the two did not run):
- * the two virtualized modes side by side, on cycles per access. */
+/* "shadow by 57.1%", "no clear gap" (seeds), "tie" (one seed, within
+ * 0.1%) or "" (one of the two did not run): the two virtualized modes side
+ * by side, on cycles per access. */
 static void shadow_vs_nested(const struct compare *c, size_t w, char *buf, size_t len)
 {
 	size_t sh = SIZE_MAX, ne = SIZE_MAX;
@@ -309,7 +343,7 @@ static void shadow_vs_nested(const struct compare *c, size_t w, char *buf, size_
 	if (sh == SIZE_MAX || ne == SIZE_MAX)
 		return;
 	double a = c->cpa[sh].mean, b = c->cpa[ne].mean;
-	if (a == b)
+	if (a == b || (c->nseeds <= 1 && fabs(a - b) < CI_TIE_REL * fmax(a, b)))
 		snprintf(buf, len, "tie");
 	else if (c->nseeds > 1 && ci_tie(&c->cpa[sh], &c->cpa[ne]))
 		snprintf(buf, len, "no clear gap");
@@ -377,6 +411,8 @@ int summary_fill(FILE *f, void *ctx)
 		    "the modes count the same accesses, this equals comparing cycles per\n"
 		    "access. *Gap to winner* names the two cost parts (`cyc_*` columns) that\n"
 		    "differ most from the winner's, in cycles per access of the winner's run.\n"
+		    "Two totals within 0.1%% of each other are a **tie**: the winner column\n"
+		    "then says `tie` and names the two lowest, and so do the other columns.\n"
 		    "`--seeds N` repeats every run with N seeds and gives confidence intervals.\n");
 	if (c->skipped[0])
 		fprintf(f, "\nModes not run: %s.\n", c->skipped);
@@ -392,7 +428,7 @@ int summary_fill(FILE *f, void *ctx)
 	fprintf(f, "---|---|---|\n");
 	for (size_t w = 0; w < c->nwl; w++) {
 		const struct job *row = &c->cell[w * c->nmodes], *tie = NULL;
-		const struct job *win = many ? ci_winner(c, w, &tie) : best_run(row, c->nmodes);
+		const struct job *win = many ? ci_winner(c, w, &tie) : one_winner(row, c->nmodes, &tie);
 		char what[128];
 
 		measured_what(c, w, what, sizeof(what));
@@ -404,9 +440,12 @@ int summary_fill(FILE *f, void *ctx)
 			cpa_text(c, w * c->nmodes + m, t, sizeof(t));
 			fprintf(f, row[m].state == JOB_OK ? " %s |" : " failed |", t);
 		}
+		if (!win && tie && !many)
+			snprintf(what, sizeof(what), "tie (%s, %s)", best_run(row, c->nmodes)->m->name,
+				 tie->m->name);
 		fprintf(f, " %s |",
 			win   ? win->m->name
-			: tie ? "no clear winner"
+			: tie ? many ? "no clear winner" : what
 			      : "none");
 		best_virtualized(c, w, what, sizeof(what));
 		fprintf(f, " %s |", what);
@@ -419,17 +458,17 @@ int summary_fill(FILE *f, void *ctx)
 		c->nseeds > 1
 		    ? " (\"no clear winner\" when their intervals overlap or their means are"
 		      " within 0.1%)"
-		    : "");
+		    : " (\"tie\" when their totals are within 0.1%)");
 	fprintf(f,
 		"\n*Shadow vs nested* compares the two virtualized modes alone: the cheaper\n"
 		"one and by how much, on cycles per access%s.\n",
 		c->nseeds > 1 ? " (\"no clear gap\" when their intervals overlap or their means are"
 				" within 0.1%)"
-			      : "");
+			      : " (\"tie\" within 0.1%)");
 
 	for (size_t w = 0; w < c->nwl; w++) {
 		const struct job *row = &c->cell[w * c->nmodes], *native = NULL, *tie = NULL;
-		const struct job *win = many ? ci_winner(c, w, &tie) : best_run(row, c->nmodes);
+		const struct job *win = many ? ci_winner(c, w, &tie) : one_winner(row, c->nmodes, &tie);
 		const struct job *ref = win ? win : tie ? best_run(row, c->nmodes) : NULL;
 		char what[128];
 
@@ -449,7 +488,7 @@ int summary_fill(FILE *f, void *ctx)
 		fprintf(f,
 			"| mode | cycles/access%s | est_cycles%s | ratio to native | gap to %s |\n",
 			many ? " (mean ± 95%)" : "", many ? " (mean)" : "",
-			win || !many ? "winner" : "lowest mean");
+			win ? "winner" : many ? "lowest mean" : "lowest total");
 		fprintf(f, "|---|---:|---:|---:|---|\n");
 		for (size_t m = 0; m < c->nmodes; m++) {
 			const struct job *j = &row[m];
@@ -470,7 +509,7 @@ int summary_fill(FILE *f, void *ctx)
 			if (j == win)
 				snprintf(gap, sizeof(gap), "winner");
 			else if (j == ref)
-				snprintf(gap, sizeof(gap), "lowest mean");
+				snprintf(gap, sizeof(gap), many ? "lowest mean" : "lowest total");
 			else if (ref != NULL)
 				gap_parts(j, ref, gap, sizeof(gap));
 			else
@@ -489,6 +528,11 @@ int summary_fill(FILE *f, void *ctx)
 		else if (win != NULL)
 			fprintf(f, "\nWinner: **%s** (%.2f cycles/access).\n", win->m->name,
 				csv_cycles_per_access(&win->r));
+		else if (tie != NULL && !many)
+			fprintf(f,
+				"\n**Tie**: the totals of %s (lowest) and %s differ by less than "
+				"0.1%%.\n",
+				ref->m->name, tie->m->name);
 		else if (tie != NULL)
 			fprintf(
 			    f,

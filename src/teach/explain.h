@@ -178,6 +178,17 @@ int quiz_pv_munmap_print(FILE *out, const struct vm_config *cfg, uint64_t seed, 
 			 char *err, size_t errlen);
 
 /*
+ * The nested-virtualization questions (quiz_nested.c): the lectures' "can a
+ * VMM run in a VM?" and "which VMM handles an exit first, and which in the
+ * end?", asked about a run of the l2-fault scenario under 'design' (a mode
+ * of the scenario's design table; NULL: the seed picks one the registry
+ * knows); n exits of the sequence asked about. 'flags' is appended to the
+ * explain command the answers point at. Returns as quiz_print().
+ */
+int quiz_nested_print(FILE *out, const struct vm_config *cfg, const char *design, uint64_t seed,
+		      unsigned n, bool answers, const char *flags, char *err, size_t errlen);
+
+/*
  * explain --dma (explain_dma.c): build a guest with the DMA device probed
  * under cfg, then print the IOMMU's translation of one device read of iova
  * from cold caches, reference by reference. Returns 0, or -1 with err.

@@ -31,6 +31,29 @@
 #define CELL_H 60
 #define LABEL_W 110
 #define HEAD_H 84
+#define NOTE_H 24 /* the line that says which level built each table */
+
+/* Text content, with XML's three special characters escaped. */
+static void svg_put_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '<')
+			fputs("&lt;", f);
+		else if (*s == '>')
+			fputs("&gt;", f);
+		else if (*s == '&')
+			fputs("&amp;", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* Top of the grids: below the heading, and below the tables line when the
+ * mode names who built its tables (nested virtualization). */
+static int svg_head(const struct xp_trace *t)
+{
+	return HEAD_H + (t->ept_note ? NOTE_H : 0);
+}
 #define PANEL_GAP 40
 
 static const char *svg_fill(enum trace_served s, int cache_level)
@@ -137,7 +160,7 @@ static int svg_panel_width(const struct xp_grid *p)
 static void svg_panel_draw(FILE *f, const struct xp_trace *t, const struct xp_grid *p, bool last)
 {
 	const int n = t->levels, m = t->ept_levels;
-	const int x0 = p->x + LABEL_W, y0 = HEAD_H;
+	const int x0 = p->x + LABEL_W, y0 = svg_head(t);
 	fprintf(f, "<g id=\"walk%d\">\n", p->walk);
 	fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"h\">walk %d: %s</text>\n", p->x, y0 - 34,
 		p->walk, p->title);
@@ -254,9 +277,12 @@ static int svg_write(FILE *f, const struct xp_trace *t)
 		if (p[w].rows > rows)
 			rows = p[w].rows;
 	}
-	int width = x + CELL_W + 40, legend_y = HEAD_H + rows * CELL_H + 30;
+	int width = x + CELL_W + 40, legend_y = svg_head(t) + rows * CELL_H + 30;
 	if (width < 920)
 		width = 920;
+	/* The tables line, 12px monospace: about 7.3px a character. */
+	if (t->ept_note && width < 40 + (int)(strlen(t->ept_note) + 8) * 15 / 2)
+		width = 40 + (int)(strlen(t->ept_note) + 8) * 15 / 2;
 	int height = legend_y + 40;
 	fprintf(f,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -287,6 +313,11 @@ static int svg_write(FILE *f, const struct xp_trace *t)
 	fprintf(f,
 		"<text x=\"10\" y=\"36\" class=\"l\">each cell: its reference number, its "
 		"cycles, and the address of the entry read (g: gPA, h: hPA)</text>\n");
+	if (t->ept_note) {
+		fprintf(f, "<text x=\"10\" y=\"54\" class=\"l\">tables: ");
+		svg_put_text(f, t->ept_note);
+		fprintf(f, "</text>\n");
+	}
 	for (int w = 0; w < np; w++)
 		svg_panel_draw(f, t, &p[w], w == np - 1);
 	svg_legend(f, legend_y);

@@ -342,6 +342,25 @@ static void fork_run(struct scn *s)
 }
 
 /*
+ * l2-fault: one L2 page fault, for the nested-virtualization designs
+ * (l2fault.c tells it design by design). Setup as first-touch's: the
+ * process's tables exist, so the fault needs no new guest table; the one
+ * step is the store. Under a single-level mode it is a plain first touch.
+ */
+static void l2f_setup(struct scn *s)
+{
+	s->p1 = proc_with_pages(s, 16, 1);
+}
+
+static void l2f_run(struct scn *s)
+{
+	gva_t va = s->base + PAGE_SIZE;
+	scn_step(s, "L2 guest: user store to %#" PRIx64 ", a mapped page never touched before",
+		 va);
+	user_store(s->vm, va, 0x2a);
+}
+
+/*
  * dma-vmm and dma-vm: one DMA block read of one page, with the IOMMU
  * programmed by the VMM (no vIOMMU: it mapped and pinned all of guest
  * memory when the device was assigned) or by the VM (a vIOMMU: the guest
@@ -426,7 +445,11 @@ static void dma_vm_run(struct scn *s)
 	X("dma-vm", dma_vm,                                                                    \
 	  "VM programs IOMMU: one DMA transfer through the guest's vIOMMU, exits each way",     \
 	  "process 1, a 1-page buffer mapped; the device untouched (--viommu shadow unless "   \
-	  "--viommu on)")
+	  "--viommu on)")                                                                      \
+	X("l2-fault", l2f,                                                                    \
+	  "one L2 page fault under each nested design: the exits at each level, in order",    \
+	  "in each design: process 1 of the L2 guest, 16 pages mapped at the mmap base, page " \
+	  "0 written")
 
 struct scenario_def {
 	void (*setup)(struct scn *s);

@@ -83,4 +83,76 @@ void scenario_print_summary(FILE *f, const char *scn, const char *mode, const st
 void scenario_print_compare(FILE *f, const char *scn, const char *const *modes,
 			    const struct stats *t, int n);
 
+/*
+ * The l2-fault scenario (l2fault.c): one L2 page fault told under each
+ * nested-virtualization design, the exits at each level in order.
+ *
+ * l2f_designs[] is the table of designs, one mode name a line, in the
+ * order the scenario tells them; a design runs when the registry knows
+ * its mode, and is skipped otherwise.
+ */
+extern const char *const l2f_designs[];
+extern const size_t l2f_ndesigns;
+/* True when 'mode' is a row of l2f_designs[] (known to the registry or not). */
+bool l2f_is_design(const char *mode);
+
+/* One line of an l2-fault narration, in the order the events happened. */
+enum l2f_kind {
+	L2F_GUEST, /* L2's side: its kernel's #PF and actions, the hardware's
+		    * walk stopping at an EPT violation */
+	L2F_EXIT,  /* a VM exit, always taken by L0 */
+	L2F_WORK,  /* a handler's work: L0's or L1's */
+};
+
+struct l2f_line {
+	enum l2f_kind kind;
+	/* L2F_EXIT: the level that exited (2: L2, 1: L1); L2F_WORK: the
+	 * level that works (0: L0, 1: L1); L2F_GUEST: 2. */
+	int level;
+	int exit_no;	     /* L2F_EXIT: 1, 2, ... in the order taken */
+	uint64_t reason;     /* L2F_EXIT: the VMX exit reason */
+	const char *counter; /* L2F_EXIT: the exits_* counter it incremented */
+	bool reflected;	     /* L2F_EXIT of L2: L0 reflected it to L1 */
+	bool under_exit;     /* L2F_WORK: the handling of the exit above it */
+	enum trace_kind ev;  /* the trace event's kind */
+	const char *what;    /* the trace event's description, prefix dropped */
+	int repeat;	     /* identical events in a row, told once */
+	uint64_t gva, addr, result, cycles;
+};
+
+#define L2F_MAX_LINES 512
+
+/* One design's run of the scenario, as the narration tells it. */
+struct l2f_run {
+	const char *mode;
+	char heading[256]; /* the guest step, as the scenario names it */
+	struct l2f_line line[L2F_MAX_LINES];
+	int n;
+	int nexits;
+	struct stats total; /* the step's statistics, the mode's own included */
+};
+
+/*
+ * Run l2-fault under cfg->mode and record it in *r (heap: it is large).
+ * Returns 0, or -1 with err set.
+ */
+int l2f_record(const struct vm_config *cfg, struct l2f_run *r, char *err, size_t errlen);
+/* Exits of run r by level (2 or 1), and, with reason >= 0, of that reason;
+ * with reflected >= 0, only L2 exits L0 reflected (1) or kept (0). */
+int l2f_count(const struct l2f_run *r, int level, int reason, int reflected);
+/* The level that handles exit k (1-based) of r in the end: 1 for an L2
+ * exit L0 reflected to L1, else 0. -1 when there is no exit k. */
+int l2f_final_handler(const struct l2f_run *r, int k);
+/* The exit line of exit k (1-based), or NULL. */
+const struct l2f_line *l2f_exit(const struct l2f_run *r, int k);
+
+/*
+ * `vmmu explain --scenario l2-fault`: narrate the designs to f, each
+ * followed by its counters per level, then the table that compares them.
+ * only: one design (a mode name), or NULL for every design the registry
+ * knows; table_only: the table alone. Returns 0, or -1 with err set.
+ */
+int l2f_narrate(FILE *f, const struct vm_config *cfg, const char *only, bool table_only,
+		char *err, size_t errlen);
+
 #endif

@@ -20,6 +20,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
+ * Replay data whole as a lackey trace (system-call lines included) on a
+ * 16 MiB native guest, through a memfd named memfd_name
+ * (support_replay.c, linked into every harness).
+ */
+void fuzz_replay_whole(const uint8_t *data, size_t size, const char *memfd_name);
+
+/*
  * Split data into at most max NUL-terminated tokens at each 'sep' byte,
  * copying into buf (size + 1 bytes). Returns the token count.
  */

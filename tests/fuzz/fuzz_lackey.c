@@ -7,18 +7,13 @@
  * 2^REPLAY_ADDR_BITS; an error always says why. Then a short input is
  * replayed whole, through a memfd, on a small native VM: the line
  * splitter, the truncated-last-line and empty-line rules, and the mapping of
- * the regions the trace touches.
+ * the regions the trace touches (fuzz_replay_whole(), support_replay.c).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "fuzz.h"
 #include "../../src/cli/registry.h"
-#include "../../src/core/config.h"
-#include "../../src/lib/run.h"
 #include "../../workloads/replay.h"
 
 static void check_lines(const uint8_t *data, size_t size)
@@ -49,38 +44,10 @@ static void check_lines(const uint8_t *data, size_t size)
 	}
 }
 
-static void replay_whole(const uint8_t *data, size_t size)
-{
-	struct replay_workload *rw = malloc(sizeof(*rw));
-	struct wl_params p = {.seed = 1};
-	struct vm_config cfg;
-	struct run_result r;
-	int fd;
-
-	if (rw == NULL)
-		return;
-	fd = memfd_create("fuzz-lackey", MFD_CLOEXEC);
-	if (fd < 0 || write(fd, data, size) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0 ||
-	    replay_workload_init(rw, "fuzz.lackey") != 0) {
-		if (fd >= 0)
-			close(fd);
-		free(rw);
-		return;
-	}
-	rw->in.fd = fd;
-	config_defaults(&cfg);
-	cfg.guest_mem = UINT64_C(16) << 20;
-	cfg.mode = "native";
-	p.arg = &rw->in;
-	(void)run_workload(&cfg, &rw->w, &p, NULL, &r);
-	replay_input_close(&rw->in);
-	free(rw);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_lines(data, size);
 	if (size <= 4096)
-		replay_whole(data, size);
+		fuzz_replay_whole(data, size, "fuzz-lackey");
 	return 0;
 }
