@@ -32,7 +32,8 @@
 	X(agile)      \
 	X(pv)         \
 	X(nept)       \
-	X(shadow_on_ept)
+	X(shadow_on_ept)  \
+	X(shadow_on_shadow)
 
 /* The workloads, in listing order: one line each. */
 #define VMMU_WORKLOADS(X) \
