@@ -79,11 +79,11 @@ static void test_sos_first_touch(void **state)
 	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
 	vm->trace_fn = NULL;
 	static const int want[] = {
-	    PF, VMREAD, VMREAD, VMREAD, /* reflected to L1 */
-	    PF, PF,			/* L1's root: first touch, then the trapped store */
-	    PF, PF,	PF,		/* L1's first touches of its PDPT, PD, PT */
-	    RESUME,			/* L1's VMRESUME */
-	    PF,				/* L0 alone: SPT02 built from SPT12 */
+	    PF,	    VMREAD, VMREAD, VMREAD, /* reflected to L1 */
+	    PF,	    PF,			    /* L1's root: first touch, then the trapped store */
+	    PF,	    PF,	    PF,		    /* L1's first touches of its PDPT, PD, PT */
+	    RESUME,			    /* L1's VMRESUME */
+	    PF,				    /* L0 alone: SPT02 built from SPT12 */
 	};
 	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.l2_exits, 2);
@@ -223,7 +223,8 @@ static void test_sos_pt_write(void **state)
 	l2_seq_expect(&s, want3, NELEM(want3));
 	assert_int_equal(vm->st.l2_exits, 4);
 	assert_int_equal(vm->st.reflected_exits, 2);
-	assert_int_equal(pte_frame(hpa_read64(vm, HPA(leaf0))), p2m_lookup(vm, 0x121) << PAGE_SHIFT);
+	assert_int_equal(pte_frame(hpa_read64(vm, HPA(leaf0))), p2m_lookup(vm, 0x121)
+								    << PAGE_SHIFT);
 	assert_null(vm->mmu->audit(vm, detail, sizeof(detail)));
 	vm_destroy(vm);
 }
@@ -273,7 +274,8 @@ static void test_sos_pt_write_eager(void **state)
 	l2_seq_expect(&s, want3, NELEM(want3));
 	assert_int_equal(vm->st.l2_exits, 3);
 	assert_int_equal(vm->st.reflected_exits, 2);
-	assert_int_equal(pte_frame(hpa_read64(vm, HPA(leaf0))), p2m_lookup(vm, 0x121) << PAGE_SHIFT);
+	assert_int_equal(pte_frame(hpa_read64(vm, HPA(leaf0))), p2m_lookup(vm, 0x121)
+								    << PAGE_SHIFT);
 	assert_null(vm->mmu->audit(vm, detail, sizeof(detail)));
 	vm_destroy(vm);
 }
@@ -322,6 +324,7 @@ static void test_sos_abort_in_delegated_call(void **state)
 	uint64_t n = vm->hm.allocs - base;
 	vm_destroy(vm);
 	assert_true(n >= 8); /* 4 SPT12 tables, 4 SPT02 pages */
+	unsigned inside = 0;
 	for (uint64_t k = 1; k <= n; k++) {
 		vm = l2_mk(&c);
 		vm->cfg.fail_alloc_at = UINT64_MAX;
@@ -335,12 +338,46 @@ static void test_sos_abort_in_delegated_call(void **state)
 			fail_msg("allocation %" PRIu64 " of the first touch did not fail", k);
 		}
 		assert_ptr_equal(vm->mode_state, home);
+		/* Landed from inside L1's handler (the delegated call never
+		 * returned), or from L0's own code. */
+		inside += ((struct sos *)home)->delegating;
 		assert_ptr_equal(vm->mmu, mmu_find(MODE));
 		assert_ptr_equal(vm->abort_jmp, &jb);
 		assert_non_null(strstr(vm->err, "injected"));
 		vm->abort_jmp = NULL;
 		vm_destroy(vm);
 	}
+	/* L1's PDPT, PD and PT frames (and the L2 frame's backing, which L1's
+	 * memslot allocates) fail inside the delegated call. */
+	assert_true(inside >= 3);
+	assert_true(inside < n);
+}
+
+/*
+ * A guest 2M page over 2M host pages: L1's SPT12 maps it with one 2M
+ * leaf, and L0's SPT02 leaf is as large (it never exceeds SPT12's): the
+ * hardware's 1D walk reads 3 entries.
+ */
+static void test_sos_large_leaf(void **state)
+{
+	(void)state;
+	struct vm_config c = l2_cfg(MODE, PG_2M);
+	struct vm *vm = l2_mk(&c);
+	l2_build_tables(vm);
+	gva_t va = VA_4K + (UINT64_C(1) << 21);
+	gpa_write64(vm, GPA(TBL(0x13) + 8 * pt_index(va, 2)), TBL(0x200) | UP | GPTE_PS);
+	memset(&vm->st, 0, sizeof(vm->st));
+	cpu_store(&vm->vcpu, va + 0x1234 * 8, 8, SENTINEL);
+	assert_int_equal(vm->st.walks, 1);
+	assert_int_equal(vm->st.walk_refs, 3);
+	uint64_t e = hpa_read64(vm, HPA(spt02_leaf_addr(vm, va)));
+	assert_true(gpte_present(e) && (e & GPTE_PS));
+	assert_int_equal(e & ~(UINT64_C(0x1fffff)) & PTE_FRAME_MASK, p2m_lookup(vm, 0x200)
+									 << PAGE_SHIFT);
+	assert_int_equal(gpa_read64(vm, GPA(TBL(0x200) + 0x1234 * 8)), SENTINEL);
+	char detail[256];
+	assert_null(vm->mmu->audit(vm, detail, sizeof(detail)));
+	vm_destroy(vm);
 }
 
 static void run_or_fail(const struct vm_config *c, const char *wl, const struct wl_params *p,
@@ -388,8 +425,8 @@ static void test_sos_workloads(void **state)
 		assert_int_equal(v->l2_exits - v->reflected_exits,
 				 v->exits_hidden_fault - sh->exits_hidden_fault);
 		assert_int_equal(v->vm_exits, v->l2_exits + v->exits_l1);
-		assert_true(v->exits_l1 >= (NV_L1_VMREADS_EPT + 1) * v->reflected_exits +
-					       v->spt12_traps);
+		assert_true(v->exits_l1 >=
+			    (NV_L1_VMREADS_EPT + 1) * v->reflected_exits + v->spt12_traps);
 		assert_int_equal(v->exits_ept_violation, 0);
 		assert_true(v->spt02_pages_peak > 0);
 	}
@@ -447,16 +484,16 @@ static void test_sos_bad_input(void **state)
 {
 	(void)state;
 	char err[1024];
-	static const char *const vcpus[] = {"run", "--workload", "faults", "--pages", "8",
-					    "--mode", MODE, "--vcpus", "2", NULL};
+	static const char *const vcpus[] = {"run",    "--workload", "faults",  "--pages", "8",
+					    "--mode", MODE,	    "--vcpus", "2",	  NULL};
 	assert_int_equal(run_vmmu(vcpus, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "--vcpus 2"));
-	static const char *const pke[] = {"run", "--workload", "faults", "--pages", "8",
-					  "--mode", MODE, "--pke", "on", NULL};
+	static const char *const pke[] = {"run",    "--workload", "faults", "--pages", "8",
+					  "--mode", MODE,	  "--pke",  "on",      NULL};
 	assert_int_equal(run_vmmu(pke, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "--pke on"));
-	static const char *const vmcs[] = {"run", "--workload", "faults", "--mode", MODE,
-					   "--vmcs-shadow", "maybe", NULL};
+	static const char *const vmcs[] = {"run", "--workload",	   "faults", "--mode",
+					   MODE,  "--vmcs-shadow", "maybe",  NULL};
 	assert_int_equal(run_vmmu(vmcs, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "--vmcs-shadow"));
 	assert_non_null(strstr(err, "maybe"));
@@ -470,6 +507,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_sos_first_touch),
 	    cmocka_unit_test(test_sos_first_touch_vmcs_shadow),
 	    cmocka_unit_test(test_sos_first_touch_2m),
+	    cmocka_unit_test(test_sos_large_leaf),
 	    cmocka_unit_test(test_sos_pt_write),
 	    cmocka_unit_test(test_sos_pt_write_eager),
 	    cmocka_unit_test(test_sos_audit_catches),

@@ -136,10 +136,11 @@ static void sos_replay_stores(struct vcpu *v, struct sos *s, size_t *k, uint64_t
 	for (; *k < t->npend && (last || t->pend[*k].seg <= seg); (*k)++) {
 		const struct sos_l1_exit *e = &t->pend[*k];
 		TRACE(v->vm, .kind = TR_VMM_OP, .entry_addr = e->addr, .cycles = e->cycles,
-		      .what = e->kind == SOS_L1_FIRST
-				  ? "L1: first touch of its frame: a #PF L0 fixes alone (SPT01 leaf)"
-				  : "L1: store to a write-protected SPT12 table: a #PF L0 emulates, "
-				    "zapping the SPT02 entry (kvm_mmu_track_write)");
+		      .what =
+			  e->kind == SOS_L1_FIRST
+			      ? "L1: first touch of its frame: a #PF L0 fixes alone (SPT01 leaf)"
+			      : "L1: store to a write-protected SPT12 table: a #PF L0 emulates, "
+				"zapping the SPT02 entry (kvm_mmu_track_write)");
 		vm_exit(v, EXIT_EXCEPTION, &v->vm->st.exits_l1, e->cycles);
 	}
 }
@@ -176,9 +177,10 @@ static void sos_delegate(struct vcpu *v, struct sos *s, struct sos_call *c)
 		      .what = "L0: exit L1 intercepts: reflect it to L1 (nested_vmx_vmexit)");
 		if (!vm->cfg.vmcs_shadow)
 			for (int r = 0; r < NV_L1_VMREADS_EPT; r++)
-				sos_l1_exit(v, EXIT_VMREAD,
-					    (NV_STEPS_DISPATCH + NV_STEPS_VMCS_FIELD) * vm->cost.vmm_spte,
-					    "L1: VMREAD of a vmcs12 field (exits to L0: handle_vmread)");
+				sos_l1_exit(
+				    v, EXIT_VMREAD,
+				    (NV_STEPS_DISPATCH + NV_STEPS_VMCS_FIELD) * vm->cost.vmm_spte,
+				    "L1: VMREAD of a vmcs12 field (exits to L0: handle_vmread)");
 		sos_replay_stores(v, s, &k, i, i + 1 == exits);
 		sos_l1_exit(v, EXIT_VMRESUME,
 			    (NV_STEPS_DISPATCH + NV_STEPS_VMRESUME) * vm->cost.vmm_spte,

@@ -67,8 +67,8 @@ struct sos_l1_exit {
 };
 
 struct spt02 {
-	uint64_t base; /* first frame of the VMM region (hm.guest_frames) */
-	uint64_t n;    /* frames of the VMM region */
+	uint64_t base;	    /* first frame of the VMM region (hm.guest_frames) */
+	uint64_t n;	    /* frames of the VMM region */
 	struct sp02 **by12; /* VMM frame -> the SPT02 pages shadowing it */
 	struct sp02 **by02; /* VMM frame -> the SPT02 page that lives in it */
 	uint16_t *wtrack;   /* VMM frame -> write-track count (L0 write-protects it) */
@@ -88,10 +88,10 @@ struct spt02 {
 };
 
 struct sos {
-	void *sh;	     /* L1's shadow MMU: SPT12 */
-	struct spt02 l0;     /* L0's SPT02 */
-	struct vcpu *v;	     /* the vCPU whose delegated call runs (store hook) */
-	bool delegating;     /* a delegated call of L1's shadow MMU runs */
+	void *sh;	 /* L1's shadow MMU: SPT12 */
+	struct spt02 l0; /* L0's SPT02 */
+	struct vcpu *v;	 /* the vCPU whose delegated call runs (store hook) */
+	bool delegating; /* a delegated call of L1's shadow MMU runs */
 };
 
 static inline uint64_t sos_vmm_idx(const struct spt02 *t, hfn_t f)
@@ -119,11 +119,11 @@ struct sp02 *spt02_root(struct vcpu *v, struct spt02 *t, uint64_t root12);
 
 /* What L0's software walk of SPT12 found (FNAME(walk_addr) at L0). */
 struct spt12_walk {
-	int leaf;			 /* level of the leaf, 0 when the walk failed */
-	int stop;			 /* level where it stopped */
-	uint64_t table[MAX_LEVELS + 1];	 /* hPA of the SPT12 table at each level */
-	uint64_t entry[MAX_LEVELS + 1];	 /* its entry */
-	uint8_t perms;			 /* TLBF_W | TLBF_U | TLBF_NX of the path */
+	int leaf;			/* level of the leaf, 0 when the walk failed */
+	int stop;			/* level where it stopped */
+	uint64_t table[MAX_LEVELS + 1]; /* hPA of the SPT12 table at each level */
+	uint64_t entry[MAX_LEVELS + 1]; /* its entry */
+	uint8_t perms;			/* TLBF_W | TLBF_U | TLBF_NX of the path */
 };
 
 /*
@@ -134,8 +134,7 @@ struct spt12_walk {
  * (FNAME(pte_prefetch)) and return true with *cycles the handler's work;
  * otherwise return false: the #PF is L1's.
  */
-bool spt02_fault(struct vcpu *v, struct spt02 *t, const struct mem_access *a,
-		 uint32_t *cycles);
+bool spt02_fault(struct vcpu *v, struct spt02 *t, const struct mem_access *a, uint32_t *cycles);
 
 /*
  * L1 stored val (was old) at SPT12 address spte_hpa (the shadow MMU's

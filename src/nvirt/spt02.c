@@ -110,7 +110,7 @@ static void sp02_set(struct vm *vm, struct spt02 *t, struct sp02 *sp, unsigned i
 	TRACE(vm, .kind = TR_VMM_OP, .level = sp->level, .table_addr = sp->hfn << PAGE_SHIFT,
 	      .index = idx, .entry_addr = a.v, .entry = val, .result = old,
 	      .what = gpte_present(val) ? (e_nonleaf(val, sp->level) ? "L0: SPT02 link"
-								    : "L0: SPT02 leaf install")
+								     : "L0: SPT02 leaf install")
 					: "L0: SPT02 entry zapped");
 }
 
@@ -189,8 +189,8 @@ static struct sp02 *sp02_get(struct vcpu *v, struct spt02 *t, hfn_t t12, int lev
 {
 	struct vm *vm = v->vm;
 	if (!sos_vmm_frame(t, t12))
-		vmmu_bug("spt12-in-l1-memory", "SPT12 table at frame %#" PRIx64
-			 " outside L1's memory", t12);
+		vmmu_bug("spt12-in-l1-memory",
+			 "SPT12 table at frame %#" PRIx64 " outside L1's memory", t12);
 	uint64_t i = sos_vmm_idx(t, t12);
 	for (struct sp02 *sp = t->by12[i]; sp; sp = sp->next12)
 		if (sp->level == level)
@@ -303,10 +303,10 @@ static bool spt12_walk(struct vcpu *v, const struct spt02 *t, const struct mem_a
 		uint64_t e = hpa_read64(vm, HPA(ea));
 		int cl;
 		uint32_t cyc = vm_vmm_walk_ref(vm, HPA(ea), &cl);
-		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_GUEST, .served = SERVED_MEMORY,
-		      .level = level, .cache_level = cl, .gva = a->gva, .table_addr = table,
-		      .index = pt_index(a->gva, level), .entry_addr = ea, .entry = e, .cycles = cyc,
-		      .what = "L0: software walk of SPT12");
+		TRACE(vm, .kind = TR_VMM_OP, .level = level, .cache_level = cl, .gva = a->gva,
+		      .table_addr = table, .index = pt_index(a->gva, level), .entry_addr = ea,
+		      .entry = e, .cycles = cyc,
+		      .what = "L0: software walk of SPT12 (FNAME(walk_addr))");
 		w->stop = level;
 		w->table[level] = table;
 		w->entry[level] = e;
@@ -433,8 +433,7 @@ void spt02_l1_store(struct vcpu *v, struct spt02 *t, uint64_t spte_hpa)
 
 /* ---- audit ---- */
 
-static const char *audit_page(struct vm *vm, struct spt02 *t, struct sp02 *sp, char *d,
-			      size_t len)
+static const char *audit_page(struct vm *vm, struct spt02 *t, struct sp02 *sp, char *d, size_t len)
 {
 	uint64_t i12 = sos_vmm_idx(t, sp->t12);
 	if (t->by02[sos_vmm_idx(t, sp->hfn)] != sp) {
@@ -443,8 +442,10 @@ static const char *audit_page(struct vm *vm, struct spt02 *t, struct sp02 *sp, c
 		return "spt02-link";
 	}
 	if (!t->wtrack[i12]) {
-		snprintf(d, len, "SPT12 table %#" PRIx64 " has an SPT02 page but is not "
-			 "write-protected", sp->t12);
+		snprintf(d, len,
+			 "SPT12 table %#" PRIx64 " has an SPT02 page but is not "
+			 "write-protected",
+			 sp->t12);
 		return "spt12-write-protected";
 	}
 	uint32_t present = 0;
@@ -455,8 +456,10 @@ static const char *audit_page(struct vm *vm, struct spt02 *t, struct sp02 *sp, c
 		present++;
 		uint64_t e12 = hpa_read64(vm, HPA((sp->t12 << PAGE_SHIFT) + 8u * i));
 		if (!gpte_present(e12)) {
-			snprintf(d, len, "SPT02 entry %u of the level-%d page of SPT12 table %#" PRIx64
-				 " is present, SPT12's is not", i, sp->level, sp->t12);
+			snprintf(d, len,
+				 "SPT02 entry %u of the level-%d page of SPT12 table %#" PRIx64
+				 " is present, SPT12's is not",
+				 i, sp->level, sp->t12);
 			return "spt02-within-spt12";
 		}
 		if (e_nonleaf(e, sp->level)) {
@@ -466,8 +469,10 @@ static const char *audit_page(struct vm *vm, struct spt02 *t, struct sp02 *sp, c
 				listed |= c->parents[k] == sp02_entry(sp, i).v;
 			if (!e_nonleaf(e12, sp->level) || !c || c->level != sp->level - 1 ||
 			    c->t12 != pte_frame(e12) >> PAGE_SHIFT || !listed) {
-				snprintf(d, len, "SPT02 link %u of the level-%d page of SPT12 table "
-					 "%#" PRIx64 " (%#" PRIx64 ") does not follow SPT12 (%#" PRIx64 ")",
+				snprintf(d, len,
+					 "SPT02 link %u of the level-%d page of SPT12 table "
+					 "%#" PRIx64 " (%#" PRIx64
+					 ") does not follow SPT12 (%#" PRIx64 ")",
 					 i, sp->level, sp->t12, e, e12);
 				return "spt02-link";
 			}
@@ -479,22 +484,27 @@ static const char *audit_page(struct vm *vm, struct spt02 *t, struct sp02 *sp, c
 			     ((e & GPTE_US) && !(e12 & GPTE_US)) ||
 			     (!(e & GPTE_NX) && (e12 & GPTE_NX));
 		if (wider) {
-			snprintf(d, len, "SPT02 leaf %u of the level-%d page of SPT12 table %#" PRIx64
-				 " is %#" PRIx64 ", wider than SPT12's %#" PRIx64, i, sp->level,
-				 sp->t12, e, e12);
+			snprintf(d, len,
+				 "SPT02 leaf %u of the level-%d page of SPT12 table %#" PRIx64
+				 " is %#" PRIx64 ", wider than SPT12's %#" PRIx64,
+				 i, sp->level, sp->t12, e, e12);
 			return "spt02-within-spt12";
 		}
 	}
 	if (present != sp->npresent) {
-		snprintf(d, len, "SPT02 page of SPT12 table %#" PRIx64 ": %u present entries, "
-			 "counted %u", sp->t12, present, sp->npresent);
+		snprintf(d, len,
+			 "SPT02 page of SPT12 table %#" PRIx64 ": %u present entries, "
+			 "counted %u",
+			 sp->t12, present, sp->npresent);
 		return "spt02-count";
 	}
 	for (uint32_t k = 0; k < sp->nparents; k++) {
 		uint64_t e = hpa_read64(vm, HPA(sp->parents[k]));
 		if (!gpte_present(e) || pte_frame(e) != sp->hfn << PAGE_SHIFT) {
-			snprintf(d, len, "parent %#" PRIx64 " of the SPT02 page of SPT12 table "
-				 "%#" PRIx64 " does not point at it", sp->parents[k], sp->t12);
+			snprintf(d, len,
+				 "parent %#" PRIx64 " of the SPT02 page of SPT12 table "
+				 "%#" PRIx64 " does not point at it",
+				 sp->parents[k], sp->t12);
 			return "spt02-link";
 		}
 	}
@@ -511,8 +521,10 @@ const char *spt02_audit(struct vm *vm, struct spt02 *t, bool full, char *d, size
 			for (struct sp02 *sp = t->by12[i]; sp; sp = sp->next12)
 				n12++;
 			if (n12 != t->wtrack[i]) {
-				snprintf(d, len, "frame %#" PRIx64 ": write-track count %u, %u SPT02 "
-					 "pages", t->base + i, t->wtrack[i], n12);
+				snprintf(d, len,
+					 "frame %#" PRIx64 ": write-track count %u, %u SPT02 "
+					 "pages",
+					 t->base + i, t->wtrack[i], n12);
 				bad = "spt12-write-protected";
 			}
 			if (!bad && t->by02[i]) {
@@ -521,7 +533,8 @@ const char *spt02_audit(struct vm *vm, struct spt02 *t, bool full, char *d, size
 			}
 		}
 		if (!bad && pages != t->pages) {
-			snprintf(d, len, "%" PRIu64 " SPT02 pages, counted %" PRIu64, pages, t->pages);
+			snprintf(d, len, "%" PRIu64 " SPT02 pages, counted %" PRIu64, pages,
+				 t->pages);
 			bad = "spt02-count";
 		}
 	} else {
