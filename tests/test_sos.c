@@ -440,6 +440,8 @@ static int run_vmmu(const char *const *args, char *err, size_t len)
 	char *slash = strrchr(path, '/');
 	snprintf(slash ? slash + 1 : path, sizeof(path) - (size_t)(slash ? slash + 1 - path : 0),
 		 "../vmmu");
+	if (access(path, X_OK) != 0)
+		fail_msg("%s: %s (the test runs the built binary)", path, strerror(errno));
 	int fd[2];
 	assert_int_equal(pipe(fd), 0);
 	pid_t pid = fork();
