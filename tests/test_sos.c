@@ -109,6 +109,21 @@ static void test_sos_first_touch(void **state)
 	assert_int_equal(cpu_load(&vm->vcpu, PG(0), 8), SENTINEL);
 	assert_int_equal(vm->st.vm_exits, exits);
 	assert_int_equal(vm->st.walk_refs - refs, 4);
+	/* L2 reloads its CR3: L1 intercepts it (28, reflected); its root
+	 * stays, so L0's SPT02 does too, and the next load walks it with no
+	 * exit. */
+	struct l2_seq s2 = {0};
+	l2_seq_attach(vm, &s2);
+	cpu_write_cr3(&vm->vcpu, TBL(0x11));
+	static const int want2[] = {EXIT_CR_ACCESS, VMREAD, VMREAD, VMREAD, RESUME};
+	l2_seq_expect(&s2, want2, NELEM(want2));
+	s2.n = 0;
+	refs = vm->st.walk_refs;
+	assert_int_equal(cpu_load(&vm->vcpu, PG(0), 8), SENTINEL);
+	assert_int_equal(s2.n, 0);
+	assert_int_equal(vm->st.walk_refs - refs, 4);
+	vm->trace_fn = NULL;
+	assert_int_equal(vm->st.reflected_exits, 2);
 	vm_destroy(vm);
 }
 
