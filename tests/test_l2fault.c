@@ -250,6 +250,39 @@ static void test_pvm_design(void **state)
 	free(r);
 }
 
+/*
+ * shadow-on-shadow. L0 has no EPT: every L2 #PF lands in L0, which walks
+ * SPT12 (^L0*4) and either builds SPT02 from it alone (a hidden fault at
+ * L0: ^L0 ^L0 after the walk) or, when SPT12 does not map the address,
+ * reflects the fault to L1 (2:0r), whose VMREADs (1:23), trapped stores to
+ * write-protected SPT12 tables (1:0) and VMRESUME (1:24) all exit to L0.
+ * 29 exits: 10 of L2 (4 reflected, 6 fixed by L0 alone), 19 of L1 (12
+ * VMREADs, 3 trapped SPT12 stores, 4 VMRESUMEs).
+ */
+static void test_sos_design(void **state)
+{
+	(void)state;
+	struct vm_config c = cfg_of("shadow-on-shadow");
+	struct l2f_run *r = record(&c);
+	expect_shape(r, "2:0r ^L0*4 ^L0 1:23 1:23 1:23 L1 1:24 F "
+			"2:0 ^L0*4 ^L0 ^L0 2:0 ^L0*4 ^L0 ^L0 2:0 ^L0*4 ^L0 ^L0 "
+			"2:0r ^L0*4 ^L0 1:23 1:23 1:23 1:0 L1 1:24 2:0 ^L0*4 ^L0 ^L0 Z P "
+			"2:0r ^L0*4 ^L0 ^L0 1:23 1:23 1:23 1:0 L1 L1 1:24 2:0 ^L0*4 ^L0 ^L0 D "
+			"2:0r ^L0*4 ^L0 1:23 1:23 1:23 1:0 L1 L1 1:24 2:0 ^L0*4 ^L0 ^L0");
+	assert_int_equal(r->nexits, 29);
+	assert_int_equal(l2f_count(r, 2, -1, -1), 10);
+	assert_int_equal(l2f_count(r, 2, -1, 1), 4);
+	assert_int_equal(l2f_count(r, 1, -1, -1), 19);
+	assert_int_equal(l2f_count(r, 1, EXIT_VMREAD, -1), 12);
+	assert_int_equal(l2f_count(r, 1, EXIT_EXCEPTION, -1), 3);
+	assert_int_equal(l2f_count(r, 1, EXIT_VMRESUME, -1), 4);
+	assert_int_equal(r->total.vm_exits, 29);
+	assert_int_equal(r->total.spt12_traps, 3);
+	assert_int_equal(l2f_final_handler(r, 1), 1);
+	assert_int_equal(l2f_final_handler(r, 6), 0);
+	free(r);
+}
+
 static char *narration(const struct vm_config *c, const char *only, bool table_only)
 {
 	char *text = NULL, err[256];
@@ -367,6 +400,7 @@ int main(void)
 	    cmocka_unit_test(test_nept),
 	    cmocka_unit_test(test_shadow_on_ept),
 	    cmocka_unit_test(test_pvm_design),
+	    cmocka_unit_test(test_sos_design),
 	    cmocka_unit_test(test_narration),
 	    cmocka_unit_test(test_designs_and_cli),
 	};

@@ -130,8 +130,8 @@ static const struct opt machine_opts[] = {
 	     "paging-structure caches; in nested mode also the PWC and nested TLB"),
     BOOL_OPT("--vpid", vpid, "VPID-tagged TLB entries; off = TLB flush at every VM exit and entry"),
     BOOL_OPT("--vmcs-shadow", vmcs_shadow,
-	     "nept, shadow-on-ept: VMCS shadowing; on = L1's VMREADs of the exit fields do not "
-	     "exit to L0"),
+	     "nept, shadow-on-ept, shadow-on-shadow: VMCS shadowing; on = L1's VMREADs of the "
+	     "exit fields do not exit to L0"),
     BOOL_OPT("--pcid", pcid, "guest uses PCIDs and the CR3 no-flush bit"),
     {.name = "--pcid-policy",
      .metavar = "linux|per-process",

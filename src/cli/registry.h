@@ -32,8 +32,9 @@
 	X(agile)      \
 	X(pv)         \
 	X(nept)       \
-	X(shadow_on_ept) \
-	X(pvm)
+	X(shadow_on_ept)  \
+	X(pvm)           \
+	X(shadow_on_shadow)
 
 /* The workloads, in listing order: one line each. */
 #define VMMU_WORKLOADS(X) \

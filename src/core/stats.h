@@ -79,6 +79,8 @@
 	X(pvm_switches, "pvm: switcher round trips L2 -> L1 -> L2 (not VM exits)")         \
 	X(ept12_writes, "nested virt: L1's stores to EPT12 entries (trapped ones: exits_l1)") \
 	X(l1_cycles, "nested virt: cycles of L1's handlers (part of cyc_vmm)")               \
+	X(spt12_traps, "shadow on shadow: L1's stores to SPT12 tables L0 write-protects (part of exits_l1)") \
+	X(spt02_pages_peak, "shadow on shadow: peak number of L0's SPT02 pages")             \
 	X(ept_pages_peak, "nested: peak number of EPT table pages")                          \
 	X(ept_bytes_peak, "nested: peak bytes of EPT table pages")                           \
 	X(pwc_hits, "nested: 2D page-walk cache hits (references skipped)")                  \

@@ -55,4 +55,15 @@ struct shadow_gwalk {
  */
 bool shadow_guest_walk(struct vcpu *v, const struct mem_access *a, struct shadow_gwalk *w);
 
+/*
+ * A hypervisor below the shadow MMU's (shadow on shadow: L0 under an L1
+ * whose shadow MMU this is) write-protects the shadow tables it shadows
+ * in turn, so it sees every store to an spte: fn(ctx, spte_hpa, old, val)
+ * is called after each, while the shadow MMU's handler runs (with its
+ * state in vm->mode_state). fn must not call the shadow MMU. NULL: no
+ * hook.
+ */
+typedef void (*shadow_store_fn)(void *ctx, uint64_t spte_hpa, uint64_t old, uint64_t val);
+void shadow_set_store_hook(struct vm *vm, shadow_store_fn fn, void *ctx);
+
 #endif

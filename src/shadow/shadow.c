@@ -415,6 +415,13 @@ uint64_t shadow_root_hpa(struct vcpu *v)
 	return sp_hpa(sh->cur.sp).v;
 }
 
+void shadow_set_store_hook(struct vm *vm, shadow_store_fn fn, void *ctx)
+{
+	struct shadow *sh = shadow_of(vm);
+	sh->store_fn = fn;
+	sh->store_ctx = ctx;
+}
+
 const struct mmu_ops shadow_mmu_ops = {
     .name = "shadow",
     .desc = "shadow paging (KVM/Xen style): write-protected guest tables, hidden faults, "

@@ -44,6 +44,7 @@
 #define VMMU_SHADOW_H
 
 #include "../core/walk.h"
+#include "api.h"
 
 /* ---- access rights (KVM's ACC_EXEC_MASK, ACC_WRITE_MASK, ACC_USER_MASK) ---- */
 #define SP_ACC_X 1u
@@ -214,7 +215,20 @@ struct shadow {
 	size_t ntouched_pages, touched_pages_cap;
 	bool touched_overflow; /* too many: the next audit is a full one */
 	uint64_t nleaves, rnodes_used;
+
+	/* A VMM below this one that shadows these tables in turn (shadow on
+	 * shadow: L0 under an L1 whose shadow MMU this is) sees every store
+	 * to an spte (shadow_set_store_hook()); NULL: none. */
+	shadow_store_fn store_fn;
+	void *store_ctx;
 };
+
+/* Every store to an spte goes through here after it is done. */
+static inline void sh_stored(struct shadow *sh, uint64_t spte_hpa, uint64_t old, uint64_t val)
+{
+	if (sh->store_fn)
+		sh->store_fn(sh->store_ctx, spte_hpa, old, val);
+}
 
 /* Several vCPUs: make v's root slots the current ones (shadow.c). */
 void sh_vcpu_enter(struct shadow *sh, const struct vcpu *v);

@@ -400,6 +400,7 @@ void spte_set(struct vcpu *v, struct shadow_page *sp, unsigned idx, uint64_t val
 		return;
 	int level = sp->role.level;
 	hpa_write64(vm, a, val);
+	sh_stored(sh, a.v, old, val);
 	sp->npresent += (uint32_t)gpte_present(val) - (uint32_t)gpte_present(old);
 	bool new_leaf = gpte_present(val) && spte_leaf(val, level);
 	bool old_leaf = gpte_present(old) && spte_leaf(old, level);
@@ -548,6 +549,7 @@ void gfn_write_protect(struct vcpu *v, gfn_t gfn)
 		if (!(s & GPTE_RW))
 			continue;
 		hpa_write64(vm, HPA(a), s & ~(GPTE_RW | GPTE_D));
+		sh_stored(sh, a, s, s & ~(GPTE_RW | GPTE_D));
 		if (sh->track)
 			sh_touch_spte(sh, a);
 		struct shadow_page *sp = sp_of_hfn(sh, a >> PAGE_SHIFT);
