@@ -283,6 +283,16 @@ if echo "$modes_ok" | grep -qx nept; then
 		grep -qE "^\| faults \| [0-9]+ \| [0-9]+ \| [0-9.]+ \| [1-9][0-9]* \| [1-9][0-9]* \| [1-9][0-9]* \|$" \
 		"$T/cmp/sub/summary.md"
 fi
+if echo "$modes_ok" | grep -qx pvm && echo "$modes_ok" | grep -qx shadow-on-shadow; then
+	check "summary sets the L2 designs side by side" \
+		grep -q "^## Nested virtualization: the L2 designs side by side" "$T/cmp/sub/summary.md"
+	check "its faults row under pvm counts switcher round trips, no reflection" \
+		grep -qE "^\| faults \| pvm \| [1-9][0-9]* \| 0 \| [0-9]+ \| [1-9][0-9]* \|$" \
+		"$T/cmp/sub/summary.md"
+	check "its faults row names the cheapest design" \
+		grep -qE "^\| faults \| [0-9]+ \([0-9.]+\) \|.* \| (nept|shadow-on-ept|pvm|shadow-on-shadow|tie \(.*\)) \|$" \
+		"$T/cmp/sub/summary.md"
+fi
 eq "no temporary files in the output directory" "$(ls -A "$T/cmp/sub" | sort | tr '\n' ' ')" "compare.csv compare.manifest plots summary.md "
 check "non-tty progress is plain lines" grep -q "^compare: \[2/$((2 * nm))\]" "$T/err"
 "$VMMU" run --workload seq --csv - 2>/dev/null >"$T/seq1.csv"

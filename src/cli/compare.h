@@ -45,5 +45,7 @@ void compare_print_means(const struct compare *c);
 /* summary.md's nested-virtualization section (compare_nvirt.c): nept
  * against nested, when both ran. */
 void compare_nvirt_section(FILE *f, const struct compare *c);
+/* The L2 designs side by side (compare_nvirt.c): when two or more ran. */
+void compare_nvirt_designs(FILE *f, const struct compare *c);
 
 #endif

@@ -553,6 +553,7 @@ int summary_fill(FILE *f, void *ctx)
 		}
 	}
 	compare_nvirt_section(f, c);
+	compare_nvirt_designs(f, c);
 	if (failed)
 		fprintf(f,
 			"\n%zu cell(s) failed; their runs that failed have no row in "

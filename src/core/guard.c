@@ -21,6 +21,7 @@ void vm_call_guarded(struct vm *vm, void *home_state, const struct mmu_ops *home
 	if (setjmp(jb) != 0) {
 		vm->mode_state = state;
 		vm->mmu = ops;
+		vm->exit_redirect = NULL;
 		vm->abort_jmp = outer;
 		longjmp(*outer, 1);
 	}

@@ -13,7 +13,9 @@
  *
  * Invariant: after vm_call_guarded() returns or aborts through it,
  * vm->abort_jmp is the caller's again; after an abort, vm->mode_state and
- * vm->mmu are the composing mode's (home_state, home_ops).
+ * vm->mmu are the composing mode's (home_state, home_ops) and no
+ * vm->exit_redirect is left set (a composing mode sets one around its
+ * delegated calls only).
  */
 #ifndef VMMU_GUARD_H
 #define VMMU_GUARD_H

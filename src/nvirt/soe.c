@@ -63,11 +63,11 @@
  * vm->exit_redirect is the switcher; nested paging's functions used here
  * read no vm->mode_state.
  */
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "nvirt.h"
+#include "../core/guard.h"
 #include "../shadow/api.h"
 
 extern const struct mmu_ops shadow_on_ept_mmu_ops;
@@ -165,9 +165,10 @@ static void soe_leave(struct vcpu *v, struct soe *s, struct soe_mark m)
 
 /*
  * One delegated call. A failed allocation inside it aborts the run through
- * vm->abort_jmp; the call interposes its own landing point, so that the
- * abort leaves vm->mode_state and vm->mmu this mode's again (vm_destroy()
- * then frees both halves), as switching does around its delegated calls.
+ * vm->abort_jmp; the call interposes its own landing point
+ * (vm_call_guarded()), so that the abort leaves vm->mode_state and vm->mmu
+ * this mode's again and no exit redirect set (vm_destroy() then frees both
+ * halves).
  */
 enum soe_kind { SOE_TRANSLATE, SOE_CR3, SOE_INVLPG, SOE_FLUSH, SOE_CTL, SOE_WORLD };
 
@@ -205,20 +206,14 @@ static void soe_dispatch(struct soe_call *c)
 	}
 }
 
+static void soe_dispatch_fn(void *arg)
+{
+	soe_dispatch(arg);
+}
+
 static void soe_guarded(struct vm *vm, struct soe *s, struct soe_call *c)
 {
-	jmp_buf *volatile outer = vm->abort_jmp;
-	jmp_buf jb;
-	if (outer) {
-		vm->abort_jmp = &jb;
-		if (setjmp(jb) != 0) {
-			soe_restore(vm, s);
-			vm->abort_jmp = outer;
-			longjmp(*outer, 1);
-		}
-	}
-	soe_dispatch(c);
-	vm->abort_jmp = outer;
+	vm_call_guarded(vm, s, s->self, soe_dispatch_fn, c);
 }
 
 /* An EPT01 violation of the hardware's walk: see the file comment. */

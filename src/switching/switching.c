@@ -14,9 +14,9 @@
  * delegate reaches through core (vm_exit() calls the mode's
  * on_world_switch and audit) lands in that mode, exactly as when it runs
  * alone. Both are restored afterwards, and on a vm_abort() too: the
- * delegation interposes its own landing point on vm->abort_jmp, restores
- * the switching state and jumps on to the caller's, so that vm_destroy()
- * frees everything.
+ * delegation runs under vm_call_guarded(), which interposes its own
+ * landing point on vm->abort_jmp, restores the switching state and jumps
+ * on to the caller's, so that vm_destroy() frees everything.
  *
  * The policy (VEE'11 §4.3). Every cfg.switch_interval accesses, the VMM
  * reads the TLB misses and the guest page faults of the interval that just
@@ -61,11 +61,11 @@
  *     nested audit runs in both; the shadow audit runs while shadow paging
  *     is active.
  */
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "../core/cpu.h"
+#include "../core/guard.h"
 #include "../core/vm.h"
 #include "../shadow/api.h"
 #include "../nested/api.h"
@@ -160,33 +160,28 @@ static void sw_dispatch(struct vm *vm, const struct mmu_ops *o, struct sw_call *
 	}
 }
 
-static void sw_restore(struct vm *vm, struct switching *sw, jmp_buf *outer)
+/* A delegated call, as vm_call_guarded() runs it. */
+struct sw_guarded {
+	struct vm *vm;
+	const struct mmu_ops *o;
+	struct sw_call *c;
+};
+
+static void sw_guarded_fn(void *arg)
 {
-	vm->mode_state = sw;
-	vm->mmu = &switching_mmu_ops;
-	vm->abort_jmp = outer;
+	struct sw_guarded *g = arg;
+	sw_dispatch(g->vm, g->o, g->c);
 }
 
 /* Run c under mode m (see the head of the file). */
 static void sw_delegate(struct vm *vm, struct switching *sw, enum sw_mode m, struct sw_call *c)
 {
-	jmp_buf *volatile outer = vm->abort_jmp;
-	jmp_buf jb;
+	struct sw_guarded g = {.vm = vm, .o = sw->ops[m], .c = c};
 	vm->mode_state = sw->sub[m];
 	vm->mmu = sw->ops[m];
-	if (!outer) {
-		/* vm_abort() exits the process: nothing to restore. */
-		sw_dispatch(vm, sw->ops[m], c);
-		sw_restore(vm, sw, NULL);
-		return;
-	}
-	vm->abort_jmp = &jb;
-	if (setjmp(jb) != 0) {
-		sw_restore(vm, sw, outer);
-		longjmp(*outer, 1);
-	}
-	sw_dispatch(vm, sw->ops[m], c);
-	sw_restore(vm, sw, outer);
+	vm_call_guarded(vm, sw, &switching_mmu_ops, sw_guarded_fn, &g);
+	vm->mode_state = sw;
+	vm->mmu = &switching_mmu_ops;
 }
 
 /* ---- the policy ---- */
