@@ -190,21 +190,12 @@ enum walk2d_outcome {
 	W2D_MISCONFIG, /* EPT misconfiguration: w->misconfig */
 };
 
-/* One cell of the 2D walk grid. */
-struct walk2d_ref {
-	uint8_t dim;	    /* DIM_GUEST or DIM_HOST */
-	uint8_t served;	    /* enum trace_served */
-	int8_t guest_level; /* guest level (DIM_GUEST) or the one this EPT walk serves (0 = data) */
-	int8_t host_level;  /* EPT level (DIM_HOST), 0 for guest entries */
-	uint64_t
-	    entry_addr; /* host-physical address of the entry; 0 when the nested TLB skipped it */
-	uint64_t entry; /* value read (before A/D updates); 0 when skipped */
-};
-
 struct walk2d {
 	enum walk2d_outcome outcome;
-	int ncells; /* cells recorded, skipped ones included */
-	struct walk2d_ref cell[WALK2D_MAX_REFS];
+	/* Cells of the grid the walk went through, skipped ones included.
+	 * The cells themselves are not stored: each is emitted through the
+	 * trace hook, which the explainer and the tests consume. */
+	int ncells;
 	uint32_t refs;			/* references that went to memory */
 	uint32_t guest_refs, host_refs; /* refs split by dimension */
 	uint32_t pwc_hits;		/* references served by the 2D PWC */

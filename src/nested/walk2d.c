@@ -100,23 +100,18 @@ struct w2d_nested_out {
 };
 
 
-static struct walk2d_ref *w2d_cell(struct w2d_ctx *c, enum trace_dim dim, enum trace_served served,
-				   int guest_level, int host_level, uint64_t entry_addr,
-				   uint64_t entry)
+/*
+ * Count one cell of the grid (the next step number). The cell is not stored:
+ * the trace event the caller emits is the record of it.
+ */
+static inline void w2d_cell(struct w2d_ctx *c)
 {
 	struct walk2d *w = c->w;
-	if (w->ncells >= WALK2D_MAX_REFS)
+	if (unlikely(w->ncells >= WALK2D_MAX_REFS))
 		vmmu_bug("walk2d-cells", "a 2D walk of gva %#" PRIx64 " exceeded %d cells",
 			 c->a->gva, WALK2D_MAX_REFS);
-	struct walk2d_ref *r = &w->cell[w->ncells++];
-	*r = (struct walk2d_ref){.dim = (uint8_t)dim,
-				 .served = (uint8_t)served,
-				 .guest_level = (int8_t)guest_level,
-				 .host_level = (int8_t)host_level,
-				 .entry_addr = entry_addr,
-				 .entry = entry};
+	w->ncells++;
 	c->step++;
-	return r;
 }
 
 /* Access-type bits of the qualification (and the EPT rights needed). */
@@ -207,8 +202,16 @@ static void w2d_ntlb_cells(struct w2d_ctx *c, gpa_t gpa, int guest_level, int le
 	c->w->ntlb_hits++;
 	c->w->ntlb_skipped += skipped;
 	c->ns->ntlb_refs_skipped += skipped;
+	if (!TRACE_ON(vm)) {
+		if (unlikely(c->w->ncells + (int)skipped > WALK2D_MAX_REFS))
+			vmmu_bug("walk2d-cells", "a 2D walk of gva %#" PRIx64 " exceeded %d cells",
+				 c->a->gva, WALK2D_MAX_REFS);
+		c->w->ncells += (int)skipped;
+		c->step += (int)skipped;
+		return;
+	}
 	for (int l = c->ns->levels; l >= leaf_level; l--) {
-		w2d_cell(c, DIM_HOST, SERVED_NTLB, guest_level, l, 0, 0);
+		w2d_cell(c);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_HOST, .served = SERVED_NTLB, .level = l,
 		      .host_level = l, .guest_level = guest_level, .step = c->step,
 		      .user = c->a->user, .access = c->a->kind, .gva = c->a->gva, .addr = gpa.v,
@@ -259,7 +262,7 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 		}
 		int cl = 0;
 		uint32_t cyc = w2d_charge(vm, w, hit, HPA(ea), &e, &cl, &w->host_refs);
-		w2d_cell(c, DIM_HOST, hit ? SERVED_PWC : SERVED_MEMORY, guest_level, l, ea, e);
+		w2d_cell(c);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_HOST,
 		      .served = hit ? SERVED_PWC : SERVED_MEMORY, .level = l, .host_level = l,
 		      .guest_level = guest_level, .cache_level = cl, .step = c->step,
@@ -375,7 +378,7 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 			   pwc2d_lookup(&ns->pwc, PWC_GUEST, no.hpa, c.vpid, c.pcid, ns->ep4ta, &e);
 		int cl = 0;
 		uint32_t cyc = w2d_charge(vm, w, hit, no.hpa, &e, &cl, &w->guest_refs);
-		w2d_cell(&c, DIM_GUEST, hit ? SERVED_PWC : SERVED_MEMORY, level, 0, eh, e);
+		w2d_cell(&c);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_GUEST,
 		      .served = hit ? SERVED_PWC : SERVED_MEMORY, .level = level,
 		      .guest_level = level, .cache_level = cl, .step = c.step, .user = a->user,
