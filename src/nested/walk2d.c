@@ -234,8 +234,13 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 	const uint8_t need = w2d_rights_needed(w2d_access_qual(c, guest_level));
 	const bool need_dirty = ns->ept_ad && (need & EPTE_W);
 
+	/* The nested TLB's and the PWC's slots for this gPA and for the EPT
+	 * leaf: nothing else changes either cache before the fills below, so
+	 * the fills take the slots instead of finding the entries again. */
+	int tslot = -1, pslot = -1;
 	if (c->ntlb) {
-		struct ntlb_entry *t = ntlb_lookup(&ns->ntlb, gpa, ns->ep4ta);
+		tslot = ntlb_lookup_slot(&ns->ntlb, gpa, ns->ep4ta);
+		const struct ntlb_entry *t = tslot < 0 ? NULL : &ns->ntlb.e[tslot];
 		if (t && (t->rights & need) == need && (!need_dirty || t->dirty)) {
 			o->leaf_level = (int)t->size + 1;
 			o->hpa =
@@ -255,10 +260,11 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 		unsigned idx = pt_index(gpa.v, l);
 		ea = table + 8u * idx;
 		bool hit = false;
-		if (c->pwc && pwc2d_lookup(&ns->pwc, PWC_HOST, HPA(ea), 0, 0, ns->ep4ta, &e)) {
+		if (c->pwc) {
+			pslot = pwc2d_lookup_slot(&ns->pwc, PWC_HOST, HPA(ea), 0, 0, ns->ep4ta, &e);
 			/* A clean leaf that must become dirty goes to memory: the
 			 * processor has to write D there. */
-			hit = !(need_dirty && epte_leaf(e, l) && !(e & EPTE_D));
+			hit = pslot >= 0 && !(need_dirty && epte_leaf(e, l) && !(e & EPTE_D));
 		}
 		int cl = 0;
 		uint32_t cyc = w2d_charge(vm, w, hit, HPA(ea), &e, &cl, &w->host_refs);
@@ -285,8 +291,10 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 		}
 		if (epte_leaf(e, l))
 			break;
+		/* A non-leaf that was not a hit was not cached (only a leaf
+		 * hit is ever refused). */
 		if (c->pwc && !hit)
-			pwc2d_insert(&ns->pwc, PWC_HOST, HPA(ea), l, 0, 0, ns->ep4ta, e);
+			pwc2d_fill(&ns->pwc, -1, PWC_HOST, HPA(ea), l, 0, 0, ns->ep4ta, e);
 		table = pte_frame(e);
 	}
 	if ((rights & need) != need) {
@@ -298,7 +306,7 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 		hpa_write64(vm, HPA(ea), e);
 	}
 	if (c->pwc)
-		pwc2d_insert(&ns->pwc, PWC_HOST, HPA(ea), l, 0, 0, ns->ep4ta, e);
+		pwc2d_fill(&ns->pwc, pslot, PWC_HOST, HPA(ea), l, 0, 0, ns->ep4ta, e);
 	enum page_size ps = level_page_size(l);
 	uint64_t base = epte_leaf_frame(e, l);
 	o->leaf_level = l;
@@ -306,7 +314,7 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 	o->rights = rights;
 	o->dirty = !ns->ept_ad || (e & EPTE_D);
 	if (c->ntlb)
-		ntlb_insert(&ns->ntlb, gpa, HPA(base), ps, ns->ep4ta, rights, o->dirty);
+		ntlb_fill(&ns->ntlb, tslot, gpa, HPA(base), ps, ns->ep4ta, rights, o->dirty);
 	return true;
 }
 
