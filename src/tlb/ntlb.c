@@ -68,10 +68,13 @@ void ntlb_fill(struct ntlb *t, int i, gpa_t gpa, hpa_t hpa, enum page_size size,
 	if (i < 0) {
 		/* The lowest empty entry, else the least recently used one. */
 		uint32_t victim = faidx_victim(&t->idx);
-		if (t->key[victim])
-			ntlb_drop(t, victim);
+		if (t->key[victim]) {
+			t->nsize[t->e[victim].size]--;
+			faidx_replace(&t->idx, victim, t->key[victim], k);
+		} else {
+			faidx_add(&t->idx, victim, k);
+		}
 		i = (int)victim;
-		faidx_add(&t->idx, victim, k);
 	} else {
 		/* The entry that covers gpa is replaced in place. */
 		faidx_rekey(&t->idx, (uint32_t)i, t->key[i], k);

@@ -110,11 +110,13 @@ void pwc2d_fill(struct pwc2d *c, int i, enum pwc_dim dim, hpa_t hpa, int level, 
 	if (i < 0) {
 		/* The lowest empty entry, else the least recently used one. */
 		uint32_t victim = faidx_victim(&c->idx);
+		uint64_t k = pwc2d_key(dim, hpa);
 		if (c->key[victim])
-			faidx_remove(&c->idx, victim, c->key[victim]);
+			faidx_replace(&c->idx, victim, c->key[victim], k);
+		else
+			faidx_add(&c->idx, victim, k);
 		i = (int)victim;
-		c->key[i] = pwc2d_key(dim, hpa);
-		faidx_add(&c->idx, victim, c->key[i]);
+		c->key[i] = k;
 	} else {
 		faidx_touch(&c->idx, (uint32_t)i);
 	}
