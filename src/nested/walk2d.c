@@ -76,7 +76,7 @@ struct w2d_ctx {
  * model (*cl gets the level). dim_refs is the walk's counter of that
  * dimension. Returns the cycles charged.
  */
-static uint32_t w2d_charge(struct vm *vm, struct walk2d *w, bool hit, hpa_t at, uint64_t *e,
+static inline __attribute__((always_inline)) uint32_t w2d_charge(struct vm *vm, struct walk2d *w, bool hit, hpa_t at, uint64_t *e,
 			   int *cl, uint32_t *dim_refs)
 {
 	if (hit) {
@@ -279,7 +279,9 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 			w2d_violation(c, gpa, guest_level, l, 0, true);
 			return false;
 		}
-		const char *why = ept_entry_misconfig(ns, e, l);
+		/* A PWC hit gives an entry that passed this check before it was
+		 * cached (A and D, set since, are not checked bits). */
+		const char *why = hit ? NULL : ept_entry_misconfig(ns, e, l);
 		if (why) {
 			w2d_misconfig(c, gpa, guest_level, l, ea, e, why);
 			return false;
