@@ -192,9 +192,9 @@ enum walk2d_outcome {
 
 struct walk2d {
 	enum walk2d_outcome outcome;
-	/* Cells of the grid the walk went through, skipped ones included.
-	 * The cells themselves are not stored: each is emitted through the
-	 * trace hook, which the explainer and the tests consume. */
+	/* Cells of the grid the walk went through, skipped ones included
+	 * (when OK). The cells themselves are not stored: each is emitted
+	 * through the trace hook, which the explainer and the tests consume. */
 	int ncells;
 	uint32_t refs;			/* references that went to memory */
 	uint32_t guest_refs, host_refs; /* refs split by dimension */

@@ -106,11 +106,6 @@ struct w2d_nested_out {
  */
 static inline void w2d_cell(struct w2d_ctx *c)
 {
-	struct walk2d *w = c->w;
-	if (unlikely(w->ncells >= WALK2D_MAX_REFS))
-		vmmu_bug("walk2d-cells", "a 2D walk of gva %#" PRIx64 " exceeded %d cells",
-			 c->a->gva, WALK2D_MAX_REFS);
-	w->ncells++;
 	c->step++;
 }
 
@@ -203,10 +198,6 @@ static void w2d_ntlb_cells(struct w2d_ctx *c, gpa_t gpa, int guest_level, int le
 	c->w->ntlb_skipped += skipped;
 	c->ns->ntlb_refs_skipped += skipped;
 	if (!TRACE_ON(vm)) {
-		if (unlikely(c->w->ncells + (int)skipped > WALK2D_MAX_REFS))
-			vmmu_bug("walk2d-cells", "a 2D walk of gva %#" PRIx64 " exceeded %d cells",
-				 c->a->gva, WALK2D_MAX_REFS);
-		c->w->ncells += (int)skipped;
 		c->step += (int)skipped;
 		return;
 	}
@@ -448,6 +439,10 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 		flags |= TLBF_G;
 	if ((leaf & GPTE_D) && no.dirty && (no.rights & EPTE_W))
 		flags |= TLBF_D;
+	w->ncells = c.step - (from ? from->step0 : 0);
+	if (unlikely(w->ncells > WALK2D_MAX_REFS))
+		vmmu_bug("walk2d-cells", "a 2D walk of gva %#" PRIx64 " went through %d cells",
+			 a->gva, w->ncells);
 	w->outcome = W2D_OK;
 	w->guest_leaf_level = level;
 	w->host_leaf_level = no.leaf_level;

@@ -16,10 +16,20 @@
 
 /* ---- private helpers ---- */
 
+/* One fewer (-1) or one more (+1) valid entry of size s. */
+static inline void ntlb_count_size(struct ntlb *t, unsigned s, int d)
+{
+	t->nsize[s] = (uint32_t)((int)t->nsize[s] + d);
+	if (t->nsize[s])
+		t->sizes |= 1u << s;
+	else
+		t->sizes &= ~(1u << s);
+}
+
 static void ntlb_drop(struct ntlb *t, uint32_t i)
 {
 	faidx_remove(&t->idx, i, t->key[i]);
-	t->nsize[t->e[i].size]--;
+	ntlb_count_size(t, t->e[i].size, -1);
 	t->key[i] = 0;
 }
 
@@ -69,7 +79,7 @@ void ntlb_fill(struct ntlb *t, int i, gpa_t gpa, hpa_t hpa, enum page_size size,
 		/* The lowest empty entry, else the least recently used one. */
 		uint32_t victim = faidx_victim(&t->idx);
 		if (t->key[victim]) {
-			t->nsize[t->e[victim].size]--;
+			ntlb_count_size(t, t->e[victim].size, -1);
 			faidx_replace(&t->idx, victim, t->key[victim], k);
 		} else {
 			faidx_add(&t->idx, victim, k);
@@ -79,10 +89,10 @@ void ntlb_fill(struct ntlb *t, int i, gpa_t gpa, hpa_t hpa, enum page_size size,
 		/* The entry that covers gpa is replaced in place. */
 		faidx_rekey(&t->idx, (uint32_t)i, t->key[i], k);
 		faidx_touch(&t->idx, (uint32_t)i);
-		t->nsize[t->e[i].size]--;
+		ntlb_count_size(t, t->e[i].size, -1);
 	}
 	t->fills++;
-	t->nsize[size]++;
+	ntlb_count_size(t, size, +1);
 	t->key[i] = k;
 	t->mask[i] = m;
 	t->e[i] = (struct ntlb_entry){.gpa = GPA(gpa.v & m),

@@ -23,7 +23,8 @@
  * Invariants:
  *   - a valid entry's key is its gPA base | 1, an invalid one's is 0;
  *   - idx holds exactly the valid entries, each under its key, in the order
- *     of their stamps; nsize[s] counts the valid entries of size s;
+ *     of their stamps; nsize[s] counts the valid entries of size s, and
+ *     bit s of sizes is set exactly when nsize[s] > 0;
  *   - an address is covered by at most one valid entry per EP4TA;
  *   - n == 0 disables the cache: every lookup misses, inserts do nothing;
  *   - a valid entry equals what a fresh EPT walk would return, unless an
@@ -52,6 +53,7 @@ struct ntlb {
 	uint32_t n;
 	struct faidx idx;	 /* hash of the keys, LRU order, empty entries */
 	uint32_t nsize[PG_NR]; /* valid entries of each page size */
+	unsigned sizes;	       /* bit s set: nsize[s] > 0 */
 	uint64_t clock;
 	uint64_t hits, misses, fills, flushes, dropped;
 };
@@ -73,9 +75,8 @@ static inline int ntlb_find(const struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
 {
 	int found = -1;
 
-	for (unsigned s = 0; s < PG_NR; s++) {
-		if (t->nsize[s] == 0)
-			continue;
+	for (unsigned bits = t->sizes; bits; bits &= bits - 1) {
+		unsigned s = (unsigned)__builtin_ctz(bits);
 		uint64_t m = ntlb_mask((enum page_size)s), k = (gpa.v & m) | 1;
 		for (uint32_t c = faidx_first(&t->idx, k); c; c = t->idx.chain[c - 1]) {
 			uint32_t i = c - 1;
