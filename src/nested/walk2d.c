@@ -76,8 +76,9 @@ struct w2d_ctx {
  * model (*cl gets the level). dim_refs is the walk's counter of that
  * dimension. Returns the cycles charged.
  */
-static inline __attribute__((always_inline)) uint32_t w2d_charge(struct vm *vm, struct walk2d *w, bool hit, hpa_t at, uint64_t *e,
-			   int *cl, uint32_t *dim_refs)
+static inline __attribute__((always_inline)) uint32_t w2d_charge(struct vm *vm, struct walk2d *w,
+								 bool hit, hpa_t at, uint64_t *e,
+								 int *cl, uint32_t *dim_refs)
 {
 	if (hit) {
 		vm->st.cyc_walk += vm->cost.ref_pwc;
@@ -98,7 +99,6 @@ struct w2d_nested_out {
 	uint8_t rights; /* EPTE_R | EPTE_W | EPTE_X over every level */
 	bool dirty;	/* the leaf's D flag is set (or EPT A/D is off) */
 };
-
 
 /*
  * Count one cell of the grid (the next step number). The cell is not stored:

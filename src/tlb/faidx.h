@@ -152,8 +152,7 @@ static inline void faidx_rekey(struct faidx *x, uint32_t slot, uint64_t old_key,
  * (The slot may sit elsewhere in its new chain than the two calls would put
  * it; the caches never depend on the order within a chain.)
  */
-static inline void faidx_replace(struct faidx *x, uint32_t slot, uint64_t old_key,
-				 uint64_t new_key)
+static inline void faidx_replace(struct faidx *x, uint32_t slot, uint64_t old_key, uint64_t new_key)
 {
 	faidx_rekey(x, slot, old_key, new_key);
 	faidx_touch(x, slot);

@@ -121,8 +121,8 @@ void ntlb_insert(struct ntlb *t, gpa_t gpa, hpa_t hpa, enum page_size size, uint
 /* ntlb_insert() when the caller knows what ntlb_find(t, gpa, ep4ta) returns:
  * 'slot' (-1 for none). Caller's duty: the nested TLB has not changed since
  * the lookup of gpa that gave the slot. */
-void ntlb_fill(struct ntlb *t, int slot, gpa_t gpa, hpa_t hpa, enum page_size size,
-	       uint64_t ep4ta, uint8_t rights, bool dirty);
+void ntlb_fill(struct ntlb *t, int slot, gpa_t gpa, hpa_t hpa, enum page_size size, uint64_t ep4ta,
+	       uint8_t rights, bool dirty);
 
 /* Flushes; each returns the number of valid entries dropped. */
 uint64_t ntlb_flush_all(struct ntlb *t);

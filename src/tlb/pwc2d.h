@@ -144,8 +144,8 @@ void pwc2d_insert(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, int level, uint1
  * has not changed since the lookup that gave the slot, and for PWC_HOST
  * vpid and pcid are 0, as pwc2d_insert() makes them.
  */
-void pwc2d_fill(struct pwc2d *c, int slot, enum pwc_dim dim, hpa_t hpa, int level,
-		uint16_t vpid, uint16_t pcid, uint64_t ep4ta, uint64_t value);
+void pwc2d_fill(struct pwc2d *c, int slot, enum pwc_dim dim, hpa_t hpa, int level, uint16_t vpid,
+		uint16_t pcid, uint64_t ep4ta, uint64_t value);
 
 /* Flushes; each returns the number of valid entries it dropped. */
 uint64_t pwc2d_flush_all(struct pwc2d *c);
