@@ -67,6 +67,9 @@ struct w2d_ctx {
 	uint16_t vpid, pcid;
 	bool pwc, ntlb;
 	int step; /* last cell number used */
+	/* EPT rights a nested walk needs, [0] for the data gPA and [1] for a
+	 * guest-table gPA (w2d_rights_needed() of w2d_access_qual()). */
+	uint8_t need[2];
 };
 
 /*
@@ -222,7 +225,7 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 	struct vm *vm = c->vm;
 	struct nested_state *ns = c->ns;
 	struct walk2d *w = c->w;
-	const uint8_t need = w2d_rights_needed(w2d_access_qual(c, guest_level));
+	const uint8_t need = c->need[guest_level > 0];
 	const bool need_dirty = ns->ept_ad && (need & EPTE_W);
 
 	/* The nested TLB's and the PWC's slots for this gPA and for the EPT
@@ -347,6 +350,8 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 			    .pwc = ns->use_pwc,
 			    .ntlb = ns->use_ntlb,
 			    .step = from ? from->step0 : 0};
+	c.need[0] = w2d_rights_needed(w2d_access_qual(&c, 0));
+	c.need[1] = w2d_rights_needed(w2d_access_qual(&c, 1));
 	/* Guest entries read, for the A/D update and the PWC fill. */
 	struct {
 		uint64_t hpa, entry;
@@ -418,9 +423,20 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 			nv |= GPTE_D;
 		if (nv != g[i].entry)
 			hpa_write64(vm, HPA(g[i].hpa), nv);
-		if (c.pwc && i < ng - 1)
+		if (!c.pwc || i == ng - 1)
+			continue;
+		/* Its lookup missed, and since then only this loop has filled
+		 * guest entries: it is not cached, unless an upper level of
+		 * this walk read the same entry (a table that maps itself). */
+		bool again = false;
+		for (int j = 0; j < i; j++)
+			again |= g[j].from_memory && g[j].hpa == g[i].hpa;
+		if (again)
 			pwc2d_insert(&ns->pwc, PWC_GUEST, HPA(g[i].hpa), n - i, c.vpid, c.pcid,
 				     ns->ep4ta, nv);
+		else
+			pwc2d_fill(&ns->pwc, -1, PWC_GUEST, HPA(g[i].hpa), n - i, c.vpid, c.pcid,
+				   ns->ep4ta, nv);
 	}
 	leaf = hpa_read64(vm, HPA(g[ng - 1].hpa));
 
