@@ -5,8 +5,9 @@
  *
  * The pieces:
  *   ept.c      the EPT tables, built by the VMM in host memory with the real
- *              entry format, filled lazily on EPT violations; the entry
- *              checks that detect an EPT misconfiguration; the audit;
+ *              entry format, filled lazily on EPT violations; the audit
+ *              (the entry checks that detect an EPT misconfiguration,
+ *              ept_entry_misconfig(), are inline below);
  *   walk2d.c   the two-dimensional hardware walker, reference by reference,
  *              with the 2D page-walk cache and the nested TLB;
  *   invept.c   INVEPT and INVVPID, and the flushes the guest's own
