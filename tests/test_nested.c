@@ -705,6 +705,41 @@ static void test_walk_cache_counts(void **state)
 	}
 }
 
+/*
+ * A guest table that maps itself: PDPT entry 5 points back to the PDPT, so
+ * a walk of an address with PDPT and PD index 5 reads that one entry at
+ * levels 3 and 2, then its PT entry 7 in the same page. Both reads miss the
+ * PWC and both fill it; the second fill refreshes the entry the first made.
+ *
+ *   PML4 0x11 [170] -> PDPT 0x12 [5] -> 0x12 [5] -> 0x12 [7] = page 0x300
+ */
+static void test_pwc_self_map(void **state)
+{
+	(void)state;
+	struct vm_config c = ncfg();
+	c.walk_caches = true;
+	struct vm *vm = mk(&c);
+	build_tables(vm);
+	const gva_t va = (UINT64_C(170) << 39) | (UINT64_C(5) << 30) | (UINT64_C(5) << 21) |
+			 (UINT64_C(7) << 12) | 0x18;
+	assert_int_equal(pt_index(va, 4), pt_index(VA_4K, 4));
+	gpa_write64(vm, GPA(TBL(0x12) + 8 * 5), TBL(0x12) | UP);
+	gpa_write64(vm, GPA(TBL(0x12) + 8 * 7), TBL(0x300) | UP);
+	gpa_write64(vm, GPA(TBL(0x300) + 0x18), SENTINEL);
+	struct nested_state *ns = nested_of(vm);
+	assert_int_equal(cpu_load(&vm->vcpu, va, 8), SENTINEL);
+	/* The PML4E and the self entry: one PWC entry each. */
+	assert_int_equal(pwc2d_count(&ns->pwc, PWC_GUEST), 2);
+	/* Again with the TLB flushed: the three upper cells are PWC hits. */
+	tlb_flush_all(&vm->vcpu.tlb);
+	memset(&vm->st, 0, sizeof(vm->st));
+	assert_int_equal(cpu_load(&vm->vcpu, va, 8), SENTINEL);
+	assert_int_equal(vm->st.walks, 1);
+	assert_int_equal(vm->st.walk_refs_guest, 1);
+	assert_int_equal(pwc2d_count(&ns->pwc, PWC_GUEST), 2);
+	vm_destroy(vm);
+}
+
 /* ---- INVEPT, INVVPID, and the guest's own flushes ---- */
 
 struct cache_census {
@@ -1168,6 +1203,7 @@ int main(void)
 	    cmocka_unit_test(test_misconfig_aborts),
 	    cmocka_unit_test(test_violation_classes),
 	    cmocka_unit_test(test_walk_cache_counts),
+	    cmocka_unit_test(test_pwc_self_map),
 	    cmocka_unit_test(test_invvpid),
 	    cmocka_unit_test(test_invept),
 	    cmocka_unit_test(test_guest_flushes),

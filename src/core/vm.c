@@ -344,18 +344,6 @@ void vm_sync_stats(struct vm *vm)
 
 /* ---- services for the modes ---- */
 
-uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
-{
-	int l = cache_ref(&vm->cache, entry.v);
-	uint32_t c = cost_ref_latency(&vm->cost, l);
-	if (unlikely(vm->numa.node != NULL))
-		c = numa_walk_ref(vm, entry.v, l, c);
-	vm->st.cyc_walk += c;
-	if (level)
-		*level = l;
-	return c;
-}
-
 uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
 	int l = cache_ref(&vm->cache, entry.v);

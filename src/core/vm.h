@@ -337,9 +337,20 @@ static inline uint32_t vm_data_ref(struct vm *vm, uint64_t hpa)
  * Charge one walk reference to the entry at hpa: looks up the cache model,
  * adds the latency to cyc_walk and returns it; *level gets the cache level
  * (1..4). Walkers call this for every reference that goes to memory; a
- * reference served by a walk cache is charged cost.ref_pwc.
+ * reference served by a walk cache is charged cost.ref_pwc. Inline: a 2D
+ * walk makes up to 35 of them.
  */
-uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level);
+static inline uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
+{
+	int l = cache_ref(&vm->cache, entry.v);
+	uint32_t c = cost_ref_latency(&vm->cost, l);
+	if (unlikely(vm->numa.node != NULL))
+		c = numa_walk_ref(vm, entry.v, l, c);
+	vm->st.cyc_walk += c;
+	if (level)
+		*level = l;
+	return c;
+}
 /*
  * The same for a reference of the VMM's software walk (shadow mode reading
  * guest tables): same cache model, but counted in vmm_walk_refs and charged

@@ -98,33 +98,6 @@ void ept_destroy(struct vm *vm, struct nested_state *ns)
 	ns->ept_pages = 0;
 }
 
-const char *ept_entry_misconfig(const struct nested_state *ns, uint64_t e, int level)
-{
-	(void)ns;
-	/* SDM Vol. 3C §29.3.3.1: bits 2:0 = 010b or 110b (write without read). */
-	if ((e & (EPTE_R | EPTE_W)) == EPTE_W)
-		return "write permission without read permission";
-	/* Execute-only (100b) is legal: the model reports execute-only support
-	 * (IA32_VMX_EPT_VPID_CAP bit 0). */
-	if (e & EPTE_ADDR_RSVD)
-		return "reserved physical-address bit set (bits 51:46)";
-	if (!epte_leaf(e, level)) {
-		if (e & EPTE_NONLEAF_RSVD)
-			return level >= LVL_PML4 && (e & EPTE_PS)
-				   ? "page-size bit set in a PML4E/PML5E (reserved)"
-				   : "reserved bit set in bits 7:3 of a non-leaf entry";
-		return NULL;
-	}
-	unsigned mt = epte_memtype(e);
-	if (mt == 2 || mt == 3 || mt == 7)
-		return "reserved memory type (2, 3 or 7) in a leaf";
-	if (level == LVL_PDPT && (e & EPTE_LEAF1G_RSVD))
-		return "reserved bits 29:12 set in a 1 GiB leaf";
-	if (level == LVL_PD && (e & EPTE_LEAF2M_RSVD))
-		return "reserved bits 20:12 set in a 2 MiB leaf";
-	return NULL;
-}
-
 int ept_map_gfn(struct vm *vm, struct nested_state *ns, gfn_t gfn)
 {
 	return ept_map_gfn_max(vm, ns, gfn, PG_1G);

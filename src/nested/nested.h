@@ -5,8 +5,9 @@
  *
  * The pieces:
  *   ept.c      the EPT tables, built by the VMM in host memory with the real
- *              entry format, filled lazily on EPT violations; the entry
- *              checks that detect an EPT misconfiguration; the audit;
+ *              entry format, filled lazily on EPT violations; the audit
+ *              (the entry checks that detect an EPT misconfiguration,
+ *              ept_entry_misconfig(), are inline below);
  *   walk2d.c   the two-dimensional hardware walker, reference by reference,
  *              with the 2D page-walk cache and the nested TLB;
  *   invept.c   INVEPT and INVVPID, and the flushes the guest's own
@@ -141,13 +142,40 @@ void ept_destroy(struct vm *vm, struct nested_state *ns);
  * Check a present EPT entry read at 'level'. Returns NULL when it is well
  * formed, else a static description of the misconfiguration.
  */
-const char *ept_entry_misconfig(const struct nested_state *ns, uint64_t e, int level);
-
 /* True when e is a leaf at 'level' (PS at levels 2 and 3, or level 1). */
 static inline bool epte_leaf(uint64_t e, int level)
 {
 	return level == LVL_PT || ((level == LVL_PD || level == LVL_PDPT) && (e & EPTE_PS));
 }
+
+/* Inline: the 2D walker checks every EPT entry it reads from memory. */
+static inline const char *ept_entry_misconfig(const struct nested_state *ns, uint64_t e, int level)
+{
+	(void)ns;
+	/* SDM Vol. 3C §29.3.3.1: bits 2:0 = 010b or 110b (write without read). */
+	if ((e & (EPTE_R | EPTE_W)) == EPTE_W)
+		return "write permission without read permission";
+	/* Execute-only (100b) is legal: the model reports execute-only support
+	 * (IA32_VMX_EPT_VPID_CAP bit 0). */
+	if (e & EPTE_ADDR_RSVD)
+		return "reserved physical-address bit set (bits 51:46)";
+	if (!epte_leaf(e, level)) {
+		if (e & EPTE_NONLEAF_RSVD)
+			return level >= LVL_PML4 && (e & EPTE_PS)
+				   ? "page-size bit set in a PML4E/PML5E (reserved)"
+				   : "reserved bit set in bits 7:3 of a non-leaf entry";
+		return NULL;
+	}
+	unsigned mt = epte_memtype(e);
+	if (mt == 2 || mt == 3 || mt == 7)
+		return "reserved memory type (2, 3 or 7) in a leaf";
+	if (level == LVL_PDPT && (e & EPTE_LEAF1G_RSVD))
+		return "reserved bits 29:12 set in a 1 GiB leaf";
+	if (level == LVL_PD && (e & EPTE_LEAF2M_RSVD))
+		return "reserved bits 20:12 set in a 2 MiB leaf";
+	return NULL;
+}
+
 /* Host-physical base of the page a leaf at 'level' maps. */
 static inline uint64_t epte_leaf_frame(uint64_t e, int level)
 {
@@ -190,21 +218,12 @@ enum walk2d_outcome {
 	W2D_MISCONFIG, /* EPT misconfiguration: w->misconfig */
 };
 
-/* One cell of the 2D walk grid. */
-struct walk2d_ref {
-	uint8_t dim;	    /* DIM_GUEST or DIM_HOST */
-	uint8_t served;	    /* enum trace_served */
-	int8_t guest_level; /* guest level (DIM_GUEST) or the one this EPT walk serves (0 = data) */
-	int8_t host_level;  /* EPT level (DIM_HOST), 0 for guest entries */
-	uint64_t
-	    entry_addr; /* host-physical address of the entry; 0 when the nested TLB skipped it */
-	uint64_t entry; /* value read (before A/D updates); 0 when skipped */
-};
-
 struct walk2d {
 	enum walk2d_outcome outcome;
-	int ncells; /* cells recorded, skipped ones included */
-	struct walk2d_ref cell[WALK2D_MAX_REFS];
+	/* Cells of the grid the walk went through, skipped ones included
+	 * (when OK). The cells themselves are not stored: each is emitted
+	 * through the trace hook, which the explainer and the tests consume. */
+	int ncells;
 	uint32_t refs;			/* references that went to memory */
 	uint32_t guest_refs, host_refs; /* refs split by dimension */
 	uint32_t pwc_hits;		/* references served by the 2D PWC */

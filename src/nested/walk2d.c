@@ -67,6 +67,9 @@ struct w2d_ctx {
 	uint16_t vpid, pcid;
 	bool pwc, ntlb;
 	int step; /* last cell number used */
+	/* EPT rights a nested walk needs, [0] for the data gPA and [1] for a
+	 * guest-table gPA (w2d_rights_needed() of w2d_access_qual()). */
+	uint8_t need[2];
 };
 
 /*
@@ -76,8 +79,9 @@ struct w2d_ctx {
  * model (*cl gets the level). dim_refs is the walk's counter of that
  * dimension. Returns the cycles charged.
  */
-static uint32_t w2d_charge(struct vm *vm, struct walk2d *w, bool hit, hpa_t at, uint64_t *e,
-			   int *cl, uint32_t *dim_refs)
+static inline __attribute__((always_inline)) uint32_t w2d_charge(struct vm *vm, struct walk2d *w,
+								 bool hit, hpa_t at, uint64_t *e,
+								 int *cl, uint32_t *dim_refs)
 {
 	if (hit) {
 		vm->st.cyc_walk += vm->cost.ref_pwc;
@@ -99,24 +103,13 @@ struct w2d_nested_out {
 	bool dirty;	/* the leaf's D flag is set (or EPT A/D is off) */
 };
 
-
-static struct walk2d_ref *w2d_cell(struct w2d_ctx *c, enum trace_dim dim, enum trace_served served,
-				   int guest_level, int host_level, uint64_t entry_addr,
-				   uint64_t entry)
+/*
+ * Count one cell of the grid (the next step number). The cell is not stored:
+ * the trace event the caller emits is the record of it.
+ */
+static inline void w2d_cell(struct w2d_ctx *c)
 {
-	struct walk2d *w = c->w;
-	if (w->ncells >= WALK2D_MAX_REFS)
-		vmmu_bug("walk2d-cells", "a 2D walk of gva %#" PRIx64 " exceeded %d cells",
-			 c->a->gva, WALK2D_MAX_REFS);
-	struct walk2d_ref *r = &w->cell[w->ncells++];
-	*r = (struct walk2d_ref){.dim = (uint8_t)dim,
-				 .served = (uint8_t)served,
-				 .guest_level = (int8_t)guest_level,
-				 .host_level = (int8_t)host_level,
-				 .entry_addr = entry_addr,
-				 .entry = entry};
 	c->step++;
-	return r;
 }
 
 /* Access-type bits of the qualification (and the EPT rights needed). */
@@ -207,8 +200,12 @@ static void w2d_ntlb_cells(struct w2d_ctx *c, gpa_t gpa, int guest_level, int le
 	c->w->ntlb_hits++;
 	c->w->ntlb_skipped += skipped;
 	c->ns->ntlb_refs_skipped += skipped;
+	if (!TRACE_ON(vm)) {
+		c->step += (int)skipped;
+		return;
+	}
 	for (int l = c->ns->levels; l >= leaf_level; l--) {
-		w2d_cell(c, DIM_HOST, SERVED_NTLB, guest_level, l, 0, 0);
+		w2d_cell(c);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_HOST, .served = SERVED_NTLB, .level = l,
 		      .host_level = l, .guest_level = guest_level, .step = c->step,
 		      .user = c->a->user, .access = c->a->kind, .gva = c->a->gva, .addr = gpa.v,
@@ -228,11 +225,16 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 	struct vm *vm = c->vm;
 	struct nested_state *ns = c->ns;
 	struct walk2d *w = c->w;
-	const uint8_t need = w2d_rights_needed(w2d_access_qual(c, guest_level));
+	const uint8_t need = c->need[guest_level > 0];
 	const bool need_dirty = ns->ept_ad && (need & EPTE_W);
 
+	/* The nested TLB's and the PWC's slots for this gPA and for the EPT
+	 * leaf: nothing else changes either cache before the fills below, so
+	 * the fills take the slots instead of finding the entries again. */
+	int tslot = -1, pslot = -1;
 	if (c->ntlb) {
-		struct ntlb_entry *t = ntlb_lookup(&ns->ntlb, gpa, ns->ep4ta);
+		tslot = ntlb_lookup_slot(&ns->ntlb, gpa, ns->ep4ta);
+		const struct ntlb_entry *t = tslot < 0 ? NULL : &ns->ntlb.e[tslot];
 		if (t && (t->rights & need) == need && (!need_dirty || t->dirty)) {
 			o->leaf_level = (int)t->size + 1;
 			o->hpa =
@@ -252,14 +254,15 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 		unsigned idx = pt_index(gpa.v, l);
 		ea = table + 8u * idx;
 		bool hit = false;
-		if (c->pwc && pwc2d_lookup(&ns->pwc, PWC_HOST, HPA(ea), 0, 0, ns->ep4ta, &e)) {
+		if (c->pwc) {
+			pslot = pwc2d_lookup_slot(&ns->pwc, PWC_HOST, HPA(ea), 0, 0, ns->ep4ta, &e);
 			/* A clean leaf that must become dirty goes to memory: the
 			 * processor has to write D there. */
-			hit = !(need_dirty && epte_leaf(e, l) && !(e & EPTE_D));
+			hit = pslot >= 0 && !(need_dirty && epte_leaf(e, l) && !(e & EPTE_D));
 		}
 		int cl = 0;
 		uint32_t cyc = w2d_charge(vm, w, hit, HPA(ea), &e, &cl, &w->host_refs);
-		w2d_cell(c, DIM_HOST, hit ? SERVED_PWC : SERVED_MEMORY, guest_level, l, ea, e);
+		w2d_cell(c);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_HOST,
 		      .served = hit ? SERVED_PWC : SERVED_MEMORY, .level = l, .host_level = l,
 		      .guest_level = guest_level, .cache_level = cl, .step = c->step,
@@ -270,7 +273,9 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 			w2d_violation(c, gpa, guest_level, l, 0, true);
 			return false;
 		}
-		const char *why = ept_entry_misconfig(ns, e, l);
+		/* A PWC hit gives an entry that passed this check before it was
+		 * cached (A and D, set since, are not checked bits). */
+		const char *why = hit ? NULL : ept_entry_misconfig(ns, e, l);
 		if (why) {
 			w2d_misconfig(c, gpa, guest_level, l, ea, e, why);
 			return false;
@@ -282,8 +287,10 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 		}
 		if (epte_leaf(e, l))
 			break;
+		/* A non-leaf that was not a hit was not cached (only a leaf
+		 * hit is ever refused). */
 		if (c->pwc && !hit)
-			pwc2d_insert(&ns->pwc, PWC_HOST, HPA(ea), l, 0, 0, ns->ep4ta, e);
+			pwc2d_fill(&ns->pwc, -1, PWC_HOST, HPA(ea), l, 0, 0, ns->ep4ta, e);
 		table = pte_frame(e);
 	}
 	if ((rights & need) != need) {
@@ -295,7 +302,7 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 		hpa_write64(vm, HPA(ea), e);
 	}
 	if (c->pwc)
-		pwc2d_insert(&ns->pwc, PWC_HOST, HPA(ea), l, 0, 0, ns->ep4ta, e);
+		pwc2d_fill(&ns->pwc, pslot, PWC_HOST, HPA(ea), l, 0, 0, ns->ep4ta, e);
 	enum page_size ps = level_page_size(l);
 	uint64_t base = epte_leaf_frame(e, l);
 	o->leaf_level = l;
@@ -303,7 +310,7 @@ static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d
 	o->rights = rights;
 	o->dirty = !ns->ept_ad || (e & EPTE_D);
 	if (c->ntlb)
-		ntlb_insert(&ns->ntlb, gpa, HPA(base), ps, ns->ep4ta, rights, o->dirty);
+		ntlb_fill(&ns->ntlb, tslot, gpa, HPA(base), ps, ns->ep4ta, rights, o->dirty);
 	return true;
 }
 
@@ -343,6 +350,8 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 			    .pwc = ns->use_pwc,
 			    .ntlb = ns->use_ntlb,
 			    .step = from ? from->step0 : 0};
+	c.need[0] = w2d_rights_needed(w2d_access_qual(&c, 0));
+	c.need[1] = w2d_rights_needed(w2d_access_qual(&c, 1));
 	/* Guest entries read, for the A/D update and the PWC fill. */
 	struct {
 		uint64_t hpa, entry;
@@ -375,7 +384,7 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 			   pwc2d_lookup(&ns->pwc, PWC_GUEST, no.hpa, c.vpid, c.pcid, ns->ep4ta, &e);
 		int cl = 0;
 		uint32_t cyc = w2d_charge(vm, w, hit, no.hpa, &e, &cl, &w->guest_refs);
-		w2d_cell(&c, DIM_GUEST, hit ? SERVED_PWC : SERVED_MEMORY, level, 0, eh, e);
+		w2d_cell(&c);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_GUEST,
 		      .served = hit ? SERVED_PWC : SERVED_MEMORY, .level = level,
 		      .guest_level = level, .cache_level = cl, .step = c.step, .user = a->user,
@@ -414,9 +423,20 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 			nv |= GPTE_D;
 		if (nv != g[i].entry)
 			hpa_write64(vm, HPA(g[i].hpa), nv);
-		if (c.pwc && i < ng - 1)
+		if (!c.pwc || i == ng - 1)
+			continue;
+		/* Its lookup missed, and since then only this loop has filled
+		 * guest entries: it is not cached, unless an upper level of
+		 * this walk read the same entry (a table that maps itself). */
+		bool again = false;
+		for (int j = 0; j < i; j++)
+			again |= g[j].from_memory && g[j].hpa == g[i].hpa;
+		if (again)
 			pwc2d_insert(&ns->pwc, PWC_GUEST, HPA(g[i].hpa), n - i, c.vpid, c.pcid,
 				     ns->ep4ta, nv);
+		else
+			pwc2d_fill(&ns->pwc, -1, PWC_GUEST, HPA(g[i].hpa), n - i, c.vpid, c.pcid,
+				   ns->ep4ta, nv);
 	}
 	leaf = hpa_read64(vm, HPA(g[ng - 1].hpa));
 
@@ -435,6 +455,10 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 		flags |= TLBF_G;
 	if ((leaf & GPTE_D) && no.dirty && (no.rights & EPTE_W))
 		flags |= TLBF_D;
+	w->ncells = c.step - (from ? from->step0 : 0);
+	if (unlikely(w->ncells > WALK2D_MAX_REFS))
+		vmmu_bug("walk2d-cells", "a 2D walk of gva %#" PRIx64 " went through %d cells",
+			 a->gva, w->ncells);
 	w->outcome = W2D_OK;
 	w->guest_leaf_level = level;
 	w->host_leaf_level = no.leaf_level;

@@ -13,24 +13,6 @@
 
 /* ---- private helpers ---- */
 
-static void chain_unlink(struct faidx *x, uint32_t slot, uint64_t key)
-{
-	uint32_t *p = &x->bucket[faidx_bucket_of(x, key)];
-
-	while (*p != slot + 1)
-		p = &x->chain[*p - 1];
-	*p = x->chain[slot];
-	x->chain[slot] = 0;
-}
-
-static void chain_link(struct faidx *x, uint32_t slot, uint64_t key)
-{
-	uint32_t *b = &x->bucket[faidx_bucket_of(x, key)];
-
-	x->chain[slot] = *b;
-	*b = slot + 1;
-}
-
 static inline size_t free_words(uint32_t n)
 {
 	return ((size_t)n + 63) / 64;
@@ -90,53 +72,4 @@ void faidx_reset(struct faidx *x)
 	}
 	x->lru = x->mru = 0;
 	x->used = 0;
-}
-
-void faidx_add(struct faidx *x, uint32_t slot, uint64_t key)
-{
-	x->free[slot / 64] &= ~(UINT64_C(1) << (slot % 64));
-	chain_link(x, slot, key);
-	x->older[slot] = x->mru;
-	x->newer[slot] = 0;
-	if (x->mru)
-		x->newer[x->mru - 1] = slot + 1;
-	else
-		x->lru = slot + 1;
-	x->mru = slot + 1;
-	x->used++;
-}
-
-void faidx_remove(struct faidx *x, uint32_t slot, uint64_t key)
-{
-	uint32_t o = x->older[slot], nw = x->newer[slot];
-
-	chain_unlink(x, slot, key);
-	if (o)
-		x->newer[o - 1] = nw;
-	else
-		x->lru = nw;
-	if (nw)
-		x->older[nw - 1] = o;
-	else
-		x->mru = o;
-	x->older[slot] = x->newer[slot] = 0;
-	x->free[slot / 64] |= UINT64_C(1) << (slot % 64);
-	x->used--;
-}
-
-void faidx_rekey(struct faidx *x, uint32_t slot, uint64_t old_key, uint64_t new_key)
-{
-	if (faidx_bucket_of(x, old_key) == faidx_bucket_of(x, new_key))
-		return;
-	chain_unlink(x, slot, old_key);
-	chain_link(x, slot, new_key);
-}
-
-uint32_t faidx_victim(const struct faidx *x)
-{
-	if (x->used < x->n)
-		for (size_t w = 0;; w++)
-			if (x->free[w])
-				return (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll(x->free[w]);
-	return x->lru - 1;
 }

@@ -83,13 +83,89 @@ static inline void faidx_touch(struct faidx *x, uint32_t slot)
 	x->mru = s1;
 }
 
+/* ---- changes (inline: the caches fill at most references of a 2D walk) ---- */
+
+static inline void faidx_chain_unlink(struct faidx *x, uint32_t slot, uint64_t key)
+{
+	uint32_t *p = &x->bucket[faidx_bucket_of(x, key)];
+
+	while (*p != slot + 1)
+		p = &x->chain[*p - 1];
+	*p = x->chain[slot];
+	x->chain[slot] = 0;
+}
+
+static inline void faidx_chain_link(struct faidx *x, uint32_t slot, uint64_t key)
+{
+	uint32_t *b = &x->bucket[faidx_bucket_of(x, key)];
+
+	x->chain[slot] = *b;
+	*b = slot + 1;
+}
+
 /* An empty slot becomes valid under key, most recently used. */
-void faidx_add(struct faidx *x, uint32_t slot, uint64_t key);
+static inline void faidx_add(struct faidx *x, uint32_t slot, uint64_t key)
+{
+	x->free[slot / 64] &= ~(UINT64_C(1) << (slot % 64));
+	faidx_chain_link(x, slot, key);
+	x->older[slot] = x->mru;
+	x->newer[slot] = 0;
+	if (x->mru)
+		x->newer[x->mru - 1] = slot + 1;
+	else
+		x->lru = slot + 1;
+	x->mru = slot + 1;
+	x->used++;
+}
+
 /* A valid slot linked under key becomes empty. */
-void faidx_remove(struct faidx *x, uint32_t slot, uint64_t key);
+static inline void faidx_remove(struct faidx *x, uint32_t slot, uint64_t key)
+{
+	uint32_t o = x->older[slot], nw = x->newer[slot];
+
+	faidx_chain_unlink(x, slot, key);
+	if (o)
+		x->newer[o - 1] = nw;
+	else
+		x->lru = nw;
+	if (nw)
+		x->older[nw - 1] = o;
+	else
+		x->mru = o;
+	x->older[slot] = x->newer[slot] = 0;
+	x->free[slot / 64] |= UINT64_C(1) << (slot % 64);
+	x->used--;
+}
+
 /* A valid slot changes its key (stays where it is in the LRU order). */
-void faidx_rekey(struct faidx *x, uint32_t slot, uint64_t old_key, uint64_t new_key);
+static inline void faidx_rekey(struct faidx *x, uint32_t slot, uint64_t old_key, uint64_t new_key)
+{
+	if (faidx_bucket_of(x, old_key) == faidx_bucket_of(x, new_key))
+		return;
+	faidx_chain_unlink(x, slot, old_key);
+	faidx_chain_link(x, slot, new_key);
+}
+
+/*
+ * A valid slot is refilled under a new key and becomes the most recently
+ * used: faidx_remove() then faidx_add() of the same slot, in one step.
+ * (The slot may sit elsewhere in its new chain than the two calls would put
+ * it; the caches never depend on the order within a chain.)
+ */
+static inline void faidx_replace(struct faidx *x, uint32_t slot, uint64_t old_key, uint64_t new_key)
+{
+	faidx_rekey(x, slot, old_key, new_key);
+	faidx_touch(x, slot);
+}
+
 /* The slot a fill takes: the lowest empty slot, else the LRU slot. */
-uint32_t faidx_victim(const struct faidx *x);
+static inline uint32_t faidx_victim(const struct faidx *x)
+{
+	if (x->used < x->n)
+		for (size_t w = 0;; w++)
+			if (x->free[w])
+				return (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll(x->free[w]);
+	return x->lru - 1;
+}
 
 #endif

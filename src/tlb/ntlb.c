@@ -16,35 +16,20 @@
 
 /* ---- private helpers ---- */
 
-static inline uint64_t ntlb_mask(enum page_size size)
+/* One fewer (-1) or one more (+1) valid entry of size s. */
+static inline void ntlb_count_size(struct ntlb *t, unsigned s, int d)
 {
-	return ~(page_bytes(size) - 1);
-}
-
-/* The lowest index whose entry covers gpa under ep4ta, or -1: what a scan
- * of the entries in index order finds. */
-static int ntlb_find(const struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
-{
-	int found = -1;
-
-	for (unsigned s = 0; s < PG_NR; s++) {
-		if (t->nsize[s] == 0)
-			continue;
-		uint64_t m = ntlb_mask((enum page_size)s), k = (gpa.v & m) | 1;
-		for (uint32_t c = faidx_first(&t->idx, k); c; c = t->idx.chain[c - 1]) {
-			uint32_t i = c - 1;
-			if (t->key[i] == k && t->mask[i] == m && t->e[i].ep4ta == ep4ta &&
-			    (found < 0 || i < (uint32_t)found))
-				found = (int)i;
-		}
-	}
-	return found;
+	t->nsize[s] = (uint32_t)((int)t->nsize[s] + d);
+	if (t->nsize[s])
+		t->sizes |= 1u << s;
+	else
+		t->sizes &= ~(1u << s);
 }
 
 static void ntlb_drop(struct ntlb *t, uint32_t i)
 {
 	faidx_remove(&t->idx, i, t->key[i]);
-	t->nsize[t->e[i].size]--;
+	ntlb_count_size(t, t->e[i].size, -1);
 	t->key[i] = 0;
 }
 
@@ -75,42 +60,39 @@ void ntlb_destroy(struct ntlb *t)
 	*t = (struct ntlb){0};
 }
 
-struct ntlb_entry *ntlb_lookup(struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
-{
-	int i = ntlb_find(t, gpa, ep4ta);
-	if (i < 0) {
-		t->misses++;
-		return NULL;
-	}
-	t->hits++;
-	t->e[i].stamp = ++t->clock;
-	faidx_touch(&t->idx, (uint32_t)i);
-	return &t->e[i];
-}
-
 void ntlb_insert(struct ntlb *t, gpa_t gpa, hpa_t hpa, enum page_size size, uint64_t ep4ta,
 		 uint8_t rights, bool dirty)
 {
 	if (t->n == 0)
 		return;
+	ntlb_fill(t, ntlb_find(t, gpa, ep4ta), gpa, hpa, size, ep4ta, rights, dirty);
+}
+
+void ntlb_fill(struct ntlb *t, int i, gpa_t gpa, hpa_t hpa, enum page_size size, uint64_t ep4ta,
+	       uint8_t rights, bool dirty)
+{
+	if (t->n == 0)
+		return;
 	uint64_t m = ntlb_mask(size);
 	uint64_t k = (gpa.v & m) | 1;
-	int i = ntlb_find(t, gpa, ep4ta);
 	if (i < 0) {
 		/* The lowest empty entry, else the least recently used one. */
 		uint32_t victim = faidx_victim(&t->idx);
-		if (t->key[victim])
-			ntlb_drop(t, victim);
+		if (t->key[victim]) {
+			ntlb_count_size(t, t->e[victim].size, -1);
+			faidx_replace(&t->idx, victim, t->key[victim], k);
+		} else {
+			faidx_add(&t->idx, victim, k);
+		}
 		i = (int)victim;
-		faidx_add(&t->idx, victim, k);
 	} else {
 		/* The entry that covers gpa is replaced in place. */
 		faidx_rekey(&t->idx, (uint32_t)i, t->key[i], k);
 		faidx_touch(&t->idx, (uint32_t)i);
-		t->nsize[t->e[i].size]--;
+		ntlb_count_size(t, t->e[i].size, -1);
 	}
 	t->fills++;
-	t->nsize[size]++;
+	ntlb_count_size(t, size, +1);
 	t->key[i] = k;
 	t->mask[i] = m;
 	t->e[i] = (struct ntlb_entry){.gpa = GPA(gpa.v & m),

@@ -23,7 +23,8 @@
  * Invariants:
  *   - a valid entry's key is its gPA base | 1, an invalid one's is 0;
  *   - idx holds exactly the valid entries, each under its key, in the order
- *     of their stamps; nsize[s] counts the valid entries of size s;
+ *     of their stamps; nsize[s] counts the valid entries of size s, and
+ *     bit s of sizes is set exactly when nsize[s] > 0;
  *   - an address is covered by at most one valid entry per EP4TA;
  *   - n == 0 disables the cache: every lookup misses, inserts do nothing;
  *   - a valid entry equals what a fresh EPT walk would return, unless an
@@ -52,6 +53,7 @@ struct ntlb {
 	uint32_t n;
 	struct faidx idx;	 /* hash of the keys, LRU order, empty entries */
 	uint32_t nsize[PG_NR]; /* valid entries of each page size */
+	unsigned sizes;	       /* bit s set: nsize[s] > 0 */
 	uint64_t clock;
 	uint64_t hits, misses, fills, flushes, dropped;
 };
@@ -60,14 +62,67 @@ struct ntlb {
 int ntlb_init(struct ntlb *t, uint32_t n);
 void ntlb_destroy(struct ntlb *t);
 
-/* The entry that translates gpa under ep4ta, or NULL. Counts a hit or miss
- * and refreshes the entry's LRU stamp. Rights are the caller's to check. */
-struct ntlb_entry *ntlb_lookup(struct ntlb *t, gpa_t gpa, uint64_t ep4ta);
+/* ---- lookups (inline: a 2D walk makes one per nested walk) ---- */
+
+static inline uint64_t ntlb_mask(enum page_size size)
+{
+	return ~(page_bytes(size) - 1);
+}
+
+/* The lowest slot whose entry covers gpa under ep4ta, or -1: what a scan of
+ * the entries in index order finds. Counts nothing, changes nothing. */
+static inline int ntlb_find(const struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
+{
+	int found = -1;
+
+	for (unsigned bits = t->sizes; bits; bits &= bits - 1) {
+		unsigned s = (unsigned)__builtin_ctz(bits);
+		uint64_t m = ntlb_mask((enum page_size)s), k = (gpa.v & m) | 1;
+		for (uint32_t c = faidx_first(&t->idx, k); c; c = t->idx.chain[c - 1]) {
+			uint32_t i = c - 1;
+			if (t->key[i] == k && t->mask[i] == m && t->e[i].ep4ta == ep4ta &&
+			    (found < 0 || i < (uint32_t)found))
+				found = (int)i;
+		}
+	}
+	return found;
+}
+
+/*
+ * The slot of the entry that translates gpa under ep4ta, or -1. Counts a
+ * hit or miss and refreshes the entry's LRU stamp. Rights are the caller's
+ * to check. The slot stays the entry's until the nested TLB next changes,
+ * so that a fill for the same gpa right after can pass it to ntlb_fill().
+ */
+static inline int ntlb_lookup_slot(struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
+{
+	int i = ntlb_find(t, gpa, ep4ta);
+	if (i < 0) {
+		t->misses++;
+		return -1;
+	}
+	t->hits++;
+	t->e[i].stamp = ++t->clock;
+	faidx_touch(&t->idx, (uint32_t)i);
+	return i;
+}
+
+/* The entry that translates gpa under ep4ta, or NULL (ntlb_lookup_slot()). */
+static inline struct ntlb_entry *ntlb_lookup(struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
+{
+	int i = ntlb_lookup_slot(t, gpa, ep4ta);
+	return i < 0 ? NULL : &t->e[i];
+}
 
 /* Insert the translation of the page of 'size' that contains gpa; replaces
  * an entry for the same page. hpa is the host page's base. */
 void ntlb_insert(struct ntlb *t, gpa_t gpa, hpa_t hpa, enum page_size size, uint64_t ep4ta,
 		 uint8_t rights, bool dirty);
+/* ntlb_insert() when the caller knows what ntlb_find(t, gpa, ep4ta) returns:
+ * 'slot' (-1 for none). Caller's duty: the nested TLB has not changed since
+ * the lookup of gpa that gave the slot. */
+void ntlb_fill(struct ntlb *t, int slot, gpa_t gpa, hpa_t hpa, enum page_size size, uint64_t ep4ta,
+	       uint8_t rights, bool dirty);
 
 /* Flushes; each returns the number of valid entries dropped. */
 uint64_t ntlb_flush_all(struct ntlb *t);

@@ -14,38 +14,6 @@
 
 /* ---- private helpers ---- */
 
-static inline uint64_t pwc2d_key(enum pwc_dim dim, hpa_t hpa)
-{
-	return (hpa.v & ~UINT64_C(7)) | ((uint64_t)dim << 1) | 1;
-}
-
-static inline bool pwc2d_tag_match(const struct pwc2d_entry *e, enum pwc_dim dim, uint16_t vpid,
-				   uint16_t pcid, uint64_t ep4ta)
-{
-	if (e->ep4ta != ep4ta)
-		return false;
-	return dim == PWC_HOST || (e->vpid == vpid && e->pcid == pcid);
-}
-
-static inline int pwc2d_find(const struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid,
-			     uint16_t pcid, uint64_t ep4ta)
-{
-	uint64_t k = pwc2d_key(dim, hpa);
-	int found = -1;
-
-	if (c->n == 0)
-		return -1;
-	/* At most one entry matches (see the invariants); the lowest index
-	 * wins anyway, as in a scan. */
-	for (uint32_t s = faidx_first(&c->idx, k); s; s = c->idx.chain[s - 1]) {
-		uint32_t i = s - 1;
-		if (c->key[i] == k && pwc2d_tag_match(&c->e[i], dim, vpid, pcid, ep4ta) &&
-		    (found < 0 || i < (uint32_t)found))
-			found = (int)i;
-	}
-	return found;
-}
-
 /* Drop every valid entry for which drop() is true. */
 static uint64_t pwc2d_flush_if(struct pwc2d *c,
 			       bool (*drop)(const struct pwc2d_entry *, const void *),
@@ -123,21 +91,6 @@ void pwc2d_destroy(struct pwc2d *c)
 	*c = (struct pwc2d){0};
 }
 
-bool pwc2d_lookup(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid, uint16_t pcid,
-		  uint64_t ep4ta, uint64_t *value)
-{
-	int i = pwc2d_find(c, dim, hpa, vpid, pcid, ep4ta);
-	if (i < 0) {
-		c->misses++;
-		return false;
-	}
-	c->hits++;
-	c->e[i].stamp = ++c->clock;
-	faidx_touch(&c->idx, (uint32_t)i);
-	*value = c->e[i].value;
-	return true;
-}
-
 void pwc2d_insert(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, int level, uint16_t vpid,
 		  uint16_t pcid, uint64_t ep4ta, uint64_t value)
 {
@@ -145,15 +98,25 @@ void pwc2d_insert(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, int level, uint1
 		return;
 	if (dim == PWC_HOST)
 		vpid = pcid = 0;
-	int i = pwc2d_find(c, dim, hpa, vpid, pcid, ep4ta);
+	pwc2d_fill(c, pwc2d_find(c, dim, hpa, vpid, pcid, ep4ta), dim, hpa, level, vpid, pcid,
+		   ep4ta, value);
+}
+
+void pwc2d_fill(struct pwc2d *c, int i, enum pwc_dim dim, hpa_t hpa, int level, uint16_t vpid,
+		uint16_t pcid, uint64_t ep4ta, uint64_t value)
+{
+	if (c->n == 0)
+		return;
 	if (i < 0) {
 		/* The lowest empty entry, else the least recently used one. */
 		uint32_t victim = faidx_victim(&c->idx);
+		uint64_t k = pwc2d_key(dim, hpa);
 		if (c->key[victim])
-			faidx_remove(&c->idx, victim, c->key[victim]);
+			faidx_replace(&c->idx, victim, c->key[victim], k);
+		else
+			faidx_add(&c->idx, victim, k);
 		i = (int)victim;
-		c->key[i] = pwc2d_key(dim, hpa);
-		faidx_add(&c->idx, victim, c->key[i]);
+		c->key[i] = k;
 	} else {
 		faidx_touch(&c->idx, (uint32_t)i);
 	}

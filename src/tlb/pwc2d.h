@@ -66,17 +66,86 @@ struct pwc2d {
 int pwc2d_init(struct pwc2d *c, uint32_t n);
 void pwc2d_destroy(struct pwc2d *c);
 
+/* ---- lookups (inline: a 2D walk makes one at almost every reference) ---- */
+
+static inline uint64_t pwc2d_key(enum pwc_dim dim, hpa_t hpa)
+{
+	return (hpa.v & ~UINT64_C(7)) | ((uint64_t)dim << 1) | 1;
+}
+
+static inline bool pwc2d_tag_match(const struct pwc2d_entry *e, enum pwc_dim dim, uint16_t vpid,
+				   uint16_t pcid, uint64_t ep4ta)
+{
+	if (e->ep4ta != ep4ta)
+		return false;
+	return dim == PWC_HOST || (e->vpid == vpid && e->pcid == pcid);
+}
+
+/*
+ * The slot of the valid entry for (dim, hpa) under the tag, or -1: what a
+ * scan of the slots in index order finds. Counts nothing, changes nothing.
+ */
+static inline int pwc2d_find(const struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid,
+			     uint16_t pcid, uint64_t ep4ta)
+{
+	uint64_t k = pwc2d_key(dim, hpa);
+	int found = -1;
+
+	if (c->n == 0)
+		return -1;
+	/* At most one entry matches (see the invariants); the lowest index
+	 * wins anyway, as in a scan. */
+	for (uint32_t s = faidx_first(&c->idx, k); s; s = c->idx.chain[s - 1]) {
+		uint32_t i = s - 1;
+		if (c->key[i] == k && pwc2d_tag_match(&c->e[i], dim, vpid, pcid, ep4ta) &&
+		    (found < 0 || i < (uint32_t)found))
+			found = (int)i;
+	}
+	return found;
+}
+
 /*
  * Look up the entry at host-physical address hpa in dimension dim. For
  * PWC_GUEST the (vpid, pcid, ep4ta) tag must match; for PWC_HOST only
- * ep4ta. On a hit *value gets the cached entry and true is returned.
+ * ep4ta. A hit counts in hits, becomes the most recently used entry, puts
+ * the cached entry in *value and returns its slot; a miss counts in misses
+ * and returns -1. The slot stays the entry's until the cache is next
+ * changed (a fill or a flush), so that a fill of the same entry right after
+ * can pass it to pwc2d_fill() instead of finding it again.
  */
-bool pwc2d_lookup(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid, uint16_t pcid,
-		  uint64_t ep4ta, uint64_t *value);
+static inline int pwc2d_lookup_slot(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid,
+				    uint16_t pcid, uint64_t ep4ta, uint64_t *value)
+{
+	int i = pwc2d_find(c, dim, hpa, vpid, pcid, ep4ta);
+	if (i < 0) {
+		c->misses++;
+		return -1;
+	}
+	c->hits++;
+	c->e[i].stamp = ++c->clock;
+	faidx_touch(&c->idx, (uint32_t)i);
+	*value = c->e[i].value;
+	return i;
+}
+
+/* The same, true on a hit. */
+static inline bool pwc2d_lookup(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid,
+				uint16_t pcid, uint64_t ep4ta, uint64_t *value)
+{
+	return pwc2d_lookup_slot(c, dim, hpa, vpid, pcid, ep4ta, value) >= 0;
+}
 
 /* Insert or refresh the entry at hpa. vpid and pcid are ignored for PWC_HOST. */
 void pwc2d_insert(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, int level, uint16_t vpid,
 		  uint16_t pcid, uint64_t ep4ta, uint64_t value);
+/*
+ * pwc2d_insert() when the caller already knows what pwc2d_find() returns
+ * for the entry: 'slot' (-1 when there is none). Caller's duty: the cache
+ * has not changed since the lookup that gave the slot, and for PWC_HOST
+ * vpid and pcid are 0, as pwc2d_insert() makes them.
+ */
+void pwc2d_fill(struct pwc2d *c, int slot, enum pwc_dim dim, hpa_t hpa, int level, uint16_t vpid,
+		uint16_t pcid, uint64_t ep4ta, uint64_t value);
 
 /* Flushes; each returns the number of valid entries it dropped. */
 uint64_t pwc2d_flush_all(struct pwc2d *c);
