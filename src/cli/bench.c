@@ -339,7 +339,7 @@ static void replay_run(struct wl_ctx *c)
 	}
 
 	uint64_t acc0 = c->vm->st.accesses, miss0 = c->vm->st.tlb_misses;
-	uint64_t l1_0 = v->tlb.c.l1_hits;
+	uint64_t l1_0 = tlb_counters(&v->tlb).l1_hits;
 	double best = 0;
 	for (unsigned s = 0; s < job->repeat; s++) {
 		uint64_t done = 0;
@@ -352,7 +352,7 @@ static void replay_run(struct wl_ctx *c)
 			best = (double)done / dt;
 	}
 	uint64_t acc = c->vm->st.accesses - acc0, miss = c->vm->st.tlb_misses - miss0;
-	uint64_t l1 = v->tlb.c.l1_hits - l1_0;
+	uint64_t l1 = tlb_counters(&v->tlb).l1_hits - l1_0;
 	job->rate = best;
 	job->hit_pct = acc ? 100.0 * (double)(acc - miss) / (double)acc : 0;
 	job->l1_hit_pct = acc ? 100.0 * (double)l1 / (double)acc : 0;

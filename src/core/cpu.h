@@ -62,19 +62,59 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
 	}
 }
 
+/*
+ * The fast hit: the TLB's tag for (user, kind) names va's page (see struct
+ * tlb), so this access is a hit on the memo entry with the rights it needs.
+ * It does what the probe below does on that hit: the lookup is counted as a
+ * memo hit, no LRU stamp is written.
+ */
+static inline __attribute__((always_inline)) bool cpu_fast_hit(struct vcpu *v, gva_t gva,
+							       bool user, enum access_kind k,
+							       uint64_t *hpa)
+{
+	if (likely(v->tlb.fast[user][k] == gva >> PAGE_SHIFT)) {
+		v->tlb.c.memo_hits++;
+		*hpa = gva + v->tlb.fast_delta;
+		return true;
+	}
+	return false;
+}
+
+/* The TLB probe of a data access that missed the fast tags. On a hit with
+ * the rights on the entry that already was the memo, and had been hit as the
+ * memo before (a third access in a row to its page), tag it for the next
+ * ones: a stream that changes page at every access, or touches each page
+ * twice (a load, then a store back), sets no tag. Which accesses set a tag
+ * changes no count: it only decides which path finds the same hit. */
+static inline __attribute__((always_inline)) bool cpu_probe_hit(struct vcpu *v, gva_t gva,
+								bool user, enum access_kind k,
+								uint64_t *hpa)
+{
+	const struct tlb_entry *memo = v->tlb.mru;
+	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), k);
+	if (likely(cpu_tlb_ok(v, e, k, user))) {
+		if (e == memo && e == v->tlb.mru && v->tlb.c.memo_hits - v->tlb.memo_mark > 1)
+			tlb_fast_set(&v->tlb, user, k, gva);
+		*hpa = cpu_hit_hpa(e, gva);
+		return true;
+	}
+	return false;
+}
+
 static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, gva_t gva,
 							       unsigned size)
 {
 	struct vm *vm = v->vm;
+	bool user = v->user;
+	uint64_t hpa;
 	vm->st.accesses++;
-	vm->st.user_accesses += v->user;
-	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_READ);
-	if (likely(cpu_tlb_ok(v, e, ACC_READ, v->user))) {
-		uint64_t hpa = cpu_hit_hpa(e, gva);
+	vm->st.user_accesses += user;
+	if (likely(cpu_fast_hit(v, gva, user, ACC_READ, &hpa) ||
+		   cpu_probe_hit(v, gva, user, ACC_READ, &hpa))) {
 		vm->st.cyc_access += vm_data_ref(vm, hpa);
 		return cpu_load_sized(vm->hm.base + hpa, size);
 	}
-	struct mem_access a = { .gva = gva, .kind = ACC_READ, .size = (uint8_t)size, .user = v->user };
+	struct mem_access a = { .gva = gva, .kind = ACC_READ, .size = (uint8_t)size, .user = user };
 	return cpu_access_slow(v, &a);
 }
 
@@ -82,17 +122,18 @@ static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_
 							    unsigned size, uint64_t val)
 {
 	struct vm *vm = v->vm;
+	bool user = v->user;
+	uint64_t hpa;
 	vm->st.accesses++;
-	vm->st.user_accesses += v->user;
-	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_WRITE);
-	if (likely(cpu_tlb_ok(v, e, ACC_WRITE, v->user))) {
-		uint64_t hpa = cpu_hit_hpa(e, gva);
+	vm->st.user_accesses += user;
+	if (likely(cpu_fast_hit(v, gva, user, ACC_WRITE, &hpa) ||
+		   cpu_probe_hit(v, gva, user, ACC_WRITE, &hpa))) {
 		vm->st.cyc_access += vm_data_ref(vm, hpa);
 		cpu_store_sized(vm->hm.base + hpa, size, val);
 		return;
 	}
 	struct mem_access a = { .gva = gva, .kind = ACC_WRITE, .size = (uint8_t)size,
-				.user = v->user, .value = val };
+				.user = user, .value = val };
 	cpu_access_slow(v, &a);
 }
 

@@ -45,10 +45,16 @@ struct tlb_array {
 	uint32_t nsize[PG_NR]; /* valid entries of each page size */
 };
 
+/*
+ * The counters as kept. A hit on the memo entry (t->mru) bumps memo_hits
+ * alone; it is also a lookup, a hit and an L1 hit, which tlb_counters()
+ * adds when the counts are read. Read them through tlb_counters().
+ */
 struct tlb_counters {
 	uint64_t lookups, hits, l1_hits, l2_hits, misses, fills, evictions;
 	uint64_t flush_all, flush_vpid, flush_pcid, flush_addr, flush_nonglobal;
 	uint64_t entries_flushed;
+	uint64_t memo_hits;
 };
 
 struct tlb {
@@ -66,6 +72,24 @@ struct tlb {
 	uint64_t mru_vpn;
 	uint32_t mru_ctx;
 	uint32_t clock;
+	/*
+	 * The caller's tags of the memo entry, one per (user, data access
+	 * kind), as QEMU's CPUTLBEntry keeps one tag word per access kind:
+	 * fast[user][kind] == va >> PAGE_SHIFT says that a data lookup of va
+	 * under the caller's current (VPID, PCID) is a hit on t->mru and that
+	 * the caller's rights check passes for (user, kind); the page is then
+	 * at host-physical va + fast_delta. The caller sets them with
+	 * tlb_fast_set() after such a hit, and clears them with
+	 * tlb_fast_clear() when its context or its rights change; the TLB
+	 * clears them whenever the memo changes (tlb_mru_forget() and every new
+	 * memo). TLB_NO_VPN, which no va >> PAGE_SHIFT equals, is an empty tag.
+	 * A hit through them is exactly a memo hit: counted in memo_hits, no
+	 * stamp.
+	 */
+	uint64_t fast[2][2];
+	uint64_t fast_page;  /* va >> PAGE_SHIFT the tags were set for */
+	uint64_t memo_mark;  /* c.memo_hits when the memo was last set */
+	uint64_t fast_delta; /* host-physical page base - (va & ~0xfff) */
 	struct tlb_counters c;
 };
 
@@ -91,12 +115,55 @@ static inline uint32_t tlb_ctx(uint16_t vpid, uint16_t pcid)
 	return (uint32_t)vpid << 16 | pcid;
 }
 
+/* Empty the caller's fast tags (see struct tlb). fast_page == TLB_NO_VPN
+ * means that every tag is empty. */
+static inline void tlb_fast_clear(struct tlb *t)
+{
+	if (t->fast_page != TLB_NO_VPN) {
+		t->fast[0][0] = t->fast[0][1] = t->fast[1][0] = t->fast[1][1] = TLB_NO_VPN;
+		t->fast_page = TLB_NO_VPN;
+	}
+}
+
 /* Forget the last-hit memo (before any entry is stamped, filled or
- * dropped). */
+ * dropped), and the fast tags with it. */
 static inline void tlb_mru_forget(struct tlb *t)
 {
 	t->mru = NULL;
 	t->mru_vpn = TLB_NO_VPN;
+	tlb_fast_clear(t);
+}
+
+/*
+ * Tag the memo entry for a data access of kind k (ACC_READ or ACC_WRITE) at
+ * va by a caller at privilege 'user', whose rights check passed on it.
+ * Caller's duty: the lookup of va just returned t->mru (non-NULL), under the
+ * caller's current (VPID, PCID). The tags of one memo all share one raw page
+ * number: a va that names the same entry through other sign bits replaces
+ * them.
+ */
+static inline void tlb_fast_set(struct tlb *t, bool user, enum access_kind k, gva_t va)
+{
+	uint64_t page = va >> PAGE_SHIFT;
+
+	if (t->fast_page != page) {
+		tlb_fast_clear(t);
+		t->fast_page = page;
+		t->fast_delta = t->mru->hpa - (va & PAGE_MASK);
+	}
+	t->fast[user][k] = page;
+}
+
+/* The counters, memo hits folded into lookups, hits and l1_hits. */
+static inline struct tlb_counters tlb_counters(const struct tlb *t)
+{
+	struct tlb_counters c = t->c;
+
+	c.lookups += c.memo_hits;
+	c.hits += c.memo_hits;
+	c.l1_hits += c.memo_hits;
+	c.memo_hits = 0;
+	return c;
 }
 
 /* The rest of a lookup after the L1 4K data probe: fetches, the L1 large
@@ -124,9 +191,7 @@ tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid, enum access_ki
 		uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
 		uint32_t ctx = tlb_ctx(vpid, pcid);
 		if (likely(vpn == t->mru_vpn && ctx == t->mru_ctx)) {
-			t->c.lookups++;
-			t->c.hits++;
-			t->c.l1_hits++;
+			t->c.memo_hits++;
 			return t->mru;
 		}
 		struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
@@ -145,6 +210,8 @@ tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid, enum access_ki
 						tlb_renumber(t);
 					e->stamp = ++t->clock;
 				}
+				tlb_fast_clear(t);
+				t->memo_mark = t->c.memo_hits;
 				t->mru = e;
 				t->mru_vpn = vpn;
 				t->mru_ctx = ctx;
