@@ -37,9 +37,11 @@ static inline uint32_t level_set(const struct cache_level *lv, uint64_t line)
 }
 
 /*
- * Renumber the stamps of every set to 1..n in LRU order, so that the clock
- * can restart small without changing any replacement decision. Runs once
- * every 2^32 references.
+ * Renumber the stamps of every set of the stamp levels to 1..n in LRU order,
+ * so that the clock can restart small without changing any replacement
+ * decision. The clock ticks once per reference that looks in a stamp level
+ * (every one that misses an order-kept L1): this runs at most once every
+ * 2^32 references.
  */
 static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 {
@@ -48,6 +50,8 @@ static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 	for (int l = 0; l < CACHE_LEVELS; l++) {
 		struct cache_level *lv = &c->lvl[l];
 
+		if (lv->stamp == NULL)
+			continue; /* an order level has no stamps */
 		for (uint32_t s = 0; s < lv->sets; s++) {
 			uint64_t *tag = lv->tag + (size_t)s * lv->ways;
 			uint32_t *stamp = lv->stamp + (size_t)s * lv->ways;
@@ -103,14 +107,12 @@ set_touch(uint64_t *t, uint32_t *stamp, uint32_t ways, uint64_t tag, uint32_t no
 	return false;
 }
 
-/* Look tag up in one level (set_touch() on its set). The common
- * associativities get a copy whose loops the compiler unrolls whole.
- * hashed is lv->hashed, given as a constant by the caller. */
-static inline __attribute__((always_inline)) bool level_touch(struct cache_level *lv, bool hashed,
+/* Look tag up in a stamp level (set_touch() on its set), whose set is
+ * 'set'. The common associativities get a copy whose loops the compiler
+ * unrolls whole. */
+static inline __attribute__((always_inline)) bool stamp_touch(struct cache_level *lv, uint32_t set,
 							      uint64_t tag, uint32_t now)
 {
-	uint64_t line = tag - 1;
-	uint32_t set = (uint32_t)(hashed ? line_hash(line) : line) & lv->mask;
 	size_t base = (size_t)set * lv->ways;
 	uint64_t *t = lv->tag + base;
 	uint32_t *stamp = lv->stamp + base;
@@ -122,6 +124,74 @@ static inline __attribute__((always_inline)) bool level_touch(struct cache_level
 		return set_touch(t, stamp, 16, tag, now);
 	default:
 		return set_touch(t, stamp, lv->ways, tag, now);
+	}
+}
+
+#define NIBBLES_1 UINT64_C(0x1111111111111111)
+#define NIBBLES_8 UINT64_C(0x8888888888888888)
+
+/* The order word of an empty set of 'ways' ways: way ways-1-i at position
+ * i, so way 0 is the LRU. */
+static uint64_t order_empty(uint32_t ways)
+{
+	uint64_t o = 0;
+
+	for (uint32_t i = 0; i < ways; i++)
+		o |= (uint64_t)(ways - 1 - i) << (4 * i);
+	return o;
+}
+
+/* Positions 0..ways-1 of an order word. */
+static inline uint64_t order_full(uint32_t ways)
+{
+	return ways >= 16 ? ~UINT64_C(0) : (UINT64_C(1) << (4 * ways)) - 1;
+}
+
+/*
+ * Search one set of an order level for tag. A hit moves its way to position
+ * 0, the positions before it one down (nothing is written when it already
+ * is the MRU); a miss fills the way at position ways-1 (the LRU, or the
+ * lowest empty way) and moves it to position 0. Returns true on a hit.
+ */
+static inline __attribute__((always_inline)) bool order_set_touch(uint64_t *t, uint64_t *order,
+								  uint32_t ways, uint64_t tag)
+{
+	uint64_t o = *order;
+
+#pragma GCC unroll 16
+	for (uint32_t w = 0; w < ways; w++) {
+		if (t[w] == tag) {
+			if ((o & 15) == w)
+				return true; /* already the MRU */
+			/* Position of w: the lowest zero nibble of o ^ w...w. */
+			uint64_t x = o ^ (w * NIBBLES_1);
+			uint64_t z = (x - NIBBLES_1) & ~x & NIBBLES_8;
+			unsigned p4 = (unsigned)__builtin_ctzll(z) - 3; /* 4 * position */
+			uint64_t below = o & ((UINT64_C(1) << p4) - 1);
+			uint64_t through = (UINT64_C(2) << (p4 + 3)) - 1;
+
+			*order = (o & ~through) | (below << 4) | w;
+			return true;
+		}
+	}
+	uint64_t victim = (o >> (4 * (ways - 1))) & 15;
+
+	t[victim] = tag;
+	*order = ((o << 4) | victim) & order_full(ways);
+	return false;
+}
+
+/* Look tag up in an order level, in set 'set'. */
+static inline __attribute__((always_inline)) bool order_touch(struct cache_level *lv, uint32_t set,
+							      uint64_t tag)
+{
+	uint64_t *order = lv->order + set;
+
+	switch (lv->ways) {
+	case 8:
+		return order_set_touch(lv->tag + (size_t)set * 8, order, 8, tag);
+	default:
+		return order_set_touch(lv->tag + (size_t)set * lv->ways, order, lv->ways, tag);
 	}
 }
 
@@ -151,12 +221,16 @@ int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool
 		lv->mask = geom[l].sets - 1;
 		lv->hashed = l > 0;
 		lv->tag = calloc(n, sizeof(*lv->tag));
-		lv->stamp = calloc(n, sizeof(*lv->stamp));
-		if (lv->tag == NULL || lv->stamp == NULL) {
+		if (l == 0 && lv->ways <= 16)
+			lv->order = calloc(lv->sets, sizeof(*lv->order));
+		else
+			lv->stamp = calloc(n, sizeof(*lv->stamp));
+		if (lv->tag == NULL || (lv->order == NULL && lv->stamp == NULL)) {
 			cache_destroy(c);
 			return -1;
 		}
 	}
+	cache_clear(c);
 	return 0;
 }
 
@@ -165,6 +239,7 @@ void cache_destroy(struct cache *c)
 	for (int l = 0; l < CACHE_LEVELS; l++) {
 		free(c->lvl[l].tag);
 		free(c->lvl[l].stamp);
+		free(c->lvl[l].order);
 	}
 	memset(c, 0, sizeof(*c));
 }
@@ -179,31 +254,57 @@ void cache_clear(struct cache *c)
 			memset(lv->tag, 0, n * sizeof(*lv->tag));
 		if (lv->stamp != NULL)
 			memset(lv->stamp, 0, n * sizeof(*lv->stamp));
+		if (lv->order != NULL) {
+			uint64_t o = order_empty(lv->ways);
+
+			for (uint32_t i = 0; i < lv->sets; i++)
+				lv->order[i] = o;
+		}
 	}
 	c->last = 0;
 	c->clock = 0;
 }
 
-int cache_ref_slow(struct cache *c, uint64_t tag)
+/* The next LRU clock value of the stamp levels. */
+static inline uint32_t cache_tick(struct cache *c)
 {
-	int served = CACHE_DRAM;
-
-	c->last = tag;
-	if (!c->on) {
-		c->served[0]++;
-		return CACHE_L1;
-	}
 	if (unlikely(c->clock == UINT32_MAX))
 		cache_renumber(c);
-	uint32_t now = ++c->clock;
+	return ++c->clock;
+}
 
-	/* The L1 is indexed by line bits, L2 and LLC by hash (cache_init()). */
-	if (level_touch(&c->lvl[0], false, tag, now))
-		served = CACHE_L1;
-	else if (level_touch(&c->lvl[1], true, tag, now))
+int cache_ref_slow(struct cache *c, uint64_t tag)
+{
+	struct cache_level *l1 = &c->lvl[0];
+	uint64_t line = tag - 1;
+	uint32_t set = (uint32_t)line & l1->mask;
+	uint32_t now = 0;
+	int served;
+
+	c->last = tag;
+	/* The L1 is indexed by line bits, L2 and LLC by one hash (cache_init()). */
+	if (likely(l1->order != NULL)) {
+		if (order_touch(l1, set, tag)) {
+			c->served[0]++;
+			return CACHE_L1;
+		}
+	} else {
+		now = cache_tick(c);
+		if (stamp_touch(l1, set, tag, now)) {
+			c->served[0]++;
+			return CACHE_L1;
+		}
+	}
+	if (likely(now == 0))
+		now = cache_tick(c);
+	uint64_t h = line_hash(line);
+
+	if (stamp_touch(&c->lvl[1], (uint32_t)h & c->lvl[1].mask, tag, now))
 		served = CACHE_L2;
-	else if (level_touch(&c->lvl[2], true, tag, now))
+	else if (stamp_touch(&c->lvl[2], (uint32_t)h & c->lvl[2].mask, tag, now))
 		served = CACHE_LLC;
+	else
+		served = CACHE_DRAM;
 	c->served[served - 1]++;
 	return served;
 }

@@ -24,14 +24,28 @@
  *     every reference passes through here). This is what keeps the TLB-hit
  *     path short for sequential data.
  *
+ * How LRU is kept (two exact forms of the same order; the choice changes no
+ * decision, only the work per reference):
+ *   - the L1 with at most 16 ways keeps, per set, its ways in LRU order in
+ *     one word (order): nibble i is the way at recency position i, 0 the
+ *     MRU. The references that reach an L1 set mostly miss it (the last-line
+ *     memo takes the re-references), and there the victim is one shift;
+ *   - L2, LLC (and an L1 of more than 16 ways) stamp each use with a clock:
+ *     their references mostly hit, and a hit is one store.
+ * An empty set's order lists the ways from the highest (MRU end) to way 0
+ * (LRU end), so the ways fill from way 0 up, as the lowest empty way is the
+ * victim under stamps (an empty way's stamp is 0).
+ *
  * With the model off (cache.on false) every reference is served by L1 and no
  * state is kept: the flat costs of --cache-model off.
  *
  * Invariants:
  *   - tag[i] == 0 means the way is empty, else tag[i] == line number + 1;
  *   - within one set no two ways hold the same tag;
- *   - the stamps of a set's occupied ways are distinct and non-zero, an empty
- *     way's stamp is 0, and clock is at least every stamp;
+ *   - order levels: a set's order word holds each of its ways once, in
+ *     nibbles 0..ways-1, and 0 above; empty ways are the last positions;
+ *   - stamp levels: the stamps of a set's occupied ways are distinct and
+ *     non-zero, an empty way's stamp is 0, and clock is at least every stamp;
  *   - last == 0, or last is the tag of the most recently referenced line,
  *     which is the most recently used line of its L1 set;
  *   - sets is a power of two; ways is 1..CACHE_MAX_WAYS.
@@ -51,7 +65,8 @@ enum { CACHE_L1 = 1, CACHE_L2, CACHE_LLC, CACHE_DRAM };
 
 struct cache_level {
 	uint64_t *tag;	 /* sets * ways, set-major */
-	uint32_t *stamp; /* LRU clock of the last use; 0 = empty */
+	uint32_t *stamp; /* LRU clock of the last use; 0 = empty (stamp levels) */
+	uint64_t *order; /* per set: the ways in LRU order (order levels) */
 	uint32_t sets, ways, mask;
 	bool hashed; /* set = hash of the line; else set = line & mask */
 };
