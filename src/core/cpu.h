@@ -65,36 +65,47 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
 /*
  * The fast hit: the TLB's tag for (user, kind) names va's page (see struct
  * tlb), so this access is a hit on the memo entry with the rights it needs.
- * It does what the probe below does on that hit: the lookup is counted as a
- * memo hit, no LRU stamp is written.
+ * It does what the probe below does on that hit: the lookup is counted as an
+ * inline L1 hit, no LRU stamp is written.
  */
 static inline __attribute__((always_inline)) bool cpu_fast_hit(struct vcpu *v, gva_t gva,
 							       bool user, enum access_kind k,
 							       uint64_t *hpa)
 {
 	if (likely(v->tlb.fast[user][k] == gva >> PAGE_SHIFT)) {
-		v->tlb.c.memo_hits++;
+		v->tlb.c.l1d_hits++;
 		*hpa = gva + v->tlb.fast_delta;
 		return true;
 	}
 	return false;
 }
 
-/* The TLB probe of a data access that missed the fast tags. On a hit with
- * the rights on the entry that already was the memo, and had been hit as the
- * memo before (a third access in a row to its page), tag it for the next
- * ones: a stream that changes page at every access, or touches each page
- * twice (a load, then a store back), sets no tag. Which accesses set a tag
- * changes no count: it only decides which path finds the same hit. */
+/*
+ * The TLB probe of a data access that missed the fast tags: tlb_lookup()
+ * with its inline 4K half taken apart, so that a 4K hit needs no page-size
+ * arithmetic. On a hit with the rights on the memo entry that had already
+ * been hit as the memo since it was set (a third access in a row to its
+ * page), tag it for the next ones: a stream that changes page at every
+ * access, or touches each page twice (a load, then a store back), sets no
+ * tag. Which accesses set a tag changes no count, only which path finds the
+ * same hit.
+ */
 static inline __attribute__((always_inline)) bool cpu_probe_hit(struct vcpu *v, gva_t gva,
 								bool user, enum access_kind k,
 								uint64_t *hpa)
 {
-	const struct tlb_entry *memo = v->tlb.mru;
-	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), k);
+	struct tlb *t = &v->tlb;
+	struct tlb_entry *e = tlb_lookup_4k(t, gva, v->vpid, vcpu_pcid(v));
+	if (likely(e != NULL)) {
+		if (unlikely(!cpu_tlb_ok(v, e, k, user)))
+			return false;
+		if (t->c.l1d_hits - t->memo_mark > 1)
+			tlb_fast_set(t, user, k, gva);
+		*hpa = e->hpa + (gva & (PAGE_SIZE - 1));
+		return true;
+	}
+	e = tlb_lookup_rest(t, gva, v->vpid, vcpu_pcid(v), k);
 	if (likely(cpu_tlb_ok(v, e, k, user))) {
-		if (e == memo && e == v->tlb.mru && v->tlb.c.memo_hits - v->tlb.memo_mark > 1)
-			tlb_fast_set(&v->tlb, user, k, gva);
 		*hpa = cpu_hit_hpa(e, gva);
 		return true;
 	}

@@ -46,15 +46,16 @@ struct tlb_array {
 };
 
 /*
- * The counters as kept. A hit on the memo entry (t->mru) bumps memo_hits
- * alone; it is also a lookup, a hit and an L1 hit, which tlb_counters()
- * adds when the counts are read. Read them through tlb_counters().
+ * The counters as kept. A data lookup that hits inline (the memo entry or
+ * its l1d set, tlb_lookup_4k()) bumps l1d_hits alone; it is also a lookup,
+ * a hit and an L1 hit, which tlb_counters() adds when the counts are read.
+ * Read them through tlb_counters().
  */
 struct tlb_counters {
 	uint64_t lookups, hits, l1_hits, l2_hits, misses, fills, evictions;
 	uint64_t flush_all, flush_vpid, flush_pcid, flush_addr, flush_nonglobal;
 	uint64_t entries_flushed;
-	uint64_t memo_hits;
+	uint64_t l1d_hits;
 };
 
 struct tlb {
@@ -83,12 +84,12 @@ struct tlb {
 	 * tlb_fast_clear() when its context or its rights change; the TLB
 	 * clears them whenever the memo changes (tlb_mru_forget() and every new
 	 * memo). TLB_NO_VPN, which no va >> PAGE_SHIFT equals, is an empty tag.
-	 * A hit through them is exactly a memo hit: counted in memo_hits, no
+	 * A hit through them is exactly a memo hit: counted in l1d_hits, no
 	 * stamp.
 	 */
 	uint64_t fast[2][2];
 	uint64_t fast_page;  /* va >> PAGE_SHIFT the tags were set for */
-	uint64_t memo_mark;  /* c.memo_hits when the memo was last set */
+	uint64_t memo_mark;  /* c.l1d_hits when the memo was last set */
 	uint64_t fast_delta; /* host-physical page base - (va & ~0xfff) */
 	struct tlb_counters c;
 };
@@ -159,10 +160,10 @@ static inline struct tlb_counters tlb_counters(const struct tlb *t)
 {
 	struct tlb_counters c = t->c;
 
-	c.lookups += c.memo_hits;
-	c.hits += c.memo_hits;
-	c.l1_hits += c.memo_hits;
-	c.memo_hits = 0;
+	c.lookups += c.l1d_hits;
+	c.hits += c.l1d_hits;
+	c.l1_hits += c.l1d_hits;
+	c.l1d_hits = 0;
 	return c;
 }
 
@@ -174,50 +175,64 @@ struct tlb_entry *tlb_lookup_rest(struct tlb *t, gva_t va, uint16_t vpid, uint16
 void tlb_renumber(struct tlb *t);
 
 /*
+ * The inline half of a data lookup: the memo, then the one l1d set of va.
+ * Returns the 4K entry, counted as a lookup, a hit and an L1 hit, or NULL
+ * with nothing counted (the caller goes on with tlb_lookup_rest()). On a hit
+ * the entry is the memo (t->mru == the result). A hit on the entry stamped
+ * last, under the key it was stamped for, compares two words and writes no
+ * stamp: a stream that stays in one page costs no set search and no LRU
+ * store.
+ */
+static inline __attribute__((always_inline)) struct tlb_entry *
+tlb_lookup_4k(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid)
+{
+	uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
+	uint32_t ctx = tlb_ctx(vpid, pcid);
+	if (likely(vpn == t->mru_vpn && ctx == t->mru_ctx)) {
+		t->c.l1d_hits++;
+		return t->mru;
+	}
+	struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
+	/* l1d holds 4K entries only, so the size needs no compare. */
+	for (uint32_t w = 0; w < t->l1d.ways; w++, e++) {
+		if (e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
+		    (e->pcid == pcid || (e->flags & TLBF_G))) {
+			t->c.l1d_hits++;
+			/* The memo's entry found under another key (a global
+			 * entry, another PCID) is still the MRU of its set: it
+			 * needs no new stamp. */
+			if (e != t->mru) {
+				if (unlikely(t->clock == UINT32_MAX))
+					tlb_renumber(t);
+				e->stamp = ++t->clock;
+			}
+			tlb_fast_clear(t);
+			t->memo_mark = t->c.l1d_hits;
+			t->mru = e;
+			t->mru_vpn = vpn;
+			t->mru_ctx = ctx;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/*
  * Look va up for (vpid, pcid). Fetches search l1i then l2, data searches
  * l1d, l1d_large then l2. Returns the entry, or NULL on a miss. Counts the
  * lookup. Does not check permissions: the caller does.
  *
- * The L1 4K data probe is inline: it is the simulator's hot path (a TLB hit
- * of an ordinary load or store), so it makes no call at all. A hit on the
- * entry stamped last (t->mru), under the key it was stamped for, compares
- * two words and writes no stamp: a stream that stays in one page costs no
- * set search and no LRU store.
+ * The L1 4K data probe is inline (tlb_lookup_4k()): it is the simulator's
+ * hot path (a TLB hit of an ordinary load or store), so it makes no call at
+ * all.
  */
 static inline __attribute__((always_inline)) struct tlb_entry *
 tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid, enum access_kind kind)
 {
 	if (likely(kind != ACC_FETCH)) {
-		uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
-		uint32_t ctx = tlb_ctx(vpid, pcid);
-		if (likely(vpn == t->mru_vpn && ctx == t->mru_ctx)) {
-			t->c.memo_hits++;
-			return t->mru;
-		}
-		struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
-		/* l1d holds 4K entries only, so the size needs no compare. */
-		for (uint32_t w = 0; w < t->l1d.ways; w++, e++) {
-			if (e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
-			    (e->pcid == pcid || (e->flags & TLBF_G))) {
-				t->c.lookups++;
-				t->c.hits++;
-				t->c.l1_hits++;
-				/* The memo's entry found under another key (a
-				 * global entry, another PCID) is still the MRU
-				 * of its set: it needs no new stamp. */
-				if (e != t->mru) {
-					if (unlikely(t->clock == UINT32_MAX))
-						tlb_renumber(t);
-					e->stamp = ++t->clock;
-				}
-				tlb_fast_clear(t);
-				t->memo_mark = t->c.memo_hits;
-				t->mru = e;
-				t->mru_vpn = vpn;
-				t->mru_ctx = ctx;
-				return e;
-			}
-		}
+		struct tlb_entry *e = tlb_lookup_4k(t, va, vpid, pcid);
+		if (likely(e != NULL))
+			return e;
 	}
 	return tlb_lookup_rest(t, va, vpid, pcid, kind);
 }
