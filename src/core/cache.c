@@ -127,9 +127,6 @@ static inline __attribute__((always_inline)) bool stamp_touch(struct cache_level
 	}
 }
 
-#define NIBBLES_1 UINT64_C(0x1111111111111111)
-#define NIBBLES_8 UINT64_C(0x8888888888888888)
-
 /* The order word of an empty set of 'ways' ways: way ways-1-i at position
  * i, so way 0 is the LRU. */
 static uint64_t order_empty(uint32_t ways)
@@ -141,46 +138,6 @@ static uint64_t order_empty(uint32_t ways)
 	return o;
 }
 
-/* Positions 0..ways-1 of an order word. */
-static inline uint64_t order_full(uint32_t ways)
-{
-	return ways >= 16 ? ~UINT64_C(0) : (UINT64_C(1) << (4 * ways)) - 1;
-}
-
-/*
- * Search one set of an order level for tag. A hit moves its way to position
- * 0, the positions before it one down (nothing is written when it already
- * is the MRU); a miss fills the way at position ways-1 (the LRU, or the
- * lowest empty way) and moves it to position 0. Returns true on a hit.
- */
-static inline __attribute__((always_inline)) bool order_set_touch(uint64_t *t, uint64_t *order,
-								  uint32_t ways, uint64_t tag)
-{
-	uint64_t o = *order;
-
-#pragma GCC unroll 16
-	for (uint32_t w = 0; w < ways; w++) {
-		if (t[w] == tag) {
-			if ((o & 15) == w)
-				return true; /* already the MRU */
-			/* Position of w: the lowest zero nibble of o ^ w...w. */
-			uint64_t x = o ^ (w * NIBBLES_1);
-			uint64_t z = (x - NIBBLES_1) & ~x & NIBBLES_8;
-			unsigned p4 = (unsigned)__builtin_ctzll(z) - 3; /* 4 * position */
-			uint64_t below = o & ((UINT64_C(1) << p4) - 1);
-			uint64_t through = (UINT64_C(2) << (p4 + 3)) - 1;
-
-			*order = (o & ~through) | (below << 4) | w;
-			return true;
-		}
-	}
-	uint64_t victim = (o >> (4 * (ways - 1))) & 15;
-
-	t[victim] = tag;
-	*order = ((o << 4) | victim) & order_full(ways);
-	return false;
-}
-
 /* Look tag up in an order level, in set 'set'. */
 static inline __attribute__((always_inline)) bool order_touch(struct cache_level *lv, uint32_t set,
 							      uint64_t tag)
@@ -189,9 +146,9 @@ static inline __attribute__((always_inline)) bool order_touch(struct cache_level
 
 	switch (lv->ways) {
 	case 8:
-		return order_set_touch(lv->tag + (size_t)set * 8, order, 8, tag);
+		return cache_order_touch(lv->tag + (size_t)set * 8, order, 8, tag);
 	default:
-		return order_set_touch(lv->tag + (size_t)set * lv->ways, order, lv->ways, tag);
+		return cache_order_touch(lv->tag + (size_t)set * lv->ways, order, lv->ways, tag);
 	}
 }
 
@@ -230,6 +187,7 @@ int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool
 			return -1;
 		}
 	}
+	c->l1_order8 = c->lvl[0].order != NULL && c->lvl[0].ways == 8;
 	cache_clear(c);
 	return 0;
 }
@@ -273,31 +231,12 @@ static inline uint32_t cache_tick(struct cache *c)
 	return ++c->clock;
 }
 
-int cache_ref_slow(struct cache *c, uint64_t tag)
+/* L2, then LLC, for a reference that missed the L1; now is its tick. */
+static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint64_t tag,
+							   uint32_t now)
 {
-	struct cache_level *l1 = &c->lvl[0];
-	uint64_t line = tag - 1;
-	uint32_t set = (uint32_t)line & l1->mask;
-	uint32_t now = 0;
+	uint64_t h = line_hash(tag - 1);
 	int served;
-
-	c->last = tag;
-	/* The L1 is indexed by line bits, L2 and LLC by one hash (cache_init()). */
-	if (likely(l1->order != NULL)) {
-		if (order_touch(l1, set, tag)) {
-			c->served[0]++;
-			return CACHE_L1;
-		}
-	} else {
-		now = cache_tick(c);
-		if (stamp_touch(l1, set, tag, now)) {
-			c->served[0]++;
-			return CACHE_L1;
-		}
-	}
-	if (likely(now == 0))
-		now = cache_tick(c);
-	uint64_t h = line_hash(line);
 
 	if (stamp_touch(&c->lvl[1], (uint32_t)h & c->lvl[1].mask, tag, now))
 		served = CACHE_L2;
@@ -307,6 +246,34 @@ int cache_ref_slow(struct cache *c, uint64_t tag)
 		served = CACHE_DRAM;
 	c->served[served - 1]++;
 	return served;
+}
+
+int cache_ref_lower(struct cache *c, uint64_t tag)
+{
+	return ref_lower(c, tag, cache_tick(c));
+}
+
+int cache_ref_slow(struct cache *c, uint64_t tag)
+{
+	struct cache_level *l1 = &c->lvl[0];
+	uint32_t set = (uint32_t)(tag - 1) & l1->mask;
+
+	c->last = tag;
+	/* The L1 is indexed by line bits, L2 and LLC by one hash (cache_init()). */
+	if (l1->order != NULL) {
+		if (order_touch(l1, set, tag)) {
+			c->served[0]++;
+			return CACHE_L1;
+		}
+		return ref_lower(c, tag, cache_tick(c));
+	}
+	uint32_t now = cache_tick(c);
+
+	if (stamp_touch(l1, set, tag, now)) {
+		c->served[0]++;
+		return CACHE_L1;
+	}
+	return ref_lower(c, tag, now);
 }
 
 uint32_t cache_set_of(const struct cache *c, int level, uint64_t pa)

@@ -74,8 +74,9 @@ struct cache_level {
 struct cache {
 	struct cache_level lvl[CACHE_LEVELS];
 	uint64_t last;	    /* tag of the most recent reference, 0 = none */
-	uint32_t clock;	    /* LRU clock */
+	uint32_t clock;	    /* LRU clock of the stamp levels */
 	bool on;	    /* false: every reference is an L1 hit, no state */
+	bool l1_order8;	    /* the L1 is an order level of 8 ways: searched inline */
 	uint64_t served[4]; /* references served by L1, L2, LLC, DRAM */
 };
 
@@ -91,6 +92,90 @@ void cache_clear(struct cache *c);
 
 /* The rest of a reference after the last-line check. Call cache_ref(). */
 int cache_ref_slow(struct cache *c, uint64_t tag);
+/* The rest of a reference that missed an order-kept L1 (L2, LLC). Call
+ * cache_ref(). */
+int cache_ref_lower(struct cache *c, uint64_t tag);
+
+#define CACHE_NIBBLES_1 UINT64_C(0x1111111111111111)
+#define CACHE_NIBBLES_8 UINT64_C(0x8888888888888888)
+
+/* Positions 0..ways-1 of an order word. */
+static inline uint64_t cache_order_full(uint32_t ways)
+{
+	return ways >= 16 ? ~UINT64_C(0) : (UINT64_C(1) << (4 * ways)) - 1;
+}
+
+/*
+ * Search one set of an order level (ways <= 16) for tag. A hit moves its way
+ * to position 0 and the positions before it one down (nothing is written
+ * when it already is the MRU); a miss fills the way at position ways-1 (the
+ * LRU, or the lowest empty way) and moves it to position 0. Returns true on
+ * a hit.
+ */
+static inline __attribute__((always_inline)) bool
+cache_order_touch(uint64_t *t, uint64_t *order, uint32_t ways, uint64_t tag)
+{
+	uint64_t o = *order;
+
+#pragma GCC unroll 16
+	for (uint32_t w = 0; w < ways; w++) {
+		if (t[w] == tag) {
+			if ((o & 15) == w)
+				return true; /* already the MRU */
+			/* Position of w: the lowest zero nibble of o ^ w...w. */
+			uint64_t x = o ^ (w * CACHE_NIBBLES_1);
+			uint64_t z = (x - CACHE_NIBBLES_1) & ~x & CACHE_NIBBLES_8;
+			unsigned p4 = (unsigned)__builtin_ctzll(z) - 3; /* 4 * position */
+			uint64_t below = o & ((UINT64_C(1) << p4) - 1);
+			uint64_t through = (UINT64_C(2) << (p4 + 3)) - 1;
+
+			*order = (o & ~through) | (below << 4) | w;
+			return true;
+		}
+	}
+	uint64_t victim = (o >> (4 * (ways - 1))) & 15;
+
+	t[victim] = tag;
+	*order = ((o << 4) | victim) & cache_order_full(ways);
+	return false;
+}
+
+/*
+ * The first step of cache_ref(): a reference to the last line (or any, with
+ * the model off) is an L1 hit, counted; returns true then. Otherwise returns
+ * false with nothing done: the caller goes on with cache_ref_rest().
+ */
+static inline __attribute__((always_inline)) bool cache_ref_last(struct cache *c, uint64_t pa)
+{
+	uint64_t tag = (pa >> CACHE_LINE_SHIFT) + 1;
+
+	/* With the model off last stays 0, which no tag equals. */
+	if (likely(tag == c->last || !c->on)) {
+		c->served[0]++;
+		return true;
+	}
+	return false;
+}
+
+/* The rest of cache_ref() after cache_ref_last() returned false. The search
+ * of an 8-way order-kept L1 is inline: an L1 hit makes no call. */
+static inline __attribute__((always_inline)) int cache_ref_rest(struct cache *c, uint64_t pa)
+{
+	uint64_t tag = (pa >> CACHE_LINE_SHIFT) + 1;
+
+	if (likely(c->l1_order8)) {
+		struct cache_level *l1 = &c->lvl[0];
+		uint32_t set = (uint32_t)(tag - 1) & l1->mask;
+
+		c->last = tag;
+		if (cache_order_touch(l1->tag + (size_t)set * 8, l1->order + set, 8, tag)) {
+			c->served[0]++;
+			return CACHE_L1;
+		}
+		return cache_ref_lower(c, tag);
+	}
+	return cache_ref_slow(c, tag);
+}
 
 /*
  * One reference to host-physical address pa: returns the level that served
@@ -98,16 +183,11 @@ int cache_ref_slow(struct cache *c, uint64_t tag);
  * Caller's duty: c was set up by cache_init(). Allocates nothing, prints
  * nothing, calls nothing indirectly.
  */
-static inline int cache_ref(struct cache *c, uint64_t pa)
+static inline __attribute__((always_inline)) int cache_ref(struct cache *c, uint64_t pa)
 {
-	uint64_t tag = (pa >> CACHE_LINE_SHIFT) + 1;
-
-	/* With the model off last stays 0, which no tag equals. */
-	if (likely(tag == c->last || !c->on)) {
-		c->served[0]++;
+	if (cache_ref_last(c, pa))
 		return CACHE_L1;
-	}
-	return cache_ref_slow(c, tag);
+	return cache_ref_rest(c, pa);
 }
 
 /* Set index of line tag-1 in level l (tests: placement and hashing). */

@@ -523,6 +523,8 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	if (mode->paravirt && vm->cfg.host_page < cfg->direct_map_page)
 		vm->cfg.host_page = cfg->direct_map_page;
 	vm->cost = cfg->cost;
+	for (int l = CACHE_L1; l <= CACHE_DRAM; l++)
+		vm->ref_cycles[l] = cost_ref_latency(&vm->cost, l);
 	errno = 0; /* an allocation that fails below leaves ENOMEM */
 	if (cache_init(&vm->cache, cfg->cache, cfg->cache_model) != 0) {
 		if (vm_heap_failed(err, errlen, "the cache model"))
