@@ -95,7 +95,7 @@ static inline __attribute__((always_inline)) bool cpu_probe_hit(struct vcpu *v, 
 								uint64_t *hpa)
 {
 	struct tlb *t = &v->tlb;
-	struct tlb_entry *e = tlb_lookup_4k(t, gva, v->vpid, vcpu_pcid(v));
+	struct tlb_entry *e = tlb_lookup_4k_ctx(t, gva, v->tlb_ctx);
 	if (likely(e != NULL)) {
 		if (unlikely(!cpu_tlb_ok(v, e, k, user)))
 			return false;

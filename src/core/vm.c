@@ -506,6 +506,7 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 		v->id = i;
 		/* KVM allocates one VPID per vCPU (allocate_vpid()). */
 		v->vpid = cfg->vpid ? (uint16_t)(i + 1) : 0;
+		v->tlb_ctx = tlb_ctx(v->vpid, vcpu_pcid(v));
 		/* The controls the guest kernel will set at boot (it writes them
 		 * with cpu_set_paging_ctl()); tables built by hand before any
 		 * boot see the same ones. */

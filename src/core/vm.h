@@ -158,6 +158,7 @@ struct vcpu {
 	uint64_t cr3;     /* guest CR3 as the guest last wrote it (PCID, no-flush cleared) */
 	bool cr3_noflush; /* the last MOV to CR3 had bit 63 set (and PCIDs are on) */
 	uint16_t vpid;    /* TLB tag: 1 with VPID on, 0 (shared with the host) off */
+	uint32_t tlb_ctx; /* tlb_ctx(vpid, vcpu_pcid()): vm_create(), cpu_write_cr3() */
 	bool user;        /* current privilege: true = CPL 3 */
 	struct tlb tlb;
 	struct psc psc;   /* 1D paging-structure caches */

@@ -174,27 +174,16 @@ struct tlb_entry *tlb_lookup_rest(struct tlb *t, gva_t va, uint16_t vpid, uint16
 /* Renumber LRU stamps before the clock wraps (rare). */
 void tlb_renumber(struct tlb *t);
 
-/*
- * The inline half of a data lookup: the memo, then the one l1d set of va.
- * Returns the 4K entry, counted as a lookup, a hit and an L1 hit, or NULL
- * with nothing counted (the caller goes on with tlb_lookup_rest()). On a hit
- * the entry is the memo (t->mru == the result). A hit on the entry stamped
- * last, under the key it was stamped for, compares two words and writes no
- * stamp: a stream that stays in one page costs no set search and no LRU
- * store.
- */
+/* The search of one l1d set (e, 'ways' ways) for (vpn, ctx), after the memo
+ * missed: see tlb_lookup_4k(). */
 static inline __attribute__((always_inline)) struct tlb_entry *
-tlb_lookup_4k(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid)
+tlb_probe_4k(struct tlb *t, struct tlb_entry *e, uint32_t ways, uint64_t vpn, uint32_t ctx)
 {
-	uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
-	uint32_t ctx = tlb_ctx(vpid, pcid);
-	if (likely(vpn == t->mru_vpn && ctx == t->mru_ctx)) {
-		t->c.l1d_hits++;
-		return t->mru;
-	}
-	struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
+	uint16_t vpid = (uint16_t)(ctx >> 16), pcid = (uint16_t)ctx;
+
 	/* l1d holds 4K entries only, so the size needs no compare. */
-	for (uint32_t w = 0; w < t->l1d.ways; w++, e++) {
+#pragma GCC unroll 4
+	for (uint32_t w = 0; w < ways; w++, e++) {
 		if (e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
 		    (e->pcid == pcid || (e->flags & TLBF_G))) {
 			t->c.l1d_hits++;
@@ -215,6 +204,37 @@ tlb_lookup_4k(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid)
 		}
 	}
 	return NULL;
+}
+
+/*
+ * The inline half of a data lookup: the memo, then the one l1d set of va
+ * (unrolled for 4 ways), for ctx == tlb_ctx(vpid, pcid), which the caller
+ * may keep. Returns the 4K entry, counted as a lookup, a hit and an L1 hit,
+ * or NULL with nothing counted (the caller goes on with tlb_lookup_rest()).
+ * On a hit the entry is the memo (t->mru == the result). A hit on the entry
+ * stamped last, under the key it was stamped for, compares two words and
+ * writes no stamp: a stream that stays in one page costs no set search and
+ * no LRU store.
+ */
+static inline __attribute__((always_inline)) struct tlb_entry *
+tlb_lookup_4k_ctx(struct tlb *t, gva_t va, uint32_t ctx)
+{
+	uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
+	if (likely(vpn == t->mru_vpn && ctx == t->mru_ctx)) {
+		t->c.l1d_hits++;
+		return t->mru;
+	}
+	struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
+	if (likely(t->l1d.ways == 4))
+		return tlb_probe_4k(t, e, 4, vpn, ctx);
+	return tlb_probe_4k(t, e, t->l1d.ways, vpn, ctx);
+}
+
+/* tlb_lookup_4k_ctx() with the context computed. */
+static inline __attribute__((always_inline)) struct tlb_entry *
+tlb_lookup_4k(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid)
+{
+	return tlb_lookup_4k_ctx(t, va, tlb_ctx(vpid, pcid));
 }
 
 /*
