@@ -12,21 +12,10 @@
 
 /* ---- private helpers ---------------------------------------------------- */
 
-/*
- * Hash of the line number: multiply by 2^64/phi, fold, multiply again and
- * fold (the finaliser of a 64-bit mixer), then keep the low bits. Every
- * address bit above the line offset moves the set, arithmetic sequences of
- * frames spread like random ones, and the function is fixed, so a run is
- * deterministic. Real LLCs use XOR trees of physical address bits whose exact
- * form is undocumented; any hash that spreads frames evenly serves here.
- */
+/* The set hash of L2 and LLC is cache_line_hash() (cache.h). */
 static inline uint64_t line_hash(uint64_t line)
 {
-	uint64_t x = line * UINT64_C(0x9e3779b97f4a7c15);
-
-	x ^= x >> 32;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	return x ^ (x >> 29);
+	return cache_line_hash(line);
 }
 
 static inline uint32_t level_set(const struct cache_level *lv, uint64_t line)
@@ -188,6 +177,7 @@ int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool
 		}
 	}
 	c->l1_order8 = c->lvl[0].order != NULL && c->lvl[0].ways == 8;
+	c->l2_ways16 = c->l1_order8 && c->lvl[1].ways == 16;
 	cache_clear(c);
 	return 0;
 }
@@ -229,6 +219,36 @@ static inline uint32_t cache_tick(struct cache *c)
 	if (unlikely(c->clock == UINT32_MAX))
 		cache_renumber(c);
 	return ++c->clock;
+}
+
+/* The LRU way of a 16-way stamp set, its victim (set_touch()'s miss half). */
+static inline uint32_t stamp16_victim(const uint32_t *stamp)
+{
+	uint32_t oldest = stamp[0], victim = 0;
+
+#pragma GCC unroll 16
+	for (uint32_t w = 1; w < 16; w++)
+		oldest = stamp[w] < oldest ? stamp[w] : oldest;
+#pragma GCC unroll 16
+	while (stamp[victim] != oldest)
+		victim++;
+	return victim;
+}
+
+int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h)
+{
+	struct cache_level *l2 = &c->lvl[1];
+	uint32_t now = cache_tick(c);
+	size_t base = (size_t)((uint32_t)h & l2->mask) * 16;
+	uint32_t victim = stamp16_victim(l2->stamp + base);
+	int served = CACHE_DRAM;
+
+	l2->tag[base + victim] = tag;
+	l2->stamp[base + victim] = now;
+	if (stamp_touch(&c->lvl[2], (uint32_t)h & c->lvl[2].mask, tag, now))
+		served = CACHE_LLC;
+	c->served[served - 1]++;
+	return served;
 }
 
 /* L2, then LLC, for a reference that missed the L1; now is its tick. */

@@ -77,6 +77,7 @@ struct cache {
 	uint32_t clock;	    /* LRU clock of the stamp levels */
 	bool on;	    /* false: every reference is an L1 hit, no state */
 	bool l1_order8;	    /* the L1 is an order level of 8 ways: searched inline */
+	bool l2_ways16;	    /* and the L2 has 16 ways: an L2 hit is inline too */
 	uint64_t served[4]; /* references served by L1, L2, LLC, DRAM */
 };
 
@@ -95,6 +96,28 @@ int cache_ref_slow(struct cache *c, uint64_t tag);
 /* The rest of a reference that missed an order-kept L1 (L2, LLC). Call
  * cache_ref(). */
 int cache_ref_lower(struct cache *c, uint64_t tag);
+
+/* The rest of a reference that missed an 8-way order-kept L1 and a 16-way
+ * L2, whose line hashes to h: the L2 fill, then the LLC. Call cache_ref(). */
+int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h);
+
+/*
+ * Hash of the line number, whose low bits are the L2 and LLC set: multiply
+ * by 2^64/phi, fold, multiply again and fold (the finaliser of a 64-bit
+ * mixer). Every address bit above the line offset moves the set, arithmetic
+ * sequences of frames spread like random ones, and the function is fixed,
+ * so a run is deterministic. Real LLCs use XOR trees of physical address
+ * bits whose exact form is undocumented; any hash that spreads frames evenly
+ * serves here.
+ */
+static inline uint64_t cache_line_hash(uint64_t line)
+{
+	uint64_t x = line * UINT64_C(0x9e3779b97f4a7c15);
+
+	x ^= x >> 32;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	return x ^ (x >> 29);
+}
 
 #define CACHE_NIBBLES_1 UINT64_C(0x1111111111111111)
 #define CACHE_NIBBLES_8 UINT64_C(0x8888888888888888)
@@ -171,6 +194,24 @@ static inline __attribute__((always_inline)) int cache_ref_rest(struct cache *c,
 		if (cache_order_touch(l1->tag + (size_t)set * 8, l1->order + set, 8, tag)) {
 			c->served[0]++;
 			return CACHE_L1;
+		}
+		if (likely(c->l2_ways16 && c->clock != UINT32_MAX)) {
+			/* The L2 search and a hit's stamp, as set_touch() does
+			 * them (cache.c); a miss goes on out of line. */
+			struct cache_level *l2 = &c->lvl[1];
+			uint64_t h = cache_line_hash(tag - 1);
+			size_t base = (size_t)((uint32_t)h & l2->mask) * 16;
+			const uint64_t *t2 = l2->tag + base;
+
+#pragma GCC unroll 16
+			for (uint32_t w = 0; w < 16; w++) {
+				if (t2[w] == tag) {
+					l2->stamp[base + w] = ++c->clock;
+					c->served[1]++;
+					return CACHE_L2;
+				}
+			}
+			return cache_ref_l2_miss(c, tag, h);
 		}
 		return cache_ref_lower(c, tag);
 	}
