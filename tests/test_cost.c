@@ -447,7 +447,8 @@ static void check_against_reference(const struct cache_geom g[3], uint64_t seed,
 		}
 		int got = cache_ref(&c, pa);
 		if (got != want)
-			fail_msg("reference %" PRIu64 " (line %" PRIu64 ", L1 %ux%u): served by %d, "
+			fail_msg("reference %" PRIu64 " (line %" PRIu64
+				 ", L1 %ux%u): served by %d, "
 				 "reference model %d",
 				 i, line, g[0].sets, g[0].ways, got, want);
 		served[got]++;
@@ -464,8 +465,9 @@ static void check_against_reference(const struct cache_geom g[3], uint64_t seed,
 static void test_cache_matches_reference(void **state)
 {
 	const struct cache_geom geoms[][3] = {
-	    {{4, 2}, {8, 2}, {16, 4}},	  {{1, 1}, {4, 3}, {16, 5}},   {{8, 3}, {16, 4}, {64, 11}},
-	    {{16, 8}, {64, 16}, {128, 11}}, {{4, 16}, {32, 8}, {64, 16}}, {{2, 17}, {16, 32}, {64, 9}},
+	    {{4, 2}, {8, 2}, {16, 4}},	   {{1, 1}, {4, 3}, {16, 5}},
+	    {{8, 3}, {16, 4}, {64, 11}},   {{16, 8}, {64, 16}, {128, 11}},
+	    {{4, 16}, {32, 8}, {64, 16}},  {{2, 17}, {16, 32}, {64, 9}},
 	    {{2, 32}, {32, 16}, {64, 20}},
 	};
 

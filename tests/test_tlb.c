@@ -212,7 +212,8 @@ static const char *tlb_check(const struct tlb *t)
 			if (t->fast[u][k] == TLB_NO_VPN)
 				continue;
 			if (t->mru == NULL || t->fast[u][k] != t->fast_page ||
-			    ((t->fast_page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT != t->mru_vpn ||
+			    ((t->fast_page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT !=
+				t->mru_vpn ||
 			    (t->fast_page << PAGE_SHIFT) + t->fast_delta != t->mru->hpa)
 				return "a fast tag names the memo entry";
 		}

@@ -135,8 +135,8 @@ static inline uint64_t cache_order_full(uint32_t ways)
  * LRU, or the lowest empty way) and moves it to position 0. Returns true on
  * a hit.
  */
-static inline __attribute__((always_inline)) bool
-cache_order_touch(uint64_t *t, uint64_t *order, uint32_t ways, uint64_t tag)
+static inline __attribute__((always_inline)) bool cache_order_touch(uint64_t *t, uint64_t *order,
+								    uint32_t ways, uint64_t tag)
 {
 	uint64_t o = *order;
 

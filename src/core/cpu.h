@@ -7,6 +7,15 @@
  * indirect call on that path. A miss calls the mode's translate(); a guest
  * fault goes to guest-mm and the access is retried.
  *
+ * A load or store first compares its page with the TLB's tag for its
+ * privilege and kind (struct tlb's fast tags): a match is a hit on the memo
+ * entry whose rights were checked when the tag was set, and costs one
+ * compare and one add. The vCPU clears the tags when its PCID or its rights
+ * change (cpu_write_cr3(), cpu_rights_update()); the TLB clears them when
+ * its memo changes. Otherwise the inline 4K probe (tlb_lookup_4k_ctx())
+ * runs with the context word the vCPU keeps (v->tlb_ctx), then the rest of
+ * the lookup.
+ *
  * Every access is charged to cyc_access exactly once, when it completes: a
  * load or store the latency of the cache level that served its line
  * (vm_data_ref(), an inline last-line check then a direct call), a fetch the
@@ -68,9 +77,8 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
  * It does what the probe below does on that hit: the lookup is counted as an
  * inline L1 hit, no LRU stamp is written.
  */
-static inline __attribute__((always_inline)) bool cpu_fast_hit(struct vcpu *v, gva_t gva,
-							       bool user, enum access_kind k,
-							       uint64_t *hpa)
+static inline __attribute__((always_inline)) bool cpu_fast_hit(struct vcpu *v, gva_t gva, bool user,
+							       enum access_kind k, uint64_t *hpa)
 {
 	if (likely(v->tlb.fast[user][k] == gva >> PAGE_SHIFT)) {
 		v->tlb.c.l1d_hits++;
@@ -90,9 +98,8 @@ static inline __attribute__((always_inline)) bool cpu_fast_hit(struct vcpu *v, g
  * tag. Which accesses set a tag changes no count, only which path finds the
  * same hit.
  */
-static inline __attribute__((always_inline)) bool cpu_probe_hit(struct vcpu *v, gva_t gva,
-								bool user, enum access_kind k,
-								uint64_t *hpa)
+static inline __attribute__((always_inline)) bool
+cpu_probe_hit(struct vcpu *v, gva_t gva, bool user, enum access_kind k, uint64_t *hpa)
 {
 	struct tlb *t = &v->tlb;
 	struct tlb_entry *e = tlb_lookup_4k_ctx(t, gva, v->tlb_ctx);

@@ -21,7 +21,12 @@
  *     VMM's) job, through the flush calls below;
  *   - an address is present at most once per array for a given
  *     (vpid, pcid, size);
- *   - sets is a power of two.
+ *   - sets is a power of two;
+ *   - mru is NULL or a valid l1d entry, the MRU of its set, found by a
+ *     lookup of (mru_vpn, mru_ctx); every fast tag that is not TLB_NO_VPN
+ *     equals fast_page, whose page maps to mru at fast_page << 12 +
+ *     fast_delta, and fast_page == TLB_NO_VPN leaves every tag empty
+ *     (tests/test_tlb.c checks these by brute force).
  */
 #ifndef VMMU_TLB_H
 #define VMMU_TLB_H
