@@ -209,9 +209,9 @@ static const char *tlb_check(const struct tlb *t)
 	}
 	for (int u = 0; u < 2; u++)
 		for (int k = 0; k < 2; k++) {
-			if (t->fast[u][k] == TLB_NO_VPN)
+			if (t->fast[k][u] == TLB_NO_VPN)
 				continue;
-			if (t->mru == NULL || t->fast[u][k] != t->fast_page ||
+			if (t->mru == NULL || t->fast[k][u] != t->fast_page ||
 			    ((t->fast_page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT !=
 				t->mru_vpn ||
 			    (t->fast_page << PAGE_SHIFT) + t->fast_delta != t->mru->hpa)

@@ -80,7 +80,7 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
 static inline __attribute__((always_inline)) bool cpu_fast_hit(struct vcpu *v, gva_t gva, bool user,
 							       enum access_kind k, uint64_t *hpa)
 {
-	if (likely(v->tlb.fast[user][k] == gva >> PAGE_SHIFT)) {
+	if (likely(v->tlb.fast[k][user] == gva >> PAGE_SHIFT)) {
 		v->tlb.c.l1d_hits++;
 		*hpa = gva + v->tlb.fast_delta;
 		return true;

@@ -79,9 +79,9 @@ struct tlb {
 	uint32_t mru_ctx;
 	uint32_t clock;
 	/*
-	 * The caller's tags of the memo entry, one per (user, data access
-	 * kind), as QEMU's CPUTLBEntry keeps one tag word per access kind:
-	 * fast[user][kind] == va >> PAGE_SHIFT says that a data lookup of va
+	 * The caller's tags of the memo entry, one per (data access kind,
+	 * privilege), as QEMU's CPUTLBEntry keeps one tag word per access kind:
+	 * fast[kind][user] == va >> PAGE_SHIFT says that a data lookup of va
 	 * under the caller's current (VPID, PCID) is a hit on t->mru and that
 	 * the caller's rights check passes for (user, kind); the page is then
 	 * at host-physical va + fast_delta. The caller sets them with
@@ -157,7 +157,7 @@ static inline void tlb_fast_set(struct tlb *t, bool user, enum access_kind k, gv
 		t->fast_page = page;
 		t->fast_delta = t->mru->hpa - (va & PAGE_MASK);
 	}
-	t->fast[user][k] = page;
+	t->fast[k][user] = page;
 }
 
 /* The counters, memo hits folded into lookups, hits and l1_hits. */
