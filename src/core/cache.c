@@ -152,6 +152,7 @@ static int geom_ok(const struct cache_geom *g)
 int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool on)
 {
 	memset(c, 0, sizeof(*c));
+	c->last = CACHE_NO_LINE;
 	c->on = on;
 	for (int l = 0; l < CACHE_LEVELS; l++)
 		if (!geom_ok(&geom[l]))
@@ -209,7 +210,7 @@ void cache_clear(struct cache *c)
 				lv->order[i] = o;
 		}
 	}
-	c->last = 0;
+	c->last = CACHE_NO_LINE;
 	c->clock = 0;
 }
 
@@ -278,7 +279,7 @@ int cache_ref_slow(struct cache *c, uint64_t tag)
 	struct cache_level *l1 = &c->lvl[0];
 	uint32_t set = (uint32_t)(tag - 1) & l1->mask;
 
-	c->last = tag;
+	c->last = tag - 1;
 	/* The L1 is indexed by line bits, L2 and LLC by one hash (cache_init()). */
 	if (l1->order != NULL) {
 		if (order_touch(l1, set, tag)) {

@@ -46,7 +46,7 @@
  *     nibbles 0..ways-1, and 0 above; empty ways are the last positions;
  *   - stamp levels: the stamps of a set's occupied ways are distinct and
  *     non-zero, an empty way's stamp is 0, and clock is at least every stamp;
- *   - last == 0, or last is the tag of the most recently referenced line,
+ *   - last == CACHE_NO_LINE, or last is the most recently referenced line,
  *     which is the most recently used line of its L1 set;
  *   - sets is a power of two; ways is 1..CACHE_MAX_WAYS.
  */
@@ -59,6 +59,7 @@
 #define CACHE_LEVELS 3
 #define CACHE_MAX_WAYS 32u
 #define CACHE_MAX_SETS (UINT32_C(1) << 20)
+#define CACHE_NO_LINE UINT64_MAX /* c->last when no line was referenced */
 
 /* Level numbers a reference reports: served by L1 .. LLC, or DRAM. */
 enum { CACHE_L1 = 1, CACHE_L2, CACHE_LLC, CACHE_DRAM };
@@ -73,7 +74,7 @@ struct cache_level {
 
 struct cache {
 	struct cache_level lvl[CACHE_LEVELS];
-	uint64_t last;	    /* tag of the most recent reference, 0 = none */
+	uint64_t last;	    /* line of the most recent reference, or CACHE_NO_LINE */
 	uint32_t clock;	    /* LRU clock of the stamp levels */
 	bool on;	    /* false: every reference is an L1 hit, no state */
 	bool l1_order8;	    /* the L1 is an order level of 8 ways: searched inline */
@@ -170,10 +171,8 @@ static inline __attribute__((always_inline)) bool cache_order_touch(uint64_t *t,
  */
 static inline __attribute__((always_inline)) bool cache_ref_last(struct cache *c, uint64_t pa)
 {
-	uint64_t tag = (pa >> CACHE_LINE_SHIFT) + 1;
-
-	/* With the model off last stays 0, which no tag equals. */
-	if (likely(tag == c->last || !c->on)) {
+	/* With the model off last stays CACHE_NO_LINE, which no line equals. */
+	if (likely(pa >> CACHE_LINE_SHIFT == c->last || !c->on)) {
 		c->served[0]++;
 		return true;
 	}
@@ -190,7 +189,7 @@ static inline __attribute__((always_inline)) int cache_ref_rest(struct cache *c,
 		struct cache_level *l1 = &c->lvl[0];
 		uint32_t set = (uint32_t)(tag - 1) & l1->mask;
 
-		c->last = tag;
+		c->last = tag - 1;
 		if (cache_order_touch(l1->tag + (size_t)set * 8, l1->order + set, 8, tag)) {
 			c->served[0]++;
 			return CACHE_L1;
