@@ -180,8 +180,12 @@ static void kstore(struct conf *c, gpa_t gpa, uint64_t val)
 }
 
 /* One access; true when it completed, false with c->f when it faulted. */
-static bool conf_access(struct conf *c, bool user, int kind)
+static bool conf_access(struct conf *c, bool user, int kind_arg)
 {
+	/* Read after setjmp() returns twice: kept in memory, not in a register
+	 * the inlined access paths may reuse. */
+	volatile int kind = kind_arg;
+
 	c->armed = true;
 	if (setjmp(c->jb) != 0) {
 		cpu_set_user(c->v, false);

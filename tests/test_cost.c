@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -355,8 +356,9 @@ static void test_cache_placement_does_not_matter(void **state)
 	assert_true(d * 100 <= a * 102 && d * 100 >= a * 98);
 }
 
-/* The 32-bit clock wraps every 2^32 references; the stamps are renumbered
- * then, and replacement must not change. */
+/* The 32-bit clock of the stamp levels wraps every 2^32 references that
+ * miss the L1 (L2 and LLC stamp; this L1 keeps an order word); the stamps
+ * are renumbered then, and replacement must not change. */
 static void test_cache_clock_wrap(void **state)
 {
 	struct cache *c = *state;
@@ -369,6 +371,109 @@ static void test_cache_clock_wrap(void **state)
 	assert_int_equal(cache_ref(c, LINE(a)), CACHE_L1);   /* a becomes MRU */
 	assert_int_equal(cache_ref(c, LINE(d)), CACHE_DRAM); /* evicts b */
 	assert_int_equal(cache_ref(c, LINE(a)), CACHE_L1);
+}
+
+/*
+ * The model against a reference written as plainly as the rules read: three
+ * levels of tags with a 64-bit use counter per way (no wrap), a reference
+ * looks in L1, L2, LLC in turn, stops at the first that holds the line,
+ * makes it the most recent in every level it looked in and fills each level
+ * that missed over its first empty way, else its least recently used one.
+ * Every reference of a long pseudo-random stream (hot lines, a sweep and
+ * random lines, so that every level hits, misses and evicts) must be served
+ * by the same level, whatever the associativity (the L1 keeps its LRU order
+ * in one word up to 16 ways and stamps above, L2 and LLC stamp), and across
+ * a wrap of the stamp clock.
+ */
+struct ref_level {
+	uint32_t sets, ways;
+	uint64_t *tag, *use;
+};
+
+static int ref_touch(struct ref_level *r, uint32_t set, uint64_t tag, uint64_t now)
+{
+	uint64_t *t = r->tag + (size_t)set * r->ways, *u = r->use + (size_t)set * r->ways;
+	uint32_t victim = 0;
+
+	for (uint32_t w = 0; w < r->ways; w++)
+		if (t[w] == tag) {
+			u[w] = now;
+			return 1;
+		}
+	for (uint32_t w = 0; w < r->ways; w++)
+		if (u[w] < u[victim])
+			victim = w; /* an empty way's use is 0: the first empty wins */
+	t[victim] = tag;
+	u[victim] = now;
+	return 0;
+}
+
+static void check_against_reference(const struct cache_geom g[3], uint64_t seed, bool wrap)
+{
+	struct cache c;
+	struct ref_level r[3];
+	uint64_t x = seed, served[5] = {0};
+
+	assert_int_equal(cache_init(&c, g, true), 0);
+	if (wrap)
+		c.clock = UINT32_MAX - 100000; /* the stamps are renumbered mid-stream */
+	for (int l = 0; l < 3; l++) {
+		r[l].sets = g[l].sets;
+		r[l].ways = g[l].ways;
+		r[l].tag = calloc((size_t)g[l].sets * g[l].ways, sizeof(uint64_t));
+		r[l].use = calloc((size_t)g[l].sets * g[l].ways, sizeof(uint64_t));
+		assert_non_null(r[l].tag);
+		assert_non_null(r[l].use);
+	}
+	for (uint64_t i = 1; i <= 300000; i++) {
+		x = x * UINT64_C(6364136223846793005) + 1442695040888963407;
+		uint64_t k = x >> 40, line;
+		if (k % 4 == 0)
+			line = (x >> 20) % 24; /* hot */
+		else if (k % 4 == 1)
+			line = i % 3000; /* sweep */
+		else
+			line = (x >> 16) % 60000; /* random */
+		uint64_t pa = LINE(line) + (x >> 8) % 64;
+		int want = 4;
+
+		for (int l = 0; l < 3; l++) {
+			uint32_t set = cache_set_of(&c, l + 1, pa);
+
+			if (ref_touch(&r[l], set, line + 1, i)) {
+				want = l + 1;
+				break;
+			}
+		}
+		int got = cache_ref(&c, pa);
+		if (got != want)
+			fail_msg("reference %" PRIu64 " (line %" PRIu64
+				 ", L1 %ux%u): served by %d, "
+				 "reference model %d",
+				 i, line, g[0].sets, g[0].ways, got, want);
+		served[got]++;
+	}
+	for (int l = 1; l <= 4; l++)
+		assert_true(served[l] >= 300); /* every level served a share */
+	for (int l = 0; l < 3; l++) {
+		free(r[l].tag);
+		free(r[l].use);
+	}
+	cache_destroy(&c);
+}
+
+static void test_cache_matches_reference(void **state)
+{
+	const struct cache_geom geoms[][3] = {
+	    {{4, 2}, {8, 2}, {16, 4}},	   {{1, 1}, {4, 3}, {16, 5}},
+	    {{8, 3}, {16, 4}, {64, 11}},   {{16, 8}, {64, 16}, {128, 11}},
+	    {{4, 16}, {32, 8}, {64, 16}},  {{2, 17}, {16, 32}, {64, 9}},
+	    {{2, 32}, {32, 16}, {64, 20}},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(geoms) / sizeof(geoms[0]); i++)
+		check_against_reference(geoms[i], 7 + i, i % 2 == 1);
 }
 
 /* --cache-model off: every reference an L1 hit, no state allocated. */
@@ -524,6 +629,7 @@ int main(void)
 					    cache_teardown),
 	    cmocka_unit_test(test_cache_placement_does_not_matter),
 	    cmocka_unit_test_setup_teardown(test_cache_clock_wrap, cache_setup, cache_teardown),
+	    cmocka_unit_test(test_cache_matches_reference),
 	    cmocka_unit_test(test_cache_off_is_flat),
 	    cmocka_unit_test(test_cache_bad_geometry_and_destroy_twice),
 	    cmocka_unit_test(test_est_cycles_sums_parts),

@@ -12,21 +12,10 @@
 
 /* ---- private helpers ---------------------------------------------------- */
 
-/*
- * Hash of the line number: multiply by 2^64/phi, fold, multiply again and
- * fold (the finaliser of a 64-bit mixer), then keep the low bits. Every
- * address bit above the line offset moves the set, arithmetic sequences of
- * frames spread like random ones, and the function is fixed, so a run is
- * deterministic. Real LLCs use XOR trees of physical address bits whose exact
- * form is undocumented; any hash that spreads frames evenly serves here.
- */
+/* The set hash of L2 and LLC is cache_line_hash() (cache.h). */
 static inline uint64_t line_hash(uint64_t line)
 {
-	uint64_t x = line * UINT64_C(0x9e3779b97f4a7c15);
-
-	x ^= x >> 32;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	return x ^ (x >> 29);
+	return cache_line_hash(line);
 }
 
 static inline uint32_t level_set(const struct cache_level *lv, uint64_t line)
@@ -37,9 +26,11 @@ static inline uint32_t level_set(const struct cache_level *lv, uint64_t line)
 }
 
 /*
- * Renumber the stamps of every set to 1..n in LRU order, so that the clock
- * can restart small without changing any replacement decision. Runs once
- * every 2^32 references.
+ * Renumber the stamps of every set of the stamp levels to 1..n in LRU order,
+ * so that the clock can restart small without changing any replacement
+ * decision. The clock ticks once per reference that looks in a stamp level
+ * (every one that misses an order-kept L1): this runs at most once every
+ * 2^32 references.
  */
 static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 {
@@ -48,6 +39,8 @@ static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 	for (int l = 0; l < CACHE_LEVELS; l++) {
 		struct cache_level *lv = &c->lvl[l];
 
+		if (lv->stamp == NULL)
+			continue; /* an order level has no stamps */
 		for (uint32_t s = 0; s < lv->sets; s++) {
 			uint64_t *tag = lv->tag + (size_t)s * lv->ways;
 			uint32_t *stamp = lv->stamp + (size_t)s * lv->ways;
@@ -103,14 +96,12 @@ set_touch(uint64_t *t, uint32_t *stamp, uint32_t ways, uint64_t tag, uint32_t no
 	return false;
 }
 
-/* Look tag up in one level (set_touch() on its set). The common
- * associativities get a copy whose loops the compiler unrolls whole.
- * hashed is lv->hashed, given as a constant by the caller. */
-static inline __attribute__((always_inline)) bool level_touch(struct cache_level *lv, bool hashed,
+/* Look tag up in a stamp level (set_touch() on its set), whose set is
+ * 'set'. The common associativities get a copy whose loops the compiler
+ * unrolls whole. */
+static inline __attribute__((always_inline)) bool stamp_touch(struct cache_level *lv, uint32_t set,
 							      uint64_t tag, uint32_t now)
 {
-	uint64_t line = tag - 1;
-	uint32_t set = (uint32_t)(hashed ? line_hash(line) : line) & lv->mask;
 	size_t base = (size_t)set * lv->ways;
 	uint64_t *t = lv->tag + base;
 	uint32_t *stamp = lv->stamp + base;
@@ -125,6 +116,31 @@ static inline __attribute__((always_inline)) bool level_touch(struct cache_level
 	}
 }
 
+/* The order word of an empty set of 'ways' ways: way ways-1-i at position
+ * i, so way 0 is the LRU. */
+static uint64_t order_empty(uint32_t ways)
+{
+	uint64_t o = 0;
+
+	for (uint32_t i = 0; i < ways; i++)
+		o |= (uint64_t)(ways - 1 - i) << (4 * i);
+	return o;
+}
+
+/* Look tag up in an order level, in set 'set'. */
+static inline __attribute__((always_inline)) bool order_touch(struct cache_level *lv, uint32_t set,
+							      uint64_t tag)
+{
+	uint64_t *order = lv->order + set;
+
+	switch (lv->ways) {
+	case 8:
+		return cache_order_touch(lv->tag + (size_t)set * 8, order, 8, tag);
+	default:
+		return cache_order_touch(lv->tag + (size_t)set * lv->ways, order, lv->ways, tag);
+	}
+}
+
 static int geom_ok(const struct cache_geom *g)
 {
 	return g->sets >= 1 && g->sets <= CACHE_MAX_SETS && (g->sets & (g->sets - 1)) == 0 &&
@@ -136,6 +152,7 @@ static int geom_ok(const struct cache_geom *g)
 int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool on)
 {
 	memset(c, 0, sizeof(*c));
+	c->last = CACHE_NO_LINE;
 	c->on = on;
 	for (int l = 0; l < CACHE_LEVELS; l++)
 		if (!geom_ok(&geom[l]))
@@ -151,12 +168,18 @@ int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool
 		lv->mask = geom[l].sets - 1;
 		lv->hashed = l > 0;
 		lv->tag = calloc(n, sizeof(*lv->tag));
-		lv->stamp = calloc(n, sizeof(*lv->stamp));
-		if (lv->tag == NULL || lv->stamp == NULL) {
+		if (l == 0 && lv->ways <= 16)
+			lv->order = calloc(lv->sets, sizeof(*lv->order));
+		else
+			lv->stamp = calloc(n, sizeof(*lv->stamp));
+		if (lv->tag == NULL || (lv->order == NULL && lv->stamp == NULL)) {
 			cache_destroy(c);
 			return -1;
 		}
 	}
+	c->l1_order8 = c->lvl[0].order != NULL && c->lvl[0].ways == 8;
+	c->l2_ways16 = c->l1_order8 && c->lvl[1].ways == 16;
+	cache_clear(c);
 	return 0;
 }
 
@@ -165,6 +188,7 @@ void cache_destroy(struct cache *c)
 	for (int l = 0; l < CACHE_LEVELS; l++) {
 		free(c->lvl[l].tag);
 		free(c->lvl[l].stamp);
+		free(c->lvl[l].order);
 	}
 	memset(c, 0, sizeof(*c));
 }
@@ -179,33 +203,98 @@ void cache_clear(struct cache *c)
 			memset(lv->tag, 0, n * sizeof(*lv->tag));
 		if (lv->stamp != NULL)
 			memset(lv->stamp, 0, n * sizeof(*lv->stamp));
+		if (lv->order != NULL) {
+			uint64_t o = order_empty(lv->ways);
+
+			for (uint32_t i = 0; i < lv->sets; i++)
+				lv->order[i] = o;
+		}
 	}
-	c->last = 0;
+	c->last = CACHE_NO_LINE;
 	c->clock = 0;
+}
+
+/* The next LRU clock value of the stamp levels. */
+static inline uint32_t cache_tick(struct cache *c)
+{
+	if (unlikely(c->clock == UINT32_MAX))
+		cache_renumber(c);
+	return ++c->clock;
+}
+
+/* The LRU way of a 16-way stamp set, its victim (set_touch()'s miss half). */
+static inline uint32_t stamp16_victim(const uint32_t *stamp)
+{
+	uint32_t oldest = stamp[0], victim = 0;
+
+#pragma GCC unroll 16
+	for (uint32_t w = 1; w < 16; w++)
+		oldest = stamp[w] < oldest ? stamp[w] : oldest;
+#pragma GCC unroll 16
+	while (stamp[victim] != oldest)
+		victim++;
+	return victim;
+}
+
+int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h)
+{
+	struct cache_level *l2 = &c->lvl[1];
+	uint32_t now = cache_tick(c);
+	size_t base = (size_t)((uint32_t)h & l2->mask) * 16;
+	uint32_t victim = stamp16_victim(l2->stamp + base);
+	int served = CACHE_DRAM;
+
+	l2->tag[base + victim] = tag;
+	l2->stamp[base + victim] = now;
+	if (stamp_touch(&c->lvl[2], (uint32_t)h & c->lvl[2].mask, tag, now))
+		served = CACHE_LLC;
+	c->served[served - 1]++;
+	return served;
+}
+
+/* L2, then LLC, for a reference that missed the L1; now is its tick. */
+static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint64_t tag,
+							   uint32_t now)
+{
+	uint64_t h = line_hash(tag - 1);
+	int served;
+
+	if (stamp_touch(&c->lvl[1], (uint32_t)h & c->lvl[1].mask, tag, now))
+		served = CACHE_L2;
+	else if (stamp_touch(&c->lvl[2], (uint32_t)h & c->lvl[2].mask, tag, now))
+		served = CACHE_LLC;
+	else
+		served = CACHE_DRAM;
+	c->served[served - 1]++;
+	return served;
+}
+
+int cache_ref_lower(struct cache *c, uint64_t tag)
+{
+	return ref_lower(c, tag, cache_tick(c));
 }
 
 int cache_ref_slow(struct cache *c, uint64_t tag)
 {
-	int served = CACHE_DRAM;
+	struct cache_level *l1 = &c->lvl[0];
+	uint32_t set = (uint32_t)(tag - 1) & l1->mask;
 
-	c->last = tag;
-	if (!c->on) {
+	c->last = tag - 1;
+	/* The L1 is indexed by line bits, L2 and LLC by one hash (cache_init()). */
+	if (l1->order != NULL) {
+		if (order_touch(l1, set, tag)) {
+			c->served[0]++;
+			return CACHE_L1;
+		}
+		return ref_lower(c, tag, cache_tick(c));
+	}
+	uint32_t now = cache_tick(c);
+
+	if (stamp_touch(l1, set, tag, now)) {
 		c->served[0]++;
 		return CACHE_L1;
 	}
-	if (unlikely(c->clock == UINT32_MAX))
-		cache_renumber(c);
-	uint32_t now = ++c->clock;
-
-	/* The L1 is indexed by line bits, L2 and LLC by hash (cache_init()). */
-	if (level_touch(&c->lvl[0], false, tag, now))
-		served = CACHE_L1;
-	else if (level_touch(&c->lvl[1], true, tag, now))
-		served = CACHE_L2;
-	else if (level_touch(&c->lvl[2], true, tag, now))
-		served = CACHE_LLC;
-	c->served[served - 1]++;
-	return served;
+	return ref_lower(c, tag, now);
 }
 
 uint32_t cache_set_of(const struct cache *c, int level, uint64_t pa)

@@ -24,15 +24,29 @@
  *     every reference passes through here). This is what keeps the TLB-hit
  *     path short for sequential data.
  *
+ * How LRU is kept (two exact forms of the same order; the choice changes no
+ * decision, only the work per reference):
+ *   - the L1 with at most 16 ways keeps, per set, its ways in LRU order in
+ *     one word (order): nibble i is the way at recency position i, 0 the
+ *     MRU. The references that reach an L1 set mostly miss it (the last-line
+ *     memo takes the re-references), and there the victim is one shift;
+ *   - L2, LLC (and an L1 of more than 16 ways) stamp each use with a clock:
+ *     their references mostly hit, and a hit is one store.
+ * An empty set's order lists the ways from the highest (MRU end) to way 0
+ * (LRU end), so the ways fill from way 0 up, as the lowest empty way is the
+ * victim under stamps (an empty way's stamp is 0).
+ *
  * With the model off (cache.on false) every reference is served by L1 and no
  * state is kept: the flat costs of --cache-model off.
  *
  * Invariants:
  *   - tag[i] == 0 means the way is empty, else tag[i] == line number + 1;
  *   - within one set no two ways hold the same tag;
- *   - the stamps of a set's occupied ways are distinct and non-zero, an empty
- *     way's stamp is 0, and clock is at least every stamp;
- *   - last == 0, or last is the tag of the most recently referenced line,
+ *   - order levels: a set's order word holds each of its ways once, in
+ *     nibbles 0..ways-1, and 0 above; empty ways are the last positions;
+ *   - stamp levels: the stamps of a set's occupied ways are distinct and
+ *     non-zero, an empty way's stamp is 0, and clock is at least every stamp;
+ *   - last == CACHE_NO_LINE, or last is the most recently referenced line,
  *     which is the most recently used line of its L1 set;
  *   - sets is a power of two; ways is 1..CACHE_MAX_WAYS.
  */
@@ -45,22 +59,26 @@
 #define CACHE_LEVELS 3
 #define CACHE_MAX_WAYS 32u
 #define CACHE_MAX_SETS (UINT32_C(1) << 20)
+#define CACHE_NO_LINE UINT64_MAX /* c->last when no line was referenced */
 
 /* Level numbers a reference reports: served by L1 .. LLC, or DRAM. */
 enum { CACHE_L1 = 1, CACHE_L2, CACHE_LLC, CACHE_DRAM };
 
 struct cache_level {
 	uint64_t *tag;	 /* sets * ways, set-major */
-	uint32_t *stamp; /* LRU clock of the last use; 0 = empty */
+	uint32_t *stamp; /* LRU clock of the last use; 0 = empty (stamp levels) */
+	uint64_t *order; /* per set: the ways in LRU order (order levels) */
 	uint32_t sets, ways, mask;
 	bool hashed; /* set = hash of the line; else set = line & mask */
 };
 
 struct cache {
 	struct cache_level lvl[CACHE_LEVELS];
-	uint64_t last;	    /* tag of the most recent reference, 0 = none */
-	uint32_t clock;	    /* LRU clock */
+	uint64_t last;	    /* line of the most recent reference, or CACHE_NO_LINE */
+	uint32_t clock;	    /* LRU clock of the stamp levels */
 	bool on;	    /* false: every reference is an L1 hit, no state */
+	bool l1_order8;	    /* the L1 is an order level of 8 ways: searched inline */
+	bool l2_ways16;	    /* and the L2 has 16 ways: an L2 hit is inline too */
 	uint64_t served[4]; /* references served by L1, L2, LLC, DRAM */
 };
 
@@ -76,6 +94,128 @@ void cache_clear(struct cache *c);
 
 /* The rest of a reference after the last-line check. Call cache_ref(). */
 int cache_ref_slow(struct cache *c, uint64_t tag);
+/* The rest of a reference that missed an order-kept L1 (L2, LLC). Call
+ * cache_ref(). */
+int cache_ref_lower(struct cache *c, uint64_t tag);
+
+/* The rest of a reference that missed an 8-way order-kept L1 and a 16-way
+ * L2, whose line hashes to h: the L2 fill, then the LLC. Call cache_ref(). */
+int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h);
+
+/*
+ * Hash of the line number, whose low bits are the L2 and LLC set: multiply
+ * by 2^64/phi, fold, multiply again and fold (the finaliser of a 64-bit
+ * mixer). Every address bit above the line offset moves the set, arithmetic
+ * sequences of frames spread like random ones, and the function is fixed,
+ * so a run is deterministic. Real LLCs use XOR trees of physical address
+ * bits whose exact form is undocumented; any hash that spreads frames evenly
+ * serves here.
+ */
+static inline uint64_t cache_line_hash(uint64_t line)
+{
+	uint64_t x = line * UINT64_C(0x9e3779b97f4a7c15);
+
+	x ^= x >> 32;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	return x ^ (x >> 29);
+}
+
+#define CACHE_NIBBLES_1 UINT64_C(0x1111111111111111)
+#define CACHE_NIBBLES_8 UINT64_C(0x8888888888888888)
+
+/* Positions 0..ways-1 of an order word. */
+static inline uint64_t cache_order_full(uint32_t ways)
+{
+	return ways >= 16 ? ~UINT64_C(0) : (UINT64_C(1) << (4 * ways)) - 1;
+}
+
+/*
+ * Search one set of an order level (ways <= 16) for tag. A hit moves its way
+ * to position 0 and the positions before it one down (nothing is written
+ * when it already is the MRU); a miss fills the way at position ways-1 (the
+ * LRU, or the lowest empty way) and moves it to position 0. Returns true on
+ * a hit.
+ */
+static inline __attribute__((always_inline)) bool cache_order_touch(uint64_t *t, uint64_t *order,
+								    uint32_t ways, uint64_t tag)
+{
+	uint64_t o = *order;
+
+#pragma GCC unroll 16
+	for (uint32_t w = 0; w < ways; w++) {
+		if (t[w] == tag) {
+			if ((o & 15) == w)
+				return true; /* already the MRU */
+			/* Position of w: the lowest zero nibble of o ^ w...w. */
+			uint64_t x = o ^ (w * CACHE_NIBBLES_1);
+			uint64_t z = (x - CACHE_NIBBLES_1) & ~x & CACHE_NIBBLES_8;
+			unsigned p4 = (unsigned)__builtin_ctzll(z) - 3; /* 4 * position */
+			uint64_t below = o & ((UINT64_C(1) << p4) - 1);
+			uint64_t through = (UINT64_C(2) << (p4 + 3)) - 1;
+
+			*order = (o & ~through) | (below << 4) | w;
+			return true;
+		}
+	}
+	uint64_t victim = (o >> (4 * (ways - 1))) & 15;
+
+	t[victim] = tag;
+	*order = ((o << 4) | victim) & cache_order_full(ways);
+	return false;
+}
+
+/*
+ * The first step of cache_ref(): a reference to the last line (or any, with
+ * the model off) is an L1 hit, counted; returns true then. Otherwise returns
+ * false with nothing done: the caller goes on with cache_ref_rest().
+ */
+static inline __attribute__((always_inline)) bool cache_ref_last(struct cache *c, uint64_t pa)
+{
+	/* With the model off last stays CACHE_NO_LINE, which no line equals. */
+	if (likely(pa >> CACHE_LINE_SHIFT == c->last || !c->on)) {
+		c->served[0]++;
+		return true;
+	}
+	return false;
+}
+
+/* The rest of cache_ref() after cache_ref_last() returned false. The search
+ * of an 8-way order-kept L1 is inline: an L1 hit makes no call. */
+static inline __attribute__((always_inline)) int cache_ref_rest(struct cache *c, uint64_t pa)
+{
+	uint64_t tag = (pa >> CACHE_LINE_SHIFT) + 1;
+
+	if (likely(c->l1_order8)) {
+		struct cache_level *l1 = &c->lvl[0];
+		uint32_t set = (uint32_t)(tag - 1) & l1->mask;
+
+		c->last = tag - 1;
+		if (cache_order_touch(l1->tag + (size_t)set * 8, l1->order + set, 8, tag)) {
+			c->served[0]++;
+			return CACHE_L1;
+		}
+		if (likely(c->l2_ways16 && c->clock != UINT32_MAX)) {
+			/* The L2 search and a hit's stamp, as set_touch() does
+			 * them (cache.c); a miss goes on out of line. */
+			struct cache_level *l2 = &c->lvl[1];
+			uint64_t h = cache_line_hash(tag - 1);
+			size_t base = (size_t)((uint32_t)h & l2->mask) * 16;
+			const uint64_t *t2 = l2->tag + base;
+
+#pragma GCC unroll 16
+			for (uint32_t w = 0; w < 16; w++) {
+				if (t2[w] == tag) {
+					l2->stamp[base + w] = ++c->clock;
+					c->served[1]++;
+					return CACHE_L2;
+				}
+			}
+			return cache_ref_l2_miss(c, tag, h);
+		}
+		return cache_ref_lower(c, tag);
+	}
+	return cache_ref_slow(c, tag);
+}
 
 /*
  * One reference to host-physical address pa: returns the level that served
@@ -83,15 +223,11 @@ int cache_ref_slow(struct cache *c, uint64_t tag);
  * Caller's duty: c was set up by cache_init(). Allocates nothing, prints
  * nothing, calls nothing indirectly.
  */
-static inline int cache_ref(struct cache *c, uint64_t pa)
+static inline __attribute__((always_inline)) int cache_ref(struct cache *c, uint64_t pa)
 {
-	uint64_t tag = (pa >> CACHE_LINE_SHIFT) + 1;
-
-	if (likely(tag == c->last)) {
-		c->served[0]++;
+	if (cache_ref_last(c, pa))
 		return CACHE_L1;
-	}
-	return cache_ref_slow(c, tag);
+	return cache_ref_rest(c, pa);
 }
 
 /* Set index of line tag-1 in level l (tests: placement and hashing). */

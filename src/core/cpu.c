@@ -135,6 +135,9 @@ static uint64_t cpu_resolve(struct vcpu *v, struct mem_access *a)
 uint64_t cpu_access_slow(struct vcpu *v, struct mem_access *a)
 {
 	struct vm *vm = v->vm;
+	if (v->tlb_ctx != tlb_ctx(v->vpid, vcpu_pcid(v)))
+		vmmu_bug("tlb-ctx", "vCPU %u: tlb_ctx %#x, vpid %u, pcid %u", v->id, v->tlb_ctx,
+			 v->vpid, vcpu_pcid(v));
 	if (unlikely(v->ctl.pke) && a->kind != ACC_FETCH) {
 		/* CR4.PKE: a data access to a user page leaves the inline path
 		 * (tlb_ok refuses it). A hit that the key allows completes here,
@@ -202,6 +205,7 @@ void cpu_rights_update(struct vcpu *v)
 		hw.wp = true;
 		hw.nxe = true;
 	}
+	tlb_fast_clear(&v->tlb); /* its tags hold rights checked under the old ones */
 	paging_rights_compute(&v->ctl, v->ac, &v->guest_rights);
 	paging_rights_compute(&hw, v->ac, &v->hw_rights);
 	/* TLB flags >> 1: bit 0 W, 1 U, 2 NX, 3 G, 4 D. */
@@ -271,6 +275,8 @@ void cpu_write_cr3(struct vcpu *v, uint64_t cr3)
 	vm->st.cr3_loads++;
 	vm->st.cyc_flush += vm->cost.cr3_load;
 	v->cr3 = (cr3 & PTE_FRAME_MASK) | pcid;
+	v->tlb_ctx = tlb_ctx(v->vpid, pcid);
+	tlb_fast_clear(&v->tlb); /* its tags were for the old PCID */
 	v->cr3_noflush = noflush;
 	uint64_t n = 0;
 	if (!noflush) {

@@ -7,6 +7,15 @@
  * indirect call on that path. A miss calls the mode's translate(); a guest
  * fault goes to guest-mm and the access is retried.
  *
+ * A load or store first compares its page with the TLB's tag for its
+ * privilege and kind (struct tlb's fast tags): a match is a hit on the memo
+ * entry whose rights were checked when the tag was set, and costs one
+ * compare and one add. The vCPU clears the tags when its PCID or its rights
+ * change (cpu_write_cr3(), cpu_rights_update()); the TLB clears them when
+ * its memo changes. Otherwise the inline 4K probe (tlb_lookup_4k_ctx())
+ * runs with the context word the vCPU keeps (v->tlb_ctx), then the rest of
+ * the lookup.
+ *
  * Every access is charged to cyc_access exactly once, when it completes: a
  * load or store the latency of the cache level that served its line
  * (vm_data_ref(), an inline last-line check then a direct call), a fetch the
@@ -62,19 +71,68 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
 	}
 }
 
+/*
+ * The fast hit: the TLB's tag for (user, kind) names va's page (see struct
+ * tlb), so this access is a hit on the memo entry with the rights it needs.
+ * It does what the probe below does on that hit: the lookup is counted as an
+ * inline L1 hit, no LRU stamp is written.
+ */
+static inline __attribute__((always_inline)) bool cpu_fast_hit(struct vcpu *v, gva_t gva, bool user,
+							       enum access_kind k, uint64_t *hpa)
+{
+	if (likely(v->tlb.fast[k][user] == gva >> PAGE_SHIFT)) {
+		v->tlb.c.l1d_hits++;
+		*hpa = gva + v->tlb.fast_delta;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The TLB probe of a data access that missed the fast tags: tlb_lookup()
+ * with its inline 4K half taken apart, so that a 4K hit needs no page-size
+ * arithmetic. On a hit with the rights on the memo entry that had already
+ * been hit as the memo since it was set (a third access in a row to its
+ * page), tag it for the next ones: a stream that changes page at every
+ * access, or touches each page twice (a load, then a store back), sets no
+ * tag. Which accesses set a tag changes no count, only which path finds the
+ * same hit.
+ */
+static inline __attribute__((always_inline)) bool
+cpu_probe_hit(struct vcpu *v, gva_t gva, bool user, enum access_kind k, uint64_t *hpa)
+{
+	struct tlb *t = &v->tlb;
+	struct tlb_entry *e = tlb_lookup_4k_ctx(t, gva, v->tlb_ctx);
+	if (likely(e != NULL)) {
+		if (unlikely(!cpu_tlb_ok(v, e, k, user)))
+			return false;
+		if (t->c.l1d_hits - t->memo_mark > 1)
+			tlb_fast_set(t, user, k, gva);
+		*hpa = e->hpa + (gva & (PAGE_SIZE - 1));
+		return true;
+	}
+	e = tlb_lookup_rest(t, gva, v->vpid, vcpu_pcid(v), k);
+	if (likely(cpu_tlb_ok(v, e, k, user))) {
+		*hpa = cpu_hit_hpa(e, gva);
+		return true;
+	}
+	return false;
+}
+
 static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, gva_t gva,
 							       unsigned size)
 {
 	struct vm *vm = v->vm;
+	bool user = v->user;
+	uint64_t hpa;
 	vm->st.accesses++;
-	vm->st.user_accesses += v->user;
-	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_READ);
-	if (likely(cpu_tlb_ok(v, e, ACC_READ, v->user))) {
-		uint64_t hpa = cpu_hit_hpa(e, gva);
+	vm->st.user_accesses += user;
+	if (likely(cpu_fast_hit(v, gva, user, ACC_READ, &hpa) ||
+		   cpu_probe_hit(v, gva, user, ACC_READ, &hpa))) {
 		vm->st.cyc_access += vm_data_ref(vm, hpa);
 		return cpu_load_sized(vm->hm.base + hpa, size);
 	}
-	struct mem_access a = { .gva = gva, .kind = ACC_READ, .size = (uint8_t)size, .user = v->user };
+	struct mem_access a = { .gva = gva, .kind = ACC_READ, .size = (uint8_t)size, .user = user };
 	return cpu_access_slow(v, &a);
 }
 
@@ -82,17 +140,18 @@ static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_
 							    unsigned size, uint64_t val)
 {
 	struct vm *vm = v->vm;
+	bool user = v->user;
+	uint64_t hpa;
 	vm->st.accesses++;
-	vm->st.user_accesses += v->user;
-	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_WRITE);
-	if (likely(cpu_tlb_ok(v, e, ACC_WRITE, v->user))) {
-		uint64_t hpa = cpu_hit_hpa(e, gva);
+	vm->st.user_accesses += user;
+	if (likely(cpu_fast_hit(v, gva, user, ACC_WRITE, &hpa) ||
+		   cpu_probe_hit(v, gva, user, ACC_WRITE, &hpa))) {
 		vm->st.cyc_access += vm_data_ref(vm, hpa);
 		cpu_store_sized(vm->hm.base + hpa, size, val);
 		return;
 	}
 	struct mem_access a = { .gva = gva, .kind = ACC_WRITE, .size = (uint8_t)size,
-				.user = v->user, .value = val };
+				.user = user, .value = val };
 	cpu_access_slow(v, &a);
 }
 

@@ -500,6 +500,7 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 		v->id = i;
 		/* KVM allocates one VPID per vCPU (allocate_vpid()). */
 		v->vpid = cfg->vpid ? (uint16_t)(i + 1) : 0;
+		v->tlb_ctx = tlb_ctx(v->vpid, vcpu_pcid(v));
 		/* The controls the guest kernel will set at boot (it writes them
 		 * with cpu_set_paging_ctl()); tables built by hand before any
 		 * boot see the same ones. */
@@ -517,6 +518,8 @@ struct vm *vm_create_ops(const struct vm_config *cfg, const struct mmu_ops *mode
 	if (mode->paravirt && vm->cfg.host_page < cfg->direct_map_page)
 		vm->cfg.host_page = cfg->direct_map_page;
 	vm->cost = cfg->cost;
+	for (int l = CACHE_L1; l <= CACHE_DRAM; l++)
+		vm->ref_cycles[l] = cost_ref_latency(&vm->cost, l);
 	errno = 0; /* an allocation that fails below leaves ENOMEM */
 	if (cache_init(&vm->cache, cfg->cache, cfg->cache_model) != 0) {
 		if (vm_heap_failed(err, errlen, "the cache model"))

@@ -158,6 +158,7 @@ struct vcpu {
 	uint64_t cr3;     /* guest CR3 as the guest last wrote it (PCID, no-flush cleared) */
 	bool cr3_noflush; /* the last MOV to CR3 had bit 63 set (and PCIDs are on) */
 	uint16_t vpid;    /* TLB tag: 1 with VPID on, 0 (shared with the host) off */
+	uint32_t tlb_ctx; /* tlb_ctx(vpid, vcpu_pcid()): vm_create(), cpu_write_cr3() */
 	bool user;        /* current privilege: true = CPL 3 */
 	struct tlb tlb;
 	struct psc psc;   /* 1D paging-structure caches */
@@ -214,6 +215,9 @@ struct vm {
 	struct stats st;
 	struct vm_roi roi; /* the measured region, roi.h */
 	struct cost_model cost;
+	/* cost_ref_latency(&cost, level) for level CACHE_L1..CACHE_DRAM, as a
+	 * table for the TLB-hit path (vm_create() fills it from cost). */
+	uint32_t ref_cycles[CACHE_DRAM + 1];
 	struct cache cache; /* data and page-table lines (cache.h) */
 	trace_fn_t trace_fn;
 	void *trace_ctx;
@@ -328,9 +332,11 @@ uint64_t vm_guest_digest_scan(struct vm *vm);
  * the cache level that served it (cost.ref_l1 with --cache-model off). The
  * caller adds them to cyc_access. Inline: the TLB-hit path calls it.
  */
-static inline uint32_t vm_data_ref(struct vm *vm, uint64_t hpa)
+static inline __attribute__((always_inline)) uint32_t vm_data_ref(struct vm *vm, uint64_t hpa)
 {
-	return cost_ref_latency(&vm->cost, cache_ref(&vm->cache, hpa));
+	if (likely(cache_ref_last(&vm->cache, hpa)))
+		return vm->cost.ref_l1;
+	return vm->ref_cycles[cache_ref_rest(&vm->cache, hpa)];
 }
 
 /*

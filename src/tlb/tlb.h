@@ -21,7 +21,12 @@
  *     VMM's) job, through the flush calls below;
  *   - an address is present at most once per array for a given
  *     (vpid, pcid, size);
- *   - sets is a power of two.
+ *   - sets is a power of two;
+ *   - mru is NULL or a valid l1d entry, the MRU of its set, found by a
+ *     lookup of (mru_vpn, mru_ctx); every fast tag that is not TLB_NO_VPN
+ *     equals fast_page, whose page maps to mru at fast_page << 12 +
+ *     fast_delta, and fast_page == TLB_NO_VPN leaves every tag empty
+ *     (tests/test_tlb.c checks these by brute force).
  */
 #ifndef VMMU_TLB_H
 #define VMMU_TLB_H
@@ -45,10 +50,17 @@ struct tlb_array {
 	uint32_t nsize[PG_NR]; /* valid entries of each page size */
 };
 
+/*
+ * The counters as kept. A data lookup that hits inline (the memo entry or
+ * its l1d set, tlb_lookup_4k()) bumps l1d_hits alone; it is also a lookup,
+ * a hit and an L1 hit, which tlb_counters() adds when the counts are read.
+ * Read them through tlb_counters().
+ */
 struct tlb_counters {
 	uint64_t lookups, hits, l1_hits, l2_hits, misses, fills, evictions;
 	uint64_t flush_all, flush_vpid, flush_pcid, flush_addr, flush_nonglobal;
 	uint64_t entries_flushed;
+	uint64_t l1d_hits;
 };
 
 struct tlb {
@@ -66,6 +78,24 @@ struct tlb {
 	uint64_t mru_vpn;
 	uint32_t mru_ctx;
 	uint32_t clock;
+	/*
+	 * The caller's tags of the memo entry, one per (data access kind,
+	 * privilege), as QEMU's CPUTLBEntry keeps one tag word per access kind:
+	 * fast[kind][user] == va >> PAGE_SHIFT says that a data lookup of va
+	 * under the caller's current (VPID, PCID) is a hit on t->mru and that
+	 * the caller's rights check passes for (user, kind); the page is then
+	 * at host-physical va + fast_delta. The caller sets them with
+	 * tlb_fast_set() after such a hit, and clears them with
+	 * tlb_fast_clear() when its context or its rights change; the TLB
+	 * clears them whenever the memo changes (tlb_mru_forget() and every new
+	 * memo). TLB_NO_VPN, which no va >> PAGE_SHIFT equals, is an empty tag.
+	 * A hit through them is exactly a memo hit: counted in l1d_hits, no
+	 * stamp.
+	 */
+	uint64_t fast[2][2];
+	uint64_t fast_page;  /* va >> PAGE_SHIFT the tags were set for */
+	uint64_t memo_mark;  /* c.l1d_hits when the memo was last set */
+	uint64_t fast_delta; /* host-physical page base - (va & ~0xfff) */
 	struct tlb_counters c;
 };
 
@@ -91,12 +121,55 @@ static inline uint32_t tlb_ctx(uint16_t vpid, uint16_t pcid)
 	return (uint32_t)vpid << 16 | pcid;
 }
 
+/* Empty the caller's fast tags (see struct tlb). fast_page == TLB_NO_VPN
+ * means that every tag is empty. */
+static inline void tlb_fast_clear(struct tlb *t)
+{
+	if (t->fast_page != TLB_NO_VPN) {
+		t->fast[0][0] = t->fast[0][1] = t->fast[1][0] = t->fast[1][1] = TLB_NO_VPN;
+		t->fast_page = TLB_NO_VPN;
+	}
+}
+
 /* Forget the last-hit memo (before any entry is stamped, filled or
- * dropped). */
+ * dropped), and the fast tags with it. */
 static inline void tlb_mru_forget(struct tlb *t)
 {
 	t->mru = NULL;
 	t->mru_vpn = TLB_NO_VPN;
+	tlb_fast_clear(t);
+}
+
+/*
+ * Tag the memo entry for a data access of kind k (ACC_READ or ACC_WRITE) at
+ * va by a caller at privilege 'user', whose rights check passed on it.
+ * Caller's duty: the lookup of va just returned t->mru (non-NULL), under the
+ * caller's current (VPID, PCID). The tags of one memo all share one raw page
+ * number: a va that names the same entry through other sign bits replaces
+ * them.
+ */
+static inline void tlb_fast_set(struct tlb *t, bool user, enum access_kind k, gva_t va)
+{
+	uint64_t page = va >> PAGE_SHIFT;
+
+	if (t->fast_page != page) {
+		tlb_fast_clear(t);
+		t->fast_page = page;
+		t->fast_delta = t->mru->hpa - (va & PAGE_MASK);
+	}
+	t->fast[k][user] = page;
+}
+
+/* The counters, memo hits folded into lookups, hits and l1_hits. */
+static inline struct tlb_counters tlb_counters(const struct tlb *t)
+{
+	struct tlb_counters c = t->c;
+
+	c.lookups += c.l1d_hits;
+	c.hits += c.l1d_hits;
+	c.l1_hits += c.l1d_hits;
+	c.l1d_hits = 0;
+	return c;
 }
 
 /* The rest of a lookup after the L1 4K data probe: fetches, the L1 large
@@ -106,51 +179,85 @@ struct tlb_entry *tlb_lookup_rest(struct tlb *t, gva_t va, uint16_t vpid, uint16
 /* Renumber LRU stamps before the clock wraps (rare). */
 void tlb_renumber(struct tlb *t);
 
+/* The search of one l1d set (e, 'ways' ways) for (vpn, ctx), after the memo
+ * missed: see tlb_lookup_4k(). */
+static inline __attribute__((always_inline)) struct tlb_entry *
+tlb_probe_4k(struct tlb *t, struct tlb_entry *e, uint32_t ways, uint64_t vpn, uint32_t ctx)
+{
+	uint16_t vpid = (uint16_t)(ctx >> 16), pcid = (uint16_t)ctx;
+
+	/* l1d holds 4K entries only, so the size needs no compare. */
+#pragma GCC unroll 4
+	for (uint32_t w = 0; w < ways; w++, e++) {
+		if (e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
+		    (e->pcid == pcid || (e->flags & TLBF_G))) {
+			t->c.l1d_hits++;
+			/* The memo's entry found under another key (a global
+			 * entry, another PCID) is still the MRU of its set: it
+			 * needs no new stamp. */
+			if (e != t->mru) {
+				if (unlikely(t->clock == UINT32_MAX))
+					tlb_renumber(t);
+				e->stamp = ++t->clock;
+			}
+			tlb_fast_clear(t);
+			t->memo_mark = t->c.l1d_hits;
+			t->mru = e;
+			t->mru_vpn = vpn;
+			t->mru_ctx = ctx;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The inline half of a data lookup: the memo, then the one l1d set of va
+ * (unrolled for 4 ways), for ctx == tlb_ctx(vpid, pcid), which the caller
+ * may keep. Returns the 4K entry, counted as a lookup, a hit and an L1 hit,
+ * or NULL with nothing counted (the caller goes on with tlb_lookup_rest()).
+ * On a hit the entry is the memo (t->mru == the result). A hit on the entry
+ * stamped last, under the key it was stamped for, compares two words and
+ * writes no stamp: a stream that stays in one page costs no set search and
+ * no LRU store.
+ */
+static inline __attribute__((always_inline)) struct tlb_entry *
+tlb_lookup_4k_ctx(struct tlb *t, gva_t va, uint32_t ctx)
+{
+	uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
+	if (likely(vpn == t->mru_vpn && ctx == t->mru_ctx)) {
+		t->c.l1d_hits++;
+		return t->mru;
+	}
+	struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
+	if (likely(t->l1d.ways == 4))
+		return tlb_probe_4k(t, e, 4, vpn, ctx);
+	return tlb_probe_4k(t, e, t->l1d.ways, vpn, ctx);
+}
+
+/* tlb_lookup_4k_ctx() with the context computed. */
+static inline __attribute__((always_inline)) struct tlb_entry *
+tlb_lookup_4k(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid)
+{
+	return tlb_lookup_4k_ctx(t, va, tlb_ctx(vpid, pcid));
+}
+
 /*
  * Look va up for (vpid, pcid). Fetches search l1i then l2, data searches
  * l1d, l1d_large then l2. Returns the entry, or NULL on a miss. Counts the
  * lookup. Does not check permissions: the caller does.
  *
- * The L1 4K data probe is inline: it is the simulator's hot path (a TLB hit
- * of an ordinary load or store), so it makes no call at all. A hit on the
- * entry stamped last (t->mru), under the key it was stamped for, compares
- * two words and writes no stamp: a stream that stays in one page costs no
- * set search and no LRU store.
+ * The L1 4K data probe is inline (tlb_lookup_4k()): it is the simulator's
+ * hot path (a TLB hit of an ordinary load or store), so it makes no call at
+ * all.
  */
 static inline __attribute__((always_inline)) struct tlb_entry *
 tlb_lookup(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid, enum access_kind kind)
 {
 	if (likely(kind != ACC_FETCH)) {
-		uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
-		uint32_t ctx = tlb_ctx(vpid, pcid);
-		if (likely(vpn == t->mru_vpn && ctx == t->mru_ctx)) {
-			t->c.lookups++;
-			t->c.hits++;
-			t->c.l1_hits++;
-			return t->mru;
-		}
-		struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
-		/* l1d holds 4K entries only, so the size needs no compare. */
-		for (uint32_t w = 0; w < t->l1d.ways; w++, e++) {
-			if (e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
-			    (e->pcid == pcid || (e->flags & TLBF_G))) {
-				t->c.lookups++;
-				t->c.hits++;
-				t->c.l1_hits++;
-				/* The memo's entry found under another key (a
-				 * global entry, another PCID) is still the MRU
-				 * of its set: it needs no new stamp. */
-				if (e != t->mru) {
-					if (unlikely(t->clock == UINT32_MAX))
-						tlb_renumber(t);
-					e->stamp = ++t->clock;
-				}
-				t->mru = e;
-				t->mru_vpn = vpn;
-				t->mru_ctx = ctx;
-				return e;
-			}
-		}
+		struct tlb_entry *e = tlb_lookup_4k(t, va, vpid, pcid);
+		if (likely(e != NULL))
+			return e;
 	}
 	return tlb_lookup_rest(t, va, vpid, pcid, kind);
 }
