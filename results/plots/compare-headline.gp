@@ -17,12 +17,12 @@ set logscale y
 set yrange [*:*]
 do for [fmt in "svg png"] {
   if (fmt eq "svg") {
-    set terminal svg size 3756,560 dynamic noenhanced font "sans,10" background "#ffffff"
+    set terminal svg size 4400,560 dynamic noenhanced font "sans,10" background "#ffffff"
   } else {
     if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-      set terminal pngcairo size 3756,560 noenhanced font "sans,10" background "#ffffff"
+      set terminal pngcairo size 4400,560 noenhanced font "sans,10" background "#ffffff"
     } else {
-      set terminal png size 3756,560 noenhanced
+      set terminal png size 4400,560 noenhanced
     }
   }
   set output "compare-headline." . fmt . suffix
@@ -33,6 +33,8 @@ do for [fmt in "svg png"] {
        "compare-headline.dat" using 6 title "agile" lc rgb "#9467bd", \
        "compare-headline.dat" using 7 title "pv" lc rgb "#8c564b", \
        "compare-headline.dat" using 8 title "nept" lc rgb "#e377c2", \
-       "compare-headline.dat" using 9 title "shadow-on-ept" lc rgb "#7f7f7f"
+       "compare-headline.dat" using 9 title "shadow-on-ept" lc rgb "#7f7f7f", \
+       "compare-headline.dat" using 10 title "pvm" lc rgb "#bcbd22", \
+       "compare-headline.dat" using 11 title "shadow-on-shadow" lc rgb "#17becf"
   set output
 }
