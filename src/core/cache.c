@@ -109,6 +109,8 @@ static inline __attribute__((always_inline)) bool stamp_touch(struct cache_level
 	switch (lv->ways) {
 	case 8:
 		return set_touch(t, stamp, 8, tag, now);
+	case 11: /* skylake-sp's LLC slice */
+		return set_touch(t, stamp, 11, tag, now);
 	case 16:
 		return set_touch(t, stamp, 16, tag, now);
 	default:
