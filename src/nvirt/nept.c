@@ -35,14 +35,6 @@
 
 /* ---- exits ---- */
 
-/* L1's own exit to L0 for an instruction L0 emulates in 'handler' cycles. */
-static void nv_l1_exit(struct vcpu *v, enum exit_reason r, uint32_t handler, const char *what)
-{
-	struct vm *vm = v->vm;
-	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = handler, .what = what);
-	vm_exit(v, r, &vm->st.exits_l1, handler);
-}
-
 /* The L2 -> L0 exit, once L0's handler is done. */
 static void nv_l2_exit(struct vcpu *v, uint32_t handler)
 {
@@ -55,13 +47,7 @@ static void nv_l2_exit(struct vcpu *v, uint32_t handler)
 static void nept_l1_ept_violation(struct vcpu *v, struct nvirt *nv, gfn_t gfn)
 {
 	struct vm *vm = v->vm;
-	/* With VMCS shadowing the CPU serves L1's VMREADs of the exit fields
-	 * from the shadow VMCS that L0 filled (copy_vmcs12_to_shadow()):
-	 * no exit, an ordinary instruction in L1. */
-	if (!vm->cfg.vmcs_shadow)
-		for (int i = 0; i < NV_L1_VMREADS_EPT; i++)
-			nv_l1_exit(v, EXIT_VMREAD, vm->cost.nv_vmread,
-				   "L1: VMREAD of a vmcs12 field (exits to L0: handle_vmread)");
+	nv_l1_vmreads(v);
 	/* L1's own EPT-violation path: its KVM's kvm_tdp_page_fault(), the
 	 * same work as L0's (cost.vmm_ept_violation); its stores extra. */
 	nv_l1_work(vm, vm->cost.vmm_ept_violation);
@@ -70,8 +56,7 @@ static void nept_l1_ept_violation(struct vcpu *v, struct nvirt *nv, gfn_t gfn)
 	      .what = "L1: EPT-violation handler maps the L2 gPA in EPT12");
 	nv_ept12_map(v, nv, gfn);
 	nv->last_gfn = gfn;
-	nv_l1_exit(v, EXIT_VMRESUME, vm->cost.nv_vmresume,
-		   "L1: VMRESUME (exits to L0: nested_vmx_run, prepare_vmcs02)");
+	nv_l1_vmresume(v);
 }
 
 /* An EPT02 violation at viol->gpa: see the file comment. */

@@ -156,6 +156,46 @@ struct soe {
 	const struct mmu_ops *self; /* &shadow_on_ept_mmu_ops or &pvm_mmu_ops */
 };
 
+/* L1's own exit to L0 for an instruction L0 emulates in 'handler' cycles
+ * (counted in exits_l1). */
+static inline void nv_l1_exit(struct vcpu *v, enum exit_reason r, uint32_t handler,
+			      const char *what)
+{
+	struct vm *vm = v->vm;
+	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = handler, .what = what);
+	vm_exit(v, r, &vm->st.exits_l1, handler);
+}
+
+/* L1's VMREADs of the exit fields (handle_vmread()): each an exit to L0,
+ * none with VMCS shadowing (the CPU serves them from the shadow VMCS L0
+ * filled, copy_vmcs12_to_shadow()). */
+static inline void nv_l1_vmreads(struct vcpu *v)
+{
+	if (v->vm->cfg.vmcs_shadow)
+		return;
+	for (int i = 0; i < NV_L1_VMREADS_EPT; i++)
+		nv_l1_exit(v, EXIT_VMREAD, v->vm->cost.nv_vmread,
+			   "L1: VMREAD of a vmcs12 field (exits to L0: handle_vmread)");
+}
+
+/* L1's VMRESUME, an exit to L0 (nested_vmx_run(), prepare_vmcs02()). */
+static inline void nv_l1_vmresume(struct vcpu *v)
+{
+	nv_l1_exit(v, EXIT_VMRESUME, v->vm->cost.nv_vmresume,
+		   "L1: VMRESUME (exits to L0: nested_vmx_run, prepare_vmcs02)");
+}
+
+/* L0 reflects to L1 an L2 exit that L1 intercepts (nested_vmx_vmexit()):
+ * under the shadow designs, every exit L1's shadow MMU took. */
+static inline void nv_reflect_l1_exit(struct vm *vm)
+{
+	vm->st.l2_exits++;
+	vm->st.reflected_exits++;
+	vm->st.cyc_vmm += vm->cost.nv_reflect;
+	TRACE(vm, .kind = TR_VMM_OP, .cycles = vm->cost.nv_reflect,
+	      .what = "L0: exit L1 intercepts: reflect it to L1 (nested_vmx_vmexit)");
+}
+
 /* Charge L1's own handler work (cyc_vmm and l1_cycles). */
 static inline void nv_l1_work(struct vm *vm, uint64_t cycles)
 {

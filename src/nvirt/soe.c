@@ -121,13 +121,6 @@ static void soe_restore(struct vm *vm, struct soe *s)
 	vm->exit_redirect = NULL;
 }
 
-static void soe_l1_exit(struct vcpu *v, enum exit_reason r, uint32_t handler, const char *what)
-{
-	struct vm *vm = v->vm;
-	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = handler, .what = what);
-	vm_exit(v, r, &vm->st.exits_l1, handler);
-}
-
 /*
  * Back from a shadow hook: each exit it took was an L2 exit that L0
  * reflected to L1 (shadow-on-ept) or a switcher round trip (pvm, already
@@ -147,19 +140,9 @@ static void soe_leave(struct vcpu *v, struct soe *s, struct soe_mark m)
 	if (s->pv)
 		return;
 	for (uint64_t i = 0; i < exits; i++) {
-		vm->st.l2_exits++;
-		vm->st.reflected_exits++;
-		uint32_t reflect = vm->cost.nv_reflect;
-		vm->st.cyc_vmm += reflect;
-		TRACE(vm, .kind = TR_VMM_OP, .cycles = reflect,
-		      .what = "L0: exit L1 intercepts: reflect it to L1 (nested_vmx_vmexit)");
-		if (!vm->cfg.vmcs_shadow)
-			for (int k = 0; k < NV_L1_VMREADS_EPT; k++)
-				soe_l1_exit(v, EXIT_VMREAD, vm->cost.nv_vmread,
-					    "L1: VMREAD of a vmcs12 field (exits to L0: "
-					    "handle_vmread)");
-		soe_l1_exit(v, EXIT_VMRESUME, vm->cost.nv_vmresume,
-			    "L1: VMRESUME (exits to L0: nested_vmx_run, prepare_vmcs02)");
+		nv_reflect_l1_exit(vm);
+		nv_l1_vmreads(v);
+		nv_l1_vmresume(v);
 	}
 }
 

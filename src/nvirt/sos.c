@@ -121,13 +121,6 @@ static void sos_store_hook(void *ctx, uint64_t spte_hpa, uint64_t old, uint64_t 
 	spt02_l1_store(s->v, &s->l0, spte_hpa);
 }
 
-static void sos_l1_exit(struct vcpu *v, enum exit_reason r, uint32_t cycles, const char *what)
-{
-	struct vm *vm = v->vm;
-	TRACE(vm, .kind = TR_VMM_OP, .result = (uint64_t)r, .cycles = cycles, .what = what);
-	vm_exit(v, r, &vm->st.exits_l1, cycles);
-}
-
 /* L1's store exits of reflected exit 'seg' (all remaining ones when
  * last), in the order they happened. */
 static void sos_replay_stores(struct vcpu *v, struct sos *s, size_t *k, uint64_t seg, bool last)
@@ -169,19 +162,10 @@ static void sos_delegate(struct vcpu *v, struct sos *s, struct sos_call *c)
 	vm->st.l1_cycles += vm->st.cyc_vmm - cyc0;
 	size_t k = 0;
 	for (uint64_t i = 0; i < exits; i++) {
-		vm->st.l2_exits++;
-		vm->st.reflected_exits++;
-		uint32_t reflect = vm->cost.nv_reflect;
-		vm->st.cyc_vmm += reflect;
-		TRACE(vm, .kind = TR_VMM_OP, .cycles = reflect,
-		      .what = "L0: exit L1 intercepts: reflect it to L1 (nested_vmx_vmexit)");
-		if (!vm->cfg.vmcs_shadow)
-			for (int r = 0; r < NV_L1_VMREADS_EPT; r++)
-				sos_l1_exit(v, EXIT_VMREAD, vm->cost.nv_vmread,
-					    "L1: VMREAD of a vmcs12 field (exits to L0: handle_vmread)");
+		nv_reflect_l1_exit(vm);
+		nv_l1_vmreads(v);
 		sos_replay_stores(v, s, &k, i, i + 1 == exits);
-		sos_l1_exit(v, EXIT_VMRESUME, vm->cost.nv_vmresume,
-			    "L1: VMRESUME (exits to L0: nested_vmx_run, prepare_vmcs02)");
+		nv_l1_vmresume(v);
 	}
 	sos_replay_stores(v, s, &k, 0, true); /* stores of a call that took no exit */
 	s->l0.npend = 0;
