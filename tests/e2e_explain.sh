@@ -339,6 +339,32 @@ expect_err 2 "--mode: unknown mode 'x'" "quiz unknown mode" "$VMMU" quiz --mode 
 expect_err 2 "--svg: folder '/nonexistent/dir' does not exist" "unwritable --svg (exit 2, before the walk)" "$VMMU" explain --mode native --gva 0x7f0000001000 --svg /nonexistent/dir/x.svg
 "$VMMU" explain --scenario no-such-scenario --mode native >/dev/null 2>"$T/err"
 grep -q "unknown flag '--scenario'" "$T/err" && bad "--scenario is not dispatched" || ok
+# The narrated scenarios name each walk by what walks what, from the mode's
+# own description (mmu_ops two_dim, guest_table, host_table), not its name:
+# every hardware walk that reaches an EPT is told as a 2D walk, the VMM's
+# software walks apart from the hardware's, and no reference goes unnamed.
+narr() { "$VMMU" explain --scenario "$1" --mode "$2" >"$T/narr" 2>&1; }
+narr_has() { grep -qF -- "$1" "$T/narr" && ok || bad "$2: no '$1'"; }
+narr_lacks() { grep -qF -- "$1" "$T/narr" && bad "$2: '$1'" || ok; }
+narr first-touch nept
+narr_has "2D hardware walk (L2's guest tables through EPT02) for 0x10001000: 1 memory reference, 3 2D-PWC hits, 4 nested-TLB hits" "nept first-touch"
+narr first-touch shadow-on-ept
+narr_has "2D hardware walk (SPT12 through EPT01) for 0x10001000" "shadow-on-ept first-touch"
+narr_has "    VMM software walk of the guest tables for 0x10001000: PML4 L1-cache 4c, PDPT L1-cache 4c, PD L1-cache 4c, PT L1-cache 4c = 4 memory references" "shadow-on-ept first-touch (L1's walk under the exit)"
+narr first-touch switching
+narr_has "2D hardware walk (guest tables through the EPT) for 0x10001000" "switching first-touch (nested phase)"
+narr first-touch shadow-on-shadow
+narr_has "  hardware walk of the shadow tables for 0x10001000: PML4 L1-cache 4c, PDPT L1-cache 4c, PD L1-cache 4c, PT L1-cache 4c = 4 memory references" "shadow-on-shadow first-touch (SPT02 alone)"
+for m in native shadow nested agile switching pv nept shadow-on-ept pvm shadow-on-shadow; do
+	for s in first-touch fork ept-violation; do
+		narr "$s" "$m"
+		if grep -qE ' \? [0-9]+c' "$T/narr"; then bad "$m $s: a reference with no place named"; else ok; fi
+	done
+	case $m in
+	nested | switching | nept | shadow-on-ept | pvm) narr_lacks "EPT violations exist only" "$m ept-violation note" ;;
+	*) narr_has "EPT violations exist only where the hardware walks an EPT; $m took none" "$m ept-violation note" ;;
+	esac
+done
 "$VMMU" explain --help >/dev/null && ok || bad "explain --help"
 "$VMMU" quiz --help >/dev/null && ok || bad "quiz --help"
 

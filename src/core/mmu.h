@@ -99,6 +99,10 @@ struct mmu_ops {
 	/* two_dim: what the explainer calls the host table the hardware walks,
 	 * and who built it (nested virtualization: "EPT02"); NULL: "EPT". */
 	const char *host_table;
+	/* two_dim: what the narrator calls the table of the guest dimension
+	 * when it is not the guest's own (shadow on EPT: "SPT12"); NULL: the
+	 * guest's tables. */
+	const char *guest_table;
 	const char *host_table_note; /* one line for the explainer, or NULL */
 	/* Allocate mode state into vm->mode_state. Returns 0, or -1 with vm->err set. */
 	int (*init)(struct vm *vm);

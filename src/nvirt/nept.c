@@ -224,6 +224,7 @@ const struct mmu_ops nept_mmu_ops = {
     .name = "nept",
     .two_dim = true,
     .host_table = "EPT02",
+    .guest_table = "L2's guest tables",
     .host_table_note = "the guest tables are L2's own (built by the L2 kernel); EPT02 is built "
 		       "by L0 from L1's EPT12 and L0's EPT01",
     .desc = "nested virtualization, EPT on EPT: L2 over EPT02 built by L0 from L1's EPT12 "

@@ -427,6 +427,7 @@ const struct mmu_ops shadow_on_ept_mmu_ops = {
     .two_dim = true,
     .forces_wp_nx = true,
     .host_table = "EPT01",
+    .guest_table = "SPT12",
     .host_table_note = "the guest-dimension table is L1's SPT12 (built by L1's shadow MMU); "
 		       "EPT01 is L0's, one to one over L1's memory",
     .desc = "nested virtualization, shadow on EPT: L1's shadow tables (SPT12) over L0's "
@@ -450,6 +451,7 @@ const struct mmu_ops pvm_mmu_ops = {
     .two_dim = true,
     .forces_wp_nx = true,
     .host_table = "EPT01",
+    .guest_table = "SPT12",
     .host_table_note = "the guest-dimension table is L1's SPT12 (built by L1's shadow MMU, "
 		       "entered through the PVM switcher); EPT01 is L0's, one to one over L1's "
 		       "memory",

@@ -41,6 +41,12 @@ struct narr {
 	FILE *f;
 	int verbose;
 	bool shadow, nested;
+	/* The mode's hardware walks are two-dimensional (mmu_ops.two_dim),
+	 * and what the two tables are called (mmu_ops.guest_table and
+	 * host_table; NULL: the guest's tables and "the EPT"). */
+	bool two_dim;
+	const char *guest_table, *host_table;
+	char wname[96]; /* the walk's name, when it has to be composed */
 	/* The guest runs paravirtualized (mmu_ops.paravirt): its kernel calls
 	 * the hypervisor instead of exiting to it, so the VMM's work is told
 	 * where it happens, under the hypercall that asked for it. */
@@ -55,6 +61,7 @@ struct narr {
 	bool walk_open;
 	bool walk_vmm; /* the VMM's software walk (shadow) */
 	int walk_dim;  /* first dim of the walk */
+	bool walk_2d;  /* a hardware walk with EPT references (or in a two_dim mode) */
 	int wrefs, wpsc, wpwc, wntlb_cells, wntlb_hits;
 	int wlevel;	 /* level of the last reference */
 	uint64_t wentry; /* entry of the last reference */
@@ -234,12 +241,16 @@ static const char *exit_counter_text(const char *c)
 	return "?";
 }
 
-static const char *dim_walk_name(const struct narr *n, int dim, bool vmm)
+static const char *dim_walk_name(struct narr *n, int dim, bool vmm)
 {
 	if (vmm)
 		return "VMM software walk of the guest tables";
-	if (n->nested)
-		return "2D hardware walk (guest tables through the EPT)";
+	if (n->walk_2d) {
+		snprintf(n->wname, sizeof(n->wname), "2D hardware walk (%s through %s)",
+			 n->guest_table ? n->guest_table : "guest tables",
+			 n->host_table ? n->host_table : "the EPT");
+		return n->wname;
+	}
 	if (dim == DIM_SHADOW)
 		return "hardware walk of the shadow tables";
 	return "hardware walk of the guest tables";
@@ -270,7 +281,7 @@ static void walk_flush(struct narr *n, const char *outcome)
 				 access_name(n->wacc), gpte_bits(n->wentry, b, sizeof(b)));
 		outcome = oc;
 	}
-	if (n->nested && !n->walk_vmm) {
+	if (n->walk_2d && !n->walk_vmm) {
 		say(n,
 		    "%s for %#" PRIx64 ": %d memory reference%s, %d 2D-PWC hit%s, "
 		    "%d nested-TLB hit%s (%d EPT references skipped), %" PRIu64 " cycles -> %s",
@@ -292,6 +303,9 @@ static void walk_ref(struct narr *n, const struct trace_event *ev, bool vmm)
 		n->walk_open = true;
 		n->walk_vmm = vmm;
 		n->walk_dim = ev->dim;
+		/* A 1D walk of shadow tables in a two_dim mode (shadow on EPT:
+		 * L1's shadow MMU re-walking SPT12) stays one-dimensional. */
+		n->walk_2d = !vmm && n->two_dim && ev->dim != DIM_SHADOW;
 		n->wrefs = n->wpsc = n->wpwc = n->wntlb_cells = n->wntlb_hits = 0;
 		n->wcyc = 0;
 		n->wtoks[0] = '\0';
@@ -299,6 +313,10 @@ static void walk_ref(struct narr *n, const struct trace_event *ev, bool vmm)
 		n->wacc = ev->access;
 		n->wuser = ev->user;
 	}
+	/* A walk that reaches the EPT is two-dimensional even in a mode that
+	 * also walks in one dimension (switching under nested paging). */
+	if (!vmm && ev->dim == DIM_HOST)
+		n->walk_2d = true;
 	n->wcyc += ev->cycles;
 	o = strlen(n->wtoks);
 	switch (ev->served) {
@@ -333,7 +351,7 @@ static void walk_ref(struct narr *n, const struct trace_event *ev, bool vmm)
 	}
 	n->wlevel = ev->level;
 	n->wentry = ev->entry;
-	if (n->nested && !vmm) {
+	if (n->walk_2d && !vmm) {
 		if (!n->verbose)
 			return;
 		if (ev->dim == DIM_HOST)
@@ -542,7 +560,13 @@ static void narr_event(void *ctx, struct vm *vm, const struct trace_event *ev, c
 {
 	struct narr *n = ctx;
 	char b[96], b2[96];
-	bool vmm_walk = n->shadow && ev->kind == TR_WALK_REF && ev->dim == DIM_GUEST;
+	/* The VMM's software walk of the guest tables (gwalk_run() says
+	 * so in its events): under shadow paging every guest-dimension
+	 * reference, under the nested designs L1's or L0's walks among the
+	 * hardware's. */
+	bool vmm_walk = ev->kind == TR_WALK_REF &&
+			((n->shadow && ev->dim == DIM_GUEST) ||
+			 (ev->what && strncmp(ev->what, "VMM software walk", 17) == 0));
 
 	n->nevents++;
 	bool vmm_flush =
@@ -552,7 +576,8 @@ static void narr_event(void *ctx, struct vm *vm, const struct trace_event *ev, c
 		vflush_out(n);
 	/* A reference that belongs to another walk, or any other event,
 	 * ends the walk being accumulated. */
-	if (n->walk_open && (ev->kind != TR_WALK_REF || vmm_walk != n->walk_vmm))
+	if (n->walk_open && (ev->kind != TR_WALK_REF || vmm_walk != n->walk_vmm ||
+			     (vmm_walk && ev->step == 1)))
 		if (ev->kind != TR_WALK_DONE)
 			walk_flush(n, NULL);
 	if (n->in_hcall && ev->kind != TR_VMM_OP && ev->kind != TR_TLB_FLUSH)
@@ -668,6 +693,9 @@ static void narr_step(void *ctx, struct vm *vm, int k, const char *heading)
 {
 	struct narr *n = ctx;
 	n->paravirt = vm->mmu->paravirt;
+	n->two_dim = vm->mmu->two_dim;
+	n->guest_table = vm->mmu->guest_table;
+	n->host_table = vm->mmu->host_table;
 	fprintf(n->f, "\nstep %d. %s\n", k, heading);
 	n->nevents = 0;
 	n->depth = 0;
@@ -766,11 +794,6 @@ int scenario_narrate(FILE *f, const char *scn, const struct vm_config *cfg, int 
 	fprintf(f, "== scenario %s under %s: %s\n", scn, cfg->mode, d->summary);
 	scenario_describe_machine(f, cfg);
 	fprintf(f, "setup (not narrated): %s; counters reset\n", d->setup);
-	if (strcmp(scn, "ept-violation") == 0 && !n.nested)
-		fprintf(f,
-			"note: EPT violations exist only under nested paging; here the same "
-			"first touches show what %s does instead\n",
-			cfg->mode);
 	if (strcmp(scn, "fork") == 0 && n.shadow)
 		fprintf(f,
 			"note: shadow paging write-protects the guest tables it shadows; a leaf "
@@ -790,6 +813,13 @@ int scenario_narrate(FILE *f, const char *scn, const struct vm_config *cfg, int 
 		fflush(f);
 		return -1;
 	}
+	/* Told after the run: the modes that walk an EPT (nested, switching
+	 * under nested paging, the nested designs) take EPT violations here. */
+	if (strcmp(scn, "ept-violation") == 0 && total->exits_ept_violation == 0)
+		fprintf(f,
+			"note: EPT violations exist only where the hardware walks an EPT; "
+			"%s took none: the same first touches show what it does instead\n",
+			cfg->mode);
 	scenario_print_summary(f, scn, cfg->mode, total);
 	return 0;
 }
