@@ -195,6 +195,23 @@ expect 0 "run --csv FILE over an existing file" \
 eq "the file was replaced" "$(col "$T/csvdir/run.csv" seed)" 5
 eq "still no temporary file" "$(ls -A "$T/csvdir")" run.csv
 
+# ---- bench: the memory a run adds is its own, not the bench process's ----
+
+# A run of ctxswitch touches 128 data pages: what it adds to the resident
+# set stays far below the recording the bench holds meanwhile.
+if "$VMMU" bench --workloads ctxswitch --modes native --repeat 1 --record-limit 100000 \
+	--ops 200000 -q --csv "$T/bench.csv"; then
+	rr=$(col "$T/bench.csv" rss_run_bytes)
+	if [ "$(col "$T/bench.csv" workload)" = ctxswitch ] && [ -n "$rr" ]; then
+		check "bench: ctxswitch adds under 64 MiB to the resident set (rss_run_bytes $rr)" \
+			test "$rr" -ge 0 -a "$rr" -lt $((64 << 20))
+	else
+		bad "bench: no rss_run_bytes for ctxswitch"
+	fi
+else
+	bad "bench --workloads ctxswitch: exit status $?"
+fi
+
 # ---- big guests: memory follows the pages touched, not --guest-mem ----
 
 big_digest=""

@@ -79,6 +79,7 @@
 #include "../report/output.h"
 #include "../lib/run.h"
 #include "../core/vm.h"
+#include "../core/memstat.h"
 #include "registry.h"
 
 #define BENCH_DEFAULT_OUT "bench.csv"
@@ -136,6 +137,10 @@ struct bench_row {
 	double hit_rate, hit_l1_pct, hit_flat_rate, hit_ratio;
 	/* callgrind instructions per access (--instr); 0 = not measured */
 	double flat_ipa, hit_flat_ipa, hit_ipa;
+	/* what the run added to the process's resident set (the largest of
+	 * --runs); has_rss: the kernel let the peak be reset */
+	bool has_rss;
+	uint64_t rss_run;
 };
 
 /* What a replay workload (run through run_workload) is asked to do. */
@@ -576,6 +581,11 @@ static int bench_workload(struct bench *b, const struct workload *w, struct benc
 		cfg.mode = row->mode;
 		bench_progress(b->quiet, "run", w->name, row->mode);
 		for (unsigned k = 0; k < b->runs; k++) {
+			/* What the run adds to the resident set: the peak during
+			 * the run over the resident set before it (the recording
+			 * and the earlier runs' retained heap are not the run's). */
+			uint64_t rss0 = memstat_rss_bytes();
+			bool rss_ok = rss0 > 0 && memstat_peak_rss_reset();
 			if (run_workload(&cfg, w, &p, NULL, r) != 0) {
 				snprintf(row->err, sizeof(row->err), "%s", r->err);
 				break;
@@ -583,6 +593,12 @@ static int bench_workload(struct bench *b, const struct workload *w, struct benc
 			if (!row->ok || r->sim_s < row->r.sim_s)
 				row->r = *r;
 			row->ok = true;
+			if (rss_ok && r->rss_bytes >= rss0) {
+				uint64_t grew = r->rss_bytes - rss0;
+				if (!row->has_rss || grew > row->rss_run)
+					row->rss_run = grew;
+				row->has_rss = true;
+			}
 		}
 		if (!row->ok) {
 			cli_error("bench: %s under %s failed: %s", w->name, row->mode, row->err);
@@ -810,6 +826,7 @@ static const char *const bench_columns[] = {
     "hitpath_flat_instr_per_access",
     "hitpath_instr_per_access",
     "hitpath_instr_ratio",
+    "rss_run_bytes",
 };
 
 static void put_opt(FILE *f, bool have, const char *fmt, double v)
@@ -859,6 +876,7 @@ static int bench_csv_fill(FILE *f, void *ctx)
 		put_opt(f, row->hit_ipa > 0, "%.2f", row->hit_ipa);
 		put_opt(f, row->hit_ipa > 0 && row->hit_flat_ipa > 0, "%.3f",
 			row->hit_flat_ipa > 0 ? row->hit_ipa / row->hit_flat_ipa : 0);
+		put_opt(f, row->has_rss, "%.0f", (double)row->rss_run);
 		fputc('\n', f);
 	}
 	return ferror(f) ? -1 : 0;
