@@ -138,14 +138,11 @@ $(BUILD)/tests/test_heapfail: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=
 test: deps
 	@$(MAKE) --no-print-directory test-unit test-fuzz-regress test-e2e
 
+# The unit test binaries run TEST_JOBS at a time (default: the cores), each
+# into $(BUILD)/test-logs/NAME.log; a failed one's log is printed whole.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 test-unit: $(TEST_BIN) $(BUILD)/vmmu
-	@fail=0; n=0; \
-	for t in $(TEST_BIN); do \
-		n=$$((n+1)); echo "== $$t"; \
-		if ! $$t; then fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
-	done; \
-	echo "unit test binaries: $$((n-fail)) passed, $$fail failed"; \
-	[ $$fail -eq 0 ]
+	@bash tests/run-units.sh $(TEST_JOBS) $(BUILD)/test-logs $(TEST_BIN)
 
 # The cluster loop alone: a single-node Slurm and GNU parallel started here.
 test-cluster: deps $(BUILD)/vmmu
