@@ -284,15 +284,6 @@ static void test_nept_scenario_pt_write(void **state)
 
 /* ---- whole workloads ---- */
 
-static void run_or_fail(const struct vm_config *c, const char *wl, struct run_result *r)
-{
-	const struct workload *w = workload_find(wl);
-	assert_non_null(w);
-	struct wl_params p = {0};
-	if (run_workload(c, w, &p, NULL, r) != 0)
-		fail_msg("%s under %s: %s", wl, c->mode, r->err);
-}
-
 /*
  * Against single-level nested paging with 4K pages: nested takes one EPT
  * violation per frame first touched; nept reflects exactly those to L1 and
@@ -310,12 +301,12 @@ static void test_nept_workloads(void **state)
 		struct run_result rn, rv, rl;
 		struct vm_config c = l2_cfg("native", PG_4K);
 		c.audit = false;
-		run_or_fail(&c, wls[i], &rl);
+		l2_run(&c, wls[i], NULL, &rl);
 		c.mode = "nested";
-		run_or_fail(&c, wls[i], &rn);
+		l2_run(&c, wls[i], NULL, &rn);
 		c.mode = "nept";
 		c.audit = i == 0;
-		run_or_fail(&c, wls[i], &rv);
+		l2_run(&c, wls[i], NULL, &rv);
 		assert_int_equal(rv.checksum, rl.checksum);
 		assert_int_equal(rv.guest_digest, rl.guest_digest);
 		assert_int_equal(rv.whole.reflected_exits, rn.whole.exits_ept_violation);
@@ -343,9 +334,9 @@ static void test_nept_2m_eases(void **state)
 	struct run_result r4, r2;
 	struct vm_config c = l2_cfg("nept", PG_4K);
 	c.audit = false;
-	run_or_fail(&c, "faults", &r4);
+	l2_run(&c, "faults", NULL, &r4);
 	c.host_page = PG_2M;
-	run_or_fail(&c, "faults", &r2);
+	l2_run(&c, "faults", NULL, &r2);
 	assert_int_equal(r4.checksum, r2.checksum);
 	assert_true(r2.whole.reflected_exits * 10 < r4.whole.reflected_exits);
 	assert_true(r2.est_cycles < r4.est_cycles);

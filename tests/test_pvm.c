@@ -19,8 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include "../src/core/cpu.h"
@@ -34,7 +32,7 @@
 /* A switcher round trip in a recorded sequence (VM exits are >= 0). */
 #define SW (-1)
 
-static const char *vmmu_bin; /* the CLI next to the test binaries */
+static const char *argv0; /* the test binary: build/vmmu is beside it */
 
 /* Record VM exits (their reasons) and switcher round trips (SW), in order. */
 static void seq_fn(void *ctx, const struct trace_event *ev)
@@ -53,14 +51,6 @@ static void seq_attach(struct vm *vm, struct l2_seq *s)
 	s->n = 0;
 	vm->trace_fn = seq_fn;
 	vm->trace_ctx = s;
-}
-
-static void audit_clean(struct vm *vm)
-{
-	char detail[256];
-	const char *bad = vm->mmu->audit(vm, detail, sizeof(detail));
-	if (bad)
-		fail_msg("audit: %s: %s", bad, detail);
 }
 
 /*
@@ -103,7 +93,7 @@ static void test_pvm_first_touch(void **state)
 	assert_int_equal(vm->st.walk_refs_guest, 4);
 	assert_int_equal(vm->st.walk_refs_host, 20);
 	assert_int_equal(gpa_read64(vm, GPA(TBL(0x100))), SENTINEL);
-	audit_clean(vm);
+	l2_audit_clean(vm);
 	uint64_t l1 = vm->st.l1_cycles;
 	vm_destroy(vm);
 
@@ -137,7 +127,7 @@ static void test_pvm_first_touch_2m(void **state)
 	assert_int_equal(vm->st.walk_refs, 19);
 	assert_int_equal(vm->st.walk_refs_guest, 4);
 	assert_int_equal(vm->st.walk_refs_host, 15);
-	audit_clean(vm);
+	l2_audit_clean(vm);
 	vm_destroy(vm);
 }
 
@@ -177,7 +167,7 @@ static void test_pvm_pt_write(void **state)
 	assert_true(vm->st.l1_cycles >= vm->cost.vmm_pt_write);
 	assert_int_equal(vm->st.l1_cycles, vm->st.cyc_vmm);
 	assert_int_equal(gpa_read64(vm, GPA(TBL(0x14) + 8 * pt_index(PG(1), 1))), TBL(0x120) | UP);
-	audit_clean(vm);
+	l2_audit_clean(vm);
 	uint64_t l1 = vm->st.l1_cycles;
 	vm_destroy(vm);
 
@@ -213,7 +203,7 @@ static void test_pvm_invlpg_cr3(void **state)
 	assert_int_equal(vm->st.vm_exits, 0);
 	assert_int_equal(vm->st.cyc_exit, 2 * (uint64_t)vm->cost.pvm_switch);
 	assert_int_equal(cpu_load(&vm->vcpu, PG(0), 8), SENTINEL);
-	audit_clean(vm);
+	l2_audit_clean(vm);
 	vm_destroy(vm);
 }
 
@@ -237,17 +227,6 @@ static void test_pvm_cost_field(void **state)
 	vm_destroy(vm);
 }
 
-static void run_or_fail(const struct vm_config *c, const char *wl, struct run_result *r)
-{
-	const struct wl_case *k = wl_case_find(wl);
-	assert_non_null(k);
-	const struct workload *w = workload_find(wl);
-	assert_non_null(w);
-	struct wl_params p = k->p;
-	if (run_workload(c, w, &p, NULL, r) != 0)
-		fail_msg("%s under %s: %s", wl, c->mode, r->err);
-}
-
 /*
  * Whole runs. pvm is shadow-on-ept without the reflection: the same
  * walks, the same L1 work, the same EPT01 exits; each reflected exit of
@@ -261,17 +240,19 @@ static void test_pvm_workloads(void **state)
 	static const char *const wls[] = {"faults", "mmap-churn", "fork", "ctxswitch", "kv"};
 	for (size_t i = 0; i < sizeof(wls) / sizeof(wls[0]); i++) {
 		struct run_result rl, rs, ro, rp;
+		const struct wl_case *k = wl_case_find(wls[i]);
+		assert_non_null(k);
 		struct vm_config c = l2_cfg("native", PG_4K);
 		c.walk_caches = true;
 		c.audit = false;
-		run_or_fail(&c, wls[i], &rl);
+		l2_run(&c, wls[i], &k->p, &rl);
 		c.mode = "shadow";
-		run_or_fail(&c, wls[i], &rs);
+		l2_run(&c, wls[i], &k->p, &rs);
 		c.mode = "shadow-on-ept";
-		run_or_fail(&c, wls[i], &ro);
+		l2_run(&c, wls[i], &k->p, &ro);
 		c.mode = "pvm";
 		c.audit = i < 2; /* after every exit and switch */
-		run_or_fail(&c, wls[i], &rp);
+		l2_run(&c, wls[i], &k->p, &rp);
 		const struct stats *p = &rp.whole, *o = &ro.whole;
 		assert_int_equal(rp.checksum, rl.checksum);
 		assert_int_equal(rp.guest_digest, rl.guest_digest);
@@ -305,33 +286,20 @@ static void test_pvm_bad_input(void **state)
 	assert_null(vm);
 	assert_non_null(strstr(err, "--vcpus 2"));
 	assert_non_null(strstr(err, "pvm"));
-	if (!vmmu_bin)
-		fail_msg("the vmmu binary next to the tests was not found");
-	char cmd[1200];
-	snprintf(cmd, sizeof(cmd), "%s run --workload faults --mode pvm --vcpus 2 >/dev/null 2>&1",
-		 vmmu_bin);
-	int st = system(cmd);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 2);
-	snprintf(cmd, sizeof(cmd),
-		 "%s run --workload faults --mode pvm --cost pvm_switch=-1 >/dev/null 2>&1",
-		 vmmu_bin);
-	st = system(cmd);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 2);
+	static const char *const vcpus[] = {"run",    "--workload", "faults", "--mode",
+					    "pvm",    "--vcpus",    "2",      NULL};
+	assert_int_equal(l2_cli(argv0, vcpus, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "--vcpus 2"));
+	static const char *const cost[] = {"run",  "--workload", "faults",	       "--mode",
+					   "pvm",  "--cost",	 "pvm_switch=-1", NULL};
+	assert_int_equal(l2_cli(argv0, cost, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "pvm_switch"));
 }
 
 int main(int argc, char **argv)
 {
 	(void)argc;
-	/* build/tests/test_pvm -> build/vmmu */
-	static char bin[1024];
-	const char *slash = strrchr(argv[0], '/');
-	if (slash) {
-		int n = snprintf(bin, sizeof(bin), "%.*s/../vmmu", (int)(slash - argv[0]), argv[0]);
-		if (n > 0 && (size_t)n < sizeof(bin) && access(bin, X_OK) == 0)
-			vmmu_bin = bin;
-	}
+	argv0 = argv[0];
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pvm_first_touch), cmocka_unit_test(test_pvm_first_touch_2m),
 	    cmocka_unit_test(test_pvm_pt_write),    cmocka_unit_test(test_pvm_invlpg_cr3),

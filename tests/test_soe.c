@@ -127,15 +127,6 @@ static void test_soe_pt_write(void **state)
 	vm_destroy(vm);
 }
 
-static void run_or_fail(const struct vm_config *c, const char *wl, struct run_result *r)
-{
-	const struct workload *w = workload_find(wl);
-	assert_non_null(w);
-	struct wl_params p = {0};
-	if (run_workload(c, w, &p, NULL, r) != 0)
-		fail_msg("%s under %s: %s", wl, c->mode, r->err);
-}
-
 /*
  * Against single-level shadow paging: L1's shadow MMU sees the same events,
  * so every exit shadow takes is one L2 exit reflected to L1, with 3 VMREADs
@@ -153,12 +144,12 @@ static void test_soe_workloads(void **state)
 		c.walk_caches = true;
 		c.audit = false;
 		c.mode = "native";
-		run_or_fail(&c, wls[i], &rl);
+		l2_run(&c, wls[i], NULL, &rl);
 		c.mode = "shadow";
-		run_or_fail(&c, wls[i], &rs);
+		l2_run(&c, wls[i], NULL, &rs);
 		c.mode = "shadow-on-ept";
 		c.audit = i == 0;
-		run_or_fail(&c, wls[i], &rv);
+		l2_run(&c, wls[i], NULL, &rv);
 		assert_int_equal(rv.checksum, rl.checksum);
 		assert_int_equal(rv.guest_digest, rl.guest_digest);
 		assert_int_equal(rv.whole.guest_faults, rs.whole.guest_faults);

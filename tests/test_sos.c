@@ -19,10 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include "../src/core/cpu.h"
@@ -395,15 +391,6 @@ static void test_sos_large_leaf(void **state)
 	vm_destroy(vm);
 }
 
-static void run_or_fail(const struct vm_config *c, const char *wl, const struct wl_params *p,
-			struct run_result *r)
-{
-	const struct workload *w = workload_find(wl);
-	assert_non_null(w);
-	if (run_workload(c, w, p, NULL, r) != 0)
-		fail_msg("%s under %s: %s", wl, c->mode, r->err);
-}
-
 /*
  * Every workload of wl_cases, with the audit on after every exit:
  * checksum and digest equal native's. Against single-level shadow paging,
@@ -421,12 +408,12 @@ static void test_sos_workloads(void **state)
 		c.walk_caches = true;
 		c.audit = false;
 		c.mode = "native";
-		run_or_fail(&c, wc->name, &wc->p, &rl);
+		l2_run(&c, wc->name, &wc->p, &rl);
 		c.mode = "shadow";
-		run_or_fail(&c, wc->name, &wc->p, &rs);
+		l2_run(&c, wc->name, &wc->p, &rs);
 		c.mode = MODE;
 		c.audit = true;
-		run_or_fail(&c, wc->name, &wc->p, &rv);
+		l2_run(&c, wc->name, &wc->p, &rv);
 		if (rv.checksum != rl.checksum || rv.guest_digest != rl.guest_digest)
 			fail_msg("%s: checksum or digest under %s differs from native", wc->name,
 				 MODE);
@@ -473,7 +460,7 @@ static void test_sos_small_cap(void **state)
 		struct run_result rl, rv;
 		struct vm_config c = l2_cfg("native", PG_4K);
 		c.audit = false;
-		run_or_fail(&c, wc->name, &wc->p, &rl);
+		l2_run(&c, wc->name, &wc->p, &rl);
 		c.mode = MODE;
 		c.audit = true;
 		c.shadow_cap = 20;
@@ -490,70 +477,21 @@ static void test_sos_small_cap(void **state)
 }
 
 /* Bad input: the mode's refusals exit 2 with a message naming the flag. */
-static int run_vmmu(const char *const *args, char *err, size_t len)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s", argv0);
-	char *slash = strrchr(path, '/');
-	snprintf(slash ? slash + 1 : path, sizeof(path) - (size_t)(slash ? slash + 1 - path : 0),
-		 "../vmmu");
-	if (access(path, X_OK) != 0)
-		fail_msg("%s: %s (the test runs the built binary)", path, strerror(errno));
-	int fd[2];
-	assert_int_equal(pipe(fd), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(fd[1], 2);
-		close(fd[0]);
-		int devnull = open("/dev/null", O_WRONLY);
-		dup2(devnull, 1);
-		char *argv[32];
-		int n = 0;
-		argv[n++] = path;
-		for (; args[n - 1] && n < 31; n++)
-			argv[n] = (char *)args[n - 1];
-		argv[n] = NULL;
-		execv(path, argv);
-		_exit(127);
-	}
-	close(fd[1]);
-	size_t used = 0;
-	char sink[256];
-	for (;;) {
-		/* Read to the end: a closed pipe would kill the writer. */
-		ssize_t got = used + 1 < len ? read(fd[0], err + used, len - 1 - used)
-					     : read(fd[0], sink, sizeof(sink));
-		if (got <= 0)
-			break;
-		if (used + 1 < len)
-			used += (size_t)got;
-	}
-	err[used] = '\0';
-	close(fd[0]);
-	int st = 0;
-	if (waitpid(pid, &st, 0) != pid)
-		fail_msg("waitpid: %s", strerror(errno));
-	if (!WIFEXITED(st))
-		fail_msg("%s: ended by signal %d", path, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-	return WEXITSTATUS(st);
-}
-
 static void test_sos_bad_input(void **state)
 {
 	(void)state;
 	char err[1024];
 	static const char *const vcpus[] = {"run",    "--workload", "faults",  "--pages", "8",
 					    "--mode", MODE,	    "--vcpus", "2",	  NULL};
-	assert_int_equal(run_vmmu(vcpus, err, sizeof(err)), 2);
+	assert_int_equal(l2_cli(argv0, vcpus, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "--vcpus 2"));
 	static const char *const pke[] = {"run",    "--workload", "faults", "--pages", "8",
 					  "--mode", MODE,	  "--pke",  "on",      NULL};
-	assert_int_equal(run_vmmu(pke, err, sizeof(err)), 2);
+	assert_int_equal(l2_cli(argv0, pke, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "--pke on"));
 	static const char *const vmcs[] = {"run", "--workload",	   "faults", "--mode",
 					   MODE,  "--vmcs-shadow", "maybe",  NULL};
-	assert_int_equal(run_vmmu(vmcs, err, sizeof(err)), 2);
+	assert_int_equal(l2_cli(argv0, vmcs, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "--vmcs-shadow"));
 	assert_non_null(strstr(err, "maybe"));
 }

@@ -1,12 +1,16 @@
 /*
- * l2_guest.c - the hand-built L2 guest and the exit recorder of the
- * nested-virtualization tests (l2_guest.h).
+ * l2_guest.c - the hand-built L2 guest, the exit recorder, whole runs and
+ * the CLI runner of the nested-virtualization tests (l2_guest.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "l2_guest.h"
@@ -71,4 +75,73 @@ void l2_seq_expect(const struct l2_seq *s, const int *want, int n)
 	for (int i = 0; i < n; i++)
 		if (s->reason[i] != want[i])
 			fail_msg("exit %d: reason %d, want %d:%s", i, s->reason[i], want[i], buf);
+}
+
+void l2_audit_clean(struct vm *vm)
+{
+	char detail[256];
+	const char *bad = vm->mmu->audit(vm, detail, sizeof(detail));
+	if (bad)
+		fail_msg("audit: %s: %s", bad, detail);
+}
+
+void l2_run(const struct vm_config *c, const char *wl, const struct wl_params *p,
+	    struct run_result *r)
+{
+	const struct workload *w = workload_find(wl);
+	if (!w)
+		fail_msg("no workload '%s'", wl);
+	struct wl_params dflt = {0};
+	if (run_workload(c, w, p ? p : &dflt, NULL, r) != 0)
+		fail_msg("%s under %s: %s", wl, c->mode, r->err);
+}
+
+int l2_cli(const char *argv0, const char *const *args, char *err, size_t len)
+{
+	/* build/tests/test_x -> build/vmmu */
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", argv0);
+	char *slash = strrchr(path, '/');
+	snprintf(slash ? slash + 1 : path, sizeof(path) - (size_t)(slash ? slash + 1 - path : 0),
+		 "../vmmu");
+	if (access(path, X_OK) != 0)
+		fail_msg("%s: %s (the test runs the built binary)", path, strerror(errno));
+	int fd[2];
+	assert_int_equal(pipe(fd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		close(fd[0]);
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		char *argv[32];
+		int n = 0;
+		argv[n++] = path;
+		for (; args[n - 1] && n < 31; n++)
+			argv[n] = (char *)args[n - 1];
+		argv[n] = NULL;
+		execv(path, argv);
+		_exit(127);
+	}
+	close(fd[1]);
+	size_t used = 0;
+	char sink[256];
+	for (;;) {
+		/* Read to the end: a closed pipe would kill the writer. */
+		ssize_t got = used + 1 < len ? read(fd[0], err + used, len - 1 - used)
+					     : read(fd[0], sink, sizeof(sink));
+		if (got <= 0)
+			break;
+		if (used + 1 < len)
+			used += (size_t)got;
+	}
+	err[used] = '\0';
+	close(fd[0]);
+	int st = 0;
+	if (waitpid(pid, &st, 0) != pid)
+		fail_msg("waitpid: %s", strerror(errno));
+	if (!WIFEXITED(st))
+		fail_msg("%s: ended by signal %d", path, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	return WEXITSTATUS(st);
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "../../src/core/vm.h"
+#include "../../src/lib/run.h"
 
 #define VA_4K UINT64_C(0x0000555500000000)
 #define PG(i) (VA_4K + (uint64_t)(i)*PAGE_SIZE)
@@ -56,5 +57,20 @@ struct l2_seq {
 void l2_seq_attach(struct vm *vm, struct l2_seq *s);
 /* Fail the test unless s holds exactly want[0..n-1], in order. */
 void l2_seq_expect(const struct l2_seq *s, const int *want, int n);
+
+/* Fail the test unless the mode's full audit passes, naming what failed. */
+void l2_audit_clean(struct vm *vm);
+
+/* Run workload wl under c (p: its parameters, NULL for the workload's
+ * defaults) into r, or fail the test with the run's error. */
+void l2_run(const struct vm_config *c, const char *wl, const struct wl_params *p,
+	    struct run_result *r);
+
+/* Run the vmmu binary built beside the test binary (argv0 is the test's
+ * argv[0]) with args (NULL-terminated, without the program name); stdout
+ * is discarded, stderr goes to err (len bytes, NUL-terminated). Returns
+ * the exit status; fails the test when the binary is missing or ends by
+ * a signal. */
+int l2_cli(const char *argv0, const char *const *args, char *err, size_t len);
 
 #endif
