@@ -365,6 +365,36 @@ for m in native shadow nested agile switching pv nept shadow-on-ept pvm shadow-o
 	*) narr_has "EPT violations exist only where the hardware walks an EPT; $m took none" "$m ept-violation note" ;;
 	esac
 done
+# --access: a store and a fetch are explained like a load. A store through a
+# populated, never-walked page: native and nested walk it and set D (the
+# TLB entry carries D); shadow paging takes its one hidden fault, whose
+# handler sets A and D in the gpte (0x67) before it installs a writable,
+# dirty spte. A fetch maps the page executable (no NX in the TLB entry);
+# the kernel's direct map is NX, so a kernel fetch faults.
+xa() { "$VMMU" explain --mode "$1" --gva 0x7f0000001000 --access "$2" ${3:+"$3"} >"$T/xa" 2>&1; }
+xa_has() { grep -qF -- "$1" "$T/xa" && ok || bad "explain --access: $2: no '$1'"; }
+for m in native nested; do
+	xa "$m" write
+	xa_has "vmmu explain: user store of gVA 0x00007f0000001000 under $m paging" "$m write"
+	xa_has "4k entry, flags W U NX D" "$m write"
+	xa_has "value stored: 0x0123456789abcdef" "$m write"
+	xa_has "VM exits: 0, guest page faults: 0" "$m write"
+done
+xa shadow write
+xa_has "VMM: VMM sets guest A/D bits, level 1, entry at gPA 0x7008 = 0x8000000000009067" "shadow write"
+xa_has "VM exits: 1, guest page faults: 0" "shadow write"
+xa_has "4k entry, flags W U NX D" "shadow write"
+xa native fetch
+xa_has "vmmu explain: user fetch of gVA 0x00007f0000001000 under native paging" "native fetch"
+xa_has "4k entry, flags W U" "native fetch"
+grep -q "value loaded\|value stored\|flags W U NX" "$T/xa" && bad "explain --access fetch: a value or NX" || ok
+xa native fetch --json
+grep -q '"type":"translation".*"access":"fetch".*"value":null' "$T/xa" && ok || bad "explain --access fetch --json"
+"$VMMU" explain --mode native --gva 0xffff888000009000 --access fetch >"$T/xa" 2>&1
+xa_has "kernel instruction fetch at 0xffff888000009000 (#PF error code 0x11)" "kernel fetch"
+xa native read --json
+grep -q '"type":"translation".*"access":"read"' "$T/xa" && ok || bad "explain --access read --json"
+expect_err 2 "--access: expected read, write or fetch, got 'bogus'" "bad --access" "$VMMU" explain --gva 0x7f0000001000 --access bogus
 "$VMMU" explain --help >/dev/null && ok || bad "explain --help"
 "$VMMU" quiz --help >/dev/null && ok || bad "quiz --help"
 

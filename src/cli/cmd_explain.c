@@ -22,8 +22,9 @@ static void explain_help(FILE *f)
 		"                    [--html FILE] [FLAGS]\n"
 		"       vmmu explain --dma IOVA [--mode M] [--viommu off|on|shadow] [FLAGS]\n"
 		"       vmmu explain --scenario NAME [--mode M|all] [--compare] [-v] [FLAGS]\n\n"
-		"Build a small guest with ADDR mapped, then load 8 bytes from ADDR with the\n"
-		"TLB flushed, and print every page-walk reference the real walkers make: the\n"
+		"Build a small guest with ADDR mapped, then load 8 bytes from ADDR (or store\n"
+		"them, or fetch an instruction: --access) with the TLB flushed, and print\n"
+		"every page-walk reference the real walkers make: the\n"
 		"index bits taken from the address, the table and entry addresses (gPA or\n"
 		"hPA), the raw entry and its decoded bits, where the reference was served and\n"
 		"its cycles; then the final translation gVA -> gPA -> hPA.\n\n"
@@ -38,6 +39,10 @@ static void explain_help(FILE *f)
 		"  --svg FILE           also draw the walk (the 2D grid for nested) as SVG\n"
 		"  --html FILE          also write one self-contained page that steps through\n"
 		"                       the references (Next, Back, arrow keys)\n"
+		"  --access read|write|fetch\n"
+		"                       the access explained (default: read); a store sets\n"
+		"                       the D bits (and shows shadow paging's dirty-bit\n"
+		"                       exit); fetch maps the pages executable\n"
 		"  --map A,B,...        map these pages instead of ADDR's (ADDR may then be\n"
 		"                       unmapped: the explanation ends at its fault)\n"
 		"  --warm on|off        warm the walk caches with a load of the neighbouring\n"
@@ -114,6 +119,7 @@ int explain_main(int argc, char **argv)
 	struct vm_config cfg;
 	const char *mode = "native", *gva_s = NULL, *svg = NULL, *map_s = NULL;
 	const char *warm_s = NULL, *touch_s = NULL, *html = NULL, *dma_s = NULL;
+	const char *access_s = NULL;
 	bool json = false, brief = false;
 	char err[512];
 
@@ -155,6 +161,9 @@ int explain_main(int argc, char **argv)
 		if (rc == CLI_NOMATCH)
 			rc = cli_take_value("--first-touch", argc, argv, &i, &touch_s, err,
 					    sizeof(err));
+		if (rc == CLI_NOMATCH)
+			rc = cli_take_value("--access", argc, argv, &i, &access_s, err,
+					    sizeof(err));
 		if (rc != CLI_MATCHED)
 			return cli_reject_arg("explain", rc, a, err);
 	}
@@ -166,8 +175,9 @@ int explain_main(int argc, char **argv)
 	cfg.mode = m->name;
 	if (dma_s) {
 		uint64_t iova;
-		if (gva_s || json || brief || svg || html || map_s) {
-			cli_error("--dma: not with --gva, --json, --brief, --svg, --html or --map");
+		if (gva_s || json || brief || svg || html || map_s || access_s) {
+			cli_error("--dma: not with --gva, --json, --brief, --svg, --html, --map or "
+				  "--access");
 			return CLI_EXIT_USAGE;
 		}
 		if (cli_parse_u64(dma_s, &iova, err, sizeof(err)) != 0) {
@@ -205,6 +215,19 @@ int explain_main(int argc, char **argv)
 	if (touch_s && cli_parse_onoff(touch_s, &touch, err, sizeof(err)) != 0) {
 		cli_error("--first-touch: %s", err);
 		return CLI_EXIT_USAGE;
+	}
+	enum access_kind access = ACC_READ;
+	if (access_s) {
+		if (strcmp(access_s, "read") == 0)
+			access = ACC_READ;
+		else if (strcmp(access_s, "write") == 0)
+			access = ACC_WRITE;
+		else if (strcmp(access_s, "fetch") == 0)
+			access = ACC_FETCH;
+		else {
+			cli_error("--access: expected read, write or fetch, got '%s'", access_s);
+			return CLI_EXIT_USAGE;
+		}
 	}
 
 	uint64_t map[XP_MAX_MAP + 1];
@@ -252,8 +275,12 @@ int explain_main(int argc, char **argv)
 		}
 	}
 
-	struct xp_opts o = {
-	    .map = map, .nmap = nmap, .first_touch = touch, .warm = warm, .warm_gva = warm_gva};
+	struct xp_opts o = {.map = map,
+			    .nmap = nmap,
+			    .first_touch = touch,
+			    .warm = warm,
+			    .warm_gva = warm_gva,
+			    .access = access};
 	struct vm *vm = explain_guest_build(&cfg, &o, err, sizeof(err));
 	if (!vm) {
 		cli_error("explain: %s", err);

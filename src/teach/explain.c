@@ -173,7 +173,8 @@ struct vm *explain_guest_build(const struct vm_config *cfg, const struct xp_opts
 			seen |= (o->map[j] & ~(ps - 1)) == base;
 		if (seen)
 			continue;
-		gva_t got = gmm_mmap(vm, base, ps, GPROT_READ | GPROT_WRITE,
+		unsigned prot = GPROT_READ | GPROT_WRITE | (o->access == ACC_FETCH ? GPROT_EXEC : 0);
+		gva_t got = gmm_mmap(vm, base, ps, prot,
 				     GMAP_FIXED | (huge ? GMAP_HUGE : 0));
 		if (got != base) {
 			snprintf(err, errlen, "cannot map the page at 0x%" PRIx64 ": %s", base,
@@ -195,6 +196,11 @@ struct vm *explain_guest_build(const struct vm_config *cfg, const struct xp_opts
 	}
 	vm->abort_jmp = NULL;
 	return vm;
+}
+
+const char *xp_access_noun(enum access_kind a)
+{
+	return a == ACC_WRITE ? "store" : a == ACC_FETCH ? "fetch" : "load";
 }
 
 static void stats_sub(struct stats *d, const struct stats *a, const struct stats *b)
@@ -231,6 +237,7 @@ int explain_access(struct vm *vm, uint64_t gva, const struct xp_opts *o, struct 
 	t->ept_note = vm->mmu->host_table_note;
 	t->gva = gva;
 	t->user = xp_user_half(gva, vm->cfg.levels);
+	t->access = o->access;
 	/* A kernel address is loaded by kernel code, which runs on the kernel
 	 * PGD when the guest has KPTI. */
 	const bool kernel = !t->user;
@@ -263,8 +270,21 @@ int explain_access(struct vm *vm, uint64_t gva, const struct xp_opts *o, struct 
 	t->delta = vm->st; /* the statistics before the access, for now */
 	vm->trace_fn = xp_record;
 	vm->trace_ctx = t;
-	/* 8 bytes when aligned, else one byte: the load never crosses a page. */
-	t->value = cpu_load(v, gva, (gva & 7) ? 1 : 8);
+	/* 8 bytes when aligned, else one byte: the access never crosses a
+	 * page. A fetch reads one byte (an instruction's first). */
+	const unsigned size = (gva & 7) ? 1 : 8;
+	switch (o->access) {
+	case ACC_READ:
+		t->value = cpu_load(v, gva, size);
+		break;
+	case ACC_WRITE:
+		t->value = size == 8 ? XP_STORE_VALUE : (XP_STORE_VALUE & 0xff);
+		cpu_store(v, gva, size, t->value);
+		break;
+	case ACC_FETCH:
+		cpu_fetch(v, gva, 1);
+		break;
+	}
 	t->ok = true;
 out:
 	vm->trace_fn = NULL;

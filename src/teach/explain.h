@@ -6,7 +6,8 @@
  * The explainer never walks a table itself. It builds a small guest with the
  * real engine (boot, one process, mmap of the pages to explain, each page
  * populated by the guest kernel's own fault handler), flushes the TLB,
- * installs a trace hook, performs one ordinary load through the vCPU, and
+ * installs a trace hook, performs one ordinary load (or store, or
+ * instruction fetch) through the vCPU, and
  * records every event the walkers, the VMM and the guest kernel emit. The
  * printers (text, JSON, SVG) consume only those records.
  *
@@ -67,6 +68,7 @@ struct xp_trace {
 	/* the access */
 	uint64_t gva;
 	bool user;
+	enum access_kind access; /* load, store or instruction fetch */
 	/* the records */
 	struct xp_rec *rec;
 	size_t n, cap;
@@ -95,7 +97,16 @@ struct xp_opts {
 	bool first_touch; /* a user load of each mapped page before the explained one */
 	bool warm;	  /* warm the walk caches with warm_gva first */
 	uint64_t warm_gva;
+	/* The explained access: a load (the default), a store of XP_STORE_VALUE
+	 * or an instruction fetch; a fetch maps the pages executable too. */
+	enum access_kind access;
 };
+
+/* What an explained store writes. */
+#define XP_STORE_VALUE UINT64_C(0x0123456789abcdef)
+
+/* "load", "store" or "fetch". */
+const char *xp_access_noun(enum access_kind a);
 
 /*
  * Build a VM from cfg, boot the guest, create one process and map each
@@ -107,9 +118,10 @@ struct vm *explain_guest_build(const struct vm_config *cfg, const struct xp_opts
 			       size_t errlen);
 
 /*
- * Explain one load of gva on vm: flush the TLB, optionally warm the walk
- * caches, install the trace hook, load 8 bytes (user mode for a user-half
- * address, kernel mode otherwise), and fill *t. A guest error that ends the
+ * Explain one access of gva on vm (o->access): flush the TLB, optionally
+ * warm the walk caches, install the trace hook, load or store 8 bytes or
+ * fetch one (user mode for a user-half address, kernel mode otherwise),
+ * and fill *t. A guest error that ends the
  * load (a segfault) is part of the explanation: t->error says it, and the
  * VM must not be used again. Returns 0, or -1 when the recorder could not
  * allocate. Free t with xp_trace_free().

@@ -115,7 +115,7 @@ void xp_print_brief(FILE *f, const struct xp_trace *t)
 			" (TLB fill: %s page)\n",
 			t->gva, t->gpa, t->hpa, page_size_name(t->fill_size));
 	else
-		fprintf(f, "the load did not complete: %s\n",
+		fprintf(f, "the %s did not complete: %s\n", xp_access_noun(t->access),
 			t->error[0]  ? t->error
 			: t->faulted ? "page fault"
 				     : "no translation");

@@ -181,8 +181,8 @@ static void xp_decode(char *buf, size_t len, const struct xp_trace *t, const str
 static void xp_text_header(FILE *f, const struct xp_trace *t)
 {
 	const bool nested = t->two_d;
-	fprintf(f, "vmmu explain: %s load of gVA 0x%016" PRIx64 " under %s paging\n",
-		t->user ? "user" : "kernel", t->gva, t->mode);
+	fprintf(f, "vmmu explain: %s %s of gVA 0x%016" PRIx64 " under %s paging\n",
+		t->user ? "user" : "kernel", xp_access_noun(t->access), t->gva, t->mode);
 	fprintf(f,
 		"machine: %d-level guest tables%s, guest page %s, host page %s, walk caches %s%s\n",
 		t->levels,
@@ -497,7 +497,10 @@ void xp_print_text(FILE *f, const struct xp_trace *t)
 		else if (t->guest_leaf)
 			fputc(')', f);
 		fputc('\n', f);
-		fprintf(f, "  value loaded: 0x%016" PRIx64 "\n", t->value);
+		if (t->access == ACC_READ)
+			fprintf(f, "  value loaded: 0x%016" PRIx64 "\n", t->value);
+		else if (t->access == ACC_WRITE)
+			fprintf(f, "  value stored: 0x%016" PRIx64 "\n", t->value);
 	} else {
 		char ec[80];
 		xp_pfec(ec, sizeof(ec), t->fault_ec);
@@ -668,8 +671,9 @@ void xp_print_json(FILE *f, const struct xp_trace *t)
 	const struct stats *d = &t->delta;
 	fprintf(f,
 		"%s{\"type\":\"translation\",\"mode\":\"%s\",\"levels\":%d,\"gva\":\"0x%" PRIx64
-		"\",\"access\":\"read\",\"user\":%s,\"ok\":%s",
-		first ? "" : ",\n", t->mode, t->levels, t->gva, t->user ? "true" : "false",
+		"\",\"access\":\"%s\",\"user\":%s,\"ok\":%s",
+		first ? "" : ",\n", t->mode, t->levels, t->gva, t->access == ACC_WRITE ? "write" : t->access == ACC_FETCH ? "fetch" : "read",
+		t->user ? "true" : "false",
 		t->ok ? "true" : "false");
 	if (t->ok) {
 		if (t->gpa_known || t->gpa)
@@ -684,7 +688,10 @@ void xp_print_json(FILE *f, const struct xp_trace *t)
 		if (t->host_leaf)
 			fprintf(f, ",\"host_page_size\":\"%s\"",
 				page_size_name(level_page_size(t->host_leaf)));
-		fprintf(f, ",\"value\":\"0x%" PRIx64 "\",\"fault\":null", t->value);
+		if (t->access == ACC_FETCH)
+			fprintf(f, ",\"value\":null,\"fault\":null");
+		else
+			fprintf(f, ",\"value\":\"0x%" PRIx64 "\",\"fault\":null", t->value);
 	} else {
 		fprintf(
 		    f,
