@@ -68,8 +68,10 @@ struct w2d_ctx {
 	bool pwc, ntlb;
 	int step; /* last cell number used */
 	/* EPT rights a nested walk needs, [0] for the data gPA and [1] for a
-	 * guest-table gPA (w2d_rights_needed() of w2d_access_qual()). */
+	 * guest-table gPA (w2d_rights_needed() of w2d_access_qual()), and
+	 * whether it must set the leaf's D flag (EPT A/D on and W needed). */
 	uint8_t need[2];
+	bool need_dirty[2];
 };
 
 /*
@@ -220,13 +222,14 @@ static void w2d_ntlb_cells(struct w2d_ctx *c, gpa_t gpa, int guest_level, int le
  * gPA). Returns true with *o, or false with the violation or
  * misconfiguration recorded in c->w.
  */
-static bool w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d_nested_out *o)
+static inline __attribute__((always_inline)) bool
+w2d_nested(struct w2d_ctx *c, gpa_t gpa, int guest_level, struct w2d_nested_out *o)
 {
 	struct vm *vm = c->vm;
 	struct nested_state *ns = c->ns;
 	struct walk2d *w = c->w;
 	const uint8_t need = c->need[guest_level > 0];
-	const bool need_dirty = ns->ept_ad && (need & EPTE_W);
+	const bool need_dirty = c->need_dirty[guest_level > 0];
 
 	/* The nested TLB's and the PWC's slots for this gPA and for the EPT
 	 * leaf: nothing else changes either cache before the fills below, so
@@ -352,6 +355,8 @@ enum walk2d_outcome walk2d_from(struct vcpu *v, struct nested_state *ns,
 			    .step = from ? from->step0 : 0};
 	c.need[0] = w2d_rights_needed(w2d_access_qual(&c, 0));
 	c.need[1] = w2d_rights_needed(w2d_access_qual(&c, 1));
+	c.need_dirty[0] = ns->ept_ad && (c.need[0] & EPTE_W);
+	c.need_dirty[1] = ns->ept_ad && (c.need[1] & EPTE_W);
 	/* Guest entries read, for the A/D update and the PWC fill. */
 	struct {
 		uint64_t hpa, entry;
