@@ -192,20 +192,11 @@ static void w2d_misconfig(struct w2d_ctx *c, gpa_t gpa, int guest_level, int ept
 	      .what = why);
 }
 
-/* The nested TLB served this gPA: trace the EPT cells it skipped. */
-static void w2d_ntlb_cells(struct w2d_ctx *c, gpa_t gpa, int guest_level, int leaf_level)
+/* Trace the EPT cells a nested TLB hit skipped (w2d_ntlb_cells()). */
+static __attribute__((noinline)) void w2d_ntlb_trace(struct w2d_ctx *c, gpa_t gpa,
+						     int guest_level, int leaf_level)
 {
 	struct vm *vm = c->vm;
-	uint32_t skipped = (uint32_t)(c->ns->levels - leaf_level + 1);
-	vm->st.cyc_walk += vm->cost.ref_pwc;
-	vm->st.ntlb_hits++;
-	c->w->ntlb_hits++;
-	c->w->ntlb_skipped += skipped;
-	c->ns->ntlb_refs_skipped += skipped;
-	if (!TRACE_ON(vm)) {
-		c->step += (int)skipped;
-		return;
-	}
 	for (int l = c->ns->levels; l >= leaf_level; l--) {
 		w2d_cell(c);
 		TRACE(vm, .kind = TR_WALK_REF, .dim = DIM_HOST, .served = SERVED_NTLB, .level = l,
@@ -215,6 +206,24 @@ static void w2d_ntlb_cells(struct w2d_ctx *c, gpa_t gpa, int guest_level, int le
 		      .cycles = l == c->ns->levels ? vm->cost.ref_pwc : 0,
 		      .what = "skipped: nested TLB hit");
 	}
+}
+
+/* The nested TLB served this gPA: count the EPT cells it skipped (and trace
+ * them when tracing is on). Inline: about 3.5 of them a 2D walk. */
+static inline __attribute__((always_inline)) void w2d_ntlb_cells(struct w2d_ctx *c, gpa_t gpa,
+								  int guest_level, int leaf_level)
+{
+	struct vm *vm = c->vm;
+	uint32_t skipped = (uint32_t)(c->ns->levels - leaf_level + 1);
+	vm->st.cyc_walk += vm->cost.ref_pwc;
+	vm->st.ntlb_hits++;
+	c->w->ntlb_hits++;
+	c->w->ntlb_skipped += skipped;
+	c->ns->ntlb_refs_skipped += skipped;
+	if (!TRACE_ON(vm))
+		c->step += (int)skipped;
+	else
+		w2d_ntlb_trace(c, gpa, guest_level, leaf_level);
 }
 
 /*
