@@ -34,10 +34,11 @@ int faidx_init(struct faidx *x, uint32_t n)
 	}
 	x->bucket = calloc(nb, sizeof(*x->bucket));
 	x->chain = calloc(n, sizeof(*x->chain));
-	x->older = calloc(n, sizeof(*x->older));
-	x->newer = calloc(n, sizeof(*x->newer));
+	x->home = calloc(n, sizeof(*x->home));
+	x->older = calloc((size_t)n + 1, sizeof(*x->older));
+	x->newer = calloc((size_t)n + 1, sizeof(*x->newer));
 	x->free = calloc(free_words(n), sizeof(*x->free));
-	if (!x->bucket || !x->chain || !x->older || !x->newer || !x->free) {
+	if (!x->bucket || !x->chain || !x->home || !x->older || !x->newer || !x->free) {
 		faidx_destroy(x);
 		return -1;
 	}
@@ -52,6 +53,7 @@ void faidx_destroy(struct faidx *x)
 {
 	free(x->bucket);
 	free(x->chain);
+	free(x->home);
 	free(x->older);
 	free(x->newer);
 	free(x->free);
@@ -64,12 +66,12 @@ void faidx_reset(struct faidx *x)
 		return;
 	memset(x->bucket, 0, (size_t)x->nbuckets * sizeof(*x->bucket));
 	memset(x->chain, 0, (size_t)x->n * sizeof(*x->chain));
-	memset(x->older, 0, (size_t)x->n * sizeof(*x->older));
-	memset(x->newer, 0, (size_t)x->n * sizeof(*x->newer));
+	memset(x->home, 0, (size_t)x->n * sizeof(*x->home));
+	/* The empty list: the sentinel is its own neighbour both ways. */
+	x->older[x->n] = x->newer[x->n] = x->n;
 	for (size_t w = 0; w < free_words(x->n); w++) {
 		uint32_t left = x->n - (uint32_t)(w * 64);
 		x->free[w] = left >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << left) - 1;
 	}
-	x->lru = x->mru = 0;
 	x->used = 0;
 }

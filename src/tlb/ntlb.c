@@ -16,20 +16,10 @@
 
 /* ---- private helpers ---- */
 
-/* One fewer (-1) or one more (+1) valid entry of size s. */
-static inline void ntlb_count_size(struct ntlb *t, unsigned s, int d)
-{
-	t->nsize[s] = (uint32_t)((int)t->nsize[s] + d);
-	if (t->nsize[s])
-		t->sizes |= 1u << s;
-	else
-		t->sizes &= ~(1u << s);
-}
-
 static void ntlb_drop(struct ntlb *t, uint32_t i)
 {
-	faidx_remove(&t->idx, i, t->key[i]);
-	ntlb_count_size(t, t->e[i].size, -1);
+	faidx_remove(&t->idx, i);
+	ntlb_count_size(t, t->e[i].size, PG_NR);
 	t->key[i] = 0;
 }
 
@@ -66,42 +56,6 @@ void ntlb_insert(struct ntlb *t, gpa_t gpa, hpa_t hpa, enum page_size size, uint
 	if (t->n == 0)
 		return;
 	ntlb_fill(t, ntlb_find(t, gpa, ep4ta), gpa, hpa, size, ep4ta, rights, dirty);
-}
-
-void ntlb_fill(struct ntlb *t, int i, gpa_t gpa, hpa_t hpa, enum page_size size, uint64_t ep4ta,
-	       uint8_t rights, bool dirty)
-{
-	if (t->n == 0)
-		return;
-	uint64_t m = ntlb_mask(size);
-	uint64_t k = (gpa.v & m) | 1;
-	if (i < 0) {
-		/* The lowest empty entry, else the least recently used one. */
-		uint32_t victim = faidx_victim(&t->idx);
-		if (t->key[victim]) {
-			ntlb_count_size(t, t->e[victim].size, -1);
-			faidx_replace(&t->idx, victim, t->key[victim], k);
-		} else {
-			faidx_add(&t->idx, victim, k);
-		}
-		i = (int)victim;
-	} else {
-		/* The entry that covers gpa is replaced in place. */
-		faidx_rekey(&t->idx, (uint32_t)i, t->key[i], k);
-		faidx_touch(&t->idx, (uint32_t)i);
-		ntlb_count_size(t, t->e[i].size, -1);
-	}
-	t->fills++;
-	ntlb_count_size(t, size, +1);
-	t->key[i] = k;
-	t->mask[i] = m;
-	t->e[i] = (struct ntlb_entry){.gpa = GPA(gpa.v & m),
-				      .hpa = HPA(hpa.v & m),
-				      .ep4ta = ep4ta,
-				      .stamp = ++t->clock,
-				      .size = (uint8_t)size,
-				      .rights = rights,
-				      .dirty = dirty};
 }
 
 uint64_t ntlb_count_valid(const struct ntlb *t)

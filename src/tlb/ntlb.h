@@ -64,14 +64,14 @@ void ntlb_destroy(struct ntlb *t);
 
 /* ---- lookups (inline: a 2D walk makes one per nested walk) ---- */
 
-static inline uint64_t ntlb_mask(enum page_size size)
+static inline __attribute__((always_inline)) uint64_t ntlb_mask(enum page_size size)
 {
 	return ~(page_bytes(size) - 1);
 }
 
 /* The lowest slot whose entry covers gpa under ep4ta, or -1: what a scan of
  * the entries in index order finds. Counts nothing, changes nothing. */
-static inline int ntlb_find(const struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
+static inline __attribute__((always_inline)) int ntlb_find(const struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
 {
 	int found = -1;
 
@@ -94,7 +94,7 @@ static inline int ntlb_find(const struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
  * to check. The slot stays the entry's until the nested TLB next changes,
  * so that a fill for the same gpa right after can pass it to ntlb_fill().
  */
-static inline int ntlb_lookup_slot(struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
+static inline __attribute__((always_inline)) int ntlb_lookup_slot(struct ntlb *t, gpa_t gpa, uint64_t ep4ta)
 {
 	int i = ntlb_find(t, gpa, ep4ta);
 	if (i < 0) {
@@ -114,15 +114,64 @@ static inline struct ntlb_entry *ntlb_lookup(struct ntlb *t, gpa_t gpa, uint64_t
 	return i < 0 ? NULL : &t->e[i];
 }
 
+/*
+ * An entry of size 'from' (PG_NR: an empty one) becomes one of size 'to':
+ * nsize[] and sizes follow. Most fills replace an entry of the same size,
+ * which changes no count.
+ */
+static inline __attribute__((always_inline)) void ntlb_count_size(struct ntlb *t, unsigned from, unsigned to)
+{
+	if (from == to)
+		return;
+	if (from < PG_NR && --t->nsize[from] == 0)
+		t->sizes &= ~(1u << from);
+	if (to < PG_NR && t->nsize[to]++ == 0)
+		t->sizes |= 1u << to;
+}
+
 /* Insert the translation of the page of 'size' that contains gpa; replaces
  * an entry for the same page. hpa is the host page's base. */
 void ntlb_insert(struct ntlb *t, gpa_t gpa, hpa_t hpa, enum page_size size, uint64_t ep4ta,
 		 uint8_t rights, bool dirty);
 /* ntlb_insert() when the caller knows what ntlb_find(t, gpa, ep4ta) returns:
  * 'slot' (-1 for none). Caller's duty: the nested TLB has not changed since
- * the lookup of gpa that gave the slot. */
-void ntlb_fill(struct ntlb *t, int slot, gpa_t gpa, hpa_t hpa, enum page_size size, uint64_t ep4ta,
-	       uint8_t rights, bool dirty);
+ * the lookup of gpa that gave the slot. Inline: the 2D walker fills after
+ * every nested walk it completes. */
+static inline __attribute__((always_inline)) void ntlb_fill(struct ntlb *t, int i, gpa_t gpa, hpa_t hpa, enum page_size size,
+			     uint64_t ep4ta, uint8_t rights, bool dirty)
+{
+	if (t->n == 0)
+		return;
+	uint64_t m = ntlb_mask(size);
+	uint64_t k = (gpa.v & m) | 1;
+	if (i < 0) {
+		/* The lowest empty entry, else the least recently used one. */
+		uint32_t victim = faidx_victim(&t->idx);
+		if (t->key[victim]) {
+			ntlb_count_size(t, t->e[victim].size, size);
+			faidx_replace(&t->idx, victim, k);
+		} else {
+			ntlb_count_size(t, PG_NR, size);
+			faidx_add(&t->idx, victim, k);
+		}
+		i = (int)victim;
+	} else {
+		/* The entry that covers gpa is replaced in place. */
+		faidx_rekey(&t->idx, (uint32_t)i, k);
+		faidx_touch(&t->idx, (uint32_t)i);
+		ntlb_count_size(t, t->e[i].size, size);
+	}
+	t->fills++;
+	t->key[i] = k;
+	t->mask[i] = m;
+	t->e[i] = (struct ntlb_entry){.gpa = GPA(gpa.v & m),
+				      .hpa = HPA(hpa.v & m),
+				      .ep4ta = ep4ta,
+				      .stamp = ++t->clock,
+				      .size = (uint8_t)size,
+				      .rights = rights,
+				      .dirty = dirty};
+}
 
 /* Flushes; each returns the number of valid entries dropped. */
 uint64_t ntlb_flush_all(struct ntlb *t);

@@ -22,7 +22,7 @@ static uint64_t pwc2d_flush_if(struct pwc2d *c,
 	uint64_t n = 0;
 	for (uint32_t i = 0; i < c->n; i++) {
 		if (c->key[i] && drop(&c->e[i], arg)) {
-			faidx_remove(&c->idx, i, c->key[i]);
+			faidx_remove(&c->idx, i);
 			c->key[i] = 0;
 			n++;
 		}
@@ -100,34 +100,6 @@ void pwc2d_insert(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, int level, uint1
 		vpid = pcid = 0;
 	pwc2d_fill(c, pwc2d_find(c, dim, hpa, vpid, pcid, ep4ta), dim, hpa, level, vpid, pcid,
 		   ep4ta, value);
-}
-
-void pwc2d_fill(struct pwc2d *c, int i, enum pwc_dim dim, hpa_t hpa, int level, uint16_t vpid,
-		uint16_t pcid, uint64_t ep4ta, uint64_t value)
-{
-	if (c->n == 0)
-		return;
-	if (i < 0) {
-		/* The lowest empty entry, else the least recently used one. */
-		uint32_t victim = faidx_victim(&c->idx);
-		uint64_t k = pwc2d_key(dim, hpa);
-		if (c->key[victim])
-			faidx_replace(&c->idx, victim, c->key[victim], k);
-		else
-			faidx_add(&c->idx, victim, k);
-		i = (int)victim;
-		c->key[i] = k;
-	} else {
-		faidx_touch(&c->idx, (uint32_t)i);
-	}
-	c->fills++;
-	c->e[i] = (struct pwc2d_entry){.value = value,
-				       .ep4ta = ep4ta,
-				       .stamp = ++c->clock,
-				       .vpid = vpid,
-				       .pcid = pcid,
-				       .level = (uint8_t)level,
-				       .dim = (uint8_t)dim};
 }
 
 uint64_t pwc2d_count(const struct pwc2d *c, enum pwc_dim dim)

@@ -68,12 +68,12 @@ void pwc2d_destroy(struct pwc2d *c);
 
 /* ---- lookups (inline: a 2D walk makes one at almost every reference) ---- */
 
-static inline uint64_t pwc2d_key(enum pwc_dim dim, hpa_t hpa)
+static inline __attribute__((always_inline)) uint64_t pwc2d_key(enum pwc_dim dim, hpa_t hpa)
 {
 	return (hpa.v & ~UINT64_C(7)) | ((uint64_t)dim << 1) | 1;
 }
 
-static inline bool pwc2d_tag_match(const struct pwc2d_entry *e, enum pwc_dim dim, uint16_t vpid,
+static inline __attribute__((always_inline)) bool pwc2d_tag_match(const struct pwc2d_entry *e, enum pwc_dim dim, uint16_t vpid,
 				   uint16_t pcid, uint64_t ep4ta)
 {
 	if (e->ep4ta != ep4ta)
@@ -85,7 +85,7 @@ static inline bool pwc2d_tag_match(const struct pwc2d_entry *e, enum pwc_dim dim
  * The slot of the valid entry for (dim, hpa) under the tag, or -1: what a
  * scan of the slots in index order finds. Counts nothing, changes nothing.
  */
-static inline int pwc2d_find(const struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid,
+static inline __attribute__((always_inline)) int pwc2d_find(const struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid,
 			     uint16_t pcid, uint64_t ep4ta)
 {
 	uint64_t k = pwc2d_key(dim, hpa);
@@ -113,7 +113,7 @@ static inline int pwc2d_find(const struct pwc2d *c, enum pwc_dim dim, hpa_t hpa,
  * changed (a fill or a flush), so that a fill of the same entry right after
  * can pass it to pwc2d_fill() instead of finding it again.
  */
-static inline int pwc2d_lookup_slot(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid,
+static inline __attribute__((always_inline)) int pwc2d_lookup_slot(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid,
 				    uint16_t pcid, uint64_t ep4ta, uint64_t *value)
 {
 	int i = pwc2d_find(c, dim, hpa, vpid, pcid, ep4ta);
@@ -129,7 +129,7 @@ static inline int pwc2d_lookup_slot(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa
 }
 
 /* The same, true on a hit. */
-static inline bool pwc2d_lookup(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid,
+static inline __attribute__((always_inline)) bool pwc2d_lookup(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, uint16_t vpid,
 				uint16_t pcid, uint64_t ep4ta, uint64_t *value)
 {
 	return pwc2d_lookup_slot(c, dim, hpa, vpid, pcid, ep4ta, value) >= 0;
@@ -142,10 +142,36 @@ void pwc2d_insert(struct pwc2d *c, enum pwc_dim dim, hpa_t hpa, int level, uint1
  * pwc2d_insert() when the caller already knows what pwc2d_find() returns
  * for the entry: 'slot' (-1 when there is none). Caller's duty: the cache
  * has not changed since the lookup that gave the slot, and for PWC_HOST
- * vpid and pcid are 0, as pwc2d_insert() makes them.
+ * vpid and pcid are 0, as pwc2d_insert() makes them. Inline: the 2D walker
+ * fills about three entries a walk, with constant dim, vpid and pcid.
  */
-void pwc2d_fill(struct pwc2d *c, int slot, enum pwc_dim dim, hpa_t hpa, int level, uint16_t vpid,
-		uint16_t pcid, uint64_t ep4ta, uint64_t value);
+static inline __attribute__((always_inline)) void pwc2d_fill(struct pwc2d *c, int i, enum pwc_dim dim, hpa_t hpa, int level,
+			      uint16_t vpid, uint16_t pcid, uint64_t ep4ta, uint64_t value)
+{
+	if (c->n == 0)
+		return;
+	if (i < 0) {
+		/* The lowest empty entry, else the least recently used one. */
+		uint32_t victim = faidx_victim(&c->idx);
+		uint64_t k = pwc2d_key(dim, hpa);
+		if (c->key[victim])
+			faidx_replace(&c->idx, victim, k);
+		else
+			faidx_add(&c->idx, victim, k);
+		i = (int)victim;
+		c->key[i] = k;
+	} else {
+		faidx_touch(&c->idx, (uint32_t)i);
+	}
+	c->fills++;
+	c->e[i] = (struct pwc2d_entry){.value = value,
+				       .ep4ta = ep4ta,
+				       .stamp = ++c->clock,
+				       .vpid = vpid,
+				       .pcid = pcid,
+				       .level = (uint8_t)level,
+				       .dim = (uint8_t)dim};
+}
 
 /* Flushes; each returns the number of valid entries it dropped. */
 uint64_t pwc2d_flush_all(struct pwc2d *c);
