@@ -26,15 +26,18 @@
  *
  * How LRU is kept (two exact forms of the same order; the choice changes no
  * decision, only the work per reference):
- *   - the L1 with at most 16 ways keeps, per set, its ways in LRU order in
- *     one word (order): nibble i is the way at recency position i, 0 the
- *     MRU. The references that reach an L1 set mostly miss it (the last-line
- *     memo takes the re-references), and there the victim is one shift;
- *   - L2, LLC (and an L1 of more than 16 ways) stamp each use with a clock:
- *     their references mostly hit, and a hit is one store.
+ *   - a level of at most 16 ways (every level of the machine profiles) keeps,
+ *     per set, its ways in LRU order in one word (order): nibble i is the way
+ *     at recency position i, 0 the MRU. A miss finds its victim with one
+ *     shift; a hit that is not already the MRU moves one nibble group;
+ *   - a level of more than 16 ways stamps each use with a clock: a hit is
+ *     one store, a miss searches the set for the oldest stamp.
  * An empty set's order lists the ways from the highest (MRU end) to way 0
  * (LRU end), so the ways fill from way 0 up, as the lowest empty way is the
  * victim under stamps (an empty way's stamp is 0).
+ *
+ * A page's 64 lines referenced in address order (the guest's clear_page and
+ * copy_page) go through cache_ref_page(): the same 64 references, one call.
  *
  * With the model off (cache.on false) every reference is served by L1 and no
  * state is kept: the flat costs of --cache-model off.
@@ -42,10 +45,12 @@
  * Invariants:
  *   - tag[i] == 0 means the way is empty, else tag[i] == line number + 1;
  *   - within one set no two ways hold the same tag;
- *   - order levels: a set's order word holds each of its ways once, in
- *     nibbles 0..ways-1, and 0 above; empty ways are the last positions;
- *   - stamp levels: the stamps of a set's occupied ways are distinct and
- *     non-zero, an empty way's stamp is 0, and clock is at least every stamp;
+ *   - order levels (ways <= 16): a set's order word holds each of its ways
+ *     once, in nibbles 0..ways-1, and 0 above; empty ways are the last
+ *     positions;
+ *   - stamp levels (ways > 16): the stamps of a set's occupied ways are
+ *     distinct and non-zero, an empty way's stamp is 0, and clock is at
+ *     least every stamp;
  *   - last == CACHE_NO_LINE, or last is the most recently referenced line,
  *     which is the most recently used line of its L1 set;
  *   - sets is a power of two; ways is 1..CACHE_MAX_WAYS.
@@ -78,7 +83,7 @@ struct cache {
 	uint32_t clock;	    /* LRU clock of the stamp levels */
 	bool on;	    /* false: every reference is an L1 hit, no state */
 	bool l1_order8;	    /* the L1 is an order level of 8 ways: searched inline */
-	bool l2_ways16;	    /* and the L2 has 16 ways: an L2 hit is inline too */
+	bool l2_ways16;	    /* and the L2 one of 16 ways: an L2 hit is inline too */
 	uint64_t served[4]; /* references served by L1, L2, LLC, DRAM */
 };
 
@@ -99,8 +104,18 @@ int cache_ref_slow(struct cache *c, uint64_t tag);
 int cache_ref_lower(struct cache *c, uint64_t tag);
 
 /* The rest of a reference that missed an 8-way order-kept L1 and a 16-way
- * L2, whose line hashes to h: the L2 fill, then the LLC. Call cache_ref(). */
+ * order-kept L2, whose line hashes to h: the L2 fill, then the LLC. Call
+ * cache_ref(). */
 int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h);
+
+/*
+ * The 64 lines of the 4 KiB page at pa (its offset ignored), referenced in
+ * address order: exactly what 64 cache_ref() calls on them do (the same
+ * levels serve them, the same lines are evicted, the same LRU order is
+ * left, and the served counters and the last line end the same), in one
+ * call. Caller's duty: as for cache_ref().
+ */
+void cache_ref_page(struct cache *c, uint64_t pa);
 
 /*
  * Hash of the line number, whose low bits are the L2 and LLC set: multiply
@@ -111,13 +126,21 @@ int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h);
  * bits whose exact form is undocumented; any hash that spreads frames evenly
  * serves here.
  */
+#define CACHE_HASH_K1 UINT64_C(0x9e3779b97f4a7c15)
+#define CACHE_HASH_K2 UINT64_C(0xff51afd7ed558ccd)
+
+/* cache_line_hash() after its first multiply, of k = line * CACHE_HASH_K1. */
+static inline uint64_t cache_hash_fold(uint64_t k)
+{
+	uint64_t x = k ^ (k >> 32);
+
+	x *= CACHE_HASH_K2;
+	return x ^ (x >> 29);
+}
+
 static inline uint64_t cache_line_hash(uint64_t line)
 {
-	uint64_t x = line * UINT64_C(0x9e3779b97f4a7c15);
-
-	x ^= x >> 32;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	return x ^ (x >> 29);
+	return cache_hash_fold(line * CACHE_HASH_K1);
 }
 
 #define CACHE_NIBBLES_1 UINT64_C(0x1111111111111111)
@@ -129,38 +152,65 @@ static inline uint64_t cache_order_full(uint32_t ways)
 	return ways >= 16 ? ~UINT64_C(0) : (UINT64_C(1) << (4 * ways)) - 1;
 }
 
+/* The way of set t (of 'ways' ways) that holds tag, or -1. */
+static inline __attribute__((always_inline)) int cache_way_find(const uint64_t *t, uint32_t ways,
+								 uint64_t tag)
+{
+#pragma GCC unroll 16
+	for (uint32_t w = 0; w < ways; w++)
+		if (t[w] == tag)
+			return (int)w;
+	return -1;
+}
+
 /*
- * Search one set of an order level (ways <= 16) for tag. A hit moves its way
- * to position 0 and the positions before it one down (nothing is written
- * when it already is the MRU); a miss fills the way at position ways-1 (the
- * LRU, or the lowest empty way) and moves it to position 0. Returns true on
- * a hit.
+ * Make way w the MRU of an order word: w moves to position 0 and the
+ * positions before it one down (nothing is written when it already is the
+ * MRU).
  */
-static inline __attribute__((always_inline)) bool cache_order_touch(uint64_t *t, uint64_t *order,
-								    uint32_t ways, uint64_t tag)
+static inline __attribute__((always_inline)) void cache_order_use(uint64_t *order, uint32_t w)
 {
 	uint64_t o = *order;
 
-#pragma GCC unroll 16
-	for (uint32_t w = 0; w < ways; w++) {
-		if (t[w] == tag) {
-			if ((o & 15) == w)
-				return true; /* already the MRU */
-			/* Position of w: the lowest zero nibble of o ^ w...w. */
-			uint64_t x = o ^ (w * CACHE_NIBBLES_1);
-			uint64_t z = (x - CACHE_NIBBLES_1) & ~x & CACHE_NIBBLES_8;
-			unsigned p4 = (unsigned)__builtin_ctzll(z) - 3; /* 4 * position */
-			uint64_t below = o & ((UINT64_C(1) << p4) - 1);
-			uint64_t through = (UINT64_C(2) << (p4 + 3)) - 1;
+	if ((o & 15) == w)
+		return; /* already the MRU */
+	/* Position of w: the lowest zero nibble of o ^ w...w. */
+	uint64_t x = o ^ (w * CACHE_NIBBLES_1);
+	uint64_t z = (x - CACHE_NIBBLES_1) & ~x & CACHE_NIBBLES_8;
+	unsigned p4 = (unsigned)__builtin_ctzll(z) - 3; /* 4 * position */
+	uint64_t below = o & ((UINT64_C(1) << p4) - 1);
+	uint64_t through = (UINT64_C(2) << (p4 + 3)) - 1;
 
-			*order = (o & ~through) | (below << 4) | w;
-			return true;
-		}
-	}
+	*order = (o & ~through) | (below << 4) | w;
+}
+
+/* A miss of an order-kept set: tag fills the way at position ways-1 (the
+ * LRU, or the lowest empty way), which moves to position 0. */
+static inline __attribute__((always_inline)) void cache_order_fill(uint64_t *t, uint64_t *order,
+								   uint32_t ways, uint64_t tag)
+{
+	uint64_t o = *order;
 	uint64_t victim = (o >> (4 * (ways - 1))) & 15;
 
 	t[victim] = tag;
 	*order = ((o << 4) | victim) & cache_order_full(ways);
+}
+
+/*
+ * Search one set of an order level (ways <= 16) for tag: a hit becomes the
+ * MRU (cache_order_use()), a miss is filled (cache_order_fill()). Returns
+ * true on a hit.
+ */
+static inline __attribute__((always_inline)) bool cache_order_touch(uint64_t *t, uint64_t *order,
+								    uint32_t ways, uint64_t tag)
+{
+	int w = cache_way_find(t, ways, tag);
+
+	if (w >= 0) {
+		cache_order_use(order, (uint32_t)w);
+		return true;
+	}
+	cache_order_fill(t, order, ways, tag);
 	return false;
 }
 
@@ -194,21 +244,19 @@ static inline __attribute__((always_inline)) int cache_ref_rest(struct cache *c,
 			c->served[0]++;
 			return CACHE_L1;
 		}
-		if (likely(c->l2_ways16 && c->clock != UINT32_MAX)) {
-			/* The L2 search and a hit's stamp, as set_touch() does
-			 * them (cache.c); a miss goes on out of line. */
+		if (likely(c->l2_ways16)) {
+			/* The L2 search and a hit's LRU update, as
+			 * cache_order_touch() does them; a miss goes on out of
+			 * line. */
 			struct cache_level *l2 = &c->lvl[1];
 			uint64_t h = cache_line_hash(tag - 1);
-			size_t base = (size_t)((uint32_t)h & l2->mask) * 16;
-			const uint64_t *t2 = l2->tag + base;
+			uint32_t set2 = (uint32_t)h & l2->mask;
+			int w = cache_way_find(l2->tag + (size_t)set2 * 16, 16, tag);
 
-#pragma GCC unroll 16
-			for (uint32_t w = 0; w < 16; w++) {
-				if (t2[w] == tag) {
-					l2->stamp[base + w] = ++c->clock;
-					c->served[1]++;
-					return CACHE_L2;
-				}
+			if (w >= 0) {
+				cache_order_use(l2->order + set2, (uint32_t)w);
+				c->served[1]++;
+				return CACHE_L2;
 			}
 			return cache_ref_l2_miss(c, tag, h);
 		}
