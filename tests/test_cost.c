@@ -359,8 +359,9 @@ static void test_cache_placement_does_not_matter(void **state)
 /*
  * The 32-bit clock of the stamp levels (more than 16 ways) wraps every 2^32
  * references that look in one; the stamps are renumbered then, and
- * replacement must not change. One set of each level: L1 and L2 of one way
- * (order levels), an LLC of 17 ways (a stamp level) that lines 0..16 fill.
+ * replacement must not change. One set of each level: an L1 of one way (an
+ * order level), an L2 of one way (the L2 always stamps) and an LLC of 17
+ * ways (a stamp level) that lines 0..16 fill.
  */
 static void test_cache_clock_wrap(void **state)
 {
@@ -370,11 +371,12 @@ static void test_cache_clock_wrap(void **state)
 	(void)state;
 	assert_int_equal(cache_init(&c, g, true), 0);
 	assert_null(c.lvl[2].order);
+	assert_non_null(c.lvl[1].stamp);
 	c.clock = UINT32_MAX - 1;
 	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_DRAM); /* takes the last stamp */
 	for (int n = 1; n < 17; n++)
 		assert_int_equal(cache_ref(&c, LINE(n)), CACHE_DRAM); /* the first wraps */
-	assert_true(c.clock < 40);
+	assert_true(c.clock < 64);
 	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_LLC);  /* 0 becomes the MRU */
 	assert_int_equal(cache_ref(&c, LINE(17)), CACHE_DRAM); /* evicts 1, the LRU */
 	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_LLC);
@@ -393,10 +395,11 @@ static void test_cache_clock_wrap(void **state)
  * that missed over its first empty way, else its least recently used one.
  * Every reference of a long pseudo-random stream (hot lines, a sweep and
  * random lines, so that every level hits, misses and evicts) must be served
- * by the same level, whatever the associativity (a level keeps its LRU order
- * in one word up to 16 ways and stamps above), with the machine profiles'
- * associativities (8:16:11 and 8:8:16), and across a wrap of the stamp
- * clock.
+ * by the same level, whatever the associativity (L1 and LLC keep their LRU
+ * order in one word up to 16 ways and stamps above, the L2 stamps; L2 and
+ * LLC sets of up to 16 ways are searched through signatures), with the
+ * machine profiles' associativities (8:16:11 and 8:8:16), and across a wrap
+ * of the stamp clock.
  */
 struct ref_level {
 	uint32_t sets, ways;
@@ -493,7 +496,8 @@ static void test_cache_matches_reference(void **state)
 /*
  * Two caches in the same state: same tags, same LRU order (order words
  * equal; stamps ranked alike within each set), same served counters and the
- * same last line.
+ * same last line; and in both, each occupied way of a hashed order level
+ * carries its line's signature.
  */
 static void assert_cache_same(const struct cache *a, const struct cache *b)
 {
@@ -504,6 +508,15 @@ static void assert_cache_same(const struct cache *a, const struct cache *b)
 		size_t n = (size_t)x->sets * x->ways;
 
 		assert_memory_equal(x->tag, y->tag, n * sizeof(*x->tag));
+		for (size_t i = 0; x->sig != NULL && i < n; i++) {
+			size_t s = i / x->ways, w = i % x->ways;
+			uint8_t want = cache_sig_of(cache_line_hash(x->tag[i] - 1));
+
+			if (x->tag[i] == 0)
+				continue; /* an empty way's signature is free */
+			assert_int_equal(x->sig[s * CACHE_SIG_BYTES + w], want);
+			assert_int_equal(y->sig[s * CACHE_SIG_BYTES + w], want);
+		}
 		if (x->order != NULL) {
 			assert_memory_equal(x->order, y->order, x->sets * sizeof(*x->order));
 			continue;

@@ -71,18 +71,34 @@ static inline uint32_t cache_tick(struct cache *c)
 	return ++c->clock;
 }
 
+/* The victim of a full stamp set: the lowest way holding the oldest stamp
+ * (an empty way's stamp is 0, below every occupied one, so the lowest empty
+ * way). The oldest stamp is found first, by a min reduction with nothing
+ * else in its loop, then its way. */
+static inline __attribute__((always_inline)) uint32_t stamp_victim(const uint32_t *stamp,
+								   uint32_t ways)
+{
+	uint32_t oldest = stamp[0], victim = 0;
+
+#pragma GCC unroll 16
+	for (uint32_t w = 1; w < ways; w++)
+		oldest = stamp[w] < oldest ? stamp[w] : oldest;
+	while (stamp[victim] != oldest)
+		victim++;
+	return victim;
+}
+
 /*
- * Search one set of a stamp level (more than 16 ways) for tag at time now.
- * A hit makes it MRU; a miss fills it over the first empty way, else the
- * LRU way (an empty way's stamp is 0, below every occupied one; ties go to
- * the lowest way). Returns true on a hit.
+ * Search one set of a stamp level without signatures (more than 16 ways)
+ * for tag at time now. A hit makes it MRU; a miss fills stamp_victim().
+ * Returns true on a hit.
  */
 static bool stamp_touch(struct cache_level *lv, uint32_t set, uint64_t tag, uint32_t now)
 {
 	size_t base = (size_t)set * lv->ways;
 	uint64_t *t = lv->tag + base;
 	uint32_t *stamp = lv->stamp + base;
-	uint32_t victim = 0;
+	uint32_t victim;
 
 	for (uint32_t w = 0; w < lv->ways; w++) {
 		if (t[w] == tag) {
@@ -90,9 +106,7 @@ static bool stamp_touch(struct cache_level *lv, uint32_t set, uint64_t tag, uint
 			return true;
 		}
 	}
-	for (uint32_t w = 1; w < lv->ways; w++)
-		if (stamp[w] < stamp[victim])
-			victim = w;
+	victim = stamp_victim(stamp, lv->ways);
 	t[victim] = tag;
 	stamp[victim] = now;
 	return false;
@@ -110,13 +124,13 @@ static uint64_t order_empty(uint32_t ways)
 }
 
 /*
- * Look tag up in set 'set' of level lv, whichever LRU form it keeps
- * (cache_order_touch() or stamp_touch()). ways is lv->ways when the caller
- * knows it (the compiler then unrolls the search whole), or 0. Returns true
- * on a hit.
+ * Look tag up in set 'set' of the L1, whichever LRU form it keeps
+ * (cache_order_touch() or stamp_touch()). ways is its ways when the caller
+ * knows them (the compiler then unrolls the search whole), or 0. Returns
+ * true on a hit.
  */
 static inline __attribute__((always_inline)) bool
-level_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t tag, uint32_t ways)
+l1_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t tag, uint32_t ways)
 {
 	if (ways != 0)
 		return cache_order_touch(lv->tag + (size_t)set * ways, lv->order + set, ways, tag);
@@ -126,10 +140,6 @@ level_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t tag,
 		switch (lv->ways) {
 		case 8:
 			return cache_order_touch(t, o, 8, tag);
-		case 11: /* skylake-sp's LLC slice */
-			return cache_order_touch(t, o, 11, tag);
-		case 16:
-			return cache_order_touch(t, o, 16, tag);
 		default:
 			return cache_order_touch(t, o, lv->ways, tag);
 		}
@@ -138,9 +148,70 @@ level_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t tag,
 }
 
 /*
+ * Look tag up in set 'set' of a hashed level of 'ways' <= 16 ways, whose
+ * tags are t and signatures sig; s is the line's signature, v its splat. A
+ * hit becomes the MRU and a miss fills the LRU way, in the level's form of
+ * LRU (order word or stamps). Returns true on a hit.
+ */
+static inline __attribute__((always_inline)) bool
+sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, uint8_t *sig,
+	  uint32_t ways, uint64_t tag, uint8_t s, cache_sigv v)
+{
+	if (lv->order != NULL)
+		return cache_order_touch_sig(t, sig, lv->order + set, ways, tag, s, v);
+
+	uint32_t *stamp = lv->stamp + (size_t)set * ways, now = cache_tick(c);
+	int w = cache_way_find_sig(t, sig, ways, tag, v);
+
+	if (w >= 0) {
+		stamp[w] = now;
+		return true;
+	}
+	uint32_t victim = stamp_victim(stamp, ways);
+
+	t[victim] = tag;
+	sig[victim] = s;
+	stamp[victim] = now;
+	return false;
+}
+
+/*
+ * Look tag, whose line hashes to h, up in hashed level lv (L2 or LLC):
+ * sig_touch() in a level of at most 16 ways, stamp_touch() above. ways is
+ * as for l1_touch(). Returns true on a hit.
+ */
+static inline __attribute__((always_inline)) bool
+hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, uint32_t ways)
+{
+	uint32_t set = (uint32_t)h & lv->mask;
+
+	if (ways == 0 && unlikely(lv->sig == NULL))
+		return stamp_touch(lv, set, tag, cache_tick(c));
+
+	uint8_t s = cache_sig_of(h);
+	cache_sigv v = cache_sig_splat(s);
+	uint8_t *sig = lv->sig + (size_t)set * CACHE_SIG_BYTES;
+	uint32_t n = ways != 0 ? ways : lv->ways;
+	uint64_t *t = lv->tag + (size_t)set * n;
+
+	if (ways != 0)
+		return sig_touch(c, lv, set, t, sig, ways, tag, s, v);
+	switch (n) {
+	case 8:
+		return sig_touch(c, lv, set, t, sig, 8, tag, s, v);
+	case 11: /* skylake-sp's LLC slice */
+		return sig_touch(c, lv, set, t, sig, 11, tag, s, v);
+	case 16:
+		return sig_touch(c, lv, set, t, sig, 16, tag, s, v);
+	default:
+		return sig_touch(c, lv, set, t, sig, n, tag, s, v);
+	}
+}
+
+/*
  * L2, then LLC, for a reference to tag that missed the L1, whose line
  * hashes to h (both levels are indexed by it). w2 and w3 are the L2 and LLC
- * ways when the caller knows them, else 0 (level_touch()). Counts the level
+ * ways when the caller knows them, else 0 (hashed_touch()). Counts the level
  * that served it and returns it.
  */
 static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint64_t tag,
@@ -148,9 +219,9 @@ static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint
 {
 	int served;
 
-	if (level_touch(c, &c->lvl[1], (uint32_t)h & c->lvl[1].mask, tag, w2))
+	if (hashed_touch(c, &c->lvl[1], h, tag, w2))
 		served = CACHE_L2;
-	else if (level_touch(c, &c->lvl[2], (uint32_t)h & c->lvl[2].mask, tag, w3))
+	else if (hashed_touch(c, &c->lvl[2], h, tag, w3))
 		served = CACHE_LLC;
 	else
 		served = CACHE_DRAM;
@@ -169,7 +240,7 @@ ref_line(struct cache *c, uint64_t tag, uint64_t h, uint32_t w1, uint32_t w2, ui
 {
 	struct cache_level *l1 = &c->lvl[0];
 
-	if (level_touch(c, l1, (uint32_t)(tag - 1) & l1->mask, tag, w1)) {
+	if (l1_touch(c, l1, (uint32_t)(tag - 1) & l1->mask, tag, w1)) {
 		c->served[0]++;
 		return CACHE_L1;
 	}
@@ -220,17 +291,24 @@ int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool
 		lv->mask = geom[l].sets - 1;
 		lv->hashed = l > 0;
 		lv->tag = calloc(n, sizeof(*lv->tag));
-		if (lv->ways <= 16)
+		/* The L2 stamps (its references mostly hit on the TLB-hit
+		 * path, and a stamp hit is one store); L1 and LLC keep order
+		 * words up to 16 ways (cache.h). */
+		if (lv->ways <= 16 && l != 1)
 			lv->order = calloc(lv->sets, sizeof(*lv->order));
 		else
 			lv->stamp = calloc(n, sizeof(*lv->stamp));
-		if (lv->tag == NULL || (lv->order == NULL && lv->stamp == NULL)) {
+		if (lv->ways <= 16 && lv->hashed)
+			lv->sig = aligned_alloc(CACHE_SIG_BYTES, (size_t)lv->sets * CACHE_SIG_BYTES);
+		if (lv->tag == NULL || (lv->order == NULL && lv->stamp == NULL) ||
+		    (lv->ways <= 16 && lv->hashed && lv->sig == NULL)) {
 			cache_destroy(c);
 			return -1;
 		}
 	}
 	c->l1_order8 = c->lvl[0].order != NULL && c->lvl[0].ways == 8;
-	c->l2_ways16 = c->l1_order8 && c->lvl[1].ways == 16; /* an order level too */
+	c->l2_ways16 = c->l1_order8 && c->lvl[1].ways == 16;
+	c->l2_below = c->l2_ways16 ? UINT32_MAX : 0;
 	cache_clear(c);
 	return 0;
 }
@@ -241,6 +319,7 @@ void cache_destroy(struct cache *c)
 		free(c->lvl[l].tag);
 		free(c->lvl[l].stamp);
 		free(c->lvl[l].order);
+		free(c->lvl[l].sig);
 	}
 	memset(c, 0, sizeof(*c));
 }
@@ -255,6 +334,8 @@ void cache_clear(struct cache *c)
 			memset(lv->tag, 0, n * sizeof(*lv->tag));
 		if (lv->stamp != NULL)
 			memset(lv->stamp, 0, n * sizeof(*lv->stamp));
+		if (lv->sig != NULL)
+			memset(lv->sig, 0, (size_t)lv->sets * CACHE_SIG_BYTES);
 		if (lv->order != NULL) {
 			uint64_t o = order_empty(lv->ways);
 
@@ -268,12 +349,16 @@ void cache_clear(struct cache *c)
 
 int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h)
 {
-	struct cache_level *l2 = &c->lvl[1], *llc = &c->lvl[2];
-	uint32_t set2 = (uint32_t)h & l2->mask;
+	struct cache_level *l2 = &c->lvl[1];
+	uint32_t now = cache_tick(c), set2 = (uint32_t)h & l2->mask;
+	uint32_t *stamp = l2->stamp + (size_t)set2 * 16;
+	uint32_t victim = stamp_victim(stamp, 16);
 	int served = CACHE_DRAM;
 
-	cache_order_fill(l2->tag + (size_t)set2 * 16, l2->order + set2, 16, tag);
-	if (level_touch(c, llc, (uint32_t)h & llc->mask, tag, 0))
+	l2->tag[(size_t)set2 * 16 + victim] = tag;
+	l2->sig[(size_t)set2 * CACHE_SIG_BYTES + victim] = cache_sig_of(h);
+	stamp[victim] = now;
+	if (hashed_touch(c, &c->lvl[2], h, tag, 0))
 		served = CACHE_LLC;
 	c->served[served - 1]++;
 	return served;
