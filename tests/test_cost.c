@@ -357,7 +357,7 @@ static void test_cache_placement_does_not_matter(void **state)
 }
 
 /*
- * The 32-bit clock of the stamp levels (more than 16 ways) wraps every 2^32
+ * The clock of the stamp levels reaches CACHE_CLOCK_LIMIT every 2^26
  * references that look in one; the stamps are renumbered then, and
  * replacement must not change. One set of each level: an L1 of one way (an
  * order level), an L2 of one way (the L2 always stamps) and an LLC of 17
@@ -372,11 +372,11 @@ static void test_cache_clock_wrap(void **state)
 	assert_int_equal(cache_init(&c, g, true), 0);
 	assert_null(c.lvl[2].order);
 	assert_non_null(c.lvl[1].stamp);
-	c.clock = UINT32_MAX - 1;
+	c.clock = CACHE_CLOCK_LIMIT - CACHE_CLOCK_STEP;
 	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_DRAM); /* takes the last stamp */
 	for (int n = 1; n < 17; n++)
 		assert_int_equal(cache_ref(&c, LINE(n)), CACHE_DRAM); /* the first wraps */
-	assert_true(c.clock < 64);
+	assert_true(c.clock < 64 * CACHE_CLOCK_STEP);
 	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_LLC);  /* 0 becomes the MRU */
 	assert_int_equal(cache_ref(&c, LINE(17)), CACHE_DRAM); /* evicts 1, the LRU */
 	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_LLC);
@@ -432,7 +432,7 @@ static void check_against_reference(const struct cache_geom g[3], uint64_t seed,
 
 	assert_int_equal(cache_init(&c, g, true), 0);
 	if (wrap)
-		c.clock = UINT32_MAX - 100000; /* the stamps are renumbered mid-stream */
+		c.clock = CACHE_CLOCK_LIMIT - 100000 * CACHE_CLOCK_STEP; /* renumbered mid-stream */
 	for (int l = 0; l < 3; l++) {
 		r[l].sets = g[l].sets;
 		r[l].ways = g[l].ways;

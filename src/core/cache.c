@@ -26,11 +26,11 @@ static inline uint32_t level_set(const struct cache_level *lv, uint64_t line)
 }
 
 /*
- * Renumber the stamps of every set of the stamp levels to 1..n in LRU order,
- * so that the clock can restart small without changing any replacement
- * decision. The clock ticks once per reference that looks in a stamp level
- * (a level of more than 16 ways): this runs at most once every 2^32 such
- * references.
+ * Renumber the stamps of every set of the stamp levels to ticks 1..n in LRU
+ * order (0 stays the empty ways' tick), so that the clock can restart small
+ * without changing any replacement decision. The clock ticks once per
+ * reference that looks in a stamp level: this runs at most once every 2^26
+ * such references.
  */
 static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 {
@@ -55,42 +55,66 @@ static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 						rank[w]++;
 			}
 			for (uint32_t w = 0; w < lv->ways; w++)
-				stamp[w] = rank[w];
+				stamp[w] = rank[w] << CACHE_STAMP_WAY_BITS | w;
 		}
 		if (lv->ways > max_ways)
 			max_ways = lv->ways;
 	}
-	c->clock = max_ways;
+	c->clock = max_ways << CACHE_STAMP_WAY_BITS;
 }
 
-/* The next LRU clock value of the stamp levels. */
+/* The tick of the next use in a stamp level: stamp it as now | way. */
 static inline uint32_t cache_tick(struct cache *c)
 {
-	if (unlikely(c->clock == UINT32_MAX))
+	if (unlikely(c->clock >= CACHE_CLOCK_LIMIT))
 		cache_renumber(c);
-	return ++c->clock;
+	return c->clock += CACHE_CLOCK_STEP;
 }
 
-/* The victim of a full stamp set: the lowest way holding the oldest stamp
- * (an empty way's stamp is 0, below every occupied one, so the lowest empty
- * way). The oldest stamp is found first, by a min reduction with nothing
- * else in its loop, then its way. */
+/* Four stamps side by side (a GCC/Clang vector: SSE2 registers on x86-64,
+ * plain code on hosts without vectors). */
+typedef int32_t stamp_v4 __attribute__((vector_size(16)));
+
+static inline stamp_v4 stamp_v4_min(stamp_v4 a, stamp_v4 b)
+{
+	stamp_v4 lt = a < b; /* -1 where a < b */
+
+	return (a & lt) | (b & ~lt);
+}
+
+/* The victim of a stamp set: the way of the smallest stamp (the LRU way,
+ * or the lowest empty one: cache.h). A min reduction over signed values
+ * (every stamp is below 2^31), four lanes at a time when the ways are a
+ * multiple of four; the way is the stamp's low bits. */
 static inline __attribute__((always_inline)) uint32_t stamp_victim(const uint32_t *stamp,
 								   uint32_t ways)
 {
-	uint32_t oldest = stamp[0], victim = 0;
+	int32_t oldest;
 
+	if (ways % 4 == 0) {
+		stamp_v4 m, x;
+
+		memcpy(&m, stamp, sizeof(m));
+#pragma GCC unroll 8
+		for (uint32_t w = 4; w < ways; w += 4) {
+			memcpy(&x, stamp + w, sizeof(x));
+			m = stamp_v4_min(m, x);
+		}
+		oldest = m[0] < m[1] ? m[0] : m[1];
+		oldest = m[2] < oldest ? m[2] : oldest;
+		oldest = m[3] < oldest ? m[3] : oldest;
+	} else {
+		oldest = (int32_t)stamp[0];
 #pragma GCC unroll 16
-	for (uint32_t w = 1; w < ways; w++)
-		oldest = stamp[w] < oldest ? stamp[w] : oldest;
-	while (stamp[victim] != oldest)
-		victim++;
-	return victim;
+		for (uint32_t w = 1; w < ways; w++)
+			oldest = (int32_t)stamp[w] < oldest ? (int32_t)stamp[w] : oldest;
+	}
+	return (uint32_t)oldest & (CACHE_CLOCK_STEP - 1);
 }
 
 /*
  * Search one set of a stamp level without signatures (more than 16 ways)
- * for tag at time now. A hit makes it MRU; a miss fills stamp_victim().
+ * for tag at tick now. A hit makes it MRU; a miss fills stamp_victim().
  * Returns true on a hit.
  */
 static bool stamp_touch(struct cache_level *lv, uint32_t set, uint64_t tag, uint32_t now)
@@ -102,13 +126,13 @@ static bool stamp_touch(struct cache_level *lv, uint32_t set, uint64_t tag, uint
 
 	for (uint32_t w = 0; w < lv->ways; w++) {
 		if (t[w] == tag) {
-			stamp[w] = now;
+			stamp[w] = now | w;
 			return true;
 		}
 	}
 	victim = stamp_victim(stamp, lv->ways);
 	t[victim] = tag;
-	stamp[victim] = now;
+	stamp[victim] = now | victim;
 	return false;
 }
 
@@ -164,14 +188,14 @@ sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, ui
 	int w = cache_way_find_sig(t, sig, ways, tag, v);
 
 	if (w >= 0) {
-		stamp[w] = now;
+		stamp[w] = now | (uint32_t)w;
 		return true;
 	}
 	uint32_t victim = stamp_victim(stamp, ways);
 
 	t[victim] = tag;
 	sig[victim] = s;
-	stamp[victim] = now;
+	stamp[victim] = now | victim;
 	return false;
 }
 
@@ -308,7 +332,7 @@ int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool
 	}
 	c->l1_order8 = c->lvl[0].order != NULL && c->lvl[0].ways == 8;
 	c->l2_ways16 = c->l1_order8 && c->lvl[1].ways == 16;
-	c->l2_below = c->l2_ways16 ? UINT32_MAX : 0;
+	c->l2_below = c->l2_ways16 ? CACHE_CLOCK_LIMIT : 0;
 	cache_clear(c);
 	return 0;
 }
@@ -332,8 +356,8 @@ void cache_clear(struct cache *c)
 
 		if (lv->tag != NULL)
 			memset(lv->tag, 0, n * sizeof(*lv->tag));
-		if (lv->stamp != NULL)
-			memset(lv->stamp, 0, n * sizeof(*lv->stamp));
+		for (size_t i = 0; lv->stamp != NULL && i < n; i++)
+			lv->stamp[i] = (uint32_t)(i % lv->ways); /* tick 0: empty */
 		if (lv->sig != NULL)
 			memset(lv->sig, 0, (size_t)lv->sets * CACHE_SIG_BYTES);
 		if (lv->order != NULL) {
@@ -357,7 +381,7 @@ int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h)
 
 	l2->tag[(size_t)set2 * 16 + victim] = tag;
 	l2->sig[(size_t)set2 * CACHE_SIG_BYTES + victim] = cache_sig_of(h);
-	stamp[victim] = now;
+	stamp[victim] = now | victim;
 	if (hashed_touch(c, &c->lvl[2], h, tag, 0))
 		served = CACHE_LLC;
 	c->served[served - 1]++;
@@ -398,8 +422,7 @@ void cache_ref_page(struct cache *c, uint64_t pa)
 
 	if (c->l2_ways16 && llc->order != NULL && llc->ways == 11)
 		ref_lines(c, first, m, 8, 16, 11); /* skylake-sp */
-	else if (c->l1_order8 && l2->order != NULL && l2->ways == 8 && llc->order != NULL &&
-		 llc->ways == 16)
+	else if (c->l1_order8 && l2->ways == 8 && llc->order != NULL && llc->ways == 16)
 		ref_lines(c, first, m, 8, 8, 16); /* zen2 */
 	else
 		ref_lines(c, first, m, 0, 0, 0);

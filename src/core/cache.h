@@ -34,10 +34,13 @@
  *     re-references), and those that reach the LLC mostly miss it too;
  *   - the L2, and any level of more than 16 ways, stamps each use with a
  *     clock: on the TLB-hit path the L2's references mostly hit, and a hit
- *     is one store; a miss searches the set for the oldest stamp.
+ *     is one store; a miss takes the way of the smallest stamp. A stamp is
+ *     the tick shifted left by CACHE_STAMP_WAY_BITS, or'd with the way
+ *     number, so the minimum names its way (no second scan), and an empty
+ *     way's stamp is its way number (tick 0), below every used one, so the
+ *     lowest empty way is the first victim.
  * An empty set's order lists the ways from the highest (MRU end) to way 0
- * (LRU end), so the ways fill from way 0 up, as the lowest empty way is the
- * victim under stamps (an empty way's stamp is 0).
+ * (LRU end), so the ways fill from way 0 up, as under stamps.
  *
  * How a hashed set (L2, LLC of at most 16 ways) is searched out of line
  * (every LLC search, an L2 search after a page pass or an inline L1 miss
@@ -60,9 +63,11 @@
  *   - within one set no two ways hold the same tag;
  *   - order levels: a set's order word holds each of its ways once, in
  *     nibbles 0..ways-1, and 0 above; empty ways are the last positions;
- *   - stamp levels: the stamps of a set's occupied ways are
- *     distinct and non-zero, an empty way's stamp is 0, and clock is at
- *     least every stamp;
+ *   - stamp levels: stamp[w] & (CACHE_CLOCK_STEP - 1) == w; the ticks
+ *     (stamp >> CACHE_STAMP_WAY_BITS) of a set's occupied ways are distinct
+ *     and non-zero, an empty way's tick is 0, and clock (a multiple of
+ *     CACHE_CLOCK_STEP, at most CACHE_CLOCK_LIMIT) is at least every
+ *     stamp's tick part;
  *   - hashed levels of at most 16 ways (L2, LLC): sig[w] of an
  *     occupied way is cache_sig_of() of its line's hash (any value for an
  *     empty way, whose tag 0 no search matches);
@@ -85,6 +90,12 @@
 #define CACHE_MAX_SETS (UINT32_C(1) << 20)
 #define CACHE_NO_LINE UINT64_MAX /* c->last when no line was referenced */
 #define CACHE_SIG_BYTES 16	 /* signature bytes per set (ways <= 16) */
+/* A stamp is (tick << CACHE_STAMP_WAY_BITS) | way: clock advances by
+ * CACHE_CLOCK_STEP per tick and stays at most CACHE_CLOCK_LIMIT, so every
+ * stamp is below 2^31. */
+#define CACHE_STAMP_WAY_BITS 5
+#define CACHE_CLOCK_STEP (UINT32_C(1) << CACHE_STAMP_WAY_BITS)
+#define CACHE_CLOCK_LIMIT (UINT32_C(0x80000000) - CACHE_CLOCK_STEP)
 
 /* Level numbers a reference reports: served by L1 .. LLC, or DRAM. */
 enum { CACHE_L1 = 1, CACHE_L2, CACHE_LLC, CACHE_DRAM };
@@ -92,7 +103,7 @@ enum { CACHE_L1 = 1, CACHE_L2, CACHE_LLC, CACHE_DRAM };
 struct cache_level {
 	uint64_t *tag;	 /* sets * ways, set-major */
 	uint8_t *sig;	 /* CACHE_SIG_BYTES per set: each way's signature (hashed order levels) */
-	uint32_t *stamp; /* LRU clock of the last use; 0 = empty (stamp levels) */
+	uint32_t *stamp; /* LRU tick of the last use and the way (stamp levels) */
 	uint64_t *order; /* per set: the ways in LRU order (order levels) */
 	uint32_t sets, ways, mask;
 	bool hashed; /* set = hash of the line; else set = line & mask */
@@ -105,8 +116,8 @@ struct cache {
 	bool on;	    /* false: every reference is an L1 hit, no state */
 	bool l1_order8;	    /* the L1 is an order level of 8 ways: searched inline */
 	bool l2_ways16;	    /* and the L2 has 16 ways: an L2 hit is inline too */
-	uint32_t l2_below;  /* UINT32_MAX if l2_ways16, else 0: the inline L2 search
-			     * runs while clock < l2_below (one compare for both) */
+	uint32_t l2_below;  /* CACHE_CLOCK_LIMIT if l2_ways16, else 0: the inline L2
+			     * search runs while clock < l2_below (one compare) */
 	uint64_t served[4]; /* references served by L1, L2, LLC, DRAM */
 };
 
@@ -352,7 +363,8 @@ static inline __attribute__((always_inline)) int cache_ref_rest(struct cache *c,
 			int w = cache_way_find(l2->tag + base, 16, tag);
 
 			if (w >= 0) {
-				l2->stamp[base + (uint32_t)w] = ++c->clock;
+				c->clock += CACHE_CLOCK_STEP;
+				l2->stamp[base + (uint32_t)w] = c->clock | (uint32_t)w;
 				c->served[1]++;
 				return CACHE_L2;
 			}
