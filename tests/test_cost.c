@@ -377,7 +377,7 @@ static void test_cache_clock_wrap(void **state)
 	for (int n = 1; n < 17; n++)
 		assert_int_equal(cache_ref(&c, LINE(n)), CACHE_DRAM); /* the first wraps */
 	assert_true(c.clock < 64 * CACHE_CLOCK_STEP);
-	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_LLC);  /* 0 becomes the MRU */
+	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_LLC);   /* 0 becomes the MRU */
 	assert_int_equal(cache_ref(&c, LINE(17)), CACHE_DRAM); /* evicts 1, the LRU */
 	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_LLC);
 	assert_int_equal(cache_ref(&c, LINE(2)), CACHE_LLC);
@@ -481,10 +481,10 @@ static void check_against_reference(const struct cache_geom g[3], uint64_t seed,
 static void test_cache_matches_reference(void **state)
 {
 	const struct cache_geom geoms[][3] = {
-	    {{4, 2}, {8, 2}, {16, 4}},	   {{1, 1}, {4, 3}, {16, 5}},
-	    {{8, 3}, {16, 4}, {64, 11}},   {{16, 8}, {64, 16}, {128, 11}},
-	    {{4, 16}, {32, 8}, {64, 16}},  {{2, 17}, {16, 32}, {64, 9}},
-	    {{2, 32}, {32, 16}, {64, 20}}, {{16, 8}, {128, 16}, {256, 11}},
+	    {{4, 2}, {8, 2}, {16, 4}},	    {{1, 1}, {4, 3}, {16, 5}},
+	    {{8, 3}, {16, 4}, {64, 11}},    {{16, 8}, {64, 16}, {128, 11}},
+	    {{4, 16}, {32, 8}, {64, 16}},   {{2, 17}, {16, 32}, {64, 9}},
+	    {{2, 32}, {32, 16}, {64, 20}},  {{16, 8}, {128, 16}, {256, 11}},
 	    {{16, 8}, {128, 8}, {128, 16}},
 	};
 

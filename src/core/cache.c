@@ -323,7 +323,8 @@ int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool
 		else
 			lv->stamp = calloc(n, sizeof(*lv->stamp));
 		if (lv->ways <= 16 && lv->hashed)
-			lv->sig = aligned_alloc(CACHE_SIG_BYTES, (size_t)lv->sets * CACHE_SIG_BYTES);
+			lv->sig =
+			    aligned_alloc(CACHE_SIG_BYTES, (size_t)lv->sets * CACHE_SIG_BYTES);
 		if (lv->tag == NULL || (lv->order == NULL && lv->stamp == NULL) ||
 		    (lv->ways <= 16 && lv->hashed && lv->sig == NULL)) {
 			cache_destroy(c);

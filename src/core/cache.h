@@ -187,7 +187,7 @@ static inline uint64_t cache_order_full(uint32_t ways)
 
 /* The way of set t (of 'ways' ways) that holds tag, or -1. */
 static inline __attribute__((always_inline)) int cache_way_find(const uint64_t *t, uint32_t ways,
-								 uint64_t tag)
+								uint64_t tag)
 {
 #pragma GCC unroll 16
 	for (uint32_t w = 0; w < ways; w++)
