@@ -356,21 +356,35 @@ static void test_cache_placement_does_not_matter(void **state)
 	assert_true(d * 100 <= a * 102 && d * 100 >= a * 98);
 }
 
-/* The 32-bit clock of the stamp levels wraps every 2^32 references that
- * miss the L1 (L2 and LLC stamp; this L1 keeps an order word); the stamps
- * are renumbered then, and replacement must not change. */
+/*
+ * The clock of the stamp levels reaches CACHE_CLOCK_LIMIT every 2^26
+ * references that look in one; the stamps are renumbered then, and
+ * replacement must not change. One set of each level: an L1 of one way (an
+ * order level), an L2 of one way (the L2 always stamps) and an LLC of 17
+ * ways (a stamp level) that lines 0..16 fill.
+ */
 static void test_cache_clock_wrap(void **state)
 {
-	struct cache *c = *state;
-	uint64_t a = 0, b = find_line(c, 1, 0, 1), d = find_line(c, b + 1, 0, 1);
+	const struct cache_geom g[3] = {{1, 1}, {1, 1}, {1, 17}};
+	struct cache c;
 
-	c->clock = UINT32_MAX - 1;
-	assert_int_equal(cache_ref(c, LINE(a)), CACHE_DRAM); /* takes the last stamp */
-	assert_int_equal(cache_ref(c, LINE(b)), CACHE_DRAM); /* wraps the clock */
-	assert_true(c->clock < 8);
-	assert_int_equal(cache_ref(c, LINE(a)), CACHE_L1);   /* a becomes MRU */
-	assert_int_equal(cache_ref(c, LINE(d)), CACHE_DRAM); /* evicts b */
-	assert_int_equal(cache_ref(c, LINE(a)), CACHE_L1);
+	(void)state;
+	assert_int_equal(cache_init(&c, g, true), 0);
+	assert_null(c.lvl[2].order);
+	assert_non_null(c.lvl[1].stamp);
+	c.clock = CACHE_CLOCK_LIMIT - CACHE_CLOCK_STEP;
+	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_DRAM); /* takes the last stamp */
+	for (int n = 1; n < 17; n++)
+		assert_int_equal(cache_ref(&c, LINE(n)), CACHE_DRAM); /* the first wraps */
+	assert_true(c.clock < 64 * CACHE_CLOCK_STEP);
+	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_LLC);   /* 0 becomes the MRU */
+	assert_int_equal(cache_ref(&c, LINE(17)), CACHE_DRAM); /* evicts 1, the LRU */
+	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_LLC);
+	assert_int_equal(cache_ref(&c, LINE(2)), CACHE_LLC);
+	assert_int_equal(cache_ref(&c, LINE(1)), CACHE_DRAM); /* evicts 3 */
+	assert_int_equal(cache_ref(&c, LINE(3)), CACHE_DRAM);
+	assert_int_equal(cache_ref(&c, LINE(0)), CACHE_LLC);
+	cache_destroy(&c);
 }
 
 /*
@@ -381,9 +395,11 @@ static void test_cache_clock_wrap(void **state)
  * that missed over its first empty way, else its least recently used one.
  * Every reference of a long pseudo-random stream (hot lines, a sweep and
  * random lines, so that every level hits, misses and evicts) must be served
- * by the same level, whatever the associativity (the L1 keeps its LRU order
- * in one word up to 16 ways and stamps above, L2 and LLC stamp), and across
- * a wrap of the stamp clock.
+ * by the same level, whatever the associativity (L1 and LLC keep their LRU
+ * order in one word up to 16 ways and stamps above, the L2 stamps; L2 and
+ * LLC sets of up to 16 ways are searched through signatures), with the
+ * machine profiles' associativities (8:16:11 and 8:8:16), and across a wrap
+ * of the stamp clock.
  */
 struct ref_level {
 	uint32_t sets, ways;
@@ -416,7 +432,7 @@ static void check_against_reference(const struct cache_geom g[3], uint64_t seed,
 
 	assert_int_equal(cache_init(&c, g, true), 0);
 	if (wrap)
-		c.clock = UINT32_MAX - 100000; /* the stamps are renumbered mid-stream */
+		c.clock = CACHE_CLOCK_LIMIT - 100000 * CACHE_CLOCK_STEP; /* renumbered mid-stream */
 	for (int l = 0; l < 3; l++) {
 		r[l].sets = g[l].sets;
 		r[l].ways = g[l].ways;
@@ -465,15 +481,108 @@ static void check_against_reference(const struct cache_geom g[3], uint64_t seed,
 static void test_cache_matches_reference(void **state)
 {
 	const struct cache_geom geoms[][3] = {
-	    {{4, 2}, {8, 2}, {16, 4}},	   {{1, 1}, {4, 3}, {16, 5}},
-	    {{8, 3}, {16, 4}, {64, 11}},   {{16, 8}, {64, 16}, {128, 11}},
-	    {{4, 16}, {32, 8}, {64, 16}},  {{2, 17}, {16, 32}, {64, 9}},
-	    {{2, 32}, {32, 16}, {64, 20}},
+	    {{4, 2}, {8, 2}, {16, 4}},	    {{1, 1}, {4, 3}, {16, 5}},
+	    {{8, 3}, {16, 4}, {64, 11}},    {{16, 8}, {64, 16}, {128, 11}},
+	    {{4, 16}, {32, 8}, {64, 16}},   {{2, 17}, {16, 32}, {64, 9}},
+	    {{2, 32}, {32, 16}, {64, 20}},  {{16, 8}, {128, 16}, {256, 11}},
+	    {{16, 8}, {128, 8}, {128, 16}},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(geoms) / sizeof(geoms[0]); i++)
 		check_against_reference(geoms[i], 7 + i, i % 2 == 1);
+}
+
+/*
+ * Two caches in the same state: same tags, same LRU order (order words
+ * equal; stamps ranked alike within each set), same served counters and the
+ * same last line; and in both, each occupied way of a hashed order level
+ * carries its line's signature.
+ */
+static void assert_cache_same(const struct cache *a, const struct cache *b)
+{
+	assert_memory_equal(a->served, b->served, sizeof(a->served));
+	assert_true(a->last == b->last);
+	for (int l = 0; l < CACHE_LEVELS; l++) {
+		const struct cache_level *x = &a->lvl[l], *y = &b->lvl[l];
+		size_t n = (size_t)x->sets * x->ways;
+
+		assert_memory_equal(x->tag, y->tag, n * sizeof(*x->tag));
+		for (size_t i = 0; x->sig != NULL && i < n; i++) {
+			size_t s = i / x->ways, w = i % x->ways;
+			uint8_t want = cache_sig_of(cache_line_hash(x->tag[i] - 1));
+
+			if (x->tag[i] == 0)
+				continue; /* an empty way's signature is free */
+			assert_int_equal(x->sig[s * CACHE_SIG_BYTES + w], want);
+			assert_int_equal(y->sig[s * CACHE_SIG_BYTES + w], want);
+		}
+		if (x->order != NULL) {
+			assert_memory_equal(x->order, y->order, x->sets * sizeof(*x->order));
+			continue;
+		}
+		for (size_t s = 0; s < x->sets; s++)
+			for (uint32_t i = 0; i < x->ways; i++)
+				for (uint32_t j = 0; j < x->ways; j++) {
+					size_t p = s * x->ways;
+
+					assert_int_equal(x->stamp[p + i] < x->stamp[p + j],
+							 y->stamp[p + i] < y->stamp[p + j]);
+				}
+	}
+}
+
+/*
+ * cache_ref_page() is the 64 cache_ref() calls of a page's lines in address
+ * order: a stream of page passes (pages reused, so that their lines hit
+ * every level and evict) and single references (some to a line of the
+ * next page, so that the last-line memo meets a page pass at its first line
+ * and at a later one) leaves two caches, one taking the page passes whole
+ * and one line by line, in the same state after every step. Geometries: the
+ * machine profiles' (an L1 of 64 sets: one line of a page per set), small
+ * sets, and stamp levels.
+ */
+static void test_cache_page_pass_is_64_refs(void **state)
+{
+	const struct cache_geom geoms[][3] = {
+	    {{64, 8}, {64, 16}, {128, 11}},
+	    {{64, 8}, {64, 8}, {64, 16}},
+	    {{4, 2}, {8, 2}, {16, 4}},
+	    {{2, 17}, {16, 3}, {32, 20}},
+	};
+
+	(void)state;
+	for (size_t g = 0; g < sizeof(geoms) / sizeof(geoms[0]); g++) {
+		struct cache a, b;
+		uint64_t x = 99 + g, pages[1000] = {0};
+
+		assert_int_equal(cache_init(&a, geoms[g], true), 0);
+		assert_int_equal(cache_init(&b, geoms[g], true), 0);
+		for (int i = 0; i < 3000; i++) {
+			x = x * UINT64_C(6364136223846793005) + 1442695040888963407;
+			uint64_t page = (x >> 33) % 40, pa = page << 12;
+
+			if ((x >> 20) % 3 == 0) {
+				/* the first line, another of the page, or a random one */
+				uint64_t off = (x >> 24) % 2 ? ((x >> 26) % 64) * 64 : 0;
+				uint64_t line = (x >> 28) % 4 == 0 ? (x >> 30) % 48 * 64 : pa + off;
+
+				assert_int_equal(cache_ref(&a, line), cache_ref(&b, line));
+			} else {
+				cache_ref_page(&a, pa + (x >> 40) % 4096);
+				for (uint64_t off = 0; off < 4096; off += 64)
+					(void)cache_ref(&b, pa + off);
+				pages[page]++;
+			}
+			assert_cache_same(&a, &b);
+		}
+		for (int l = 0; l < 4; l++)
+			if (a.served[l] < 10) /* every level served a share */
+				fail_msg("geometry %zu: level %d served %" PRIu64, g, l + 1,
+					 a.served[l]);
+		cache_destroy(&a);
+		cache_destroy(&b);
+	}
 }
 
 /* --cache-model off: every reference an L1 hit, no state allocated. */
@@ -486,7 +595,8 @@ static void test_cache_off_is_flat(void **state)
 	assert_null(c.lvl[2].tag);
 	for (uint64_t n = 0; n < 1000; n++)
 		assert_int_equal(cache_ref(&c, LINE(n * 4097)), CACHE_L1);
-	assert_int_equal(c.served[0], 1000);
+	cache_ref_page(&c, 0x5000);
+	assert_int_equal(c.served[0], 1064);
 	assert_int_equal(c.served[3], 0);
 	cache_destroy(&c);
 }
@@ -630,6 +740,7 @@ int main(void)
 	    cmocka_unit_test(test_cache_placement_does_not_matter),
 	    cmocka_unit_test_setup_teardown(test_cache_clock_wrap, cache_setup, cache_teardown),
 	    cmocka_unit_test(test_cache_matches_reference),
+	    cmocka_unit_test(test_cache_page_pass_is_64_refs),
 	    cmocka_unit_test(test_cache_off_is_flat),
 	    cmocka_unit_test(test_cache_bad_geometry_and_destroy_twice),
 	    cmocka_unit_test(test_est_cycles_sums_parts),

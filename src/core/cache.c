@@ -26,11 +26,11 @@ static inline uint32_t level_set(const struct cache_level *lv, uint64_t line)
 }
 
 /*
- * Renumber the stamps of every set of the stamp levels to 1..n in LRU order,
- * so that the clock can restart small without changing any replacement
- * decision. The clock ticks once per reference that looks in a stamp level
- * (every one that misses an order-kept L1): this runs at most once every
- * 2^32 references.
+ * Renumber the stamps of every set of the stamp levels to ticks 1..n in LRU
+ * order (0 stays the empty ways' tick), so that the clock can restart small
+ * without changing any replacement decision. The clock ticks once per
+ * reference that looks in a stamp level: this runs at most once every 2^26
+ * such references.
  */
 static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 {
@@ -55,67 +55,85 @@ static __attribute__((noinline, cold)) void cache_renumber(struct cache *c)
 						rank[w]++;
 			}
 			for (uint32_t w = 0; w < lv->ways; w++)
-				stamp[w] = rank[w];
+				stamp[w] = rank[w] << CACHE_STAMP_WAY_BITS | w;
 		}
 		if (lv->ways > max_ways)
 			max_ways = lv->ways;
 	}
-	c->clock = max_ways;
+	c->clock = max_ways << CACHE_STAMP_WAY_BITS;
+}
+
+/* The tick of the next use in a stamp level: stamp it as now | way. */
+static inline uint32_t cache_tick(struct cache *c)
+{
+	if (unlikely(c->clock >= CACHE_CLOCK_LIMIT))
+		cache_renumber(c);
+	return c->clock += CACHE_CLOCK_STEP;
+}
+
+/* Four stamps side by side (a GCC/Clang vector: SSE2 registers on x86-64,
+ * plain code on hosts without vectors). */
+typedef int32_t stamp_v4 __attribute__((vector_size(16)));
+
+static inline stamp_v4 stamp_v4_min(stamp_v4 a, stamp_v4 b)
+{
+	stamp_v4 lt = a < b; /* -1 where a < b */
+
+	return (a & lt) | (b & ~lt);
+}
+
+/* The victim of a stamp set: the way of the smallest stamp (the LRU way,
+ * or the lowest empty one: cache.h). A min reduction over signed values
+ * (every stamp is below 2^31), four lanes at a time when the ways are a
+ * multiple of four; the way is the stamp's low bits. */
+static inline __attribute__((always_inline)) uint32_t stamp_victim(const uint32_t *stamp,
+								   uint32_t ways)
+{
+	int32_t oldest;
+
+	if (ways % 4 == 0) {
+		stamp_v4 m, x;
+
+		memcpy(&m, stamp, sizeof(m));
+#pragma GCC unroll 8
+		for (uint32_t w = 4; w < ways; w += 4) {
+			memcpy(&x, stamp + w, sizeof(x));
+			m = stamp_v4_min(m, x);
+		}
+		oldest = m[0] < m[1] ? m[0] : m[1];
+		oldest = m[2] < oldest ? m[2] : oldest;
+		oldest = m[3] < oldest ? m[3] : oldest;
+	} else {
+		oldest = (int32_t)stamp[0];
+#pragma GCC unroll 16
+		for (uint32_t w = 1; w < ways; w++)
+			oldest = (int32_t)stamp[w] < oldest ? (int32_t)stamp[w] : oldest;
+	}
+	return (uint32_t)oldest & (CACHE_CLOCK_STEP - 1);
 }
 
 /*
- * Search one set of 'ways' ways for tag at time now. A hit makes it MRU; a
- * miss fills it over the first empty way, else the LRU way (an empty way's
- * stamp is 0, below every occupied one; ties go to the lowest way). Returns
- * true on a hit. The tag search runs first with nothing else in its loop
- * (most references that get here miss L1); only on a miss is the oldest
- * stamp found, then the lowest way that holds it.
+ * Search one set of a stamp level without signatures (more than 16 ways)
+ * for tag at tick now. A hit makes it MRU; a miss fills stamp_victim().
+ * Returns true on a hit.
  */
-static inline __attribute__((always_inline)) bool
-set_touch(uint64_t *t, uint32_t *stamp, uint32_t ways, uint64_t tag, uint32_t now)
-{
-#pragma GCC unroll 16
-	for (uint32_t w = 0; w < ways; w++) {
-		if (t[w] == tag) {
-			stamp[w] = now;
-			return true;
-		}
-	}
-	uint32_t oldest = stamp[0];
-
-#pragma GCC unroll 16
-	for (uint32_t w = 1; w < ways; w++)
-		oldest = stamp[w] < oldest ? stamp[w] : oldest;
-	uint32_t victim = 0;
-
-#pragma GCC unroll 16
-	while (stamp[victim] != oldest)
-		victim++;
-	t[victim] = tag;
-	stamp[victim] = now;
-	return false;
-}
-
-/* Look tag up in a stamp level (set_touch() on its set), whose set is
- * 'set'. The common associativities get a copy whose loops the compiler
- * unrolls whole. */
-static inline __attribute__((always_inline)) bool stamp_touch(struct cache_level *lv, uint32_t set,
-							      uint64_t tag, uint32_t now)
+static bool stamp_touch(struct cache_level *lv, uint32_t set, uint64_t tag, uint32_t now)
 {
 	size_t base = (size_t)set * lv->ways;
 	uint64_t *t = lv->tag + base;
 	uint32_t *stamp = lv->stamp + base;
+	uint32_t victim;
 
-	switch (lv->ways) {
-	case 8:
-		return set_touch(t, stamp, 8, tag, now);
-	case 11: /* skylake-sp's LLC slice */
-		return set_touch(t, stamp, 11, tag, now);
-	case 16:
-		return set_touch(t, stamp, 16, tag, now);
-	default:
-		return set_touch(t, stamp, lv->ways, tag, now);
+	for (uint32_t w = 0; w < lv->ways; w++) {
+		if (t[w] == tag) {
+			stamp[w] = now | w;
+			return true;
+		}
 	}
+	victim = stamp_victim(stamp, lv->ways);
+	t[victim] = tag;
+	stamp[victim] = now | victim;
+	return false;
 }
 
 /* The order word of an empty set of 'ways' ways: way ways-1-i at position
@@ -129,18 +147,145 @@ static uint64_t order_empty(uint32_t ways)
 	return o;
 }
 
-/* Look tag up in an order level, in set 'set'. */
-static inline __attribute__((always_inline)) bool order_touch(struct cache_level *lv, uint32_t set,
-							      uint64_t tag)
+/*
+ * Look tag up in set 'set' of the L1, whichever LRU form it keeps
+ * (cache_order_touch() or stamp_touch()). ways is its ways when the caller
+ * knows them (the compiler then unrolls the search whole), or 0. Returns
+ * true on a hit.
+ */
+static inline __attribute__((always_inline)) bool
+l1_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t tag, uint32_t ways)
 {
-	uint64_t *order = lv->order + set;
+	if (ways != 0)
+		return cache_order_touch(lv->tag + (size_t)set * ways, lv->order + set, ways, tag);
+	if (likely(lv->order != NULL)) {
+		uint64_t *t = lv->tag + (size_t)set * lv->ways, *o = lv->order + set;
 
-	switch (lv->ways) {
-	case 8:
-		return cache_order_touch(lv->tag + (size_t)set * 8, order, 8, tag);
-	default:
-		return cache_order_touch(lv->tag + (size_t)set * lv->ways, order, lv->ways, tag);
+		switch (lv->ways) {
+		case 8:
+			return cache_order_touch(t, o, 8, tag);
+		default:
+			return cache_order_touch(t, o, lv->ways, tag);
+		}
 	}
+	return stamp_touch(lv, set, tag, cache_tick(c));
+}
+
+/*
+ * Look tag up in set 'set' of a hashed level of 'ways' <= 16 ways, whose
+ * tags are t and signatures sig; s is the line's signature, v its splat. A
+ * hit becomes the MRU and a miss fills the LRU way, in the level's form of
+ * LRU (order word or stamps). Returns true on a hit.
+ */
+static inline __attribute__((always_inline)) bool
+sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, uint8_t *sig,
+	  uint32_t ways, uint64_t tag, uint8_t s, cache_sigv v)
+{
+	if (lv->order != NULL)
+		return cache_order_touch_sig(t, sig, lv->order + set, ways, tag, s, v);
+
+	uint32_t *stamp = lv->stamp + (size_t)set * ways, now = cache_tick(c);
+	int w = cache_way_find_sig(t, sig, ways, tag, v);
+
+	if (w >= 0) {
+		stamp[w] = now | (uint32_t)w;
+		return true;
+	}
+	uint32_t victim = stamp_victim(stamp, ways);
+
+	t[victim] = tag;
+	sig[victim] = s;
+	stamp[victim] = now | victim;
+	return false;
+}
+
+/*
+ * Look tag, whose line hashes to h, up in hashed level lv (L2 or LLC):
+ * sig_touch() in a level of at most 16 ways, stamp_touch() above. ways is
+ * as for l1_touch(). Returns true on a hit.
+ */
+static inline __attribute__((always_inline)) bool
+hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, uint32_t ways)
+{
+	uint32_t set = (uint32_t)h & lv->mask;
+
+	if (ways == 0 && unlikely(lv->sig == NULL))
+		return stamp_touch(lv, set, tag, cache_tick(c));
+
+	uint8_t s = cache_sig_of(h);
+	cache_sigv v = cache_sig_splat(s);
+	uint8_t *sig = lv->sig + (size_t)set * CACHE_SIG_BYTES;
+	uint32_t n = ways != 0 ? ways : lv->ways;
+	uint64_t *t = lv->tag + (size_t)set * n;
+
+	if (ways != 0)
+		return sig_touch(c, lv, set, t, sig, ways, tag, s, v);
+	switch (n) {
+	case 8:
+		return sig_touch(c, lv, set, t, sig, 8, tag, s, v);
+	case 11: /* skylake-sp's LLC slice */
+		return sig_touch(c, lv, set, t, sig, 11, tag, s, v);
+	case 16:
+		return sig_touch(c, lv, set, t, sig, 16, tag, s, v);
+	default:
+		return sig_touch(c, lv, set, t, sig, n, tag, s, v);
+	}
+}
+
+/*
+ * L2, then LLC, for a reference to tag that missed the L1, whose line
+ * hashes to h (both levels are indexed by it). w2 and w3 are the L2 and LLC
+ * ways when the caller knows them, else 0 (hashed_touch()). Counts the level
+ * that served it and returns it.
+ */
+static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint64_t tag,
+							   uint64_t h, uint32_t w2, uint32_t w3)
+{
+	int served;
+
+	if (hashed_touch(c, &c->lvl[1], h, tag, w2))
+		served = CACHE_L2;
+	else if (hashed_touch(c, &c->lvl[2], h, tag, w3))
+		served = CACHE_LLC;
+	else
+		served = CACHE_DRAM;
+	c->served[served - 1]++;
+	return served;
+}
+
+/*
+ * One whole reference to tag (line tag-1, which hashes to h) after the
+ * last-line memo, the L1 indexed by line bits: the body of cache_ref() that
+ * cache_ref_slow() and cache_ref_page() share. w1..w3 are the level's ways
+ * when the caller knows them (order levels), else 0. Leaves c->last alone.
+ */
+static inline __attribute__((always_inline)) int
+ref_line(struct cache *c, uint64_t tag, uint64_t h, uint32_t w1, uint32_t w2, uint32_t w3)
+{
+	struct cache_level *l1 = &c->lvl[0];
+
+	if (l1_touch(c, l1, (uint32_t)(tag - 1) & l1->mask, tag, w1)) {
+		c->served[0]++;
+		return CACHE_L1;
+	}
+	return ref_lower(c, tag, h, w2, w3);
+}
+
+/*
+ * The lines first .. first+n-1 referenced in turn (cache_ref_page()). The
+ * hash of line first+i is computed from the product of the one before: the
+ * first multiply of cache_line_hash() is line * K, and (line + 1) * K =
+ * line * K + K modulo 2^64, so the hash is the same. No line of the run can
+ * be c->last (the caller checked the first, and each later line differs from
+ * the one before it), so none could take the memo.
+ */
+static inline __attribute__((always_inline)) void
+ref_lines(struct cache *c, uint64_t first, uint32_t n, uint32_t w1, uint32_t w2, uint32_t w3)
+{
+	uint64_t k = first * CACHE_HASH_K1;
+
+	for (uint32_t i = 0; i < n; i++, k += CACHE_HASH_K1)
+		(void)ref_line(c, first + i + 1, cache_hash_fold(k), w1, w2, w3);
 }
 
 static int geom_ok(const struct cache_geom *g)
@@ -170,17 +315,25 @@ int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool
 		lv->mask = geom[l].sets - 1;
 		lv->hashed = l > 0;
 		lv->tag = calloc(n, sizeof(*lv->tag));
-		if (l == 0 && lv->ways <= 16)
+		/* The L2 stamps (its references mostly hit on the TLB-hit
+		 * path, and a stamp hit is one store); L1 and LLC keep order
+		 * words up to 16 ways (cache.h). */
+		if (lv->ways <= 16 && l != 1)
 			lv->order = calloc(lv->sets, sizeof(*lv->order));
 		else
 			lv->stamp = calloc(n, sizeof(*lv->stamp));
-		if (lv->tag == NULL || (lv->order == NULL && lv->stamp == NULL)) {
+		if (lv->ways <= 16 && lv->hashed)
+			lv->sig =
+			    aligned_alloc(CACHE_SIG_BYTES, (size_t)lv->sets * CACHE_SIG_BYTES);
+		if (lv->tag == NULL || (lv->order == NULL && lv->stamp == NULL) ||
+		    (lv->ways <= 16 && lv->hashed && lv->sig == NULL)) {
 			cache_destroy(c);
 			return -1;
 		}
 	}
 	c->l1_order8 = c->lvl[0].order != NULL && c->lvl[0].ways == 8;
 	c->l2_ways16 = c->l1_order8 && c->lvl[1].ways == 16;
+	c->l2_below = c->l2_ways16 ? CACHE_CLOCK_LIMIT : 0;
 	cache_clear(c);
 	return 0;
 }
@@ -191,6 +344,7 @@ void cache_destroy(struct cache *c)
 		free(c->lvl[l].tag);
 		free(c->lvl[l].stamp);
 		free(c->lvl[l].order);
+		free(c->lvl[l].sig);
 	}
 	memset(c, 0, sizeof(*c));
 }
@@ -203,8 +357,10 @@ void cache_clear(struct cache *c)
 
 		if (lv->tag != NULL)
 			memset(lv->tag, 0, n * sizeof(*lv->tag));
-		if (lv->stamp != NULL)
-			memset(lv->stamp, 0, n * sizeof(*lv->stamp));
+		for (size_t i = 0; lv->stamp != NULL && i < n; i++)
+			lv->stamp[i] = (uint32_t)(i % lv->ways); /* tick 0: empty */
+		if (lv->sig != NULL)
+			memset(lv->sig, 0, (size_t)lv->sets * CACHE_SIG_BYTES);
 		if (lv->order != NULL) {
 			uint64_t o = order_empty(lv->ways);
 
@@ -216,87 +372,62 @@ void cache_clear(struct cache *c)
 	c->clock = 0;
 }
 
-/* The next LRU clock value of the stamp levels. */
-static inline uint32_t cache_tick(struct cache *c)
-{
-	if (unlikely(c->clock == UINT32_MAX))
-		cache_renumber(c);
-	return ++c->clock;
-}
-
-/* The LRU way of a 16-way stamp set, its victim (set_touch()'s miss half). */
-static inline uint32_t stamp16_victim(const uint32_t *stamp)
-{
-	uint32_t oldest = stamp[0], victim = 0;
-
-#pragma GCC unroll 16
-	for (uint32_t w = 1; w < 16; w++)
-		oldest = stamp[w] < oldest ? stamp[w] : oldest;
-#pragma GCC unroll 16
-	while (stamp[victim] != oldest)
-		victim++;
-	return victim;
-}
-
 int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h)
 {
 	struct cache_level *l2 = &c->lvl[1];
-	uint32_t now = cache_tick(c);
-	size_t base = (size_t)((uint32_t)h & l2->mask) * 16;
-	uint32_t victim = stamp16_victim(l2->stamp + base);
+	uint32_t now = cache_tick(c), set2 = (uint32_t)h & l2->mask;
+	uint32_t *stamp = l2->stamp + (size_t)set2 * 16;
+	uint32_t victim = stamp_victim(stamp, 16);
 	int served = CACHE_DRAM;
 
-	l2->tag[base + victim] = tag;
-	l2->stamp[base + victim] = now;
-	if (stamp_touch(&c->lvl[2], (uint32_t)h & c->lvl[2].mask, tag, now))
+	l2->tag[(size_t)set2 * 16 + victim] = tag;
+	l2->sig[(size_t)set2 * CACHE_SIG_BYTES + victim] = cache_sig_of(h);
+	stamp[victim] = now | victim;
+	if (hashed_touch(c, &c->lvl[2], h, tag, 0))
 		served = CACHE_LLC;
-	c->served[served - 1]++;
-	return served;
-}
-
-/* L2, then LLC, for a reference that missed the L1; now is its tick. */
-static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint64_t tag,
-							   uint32_t now)
-{
-	uint64_t h = line_hash(tag - 1);
-	int served;
-
-	if (stamp_touch(&c->lvl[1], (uint32_t)h & c->lvl[1].mask, tag, now))
-		served = CACHE_L2;
-	else if (stamp_touch(&c->lvl[2], (uint32_t)h & c->lvl[2].mask, tag, now))
-		served = CACHE_LLC;
-	else
-		served = CACHE_DRAM;
 	c->served[served - 1]++;
 	return served;
 }
 
 int cache_ref_lower(struct cache *c, uint64_t tag)
 {
-	return ref_lower(c, tag, cache_tick(c));
+	return ref_lower(c, tag, line_hash(tag - 1), 0, 0);
 }
 
 int cache_ref_slow(struct cache *c, uint64_t tag)
 {
-	struct cache_level *l1 = &c->lvl[0];
-	uint32_t set = (uint32_t)(tag - 1) & l1->mask;
-
 	c->last = tag - 1;
 	/* The L1 is indexed by line bits, L2 and LLC by one hash (cache_init()). */
-	if (l1->order != NULL) {
-		if (order_touch(l1, set, tag)) {
-			c->served[0]++;
-			return CACHE_L1;
-		}
-		return ref_lower(c, tag, cache_tick(c));
-	}
-	uint32_t now = cache_tick(c);
+	return ref_line(c, tag, line_hash(tag - 1), 0, 0, 0);
+}
 
-	if (stamp_touch(l1, set, tag, now)) {
-		c->served[0]++;
-		return CACHE_L1;
+void cache_ref_page(struct cache *c, uint64_t pa)
+{
+	const uint32_t n = PAGE_SIZE >> CACHE_LINE_SHIFT;
+	uint64_t first = (pa >> CACHE_LINE_SHIFT) & ~(uint64_t)(n - 1), end = first + n;
+
+	if (!c->on) {
+		c->served[0] += n; /* every reference an L1 hit (cache_ref_last()) */
+		return;
 	}
-	return ref_lower(c, tag, now);
+	if (first == c->last) {
+		c->served[0]++; /* the memo takes the first line, as in cache_ref() */
+		first++;
+	}
+	/* A later line that is c->last is the MRU of its L1 set: the full
+	 * search hits it and changes no LRU order, as the memo would. The
+	 * machine profiles' geometries get a copy whose searches are unrolled
+	 * whole. */
+	const struct cache_level *l2 = &c->lvl[1], *llc = &c->lvl[2];
+	uint32_t m = (uint32_t)(end - first);
+
+	if (c->l2_ways16 && llc->order != NULL && llc->ways == 11)
+		ref_lines(c, first, m, 8, 16, 11); /* skylake-sp */
+	else if (c->l1_order8 && l2->ways == 8 && llc->order != NULL && llc->ways == 16)
+		ref_lines(c, first, m, 8, 8, 16); /* zen2 */
+	else
+		ref_lines(c, first, m, 0, 0, 0);
+	c->last = end - 1;
 }
 
 uint32_t cache_set_of(const struct cache *c, int level, uint64_t pa)

@@ -26,15 +26,34 @@
  *
  * How LRU is kept (two exact forms of the same order; the choice changes no
  * decision, only the work per reference):
- *   - the L1 with at most 16 ways keeps, per set, its ways in LRU order in
- *     one word (order): nibble i is the way at recency position i, 0 the
- *     MRU. The references that reach an L1 set mostly miss it (the last-line
- *     memo takes the re-references), and there the victim is one shift;
- *   - L2, LLC (and an L1 of more than 16 ways) stamp each use with a clock:
- *     their references mostly hit, and a hit is one store.
+ *   - the L1 and the LLC, up to 16 ways, keep per set their ways in LRU
+ *     order in one word (order): nibble i is the way at recency position
+ *     i, 0 the MRU. A miss finds its victim with one shift; a hit that is
+ *     not already the MRU moves one group of nibbles. The references that
+ *     reach an L1 set mostly miss it (the last-line memo takes the
+ *     re-references), and those that reach the LLC mostly miss it too;
+ *   - the L2, and any level of more than 16 ways, stamps each use with a
+ *     clock: on the TLB-hit path the L2's references mostly hit, and a hit
+ *     is one store; a miss takes the way of the smallest stamp. A stamp is
+ *     the tick shifted left by CACHE_STAMP_WAY_BITS, or'd with the way
+ *     number, so the minimum names its way (no second scan), and an empty
+ *     way's stamp is its way number (tick 0), below every used one, so the
+ *     lowest empty way is the first victim.
  * An empty set's order lists the ways from the highest (MRU end) to way 0
- * (LRU end), so the ways fill from way 0 up, as the lowest empty way is the
- * victim under stamps (an empty way's stamp is 0).
+ * (LRU end), so the ways fill from way 0 up, as under stamps.
+ *
+ * How a hashed set (L2, LLC of at most 16 ways) is searched out of line
+ * (every LLC search, an L2 search after a page pass or an inline L1 miss
+ * that is not the default geometry's): each way keeps
+ * a one-byte signature of its line (hash bits that the set index does not
+ * use) beside its tag; the 16 signature bytes of the set are compared with
+ * the line's at once (SSE2, or a byte loop on hosts without it), and only
+ * the ways whose signature matches have their tag compared. A signature is
+ * a filter: the tag compare decides, so the way found is the one a compare
+ * of every tag finds (tags are unique within a set).
+ *
+ * A page's 64 lines referenced in address order (the guest's clear_page and
+ * copy_page) go through cache_ref_page(): the same 64 references, one call.
  *
  * With the model off (cache.on false) every reference is served by L1 and no
  * state is kept: the flat costs of --cache-model off.
@@ -44,8 +63,14 @@
  *   - within one set no two ways hold the same tag;
  *   - order levels: a set's order word holds each of its ways once, in
  *     nibbles 0..ways-1, and 0 above; empty ways are the last positions;
- *   - stamp levels: the stamps of a set's occupied ways are distinct and
- *     non-zero, an empty way's stamp is 0, and clock is at least every stamp;
+ *   - stamp levels: stamp[w] & (CACHE_CLOCK_STEP - 1) == w; the ticks
+ *     (stamp >> CACHE_STAMP_WAY_BITS) of a set's occupied ways are distinct
+ *     and non-zero, an empty way's tick is 0, and clock (a multiple of
+ *     CACHE_CLOCK_STEP, at most CACHE_CLOCK_LIMIT) is at least every
+ *     stamp's tick part;
+ *   - hashed levels of at most 16 ways (L2, LLC): sig[w] of an
+ *     occupied way is cache_sig_of() of its line's hash (any value for an
+ *     empty way, whose tag 0 no search matches);
  *   - last == CACHE_NO_LINE, or last is the most recently referenced line,
  *     which is the most recently used line of its L1 set;
  *   - sets is a power of two; ways is 1..CACHE_MAX_WAYS.
@@ -55,18 +80,30 @@
 
 #include "config.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define CACHE_LINE_SHIFT 6 /* 64-byte lines */
 #define CACHE_LEVELS 3
 #define CACHE_MAX_WAYS 32u
 #define CACHE_MAX_SETS (UINT32_C(1) << 20)
 #define CACHE_NO_LINE UINT64_MAX /* c->last when no line was referenced */
+#define CACHE_SIG_BYTES 16	 /* signature bytes per set (ways <= 16) */
+/* A stamp is (tick << CACHE_STAMP_WAY_BITS) | way: clock advances by
+ * CACHE_CLOCK_STEP per tick and stays at most CACHE_CLOCK_LIMIT, so every
+ * stamp is below 2^31. */
+#define CACHE_STAMP_WAY_BITS 5
+#define CACHE_CLOCK_STEP (UINT32_C(1) << CACHE_STAMP_WAY_BITS)
+#define CACHE_CLOCK_LIMIT (UINT32_C(0x80000000) - CACHE_CLOCK_STEP)
 
 /* Level numbers a reference reports: served by L1 .. LLC, or DRAM. */
 enum { CACHE_L1 = 1, CACHE_L2, CACHE_LLC, CACHE_DRAM };
 
 struct cache_level {
 	uint64_t *tag;	 /* sets * ways, set-major */
-	uint32_t *stamp; /* LRU clock of the last use; 0 = empty (stamp levels) */
+	uint8_t *sig;	 /* CACHE_SIG_BYTES per set: each way's signature (hashed order levels) */
+	uint32_t *stamp; /* LRU tick of the last use and the way (stamp levels) */
 	uint64_t *order; /* per set: the ways in LRU order (order levels) */
 	uint32_t sets, ways, mask;
 	bool hashed; /* set = hash of the line; else set = line & mask */
@@ -79,6 +116,8 @@ struct cache {
 	bool on;	    /* false: every reference is an L1 hit, no state */
 	bool l1_order8;	    /* the L1 is an order level of 8 ways: searched inline */
 	bool l2_ways16;	    /* and the L2 has 16 ways: an L2 hit is inline too */
+	uint32_t l2_below;  /* CACHE_CLOCK_LIMIT if l2_ways16, else 0: the inline L2
+			     * search runs while clock < l2_below (one compare) */
 	uint64_t served[4]; /* references served by L1, L2, LLC, DRAM */
 };
 
@@ -103,6 +142,15 @@ int cache_ref_lower(struct cache *c, uint64_t tag);
 int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h);
 
 /*
+ * The 64 lines of the 4 KiB page at pa (its offset ignored), referenced in
+ * address order: exactly what 64 cache_ref() calls on them do (the same
+ * levels serve them, the same lines are evicted, the same LRU order is
+ * left, and the served counters and the last line end the same), in one
+ * call. Caller's duty: as for cache_ref().
+ */
+void cache_ref_page(struct cache *c, uint64_t pa);
+
+/*
  * Hash of the line number, whose low bits are the L2 and LLC set: multiply
  * by 2^64/phi, fold, multiply again and fold (the finaliser of a 64-bit
  * mixer). Every address bit above the line offset moves the set, arithmetic
@@ -111,13 +159,21 @@ int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h);
  * bits whose exact form is undocumented; any hash that spreads frames evenly
  * serves here.
  */
+#define CACHE_HASH_K1 UINT64_C(0x9e3779b97f4a7c15)
+#define CACHE_HASH_K2 UINT64_C(0xff51afd7ed558ccd)
+
+/* cache_line_hash() after its first multiply, of k = line * CACHE_HASH_K1. */
+static inline uint64_t cache_hash_fold(uint64_t k)
+{
+	uint64_t x = k ^ (k >> 32);
+
+	x *= CACHE_HASH_K2;
+	return x ^ (x >> 29);
+}
+
 static inline uint64_t cache_line_hash(uint64_t line)
 {
-	uint64_t x = line * UINT64_C(0x9e3779b97f4a7c15);
-
-	x ^= x >> 32;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	return x ^ (x >> 29);
+	return cache_hash_fold(line * CACHE_HASH_K1);
 }
 
 #define CACHE_NIBBLES_1 UINT64_C(0x1111111111111111)
@@ -129,38 +185,140 @@ static inline uint64_t cache_order_full(uint32_t ways)
 	return ways >= 16 ? ~UINT64_C(0) : (UINT64_C(1) << (4 * ways)) - 1;
 }
 
+/* The way of set t (of 'ways' ways) that holds tag, or -1. */
+static inline __attribute__((always_inline)) int cache_way_find(const uint64_t *t, uint32_t ways,
+								uint64_t tag)
+{
+#pragma GCC unroll 16
+	for (uint32_t w = 0; w < ways; w++)
+		if (t[w] == tag)
+			return (int)w;
+	return -1;
+}
+
+/* Signature of a line in a hashed level, from its hash h: the top byte,
+ * far from the low bits that index the set. */
+static inline uint8_t cache_sig_of(uint64_t h)
+{
+	return (uint8_t)(h >> 56);
+}
+
+#if defined(__SSE2__)
+typedef __m128i cache_sigv; /* a signature in each of 16 bytes */
+
+static inline cache_sigv cache_sig_splat(uint8_t s)
+{
+	return _mm_set1_epi8((char)s);
+}
+
+/* Bit w set for each way w of the set's signatures sig (16 bytes, 16-byte
+ * aligned) equal to the signature in v. */
+static inline uint32_t cache_sig_match(const uint8_t *sig, cache_sigv v)
+{
+	__m128i x = _mm_load_si128((const __m128i *)(const void *)sig);
+
+	return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, v));
+}
+#else
+typedef uint8_t cache_sigv;
+
+static inline cache_sigv cache_sig_splat(uint8_t s)
+{
+	return s;
+}
+
+static inline uint32_t cache_sig_match(const uint8_t *sig, cache_sigv v)
+{
+	uint32_t m = 0;
+
+	for (uint32_t w = 0; w < CACHE_SIG_BYTES; w++)
+		m |= (uint32_t)(sig[w] == v) << w;
+	return m;
+}
+#endif
+
+/* The way of set t (of 'ways' <= 16 ways, signatures sig) that holds tag,
+ * or -1: only the ways whose signature is in v have their tag compared. */
+static inline __attribute__((always_inline)) int
+cache_way_find_sig(const uint64_t *t, const uint8_t *sig, uint32_t ways, uint64_t tag, cache_sigv v)
+{
+	uint32_t m = cache_sig_match(sig, v) & ((UINT32_C(1) << ways) - 1);
+
+	for (; m != 0; m &= m - 1) {
+		unsigned w = (unsigned)__builtin_ctz(m);
+
+		if (t[w] == tag)
+			return (int)w;
+	}
+	return -1;
+}
+
 /*
- * Search one set of an order level (ways <= 16) for tag. A hit moves its way
- * to position 0 and the positions before it one down (nothing is written
- * when it already is the MRU); a miss fills the way at position ways-1 (the
- * LRU, or the lowest empty way) and moves it to position 0. Returns true on
- * a hit.
+ * Make way w the MRU of an order word: w moves to position 0 and the
+ * positions before it one down (nothing is written when it already is the
+ * MRU).
+ */
+static inline __attribute__((always_inline)) void cache_order_use(uint64_t *order, uint32_t w)
+{
+	uint64_t o = *order;
+
+	if ((o & 15) == w)
+		return; /* already the MRU */
+	/* Position of w: the lowest zero nibble of o ^ w...w. */
+	uint64_t x = o ^ (w * CACHE_NIBBLES_1);
+	uint64_t z = (x - CACHE_NIBBLES_1) & ~x & CACHE_NIBBLES_8;
+	unsigned p4 = (unsigned)__builtin_ctzll(z) - 3; /* 4 * position */
+	uint64_t below = o & ((UINT64_C(1) << p4) - 1);
+	uint64_t through = (UINT64_C(2) << (p4 + 3)) - 1;
+
+	*order = (o & ~through) | (below << 4) | w;
+}
+
+/* A miss of an order-kept set: tag fills the way at position ways-1 (the
+ * LRU, or the lowest empty way), which moves to position 0. Returns the
+ * way. */
+static inline __attribute__((always_inline)) uint32_t cache_order_fill(uint64_t *t, uint64_t *order,
+								       uint32_t ways, uint64_t tag)
+{
+	uint64_t o = *order;
+	uint32_t victim = (uint32_t)(o >> (4 * (ways - 1))) & 15;
+
+	t[victim] = tag;
+	*order = ((o << 4) | victim) & cache_order_full(ways);
+	return victim;
+}
+
+/*
+ * Search one set of an order level (ways <= 16) for tag: a hit becomes the
+ * MRU (cache_order_use()), a miss is filled (cache_order_fill()). Returns
+ * true on a hit.
  */
 static inline __attribute__((always_inline)) bool cache_order_touch(uint64_t *t, uint64_t *order,
 								    uint32_t ways, uint64_t tag)
 {
-	uint64_t o = *order;
+	int w = cache_way_find(t, ways, tag);
 
-#pragma GCC unroll 16
-	for (uint32_t w = 0; w < ways; w++) {
-		if (t[w] == tag) {
-			if ((o & 15) == w)
-				return true; /* already the MRU */
-			/* Position of w: the lowest zero nibble of o ^ w...w. */
-			uint64_t x = o ^ (w * CACHE_NIBBLES_1);
-			uint64_t z = (x - CACHE_NIBBLES_1) & ~x & CACHE_NIBBLES_8;
-			unsigned p4 = (unsigned)__builtin_ctzll(z) - 3; /* 4 * position */
-			uint64_t below = o & ((UINT64_C(1) << p4) - 1);
-			uint64_t through = (UINT64_C(2) << (p4 + 3)) - 1;
-
-			*order = (o & ~through) | (below << 4) | w;
-			return true;
-		}
+	if (w >= 0) {
+		cache_order_use(order, (uint32_t)w);
+		return true;
 	}
-	uint64_t victim = (o >> (4 * (ways - 1))) & 15;
+	(void)cache_order_fill(t, order, ways, tag);
+	return false;
+}
 
-	t[victim] = tag;
-	*order = ((o << 4) | victim) & cache_order_full(ways);
+/* cache_order_touch() in a hashed set, whose signatures are sig; s is the
+ * line's signature and v the same splat. */
+static inline __attribute__((always_inline)) bool
+cache_order_touch_sig(uint64_t *t, uint8_t *sig, uint64_t *order, uint32_t ways, uint64_t tag,
+		      uint8_t s, cache_sigv v)
+{
+	int w = cache_way_find_sig(t, sig, ways, tag, v);
+
+	if (w >= 0) {
+		cache_order_use(order, (uint32_t)w);
+		return true;
+	}
+	sig[cache_order_fill(t, order, ways, tag)] = s;
 	return false;
 }
 
@@ -194,21 +352,21 @@ static inline __attribute__((always_inline)) int cache_ref_rest(struct cache *c,
 			c->served[0]++;
 			return CACHE_L1;
 		}
-		if (likely(c->l2_ways16 && c->clock != UINT32_MAX)) {
-			/* The L2 search and a hit's stamp, as set_touch() does
-			 * them (cache.c); a miss goes on out of line. */
+		if (likely(c->clock < c->l2_below)) { /* l2_ways16, no renumbering due */
+			/* The L2 search and a hit's stamp, as sig_touch() does
+			 * them (cache.c), the tags compared in turn (on a hit
+			 * that is fewer instructions than the signature
+			 * search); a miss goes on out of line. */
 			struct cache_level *l2 = &c->lvl[1];
 			uint64_t h = cache_line_hash(tag - 1);
 			size_t base = (size_t)((uint32_t)h & l2->mask) * 16;
-			const uint64_t *t2 = l2->tag + base;
+			int w = cache_way_find(l2->tag + base, 16, tag);
 
-#pragma GCC unroll 16
-			for (uint32_t w = 0; w < 16; w++) {
-				if (t2[w] == tag) {
-					l2->stamp[base + w] = ++c->clock;
-					c->served[1]++;
-					return CACHE_L2;
-				}
+			if (w >= 0) {
+				c->clock += CACHE_CLOCK_STEP;
+				l2->stamp[base + (uint32_t)w] = c->clock | (uint32_t)w;
+				c->served[1]++;
+				return CACHE_L2;
 			}
 			return cache_ref_l2_miss(c, tag, h);
 		}

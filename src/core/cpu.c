@@ -389,13 +389,11 @@ static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
  * The lines of a page that a bulk operation wrote or read pass through the
  * cache model, in address order: clear_page and copy_page leave them cached
  * (write-allocate). Their cycles are in page_zero/page_copy, not here.
+ * cache_ref_page() is the 64 cache_ref() calls of the lines in one pass.
  */
 static void cpu_cache_page(struct vm *vm, const uint8_t *p)
 {
-	uint64_t hpa = (uint64_t)(p - vm->hm.base) & PAGE_MASK;
-
-	for (uint64_t off = 0; off < PAGE_SIZE; off += UINT64_C(1) << CACHE_LINE_SHIFT)
-		(void)cache_ref(&vm->cache, hpa + off);
+	cache_ref_page(&vm->cache, (uint64_t)(p - vm->hm.base) & PAGE_MASK);
 }
 
 void cpu_zero_page(struct vcpu *v, gva_t kva)
