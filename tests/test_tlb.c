@@ -53,6 +53,14 @@ static const struct geom4 geom_refill = {
     .l1i = {.sets = 1, .ways = 1},
     .l2 = {.sets = 4, .ways = 4},
 };
+/* The default ways (4-way L1 4K data, 12-way L2) in few sets: the
+ * unrolled victim searches of tlb.c's array_fill(), for the random program. */
+static const struct geom4 geom_busy12 = {
+    .l1d = {.sets = 2, .ways = 4},
+    .l1d_large = {.sets = 1, .ways = 4},
+    .l1i = {.sets = 2, .ways = 8},
+    .l2 = {.sets = 2, .ways = 12},
+};
 /* Small and busy, for the random program. */
 static const struct geom4 geom_busy = {
     .l1d = {.sets = 2, .ways = 2},
@@ -107,6 +115,10 @@ static int setup_refill(void **state)
 static int setup_busy(void **state)
 {
 	return setup_geom(state, &geom_busy);
+}
+static int setup_busy12(void **state)
+{
+	return setup_geom(state, &geom_busy12);
 }
 
 /* ---- helpers ---- */
@@ -868,6 +880,101 @@ static struct page_pick pick_page(struct ref *r, uint64_t *rng, uint16_t v, uint
 	return pk;
 }
 
+/*
+ * The fill rule of tlb.c's array_fill() written plainly, on a copy of one
+ * set: the first way that conflicts with n takes it (further ones are
+ * dropped), else the first empty way, else the valid way of smallest stamp
+ * (an eviction). tlb.c finds the same way by a shorter route when no way
+ * holds n's vpn; fill_checked() holds it to this one.
+ */
+static void ref_fill_set(struct tlb_entry *set, uint32_t ways, const struct tlb_entry *n,
+			 uint64_t *evictions)
+{
+	struct tlb_entry *slot = NULL, *empty = NULL, *lru = NULL;
+
+	for (uint32_t w = 0; w < ways; w++) {
+		struct tlb_entry *e = &set[w];
+		bool valid = e->flags & TLBF_VALID;
+
+		if (valid && e->vpn == n->vpn && e->size == n->size && e->vpid == n->vpid &&
+		    (e->pcid == n->pcid || ((e->flags | n->flags) & TLBF_G))) {
+			if (slot)
+				memset(e, 0, sizeof(*e));
+			else
+				slot = e;
+		} else if (!valid) {
+			if (!empty)
+				empty = e;
+		} else if (!lru || e->stamp < lru->stamp) {
+			lru = e;
+		}
+	}
+	if (!slot)
+		slot = empty;
+	if (!slot) {
+		slot = lru;
+		(*evictions)++;
+	}
+	*slot = *n;
+}
+
+static bool entry_same(const struct tlb_entry *a, const struct tlb_entry *b)
+{
+	if (!(a->flags & TLBF_VALID) || !(b->flags & TLBF_VALID))
+		return a->flags == b->flags && a->stamp == b->stamp;
+	return a->vpn == b->vpn && a->hpa == b->hpa && a->stamp == b->stamp &&
+	       a->vpid == b->vpid && a->pcid == b->pcid && a->size == b->size &&
+	       a->flags == b->flags && a->pkey == b->pkey;
+}
+
+/* Compare one set of a with its reference copy. */
+static void set_check(const struct tlb_array *a, const struct tlb_entry *copy, uint64_t vpn)
+{
+	const struct tlb_entry *set = a->e + (size_t)(vpn & a->set_mask) * a->ways;
+
+	for (uint32_t w = 0; w < a->ways; w++)
+		if (!entry_same(&set[w], &copy[w]))
+			fail_msg("fill of vpn %#" PRIx64 ": way %u differs from the plain rule",
+				 vpn, w);
+}
+
+/*
+ * fill(), checked against ref_fill_set() in both arrays it writes: the same
+ * victims, the same stamps, the same evictions. (A fill that renumbers the
+ * stamps, at a clock wrap, is not compared.)
+ */
+static void fill_checked(struct tlb *t, gva_t va, uint64_t hpa, enum page_size size,
+			 uint8_t flags, uint16_t vpid, uint16_t pcid, enum access_kind kind)
+{
+	struct tlb_array *l1 = kind == ACC_FETCH ? &t->l1i
+			       : size == PG_4K	 ? &t->l1d
+						 : &t->l1d_large;
+	uint64_t vpn = vpn_of(va, size);
+	struct tlb_entry c1[64], c2[64];
+	uint32_t clock0 = t->clock;
+	uint64_t ev = t->c.evictions;
+
+	assert_true(l1->ways <= 64 && t->l2.ways <= 64);
+	memcpy(c1, l1->e + (size_t)(vpn & l1->set_mask) * l1->ways, l1->ways * sizeof(c1[0]));
+	memcpy(c2, t->l2.e + (size_t)(vpn & t->l2.set_mask) * t->l2.ways,
+	       t->l2.ways * sizeof(c2[0]));
+	fill(t, va, hpa, size, flags, vpid, pcid, kind);
+	if (t->clock != clock0 + 1)
+		return;
+	const struct tlb_entry n = {.vpn = vpn,
+				    .hpa = hpa & ~(page_bytes(size) - 1),
+				    .stamp = t->clock,
+				    .vpid = vpid,
+				    .pcid = pcid,
+				    .size = (uint8_t)size,
+				    .flags = (uint8_t)(flags | TLBF_VALID)};
+	ref_fill_set(c1, l1->ways, &n, &ev);
+	ref_fill_set(c2, t->l2.ways, &n, &ev);
+	set_check(l1, c1, vpn);
+	set_check(&t->l2, c2, vpn);
+	assert_int_equal(t->c.evictions, ev);
+}
+
 /* Access one page; returns 1 when a hit disagrees with the reference. */
 static unsigned ref_access(struct tlb *t, uint16_t v, uint16_t p, const struct page_pick *pk,
 			   enum access_kind kind)
@@ -876,7 +983,7 @@ static unsigned ref_access(struct tlb *t, uint16_t v, uint16_t p, const struct p
 	uint64_t off = pk->va & (page_bytes(pk->size) - 1);
 
 	if (!e) {
-		fill(t, pk->va, *pk->hpa, pk->size, pk->flags, v, p, kind);
+		fill_checked(t, pk->va, *pk->hpa, pk->size, pk->flags, v, p, kind);
 		return 0;
 	}
 	return e->hpa + off != *pk->hpa + off || e->size != pk->size ||
@@ -968,6 +1075,17 @@ static void test_differential_clean(void **state)
 	assert_true(t->c.entries_flushed > 100);
 }
 
+/* The same program on the default ways: every fill chooses the victim the
+ * plain rule chooses (fill_checked()), through the unrolled searches. */
+static void test_differential_default_ways(void **state)
+{
+	struct tlb *t = *state;
+
+	assert_int_equal(run_program(t, 0xfeed, false, 20000), 0);
+	assert_true(t->c.misses > 1000);
+	assert_true(t->c.evictions > 1000);
+}
+
 static void test_differential_catches_stale_entry(void **state)
 {
 	struct tlb *t = *state;
@@ -1008,6 +1126,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_flush_all_guests_keeps_vpid0, setup_roomy,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_differential_clean, setup_busy, teardown),
+	    cmocka_unit_test_setup_teardown(test_differential_default_ways, setup_busy12,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_differential_catches_stale_entry, setup_busy,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_differential_across_clock_wrap, setup_busy,

@@ -43,8 +43,9 @@
  *   - within one set, at most one valid entry can match a lookup for a given
  *     (vpn, size, vpid, pcid), global entries included: tlb_insert() drops
  *     every entry that the new one would shadow or be shadowed by;
- *   - within one set, the stamps of valid entries are distinct and smaller
- *     than or equal to t->clock.
+ *   - within one set, the stamps of valid entries are distinct, at least 1
+ *     and at most t->clock; an empty entry is all zeroes, stamp 0 included
+ *     (array_fill() finds its victim by the smallest stamp alone).
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -85,16 +86,30 @@ static inline bool entry_match(const struct tlb_entry *e, uint64_t vpn, unsigned
 	       (e->pcid == pcid || (e->flags & TLBF_G));
 }
 
-/* Probe the one set that can hold (vpn, size). */
+/* Search 'ways' ways from e for (vpn, size, vpid, pcid). */
+static inline __attribute__((always_inline)) struct tlb_entry *
+set_find(struct tlb_entry *e, uint32_t ways, uint64_t vpn, unsigned size, uint16_t vpid,
+	 uint16_t pcid)
+{
+#pragma GCC unroll 16
+	for (uint32_t w = 0; w < ways; w++, e++)
+		if (entry_match(e, vpn, size, vpid, pcid))
+			return e;
+	return NULL;
+}
+
+/* Probe the one set that can hold (vpn, size); unrolled for the default
+ * 4-way L1 arrays and 12-way L2 (a miss compares every way's vpn). */
 static inline struct tlb_entry *array_find(const struct tlb_array *a, uint64_t vpn, unsigned size,
 					   uint16_t vpid, uint16_t pcid)
 {
 	struct tlb_entry *e = set_base(a, vpn);
 
-	for (uint32_t w = 0; w < a->ways; w++, e++)
-		if (entry_match(e, vpn, size, vpid, pcid))
-			return e;
-	return NULL;
+	if (a->ways == 12)
+		return set_find(e, 12, vpn, size, vpid, pcid);
+	if (a->ways == 4)
+		return set_find(e, 4, vpn, size, vpid, pcid);
+	return set_find(e, a->ways, vpn, size, vpid, pcid);
 }
 
 /* Probe every page size, smallest first (arrays that hold several sizes). */
@@ -187,14 +202,15 @@ static inline bool entry_conflicts(const struct tlb_entry *e, const struct tlb_e
 }
 
 /*
- * Put *n (stamp included) into its set of a: over the entry it conflicts
+ * Put *n (stamp included) into 'set' of a: over the entry it conflicts
  * with, else into an empty way, else over the least recently used way
  * (counted as an eviction). Further conflicting entries are dropped so that
- * a lookup can match at most one entry. Returns the slot written.
+ * a lookup can match at most one entry. Returns the slot written. The full
+ * scan, for a set where some way holds n's vpn (array_fill()).
  */
-static struct tlb_entry *array_fill(struct tlb *t, struct tlb_array *a, const struct tlb_entry *n)
+static struct tlb_entry *array_fill_scan(struct tlb *t, struct tlb_array *a,
+					 struct tlb_entry *set, const struct tlb_entry *n)
 {
-	struct tlb_entry *set = set_base(a, n->vpn);
 	struct tlb_entry *slot = NULL, *empty = NULL, *lru = NULL;
 
 	for (uint32_t w = 0; w < a->ways; w++) {
@@ -220,6 +236,64 @@ static struct tlb_entry *array_fill(struct tlb *t, struct tlb_array *a, const st
 	}
 	if (slot->flags & TLBF_VALID)
 		a->nsize[slot->size]--;
+	*slot = *n;
+	a->nsize[n->size]++;
+	return slot;
+}
+
+/*
+ * The way array_fill_scan() would choose in a set where no way holds vpn,
+ * found with one compare of the vpn and one of the stamp per way; NULL when
+ * some way holds vpn (it may conflict: the caller takes the full scan).
+ * Why it is the same way: an empty way has stamp 0 (entry_clear() and
+ * calloc() zero it) and a valid one a stamp >= 1 (tlb_tick() and
+ * tlb_renumber() give out 1 and up), distinct within the set. So the first
+ * way of smallest stamp is the first empty way if there is one, else the
+ * least recently used valid way; and with no way of vpn nothing conflicts.
+ */
+static inline __attribute__((always_inline)) struct tlb_entry *
+set_victim(struct tlb_entry *set, uint32_t ways, uint64_t vpn)
+{
+	uint32_t min = set[0].stamp, victim = 0;
+
+	if (set[0].vpn == vpn)
+		return NULL;
+#pragma GCC unroll 16
+	for (uint32_t w = 1; w < ways; w++) {
+		if (unlikely(set[w].vpn == vpn))
+			return NULL;
+		if (set[w].stamp < min) {
+			min = set[w].stamp;
+			victim = w;
+		}
+	}
+	return &set[victim];
+}
+
+/*
+ * Put *n (stamp included) into its set of a: over the entry it conflicts
+ * with, else into an empty way, else over the least recently used way
+ * (counted as an eviction); see array_fill_scan(). A set with no way of the
+ * same vpn (nearly every fill) takes set_victim(), unrolled for the default
+ * 4-way L1 and 12-way L2.
+ */
+static struct tlb_entry *array_fill(struct tlb *t, struct tlb_array *a, const struct tlb_entry *n)
+{
+	struct tlb_entry *set = set_base(a, n->vpn);
+	struct tlb_entry *slot;
+
+	if (a->ways == 4)
+		slot = set_victim(set, 4, n->vpn);
+	else if (a->ways == 12)
+		slot = set_victim(set, 12, n->vpn);
+	else
+		slot = set_victim(set, a->ways, n->vpn);
+	if (unlikely(slot == NULL))
+		return array_fill_scan(t, a, set, n);
+	if (slot->flags & TLBF_VALID) {
+		t->c.evictions++;
+		a->nsize[slot->size]--;
+	}
 	*slot = *n;
 	a->nsize[n->size]++;
 	return slot;
