@@ -32,7 +32,9 @@
  * stamp. An L1 hit does not touch the L2 copy (the L2 does not see L1 hits,
  * as in hardware). When the 32-bit clock is about to wrap, every set is
  * renumbered to 1..ways in LRU order, so the order stays exact however long
- * the run.
+ * the run. A hit through the caller's L0 (tlb.h) stamps as the set search's
+ * hit would; it may stamp t->mru again, which leaves every set's order as
+ * it was, so no victim changes.
  *
  * Invariants:
  *   - an entry with TLBF_VALID clear matches nothing and is counted nowhere;
@@ -217,9 +219,10 @@ static struct tlb_entry *array_fill_scan(struct tlb *t, struct tlb_array *a,
 		struct tlb_entry *e = &set[w];
 
 		if (entry_conflicts(e, n)) {
-			if (slot)
+			if (slot) {
+				tlb_l0_drop(t, e);
 				array_drop(a, e);
-			else
+			} else
 				slot = e;
 		} else if (!(e->flags & TLBF_VALID)) {
 			if (!empty)
@@ -234,8 +237,10 @@ static struct tlb_entry *array_fill_scan(struct tlb *t, struct tlb_array *a,
 		slot = lru;
 		t->c.evictions++;
 	}
-	if (slot->flags & TLBF_VALID)
+	if (slot->flags & TLBF_VALID) {
+		tlb_l0_drop(t, slot);
 		a->nsize[slot->size]--;
+	}
 	*slot = *n;
 	a->nsize[n->size]++;
 	return slot;
@@ -292,6 +297,7 @@ static struct tlb_entry *array_fill(struct tlb *t, struct tlb_array *a, const st
 		return array_fill_scan(t, a, set, n);
 	if (slot->flags & TLBF_VALID) {
 		t->c.evictions++;
+		tlb_l0_drop(t, slot);
 		a->nsize[slot->size]--;
 	}
 	*slot = *n;
@@ -411,6 +417,7 @@ static uint64_t tlb_flush_filter(struct tlb *t, const struct flush_filter *f)
 		     array_flush(&t->l1i, f) + array_flush(&t->l2, f);
 
 	tlb_mru_forget(t);
+	tlb_l0_clear(t);
 
 	t->c.entries_flushed += n;
 	return n;
@@ -449,6 +456,8 @@ int tlb_init(struct tlb *t, const struct tlb_shape *shape)
 {
 	memset(t, 0, sizeof(*t));
 	tlb_mru_forget(t);
+	for (unsigned i = 0; i < TLB_L0_SLOTS; i++)
+		tlb_l0_empty(t, i);
 	if (array_init(&t->l1d, &shape->l1d) || array_init(&t->l1d_large, &shape->l1d_large) ||
 	    array_init(&t->l1i, &shape->l1i) || array_init(&t->l2, &shape->l2)) {
 		tlb_destroy(t);
@@ -554,6 +563,7 @@ static uint64_t flush_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, bool any
 		     array_flush_addr(&t->l2, va, vpid, pcid, any, PG_4K, PG_1G);
 
 	tlb_mru_forget(t);
+	tlb_l0_clear(t);
 
 	t->c.flush_addr++;
 	t->c.entries_flushed += n;
