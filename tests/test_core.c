@@ -231,7 +231,7 @@ static void test_cr3_flush(void **state)
 	vm_destroy(vm);
 }
 
-/* A #PF handler for test_fast_tags_follow_context: STAC, as a kernel that
+/* A #PF handler for test_l0_tags_follow_context: STAC, as a kernel that
  * meant to touch user memory would, so that the access can complete. */
 static void pf_set_ac(struct vcpu *v, const void *info, void *ctx)
 {
@@ -241,32 +241,35 @@ static void pf_set_ac(struct vcpu *v, const void *info, void *ctx)
 }
 
 /*
- * The fast tags of the TLB-hit path (tlb.h) stand for a memo hit under the
- * vCPU's current PCID, privilege and rights: the third access in a row to a
- * page sets the tag of its kind, and a MOV to CR3 (even without a flush) or
- * a change of the rights clears them, so the next access is looked up (and
- * walks or faults) as the architecture says. The TLB's counters are the
- * same whichever path found the hit.
+ * The L0 tags of the TLB-hit path (tlb.h) stand for a hit under the vCPU's
+ * current PCID, privilege and rights: a hit of the inline probe sets the tag
+ * of its kind, and a MOV to CR3 (even without a flush) or a change of the
+ * rights empties the L0, so the next access is looked up (and walks or
+ * faults) as the architecture says. The TLB's counters are the same
+ * whichever path found the hit.
  */
-static void test_fast_tags_follow_context(void **state)
+static void test_l0_tags_follow_context(void **state)
 {
 	(void)state;
 	struct vm *vm = make_vm(4, false, true);
 	build_tables(vm);
 	struct vcpu *v = &vm->vcpu;
 	uint64_t cr3 = v->cr3;
+	const struct tlb_l0 *s = tlb_l0_slot(&v->tlb, VA_4K);
 	for (int i = 0; i < 5; i++)
 		(void)cpu_load(v, VA_4K + 8 * (uint64_t)i, 8);
 	assert_int_equal(vm->st.walks, 1);
-	assert_int_equal(v->tlb.fast[ACC_READ][1], VA_4K >> PAGE_SHIFT);
-	assert_int_equal(v->tlb.fast[ACC_WRITE][1], TLB_NO_VPN);
+	assert_int_equal(s->tag[ACC_READ][1], VA_4K >> PAGE_SHIFT);
+	assert_int_equal(s->tag[ACC_WRITE][1], TLB_NO_VPN);
+	assert_ptr_equal(v->tlb.mru_slot, s);
 	assert_int_equal(tlb_counters(&v->tlb).lookups, 5);
 	assert_int_equal(tlb_counters(&v->tlb).l1_hits, 4);
 	assert_int_equal(tlb_counters(&v->tlb).misses, 1);
 
 	/* Another PCID, no flush: the tag is gone and the page walks again. */
 	cpu_write_cr3(v, cr3 | 7 | CR3_NOFLUSH);
-	assert_int_equal(v->tlb.fast[ACC_READ][1], TLB_NO_VPN);
+	assert_int_equal(s->tag[ACC_READ][1], TLB_NO_VPN);
+	assert_int_equal(v->tlb.l0_used, 0);
 	(void)cpu_load(v, VA_4K, 8);
 	assert_int_equal(vm->st.walks, 2);
 
@@ -279,11 +282,11 @@ static void test_fast_tags_follow_context(void **state)
 	cpu_set_user(v, false);
 	for (int i = 0; i < 3; i++)
 		(void)cpu_load(v, VA_4K, 8);
-	assert_int_equal(v->tlb.fast[ACC_READ][0], VA_4K >> PAGE_SHIFT);
+	assert_int_equal(s->tag[ACC_READ][0], VA_4K >> PAGE_SHIFT);
 	int faults = 0;
 	cpu_set_vector(v, VEC_PF, pf_set_ac, &faults);
 	cpu_set_ac(v, false);
-	assert_int_equal(v->tlb.fast[ACC_READ][0], TLB_NO_VPN);
+	assert_int_equal(s->tag[ACC_READ][0], TLB_NO_VPN);
 	uint64_t misses = vm->st.tlb_misses;
 	(void)cpu_load(v, VA_4K, 8);
 	assert_int_equal(faults, 1);
@@ -414,7 +417,7 @@ int main(void)
 		cmocka_unit_test(test_walk_4k_refs),   cmocka_unit_test(test_dirty_rewalk),
 		cmocka_unit_test(test_walk_large_refs), cmocka_unit_test(test_fault_codes),
 		cmocka_unit_test(test_psc_shortens),   cmocka_unit_test(test_cr3_flush),
-		cmocka_unit_test(test_fast_tags_follow_context),
+		cmocka_unit_test(test_l0_tags_follow_context),
 		cmocka_unit_test(test_world_switch_flush), cmocka_unit_test(test_p2m_chunks),
 		cmocka_unit_test(test_digest),         cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_straddle),

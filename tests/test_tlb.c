@@ -53,6 +53,14 @@ static const struct geom4 geom_refill = {
     .l1i = {.sets = 1, .ways = 1},
     .l2 = {.sets = 4, .ways = 4},
 };
+/* The default ways (4-way L1 4K data, 12-way L2) in few sets: the
+ * unrolled victim searches of tlb.c's array_fill(), for the random program. */
+static const struct geom4 geom_busy12 = {
+    .l1d = {.sets = 2, .ways = 4},
+    .l1d_large = {.sets = 1, .ways = 4},
+    .l1i = {.sets = 2, .ways = 8},
+    .l2 = {.sets = 2, .ways = 12},
+};
 /* Small and busy, for the random program. */
 static const struct geom4 geom_busy = {
     .l1d = {.sets = 2, .ways = 2},
@@ -107,6 +115,10 @@ static int setup_refill(void **state)
 static int setup_busy(void **state)
 {
 	return setup_geom(state, &geom_busy);
+}
+static int setup_busy12(void **state)
+{
+	return setup_geom(state, &geom_busy12);
 }
 
 /* ---- helpers ---- */
@@ -196,7 +208,7 @@ static const char *tlb_check(const struct tlb *t)
 	/* The memo entry and the caller's fast tags (tlb.h). */
 	if (t->mru != NULL) {
 		if (!entry_in(&t->l1d, t->mru) || !(t->mru->flags & TLBF_VALID) ||
-		    t->mru->vpn != t->mru_vpn)
+		    (t->mru_vpn != TLB_NO_VPN && t->mru->vpn != t->mru_vpn))
 			return "the memo is a valid l1d entry of its key";
 		for (uint32_t w = 0; w < t->l1d.ways; w++) {
 			const struct tlb_entry *y =
@@ -207,16 +219,29 @@ static const char *tlb_check(const struct tlb *t)
 	} else if (t->mru_vpn != TLB_NO_VPN) {
 		return "no memo, no memo key";
 	}
-	for (int u = 0; u < 2; u++)
-		for (int k = 0; k < 2; k++) {
-			if (t->fast[k][u] == TLB_NO_VPN)
-				continue;
-			if (t->mru == NULL || t->fast[k][u] != t->fast_page ||
-			    ((t->fast_page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT !=
-				t->mru_vpn ||
-			    (t->fast_page << PAGE_SHIFT) + t->fast_delta != t->mru->hpa)
-				return "a fast tag names the memo entry";
+	if (t->mru_slot != NULL && (t->mru == NULL || t->mru_slot->e != t->mru))
+		return "mru_slot names the memo entry";
+	for (unsigned i = 0; i < TLB_L0_SLOTS; i++) {
+		const struct tlb_l0 *s = &t->l0[i];
+
+		if (s->page == TLB_NO_VPN) {
+			for (int u = 0; u < 2; u++)
+				for (int k = 0; k < 2; k++)
+					if (s->tag[k][u] != TLB_NO_VPN)
+						return "an empty L0 slot has no tag";
+			continue;
 		}
+		if ((s->page & (TLB_L0_SLOTS - 1)) != i || !(t->l0_used >> i & 1))
+			return "an L0 slot is the slot of its page, marked used";
+		if (!entry_in(&t->l1d, s->e) || !(s->e->flags & TLBF_VALID) ||
+		    s->e->vpn != ((s->page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT ||
+		    (s->page << PAGE_SHIFT) + s->delta != s->e->hpa)
+			return "an L0 slot names a valid l1d entry of its page";
+		for (int u = 0; u < 2; u++)
+			for (int k = 0; k < 2; k++)
+				if (s->tag[k][u] != TLB_NO_VPN && s->tag[k][u] != s->page)
+					return "an L0 tag is its slot's page";
+	}
 	if (tlb_counters(t).lookups != tlb_counters(t).hits + t->c.misses)
 		return "lookups == hits + misses";
 	if (tlb_counters(t).hits != tlb_counters(t).l1_hits + t->c.l2_hits)
@@ -868,6 +893,101 @@ static struct page_pick pick_page(struct ref *r, uint64_t *rng, uint16_t v, uint
 	return pk;
 }
 
+/*
+ * The fill rule of tlb.c's array_fill() written plainly, on a copy of one
+ * set: the first way that conflicts with n takes it (further ones are
+ * dropped), else the first empty way, else the valid way of smallest stamp
+ * (an eviction). tlb.c finds the same way by a shorter route when no way
+ * holds n's vpn; fill_checked() holds it to this one.
+ */
+static void ref_fill_set(struct tlb_entry *set, uint32_t ways, const struct tlb_entry *n,
+			 uint64_t *evictions)
+{
+	struct tlb_entry *slot = NULL, *empty = NULL, *lru = NULL;
+
+	for (uint32_t w = 0; w < ways; w++) {
+		struct tlb_entry *e = &set[w];
+		bool valid = e->flags & TLBF_VALID;
+
+		if (valid && e->vpn == n->vpn && e->size == n->size && e->vpid == n->vpid &&
+		    (e->pcid == n->pcid || ((e->flags | n->flags) & TLBF_G))) {
+			if (slot)
+				memset(e, 0, sizeof(*e));
+			else
+				slot = e;
+		} else if (!valid) {
+			if (!empty)
+				empty = e;
+		} else if (!lru || e->stamp < lru->stamp) {
+			lru = e;
+		}
+	}
+	if (!slot)
+		slot = empty;
+	if (!slot) {
+		slot = lru;
+		(*evictions)++;
+	}
+	*slot = *n;
+}
+
+static bool entry_same(const struct tlb_entry *a, const struct tlb_entry *b)
+{
+	if (!(a->flags & TLBF_VALID) || !(b->flags & TLBF_VALID))
+		return a->flags == b->flags && a->stamp == b->stamp;
+	return a->vpn == b->vpn && a->hpa == b->hpa && a->stamp == b->stamp &&
+	       a->vpid == b->vpid && a->pcid == b->pcid && a->size == b->size &&
+	       a->flags == b->flags && a->pkey == b->pkey;
+}
+
+/* Compare one set of a with its reference copy. */
+static void set_check(const struct tlb_array *a, const struct tlb_entry *copy, uint64_t vpn)
+{
+	const struct tlb_entry *set = a->e + (size_t)(vpn & a->set_mask) * a->ways;
+
+	for (uint32_t w = 0; w < a->ways; w++)
+		if (!entry_same(&set[w], &copy[w]))
+			fail_msg("fill of vpn %#" PRIx64 ": way %u differs from the plain rule",
+				 vpn, w);
+}
+
+/*
+ * fill(), checked against ref_fill_set() in both arrays it writes: the same
+ * victims, the same stamps, the same evictions. (A fill that renumbers the
+ * stamps, at a clock wrap, is not compared.)
+ */
+static void fill_checked(struct tlb *t, gva_t va, uint64_t hpa, enum page_size size,
+			 uint8_t flags, uint16_t vpid, uint16_t pcid, enum access_kind kind)
+{
+	struct tlb_array *l1 = kind == ACC_FETCH ? &t->l1i
+			       : size == PG_4K	 ? &t->l1d
+						 : &t->l1d_large;
+	uint64_t vpn = vpn_of(va, size);
+	struct tlb_entry c1[64], c2[64];
+	uint32_t clock0 = t->clock;
+	uint64_t ev = t->c.evictions;
+
+	assert_true(l1->ways <= 64 && t->l2.ways <= 64);
+	memcpy(c1, l1->e + (size_t)(vpn & l1->set_mask) * l1->ways, l1->ways * sizeof(c1[0]));
+	memcpy(c2, t->l2.e + (size_t)(vpn & t->l2.set_mask) * t->l2.ways,
+	       t->l2.ways * sizeof(c2[0]));
+	fill(t, va, hpa, size, flags, vpid, pcid, kind);
+	if (t->clock != clock0 + 1)
+		return;
+	const struct tlb_entry n = {.vpn = vpn,
+				    .hpa = hpa & ~(page_bytes(size) - 1),
+				    .stamp = t->clock,
+				    .vpid = vpid,
+				    .pcid = pcid,
+				    .size = (uint8_t)size,
+				    .flags = (uint8_t)(flags | TLBF_VALID)};
+	ref_fill_set(c1, l1->ways, &n, &ev);
+	ref_fill_set(c2, t->l2.ways, &n, &ev);
+	set_check(l1, c1, vpn);
+	set_check(&t->l2, c2, vpn);
+	assert_int_equal(t->c.evictions, ev);
+}
+
 /* Access one page; returns 1 when a hit disagrees with the reference. */
 static unsigned ref_access(struct tlb *t, uint16_t v, uint16_t p, const struct page_pick *pk,
 			   enum access_kind kind)
@@ -876,7 +996,7 @@ static unsigned ref_access(struct tlb *t, uint16_t v, uint16_t p, const struct p
 	uint64_t off = pk->va & (page_bytes(pk->size) - 1);
 
 	if (!e) {
-		fill(t, pk->va, *pk->hpa, pk->size, pk->flags, v, p, kind);
+		fill_checked(t, pk->va, *pk->hpa, pk->size, pk->flags, v, p, kind);
 		return 0;
 	}
 	return e->hpa + off != *pk->hpa + off || e->size != pk->size ||
@@ -968,6 +1088,147 @@ static void test_differential_clean(void **state)
 	assert_true(t->c.entries_flushed > 100);
 }
 
+/* The same program on the default ways: every fill chooses the victim the
+ * plain rule chooses (fill_checked()), through the unrolled searches. */
+static void test_differential_default_ways(void **state)
+{
+	struct tlb *t = *state;
+
+	assert_int_equal(run_program(t, 0xfeed, false, 20000), 0);
+	assert_true(t->c.misses > 1000);
+	assert_true(t->c.evictions > 1000);
+}
+
+/*
+ * The caller's path through the L0 (cpu.h's cpu_l0_hit() and
+ * cpu_probe_hit(), every right granted): the L0 tag, else the inline probe
+ * (whose hit sets the tag), else the rest of the lookup.
+ */
+static struct tlb_entry *l0_lookup(struct tlb *t, gva_t va, uint16_t v, uint16_t p,
+				   enum access_kind k)
+{
+	const struct tlb_l0 *s = tlb_l0_slot(t, va);
+
+	if (s->tag[k][1] == va >> PAGE_SHIFT) {
+		t->c.l1d_hits++;
+		if (s != t->mru_slot)
+			tlb_l0_touch(t, s);
+		return s->e;
+	}
+	struct tlb_entry *e = tlb_lookup_4k(t, va, v, p);
+	if (e) {
+		tlb_l0_set(t, true, k, va, e);
+		return e;
+	}
+	return tlb_lookup_rest(t, va, v, p, k);
+}
+
+/* Rank of each valid entry's stamp within its set (the LRU order). */
+static unsigned stamp_rank(const struct tlb_array *a, const struct tlb_entry *e)
+{
+	const struct tlb_entry *set = a->e + (size_t)((e - a->e) / a->ways) * a->ways;
+	unsigned r = 0;
+
+	for (uint32_t w = 0; w < a->ways; w++)
+		r += (set[w].flags & TLBF_VALID) && set[w].stamp < e->stamp;
+	return r;
+}
+
+/* Two TLBs hold the same entries in the same ways, in the same LRU order. */
+static void arrays_agree(const struct tlb_array *a, const struct tlb_array *b)
+{
+	for (size_t i = 0; i < (size_t)a->sets * a->ways; i++) {
+		const struct tlb_entry *x = &a->e[i], *y = &b->e[i];
+
+		if ((x->flags & TLBF_VALID) != (y->flags & TLBF_VALID))
+			fail_msg("entry %zu: valid in one TLB only", i);
+		if (!(x->flags & TLBF_VALID))
+			continue;
+		if (x->vpn != y->vpn || x->hpa != y->hpa || x->pcid != y->pcid ||
+		    x->flags != y->flags || stamp_rank(a, x) != stamp_rank(b, y))
+			fail_msg("entry %zu differs (or its LRU rank does)", i);
+	}
+}
+
+/*
+ * The L0 changes no modelled result: one TLB looked up through the L0 and
+ * one through tlb_lookup() alone, given the same accesses, fills and
+ * flushes, return the same entries, count the same, and hold the same
+ * entries in the same LRU order, so that every later victim is the same.
+ * Global pages, two PCIDs, address flushes and PCID flushes included.
+ */
+static void test_l0_changes_nothing(void **state)
+{
+	struct tlb *t = *state;
+	struct tlb *ref = calloc(1, sizeof(*ref));
+	const struct tlb_shape shape = {.l1d = {t->l1d.sets, t->l1d.ways},
+					.l1d_large = {t->l1d_large.sets, t->l1d_large.ways},
+					.l1i = {t->l1i.sets, t->l1i.ways},
+					.l2 = {t->l2.sets, t->l2.ways}};
+	uint64_t rng = 0x10;
+	uint16_t p = 1;
+	uint64_t l0_hits = 0;
+
+	assert_non_null(ref);
+	assert_int_equal(tlb_init(ref, &shape), 0);
+	for (unsigned step = 0; step < 200000; step++) {
+		unsigned op = (unsigned)(rng_next(&rng) % 1000);
+		/* 96 pages, more than the l1d and the L0 hold, the low 8 global;
+		 * four accesses in five go to 6 hot pages (0, 1, 8 to 11), which
+		 * the l1d holds. */
+		static const uint64_t hot[] = {0, 1, 8, 9, 10, 11};
+		uint64_t pg = rng_next(&rng) % 5 ? hot[rng_next(&rng) % 6] : rng_next(&rng) % 96;
+		gva_t va = UINT64_C(0x7f0000000000) + pg * PAGE_SIZE + (rng_next(&rng) & 0xff8);
+		enum access_kind k = (enum access_kind)(rng_next(&rng) % 2);
+		uint8_t flags = (uint8_t)(TLBF_W | TLBF_U | TLBF_D | (pg < 8 ? TLBF_G : 0));
+		uint64_t hpa = (UINT64_C(0x100000) + pg * 16 + (pg < 8 ? 0 : p)) << PAGE_SHIFT;
+
+		if (op < 950) {
+			const struct tlb_l0 *s = tlb_l0_slot(t, va);
+			bool via_l0 = s->tag[k][1] == va >> PAGE_SHIFT;
+			struct tlb_entry *a = l0_lookup(t, va, 1, p, k);
+			struct tlb_entry *b = tlb_lookup(ref, va, 1, p, k);
+
+			l0_hits += via_l0;
+			if ((a == NULL) != (b == NULL))
+				fail_msg("step %u: a hit in one TLB only", step);
+			if (a == NULL) {
+				const struct tlb_fill f = {
+				    .va = va, .hpa = HPA(hpa), .size = PG_4K, .flags = flags};
+				tlb_insert(t, &f, 1, p, k);
+				tlb_insert(ref, &f, 1, p, k);
+			} else if (a->hpa != b->hpa || a - t->l1d.e != b - ref->l1d.e) {
+				fail_msg("step %u: the hits differ", step);
+			}
+		} else if (op < 970) {
+			/* Another process: the caller empties its L0. */
+			p = (uint16_t)(1 + rng_next(&rng) % 2);
+			tlb_l0_clear(t);
+		} else if (op < 990) {
+			tlb_flush_addr(t, 1, p, va);
+			tlb_flush_addr(ref, 1, p, va);
+		} else {
+			tlb_flush_pcid(t, 1, p);
+			tlb_flush_pcid(ref, 1, p);
+		}
+		const char *why = tlb_check(t);
+
+		if (why)
+			fail_msg("step %u: invariant violated: %s", step, why);
+	}
+	struct tlb_counters a = tlb_counters(t), b = tlb_counters(ref);
+
+	assert_memory_equal(&a, &b, sizeof(a));
+	arrays_agree(&t->l1d, &ref->l1d);
+	arrays_agree(&t->l2, &ref->l2);
+	/* Every path was taken. */
+	assert_true(l0_hits > 50000);
+	assert_true(a.misses > 10000);
+	assert_true(a.evictions > 1000);
+	tlb_destroy(ref);
+	free(ref);
+}
+
 static void test_differential_catches_stale_entry(void **state)
 {
 	struct tlb *t = *state;
@@ -1008,6 +1269,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_flush_all_guests_keeps_vpid0, setup_roomy,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_differential_clean, setup_busy, teardown),
+	    cmocka_unit_test_setup_teardown(test_differential_default_ways, setup_busy12, teardown),
+	    cmocka_unit_test_setup_teardown(test_l0_changes_nothing, setup_busy12, teardown),
 	    cmocka_unit_test_setup_teardown(test_differential_catches_stale_entry, setup_busy,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_differential_across_clock_wrap, setup_busy,

@@ -205,7 +205,7 @@ void cpu_rights_update(struct vcpu *v)
 		hw.wp = true;
 		hw.nxe = true;
 	}
-	tlb_fast_clear(&v->tlb); /* its tags hold rights checked under the old ones */
+	tlb_l0_clear(&v->tlb); /* its tags hold rights checked under the old ones */
 	paging_rights_compute(&v->ctl, v->ac, &v->guest_rights);
 	paging_rights_compute(&hw, v->ac, &v->hw_rights);
 	/* TLB flags >> 1: bit 0 W, 1 U, 2 NX, 3 G, 4 D. */
@@ -276,7 +276,7 @@ void cpu_write_cr3(struct vcpu *v, uint64_t cr3)
 	vm->st.cyc_flush += vm->cost.cr3_load;
 	v->cr3 = (cr3 & PTE_FRAME_MASK) | pcid;
 	v->tlb_ctx = tlb_ctx(v->vpid, pcid);
-	tlb_fast_clear(&v->tlb); /* its tags were for the old PCID */
+	tlb_l0_clear(&v->tlb); /* its tags were for the old PCID */
 	v->cr3_noflush = noflush;
 	uint64_t n = 0;
 	if (!noflush) {

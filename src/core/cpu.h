@@ -7,14 +7,18 @@
  * indirect call on that path. A miss calls the mode's translate(); a guest
  * fault goes to guest-mm and the access is retried.
  *
- * A load or store first compares its page with the TLB's tag for its
- * privilege and kind (struct tlb's fast tags): a match is a hit on the memo
- * entry whose rights were checked when the tag was set, and costs one
- * compare and one add. The vCPU clears the tags when its PCID or its rights
- * change (cpu_write_cr3(), cpu_rights_update()); the TLB clears them when
- * its memo changes. Otherwise the inline 4K probe (tlb_lookup_4k_ctx())
- * runs with the context word the vCPU keeps (v->tlb_ctx), then the rest of
- * the lookup.
+ * A load or store first compares its page with the tag for its privilege
+ * and kind in the TLB's L0 slot of that page (struct tlb_l0, a
+ * direct-mapped array in front of the l1d, as QEMU's CPUTLBEntry keeps one
+ * tag word per access kind): a match is a hit on the slot's l1d entry whose
+ * rights were checked when the tag was set, and costs one compare and one
+ * add, plus the entry's LRU stamp when it is not the memo entry, as the set
+ * search's hit would. The vCPU empties the L0 when its PCID or its rights
+ * change (cpu_write_cr3(), cpu_rights_update()); the TLB empties the slot
+ * of an l1d entry it replaces or drops, and every slot at a flush.
+ * Otherwise the inline 4K probe (tlb_lookup_4k_ctx()) runs with the context
+ * word the vCPU keeps (v->tlb_ctx), then the rest of the lookup, and a hit
+ * of the probe sets the L0 tag.
  *
  * Every access is charged to cyc_access exactly once, when it completes: a
  * load or store the latency of the cache level that served its line
@@ -72,31 +76,35 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
 }
 
 /*
- * The fast hit: the TLB's tag for (user, kind) names va's page (see struct
- * tlb), so this access is a hit on the memo entry with the rights it needs.
- * It does what the probe below does on that hit: the lookup is counted as an
- * inline L1 hit, no LRU stamp is written.
+ * The L0 hit: the TLB's L0 slot of va's page holds a tag for (user, kind)
+ * that names that page (struct tlb_l0), so this access is a hit on the
+ * slot's l1d entry with the rights it needs. It does what the probe below
+ * does on that hit: the lookup is counted as an inline L1 hit, and the
+ * entry takes a new LRU stamp unless the slot is mru_slot (its entry is the
+ * memo entry, the MRU of its set).
  */
-static inline __attribute__((always_inline)) bool cpu_fast_hit(struct vcpu *v, gva_t gva, bool user,
-							       enum access_kind k, uint64_t *hpa)
+static inline __attribute__((always_inline)) bool cpu_l0_hit(struct vcpu *v, gva_t gva, bool user,
+							     enum access_kind k, uint64_t *hpa)
 {
-	if (likely(v->tlb.fast[k][user] == gva >> PAGE_SHIFT)) {
-		v->tlb.c.l1d_hits++;
-		*hpa = gva + v->tlb.fast_delta;
+	struct tlb *t = &v->tlb;
+	const struct tlb_l0 *s = tlb_l0_slot(t, gva);
+
+	if (likely(s->tag[k][user] == gva >> PAGE_SHIFT)) {
+		t->c.l1d_hits++;
+		if (s != t->mru_slot)
+			tlb_l0_touch(t, s);
+		*hpa = gva + s->delta;
 		return true;
 	}
 	return false;
 }
 
 /*
- * The TLB probe of a data access that missed the fast tags: tlb_lookup()
- * with its inline 4K half taken apart, so that a 4K hit needs no page-size
- * arithmetic. On a hit with the rights on the memo entry that had already
- * been hit as the memo since it was set (a third access in a row to its
- * page), tag it for the next ones: a stream that changes page at every
- * access, or touches each page twice (a load, then a store back), sets no
- * tag. Which accesses set a tag changes no count, only which path finds the
- * same hit.
+ * The TLB probe of a data access that missed the L0: tlb_lookup() with its
+ * inline 4K half taken apart, so that a 4K hit needs no page-size
+ * arithmetic. A hit of the inline probe with the rights tags the entry in
+ * the L0 for the next access of this kind and privilege to its page. Which
+ * accesses set a tag changes no count, only which path finds the same hit.
  */
 static inline __attribute__((always_inline)) bool
 cpu_probe_hit(struct vcpu *v, gva_t gva, bool user, enum access_kind k, uint64_t *hpa)
@@ -106,8 +114,7 @@ cpu_probe_hit(struct vcpu *v, gva_t gva, bool user, enum access_kind k, uint64_t
 	if (likely(e != NULL)) {
 		if (unlikely(!cpu_tlb_ok(v, e, k, user)))
 			return false;
-		if (t->c.l1d_hits - t->memo_mark > 1)
-			tlb_fast_set(t, user, k, gva);
+		tlb_l0_set(t, user, k, gva, e);
 		*hpa = e->hpa + (gva & (PAGE_SIZE - 1));
 		return true;
 	}
@@ -127,7 +134,7 @@ static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, g
 	uint64_t hpa;
 	vm->st.accesses++;
 	vm->st.user_accesses += user;
-	if (likely(cpu_fast_hit(v, gva, user, ACC_READ, &hpa) ||
+	if (likely(cpu_l0_hit(v, gva, user, ACC_READ, &hpa) ||
 		   cpu_probe_hit(v, gva, user, ACC_READ, &hpa))) {
 		vm->st.cyc_access += vm_data_ref(vm, hpa);
 		return cpu_load_sized(vm->hm.base + hpa, size);
@@ -144,7 +151,7 @@ static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_
 	uint64_t hpa;
 	vm->st.accesses++;
 	vm->st.user_accesses += user;
-	if (likely(cpu_fast_hit(v, gva, user, ACC_WRITE, &hpa) ||
+	if (likely(cpu_l0_hit(v, gva, user, ACC_WRITE, &hpa) ||
 		   cpu_probe_hit(v, gva, user, ACC_WRITE, &hpa))) {
 		vm->st.cyc_access += vm_data_ref(vm, hpa);
 		cpu_store_sized(vm->hm.base + hpa, size, val);

@@ -32,7 +32,9 @@
  * stamp. An L1 hit does not touch the L2 copy (the L2 does not see L1 hits,
  * as in hardware). When the 32-bit clock is about to wrap, every set is
  * renumbered to 1..ways in LRU order, so the order stays exact however long
- * the run.
+ * the run. A hit through the caller's L0 (tlb.h) stamps as the set search's
+ * hit would; it may stamp t->mru again, which leaves every set's order as
+ * it was, so no victim changes.
  *
  * Invariants:
  *   - an entry with TLBF_VALID clear matches nothing and is counted nowhere;
@@ -43,8 +45,9 @@
  *   - within one set, at most one valid entry can match a lookup for a given
  *     (vpn, size, vpid, pcid), global entries included: tlb_insert() drops
  *     every entry that the new one would shadow or be shadowed by;
- *   - within one set, the stamps of valid entries are distinct and smaller
- *     than or equal to t->clock.
+ *   - within one set, the stamps of valid entries are distinct, at least 1
+ *     and at most t->clock; an empty entry is all zeroes, stamp 0 included
+ *     (array_fill() finds its victim by the smallest stamp alone).
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -85,16 +88,30 @@ static inline bool entry_match(const struct tlb_entry *e, uint64_t vpn, unsigned
 	       (e->pcid == pcid || (e->flags & TLBF_G));
 }
 
-/* Probe the one set that can hold (vpn, size). */
+/* Search 'ways' ways from e for (vpn, size, vpid, pcid). */
+static inline __attribute__((always_inline)) struct tlb_entry *
+set_find(struct tlb_entry *e, uint32_t ways, uint64_t vpn, unsigned size, uint16_t vpid,
+	 uint16_t pcid)
+{
+#pragma GCC unroll 16
+	for (uint32_t w = 0; w < ways; w++, e++)
+		if (entry_match(e, vpn, size, vpid, pcid))
+			return e;
+	return NULL;
+}
+
+/* Probe the one set that can hold (vpn, size); unrolled for the default
+ * 4-way L1 arrays and 12-way L2 (a miss compares every way's vpn). */
 static inline struct tlb_entry *array_find(const struct tlb_array *a, uint64_t vpn, unsigned size,
 					   uint16_t vpid, uint16_t pcid)
 {
 	struct tlb_entry *e = set_base(a, vpn);
 
-	for (uint32_t w = 0; w < a->ways; w++, e++)
-		if (entry_match(e, vpn, size, vpid, pcid))
-			return e;
-	return NULL;
+	if (a->ways == 12)
+		return set_find(e, 12, vpn, size, vpid, pcid);
+	if (a->ways == 4)
+		return set_find(e, 4, vpn, size, vpid, pcid);
+	return set_find(e, a->ways, vpn, size, vpid, pcid);
 }
 
 /* Probe every page size, smallest first (arrays that hold several sizes). */
@@ -187,23 +204,25 @@ static inline bool entry_conflicts(const struct tlb_entry *e, const struct tlb_e
 }
 
 /*
- * Put *n (stamp included) into its set of a: over the entry it conflicts
+ * Put *n (stamp included) into 'set' of a: over the entry it conflicts
  * with, else into an empty way, else over the least recently used way
  * (counted as an eviction). Further conflicting entries are dropped so that
- * a lookup can match at most one entry. Returns the slot written.
+ * a lookup can match at most one entry. Returns the slot written. The full
+ * scan, for a set where some way holds n's vpn (array_fill()).
  */
-static struct tlb_entry *array_fill(struct tlb *t, struct tlb_array *a, const struct tlb_entry *n)
+static struct tlb_entry *array_fill_scan(struct tlb *t, struct tlb_array *a,
+					 struct tlb_entry *set, const struct tlb_entry *n)
 {
-	struct tlb_entry *set = set_base(a, n->vpn);
 	struct tlb_entry *slot = NULL, *empty = NULL, *lru = NULL;
 
 	for (uint32_t w = 0; w < a->ways; w++) {
 		struct tlb_entry *e = &set[w];
 
 		if (entry_conflicts(e, n)) {
-			if (slot)
+			if (slot) {
+				tlb_l0_drop(t, e);
 				array_drop(a, e);
-			else
+			} else
 				slot = e;
 		} else if (!(e->flags & TLBF_VALID)) {
 			if (!empty)
@@ -218,8 +237,69 @@ static struct tlb_entry *array_fill(struct tlb *t, struct tlb_array *a, const st
 		slot = lru;
 		t->c.evictions++;
 	}
-	if (slot->flags & TLBF_VALID)
+	if (slot->flags & TLBF_VALID) {
+		tlb_l0_drop(t, slot);
 		a->nsize[slot->size]--;
+	}
+	*slot = *n;
+	a->nsize[n->size]++;
+	return slot;
+}
+
+/*
+ * The way array_fill_scan() would choose in a set where no way holds vpn,
+ * found with one compare of the vpn and one of the stamp per way; NULL when
+ * some way holds vpn (it may conflict: the caller takes the full scan).
+ * Why it is the same way: an empty way has stamp 0 (entry_clear() and
+ * calloc() zero it) and a valid one a stamp >= 1 (tlb_tick() and
+ * tlb_renumber() give out 1 and up), distinct within the set. So the first
+ * way of smallest stamp is the first empty way if there is one, else the
+ * least recently used valid way; and with no way of vpn nothing conflicts.
+ */
+static inline __attribute__((always_inline)) struct tlb_entry *
+set_victim(struct tlb_entry *set, uint32_t ways, uint64_t vpn)
+{
+	uint32_t min = set[0].stamp, victim = 0;
+
+	if (set[0].vpn == vpn)
+		return NULL;
+#pragma GCC unroll 16
+	for (uint32_t w = 1; w < ways; w++) {
+		if (unlikely(set[w].vpn == vpn))
+			return NULL;
+		if (set[w].stamp < min) {
+			min = set[w].stamp;
+			victim = w;
+		}
+	}
+	return &set[victim];
+}
+
+/*
+ * Put *n (stamp included) into its set of a: over the entry it conflicts
+ * with, else into an empty way, else over the least recently used way
+ * (counted as an eviction); see array_fill_scan(). A set with no way of the
+ * same vpn (nearly every fill) takes set_victim(), unrolled for the default
+ * 4-way L1 and 12-way L2.
+ */
+static struct tlb_entry *array_fill(struct tlb *t, struct tlb_array *a, const struct tlb_entry *n)
+{
+	struct tlb_entry *set = set_base(a, n->vpn);
+	struct tlb_entry *slot;
+
+	if (a->ways == 4)
+		slot = set_victim(set, 4, n->vpn);
+	else if (a->ways == 12)
+		slot = set_victim(set, 12, n->vpn);
+	else
+		slot = set_victim(set, a->ways, n->vpn);
+	if (unlikely(slot == NULL))
+		return array_fill_scan(t, a, set, n);
+	if (slot->flags & TLBF_VALID) {
+		t->c.evictions++;
+		tlb_l0_drop(t, slot);
+		a->nsize[slot->size]--;
+	}
 	*slot = *n;
 	a->nsize[n->size]++;
 	return slot;
@@ -337,6 +417,7 @@ static uint64_t tlb_flush_filter(struct tlb *t, const struct flush_filter *f)
 		     array_flush(&t->l1i, f) + array_flush(&t->l2, f);
 
 	tlb_mru_forget(t);
+	tlb_l0_clear(t);
 
 	t->c.entries_flushed += n;
 	return n;
@@ -375,6 +456,8 @@ int tlb_init(struct tlb *t, const struct tlb_shape *shape)
 {
 	memset(t, 0, sizeof(*t));
 	tlb_mru_forget(t);
+	for (unsigned i = 0; i < TLB_L0_SLOTS; i++)
+		tlb_l0_empty(t, i);
 	if (array_init(&t->l1d, &shape->l1d) || array_init(&t->l1d_large, &shape->l1d_large) ||
 	    array_init(&t->l1i, &shape->l1i) || array_init(&t->l2, &shape->l2)) {
 		tlb_destroy(t);
@@ -480,6 +563,7 @@ static uint64_t flush_addr(struct tlb *t, uint16_t vpid, uint16_t pcid, bool any
 		     array_flush_addr(&t->l2, va, vpid, pcid, any, PG_4K, PG_1G);
 
 	tlb_mru_forget(t);
+	tlb_l0_clear(t);
 
 	t->c.flush_addr++;
 	t->c.entries_flushed += n;

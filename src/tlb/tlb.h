@@ -22,11 +22,15 @@
  *   - an address is present at most once per array for a given
  *     (vpid, pcid, size);
  *   - sets is a power of two;
- *   - mru is NULL or a valid l1d entry, the MRU of its set, found by a
- *     lookup of (mru_vpn, mru_ctx); every fast tag that is not TLB_NO_VPN
- *     equals fast_page, whose page maps to mru at fast_page << 12 +
- *     fast_delta, and fast_page == TLB_NO_VPN leaves every tag empty
- *     (tests/test_tlb.c checks these by brute force).
+ *   - mru is NULL or a valid l1d entry, the MRU of its set; mru_vpn is
+ *     TLB_NO_VPN or mru's vpn, and then a lookup of (mru_vpn, mru_ctx)
+ *     finds mru; mru_slot is NULL or an L0 slot whose entry is mru;
+ *   - an L0 slot (struct tlb_l0) whose page is not TLB_NO_VPN names a valid
+ *     l1d entry e of that page, at host-physical page << 12 + delta, its
+ *     index is page mod TLB_L0_SLOTS and its bit of l0_used is set; every
+ *     tag of a slot is TLB_NO_VPN or its page; a slot whose page is
+ *     TLB_NO_VPN has every tag TLB_NO_VPN (tests/test_tlb.c checks these
+ *     by brute force).
  */
 #ifndef VMMU_TLB_H
 #define VMMU_TLB_H
@@ -63,6 +67,28 @@ struct tlb_counters {
 	uint64_t l1d_hits;
 };
 
+/* Slots of the L0 (a power of two): as many as the default l1d entries. */
+#define TLB_L0_SLOTS 64
+
+/*
+ * One slot of the L0, a direct-mapped array in front of the l1d that the
+ * caller fills and reads (QEMU's CPUTLBEntry: one tag word per access kind).
+ * tag[kind][user] == va >> PAGE_SHIFT says that a data lookup of va under
+ * the caller's current (VPID, PCID) finds e in l1d, and that the caller's
+ * rights check passes on e for (user, kind); the page is then at
+ * host-physical va + delta. TLB_NO_VPN, which no va >> PAGE_SHIFT equals,
+ * is an empty tag. The slot of va is (va >> PAGE_SHIFT) mod TLB_L0_SLOTS.
+ * A hit through a tag is exactly the hit the lookup would make: counted in
+ * l1d_hits, and e stamped unless the slot is mru_slot (tlb_l0_touch()).
+ */
+struct tlb_l0 {
+	uint64_t tag[2][2];
+	uint64_t page; /* va >> PAGE_SHIFT the tags are for, or TLB_NO_VPN */
+	uint64_t delta;
+	struct tlb_entry *e;
+	uint64_t pad; /* 64 bytes a slot */
+};
+
 struct tlb {
 	struct tlb_array l1d, l1d_large, l1i, l2;
 	/* The l1d entry that took the latest stamp, or NULL once anything else
@@ -71,32 +97,25 @@ struct tlb {
 	struct tlb_entry *mru;
 	/* The key mru was stamped for: a data lookup of vpn mru_vpn under
 	 * tlb_ctx(vpid, pcid) == mru_ctx is that hit again, found by two
-	 * compares (one tag word per key part, as QEMU's CPUTLBEntry). No
-	 * entry changes without the memo being forgotten first (every stamp
-	 * and every flush forget it), so the key alone proves the hit.
-	 * mru_vpn is TLB_NO_VPN, which no address has, when mru is NULL. */
+	 * compares. No entry changes without the memo being forgotten first
+	 * (every stamp and every flush forget it), so the key alone proves the
+	 * hit. mru_vpn is TLB_NO_VPN, which no address has, when mru is NULL,
+	 * and after an L0 hit made mru (no key: the next lookup of that page
+	 * searches its set, finds mru and writes no stamp). */
 	uint64_t mru_vpn;
 	uint32_t mru_ctx;
 	uint32_t clock;
-	/*
-	 * The caller's tags of the memo entry, one per (data access kind,
-	 * privilege), as QEMU's CPUTLBEntry keeps one tag word per access kind:
-	 * fast[kind][user] == va >> PAGE_SHIFT says that a data lookup of va
-	 * under the caller's current (VPID, PCID) is a hit on t->mru and that
-	 * the caller's rights check passes for (user, kind); the page is then
-	 * at host-physical va + fast_delta. The caller sets them with
-	 * tlb_fast_set() after such a hit, and clears them with
-	 * tlb_fast_clear() when its context or its rights change; the TLB
-	 * clears them whenever the memo changes (tlb_mru_forget() and every new
-	 * memo). TLB_NO_VPN, which no va >> PAGE_SHIFT equals, is an empty tag.
-	 * A hit through them is exactly a memo hit: counted in l1d_hits, no
-	 * stamp.
-	 */
-	uint64_t fast[2][2];
-	uint64_t fast_page;  /* va >> PAGE_SHIFT the tags were set for */
-	uint64_t memo_mark;  /* c.l1d_hits when the memo was last set */
-	uint64_t fast_delta; /* host-physical page base - (va & ~0xfff) */
+	/* An L0 slot whose entry is mru, or NULL: a hit through it needs no
+	 * stamp, found by one compare (cpu_l0_hit()). */
+	const struct tlb_l0 *mru_slot;
 	struct tlb_counters c;
+	/* The L0 (struct tlb_l0): set by the caller with tlb_l0_set() after a
+	 * hit of the inline probe, emptied by it with tlb_l0_clear() when its
+	 * context or its rights change; the TLB empties the slot of an l1d
+	 * entry it overwrites or drops, and every slot at a flush. Bit i of
+	 * l0_used is set when slot i may hold a tag. */
+	uint64_t l0_used;
+	struct tlb_l0 l0[TLB_L0_SLOTS];
 };
 
 /* The geometry of the four arrays. */
@@ -121,43 +140,107 @@ static inline uint32_t tlb_ctx(uint16_t vpid, uint16_t pcid)
 	return (uint32_t)vpid << 16 | pcid;
 }
 
-/* Empty the caller's fast tags (see struct tlb). fast_page == TLB_NO_VPN
- * means that every tag is empty. */
-static inline void tlb_fast_clear(struct tlb *t)
+_Static_assert(sizeof(struct tlb_l0) == 64, "an L0 slot is 64 bytes");
+
+/* The L0 slot of va: slot (va >> PAGE_SHIFT) mod TLB_L0_SLOTS, its byte
+ * offset taken from va with one shift and one mask. */
+static inline __attribute__((always_inline)) const struct tlb_l0 *tlb_l0_slot(const struct tlb *t,
+									      gva_t va)
 {
-	if (t->fast_page != TLB_NO_VPN) {
-		t->fast[0][0] = t->fast[0][1] = t->fast[1][0] = t->fast[1][1] = TLB_NO_VPN;
-		t->fast_page = TLB_NO_VPN;
-	}
+	return (const struct tlb_l0 *)((const char *)t->l0 +
+				       ((va >> (PAGE_SHIFT - 6)) &
+					((TLB_L0_SLOTS - 1) * sizeof(struct tlb_l0))));
 }
 
-/* Forget the last-hit memo (before any entry is stamped, filled or
- * dropped), and the fast tags with it. */
+/* Renumber LRU stamps before the clock wraps (rare). */
+void tlb_renumber(struct tlb *t);
+
+/* Empty one L0 slot. */
+static inline void tlb_l0_empty(struct tlb *t, unsigned i)
+{
+	struct tlb_l0 *s = &t->l0[i];
+
+	s->tag[0][0] = s->tag[0][1] = s->tag[1][0] = s->tag[1][1] = TLB_NO_VPN;
+	s->page = TLB_NO_VPN;
+	s->e = NULL;
+	t->l0_used &= ~(UINT64_C(1) << i);
+	if (t->mru_slot == s)
+		t->mru_slot = NULL;
+}
+
+/* Empty every L0 slot (the caller's context or rights changed; a flush). */
+static inline void tlb_l0_clear(struct tlb *t)
+{
+	while (t->l0_used)
+		tlb_l0_empty(t, (unsigned)__builtin_ctzll(t->l0_used));
+}
+
+/* Empty the L0 slot that names l1d entry e, if one does (e is about to be
+ * overwritten or dropped). Only the slot of e's page can: slots are indexed
+ * by low page bits, which the vpn keeps. */
+static inline void tlb_l0_drop(struct tlb *t, const struct tlb_entry *e)
+{
+	unsigned i = (unsigned)(e->vpn & (TLB_L0_SLOTS - 1));
+
+	if (t->l0[i].e == e)
+		tlb_l0_empty(t, i);
+}
+
+/* Forget the last-hit memo (before any entry other than the memo's is
+ * stamped, and at a flush). */
 static inline void tlb_mru_forget(struct tlb *t)
 {
 	t->mru = NULL;
 	t->mru_vpn = TLB_NO_VPN;
-	tlb_fast_clear(t);
+	t->mru_slot = NULL;
 }
 
 /*
- * Tag the memo entry for a data access of kind k (ACC_READ or ACC_WRITE) at
- * va by a caller at privilege 'user', whose rights check passed on it.
- * Caller's duty: the lookup of va just returned t->mru (non-NULL), under the
- * caller's current (VPID, PCID). The tags of one memo all share one raw page
- * number: a va that names the same entry through other sign bits replaces
+ * Tag l1d entry e in the L0 for a data access of kind k (ACC_READ or
+ * ACC_WRITE) at va by a caller at privilege 'user', whose rights check
+ * passed on it. Caller's duty: the inline lookup of va (tlb_lookup_4k_ctx())
+ * just returned e, under the caller's current (VPID, PCID), so e is the
+ * memo entry and the slot becomes mru_slot. A slot holds the tags of one
+ * page: another page (or the same entry through other sign bits) replaces
  * them.
  */
-static inline void tlb_fast_set(struct tlb *t, bool user, enum access_kind k, gva_t va)
+static inline void tlb_l0_set(struct tlb *t, bool user, enum access_kind k, gva_t va,
+			      struct tlb_entry *e)
 {
 	uint64_t page = va >> PAGE_SHIFT;
+	unsigned i = (unsigned)(page & (TLB_L0_SLOTS - 1));
+	struct tlb_l0 *s = &t->l0[i];
 
-	if (t->fast_page != page) {
-		tlb_fast_clear(t);
-		t->fast_page = page;
-		t->fast_delta = t->mru->hpa - (va & PAGE_MASK);
+	if (s->page != page) {
+		s->tag[0][0] = s->tag[0][1] = s->tag[1][0] = s->tag[1][1] = TLB_NO_VPN;
+		s->page = page;
+		s->e = e;
+		s->delta = e->hpa - (va & PAGE_MASK);
+		t->l0_used |= UINT64_C(1) << i;
 	}
-	t->fast[k][user] = page;
+	s->tag[k][user] = page;
+	t->mru_slot = s;
+}
+
+/*
+ * An L0 hit through slot s that is not mru_slot: its entry e takes the
+ * stamp that the set search's hit (tlb_probe_4k()) would write, and becomes
+ * the memo, with no key (see mru_vpn). If e was the memo already (found
+ * through another slot, or before its slot was linked), the new stamp
+ * keeps the LRU order of its set: e held the largest stamp of the set and
+ * still does. The lookup is counted by the caller.
+ */
+static inline __attribute__((always_inline)) void tlb_l0_touch(struct tlb *t,
+							       const struct tlb_l0 *s)
+{
+	struct tlb_entry *e = s->e;
+
+	if (unlikely(t->clock == UINT32_MAX))
+		tlb_renumber(t);
+	e->stamp = ++t->clock;
+	t->mru = e;
+	t->mru_vpn = TLB_NO_VPN;
+	t->mru_slot = s;
 }
 
 /* The counters, memo hits folded into lookups, hits and l1_hits. */
@@ -176,8 +259,6 @@ static inline struct tlb_counters tlb_counters(const struct tlb *t)
  * array and the L2. Counts the lookup. Call tlb_lookup() instead. */
 struct tlb_entry *tlb_lookup_rest(struct tlb *t, gva_t va, uint16_t vpid, uint16_t pcid,
 				  enum access_kind kind);
-/* Renumber LRU stamps before the clock wraps (rare). */
-void tlb_renumber(struct tlb *t);
 
 /* The search of one l1d set (e, 'ways' ways) for (vpn, ctx), after the memo
  * missed: see tlb_lookup_4k(). */
@@ -199,9 +280,8 @@ tlb_probe_4k(struct tlb *t, struct tlb_entry *e, uint32_t ways, uint64_t vpn, ui
 				if (unlikely(t->clock == UINT32_MAX))
 					tlb_renumber(t);
 				e->stamp = ++t->clock;
+				t->mru_slot = NULL;
 			}
-			tlb_fast_clear(t);
-			t->memo_mark = t->c.l1d_hits;
 			t->mru = e;
 			t->mru_vpn = vpn;
 			t->mru_ctx = ctx;
