@@ -31,15 +31,23 @@ do for [fmt in "svg png"] {
        "compare-walkrefs.dat" using 4 title "nested" lc rgb "#2ca02c", \
        "compare-walkrefs.dat" using 5 title "switching" lc rgb "#d62728", \
        "compare-walkrefs.dat" using 6 title "agile" lc rgb "#9467bd", \
-       "compare-walkrefs.dat" using 7 title "pv" lc rgb "#8c564b"
+       "compare-walkrefs.dat" using 7 title "pv" lc rgb "#8c564b", \
+       "compare-walkrefs.dat" using 8 title "nept" lc rgb "#e377c2", \
+       "compare-walkrefs.dat" using 9 title "shadow-on-ept" lc rgb "#7f7f7f", \
+       "compare-walkrefs.dat" using 10 title "pvm" lc rgb "#bcbd22", \
+       "compare-walkrefs.dat" using 11 title "shadow-on-shadow" lc rgb "#17becf"
   set title "walk references per completed walk: walk_refs / walks"
   set ylabel "references"
-  plot "compare-walkrefs.dat" using 8:xtic(1) title "native" lc rgb "#1f77b4", \
-       "compare-walkrefs.dat" using 9 title "shadow" lc rgb "#ff7f0e", \
-       "compare-walkrefs.dat" using 10 title "nested" lc rgb "#2ca02c", \
-       "compare-walkrefs.dat" using 11 title "switching" lc rgb "#d62728", \
-       "compare-walkrefs.dat" using 12 title "agile" lc rgb "#9467bd", \
-       "compare-walkrefs.dat" using 13 title "pv" lc rgb "#8c564b"
+  plot "compare-walkrefs.dat" using 12:xtic(1) title "native" lc rgb "#1f77b4", \
+       "compare-walkrefs.dat" using 13 title "shadow" lc rgb "#ff7f0e", \
+       "compare-walkrefs.dat" using 14 title "nested" lc rgb "#2ca02c", \
+       "compare-walkrefs.dat" using 15 title "switching" lc rgb "#d62728", \
+       "compare-walkrefs.dat" using 16 title "agile" lc rgb "#9467bd", \
+       "compare-walkrefs.dat" using 17 title "pv" lc rgb "#8c564b", \
+       "compare-walkrefs.dat" using 18 title "nept" lc rgb "#e377c2", \
+       "compare-walkrefs.dat" using 19 title "shadow-on-ept" lc rgb "#7f7f7f", \
+       "compare-walkrefs.dat" using 20 title "pvm" lc rgb "#bcbd22", \
+       "compare-walkrefs.dat" using 21 title "shadow-on-shadow" lc rgb "#17becf"
   unset multiplot
   set output
 }
