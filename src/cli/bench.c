@@ -582,10 +582,13 @@ static int bench_workload(struct bench *b, const struct workload *w, struct benc
 		bench_progress(b->quiet, "run", w->name, row->mode);
 		for (unsigned k = 0; k < b->runs; k++) {
 			/* What the run adds to the resident set: the peak during
-			 * the run over the resident set before it (the recording
-			 * and the earlier runs' retained heap are not the run's). */
+			 * the run over the resident set at its start (the
+			 * recording and the earlier runs' retained heap are not
+			 * the run's). The peak is reset first, so it starts at
+			 * the resident set read just after. */
+			bool rss_ok = memstat_peak_rss_reset();
 			uint64_t rss0 = memstat_rss_bytes();
-			bool rss_ok = rss0 > 0 && memstat_peak_rss_reset();
+			rss_ok = rss_ok && rss0 > 0;
 			if (run_workload(&cfg, w, &p, NULL, r) != 0) {
 				snprintf(row->err, sizeof(row->err), "%s", r->err);
 				break;
@@ -593,8 +596,10 @@ static int bench_workload(struct bench *b, const struct workload *w, struct benc
 			if (!row->ok || r->sim_s < row->r.sim_s)
 				row->r = *r;
 			row->ok = true;
-			if (rss_ok && r->rss_bytes >= rss0) {
-				uint64_t grew = r->rss_bytes - rss0;
+			if (rss_ok) {
+				/* The allocator may return pages meanwhile: a run
+				 * that never rose above its start added nothing. */
+				uint64_t grew = r->rss_bytes > rss0 ? r->rss_bytes - rss0 : 0;
 				if (!row->has_rss || grew > row->rss_run)
 					row->rss_run = grew;
 				row->has_rss = true;
