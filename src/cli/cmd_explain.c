@@ -162,8 +162,8 @@ int explain_main(int argc, char **argv)
 			rc = cli_take_value("--first-touch", argc, argv, &i, &touch_s, err,
 					    sizeof(err));
 		if (rc == CLI_NOMATCH)
-			rc = cli_take_value("--access", argc, argv, &i, &access_s, err,
-					    sizeof(err));
+			rc =
+			    cli_take_value("--access", argc, argv, &i, &access_s, err, sizeof(err));
 		if (rc != CLI_MATCHED)
 			return cli_reject_arg("explain", rc, a, err);
 	}

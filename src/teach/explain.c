@@ -173,9 +173,9 @@ struct vm *explain_guest_build(const struct vm_config *cfg, const struct xp_opts
 			seen |= (o->map[j] & ~(ps - 1)) == base;
 		if (seen)
 			continue;
-		unsigned prot = GPROT_READ | GPROT_WRITE | (o->access == ACC_FETCH ? GPROT_EXEC : 0);
-		gva_t got = gmm_mmap(vm, base, ps, prot,
-				     GMAP_FIXED | (huge ? GMAP_HUGE : 0));
+		unsigned prot =
+		    GPROT_READ | GPROT_WRITE | (o->access == ACC_FETCH ? GPROT_EXEC : 0);
+		gva_t got = gmm_mmap(vm, base, ps, prot, GMAP_FIXED | (huge ? GMAP_HUGE : 0));
 		if (got != base) {
 			snprintf(err, errlen, "cannot map the page at 0x%" PRIx64 ": %s", base,
 				 strerror(gmm_errno(vm)));

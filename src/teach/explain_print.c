@@ -672,9 +672,11 @@ void xp_print_json(FILE *f, const struct xp_trace *t)
 	fprintf(f,
 		"%s{\"type\":\"translation\",\"mode\":\"%s\",\"levels\":%d,\"gva\":\"0x%" PRIx64
 		"\",\"access\":\"%s\",\"user\":%s,\"ok\":%s",
-		first ? "" : ",\n", t->mode, t->levels, t->gva, t->access == ACC_WRITE ? "write" : t->access == ACC_FETCH ? "fetch" : "read",
-		t->user ? "true" : "false",
-		t->ok ? "true" : "false");
+		first ? "" : ",\n", t->mode, t->levels, t->gva,
+		t->access == ACC_WRITE	 ? "write"
+		: t->access == ACC_FETCH ? "fetch"
+					 : "read",
+		t->user ? "true" : "false", t->ok ? "true" : "false");
 	if (t->ok) {
 		if (t->gpa_known || t->gpa)
 			fprintf(f, ",\"gpa\":\"0x%" PRIx64 "\"", t->gpa);

@@ -161,11 +161,6 @@ static const char *lvl(int level)
 	return level >= 1 && level <= 5 ? names[level] : "?";
 }
 
-static const char *access_name(enum access_kind k)
-{
-	return k == ACC_WRITE ? "store" : k == ACC_FETCH ? "fetch" : "load";
-}
-
 /* "P RW US A D PS G NX" for the bits that are set. */
 static const char *gpte_bits(uint64_t e, char *buf, size_t len)
 {
@@ -278,7 +273,7 @@ static void walk_flush(struct narr *n, const char *outcome)
 			snprintf(oc, sizeof(oc),
 				 "fails at the %s entry: the %s deny the %s (last: %s)",
 				 lvl(n->wlevel), n->walk_dim == DIM_SHADOW ? "sptes" : "entries",
-				 access_name(n->wacc), gpte_bits(n->wentry, b, sizeof(b)));
+				 xp_access_noun(n->wacc), gpte_bits(n->wentry, b, sizeof(b)));
 		outcome = oc;
 	}
 	if (n->walk_2d && !n->walk_vmm) {
@@ -576,8 +571,8 @@ static void narr_event(void *ctx, struct vm *vm, const struct trace_event *ev, c
 		vflush_out(n);
 	/* A reference that belongs to another walk, or any other event,
 	 * ends the walk being accumulated. */
-	if (n->walk_open && (ev->kind != TR_WALK_REF || vmm_walk != n->walk_vmm ||
-			     (vmm_walk && ev->step == 1)))
+	if (n->walk_open &&
+	    (ev->kind != TR_WALK_REF || vmm_walk != n->walk_vmm || (vmm_walk && ev->step == 1)))
 		if (ev->kind != TR_WALK_DONE)
 			walk_flush(n, NULL);
 	if (n->in_hcall && ev->kind != TR_VMM_OP && ev->kind != TR_TLB_FLUSH)
@@ -619,7 +614,7 @@ static void narr_event(void *ctx, struct vm *vm, const struct trace_event *ev, c
 		break;
 	case TR_TLB_MISS:
 		say(n, "TLB miss: %s %s %#" PRIx64, ev->user ? "user" : "kernel",
-		    access_name(ev->access), ev->gva);
+		    xp_access_noun(ev->access), ev->gva);
 		break;
 	case TR_TLB_FILL:
 		say(n, "TLB fill: %#" PRIx64 " -> hPA %#" PRIx64 ", %s page, %s",
