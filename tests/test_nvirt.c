@@ -39,12 +39,8 @@ static void test_nept_first_touch_4k(void **state)
 {
 	(void)state;
 	struct vm_config c = l2_cfg("nept", PG_4K);
-	struct vm *vm = l2_mk(&c);
-	l2_build_tables(vm);
-	struct l2_seq s = {0};
-	l2_seq_attach(vm, &s);
-	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
-	vm->trace_fn = NULL;
+	struct l2_seq s;
+	struct vm *vm = l2_first_touch(&c, &s, NULL);
 	static const int want[] = {
 	    VIOL, VMREAD, VMREAD, VMREAD, RESUME, VIOL,		/* gfn 0x11 */
 	    VIOL, VMREAD, VMREAD, VMREAD, VIOL,	  RESUME, VIOL, /* gfn 0x12 */
@@ -113,12 +109,8 @@ static void test_nept_vmcs_shadow(void **state)
 	(void)state;
 	struct vm_config c = l2_cfg("nept", PG_4K);
 	c.vmcs_shadow = true;
-	struct vm *vm = l2_mk(&c);
-	l2_build_tables(vm);
-	struct l2_seq s = {0};
-	l2_seq_attach(vm, &s);
-	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
-	vm->trace_fn = NULL;
+	struct l2_seq s;
+	struct vm *vm = l2_first_touch(&c, &s, NULL);
 	static const int want[] = {
 	    VIOL, RESUME, VIOL,		/* gfn 0x11 */
 	    VIOL, VIOL,	  RESUME, VIOL, /* gfn 0x12 */

@@ -63,12 +63,8 @@ static void test_pvm_first_touch(void **state)
 {
 	(void)state;
 	struct vm_config c = l2_cfg("pvm", PG_4K);
-	struct vm *vm = l2_mk(&c);
-	l2_build_tables(vm);
 	struct l2_seq s;
-	seq_attach(vm, &s);
-	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
-	vm->trace_fn = NULL;
+	struct vm *vm = l2_first_touch(&c, &s, seq_attach);
 	static const int want[] = {
 	    VIOL,	      /* EPT01: the SPT12 root, L1's frame (an exit to L0) */
 	    SW,		      /* the hidden fault: L2 -> L1 through the switcher */
@@ -114,12 +110,8 @@ static void test_pvm_first_touch_2m(void **state)
 {
 	(void)state;
 	struct vm_config c = l2_cfg("pvm", PG_2M);
-	struct vm *vm = l2_mk(&c);
-	l2_build_tables(vm);
 	struct l2_seq s;
-	seq_attach(vm, &s);
-	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
-	vm->trace_fn = NULL;
+	struct vm *vm = l2_first_touch(&c, &s, seq_attach);
 	static const int want[] = {VIOL, SW, VIOL};
 	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.pvm_switches, 1);

@@ -25,12 +25,8 @@ static void test_soe_first_touch(void **state)
 {
 	(void)state;
 	struct vm_config c = l2_cfg("shadow-on-ept", PG_4K);
-	struct vm *vm = l2_mk(&c);
-	l2_build_tables(vm);
-	struct l2_seq s = {0};
-	l2_seq_attach(vm, &s);
-	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
-	vm->trace_fn = NULL;
+	struct l2_seq s;
+	struct vm *vm = l2_first_touch(&c, &s, NULL);
 	static const int want[] = {
 	    VIOL,				  /* EPT01: the SPT12 root, L1's frame */
 	    PF,	  VMREAD, VMREAD, VMREAD, RESUME, /* reflected: L1 builds SPT12 */
@@ -70,12 +66,8 @@ static void test_soe_first_touch_2m(void **state)
 	(void)state;
 	struct vm_config c = l2_cfg("shadow-on-ept", PG_4K);
 	c.host_page = PG_2M;
-	struct vm *vm = l2_mk(&c);
-	l2_build_tables(vm);
-	struct l2_seq s = {0};
-	l2_seq_attach(vm, &s);
-	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
-	vm->trace_fn = NULL;
+	struct l2_seq s;
+	struct vm *vm = l2_first_touch(&c, &s, NULL);
 	static const int want[] = {VIOL, PF, VMREAD, VMREAD, VMREAD, RESUME, VIOL};
 	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.walk_refs, 19);

@@ -68,12 +68,8 @@ static void test_sos_first_touch(void **state)
 {
 	(void)state;
 	struct vm_config c = l2_cfg(MODE, PG_4K);
-	struct vm *vm = l2_mk(&c);
-	l2_build_tables(vm);
-	struct l2_seq s = {0};
-	l2_seq_attach(vm, &s);
-	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
-	vm->trace_fn = NULL;
+	struct l2_seq s;
+	struct vm *vm = l2_first_touch(&c, &s, NULL);
 	static const int want[] = {
 	    PF,	    VMREAD, VMREAD, VMREAD, /* reflected to L1 */
 	    PF,	    PF,			    /* L1's root: first touch, then the trapped store */
@@ -129,12 +125,8 @@ static void test_sos_first_touch_vmcs_shadow(void **state)
 	(void)state;
 	struct vm_config c = l2_cfg(MODE, PG_4K);
 	c.vmcs_shadow = true;
-	struct vm *vm = l2_mk(&c);
-	l2_build_tables(vm);
-	struct l2_seq s = {0};
-	l2_seq_attach(vm, &s);
-	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
-	vm->trace_fn = NULL;
+	struct l2_seq s;
+	struct vm *vm = l2_first_touch(&c, &s, NULL);
 	static const int want[] = {PF, PF, PF, PF, PF, PF, RESUME, PF};
 	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.exits_l1, 5 + 1);
@@ -150,12 +142,8 @@ static void test_sos_first_touch_2m(void **state)
 	(void)state;
 	struct vm_config c = l2_cfg(MODE, PG_4K);
 	c.host_page = PG_2M;
-	struct vm *vm = l2_mk(&c);
-	l2_build_tables(vm);
-	struct l2_seq s = {0};
-	l2_seq_attach(vm, &s);
-	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
-	vm->trace_fn = NULL;
+	struct l2_seq s;
+	struct vm *vm = l2_first_touch(&c, &s, NULL);
 	static const int want[] = {PF, VMREAD, VMREAD, VMREAD, PF, PF, RESUME, PF};
 	l2_seq_expect(&s, want, NELEM(want));
 	assert_int_equal(vm->st.walk_refs, 4);

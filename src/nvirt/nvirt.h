@@ -135,6 +135,32 @@ const char *nv_audit_gfn(struct vm *vm, struct nvirt *nv, gfn_t gfn, char *detai
  * drops EPT02 (handle_invept()). */
 void nept_l1_invept(struct vcpu *v);
 
+/* ---- l1call.c: L1's shadow MMU, called on L2's behalf ---- */
+
+/*
+ * shadow-on-ept, pvm and shadow-on-shadow run the shadow MMU (src/shadow,
+ * through its api.h) as L1's. Each call into it is one of these: the hook
+ * and its arguments, and translate()'s result. The calling mode puts the
+ * shadow MMU's state in vm->mode_state and runs nv_shadow_call_run() under
+ * vm_call_guarded() (src/core/guard.h), so that an abort inside leaves its
+ * own state there again.
+ */
+enum nv_shadow_hook { NV_SH_TRANSLATE, NV_SH_CR3, NV_SH_INVLPG, NV_SH_FLUSH, NV_SH_CTL };
+
+struct nv_shadow_call {
+	enum nv_shadow_hook hook;
+	struct vcpu *v;
+	uint64_t arg;		/* CR3: the old CR3; INVLPG: the gva */
+	bool all;		/* FLUSH: every PCID, globals too */
+	struct mem_access *a;	/* TRANSLATE */
+	struct xlate *out;	/* TRANSLATE */
+	enum xlate_result r;	/* TRANSLATE: what translate() returned */
+};
+
+/* Make call c (a struct nv_shadow_call *, as vm_call_guarded() passes it):
+ * shadow_mmu_ops's hook c->hook with c's arguments. */
+void nv_shadow_call_run(void *c);
+
 /* ---- soe.c: shadow on EPT ---- */
 
 /*

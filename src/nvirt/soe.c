@@ -153,50 +153,15 @@ static void soe_leave(struct vcpu *v, struct soe *s, struct soe_mark m)
  * this mode's again and no exit redirect set (vm_destroy() then frees both
  * halves).
  */
-enum soe_kind { SOE_TRANSLATE, SOE_CR3, SOE_INVLPG, SOE_FLUSH, SOE_CTL, SOE_WORLD };
-
-struct soe_call {
-	enum soe_kind kind;
-	struct vcpu *v;
-	uint64_t arg;
-	bool all;
-	struct mem_access *a;
-	struct xlate *out;
-	enum xlate_result r;
-};
-
-static void soe_dispatch(struct soe_call *c)
+static void soe_guarded(struct vm *vm, struct soe *s, struct nv_shadow_call *c)
 {
-	switch (c->kind) {
-	case SOE_TRANSLATE:
-		c->r = shadow_mmu_ops.translate(c->v, c->a, c->out);
-		break;
-	case SOE_CR3:
-		shadow_mmu_ops.on_cr3_load(c->v, c->arg);
-		break;
-	case SOE_INVLPG:
-		shadow_mmu_ops.on_invlpg(c->v, (gva_t)c->arg);
-		break;
-	case SOE_FLUSH:
-		shadow_mmu_ops.on_tlb_flush(c->v, c->all);
-		break;
-	case SOE_CTL:
-		shadow_mmu_ops.on_ctl_change(c->v);
-		break;
-	case SOE_WORLD:
-		nested_mmu_ops.on_world_switch(c->v);
-		break;
-	}
+	vm_call_guarded(vm, s, s->self, nv_shadow_call_run, c);
 }
 
-static void soe_dispatch_fn(void *arg)
+/* nested_mmu_ops's world switch, as vm_call_guarded() calls it. */
+static void soe_world_switch_fn(void *v)
 {
-	soe_dispatch(arg);
-}
-
-static void soe_guarded(struct vm *vm, struct soe *s, struct soe_call *c)
-{
-	vm_call_guarded(vm, s, s->self, soe_dispatch_fn, c);
+	nested_mmu_ops.on_world_switch(v);
 }
 
 /* An EPT01 violation of the hardware's walk: see the file comment. */
@@ -244,7 +209,7 @@ static enum xlate_result soe_translate(struct vcpu *v, struct mem_access *a, str
 		if (!root) {
 			/* No shadow root for this CR3 yet: L1 builds it on the
 			 * #PF the hardware takes (the root has no entries). */
-			struct soe_call c = {.kind = SOE_TRANSLATE, .v = v, .a = a, .out = out};
+			struct nv_shadow_call c = {.hook = NV_SH_TRANSLATE, .v = v, .a = a, .out = out};
 			soe_guarded(vm, s, &c);
 			enum xlate_result r = c.r;
 			soe_leave(v, s, m);
@@ -270,7 +235,7 @@ static enum xlate_result soe_translate(struct vcpu *v, struct mem_access *a, str
 		/* An SPT12 entry stopped the walk: the #PF L1 intercepts. */
 		uint32_t refs = out->refs;
 		m = soe_enter(vm, s);
-		struct soe_call c = {.kind = SOE_TRANSLATE, .v = v, .a = a, .out = out};
+		struct nv_shadow_call c = {.hook = NV_SH_TRANSLATE, .v = v, .a = a, .out = out};
 		soe_guarded(vm, s, &c);
 		r = c.r;
 		soe_leave(v, s, m);
@@ -286,7 +251,7 @@ static void soe_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
 {
 	struct soe *s = soe_of(v->vm);
 	struct soe_mark m = soe_enter(v->vm, s);
-	soe_guarded(v->vm, s, &(struct soe_call){.kind = SOE_CR3, .v = v, .arg = old_cr3});
+	soe_guarded(v->vm, s, &(struct nv_shadow_call){.hook = NV_SH_CR3, .v = v, .arg = old_cr3});
 	soe_leave(v, s, m);
 }
 
@@ -294,7 +259,7 @@ static void soe_on_invlpg(struct vcpu *v, gva_t gva)
 {
 	struct soe *s = soe_of(v->vm);
 	struct soe_mark m = soe_enter(v->vm, s);
-	soe_guarded(v->vm, s, &(struct soe_call){.kind = SOE_INVLPG, .v = v, .arg = gva});
+	soe_guarded(v->vm, s, &(struct nv_shadow_call){.hook = NV_SH_INVLPG, .v = v, .arg = gva});
 	soe_leave(v, s, m);
 }
 
@@ -302,7 +267,7 @@ static void soe_on_tlb_flush(struct vcpu *v, bool all)
 {
 	struct soe *s = soe_of(v->vm);
 	struct soe_mark m = soe_enter(v->vm, s);
-	soe_guarded(v->vm, s, &(struct soe_call){.kind = SOE_FLUSH, .v = v, .all = all});
+	soe_guarded(v->vm, s, &(struct nv_shadow_call){.hook = NV_SH_FLUSH, .v = v, .all = all});
 	soe_leave(v, s, m);
 }
 
@@ -310,7 +275,7 @@ static void soe_on_ctl_change(struct vcpu *v)
 {
 	struct soe *s = soe_of(v->vm);
 	struct soe_mark m = soe_enter(v->vm, s);
-	soe_guarded(v->vm, s, &(struct soe_call){.kind = SOE_CTL, .v = v});
+	soe_guarded(v->vm, s, &(struct nv_shadow_call){.hook = NV_SH_CTL, .v = v});
 	soe_leave(v, s, m);
 }
 
@@ -320,7 +285,7 @@ static void soe_on_world_switch(struct vcpu *v)
 	struct soe *s = soe_of(vm);
 	vm->mode_state = s->ns;
 	vm->mmu = &nested_mmu_ops;
-	soe_guarded(vm, s, &(struct soe_call){.kind = SOE_WORLD, .v = v});
+	vm_call_guarded(vm, s, s->self, soe_world_switch_fn, v);
 	soe_restore(vm, s);
 }
 

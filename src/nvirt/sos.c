@@ -68,46 +68,24 @@ static inline struct sos *sos_of(struct vm *vm)
 
 /* ---- delegation to L1's shadow MMU ---- */
 
-enum sos_kind { SOS_TRANSLATE, SOS_CR3, SOS_INVLPG, SOS_FLUSH, SOS_CTL };
-
-struct sos_call {
-	enum sos_kind kind;
-	struct vcpu *v;
-	uint64_t arg;
-	bool all;
-	struct mem_access *a;
-	struct xlate *out;
-	enum xlate_result r;
-};
-
+/* One call into L1's shadow MMU. L1's translate() is its own reading of
+ * SPT12 in software, not L2's hardware walk: no walk cache serves it and
+ * its walk cycles are not L2's. */
 static void sos_dispatch(void *arg)
 {
-	struct sos_call *c = arg;
-	switch (c->kind) {
-	case SOS_TRANSLATE: {
-		/* L1's own reading of SPT12, not L2's hardware walk. */
-		struct vm *vm = c->v->vm;
-		bool caches = vm->cfg.walk_caches;
-		uint64_t cyc_walk = vm->st.cyc_walk;
-		vm->cfg.walk_caches = false;
-		c->r = shadow_mmu_ops.translate(c->v, c->a, c->out);
-		vm->cfg.walk_caches = caches;
-		vm->st.cyc_walk = cyc_walk;
-		break;
+	struct nv_shadow_call *c = arg;
+	struct vm *vm = c->v->vm;
+
+	if (c->hook != NV_SH_TRANSLATE) {
+		nv_shadow_call_run(c);
+		return;
 	}
-	case SOS_CR3:
-		shadow_mmu_ops.on_cr3_load(c->v, c->arg);
-		break;
-	case SOS_INVLPG:
-		shadow_mmu_ops.on_invlpg(c->v, (gva_t)c->arg);
-		break;
-	case SOS_FLUSH:
-		shadow_mmu_ops.on_tlb_flush(c->v, c->all);
-		break;
-	case SOS_CTL:
-		shadow_mmu_ops.on_ctl_change(c->v);
-		break;
-	}
+	bool caches = vm->cfg.walk_caches;
+	uint64_t cyc_walk = vm->st.cyc_walk;
+	vm->cfg.walk_caches = false;
+	nv_shadow_call_run(c);
+	vm->cfg.walk_caches = caches;
+	vm->st.cyc_walk = cyc_walk;
 }
 
 /* The shadow MMU's store hook: L1 stored to SPT12. */
@@ -144,7 +122,7 @@ static void sos_replay_stores(struct vcpu *v, struct sos *s, size_t *k, uint64_t
  * handler's cycles are L1's work; L0 adds the reflection, L1 its VMREADs,
  * its stores' exits and its VMRESUME.
  */
-static void sos_delegate(struct vcpu *v, struct sos *s, struct sos_call *c)
+static void sos_delegate(struct vcpu *v, struct sos *s, struct nv_shadow_call *c)
 {
 	struct vm *vm = v->vm;
 	uint64_t exits0 = vm->st.vm_exits, cyc0 = vm->st.cyc_vmm;
@@ -190,7 +168,7 @@ static uint64_t sos_root12(struct vcpu *v, struct sos *s)
 static enum xlate_result sos_reflect_pf(struct vcpu *v, struct sos *s, struct mem_access *a,
 					struct xlate *out)
 {
-	struct sos_call c = {.kind = SOS_TRANSLATE, .v = v, .a = a, .out = out};
+	struct nv_shadow_call c = {.hook = NV_SH_TRANSLATE, .v = v, .a = a, .out = out};
 	sos_delegate(v, s, &c);
 	return c.r;
 }
@@ -241,22 +219,22 @@ static enum xlate_result sos_translate(struct vcpu *v, struct mem_access *a, str
 
 static void sos_on_cr3_load(struct vcpu *v, uint64_t old_cr3)
 {
-	sos_delegate(v, sos_of(v->vm), &(struct sos_call){.kind = SOS_CR3, .v = v, .arg = old_cr3});
+	sos_delegate(v, sos_of(v->vm), &(struct nv_shadow_call){.hook = NV_SH_CR3, .v = v, .arg = old_cr3});
 }
 
 static void sos_on_invlpg(struct vcpu *v, gva_t gva)
 {
-	sos_delegate(v, sos_of(v->vm), &(struct sos_call){.kind = SOS_INVLPG, .v = v, .arg = gva});
+	sos_delegate(v, sos_of(v->vm), &(struct nv_shadow_call){.hook = NV_SH_INVLPG, .v = v, .arg = gva});
 }
 
 static void sos_on_tlb_flush(struct vcpu *v, bool all)
 {
-	sos_delegate(v, sos_of(v->vm), &(struct sos_call){.kind = SOS_FLUSH, .v = v, .all = all});
+	sos_delegate(v, sos_of(v->vm), &(struct nv_shadow_call){.hook = NV_SH_FLUSH, .v = v, .all = all});
 }
 
 static void sos_on_ctl_change(struct vcpu *v)
 {
-	sos_delegate(v, sos_of(v->vm), &(struct sos_call){.kind = SOS_CTL, .v = v});
+	sos_delegate(v, sos_of(v->vm), &(struct nv_shadow_call){.hook = NV_SH_CTL, .v = v});
 }
 
 /* ---- life cycle, audit, stats ---- */

@@ -65,6 +65,19 @@ void l2_seq_attach(struct vm *vm, struct l2_seq *s)
 	vm->trace_ctx = s;
 }
 
+struct vm *l2_first_touch(const struct vm_config *c, struct l2_seq *s,
+			  void (*attach)(struct vm *vm, struct l2_seq *s))
+{
+	struct vm *vm = l2_mk(c);
+
+	l2_build_tables(vm);
+	*s = (struct l2_seq){0};
+	(attach ? attach : l2_seq_attach)(vm, s);
+	cpu_store(&vm->vcpu, PG(0), 8, SENTINEL);
+	vm->trace_fn = NULL;
+	return vm;
+}
+
 void l2_seq_expect(const struct l2_seq *s, const int *want, int n)
 {
 	char buf[512] = "";

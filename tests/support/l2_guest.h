@@ -58,6 +58,13 @@ void l2_seq_attach(struct vm *vm, struct l2_seq *s);
 /* Fail the test unless s holds exactly want[0..n-1], in order. */
 void l2_seq_expect(const struct l2_seq *s, const int *want, int n);
 
+/* L2's first touch: a VM of c with the layout above (l2_mk(),
+ * l2_build_tables()) stores SENTINEL to PG(0) while attach (NULL:
+ * l2_seq_attach()) records its exits into s, emptied first; the recorder
+ * is detached after. Returns the VM. */
+struct vm *l2_first_touch(const struct vm_config *c, struct l2_seq *s,
+			  void (*attach)(struct vm *vm, struct l2_seq *s));
+
 /* Fail the test unless the mode's full audit passes, naming what failed. */
 void l2_audit_clean(struct vm *vm);
 
