@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,6 +26,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * (support_replay.c, linked into every harness).
  */
 void fuzz_replay_whole(const uint8_t *data, size_t size, const char *memfd_name);
+
+/*
+ * Replay the trace in fd, from its start, as a workload named name (whose
+ * extension picks the reader: .lackey, .vmmutrc) on the same guest; fd is
+ * the replay's, closed when it ends.
+ */
+void fuzz_replay_fd(int fd, const char *name);
+
+/* Call fn on each '\n'-separated line of data (without its newline; the
+ * last one even when empty or unterminated). */
+static inline void fuzz_for_each_line(const uint8_t *data, size_t size,
+				      void (*fn)(const char *line, size_t len))
+{
+	size_t start = 0;
+
+	while (start <= size) {
+		const uint8_t *nl = memchr(data + start, '\n', size - start);
+		size_t len = nl ? (size_t)(nl - (data + start)) : size - start;
+
+		fn((const char *)data + start, len);
+		if (nl == NULL)
+			break;
+		start += len + 1;
+	}
+}
 
 /*
  * Split data into at most max NUL-terminated tokens at each 'sep' byte,

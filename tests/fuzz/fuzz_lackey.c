@@ -16,37 +16,26 @@
 #include "../../src/cli/registry.h"
 #include "../../workloads/replay.h"
 
-static void check_lines(const uint8_t *data, size_t size)
+static void check_line(const char *line, size_t len)
 {
-	size_t start = 0;
+	struct replay_rec rec;
+	char why[128] = "";
+	enum replay_line kind = replay_parse_line(line, len, &rec, why, sizeof(why));
 
-	while (start <= size) {
-		const uint8_t *nl = memchr(data + start, '\n', size - start);
-		size_t len = nl ? (size_t)(nl - (data + start)) : size - start;
-		struct replay_rec rec;
-		char why[128] = "";
-		enum replay_line kind;
-
-		kind = replay_parse_line((const char *)data + start, len, &rec, why, sizeof(why));
-		if (kind == REPLAY_LINE_ERROR && why[0] == '\0')
-			abort(); /* an error must say why */
-		if (kind == REPLAY_LINE_RECORD) {
-			if (rec.kind != 'I' && rec.kind != 'L' && rec.kind != 'S' &&
-			    rec.kind != 'M')
-				abort();
-			if (rec.size == 0 || rec.size > REPLAY_MAX_SIZE ||
-			    rec.addr >> REPLAY_ADDR_BITS != 0)
-				abort();
-		}
-		if (nl == NULL)
-			break;
-		start += len + 1;
+	if (kind == REPLAY_LINE_ERROR && why[0] == '\0')
+		abort(); /* an error must say why */
+	if (kind == REPLAY_LINE_RECORD) {
+		if (rec.kind != 'I' && rec.kind != 'L' && rec.kind != 'S' && rec.kind != 'M')
+			abort();
+		if (rec.size == 0 || rec.size > REPLAY_MAX_SIZE ||
+		    rec.addr >> REPLAY_ADDR_BITS != 0)
+			abort();
 	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	check_lines(data, size);
+	fuzz_for_each_line(data, size, check_line);
 	if (size <= 4096)
 		fuzz_replay_whole(data, size, "fuzz-lackey");
 	return 0;

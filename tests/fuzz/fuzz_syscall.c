@@ -46,24 +46,9 @@ static void check_line(const char *line, size_t len)
 		check_line(line + sc.used, len - sc.used);
 }
 
-static void check_lines(const uint8_t *data, size_t size)
-{
-	size_t start = 0;
-
-	while (start <= size) {
-		const uint8_t *nl = memchr(data + start, '\n', size - start);
-		size_t len = nl ? (size_t)(nl - (data + start)) : size - start;
-
-		check_line((const char *)data + start, len);
-		if (nl == NULL)
-			break;
-		start += len + 1;
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	check_lines(data, size);
+	fuzz_for_each_line(data, size, check_line);
 	if (size <= 4096)
 		fuzz_replay_whole(data, size, "fuzz-syscall");
 	return 0;

@@ -153,32 +153,6 @@ static void round_trip(int fd)
 	close(out);
 }
 
-static void replay_whole(int fd)
-{
-	struct replay_workload *rw = malloc(sizeof(*rw));
-	struct wl_params p = {.seed = 1};
-	struct vm_config cfg;
-	struct run_result r;
-
-	if (rw == NULL || lseek(fd, 0, SEEK_SET) != 0 ||
-	    replay_workload_init(rw, "fuzz.vmmutrc") != 0) {
-		free(rw);
-		return;
-	}
-	rw->in.fd = dup(fd);
-	if (rw->in.fd < 0) {
-		free(rw);
-		return;
-	}
-	config_defaults(&cfg);
-	cfg.guest_mem = UINT64_C(16) << 20;
-	cfg.mode = "native";
-	p.arg = &rw->in;
-	(void)run_workload(&cfg, &rw->w, &p, NULL, &r);
-	replay_input_close(&rw->in);
-	free(rw);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct ev_copy evs[MAX_EVENTS];
@@ -218,8 +192,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (read_all(fd, evs, &nev, NULL) == 1)
 		round_trip(fd);
-	if ((mode & 2) && flen <= 8192)
-		replay_whole(fd);
+	if ((mode & 2) && flen <= 8192) {
+		int d = dup(fd); /* the replay closes its own */
+
+		if (d >= 0)
+			fuzz_replay_fd(d, "fuzz.vmmutrc");
+	}
 	close(fd);
 	return 0;
 }
