@@ -171,6 +171,15 @@ l1_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t tag, ui
 	return stamp_touch(lv, set, tag, cache_tick(c));
 }
 
+/* Note in lv's line index, if it has one, that line tag-1 is at position
+ * pos (cache.h: a hint, checked by the tag compare at pos before use). */
+static inline __attribute__((always_inline)) void where_note(struct cache_level *lv, uint64_t tag,
+							     size_t pos)
+{
+	if (lv->where != NULL)
+		lv->where[(tag - 1) & lv->where_mask] = (uint32_t)pos;
+}
+
 /*
  * Look tag up in set 'set' of a hashed level of 'ways' <= 16 ways, whose
  * tags are t and signatures sig; s is the line's signature, v its splat. A
@@ -189,6 +198,7 @@ sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, ui
 
 	if (w >= 0) {
 		stamp[w] = now | (uint32_t)w;
+		where_note(lv, tag, (size_t)set * ways + (uint32_t)w);
 		return true;
 	}
 	uint32_t victim = stamp_victim(stamp, ways);
@@ -196,6 +206,7 @@ sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, ui
 	t[victim] = tag;
 	sig[victim] = s;
 	stamp[victim] = now | victim;
+	where_note(lv, tag, (size_t)set * ways + victim);
 	return false;
 }
 
@@ -333,6 +344,22 @@ int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool
 	}
 	c->l1_order8 = c->lvl[0].order != NULL && c->lvl[0].ways == 8;
 	c->l2_ways16 = c->l1_order8 && c->lvl[1].ways == 16;
+	if (c->l2_ways16) {
+		/* The L2 line index of the inline path: CACHE_WHERE_PER_LINE
+		 * entries per L2 line, rounded up to a power of two. Every
+		 * entry starts at position 0, a valid position (cache.h). */
+		struct cache_level *l2 = &c->lvl[1];
+		size_t n = 1, want = (size_t)l2->sets * l2->ways * CACHE_WHERE_PER_LINE;
+
+		while (n < want)
+			n <<= 1;
+		l2->where = calloc(n, sizeof(*l2->where));
+		if (l2->where == NULL) {
+			cache_destroy(c);
+			return -1;
+		}
+		l2->where_mask = (uint32_t)(n - 1);
+	}
 	c->l2_below = c->l2_ways16 ? CACHE_CLOCK_LIMIT : 0;
 	cache_clear(c);
 	return 0;
@@ -345,6 +372,7 @@ void cache_destroy(struct cache *c)
 		free(c->lvl[l].stamp);
 		free(c->lvl[l].order);
 		free(c->lvl[l].sig);
+		free(c->lvl[l].where);
 	}
 	memset(c, 0, sizeof(*c));
 }
@@ -368,25 +396,17 @@ void cache_clear(struct cache *c)
 				lv->order[i] = o;
 		}
 	}
+	/* The L2 line index is left as it is: its entries stay valid
+	 * positions, and no tag compare matches an empty way (cache.h). */
 	c->last = CACHE_NO_LINE;
 	c->clock = 0;
 }
 
-int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h)
+int cache_ref_l2_search(struct cache *c, uint64_t tag)
 {
-	struct cache_level *l2 = &c->lvl[1];
-	uint32_t now = cache_tick(c), set2 = (uint32_t)h & l2->mask;
-	uint32_t *stamp = l2->stamp + (size_t)set2 * 16;
-	uint32_t victim = stamp_victim(stamp, 16);
-	int served = CACHE_DRAM;
-
-	l2->tag[(size_t)set2 * 16 + victim] = tag;
-	l2->sig[(size_t)set2 * CACHE_SIG_BYTES + victim] = cache_sig_of(h);
-	stamp[victim] = now | victim;
-	if (hashed_touch(c, &c->lvl[2], h, tag, 0))
-		served = CACHE_LLC;
-	c->served[served - 1]++;
-	return served;
+	/* ref_lower() with the L2's ways known: the signature search of its
+	 * set, which notes the line's position in the index (sig_touch()). */
+	return ref_lower(c, tag, line_hash(tag - 1), 16, 0);
 }
 
 int cache_ref_lower(struct cache *c, uint64_t tag)
