@@ -300,10 +300,25 @@ static inline __attribute__((always_inline)) uint32_t cache_order_fill(uint64_t 
 								       uint32_t ways, uint64_t tag)
 {
 	uint64_t o = *order;
-	uint32_t victim = (uint32_t)(o >> (4 * (ways - 1))) & 15;
+	uint32_t victim;
 
+	if (ways == 8) {
+		/* The word's 32 bits rotate left by one nibble: the LRU nibble
+		 * becomes position 0 and the others move one down, as below
+		 * (a rotate instruction, not two shifts, an or and a mask). */
+		uint32_t r = (uint32_t)o << 4 | (uint32_t)o >> 28;
+
+		victim = r & 15;
+		*order = r;
+	} else if (ways == 16) {
+		o = o << 4 | o >> 60; /* the same, all 64 bits */
+		victim = (uint32_t)o & 15;
+		*order = o;
+	} else {
+		victim = (uint32_t)(o >> (4 * (ways - 1))) & 15;
+		*order = ((o << 4) | victim) & cache_order_full(ways);
+	}
 	t[victim] = tag;
-	*order = ((o << 4) | victim) & cache_order_full(ways);
 	return victim;
 }
 
