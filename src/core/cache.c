@@ -100,9 +100,20 @@ static inline __attribute__((always_inline)) uint32_t stamp_victim(const uint32_
 			memcpy(&x, stamp + w, sizeof(x));
 			m = stamp_v4_min(m, x);
 		}
+#if defined(__SSE2__)
+		/* The four lanes' minimum in the vector unit: lanes 2,3
+		 * against 0,1, then 1 against 0. */
+		__m128i v = (__m128i)m;
+
+		m = stamp_v4_min(m, (stamp_v4)_mm_shuffle_epi32(v, 0x4e));
+		v = (__m128i)m;
+		m = stamp_v4_min(m, (stamp_v4)_mm_shuffle_epi32(v, 0xb1));
+		oldest = m[0];
+#else
 		oldest = m[0] < m[1] ? m[0] : m[1];
 		oldest = m[2] < oldest ? m[2] : oldest;
 		oldest = m[3] < oldest ? m[3] : oldest;
+#endif
 	} else {
 		oldest = (int32_t)stamp[0];
 #pragma GCC unroll 16
