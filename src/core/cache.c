@@ -195,11 +195,12 @@ static inline __attribute__((always_inline)) void where_note(struct cache_level 
  * Look tag up in set 'set' of a hashed level of 'ways' <= 16 ways, whose
  * tags are t and signatures sig; s is the line's signature, v its splat. A
  * hit becomes the MRU and a miss fills the LRU way, in the level's form of
- * LRU (order word or stamps). Returns true on a hit.
+ * LRU (order word or stamps). With note, the way is noted in the level's
+ * line index, if it has one. Returns true on a hit.
  */
 static inline __attribute__((always_inline)) bool
 sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, uint8_t *sig,
-	  uint32_t ways, uint64_t tag, uint8_t s, cache_sigv v)
+	  uint32_t ways, uint64_t tag, uint8_t s, cache_sigv v, bool note)
 {
 	if (lv->order != NULL)
 		return cache_order_touch_sig(t, sig, lv->order + set, ways, tag, s, v);
@@ -209,7 +210,8 @@ sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, ui
 
 	if (w >= 0) {
 		stamp[w] = now | (uint32_t)w;
-		where_note(lv, tag, (size_t)set * ways + (uint32_t)w);
+		if (note)
+			where_note(lv, tag, (size_t)set * ways + (uint32_t)w);
 		return true;
 	}
 	uint32_t victim = stamp_victim(stamp, ways);
@@ -217,17 +219,19 @@ sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, ui
 	t[victim] = tag;
 	sig[victim] = s;
 	stamp[victim] = now | victim;
-	where_note(lv, tag, (size_t)set * ways + victim);
+	if (note)
+		where_note(lv, tag, (size_t)set * ways + victim);
 	return false;
 }
 
 /*
  * Look tag, whose line hashes to h, up in hashed level lv (L2 or LLC):
  * sig_touch() in a level of at most 16 ways, stamp_touch() above. ways is
- * as for l1_touch(). Returns true on a hit.
+ * as for l1_touch(), note as for sig_touch(). Returns true on a hit.
  */
 static inline __attribute__((always_inline)) bool
-hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, uint32_t ways)
+hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, uint32_t ways,
+	     bool note)
 {
 	uint32_t set = (uint32_t)h & lv->mask;
 
@@ -241,33 +245,35 @@ hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, 
 	uint64_t *t = lv->tag + (size_t)set * n;
 
 	if (ways != 0)
-		return sig_touch(c, lv, set, t, sig, ways, tag, s, v);
+		return sig_touch(c, lv, set, t, sig, ways, tag, s, v, note);
 	switch (n) {
 	case 8:
-		return sig_touch(c, lv, set, t, sig, 8, tag, s, v);
+		return sig_touch(c, lv, set, t, sig, 8, tag, s, v, note);
 	case 11: /* skylake-sp's LLC slice */
-		return sig_touch(c, lv, set, t, sig, 11, tag, s, v);
+		return sig_touch(c, lv, set, t, sig, 11, tag, s, v, note);
 	case 16:
-		return sig_touch(c, lv, set, t, sig, 16, tag, s, v);
+		return sig_touch(c, lv, set, t, sig, 16, tag, s, v, note);
 	default:
-		return sig_touch(c, lv, set, t, sig, n, tag, s, v);
+		return sig_touch(c, lv, set, t, sig, n, tag, s, v, note);
 	}
 }
 
 /*
  * L2, then LLC, for a reference to tag that missed the L1, whose line
  * hashes to h (both levels are indexed by it). w2 and w3 are the L2 and LLC
- * ways when the caller knows them, else 0 (hashed_touch()). Counts the level
+ * ways when the caller knows them, else 0 (hashed_touch()); note: whether
+ * the L2 line index notes where the line is (sig_touch()). Counts the level
  * that served it and returns it.
  */
 static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint64_t tag,
-							   uint64_t h, uint32_t w2, uint32_t w3)
+							   uint64_t h, uint32_t w2, uint32_t w3,
+							   bool note)
 {
 	int served;
 
-	if (hashed_touch(c, &c->lvl[1], h, tag, w2))
+	if (hashed_touch(c, &c->lvl[1], h, tag, w2, note))
 		served = CACHE_L2;
-	else if (hashed_touch(c, &c->lvl[2], h, tag, w3))
+	else if (hashed_touch(c, &c->lvl[2], h, tag, w3, false))
 		served = CACHE_LLC;
 	else
 		served = CACHE_DRAM;
@@ -279,7 +285,12 @@ static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint
  * One whole reference to tag (line tag-1, which hashes to h) after the
  * last-line memo, the L1 indexed by line bits: the body of cache_ref() that
  * cache_ref_slow() and cache_ref_page() share. w1..w3 are the level's ways
- * when the caller knows them (order levels), else 0. Leaves c->last alone.
+ * when the caller knows them (order levels), else 0. Leaves c->last alone,
+ * and the L2 line index too: cache_ref_slow() runs only without one, and
+ * the lines of a page pass (mostly a page the guest just zeroed, whose
+ * later references miss the L1 only long after) would write entries that
+ * are rarely read; an L2 hit on such a line is found by the hashed search,
+ * which notes it then.
  */
 static inline __attribute__((always_inline)) int
 ref_line(struct cache *c, uint64_t tag, uint64_t h, uint32_t w1, uint32_t w2, uint32_t w3)
@@ -290,7 +301,7 @@ ref_line(struct cache *c, uint64_t tag, uint64_t h, uint32_t w1, uint32_t w2, ui
 		c->served[0]++;
 		return CACHE_L1;
 	}
-	return ref_lower(c, tag, h, w2, w3);
+	return ref_lower(c, tag, h, w2, w3, false);
 }
 
 /*
@@ -417,12 +428,12 @@ int cache_ref_l2_search(struct cache *c, uint64_t tag)
 {
 	/* ref_lower() with the L2's ways known: the signature search of its
 	 * set, which notes the line's position in the index (sig_touch()). */
-	return ref_lower(c, tag, line_hash(tag - 1), 16, 0);
+	return ref_lower(c, tag, line_hash(tag - 1), 16, 0, true);
 }
 
 int cache_ref_lower(struct cache *c, uint64_t tag)
 {
-	return ref_lower(c, tag, line_hash(tag - 1), 0, 0);
+	return ref_lower(c, tag, line_hash(tag - 1), 0, 0, true);
 }
 
 int cache_ref_slow(struct cache *c, uint64_t tag)
