@@ -36,7 +36,7 @@
 
 #include "../src/core/cache.h"
 
-#define LINE(n) ((uint64_t)(n) * 64)
+#define LINE(n) ((uint64_t)(n)*64)
 
 /* ---- the reference model ------------------------------------------------- */
 
@@ -150,9 +150,10 @@ static void assert_same_contents(const struct cache *c, const struct ref_cache *
 			model_lru(lv, s, got);
 			for (uint32_t i = 0; i < lv->ways; i++)
 				if (got[i] != want[i])
-					fail_msg("level %d set %u: LRU position %u holds tag %" PRIu64
-						 ", reference %" PRIu64,
-						 l + 1, s, i, got[i], want[i]);
+					fail_msg(
+					    "level %d set %u: LRU position %u holds tag %" PRIu64
+					    ", reference %" PRIu64,
+					    l + 1, s, i, got[i], want[i]);
 		}
 	}
 }
@@ -210,8 +211,8 @@ static void run_stream(struct cache *c, struct ref_cache *r, uint64_t seed, uint
 		int want = ref_ref(r, pa), got = cache_ref(c, pa);
 
 		if (got != want)
-			fail_msg("reference %u (line %" PRIu64 "): served by %d, reference %d", i, line,
-				 got, want);
+			fail_msg("reference %u (line %" PRIu64 "): served by %d, reference %d", i,
+				 line, got, want);
 		prev = line;
 		if (scribble && c->lvl[1].where != NULL && i % 64 == 0) {
 			const struct cache_level *l2 = &c->lvl[1];

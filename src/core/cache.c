@@ -265,9 +265,8 @@ hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, 
  * the L2 line index notes where the line is (sig_touch()). Counts the level
  * that served it and returns it.
  */
-static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint64_t tag,
-							   uint64_t h, uint32_t w2, uint32_t w3,
-							   bool note)
+static inline __attribute__((always_inline)) int
+ref_lower(struct cache *c, uint64_t tag, uint64_t h, uint32_t w2, uint32_t w3, bool note)
 {
 	int served;
 
