@@ -273,16 +273,31 @@ cache_way_find_sig(const uint64_t *t, const uint8_t *sig, uint32_t ways, uint64_
 }
 
 /*
- * Make way w the MRU of an order word: w moves to position 0 and the
- * positions before it one down (nothing is written when it already is the
- * MRU).
+ * Make way w the MRU of an order word of a set of 'ways' ways: w moves to
+ * position 0 and the positions before it one down (nothing is written when
+ * it already is the MRU).
  */
-static inline __attribute__((always_inline)) void cache_order_use(uint64_t *order, uint32_t w)
+static inline __attribute__((always_inline)) void cache_order_use(uint64_t *order, uint32_t w,
+								  uint32_t ways)
 {
 	uint64_t o = *order;
 
 	if ((o & 15) == w)
 		return; /* already the MRU */
+	if (ways <= 8) {
+		/* The same in 32 bits, where the word's nibbles all are (the
+		 * constants fit in the instructions). For w at position 7 the
+		 * mask of positions 0..7 is 2 << 31, which wraps to 0, minus
+		 * 1: all 32 bits, as wanted. */
+		uint32_t o32 = (uint32_t)o, x = o32 ^ (w * UINT32_C(0x11111111));
+		uint32_t z = (x - UINT32_C(0x11111111)) & ~x & UINT32_C(0x88888888);
+		unsigned p4 = (unsigned)__builtin_ctz(z) - 3;
+		uint32_t below = o32 & ((UINT32_C(1) << p4) - 1);
+		uint32_t through = (UINT32_C(2) << (p4 + 3)) - 1;
+
+		*order = (o32 & ~through) | (below << 4) | w;
+		return;
+	}
 	/* Position of w: the lowest zero nibble of o ^ w...w. */
 	uint64_t x = o ^ (w * CACHE_NIBBLES_1);
 	uint64_t z = (x - CACHE_NIBBLES_1) & ~x & CACHE_NIBBLES_8;
@@ -333,7 +348,7 @@ static inline __attribute__((always_inline)) bool cache_order_touch(uint64_t *t,
 	int w = cache_way_find(t, ways, tag);
 
 	if (w >= 0) {
-		cache_order_use(order, (uint32_t)w);
+		cache_order_use(order, (uint32_t)w, ways);
 		return true;
 	}
 	(void)cache_order_fill(t, order, ways, tag);
@@ -349,7 +364,7 @@ cache_order_touch_sig(uint64_t *t, uint8_t *sig, uint64_t *order, uint32_t ways,
 	int w = cache_way_find_sig(t, sig, ways, tag, v);
 
 	if (w >= 0) {
-		cache_order_use(order, (uint32_t)w);
+		cache_order_use(order, (uint32_t)w, ways);
 		return true;
 	}
 	sig[cache_order_fill(t, order, ways, tag)] = s;
