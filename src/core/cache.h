@@ -63,7 +63,8 @@
  * bits filled since, an evicted line, a cleared cache) sends the reference
  * on to the hashed search, which decides as it always did and rewrites the
  * entry. The index therefore changes no decision; an L2 hit that it finds
- * skips the hash and the set search.
+ * skips the hash and the set search. A page pass leaves the index alone
+ * (cache.c, ref_line()).
  *
  * A page's 64 lines referenced in address order (the guest's clear_page and
  * copy_page) go through cache_ref_page(): the same 64 references, one call.
