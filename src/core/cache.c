@@ -100,9 +100,20 @@ static inline __attribute__((always_inline)) uint32_t stamp_victim(const uint32_
 			memcpy(&x, stamp + w, sizeof(x));
 			m = stamp_v4_min(m, x);
 		}
+#if defined(__SSE2__)
+		/* The four lanes' minimum in the vector unit: lanes 2,3
+		 * against 0,1, then 1 against 0. */
+		__m128i v = (__m128i)m;
+
+		m = stamp_v4_min(m, (stamp_v4)_mm_shuffle_epi32(v, 0x4e));
+		v = (__m128i)m;
+		m = stamp_v4_min(m, (stamp_v4)_mm_shuffle_epi32(v, 0xb1));
+		oldest = m[0];
+#else
 		oldest = m[0] < m[1] ? m[0] : m[1];
 		oldest = m[2] < oldest ? m[2] : oldest;
 		oldest = m[3] < oldest ? m[3] : oldest;
+#endif
 	} else {
 		oldest = (int32_t)stamp[0];
 #pragma GCC unroll 16
@@ -171,15 +182,25 @@ l1_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t tag, ui
 	return stamp_touch(lv, set, tag, cache_tick(c));
 }
 
+/* Note in lv's line index, if it has one, that line tag-1 is at position
+ * pos (cache.h: a hint, checked by the tag compare at pos before use). */
+static inline __attribute__((always_inline)) void where_note(struct cache_level *lv, uint64_t tag,
+							     size_t pos)
+{
+	if (lv->where != NULL)
+		lv->where[(tag - 1) & lv->where_mask] = (uint32_t)pos;
+}
+
 /*
  * Look tag up in set 'set' of a hashed level of 'ways' <= 16 ways, whose
  * tags are t and signatures sig; s is the line's signature, v its splat. A
  * hit becomes the MRU and a miss fills the LRU way, in the level's form of
- * LRU (order word or stamps). Returns true on a hit.
+ * LRU (order word or stamps). With note, the way is noted in the level's
+ * line index, if it has one. Returns true on a hit.
  */
 static inline __attribute__((always_inline)) bool
 sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, uint8_t *sig,
-	  uint32_t ways, uint64_t tag, uint8_t s, cache_sigv v)
+	  uint32_t ways, uint64_t tag, uint8_t s, cache_sigv v, bool note)
 {
 	if (lv->order != NULL)
 		return cache_order_touch_sig(t, sig, lv->order + set, ways, tag, s, v);
@@ -189,6 +210,8 @@ sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, ui
 
 	if (w >= 0) {
 		stamp[w] = now | (uint32_t)w;
+		if (note)
+			where_note(lv, tag, (size_t)set * ways + (uint32_t)w);
 		return true;
 	}
 	uint32_t victim = stamp_victim(stamp, ways);
@@ -196,16 +219,19 @@ sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, ui
 	t[victim] = tag;
 	sig[victim] = s;
 	stamp[victim] = now | victim;
+	if (note)
+		where_note(lv, tag, (size_t)set * ways + victim);
 	return false;
 }
 
 /*
  * Look tag, whose line hashes to h, up in hashed level lv (L2 or LLC):
  * sig_touch() in a level of at most 16 ways, stamp_touch() above. ways is
- * as for l1_touch(). Returns true on a hit.
+ * as for l1_touch(), note as for sig_touch(). Returns true on a hit.
  */
 static inline __attribute__((always_inline)) bool
-hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, uint32_t ways)
+hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, uint32_t ways,
+	     bool note)
 {
 	uint32_t set = (uint32_t)h & lv->mask;
 
@@ -219,33 +245,34 @@ hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, 
 	uint64_t *t = lv->tag + (size_t)set * n;
 
 	if (ways != 0)
-		return sig_touch(c, lv, set, t, sig, ways, tag, s, v);
+		return sig_touch(c, lv, set, t, sig, ways, tag, s, v, note);
 	switch (n) {
 	case 8:
-		return sig_touch(c, lv, set, t, sig, 8, tag, s, v);
+		return sig_touch(c, lv, set, t, sig, 8, tag, s, v, note);
 	case 11: /* skylake-sp's LLC slice */
-		return sig_touch(c, lv, set, t, sig, 11, tag, s, v);
+		return sig_touch(c, lv, set, t, sig, 11, tag, s, v, note);
 	case 16:
-		return sig_touch(c, lv, set, t, sig, 16, tag, s, v);
+		return sig_touch(c, lv, set, t, sig, 16, tag, s, v, note);
 	default:
-		return sig_touch(c, lv, set, t, sig, n, tag, s, v);
+		return sig_touch(c, lv, set, t, sig, n, tag, s, v, note);
 	}
 }
 
 /*
  * L2, then LLC, for a reference to tag that missed the L1, whose line
  * hashes to h (both levels are indexed by it). w2 and w3 are the L2 and LLC
- * ways when the caller knows them, else 0 (hashed_touch()). Counts the level
+ * ways when the caller knows them, else 0 (hashed_touch()); note: whether
+ * the L2 line index notes where the line is (sig_touch()). Counts the level
  * that served it and returns it.
  */
-static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint64_t tag,
-							   uint64_t h, uint32_t w2, uint32_t w3)
+static inline __attribute__((always_inline)) int
+ref_lower(struct cache *c, uint64_t tag, uint64_t h, uint32_t w2, uint32_t w3, bool note)
 {
 	int served;
 
-	if (hashed_touch(c, &c->lvl[1], h, tag, w2))
+	if (hashed_touch(c, &c->lvl[1], h, tag, w2, note))
 		served = CACHE_L2;
-	else if (hashed_touch(c, &c->lvl[2], h, tag, w3))
+	else if (hashed_touch(c, &c->lvl[2], h, tag, w3, false))
 		served = CACHE_LLC;
 	else
 		served = CACHE_DRAM;
@@ -257,7 +284,12 @@ static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint
  * One whole reference to tag (line tag-1, which hashes to h) after the
  * last-line memo, the L1 indexed by line bits: the body of cache_ref() that
  * cache_ref_slow() and cache_ref_page() share. w1..w3 are the level's ways
- * when the caller knows them (order levels), else 0. Leaves c->last alone.
+ * when the caller knows them (order levels), else 0. Leaves c->last alone,
+ * and the L2 line index too: cache_ref_slow() runs only without one, and
+ * the lines of a page pass (mostly a page the guest just zeroed, whose
+ * later references miss the L1 only long after) would write entries that
+ * are rarely read; an L2 hit on such a line is found by the hashed search,
+ * which notes it then.
  */
 static inline __attribute__((always_inline)) int
 ref_line(struct cache *c, uint64_t tag, uint64_t h, uint32_t w1, uint32_t w2, uint32_t w3)
@@ -268,7 +300,7 @@ ref_line(struct cache *c, uint64_t tag, uint64_t h, uint32_t w1, uint32_t w2, ui
 		c->served[0]++;
 		return CACHE_L1;
 	}
-	return ref_lower(c, tag, h, w2, w3);
+	return ref_lower(c, tag, h, w2, w3, false);
 }
 
 /*
@@ -333,6 +365,22 @@ int cache_init(struct cache *c, const struct cache_geom geom[CACHE_LEVELS], bool
 	}
 	c->l1_order8 = c->lvl[0].order != NULL && c->lvl[0].ways == 8;
 	c->l2_ways16 = c->l1_order8 && c->lvl[1].ways == 16;
+	if (c->l2_ways16) {
+		/* The L2 line index of the inline path: CACHE_WHERE_PER_LINE
+		 * entries per L2 line, rounded up to a power of two. Every
+		 * entry starts at position 0, a valid position (cache.h). */
+		struct cache_level *l2 = &c->lvl[1];
+		size_t n = 1, want = (size_t)l2->sets * l2->ways * CACHE_WHERE_PER_LINE;
+
+		while (n < want)
+			n <<= 1;
+		l2->where = calloc(n, sizeof(*l2->where));
+		if (l2->where == NULL) {
+			cache_destroy(c);
+			return -1;
+		}
+		l2->where_mask = (uint32_t)(n - 1);
+	}
 	c->l2_below = c->l2_ways16 ? CACHE_CLOCK_LIMIT : 0;
 	cache_clear(c);
 	return 0;
@@ -345,6 +393,7 @@ void cache_destroy(struct cache *c)
 		free(c->lvl[l].stamp);
 		free(c->lvl[l].order);
 		free(c->lvl[l].sig);
+		free(c->lvl[l].where);
 	}
 	memset(c, 0, sizeof(*c));
 }
@@ -368,30 +417,22 @@ void cache_clear(struct cache *c)
 				lv->order[i] = o;
 		}
 	}
+	/* The L2 line index is left as it is: its entries stay valid
+	 * positions, and no tag compare matches an empty way (cache.h). */
 	c->last = CACHE_NO_LINE;
 	c->clock = 0;
 }
 
-int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h)
+int cache_ref_l2_search(struct cache *c, uint64_t tag)
 {
-	struct cache_level *l2 = &c->lvl[1];
-	uint32_t now = cache_tick(c), set2 = (uint32_t)h & l2->mask;
-	uint32_t *stamp = l2->stamp + (size_t)set2 * 16;
-	uint32_t victim = stamp_victim(stamp, 16);
-	int served = CACHE_DRAM;
-
-	l2->tag[(size_t)set2 * 16 + victim] = tag;
-	l2->sig[(size_t)set2 * CACHE_SIG_BYTES + victim] = cache_sig_of(h);
-	stamp[victim] = now | victim;
-	if (hashed_touch(c, &c->lvl[2], h, tag, 0))
-		served = CACHE_LLC;
-	c->served[served - 1]++;
-	return served;
+	/* ref_lower() with the L2's ways known: the signature search of its
+	 * set, which notes the line's position in the index (sig_touch()). */
+	return ref_lower(c, tag, line_hash(tag - 1), 16, 0, true);
 }
 
 int cache_ref_lower(struct cache *c, uint64_t tag)
 {
-	return ref_lower(c, tag, line_hash(tag - 1), 0, 0);
+	return ref_lower(c, tag, line_hash(tag - 1), 0, 0, true);
 }
 
 int cache_ref_slow(struct cache *c, uint64_t tag)

@@ -42,15 +42,29 @@
  * An empty set's order lists the ways from the highest (MRU end) to way 0
  * (LRU end), so the ways fill from way 0 up, as under stamps.
  *
- * How a hashed set (L2, LLC of at most 16 ways) is searched out of line
- * (every LLC search, an L2 search after a page pass or an inline L1 miss
- * that is not the default geometry's): each way keeps
+ * How a hashed set (L2, LLC of at most 16 ways) is searched (every search
+ * but the inline L2 line index's probe below): each way keeps
  * a one-byte signature of its line (hash bits that the set index does not
  * use) beside its tag; the 16 signature bytes of the set are compared with
  * the line's at once (SSE2, or a byte loop on hosts without it), and only
  * the ways whose signature matches have their tag compared. A signature is
  * a filter: the tag compare decides, so the way found is the one a compare
  * of every tag finds (tags are unique within a set).
+ *
+ * The L2's line index (where; allocated with the default geometry, whose L2
+ * hit is inline): a direct-mapped array, indexed by the low bits of the
+ * line number, of the position (set * ways + way) at which the L2 last
+ * filled or found a line with those bits. It is a hint. The inline path
+ * reads the one position where[line & where_mask] and compares the tag
+ * there: equal, the line is in the L2 at that way (a line is only ever
+ * filled into the set its hash names, and tags are unique within a set, so
+ * it is the way a search of the set finds), and the hit is stamped as the
+ * search's hit is. Any other tag there (another line with the same low
+ * bits filled since, an evicted line, a cleared cache) sends the reference
+ * on to the hashed search, which decides as it always did and rewrites the
+ * entry. The index therefore changes no decision; an L2 hit that it finds
+ * skips the hash and the set search. A page pass leaves the index alone
+ * (cache.c, ref_line()).
  *
  * A page's 64 lines referenced in address order (the guest's clear_page and
  * copy_page) go through cache_ref_page(): the same 64 references, one call.
@@ -71,6 +85,8 @@
  *   - hashed levels of at most 16 ways (L2, LLC): sig[w] of an
  *     occupied way is cache_sig_of() of its line's hash (any value for an
  *     empty way, whose tag 0 no search matches);
+ *   - where (when allocated): every entry is below sets * ways of its level,
+ *     where_mask + 1 entries, a power of two;
  *   - last == CACHE_NO_LINE, or last is the most recently referenced line,
  *     which is the most recently used line of its L1 set;
  *   - sets is a power of two; ways is 1..CACHE_MAX_WAYS.
@@ -90,6 +106,7 @@
 #define CACHE_MAX_SETS (UINT32_C(1) << 20)
 #define CACHE_NO_LINE UINT64_MAX /* c->last when no line was referenced */
 #define CACHE_SIG_BYTES 16	 /* signature bytes per set (ways <= 16) */
+#define CACHE_WHERE_PER_LINE 4	 /* L2 line index entries per L2 line (rounded up) */
 /* A stamp is (tick << CACHE_STAMP_WAY_BITS) | way: clock advances by
  * CACHE_CLOCK_STEP per tick and stays at most CACHE_CLOCK_LIMIT, so every
  * stamp is below 2^31. */
@@ -105,8 +122,10 @@ struct cache_level {
 	uint8_t *sig;	 /* CACHE_SIG_BYTES per set: each way's signature (hashed order levels) */
 	uint32_t *stamp; /* LRU tick of the last use and the way (stamp levels) */
 	uint64_t *order; /* per set: the ways in LRU order (order levels) */
+	uint32_t *where; /* line index (L2 of the inline path): see below */
 	uint32_t sets, ways, mask;
-	bool hashed; /* set = hash of the line; else set = line & mask */
+	uint32_t where_mask; /* entries of where - 1 */
+	bool hashed;	     /* set = hash of the line; else set = line & mask */
 };
 
 struct cache {
@@ -137,9 +156,10 @@ int cache_ref_slow(struct cache *c, uint64_t tag);
  * cache_ref(). */
 int cache_ref_lower(struct cache *c, uint64_t tag);
 
-/* The rest of a reference that missed an 8-way order-kept L1 and a 16-way
- * L2, whose line hashes to h: the L2 fill, then the LLC. Call cache_ref(). */
-int cache_ref_l2_miss(struct cache *c, uint64_t tag, uint64_t h);
+/* The rest of a reference that missed an 8-way order-kept L1 and was not
+ * found at its L2 line index entry: the hashed L2 search (a hit, or the
+ * fill), then the LLC. Call cache_ref(). */
+int cache_ref_l2_search(struct cache *c, uint64_t tag);
 
 /*
  * The 64 lines of the 4 KiB page at pa (its offset ignored), referenced in
@@ -254,16 +274,31 @@ cache_way_find_sig(const uint64_t *t, const uint8_t *sig, uint32_t ways, uint64_
 }
 
 /*
- * Make way w the MRU of an order word: w moves to position 0 and the
- * positions before it one down (nothing is written when it already is the
- * MRU).
+ * Make way w the MRU of an order word of a set of 'ways' ways: w moves to
+ * position 0 and the positions before it one down (nothing is written when
+ * it already is the MRU).
  */
-static inline __attribute__((always_inline)) void cache_order_use(uint64_t *order, uint32_t w)
+static inline __attribute__((always_inline)) void cache_order_use(uint64_t *order, uint32_t w,
+								  uint32_t ways)
 {
 	uint64_t o = *order;
 
 	if ((o & 15) == w)
 		return; /* already the MRU */
+	if (ways <= 8) {
+		/* The same in 32 bits, where the word's nibbles all are (the
+		 * constants fit in the instructions). For w at position 7 the
+		 * mask of positions 0..7 is 2 << 31, which wraps to 0, minus
+		 * 1: all 32 bits, as wanted. */
+		uint32_t o32 = (uint32_t)o, x = o32 ^ (w * UINT32_C(0x11111111));
+		uint32_t z = (x - UINT32_C(0x11111111)) & ~x & UINT32_C(0x88888888);
+		unsigned p4 = (unsigned)__builtin_ctz(z) - 3;
+		uint32_t below = o32 & ((UINT32_C(1) << p4) - 1);
+		uint32_t through = (UINT32_C(2) << (p4 + 3)) - 1;
+
+		*order = (o32 & ~through) | (below << 4) | w;
+		return;
+	}
 	/* Position of w: the lowest zero nibble of o ^ w...w. */
 	uint64_t x = o ^ (w * CACHE_NIBBLES_1);
 	uint64_t z = (x - CACHE_NIBBLES_1) & ~x & CACHE_NIBBLES_8;
@@ -281,10 +316,25 @@ static inline __attribute__((always_inline)) uint32_t cache_order_fill(uint64_t 
 								       uint32_t ways, uint64_t tag)
 {
 	uint64_t o = *order;
-	uint32_t victim = (uint32_t)(o >> (4 * (ways - 1))) & 15;
+	uint32_t victim;
 
+	if (ways == 8) {
+		/* The word's 32 bits rotate left by one nibble: the LRU nibble
+		 * becomes position 0 and the others move one down, as below
+		 * (a rotate instruction, not two shifts, an or and a mask). */
+		uint32_t r = (uint32_t)o << 4 | (uint32_t)o >> 28;
+
+		victim = r & 15;
+		*order = r;
+	} else if (ways == 16) {
+		o = o << 4 | o >> 60; /* the same, all 64 bits */
+		victim = (uint32_t)o & 15;
+		*order = o;
+	} else {
+		victim = (uint32_t)(o >> (4 * (ways - 1))) & 15;
+		*order = ((o << 4) | victim) & cache_order_full(ways);
+	}
 	t[victim] = tag;
-	*order = ((o << 4) | victim) & cache_order_full(ways);
 	return victim;
 }
 
@@ -299,7 +349,7 @@ static inline __attribute__((always_inline)) bool cache_order_touch(uint64_t *t,
 	int w = cache_way_find(t, ways, tag);
 
 	if (w >= 0) {
-		cache_order_use(order, (uint32_t)w);
+		cache_order_use(order, (uint32_t)w, ways);
 		return true;
 	}
 	(void)cache_order_fill(t, order, ways, tag);
@@ -315,7 +365,7 @@ cache_order_touch_sig(uint64_t *t, uint8_t *sig, uint64_t *order, uint32_t ways,
 	int w = cache_way_find_sig(t, sig, ways, tag, v);
 
 	if (w >= 0) {
-		cache_order_use(order, (uint32_t)w);
+		cache_order_use(order, (uint32_t)w, ways);
 		return true;
 	}
 	sig[cache_order_fill(t, order, ways, tag)] = s;
@@ -353,22 +403,20 @@ static inline __attribute__((always_inline)) int cache_ref_rest(struct cache *c,
 			return CACHE_L1;
 		}
 		if (likely(c->clock < c->l2_below)) { /* l2_ways16, no renumbering due */
-			/* The L2 search and a hit's stamp, as sig_touch() does
-			 * them (cache.c), the tags compared in turn (on a hit
-			 * that is fewer instructions than the signature
-			 * search); a miss goes on out of line. */
+			/* The L2 line index (above): the line at its entry's
+			 * position is an L2 hit there, stamped as sig_touch()
+			 * stamps a hit (cache.c); else the hashed search, out
+			 * of line. */
 			struct cache_level *l2 = &c->lvl[1];
-			uint64_t h = cache_line_hash(tag - 1);
-			size_t base = (size_t)((uint32_t)h & l2->mask) * 16;
-			int w = cache_way_find(l2->tag + base, 16, tag);
+			uint32_t p = l2->where[(tag - 1) & l2->where_mask];
 
-			if (w >= 0) {
+			if (likely(l2->tag[p] == tag)) {
 				c->clock += CACHE_CLOCK_STEP;
-				l2->stamp[base + (uint32_t)w] = c->clock | (uint32_t)w;
+				l2->stamp[p] = c->clock | (p & 15); /* the way: 16 per set */
 				c->served[1]++;
 				return CACHE_L2;
 			}
-			return cache_ref_l2_miss(c, tag, h);
+			return cache_ref_l2_search(c, tag);
 		}
 		return cache_ref_lower(c, tag);
 	}
