@@ -208,6 +208,11 @@ if "$VMMU" bench --workloads ctxswitch --modes native --repeat 1 --record-limit 
 	else
 		bad "bench: no rss_run_bytes for ctxswitch"
 	fi
+	# The hit path is replayed a second time with the cache model off.
+	nc=$(col "$T/bench.csv" hitpath_nocache_accesses_per_s)
+	check "bench: a hit-path rate with the cache model off ($nc)" test -n "$nc" -a "${nc:-0}" -gt 0
+	eq "bench: ... over the same flat window" \
+		"$(col "$T/bench.csv" hitpath_nocache_ratio | grep -c '^[0-9][0-9.]*$')" 1
 else
 	bad "bench --workloads ctxswitch: exit status $?"
 fi

@@ -22,11 +22,17 @@
  *   hitpath  the recorded stream folded into a window of pages that the L1
  *            TLB holds (index modulo the window), replayed through the cpu
  *            calls on a warm VM and on a flat array of the same window: the
- *            TLB-hit path against raw memory, with the same accesses.
+ *            TLB-hit path against raw memory, with the same accesses. It
+ *            runs twice: on the configured machine, and with the cache
+ *            model off (hitpath_nocache_*), where every reference is an L1
+ *            hit and no cache state is kept, so that the translation's own
+ *            cost is seen apart from the data cache's.
  * Ratios are slowdowns (>= 1 means slower than the flat replay):
  *   flat_ratio    = flat_accesses_per_s / user_accesses_per_s
  *   warm_ratio    = flat_accesses_per_s / warm_accesses_per_s
  *   hitpath_ratio = hitpath_flat_accesses_per_s / hitpath_accesses_per_s
+ *   hitpath_nocache_ratio = hitpath_flat_accesses_per_s /
+ *                           hitpath_nocache_accesses_per_s
  * Replay rates are the best of --repeat timed samples; a sample replays the
  * whole stream as many times as it takes to last BENCH_MIN_SAMPLE_S. The
  * workload runs are the best of --runs. Timing is CLOCK_MONOTONIC.
@@ -43,7 +49,9 @@
  * accesses replayed:
  *   flat_instr_per_access, hitpath_flat_instr_per_access,
  *   hitpath_instr_per_access, and
- *   hitpath_instr_ratio = hitpath_instr_per_access / hitpath_flat_instr_per_access.
+ *   hitpath_instr_ratio = hitpath_instr_per_access / hitpath_flat_instr_per_access,
+ *   and the same two for the hit path with the cache model off
+ *   (hitpath_nocache_instr_per_access, hitpath_nocache_instr_ratio).
  * Without valgrind (or its callgrind.h at build time) the columns stay
  * empty and bench says so.
  *
@@ -135,8 +143,12 @@ struct bench_row {
 	bool has_hit;
 	uint32_t window;
 	double hit_rate, hit_l1_pct, hit_flat_rate, hit_ratio;
+	/* the same hit path with --cache-model off (every reference an L1
+	 * hit, no cache state): what translation alone costs */
+	bool has_hit_nc;
+	double hit_nc_rate, hit_nc_ratio;
 	/* callgrind instructions per access (--instr); 0 = not measured */
-	double flat_ipa, hit_flat_ipa, hit_ipa;
+	double flat_ipa, hit_flat_ipa, hit_ipa, hit_nc_ipa;
 	/* what the run added to the process's resident set (the largest of
 	 * --runs); has_rss: the kernel let the peak be reset */
 	bool has_rss;
@@ -475,7 +487,11 @@ static int bench_warm(const struct vm_config *cfg, const struct wl_rec *rec, uns
 	return 0;
 }
 
-/* The hit-path replay (the stream folded into the window); fills row. */
+/*
+ * The hit-path replay (the stream folded into the window) on cfg; fills
+ * row. Then the same with the cache model off (the *_nocache_* columns),
+ * unless cfg has it off already, when those columns repeat the first.
+ */
 static int bench_hitpath(const struct vm_config *cfg, const struct wl_rec *rec, unsigned repeat,
 			 struct bench_row *row, uint64_t *sink)
 {
@@ -494,6 +510,26 @@ static int bench_hitpath(const struct vm_config *cfg, const struct wl_rec *rec, 
 	row->hit_l1_pct = job.l1_hit_pct;
 	row->hit_ratio = job.rate > 0 ? row->hit_flat_rate / job.rate : 0;
 	*sink += job.sink;
+
+	if (cfg->cache_model) {
+		struct vm_config nc = *cfg;
+		struct replay_job jnc = {
+		    .rec = rec, .folded = true, .window = row->window, .repeat = repeat};
+
+		nc.cache_model = false;
+		bench_progress(row->quiet, "hitpath-nc", row->w->name, row->mode);
+		if (replay_on_vm(&nc, &jnc, err, sizeof(err)) != 0) {
+			cli_error("bench: %s under %s: hit-path replay with the cache model off "
+				  "failed: %s",
+				  row->w->name, row->mode, err);
+			return -1;
+		}
+		job.rate = jnc.rate;
+		*sink += jnc.sink;
+	}
+	row->has_hit_nc = true;
+	row->hit_nc_rate = job.rate;
+	row->hit_nc_ratio = job.rate > 0 ? row->hit_flat_rate / job.rate : 0;
 	return 0;
 }
 
@@ -525,6 +561,18 @@ static void bench_count_workload(struct bench *b, const struct workload *w,
 			cli_error("bench: %s under %s: counted hit-path pass failed: %s", w->name,
 				  cfg.mode, err);
 		*sink += job.sink;
+		if (!cfg.cache_model)
+			continue; /* the columns with the model off repeat these */
+		struct replay_job jnc = job;
+
+		cfg.cache_model = false;
+		jnc.sink = 0;
+		count_label(label, sizeof(label), "hitpath-nc", w->name, cfg.mode, n);
+		if (replay_on_vm(&cfg, &jnc, err, sizeof(err)) != 0)
+			cli_error("bench: %s under %s: counted hit-path pass with the cache model "
+				  "off failed: %s",
+				  w->name, cfg.mode, err);
+		*sink += jnc.sink;
 	}
 }
 
@@ -687,8 +735,13 @@ static void bench_take_dump(struct bench *b, const char *label, uint64_t ir)
 			row->hit_flat_ipa = ipa;
 	}
 	struct bench_row *row = bench_row_find(b, wl, mode);
-	if (row && strcmp(kind, "hitpath") == 0)
+	if (row && strcmp(kind, "hitpath") == 0) {
 		row->hit_ipa = ipa;
+		if (!b->cfg.cache_model)
+			row->hit_nc_ipa = ipa;
+	} else if (row && strcmp(kind, "hitpath-nc") == 0) {
+		row->hit_nc_ipa = ipa;
+	}
 }
 
 /*
@@ -832,6 +885,10 @@ static const char *const bench_columns[] = {
     "hitpath_instr_per_access",
     "hitpath_instr_ratio",
     "rss_run_bytes",
+    "hitpath_nocache_accesses_per_s",
+    "hitpath_nocache_ratio",
+    "hitpath_nocache_instr_per_access",
+    "hitpath_nocache_instr_ratio",
 };
 
 static void put_opt(FILE *f, bool have, const char *fmt, double v)
@@ -882,6 +939,11 @@ static int bench_csv_fill(FILE *f, void *ctx)
 		put_opt(f, row->hit_ipa > 0 && row->hit_flat_ipa > 0, "%.3f",
 			row->hit_flat_ipa > 0 ? row->hit_ipa / row->hit_flat_ipa : 0);
 		put_opt(f, row->has_rss, "%.0f", (double)row->rss_run);
+		put_opt(f, row->has_hit_nc, "%.0f", row->hit_nc_rate);
+		put_opt(f, row->has_hit_nc, "%.3f", row->hit_nc_ratio);
+		put_opt(f, row->hit_nc_ipa > 0, "%.2f", row->hit_nc_ipa);
+		put_opt(f, row->hit_nc_ipa > 0 && row->hit_flat_ipa > 0, "%.3f",
+			row->hit_flat_ipa > 0 ? row->hit_nc_ipa / row->hit_flat_ipa : 0);
 		fputc('\n', f);
 	}
 	return ferror(f) ? -1 : 0;
