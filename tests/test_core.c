@@ -261,7 +261,8 @@ static void test_l0_tags_follow_context(void **state)
 	assert_int_equal(vm->st.walks, 1);
 	assert_int_equal(s->tag[ACC_READ][1], VA_4K >> PAGE_SHIFT);
 	assert_int_equal(s->tag[ACC_WRITE][1], TLB_NO_VPN);
-	assert_ptr_equal(v->tlb.mru_slot, s);
+	assert_int_equal(v->tlb.mru_l0, tlb_l0_offset(VA_4K));
+	assert_ptr_equal(tlb_l0_at(&v->tlb, v->tlb.mru_l0), s);
 	assert_int_equal(tlb_counters(&v->tlb).lookups, 5);
 	assert_int_equal(tlb_counters(&v->tlb).l1_hits, 4);
 	assert_int_equal(tlb_counters(&v->tlb).misses, 1);
@@ -293,6 +294,78 @@ static void test_l0_tags_follow_context(void **state)
 	assert_int_equal(vm->st.guest_faults, 1);
 	assert_int_equal(vm->st.tlb_misses, misses + 1);
 	vm_destroy(vm);
+}
+
+/*
+ * An L0 hit counts itself once, in its TLB's l0_hits[user]; accesses,
+ * user_accesses, the TLB's L1 hits and, with the cache model off, the
+ * access's L1 reference and its cost.ref_l1 cycles are derived from it
+ * (vm_stats_fold()). Read in the middle of a run, through vm_accesses(),
+ * vm_user_accesses(), tlb_counters() or vm_sync_stats(), every one of
+ * them is exact, and folding twice changes nothing.
+ */
+static void test_l0_hits_fold_exactly(void **state)
+{
+	(void)state;
+	for (int on = 0; on < 2; on++) {
+		struct vm_config c;
+		config_defaults(&c);
+		c.mode = "native";
+		c.guest_mem = UINT64_C(2) << 30;
+		c.levels = 4;
+		c.cache_model = on;
+		char err[256];
+		struct vm *vm = vm_create(&c, err, sizeof(err));
+		assert_non_null(vm);
+		build_tables(vm);
+		struct vcpu *v = &vm->vcpu;
+		cpu_set_ac(v, true); /* the kernel may read the user page under SMAP */
+
+		/* A store that misses, 6 user loads (the first tags the L0), 4
+		 * kernel loads (the first tags the kernel's read tag), 3 user
+		 * stores (the first tags the write tag). */
+		cpu_set_user(v, true);
+		cpu_store(v, VA_4K, 8, 7);
+		vm_sync_stats(vm);
+		uint64_t served0 = vm->cache.served[0], cyc0 = vm->st.cyc_access;
+		for (int i = 0; i < 6; i++)
+			assert_int_equal(cpu_load(v, VA_4K + 8 * (uint64_t)i, 8), i ? 0 : 7);
+		cpu_set_user(v, false);
+		for (int i = 0; i < 4; i++)
+			(void)cpu_load(v, VA_4K + 64, 8);
+		cpu_set_user(v, true);
+		for (int i = 0; i < 3; i++)
+			cpu_store(v, VA_4K + 128, 8, (uint64_t)i);
+		/* 5 + 3 + 2 accesses took the L0: counted there alone. */
+		assert_int_equal(v->tlb.c.l0_hits[1], 5 + 2);
+		assert_int_equal(v->tlb.c.l0_hits[0], 3);
+		assert_int_equal(vm->st.accesses, 14 - 10);
+
+		assert_int_equal(tlb_counters(&v->tlb).l1_hits, 13);
+		assert_int_equal(vm_accesses(vm), 14);
+		assert_int_equal(vm_user_accesses(vm), 10);
+		assert_int_equal(v->tlb.c.l0_hits[0] + v->tlb.c.l0_hits[1], 0);
+		assert_int_equal(tlb_counters(&v->tlb).l1_hits, 13);
+		assert_int_equal(tlb_counters(&v->tlb).lookups, 14);
+		vm_sync_stats(vm);
+		vm_sync_stats(vm);
+		assert_int_equal(vm->st.accesses, 14);
+		assert_int_equal(vm->st.tlb_hits, 13);
+		assert_int_equal(vm->st.tlb_misses, 1);
+		if (!on) {
+			/* The 13 hits after the store: 13 L1 references of
+			 * the model, ref_l1 cycles each. */
+			assert_int_equal(vm->cache.served[0] - served0, 13);
+			assert_int_equal(vm->st.cyc_access - cyc0, 13 * (uint64_t)vm->cost.ref_l1);
+		} else {
+			/* Two lines, the store's left in the L1: 13 L1 hits
+			 * but the first of VA_4K + 64 and of VA_4K + 128 (the
+			 * model saw each reference, and charged it). */
+			assert_int_equal(vm->cache.served[0] - served0, 11);
+			assert_true(vm->st.cyc_access - cyc0 > 13 * (uint64_t)vm->cost.ref_l1);
+		}
+		vm_destroy(vm);
+	}
 }
 
 static uint64_t dummy_counter;
@@ -418,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_walk_large_refs), cmocka_unit_test(test_fault_codes),
 		cmocka_unit_test(test_psc_shortens),   cmocka_unit_test(test_cr3_flush),
 		cmocka_unit_test(test_l0_tags_follow_context),
+		cmocka_unit_test(test_l0_hits_fold_exactly),
 		cmocka_unit_test(test_world_switch_flush), cmocka_unit_test(test_p2m_chunks),
 		cmocka_unit_test(test_digest),         cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_straddle),

@@ -353,7 +353,7 @@ static void replay_run(struct wl_ctx *c)
 		return;
 	}
 
-	uint64_t acc0 = c->vm->st.accesses, miss0 = c->vm->st.tlb_misses;
+	uint64_t acc0 = vm_accesses(c->vm), miss0 = c->vm->st.tlb_misses;
 	uint64_t l1_0 = tlb_counters(&v->tlb).l1_hits;
 	double best = 0;
 	for (unsigned s = 0; s < job->repeat; s++) {
@@ -366,7 +366,7 @@ static void replay_run(struct wl_ctx *c)
 		if ((double)done / dt > best)
 			best = (double)done / dt;
 	}
-	uint64_t acc = c->vm->st.accesses - acc0, miss = c->vm->st.tlb_misses - miss0;
+	uint64_t acc = vm_accesses(c->vm) - acc0, miss = c->vm->st.tlb_misses - miss0;
 	uint64_t l1 = tlb_counters(&v->tlb).l1_hits - l1_0;
 	job->rate = best;
 	job->hit_pct = acc ? 100.0 * (double)(acc - miss) / (double)acc : 0;

@@ -12,8 +12,9 @@
  * direct-mapped array in front of the l1d, as QEMU's CPUTLBEntry keeps one
  * tag word per access kind): a match is a hit on the slot's l1d entry whose
  * rights were checked when the tag was set, and costs one compare and one
- * add, plus the entry's LRU stamp when it is not the memo entry, as the set
- * search's hit would. The vCPU empties the L0 when its PCID or its rights
+ * add (l0_hits[user], from which vm_stats_fold() derives the access's
+ * counts), plus the entry's LRU stamp when it does not hold the latest one,
+ * as the set search's hit would. The vCPU empties the L0 when its PCID or its rights
  * change (cpu_write_cr3(), cpu_rights_update()); the TLB empties the slot
  * of an l1d entry it replaces or drops, and every slot at a flush.
  * Otherwise the inline 4K probe (tlb_lookup_4k_ctx()) runs with the context
@@ -23,7 +24,9 @@
  * Every access is charged to cyc_access exactly once, when it completes: a
  * load or store the latency of the cache level that served its line
  * (vm_data_ref(), an inline last-line check then a direct call), a fetch the
- * flat cost.access (instruction caches are not modelled).
+ * flat cost.access (instruction caches are not modelled). An L0 hit with
+ * the cache model off is charged cost.ref_l1, what vm_data_ref() gives
+ * then, by vm_stats_fold(): it does no cache work at all.
  *
  * Caller's duty: an access never crosses a page (cpu_*_any split it), and
  * size is 1, 2, 4 or 8.
@@ -79,21 +82,36 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
  * The L0 hit: the TLB's L0 slot of va's page holds a tag for (user, kind)
  * that names that page (struct tlb_l0), so this access is a hit on the
  * slot's l1d entry with the rights it needs. It does what the probe below
- * does on that hit: the lookup is counted as an inline L1 hit, and the
- * entry takes a new LRU stamp unless the slot is mru_slot (its entry is the
- * memo entry, the MRU of its set).
+ * does on that hit: the entry takes a new LRU stamp unless the slot is the
+ * one at mru_l0 (its entry holds the latest stamp, the MRU of its set),
+ * and it counts one thing, l0_hits[user]. That one count stands for the
+ * access (accesses, user_accesses), for the TLB's inline L1 hit, and with
+ * the cache model off for the access's L1 reference and its cost.ref_l1
+ * cycles, all of which it determines; vm_stats_fold() adds them where they
+ * are read. With the model on, the access's line goes through the model,
+ * the level that served it charged to cyc_access, as on every other path.
+ * *off gets the slot's offset (tlb_l0_at()).
  */
 static inline __attribute__((always_inline)) bool cpu_l0_hit(struct vcpu *v, gva_t gva, bool user,
-							     enum access_kind k, uint64_t *hpa)
+							     enum access_kind k, size_t *off)
 {
 	struct tlb *t = &v->tlb;
-	const struct tlb_l0 *s = tlb_l0_slot(t, gva);
+	size_t o = tlb_l0_offset(gva);
+	/* The slot's address from v itself: one addressing mode, with no
+	 * register kept for &v->tlb. */
+	const struct tlb_l0 *s =
+	    (const struct tlb_l0 *)((const char *)v + (offsetof(struct vcpu, tlb.l0) + o));
 
 	if (likely(s->tag[k][user] == gva >> PAGE_SHIFT)) {
-		t->c.l1d_hits++;
-		if (s != t->mru_slot)
-			tlb_l0_touch(t, s);
-		*hpa = gva + s->delta;
+		t->c.l0_hits[user]++;
+		if (o != t->mru_l0)
+			tlb_l0_touch(t, s, o);
+		if (v->cache_on) {
+			struct vm *vm = v->vm;
+
+			vm->st.cyc_access += vm_data_ref(vm, gva + s->delta);
+		}
+		*off = o;
 		return true;
 	}
 	return false;
@@ -114,7 +132,7 @@ cpu_probe_hit(struct vcpu *v, gva_t gva, bool user, enum access_kind k, uint64_t
 	if (likely(e != NULL)) {
 		if (unlikely(!cpu_tlb_ok(v, e, k, user)))
 			return false;
-		tlb_l0_set(t, user, k, gva, e);
+		tlb_l0_set(t, user, k, gva, e, (uint64_t)(uintptr_t)v->vm->hm.base);
 		*hpa = e->hpa + (gva & (PAGE_SIZE - 1));
 		return true;
 	}
@@ -126,16 +144,38 @@ cpu_probe_hit(struct vcpu *v, gva_t gva, bool user, enum access_kind k, uint64_t
 	return false;
 }
 
+/*
+ * Count an access that did not hit the L0. Two adds to neighbouring
+ * counters are what the compiler likes to pair into one vector add, whose
+ * operands it then builds at every access of a replay loop, L0 hits
+ * included; the user count is a branch instead.
+ */
+static inline __attribute__((always_inline)) void cpu_count_access(struct vm *vm, bool user)
+{
+	vm->st.accesses++;
+	if (user)
+		vm->st.user_accesses++;
+}
+
+/* The host address of an L0 hit on gva through the slot at off. */
+static inline __attribute__((always_inline)) uint8_t *cpu_l0_ptr(struct vcpu *v, size_t off,
+								 gva_t gva)
+{
+	return (uint8_t *)(uintptr_t)(gva + tlb_l0_at(&v->tlb, off)->host);
+}
+
 static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, gva_t gva,
 							       unsigned size)
 {
-	struct vm *vm = v->vm;
 	bool user = v->user;
+	size_t off;
+	if (likely(cpu_l0_hit(v, gva, user, ACC_READ, &off))) {
+		return cpu_load_sized(cpu_l0_ptr(v, off, gva), size);
+	}
+	struct vm *vm = v->vm;
 	uint64_t hpa;
-	vm->st.accesses++;
-	vm->st.user_accesses += user;
-	if (likely(cpu_l0_hit(v, gva, user, ACC_READ, &hpa) ||
-		   cpu_probe_hit(v, gva, user, ACC_READ, &hpa))) {
+	cpu_count_access(vm, user);
+	if (likely(cpu_probe_hit(v, gva, user, ACC_READ, &hpa))) {
 		vm->st.cyc_access += vm_data_ref(vm, hpa);
 		return cpu_load_sized(vm->hm.base + hpa, size);
 	}
@@ -146,13 +186,16 @@ static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, g
 static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_t gva,
 							    unsigned size, uint64_t val)
 {
-	struct vm *vm = v->vm;
 	bool user = v->user;
+	size_t off;
+	if (likely(cpu_l0_hit(v, gva, user, ACC_WRITE, &off))) {
+		cpu_store_sized(cpu_l0_ptr(v, off, gva), size, val);
+		return;
+	}
+	struct vm *vm = v->vm;
 	uint64_t hpa;
-	vm->st.accesses++;
-	vm->st.user_accesses += user;
-	if (likely(cpu_l0_hit(v, gva, user, ACC_WRITE, &hpa) ||
-		   cpu_probe_hit(v, gva, user, ACC_WRITE, &hpa))) {
+	cpu_count_access(vm, user);
+	if (likely(cpu_probe_hit(v, gva, user, ACC_WRITE, &hpa))) {
 		vm->st.cyc_access += vm_data_ref(vm, hpa);
 		cpu_store_sized(vm->hm.base + hpa, size, val);
 		return;
@@ -166,8 +209,7 @@ static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_
 static inline void cpu_fetch(struct vcpu *v, gva_t gva, unsigned size)
 {
 	struct vm *vm = v->vm;
-	vm->st.accesses++;
-	vm->st.user_accesses += v->user;
+	cpu_count_access(vm, v->user);
 	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_FETCH);
 	if (likely(cpu_tlb_ok(v, e, ACC_FETCH, v->user))) {
 		vm->st.cyc_access += vm->cost.access;

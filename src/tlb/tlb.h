@@ -13,7 +13,8 @@
  *   l2         unified, all sizes; a hit there refills the L1 array
  * Entries carry the VPID and PCID they were filled under. A global entry
  * (TLBF_G) matches any PCID of its VPID. Replacement is LRU by a per-TLB
- * clock stamped on every hit and fill.
+ * 64-bit clock stamped on every hit and fill (it never wraps: at one tick
+ * a nanosecond, 2^64 ticks take 584 years).
  *
  * Invariants:
  *   - a valid entry equals what a fresh walk would have returned when it was
@@ -22,9 +23,14 @@
  *   - an address is present at most once per array for a given
  *     (vpid, pcid, size);
  *   - sets is a power of two;
- *   - mru is NULL or a valid l1d entry, the MRU of its set; mru_vpn is
- *     TLB_NO_VPN or mru's vpn, and then a lookup of (mru_vpn, mru_ctx)
- *     finds mru; mru_slot is NULL or an L0 slot whose entry is mru;
+ *   - stamps are given out by ++clock (a fill's L1 entry and its L2 copy
+ *     share one), so an l1d entry whose stamp equals the clock is the l1d
+ *     entry stamped last, the MRU of its set, and no other l1d entry's
+ *     stamp equals the clock;
+ *   - mru is NULL or a valid l1d entry; mru_vpn is TLB_NO_VPN or mru's
+ *     vpn, and then a lookup of (mru_vpn, mru_ctx) finds mru; mru_l0 is
+ *     TLB_L0_NONE or the offset of an L0 slot whose entry holds
+ *     stamp == clock;
  *   - an L0 slot (struct tlb_l0) whose page is not TLB_NO_VPN names a valid
  *     l1d entry e of that page, at host-physical page << 12 + delta, its
  *     index is page mod TLB_L0_SLOTS and its bit of l0_used is set; every
@@ -40,7 +46,7 @@
 struct tlb_entry {
 	uint64_t vpn;   /* va >> page_shift(size), canonical bits only */
 	uint64_t hpa;   /* host physical base of the page */
-	uint32_t stamp; /* LRU clock value at last use */
+	uint64_t stamp; /* LRU clock value at last use */
 	uint16_t vpid;
 	uint16_t pcid;
 	uint8_t size;   /* enum page_size */
@@ -58,13 +64,18 @@ struct tlb_array {
  * The counters as kept. A data lookup that hits inline (the memo entry or
  * its l1d set, tlb_lookup_4k()) bumps l1d_hits alone; it is also a lookup,
  * a hit and an L1 hit, which tlb_counters() adds when the counts are read.
- * Read them through tlb_counters().
+ * A hit through the caller's L0 (struct tlb_l0) bumps l0_hits[user] alone,
+ * by the caller's privilege: it is an inline hit too, which tlb_counters()
+ * adds as well; the caller derives its own counts of those accesses from
+ * it, and may move it into l1d_hits when it does (vm_stats_fold()). Read
+ * them through tlb_counters().
  */
 struct tlb_counters {
 	uint64_t lookups, hits, l1_hits, l2_hits, misses, fills, evictions;
 	uint64_t flush_all, flush_vpid, flush_pcid, flush_addr, flush_nonglobal;
 	uint64_t entries_flushed;
 	uint64_t l1d_hits;
+	uint64_t l0_hits[2];
 };
 
 /* Slots of the L0 (a power of two): as many as the default l1d entries. */
@@ -76,38 +87,43 @@ struct tlb_counters {
  * tag[kind][user] == va >> PAGE_SHIFT says that a data lookup of va under
  * the caller's current (VPID, PCID) finds e in l1d, and that the caller's
  * rights check passes on e for (user, kind); the page is then at
- * host-physical va + delta. TLB_NO_VPN, which no va >> PAGE_SHIFT equals,
- * is an empty tag. The slot of va is (va >> PAGE_SHIFT) mod TLB_L0_SLOTS.
+ * host-physical va + delta, and at va + host in the caller's address space
+ * (host = delta + the base the caller gave tlb_l0_set(): where its host
+ * memory starts). TLB_NO_VPN, which no va >> PAGE_SHIFT equals, is an
+ * empty tag. The slot of va is (va >> PAGE_SHIFT) mod TLB_L0_SLOTS.
  * A hit through a tag is exactly the hit the lookup would make: counted in
- * l1d_hits, and e stamped unless the slot is mru_slot (tlb_l0_touch()).
+ * l0_hits[user], and e stamped unless the slot is at mru_l0 (tlb_l0_touch()).
  */
 struct tlb_l0 {
 	uint64_t tag[2][2];
 	uint64_t page; /* va >> PAGE_SHIFT the tags are for, or TLB_NO_VPN */
 	uint64_t delta;
 	struct tlb_entry *e;
-	uint64_t pad; /* 64 bytes a slot */
+	uint64_t host; /* delta + the caller's base (64 bytes a slot) */
 };
 
 struct tlb {
 	struct tlb_array l1d, l1d_large, l1i, l2;
-	/* The l1d entry that took the latest stamp, or NULL once anything else
-	 * is stamped: it is the MRU of its set, so hitting it again needs no
-	 * new stamp (the LRU order of every set stays the same). */
+	/* The memo: the l1d entry the latest inline lookup (tlb_lookup_4k())
+	 * hit, or NULL once an entry may have changed (fills and flushes
+	 * forget it). */
 	struct tlb_entry *mru;
-	/* The key mru was stamped for: a data lookup of vpn mru_vpn under
+	/* The key mru was found under: a data lookup of vpn mru_vpn under
 	 * tlb_ctx(vpid, pcid) == mru_ctx is that hit again, found by two
-	 * compares. No entry changes without the memo being forgotten first
-	 * (every stamp and every flush forget it), so the key alone proves the
-	 * hit. mru_vpn is TLB_NO_VPN, which no address has, when mru is NULL,
-	 * and after an L0 hit made mru (no key: the next lookup of that page
-	 * searches its set, finds mru and writes no stamp). */
+	 * compares. No entry changes without the memo being forgotten first,
+	 * so the key alone proves the hit; the hit needs a new stamp unless
+	 * mru holds the latest (stamp == clock: it is the MRU of its set, and
+	 * the LRU order of every set stays the same without one). mru_vpn is
+	 * TLB_NO_VPN, which no address has, when mru is NULL. */
 	uint64_t mru_vpn;
 	uint32_t mru_ctx;
-	uint32_t clock;
-	/* An L0 slot whose entry is mru, or NULL: a hit through it needs no
-	 * stamp, found by one compare (cpu_l0_hit()). */
-	const struct tlb_l0 *mru_slot;
+	/* The LRU clock: the latest stamp given out. */
+	uint64_t clock;
+	/* The byte offset in l0 (tlb_l0_offset()) of a slot whose entry holds
+	 * the latest stamp, or TLB_L0_NONE: a hit through it needs no stamp,
+	 * found by one compare of the offset the hit computed anyway
+	 * (cpu_l0_hit()). Any other stamp resets it. */
+	uint64_t mru_l0;
 	struct tlb_counters c;
 	/* The L0 (struct tlb_l0): set by the caller with tlb_l0_set() after a
 	 * hit of the inline probe, emptied by it with tlb_l0_clear() when its
@@ -142,18 +158,27 @@ static inline uint32_t tlb_ctx(uint16_t vpid, uint16_t pcid)
 
 _Static_assert(sizeof(struct tlb_l0) == 64, "an L0 slot is 64 bytes");
 
-/* The L0 slot of va: slot (va >> PAGE_SHIFT) mod TLB_L0_SLOTS, its byte
- * offset taken from va with one shift and one mask. */
+/* The byte offset in t->l0 of va's slot, (va >> PAGE_SHIFT) mod
+ * TLB_L0_SLOTS, taken from va with one shift and one mask. */
+static inline __attribute__((always_inline)) size_t tlb_l0_offset(gva_t va)
+{
+	return (va >> (PAGE_SHIFT - 6)) & ((TLB_L0_SLOTS - 1) * sizeof(struct tlb_l0));
+}
+
+/* The L0 slot at byte offset off, and the slot of va. */
+static inline __attribute__((always_inline)) const struct tlb_l0 *tlb_l0_at(const struct tlb *t,
+									    size_t off)
+{
+	return (const struct tlb_l0 *)((const char *)t + (offsetof(struct tlb, l0) + off));
+}
 static inline __attribute__((always_inline)) const struct tlb_l0 *tlb_l0_slot(const struct tlb *t,
 									      gva_t va)
 {
-	return (const struct tlb_l0 *)((const char *)t->l0 +
-				       ((va >> (PAGE_SHIFT - 6)) &
-					((TLB_L0_SLOTS - 1) * sizeof(struct tlb_l0))));
+	return tlb_l0_at(t, tlb_l0_offset(va));
 }
 
-/* Renumber LRU stamps before the clock wraps (rare). */
-void tlb_renumber(struct tlb *t);
+/* mru_l0 when no slot is (an offset no slot has). */
+#define TLB_L0_NONE UINT64_MAX
 
 /* Empty one L0 slot. */
 static inline void tlb_l0_empty(struct tlb *t, unsigned i)
@@ -164,8 +189,8 @@ static inline void tlb_l0_empty(struct tlb *t, unsigned i)
 	s->page = TLB_NO_VPN;
 	s->e = NULL;
 	t->l0_used &= ~(UINT64_C(1) << i);
-	if (t->mru_slot == s)
-		t->mru_slot = NULL;
+	if (t->mru_l0 == i * sizeof(*s))
+		t->mru_l0 = TLB_L0_NONE;
 }
 
 /* Empty every L0 slot (the caller's context or rights changed; a flush). */
@@ -192,20 +217,21 @@ static inline void tlb_mru_forget(struct tlb *t)
 {
 	t->mru = NULL;
 	t->mru_vpn = TLB_NO_VPN;
-	t->mru_slot = NULL;
+	t->mru_l0 = TLB_L0_NONE;
 }
 
 /*
  * Tag l1d entry e in the L0 for a data access of kind k (ACC_READ or
  * ACC_WRITE) at va by a caller at privilege 'user', whose rights check
  * passed on it. Caller's duty: the inline lookup of va (tlb_lookup_4k_ctx())
- * just returned e, under the caller's current (VPID, PCID), so e is the
- * memo entry and the slot becomes mru_slot. A slot holds the tags of one
+ * just returned e, under the caller's current (VPID, PCID), so e holds the
+ * latest stamp and the slot becomes the one at mru_l0. A slot holds the tags of one
  * page: another page (or the same entry through other sign bits) replaces
- * them.
+ * them. base is where the caller's host memory starts, the same at every
+ * call: the slot's host offset is delta + base.
  */
 static inline void tlb_l0_set(struct tlb *t, bool user, enum access_kind k, gva_t va,
-			      struct tlb_entry *e)
+			      struct tlb_entry *e, uint64_t base)
 {
 	uint64_t page = va >> PAGE_SHIFT;
 	unsigned i = (unsigned)(page & (TLB_L0_SLOTS - 1));
@@ -216,42 +242,51 @@ static inline void tlb_l0_set(struct tlb *t, bool user, enum access_kind k, gva_
 		s->page = page;
 		s->e = e;
 		s->delta = e->hpa - (va & PAGE_MASK);
+		s->host = s->delta + base;
 		t->l0_used |= UINT64_C(1) << i;
 	}
 	s->tag[k][user] = page;
-	t->mru_slot = s;
+	t->mru_l0 = i * sizeof(*s);
 }
 
 /*
- * An L0 hit through slot s that is not mru_slot: its entry e takes the
- * stamp that the set search's hit (tlb_probe_4k()) would write, and becomes
- * the memo, with no key (see mru_vpn). If e was the memo already (found
- * through another slot, or before its slot was linked), the new stamp
- * keeps the LRU order of its set: e held the largest stamp of the set and
- * still does. The lookup is counted by the caller.
+ * An L0 hit through slot s at offset off (tlb_l0_at(t, off) == s), off not
+ * mru_l0: its entry takes the stamp that the set search's hit
+ * (tlb_probe_4k()) would write, and off becomes mru_l0. If the entry held the latest stamp already (found through
+ * another slot, or before its slot was linked), the new stamp keeps the
+ * LRU order of its set: it held the largest stamp of the set and still
+ * does. The memo stays as it is (no entry changed): its next hit finds
+ * that it no longer holds the latest stamp and stamps it, as the set
+ * search would. The lookup is counted by the caller.
  */
 static inline __attribute__((always_inline)) void tlb_l0_touch(struct tlb *t,
-							       const struct tlb_l0 *s)
+							       const struct tlb_l0 *s, size_t off)
 {
-	struct tlb_entry *e = s->e;
-
-	if (unlikely(t->clock == UINT32_MAX))
-		tlb_renumber(t);
-	e->stamp = ++t->clock;
-	t->mru = e;
-	t->mru_vpn = TLB_NO_VPN;
-	t->mru_slot = s;
+	s->e->stamp = ++t->clock;
+	t->mru_l0 = off;
 }
 
-/* The counters, memo hits folded into lookups, hits and l1_hits. */
+/* A hit on e, as the set search stamps it: a new stamp unless e holds the
+ * latest one (then e is the MRU of its set, and stays so). */
+static inline __attribute__((always_inline)) void tlb_stamp_hit(struct tlb *t,
+								struct tlb_entry *e)
+{
+	if (e->stamp != t->clock) {
+		e->stamp = ++t->clock;
+		t->mru_l0 = TLB_L0_NONE;
+	}
+}
+
+/* The counters, inline and L0 hits folded into lookups, hits and l1_hits. */
 static inline struct tlb_counters tlb_counters(const struct tlb *t)
 {
 	struct tlb_counters c = t->c;
+	uint64_t n = c.l1d_hits + c.l0_hits[0] + c.l0_hits[1];
 
-	c.lookups += c.l1d_hits;
-	c.hits += c.l1d_hits;
-	c.l1_hits += c.l1d_hits;
-	c.l1d_hits = 0;
+	c.lookups += n;
+	c.hits += n;
+	c.l1_hits += n;
+	c.l1d_hits = c.l0_hits[0] = c.l0_hits[1] = 0;
 	return c;
 }
 
@@ -273,15 +308,10 @@ tlb_probe_4k(struct tlb *t, struct tlb_entry *e, uint32_t ways, uint64_t vpn, ui
 		if (e->vpn == vpn && e->vpid == vpid && (e->flags & TLBF_VALID) &&
 		    (e->pcid == pcid || (e->flags & TLBF_G))) {
 			t->c.l1d_hits++;
-			/* The memo's entry found under another key (a global
-			 * entry, another PCID) is still the MRU of its set: it
-			 * needs no new stamp. */
-			if (e != t->mru) {
-				if (unlikely(t->clock == UINT32_MAX))
-					tlb_renumber(t);
-				e->stamp = ++t->clock;
-				t->mru_slot = NULL;
-			}
+			/* The entry stamped last found again (under another
+			 * key: a global entry, another PCID; or after the
+			 * memo was forgotten) needs no new stamp. */
+			tlb_stamp_hit(t, e);
 			t->mru = e;
 			t->mru_vpn = vpn;
 			t->mru_ctx = ctx;
@@ -296,10 +326,10 @@ tlb_probe_4k(struct tlb *t, struct tlb_entry *e, uint32_t ways, uint64_t vpn, ui
  * (unrolled for 4 ways), for ctx == tlb_ctx(vpid, pcid), which the caller
  * may keep. Returns the 4K entry, counted as a lookup, a hit and an L1 hit,
  * or NULL with nothing counted (the caller goes on with tlb_lookup_rest()).
- * On a hit the entry is the memo (t->mru == the result). A hit on the entry
- * stamped last, under the key it was stamped for, compares two words and
- * writes no stamp: a stream that stays in one page costs no set search and
- * no LRU store.
+ * On a hit the entry is the memo (t->mru == the result) and holds the
+ * latest stamp. A hit on the memo, under the key it was found under,
+ * compares two words, and writes no stamp when the memo holds the latest:
+ * a stream that stays in one page costs no set search and no LRU store.
  */
 static inline __attribute__((always_inline)) struct tlb_entry *
 tlb_lookup_4k_ctx(struct tlb *t, gva_t va, uint32_t ctx)
@@ -307,6 +337,7 @@ tlb_lookup_4k_ctx(struct tlb *t, gva_t va, uint32_t ctx)
 	uint64_t vpn = (va & TLB_VA_MASK) >> PAGE_SHIFT;
 	if (likely(vpn == t->mru_vpn && ctx == t->mru_ctx)) {
 		t->c.l1d_hits++;
+		tlb_stamp_hit(t, t->mru);
 		return t->mru;
 	}
 	struct tlb_entry *e = t->l1d.e + (size_t)(vpn & t->l1d.set_mask) * t->l1d.ways;
