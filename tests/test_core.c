@@ -255,21 +255,19 @@ static void test_l0_tags_follow_context(void **state)
 	build_tables(vm);
 	struct vcpu *v = &vm->vcpu;
 	uint64_t cr3 = v->cr3;
-	const struct tlb_l0 *s = tlb_l0_slot(&v->tlb, VA_4K);
 	for (int i = 0; i < 5; i++)
 		(void)cpu_load(v, VA_4K + 8 * (uint64_t)i, 8);
 	assert_int_equal(vm->st.walks, 1);
-	assert_int_equal(s->tag[ACC_READ][1], VA_4K >> PAGE_SHIFT);
-	assert_int_equal(s->tag[ACC_WRITE][1], TLB_NO_VPN);
-	assert_int_equal(v->tlb.mru_l0, tlb_l0_offset(VA_4K));
-	assert_ptr_equal(tlb_l0_at(&v->tlb, v->tlb.mru_l0), s);
+	assert_int_equal(tlb_l0_tag(&v->tlb, VA_4K, true, ACC_READ), VA_4K >> PAGE_SHIFT);
+	assert_int_equal(tlb_l0_tag(&v->tlb, VA_4K, true, ACC_WRITE), TLB_NO_VPN);
+	assert_int_equal(v->tlb.mru_l0, tlb_l0_index(VA_4K >> PAGE_SHIFT, true));
 	assert_int_equal(tlb_counters(&v->tlb).lookups, 5);
 	assert_int_equal(tlb_counters(&v->tlb).l1_hits, 4);
 	assert_int_equal(tlb_counters(&v->tlb).misses, 1);
 
 	/* Another PCID, no flush: the tag is gone and the page walks again. */
 	cpu_write_cr3(v, cr3 | 7 | CR3_NOFLUSH);
-	assert_int_equal(s->tag[ACC_READ][1], TLB_NO_VPN);
+	assert_int_equal(tlb_l0_tag(&v->tlb, VA_4K, true, ACC_READ), TLB_NO_VPN);
 	assert_int_equal(v->tlb.l0_used, 0);
 	(void)cpu_load(v, VA_4K, 8);
 	assert_int_equal(vm->st.walks, 2);
@@ -283,11 +281,11 @@ static void test_l0_tags_follow_context(void **state)
 	cpu_set_user(v, false);
 	for (int i = 0; i < 3; i++)
 		(void)cpu_load(v, VA_4K, 8);
-	assert_int_equal(s->tag[ACC_READ][0], VA_4K >> PAGE_SHIFT);
+	assert_int_equal(tlb_l0_tag(&v->tlb, VA_4K, false, ACC_READ), VA_4K >> PAGE_SHIFT);
 	int faults = 0;
 	cpu_set_vector(v, VEC_PF, pf_set_ac, &faults);
 	cpu_set_ac(v, false);
-	assert_int_equal(s->tag[ACC_READ][0], TLB_NO_VPN);
+	assert_int_equal(tlb_l0_tag(&v->tlb, VA_4K, false, ACC_READ), TLB_NO_VPN);
 	uint64_t misses = vm->st.tlb_misses;
 	(void)cpu_load(v, VA_4K, 8);
 	assert_int_equal(faults, 1);

@@ -222,31 +222,37 @@ static const char *tlb_check(const struct tlb *t)
 		return "no memo, no memo key";
 	}
 	if (t->mru_l0 != TLB_L0_NONE &&
-	    (t->mru_l0 % sizeof(struct tlb_l0) != 0 || t->mru_l0 >= sizeof(t->l0) ||
-	     tlb_l0_at(t, t->mru_l0)->page == TLB_NO_VPN ||
-	     tlb_l0_at(t, t->mru_l0)->e->stamp != t->clock))
-		return "mru_l0 is a slot whose entry holds the latest stamp";
+	    (t->mru_l0 >= TLB_L0_PAIRS || t->l0.page[t->mru_l0 / 2] == TLB_NO_VPN ||
+	     t->l0.e[t->mru_l0]->stamp != t->clock))
+		return "mru_l0 is a pair whose entry holds the latest stamp";
 	for (unsigned i = 0; i < TLB_L0_SLOTS; i++) {
-		const struct tlb_l0 *s = &t->l0[i];
+		const struct tlb_l0 *l = &t->l0;
+		uint64_t page = l->page[i];
 
-		if (s->page == TLB_NO_VPN) {
-			for (int u = 0; u < 2; u++)
+		if (page == TLB_NO_VPN) {
+			for (unsigned x = 2 * i; x < 2 * i + 2; x++)
 				for (int k = 0; k < 2; k++)
-					if (s->tag[k][u] != TLB_NO_VPN)
+					if (l->tag[k][x] != TLB_NO_VPN)
 						return "an empty L0 slot has no tag";
 			continue;
 		}
-		if ((s->page & (TLB_L0_SLOTS - 1)) != i || !(t->l0_used >> i & 1))
+		if ((page & (TLB_L0_SLOTS - 1)) != i || !(t->l0_used >> i & 1))
 			return "an L0 slot is the slot of its page, marked used";
-		if (!entry_in(&t->l1d, s->e) || !(s->e->flags & TLBF_VALID) ||
-		    s->e->vpn != ((s->page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT ||
-		    (s->page << PAGE_SHIFT) + s->delta != s->e->hpa)
-			return "an L0 slot names a valid l1d entry of its page";
-		if (s->host != s->delta + TEST_L0_BASE)
-			return "an L0 slot's host offset is its delta plus the caller's base";
-		for (int u = 0; u < 2; u++)
+		for (unsigned x = 2 * i; x < 2 * i + 2; x++) {
+			const struct tlb_entry *e = l->e[x];
+
+			if (!entry_in(&t->l1d, e) || !(e->flags & TLBF_VALID) ||
+			    e->vpn != ((page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT ||
+			    (page << PAGE_SHIFT) + l->delta[x] != e->hpa)
+				return "an L0 slot names a valid l1d entry of its page";
+			if (e != l->e[2 * i] || l->delta[x] != l->delta[2 * i])
+				return "both pairs of a slot name the same entry";
+			if (l->host[x] != l->delta[x] + TEST_L0_BASE)
+				return "an L0 pair's host offset is its delta plus the caller's base";
+		}
+		for (unsigned x = 2 * i; x < 2 * i + 2; x++)
 			for (int k = 0; k < 2; k++)
-				if (s->tag[k][u] != TLB_NO_VPN && s->tag[k][u] != s->page)
+				if (l->tag[k][x] != TLB_NO_VPN && l->tag[k][x] != page)
 					return "an L0 tag is its slot's page";
 	}
 	if (tlb_counters(t).lookups != tlb_counters(t).hits + t->c.misses)
@@ -1112,14 +1118,13 @@ static void test_differential_default_ways(void **state)
 static struct tlb_entry *l0_lookup(struct tlb *t, gva_t va, uint16_t v, uint16_t p,
 				   enum access_kind k)
 {
-	size_t off = tlb_l0_offset(va);
-	const struct tlb_l0 *s = tlb_l0_at(t, off);
+	size_t x = tlb_l0_index(va >> PAGE_SHIFT, 1);
 
-	if (s->tag[k][1] == va >> PAGE_SHIFT) {
+	if (t->l0.tag[k][x] == va >> PAGE_SHIFT) {
 		t->c.l0_hits[1]++;
-		if (off != t->mru_l0)
-			tlb_l0_touch(t, s, off);
-		return s->e;
+		if (x != t->mru_l0)
+			tlb_l0_touch(t, x);
+		return t->l0.e[x];
 	}
 	struct tlb_entry *e = tlb_lookup_4k(t, va, v, p);
 	if (e) {
@@ -1190,8 +1195,7 @@ static void test_l0_changes_nothing(void **state)
 		uint64_t hpa = (UINT64_C(0x100000) + pg * 16 + (pg < 8 ? 0 : p)) << PAGE_SHIFT;
 
 		if (op < 950) {
-			const struct tlb_l0 *s = tlb_l0_slot(t, va);
-			bool via_l0 = s->tag[k][1] == va >> PAGE_SHIFT;
+			bool via_l0 = tlb_l0_tag(t, va, true, k) == va >> PAGE_SHIFT;
 			struct tlb_entry *a = l0_lookup(t, va, 1, p, k);
 			struct tlb_entry *b = tlb_lookup(ref, va, 1, p, k);
 

@@ -82,36 +82,33 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
  * The L0 hit: the TLB's L0 slot of va's page holds a tag for (user, kind)
  * that names that page (struct tlb_l0), so this access is a hit on the
  * slot's l1d entry with the rights it needs. It does what the probe below
- * does on that hit: the entry takes a new LRU stamp unless the slot is the
- * one at mru_l0 (its entry holds the latest stamp, the MRU of its set),
+ * does on that hit: the entry takes a new LRU stamp unless the L0 pair is the
+ * pair at mru_l0 (its entry holds the latest stamp, the MRU of its set),
  * and it counts one thing, l0_hits[user]. That one count stands for the
  * access (accesses, user_accesses), for the TLB's inline L1 hit, and with
  * the cache model off for the access's L1 reference and its cost.ref_l1
  * cycles, all of which it determines; vm_stats_fold() adds them where they
  * are read. With the model on, the access's line goes through the model,
  * the level that served it charged to cyc_access, as on every other path.
- * *off gets the slot's offset (tlb_l0_at()).
+ * *pair gets the L0 pair of the hit (tlb_l0_index()).
  */
 static inline __attribute__((always_inline)) bool cpu_l0_hit(struct vcpu *v, gva_t gva, bool user,
-							     enum access_kind k, size_t *off)
+							     enum access_kind k, size_t *pair)
 {
 	struct tlb *t = &v->tlb;
-	size_t o = tlb_l0_offset(gva);
-	/* The slot's address from v itself: one addressing mode, with no
-	 * register kept for &v->tlb. */
-	const struct tlb_l0 *s =
-	    (const struct tlb_l0 *)((const char *)v + (offsetof(struct vcpu, tlb.l0) + o));
+	uint64_t vpn = gva >> PAGE_SHIFT;
+	size_t u = user, x = tlb_l0_index(vpn, u);
 
-	if (likely(s->tag[k][user] == gva >> PAGE_SHIFT)) {
-		t->c.l0_hits[user]++;
-		if (o != t->mru_l0)
-			tlb_l0_touch(t, s, o);
+	if (likely(t->l0.tag[k][x] == vpn)) {
+		t->c.l0_hits[u]++;
+		if (x != t->mru_l0)
+			tlb_l0_touch(t, x);
 		if (v->cache_on) {
 			struct vm *vm = v->vm;
 
-			vm->st.cyc_access += vm_data_ref(vm, gva + s->delta);
+			vm->st.cyc_access += vm_data_ref(vm, gva + t->l0.delta[x]);
 		}
-		*off = o;
+		*pair = x;
 		return true;
 	}
 	return false;
@@ -157,20 +154,20 @@ static inline __attribute__((always_inline)) void cpu_count_access(struct vm *vm
 		vm->st.user_accesses++;
 }
 
-/* The host address of an L0 hit on gva through the slot at off. */
-static inline __attribute__((always_inline)) uint8_t *cpu_l0_ptr(struct vcpu *v, size_t off,
+/* The host address of an L0 hit on gva through pair x. */
+static inline __attribute__((always_inline)) uint8_t *cpu_l0_ptr(struct vcpu *v, size_t x,
 								 gva_t gva)
 {
-	return (uint8_t *)(uintptr_t)(gva + tlb_l0_at(&v->tlb, off)->host);
+	return (uint8_t *)(uintptr_t)(gva + v->tlb.l0.host[x]);
 }
 
 static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, gva_t gva,
 							       unsigned size)
 {
 	bool user = v->user;
-	size_t off;
-	if (likely(cpu_l0_hit(v, gva, user, ACC_READ, &off))) {
-		return cpu_load_sized(cpu_l0_ptr(v, off, gva), size);
+	size_t x;
+	if (likely(cpu_l0_hit(v, gva, user, ACC_READ, &x))) {
+		return cpu_load_sized(cpu_l0_ptr(v, x, gva), size);
 	}
 	struct vm *vm = v->vm;
 	uint64_t hpa;
@@ -187,9 +184,9 @@ static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_
 							    unsigned size, uint64_t val)
 {
 	bool user = v->user;
-	size_t off;
-	if (likely(cpu_l0_hit(v, gva, user, ACC_WRITE, &off))) {
-		cpu_store_sized(cpu_l0_ptr(v, off, gva), size, val);
+	size_t x;
+	if (likely(cpu_l0_hit(v, gva, user, ACC_WRITE, &x))) {
+		cpu_store_sized(cpu_l0_ptr(v, x, gva), size, val);
 		return;
 	}
 	struct vm *vm = v->vm;

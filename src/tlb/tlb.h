@@ -29,12 +29,13 @@
  *     stamp equals the clock;
  *   - mru is NULL or a valid l1d entry; mru_vpn is TLB_NO_VPN or mru's
  *     vpn, and then a lookup of (mru_vpn, mru_ctx) finds mru; mru_l0 is
- *     TLB_L0_NONE or the offset of an L0 slot whose entry holds
+ *     TLB_L0_NONE or the index x of an L0 pair whose slot's entry holds
  *     stamp == clock;
- *   - an L0 slot (struct tlb_l0) whose page is not TLB_NO_VPN names a valid
- *     l1d entry e of that page, at host-physical page << 12 + delta, its
- *     index is page mod TLB_L0_SLOTS and its bit of l0_used is set; every
- *     tag of a slot is TLB_NO_VPN or its page; a slot whose page is
+ *   - an L0 slot i (struct tlb_l0) whose page[i] is not TLB_NO_VPN names a
+ *     valid l1d entry e of that page, at host-physical page << 12 + delta,
+ *     i is page mod TLB_L0_SLOTS and bit i of l0_used is set; both pairs
+ *     x = 2i, 2i + 1 hold the same e, delta and host; every tag of the
+ *     two pairs is TLB_NO_VPN or the page; a slot whose page is
  *     TLB_NO_VPN has every tag TLB_NO_VPN (tests/test_tlb.c checks these
  *     by brute force).
  */
@@ -81,25 +82,31 @@ struct tlb_counters {
 /* Slots of the L0 (a power of two): as many as the default l1d entries. */
 #define TLB_L0_SLOTS 64
 
+/* Pairs of the L0: one per slot and privilege, x = slot * 2 + user. */
+#define TLB_L0_PAIRS (TLB_L0_SLOTS * 2)
+
 /*
- * One slot of the L0, a direct-mapped array in front of the l1d that the
- * caller fills and reads (QEMU's CPUTLBEntry: one tag word per access kind).
- * tag[kind][user] == va >> PAGE_SHIFT says that a data lookup of va under
- * the caller's current (VPID, PCID) finds e in l1d, and that the caller's
- * rights check passes on e for (user, kind); the page is then at
- * host-physical va + delta, and at va + host in the caller's address space
- * (host = delta + the base the caller gave tlb_l0_set(): where its host
- * memory starts). TLB_NO_VPN, which no va >> PAGE_SHIFT equals, is an
- * empty tag. The slot of va is (va >> PAGE_SHIFT) mod TLB_L0_SLOTS.
+ * The L0, a direct-mapped array in front of the l1d that the caller fills
+ * and reads (QEMU's CPUTLBEntry: one tag word per access kind), kept as
+ * arrays indexed by pair, x = slot * 2 + user (tlb_l0_index()): a hit finds
+ * its tag, its host offset and its entry with x alone, one address
+ * computation each. tag[kind][x] == va >> PAGE_SHIFT says that a data
+ * lookup of va under the caller's current (VPID, PCID) finds e[x] in l1d,
+ * and that the caller's rights check passes on it for (user, kind); the
+ * page is then at host-physical va + delta[x], and at va + host[x] in the
+ * caller's address space (host = delta + the base the caller gave
+ * tlb_l0_set(): where its host memory starts). The two pairs of a slot hold
+ * the same e, delta and host. TLB_NO_VPN, which no va >> PAGE_SHIFT equals,
+ * is an empty tag. The slot of va is (va >> PAGE_SHIFT) mod TLB_L0_SLOTS.
  * A hit through a tag is exactly the hit the lookup would make: counted in
- * l0_hits[user], and e stamped unless the slot is at mru_l0 (tlb_l0_touch()).
+ * l0_hits[user], and e stamped unless x is mru_l0 (tlb_l0_touch()).
  */
 struct tlb_l0 {
-	uint64_t tag[2][2];
-	uint64_t page; /* va >> PAGE_SHIFT the tags are for, or TLB_NO_VPN */
-	uint64_t delta;
-	struct tlb_entry *e;
-	uint64_t host; /* delta + the caller's base (64 bytes a slot) */
+	uint64_t tag[2][TLB_L0_PAIRS];
+	uint64_t host[TLB_L0_PAIRS];
+	uint64_t delta[TLB_L0_PAIRS];
+	struct tlb_entry *e[TLB_L0_PAIRS];
+	uint64_t page[TLB_L0_SLOTS]; /* va >> PAGE_SHIFT the tags are for, or TLB_NO_VPN */
 };
 
 struct tlb {
@@ -119,10 +126,10 @@ struct tlb {
 	uint32_t mru_ctx;
 	/* The LRU clock: the latest stamp given out. */
 	uint64_t clock;
-	/* The byte offset in l0 (tlb_l0_offset()) of a slot whose entry holds
-	 * the latest stamp, or TLB_L0_NONE: a hit through it needs no stamp,
-	 * found by one compare of the offset the hit computed anyway
-	 * (cpu_l0_hit()). Any other stamp resets it. */
+	/* The pair (tlb_l0_index()) of a slot whose entry holds the latest
+	 * stamp, or TLB_L0_NONE: a hit through it needs no stamp, found by one
+	 * compare of the index the hit computed anyway (cpu_l0_hit()). Any
+	 * other stamp resets it. */
 	uint64_t mru_l0;
 	struct tlb_counters c;
 	/* The L0 (struct tlb_l0): set by the caller with tlb_l0_set() after a
@@ -131,7 +138,7 @@ struct tlb {
 	 * entry it overwrites or drops, and every slot at a flush. Bit i of
 	 * l0_used is set when slot i may hold a tag. */
 	uint64_t l0_used;
-	struct tlb_l0 l0[TLB_L0_SLOTS];
+	struct tlb_l0 l0;
 };
 
 /* The geometry of the four arrays. */
@@ -156,40 +163,35 @@ static inline uint32_t tlb_ctx(uint16_t vpid, uint16_t pcid)
 	return (uint32_t)vpid << 16 | pcid;
 }
 
-_Static_assert(sizeof(struct tlb_l0) == 64, "an L0 slot is 64 bytes");
-
-/* The byte offset in t->l0 of va's slot, (va >> PAGE_SHIFT) mod
- * TLB_L0_SLOTS, taken from va with one shift and one mask. */
-static inline __attribute__((always_inline)) size_t tlb_l0_offset(gva_t va)
+/* The L0 pair of page vpn (va >> PAGE_SHIFT) for privilege 'user':
+ * slot * 2 + user, from the page with one address computation and one
+ * mask. */
+static inline __attribute__((always_inline)) size_t tlb_l0_index(uint64_t vpn, size_t user)
 {
-	return (va >> (PAGE_SHIFT - 6)) & ((TLB_L0_SLOTS - 1) * sizeof(struct tlb_l0));
+	return (vpn * 2 + user) & (TLB_L0_PAIRS - 1);
 }
 
-/* The L0 slot at byte offset off, and the slot of va. */
-static inline __attribute__((always_inline)) const struct tlb_l0 *tlb_l0_at(const struct tlb *t,
-									    size_t off)
+/* The tag of va for (user, k) (tests, explain). */
+static inline uint64_t tlb_l0_tag(const struct tlb *t, gva_t va, bool user, enum access_kind k)
 {
-	return (const struct tlb_l0 *)((const char *)t + (offsetof(struct tlb, l0) + off));
-}
-static inline __attribute__((always_inline)) const struct tlb_l0 *tlb_l0_slot(const struct tlb *t,
-									      gva_t va)
-{
-	return tlb_l0_at(t, tlb_l0_offset(va));
+	return t->l0.tag[k][tlb_l0_index(va >> PAGE_SHIFT, user)];
 }
 
-/* mru_l0 when no slot is (an offset no slot has). */
+/* mru_l0 when no pair is (an index no pair has). */
 #define TLB_L0_NONE UINT64_MAX
 
-/* Empty one L0 slot. */
+/* Empty one L0 slot (both its pairs). */
 static inline void tlb_l0_empty(struct tlb *t, unsigned i)
 {
-	struct tlb_l0 *s = &t->l0[i];
+	struct tlb_l0 *l = &t->l0;
 
-	s->tag[0][0] = s->tag[0][1] = s->tag[1][0] = s->tag[1][1] = TLB_NO_VPN;
-	s->page = TLB_NO_VPN;
-	s->e = NULL;
+	for (unsigned x = 2 * i; x < 2 * i + 2; x++) {
+		l->tag[0][x] = l->tag[1][x] = TLB_NO_VPN;
+		l->e[x] = NULL;
+	}
+	l->page[i] = TLB_NO_VPN;
 	t->l0_used &= ~(UINT64_C(1) << i);
-	if (t->mru_l0 == i * sizeof(*s))
+	if (t->mru_l0 / 2 == i)
 		t->mru_l0 = TLB_L0_NONE;
 }
 
@@ -207,7 +209,7 @@ static inline void tlb_l0_drop(struct tlb *t, const struct tlb_entry *e)
 {
 	unsigned i = (unsigned)(e->vpn & (TLB_L0_SLOTS - 1));
 
-	if (t->l0[i].e == e)
+	if (t->l0.e[2 * i] == e)
 		tlb_l0_empty(t, i);
 }
 
@@ -225,7 +227,7 @@ static inline void tlb_mru_forget(struct tlb *t)
  * ACC_WRITE) at va by a caller at privilege 'user', whose rights check
  * passed on it. Caller's duty: the inline lookup of va (tlb_lookup_4k_ctx())
  * just returned e, under the caller's current (VPID, PCID), so e holds the
- * latest stamp and the slot becomes the one at mru_l0. A slot holds the tags of one
+ * latest stamp and the pair becomes mru_l0. A slot holds the tags of one
  * page: another page (or the same entry through other sign bits) replaces
  * them. base is where the caller's host memory starts, the same at every
  * call: the slot's host offset is delta + base.
@@ -235,35 +237,37 @@ static inline void tlb_l0_set(struct tlb *t, bool user, enum access_kind k, gva_
 {
 	uint64_t page = va >> PAGE_SHIFT;
 	unsigned i = (unsigned)(page & (TLB_L0_SLOTS - 1));
-	struct tlb_l0 *s = &t->l0[i];
+	struct tlb_l0 *l = &t->l0;
 
-	if (s->page != page) {
-		s->tag[0][0] = s->tag[0][1] = s->tag[1][0] = s->tag[1][1] = TLB_NO_VPN;
-		s->page = page;
-		s->e = e;
-		s->delta = e->hpa - (va & PAGE_MASK);
-		s->host = s->delta + base;
+	if (l->page[i] != page) {
+		uint64_t delta = e->hpa - (va & PAGE_MASK);
+
+		for (unsigned x = 2 * i; x < 2 * i + 2; x++) {
+			l->tag[0][x] = l->tag[1][x] = TLB_NO_VPN;
+			l->e[x] = e;
+			l->delta[x] = delta;
+			l->host[x] = delta + base;
+		}
+		l->page[i] = page;
 		t->l0_used |= UINT64_C(1) << i;
 	}
-	s->tag[k][user] = page;
-	t->mru_l0 = i * sizeof(*s);
+	l->tag[k][2 * i + user] = page;
+	t->mru_l0 = 2 * i + user;
 }
 
 /*
- * An L0 hit through slot s at offset off (tlb_l0_at(t, off) == s), off not
- * mru_l0: its entry takes the stamp that the set search's hit
- * (tlb_probe_4k()) would write, and off becomes mru_l0. If the entry held the latest stamp already (found through
+ * An L0 hit through pair x, not mru_l0: its entry takes the stamp that the
+ * set search's hit (tlb_probe_4k()) would write, and x becomes mru_l0. If the entry held the latest stamp already (found through
  * another slot, or before its slot was linked), the new stamp keeps the
  * LRU order of its set: it held the largest stamp of the set and still
  * does. The memo stays as it is (no entry changed): its next hit finds
  * that it no longer holds the latest stamp and stamps it, as the set
  * search would. The lookup is counted by the caller.
  */
-static inline __attribute__((always_inline)) void tlb_l0_touch(struct tlb *t,
-							       const struct tlb_l0 *s, size_t off)
+static inline __attribute__((always_inline)) void tlb_l0_touch(struct tlb *t, size_t x)
 {
-	s->e->stamp = ++t->clock;
-	t->mru_l0 = off;
+	t->l0.e[x]->stamp = ++t->clock;
+	t->mru_l0 = x;
 }
 
 /* A hit on e, as the set search stamps it: a new stamp unless e holds the
