@@ -329,11 +329,11 @@ static void test_l0_hits_fold_exactly(void **state)
 		for (int i = 0; i < 6; i++)
 			assert_int_equal(cpu_load(v, VA_4K + 8 * (uint64_t)i, 8), i ? 0 : 7);
 		cpu_set_user(v, false);
-		for (int i = 0; i < 4; i++)
-			(void)cpu_load(v, VA_4K + 64, 8);
+		for (int i = 0; i < 4; i++) /* the flag given, as bench's replay does */
+			(void)cpu_load_cm(v, VA_4K + 64, 8, on);
 		cpu_set_user(v, true);
 		for (int i = 0; i < 3; i++)
-			cpu_store(v, VA_4K + 128, 8, (uint64_t)i);
+			cpu_store_cm(v, VA_4K + 128, 8, (uint64_t)i, on);
 		/* 5 + 3 + 2 accesses took the L0: counted there alone. */
 		assert_int_equal(v->tlb.c.l0_hits[1], 5 + 2);
 		assert_int_equal(v->tlb.c.l0_hits[0], 3);

@@ -90,10 +90,12 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
  * cycles, all of which it determines; vm_stats_fold() adds them where they
  * are read. With the model on, the access's line goes through the model,
  * the level that served it charged to cyc_access, as on every other path.
- * *pair gets the L0 pair of the hit (tlb_l0_index()).
+ * *pair gets the L0 pair of the hit (tlb_l0_index()). cache_on is
+ * v->cache_on (cpu_load_cm()).
  */
 static inline __attribute__((always_inline)) bool cpu_l0_hit(struct vcpu *v, gva_t gva, bool user,
-							     enum access_kind k, size_t *pair)
+							     enum access_kind k, size_t *pair,
+							     bool cache_on)
 {
 	struct tlb *t = &v->tlb;
 	uint64_t vpn = gva >> PAGE_SHIFT;
@@ -103,7 +105,7 @@ static inline __attribute__((always_inline)) bool cpu_l0_hit(struct vcpu *v, gva
 		t->c.l0_hits[u]++;
 		if (x != t->mru_l0)
 			tlb_l0_touch(t, x);
-		if (v->cache_on) {
+		if (cache_on) {
 			struct vm *vm = v->vm;
 
 			vm->st.cyc_access += vm_data_ref(vm, gva + t->l0.delta[x]);
@@ -161,12 +163,19 @@ static inline __attribute__((always_inline)) uint8_t *cpu_l0_ptr(struct vcpu *v,
 	return (uint8_t *)(uintptr_t)(gva + v->tlb.l0.host[x]);
 }
 
-static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, gva_t gva,
-							       unsigned size)
+/*
+ * cpu_load() and cpu_store() with the vCPU's cache_on given by the caller:
+ * a caller that makes many accesses in a row may read v->cache_on once and
+ * pass it as a constant, so that an L0 hit with the cache model off tests
+ * nothing about the model (bench's replay does). Caller's duty: cache_on ==
+ * v->cache_on (it never changes after vm_create()).
+ */
+static inline __attribute__((always_inline)) uint64_t cpu_load_cm(struct vcpu *v, gva_t gva,
+								  unsigned size, bool cache_on)
 {
 	bool user = v->user;
 	size_t x;
-	if (likely(cpu_l0_hit(v, gva, user, ACC_READ, &x))) {
+	if (likely(cpu_l0_hit(v, gva, user, ACC_READ, &x, cache_on))) {
 		return cpu_load_sized(cpu_l0_ptr(v, x, gva), size);
 	}
 	struct vm *vm = v->vm;
@@ -180,12 +189,13 @@ static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, g
 	return cpu_access_slow(v, &a);
 }
 
-static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_t gva,
-							    unsigned size, uint64_t val)
+static inline __attribute__((always_inline)) void cpu_store_cm(struct vcpu *v, gva_t gva,
+							       unsigned size, uint64_t val,
+							       bool cache_on)
 {
 	bool user = v->user;
 	size_t x;
-	if (likely(cpu_l0_hit(v, gva, user, ACC_WRITE, &x))) {
+	if (likely(cpu_l0_hit(v, gva, user, ACC_WRITE, &x, cache_on))) {
 		cpu_store_sized(cpu_l0_ptr(v, x, gva), size, val);
 		return;
 	}
@@ -200,6 +210,18 @@ static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_
 	struct mem_access a = { .gva = gva, .kind = ACC_WRITE, .size = (uint8_t)size,
 				.user = user, .value = val };
 	cpu_access_slow(v, &a);
+}
+
+static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, gva_t gva,
+							       unsigned size)
+{
+	return cpu_load_cm(v, gva, size, v->cache_on);
+}
+
+static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_t gva,
+							    unsigned size, uint64_t val)
+{
+	cpu_store_cm(v, gva, size, val, v->cache_on);
 }
 
 /* Instruction fetch of 'size' bytes (value discarded). */
