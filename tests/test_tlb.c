@@ -221,10 +221,6 @@ static const char *tlb_check(const struct tlb *t)
 	} else if (t->mru_vpn != TLB_NO_VPN) {
 		return "no memo, no memo key";
 	}
-	if (t->mru_l0 != TLB_L0_NONE &&
-	    (t->mru_l0 >= TLB_L0_PAIRS || t->l0.page[t->mru_l0 / 2] == TLB_NO_VPN ||
-	     t->l0.e[t->mru_l0]->stamp != t->clock))
-		return "mru_l0 is a pair whose entry holds the latest stamp";
 	for (unsigned i = 0; i < TLB_L0_SLOTS; i++) {
 		const struct tlb_l0 *l = &t->l0;
 		uint64_t page = l->page[i];
@@ -1122,8 +1118,7 @@ static struct tlb_entry *l0_lookup(struct tlb *t, gva_t va, uint16_t v, uint16_t
 
 	if (t->l0.tag[k][x] == va >> PAGE_SHIFT) {
 		t->c.l0_hits[1]++;
-		if (x != t->mru_l0)
-			tlb_l0_touch(t, x);
+		tlb_l0_touch(t, x);
 		return t->l0.e[x];
 	}
 	struct tlb_entry *e = tlb_lookup_4k(t, va, v, p);

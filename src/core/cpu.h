@@ -82,9 +82,8 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
  * The L0 hit: the TLB's L0 slot of va's page holds a tag for (user, kind)
  * that names that page (struct tlb_l0), so this access is a hit on the
  * slot's l1d entry with the rights it needs. It does what the probe below
- * does on that hit: the entry takes a new LRU stamp unless the L0 pair is the
- * pair at mru_l0 (its entry holds the latest stamp, the MRU of its set),
- * and it counts one thing, l0_hits[user]. That one count stands for the
+ * does on that hit: the entry takes a new LRU stamp (tlb_l0_touch()), and
+ * it counts one thing, l0_hits[user]. That one count stands for the
  * access (accesses, user_accesses), for the TLB's inline L1 hit, and with
  * the cache model off for the access's L1 reference and its cost.ref_l1
  * cycles, all of which it determines; vm_stats_fold() adds them where they
@@ -103,8 +102,7 @@ static inline __attribute__((always_inline)) bool cpu_l0_hit(struct vcpu *v, gva
 
 	if (likely(t->l0.tag[k][x] == vpn)) {
 		t->c.l0_hits[u]++;
-		if (x != t->mru_l0)
-			tlb_l0_touch(t, x);
+		tlb_l0_touch(t, x);
 		if (cache_on) {
 			struct vm *vm = v->vm;
 

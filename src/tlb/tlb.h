@@ -28,9 +28,7 @@
  *     entry stamped last, the MRU of its set, and no other l1d entry's
  *     stamp equals the clock;
  *   - mru is NULL or a valid l1d entry; mru_vpn is TLB_NO_VPN or mru's
- *     vpn, and then a lookup of (mru_vpn, mru_ctx) finds mru; mru_l0 is
- *     TLB_L0_NONE or the index x of an L0 pair whose slot's entry holds
- *     stamp == clock;
+ *     vpn, and then a lookup of (mru_vpn, mru_ctx) finds mru;
  *   - an L0 slot i (struct tlb_l0) whose page[i] is not TLB_NO_VPN names a
  *     valid l1d entry e of that page, at host-physical page << 12 + delta,
  *     i is page mod TLB_L0_SLOTS and bit i of l0_used is set; both pairs
@@ -99,7 +97,7 @@ struct tlb_counters {
  * the same e, delta and host. TLB_NO_VPN, which no va >> PAGE_SHIFT equals,
  * is an empty tag. The slot of va is (va >> PAGE_SHIFT) mod TLB_L0_SLOTS.
  * A hit through a tag is exactly the hit the lookup would make: counted in
- * l0_hits[user], and e stamped unless x is mru_l0 (tlb_l0_touch()).
+ * l0_hits[user], and e stamped (tlb_l0_touch()).
  */
 struct tlb_l0 {
 	uint64_t tag[2][TLB_L0_PAIRS];
@@ -126,11 +124,6 @@ struct tlb {
 	uint32_t mru_ctx;
 	/* The LRU clock: the latest stamp given out. */
 	uint64_t clock;
-	/* The pair (tlb_l0_index()) of a slot whose entry holds the latest
-	 * stamp, or TLB_L0_NONE: a hit through it needs no stamp, found by one
-	 * compare of the index the hit computed anyway (cpu_l0_hit()). Any
-	 * other stamp resets it. */
-	uint64_t mru_l0;
 	struct tlb_counters c;
 	/* The L0 (struct tlb_l0): set by the caller with tlb_l0_set() after a
 	 * hit of the inline probe, emptied by it with tlb_l0_clear() when its
@@ -177,9 +170,6 @@ static inline uint64_t tlb_l0_tag(const struct tlb *t, gva_t va, bool user, enum
 	return t->l0.tag[k][tlb_l0_index(va >> PAGE_SHIFT, user)];
 }
 
-/* mru_l0 when no pair is (an index no pair has). */
-#define TLB_L0_NONE UINT64_MAX
-
 /* Empty one L0 slot (both its pairs). */
 static inline void tlb_l0_empty(struct tlb *t, unsigned i)
 {
@@ -191,8 +181,6 @@ static inline void tlb_l0_empty(struct tlb *t, unsigned i)
 	}
 	l->page[i] = TLB_NO_VPN;
 	t->l0_used &= ~(UINT64_C(1) << i);
-	if (t->mru_l0 / 2 == i)
-		t->mru_l0 = TLB_L0_NONE;
 }
 
 /* Empty every L0 slot (the caller's context or rights changed; a flush). */
@@ -219,15 +207,13 @@ static inline void tlb_mru_forget(struct tlb *t)
 {
 	t->mru = NULL;
 	t->mru_vpn = TLB_NO_VPN;
-	t->mru_l0 = TLB_L0_NONE;
 }
 
 /*
  * Tag l1d entry e in the L0 for a data access of kind k (ACC_READ or
  * ACC_WRITE) at va by a caller at privilege 'user', whose rights check
  * passed on it. Caller's duty: the inline lookup of va (tlb_lookup_4k_ctx())
- * just returned e, under the caller's current (VPID, PCID), so e holds the
- * latest stamp and the pair becomes mru_l0. A slot holds the tags of one
+ * just returned e, under the caller's current (VPID, PCID). A slot holds the tags of one
  * page: another page (or the same entry through other sign bits) replaces
  * them. base is where the caller's host memory starts, the same at every
  * call: the slot's host offset is delta + base.
@@ -252,22 +238,23 @@ static inline void tlb_l0_set(struct tlb *t, bool user, enum access_kind k, gva_
 		t->l0_used |= UINT64_C(1) << i;
 	}
 	l->tag[k][2 * i + user] = page;
-	t->mru_l0 = 2 * i + user;
 }
 
 /*
- * An L0 hit through pair x, not mru_l0: its entry takes the stamp that the
- * set search's hit (tlb_probe_4k()) would write, and x becomes mru_l0. If the entry held the latest stamp already (found through
- * another slot, or before its slot was linked), the new stamp keeps the
- * LRU order of its set: it held the largest stamp of the set and still
- * does. The memo stays as it is (no entry changed): its next hit finds
- * that it no longer holds the latest stamp and stamps it, as the set
- * search would. The lookup is counted by the caller.
+ * An L0 hit through pair x: its entry takes a new stamp, as the set
+ * search's hit (tlb_probe_4k()) would write it, at every hit. When the
+ * entry held the latest stamp already (the same page as the last hit), the
+ * new one keeps the LRU order of its set: it held the largest stamp of the
+ * set and still does, so no victim changes. Skipping that store would take
+ * a compare and a branch at every hit, which cost more than the store once
+ * the page changes at more than one hit in two (see docs/speed.md). The
+ * memo stays as it is (no entry changed): its next hit finds that it no
+ * longer holds the latest stamp and stamps it, as the set search would.
+ * The lookup is counted by the caller.
  */
 static inline __attribute__((always_inline)) void tlb_l0_touch(struct tlb *t, size_t x)
 {
 	t->l0.e[x]->stamp = ++t->clock;
-	t->mru_l0 = x;
 }
 
 /* A hit on e, as the set search stamps it: a new stamp unless e holds the
@@ -275,10 +262,8 @@ static inline __attribute__((always_inline)) void tlb_l0_touch(struct tlb *t, si
 static inline __attribute__((always_inline)) void tlb_stamp_hit(struct tlb *t,
 								struct tlb_entry *e)
 {
-	if (e->stamp != t->clock) {
+	if (e->stamp != t->clock)
 		e->stamp = ++t->clock;
-		t->mru_l0 = TLB_L0_NONE;
-	}
 }
 
 /* The counters, inline and L0 hits folded into lookups, hits and l1_hits. */
