@@ -244,7 +244,7 @@ static const char *tlb_check(const struct tlb *t)
 			if (e != l->e[2 * i] || l->delta[x] != l->delta[2 * i])
 				return "both pairs of a slot name the same entry";
 			if (l->host[x] != l->delta[x] + TEST_L0_BASE)
-				return "an L0 pair's host offset is its delta plus the caller's base";
+				return "an L0 pair's host offset is its delta plus the base";
 		}
 		for (unsigned x = 2 * i; x < 2 * i + 2; x++)
 			for (int k = 0; k < 2; k++)

@@ -92,9 +92,8 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
  * *pair gets the L0 pair of the hit (tlb_l0_index()). cache_on is
  * v->cache_on (cpu_load_cm()).
  */
-static inline __attribute__((always_inline)) bool cpu_l0_hit(struct vcpu *v, gva_t gva, bool user,
-							     enum access_kind k, size_t *pair,
-							     bool cache_on)
+static inline __attribute__((always_inline)) bool
+cpu_l0_hit(struct vcpu *v, gva_t gva, bool user, enum access_kind k, size_t *pair, bool cache_on)
 {
 	struct tlb *t = &v->tlb;
 	uint64_t vpn = gva >> PAGE_SHIFT;
@@ -187,9 +186,8 @@ static inline __attribute__((always_inline)) uint64_t cpu_load_cm(struct vcpu *v
 	return cpu_access_slow(v, &a);
 }
 
-static inline __attribute__((always_inline)) void cpu_store_cm(struct vcpu *v, gva_t gva,
-							       unsigned size, uint64_t val,
-							       bool cache_on)
+static inline __attribute__((always_inline)) void
+cpu_store_cm(struct vcpu *v, gva_t gva, unsigned size, uint64_t val, bool cache_on)
 {
 	bool user = v->user;
 	size_t x;

@@ -259,8 +259,7 @@ static inline __attribute__((always_inline)) void tlb_l0_touch(struct tlb *t, si
 
 /* A hit on e, as the set search stamps it: a new stamp unless e holds the
  * latest one (then e is the MRU of its set, and stays so). */
-static inline __attribute__((always_inline)) void tlb_stamp_hit(struct tlb *t,
-								struct tlb_entry *e)
+static inline __attribute__((always_inline)) void tlb_stamp_hit(struct tlb *t, struct tlb_entry *e)
 {
 	if (e->stamp != t->clock)
 		e->stamp = ++t->clock;
