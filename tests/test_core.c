@@ -362,6 +362,24 @@ static void test_l0_hits_fold_exactly(void **state)
 			assert_int_equal(vm->cache.served[0] - served0, 11);
 			assert_true(vm->st.cyc_access - cyc0 > 13 * (uint64_t)vm->cost.ref_l1);
 		}
+
+		/* Fetches: the first hits the L2 (the store's fill put the page
+		 * there), refills l1i and tags the fetch side of the L0; four hit
+		 * that tag: counted in l0_fetch_hits alone, each an access, an L1
+		 * hit and cost.access cycles, with the cache model on or off. */
+		uint64_t cyc1 = vm->st.cyc_access;
+		for (int i = 0; i < 5; i++)
+			cpu_fetch(v, VA_4K + 16 * (uint64_t)i, 4);
+		assert_int_equal(v->tlb.c.l0_fetch_hits[1], 4);
+		assert_int_equal(tlb_counters(&v->tlb).l2_hits, 1);
+		assert_int_equal(tlb_counters(&v->tlb).l1_hits, 13 + 4);
+		assert_int_equal(vm_accesses(vm), 14 + 5);
+		assert_int_equal(vm_user_accesses(vm), 10 + 5);
+		assert_int_equal(v->tlb.c.l0_fetch_hits[1], 0);
+		vm_sync_stats(vm);
+		assert_int_equal(vm->st.tlb_misses, 1);
+		assert_int_equal(vm->st.tlb_hits, 13 + 5);
+		assert_int_equal(vm->st.cyc_access - cyc1, 5 * (uint64_t)vm->cost.access);
 		vm_destroy(vm);
 	}
 }

@@ -251,6 +251,24 @@ static const char *tlb_check(const struct tlb *t)
 				if (l->tag[k][x] != TLB_NO_VPN && l->tag[k][x] != page)
 					return "an L0 tag is its slot's page";
 	}
+	for (unsigned i = 0; i < TLB_L0_SLOTS; i++) {
+		const struct tlb_l0 *l = &t->l0;
+		uint64_t page = l->fpage[i];
+
+		for (unsigned x = 2 * i; x < 2 * i + 2; x++)
+			if (l->ftag[x] != TLB_NO_VPN && l->ftag[x] != page)
+				return "a fetch tag is its slot's page";
+		if (page == TLB_NO_VPN)
+			continue;
+		const struct tlb_entry *e = l->fe[2 * i];
+
+		if ((page & (TLB_L0_SLOTS - 1)) != i || !(t->l0_fetch_used >> i & 1))
+			return "a fetch slot is the slot of its page, marked used";
+		if (l->fe[2 * i + 1] != e || !entry_in(&t->l1i, e) || !(e->flags & TLBF_VALID) ||
+		    e->size != PG_4K ||
+		    e->vpn != ((page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT)
+			return "a fetch slot names a valid 4K l1i entry of its page";
+	}
 	if (tlb_counters(t).lookups != tlb_counters(t).hits + t->c.misses)
 		return "lookups == hits + misses";
 	if (tlb_counters(t).hits != tlb_counters(t).l1_hits + t->c.l2_hits)
@@ -1116,6 +1134,18 @@ static struct tlb_entry *l0_lookup(struct tlb *t, gva_t va, uint16_t v, uint16_t
 {
 	size_t x = tlb_l0_index(va >> PAGE_SHIFT, 1);
 
+	if (k == ACC_FETCH) { /* cpu.h's cpu_fetch() */
+		if (t->l0.ftag[x] == va >> PAGE_SHIFT) {
+			t->c.l0_fetch_hits[1]++;
+			t->l0.fe[x]->stamp = ++t->clock;
+			return t->l0.fe[x];
+		}
+		struct tlb_entry *e = tlb_lookup(t, va, v, p, ACC_FETCH);
+
+		if (e && e->size == PG_4K)
+			tlb_l0_fetch_set(t, true, va, e);
+		return e;
+	}
 	if (t->l0.tag[k][x] == va >> PAGE_SHIFT) {
 		t->c.l0_hits[1]++;
 		tlb_l0_touch(t, x);
@@ -1127,6 +1157,17 @@ static struct tlb_entry *l0_lookup(struct tlb *t, gva_t va, uint16_t v, uint16_t
 		return e;
 	}
 	return tlb_lookup_rest(t, va, v, p, k);
+}
+
+/* Which array holds e, and where: comparable across two TLBs of one shape. */
+static long entry_pos(const struct tlb *t, const struct tlb_entry *e)
+{
+	const struct tlb_array *arr[] = {&t->l1d, &t->l1d_large, &t->l1i, &t->l2};
+
+	for (int k = 0; k < 4; k++)
+		if (entry_in(arr[k], e))
+			return (long)k << 32 | (long)(e - arr[k]->e);
+	return -1;
 }
 
 /* Rank of each valid entry's stamp within its set (the LRU order). */
@@ -1161,7 +1202,8 @@ static void arrays_agree(const struct tlb_array *a, const struct tlb_array *b)
  * one through tlb_lookup() alone, given the same accesses, fills and
  * flushes, return the same entries, count the same, and hold the same
  * entries in the same LRU order, so that every later victim is the same.
- * Global pages, two PCIDs, address flushes and PCID flushes included.
+ * Global pages, two PCIDs, address flushes and PCID flushes included; one
+ * access in three is a fetch, through the fetch side of the L0 and l1i.
  */
 static void test_l0_changes_nothing(void **state)
 {
@@ -1173,7 +1215,7 @@ static void test_l0_changes_nothing(void **state)
 					.l2 = {t->l2.sets, t->l2.ways}};
 	uint64_t rng = 0x10;
 	uint16_t p = 1;
-	uint64_t l0_hits = 0;
+	uint64_t l0_hits = 0, l0_fetch_hits = 0;
 
 	assert_non_null(ref);
 	assert_int_equal(tlb_init(ref, &shape), 0);
@@ -1185,16 +1227,19 @@ static void test_l0_changes_nothing(void **state)
 		static const uint64_t hot[] = {0, 1, 8, 9, 10, 11};
 		uint64_t pg = rng_next(&rng) % 5 ? hot[rng_next(&rng) % 6] : rng_next(&rng) % 96;
 		gva_t va = UINT64_C(0x7f0000000000) + pg * PAGE_SIZE + (rng_next(&rng) & 0xff8);
-		enum access_kind k = (enum access_kind)(rng_next(&rng) % 2);
+		enum access_kind k = (enum access_kind)(rng_next(&rng) % 3);
 		uint8_t flags = (uint8_t)(TLBF_W | TLBF_U | TLBF_D | (pg < 8 ? TLBF_G : 0));
 		uint64_t hpa = (UINT64_C(0x100000) + pg * 16 + (pg < 8 ? 0 : p)) << PAGE_SHIFT;
 
 		if (op < 950) {
-			bool via_l0 = tlb_l0_tag(t, va, true, k) == va >> PAGE_SHIFT;
+			size_t x = tlb_l0_index(va >> PAGE_SHIFT, 1);
+			bool via_l0 =
+			    (k == ACC_FETCH ? t->l0.ftag[x] : t->l0.tag[k][x]) == va >> PAGE_SHIFT;
 			struct tlb_entry *a = l0_lookup(t, va, 1, p, k);
 			struct tlb_entry *b = tlb_lookup(ref, va, 1, p, k);
 
 			l0_hits += via_l0;
+			l0_fetch_hits += via_l0 && k == ACC_FETCH;
 			if ((a == NULL) != (b == NULL))
 				fail_msg("step %u: a hit in one TLB only", step);
 			if (a == NULL) {
@@ -1202,7 +1247,7 @@ static void test_l0_changes_nothing(void **state)
 				    .va = va, .hpa = HPA(hpa), .size = PG_4K, .flags = flags};
 				tlb_insert(t, &f, 1, p, k);
 				tlb_insert(ref, &f, 1, p, k);
-			} else if (a->hpa != b->hpa || a - t->l1d.e != b - ref->l1d.e) {
+			} else if (a->hpa != b->hpa || entry_pos(t, a) != entry_pos(ref, b)) {
 				fail_msg("step %u: the hits differ", step);
 			}
 		} else if (op < 970) {
@@ -1225,9 +1270,11 @@ static void test_l0_changes_nothing(void **state)
 
 	assert_memory_equal(&a, &b, sizeof(a));
 	arrays_agree(&t->l1d, &ref->l1d);
+	arrays_agree(&t->l1i, &ref->l1i);
 	arrays_agree(&t->l2, &ref->l2);
 	/* Every path was taken. */
 	assert_true(l0_hits > 50000);
+	assert_true(l0_fetch_hits > 20000);
 	assert_true(a.misses > 10000);
 	assert_true(a.evictions > 1000);
 	tlb_destroy(ref);

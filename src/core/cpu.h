@@ -21,6 +21,10 @@
  * word the vCPU keeps (v->tlb_ctx), then the rest of the lookup, and a hit
  * of the probe sets the L0 tag.
  *
+ * A fetch tries the L0's fetch side the same way (cpu_fetch(): a tag per
+ * privilege naming a 4K l1i entry, set by a hit of the fetch lookup); a
+ * match is the l1i hit, stamped, and counted once (l0_fetch_hits).
+ *
  * Every access is charged to cyc_access exactly once, when it completes: a
  * load or store the latency of the cache level that served its line
  * (vm_data_ref(), an inline last-line check then a direct call), a fetch the
@@ -221,13 +225,30 @@ static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_
 }
 
 /* Instruction fetch of 'size' bytes (value discarded). */
-static inline void cpu_fetch(struct vcpu *v, gva_t gva, unsigned size)
+static inline __attribute__((always_inline)) void cpu_fetch(struct vcpu *v, gva_t gva,
+							    unsigned size)
 {
+	/* The L0's fetch side first, as a load or store tries its tags: a
+	 * match is the l1i hit the lookup would make, stamped as it stamps
+	 * it, and counted once (l0_fetch_hits[user]): the access, its L1 hit
+	 * and its flat cost.access cycles are derived (vm_stats_fold()). */
+	struct tlb *t = &v->tlb;
+	bool user = v->user;
+	uint64_t vpn = gva >> PAGE_SHIFT;
+	size_t u = user, x = tlb_l0_index(vpn, u);
+	if (likely(t->l0.ftag[x] == vpn)) {
+		t->c.l0_fetch_hits[u]++;
+		t->l0.fe[x]->stamp = ++t->clock;
+		return;
+	}
 	struct vm *vm = v->vm;
-	cpu_count_access(vm, v->user);
-	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_FETCH);
-	if (likely(cpu_tlb_ok(v, e, ACC_FETCH, v->user))) {
+	cpu_count_access(vm, user);
+	struct tlb_entry *e = tlb_lookup(t, gva, v->vpid, vcpu_pcid(v), ACC_FETCH);
+	if (likely(cpu_tlb_ok(v, e, ACC_FETCH, user))) {
 		vm->st.cyc_access += vm->cost.access;
+		/* An l1i entry (an L1 hit, or the L2's refill): tag a 4K one. */
+		if (e->size == PG_4K)
+			tlb_l0_fetch_set(t, user, gva, e);
 		return;
 	}
 	struct mem_access a = { .gva = gva, .kind = ACC_FETCH, .size = (uint8_t)size, .user = v->user };

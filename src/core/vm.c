@@ -344,7 +344,18 @@ void vm_stats_fold(struct vm *vm)
 			continue; /* vm_create() failed part way */
 		struct tlb_counters *c = &vm->cpu[i]->tlb.c;
 		uint64_t n = c->l0_hits[0] + c->l0_hits[1];
+		uint64_t nf = c->l0_fetch_hits[0] + c->l0_fetch_hits[1];
 
+		if (nf != 0) {
+			/* A fetch's hit: an access, an L1 hit, cost.access. */
+			vm->st.accesses += nf;
+			vm->st.user_accesses += c->l0_fetch_hits[1];
+			vm->st.cyc_access += nf * vm->cost.access;
+			c->lookups += nf;
+			c->hits += nf;
+			c->l1_hits += nf;
+			c->l0_fetch_hits[0] = c->l0_fetch_hits[1] = 0;
+		}
 		if (n == 0)
 			continue;
 		vm->st.accesses += n;

@@ -321,9 +321,11 @@ void vm_sync_stats(struct vm *vm);
  * c.l0_hits[user]; each such hit is one access (accesses, and
  * user_accesses when user), one inline L1 hit of that TLB (c.l1d_hits),
  * and with the cache model off one L1 reference of the cache model
- * (cache.served[0]) charged cost.ref_l1 to cyc_access. This adds every
- * vCPU's l0_hits to those counters and zeroes them: the sums are the same
- * whenever it runs, and it may run any number of times. Whoever reads
+ * (cache.served[0]) charged cost.ref_l1 to cyc_access. A fetch that hits
+ * the L0's fetch side (cpu_fetch()) bumps only c.l0_fetch_hits[user]: one
+ * access, one L1 hit of the TLB, cost.access cycles. This adds every
+ * vCPU's hit counts to those counters and zeroes them: the sums are the
+ * same whenever it runs, and it may run any number of times. Whoever reads
  * accesses, user_accesses or cyc_access while the guest runs (a mode's
  * policy, a workload's quantum), or saves and restores or zeroes them,
  * calls it first (vm_sync_stats() and vm_accesses() do).

@@ -406,8 +406,10 @@ int tlb_init(struct tlb *t, const struct tlb_shape *shape)
 {
 	memset(t, 0, sizeof(*t));
 	tlb_mru_forget(t);
-	for (unsigned i = 0; i < TLB_L0_SLOTS; i++)
+	for (unsigned i = 0; i < TLB_L0_SLOTS; i++) {
 		tlb_l0_empty(t, i);
+		tlb_l0_fetch_empty(t, i);
+	}
 	if (array_init(&t->l1d, &shape->l1d) || array_init(&t->l1d_large, &shape->l1d_large) ||
 	    array_init(&t->l1i, &shape->l1i) || array_init(&t->l2, &shape->l2)) {
 		tlb_destroy(t);

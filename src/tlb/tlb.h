@@ -66,7 +66,9 @@ struct tlb_array {
  * A hit through the caller's L0 (struct tlb_l0) bumps l0_hits[user] alone,
  * by the caller's privilege: it is an inline hit too, which tlb_counters()
  * adds as well; the caller derives its own counts of those accesses from
- * it, and may move it into l1d_hits when it does (vm_stats_fold()). Read
+ * it, and may move it into l1d_hits when it does (vm_stats_fold()). A
+ * fetch that hits the L0's fetch tags (ftag) bumps l0_fetch_hits[user]
+ * alone, an L1 hit of l1i, which tlb_counters() adds the same way. Read
  * them through tlb_counters().
  */
 struct tlb_counters {
@@ -75,6 +77,7 @@ struct tlb_counters {
 	uint64_t entries_flushed;
 	uint64_t l1d_hits;
 	uint64_t l0_hits[2];
+	uint64_t l0_fetch_hits[2];
 };
 
 /* Slots of the L0 (a power of two): as many as the default l1d entries. */
@@ -105,6 +108,15 @@ struct tlb_l0 {
 	uint64_t delta[TLB_L0_PAIRS];
 	struct tlb_entry *e[TLB_L0_PAIRS];
 	uint64_t page[TLB_L0_SLOTS]; /* va >> PAGE_SHIFT the tags are for, or TLB_NO_VPN */
+	/* The fetch side, kept apart (fetches are looked up in l1i): ftag[x]
+	 * == va >> PAGE_SHIFT says that a fetch lookup of va under the
+	 * caller's current (VPID, PCID) finds the 4K l1i entry fe[x], with the
+	 * caller's rights for a fetch at privilege x & 1. fpage[slot] is the
+	 * page of the slot's fetch tags, or TLB_NO_VPN; both pairs of a slot
+	 * hold the same fe. */
+	uint64_t ftag[TLB_L0_PAIRS];
+	struct tlb_entry *fe[TLB_L0_PAIRS];
+	uint64_t fpage[TLB_L0_SLOTS];
 };
 
 struct tlb {
@@ -131,6 +143,7 @@ struct tlb {
 	 * entry it overwrites or drops, and every slot at a flush. Bit i of
 	 * l0_used is set when slot i may hold a tag. */
 	uint64_t l0_used;
+	uint64_t l0_fetch_used; /* bit i: fetch slot i may hold a tag */
 	struct tlb_l0 l0;
 };
 
@@ -183,11 +196,27 @@ static inline void tlb_l0_empty(struct tlb *t, unsigned i)
 	t->l0_used &= ~(UINT64_C(1) << i);
 }
 
-/* Empty every L0 slot (the caller's context or rights changed; a flush). */
+/* Empty one fetch slot of the L0 (both its pairs). */
+static inline void tlb_l0_fetch_empty(struct tlb *t, unsigned i)
+{
+	struct tlb_l0 *l = &t->l0;
+
+	for (unsigned x = 2 * i; x < 2 * i + 2; x++) {
+		l->ftag[x] = TLB_NO_VPN;
+		l->fe[x] = NULL;
+	}
+	l->fpage[i] = TLB_NO_VPN;
+	t->l0_fetch_used &= ~(UINT64_C(1) << i);
+}
+
+/* Empty every L0 slot, data and fetch (the caller's context or rights
+ * changed; a flush). */
 static inline void tlb_l0_clear(struct tlb *t)
 {
 	while (t->l0_used)
 		tlb_l0_empty(t, (unsigned)__builtin_ctzll(t->l0_used));
+	while (t->l0_fetch_used)
+		tlb_l0_fetch_empty(t, (unsigned)__builtin_ctzll(t->l0_fetch_used));
 }
 
 /* Empty the L0 slot that names l1d entry e, if one does (e is about to be
@@ -199,6 +228,33 @@ static inline void tlb_l0_drop(struct tlb *t, const struct tlb_entry *e)
 
 	if (t->l0.e[2 * i] == e)
 		tlb_l0_empty(t, i);
+	if (t->l0.fe[2 * i] == e)
+		tlb_l0_fetch_empty(t, i);
+}
+
+/*
+ * Tag l1i entry e in the L0's fetch side for a fetch at va by a caller at
+ * privilege 'user', whose rights check for the fetch passed on it.
+ * Caller's duty: a fetch lookup of va (tlb_lookup(), ACC_FETCH) just
+ * returned e, under the caller's current (VPID, PCID), and e is a 4K entry
+ * (tlb_l0_drop() finds a slot by the entry's vpn, which for 4K entries is
+ * the page the tag names).
+ */
+static inline void tlb_l0_fetch_set(struct tlb *t, bool user, gva_t va, struct tlb_entry *e)
+{
+	uint64_t page = va >> PAGE_SHIFT;
+	unsigned i = (unsigned)(page & (TLB_L0_SLOTS - 1));
+	struct tlb_l0 *l = &t->l0;
+
+	if (l->fpage[i] != page) {
+		for (unsigned x = 2 * i; x < 2 * i + 2; x++) {
+			l->ftag[x] = TLB_NO_VPN;
+			l->fe[x] = e;
+		}
+		l->fpage[i] = page;
+		t->l0_fetch_used |= UINT64_C(1) << i;
+	}
+	l->ftag[2 * i + user] = page;
 }
 
 /* Forget the last-hit memo (before any entry other than the memo's is
@@ -269,12 +325,14 @@ static inline __attribute__((always_inline)) void tlb_stamp_hit(struct tlb *t, s
 static inline struct tlb_counters tlb_counters(const struct tlb *t)
 {
 	struct tlb_counters c = t->c;
-	uint64_t n = c.l1d_hits + c.l0_hits[0] + c.l0_hits[1];
+	uint64_t n =
+	    c.l1d_hits + c.l0_hits[0] + c.l0_hits[1] + c.l0_fetch_hits[0] + c.l0_fetch_hits[1];
 
 	c.lookups += n;
 	c.hits += n;
 	c.l1_hits += n;
 	c.l1d_hits = c.l0_hits[0] = c.l0_hits[1] = 0;
+	c.l0_fetch_hits[0] = c.l0_fetch_hits[1] = 0;
 	return c;
 }
 
