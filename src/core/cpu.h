@@ -11,10 +11,10 @@
  * and kind in the TLB's L0 slot of that page (struct tlb_l0, a
  * direct-mapped array in front of the l1d, as QEMU's CPUTLBEntry keeps one
  * tag word per access kind): a match is a hit on the slot's l1d entry whose
- * rights were checked when the tag was set, and costs one compare and one
+ * rights were checked when the tag was set, and costs one compare, one
  * add (l0_hits[user], from which vm_stats_fold() derives the access's
- * counts), plus the entry's LRU stamp when it does not hold the latest one,
- * as the set search's hit would. The vCPU empties the L0 when its PCID or its rights
+ * counts) and the entry's LRU stamp, as the set search's hit would give
+ * it. The vCPU empties the L0 when its PCID or its rights
  * change (cpu_write_cr3(), cpu_rights_update()); the TLB empties the slot
  * of an l1d entry it replaces or drops, and every slot at a flush.
  * Otherwise the inline 4K probe (tlb_lookup_4k_ctx()) runs with the context
