@@ -87,6 +87,8 @@ static void test_machine(void **state)
 		vmmu_config *c = config(modes[i]);
 		vmmu_machine *m = vmmu_machine_new(c, err, sizeof(err));
 		assert_non_null(m);
+		/* The counts start after the boot (its TLB-hit counts included). */
+		assert_int_equal(vmmu_stat(m, "accesses"), 0);
 		assert_int_equal(vmmu_load(m, 0x10000000, 8, &(uint64_t){ 0 }), -1); /* no process */
 		int parent = vmmu_proc_new(m);
 		assert_true(parent >= 0);
@@ -95,6 +97,15 @@ static void test_machine(void **state)
 		assert_int_equal(vmmu_store(m, a, 8, 0x1111), 0);
 		assert_int_equal(vmmu_store(m, a + 4096 - 2, 4, 0xaabbccdd), 0); /* straddles */
 		assert_int_equal(vmmu_stat(m, "guest_faults"), 2);
+		/* 100 loads of a mapped page: 100 accesses, every one a user
+		 * access and a TLB hit, however the hit path counted them. */
+		uint64_t acc = vmmu_stat(m, "accesses"), uacc = vmmu_stat(m, "user_accesses");
+		uint64_t hits = vmmu_stat(m, "tlb_hits");
+		for (int k = 0; k < 100; k++)
+			assert_int_equal(vmmu_load(m, a + 8 * (uint64_t)k, 8, &(uint64_t){ 0 }), 0);
+		assert_int_equal(vmmu_stat(m, "accesses"), acc + 100);
+		assert_int_equal(vmmu_stat(m, "user_accesses"), uacc + 100);
+		assert_int_equal(vmmu_stat(m, "tlb_hits"), hits + 100);
 		int child = vmmu_fork(m);
 		assert_true(child > parent);
 		assert_int_equal(vmmu_switch(m, child), 0);

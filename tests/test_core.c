@@ -255,20 +255,19 @@ static void test_l0_tags_follow_context(void **state)
 	build_tables(vm);
 	struct vcpu *v = &vm->vcpu;
 	uint64_t cr3 = v->cr3;
-	const struct tlb_l0 *s = tlb_l0_slot(&v->tlb, VA_4K);
 	for (int i = 0; i < 5; i++)
 		(void)cpu_load(v, VA_4K + 8 * (uint64_t)i, 8);
 	assert_int_equal(vm->st.walks, 1);
-	assert_int_equal(s->tag[ACC_READ][1], VA_4K >> PAGE_SHIFT);
-	assert_int_equal(s->tag[ACC_WRITE][1], TLB_NO_VPN);
-	assert_ptr_equal(v->tlb.mru_slot, s);
+	assert_int_equal(tlb_l0_tag(&v->tlb, VA_4K, true, ACC_READ), VA_4K >> PAGE_SHIFT);
+	assert_int_equal(tlb_l0_tag(&v->tlb, VA_4K, true, ACC_WRITE), TLB_NO_VPN);
+	assert_true(v->tlb.l0.e[tlb_l0_index(VA_4K >> PAGE_SHIFT, true)]->stamp == v->tlb.clock);
 	assert_int_equal(tlb_counters(&v->tlb).lookups, 5);
 	assert_int_equal(tlb_counters(&v->tlb).l1_hits, 4);
 	assert_int_equal(tlb_counters(&v->tlb).misses, 1);
 
 	/* Another PCID, no flush: the tag is gone and the page walks again. */
 	cpu_write_cr3(v, cr3 | 7 | CR3_NOFLUSH);
-	assert_int_equal(s->tag[ACC_READ][1], TLB_NO_VPN);
+	assert_int_equal(tlb_l0_tag(&v->tlb, VA_4K, true, ACC_READ), TLB_NO_VPN);
 	assert_int_equal(v->tlb.l0_used, 0);
 	(void)cpu_load(v, VA_4K, 8);
 	assert_int_equal(vm->st.walks, 2);
@@ -282,17 +281,107 @@ static void test_l0_tags_follow_context(void **state)
 	cpu_set_user(v, false);
 	for (int i = 0; i < 3; i++)
 		(void)cpu_load(v, VA_4K, 8);
-	assert_int_equal(s->tag[ACC_READ][0], VA_4K >> PAGE_SHIFT);
+	assert_int_equal(tlb_l0_tag(&v->tlb, VA_4K, false, ACC_READ), VA_4K >> PAGE_SHIFT);
 	int faults = 0;
 	cpu_set_vector(v, VEC_PF, pf_set_ac, &faults);
 	cpu_set_ac(v, false);
-	assert_int_equal(s->tag[ACC_READ][0], TLB_NO_VPN);
+	assert_int_equal(tlb_l0_tag(&v->tlb, VA_4K, false, ACC_READ), TLB_NO_VPN);
 	uint64_t misses = vm->st.tlb_misses;
 	(void)cpu_load(v, VA_4K, 8);
 	assert_int_equal(faults, 1);
 	assert_int_equal(vm->st.guest_faults, 1);
 	assert_int_equal(vm->st.tlb_misses, misses + 1);
 	vm_destroy(vm);
+}
+
+/*
+ * An L0 hit counts itself once, in its TLB's l0_hits[user]; accesses,
+ * user_accesses, the TLB's L1 hits and, with the cache model off, the
+ * access's L1 reference and its cost.ref_l1 cycles are derived from it
+ * (vm_stats_fold()). Read in the middle of a run, through vm_accesses(),
+ * vm_user_accesses(), tlb_counters() or vm_sync_stats(), every one of
+ * them is exact, and folding twice changes nothing.
+ */
+static void test_l0_hits_fold_exactly(void **state)
+{
+	(void)state;
+	for (int on = 0; on < 2; on++) {
+		struct vm_config c;
+		config_defaults(&c);
+		c.mode = "native";
+		c.guest_mem = UINT64_C(2) << 30;
+		c.levels = 4;
+		c.cache_model = on;
+		char err[256];
+		struct vm *vm = vm_create(&c, err, sizeof(err));
+		assert_non_null(vm);
+		build_tables(vm);
+		struct vcpu *v = &vm->vcpu;
+		cpu_set_ac(v, true); /* the kernel may read the user page under SMAP */
+
+		/* A store that misses, 6 user loads (the first tags the L0), 4
+		 * kernel loads (the first tags the kernel's read tag), 3 user
+		 * stores (the first tags the write tag). */
+		cpu_set_user(v, true);
+		cpu_store(v, VA_4K, 8, 7);
+		vm_sync_stats(vm);
+		uint64_t served0 = vm->cache.served[0], cyc0 = vm->st.cyc_access;
+		for (int i = 0; i < 6; i++)
+			assert_int_equal(cpu_load(v, VA_4K + 8 * (uint64_t)i, 8), i ? 0 : 7);
+		cpu_set_user(v, false);
+		for (int i = 0; i < 4; i++) /* the flag given, as bench's replay does */
+			(void)cpu_load_cm(v, VA_4K + 64, 8, on);
+		cpu_set_user(v, true);
+		for (int i = 0; i < 3; i++)
+			cpu_store_cm(v, VA_4K + 128, 8, (uint64_t)i, on);
+		/* 5 + 3 + 2 accesses took the L0: counted there alone. */
+		assert_int_equal(v->tlb.c.l0_hits[1], 5 + 2);
+		assert_int_equal(v->tlb.c.l0_hits[0], 3);
+		assert_int_equal(vm->st.accesses, 14 - 10);
+
+		assert_int_equal(tlb_counters(&v->tlb).l1_hits, 13);
+		assert_int_equal(vm_accesses(vm), 14);
+		assert_int_equal(vm_user_accesses(vm), 10);
+		assert_int_equal(v->tlb.c.l0_hits[0] + v->tlb.c.l0_hits[1], 0);
+		assert_int_equal(tlb_counters(&v->tlb).l1_hits, 13);
+		assert_int_equal(tlb_counters(&v->tlb).lookups, 14);
+		vm_sync_stats(vm);
+		vm_sync_stats(vm);
+		assert_int_equal(vm->st.accesses, 14);
+		assert_int_equal(vm->st.tlb_hits, 13);
+		assert_int_equal(vm->st.tlb_misses, 1);
+		if (!on) {
+			/* The 13 hits after the store: 13 L1 references of
+			 * the model, ref_l1 cycles each. */
+			assert_int_equal(vm->cache.served[0] - served0, 13);
+			assert_int_equal(vm->st.cyc_access - cyc0, 13 * (uint64_t)vm->cost.ref_l1);
+		} else {
+			/* Two lines, the store's left in the L1: 13 L1 hits
+			 * but the first of VA_4K + 64 and of VA_4K + 128 (the
+			 * model saw each reference, and charged it). */
+			assert_int_equal(vm->cache.served[0] - served0, 11);
+			assert_true(vm->st.cyc_access - cyc0 > 13 * (uint64_t)vm->cost.ref_l1);
+		}
+
+		/* Fetches: the first hits the L2 (the store's fill put the page
+		 * there), refills l1i and tags the fetch side of the L0; four hit
+		 * that tag: counted in l0_fetch_hits alone, each an access, an L1
+		 * hit and cost.access cycles, with the cache model on or off. */
+		uint64_t cyc1 = vm->st.cyc_access;
+		for (int i = 0; i < 5; i++)
+			cpu_fetch(v, VA_4K + 16 * (uint64_t)i, 4);
+		assert_int_equal(v->tlb.c.l0_fetch_hits[1], 4);
+		assert_int_equal(tlb_counters(&v->tlb).l2_hits, 1);
+		assert_int_equal(tlb_counters(&v->tlb).l1_hits, 13 + 4);
+		assert_int_equal(vm_accesses(vm), 14 + 5);
+		assert_int_equal(vm_user_accesses(vm), 10 + 5);
+		assert_int_equal(v->tlb.c.l0_fetch_hits[1], 0);
+		vm_sync_stats(vm);
+		assert_int_equal(vm->st.tlb_misses, 1);
+		assert_int_equal(vm->st.tlb_hits, 13 + 5);
+		assert_int_equal(vm->st.cyc_access - cyc1, 5 * (uint64_t)vm->cost.access);
+		vm_destroy(vm);
+	}
 }
 
 static uint64_t dummy_counter;
@@ -418,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_walk_large_refs), cmocka_unit_test(test_fault_codes),
 		cmocka_unit_test(test_psc_shortens),   cmocka_unit_test(test_cr3_flush),
 		cmocka_unit_test(test_l0_tags_follow_context),
+		cmocka_unit_test(test_l0_hits_fold_exactly),
 		cmocka_unit_test(test_world_switch_flush), cmocka_unit_test(test_p2m_chunks),
 		cmocka_unit_test(test_digest),         cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_straddle),

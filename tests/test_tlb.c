@@ -25,6 +25,8 @@
 #include "../src/tlb/tlb.h"
 
 #define VA_MASK57 ((UINT64_C(1) << 57) - 1)
+/* The caller's host-memory base the tests give tlb_l0_set(). */
+#define TEST_L0_BASE UINT64_C(0x7f1234560000)
 
 /* ---- fixtures ---- */
 
@@ -161,7 +163,7 @@ static bool entry_in(const struct tlb_array *a, const struct tlb_entry *e)
  * The invariants of tlb.h and tlb.c, checked by brute force. Returns NULL
  * or the name of the first one violated.
  */
-static const char *array_check(const struct tlb_array *a, uint32_t clock, unsigned min_size,
+static const char *array_check(const struct tlb_array *a, uint64_t clock, unsigned min_size,
 			       unsigned max_size)
 {
 	for (uint32_t s = 0; s < a->sets; s++) {
@@ -205,42 +207,67 @@ static const char *tlb_check(const struct tlb *t)
 	    (why = array_check(&t->l1i, t->clock, PG_4K, PG_1G)) ||
 	    (why = array_check(&t->l2, t->clock, PG_4K, PG_1G)))
 		return why;
-	/* The memo entry and the caller's fast tags (tlb.h). */
+	/* The entry stamped last, the memo entry and the caller's fast tags
+	 * (tlb.h). */
+	unsigned latest = 0;
+	for (size_t i = 0; i < (size_t)t->l1d.sets * t->l1d.ways; i++)
+		latest += (t->l1d.e[i].flags & TLBF_VALID) && t->l1d.e[i].stamp == t->clock;
+	if (latest > 1)
+		return "one l1d entry at most holds the latest stamp";
 	if (t->mru != NULL) {
 		if (!entry_in(&t->l1d, t->mru) || !(t->mru->flags & TLBF_VALID) ||
 		    (t->mru_vpn != TLB_NO_VPN && t->mru->vpn != t->mru_vpn))
 			return "the memo is a valid l1d entry of its key";
-		for (uint32_t w = 0; w < t->l1d.ways; w++) {
-			const struct tlb_entry *y =
-			    t->l1d.e + (size_t)(t->mru->vpn & t->l1d.set_mask) * t->l1d.ways + w;
-			if (y != t->mru && (y->flags & TLBF_VALID) && y->stamp >= t->mru->stamp)
-				return "the memo is the MRU of its set";
-		}
 	} else if (t->mru_vpn != TLB_NO_VPN) {
 		return "no memo, no memo key";
 	}
-	if (t->mru_slot != NULL && (t->mru == NULL || t->mru_slot->e != t->mru))
-		return "mru_slot names the memo entry";
 	for (unsigned i = 0; i < TLB_L0_SLOTS; i++) {
-		const struct tlb_l0 *s = &t->l0[i];
+		const struct tlb_l0 *l = &t->l0;
+		uint64_t page = l->page[i];
 
-		if (s->page == TLB_NO_VPN) {
-			for (int u = 0; u < 2; u++)
+		if (page == TLB_NO_VPN) {
+			for (unsigned x = 2 * i; x < 2 * i + 2; x++)
 				for (int k = 0; k < 2; k++)
-					if (s->tag[k][u] != TLB_NO_VPN)
+					if (l->tag[k][x] != TLB_NO_VPN)
 						return "an empty L0 slot has no tag";
 			continue;
 		}
-		if ((s->page & (TLB_L0_SLOTS - 1)) != i || !(t->l0_used >> i & 1))
+		if ((page & (TLB_L0_SLOTS - 1)) != i || !(t->l0_used >> i & 1))
 			return "an L0 slot is the slot of its page, marked used";
-		if (!entry_in(&t->l1d, s->e) || !(s->e->flags & TLBF_VALID) ||
-		    s->e->vpn != ((s->page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT ||
-		    (s->page << PAGE_SHIFT) + s->delta != s->e->hpa)
-			return "an L0 slot names a valid l1d entry of its page";
-		for (int u = 0; u < 2; u++)
+		for (unsigned x = 2 * i; x < 2 * i + 2; x++) {
+			const struct tlb_entry *e = l->e[x];
+
+			if (!entry_in(&t->l1d, e) || !(e->flags & TLBF_VALID) ||
+			    e->vpn != ((page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT ||
+			    (page << PAGE_SHIFT) + l->delta[x] != e->hpa)
+				return "an L0 slot names a valid l1d entry of its page";
+			if (e != l->e[2 * i] || l->delta[x] != l->delta[2 * i])
+				return "both pairs of a slot name the same entry";
+			if (l->host[x] != l->delta[x] + TEST_L0_BASE)
+				return "an L0 pair's host offset is its delta plus the base";
+		}
+		for (unsigned x = 2 * i; x < 2 * i + 2; x++)
 			for (int k = 0; k < 2; k++)
-				if (s->tag[k][u] != TLB_NO_VPN && s->tag[k][u] != s->page)
+				if (l->tag[k][x] != TLB_NO_VPN && l->tag[k][x] != page)
 					return "an L0 tag is its slot's page";
+	}
+	for (unsigned i = 0; i < TLB_L0_SLOTS; i++) {
+		const struct tlb_l0 *l = &t->l0;
+		uint64_t page = l->fpage[i];
+
+		for (unsigned x = 2 * i; x < 2 * i + 2; x++)
+			if (l->ftag[x] != TLB_NO_VPN && l->ftag[x] != page)
+				return "a fetch tag is its slot's page";
+		if (page == TLB_NO_VPN)
+			continue;
+		const struct tlb_entry *e = l->fe[2 * i];
+
+		if ((page & (TLB_L0_SLOTS - 1)) != i || !(t->l0_fetch_used >> i & 1))
+			return "a fetch slot is the slot of its page, marked used";
+		if (l->fe[2 * i + 1] != e || !entry_in(&t->l1i, e) || !(e->flags & TLBF_VALID) ||
+		    e->size != PG_4K ||
+		    e->vpn != ((page << PAGE_SHIFT) & TLB_VA_MASK) >> PAGE_SHIFT)
+			return "a fetch slot names a valid 4K l1i entry of its page";
 	}
 	if (tlb_counters(t).lookups != tlb_counters(t).hits + t->c.misses)
 		return "lookups == hits + misses";
@@ -365,7 +392,7 @@ static void test_mru_memo(void **state)
 	assert_ptr_equal(t->mru, e);
 	assert_int_equal(t->mru_vpn, 0x7);
 	assert_int_equal(t->mru_ctx, tlb_ctx(1, 1));
-	uint32_t stamp = e->stamp, clock = t->clock;
+	uint64_t stamp = e->stamp, clock = t->clock;
 
 	assert_ptr_equal(tlb_lookup(t, 0x7ff8, 1, 1, ACC_WRITE), e);
 	assert_ptr_equal(tlb_lookup(t, 0x7010, 1, 2, ACC_READ), e); /* global, PCID 2 */
@@ -487,16 +514,16 @@ static void test_lru_eviction_order(void **state)
 	assert_int_equal(t->clock, 5);
 }
 
-/* The same scenario with the 32-bit clock wrapping after the first fill:
- * the stamps are renumbered and the LRU order does not change. */
-static void test_lru_survives_clock_wrap(void **state)
+/* The same scenario with the clock crossing 2^32 after the first fill:
+ * stamps are 64 bits, nothing truncates them, nothing is renumbered, and
+ * the LRU order is the same. */
+static void test_lru_past_32_bit_clock(void **state)
 {
 	struct tlb *t = *state;
 
 	t->clock = UINT32_MAX - 1;
 	lru_scenario(t);
-	/* A and its L2 copy were renumbered to 1; B, hit A, C, refill B follow. */
-	assert_int_equal(t->clock, 5);
+	assert_true(t->clock == (uint64_t)UINT32_MAX - 1 + 5);
 }
 
 /*
@@ -953,8 +980,7 @@ static void set_check(const struct tlb_array *a, const struct tlb_entry *copy, u
 
 /*
  * fill(), checked against ref_fill_set() in both arrays it writes: the same
- * victims, the same stamps, the same evictions. (A fill that renumbers the
- * stamps, at a clock wrap, is not compared.)
+ * victims, the same stamps, the same evictions.
  */
 static void fill_checked(struct tlb *t, gva_t va, uint64_t hpa, enum page_size size,
 			 uint8_t flags, uint16_t vpid, uint16_t pcid, enum access_kind kind)
@@ -964,7 +990,7 @@ static void fill_checked(struct tlb *t, gva_t va, uint64_t hpa, enum page_size s
 						 : &t->l1d_large;
 	uint64_t vpn = vpn_of(va, size);
 	struct tlb_entry c1[64], c2[64];
-	uint32_t clock0 = t->clock;
+	uint64_t clock0 = t->clock;
 	uint64_t ev = t->c.evictions;
 
 	assert_true(l1->ways <= 64 && t->l2.ways <= 64);
@@ -972,8 +998,7 @@ static void fill_checked(struct tlb *t, gva_t va, uint64_t hpa, enum page_size s
 	memcpy(c2, t->l2.e + (size_t)(vpn & t->l2.set_mask) * t->l2.ways,
 	       t->l2.ways * sizeof(c2[0]));
 	fill(t, va, hpa, size, flags, vpid, pcid, kind);
-	if (t->clock != clock0 + 1)
-		return;
+	assert_true(t->clock == clock0 + 1);
 	const struct tlb_entry n = {.vpn = vpn,
 				    .hpa = hpa & ~(page_bytes(size) - 1),
 				    .stamp = t->clock,
@@ -1107,20 +1132,42 @@ static void test_differential_default_ways(void **state)
 static struct tlb_entry *l0_lookup(struct tlb *t, gva_t va, uint16_t v, uint16_t p,
 				   enum access_kind k)
 {
-	const struct tlb_l0 *s = tlb_l0_slot(t, va);
+	size_t x = tlb_l0_index(va >> PAGE_SHIFT, 1);
 
-	if (s->tag[k][1] == va >> PAGE_SHIFT) {
-		t->c.l1d_hits++;
-		if (s != t->mru_slot)
-			tlb_l0_touch(t, s);
-		return s->e;
+	if (k == ACC_FETCH) { /* cpu.h's cpu_fetch() */
+		if (t->l0.ftag[x] == va >> PAGE_SHIFT) {
+			t->c.l0_fetch_hits[1]++;
+			t->l0.fe[x]->stamp = ++t->clock;
+			return t->l0.fe[x];
+		}
+		struct tlb_entry *e = tlb_lookup(t, va, v, p, ACC_FETCH);
+
+		if (e && e->size == PG_4K)
+			tlb_l0_fetch_set(t, true, va, e);
+		return e;
+	}
+	if (t->l0.tag[k][x] == va >> PAGE_SHIFT) {
+		t->c.l0_hits[1]++;
+		tlb_l0_touch(t, x);
+		return t->l0.e[x];
 	}
 	struct tlb_entry *e = tlb_lookup_4k(t, va, v, p);
 	if (e) {
-		tlb_l0_set(t, true, k, va, e);
+		tlb_l0_set(t, true, k, va, e, TEST_L0_BASE);
 		return e;
 	}
 	return tlb_lookup_rest(t, va, v, p, k);
+}
+
+/* Which array holds e, and where: comparable across two TLBs of one shape. */
+static long entry_pos(const struct tlb *t, const struct tlb_entry *e)
+{
+	const struct tlb_array *arr[] = {&t->l1d, &t->l1d_large, &t->l1i, &t->l2};
+
+	for (int k = 0; k < 4; k++)
+		if (entry_in(arr[k], e))
+			return (long)k << 32 | (long)(e - arr[k]->e);
+	return -1;
 }
 
 /* Rank of each valid entry's stamp within its set (the LRU order). */
@@ -1155,7 +1202,8 @@ static void arrays_agree(const struct tlb_array *a, const struct tlb_array *b)
  * one through tlb_lookup() alone, given the same accesses, fills and
  * flushes, return the same entries, count the same, and hold the same
  * entries in the same LRU order, so that every later victim is the same.
- * Global pages, two PCIDs, address flushes and PCID flushes included.
+ * Global pages, two PCIDs, address flushes and PCID flushes included; one
+ * access in three is a fetch, through the fetch side of the L0 and l1i.
  */
 static void test_l0_changes_nothing(void **state)
 {
@@ -1167,7 +1215,7 @@ static void test_l0_changes_nothing(void **state)
 					.l2 = {t->l2.sets, t->l2.ways}};
 	uint64_t rng = 0x10;
 	uint16_t p = 1;
-	uint64_t l0_hits = 0;
+	uint64_t l0_hits = 0, l0_fetch_hits = 0;
 
 	assert_non_null(ref);
 	assert_int_equal(tlb_init(ref, &shape), 0);
@@ -1179,17 +1227,19 @@ static void test_l0_changes_nothing(void **state)
 		static const uint64_t hot[] = {0, 1, 8, 9, 10, 11};
 		uint64_t pg = rng_next(&rng) % 5 ? hot[rng_next(&rng) % 6] : rng_next(&rng) % 96;
 		gva_t va = UINT64_C(0x7f0000000000) + pg * PAGE_SIZE + (rng_next(&rng) & 0xff8);
-		enum access_kind k = (enum access_kind)(rng_next(&rng) % 2);
+		enum access_kind k = (enum access_kind)(rng_next(&rng) % 3);
 		uint8_t flags = (uint8_t)(TLBF_W | TLBF_U | TLBF_D | (pg < 8 ? TLBF_G : 0));
 		uint64_t hpa = (UINT64_C(0x100000) + pg * 16 + (pg < 8 ? 0 : p)) << PAGE_SHIFT;
 
 		if (op < 950) {
-			const struct tlb_l0 *s = tlb_l0_slot(t, va);
-			bool via_l0 = s->tag[k][1] == va >> PAGE_SHIFT;
+			size_t x = tlb_l0_index(va >> PAGE_SHIFT, 1);
+			bool via_l0 =
+			    (k == ACC_FETCH ? t->l0.ftag[x] : t->l0.tag[k][x]) == va >> PAGE_SHIFT;
 			struct tlb_entry *a = l0_lookup(t, va, 1, p, k);
 			struct tlb_entry *b = tlb_lookup(ref, va, 1, p, k);
 
 			l0_hits += via_l0;
+			l0_fetch_hits += via_l0 && k == ACC_FETCH;
 			if ((a == NULL) != (b == NULL))
 				fail_msg("step %u: a hit in one TLB only", step);
 			if (a == NULL) {
@@ -1197,7 +1247,7 @@ static void test_l0_changes_nothing(void **state)
 				    .va = va, .hpa = HPA(hpa), .size = PG_4K, .flags = flags};
 				tlb_insert(t, &f, 1, p, k);
 				tlb_insert(ref, &f, 1, p, k);
-			} else if (a->hpa != b->hpa || a - t->l1d.e != b - ref->l1d.e) {
+			} else if (a->hpa != b->hpa || entry_pos(t, a) != entry_pos(ref, b)) {
 				fail_msg("step %u: the hits differ", step);
 			}
 		} else if (op < 970) {
@@ -1220,9 +1270,11 @@ static void test_l0_changes_nothing(void **state)
 
 	assert_memory_equal(&a, &b, sizeof(a));
 	arrays_agree(&t->l1d, &ref->l1d);
+	arrays_agree(&t->l1i, &ref->l1i);
 	arrays_agree(&t->l2, &ref->l2);
 	/* Every path was taken. */
 	assert_true(l0_hits > 50000);
+	assert_true(l0_fetch_hits > 20000);
 	assert_true(a.misses > 10000);
 	assert_true(a.evictions > 1000);
 	tlb_destroy(ref);
@@ -1236,14 +1288,15 @@ static void test_differential_catches_stale_entry(void **state)
 	assert_int_equal(run_program(t, 0x5eed, true, 20000), 1);
 }
 
-/* The stale-entry detection also works across a clock wrap. */
-static void test_differential_across_clock_wrap(void **state)
+/* The differential program with the clock crossing 2^32: no stamp is
+ * truncated (victims compared with the reference rule at every fill). */
+static void test_differential_past_32_bit_clock(void **state)
 {
 	struct tlb *t = *state;
 
 	t->clock = UINT32_MAX - 5000;
 	assert_int_equal(run_program(t, 0xc0ffee, false, 20000), 0);
-	assert_true(t->clock < 20000);
+	assert_true(t->clock > UINT32_MAX);
 }
 
 int main(void)
@@ -1254,7 +1307,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mru_memo, setup_roomy, teardown),
 	    cmocka_unit_test_setup_teardown(test_l2_hit_refills_l1, setup_refill, teardown),
 	    cmocka_unit_test_setup_teardown(test_lru_eviction_order, setup_tiny, teardown),
-	    cmocka_unit_test_setup_teardown(test_lru_survives_clock_wrap, setup_tiny, teardown),
+	    cmocka_unit_test_setup_teardown(test_lru_past_32_bit_clock, setup_tiny, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_pages_cover_their_range, setup_roomy,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_vpn_is_canonical_bits, setup_roomy, teardown),
@@ -1273,7 +1326,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_l0_changes_nothing, setup_busy12, teardown),
 	    cmocka_unit_test_setup_teardown(test_differential_catches_stale_entry, setup_busy,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_differential_across_clock_wrap, setup_busy,
+	    cmocka_unit_test_setup_teardown(test_differential_past_32_bit_clock, setup_busy,
 					    teardown),
 	};
 

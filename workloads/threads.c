@@ -46,8 +46,8 @@ void wl_threads_run(struct wl_ctx *c, unsigned n, wl_thread_step step, void *arg
 				vm_switch_cpu(vm, v);
 				wl_switch(c, proc); /* no-op when it runs proc already */
 			}
-			uint64_t start = vm->st.user_accesses;
-			while (vm->st.user_accesses - start < quantum) {
+			uint64_t start = vm_user_accesses(vm);
+			while (vm_user_accesses(vm) - start < quantum) {
 				if (!step(c, t, arg)) {
 					done[t] = true;
 					left--;

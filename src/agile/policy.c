@@ -106,6 +106,7 @@ void ag_policy_tick(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	struct agile *ag = agile_of(vm);
+	vm_stats_fold(vm); /* accesses as of now */
 	if (vm->st.accesses < ag->scan_mark)
 		ag->scan_mark = vm->st.accesses; /* statistics reset after boot */
 	if (!vm->cfg.agile_interval || vm->st.accesses - ag->scan_mark < vm->cfg.agile_interval)

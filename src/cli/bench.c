@@ -274,7 +274,8 @@ static void flat_count(const struct wl_rec *r, uint32_t pages, uint32_t mask, co
  * 'folded' a constant (vm_pass()), so that the loop tests nothing per access
  * that the flat loop does not. */
 static inline __attribute__((always_inline)) uint64_t
-vm_pass_loop(struct vcpu *v, const struct wl_rec *r, gva_t base, uint32_t mask, bool folded)
+vm_pass_loop(struct vcpu *v, const struct wl_rec *r, gva_t base, uint32_t mask, bool folded,
+	     bool cache_on)
 {
 	uint64_t sink = 0;
 	for (uint64_t i = 0; i < r->n; i++) {
@@ -285,13 +286,13 @@ vm_pass_loop(struct vcpu *v, const struct wl_rec *r, gva_t base, uint32_t mask, 
 			     (va & (PAGE_SIZE - 1));
 		switch (op & WL_REC_KIND_MASK) {
 		case ACC_WRITE:
-			cpu_store(v, va, 8, r->val[i]);
+			cpu_store_cm(v, va, 8, r->val[i], cache_on);
 			break;
 		case ACC_FETCH:
 			cpu_fetch(v, va, 8);
 			break;
 		default:
-			sink += cpu_load(v, va, 8);
+			sink += cpu_load_cm(v, va, 8, cache_on);
 			break;
 		}
 	}
@@ -301,9 +302,15 @@ vm_pass_loop(struct vcpu *v, const struct wl_rec *r, gva_t base, uint32_t mask, 
 static uint64_t vm_pass(struct vcpu *v, const struct wl_rec *r, gva_t base, uint32_t mask,
 			bool folded)
 {
+	/* The cache model's flag is read once a pass, not at every access
+	 * (cpu_load_cm()): the same accesses, the same work, the same counts. */
+	bool cm = v->cache_on;
+
 	if (folded)
-		return vm_pass_loop(v, r, base, mask, true);
-	return vm_pass_loop(v, r, base, mask, false);
+		return cm ? vm_pass_loop(v, r, base, mask, true, true)
+			  : vm_pass_loop(v, r, base, mask, true, false);
+	return cm ? vm_pass_loop(v, r, base, mask, false, true)
+		  : vm_pass_loop(v, r, base, mask, false, false);
 }
 
 /* Map what the replay touches: the window, or every recorded page at its
@@ -365,7 +372,7 @@ static void replay_run(struct wl_ctx *c)
 		return;
 	}
 
-	uint64_t acc0 = c->vm->st.accesses, miss0 = c->vm->st.tlb_misses;
+	uint64_t acc0 = vm_accesses(c->vm), miss0 = c->vm->st.tlb_misses;
 	uint64_t l1_0 = tlb_counters(&v->tlb).l1_hits;
 	double best = 0;
 	for (unsigned s = 0; s < job->repeat; s++) {
@@ -378,7 +385,7 @@ static void replay_run(struct wl_ctx *c)
 		if ((double)done / dt > best)
 			best = (double)done / dt;
 	}
-	uint64_t acc = c->vm->st.accesses - acc0, miss = c->vm->st.tlb_misses - miss0;
+	uint64_t acc = vm_accesses(c->vm) - acc0, miss = c->vm->st.tlb_misses - miss0;
 	uint64_t l1 = tlb_counters(&v->tlb).l1_hits - l1_0;
 	job->rate = best;
 	job->hit_pct = acc ? 100.0 * (double)(acc - miss) / (double)acc : 0;

@@ -6,7 +6,8 @@
  * delivers guest faults to guest-mm and retries, until the access is done.
  *
  * Accounting rules (each access is counted once):
- *   - accesses: counted by the inline path;
+ *   - accesses: counted by the inline path (an L0 hit through its
+ *     TLB's l0_hits, folded in by vm_stats_fold());
  *   - tlb_misses: accesses that did not complete on their first lookup
  *     (a miss, or a hit without the rights or the dirty state needed);
  *     tlb_hits is derived as accesses - tlb_misses when a run ends;
@@ -347,7 +348,10 @@ static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
 	vm->st.user_accesses += v->user;
 	/* The bulk operation's data movement is priced by page_zero/page_copy:
 	 * its one access is charged the flat cost.access, and the probes below
-	 * (completed or emulated stores) leave cyc_access as they found it. */
+	 * (completed or emulated stores) leave cyc_access as they found it:
+	 * L0 hits of the guest code that resolving runs included, which
+	 * vm_stats_fold() adds before it is put back. */
+	vm_stats_fold(vm);
 	vm->st.cyc_access += vm->cost.access;
 	const uint64_t cyc_access = vm->st.cyc_access;
 	bool missed = false;
@@ -357,6 +361,7 @@ static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
 		struct tlb_entry *e = tlb_lookup(&v->tlb, kva, v->vpid, vcpu_pcid(v), kind);
 		if (cpu_tlb_ok_pk(v, e, kind, v->user)) {
 			*done = off;
+			vm_stats_fold(vm);
 			vm->st.cyc_access = cyc_access;
 			return cpu_hit_ptr(v, e, kva);
 		}
@@ -381,6 +386,7 @@ static uint8_t *cpu_page_ptr(struct vcpu *v, gva_t kva, enum access_kind kind,
 		off += 8;
 	}
 	*done = PAGE_SIZE;
+	vm_stats_fold(vm);
 	vm->st.cyc_access = cyc_access;
 	return NULL;
 }

@@ -11,19 +11,26 @@
  * and kind in the TLB's L0 slot of that page (struct tlb_l0, a
  * direct-mapped array in front of the l1d, as QEMU's CPUTLBEntry keeps one
  * tag word per access kind): a match is a hit on the slot's l1d entry whose
- * rights were checked when the tag was set, and costs one compare and one
- * add, plus the entry's LRU stamp when it is not the memo entry, as the set
- * search's hit would. The vCPU empties the L0 when its PCID or its rights
+ * rights were checked when the tag was set, and costs one compare, one
+ * add (l0_hits[user], from which vm_stats_fold() derives the access's
+ * counts) and the entry's LRU stamp, as the set search's hit would give
+ * it. The vCPU empties the L0 when its PCID or its rights
  * change (cpu_write_cr3(), cpu_rights_update()); the TLB empties the slot
  * of an l1d entry it replaces or drops, and every slot at a flush.
  * Otherwise the inline 4K probe (tlb_lookup_4k_ctx()) runs with the context
  * word the vCPU keeps (v->tlb_ctx), then the rest of the lookup, and a hit
  * of the probe sets the L0 tag.
  *
+ * A fetch tries the L0's fetch side the same way (cpu_fetch(): a tag per
+ * privilege naming a 4K l1i entry, set by a hit of the fetch lookup); a
+ * match is the l1i hit, stamped, and counted once (l0_fetch_hits).
+ *
  * Every access is charged to cyc_access exactly once, when it completes: a
  * load or store the latency of the cache level that served its line
  * (vm_data_ref(), an inline last-line check then a direct call), a fetch the
- * flat cost.access (instruction caches are not modelled).
+ * flat cost.access (instruction caches are not modelled). An L0 hit with
+ * the cache model off is charged cost.ref_l1, what vm_data_ref() gives
+ * then, by vm_stats_fold(): it does no cache work at all.
  *
  * Caller's duty: an access never crosses a page (cpu_*_any split it), and
  * size is 1, 2, 4 or 8.
@@ -79,21 +86,32 @@ static inline void cpu_store_sized(uint8_t *p, unsigned size, uint64_t val)
  * The L0 hit: the TLB's L0 slot of va's page holds a tag for (user, kind)
  * that names that page (struct tlb_l0), so this access is a hit on the
  * slot's l1d entry with the rights it needs. It does what the probe below
- * does on that hit: the lookup is counted as an inline L1 hit, and the
- * entry takes a new LRU stamp unless the slot is mru_slot (its entry is the
- * memo entry, the MRU of its set).
+ * does on that hit: the entry takes a new LRU stamp (tlb_l0_touch()), and
+ * it counts one thing, l0_hits[user]. That one count stands for the
+ * access (accesses, user_accesses), for the TLB's inline L1 hit, and with
+ * the cache model off for the access's L1 reference and its cost.ref_l1
+ * cycles, all of which it determines; vm_stats_fold() adds them where they
+ * are read. With the model on, the access's line goes through the model,
+ * the level that served it charged to cyc_access, as on every other path.
+ * *pair gets the L0 pair of the hit (tlb_l0_index()). cache_on is
+ * v->cache_on (cpu_load_cm()).
  */
-static inline __attribute__((always_inline)) bool cpu_l0_hit(struct vcpu *v, gva_t gva, bool user,
-							     enum access_kind k, uint64_t *hpa)
+static inline __attribute__((always_inline)) bool
+cpu_l0_hit(struct vcpu *v, gva_t gva, bool user, enum access_kind k, size_t *pair, bool cache_on)
 {
 	struct tlb *t = &v->tlb;
-	const struct tlb_l0 *s = tlb_l0_slot(t, gva);
+	uint64_t vpn = gva >> PAGE_SHIFT;
+	size_t u = user, x = tlb_l0_index(vpn, u);
 
-	if (likely(s->tag[k][user] == gva >> PAGE_SHIFT)) {
-		t->c.l1d_hits++;
-		if (s != t->mru_slot)
-			tlb_l0_touch(t, s);
-		*hpa = gva + s->delta;
+	if (likely(t->l0.tag[k][x] == vpn)) {
+		t->c.l0_hits[u]++;
+		tlb_l0_touch(t, x);
+		if (cache_on) {
+			struct vm *vm = v->vm;
+
+			vm->st.cyc_access += vm_data_ref(vm, gva + t->l0.delta[x]);
+		}
+		*pair = x;
 		return true;
 	}
 	return false;
@@ -114,7 +132,7 @@ cpu_probe_hit(struct vcpu *v, gva_t gva, bool user, enum access_kind k, uint64_t
 	if (likely(e != NULL)) {
 		if (unlikely(!cpu_tlb_ok(v, e, k, user)))
 			return false;
-		tlb_l0_set(t, user, k, gva, e);
+		tlb_l0_set(t, user, k, gva, e, (uint64_t)(uintptr_t)v->vm->hm.base);
 		*hpa = e->hpa + (gva & (PAGE_SIZE - 1));
 		return true;
 	}
@@ -126,16 +144,45 @@ cpu_probe_hit(struct vcpu *v, gva_t gva, bool user, enum access_kind k, uint64_t
 	return false;
 }
 
-static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, gva_t gva,
-							       unsigned size)
+/*
+ * Count an access that did not hit the L0. Two adds to neighbouring
+ * counters are what the compiler likes to pair into one vector add, whose
+ * operands it then builds at every access of a replay loop, L0 hits
+ * included; the user count is a branch instead.
+ */
+static inline __attribute__((always_inline)) void cpu_count_access(struct vm *vm, bool user)
 {
-	struct vm *vm = v->vm;
-	bool user = v->user;
-	uint64_t hpa;
 	vm->st.accesses++;
-	vm->st.user_accesses += user;
-	if (likely(cpu_l0_hit(v, gva, user, ACC_READ, &hpa) ||
-		   cpu_probe_hit(v, gva, user, ACC_READ, &hpa))) {
+	if (user)
+		vm->st.user_accesses++;
+}
+
+/* The host address of an L0 hit on gva through pair x. */
+static inline __attribute__((always_inline)) uint8_t *cpu_l0_ptr(struct vcpu *v, size_t x,
+								 gva_t gva)
+{
+	return (uint8_t *)(uintptr_t)(gva + v->tlb.l0.host[x]);
+}
+
+/*
+ * cpu_load() and cpu_store() with the vCPU's cache_on given by the caller:
+ * a caller that makes many accesses in a row may read v->cache_on once and
+ * pass it as a constant, so that an L0 hit with the cache model off tests
+ * nothing about the model (bench's replay does). Caller's duty: cache_on ==
+ * v->cache_on (it never changes after vm_create()).
+ */
+static inline __attribute__((always_inline)) uint64_t cpu_load_cm(struct vcpu *v, gva_t gva,
+								  unsigned size, bool cache_on)
+{
+	bool user = v->user;
+	size_t x;
+	if (likely(cpu_l0_hit(v, gva, user, ACC_READ, &x, cache_on))) {
+		return cpu_load_sized(cpu_l0_ptr(v, x, gva), size);
+	}
+	struct vm *vm = v->vm;
+	uint64_t hpa;
+	cpu_count_access(vm, user);
+	if (likely(cpu_probe_hit(v, gva, user, ACC_READ, &hpa))) {
 		vm->st.cyc_access += vm_data_ref(vm, hpa);
 		return cpu_load_sized(vm->hm.base + hpa, size);
 	}
@@ -143,16 +190,19 @@ static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, g
 	return cpu_access_slow(v, &a);
 }
 
-static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_t gva,
-							    unsigned size, uint64_t val)
+static inline __attribute__((always_inline)) void
+cpu_store_cm(struct vcpu *v, gva_t gva, unsigned size, uint64_t val, bool cache_on)
 {
-	struct vm *vm = v->vm;
 	bool user = v->user;
+	size_t x;
+	if (likely(cpu_l0_hit(v, gva, user, ACC_WRITE, &x, cache_on))) {
+		cpu_store_sized(cpu_l0_ptr(v, x, gva), size, val);
+		return;
+	}
+	struct vm *vm = v->vm;
 	uint64_t hpa;
-	vm->st.accesses++;
-	vm->st.user_accesses += user;
-	if (likely(cpu_l0_hit(v, gva, user, ACC_WRITE, &hpa) ||
-		   cpu_probe_hit(v, gva, user, ACC_WRITE, &hpa))) {
+	cpu_count_access(vm, user);
+	if (likely(cpu_probe_hit(v, gva, user, ACC_WRITE, &hpa))) {
 		vm->st.cyc_access += vm_data_ref(vm, hpa);
 		cpu_store_sized(vm->hm.base + hpa, size, val);
 		return;
@@ -162,15 +212,43 @@ static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_
 	cpu_access_slow(v, &a);
 }
 
-/* Instruction fetch of 'size' bytes (value discarded). */
-static inline void cpu_fetch(struct vcpu *v, gva_t gva, unsigned size)
+static inline __attribute__((always_inline)) uint64_t cpu_load(struct vcpu *v, gva_t gva,
+							       unsigned size)
 {
+	return cpu_load_cm(v, gva, size, v->cache_on);
+}
+
+static inline __attribute__((always_inline)) void cpu_store(struct vcpu *v, gva_t gva,
+							    unsigned size, uint64_t val)
+{
+	cpu_store_cm(v, gva, size, val, v->cache_on);
+}
+
+/* Instruction fetch of 'size' bytes (value discarded). */
+static inline __attribute__((always_inline)) void cpu_fetch(struct vcpu *v, gva_t gva,
+							    unsigned size)
+{
+	/* The L0's fetch side first, as a load or store tries its tags: a
+	 * match is the l1i hit the lookup would make, stamped as it stamps
+	 * it, and counted once (l0_fetch_hits[user]): the access, its L1 hit
+	 * and its flat cost.access cycles are derived (vm_stats_fold()). */
+	struct tlb *t = &v->tlb;
+	bool user = v->user;
+	uint64_t vpn = gva >> PAGE_SHIFT;
+	size_t u = user, x = tlb_l0_index(vpn, u);
+	if (likely(t->l0.ftag[x] == vpn)) {
+		t->c.l0_fetch_hits[u]++;
+		t->l0.fe[x]->stamp = ++t->clock;
+		return;
+	}
 	struct vm *vm = v->vm;
-	vm->st.accesses++;
-	vm->st.user_accesses += v->user;
-	struct tlb_entry *e = tlb_lookup(&v->tlb, gva, v->vpid, vcpu_pcid(v), ACC_FETCH);
-	if (likely(cpu_tlb_ok(v, e, ACC_FETCH, v->user))) {
+	cpu_count_access(vm, user);
+	struct tlb_entry *e = tlb_lookup(t, gva, v->vpid, vcpu_pcid(v), ACC_FETCH);
+	if (likely(cpu_tlb_ok(v, e, ACC_FETCH, user))) {
 		vm->st.cyc_access += vm->cost.access;
+		/* An l1i entry (an L1 hit, or the L2's refill): tag a 4K one. */
+		if (e->size == PG_4K)
+			tlb_l0_fetch_set(t, user, gva, e);
 		return;
 	}
 	struct mem_access a = { .gva = gva, .kind = ACC_FETCH, .size = (uint8_t)size, .user = v->user };

@@ -160,6 +160,10 @@ struct vcpu {
 	uint16_t vpid;    /* TLB tag: 1 with VPID on, 0 (shared with the host) off */
 	uint32_t tlb_ctx; /* tlb_ctx(vpid, vcpu_pcid()): vm_create(), cpu_write_cr3() */
 	bool user;        /* current privilege: true = CPL 3 */
+	/* vm->cache.on, kept here for the TLB-hit path (vm_create()): an L0
+	 * hit's reference goes through the cache model when set, and is
+	 * derived from the hit count when not (cpu_l0_data_ref()). */
+	bool cache_on;
 	struct tlb tlb;
 	struct psc psc;   /* 1D paging-structure caches */
 	struct idt_entry idt[VEC_NR]; /* the guest kernel's handlers */
@@ -307,9 +311,38 @@ enum page_size p2m_chunk_size(const struct vm *vm);
 uint64_t gpa_read64(struct vm *vm, gpa_t gpa);
 void gpa_write64(struct vm *vm, gpa_t gpa, uint64_t v);
 
-/* Bring the derived counters up to date: tlb_hits = accesses - tlb_misses.
- * Call before reading vm->st. */
+/* Bring the derived counters up to date: vm_stats_fold(), then tlb_hits =
+ * accesses - tlb_misses. Call before reading vm->st. */
 void vm_sync_stats(struct vm *vm);
+
+/*
+ * Fold the TLB-hit path's one count into the counters it stands for. An
+ * access that hits a vCPU's L0 (cpu_l0_hit()) bumps only its TLB's
+ * c.l0_hits[user]; each such hit is one access (accesses, and
+ * user_accesses when user), one inline L1 hit of that TLB (c.l1d_hits),
+ * and with the cache model off one L1 reference of the cache model
+ * (cache.served[0]) charged cost.ref_l1 to cyc_access. A fetch that hits
+ * the L0's fetch side (cpu_fetch()) bumps only c.l0_fetch_hits[user]: one
+ * access, one L1 hit of the TLB, cost.access cycles. This adds every
+ * vCPU's hit counts to those counters and zeroes them: the sums are the
+ * same whenever it runs, and it may run any number of times. Whoever reads
+ * accesses, user_accesses or cyc_access while the guest runs (a mode's
+ * policy, a workload's quantum), or saves and restores or zeroes them,
+ * calls it first (vm_sync_stats() and vm_accesses() do).
+ */
+void vm_stats_fold(struct vm *vm);
+
+/* accesses and user_accesses as of now (vm_stats_fold() first). */
+static inline uint64_t vm_accesses(struct vm *vm)
+{
+	vm_stats_fold(vm);
+	return vm->st.accesses;
+}
+static inline uint64_t vm_user_accesses(struct vm *vm)
+{
+	vm_stats_fold(vm);
+	return vm->st.user_accesses;
+}
 
 /*
  * The guest digest: a hash of the guest-physical image, the same under every

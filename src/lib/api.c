@@ -242,6 +242,7 @@ vmmu_machine *vmmu_machine_new(const vmmu_config *c, char *err, size_t errlen)
 		vmmu_machine_free(m);
 		return NULL;
 	}
+	vm_stats_fold(m->vm); /* the boot's L0 hits stay out of the counts */
 	memset(&m->vm->st, 0, sizeof(m->vm->st));
 	cpu_set_user(&m->vm->vcpu, true);
 	return m;

@@ -90,6 +90,7 @@ int run_workload(const struct vm_config *cfg, const struct workload *w, const st
 		vm_destroy(vm);
 		return -1;
 	}
+	vm_stats_fold(vm); /* the boot's L0 hits, into the cache model's counts */
 	memset(&vm->st, 0, sizeof(vm->st));
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		memset(&vm->cpu[i]->tlb.c, 0, sizeof(vm->cpu[i]->tlb.c));

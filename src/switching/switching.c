@@ -232,6 +232,7 @@ static void sw_switch(struct vcpu *v, struct switching *sw, enum sw_mode to, uin
 static void sw_tick(struct vcpu *v, struct switching *sw)
 {
 	struct vm *vm = v->vm;
+	vm_stats_fold(vm); /* accesses as of now */
 	sw_check_reset(vm, sw);
 	if (vm->st.accesses - sw->mark_acc < vm->cfg.switch_interval)
 		return;

@@ -26,15 +26,16 @@
  * array.
  *
  * LRU. t->clock advances on every hit and fill and the entry touched takes
- * its value as stamp (except a hit on t->mru, the l1d entry stamped last:
- * it already holds the largest stamp of its set, so the order is the same
- * without a new one); the victim of a full set is the way with the smallest
- * stamp. An L1 hit does not touch the L2 copy (the L2 does not see L1 hits,
- * as in hardware). When the 32-bit clock is about to wrap, every set is
- * renumbered to 1..ways in LRU order, so the order stays exact however long
- * the run. A hit through the caller's L0 (tlb.h) stamps as the set search's
- * hit would; it may stamp t->mru again, which leaves every set's order as
- * it was, so no victim changes.
+ * its value as stamp (except a hit on the entry stamped last, whose stamp
+ * equals the clock: it already holds the largest stamp of its set, so the
+ * order is the same without a new one); the victim of a full set is the
+ * way with the smallest stamp. An L1 hit does not touch the L2 copy (the
+ * L2 does not see L1 hits, as in hardware). The clock and the stamps are
+ * 64 bits and never wrap (one tick per hit or fill: at 10^9 a second, 2^64
+ * ticks take 584 years), so no renumbering is ever needed and a stamp
+ * needs no check. A hit through the caller's L0 (tlb.h) stamps as the set
+ * search's hit would; it may stamp the entry stamped last again, which
+ * leaves every set's order as it was, so no victim changes.
  *
  * Invariants:
  *   - an entry with TLBF_VALID clear matches nothing and is counted nowhere;
@@ -59,11 +60,6 @@
 
 /* Linear addresses have at most 57 significant bits (LA57); the sign bits
  * above carry no information and are not part of the tag. */
-
-/* Scratch flag used only while the clock is renumbered; never visible. */
-#define TLB_MARK 0x80
-static_assert((TLB_MARK & (TLBF_VALID | TLBF_W | TLBF_U | TLBF_NX | TLBF_G | TLBF_D)) == 0,
-	      "TLB_MARK must not collide with a TLBF_* flag");
 
 static inline uint64_t va_vpn(gva_t va, unsigned size)
 {
@@ -141,56 +137,9 @@ static inline void array_drop(struct tlb_array *a, struct tlb_entry *e)
 	entry_clear(e);
 }
 
-/*
- * Renumber the stamps of every set to 1..n in LRU order, then set the clock
- * to the largest stamp given out. Runs once every ~4e9 hits and fills.
- * Selection by (stamp, way) so that even equal stamps get distinct ranks;
- * TLB_MARK tells the entries already ranked.
- */
-static void array_renumber(struct tlb_array *a, uint32_t *top)
-{
-	for (uint32_t s = 0; s < a->sets; s++) {
-		struct tlb_entry *set = a->e + (size_t)s * a->ways;
-
-		for (uint32_t rank = 1;; rank++) {
-			struct tlb_entry *min = NULL;
-
-			for (uint32_t w = 0; w < a->ways; w++) {
-				struct tlb_entry *e = &set[w];
-
-				if (!(e->flags & TLBF_VALID) || (e->flags & TLB_MARK))
-					continue;
-				if (!min || e->stamp < min->stamp)
-					min = e;
-			}
-			if (!min)
-				break;
-			min->stamp = rank;
-			min->flags |= TLB_MARK;
-			if (rank > *top)
-				*top = rank;
-		}
-		for (uint32_t w = 0; w < a->ways; w++)
-			set[w].flags &= (uint8_t)~TLB_MARK;
-	}
-}
-
-void tlb_renumber(struct tlb *t)
-{
-	uint32_t top = 0;
-
-	array_renumber(&t->l1d, &top);
-	array_renumber(&t->l1d_large, &top);
-	array_renumber(&t->l1i, &top);
-	array_renumber(&t->l2, &top);
-	t->clock = top;
-}
-
 /* The next LRU clock value: strictly greater than every stamp in use. */
-static inline uint32_t tlb_tick(struct tlb *t)
+static inline uint64_t tlb_tick(struct tlb *t)
 {
-	if (unlikely(t->clock == UINT32_MAX))
-		tlb_renumber(t);
 	tlb_mru_forget(t); /* the stamp goes to another entry than the memo's */
 	return ++t->clock;
 }
@@ -251,15 +200,16 @@ static struct tlb_entry *array_fill_scan(struct tlb *t, struct tlb_array *a,
  * found with one compare of the vpn and one of the stamp per way; NULL when
  * some way holds vpn (it may conflict: the caller takes the full scan).
  * Why it is the same way: an empty way has stamp 0 (entry_clear() and
- * calloc() zero it) and a valid one a stamp >= 1 (tlb_tick() and
- * tlb_renumber() give out 1 and up), distinct within the set. So the first
+ * calloc() zero it) and a valid one a stamp >= 1 (the clock gives out 1
+ * and up), distinct within the set. So the first
  * way of smallest stamp is the first empty way if there is one, else the
  * least recently used valid way; and with no way of vpn nothing conflicts.
  */
 static inline __attribute__((always_inline)) struct tlb_entry *
 set_victim(struct tlb_entry *set, uint32_t ways, uint64_t vpn)
 {
-	uint32_t min = set[0].stamp, victim = 0;
+	uint64_t min = set[0].stamp;
+	uint32_t victim = 0;
 
 	if (set[0].vpn == vpn)
 		return NULL;
@@ -456,8 +406,10 @@ int tlb_init(struct tlb *t, const struct tlb_shape *shape)
 {
 	memset(t, 0, sizeof(*t));
 	tlb_mru_forget(t);
-	for (unsigned i = 0; i < TLB_L0_SLOTS; i++)
+	for (unsigned i = 0; i < TLB_L0_SLOTS; i++) {
 		tlb_l0_empty(t, i);
+		tlb_l0_fetch_empty(t, i);
+	}
 	if (array_init(&t->l1d, &shape->l1d) || array_init(&t->l1d_large, &shape->l1d_large) ||
 	    array_init(&t->l1i, &shape->l1i) || array_init(&t->l2, &shape->l2)) {
 		tlb_destroy(t);
@@ -517,7 +469,7 @@ void tlb_insert(struct tlb *t, const struct tlb_fill *f, uint16_t vpid, uint16_t
 	    .vpid = vpid,
 	    .pcid = pcid,
 	    .size = (uint8_t)size,
-	    .flags = (uint8_t)((f->flags & (uint8_t)~TLB_MARK) | TLBF_VALID),
+	    .flags = (uint8_t)(f->flags | TLBF_VALID),
 	    .pkey = f->pkey,
 	};
 
