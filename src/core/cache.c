@@ -320,6 +320,83 @@ ref_lines(struct cache *c, uint64_t first, uint32_t n, uint32_t w1, uint32_t w2,
 		(void)ref_line(c, first + i + 1, cache_hash_fold(k), w1, w2, w3);
 }
 
+/*
+ * ref_lines() for the machine profiles' forms: an 8-way order-kept L1, an
+ * L2 of w2 <= 16 ways kept by stamps with signatures, an LLC of w3 <= 16
+ * ways kept by an order word with signatures (cache_init() gives every
+ * level of at most 16 ways but the L2 an order word, and every hashed one
+ * signatures), and no stamp renumbering due within the pass (the caller
+ * checked: clock < CACHE_CLOCK_LIMIT - n * CACHE_CLOCK_STEP). Each line is
+ * what ref_line() does to it, step for step: the same L1 search and fill,
+ * the same L2 search, tick, victim and fill, the same LLC search, use or
+ * fill; only where the state lives differs:
+ *   - every field of *c the loop reads is copied into a local first, and
+ *     the clock and the served counts are kept in locals and written back
+ *     at the end. The loop stores only into the arrays the levels point to,
+ *     never into *c, so the copies stay equal to the fields; without them
+ *     each uint8_t signature store (which may alias any object) makes the
+ *     compiler reload them from *c for every line;
+ *   - the clock's renumbering check of cache_tick() is left out, since the
+ *     caller proved it false for all n ticks (at most one per line);
+ *   - a line's hash is folded only when it missed the L1 (ref_line()'s L2
+ *     and LLC are the only users of it).
+ */
+static inline __attribute__((always_inline)) void
+page_lines(struct cache *c, uint64_t first, uint32_t n, uint32_t w2, uint32_t w3)
+{
+	uint64_t *const t1 = c->lvl[0].tag, *const o1 = c->lvl[0].order;
+	uint64_t *const t2 = c->lvl[1].tag, *const t3 = c->lvl[2].tag, *const o3 = c->lvl[2].order;
+	uint8_t *const g2 = c->lvl[1].sig, *const g3 = c->lvl[2].sig;
+	uint32_t *const st2 = c->lvl[1].stamp;
+	const uint32_t m1 = c->lvl[0].mask, m2 = c->lvl[1].mask, m3 = c->lvl[2].mask;
+	uint32_t clock = c->clock;
+	uint64_t n1 = 0, n2 = 0, n3 = 0, n4 = 0; /* served by L1, L2, LLC, DRAM */
+	uint64_t k = first * CACHE_HASH_K1;
+
+	for (uint32_t i = 0; i < n; i++, k += CACHE_HASH_K1) {
+		uint64_t tag = first + i + 1;
+		uint32_t s1 = (uint32_t)(tag - 1) & m1;
+
+		if (cache_order_touch(t1 + (size_t)s1 * 8, o1 + s1, 8, tag)) {
+			n1++;
+			continue;
+		}
+		uint64_t h = cache_hash_fold(k); /* ref_lines(): line_hash(tag - 1) */
+		uint8_t s = cache_sig_of(h);
+		cache_sigv v = cache_sig_splat(s);
+		uint32_t s2 = (uint32_t)h & m2;
+		uint64_t *t = t2 + (size_t)s2 * w2;
+		uint8_t *sig = g2 + (size_t)s2 * CACHE_SIG_BYTES;
+		uint32_t *stamp = st2 + (size_t)s2 * w2;
+		int w;
+
+		clock += CACHE_CLOCK_STEP; /* cache_tick(), no renumbering due */
+		w = cache_way_find_sig(t, sig, w2, tag, v);
+		if (w >= 0) { /* sig_touch()'s hit, the index left alone */
+			stamp[w] = clock | (uint32_t)w;
+			n2++;
+			continue;
+		}
+		uint32_t victim = stamp_victim(stamp, w2);
+
+		t[victim] = tag;
+		sig[victim] = s;
+		stamp[victim] = clock | victim;
+		uint32_t s3 = (uint32_t)h & m3;
+
+		if (cache_order_touch_sig(t3 + (size_t)s3 * w3, g3 + (size_t)s3 * CACHE_SIG_BYTES,
+					  o3 + s3, w3, tag, s, v))
+			n3++;
+		else
+			n4++;
+	}
+	c->clock = clock;
+	c->served[0] += n1;
+	c->served[1] += n2;
+	c->served[2] += n3;
+	c->served[3] += n4;
+}
+
 static int geom_ok(const struct cache_geom *g)
 {
 	return g->sets >= 1 && g->sets <= CACHE_MAX_SETS && (g->sets & (g->sets - 1)) == 0 &&
@@ -462,10 +539,16 @@ void cache_ref_page(struct cache *c, uint64_t pa)
 	const struct cache_level *l2 = &c->lvl[1], *llc = &c->lvl[2];
 	uint32_t m = (uint32_t)(end - first);
 
-	if (c->l2_ways16 && llc->order != NULL && llc->ways == 11)
-		ref_lines(c, first, m, 8, 16, 11); /* skylake-sp */
-	else if (c->l1_order8 && l2->ways == 8 && llc->order != NULL && llc->ways == 16)
-		ref_lines(c, first, m, 8, 8, 16); /* zen2 */
+	/* page_lines() wants no renumbering within the pass: it ticks at most
+	 * m times, and before each tick the clock is then below
+	 * CACHE_CLOCK_LIMIT, so cache_tick() would not renumber either. */
+	bool no_renumber = c->clock < CACHE_CLOCK_LIMIT - m * CACHE_CLOCK_STEP;
+
+	if (c->l2_ways16 && llc->order != NULL && llc->ways == 11 && no_renumber)
+		page_lines(c, first, m, 16, 11); /* skylake-sp */
+	else if (c->l1_order8 && l2->ways == 8 && llc->order != NULL && llc->ways == 16 &&
+		 no_renumber)
+		page_lines(c, first, m, 8, 16); /* zen2 */
 	else
 		ref_lines(c, first, m, 0, 0, 0);
 	c->last = end - 1;
