@@ -500,11 +500,69 @@ void cache_clear(struct cache *c)
 	c->clock = 0;
 }
 
+/*
+ * cache_ref_l2_search() with the LLC's ways w3 known (an order level with
+ * signatures), or 0 for any LLC. It is ref_lower(c, tag, h, 16, w3, true)
+ * step for step: the L2's signature search, tick, hit stamp or victim and
+ * fill, and index note as sig_touch() makes them, then the LLC as
+ * hashed_touch() looks it up. Two differences in form only:
+ *   - the clock's renumbering check of cache_tick() is left out for the L2
+ *     tick: cache_ref_rest() comes here only while clock < l2_below, which
+ *     is CACHE_CLOCK_LIMIT when the L2 has this path, and cache_tick()
+ *     renumbers only at clock >= CACHE_CLOCK_LIMIT;
+ *   - the L2 fill's signature byte is stored after the other stores and
+ *     the L2 field reads (a uint8_t store may alias any object, so the
+ *     compiler would reload every field read after it).
+ */
+static inline __attribute__((always_inline)) int l2_search(struct cache *c, uint64_t tag,
+							   uint32_t w3)
+{
+	struct cache_level *l2 = &c->lvl[1];
+	uint64_t h = line_hash(tag - 1);
+	uint32_t set = (uint32_t)h & l2->mask;
+	size_t base = (size_t)set * 16;
+	uint64_t *t = l2->tag + base;
+	uint32_t *stamp = l2->stamp + base, *where = l2->where + ((tag - 1) & l2->where_mask);
+	uint8_t *sig = l2->sig + (size_t)set * CACHE_SIG_BYTES, s = cache_sig_of(h);
+	cache_sigv v = cache_sig_splat(s);
+	uint32_t now = c->clock += CACHE_CLOCK_STEP;
+	int w = cache_way_find_sig(t, sig, 16, tag, v);
+	int served;
+
+	if (w >= 0) {
+		stamp[w] = now | (uint32_t)w;
+		*where = (uint32_t)(base + (uint32_t)w);
+		c->served[CACHE_L2 - 1]++;
+		return CACHE_L2;
+	}
+	uint32_t victim = stamp_victim(stamp, 16);
+
+	t[victim] = tag;
+	stamp[victim] = now | victim;
+	*where = (uint32_t)(base + victim);
+	if (w3 != 0) {
+		struct cache_level *llc = &c->lvl[2];
+		uint32_t s3 = (uint32_t)h & llc->mask;
+		uint64_t *t3 = llc->tag + (size_t)s3 * w3, *o3 = llc->order + s3;
+		uint8_t *g3 = llc->sig + (size_t)s3 * CACHE_SIG_BYTES;
+
+		sig[victim] = s;
+		served = cache_order_touch_sig(t3, g3, o3, w3, tag, s, v) ? CACHE_LLC : CACHE_DRAM;
+	} else {
+		sig[victim] = s;
+		served = hashed_touch(c, &c->lvl[2], h, tag, 0, false) ? CACHE_LLC : CACHE_DRAM;
+	}
+	c->served[served - 1]++;
+	return served;
+}
+
 int cache_ref_l2_search(struct cache *c, uint64_t tag)
 {
-	/* ref_lower() with the L2's ways known: the signature search of its
-	 * set, which notes the line's position in the index (sig_touch()). */
-	return ref_lower(c, tag, line_hash(tag - 1), 16, 0, true);
+	/* skylake-sp's LLC (an 11-way order level) gets a copy whose LLC
+	 * search is unrolled whole. */
+	if (c->lvl[2].ways == 11 && c->lvl[2].order != NULL)
+		return l2_search(c, tag, 11);
+	return l2_search(c, tag, 0);
 }
 
 int cache_ref_lower(struct cache *c, uint64_t tag)

@@ -347,7 +347,7 @@ void vm_sync_stats(struct vm *vm)
 uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
 	int l = cache_ref(&vm->cache, entry.v);
-	uint32_t c = cost_ref_latency(&vm->cost, l);
+	uint32_t c = vm->ref_cycles[l]; /* cost_ref_latency(), as vm_walk_ref() */
 	if (unlikely(vm->numa.node != NULL))
 		c = numa_walk_ref(vm, entry.v, l, c);
 	vm->st.vmm_walk_refs++;

@@ -349,7 +349,9 @@ static inline __attribute__((always_inline)) uint32_t vm_data_ref(struct vm *vm,
 static inline uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
 	int l = cache_ref(&vm->cache, entry.v);
-	uint32_t c = cost_ref_latency(&vm->cost, l);
+	/* ref_cycles[l] is cost_ref_latency(&vm->cost, l): a load, not a
+	 * chain of compares (vm->cost is fixed once the VM is created). */
+	uint32_t c = vm->ref_cycles[l];
 	if (unlikely(vm->numa.node != NULL))
 		c = numa_walk_ref(vm, entry.v, l, c);
 	vm->st.cyc_walk += c;
