@@ -84,13 +84,39 @@ static inline stamp_v4 stamp_v4_min(stamp_v4 a, stamp_v4 b)
 
 /* The victim of a stamp set: the way of the smallest stamp (the LRU way,
  * or the lowest empty one: cache.h). A min reduction over signed values
- * (every stamp is below 2^31), four lanes at a time when the ways are a
- * multiple of four; the way is the stamp's low bits. */
+ * (every stamp is below 2^31), two lanes of doubles at a time on SSE2
+ * hosts, else four lanes of integers, when the ways are a multiple of
+ * four; the way is the stamp's low bits. */
 static inline __attribute__((always_inline)) uint32_t stamp_victim(const uint32_t *stamp,
 								   uint32_t ways)
 {
 	int32_t oldest;
 
+#if defined(__SSE2__)
+	if (ways % 4 == 0) {
+		/* The stamps two at a time as doubles (cvtdq2pd: exact, every
+		 * stamp is below 2^31), reduced with minpd, one instruction
+		 * per pair where SSE2's 32-bit signed minimum takes four or
+		 * five; two chains of pairs, joined at the end. The stamps of
+		 * a set are distinct (their low bits are the way), so the
+		 * minimum is the one stamp an integer reduction finds,
+		 * and converting it back is exact. */
+		__m128d a = _mm_cvtepi32_pd(_mm_loadl_epi64((const __m128i *)(const void *)stamp));
+		__m128d b =
+		    _mm_cvtepi32_pd(_mm_loadl_epi64((const __m128i *)(const void *)(stamp + 2)));
+
+#pragma GCC unroll 8
+		for (uint32_t w = 4; w < ways; w += 4) {
+			a = _mm_min_pd(a, _mm_cvtepi32_pd(_mm_loadl_epi64(
+					      (const __m128i *)(const void *)(stamp + w))));
+			b = _mm_min_pd(b, _mm_cvtepi32_pd(_mm_loadl_epi64(
+					      (const __m128i *)(const void *)(stamp + w + 2))));
+		}
+		a = _mm_min_pd(a, b);
+		a = _mm_min_sd(a, _mm_unpackhi_pd(a, a));
+		return (uint32_t)_mm_cvttsd_si32(a) & (CACHE_CLOCK_STEP - 1);
+	}
+#endif
 	if (ways % 4 == 0) {
 		stamp_v4 m, x;
 
@@ -100,20 +126,9 @@ static inline __attribute__((always_inline)) uint32_t stamp_victim(const uint32_
 			memcpy(&x, stamp + w, sizeof(x));
 			m = stamp_v4_min(m, x);
 		}
-#if defined(__SSE2__)
-		/* The four lanes' minimum in the vector unit: lanes 2,3
-		 * against 0,1, then 1 against 0. */
-		__m128i v = (__m128i)m;
-
-		m = stamp_v4_min(m, (stamp_v4)_mm_shuffle_epi32(v, 0x4e));
-		v = (__m128i)m;
-		m = stamp_v4_min(m, (stamp_v4)_mm_shuffle_epi32(v, 0xb1));
-		oldest = m[0];
-#else
 		oldest = m[0] < m[1] ? m[0] : m[1];
 		oldest = m[2] < oldest ? m[2] : oldest;
 		oldest = m[3] < oldest ? m[3] : oldest;
-#endif
 	} else {
 		oldest = (int32_t)stamp[0];
 #pragma GCC unroll 16
