@@ -571,13 +571,22 @@ static inline __attribute__((always_inline)) int l2_search(struct cache *c, uint
 	return served;
 }
 
+/* l2_search() for any LLC, out of line: the machine profile's copy below
+ * then keeps fewer registers live. */
+static __attribute__((noinline)) int l2_search_any(struct cache *c, uint64_t tag)
+{
+	return l2_search(c, tag, 0);
+}
+
 int cache_ref_l2_search(struct cache *c, uint64_t tag)
 {
-	/* skylake-sp's LLC (an 11-way order level) gets a copy whose LLC
-	 * search is unrolled whole. */
-	if (c->lvl[2].ways == 11 && c->lvl[2].order != NULL)
+	/* skylake-sp's LLC gets a copy whose LLC search is unrolled whole.
+	 * An LLC of 11 ways is an order level with signatures: cache_init()
+	 * gives every level of at most 16 ways but the L2 an order word, and
+	 * every hashed one of at most 16 ways signatures. */
+	if (c->lvl[2].ways == 11)
 		return l2_search(c, tag, 11);
-	return l2_search(c, tag, 0);
+	return l2_search_any(c, tag);
 }
 
 int cache_ref_lower(struct cache *c, uint64_t tag)
