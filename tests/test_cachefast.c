@@ -23,7 +23,11 @@
  * takes the L2 line index; zen2's 8-way L2 does not), and a small one that
  * takes the index with many collisions. A second run overwrites entries of
  * the L2 line index with arbitrary positions along the way, which must change
- * nothing: the index is a hint that the tag compare checks.
+ * nothing: the index is a hint that the tag compare checks. A third kind of
+ * run keeps moving the stamp clock up close to its limit, so that the
+ * stamps are renumbered again and again: in single references, in the
+ * hashed L2 search, and in page passes (which take their general loop when
+ * the pass might reach the limit).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -170,22 +174,36 @@ static uint64_t rnd(uint64_t *x)
  * n steps of the mixed stream through c and r. region is the number of
  * lines of the working region (a few times the L2). scribble: every 64
  * steps, overwrite eight L2 line index entries with arbitrary positions.
+ * push_clock: every 500 steps, move the stamp clock up to 0..199 ticks
+ * below CACHE_CLOCK_LIMIT (raising it keeps every invariant: it stays at
+ * least every stamp's tick), and count the renumberings that follow, those
+ * within a page pass apart; both must happen.
  */
 static void run_stream(struct cache *c, struct ref_cache *r, uint64_t seed, uint32_t n,
-		       uint64_t region, bool scribble)
+		       uint64_t region, bool scribble, bool push_clock)
 {
 	uint64_t x = seed, hot[256], prev = 0, run = 0;
-	uint32_t run_left = 0;
+	uint32_t run_left = 0, renumbered = 0, renumbered_in_pass = 0;
 
 	for (int i = 0; i < 256; i++)
 		hot[i] = rnd(&x) % region;
 	for (uint32_t i = 1; i <= n; i++) {
 		uint64_t k = rnd(&x) % 100, line;
 
+		if (push_clock && i % 500 == 0) {
+			uint32_t near = CACHE_CLOCK_LIMIT -
+					(uint32_t)(rnd(&x) % 200) * CACHE_CLOCK_STEP;
+
+			if (c->clock < near)
+				c->clock = near;
+		}
+		uint32_t clock_before = c->clock;
+
 		if (k < 2) { /* a page pass over a page of the region */
 			uint64_t pa = (rnd(&x) % (region / 64)) << 12;
 
 			cache_ref_page(c, pa + rnd(&x) % 4096);
+			renumbered_in_pass += c->clock < clock_before;
 			for (uint64_t off = 0; off < 4096; off += 64)
 				(void)ref_ref(r, pa + off);
 			assert_memory_equal(c->served, r->served, sizeof(r->served));
@@ -214,6 +232,7 @@ static void run_stream(struct cache *c, struct ref_cache *r, uint64_t seed, uint
 			fail_msg("reference %u (line %" PRIu64 "): served by %d, reference %d", i,
 				 line, got, want);
 		prev = line;
+		renumbered += c->clock < clock_before;
 		if (scribble && c->lvl[1].where != NULL && i % 64 == 0) {
 			const struct cache_level *l2 = &c->lvl[1];
 
@@ -225,10 +244,12 @@ static void run_stream(struct cache *c, struct ref_cache *r, uint64_t seed, uint
 			assert_same_contents(c, r);
 	}
 	assert_same_contents(c, r);
+	if (push_clock && (renumbered == 0 || renumbered_in_pass == 0))
+		fail_msg("renumbered %u times, %u in page passes", renumbered, renumbered_in_pass);
 }
 
 static void check_geometry(const struct cache_geom g[CACHE_LEVELS], uint64_t seed, uint32_t n,
-			   bool scribble, bool want_index)
+			   bool scribble, bool want_index, bool push_clock)
 {
 	struct cache c;
 	struct ref_cache r;
@@ -244,7 +265,7 @@ static void check_geometry(const struct cache_geom g[CACHE_LEVELS], uint64_t see
 	} else {
 		assert_null(c.lvl[1].where);
 	}
-	run_stream(&c, &r, seed, n, region, scribble);
+	run_stream(&c, &r, seed, n, region, scribble, push_clock);
 	/* Every level served a share, so every path ran. */
 	for (int l = 0; l < 4; l++)
 		if (c.served[l] < n / 100)
@@ -254,7 +275,7 @@ static void check_geometry(const struct cache_geom g[CACHE_LEVELS], uint64_t see
 	ref_destroy(&r);
 	ref_init(&r, g);
 	memcpy(r.served, c.served, sizeof(r.served));
-	run_stream(&c, &r, seed + 1, n / 4, region, scribble);
+	run_stream(&c, &r, seed + 1, n / 4, region, scribble, push_clock);
 	ref_destroy(&r);
 	cache_destroy(&c);
 }
@@ -266,27 +287,42 @@ static const struct cache_geom small16[3] = {{16, 8}, {32, 16}, {64, 11}};
 static void test_skylake_sp(void **state)
 {
 	(void)state;
-	check_geometry(skylake_sp, 1, 1000000, false, true);
+	check_geometry(skylake_sp, 1, 1000000, false, true, false);
 }
 
 static void test_zen2(void **state)
 {
 	(void)state;
-	check_geometry(zen2, 2, 1000000, false, false);
+	check_geometry(zen2, 2, 1000000, false, false, false);
 }
 
 static void test_small_index(void **state)
 {
 	(void)state;
-	check_geometry(small16, 3, 400000, false, true);
+	check_geometry(small16, 3, 400000, false, true, false);
 }
 
 /* Arbitrary positions written into the L2 line index change no decision. */
 static void test_index_is_a_hint(void **state)
 {
 	(void)state;
-	check_geometry(skylake_sp, 4, 400000, true, true);
-	check_geometry(small16, 5, 400000, true, true);
+	check_geometry(skylake_sp, 4, 400000, true, true, false);
+	check_geometry(small16, 5, 400000, true, true, false);
+}
+
+/*
+ * Renumbering the stamps changes no decision, wherever it falls: in a
+ * single reference, in the hashed L2 search (which ticks without the check:
+ * the inline path sends it references only below the limit), in a page
+ * pass (the profiles' pass ticks without the check when the pass cannot
+ * reach the limit, and takes the general loop otherwise).
+ */
+static void test_clock_near_limit(void **state)
+{
+	(void)state;
+	check_geometry(skylake_sp, 6, 400000, false, true, true);
+	check_geometry(zen2, 7, 400000, false, false, true);
+	check_geometry(small16, 8, 200000, true, true, true);
 }
 
 /*
@@ -333,6 +369,7 @@ int main(void)
 	    cmocka_unit_test(test_small_index),
 	    cmocka_unit_test(test_index_is_a_hint),
 	    cmocka_unit_test(test_index_entry_written_and_used),
+	    cmocka_unit_test(test_clock_near_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

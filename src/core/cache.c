@@ -84,13 +84,39 @@ static inline stamp_v4 stamp_v4_min(stamp_v4 a, stamp_v4 b)
 
 /* The victim of a stamp set: the way of the smallest stamp (the LRU way,
  * or the lowest empty one: cache.h). A min reduction over signed values
- * (every stamp is below 2^31), four lanes at a time when the ways are a
- * multiple of four; the way is the stamp's low bits. */
+ * (every stamp is below 2^31), two lanes of doubles at a time on SSE2
+ * hosts, else four lanes of integers, when the ways are a multiple of
+ * four; the way is the stamp's low bits. */
 static inline __attribute__((always_inline)) uint32_t stamp_victim(const uint32_t *stamp,
 								   uint32_t ways)
 {
 	int32_t oldest;
 
+#if defined(__SSE2__)
+	if (ways % 4 == 0) {
+		/* The stamps two at a time as doubles (cvtdq2pd: exact, every
+		 * stamp is below 2^31), reduced with minpd, one instruction
+		 * per pair where SSE2's 32-bit signed minimum takes four or
+		 * five; two chains of pairs, joined at the end. The stamps of
+		 * a set are distinct (their low bits are the way), so the
+		 * minimum is the one stamp an integer reduction finds,
+		 * and converting it back is exact. */
+		__m128d a = _mm_cvtepi32_pd(_mm_loadl_epi64((const __m128i *)(const void *)stamp));
+		__m128d b =
+		    _mm_cvtepi32_pd(_mm_loadl_epi64((const __m128i *)(const void *)(stamp + 2)));
+
+#pragma GCC unroll 8
+		for (uint32_t w = 4; w < ways; w += 4) {
+			a = _mm_min_pd(a, _mm_cvtepi32_pd(_mm_loadl_epi64(
+					      (const __m128i *)(const void *)(stamp + w))));
+			b = _mm_min_pd(b, _mm_cvtepi32_pd(_mm_loadl_epi64(
+					      (const __m128i *)(const void *)(stamp + w + 2))));
+		}
+		a = _mm_min_pd(a, b);
+		a = _mm_min_sd(a, _mm_unpackhi_pd(a, a));
+		return (uint32_t)_mm_cvttsd_si32(a) & (CACHE_CLOCK_STEP - 1);
+	}
+#endif
 	if (ways % 4 == 0) {
 		stamp_v4 m, x;
 
@@ -100,20 +126,9 @@ static inline __attribute__((always_inline)) uint32_t stamp_victim(const uint32_
 			memcpy(&x, stamp + w, sizeof(x));
 			m = stamp_v4_min(m, x);
 		}
-#if defined(__SSE2__)
-		/* The four lanes' minimum in the vector unit: lanes 2,3
-		 * against 0,1, then 1 against 0. */
-		__m128i v = (__m128i)m;
-
-		m = stamp_v4_min(m, (stamp_v4)_mm_shuffle_epi32(v, 0x4e));
-		v = (__m128i)m;
-		m = stamp_v4_min(m, (stamp_v4)_mm_shuffle_epi32(v, 0xb1));
-		oldest = m[0];
-#else
 		oldest = m[0] < m[1] ? m[0] : m[1];
 		oldest = m[2] < oldest ? m[2] : oldest;
 		oldest = m[3] < oldest ? m[3] : oldest;
-#endif
 	} else {
 		oldest = (int32_t)stamp[0];
 #pragma GCC unroll 16
@@ -320,6 +335,83 @@ ref_lines(struct cache *c, uint64_t first, uint32_t n, uint32_t w1, uint32_t w2,
 		(void)ref_line(c, first + i + 1, cache_hash_fold(k), w1, w2, w3);
 }
 
+/*
+ * ref_lines() for the machine profiles' forms: an 8-way order-kept L1, an
+ * L2 of w2 <= 16 ways kept by stamps with signatures, an LLC of w3 <= 16
+ * ways kept by an order word with signatures (cache_init() gives every
+ * level of at most 16 ways but the L2 an order word, and every hashed one
+ * signatures), and no stamp renumbering due within the pass (the caller
+ * checked: clock < CACHE_CLOCK_LIMIT - n * CACHE_CLOCK_STEP). Each line is
+ * what ref_line() does to it, step for step: the same L1 search and fill,
+ * the same L2 search, tick, victim and fill, the same LLC search, use or
+ * fill; only where the state lives differs:
+ *   - every field of *c the loop reads is copied into a local first, and
+ *     the clock and the served counts are kept in locals and written back
+ *     at the end. The loop stores only into the arrays the levels point to,
+ *     never into *c, so the copies stay equal to the fields; without them
+ *     each uint8_t signature store (which may alias any object) makes the
+ *     compiler reload them from *c for every line;
+ *   - the clock's renumbering check of cache_tick() is left out, since the
+ *     caller proved it false for all n ticks (at most one per line);
+ *   - a line's hash is folded only when it missed the L1 (ref_line()'s L2
+ *     and LLC are the only users of it).
+ */
+static inline __attribute__((always_inline)) void
+page_lines(struct cache *c, uint64_t first, uint32_t n, uint32_t w2, uint32_t w3)
+{
+	uint64_t *const t1 = c->lvl[0].tag, *const o1 = c->lvl[0].order;
+	uint64_t *const t2 = c->lvl[1].tag, *const t3 = c->lvl[2].tag, *const o3 = c->lvl[2].order;
+	uint8_t *const g2 = c->lvl[1].sig, *const g3 = c->lvl[2].sig;
+	uint32_t *const st2 = c->lvl[1].stamp;
+	const uint32_t m1 = c->lvl[0].mask, m2 = c->lvl[1].mask, m3 = c->lvl[2].mask;
+	uint32_t clock = c->clock;
+	uint64_t n1 = 0, n2 = 0, n3 = 0, n4 = 0; /* served by L1, L2, LLC, DRAM */
+	uint64_t k = first * CACHE_HASH_K1;
+
+	for (uint32_t i = 0; i < n; i++, k += CACHE_HASH_K1) {
+		uint64_t tag = first + i + 1;
+		uint32_t s1 = (uint32_t)(tag - 1) & m1;
+
+		if (cache_order_touch(t1 + (size_t)s1 * 8, o1 + s1, 8, tag)) {
+			n1++;
+			continue;
+		}
+		uint64_t h = cache_hash_fold(k); /* ref_lines(): line_hash(tag - 1) */
+		uint8_t s = cache_sig_of(h);
+		cache_sigv v = cache_sig_splat(s);
+		uint32_t s2 = (uint32_t)h & m2;
+		uint64_t *t = t2 + (size_t)s2 * w2;
+		uint8_t *sig = g2 + (size_t)s2 * CACHE_SIG_BYTES;
+		uint32_t *stamp = st2 + (size_t)s2 * w2;
+		int w;
+
+		clock += CACHE_CLOCK_STEP; /* cache_tick(), no renumbering due */
+		w = cache_way_find_sig(t, sig, w2, tag, v);
+		if (w >= 0) { /* sig_touch()'s hit, the index left alone */
+			stamp[w] = clock | (uint32_t)w;
+			n2++;
+			continue;
+		}
+		uint32_t victim = stamp_victim(stamp, w2);
+
+		t[victim] = tag;
+		sig[victim] = s;
+		stamp[victim] = clock | victim;
+		uint32_t s3 = (uint32_t)h & m3;
+
+		if (cache_order_touch_sig(t3 + (size_t)s3 * w3, g3 + (size_t)s3 * CACHE_SIG_BYTES,
+					  o3 + s3, w3, tag, s, v))
+			n3++;
+		else
+			n4++;
+	}
+	c->clock = clock;
+	c->served[0] += n1;
+	c->served[1] += n2;
+	c->served[2] += n3;
+	c->served[3] += n4;
+}
+
 static int geom_ok(const struct cache_geom *g)
 {
 	return g->sets >= 1 && g->sets <= CACHE_MAX_SETS && (g->sets & (g->sets - 1)) == 0 &&
@@ -423,11 +515,78 @@ void cache_clear(struct cache *c)
 	c->clock = 0;
 }
 
+/*
+ * cache_ref_l2_search() with the LLC's ways w3 known (an order level with
+ * signatures), or 0 for any LLC. It is ref_lower(c, tag, h, 16, w3, true)
+ * step for step: the L2's signature search, tick, hit stamp or victim and
+ * fill, and index note as sig_touch() makes them, then the LLC as
+ * hashed_touch() looks it up. Two differences in form only:
+ *   - the clock's renumbering check of cache_tick() is left out for the L2
+ *     tick: cache_ref_rest() comes here only while clock < l2_below, which
+ *     is CACHE_CLOCK_LIMIT when the L2 has this path, and cache_tick()
+ *     renumbers only at clock >= CACHE_CLOCK_LIMIT;
+ *   - the L2 fill's signature byte is stored after the other stores and
+ *     the L2 field reads (a uint8_t store may alias any object, so the
+ *     compiler would reload every field read after it).
+ */
+static inline __attribute__((always_inline)) int l2_search(struct cache *c, uint64_t tag,
+							   uint32_t w3)
+{
+	struct cache_level *l2 = &c->lvl[1];
+	uint64_t h = line_hash(tag - 1);
+	uint32_t set = (uint32_t)h & l2->mask;
+	size_t base = (size_t)set * 16;
+	uint64_t *t = l2->tag + base;
+	uint32_t *stamp = l2->stamp + base, *where = l2->where + ((tag - 1) & l2->where_mask);
+	uint8_t *sig = l2->sig + (size_t)set * CACHE_SIG_BYTES, s = cache_sig_of(h);
+	cache_sigv v = cache_sig_splat(s);
+	uint32_t now = c->clock += CACHE_CLOCK_STEP;
+	int w = cache_way_find_sig(t, sig, 16, tag, v);
+	int served;
+
+	if (w >= 0) {
+		stamp[w] = now | (uint32_t)w;
+		*where = (uint32_t)(base + (uint32_t)w);
+		c->served[CACHE_L2 - 1]++;
+		return CACHE_L2;
+	}
+	uint32_t victim = stamp_victim(stamp, 16);
+
+	t[victim] = tag;
+	stamp[victim] = now | victim;
+	*where = (uint32_t)(base + victim);
+	if (w3 != 0) {
+		struct cache_level *llc = &c->lvl[2];
+		uint32_t s3 = (uint32_t)h & llc->mask;
+		uint64_t *t3 = llc->tag + (size_t)s3 * w3, *o3 = llc->order + s3;
+		uint8_t *g3 = llc->sig + (size_t)s3 * CACHE_SIG_BYTES;
+
+		sig[victim] = s;
+		served = cache_order_touch_sig(t3, g3, o3, w3, tag, s, v) ? CACHE_LLC : CACHE_DRAM;
+	} else {
+		sig[victim] = s;
+		served = hashed_touch(c, &c->lvl[2], h, tag, 0, false) ? CACHE_LLC : CACHE_DRAM;
+	}
+	c->served[served - 1]++;
+	return served;
+}
+
+/* l2_search() for any LLC, out of line: the machine profile's copy below
+ * then keeps fewer registers live. */
+static __attribute__((noinline)) int l2_search_any(struct cache *c, uint64_t tag)
+{
+	return l2_search(c, tag, 0);
+}
+
 int cache_ref_l2_search(struct cache *c, uint64_t tag)
 {
-	/* ref_lower() with the L2's ways known: the signature search of its
-	 * set, which notes the line's position in the index (sig_touch()). */
-	return ref_lower(c, tag, line_hash(tag - 1), 16, 0, true);
+	/* skylake-sp's LLC gets a copy whose LLC search is unrolled whole.
+	 * An LLC of 11 ways is an order level with signatures: cache_init()
+	 * gives every level of at most 16 ways but the L2 an order word, and
+	 * every hashed one of at most 16 ways signatures. */
+	if (c->lvl[2].ways == 11)
+		return l2_search(c, tag, 11);
+	return l2_search_any(c, tag);
 }
 
 int cache_ref_lower(struct cache *c, uint64_t tag)
@@ -462,10 +621,16 @@ void cache_ref_page(struct cache *c, uint64_t pa)
 	const struct cache_level *l2 = &c->lvl[1], *llc = &c->lvl[2];
 	uint32_t m = (uint32_t)(end - first);
 
-	if (c->l2_ways16 && llc->order != NULL && llc->ways == 11)
-		ref_lines(c, first, m, 8, 16, 11); /* skylake-sp */
-	else if (c->l1_order8 && l2->ways == 8 && llc->order != NULL && llc->ways == 16)
-		ref_lines(c, first, m, 8, 8, 16); /* zen2 */
+	/* page_lines() wants no renumbering within the pass: it ticks at most
+	 * m times, and before each tick the clock is then below
+	 * CACHE_CLOCK_LIMIT, so cache_tick() would not renumber either. */
+	bool no_renumber = c->clock < CACHE_CLOCK_LIMIT - m * CACHE_CLOCK_STEP;
+
+	if (c->l2_ways16 && llc->order != NULL && llc->ways == 11 && no_renumber)
+		page_lines(c, first, m, 16, 11); /* skylake-sp */
+	else if (c->l1_order8 && l2->ways == 8 && llc->order != NULL && llc->ways == 16 &&
+		 no_renumber)
+		page_lines(c, first, m, 8, 16); /* zen2 */
 	else
 		ref_lines(c, first, m, 0, 0, 0);
 	c->last = end - 1;

@@ -381,8 +381,13 @@ void vm_sync_stats(struct vm *vm)
 
 uint32_t vm_vmm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
-	int l = cache_ref(&vm->cache, entry.v);
-	uint32_t c = cost_ref_latency(&vm->cost, l);
+	int l = CACHE_L1;
+	uint32_t c = vm->cost.ref_l1;
+
+	if (!cache_ref_last(&vm->cache, entry.v)) { /* as in vm_walk_ref() */
+		l = cache_ref_rest(&vm->cache, entry.v);
+		c = vm->ref_cycles[l];
+	}
 	if (unlikely(vm->numa.node != NULL))
 		c = numa_walk_ref(vm, entry.v, l, c);
 	vm->st.vmm_walk_refs++;

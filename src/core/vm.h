@@ -381,8 +381,17 @@ static inline __attribute__((always_inline)) uint32_t vm_data_ref(struct vm *vm,
  */
 static inline uint32_t vm_walk_ref(struct vm *vm, hpa_t entry, int *level)
 {
-	int l = cache_ref(&vm->cache, entry.v);
-	uint32_t c = cost_ref_latency(&vm->cost, l);
+	int l = CACHE_L1;
+	uint32_t c = vm->cost.ref_l1;
+
+	/* cache_ref() split as in vm_data_ref(): a last-line hit costs
+	 * ref_l1 with no lookup; else ref_cycles[l], which is
+	 * cost_ref_latency(&vm->cost, l) (vm->cost is fixed once the VM is
+	 * created): a load, not a chain of compares. */
+	if (!cache_ref_last(&vm->cache, entry.v)) {
+		l = cache_ref_rest(&vm->cache, entry.v);
+		c = vm->ref_cycles[l];
+	}
 	if (unlikely(vm->numa.node != NULL))
 		c = numa_walk_ref(vm, entry.v, l, c);
 	vm->st.cyc_walk += c;
