@@ -977,12 +977,12 @@ static void bench_print(FILE *f, const struct bench *b)
 {
 	fprintf(f, "\nrates in M accesses/s; ratios are slowdowns against the flat "
 		   "(no-translation) replay\n");
-	fprintf(f, "%-11s %-7s %8s %8s %8s %8s %8s %6s %8s %8s %8s %8s\n", "workload", "mode",
-		"sim", "user", "flat", "ratio", "warm", "hit%", "ratio", "hitpath", "flat-win",
-		"ratio");
+	fprintf(f, "%-11s %-7s %8s %8s %8s %8s %8s %6s %8s %8s %8s %8s %8s %8s\n", "workload",
+		"mode", "sim", "user", "flat", "ratio", "warm", "hit%", "ratio", "hitpath", "flat-win",
+		"ratio", "hit-nc", "ratio");
 	for (size_t i = 0; i < b->nrows; i++) {
 		const struct bench_row *row = &b->rows[i];
-		char c[10][32];
+		char c[12][32];
 		if (!row->ok) {
 			fprintf(f, "%-11s %-7s failed: %s\n", row->w ? row->w->name : "?",
 				row->mode ? row->mode : "?", row->err);
@@ -1001,8 +1001,11 @@ static void bench_print(FILE *f, const struct bench *b)
 		fmt_rate(c[7], 32, row->has_hit, row->hit_rate);
 		fmt_rate(c[8], 32, true, row->hit_flat_rate);
 		fmt_ratio(c[9], 32, row->has_hit, row->hit_ratio);
-		fprintf(f, "%-11s %-7s %8s %8s %8s %8s %8s %6s %8s %8s %8s %8s\n", row->w->name,
-			row->mode, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
+		fmt_rate(c[10], 32, row->has_hit_nc, row->hit_nc_rate);
+		fmt_ratio(c[11], 32, row->has_hit_nc, row->hit_nc_ratio);
+		fprintf(f, "%-11s %-7s %8s %8s %8s %8s %8s %6s %8s %8s %8s %8s %8s %8s\n",
+			row->w->name, row->mode, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
+			c[9], c[10], c[11]);
 	}
 }
 
@@ -1018,7 +1021,8 @@ static void bench_help(FILE *f)
 	    "the same user op stream replayed with no translation at all (a flat array):\n"
 	    "the physical limit of the engine. Also replays each single-process stream on a\n"
 	    "warm VM (pages mapped, no faults), and each stream folded into a window the\n"
-	    "L1 TLB holds (the TLB-hit path). Ratios are slowdowns against the flat replay.\n"
+	    "L1 TLB holds (the TLB-hit path), once as configured and once with the cache\n"
+	    "model off. Ratios are slowdowns against the flat replay.\n"
 	    "Writes a CSV (one row per workload and mode) and prints a table.\n"
 	    "This is a benchmark: numbers depend on the host. Exit status 1 if a run\n"
 	    "failed, 2 on bad usage.\n\n"
