@@ -175,15 +175,11 @@ static uint64_t order_empty(uint32_t ways)
 
 /*
  * Look tag up in set 'set' of the L1, whichever LRU form it keeps
- * (cache_order_touch() or stamp_touch()). ways is its ways when the caller
- * knows them (the compiler then unrolls the search whole), or 0. Returns
- * true on a hit.
+ * (cache_order_touch() or stamp_touch()). Returns true on a hit.
  */
-static inline __attribute__((always_inline)) bool
-l1_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t tag, uint32_t ways)
+static inline __attribute__((always_inline)) bool l1_touch(struct cache *c, struct cache_level *lv,
+							   uint32_t set, uint64_t tag)
 {
-	if (ways != 0)
-		return cache_order_touch(lv->tag + (size_t)set * ways, lv->order + set, ways, tag);
 	if (likely(lv->order != NULL)) {
 		uint64_t *t = lv->tag + (size_t)set * lv->ways, *o = lv->order + set;
 
@@ -241,26 +237,23 @@ sig_touch(struct cache *c, struct cache_level *lv, uint32_t set, uint64_t *t, ui
 
 /*
  * Look tag, whose line hashes to h, up in hashed level lv (L2 or LLC):
- * sig_touch() in a level of at most 16 ways, stamp_touch() above. ways is
- * as for l1_touch(), note as for sig_touch(). Returns true on a hit.
+ * sig_touch() in a level of at most 16 ways, stamp_touch() above; note as
+ * for sig_touch(). Returns true on a hit.
  */
 static inline __attribute__((always_inline)) bool
-hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, uint32_t ways,
-	     bool note)
+hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, bool note)
 {
 	uint32_t set = (uint32_t)h & lv->mask;
 
-	if (ways == 0 && unlikely(lv->sig == NULL))
+	if (unlikely(lv->sig == NULL))
 		return stamp_touch(lv, set, tag, cache_tick(c));
 
 	uint8_t s = cache_sig_of(h);
 	cache_sigv v = cache_sig_splat(s);
 	uint8_t *sig = lv->sig + (size_t)set * CACHE_SIG_BYTES;
-	uint32_t n = ways != 0 ? ways : lv->ways;
+	uint32_t n = lv->ways;
 	uint64_t *t = lv->tag + (size_t)set * n;
 
-	if (ways != 0)
-		return sig_touch(c, lv, set, t, sig, ways, tag, s, v, note);
 	switch (n) {
 	case 8:
 		return sig_touch(c, lv, set, t, sig, 8, tag, s, v, note);
@@ -275,19 +268,18 @@ hashed_touch(struct cache *c, struct cache_level *lv, uint64_t h, uint64_t tag, 
 
 /*
  * L2, then LLC, for a reference to tag that missed the L1, whose line
- * hashes to h (both levels are indexed by it). w2 and w3 are the L2 and LLC
- * ways when the caller knows them, else 0 (hashed_touch()); note: whether
- * the L2 line index notes where the line is (sig_touch()). Counts the level
- * that served it and returns it.
+ * hashes to h (both levels are indexed by it); note: whether the L2 line
+ * index notes where the line is (sig_touch()). Counts the level that
+ * served it and returns it.
  */
-static inline __attribute__((always_inline)) int
-ref_lower(struct cache *c, uint64_t tag, uint64_t h, uint32_t w2, uint32_t w3, bool note)
+static inline __attribute__((always_inline)) int ref_lower(struct cache *c, uint64_t tag,
+							   uint64_t h, bool note)
 {
 	int served;
 
-	if (hashed_touch(c, &c->lvl[1], h, tag, w2, note))
+	if (hashed_touch(c, &c->lvl[1], h, tag, note))
 		served = CACHE_L2;
-	else if (hashed_touch(c, &c->lvl[2], h, tag, w3, false))
+	else if (hashed_touch(c, &c->lvl[2], h, tag, false))
 		served = CACHE_LLC;
 	else
 		served = CACHE_DRAM;
@@ -298,24 +290,23 @@ ref_lower(struct cache *c, uint64_t tag, uint64_t h, uint32_t w2, uint32_t w3, b
 /*
  * One whole reference to tag (line tag-1, which hashes to h) after the
  * last-line memo, the L1 indexed by line bits: the body of cache_ref() that
- * cache_ref_slow() and cache_ref_page() share. w1..w3 are the level's ways
- * when the caller knows them (order levels), else 0. Leaves c->last alone,
+ * cache_ref_slow() and cache_ref_page() share. Leaves c->last alone,
  * and the L2 line index too: cache_ref_slow() runs only without one, and
  * the lines of a page pass (mostly a page the guest just zeroed, whose
  * later references miss the L1 only long after) would write entries that
  * are rarely read; an L2 hit on such a line is found by the hashed search,
  * which notes it then.
  */
-static inline __attribute__((always_inline)) int
-ref_line(struct cache *c, uint64_t tag, uint64_t h, uint32_t w1, uint32_t w2, uint32_t w3)
+static inline __attribute__((always_inline)) int ref_line(struct cache *c, uint64_t tag,
+							  uint64_t h)
 {
 	struct cache_level *l1 = &c->lvl[0];
 
-	if (l1_touch(c, l1, (uint32_t)(tag - 1) & l1->mask, tag, w1)) {
+	if (l1_touch(c, l1, (uint32_t)(tag - 1) & l1->mask, tag)) {
 		c->served[0]++;
 		return CACHE_L1;
 	}
-	return ref_lower(c, tag, h, w2, w3, false);
+	return ref_lower(c, tag, h, false);
 }
 
 /*
@@ -326,13 +317,12 @@ ref_line(struct cache *c, uint64_t tag, uint64_t h, uint32_t w1, uint32_t w2, ui
  * be c->last (the caller checked the first, and each later line differs from
  * the one before it), so none could take the memo.
  */
-static inline __attribute__((always_inline)) void
-ref_lines(struct cache *c, uint64_t first, uint32_t n, uint32_t w1, uint32_t w2, uint32_t w3)
+static void ref_lines(struct cache *c, uint64_t first, uint32_t n)
 {
 	uint64_t k = first * CACHE_HASH_K1;
 
 	for (uint32_t i = 0; i < n; i++, k += CACHE_HASH_K1)
-		(void)ref_line(c, first + i + 1, cache_hash_fold(k), w1, w2, w3);
+		(void)ref_line(c, first + i + 1, cache_hash_fold(k));
 }
 
 /*
@@ -517,10 +507,10 @@ void cache_clear(struct cache *c)
 
 /*
  * cache_ref_l2_search() with the LLC's ways w3 known (an order level with
- * signatures), or 0 for any LLC. It is ref_lower(c, tag, h, 16, w3, true)
- * step for step: the L2's signature search, tick, hit stamp or victim and
- * fill, and index note as sig_touch() makes them, then the LLC as
- * hashed_touch() looks it up. Two differences in form only:
+ * signatures), or 0 for any LLC. It is ref_lower(c, tag, h, true) for an
+ * L2 of 16 ways, step for step: the L2's signature search, tick, hit stamp
+ * or victim and fill, and index note as sig_touch() makes them, then the
+ * LLC as hashed_touch() looks it up. Two differences in form only:
  *   - the clock's renumbering check of cache_tick() is left out for the L2
  *     tick: cache_ref_rest() comes here only while clock < l2_below, which
  *     is CACHE_CLOCK_LIMIT when the L2 has this path, and cache_tick()
@@ -565,7 +555,7 @@ static inline __attribute__((always_inline)) int l2_search(struct cache *c, uint
 		served = cache_order_touch_sig(t3, g3, o3, w3, tag, s, v) ? CACHE_LLC : CACHE_DRAM;
 	} else {
 		sig[victim] = s;
-		served = hashed_touch(c, &c->lvl[2], h, tag, 0, false) ? CACHE_LLC : CACHE_DRAM;
+		served = hashed_touch(c, &c->lvl[2], h, tag, false) ? CACHE_LLC : CACHE_DRAM;
 	}
 	c->served[served - 1]++;
 	return served;
@@ -591,14 +581,14 @@ int cache_ref_l2_search(struct cache *c, uint64_t tag)
 
 int cache_ref_lower(struct cache *c, uint64_t tag)
 {
-	return ref_lower(c, tag, line_hash(tag - 1), 0, 0, true);
+	return ref_lower(c, tag, line_hash(tag - 1), true);
 }
 
 int cache_ref_slow(struct cache *c, uint64_t tag)
 {
 	c->last = tag - 1;
 	/* The L1 is indexed by line bits, L2 and LLC by one hash (cache_init()). */
-	return ref_line(c, tag, line_hash(tag - 1), 0, 0, 0);
+	return ref_line(c, tag, line_hash(tag - 1));
 }
 
 void cache_ref_page(struct cache *c, uint64_t pa)
@@ -632,7 +622,7 @@ void cache_ref_page(struct cache *c, uint64_t pa)
 		 no_renumber)
 		page_lines(c, first, m, 8, 16); /* zen2 */
 	else
-		ref_lines(c, first, m, 0, 0, 0);
+		ref_lines(c, first, m);
 	c->last = end - 1;
 }
 
