@@ -270,9 +270,9 @@ static void flat_count(const struct wl_rec *r, uint32_t pages, uint32_t mask, co
 /* ---- private helpers: replay on a VM ---- */
 
 /* One pass of the stream through the vCPU. Folded passes address the
- * window at 'base'; unfolded ones the recorded addresses. Inlined twice with
- * 'folded' a constant (vm_pass()), so that the loop tests nothing per access
- * that the flat loop does not. */
+ * window at 'base'; unfolded ones the recorded addresses. Inlined once for
+ * each value of 'folded' and 'cache_on' (vm_pass()), so that the loop tests
+ * nothing per access that the flat loop does not. */
 static inline __attribute__((always_inline)) uint64_t
 vm_pass_loop(struct vcpu *v, const struct wl_rec *r, gva_t base, uint32_t mask, bool folded,
 	     bool cache_on)

@@ -238,7 +238,7 @@ static inline __attribute__((always_inline)) void cpu_fetch(struct vcpu *v, gva_
 	size_t u = user, x = tlb_l0_index(vpn, u);
 	if (likely(t->l0.ftag[x] == vpn)) {
 		t->c.l0_fetch_hits[u]++;
-		t->l0.fe[x]->stamp = ++t->clock;
+		tlb_l0_fetch_touch(t, x);
 		return;
 	}
 	struct vm *vm = v->vm;

@@ -162,7 +162,8 @@ struct vcpu {
 	bool user;        /* current privilege: true = CPL 3 */
 	/* vm->cache.on, kept here for the TLB-hit path (vm_create()): an L0
 	 * hit's reference goes through the cache model when set, and is
-	 * derived from the hit count when not (cpu_l0_data_ref()). */
+	 * derived from the hit count when not (cpu_l0_hit(),
+	 * vm_stats_fold()). */
 	bool cache_on;
 	struct tlb tlb;
 	struct psc psc;   /* 1D paging-structure caches */

@@ -313,6 +313,14 @@ static inline __attribute__((always_inline)) void tlb_l0_touch(struct tlb *t, si
 	t->l0.e[x]->stamp = ++t->clock;
 }
 
+/* A fetch hit through the L0's fetch pair x: its l1i entry takes a new
+ * stamp, as the l1i hit of the lookup gives one (tlb_l0_touch() for the
+ * data side). The lookup is counted by the caller. */
+static inline __attribute__((always_inline)) void tlb_l0_fetch_touch(struct tlb *t, size_t x)
+{
+	t->l0.fe[x]->stamp = ++t->clock;
+}
+
 /* A hit on e, as the set search stamps it: a new stamp unless e holds the
  * latest one (then e is the MRU of its set, and stays so). */
 static inline __attribute__((always_inline)) void tlb_stamp_hit(struct tlb *t, struct tlb_entry *e)
